@@ -1,0 +1,33 @@
+# geo-antt: the two commands of README.md are `make run` and `make test`.
+# Everything is installed into ./.venv (Python) and web/static/vendor (JS/CSS from npm).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: setup test-deps run test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+	bash scripts/vendor.sh
+
+test-deps: setup
+	bash scripts/system-deps.sh
+
+run: setup
+	$(VENV)/bin/geo-antt serve --host $(HOST) --port $(PORT)
+
+test: test-deps
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/coverage_bench.py
+
+clean:
+	rm -rf $(VENV) web/static/vendor

@@ -1,0 +1,116 @@
+"""Errors of geo-antt.
+
+Every error a user can cause derives from :class:`GeoAnttError`; the web layer maps them to JSON
+responses in one place (``http_status``). :class:`ValidationError` carries *every* problem found
+in one input (file, row, field, value, reason) so that a user fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "GeoAnttError",
+    "ValidationError",
+    "Problem",
+    "CRSError",
+    "NotFoundError",
+    "ConflictError",
+    "PermissionDeniedError",
+]
+
+
+class GeoAnttError(Exception):
+    """Base class of the errors geo-antt raises for bad input or bad requests."""
+
+    http_status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form used by the CLI and the web error handler."""
+        return {"error": type(self).__name__, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of one input: where it is (file, row, field), the value, and why it is wrong.
+
+    ``row`` is the 1-based data row as a user sees it in a spreadsheet (header = row 1, so the
+    first data row is row 2) or the 1-based feature number of a vector file; ``None`` when the
+    problem concerns the whole file.
+    """
+
+    file: str
+    row: int | None
+    field: str | None
+    value: Any
+    reason: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.field:
+            where += f", field '{self.field}'"
+        val = "" if self.value is None else f" (value {self.value!r})"
+        return f"{where}: {self.reason}{val}"
+
+    def to_dict(self) -> dict[str, Any]:
+        v = self.value
+        if v is not None and not isinstance(v, (str, int, float, bool)):
+            v = str(v)
+        return {
+            "file": self.file,
+            "row": self.row,
+            "field": self.field,
+            "value": v,
+            "reason": self.reason,
+            "severity": self.severity,
+        }
+
+
+class ValidationError(GeoAnttError, ValueError):
+    """One or more problems in an input; ``problems`` lists all of them."""
+
+    def __init__(self, problems: list[Problem], *, message: str | None = None) -> None:
+        self.problems = list(problems)
+        if message is None:
+            n = len(self.problems)
+            head = f"{n} problem{'s' if n != 1 else ''} found"
+            lines = [str(p) for p in self.problems[:50]]
+            if n > 50:
+                lines.append(f"... and {n - 50} more")
+            message = head + ":\n  " + "\n  ".join(lines)
+        super().__init__(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["problems"] = [p.to_dict() for p in self.problems]
+        return d
+
+
+class CRSError(GeoAnttError, ValueError):
+    """A missing, unknown or unsuitable coordinate reference system."""
+
+
+class NotFoundError(GeoAnttError, LookupError):
+    """An unknown unit, model, collection or feature."""
+
+    http_status = 404
+
+
+class ConflictError(GeoAnttError):
+    """A write based on a stale version of a record (someone else saved first)."""
+
+    http_status = 409
+
+
+class PermissionDeniedError(GeoAnttError):
+    """The user may not read or change this unit or model."""
+
+    http_status = 403

@@ -1,0 +1,115 @@
+"""All CRS handling: pick a metric CRS, project to it, back to WGS84, and guard metric code.
+
+geo-antt stores everything in EPSG:4326 and computes distances and areas in metres: the UTM zone
+of the data (48N west of 108°E, 49N east) unless a CRS is named. VN-2000 inputs (EPSG:3405/3406,
+the TM-3 provincial zones 5896-5899 and 9205-9218) are read like any other CRS.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+from pyproj import CRS
+from pyproj.exceptions import CRSError as _PyprojCRSError
+
+from ._errors import CRSError
+
+__all__ = [
+    "WGS84",
+    "VN2000_CRS",
+    "VIETNAM_BOUNDS",
+    "parse_crs",
+    "utm_crs_for_lon",
+    "metric_crs_for",
+    "to_metric",
+    "to_wgs84",
+    "require_metric",
+]
+
+WGS84 = CRS.from_epsg(4326)
+# VN-2000 national UTM (3405 = 48N, 3406 = 49N) and TM-3 zones (5896-5899, 9205-9218).
+VN2000_CRS = (3405, 3406, *range(5896, 5900), *range(9205, 9219))
+# lon/lat box of Vietnam with its islands, generous (degrees).
+VIETNAM_BOUNDS = (102.0, 8.0, 117.5, 23.5)
+
+
+def parse_crs(value: object, *, what: str = "crs") -> CRS:
+    """Return a :class:`pyproj.CRS` for ``value`` ("EPSG:32648", 32648, WKT, a CRS...).
+
+    Raises
+    ------
+    CRSError
+        When pyproj does not know ``value``; the message names ``what``.
+    """
+    if isinstance(value, CRS):
+        return value
+    try:
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+            return CRS.from_epsg(int(value))
+        return CRS.from_user_input(value)
+    except (_PyprojCRSError, TypeError, ValueError) as exc:
+        msg = f"{what}: unknown coordinate reference system {value!r} ({exc}); give e.g. EPSG:32648 (UTM 48N), EPSG:32649 (UTM 49N) or EPSG:3405 (VN-2000 / UTM 48N)"
+        raise CRSError(msg) from None
+
+
+def utm_crs_for_lon(lon: float) -> CRS:
+    """WGS 84 / UTM 48N (EPSG:32648) west of 108°E, 49N (EPSG:32649) east of it; the generic
+    UTM zone formula outside Vietnam."""
+    zone = int((lon + 180.0) // 6.0) + 1
+    return CRS.from_epsg(32600 + max(1, min(60, zone)))
+
+
+def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: object = None) -> CRS:
+    """The metric CRS to compute ``gdf`` in: ``crs`` when given (must be projected, in metres),
+    else the UTM zone of the centre of its bounds."""
+    if crs is not None:
+        c = parse_crs(crs)
+        _check_metric(c, what=str(crs))
+        return c
+    if gdf.crs is None:
+        raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
+    if gdf.crs.is_projected and _is_metres(gdf.crs):
+        return CRS(gdf.crs)
+    g = gdf.to_crs(WGS84) if not CRS(gdf.crs).equals(WGS84) else gdf
+    minx, miny, maxx, maxy = g.total_bounds
+    if not all(map(lambda v: v == v, (minx, maxx))):  # NaN: empty frame
+        raise CRSError("cannot choose a metric CRS for empty data")
+    return utm_crs_for_lon((minx + maxx) / 2.0)
+
+
+def _is_metres(crs: CRS) -> bool:
+    try:
+        return all((ax.unit_name or "").lower() in ("metre", "meter", "m") for ax in crs.axis_info)
+    except Exception:  # pragma: no cover - exotic CRS
+        return False
+
+
+def _check_metric(crs: CRS, *, what: str) -> None:
+    if not crs.is_projected or not _is_metres(crs):
+        msg = f"{what} is not a projected CRS in metres; distances and areas need one (e.g. EPSG:32648)"
+        raise CRSError(msg)
+
+
+def to_metric(gdf, *, crs: object = None):
+    """Project ``gdf`` (GeoDataFrame or GeoSeries) to a metric CRS (``crs`` or its UTM zone)."""
+    if gdf.crs is None:
+        raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
+    target = metric_crs_for(gdf, crs=crs)
+    if CRS(gdf.crs).equals(target):
+        return gdf
+    return gdf.to_crs(target)
+
+
+def to_wgs84(gdf):
+    """Project ``gdf`` to EPSG:4326 (lon/lat), the CRS geo-antt stores and exports."""
+    if gdf.crs is None:
+        raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
+    if CRS(gdf.crs).equals(WGS84):
+        return gdf
+    return gdf.to_crs(WGS84)
+
+
+def require_metric(gdf, *, what: str = "data") -> None:
+    """Raise :class:`CRSError` unless ``gdf`` is in a projected CRS in metres."""
+    if gdf.crs is None:
+        raise CRSError(f"{what} has no CRS; metric computations need a projected CRS in metres")
+    _check_metric(CRS(gdf.crs), what=f"{what} CRS {CRS(gdf.crs).to_string()}")

@@ -1,0 +1,47 @@
+"""Vietnamese text: NFC normalisation and diacritic-insensitive folding for search and headers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["nfc", "fold", "fold_key"]
+
+_SPACE = re.compile(r"\s+")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def nfc(text: str | None) -> str | None:
+    """Return ``text`` in Unicode NFC with surrounding white space removed (None stays None)."""
+    if text is None:
+        return None
+    return unicodedata.normalize("NFC", str(text)).strip()
+
+
+def fold(text: str | None) -> str:
+    """Fold ``text`` for matching: no diacritics, lower case, single spaces.
+
+    ``đ``/``Đ`` are folded to ``d`` explicitly: Unicode decomposition leaves them alone.
+
+    Examples
+    --------
+    >>> fold("  Hương   Mỹ ")
+    'huong my'
+    >>> fold("ĐÔNG NAM")
+    'dong nam'
+    """
+    if text is None:
+        return ""
+    s = unicodedata.normalize("NFD", str(text))
+    s = "".join(ch for ch in s if unicodedata.category(ch) != "Mn")
+    s = s.replace("đ", "d").replace("Đ", "D").replace("ð", "d").replace("Ð", "D")
+    return _SPACE.sub(" ", s.lower()).strip()
+
+
+def fold_key(text: str | None) -> str:
+    """Fold ``text`` to a compact key (letters and digits only) for header matching.
+
+    >>> fold_key("Kinh độ (°)")
+    'kinhdo'
+    """
+    return _NON_ALNUM.sub("", fold(text))
