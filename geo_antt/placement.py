@@ -55,6 +55,7 @@ __all__ = [
     "candidate_sites",
     "candidate_footprints",
     "coverage_matrix",
+    "area_pieces",
     "solve_mclp",
     "plan_sites",
     "rank_uncovered",
@@ -321,7 +322,7 @@ def demand_points(
         flags = np.zeros(len(pts), dtype=bool)
     return gpd.GeoDataFrame(
         {"unit_code": codes[upos] if len(upos) else np.empty(0, dtype=str), "weight": weight, "covered": flags},
-        geometry=gpd.GeoSeries(pts, crs=mcrs),
+        geometry=np.asarray(pts, dtype=object),
         crs=mcrs,
     )
 
@@ -413,7 +414,7 @@ def candidate_sites(
     unit_code[pi_u] = codes[ui[first]]
     out = gpd.GeoDataFrame(
         {"source": source, "unit_code": unit_code},
-        geometry=gpd.GeoSeries(pts, crs=mcrs),
+        geometry=np.asarray(pts, dtype=object),
         crs=mcrs,
         index=pd.Index(ids, name="site_id"),
     )
@@ -496,7 +497,7 @@ def candidate_footprints(
         sid = site_ids
     return gpd.GeoDataFrame(
         {"site_id": sid, "direction_deg": ds},
-        geometry=gpd.GeoSeries(np.asarray(polys, dtype=object), crs=sites.crs),
+        geometry=np.asarray(polys, dtype=object),
         crs=sites.crs,
     )
 
@@ -512,6 +513,112 @@ def coverage_matrix(demand: gpd.GeoDataFrame, footprints: gpd.GeoDataFrame) -> s
     fi, pi = tree.query(polys, predicate="intersects")
     data = np.ones(len(fi), dtype=bool)
     return sparse.csr_matrix((data, (pi, fi)), shape=(len(pts), len(polys)), dtype=bool)
+
+
+def area_pieces(
+    footprints: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    covered: Any = None,
+) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """Exact area demand: the pieces of the arrangement of candidate ``footprints`` that lie
+    inside the units and outside the ``covered`` polygons, with the footprints covering each.
+
+    Every piece is covered by a fixed set of candidate footprints, so choosing footprints
+    covers exactly the sum of the areas of the pieces they touch: the MCLP objective is then
+    the newly covered area in m², the same figure the coverage engine measures before/after.
+    Overlapping footprints are handled per connected component (STRtree self-query), so
+    isolated candidates cost one intersection each.
+
+    Parameters
+    ----------
+    footprints
+        Candidate footprints (metric CRS).
+    units
+        Unit polygons (same CRS).
+    covered
+        Polygons already covered by active models (array, GeoSeries or geometry), same CRS.
+
+    Returns
+    -------
+    (numpy.ndarray, scipy.sparse.csr_matrix)
+        Area of each piece in m², and the pieces × footprints boolean coverage matrix.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    fp = np.asarray(footprints.geometry.values, dtype=object)
+    n = len(fp)
+    if n == 0:
+        return np.empty(0), sparse.csr_matrix((0, 0), dtype=bool)
+    ug = np.asarray(units.geometry.values, dtype=object)
+    ug = ug[~(shapely.is_missing(ug) | shapely.is_empty(ug))]
+    utree = shapely.STRtree(ug)
+    if covered is None:
+        cg = np.empty(0, dtype=object)
+    else:
+        if isinstance(covered, shapely.Geometry):
+            covered = shapely.get_parts(covered)
+        elif isinstance(covered, (gpd.GeoSeries, gpd.GeoDataFrame)):
+            covered = covered.geometry.values
+        cg = np.asarray(covered, dtype=object)
+        cg = cg[~(shapely.is_missing(cg) | shapely.is_empty(cg))]
+    ctree = shapely.STRtree(cg) if len(cg) else None
+    ftree = shapely.STRtree(fp)
+    i, j = ftree.query(fp, predicate="intersects")
+    graph = sparse.coo_matrix((np.ones(len(i), dtype=bool), (i, j)), shape=(n, n))
+    n_comp, label = connected_components(graph, directed=False)
+    order = np.argsort(label, kind="stable")
+    starts = np.searchsorted(label[order], np.arange(n_comp))
+    ends = np.append(starts[1:], n)
+    weights: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    n_rows = 0
+    for s, e in zip(starts, ends):
+        idx = order[s:e]
+        geoms = fp[idx]
+        env = shapely.union_all(geoms) if len(idx) > 1 else geoms[0]
+        box = shapely.box(*shapely.bounds(env))
+        lu = ug[utree.query(box, predicate="intersects")]
+        if len(lu) == 0:
+            continue
+        region = shapely.intersection(env, shapely.union_all(shapely.clip_by_rect(lu, *shapely.bounds(box))))
+        if ctree is not None:
+            lc = cg[ctree.query(box, predicate="intersects")]
+            if len(lc):
+                region = shapely.difference(region, shapely.union_all(lc))
+        if shapely.is_empty(region) or shapely.area(region) <= 0:
+            continue
+        if len(idx) == 1:
+            weights.append(np.array([shapely.area(region)]))
+            rows.append(np.array([n_rows]))
+            cols.append(idx.copy())
+            n_rows += 1
+            continue
+        lines = shapely.union_all(np.concatenate([shapely.boundary(geoms), [shapely.boundary(region)]]))
+        pieces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))), dtype=object)
+        if len(pieces) == 0:
+            continue
+        rp = shapely.point_on_surface(pieces)
+        shapely.prepare(region)
+        inside = shapely.contains_properly(region, rp) | shapely.intersects(region, rp)
+        pieces, rp = pieces[inside], rp[inside]
+        if len(pieces) == 0:
+            continue
+        # clip to the region (polygonize of the noded lines already splits at its boundary)
+        area = shapely.area(pieces)
+        ltree = shapely.STRtree(geoms)
+        pi, gi = ltree.query(rp, predicate="intersects")
+        weights.append(area)
+        rows.append(pi + n_rows)
+        cols.append(idx[gi])
+        n_rows += len(pieces)
+    if not weights:
+        return np.empty(0), sparse.csr_matrix((0, n), dtype=bool)
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    a = sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(n_rows, n), dtype=bool)
+    return np.concatenate(weights), a
 
 
 # --------------------------------------------------------------------------------------------
@@ -834,7 +941,6 @@ def _proposed_models(sites_m, chosen_fp, spec, params, *, id_prefix: str) -> gpd
 
 
 def _with_models(models: gpd.GeoDataFrame, extra: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    extra = to_metric(extra, crs=models.crs) if models.crs is not None else extra
     extra = extra.to_crs(models.crs) if models.crs is not None else extra
     cols = list(models.columns)
     for c in cols:
@@ -951,28 +1057,34 @@ def plan_sites(
     sites_m = candidate_sites(units_m, gaps_geom, spacing_m=cand_spacing, candidates=candidates, crs=mcrs)
     fps = candidate_footprints(sites_m, params, segments_per_quarter=seg)
     xy = np.column_stack([shapely.get_x(sites_m.geometry.values), shapely.get_y(sites_m.geometry.values)])
-    dem = demand_points(
-        units_m,
-        covered=existing_geom,
-        demand=demand,
-        weight_column=weight_column,
-        spacing_m=dem_spacing,
-        near=xy if len(xy) else None,
-        reach_m=reach if len(xy) else None,
-        crs=mcrs,
-    ) if len(xy) else demand_points(units_m, covered=existing_geom, demand=demand, weight_column=weight_column, spacing_m=dem_spacing, crs=mcrs)
-    open_dem = dem.loc[~dem["covered"].to_numpy()]
-    a = coverage_matrix(open_dem, fps)
+    if demand is None:
+        weights, a = area_pieces(fps, units_m, covered=existing_geom)
+        n_demand, n_open = int(a.shape[0]), int(a.shape[0])
+    else:
+        dem = demand_points(
+            units_m,
+            covered=existing_geom,
+            demand=demand,
+            weight_column=weight_column,
+            spacing_m=dem_spacing,
+            near=xy if len(xy) else None,
+            reach_m=reach if len(xy) else None,
+            crs=mcrs,
+        )
+        open_dem = dem.loc[~dem["covered"].to_numpy()]
+        weights = open_dem["weight"].to_numpy()
+        a = coverage_matrix(open_dem, fps)
+        n_demand, n_open = int(len(dem)), int(len(open_dem))
     site_pos = pd.Index(sites_m.index.astype(str)).get_indexer(fps["site_id"])
     t_prep = time.perf_counter() - t_start
     res = solve_mclp(
-        a, open_dem["weight"].to_numpy(), count=n, groups=site_pos, solver=solver,
+        a, weights, count=n, groups=site_pos, solver=solver,
         time_limit_s=time_limit_s, compare_greedy=compare_greedy,
     )
     chosen = res["chosen"]
     # rank the chosen footprints by a greedy replay: marginal demand weight, then area
     a_c = sparse.csc_matrix(a[:, chosen], dtype=bool) if len(chosen) else None
-    wv = open_dem["weight"].to_numpy()
+    wv = weights
     order: list[int] = []
     gains_w: list[float] = []
     if len(chosen):
@@ -1008,7 +1120,7 @@ def plan_sites(
     sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=mcrs)
     fp_out = gpd.GeoDataFrame(
         {"rank": sites["rank"].to_numpy(), "site_id": sites["site_id"].to_numpy(), "gain_m2": gains_m2},
-        geometry=gpd.GeoSeries(chosen_fp.geometry.values, crs=mcrs),
+        geometry=np.asarray(chosen_fp.geometry.values, dtype=object),
         crs=mcrs,
         index=sites.index,
     )
@@ -1028,9 +1140,9 @@ def plan_sites(
     stats = {
         "n_candidates": int(len(sites_m)),
         "n_footprints": int(len(fps)),
-        "n_demand_points": int(len(dem)),
-        "n_demand_open": int(len(open_dem)),
-        "demand_spacing_m": float(dem_spacing),
+        "n_demand_points": n_demand,
+        "n_demand_open": n_open,
+        "demand": "area pieces (exact m²)" if demand is None else f"layer, lattice {dem_spacing:g} m",
         "candidate_spacing_m": float(cand_spacing) if candidates is None else None,
         "count": int(n),
         "reduced_rows": res["n_rows"],

@@ -213,10 +213,12 @@ def test_candidate_sites_grid_over_gaps_plus_centres_and_file():
     grid = c.loc[c["source"] == "grid"]
     assert len(grid) == 16  # 4 x 4 lattice points inside the gap
     assert (grid["unit_code"] == "H2").all()
+    assert grid.geometry.within(gaps.geometry.iloc[0]).all() and grid.crs == units.crs
     assert (c["source"] == "centre").sum() == 2
     poles = gpd.GeoDataFrame({"ref": ["P1"]}, geometry=[shapely.Point(x0 + 5, y0 + 5)], crs=UTM48, index=["P1"])
     c2 = candidate_sites(units, gaps, candidates=poles)
     assert list(c2.index) == ["P1"] and c2["unit_code"].tolist() == ["H1"] and c2["source"].tolist() == ["file"]
+    assert c2.geometry.iloc[0].equals(poles.geometry.iloc[0])
 
 
 def test_rank_uncovered_by_area_and_threshold():
@@ -261,3 +263,31 @@ def test_rank_uncovered_weighted_by_households():
     assert r.loc["H1", "covered_pct"] == pytest.approx(25.0)
     assert r.loc["H2", "weighted_covered_pct"] == 0.0 and r.loc["H2", "uncovered_need"] == 3
     assert list(r.index) == ["H2", "H1"] and r["uncovered"].tolist() == [True, False]
+
+
+def test_area_pieces_measure_exactly_the_newly_covered_area():
+    from geo_antt.placement import area_pieces
+
+    units = _hamlets()
+    x0, y0 = 600_000.0, 1_120_000.0
+    rng = np.random.default_rng(3)
+    # 7 candidate discs / sectors around the shared border, some reaching outside the units
+    centres = rng.uniform([x0 + 40, y0 - 10], [x0 + 160, y0 + 110], size=(7, 2))
+    geoms = [shapely.Point(c).buffer(25, quad_segs=16) for c in centres[:4]]
+    geoms += [shapely.Polygon([tuple(c), tuple(c + [0, 35]), tuple(c + [30, 20])]) for c in centres[4:]]
+    fps = gpd.GeoDataFrame({"site_id": [f"s{i}" for i in range(7)]}, geometry=geoms, crs=UTM48)
+    existing = shapely.Point(x0 + 100, y0 + 50).buffer(30, quad_segs=16)
+    w, a = area_pieces(fps, units, covered=existing)
+    assert a.shape == (len(w), 7)
+    dense = a.toarray()
+    region = shapely.union_all(units.geometry.values)
+    best = 0.0
+    for k in (1, 2, 3):
+        for combo in itertools.combinations(range(7), k):
+            truth = shapely.difference(shapely.intersection(shapely.union_all([geoms[i] for i in combo]), region), existing).area
+            got = float(w[dense[:, list(combo)].any(axis=1)].sum())
+            assert got == pytest.approx(truth, rel=1e-9, abs=1e-6)
+            if k == 3:
+                best = max(best, truth)
+    res = solve_mclp(a, w, count=3)
+    assert res["objective"] == pytest.approx(best, rel=1e-9)
