@@ -1102,7 +1102,12 @@ def plan_sites(
             order.append(best)
             gains_w.append(best_gain)
             remaining.remove(best)
-    chosen_fp = fps.iloc[chosen[order]] if len(chosen) else fps.iloc[[]]
+    # a chosen footprint that adds nothing (possible when fewer useful sites exist than asked
+    # for) is not proposed
+    useful = [k for k, g in zip(order, gains_w) if g > 0]
+    gains_w = [g for g in gains_w if g > 0]
+    order = useful
+    chosen_fp = fps.iloc[chosen[order]] if len(order) else fps.iloc[[]]
     new_models = _proposed_models(sites_m, chosen_fp, spec, params, id_prefix=id_prefix)
     # marginal area gain (m²) in rank order, against existing coverage and earlier ranks
     union_units = shapely.union_all(units_m.geometry.values)
