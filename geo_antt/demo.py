@@ -338,7 +338,11 @@ def _hamlet_names(district: DemoDistrict, commune: dict, n: int, rng: np.random.
     """``n`` (name, type) pairs for the hamlets of ``commune``."""
     township = commune["unit_type"] == "Thị trấn"
     word = district.urban_word if township else district.hamlet_word
-    if township and word != "Ấp" or (word == "Ấp" and rng.random() < 0.5):
+    if township and word != "Ấp":
+        numbered = True  # khu phố / tổ dân phố are numbered
+    else:
+        numbered = word == "Ấp" and rng.random() < 0.5  # Mekong ấp: numbered or named
+    if numbered:
         return [(f"{word} {i}", word) for i in range(1, n + 1)]
     if word == "Ấp":
         pool = _AP_NAMES
@@ -697,13 +701,10 @@ def _generic_district(m: _ModelMaker, communes: list[dict], *, camera_name: str,
     covered, uncovered = _split_covered(codes, rng, uncovered_share=uncovered_share)
     for hcode in covered:
         cc = m.hamlets[hcode]["commune"]
-        extra = 2 if cc in dense else 0
-        cname = camera_name
-        note = None
-        if cc in dense:
-            note = dense[cc]
+        extra = 2 if cc in dense else 0  # the communes the reports single out are denser
+        note = dense.get(cc)
         for _ in range(int(rng.integers(cams[0], cams[1] + 1)) + extra):
-            m.camera(hcode, name=cname, notes=note)
+            m.camera(hcode, name=camera_name, notes=note)
         for _ in range(int(rng.integers(lights[0], lights[1] + 1)) + (1 if cc in dense else 0)):
             m.lighting(hcode, name=light_name, notes=note)
         if rng.random() < p_checkpoint:
