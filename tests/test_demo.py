@@ -271,3 +271,17 @@ def test_coverage_engine_finds_uncovered_hamlets(units, models):
     res = coverage.compute_coverage(gpd.GeoDataFrame(u, crs=4326), m, level="hamlet", with_gaps=False)
     pct = res.units["covered_pct"]
     assert (pct == 0).any() and (pct > 0).any()
+
+
+def test_the_seed_drives_hamlets_and_models_but_not_communes(tmp_path, built):
+    from geo_antt.demo import build_demo
+
+    other = build_demo(tmp_path / "other", seed=7)
+    a = gpd.read_file(built / "boundaries/communes.geojson")
+    b = gpd.read_file(other["communes"])
+    assert (a["code"] == b["code"]).all() and (a["name"] == b["name"]).all()
+    # same commune shapes: only the hamlet nodes on their borders differ (chords of a few cm)
+    am, bm = a.to_crs(32648).geometry, b.to_crs(32648).geometry
+    assert (am.symmetric_difference(bm, align=False).area < 1e-4 * am.area).all()
+    assert other["hamlets"].read_bytes() != (built / "boundaries/hamlets.geojson").read_bytes()
+    assert other["models"].read_bytes() != (built / "models/models.geojson").read_bytes()

@@ -130,14 +130,26 @@ def test_format_stats_vi_and_en(units, models):
         format_stats(s, lang="fr")
 
 
-def test_ham_thuan_nam_reproduces_the_report_from_the_demo_data():
-    units, models = load_frames(DEFAULT_DATA_DIR)
+@pytest.fixture(scope="module")
+def demo_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return load_frames(DEFAULT_DATA_DIR)
+
+
+def test_ham_thuan_nam_reproduces_the_report_from_the_demo_data(demo_frames):
+    units, models = demo_frames
     s = model_stats(models, units, unit_code=resolve_unit(units, "Hàm Thuận Nam"))
     assert s["unit"]["code"] == "598"
     assert s["total"] == 127
     assert s["n_names"] == 34
     assert s["n_fields"] == 5
-    assert {k: v for k, v in s["by_host"].items()} == {"residential": 102, "agency": 6, "enterprise": 1, "school": 18}
+    assert s["by_host"] == {"residential": 102, "agency": 6, "enterprise": 1, "school": 18}
+    # the figures of the other reports
+    tp = model_stats(models, units, unit_code="837")
+    assert tp["by_host"]["agency"] + tp["by_host"]["enterprise"] + tp["by_host"]["school"] == 46
+    gct = model_stats(models, units, unit_code="823")
+    assert {"gate", "checkpoint", "lighting", "camera", "self_management"} <= set(gct["by_kind"])
+    lien_hoa = model_stats(models, units, unit_code=resolve_unit(units, "Liên Hòa, Sơn Bình"))
+    assert lien_hoa["by_kind"] == {"camera": lien_hoa["total"]} and lien_hoa["total"] >= 3
 
 
 def test_cli_stats_json_and_text(capsys):
