@@ -3,7 +3,8 @@ cameras (8 directions per site = 8,000 candidate footprints), solved exactly (CB
 
 The commune is a real one (Thị trấn Thuận Nam, Hàm Thuận Nam, 29 km², from ../shared/data)
 cut into 200 hamlets (Voronoi cells of random seeds); 400 existing active cameras and 150
-lights are placed at random; the 1,000 candidate sites (e.g. poles) are random points in it.
+lights are placed at random in its 700 m core, where the 1,000 candidate sites (e.g. poles)
+are random points too, so that candidate footprints overlap each other and existing coverage.
 Floor: under 30 s. Prints the figures; run with the project's Python:
 
     python bench/plan_bench.py [--candidates 1000] [--hamlets 200] [--count 20]
@@ -62,8 +63,11 @@ def make_case(n_hamlets: int, n_candidates: int, seed: int = 7):
         {"code": codes, "name": [f"Thôn {i + 1}" for i in range(len(cells))], "level": "hamlet", "parent_code": "23110"},
         geometry=cells, crs=commune.crs, index=pd.Index(codes, name="code"),
     ).to_crs(4326)
+    # the village core (a 700 m disc around the commune's centre) holds the existing models
+    # and the candidate poles: footprints overlap and compete, as in a real town centre
+    core = shapely.intersection(poly, shapely.point_on_surface(poly).buffer(700.0))
     n_cam, n_light = 400, 150
-    pts = random_points_in(poly, n_cam + n_light, rng)
+    pts = random_points_in(core, n_cam + n_light, rng)
     n = n_cam + n_light
     rows = {c: [None] * n for c in MODEL_COLUMNS}
     rows["id"] = [f"m{i}" for i in range(n)]
@@ -76,7 +80,7 @@ def make_case(n_hamlets: int, n_candidates: int, seed: int = 7):
     rows["height_m"] = [np.nan] * n
     models = gpd.GeoDataFrame(rows, geometry=pts, crs=commune.crs, index=pd.Index(rows["id"], name="id")).to_crs(4326)
     cand = gpd.GeoDataFrame({"ref": [f"p{i}" for i in range(n_candidates)]},
-                            geometry=random_points_in(poly, n_candidates, rng), crs=commune.crs).to_crs(4326)
+                            geometry=random_points_in(core, n_candidates, rng), crs=commune.crs).to_crs(4326)
     return hamlets, models, cand
 
 
