@@ -74,17 +74,26 @@ def register(subparsers: Any) -> None:
 
 def load_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """Units and models of ``--data DIR`` or ``--boundaries``/``--models``; returns
-    ``(units, models, meta)``."""
+    ``(units, models, meta)`` (units indexed by ``code``, models by ``id``)."""
     if getattr(args, "boundaries", None):
-        from . import io as gio
-
-        units = _concat([gio.read_units(f) for f in args.boundaries])
-        models = _concat([gio.read_models(f) for f in (args.models or [])]) if args.models else _empty_models()
+        try:
+            from .io import read_models, read_units
+        except ImportError:  # geo_antt.io not merged yet: plain GeoJSON/GPKG/SHP with the contract's columns
+            read_units = read_models = None
+        if read_units is not None:
+            units = _concat([read_units(f) for f in args.boundaries])
+            models = _concat([read_models(f) for f in args.models]) if args.models else _empty_models()
+        else:
+            units = _concat([_read_layer(f) for f in args.boundaries]).to_crs(4326)
+            units["code"] = units["code"].astype(str)
+            units = units.set_index("code", drop=False)
+            models = _concat([_read_layer(f) for f in args.models]).to_crs(4326) if args.models else _empty_models()
+            models = models.set_index("id", drop=False)
         return units, models, {}
-    from .dataset import load_dataset
+    from ._cmd_demo import load_frames as load_dataset_frames
 
-    ds = load_dataset(args.data or DEFAULT_SETTINGS.data_dir)
-    return ds.units, ds.models, dict(getattr(ds, "meta", {}) or {})
+    units, models = load_dataset_frames(args.data or DEFAULT_SETTINGS.data_dir)
+    return gpd.GeoDataFrame(units, crs=getattr(units, "crs", None) or 4326), gpd.GeoDataFrame(models, crs=getattr(models, "crs", None) or 4326), {}
 
 
 def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:

@@ -10,9 +10,12 @@ page (charts and a map drawn with matplotlib, embedded as base64 PNG, no externa
 backend) or XLSX (openpyxl, one sheet per table), atomically.
 
 A model counts in a period ending on ``end`` when it was registered by then (``start_date`` on
-or before ``end``, or unknown) and had not ended (``end_date`` missing or after ``end``); it is
-"new" when its ``start_date`` falls inside the period. Coverage uses the models active at the end
-of the period.
+or before ``end``, or unknown), whatever its status (the active/inactive split is shown); it is
+"new" when its ``start_date`` falls inside the period. Coverage uses the models with status
+active at the end of the period and not ended by then (``end_date`` missing or later). Units
+"registered as safe" are read from the models so named ("Khu dân cư / Cơ quan / Trường học /
+Doanh nghiệp an toàn về an ninh trật tự"): the share of hamlets holding an active residential
+one, and the number of agencies, enterprises and schools holding one.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "render_html",
     "write_report",
     "units_under",
+    "resolve_code",
 ]
 
 FORMATS = ("html", "pdf", "xlsx")
@@ -75,7 +79,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "n_hamlets": "Số thôn, ấp, khu phố",
         "covered_pct": "Tỷ lệ diện tích được phủ (%)",
         "n_uncovered": "Số thôn, ấp chưa được phủ",
-        "safe_share": "Tỷ lệ đơn vị đạt chuẩn an toàn về ANTT (%)",
+        "safe_share": "Tỷ lệ thôn, ấp có mô hình khu dân cư an toàn về ANTT (%)",
+        "n_safe_places": "Cơ quan, doanh nghiệp, trường học an toàn về ANTT",
         "not_recorded": "chưa ghi nhận",
         "by_kind": "Mô hình theo loại",
         "by_field": "Mô hình theo lĩnh vực",
@@ -132,7 +137,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "n_hamlets": "Hamlets",
         "covered_pct": "Area covered (%)",
         "n_uncovered": "Uncovered hamlets",
-        "safe_share": "Units recognised as safe (%)",
+        "safe_share": "Hamlets with a \"safe residential area\" model (%)",
+        "n_safe_places": "Agencies, enterprises, schools registered as safe",
         "not_recorded": "not recorded",
         "by_kind": "Models by kind",
         "by_field": "Models by field",
@@ -205,6 +211,22 @@ def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     return pend - dt.timedelta(days=days - 1), pend
 
 
+def resolve_code(units: pd.DataFrame, query: str) -> str:
+    """The code of the unit ``query`` names: a code, or a name matched without diacritics and
+    with or without its type word ("Hàm Thuận Nam", "huyen ham thuan nam").
+
+    Raises
+    ------
+    NotFoundError
+        When no unit (or more than one) matches.
+    """
+    if str(query) in set(units.index.astype(str)):
+        return str(query)
+    from .stats import resolve_unit
+
+    return str(resolve_unit(units, str(query)))
+
+
 def units_under(units: pd.DataFrame, code: str) -> pd.DataFrame:
     """The unit ``code`` and all its descendants (through ``parent_code``).
 
@@ -214,12 +236,7 @@ def units_under(units: pd.DataFrame, code: str) -> pd.DataFrame:
         When ``code`` is not a unit.
     """
     idx = units.index.astype(str)
-    if str(code) not in set(idx):
-        hits = units.loc[units["name"].map(fold) == fold(code)] if "name" in units.columns else units.iloc[[]]
-        if len(hits) == 1:
-            code = str(hits.index[0])
-        else:
-            raise NotFoundError(f"unknown unit {code!r}")
+    code = resolve_code(units, code)
     parent = units["parent_code"].astype("string").fillna("") if "parent_code" in units.columns else pd.Series("", index=units.index)
     keep = {str(code)}
     frontier = {str(code)}
@@ -250,14 +267,20 @@ def _models_in(models: gpd.GeoDataFrame, scope: pd.DataFrame) -> gpd.GeoDataFram
 
 
 def _state_at(models: gpd.GeoDataFrame, end: dt.date) -> gpd.GeoDataFrame:
-    """Models registered by ``end`` and not ended by then."""
+    """Models registered by ``end`` (``start_date`` on or before it, or unknown), any status."""
     start = _dates(models.get("start_date"), len(models))
-    stop = _dates(models.get("end_date"), len(models))
     start.index = models.index
-    stop.index = models.index
-    ts = pd.Timestamp(end)
-    keep = (start.isna() | (start <= ts)) & (stop.isna() | (stop > ts))
+    keep = start.isna() | (start <= pd.Timestamp(end))
     return models.loc[keep.to_numpy()]
+
+
+def _counting_at(state: gpd.GeoDataFrame, end: dt.date) -> gpd.GeoDataFrame:
+    """Models of ``state`` that count toward coverage on ``end``: active and not ended."""
+    stop = _dates(state.get("end_date"), len(state))
+    stop.index = state.index
+    status = state["status"].astype("string") if "status" in state.columns else pd.Series("active", index=state.index)
+    keep = (status == "active").fillna(False) & (stop.isna() | (stop > pd.Timestamp(end)))
+    return state.loc[keep.to_numpy()]
 
 
 def _new_in(models: gpd.GeoDataFrame, start: dt.date, end: dt.date) -> gpd.GeoDataFrame:
@@ -319,7 +342,10 @@ def _count_table(models, new, column, labeler, head: str, L) -> pd.DataFrame:
     return out.sort_values([L["count"], head], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def _figures(models_scope, start, end, L) -> dict[str, Any]:
+_SAFE = "an toan ve an ninh trat tu"
+
+
+def _figures(models_scope, start, end, L, hamlet_codes=()) -> dict[str, Any]:
     state = _state_at(models_scope, end)
     new = _new_in(models_scope, start, end)
     status = state["status"].astype("string") if "status" in state.columns else pd.Series(dtype="string")
@@ -333,9 +359,26 @@ def _figures(models_scope, start, end, L) -> dict[str, Any]:
         "n_proposed": int((status == "proposed").sum()),
         "n_names": int(names[names != ""].nunique()),
         "n_fields": int(fields[fields != ""].nunique()),
+        **_safe_figures(state, hamlet_codes),
         "_state": state,
         "_new": new,
     }
+
+
+def _safe_figures(state, hamlet_codes) -> dict[str, Any]:
+    """Units and places registered as "safe" (an toàn về an ninh trật tự): models so named."""
+    if "name" not in state.columns or not len(state):
+        return {"safe_share": None if not len(hamlet_codes) else 0.0, "n_safe_places": 0}
+    active = (state["status"] == "active") if "status" in state.columns else pd.Series(True, index=state.index)
+    safe = state.loc[(state["name"].map(fold).str.contains(_SAFE, regex=False).fillna(False) & active).to_numpy()]
+    host = safe["host"].astype("string") if "host" in safe.columns else pd.Series(pd.NA, index=safe.index, dtype="string")
+    places = int(host.isin(["agency", "enterprise", "school"]).fillna(False).sum())
+    share = None
+    if len(hamlet_codes):
+        residential = safe.loc[~host.isin(["agency", "enterprise", "school"]).fillna(False).to_numpy()]
+        codes = set(residential["unit_code"].dropna().astype(str)) & set(hamlet_codes)
+        share = round(100.0 * len(codes) / len(hamlet_codes), 1)
+    return {"safe_share": share, "n_safe_places": places}
 
 
 def _coverage_tables(level_units, state, *, specs, settings, threshold_pct, parent_names):
@@ -344,8 +387,7 @@ def _coverage_tables(level_units, state, *, specs, settings, threshold_pct, pare
 
     if level_units is None or len(level_units) == 0:
         return None, None
-    active = state.loc[state["status"] == "active"] if "status" in state.columns else state
-    res = compute_coverage(level_units, active, specs=specs, settings=settings)
+    res = compute_coverage(level_units, state, specs=specs, settings=settings)
     cov = res.units
     ranked = rank_uncovered(cov, threshold_pct=threshold_pct)
     return res, ranked
@@ -362,7 +404,7 @@ def _coverage_frame(res, ranked, level_units, L, parent_names) -> pd.DataFrame:
             L["parent"]: parents.to_numpy(),
             L["area_km2"]: (cov["area_m2"].astype(float) / 1e6).round(3).to_numpy(),
             L["covered_km2"]: (cov["covered_m2"].astype(float) / 1e6).round(4).to_numpy(),
-            L["pct"]: cov["covered_pct"].astype(float).round(1).to_numpy(),
+            L["pct"]: cov["covered_pct"].astype(float).round(2).to_numpy(),
         }
     )
     return out.sort_values(L["pct"], kind="stable").reset_index(drop=True)
@@ -372,7 +414,7 @@ def _overall_pct(res) -> float | None:
     if res is None:
         return None
     a = float(res.units["area_m2"].sum())
-    return round(100.0 * float(res.units["covered_m2"].sum()) / a, 1) if a > 0 else None
+    return round(100.0 * float(res.units["covered_m2"].sum()) / a, 3) if a > 0 else None
 
 
 def build_report(
@@ -419,18 +461,17 @@ def build_report(
     threshold = float(settings.uncovered_threshold_pct if threshold_pct is None else threshold_pct)
     start, end = parse_period(period) if isinstance(period, str) else period
     pstart, pend = previous_period(start, end)
-    scope = units_under(units, unit_code)
-    root = scope.loc[scope.index.astype(str) == str(unit_code)]
-    if root.empty:  # matched by name
-        root = scope.loc[~scope["parent_code"].astype("string").isin(set(scope.index.astype(str))).fillna(False).to_numpy()].iloc[:1]
-    code = str(root.index[0])
+    code = resolve_code(units, unit_code)
+    scope = units_under(units, code)
+    root = scope.loc[scope.index.astype(str) == code]
     unit_name = nfc(str(root["name"].iloc[0])) if "name" in root.columns else code
     level = scope["level"].astype(str) if "level" in scope.columns else pd.Series("", index=scope.index)
     communes = scope.loc[(level == "commune").to_numpy()]
     hamlets = scope.loc[(level == "hamlet").to_numpy()]
     models_scope = _models_in(models, scope)
-    cur = _figures(models_scope, start, end, L)
-    prev = _figures(models_scope, pstart, pend, L)
+    hamlet_codes = tuple(hamlets.index.astype(str))
+    cur = _figures(models_scope, start, end, L, hamlet_codes)
+    prev = _figures(models_scope, pstart, pend, L, hamlet_codes)
     parent_names = {str(k): nfc(str(v)) for k, v in units["name"].items()} if "name" in units.columns else {}
 
     kind_label = lambda k: (specs[k].title(lang) if k in specs else (str(k) if k else L["unknown"]))  # noqa: E731
@@ -443,10 +484,11 @@ def build_report(
     by_status = _count_table(state, new, "status", lambda c: _vocab_label(STATUSES, c, lang, L["unknown"]), L["status"], L)
 
     kw = {"specs": specs, "settings": settings, "threshold_pct": threshold, "parent_names": parent_names}
-    c_res, _ = _coverage_tables(communes if len(communes) else None, state, **kw)
-    h_res, h_rank = _coverage_tables(hamlets if len(hamlets) else None, state, **kw)
-    pc_res, _ = _coverage_tables(communes if len(communes) else None, pstate, **kw)
-    ph_res, ph_rank = _coverage_tables(hamlets if len(hamlets) else None, pstate, **kw)
+    counting, pcounting = _counting_at(state, end), _counting_at(pstate, pend)
+    c_res, _ = _coverage_tables(communes if len(communes) else None, counting, **kw)
+    h_res, h_rank = _coverage_tables(hamlets if len(hamlets) else None, counting, **kw)
+    pc_res, _ = _coverage_tables(communes if len(communes) else None, pcounting, **kw)
+    ph_res, ph_rank = _coverage_tables(hamlets if len(hamlets) else None, pcounting, **kw)
     communes_tbl = _coverage_frame(c_res, None, communes, L, parent_names) if c_res is not None else pd.DataFrame()
     hamlets_tbl = _coverage_frame(h_res, h_rank, hamlets, L, parent_names) if h_res is not None else pd.DataFrame()
     if h_rank is not None:
@@ -457,7 +499,7 @@ def build_report(
                 L["code"]: unc.index.astype(str),
                 L["name"]: hamlets["name"].reindex(unc.index).to_numpy() if "name" in hamlets.columns else "",
                 L["parent"]: hamlets["parent_code"].reindex(unc.index).map(lambda c: parent_names.get(str(c), str(c))).to_numpy(),
-                L["pct"]: unc["covered_pct"].astype(float).round(1).to_numpy(),
+                L["pct"]: unc["covered_pct"].astype(float).round(2).to_numpy(),
                 L["area_km2"]: (unc["uncovered_need"].astype(float) / 1e6).round(4).to_numpy(),
             }
         )
@@ -471,23 +513,14 @@ def build_report(
     prev["n_uncovered"] = int(ph_rank["uncovered"].sum()) if ph_rank is not None else None
     cur["n_communes"] = prev["n_communes"] = int(len(communes))
     cur["n_hamlets"] = prev["n_hamlets"] = int(len(hamlets))
-    safe_cols = [c for c in ("safe", "an_toan", "safe_unit") if c in scope.columns]
-    if safe_cols:
-        sub = scope.loc[level.isin(["commune", "hamlet"]).to_numpy(), safe_cols[0]]
-        flags = sub.map(lambda v: str(v).strip().lower() in ("1", "true", "yes", "co", "có", "x")).astype(bool)
-        cur["safe_share"] = round(100.0 * flags.mean(), 1) if len(flags) else None
-    else:
-        cur["safe_share"] = None
-    prev["safe_share"] = None
-
-    order = ["n_models", "n_new", "n_active", "n_inactive", "n_proposed", "n_names", "n_fields", "n_communes", "n_hamlets", "covered_pct", "n_uncovered", "safe_share"]
+    order = ["n_models", "n_new", "n_active", "n_inactive", "n_proposed", "n_names", "n_fields", "n_communes", "n_hamlets", "covered_pct", "n_uncovered", "safe_share", "n_safe_places"]
     rows = []
     for k in order:
         a, b = cur.get(k), prev.get(k)
         change = (a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
         if isinstance(change, float):
-            change = round(change, 1)
-        rows.append((L[k], a if a is not None else L["not_recorded"] if k == "safe_share" else "—", b if b is not None else "—", change if change is not None else "—"))
+            change = round(change, 3)
+        rows.append((L[k], a if a is not None else "—", b if b is not None else "—", change if change is not None else "—"))
     summary = pd.DataFrame(rows, columns=[L["figure"], L["this_period"], L["prev_period"], L["change"]])
     if approximate is None:
         approximate = bool(scope["approximate"].fillna(False).astype(bool).any()) if "approximate" in scope.columns else False
@@ -611,7 +644,7 @@ def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):,.4g}" if abs(v) < 1 and v != 0 else f"{float(v):,.1f}".rstrip("0").rstrip(".")
+        return f"{float(v):,.4g}" if abs(v) < 1 and v != 0 else f"{float(v):,.2f}".rstrip("0").rstrip(".")
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
     return str(v)

@@ -55,7 +55,7 @@ def synthetic_dataset():
         ("m4", "checkpoint", "Chốt dân phòng", "crime_prevention", "agency", "inactive", "H12", 350, 150, (), "2023-09-01", None),
         ("m5", "self_management", "Tổ tự quản", "subject_management", "residential", "active", "C2", None, None, (), "2024-03-01", None),
         ("m6", "camera", "Camera an ninh", "crime_prevention", "school", "active", "H21", 500, 100, (180.0,), "2025-01-01", None),
-        ("m7", "lighting", "Thắp sáng đường quê", "fire_prevention", "enterprise", "active", "H21", 450, 50, (), "2022-01-01", "2023-12-01"),
+        ("m7", "lighting", "Thắp sáng đường quê", "fire_prevention", "enterprise", "inactive", "H21", 450, 50, (), "2022-01-01", "2023-12-01"),
         ("m8", "other", "Gương sáng", "ethnic_affairs", "residential", "active", None, 420, 120, (), None, None),
     ]
     data = {c: [None] * len(M) for c in MODEL_COLUMNS}
@@ -72,11 +72,10 @@ def synthetic_dataset():
 
 
 # Expected for D1, period 2024-01-01:2024-06-30 (previous: 2023-07-03:2023-12-31, 182 days):
-#   registered by 2024-06-30 and not ended: m1 m2 m3 m4 m5 m8 (m6 starts 2025, m7 ended 2023-12-01) = 6
-#   new in the period: m2 m3 m5 = 3; active 5 (m4 inactive); distinct names: Camera an ninh,
-#   Thắp sáng đường quê, Chốt dân phòng, Tổ tự quản, Gương sáng = 5; fields: crime_prevention,
-#   traffic_safety, subject_management, ethnic_affairs = 4
-#   previous period end 2023-12-31: m1 m4 m8 (m7 ended on 2023-12-01) = 3, new: m4 = 1
+#   registered by 2024-06-30: m1 m2 m3 m4 m5 m7 m8 (m6 starts in 2025) = 7
+#   new in the period: m2 m3 m5 = 3; active 5, inactive 2 (m4, m7); distinct names: Camera an
+#   ninh, Thắp sáng đường quê, Chốt dân phòng, Tổ tự quản, Gương sáng = 5; fields: all 5
+#   previous period end 2023-12-31: m1 m4 m7 m8 = 4 (active m1 m8), new: m4 = 1
 
 
 def test_period_helpers():
@@ -93,6 +92,7 @@ def test_units_under():
     assert sorted(units_under(units, "C1").index) == ["C1", "H11", "H12"]
     assert len(units_under(units, "D1")) == 6
     assert list(units_under(units, "xa hai").index) == ["C2", "H21"]
+    assert list(units_under(units, "Hai").index) == ["C2", "H21"]
     with pytest.raises(NotFoundError):
         units_under(units, "ZZ")
 
@@ -101,13 +101,13 @@ def test_report_figures_and_comparison():
     units, models = synthetic_dataset()
     rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
     f, p = rep.figures, rep.prev_figures
-    assert (f["n_models"], f["n_new"], f["n_active"], f["n_inactive"]) == (6, 3, 5, 1)
-    assert (f["n_names"], f["n_fields"], f["n_communes"], f["n_hamlets"]) == (5, 4, 2, 3)
-    assert (p["n_models"], p["n_new"], p["n_active"], p["n_inactive"]) == (3, 1, 2, 1)
+    assert (f["n_models"], f["n_new"], f["n_active"], f["n_inactive"]) == (7, 3, 5, 2)
+    assert (f["n_names"], f["n_fields"], f["n_communes"], f["n_hamlets"]) == (5, 5, 2, 3)
+    assert (p["n_models"], p["n_new"], p["n_active"], p["n_inactive"]) == (4, 1, 2, 2)
     kinds = dict(zip(rep.by_kind.iloc[:, 0], rep.by_kind.iloc[:, 1]))
-    assert kinds == {"Camera an ninh": 2, "Ánh sáng an ninh trật tự": 1, "Chốt dân phòng": 1, "Tổ nhân dân tự quản": 1, "Mô hình khác": 1}
+    assert kinds == {"Camera an ninh": 2, "Ánh sáng an ninh trật tự": 2, "Chốt dân phòng": 1, "Tổ nhân dân tự quản": 1, "Mô hình khác": 1}
     hosts = dict(zip(rep.by_host.iloc[:, 0], rep.by_host.iloc[:, 1]))
-    assert hosts == {"Khu dân cư": 5, "Cơ quan": 1}
+    assert hosts == {"Khu dân cư": 5, "Cơ quan": 1, "Doanh nghiệp": 1}
     # coverage: only hamlets H11 (two cameras) and H12 (one light) are covered at the period end
     ham = rep.hamlets.set_index("Mã")
     assert ham.loc["H21", "Tỷ lệ phủ (%)"] == 0.0
@@ -126,10 +126,10 @@ def test_report_html_contains_the_figures(tmp_path):
     assert "@page { size: A4" in text
     assert "Huyện Thử" in text and "01/01/2024 – 30/06/2024" in text
     row = lambda label: re.search(rf"<td>{re.escape(label)}</td><td class=\"num\">([^<]+)</td><td class=\"num\">([^<]+)</td>", text)  # noqa: E731
-    assert row("Tổng số mô hình").groups() == ("6", "3")
+    assert row("Tổng số mô hình").groups() == ("7", "4")
     assert row("Mô hình mới trong kỳ").groups() == ("3", "1")
     assert row("Số tên mô hình khác nhau").groups()[0] == "5"
-    assert row("Số lĩnh vực").groups()[0] == "4"
+    assert row("Số lĩnh vực").groups()[0] == "5"
     assert text.count("data:image/png;base64,") == 3  # bar, histogram, map
     assert "Ấp Hai A" in text and "http" not in text.replace("http-equiv", "")
     en = render_html(build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="en", charts=False))
@@ -180,3 +180,32 @@ def test_bad_format_and_unit(tmp_path):
     rep = build_report(units, models, unit_code="C2", period="2024-01-01:2024-06-30", charts=False)
     with pytest.raises(GeoAnttError, match="format"):
         write_report(rep, tmp_path / "r.docx")
+
+
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.mark.skipif(not (DEMO_DIR / "dataset.toml").is_file(), reason="demo dataset not built")
+def test_report_of_the_demo_ham_thuan_nam_shows_127_34_5(tmp_path, capsys):
+    from geo_antt.cli import main
+
+    out = tmp_path / "ham-thuan-nam.html"
+    rc = main(["report", "--data", str(DEMO_DIR), "--unit", "Hàm Thuận Nam", "--period", "2025-01-01:2025-06-30",
+               "--format", "html", "--out", str(out)])
+    assert rc == 0
+    text = out.read_text(encoding="utf-8")
+    first = lambda label: re.search(rf"<td>{re.escape(label)}</td><td class=\"num\">([^<]+)</td>", text).group(1)  # noqa: E731
+    assert first("Tổng số mô hình") == "127"
+    assert first("Số tên mô hình khác nhau") == "34"
+    assert first("Số lĩnh vực") == "5"
+    assert first("Số xã, phường, thị trấn") == "13"
+    assert "Huyện Hàm Thuận Nam" in text
+    assert "127 models" in capsys.readouterr().out
+    xlsx = tmp_path / "htn.xlsx"
+    assert main(["report", "--data", str(DEMO_DIR), "--unit", "598", "--period", "2025-01-01:2025-06-30", "--out", str(xlsx)]) == 0
+    from openpyxl import load_workbook
+
+    ws = load_workbook(xlsx).worksheets[0]
+    values = {r[0]: r[1] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert (values["Tổng số mô hình"], values["Số tên mô hình khác nhau"], values["Số lĩnh vực"]) == (127, 34, 5)
