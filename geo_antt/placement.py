@@ -872,7 +872,7 @@ class PlanResult:
 
     def comparison(self) -> pd.DataFrame:
         """Per-unit before/after table: covered_pct before and after and the gain in points."""
-        cols = [c for c in ("name", "area_m2") if c in self.before.columns]
+        cols = [c for c in ("unit_name", "name", "area_m2") if c in self.before.columns]
         out = self.before[cols].copy()
         out["covered_m2_before"] = self.before["covered_m2"]
         out["covered_pct_before"] = self.before["covered_pct"]
@@ -976,6 +976,7 @@ def plan_sites(
     compare_greedy: bool = True,
     id_prefix: str = "plan-",
     level: str | None = None,
+    max_candidates: int | None = 2000,
 ) -> PlanResult:
     """Choose where ``count`` new models of ``kind`` cover the most uncovered demand.
 
@@ -1017,6 +1018,9 @@ def plan_sites(
         Prefix of the ids of the proposed models.
     level
         Passed to ``compute_coverage`` for the before/after figures.
+    max_candidates
+        Cap of the default candidate lattice: over large gaps its spacing grows so that about
+        this many sites are tried (None: no cap). User candidates are never thinned.
 
     Returns
     -------
@@ -1054,6 +1058,10 @@ def plan_sites(
         else:
             gap = union_units
         gaps_geom = gpd.GeoDataFrame(geometry=gpd.GeoSeries([gap], crs=mcrs), crs=mcrs)
+        # keep the default lattice to about max_candidates sites: widen it over large gaps
+        gap_area = float(shapely.area(gap))
+        if max_candidates and gap_area / cand_spacing**2 > max_candidates:
+            cand_spacing = math.sqrt(gap_area / max_candidates)
     sites_m = candidate_sites(units_m, gaps_geom, spacing_m=cand_spacing, candidates=candidates, crs=mcrs)
     fps = candidate_footprints(sites_m, params, segments_per_quarter=seg)
     xy = np.column_stack([shapely.get_x(sites_m.geometry.values), shapely.get_y(sites_m.geometry.values)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 import math
 
 import geopandas as gpd
@@ -439,3 +440,39 @@ def test_plan_with_household_demand():
     assert res.objective == 50
     site = res.sites.to_crs(UTM48).geometry.iloc[0]
     assert site.distance(shapely.Point(x0 + 180, y0 + 90)) <= 20.0
+
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.mark.skipif(not (DEMO_DIR / "dataset.toml").is_file(), reason="demo dataset not built")
+def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
+    import json
+
+    from geo_antt.cli import main
+
+    from geo_antt._cmd_demo import load_frames
+
+    units, _ = load_frames(DEMO_DIR)
+    hamlets = units.loc[(units["parent_code"] == "23110") & (units["level"] == "hamlet")]
+    hamlets = gpd.GeoDataFrame(hamlets, geometry="geometry", crs=4326)
+    pts = hamlets.to_crs(hamlets.estimate_utm_crs()).representative_point()
+    poles = gpd.GeoDataFrame({"ref": [f"P{i}" for i in range(len(pts))]}, geometry=pts.values, crs=pts.crs).to_crs(4326)
+    poles_file = tmp_path / "poles.geojson"
+    poles.to_file(poles_file, driver="GeoJSON")
+    out = tmp_path / "sites.geojson"
+    rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--kind", "camera", "--count", "9",
+               "--budget", "50000000", "--unit-cost", "12000000", "--candidates", str(poles_file),
+               "--directions", "4", "--out", str(out), "--json"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["count"] == 4 and summary["sites"] == 4 and summary["optimal"]
+    assert summary["covered_m2_after"] - summary["covered_m2_before"] == pytest.approx(summary["objective"], rel=1e-4)
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    layers = [f["properties"]["layer"] for f in fc["features"]]
+    assert layers.count("site") == 4 and layers.count("footprint") == 4
+    sites = [f for f in fc["features"] if f["properties"]["layer"] == "site"]
+    assert {f["properties"]["unit_code"] for f in sites} <= set(hamlets.index)
+    assert all(f["properties"]["status"] == "proposed" for f in sites)
+    rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--budget", "1"])
+    assert rc == 1 and "unit-cost" in capsys.readouterr().err
