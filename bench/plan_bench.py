@@ -50,7 +50,7 @@ def random_points_in(poly, n, rng):
     return np.asarray(out[:n], dtype=object)
 
 
-def make_case(n_hamlets: int, n_candidates: int, seed: int = 7):
+def make_case(n_hamlets: int, n_candidates: int, *, core_m: float = 700.0, n_cam: int = 400, n_light: int = 150, seed: int = 7):
     rng = np.random.default_rng(seed)
     commune = to_metric(commune_polygon())
     poly = shapely.union_all(commune.geometry.values)
@@ -65,8 +65,7 @@ def make_case(n_hamlets: int, n_candidates: int, seed: int = 7):
     ).to_crs(4326)
     # the village core (a 700 m disc around the commune's centre) holds the existing models
     # and the candidate poles: footprints overlap and compete, as in a real town centre
-    core = shapely.intersection(poly, shapely.point_on_surface(poly).buffer(700.0))
-    n_cam, n_light = 400, 150
+    core = shapely.intersection(poly, shapely.point_on_surface(poly).buffer(core_m))
     pts = random_points_in(core, n_cam + n_light, rng)
     n = n_cam + n_light
     rows = {c: [None] * n for c in MODEL_COLUMNS}
@@ -89,9 +88,12 @@ def main() -> int:
     ap.add_argument("--candidates", type=int, default=1000)
     ap.add_argument("--hamlets", type=int, default=200)
     ap.add_argument("--count", type=int, default=20)
+    ap.add_argument("--core-m", type=float, default=700.0, help="radius of the village core holding models and poles (m)")
+    ap.add_argument("--cameras", type=int, default=400, help="existing cameras")
     args = ap.parse_args()
-    hamlets, models, cand = make_case(args.hamlets, args.candidates)
-    print(f"case: {len(hamlets)} hamlets, {len(models)} existing models, {len(cand)} candidate sites, N = {args.count}")
+    hamlets, models, cand = make_case(args.hamlets, args.candidates, core_m=args.core_m, n_cam=args.cameras)
+    print(f"case: {len(hamlets)} hamlets, {len(models)} existing models, {len(cand)} candidate sites "
+          f"in a {args.core_m:g} m core, N = {args.count}")
     for solver in ("exact", "greedy"):
         t0 = time.perf_counter()
         res = plan_sites(hamlets, models, kind="camera", count=args.count, candidates=cand, solver=solver)
