@@ -287,11 +287,11 @@ def test_area_pieces_measure_exactly_the_newly_covered_area():
         for combo in itertools.combinations(range(7), k):
             truth = shapely.difference(shapely.intersection(shapely.union_all([geoms[i] for i in combo]), region), existing).area
             got = float(w[dense[:, list(combo)].any(axis=1)].sum())
-            assert got == pytest.approx(truth, rel=1e-6)  # exact up to the 0.1 mm snap-rounding grid
+            assert got == pytest.approx(truth, rel=1e-6, abs=0.01)  # exact up to the 0.1 mm snap grid
             if k == 3:
                 best = max(best, truth)
     res = solve_mclp(a, w, count=3)
-    assert res["objective"] == pytest.approx(best, rel=1e-6)
+    assert res["objective"] == pytest.approx(best, rel=1e-6, abs=0.01)
 
 
 # ---------------------------------------------------------------------------------------------
