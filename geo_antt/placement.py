@@ -59,6 +59,7 @@ __all__ = [
     "solve_mclp",
     "plan_sites",
     "rank_uncovered",
+    "weighted_coverage",
     "plan_count",
 ]
 
@@ -1216,6 +1217,64 @@ def plan_sites(
 # ranking
 
 
+def weighted_coverage(units_m: gpd.GeoDataFrame, geoms, weights: np.ndarray, covered) -> tuple[pd.Series, pd.Series]:
+    """Demand weight of each unit and the part of it that is covered, exactly.
+
+    A point gives its weight to the unit holding it (covered when a footprint holds it); a line
+    spreads its weight along its length and a polygon over its area, so a unit gets
+    ``weight × measure(feature ∩ unit) / measure(feature)`` and the covered part the same with
+    ``feature ∩ unit ∩ covered``.
+
+    Parameters
+    ----------
+    units_m
+        Unit polygons in a metric CRS, index = unit code.
+    geoms, weights
+        Demand geometries (same CRS) and their weights.
+    covered
+        The covered area (one geometry, same CRS).
+
+    Returns
+    -------
+    (pandas.Series, pandas.Series)
+        Total and covered weight per unit code (units without demand are absent).
+    """
+    g = np.asarray(geoms, dtype=object)
+    w = np.asarray(weights, dtype=float)
+    ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    g, w = g[ok], w[ok]
+    ug = np.asarray(units_m.geometry.values, dtype=object)
+    codes = np.asarray(units_m.index.astype(str))
+    tree = shapely.STRtree(ug)
+    di, ui = tree.query(g, predicate="intersects")
+    if len(di) == 0:
+        empty = pd.Series(dtype=float)
+        return empty, empty
+    dim = shapely.get_dimensions(g)
+    shapely.prepare(covered)
+
+    def measure(x, d):
+        n_points = np.where(shapely.is_empty(x), 0.0, shapely.get_num_geometries(x).astype(float))
+        return np.where(d == 2, shapely.area(x), np.where(d == 1, shapely.length(x), n_points))
+
+    feat = g[di]
+    d = dim[di]
+    whole = measure(feat, d)
+    part = shapely.intersection(feat, ug[ui])
+    # points on a shared border go to one unit only
+    if (d == 0).any():
+        first = np.zeros(len(di), dtype=bool)
+        _, first_pos = np.unique(di, return_index=True)
+        first[first_pos] = True
+        part = np.where((d == 0) & ~first, shapely.Point(), part)
+    share = np.where(whole > 0, measure(part, d) / np.where(whole > 0, whole, 1.0), 0.0)
+    cov_part = shapely.intersection(part, covered)
+    cov_share = np.where(whole > 0, measure(cov_part, d) / np.where(whole > 0, whole, 1.0), 0.0)
+    tot = pd.Series(w[di] * share).groupby(codes[ui]).sum()
+    cov = pd.Series(w[di] * cov_share).groupby(codes[ui]).sum()
+    return tot, cov
+
+
 def rank_uncovered(
     coverage_units: pd.DataFrame,
     *,
@@ -1283,18 +1342,12 @@ def rank_uncovered(
             raise GeoAnttError("a demand layer needs the footprints of the active models: pass footprints=")
         if kind is not None and "kind" in fp.columns:
             fp = fp.loc[fp["kind"] == kind]
-        units_m = _polygonal_units(to_metric(geo_units))
+        units_m = _polygonal_units(to_metric(gpd.GeoDataFrame(geo_units, geometry=geo_units.geometry.name, crs=geo_units.crs)))
         fp_m = to_metric(fp, crs=units_m.crs) if len(fp) else fp
-        dem = demand_points(
-            units_m,
-            covered=np.asarray(fp_m.geometry.values, dtype=object) if len(fp) else None,
-            demand=demand,
-            weight_column=weight_column,
-            crs=units_m.crs,
-            demand_name=demand_name,
-        )
-        tot = dem.groupby("unit_code")["weight"].sum()
-        cov = dem.loc[dem["covered"]].groupby("unit_code")["weight"].sum()
+        cov_geom = shapely.union_all(np.asarray(fp_m.geometry.values, dtype=object)) if len(fp) else shapely.Polygon()
+        dem_m = _as_metric(demand, units_m.crs, what=demand_name)
+        w = _weights_from_column(dem_m, weight_column, file=demand_name)
+        tot, cov = weighted_coverage(units_m, dem_m.geometry.values, w, cov_geom)
         idx = out.index.astype(str)
         tot_u = tot.reindex(idx).fillna(0.0).to_numpy()
         cov_u = cov.reindex(idx).fillna(0.0).to_numpy()

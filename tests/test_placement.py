@@ -264,6 +264,12 @@ def test_rank_uncovered_weighted_by_households():
     assert r.loc["H1", "covered_pct"] == pytest.approx(25.0)
     assert r.loc["H2", "weighted_covered_pct"] == 0.0 and r.loc["H2", "uncovered_need"] == 3
     assert list(r.index) == ["H2", "H1"] and r["uncovered"].tolist() == [True, False]
+    # a road weighted by its length: half of H1's stretch runs under the coverage
+    road = gpd.GeoDataFrame({"km": [0.2]}, geometry=[shapely.LineString([(x0, y0 + 25), (x0 + 200, y0 + 25)])], crs=UTM48)
+    rr = rank_uncovered(cov, demand=road, weight_column="km", footprints=fp)
+    assert rr.loc["H1", "demand_weight"] == pytest.approx(0.1) and rr.loc["H2", "demand_weight"] == pytest.approx(0.1)
+    assert rr.loc["H1", "weighted_covered_pct"] == pytest.approx(50.0)
+    assert rr.loc["H2", "weighted_covered_pct"] == pytest.approx(0.0)
 
 
 def test_area_pieces_measure_exactly_the_newly_covered_area():
@@ -476,3 +482,22 @@ def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
     assert all(f["properties"]["status"] == "proposed" for f in sites)
     rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--budget", "1"])
     assert rc == 1 and "unit-cost" in capsys.readouterr().err
+
+
+def test_rank_uncovered_on_engine_output_with_demand_polygons():
+    from geo_antt.coverage import compute_coverage
+
+    units, models = _plan_case()
+    cov = compute_coverage(units, models)
+    x0, y0 = 600_000.0, 1_120_000.0
+    # population spread evenly over H1 only: weighted share of H1 = its area share, H2 has no demand
+    pop = gpd.GeoDataFrame({"dan_so": [800.0]}, geometry=[shapely.box(x0, y0, x0 + 100, y0 + 100)], crs=UTM48).to_crs(4326)
+    r = rank_uncovered(cov.units, demand=pop, weight_column="dan_so", footprints=cov.footprints, threshold_pct=50.0)
+    assert r.loc["H1", "demand_weight"] == pytest.approx(800.0)
+    # uniform density over H1: the weighted share is exactly the area share
+    assert r.loc["H1", "weighted_covered_pct"] == pytest.approx(r.loc["H1", "covered_pct"], rel=1e-6)
+    assert r.loc["H2", "demand_weight"] == 0.0 and not r.loc["H2", "uncovered"]
+    assert r.index[0] == "H1" and r.loc["H1", "uncovered"]
+    by_light = rank_uncovered(cov.units, threshold_pct=5.0, kind="lighting")
+    assert by_light.loc["H1", "kind_covered_pct"] == 0.0 and by_light.loc["H2", "kind_covered_pct"] > 5.0
+    assert by_light["uncovered"].tolist() == [True, False]
