@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -90,3 +91,20 @@ def test_unknown_codes_are_reported():
         crosswalk_table(["99999"])
     with pytest.raises(NotFoundError, match="district"):
         crosswalk_table(old_district="Huyện Không Có")
+
+
+DEMO_COMMUNES = Path(__file__).resolve().parent.parent / "data" / "boundaries" / "communes.geojson"
+
+
+@pytest.mark.skipif(not DEMO_COMMUNES.is_file(), reason="demo dataset not built")
+def test_demo_communes_all_map_once_and_agree_with_their_successor_field():
+    demo = gpd.read_file(DEMO_COMMUNES)
+    codes = demo["code"].astype(str)
+    assert len(codes) == 68  # 16 + 18 + 13 + 13 + 8 communes of the five districts
+    table = crosswalk_table(codes)
+    assert table["new_code"].notna().all() and len(table) == len(codes)
+    assert (table["new_code"].to_numpy() == demo["successor_code_2025"].astype(str).str.zfill(5).to_numpy()).all()
+    # aggregating the demo's communes conserves any count
+    figs = pd.Series(1, index=codes, name="n_communes")
+    agg = aggregate_to_2025(figs)
+    assert agg["n_communes"].sum() == 68 and agg.index.is_unique
