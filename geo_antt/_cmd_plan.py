@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--demand", metavar="FILE", help="demand layer (points/lines/polygons) weighting what to cover")
     p.add_argument("--weight-column", metavar="COL", help="numeric column of --demand (households, population...)")
     p.add_argument("--demand-spacing", type=float, metavar="METRES", help="demand grid spacing (m)")
-    p.add_argument("--solver", choices=("exact", "spopt", "greedy", "auto"), default="auto")
+    p.add_argument("--solver", choices=("exact", "highs", "spopt", "greedy", "auto"), default="auto")
     p.add_argument("--fov-deg", type=float, help="camera angle of view, degrees")
     p.add_argument("--range-m", type=float, help="camera range, metres")
     p.add_argument("--radius-m", type=float, help="radius of lights/checkpoints, metres")

@@ -63,7 +63,7 @@ __all__ = [
     "plan_count",
 ]
 
-SOLVERS = ("exact", "spopt", "greedy", "auto")
+SOLVERS = ("exact", "highs", "spopt", "greedy", "auto")
 # "auto" solves exactly while the reduced coverage matrix has at most this many non-zeros.
 AUTO_EXACT_MAX_NNZ = 3_000_000
 DEFAULT_N_DIRECTIONS = 8
@@ -759,6 +759,43 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None) -> _Solution:
     return _Solution(chosen, obj_value, bool(optimal), time.perf_counter() - t0)
 
 
+def _highs(a, w, groups, p, *, time_limit_s) -> _Solution:
+    """The same integer programme as :func:`_exact`, solved by HiGHS (scipy.optimize.milp)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    t0 = time.perf_counter()
+    csr = sparse.csr_matrix(a, dtype=float)
+    n_rows, n_cols = csr.shape
+    deg = np.diff(csr.indptr)
+    single = deg == 1
+    own = np.bincount(csr.indices[csr.indptr[:-1][single]], weights=w[single], minlength=n_cols)
+    multi = np.flatnonzero(~single)
+    k = len(multi)
+    _, group_row = np.unique(groups, return_inverse=True)
+    g = sparse.csr_matrix((np.ones(n_cols), (group_row, np.arange(n_cols))))
+    m = sparse.vstack(
+        [
+            sparse.hstack([csr[multi], -sparse.identity(k, format="csr")]),
+            sparse.hstack([sparse.csr_matrix(np.ones((1, n_cols))), sparse.csr_matrix((1, k))]),
+            sparse.hstack([g, sparse.csr_matrix((g.shape[0], k))]),
+        ]
+    ).tocsr()
+    lb = np.concatenate([np.zeros(k), [-np.inf], np.full(g.shape[0], -np.inf)])
+    ub = np.concatenate([np.full(k, np.inf), [float(p)], np.ones(g.shape[0])])
+    res = milp(
+        -np.concatenate([own, w[multi]]),
+        constraints=LinearConstraint(m, lb, ub),
+        integrality=np.concatenate([np.ones(n_cols), np.zeros(k)]),
+        bounds=Bounds(0, 1),
+        options={"time_limit": float(time_limit_s)},
+    )
+    if res.x is None:
+        raise GeoAnttError(f"HiGHS found no solution ({res.message})")
+    chosen = np.flatnonzero(res.x[:n_cols] > 0.5)
+    covered = np.asarray((csr[:, chosen].sum(axis=1) > 0)).ravel() if len(chosen) else np.zeros(n_rows, bool)
+    return _Solution(chosen, float(w[covered].sum()), res.status == 0, time.perf_counter() - t0)
+
+
 def _spopt(a, w, groups, p) -> _Solution:
     import pulp
     from spopt.locate import MCLP
@@ -803,8 +840,10 @@ def solve_mclp(
         Group of each candidate column: at most one column per group is chosen (one direction
         per camera site). Default: every column its own group.
     solver
-        "exact" (PuLP + CBC), "spopt" (spopt.locate.MCLP + CBC), "greedy", or "auto" (exact when
-        the reduced matrix has at most ``AUTO_EXACT_MAX_NNZ`` non-zeros, else greedy).
+        "exact" (PuLP + CBC), "highs" (the same integer programme solved by HiGHS through
+        scipy.optimize.milp, often faster on dense cases), "spopt" (spopt.locate.MCLP + CBC),
+        "greedy", or "auto" (exact when the reduced matrix has at most ``AUTO_EXACT_MAX_NNZ``
+        non-zeros, else greedy).
     time_limit_s
         Time limit of CBC, seconds; a solution stopped by it is reported as not optimal.
     compare_greedy
@@ -838,6 +877,8 @@ def solve_mclp(
         sol = greedy
     elif solver == "spopt":
         sol = _spopt(ar, wr, groups, int(count))
+    elif solver == "highs":
+        sol = _highs(ar, wr, groups, int(count), time_limit_s=time_limit_s)
     else:
         sol = _exact(ar, wr, groups, int(count), time_limit_s=time_limit_s, warm=greedy.chosen if greedy else None)
     gap = None
@@ -1035,7 +1076,7 @@ def plan_sites(
     specs, settings
         Layer specs and settings (defaults: the project's).
     solver
-        "exact", "spopt", "greedy" or "auto" (see :func:`solve_mclp`).
+        "exact", "highs", "spopt", "greedy" or "auto" (see :func:`solve_mclp`).
     fov_deg, range_m
         Angle of view (degrees) and range (metres) of new cameras (default: the layer spec).
     radius_m

@@ -49,11 +49,12 @@ def _value(a, w, chosen):
     return float(w[a[:, chosen].any(axis=1)].sum()) if chosen else 0.0
 
 
+@pytest.mark.parametrize("solver", ["exact", "highs"])
 @pytest.mark.parametrize("seed", range(8))
-def test_exact_mclp_equals_brute_force_10_choose_3(seed):
+def test_exact_mclp_equals_brute_force_10_choose_3(seed, solver):
     a, w = _random_instance(seed)
     best = _brute(a, w, 3)
-    res = solve_mclp(sparse.csr_matrix(a), w, count=3, solver="exact")
+    res = solve_mclp(sparse.csr_matrix(a), w, count=3, solver=solver)
     assert res["optimal"]
     assert res["objective"] == pytest.approx(best)
     assert len(res["chosen"]) <= 3
@@ -93,9 +94,10 @@ def test_one_direction_per_site_is_respected_and_optimal(seed):
     a, w = _random_instance(200 + seed, density=0.3)
     groups = np.repeat(np.arange(5), 2)
     best = _brute(a, w, 3, groups)
-    res = solve_mclp(sparse.csr_matrix(a), w, count=3, groups=groups, solver="exact")
-    assert res["objective"] == pytest.approx(best)
-    assert len(set(groups[res["chosen"]])) == len(res["chosen"])
+    for solver in ("exact", "highs"):
+        res = solve_mclp(sparse.csr_matrix(a), w, count=3, groups=groups, solver=solver)
+        assert res["objective"] == pytest.approx(best)
+        assert len(set(groups[res["chosen"]])) == len(res["chosen"])
     gr = solve_mclp(sparse.csr_matrix(a), w, count=3, groups=groups, solver="greedy")
     assert len(set(groups[gr["chosen"]])) == len(gr["chosen"])
     assert gr["objective"] <= best + 1e-9
