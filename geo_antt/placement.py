@@ -4,12 +4,14 @@ location problem (MCLP).
 The planner's question is "where do N new cameras (or lights, or checkpoints) cover the most of
 what is not covered yet?". It is answered in four steps, all in a metric CRS:
 
-1. **Demand** (:func:`demand_points`): what there is to cover, as weighted points. By default a
-   regular lattice of square cells (``spacing_m``) clipped to the units, one point per piece,
-   weight = the piece's area in m²; or a user layer (households, population, incidents...) whose
-   numeric ``weight_column`` gives the weight (polygons are spread over the lattice by area).
-   Each point is marked ``covered`` when an existing active footprint already covers it: that
-   demand is never counted again (existing models are fixed).
+1. **Demand**: what there is to cover. By default area, measured exactly: the faces of the
+   arrangement of the candidate footprints inside the units and outside the existing coverage
+   (:func:`area_pieces`), weight = the face's area in m², so the objective *is* the newly
+   covered area the coverage engine reports. With a user layer (households, population, road
+   length, incidents...) :func:`demand_points` turns it into weighted points (numeric
+   ``weight_column``; lines and polygons are spread over a lattice by length/area), marked
+   ``covered`` when an existing active footprint covers them. Demand already covered is never
+   counted again (existing models are fixed).
 2. **Candidates** (:func:`candidate_sites`): where a new model may go. By default a lattice over
    the gap polygons plus each unit's representative point; or a user file (e.g. existing poles).
    A camera site gets one candidate footprint per direction (8 by default); at most one of them
@@ -43,7 +45,7 @@ import shapely
 from pyproj import CRS
 from scipy import sparse
 
-from ._errors import GeoAnttError, Problem, ValidationError
+from ._errors import CRSError, GeoAnttError, Problem, ValidationError
 from .config import DEFAULT_SETTINGS, Settings
 from .crs import metric_crs_for, to_metric, to_wgs84
 from .layers import LayerSpec, load_layer_specs, resolve_kind
@@ -688,7 +690,6 @@ def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int) -> 
     alive = np.ones(a.shape[0], dtype=bool)
     gain = np.asarray(at @ w).ravel()
     chosen: list[int] = []
-    used_group: set[int] = set()
     obj = 0.0
     for _ in range(p):
         if gain.size == 0:
@@ -698,14 +699,12 @@ def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int) -> 
             break
         chosen.append(j)
         obj += float(gain[j])
-        rows = a.T[j].indices if False else at.indices[at.indptr[j] : at.indptr[j + 1]]
+        rows = at.indices[at.indptr[j] : at.indptr[j + 1]]
         new = rows[alive[rows]]
         alive[new] = False
         if len(new):
             gain -= np.asarray(a[new].T @ w[new]).ravel()
-        g = groups[j]
-        used_group.add(int(g))
-        gain[groups == g] = -np.inf
+        gain[groups == groups[j]] = -np.inf  # one footprint per site
     return _Solution(np.asarray(chosen, dtype=np.int64), obj, False, time.perf_counter() - t0)
 
 
@@ -1113,7 +1112,11 @@ def plan_sites(
     )
     mcrs = metric_crs_for(units, crs=settings.metric_crs)
     units_m = _polygonal_units(to_metric(units, crs=mcrs))
-    models_m = to_metric(models, crs=mcrs) if len(models) else models.set_crs(mcrs, allow_override=True) if models.crs is None else models.to_crs(mcrs)
+    if models.crs is None:
+        if len(models):
+            raise CRSError("models have no CRS: say which one they are in (e.g. EPSG:4326)")
+        models = models.set_crs(4326)
+    models_m = models.to_crs(mcrs)
     active = _active_models(models_m)
     seg = settings.sector_segments
     existing = build_footprints(active, specs=specs, segments_per_quarter=seg) if len(active) else None
@@ -1220,7 +1223,7 @@ def plan_sites(
         as_active = new_models.copy()
         as_active["status"] = "active"
         base = models if len(models) else new_models.iloc[[]].to_crs(4326)
-        after_models = _with_models(base if base.crs is not None else base.set_crs(4326), to_wgs84(as_active))
+        after_models = _with_models(base, to_wgs84(as_active))
         after = compute_coverage(units, after_models, **kw).units
     else:
         after = before

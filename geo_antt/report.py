@@ -35,7 +35,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._errors import GeoAnttError, NotFoundError
+from ._errors import GeoAnttError
 from .config import DEFAULT_SETTINGS, Settings
 from .layers import LayerSpec, load_layer_specs
 from .schema import FIELDS, HOSTS, STATUSES
