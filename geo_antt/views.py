@@ -154,12 +154,14 @@ def _layers(lang: str) -> list[dict[str, Any]]:
     return out
 
 
-def _build_map(layers: list[dict[str, Any]]) -> folium.Map:
+def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str]:
     cat = get_catalog()
     settings = current_app.extensions["geo_antt"].settings
     ext = cat.units.total_bounds if len(cat.units) else (102.0, 8.0, 117.5, 23.5)
+    # maxZoom/minZoom as Leaflet map options (folium's max_zoom only reaches its own tile layer):
+    # without tiles the map still needs them (marker clustering, zoom limits).
     m = folium.Map(location=[(ext[1] + ext[3]) / 2, (ext[0] + ext[2]) / 2], zoom_start=10, tiles=None,
-                   max_zoom=19, min_zoom=5, control_scale=True, width="100%", height="100%")
+                   control_scale=True, width="100%", height="100%", **{"maxZoom": 19, "minZoom": 5})
     if settings.tile_url:
         folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or " ", name="Base map",
                          max_zoom=19, overlay=False, control=True).add_to(m)
@@ -167,13 +169,14 @@ def _build_map(layers: list[dict[str, Any]]) -> folium.Map:
     for d in layers:
         if d.get("cluster"):
             grp: folium.MacroElement = MarkerCluster(name=d["title"], show=d["show"],
-                                                     options={"disableClusteringAtZoom": 18, "maxClusterRadius": 60})
+                                                     options={"disableClusteringAtZoom": 16, "maxClusterRadius": 60})
         else:
             grp = folium.FeatureGroup(name=d["title"], show=d["show"])
         grp.add_to(m)
         d["var"] = grp.get_name()
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    return m
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(m)
+    return m, control.get_name()
 
 
 def render_map():
@@ -182,13 +185,14 @@ def render_map():
     t = STRINGS[lang]
     meta = get_meta()
     layers = _layers(lang)
-    m = _build_map(layers)
+    m, control_name = _build_map(layers)
     root = m.get_root()
     root.render()
     cat = get_catalog()
     config = {
         "lang": lang,
         "map": m.get_name(),
+        "layerControl": control_name,
         "layers": layers,
         "strings": t,
         "vocab": _vocab(lang),

@@ -8,7 +8,8 @@
   var S = cfg.strings;
   var LEVEL_COLLECTION = { province: 'provinces', district: 'districts', commune: 'communes', hamlet: 'hamlets' };
   var BREAKS = [20, 40, 60, 80];
-  var COLORS = ['#b71c1c', '#ef6c00', '#fbc02d', '#9ccc65', '#2e7d32'];
+  // pale = uncovered, dark green = covered; red is kept for the gaps
+  var COLORS = ['#ffffcc', '#c2e699', '#78c679', '#31a354', '#006837'];
   var kindColor = {};
   var state = { unit: null, stats: null };
   var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
@@ -94,13 +95,22 @@
     html.appendChild(el('i', 'fa-solid fa-' + d.icon));
     return L.divIcon({ html: html, className: 'model-marker', iconSize: [24, 24], iconAnchor: [12, 12], popupAnchor: [0, -12] });
   }
-  function labelZoom(d) { return d.id === 'provinces' ? 0 : (d.id === 'districts' ? 9 : (d.id === 'communes' ? 11 : 15)); }
+  // zoom range in which a unit level shows its names permanently (hover tooltip otherwise)
+  var LABEL_ZOOMS = { provinces: [0, 10], districts: [9, 12], communes: [11, 19], hamlets: [15, 19] };
+  function labelsOn(d) { var r = LABEL_ZOOMS[d.id] || [15, 19]; var z = map.getZoom(); return z >= r[0] && z <= r[1]; }
+
+  // drawing order: choropleth < footprints < gaps < outlines (overlayPane, 400) < markers
+  [['geoAnttCoverage', 350], ['geoAnttFootprints', 360], ['geoAnttGaps', 370]].forEach(function (p) {
+    map.createPane(p[0]).style.zIndex = String(p[1]);
+  });
+  var PANES = { coverage: 'geoAnttCoverage', footprints: 'geoAnttFootprints', gaps: 'geoAnttGaps' };
 
   function makeGeoJSON(d, data) {
     var opts = {};
+    if (PANES[d.group]) { opts.pane = PANES[d.group]; }
     if (d.group === 'units') {
       opts.style = function () { return d.style || { color: '#455a64', weight: 1, fill: false }; };
-      var permanent = map.getZoom() >= labelZoom(d);
+      var permanent = labelsOn(d);
       opts.onEachFeature = function (f, layer) {
         layer.bindTooltip(el('span', null, (f.properties && f.properties.name) || f.id),
           { permanent: permanent, direction: 'center', className: 'unit-label unit-label-' + d.id, sticky: !permanent });
@@ -108,11 +118,11 @@
       };
     } else if (d.group === 'coverage') {
       opts.style = function (f) {
-        return { color: '#455a64', weight: 0.6, fillColor: pctColor(f.properties.covered_pct), fillOpacity: 0.45 };
+        return { color: '#455a64', weight: 0.6, fillColor: pctColor(f.properties.covered_pct), fillOpacity: 0.6 };
       };
       opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return coveragePopup(f); }); };
     } else if (d.group === 'gaps') {
-      opts.style = function () { return { color: '#d50000', weight: 1, fillColor: '#ff1744', fillOpacity: 0.55 }; };
+      opts.style = function () { return { color: '#b71c1c', weight: 1, fillColor: '#e53935', fillOpacity: 0.7 }; };
       opts.onEachFeature = function (f, layer) {
         layer.bindPopup(function () { return popupTable(d.title, [[S.code, f.id], [S.unit_code, f.properties.unit_code || f.properties.hamlet_code]]); });
       };
@@ -146,9 +156,8 @@
       d.layer.clearLayers(); d.loaded = null; d.partial = false; updateNotice(); return;
     }
     var view = map.getBounds();
-    var z = map.getZoom();
     if (d.loaded && d.loaded.complete && d.loaded.bounds.contains(view) &&
-        (d.group !== 'units' || (z >= labelZoom(d)) === d.loaded.labels)) { return; }
+        (d.group !== 'units' || labelsOn(d) === d.loaded.labels)) { return; }
     var b = view.pad(0.3);
     var bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())]
       .map(function (v) { return v.toFixed(6); }).join(',');
@@ -162,8 +171,7 @@
         var gj = makeGeoJSON(d, fc);
         if (d.cluster) { d.layer.addLayers(gj.getLayers()); } else { gj.eachLayer(function (l) { d.layer.addLayer(l); }); }
         d.partial = fc.numberMatched > fc.numberReturned;
-        d.loaded = { bounds: b, complete: !d.partial, labels: z >= labelZoom(d) };
-        if (d.group === 'coverage' || d.group === 'gaps' || d.group === 'footprints') { d.layer.eachLayer(function (l) { if (l.bringToBack) { l.bringToBack(); } }); }
+        d.loaded = { bounds: b, complete: !d.partial, labels: labelsOn(d) };
         updateNotice();
       })
       .catch(function (err) { if (err.name !== 'AbortError' && window.console) { console.error(d.id, err); } });
@@ -195,7 +203,7 @@
         box.appendChild(row);
       });
       var gap = el('div', 'legend-row');
-      var gs = el('span', 'swatch'); gs.style.background = '#ff1744';
+      var gs = el('span', 'swatch'); gs.style.background = '#e53935';
       gap.appendChild(gs);
       var gapLayer = cfg.layers.filter(function (d) { return d.id === 'gaps'; })[0];
       gap.appendChild(el('span', null, gapLayer ? gapLayer.title : ''));
@@ -369,6 +377,16 @@
     document.body.classList.toggle('panel-open');
     setTimeout(function () { map.invalidateSize(); }, 250);
   });
+
+  /* phones: the layer control starts folded (Leaflet builds its toggle when re-added) */
+  // folium declares the control with `let` (a global binding that is not a window property)
+  var layerControl = /^[A-Za-z_][A-Za-z0-9_]*$/.test(cfg.layerControl || '') ?
+    (new Function('return typeof ' + cfg.layerControl + " === 'undefined' ? null : " + cfg.layerControl))() : null;
+  if (layerControl && window.matchMedia('(max-width: 700px)').matches) {
+    layerControl.remove();
+    layerControl.options.collapsed = true;
+    layerControl.addTo(map);
+  }
 
   selectUnit(null);
   loadAll();
