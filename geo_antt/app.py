@@ -44,13 +44,16 @@ API_PREFIXES = ("/collections", "/conformance", "/openapi", "/api", "/export")
 _log = logging.getLogger(__name__)
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Create the geo-antt web application.
 
     Parameters
     ----------
     test_config
-        Config mapping applied last (tests); may carry ``DATASET``/``COVERAGE`` objects.
+        Config mapping used instead of the instance folder's ``config.py`` (tests); may carry
+        ``DATASET``/``COVERAGE`` objects.
+    overrides
+        Config applied after the instance config (command-line options of ``geo-antt serve``).
 
     Returns
     -------
@@ -79,6 +82,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
+    if overrides:
+        app.config.from_mapping(overrides)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 

@@ -485,8 +485,11 @@ class Catalog:
                 f[c] = [None if v is None else (json.dumps(_jsonable(v), ensure_ascii=False)
                                                  if isinstance(v, (tuple, list, np.ndarray)) else _jsonable(v))
                         for v in f[c]]
-        f.index.name = f.index.name or "fid_text"
-        f = f.reset_index()
+        # keep the feature id as a column (the OGC id), unless a column already holds it
+        if f.index.name in f.columns or (f.index.name is None and "id" in f.columns):
+            f = f.reset_index(drop=True)
+        else:
+            f = f.rename_axis(f.index.name or "id").reset_index()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{cid}.gpkg"
             f.to_file(path, layer=cid, driver="GPKG", engine="pyogrio")
