@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -97,7 +98,7 @@ def _jsonable(v: Any) -> Any:
         f = float(v)
         return f if math.isfinite(f) else None
     if isinstance(v, str):
-        return nfc(v)
+        return _text(v)
     if isinstance(v, (pd.Timestamp, datetime, date)):
         return None if pd.isna(v) else v.isoformat()
     if isinstance(v, (tuple, list, np.ndarray)):
@@ -110,6 +111,39 @@ def _jsonable(v: Any) -> Any:
     except (TypeError, ValueError):
         pass
     return str(v)
+
+
+def _text(v: str) -> str:
+    """NFC text; the (common) already-normalised case costs one C call."""
+    if unicodedata.is_normalized("NFC", v) and not (v[:1].isspace() or v[-1:].isspace()):
+        return v
+    return nfc(v)  # type: ignore[return-value]
+
+
+def _column_values(s: pd.Series) -> list[Any]:
+    """JSON-ready values of one column (fast paths by dtype; NaN/NaT -> None)."""
+    kind = s.dtype.kind
+    if kind == "f":
+        a = s.to_numpy(dtype=float)
+        out = a.tolist()
+        for i in np.flatnonzero(~np.isfinite(a)):
+            out[i] = None
+        return out
+    if kind in "iub":
+        return s.tolist()
+    out = s.astype(object).tolist()
+    seen: dict[str, str] = {}  # codes (kind, status...) repeat: normalise each once
+    for i, v in enumerate(out):
+        if v is None:
+            continue
+        if type(v) is str:
+            t = seen.get(v)
+            if t is None:
+                t = seen[v] = _text(v)
+            out[i] = t
+        else:
+            out[i] = _jsonable(v)
+    return out
 
 
 def _geometry_json(geoms: np.ndarray) -> list[str]:
@@ -128,7 +162,7 @@ def _geometry_json(geoms: np.ndarray) -> list[str]:
 
 def _feature_texts(frame: gpd.GeoDataFrame, *, extra: Mapping[str, Sequence[Any]] | None = None) -> list[str]:
     cols = [c for c in frame.columns if c != frame.geometry.name]
-    values = [frame[c].astype(object).tolist() for c in cols]
+    values = [_column_values(frame[c]) for c in cols]
     if extra:
         cols = cols + list(extra)
         values = values + [list(v) for v in extra.values()]
@@ -136,7 +170,7 @@ def _feature_texts(frame: gpd.GeoDataFrame, *, extra: Mapping[str, Sequence[Any]
     ids = [json.dumps(str(i), ensure_ascii=False) for i in frame.index]
     out = []
     for k in range(len(frame)):
-        props = {c: _jsonable(vals[k]) for c, vals in zip(cols, values)}
+        props = {c: vals[k] for c, vals in zip(cols, values)}
         out.append(
             '{"type":"Feature","id":' + ids[k] + ',"geometry":' + geoms[k]
             + ',"properties":' + json.dumps(props, ensure_ascii=False, allow_nan=False) + "}"
