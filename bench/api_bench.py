@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=int, default=1000, help="cameras per bbox (about)")
     args = ap.parse_args(argv)
 
+    import logging
+
     from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
 
     from geo_antt.app import create_app
 

@@ -340,7 +340,11 @@ class Catalog:
         self.coverage_units: gpd.GeoDataFrame | None = None
         if coverage is not None:
             cu = _wgs84(coverage.units, "coverage units")
+            if "code" in cu.columns:
+                cu = cu.set_index(cu["code"].astype(str).rename("code"))
             cu.index = cu.index.astype(str)
+            if "covered_pct" not in cu.columns and {"area_m2", "covered_m2"} <= set(cu.columns):
+                cu["covered_pct"] = 100.0 * cu["covered_m2"] / cu["area_m2"].where(cu["area_m2"] > 0)
             if "level" not in cu.columns:
                 cu["level"] = self.units["level"].reindex(cu.index)
             if "name" not in cu.columns:
