@@ -350,8 +350,7 @@ class Catalog:
             if "name" not in cu.columns:
                 cu["name"] = self.units["name"].reindex(cu.index)
             self.coverage_units = cu
-            hamlets = cu[cu["level"] == "hamlet"]
-            self._add("coverage", *_DERIVED_TITLES["coverage"], "coverage", hamlets, hamlets.index.to_numpy(dtype=object))
+            self._add("coverage", *_DERIVED_TITLES["coverage"], "coverage", cu, cu.index.to_numpy(dtype=object))
             for cid in ("footprints", "gaps"):
                 f = getattr(coverage, cid, None)
                 if f is None:
@@ -457,34 +456,21 @@ class Catalog:
             codes = self.descendants(code)
             sel = self.models[self.model_links.reindex(self.models.index).isin(list(codes)).to_numpy()]
 
-        def count(col: str, vocab: Mapping[str, tuple] | None) -> list[dict[str, Any]]:
-            if col not in sel.columns:
-                return []
-            vc = sel[col].astype(object).where(sel[col].notna(), "").astype(str).value_counts()
-            rows = []
-            for k, n in vc.items():
-                if vocab is not None and k in vocab:
-                    label = vocab[k][1] if lang == "en" else vocab[k][0]
-                elif col == "kind" and k in self.specs:
-                    label = self.specs[k].title(lang)
-                else:
-                    label = k or ("(not given)" if lang == "en" else "(không ghi)")
-                rows.append({"code": k, "label": label, "count": int(n)})
-            return rows
-
+        counts = _model_counts(sel)
         out: dict[str, Any] = {
             "unit": None if code is None else {**self._unit_dict(code), "path": [*reversed(self.ancestors(code)), code]},
             "models_total": int(len(sel)),
-            "by_kind": count("kind", None),
-            "by_field": count("field", FIELDS),
-            "by_host": count("host", HOSTS),
-            "by_status": count("status", STATUSES),
+            "by_kind": self._labelled(counts["by_kind"], None, lang),
+            "by_field": self._labelled(counts["by_field"], FIELDS, lang),
+            "by_host": self._labelled(counts["by_host"], HOSTS, lang),
+            "by_status": self._labelled(counts["by_status"], STATUSES, lang),
+            "n_names": counts.get("n_names"),
             "coverage": None,
             "least_covered": [],
         }
         cu = self.coverage_units
         if cu is not None:
-            hamlets = cu[cu["level"] == "hamlet"]
+            hamlets = cu  # one level: the finest the coverage was computed for
             if codes is not None:
                 hamlets = hamlets[hamlets.index.isin(codes)]
             if code is not None and code in cu.index and "area_m2" in cu.columns:
@@ -502,6 +488,18 @@ class Catalog:
                 d["covered_pct"] = _jsonable(row["covered_pct"])
                 out["least_covered"].append(d)
         return out
+
+    def _labelled(self, counts: Mapping[str, int], vocab: Mapping[str, tuple] | None, lang: str) -> list[dict[str, Any]]:
+        rows = []
+        for k, n in counts.items():
+            if vocab is not None and k in vocab:
+                label = vocab[k][1] if lang == "en" else vocab[k][0]
+            elif vocab is None and k in self.specs:
+                label = self.specs[k].title(lang)
+            else:
+                label = "(not given)" if lang == "en" else "(không ghi)"
+            rows.append({"code": k, "label": label, "count": int(n)})
+        return rows
 
     # -- export ---------------------------------------------------------------------------
     def export_geojson(self, cid: str, *, unit: str | None = None) -> str:
@@ -532,6 +530,23 @@ class Catalog:
             path = Path(tmp) / f"{cid}.gpkg"
             f.to_file(path, layer=cid, driver="GPKG", engine="pyogrio")
             return path.read_bytes()
+
+
+def _model_counts(sel: pd.DataFrame) -> dict[str, Any]:
+    """Counts by kind, field, host and status: :func:`geo_antt.stats.model_stats` (vocabulary
+    order, zeros kept) when the package has it, else plain value counts."""
+    try:
+        from .stats import model_stats
+    except ImportError:  # pragma: no cover - stats module absent
+        model_stats = None
+    if model_stats is not None:
+        st = model_stats(sel)
+        return {k: st[k] for k in ("by_kind", "by_field", "by_host", "by_status", "n_names")}
+    out: dict[str, Any] = {"n_names": int(sel["name"].nunique()) if "name" in sel else None}
+    for col in ("kind", "field", "host", "status"):
+        v = sel[col].astype(object).where(sel[col].notna(), "") if col in sel else pd.Series([], dtype=object)
+        out[f"by_{col}"] = {str(k): int(n) for k, n in v.astype(str).value_counts().items()}
+    return out
 
 
 def _wgs84(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:

@@ -13,7 +13,7 @@ import pytest
 import shapely
 from shapely.geometry import box, shape
 
-from conftest import synthetic_models, synthetic_units
+from tests.web_fixtures import synthetic_models, synthetic_units
 
 MODELS = synthetic_models()
 UNITS = synthetic_units()
@@ -285,10 +285,17 @@ def test_stats_counts_by_kind_field_host_status(client):
     st = client.get("/api/stats?unit=28903").get_json()
     sel = MODELS[MODELS["unit_code"].str.startswith("28903-")]
     assert st["models_total"] == len(sel)
-    assert {r["code"]: r["count"] for r in st["by_kind"]} == sel["kind"].value_counts().to_dict()
-    assert {r["code"]: r["count"] for r in st["by_status"]} == sel["status"].value_counts().to_dict()
-    assert {r["code"]: r["count"] for r in st["by_host"]} == sel["host"].value_counts().to_dict()
-    assert {r["code"]: r["count"] for r in st["by_field"]} == sel["field"].value_counts().to_dict()
+
+    def nonzero(rows):
+        return {r["code"]: r["count"] for r in rows if r["count"]}
+
+    assert nonzero(st["by_kind"]) == sel["kind"].value_counts().to_dict()
+    assert nonzero(st["by_status"]) == sel["status"].value_counts().to_dict()
+    assert nonzero(st["by_host"]) == sel["host"].value_counts().to_dict()
+    assert nonzero(st["by_field"]) == sel["field"].value_counts().to_dict()
+    # every code of the vocabularies is listed (zeros too), with its Vietnamese label
+    assert [r["code"] for r in st["by_status"]] == ["active", "inactive", "proposed"]
+    assert st["by_status"][0]["label"] == "Hoạt động"
     assert st["unit"]["path"] == ["83", "835", "28903"]
     assert [h["code"] for h in st["least_covered"]] == ["28903-02", "28903-01"]
     assert st["coverage"]["hamlets"] == 2
@@ -302,7 +309,7 @@ def test_stats_whole_dataset_ranks_hamlets(client, synthetic_cov):
     assert [h["code"] for h in st["least_covered"]] == expected
     cov = synthetic_cov.units
     assert st["coverage"]["covered_pct"] == pytest.approx(100 * cov["covered_m2"].sum() / cov["area_m2"].sum(), abs=0.01)
-    assert {r["label"] for r in st["by_status"]} == {"Active", "Inactive"}
+    assert {r["label"]: r["count"] for r in st["by_status"]} == {"Active": 19, "Inactive": 7, "Proposed": 0}
     _error(client.get("/api/stats?unit=nope"), 404)
 
 

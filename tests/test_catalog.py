@@ -6,7 +6,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
-from conftest import synthetic_coverage, synthetic_models, synthetic_units
+from tests.web_fixtures import synthetic_coverage, synthetic_models, synthetic_units
 from geo_antt._errors import GeoAnttError, NotFoundError
 from geo_antt.catalog import Catalog, parse_bbox
 from geo_antt.layers import load_layer_specs

@@ -10,7 +10,7 @@ import folium
 import pytest
 from folium.plugins import MarkerCluster
 
-from conftest import synthetic_models, synthetic_units
+from tests.web_fixtures import synthetic_models, synthetic_units
 
 URL = re.compile(r"""(?:https?:)?//[^\s"'<>)]+""")
 
