@@ -57,6 +57,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "loading": "Đang tải…",
         "no_coverage": "Chưa có số liệu độ phủ",
         "approximate": "Ranh giới gần đúng (dữ liệu minh hoạ)",
+        "about_data": "Về bộ dữ liệu",
         "language": "English",
         "panel_toggle": "Bảng",
         "name": "Tên", "status": "Tình trạng", "camera_type": "Loại camera", "direction_deg": "Hướng (độ)",
@@ -94,6 +95,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "loading": "Loading…",
         "no_coverage": "No coverage figures",
         "approximate": "Approximate boundaries (demonstration data)",
+        "about_data": "About the data",
         "language": "Tiếng Việt",
         "panel_toggle": "Panel",
         "name": "Name", "status": "Status", "camera_type": "Camera type", "direction_deg": "Direction (degrees)",
@@ -111,7 +113,8 @@ _LAYER_RULES: dict[str, tuple[int, bool]] = {
     "communes": (7, True),
     "hamlets": (11, True),
     "coverage": (11, True),
-    "gaps": (12, True),
+    # off at start: where coverage is low (most real hamlets) the gaps would hide the choropleth
+    "gaps": (12, False),
     "footprints": (14, True),
 }
 _UNIT_STYLE = {

@@ -106,6 +106,12 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     # zoomed on the hamlet: camera markers and sectors are drawn individually
     assert page.locator(".model-marker").count() >= 1
 
+    # gaps are off at start; ticking them in the layer control loads them by bbox, in red
+    assert page.locator("path[fill='#e53935']").count() == 0
+    page.locator(".leaflet-control-layers-overlays label", has_text="Vùng chưa được phủ").locator("input").check()
+    page.wait_for_selector("path[fill='#e53935']", timeout=5000)
+    assert any("/collections/gaps/items?bbox=" in u for u in requests)
+
     # the XSS camera's popup shows the name as text
     page.evaluate("window.geoAntt.selectUnit('28903-01', {zoom: true})")
     page.wait_for_function("document.body.getAttribute('data-selected-unit') === '28903-01'", timeout=5000)
@@ -138,6 +144,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     page.evaluate("window.geoAntt.map.closePopup(); window.geoAntt.selectUnit('28903', {zoom: true})")
     page.wait_for_timeout(800)
     page.wait_for_load_state("networkidle")
+    page.evaluate("document.getElementById('panel').scrollTop = 0")
     page.screenshot(path=str(ARTIFACTS / "map_desktop.png"))
 
     # a phone screen: the panel folds into a sheet toggled by a button
