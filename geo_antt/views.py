@@ -58,6 +58,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_coverage": "Chưa có số liệu độ phủ",
         "approximate": "Ranh giới gần đúng (dữ liệu minh hoạ)",
         "about_data": "Về bộ dữ liệu",
+        "yes": "Có", "no": "Không",
         "language": "English",
         "panel_toggle": "Bảng",
         "name": "Tên", "status": "Tình trạng", "camera_type": "Loại camera", "direction_deg": "Hướng (độ)",
@@ -96,6 +97,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_coverage": "No coverage figures",
         "approximate": "Approximate boundaries (demonstration data)",
         "about_data": "About the data",
+        "yes": "Yes", "no": "No",
         "language": "Tiếng Việt",
         "panel_toggle": "Panel",
         "name": "Name", "status": "Status", "camera_type": "Camera type", "direction_deg": "Direction (degrees)",
@@ -116,6 +118,7 @@ _LAYER_RULES: dict[str, tuple[int, bool]] = {
     # off at start: where coverage is low (most real hamlets) the gaps would hide the choropleth
     "gaps": (12, False),
     "footprints": (14, True),
+    "camera": (8, True),  # clustered: fine zoomed out (a capped page + "zoom in" notice in big areas)
 }
 _UNIT_STYLE = {
     "provinces": {"color": "#37474f", "weight": 3, "fill": False},

@@ -129,6 +129,10 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     popup.wait_for(timeout=5000)
     assert "<script>alert(1)</script>" in popup.inner_text()
     assert page.locator(".leaflet-popup-content script").count() == 0
+    assert "Ngừng hoạt động" in page.locator(".leaflet-popup-content").inner_text()  # status label, not code
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "map_popup.png"))
 
     # a download of the selected area's gaps
     with page.expect_download() as dl_info:
@@ -140,7 +144,6 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     assert '"FeatureCollection"' in target.read_text(encoding="utf-8")
 
     page.keyboard.press("Escape")
-    ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("window.geoAntt.map.closePopup(); window.geoAntt.selectUnit('28903', {zoom: true})")
     page.wait_for_timeout(800)
     page.wait_for_load_state("networkidle")

@@ -11,6 +11,7 @@
   // pale = uncovered, dark green = covered; red is kept for the gaps
   var COLORS = ['#ffffcc', '#c2e699', '#78c679', '#31a354', '#006837'];
   var kindColor = {};
+  var BOOL_FIELDS = { data_sharing: true, approximate: true };
   var state = { unit: null, stats: null };
   var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
 
@@ -45,7 +46,7 @@
     if (v === null || v === undefined || v === '') { return null; }
     if (cfg.vocab[field] && cfg.vocab[field][v]) { return cfg.vocab[field][v]; }
     if (Array.isArray(v)) { return v.map(fmt).join(', '); }
-    if (typeof v === 'boolean') { return v ? '✓' : '✗'; }
+    if (typeof v === 'boolean' || (BOOL_FIELDS[field] && (v === 0 || v === 1))) { return v ? S.yes : S.no; }
     return fmt(v);
   }
   function popupTable(title, rows) {
@@ -163,7 +164,7 @@
       .map(function (v) { return v.toFixed(6); }).join(',');
     if (d.abort) { d.abort.abort(); }
     d.abort = new AbortController();
-    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: d.cluster ? 10000 : 5000 });
+    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: 5000 });
     fetch(url, { signal: d.abort.signal, headers: { Accept: 'application/geo+json' } })
       .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
       .then(function (fc) {
