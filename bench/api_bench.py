@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     n_h = int((case.units["level"] == "hamlet").sum())
     n_c = int((case.units["level"] == "commune").sum())
     print(f"case: {args.province}: {n_c} communes, {n_h} hamlets, {len(case.models):,} cameras "
-          f"(built in {t1 - t0:.1f} s); app + catalog ready in {t2 - t1:.1f} s")
+          f"(built in {t1 - t0:.1f} s); app + catalog ready in {t2 - t1:.1f} s (coverage included when the engine is installed)")
+    print("collections: " + ", ".join(f"{k} {len(c.frame):,}" for k, c in cat.collections.items()))
 
     boxes = _bboxes(col, n=args.queries, target=args.target, seed=2)
     urls = ["/collections/camera/items?bbox=" + ",".join(f"{v:.6f}" for v in b) + "&limit=10000" for b in boxes]
@@ -193,6 +194,16 @@ def main(argv: list[str] | None = None) -> int:
             client.get(f"/collections/camera/items?unit={commune}&limit=1000").close()
             lat_u.append((time.perf_counter() - s) * 1000)
         print(f"unit filter : {_pct(lat_u)}   (unit={commune}, limit 1000)")
+        if "footprints" in cat.collections:  # camera sectors (polygons) in the same boxes
+            lat_f, n_f = [], []
+            for u in urls[:100]:
+                s = time.perf_counter()
+                r = client.get(u.replace("/camera/", "/footprints/"))
+                body = r.get_data()
+                lat_f.append((time.perf_counter() - s) * 1000)
+                n_f.append(json.loads(body)["numberReturned"])
+                r.close()
+            print(f"footprints  : {_pct(lat_f)}   (same boxes, median {int(np.median(n_f))} sectors)")
     finally:
         server.shutdown()
         th.join(timeout=5)

@@ -17,6 +17,7 @@ import math
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -218,8 +219,9 @@ class Collection:
     def title(self, lang: str = "vi") -> str:
         return self.title_en if lang == "en" else self.title_vi
 
-    @property
+    @cached_property
     def extent(self) -> tuple[float, float, float, float] | None:
+        """Bounds (degrees) of the features with a geometry; None when there is none."""
         g = self.frame.geometry
         g = g[~(g.isna() | g.is_empty)]
         if g.empty:
@@ -239,12 +241,15 @@ class Collection:
             pos = pos[np.asarray(keep, dtype=bool)]
         return pos
 
-    def page(self, *, bbox=None, unit_codes=None, limit: int, offset: int) -> ItemsPage:
+    def page(self, *, bbox: tuple[float, float, float, float] | None = None,
+             unit_codes: frozenset[str] | None = None, limit: int, offset: int) -> ItemsPage:
+        """Features ``offset`` .. ``offset + limit`` of the matches, in frame order (stable paging)."""
         pos = self.positions(bbox=bbox, unit_codes=unit_codes)
         sel = pos[offset: offset + limit]
         return ItemsPage([self.features[i] for i in sel], int(len(pos)), offset, limit)
 
     def feature(self, fid: str) -> str:
+        """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent."""
         try:
             i = self.frame.index.get_loc(fid)
         except KeyError:
@@ -404,9 +409,26 @@ class Catalog:
             cur = self.units.loc[cur, "parent_code"]
         return out
 
-    def items(self, cid: str, *, bbox=None, unit: str | None = None, limit: int = 1000, offset: int = 0) -> ItemsPage:
-        """One page of collection ``cid`` filtered by ``bbox`` (degrees) and ``unit`` (code:
-        that unit and its descendants)."""
+    def items(self, cid: str, *, bbox: tuple[float, float, float, float] | None = None, unit: str | None = None,
+              limit: int = 1000, offset: int = 0) -> ItemsPage:
+        """One page of collection ``cid``.
+
+        Parameters
+        ----------
+        cid
+            Collection id.
+        bbox
+            (min lon, min lat, max lon, max lat) in degrees: features intersecting it.
+        unit
+            Unit code: features of that unit and of every unit below it.
+        limit, offset
+            Page size and start (features, in the collection's order).
+
+        Raises
+        ------
+        NotFoundError
+            Unknown collection or unit.
+        """
         col = self.get(cid)
         codes = self.descendants(unit) if unit else None
         return col.page(bbox=bbox, unit_codes=codes, limit=limit, offset=offset)
