@@ -185,3 +185,72 @@ def test_gdal_oapif_lists_collections(live_server):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "Feature Count: 19" in out.stdout, out.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    """Live server on the embedded demo dataset (data/), coverage computed by the engine."""
+    from geo_antt.app import create_app
+    from geo_antt.config import DEFAULT_DATA_DIR
+
+    _need((Path(DEFAULT_DATA_DIR) / "dataset.toml").is_file(), f"demo data missing in {DEFAULT_DATA_DIR}")
+    app = create_app({"TESTING": True, "DATA_DIR": str(DEFAULT_DATA_DIR)})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.mark.browser
+def test_demo_map_in_chromium(demo_server, browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = ctx.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(demo_server + "/", wait_until="networkidle")
+    page.wait_for_selector("path.leaflet-interactive", timeout=15000)
+
+    page.fill("#search", "huong my")
+    hit = page.locator("#search-results button").first
+    hit.wait_for(timeout=5000)
+    assert hit.inner_text().startswith("Xã Hương Mỹ")
+    code = hit.get_attribute("data-code")
+    hit.click()
+    page.wait_for_function(f"document.body.getAttribute('data-selected-unit') === '{code}'", timeout=5000)
+    # drill down to the least-covered hamlet of the commune
+    worst = page.locator("#least-covered button").first
+    worst.wait_for(timeout=5000)
+    hamlet = worst.get_attribute("data-code")
+    worst.click()
+    page.wait_for_function(f"document.body.getAttribute('data-selected-unit') === '{hamlet}'", timeout=5000)
+    assert page.locator("select.drill-select").count() >= 4  # province, district, commune, hamlet
+    page.wait_for_timeout(800)
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".leaflet-marker-icon").count() > 0
+    assert page.locator("path.leaflet-interactive").count() > 0
+
+    with page.expect_download() as dl_info:
+        page.locator("#downloads a[data-collection='coverage'][data-format='gpkg']").click()
+    dl = dl_info.value
+    assert dl.suggested_filename == f"coverage_{hamlet}.gpkg"
+    target = tmp_path / dl.suggested_filename
+    dl.save_as(target)
+    import geopandas as gpd
+
+    got = gpd.read_file(target, engine="pyogrio")
+    assert list(got["unit_code"]) == [hamlet]
+    assert 0 <= got["covered_pct"].iat[0] <= 100
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("document.getElementById('panel').scrollTop = 0")
+    page.screenshot(path=str(ARTIFACTS / "demo_hamlet.png"))
+    ctx.close()
+    hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
+    assert hosts == {"127.0.0.1"}, hosts
+    assert not errors, errors

@@ -233,8 +233,8 @@
     var parents = [null].concat(path);
     function addSelect(depth) {
       var parent = parents[depth];
-      if (depth > 0 && !parent) { return; }
-      apiGet(withParams(cfg.urls.units, { parent: parent })).then(function (data) {
+      if (depth > 0 && !parent) { return Promise.resolve(); }
+      return apiGet(withParams(cfg.urls.units, { parent: parent })).then(function (data) {
         if (!data.units.length) { return; }
         var sel = el('select', 'drill-select');
         sel.setAttribute('data-depth', String(depth));
@@ -254,11 +254,13 @@
         if (slot) { slot.appendChild(sel); }
       }).catch(function (e) { if (window.console) { console.error(e); } });
     }
+    var pending = [];
     for (var i = 0; i <= path.length; i++) {
       var slot = el('div', 'drill-slot'); slot.setAttribute('data-slot', String(i));
       drill.appendChild(slot);
-      addSelect(i);
+      pending.push(addSelect(i));
     }
+    return Promise.all(pending);
   }
 
   function countTable(title, rows) {
@@ -331,7 +333,7 @@
       areaName.textContent = st.unit ? st.unit.name : S.all_areas;
       renderStats(st);
       renderDownloads(code);
-      buildDrill(st.unit ? st.unit.path : []);
+      var drilled = buildDrill(st.unit ? st.unit.path : []);
       if (st.unit) {
         var coll = LEVEL_COLLECTION[st.unit.level];
         if (coll) {
@@ -341,7 +343,8 @@
         }
         if (opts && opts.zoom) { fitUnit(st.unit); }
       }
-      document.body.setAttribute('data-selected-unit', code || '');
+      // set once the panel (figures, drill-down selects) shows the new area
+      return drilled.then(function () { document.body.setAttribute('data-selected-unit', code || ''); });
     });
   }
 
