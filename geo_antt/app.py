@@ -22,6 +22,7 @@ import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import geopandas as gpd
 import numpy as np
@@ -107,6 +108,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
                                                  settings=settings, specs=specs)
 
     _register_errors(app)
+    _register_security_headers(app, tile_url=settings.tile_url)
     from . import api, views
 
     app.register_blueprint(api.bp)
@@ -144,6 +146,37 @@ def _register_errors(app: Flask) -> None:
             return exc
         body = {"error": type(exc).__name__, "message": exc.description}
         return jsonify(body), exc.code or 500
+
+
+def _tile_origin(tile_url: str | None) -> str | None:
+    """``scheme://host[:port]`` of a tile URL template (``{s}`` subdomains become ``*``)."""
+    if not tile_url:
+        return None
+    parts = urlsplit(tile_url.replace("{s}", "sub"))
+    if not parts.scheme or not parts.netloc:
+        return None  # a relative URL: served by this app ('self')
+    host = parts.netloc.replace("sub.", "*.", 1) if "{s}." in tile_url else parts.netloc
+    return f"{parts.scheme}://{host}"
+
+
+def _register_security_headers(app: Flask, *, tile_url: str | None) -> None:
+    """A Content-Security-Policy on the HTML pages: scripts, styles, fonts and data only from
+    this server (images also from the configured tile server), so the browser itself refuses
+    any request that would leave the intranet; ``nosniff`` everywhere."""
+    origin = _tile_origin(tile_url)
+    img = "'self' data: blob:" + (f" {origin}" if origin else "")
+    csp = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        f"img-src {img}; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+    )
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault("Content-Security-Policy", csp)
+        return resp
 
 
 # -- dataset and coverage ---------------------------------------------------------------------

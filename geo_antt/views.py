@@ -194,11 +194,13 @@ def render_map():
     m, control_name = _build_map(layers)
     root = m.get_root()
     root.render()
+    # folium declares the layer control with `let` (no window property): hand it to map.js, after
+    # the control's own script (children render in order)
+    root.script.add_child(folium.Element(f"window.geoAnttLayerControl = {control_name};"))
     cat = get_catalog()
     config = {
         "lang": lang,
         "map": m.get_name(),
-        "layerControl": control_name,
         "layers": layers,
         "strings": t,
         "vocab": _vocab(lang),

@@ -35,6 +35,11 @@ def _need(condition: bool, why: str) -> None:
         pytest.skip(why)
 
 
+def _wait_selected(page, code: str) -> None:
+    """Wait until the panel shows unit ``code`` (a selector wait: no eval under the page's CSP)."""
+    page.locator(f"body[data-selected-unit='{code}']").wait_for(state="attached", timeout=5000)
+
+
 @pytest.fixture()
 def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -83,7 +88,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     first.wait_for(timeout=5000)
     assert first.get_attribute("data-code") == "28891-02"
     first.click()
-    page.wait_for_function("document.body.getAttribute('data-selected-unit') === '28891-02'", timeout=5000)
+    _wait_selected(page, "28891-02")
     assert page.locator("#area-name").inner_text() == "Ấp Tân Phú"
 
     # search ignoring diacritics and case: "huong my" finds "Xã Hương Mỹ"
@@ -92,14 +97,14 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     hit.wait_for(timeout=5000)
     assert hit.inner_text().startswith("Xã Hương Mỹ")
     hit.click()
-    page.wait_for_function("document.body.getAttribute('data-selected-unit') === '28903'", timeout=5000)
+    _wait_selected(page, "28903")
     assert page.locator("#area-name").inner_text() == "Xã Hương Mỹ"
 
     # drill-down: pick a hamlet of the commune in the last select
     last = page.locator("select.drill-select[data-depth='3']")
     last.wait_for(timeout=5000)
     last.select_option("28903-02")
-    page.wait_for_function("document.body.getAttribute('data-selected-unit') === '28903-02'", timeout=5000)
+    _wait_selected(page, "28903-02")
     assert page.locator("#area-name").inner_text() == "Ấp Đồng Xuân"
     page.wait_for_timeout(600)  # fitBounds animation + bbox reloads
     page.wait_for_load_state("networkidle")
@@ -114,7 +119,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
 
     # the XSS camera's popup shows the name as text
     page.evaluate("window.geoAntt.selectUnit('28903-01', {zoom: true})")
-    page.wait_for_function("document.body.getAttribute('data-selected-unit') === '28903-01'", timeout=5000)
+    _wait_selected(page, "28903-01")
     page.wait_for_timeout(600)
     page.wait_for_load_state("networkidle")
     opened = page.evaluate(
@@ -222,13 +227,13 @@ def test_demo_map_in_chromium(demo_server, browser, tmp_path):
     assert hit.inner_text().startswith("Xã Hương Mỹ")
     code = hit.get_attribute("data-code")
     hit.click()
-    page.wait_for_function(f"document.body.getAttribute('data-selected-unit') === '{code}'", timeout=5000)
+    _wait_selected(page, code)
     # drill down to the least-covered hamlet of the commune
     worst = page.locator("#least-covered button").first
     worst.wait_for(timeout=5000)
     hamlet = worst.get_attribute("data-code")
     worst.click()
-    page.wait_for_function(f"document.body.getAttribute('data-selected-unit') === '{hamlet}'", timeout=5000)
+    _wait_selected(page, hamlet)
     assert page.locator("select.drill-select").count() >= 4  # province, district, commune, hamlet
     page.wait_for_timeout(800)
     page.wait_for_load_state("networkidle")

@@ -68,6 +68,15 @@ def test_vendor_assets_served_when_installed(client):
     r.close()
 
 
+def test_content_security_policy_keeps_the_browser_local(client):
+    resp = client.get("/map")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "connect-src 'self'" in csp and "script-src 'self' 'unsafe-inline'" in csp
+    assert "http" not in csp and "unsafe-eval" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in client.get("/collections").headers
+
+
 def test_layers_config_and_no_inline_features(client):
     html = _page(client)
     cfg = _config(html)
@@ -130,6 +139,17 @@ def test_tiles_off_by_default_and_configurable(client, synthetic_dir, synthetic_
     html = a.test_client().get("/map").get_data(as_text=True)
     assert "L.tileLayer" in html and url in html
     assert [u for u in URL.findall(html) if not u.startswith("http://tiles.intranet.local/")] == []
+    csp = a.test_client().get("/map").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: blob: http://tiles.intranet.local;" in csp
+
+
+def test_tile_origin_of_templates():
+    from geo_antt.app import _tile_origin
+
+    assert _tile_origin(None) is None
+    assert _tile_origin("/tiles/{z}/{x}/{y}.png") is None
+    assert _tile_origin("https://{s}.tiles.gov.vn:8443/{z}/{x}/{y}.png") == "https://*.tiles.gov.vn:8443"
+    assert _tile_origin("http://10.0.0.5/osm/{z}/{x}/{y}.png") == "http://10.0.0.5"
 
 
 def test_serve_command_prints_url(monkeypatch, capsys, synthetic_dir):
