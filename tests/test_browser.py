@@ -124,8 +124,8 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     page.wait_for_load_state("networkidle")
     opened = page.evaluate(
         """() => { let done = false;
-        window.geoAntt.map.eachLayer(l => { if (!done && l.feature && l.feature.id === 'CAM001') {
-            const cl = window.geoAntt.config.layers.find(d => d.id === 'camera').layer;
+        const cl = window.geoAntt.config.layers.find(d => d.id === 'camera').layer;
+        cl.eachLayer(l => { if (!done && l.feature && l.feature.id === 'CAM001') {
             cl.zoomToShowLayer(l, () => l.openPopup()); done = true; } });
         return done; }"""
     )
