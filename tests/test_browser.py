@@ -110,6 +110,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     page.wait_for_load_state("networkidle")
     # zoomed on the hamlet: camera markers and sectors are drawn individually
     assert page.locator(".model-marker").count() >= 1
+    assert page.locator(".model-icon.not-active").count() >= 1  # inactive cameras drawn faded
 
     # gaps are off at start; ticking them in the layer control loads them by bbox, in red
     assert page.locator("path[fill='#e53935']").count() == 0

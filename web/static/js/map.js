@@ -90,8 +90,9 @@
     var kind = p.kind ? (cfg.kinds[p.kind] || p.kind) : null;
     return popupTable(p.name || (p.model_id || f.id), [[S.kind, kind], [S.code, p.model_id || f.id]]);
   }
-  function markerIcon(d) {
-    var html = el('span', 'model-icon');
+  function markerIcon(d, status) {
+    // models that do not count (inactive, proposed) are drawn faded
+    var html = el('span', 'model-icon' + (status && status !== 'active' ? ' not-active' : ''));
     html.style.background = d.color;
     html.appendChild(el('i', 'fa-solid fa-' + d.icon));
     return L.divIcon({ html: html, className: 'model-marker', iconSize: [24, 24], iconAnchor: [12, 12], popupAnchor: [0, -12] });
@@ -134,7 +135,7 @@
       };
       opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return footprintPopup(f); }); };
     } else {
-      opts.pointToLayer = function (f, latlng) { return L.marker(latlng, { icon: markerIcon(d), title: '' }); };
+      opts.pointToLayer = function (f, latlng) { return L.marker(latlng, { icon: markerIcon(d, (f.properties || {}).status), title: '' }); };
       opts.style = function () { return { color: d.color, weight: 3 }; };
       opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return modelPopup(d, f); }); };
     }
@@ -383,9 +384,7 @@
   });
 
   /* phones: the layer control starts folded (Leaflet builds its toggle when re-added) */
-  // folium declares the control with `let` (a global binding that is not a window property)
-  var layerControl = /^[A-Za-z_][A-Za-z0-9_]*$/.test(cfg.layerControl || '') ?
-    (new Function('return typeof ' + cfg.layerControl + " === 'undefined' ? null : " + cfg.layerControl))() : null;
+  var layerControl = window.geoAnttLayerControl;
   if (layerControl && window.matchMedia('(max-width: 700px)').matches) {
     layerControl.remove();
     layerControl.options.collapsed = true;
