@@ -112,6 +112,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "map": "Bản đồ độ phủ",
         "map_caption": "Màu: tỷ lệ phủ (%); gạch đỏ: vùng chưa được phủ.",
         "comparison": "So sánh với kỳ trước",
+        "communes_2025": "Tổng hợp theo xã sau sắp xếp (từ 1/7/2025)",
+        "n_old": "Số xã cũ",
+        "note_2025": "Chỉ cộng các xã cũ có trong báo cáo này; xã mới còn gồm phần của đơn vị khác thì số liệu chưa đủ. Ánh xạ: gói vietnamadminunits.",
+        "old_codes": "Mã xã cũ",
         "approximate": "Ranh giới thôn, ấp là ước lượng, chỉ dùng minh họa.",
         "sheet_summary": "Tong hop",
     },
@@ -170,6 +174,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "map": "Coverage map",
         "map_caption": "Colour: covered share (%); red hatching: uncovered areas.",
         "comparison": "Comparison with the previous period",
+        "communes_2025": "Totals per commune after the 1 July 2025 merger",
+        "n_old": "Former communes",
+        "note_2025": "Only the former communes of this report are summed; a new commune that also took in other units is partial. Mapping: the vietnamadminunits package.",
+        "old_codes": "Former codes",
         "approximate": "Hamlet boundaries are approximate, for illustration only.",
         "sheet_summary": "Summary",
     },
@@ -313,6 +321,7 @@ class Report:
     hamlets: pd.DataFrame
     uncovered: pd.DataFrame
     threshold_pct: float
+    communes_2025: pd.DataFrame = field(default_factory=pd.DataFrame)
     approximate: bool = False
     figures: dict[str, Any] = field(default_factory=dict)
     prev_figures: dict[str, Any] = field(default_factory=dict)
@@ -415,6 +424,62 @@ def _overall_pct(res) -> float | None:
         return None
     a = float(res.units["area_m2"].sum())
     return round(100.0 * float(res.units["covered_m2"].sum()) / a, 3) if a > 0 else None
+
+
+def _pre2025(communes: pd.DataFrame) -> bool:
+    """True when the communes are pre-reform units (all end by 30 June 2025)."""
+    if "valid_to" not in communes.columns or communes.empty:
+        return False
+    vt = pd.to_datetime(communes["valid_to"].astype("string"), errors="coerce")
+    return bool(vt.notna().all() and (vt < pd.Timestamp("2025-07-01")).all())
+
+
+def _communes_2025_table(communes, units, state, c_res, L) -> pd.DataFrame:
+    """Per-commune figures summed to the 2025 communes through the crosswalk."""
+    from ._errors import NotFoundError
+    from .crosswalk import aggregate_to_2025
+
+    if c_res is None or not _pre2025(communes):
+        return pd.DataFrame()
+    # the commune each model belongs to (its unit or an ancestor)
+    parent = units["parent_code"].astype("string").reindex(units.index)
+    ccodes = set(communes.index.astype(str))
+
+    def commune_of(code):
+        seen = 0
+        while code is not None and not pd.isna(code) and seen < 8:
+            if str(code) in ccodes:
+                return str(code)
+            code = parent.get(str(code))
+            seen += 1
+        return None
+
+    owner = state["unit_code"].map(commune_of) if "unit_code" in state.columns else pd.Series(dtype=object)
+    n_models = owner.value_counts()
+    cov = c_res.units
+    figs = pd.DataFrame(
+        {
+            "n_models": n_models.reindex(cov.index.astype(str)).fillna(0).astype(int).to_numpy(),
+            "area_m2": cov["area_m2"].astype(float).to_numpy(),
+            "covered_m2": cov["covered_m2"].astype(float).to_numpy(),
+        },
+        index=cov.index.astype(str),
+    )
+    try:
+        agg = aggregate_to_2025(figs)
+    except NotFoundError:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            L["code"]: agg.index.astype(str),
+            L["name"]: agg["new_name"].to_numpy(),
+            L["n_old"]: agg["n_old"].to_numpy(),
+            L["old_codes"]: agg["old_codes"].to_numpy(),
+            L["n_models"]: agg["n_models"].to_numpy(),
+            L["area_km2"]: (agg["area_m2"] / 1e6).round(3).to_numpy(),
+            L["pct"]: (100.0 * agg["covered_m2"] / agg["area_m2"].where(agg["area_m2"] > 0)).round(2).to_numpy(),
+        }
+    )
 
 
 def build_report(
@@ -524,6 +589,7 @@ def build_report(
     summary = pd.DataFrame(rows, columns=[L["figure"], L["this_period"], L["prev_period"], L["change"]])
     if approximate is None:
         approximate = bool(scope["approximate"].fillna(False).astype(bool).any()) if "approximate" in scope.columns else False
+    communes_2025 = _communes_2025_table(communes, units, state, c_res, L)
     rep = Report(
         unit_code=code,
         unit_name=unit_name,
@@ -541,6 +607,7 @@ def build_report(
         hamlets=hamlets_tbl,
         uncovered=uncovered_tbl,
         threshold_pct=threshold,
+        communes_2025=communes_2025,
         approximate=approximate,
         figures=cur,
         prev_figures=prev,
@@ -684,6 +751,9 @@ def render_html(rep: Report) -> str:
         f"<section id='charts'><h2>{L['charts']}</h2>{img('bar', L['chart_bar'])}{img('hist', L['chart_hist'])}</section>",
         f"<section id='map'><h2>{L['map']}</h2>{img('map', L['map'])}<p class='meta'>{L['map_caption']}</p></section>",
         f"<section id='communes'><h2>{L['coverage_communes']}</h2>{_table_html(rep.communes, L['none'])}</section>",
+        (f"<section id='communes-2025'><h2>{L['communes_2025']}</h2>{_table_html(rep.communes_2025, L['none'])}"
+         f"<p class='meta'>{html.escape(L['note_2025'])}</p></section>"
+         if len(rep.communes_2025) else ""),
         f"<section id='uncovered'><h2>{L['uncovered_list'].format(t=_fmt(rep.threshold_pct))}</h2>{_table_html(rep.uncovered, L['none'])}</section>",
         f"<section id='hamlets'><h2>{L['coverage_hamlets']}</h2>{_table_html(rep.hamlets, L['none'])}</section>",
         "</body></html>",
@@ -745,6 +815,8 @@ def _pdf_matplotlib(rep: Report) -> bytes:
         (L["uncovered_list"].format(t=_fmt(rep.threshold_pct)), rep.uncovered),
         (L["coverage_hamlets"], rep.hamlets),
     ]
+    if len(rep.communes_2025):
+        tables.append((L["communes_2025"], rep.communes_2025))
     with PdfPages(buf) as pdf:
         first = True
         for title, df in tables:
@@ -798,6 +870,8 @@ def _xlsx(rep: Report) -> bytes:
         (L["coverage_hamlets"], rep.hamlets),
         (L["uncovered_list"].format(t=_fmt(rep.threshold_pct)), rep.uncovered),
     ]
+    if len(rep.communes_2025):
+        sheets.append((L["communes_2025"], rep.communes_2025))
     first = True
     used: set[str] = set()
     for title, df in sheets:

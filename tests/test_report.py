@@ -200,6 +200,12 @@ def test_report_of_the_demo_ham_thuan_nam_shows_127_34_5(tmp_path, capsys):
     assert first("Số xã, phường, thị trấn") == "13"
     assert "Huyện Hàm Thuận Nam" in text
     assert "127 models" in capsys.readouterr().out
+    # the 2025 communes: the 127 models summed through the crosswalk, Hàm Minh into Hàm Thuận Nam
+    sec = text[text.index("id='communes-2025'"):]
+    sec = sec[: sec.index("</section>")]
+    cells = re.findall(r"<tr><td>(\d{5})</td><td>([^<]+)</td><td class=\"num\">(\d+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td>", sec)
+    assert len(cells) == 6 and sum(int(c[4]) for c in cells) == 127
+    assert ("23110", "Xã Hàm Thuận Nam", "2", "23110, 23137") == cells[1][:4]
     xlsx = tmp_path / "htn.xlsx"
     assert main(["report", "--data", str(DEMO_DIR), "--unit", "598", "--period", "2025-01-01:2025-06-30", "--out", str(xlsx)]) == 0
     from openpyxl import load_workbook
