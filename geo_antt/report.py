@@ -102,6 +102,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "parent": "Thuộc",
         "area_km2": "Diện tích (km²)",
         "covered_km2": "Được phủ (km²)",
+        "uncovered_km2": "Chưa phủ (km²)",
         "pct": "Tỷ lệ phủ (%)",
         "rank": "Thứ tự",
         "charts": "Biểu đồ",
@@ -110,7 +111,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "chart_hist_x": "Tỷ lệ phủ (%)",
         "chart_hist_y": "Số thôn, ấp",
         "map": "Bản đồ độ phủ",
-        "map_caption": "Màu: tỷ lệ phủ (%); gạch đỏ: vùng chưa được phủ.",
+        "map_caption": "Màu: tỷ lệ phủ (%); gạch đỏ: vùng chưa được phủ; chấm và vùng xanh đậm: mô hình đang hoạt động và vùng phủ của chúng.",
         "comparison": "So sánh với kỳ trước",
         "communes_2025": "Tổng hợp theo xã sau sắp xếp (từ 1/7/2025)",
         "n_old": "Số xã cũ",
@@ -164,6 +165,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "parent": "Parent",
         "area_km2": "Area (km²)",
         "covered_km2": "Covered (km²)",
+        "uncovered_km2": "Uncovered (km²)",
         "pct": "Covered (%)",
         "rank": "Rank",
         "charts": "Charts",
@@ -172,7 +174,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "chart_hist_x": "Covered (%)",
         "chart_hist_y": "Hamlets",
         "map": "Coverage map",
-        "map_caption": "Colour: covered share (%); red hatching: uncovered areas.",
+        "map_caption": "Colour: covered share (%); red hatching: uncovered areas; dark blue dots and areas: active models and their footprints.",
         "comparison": "Comparison with the previous period",
         "communes_2025": "Totals per commune after the 1 July 2025 merger",
         "n_old": "Former communes",
@@ -565,7 +567,7 @@ def build_report(
                 L["name"]: hamlets["name"].reindex(unc.index).to_numpy() if "name" in hamlets.columns else "",
                 L["parent"]: hamlets["parent_code"].reindex(unc.index).map(lambda c: parent_names.get(str(c), str(c))).to_numpy(),
                 L["pct"]: unc["covered_pct"].astype(float).round(2).to_numpy(),
-                L["area_km2"]: (unc["uncovered_need"].astype(float) / 1e6).round(4).to_numpy(),
+                L["uncovered_km2"]: (unc["uncovered_need"].astype(float) / 1e6).round(4).to_numpy(),
             }
         )
     else:
@@ -613,7 +615,7 @@ def build_report(
         prev_figures=prev,
     )
     if charts:
-        rep.charts = _draw_charts(rep, c_res, h_res, L)
+        rep.charts = _draw_charts(rep, c_res, h_res, L, models=counting)
     return rep
 
 
@@ -630,7 +632,7 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _draw_charts(rep: Report, c_res, h_res, L) -> dict[str, bytes]:
+def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, bytes]:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -669,6 +671,14 @@ def _draw_charts(rep: Report, c_res, h_res, L) -> dict[str, bytes]:
             gaps = getattr(res, "gaps", None)
             if gaps is not None and len(gaps):
                 gaps.to_crs(g.crs).plot(ax=ax, facecolor="none", edgecolor="#c62828", hatch="////", linewidth=0.0)
+            fps = getattr(res, "footprints", None)
+            if fps is not None and len(fps):
+                fps.to_crs(g.crs).plot(ax=ax, facecolor="#0d47a1", edgecolor="#0d47a1", linewidth=0.3)
+            if models is not None and len(models) and models.crs is not None:
+                pts = models.loc[models.geometry.notna()].to_crs(g.crs)
+                pts = pts.loc[pts.geometry.geom_type == "Point"]
+                if len(pts):
+                    pts.plot(ax=ax, color="#0d47a1", markersize=4, marker="o")
             ax.set_axis_off()
             ax.set_title(f"{L['map']} — {rep.unit_name}")
             out["map"] = _png(fig)
