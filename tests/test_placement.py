@@ -429,6 +429,8 @@ def test_plan_budget_lights_and_greedy():
     assert res.models["radius_m"].tolist() == [20.0, 20.0]
     ex = plan_sites(units, models, kind="lighting", count=2)
     assert ex.objective >= res.objective - 1e-6
+    sp = plan_sites(units, models, kind="lighting", count=2, solver="spopt")
+    assert sp.solver == "spopt" and sp.objective == pytest.approx(ex.objective, rel=1e-9)
     assert ex.gap_to_optimum is not None and 0.0 <= ex.gap_to_optimum < 1.0
     with pytest.raises(GeoAnttError, match="nothing to place"):
         plan_sites(units, models, kind="self_management", count=1)
