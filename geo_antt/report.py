@@ -263,15 +263,19 @@ def _dates(s: pd.Series | None, n: int) -> pd.Series:
     return pd.to_datetime(s.astype("string"), errors="coerce", format="mixed")
 
 
-def _models_in(models: gpd.GeoDataFrame, scope: pd.DataFrame) -> gpd.GeoDataFrame:
+def _models_in(models: gpd.GeoDataFrame, scope: pd.DataFrame, all_codes: set[str]) -> gpd.GeoDataFrame:
+    """Models of the units in ``scope``: by ``unit_code``; a model whose code is missing or
+    names no known unit (e.g. hamlet codes with only commune boundaries loaded) counts where it
+    stands."""
     codes = set(scope.index.astype(str))
     uc = models["unit_code"].astype("string") if "unit_code" in models.columns else pd.Series(pd.NA, index=models.index, dtype="string")
     inside = uc.isin(codes).fillna(False).to_numpy(dtype=bool)
-    # models without a unit code count where they stand
-    loose = uc.isna().to_numpy() & models.geometry.notna().to_numpy()
-    if loose.any() and isinstance(scope, gpd.GeoDataFrame) and len(scope):
-        area = scope.loc[scope.geometry.notna()].to_crs(models.crs).union_all() if models.crs is not None else None
-        if area is not None:
+    unknown = (uc.isna() | ~uc.isin(all_codes).fillna(False)).to_numpy(dtype=bool)
+    loose = unknown & models.geometry.notna().to_numpy()
+    if loose.any() and isinstance(scope, gpd.GeoDataFrame) and len(scope) and models.crs is not None:
+        geo = scope.loc[scope.geometry.notna()]
+        if len(geo):
+            area = geo.to_crs(models.crs).union_all()
             inside = inside | (loose & models.geometry.intersects(area).to_numpy())
     return models.loc[inside]
 
@@ -535,7 +539,7 @@ def build_report(
     level = scope["level"].astype(str) if "level" in scope.columns else pd.Series("", index=scope.index)
     communes = scope.loc[(level == "commune").to_numpy()]
     hamlets = scope.loc[(level == "hamlet").to_numpy()]
-    models_scope = _models_in(models, scope)
+    models_scope = _models_in(models, scope, set(units.index.astype(str)))
     hamlet_codes = tuple(hamlets.index.astype(str))
     cur = _figures(models_scope, start, end, L, hamlet_codes)
     prev = _figures(models_scope, pstart, pend, L, hamlet_codes)

@@ -171,6 +171,15 @@ def test_report_pdf_chromium_a4(tmp_path):
     assert re.search(rb"/MediaBox \[0 0 59[45](\.\d+)? 84[12](\.\d+)?\]", data)
 
 
+def test_models_with_codes_of_units_not_loaded_count_where_they_stand():
+    units, models = synthetic_dataset()
+    communes_only = units.loc[units["level"] != "hamlet"]
+    rep = build_report(communes_only, models, unit_code="C1", period="2024-01-01:2024-06-30", charts=False)
+    # m1..m4 stand in C1; their hamlet codes are unknown without the hamlet layer
+    assert rep.figures["n_models"] == 4 and rep.figures["n_hamlets"] == 0
+    assert rep.figures["covered_pct"] > 0 and len(rep.communes) == 1
+
+
 def test_bad_format_and_unit(tmp_path):
     units, models = synthetic_dataset()
     with pytest.raises(NotFoundError):
