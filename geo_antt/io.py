@@ -12,23 +12,32 @@ Reading: :func:`read_units` (boundaries of any level), :func:`read_models` / :fu
 
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 import json
 import math
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import pyogrio.errors
 import shapely
 
-from .crs import to_wgs84
+from ._errors import CRSError, GeoAnttError, Problem, ValidationError
+from .crs import VIETNAM_BOUNDS, WGS84, parse_crs, to_wgs84
+from .schema import UNIT_COLUMNS, UNIT_LEVELS
+from .text import fold, fold_key, nfc
 
 __all__ = [
     "GEOJSON_DECIMALS",
+    "REFORM_DATE",
+    "read_units",
     "to_geojson_dict",
     "to_geojson_text",
     "write_layer",
@@ -265,3 +274,496 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: s
             os.fsync(fh.fileno())
 
     return _atomic_write(path, _write_json, suffix=".tmp")
+
+
+# --------------------------------------------------------------------------------------------
+# reading: common helpers
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _detect_dbf_encoding(dbf: Path) -> str | None:
+    """Return ``"utf-8"`` or ``"cp1258"`` for the text of a .dbf, None when it is plain ASCII."""
+    raw = dbf.read_bytes()
+    if len(raw) < 32:
+        return None
+    header_len = int.from_bytes(raw[8:10], "little")
+    data = raw[header_len:]
+    # field names (header) count too: Vietnamese column names are common
+    names = raw[32:header_len]
+    blob = names + data
+    if all(b < 0x80 for b in blob):
+        return None
+    try:
+        blob.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1258"
+    return "utf-8"
+
+
+def _sidecar(path: Path, suffix: str) -> Path | None:
+    for cand in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+        if cand.exists():
+            return cand
+    return None
+
+
+def _cpg_encoding(cpg: Path) -> str | None:
+    """The Python codec named by a .cpg file ("UTF-8", "1258", "CP1258"...), None if unknown."""
+    text = cpg.read_text(encoding="ascii", errors="ignore").strip()
+    if not text:
+        return None
+    cand = f"cp{text}" if text.isdigit() else text
+    if cand == "cp65001":
+        cand = "utf-8"
+    try:
+        return codecs.lookup(cand).name
+    except LookupError:
+        return None
+
+
+def _transcode(gdf: gpd.GeoDataFrame, codec: str) -> gpd.GeoDataFrame:
+    """Decode a frame read as latin-1 (bytes kept 1:1) with ``codec``: headers and text cells."""
+
+    def fix(v: Any) -> Any:
+        return v.encode("latin-1").decode(codec) if isinstance(v, str) else v
+
+    geom = gdf.geometry.name
+    out = gdf.rename(columns={c: fix(c) for c in gdf.columns if c != geom})
+    for c in out.columns:
+        if c != geom and (out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype)):
+            out[c] = out[c].map(fix).astype(object)
+    return out
+
+
+def _read_vector(path: Path, *, encoding: str | None, layer: str | None) -> gpd.GeoDataFrame:
+    """Read a vector file with pyogrio (Shapefile encoding detected when there is no .cpg)."""
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    kwargs: dict[str, Any] = {}
+    suffix = path.suffix.lower()
+    codec: str | None = None
+    if encoding is not None:
+        try:
+            codec = codecs.lookup(encoding).name
+        except LookupError:
+            raise GeoAnttError(f"{path}: unknown text encoding {encoding!r}") from None
+    if suffix == ".shp" and codec is None:
+        cpg = _sidecar(path, ".cpg")
+        if cpg is not None:
+            codec = _cpg_encoding(cpg)
+        else:
+            dbf = _sidecar(path, ".dbf")
+            if dbf is not None:
+                codec = _detect_dbf_encoding(dbf)
+                if codec is not None:
+                    label = "UTF-8" if codec == "utf-8" else "Windows-1258 (cp1258)"
+                    _warn(f"{path}: no .cpg file; text decoded as {label} (detected). Add a .cpg or pass encoding= to choose.")
+    transcode = None
+    if codec == "cp1258" and suffix == ".shp":
+        # GDAL's iconv CP1258 decoder drops the last character of every string (it waits for a
+        # combining tone mark that never comes): read the bytes as latin-1 and decode here.
+        kwargs["encoding"] = "latin1"
+        transcode = codec
+    elif codec is not None:
+        kwargs["encoding"] = codec
+    if layer is None and suffix == ".gpkg":
+        layers = pyogrio.list_layers(path)
+        if len(layers) == 0:
+            raise GeoAnttError(f"{path}: the GeoPackage has no layer")
+        layer = str(layers[0][0])
+    if layer is not None:
+        kwargs["layer"] = layer
+    try:
+        gdf = pyogrio.read_dataframe(path, **kwargs)
+    except pyogrio.errors.DataSourceError as exc:
+        raise GeoAnttError(f"{path}: cannot read as a vector file ({exc})") from None
+    except pyogrio.errors.DataLayerError as exc:
+        raise GeoAnttError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise GeoAnttError(f"{path}: text is not {codec} ({exc}); pass encoding= (e.g. cp1258 or utf-8)") from None
+    if transcode is not None:
+        try:
+            gdf = _transcode(gdf, transcode)
+        except UnicodeError as exc:
+            raise GeoAnttError(f"{path}: text is not {transcode} ({exc}); pass encoding=") from None
+    return gdf
+
+
+def _in_box(bounds: tuple[float, float, float, float], box: tuple[float, float, float, float]) -> bool:
+    minx, miny, maxx, maxy = bounds
+    bx0, by0, bx1, by1 = box
+    return bx0 <= minx and maxx <= bx1 and by0 <= miny and maxy <= by1
+
+
+# VIETNAM_BOUNDS padded by a degree: the 2025 province of Khánh Hòa (Trường Sa) reaches
+# 117.83°E and 7.18°N in the national data.
+_NATIONAL_BOX = (VIETNAM_BOUNDS[0] - 1.0, VIETNAM_BOUNDS[1] - 1.0, VIETNAM_BOUNDS[2] + 1.0, VIETNAM_BOUNDS[3] + 1.0)
+_SWAPPED_BOX = (VIETNAM_BOUNDS[1], VIETNAM_BOUNDS[0], VIETNAM_BOUNDS[3], VIETNAM_BOUNDS[2])
+
+
+def _settle_crs(gdf: gpd.GeoDataFrame, *, crs: object, path: Path) -> gpd.GeoDataFrame:
+    """Give ``gdf`` its CRS (``crs`` wins over the file's), reproject to EPSG:4326 and check
+    that the result lies in Vietnam (swapped lon/lat and unlabelled projected data reported)."""
+    if crs is not None:
+        gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
+    geoms = gdf.geometry
+    has_geom = ~(geoms.isna() | geoms.is_empty)
+    if not has_geom.any():
+        if gdf.crs is None:
+            gdf = gdf.set_crs(WGS84)
+        return to_wgs84(gdf)
+    bounds = tuple(float(v) for v in shapely.total_bounds(geoms[has_geom].to_numpy()))
+    if gdf.crs is None:
+        if _in_box(bounds, _NATIONAL_BOX):
+            _warn(f"{path}: no CRS in the file; its coordinates are lon/lat in Vietnam, read as EPSG:4326 (WGS 84). Pass crs= / --crs to choose another.")
+            return gdf.set_crs(WGS84)
+        if _in_box(bounds, _SWAPPED_BOX):
+            raise CRSError(f"{path}: no CRS in the file and the coordinates look like latitude/longitude swapped (x from {bounds[0]:.4f} to {bounds[2]:.4f} is a latitude in Vietnam): put longitude first")
+        raise CRSError(f"{path}: the file has no CRS and its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not lon/lat in Vietnam; say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N, EPSG:9210 for a VN-2000 TM-3 zone)")
+    if gdf.crs.is_geographic:
+        if _in_box(bounds, _SWAPPED_BOX) and not _in_box(bounds, _NATIONAL_BOX):
+            raise CRSError(f"{path}: latitude and longitude are swapped (x from {bounds[0]:.4f} to {bounds[2]:.4f} is a latitude in Vietnam, y a longitude): put longitude first")
+        if not _in_box(bounds, (-180.0, -90.0, 180.0, 90.0)):
+            raise CRSError(f"{path}: the file says {gdf.crs.to_string()} (degrees) but its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not degrees; say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
+    out = to_wgs84(gdf)
+    ob = tuple(float(v) for v in shapely.total_bounds(out.geometry[has_geom].to_numpy()))
+    if not all(math.isfinite(v) for v in ob):
+        raise CRSError(f"{path}: coordinates cannot be projected from {gdf.crs.to_string()} to lon/lat; check the CRS (--crs)")
+    if not _in_box(ob, _NATIONAL_BOX):
+        _warn(f"{path}: the data lies outside Vietnam (lon {ob[0]:.3f}..{ob[2]:.3f}, lat {ob[1]:.3f}..{ob[3]:.3f}) once read as {gdf.crs.to_string()}; check the CRS (--crs)")
+    return out
+
+
+def _as_code(v: Any) -> str | None:
+    """A code cell as a string: None/NaN/blank -> None; 28651.0 -> "28651"; text kept (NFC)."""
+    if v is None:
+        return None
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return None
+        if float(v).is_integer():
+            return str(int(v))
+        return repr(float(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    s = nfc(str(v))
+    return s or None
+
+
+def _as_text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    s = nfc(str(v))
+    return s or None
+
+
+# --------------------------------------------------------------------------------------------
+# units
+
+
+# Default column names per level (matched with fold_key, first hit wins): code, name, parent.
+_UNIT_DEFAULTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "hamlet",
+        ("hamlet_code", "hamlet_id", "ma_thon", "ma_ap", "ma_ban", "ma_to_dan_pho", "ma_thon_ap", "ma_khu_dan_cu"),
+        ("hamlet_full_name", "hamlet_name", "hamlet", "ten_thon", "ten_ap", "ten_ban", "ten_to_dan_pho", "ten_thon_ap", "thon", "ap", "ten_khu_dan_cu"),
+        ("commune_code_2025", "commune_code_gso", "commune_code", "commune_id", "ma_xa", "parent_code"),
+    ),
+    (
+        "commune",
+        ("commune_code_2025", "commune_code_gso", "commune_code", "commune_id", "ma_xa", "ma_phuong_xa", "ma_xa_phuong"),
+        ("commune_2025", "commune_full_name", "commune", "commune_name", "ten_xa", "ten_phuong_xa", "ten_xa_phuong", "xa"),
+        ("district_code_gso", "district_code", "district_id", "ma_huyen", "province_code_2025", "province_code", "province_id", "ma_tinh", "parent_code"),
+    ),
+    (
+        "district",
+        ("district_code_gso", "district_code", "district_id", "ma_huyen", "ma_quan_huyen"),
+        ("district_full_name", "district", "district_name", "ten_huyen", "ten_quan_huyen", "huyen"),
+        ("province_code", "province_id", "ma_tinh", "parent_code"),
+    ),
+    (
+        "province",
+        ("province_code_2025", "province_code", "province_id", "ma_tinh", "ma_tinh_thanh"),
+        ("province_full_name", "province_2025", "province", "province_name", "ten_tinh", "ten_tinh_thanh", "tinh"),
+        ("parent_code",),
+    ),
+)
+# Generic names: the level comes from ``level=``, a ``level`` column, or the code column's name.
+_GENERIC_CODE = ("code", "ma", "ma_dvhc", "ma_don_vi", "id", "unit_code", "gid")
+_GENERIC_NAME = ("name", "ten", "ten_dvhc", "ten_don_vi", "unit_name", "full_name")
+_GENERIC_PARENT = ("parent_code", "parent", "ma_cha", "ma_don_vi_cha", "parent_id")
+_LEVEL_WORDS = {
+    "hamlet": ("hamlet", "thon", "ap", "ban", "to", "khudancu", "kdc"),
+    "commune": ("commune", "xa", "phuong", "ward"),
+    "district": ("district", "huyen", "quan"),
+    "province": ("province", "tinh"),
+}
+_LEVEL_ALIASES = {
+    "hamlet": ("hamlet", "thon", "ap", "ban", "to dan pho", "khu dan cu", "thon ap", "village"),
+    "commune": ("commune", "xa", "phuong", "thi tran", "ward", "xa phuong"),
+    "district": ("district", "huyen", "quan", "thi xa", "quan huyen"),
+    "province": ("province", "tinh", "thanh pho", "tinh thanh"),
+}
+
+
+def _resolve_level(value: object) -> str | None:
+    key = fold(None if value is None else str(value))
+    for level, aliases in _LEVEL_ALIASES.items():
+        if key == level or key in aliases:
+            return level
+    return None
+
+
+def _find_column(keys: dict[str, str], candidates: Iterable[str]) -> str | None:
+    for cand in candidates:
+        col = keys.get(fold_key(cand))
+        if col is not None:
+            return col
+    return None
+
+
+def _level_of_column(name: str) -> str | None:
+    """Guess the level from a code column's name ("MA_XA" -> commune)."""
+    words = fold(name.replace("_", " ").replace("-", " ")).split()
+    for level, hints in _LEVEL_WORDS.items():
+        if any(w in hints for w in words):
+            return level
+    return None
+
+
+def _unit_mapping(
+    columns_in_file: Iterable[str], *, columns: dict[str, str] | None, level: str | None, path: Path
+) -> tuple[str, str | None, str | None, str | None, str | None]:
+    """Return (code_col, name_col, parent_col, level_col, level) for a boundary file."""
+    cols = [str(c) for c in columns_in_file]
+    keys: dict[str, str] = {}
+    for c in cols:
+        keys.setdefault(fold_key(c), c)
+    user = dict(columns or {})
+    unknown = set(user) - {"code", "name", "parent_code", "level"}
+    if unknown:
+        raise GeoAnttError(f"columns=: unknown key(s) {sorted(unknown)}; use code, name, parent_code, level")
+    chosen: dict[str, str | None] = {}
+    for key, want in user.items():
+        if want is None:
+            chosen[key] = None
+            continue
+        col = keys.get(fold_key(want))
+        if col is None:
+            raise GeoAnttError(f"{path}: column {want!r} (for {key}) not found; the file has {cols}")
+        chosen[key] = col
+    lvl = level
+    if lvl is not None and lvl not in UNIT_LEVELS:
+        raise GeoAnttError(f"level must be one of {UNIT_LEVELS}, got {lvl!r}")
+
+    # defaults: the most specific level whose code column is present (or the requested level)
+    table = _UNIT_DEFAULTS if lvl is None else tuple(t for t in _UNIT_DEFAULTS if t[0] == lvl)
+    code_col = chosen.get("code")
+    name_col = chosen.get("name")
+    parent_col = chosen.get("parent_code")
+    level_col = chosen.get("level")
+    if "level" not in chosen:
+        level_col = _find_column(keys, ("level", "cap", "cap_hanh_chinh"))
+    matched_level: str | None = None
+    if "code" not in chosen:
+        for lv, codes, _names, _parents in table:
+            c = _find_column(keys, codes)
+            if c is not None:
+                code_col, matched_level = c, lv
+                break
+        if code_col is None:
+            code_col = _find_column(keys, _GENERIC_CODE)
+    if code_col is None:
+        raise GeoAnttError(
+            f"{path}: no unit code column found among {cols}; name it with columns={{'code': ...}} "
+            "(e.g. commune_code_gso, ma_xa, code)"
+        )
+    if lvl is None:
+        lvl = matched_level or _level_of_column(code_col)
+    spec = next((t for t in _UNIT_DEFAULTS if t[0] == lvl), None)
+    if "name" not in chosen:
+        name_col = _find_column(keys, (spec[2] if spec else ()) + _GENERIC_NAME)
+    if "parent_code" not in chosen:
+        parent_col = _find_column(keys, (spec[3] if spec else ()) + _GENERIC_PARENT)
+        if parent_col == code_col:
+            parent_col = None
+    if lvl is None and level_col is None:
+        raise GeoAnttError(
+            f"{path}: cannot tell the level of the units from column {code_col!r}; "
+            f"give level= / --level ({', '.join(UNIT_LEVELS)})"
+        )
+    return code_col, name_col, parent_col, level_col, lvl
+
+
+_POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def _polygonal_part(g: shapely.Geometry) -> shapely.Geometry | None:
+    """The (multi)polygon part of a repaired geometry (make_valid may add lines or points)."""
+    if g is None or g.is_empty:
+        return None
+    if g.geom_type in _POLYGONAL:
+        return g
+    if g.geom_type == "GeometryCollection":
+        polys = [p for p in shapely.get_parts(g) if p.geom_type in _POLYGONAL and not p.is_empty]
+        if not polys:
+            return None
+        u = shapely.union_all(polys)
+        return u if u.geom_type in _POLYGONAL else None
+    return None
+
+
+def read_units(
+    path: str | os.PathLike[str],
+    *,
+    level: str | None = None,
+    columns: dict[str, str] | None = None,
+    crs: object = None,
+    encoding: str | None = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read administrative units (province, district, commune or hamlet polygons) from a file.
+
+    Parameters
+    ----------
+    path
+        GeoJSON, Shapefile (.shp; the .cpg is honoured, and without one the text encoding is
+        detected — UTF-8 or Windows-1258 — with a warning saying which) or GeoPackage.
+    level
+        ``province``, ``district``, ``commune`` or ``hamlet``; None: inferred from the code
+        column (``commune_code_gso`` -> commune, ``ma_huyen`` -> district...) or from a
+        ``level`` column.
+    columns
+        Where ``code``, ``name``, ``parent_code`` (and optionally ``level``) come from, e.g.
+        ``{"code": "MA_XA", "name": "TEN_XA"}``; header names are matched ignoring case and
+        diacritics. Unnamed ones use defaults that recognise the GSO-coded files of
+        ``../shared/data`` (``commune_code_gso``/``commune``/``district_code_gso``,
+        ``commune_code_2025``/``commune_2025``, ``commune_code``/``commune_full_name``/
+        ``province_code``...) and common Vietnamese names (``ma_xa``, ``ten_xa``, ``ma``, ``ten``).
+    crs
+        The CRS of the coordinates ("EPSG:3405", 9210...), overriding the file's own. A file
+        without a CRS whose coordinates lie in Vietnam's lon/lat box is read as EPSG:4326 with
+        a warning; otherwise :class:`CRSError` asks for it.
+    encoding
+        Text encoding of a Shapefile's .dbf (overrides the .cpg and the detection).
+    layer
+        GeoPackage layer (default: the first one).
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4326, index = ``code`` (str), columns ``UNIT_COLUMNS`` + geometry + every other
+        property of the file. Names are NFC. Invalid polygons are repaired with
+        ``shapely.make_valid`` (a warning names the units); multipolygons and islands are kept.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem (file, row = 1-based feature number, field): missing or
+        duplicate code, empty or non-polygon geometry, unknown level.
+    CRSError
+        No usable CRS, or latitude/longitude swapped.
+    """
+    path = Path(path)
+    raw = _read_vector(path, encoding=encoding, layer=layer)
+    code_col, name_col, parent_col, level_col, lvl = _unit_mapping(
+        [c for c in raw.columns if c != raw.geometry.name], columns=columns, level=level, path=path
+    )
+    raw = _settle_crs(raw, crs=crs, path=path)
+    fname = str(path)
+    problems: list[Problem] = []
+    n = len(raw)
+    codes = [_as_code(v) for v in raw[code_col]]
+    names = [_as_text(v) for v in raw[name_col]] if name_col else [None] * n
+    parents = [_as_code(v) for v in raw[parent_col]] if parent_col else [None] * n
+    if level_col is not None and (level is None or "level" in (columns or {})):
+        levels = []
+        for i, v in enumerate(raw[level_col]):
+            lv = _resolve_level(v)
+            if lv is None and lvl is not None and _as_text(v) is None:
+                lv = lvl
+            if lv is None:
+                problems.append(Problem(fname, i + 1, str(level_col), _as_text(v), f"unknown level; use one of {', '.join(UNIT_LEVELS)}"))
+            levels.append(lv)
+    else:
+        levels = [lvl] * n
+
+    seen: dict[str, int] = {}
+    for i, c in enumerate(codes):
+        if c is None:
+            problems.append(Problem(fname, i + 1, code_col, None, "missing unit code"))
+            continue
+        if c in seen:
+            problems.append(Problem(fname, i + 1, code_col, c, f"duplicate unit code (first at row {seen[c]})"))
+        else:
+            seen[c] = i + 1
+    unnamed = [codes[i] for i in range(n) if names[i] is None and codes[i] is not None]
+    if unnamed:
+        what = f"no name column found ({name_col or 'none'})" if name_col is None else f"empty '{name_col}'"
+        _warn(f"{path}: {len(unnamed)} unit(s) without a name ({what}); their code is used as name: {', '.join(unnamed[:10])}{'...' if len(unnamed) > 10 else ''}")
+        names = [names[i] if names[i] is not None else codes[i] for i in range(n)]
+
+    geoms = raw.geometry.to_numpy().copy()
+    repaired: list[str] = []
+    for i, g in enumerate(geoms):
+        label = codes[i] or f"row {i + 1}"
+        if g is None or g.is_empty:
+            problems.append(Problem(fname, i + 1, "geometry", None, f"unit {label}: empty geometry"))
+            continue
+        if g.geom_type not in _POLYGONAL and g.geom_type != "GeometryCollection":
+            problems.append(Problem(fname, i + 1, "geometry", g.geom_type, f"unit {label}: geometry must be a Polygon or MultiPolygon"))
+            continue
+        if g.geom_type == "GeometryCollection" or not g.is_valid:
+            fixed = _polygonal_part(shapely.make_valid(g)) if not g.is_valid else _polygonal_part(g)
+            if fixed is None:
+                problems.append(Problem(fname, i + 1, "geometry", g.geom_type, f"unit {label}: no polygon left after repair"))
+                continue
+            if not g.is_valid:
+                repaired.append(f"{label} ({shapely.is_valid_reason(g)})")
+            geoms[i] = fixed
+    if problems:
+        raise ValidationError(problems)
+    if repaired:
+        _warn(f"{path}: repaired {len(repaired)} invalid polygon(s) with make_valid: {'; '.join(repaired[:20])}{'...' if len(repaired) > 20 else ''}")
+
+    extra = [c for c in raw.columns if c not in (code_col, name_col, parent_col, level_col, raw.geometry.name)]
+    if "id" in extra and code_col != "id" and [_as_code(v) for v in raw["id"]] == codes:
+        extra.remove("id")  # the GeoJSON feature id written by write_layer: same as the code
+    approx = [bool(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else False for v in raw["approximate"]] if "approximate" in raw.columns else [False] * n
+    valid_from = [_as_text(v) for v in raw["valid_from"]] if "valid_from" in raw.columns else [_default_valid_from(code_col, levels[i]) for i in range(n)]
+    valid_to = [_as_text(v) for v in raw["valid_to"]] if "valid_to" in raw.columns else [_default_valid_to(code_col, levels[i]) for i in range(n)]
+    data: dict[str, Any] = {
+        "code": codes,
+        "name": names,
+        "level": levels,
+        "parent_code": parents,
+        "approximate": approx,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+    }
+    for c in extra:
+        if c in data:
+            continue
+        col = raw[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            col = col.map(lambda v: nfc(v) if isinstance(v, str) else v)
+        data[c] = col.to_numpy()
+    out = gpd.GeoDataFrame(data, geometry=geoms, crs=WGS84)
+    out.index = pd.Index(codes, name="code")
+    return out
+
+
+# The 1 July 2025 reform ended districts and replaced the communes; codes named *_2025 are new.
+REFORM_DATE = "2025-07-01"
+_PRE_REFORM_END = "2025-06-30"
+
+
+def _default_valid_from(code_col: str, level: str | None) -> str | None:
+    return REFORM_DATE if "2025" in code_col else None
+
+
+def _default_valid_to(code_col: str, level: str | None) -> str | None:
+    return _PRE_REFORM_END if level == "district" else None
