@@ -667,8 +667,26 @@ def read_units(
     CRSError
         No usable CRS, or latitude/longitude swapped.
     """
+    return _read_unit_frame(path, level=level, columns=columns, crs=crs, encoding=encoding, layer=layer, points=False)
+
+
+def _read_unit_frame(
+    path: str | os.PathLike[str],
+    *,
+    level: str | None,
+    columns: dict[str, str] | None,
+    crs: object,
+    encoding: str | None,
+    layer: str | None,
+    points: bool | None,
+) -> gpd.GeoDataFrame:
+    """:func:`read_units` for polygons (``points=False``), points (True) or whichever the file
+    holds (None: points when every geometry is a point)."""
     path = Path(path)
     raw = _read_vector(path, encoding=encoding, layer=layer)
+    if points is None:
+        types = set(raw.geometry[~(raw.geometry.isna() | raw.geometry.is_empty)].geom_type)
+        points = bool(types) and types <= {"Point", "MultiPoint"}
     code_col, name_col, parent_col, level_col, lvl = _unit_mapping(
         [c for c in raw.columns if c != raw.geometry.name], columns=columns, level=level, path=path
     )
@@ -712,6 +730,12 @@ def read_units(
         label = codes[i] or f"row {i + 1}"
         if g is None or g.is_empty:
             problems.append(Problem(fname, i + 1, "geometry", None, f"unit {label}: empty geometry"))
+            continue
+        if points:
+            if g.geom_type == "MultiPoint" and shapely.get_num_geometries(g) == 1:
+                geoms[i] = shapely.get_geometry(g, 0)
+            elif g.geom_type != "Point":
+                problems.append(Problem(fname, i + 1, "geometry", g.geom_type, f"unit {label}: geometry must be a Point (a file of unit centres)"))
             continue
         if g.geom_type not in _POLYGONAL and g.geom_type != "GeometryCollection":
             problems.append(Problem(fname, i + 1, "geometry", g.geom_type, f"unit {label}: geometry must be a Polygon or MultiPolygon"))
