@@ -13,30 +13,47 @@ Reading: :func:`read_units` (boundaries of any level), :func:`read_models` / :fu
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime as _dt
+import io as io_mod
 import json
 import math
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pyogrio.errors
 import shapely
+from pyproj import Transformer
 
 from ._errors import CRSError, GeoAnttError, Problem, ValidationError
 from .crs import VIETNAM_BOUNDS, WGS84, parse_crs, to_wgs84
-from .schema import UNIT_COLUMNS, UNIT_LEVELS
+from ._parse import (
+    ParseError,
+    is_blank,
+    parse_bool,
+    parse_coordinate,
+    parse_date,
+    parse_directions,
+    parse_number,
+)
+from .layers import LayerSpec, load_layer_specs, resolve_kind
+from .schema import FIELDS, HOSTS, MODEL_COLUMNS, STATUSES, UNIT_COLUMNS, UNIT_LEVELS, lookup_vocab
 from .text import fold, fold_key, nfc
 
 __all__ = [
     "GEOJSON_DECIMALS",
     "REFORM_DATE",
+    "load_models",
+    "read_models",
     "read_units",
     "to_geojson_dict",
     "to_geojson_text",
@@ -791,3 +808,567 @@ def _default_valid_from(code_col: str, level: str | None) -> str | None:
 
 def _default_valid_to(code_col: str, level: str | None) -> str | None:
     return _PRE_REFORM_END if level == "district" else None
+
+
+# --------------------------------------------------------------------------------------------
+# security models
+
+# field -> (English header aliases, Vietnamese header aliases); matched with fold_key.
+_MODEL_HEADERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "id": (("id", "model_id", "code", "ref", "identifier", "@id"), ("ma", "ma_mo_hinh", "ma_so", "ma_camera", "so_hieu", "ky_hieu")),
+    "row_no": (("no", "row", "#"), ("stt", "so_thu_tu", "tt")),
+    "kind": (("kind", "type", "model_type", "category", "layer"), ("loai", "loai_mo_hinh", "mo_hinh", "kieu", "loai_hinh", "phan_loai")),
+    "name": (("name", "title", "label"), ("ten", "ten_mo_hinh", "ten_goi", "ten_camera", "ten_diem")),
+    "lat": (("lat", "latitude", "y_lat", "lat_deg"), ("vi_do", "vido", "vd")),
+    "lon": (("lon", "lng", "long", "longitude", "x_lon", "lon_deg"), ("kinh_do", "kinhdo", "kd")),
+    "x": (("x", "easting", "x_m"), ("toa_do_x", "x_vn2000")),
+    "y": (("y", "northing", "y_m"), ("toa_do_y", "y_vn2000")),
+    "coordinates": (("coordinates", "coords", "location", "latlon", "lat_lon", "position"), ("toa_do", "vi_tri", "toa_do_gps", "dinh_vi")),
+    "direction_deg": (
+        ("direction_deg", "direction", "bearing", "heading", "azimuth", "camera:direction", "azimuth_deg"),
+        ("huong", "huong_camera", "huong_quay", "huong_nhin", "goc_huong", "phuong_huong", "huong_do"),
+    ),
+    "fov_deg": (
+        ("fov_deg", "fov", "angle", "camera:angle", "field_of_view", "view_angle", "angle_deg"),
+        ("goc", "goc_nhin", "goc_quan_sat", "goc_quay", "goc_mo", "goc_do"),
+    ),
+    "range_m": (("range_m", "range", "distance", "distance_m", "view_distance"), ("tam_xa", "tam_nhin", "tam_quan_sat", "khoang_cach", "tam_xa_m", "cu_ly")),
+    "radius_m": (("radius_m", "radius", "radius_meters"), ("ban_kinh", "ban_kinh_m", "ban_kinh_chieu_sang", "ban_kinh_bao_ve")),
+    "height_m": (("height_m", "height", "camera:height", "elevation_m"), ("chieu_cao", "do_cao", "chieu_cao_m", "do_cao_lap_dat")),
+    "status": (("status", "state", "operational_status"), ("trang_thai", "tinh_trang", "tinh_trang_hoat_dong")),
+    "field": (("field", "domain", "sector", "area_of_work"), ("linh_vuc", "linh_vuc_hoat_dong")),
+    "host": (
+        ("host", "host_type", "location_type", "placed_at", "setting"),
+        ("noi", "noi_lap_dat", "noi_trien_khai", "don_vi_chu_quan", "dia_ban", "loai_dia_ban", "mo_hinh_tai", "noi_xay_dung"),
+    ),
+    "unit_code": (("unit_code", "hamlet_code", "commune_code", "unit"), ("ma_don_vi", "ma_thon", "ma_ap", "ma_xa", "ma_to_dan_pho", "ma_dia_ban")),
+    "camera_type": (("camera_type", "camera:type", "camera_mount", "camera:mount"), ("loai_camera", "kieu_camera", "chung_loai_camera")),
+    "owner": (("owner", "operator", "owned_by"), ("chu_so_huu", "chu_dau_tu", "nguoi_quan_ly", "don_vi_quan_ly", "so_huu")),
+    "data_sharing": (("data_sharing", "sharing", "shared", "connected"), ("chia_se_du_lieu", "chia_se", "ket_noi", "ket_noi_du_lieu", "cam_ket_chia_se")),
+    "start_date": (("start_date", "date", "installed", "install_date", "start", "since"), ("ngay", "ngay_lap_dat", "ngay_bat_dau", "ngay_trien_khai", "ngay_thanh_lap", "thoi_gian")),
+    "end_date": (("end_date", "end", "removed", "until"), ("ngay_ket_thuc", "ngay_ngung", "ngay_thao_do")),
+    "notes": (("notes", "note", "remarks", "description", "comment"), ("ghi_chu", "mo_ta", "chu_thich")),
+}
+_HEADER_INDEX: dict[str, tuple[str, str]] = {}
+for _field, (_en, _vi) in _MODEL_HEADERS.items():
+    for _a in _en:
+        _HEADER_INDEX.setdefault(fold_key(_a), (_field, "en"))
+    for _a in _vi:
+        _HEADER_INDEX.setdefault(fold_key(_a), (_field, "vi"))
+
+_CAMERA_TYPES = {
+    "fixed": ("fixed", "bullet", "box", "co dinh", "than", "camera than", "thân"),
+    "ptz": ("ptz", "xoay", "quay quet", "xoay 360", "speed dome", "camera xoay"),
+    "dome": ("dome", "ban cau", "camera ban cau", "cau"),
+}
+
+_CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+_XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def _decode_csv(path: Path, raw: bytes) -> tuple[str, str, list[Problem]]:
+    """Text of a CSV file, the codec used, and a warning when it was guessed."""
+    notes: list[Problem] = []
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw[3:].decode("utf-8"), "utf-8-sig", notes
+        except UnicodeDecodeError as exc:
+            raise GeoAnttError(f"{path}: starts with a UTF-8 mark but is not UTF-8 ({exc})") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16"), "utf-16", notes
+    try:
+        return raw.decode("utf-8"), "utf-8", notes
+    except UnicodeDecodeError:
+        pass
+    text1258 = raw.decode("cp1258", errors="replace")
+    vi_marks = sum(text1258.count(ch) for ch in "ăĂđĐơƠưƯ\u0300\u0301\u0303\u0309\u0323")
+    if vi_marks:
+        codec, label = "cp1258", "Windows-1258 (Vietnamese)"
+    else:
+        codec, label = "cp1252", "Windows-1252"
+    text = raw.decode(codec, errors="replace")
+    notes.append(Problem(str(path), None, None, None, f"not UTF-8: decoded as {label}; save as UTF-8 (CSV UTF-8) to be sure", "warning"))
+    return text, codec, notes
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()][:20]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
+    except csv.Error:
+        head = lines[0] if lines else ""
+        counts = {d: head.count(d) for d in (";", "\t", ",")}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _read_csv_table(path: Path) -> tuple[list[str], list[tuple[int, list[Any]]], list[Problem]]:
+    text, _codec, notes = _decode_csv(path, path.read_bytes())
+    text = text.lstrip("\ufeff")
+    delim = _sniff_delimiter(text)
+    reader = csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim)
+    header: list[str] | None = None
+    rows: list[tuple[int, list[Any]]] = []
+    for recno, rec in enumerate(reader, start=1):
+        if header is None:
+            if not any(c.strip() for c in rec):
+                continue
+            header = [nfc(c) or "" for c in rec]
+            continue
+        if not any(c.strip() for c in rec):
+            continue
+        rows.append((recno, [nfc(c) if c is not None else None for c in rec]))
+    return header or [], rows, notes
+
+
+def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[tuple[int, list[Any]]], list[Problem]]:
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...
+        raise GeoAnttError(f"{path}: cannot read as an Excel .xlsx workbook ({exc})") from None
+    try:
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif sheet in wb.sheetnames:
+            ws = wb[sheet]
+        else:
+            raise GeoAnttError(f"{path}: no sheet {sheet!r}; the workbook has {wb.sheetnames}")
+        header: list[str] | None = None
+        rows: list[tuple[int, list[Any]]] = []
+        for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            vals = [nfc(v) if isinstance(v, str) else v for v in values]
+            if all(is_blank(v) for v in vals):
+                continue
+            if header is None:
+                header = ["" if v is None else str(v) for v in vals]
+                continue
+            rows.append((rownum, vals))
+    finally:
+        wb.close()
+    return header or [], rows, []
+
+
+def _check_lonlat(lon: float, lat: float) -> str | None:
+    """Why (lon, lat) is not a plausible point in Vietnam, or None."""
+    if _in_box((lon, lat, lon, lat), VIETNAM_BOUNDS):
+        return None
+    if _in_box((lat, lon, lat, lon), VIETNAM_BOUNDS):
+        return f"latitude and longitude are swapped (latitude {lat:g} is a longitude in Vietnam, longitude {lon:g} a latitude): exchange the two columns"
+    return f"point (lon {lon:g}, lat {lat:g}) is outside Vietnam ({VIETNAM_BOUNDS[0]:g}-{VIETNAM_BOUNDS[2]:g}°E, {VIETNAM_BOUNDS[1]:g}-{VIETNAM_BOUNDS[3]:g}°N)"
+
+
+def _split_pair(v: Any) -> tuple[str, str]:
+    """"10.1269, 106.6867" / "10,1269; 106,6867" / DMS pair -> (lat text, lon text)."""
+    s = str(v).strip().strip("()[]")
+    for sep in (";", "|", "\t"):
+        if sep in s:
+            a, _, b = s.partition(sep)
+            return a, b
+    if s.count(",") == 1:
+        a, _, b = s.partition(",")
+        return a, b
+    if s.count(",") == 3:  # comma decimals and a comma separator: 10,12, 106,68
+        parts = s.split(",")
+        return parts[0] + "," + parts[1], parts[2] + "," + parts[3]
+    m = re.match(r"^(.*?[NSns])\s+(.*[EWew])$", s)
+    if m:
+        return m.group(1), m.group(2)
+    parts = s.split()
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise ParseError("not a coordinate pair (write 'latitude, longitude', e.g. 10.1269, 106.6867)")
+
+
+def _camera_type(v: Any) -> str:
+    key = fold(str(v))
+    for code, aliases in _CAMERA_TYPES.items():
+        if key == code or key in aliases:
+            return code
+    return nfc(str(v)) or ""
+
+
+def load_models(
+    path: str | os.PathLike[str],
+    *,
+    crs: object = None,
+    specs: Mapping[str, LayerSpec] | None = None,
+    lang: str | None = None,
+    sheet: str | None = None,
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Read security models and validate every row; never raises for row problems.
+
+    Parameters
+    ----------
+    path
+        CSV (UTF-8 with or without BOM; otherwise Windows-1258/1252 is detected and a warning
+        says so; comma, semicolon or tab separated — sniffed), XLSX (first sheet or ``sheet``),
+        GeoJSON, GeoPackage or Shapefile (point geometry; properties as columns).
+    crs
+        CRS of ``x``/``y`` columns (e.g. "EPSG:9210" for VN-2000 TM-3 105°45'), or of a vector
+        file without one.
+    specs
+        Layer specs (default: ``layers/*.toml``) that define the kinds and their aliases.
+    lang
+        "vi" or "en": the language of compass letters (a lone "N" is North in English, Nam =
+        South in Vietnamese). None: the language of the file's headers; when they do not tell,
+        "N" is reported as ambiguous.
+    sheet
+        Worksheet name of an XLSX file.
+
+    Returns
+    -------
+    (GeoDataFrame, list of Problem)
+        The valid rows (EPSG:4326, index = ``id``, ``MODEL_COLUMNS`` + geometry + unrecognised
+        columns kept as they are) and every problem found, errors and warnings, each with file,
+        row (spreadsheet row, header = 1; feature number for vector files), field, value and
+        reason. A row with an error is not in the frame.
+
+    Notes
+    -----
+    Headers are matched ignoring case, diacritics and punctuation, in English or Vietnamese
+    (``lat``/``vĩ độ``, ``lon``/``kinh độ``, ``kind``/``loại``, ``direction_deg``/``hướng``/
+    ``camera:direction``, ``fov_deg``/``góc``/``camera:angle``, ``range_m``/``tầm xa``,
+    ``radius_m``/``bán kính``, ``status``/``trạng thái``...). Blank ``fov_deg``, ``range_m``,
+    ``radius_m`` and ``height_m`` stay NaN: the footprint code then uses the kind's default from
+    its layer spec; ``frame.attrs["defaults"]`` lists, per kind, the defaults that will apply
+    and how many rows rely on them. A blank status means ``active``. Without an id column,
+    ids ``<file stem>-<row>`` are generated (warning).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    specs = load_layer_specs() if specs is None else specs
+    if lang is not None and lang not in ("vi", "en"):
+        raise GeoAnttError(f"lang must be 'vi' or 'en', got {lang!r}")
+    suffix = path.suffix.lower()
+    fname = str(path)
+    geoms: list[Any] | None = None
+    if suffix in _CSV_SUFFIXES:
+        header, rows, problems = _read_csv_table(path)
+    elif suffix in _XLSX_SUFFIXES:
+        header, rows, problems = _read_xlsx_table(path, sheet)
+    elif suffix == ".xls":
+        raise GeoAnttError(f"{path}: old Excel .xls files are not read; save the sheet as .xlsx or CSV UTF-8")
+    else:
+        header, rows, geoms, problems = _read_vector_table(path, crs=crs)
+    return _build_models(fname, path.stem, header, rows, geoms, problems, crs=crs, specs=specs, lang=lang, vector=geoms is not None)
+
+
+def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[tuple[int, list[Any]]], list[Any], list[Problem]]:
+    gdf = _read_vector(path, encoding=None, layer=None)
+    notes: list[Problem] = []
+    if crs is not None:
+        gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
+    geo = gdf.geometry
+    present = ~(geo.isna() | geo.is_empty)
+    if gdf.crs is None:
+        b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy())) if present.any() else VIETNAM_BOUNDS
+        if _in_box(b, _NATIONAL_BOX) or _in_box(b, _SWAPPED_BOX) or not present.any():
+            notes.append(Problem(str(path), None, None, None, "no CRS in the file: coordinates read as lon/lat (EPSG:4326)", "warning"))
+            gdf = gdf.set_crs(WGS84)
+        else:
+            raise CRSError(f"{path}: the file has no CRS and its coordinates are not lon/lat; give it with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
+    gdf = to_wgs84(gdf)
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    rows = [(i + 1, list(vals)) for i, vals in enumerate(zip(*(gdf[c].tolist() for c in cols)))] if cols else [(i + 1, []) for i in range(len(gdf))]
+    return [str(c) for c in cols], rows, list(gdf.geometry.to_numpy()), notes
+
+
+def _build_models(
+    fname: str,
+    stem: str,
+    header: list[str],
+    rows: list[tuple[int, list[Any]]],
+    geoms: list[Any] | None,
+    problems: list[Problem],
+    *,
+    crs: object,
+    specs: Mapping[str, LayerSpec],
+    lang: str | None,
+    vector: bool,
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    problems = list(problems)
+    # ---- headers
+    col_of: dict[str, int] = {}
+    extras: list[tuple[int, str]] = []
+    votes = {"vi": 0, "en": 0}
+    for j, h in enumerate(header):
+        key = fold_key(h)
+        hit = _HEADER_INDEX.get(key)
+        if hit is None or not key:
+            if h and h.strip():
+                extras.append((j, h))
+            continue
+        field_, hl = hit
+        if field_ in col_of:
+            problems.append(Problem(fname, 1, h, None, f"second column for '{field_}' (first: '{header[col_of[field_]]}'); ignored", "warning"))
+            continue
+        col_of[field_] = j
+        if key not in ("id", "x", "y"):
+            votes[hl] += 1
+    header_lang = "vi" if votes["vi"] > votes["en"] else "en" if votes["en"] > votes["vi"] else None
+    dir_lang = lang or header_lang
+
+    xy_crs = None
+    if not vector:
+        has_latlon = "lat" in col_of or "lon" in col_of or "coordinates" in col_of
+        if ("x" in col_of or "y" in col_of) and not has_latlon:
+            if crs is None:
+                problems.append(Problem(fname, 1, header[col_of.get("x", col_of.get("y", 0))], None, "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)"))
+            else:
+                xy_crs = parse_crs(crs, what=f"{fname}: crs")
+        if "kind" not in col_of:
+            problems.append(Problem(fname, 1, None, None, "no kind column (kind / loại / loại mô hình)"))
+        if not has_latlon and "x" not in col_of and "y" not in col_of:
+            problems.append(Problem(fname, 1, None, None, "no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)", "warning"))
+    if "id" not in col_of and rows:
+        problems.append(Problem(fname, 1, None, None, f"no id column: ids {stem}-<row> were generated", "warning"))
+    transformer = Transformer.from_crs(xy_crs, WGS84, always_xy=True) if xy_crs is not None else None
+
+    def cell(vals: list[Any], field_: str) -> Any:
+        j = col_of.get(field_)
+        if j is None or j >= len(vals):
+            return None
+        v = vals[j]
+        return None if is_blank(v) else v
+
+    def hname(field_: str) -> str:
+        return header[col_of[field_]] if field_ in col_of else field_
+
+    records: list[dict[str, Any]] = []
+    bad_rows: set[int] = set()
+    seen_ids: dict[str, int] = {}
+    for k, (rownum, vals) in enumerate(rows):
+        errs: list[Problem] = []
+
+        def err(field_: str | None, value: Any, reason: str, severity: str = "error") -> None:
+            errs.append(Problem(fname, rownum, hname(field_) if field_ else None, value, reason, severity))
+
+        rec: dict[str, Any] = {}
+        # id
+        if "id" in col_of:
+            rid = _as_code(cell(vals, "id"))
+            if rid is None:
+                err("id", None, "missing id")
+        else:
+            rid = f"{stem}-{rownum}"
+        if rid is not None:
+            if rid in seen_ids:
+                err("id", rid, f"duplicate id (first at row {seen_ids[rid]})")
+            else:
+                seen_ids[rid] = rownum
+        rec["id"] = rid
+        # kind
+        kraw = cell(vals, "kind")
+        kind = None
+        if kraw is None:
+            if "kind" in col_of:
+                err("kind", None, "missing kind")
+        else:
+            kind = resolve_kind(kraw, specs)
+            if kind is None:
+                known = ", ".join(f"{s.kind} ({s.title_vi})" for s in specs.values())
+                err("kind", kraw, f"unknown kind; known kinds: {known}")
+        rec["kind"] = kind
+        spec = specs.get(kind) if kind else None
+        rec["name"] = _as_text(cell(vals, "name"))
+        # vocabularies
+        sraw = cell(vals, "status")
+        status = "active" if sraw is None else lookup_vocab(STATUSES, sraw)
+        if status is None:
+            err("status", sraw, f"unknown status; use one of: {', '.join(f'{c} ({v[0]})' for c, v in STATUSES.items())}")
+        rec["status"] = status
+        for fld, vocab in (("field", FIELDS), ("host", HOSTS)):
+            raw_v = cell(vals, fld)
+            code = None if raw_v is None else lookup_vocab(vocab, raw_v)
+            if raw_v is not None and code is None:
+                err(fld, raw_v, f"unknown {fld}; left empty (known: {', '.join(v[0] for v in vocab.values())})", "warning")
+            rec[fld] = code
+        rec["unit_code"] = _as_code(cell(vals, "unit_code"))
+        # numbers
+        for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
+            raw_v = cell(vals, fld)
+            value = math.nan
+            if raw_v is not None:
+                try:
+                    value = parse_number(raw_v)
+                except ParseError as exc:
+                    err(fld, raw_v, f"malformed number: {exc}")
+                else:
+                    if fld == "fov_deg" and not 0.0 < value <= 360.0:
+                        err(fld, raw_v, "field of view must be in (0, 360] degrees")
+                    elif fld in ("range_m", "radius_m") and value <= 0.0:
+                        err(fld, raw_v, f"{'range' if fld == 'range_m' else 'radius'} must be positive (metres)")
+                    elif fld == "height_m" and value < 0.0:
+                        err(fld, raw_v, "height must not be negative (metres)")
+            rec[fld] = value
+        # directions
+        draw = cell(vals, "direction_deg")
+        try:
+            rec["direction_deg"] = parse_directions(draw, lang=dir_lang)
+        except ParseError as exc:
+            err("direction_deg", draw, str(exc))
+            rec["direction_deg"] = ()
+        if spec is not None and spec.footprint == "sector" and not rec["direction_deg"] and hname("direction_deg") not in {p.field for p in errs}:
+            fov = rec["fov_deg"] if not math.isnan(rec["fov_deg"]) else spec.defaults.get("fov_deg", math.nan)
+            if not fov >= 360.0:
+                err("direction_deg", None, f"a {spec.kind} needs a direction (degrees clockwise from north or N/Bắc...), unless its fov_deg is 360")
+        # other attributes
+        ct = cell(vals, "camera_type")
+        rec["camera_type"] = None if ct is None else _camera_type(ct)
+        rec["owner"] = _as_text(cell(vals, "owner"))
+        ds = cell(vals, "data_sharing")
+        if ds is None:
+            rec["data_sharing"] = None
+        else:
+            try:
+                rec["data_sharing"] = parse_bool(ds)
+            except ParseError as exc:
+                err("data_sharing", ds, f"{exc}; left empty", "warning")
+                rec["data_sharing"] = None
+        for fld in ("start_date", "end_date"):
+            raw_v = cell(vals, fld)
+            rec[fld] = None
+            if raw_v is not None:
+                try:
+                    rec[fld] = parse_date(raw_v)
+                except ParseError as exc:
+                    err(fld, raw_v, str(exc))
+        rec["notes"] = _as_text(cell(vals, "notes"))
+        # location
+        geom = None
+        if vector:
+            g = geoms[k] if geoms is not None else None
+            if g is not None and not g.is_empty:
+                if g.geom_type == "MultiPoint" and shapely.get_num_geometries(g) == 1:
+                    g = shapely.get_geometry(g, 0)
+                if g.geom_type not in ("Point", "LineString", "MultiLineString"):
+                    err("geometry", g.geom_type, "geometry must be a Point (or a line for lighting)")
+                else:
+                    xs, ys = shapely.get_coordinates(g).T
+                    why = None
+                    for x_, y_ in zip(xs, ys):
+                        why = _check_lonlat(float(x_), float(y_))
+                        if why:
+                            break
+                    if why:
+                        err("geometry", f"{float(xs[0]):g}, {float(ys[0]):g}", why)
+                    else:
+                        geom = g
+        else:
+            lon = lat = None
+            try:
+                if "coordinates" in col_of and cell(vals, "coordinates") is not None and cell(vals, "lat") is None and cell(vals, "lon") is None:
+                    a, b = _split_pair(cell(vals, "coordinates"))
+                    lat, lon = parse_coordinate(a.strip(), axis="lat"), parse_coordinate(b.strip(), axis="lon")
+            except ParseError as exc:
+                err("coordinates", cell(vals, "coordinates"), str(exc))
+            for fld, axis in (("lat", "lat"), ("lon", "lon")):
+                raw_v = cell(vals, fld)
+                if raw_v is None:
+                    continue
+                try:
+                    value = parse_coordinate(raw_v, axis=axis)
+                except ParseError as exc:
+                    err(fld, raw_v, str(exc))
+                    continue
+                if axis == "lat":
+                    lat = value
+                else:
+                    lon = value
+            if transformer is not None and lat is None and lon is None:
+                xr, yr = cell(vals, "x"), cell(vals, "y")
+                if xr is not None or yr is not None:
+                    try:
+                        xv, yv = parse_number(xr), parse_number(yr)
+                    except ParseError as exc:
+                        err("x" if xr is None or _bad_number(xr) else "y", xr if _bad_number(xr) else yr, f"malformed number: {exc}")
+                    else:
+                        lon, lat = (float(c) for c in transformer.transform(xv, yv))
+            if (lat is None) != (lon is None) and not any(p.field in (hname("lat"), hname("lon")) for p in errs):
+                missing = "lat" if lat is None else "lon"
+                err(missing, None, "missing coordinate: latitude and longitude go together")
+            elif lat is not None and lon is not None:
+                if not (math.isfinite(lat) and math.isfinite(lon)):
+                    err("x", None, "coordinates cannot be projected; check --crs")
+                else:
+                    why = _check_lonlat(lon, lat)
+                    if why:
+                        err("lat" if "lat" in col_of else "coordinates" if "coordinates" in col_of else "x", f"{lat:g}, {lon:g}", why)
+                    else:
+                        geom = shapely.Point(lon, lat)
+        if geom is None and spec is not None and spec.spatial and not any(p.severity == "error" and p.field in (hname("lat"), hname("lon"), hname("coordinates"), hname("x"), hname("y"), "geometry") for p in errs):
+            err(None, None, f"missing coordinates: a {spec.kind} must have a location (lat/lon)")
+        # extras
+        for j, h in extras:
+            v = vals[j] if j < len(vals) else None
+            rec[h] = None if is_blank(v) else v
+        problems.extend(errs)
+        if any(p.severity == "error" for p in errs):
+            bad_rows.add(rownum)
+            continue
+        rec["geometry"] = geom
+        records.append(rec)
+
+    columns = list(MODEL_COLUMNS) + [h for _, h in extras if h not in MODEL_COLUMNS and h != "geometry"]
+    frame = pd.DataFrame.from_records(records, columns=columns + ["geometry"]) if records else pd.DataFrame(columns=columns + ["geometry"])
+    for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
+        frame[fld] = frame[fld].astype(float)
+    frame["direction_deg"] = frame["direction_deg"].astype(object)
+    gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
+    gdf.index = pd.Index(gdf["id"].astype(object).to_numpy(), name="id")
+    defaults: dict[str, dict[str, dict[str, float | int]]] = {}
+    for kind, sub in gdf.groupby("kind", sort=True) if len(gdf) else ():
+        for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
+            n = int(sub[fld].isna().sum())
+            if n and fld in specs[kind].defaults:
+                defaults.setdefault(str(kind), {})[fld] = {"value": specs[kind].defaults[fld], "rows": n}
+    gdf.attrs["defaults"] = defaults
+    gdf.attrs["header_lang"] = header_lang
+    # file-level errors make every row unusable
+    if any(p.severity == "error" and p.row in (1, None) and p.field is None for p in problems):
+        gdf = gdf.iloc[0:0]
+    return gdf, problems
+
+
+def _bad_number(v: Any) -> bool:
+    try:
+        parse_number(v)
+    except ParseError:
+        return True
+    return False
+
+
+def read_models(
+    path: str | os.PathLike[str],
+    *,
+    skip_invalid: bool = False,
+    crs: object = None,
+    specs: Mapping[str, LayerSpec] | None = None,
+    lang: str | None = None,
+    sheet: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read and validate security models (see :func:`load_models` for formats and headers).
+
+    Parameters
+    ----------
+    skip_invalid
+        False: any error raises :class:`ValidationError` listing every problem. True: rows with
+        errors are left out and listed, as Problems, in ``frame.attrs["skipped"]``.
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4326, index = ``id``, ``MODEL_COLUMNS`` + geometry. Warnings (a guessed encoding,
+        an unknown field/host value...) are issued with :func:`warnings.warn`.
+    """
+    gdf, problems = load_models(path, crs=crs, specs=specs, lang=lang, sheet=sheet)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors and not skip_invalid:
+        raise ValidationError(errors)
+    for p in problems:
+        if p.severity != "error":
+            _warn(str(p))
+    gdf.attrs["skipped"] = errors
+    return gdf

@@ -326,3 +326,248 @@ def test_read_units_reads_its_own_output(tmp_path: Path, shared_data: Path) -> N
     assert (back["level"] == "commune").all() and list(back["parent_code"]) == list(u["parent_code"])
     assert np.allclose(shapely.area(back.geometry.to_numpy()), shapely.area(u.geometry.to_numpy()), rtol=1e-5)
     assert list(back.columns) == list(u.columns)
+
+
+# --------------------------------------------------------------------------------------------
+# models
+
+import openpyxl
+
+from geo_antt._errors import Problem
+from geo_antt._parse import ParseError, parse_coordinate, parse_directions, parse_number
+
+VI_HEADER = "Mã;Loại mô hình;Tên;Vĩ độ;Kinh độ;Hướng;Góc;Tầm xa;Bán kính;Trạng thái;Lĩnh vực"
+
+
+def _write_csv(path: Path, lines: list[str], *, bom: bool = False, encoding: str = "utf-8") -> Path:
+    data = ("\n".join(lines) + "\n").encode(encoding)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path
+
+
+def _errors(problems: list[Problem]) -> dict[tuple[int | None, str | None], Problem]:
+    return {(p.row, p.field): p for p in problems if p.severity == "error"}
+
+
+def test_csv_vietnamese_headers_bom_semicolon_comma_decimals(tmp_path: Path) -> None:
+    p = _write_csv(
+        tmp_path / "mo_hinh.csv",
+        [
+            VI_HEADER,
+            "C1;Camera;Camera chợ;10,1269;106,6867;ĐB;90;30;;Hoạt động;Phòng chống tội phạm",
+            "C2;camera an ninh;Cam 2;10°07'36.9\"N;106°41'12\"E;\"90; 270\";;;;;",
+            "L1;Đèn chiếu sáng;Đèn 1;10,13;106,69;;;;25;Ngừng hoạt động;",
+            "K1;Chốt dân phòng;Chốt 1;10.14;106.7;;;;;;pccc",
+            "T1;Tổ tự quản;Tổ 1;;;;;;;;",
+        ],
+        bom=True,
+    )
+    g, problems = io.load_models(p)
+    assert [q for q in problems if q.severity == "error"] == []
+    assert list(g.index) == ["C1", "C2", "L1", "K1", "T1"]
+    assert list(g["kind"]) == ["camera", "camera", "lighting", "checkpoint", "self_management"]
+    assert g.loc["C1", "direction_deg"] == (45.0,)
+    assert g.loc["C2", "direction_deg"] == (90.0, 270.0)
+    assert g.loc["C1"].geometry.x == pytest.approx(106.6867) and g.loc["C1"].geometry.y == pytest.approx(10.1269)
+    assert g.loc["C2"].geometry.y == pytest.approx(10 + 7 / 60 + 36.9 / 3600)
+    assert g.loc["C2"].geometry.x == pytest.approx(106 + 41 / 60 + 12 / 3600)
+    assert g.loc["C1", "fov_deg"] == 90.0 and math.isnan(g.loc["C2", "fov_deg"])
+    assert g.loc["L1", "radius_m"] == 25.0 and g.loc["L1", "status"] == "inactive"
+    assert g.loc["C1", "status"] == "active" and g.loc["K1", "status"] == "active"  # blank = active
+    assert g.loc["C1", "field"] == "crime_prevention" and g.loc["K1", "field"] == "fire_prevention"
+    assert g.loc["T1"].geometry is None  # non-spatial kinds need no location
+    assert g.crs.to_epsg() == 4326
+    # blank fov/range: NaN, and the defaults that will apply are recorded
+    assert g.attrs["defaults"]["camera"]["fov_deg"] == {"value": 90.0, "rows": 1}
+    assert g.attrs["defaults"]["checkpoint"]["radius_m"] == {"value": 100.0, "rows": 1}
+
+
+def test_csv_english_comma_no_bom(tmp_path: Path) -> None:
+    p = _write_csv(
+        tmp_path / "m.csv",
+        [
+            "id,kind,name,lat,lon,direction_deg,fov_deg,range_m,status,camera_type,start_date",
+            'a,camera,"Gate, north",10.5,106.5,NE;SW,60,25,active,PTZ,01/07/2025',
+            "b,lighting,lamp,10.6,106.6,,,,inactive,,2025-03-02",
+        ],
+    )
+    g = io.read_models(p)
+    assert g.loc["a", "direction_deg"] == (45.0, 225.0) and g.loc["a", "name"] == "Gate, north"
+    assert g.loc["a", "camera_type"] == "ptz" and g.loc["a", "start_date"] == "2025-07-01"
+    assert g.loc["b", "start_date"] == "2025-03-02"
+
+
+def test_csv_cp1258_detected(tmp_path: Path) -> None:
+    lines = ["ma,loai,ten,vi do,kinh do,ban kinh", f"1,{_vn1258('Đèn chiếu sáng')},{_vn1258('Đèn ngõ Hương')},10.1,106.1,15"]
+    p = _write_csv(tmp_path / "w.csv", lines, encoding="cp1258")
+    g, problems = io.load_models(p)
+    assert [q.reason for q in problems if q.severity == "warning" and "Windows-1258" in q.reason]
+    assert g.loc["1", "name"] == "Đèn ngõ Hương" and g.loc["1", "kind"] == "lighting"
+    with pytest.warns(UserWarning, match="Windows-1258"):
+        io.read_models(p)
+
+
+def test_every_validation_rule_reported_with_row_and_field(tmp_path: Path) -> None:
+    p = _write_csv(
+        tmp_path / "bad.csv",
+        [
+            "id,kind,lat,lon,direction_deg,fov_deg,range_m,radius_m,status",
+            "ok,camera,10.5,106.5,90,90,20,,active",  # 2
+            "nocoord,camera,,,90,,,,",  # 3
+            "swap,camera,106.5,10.5,90,,,,",  # 4
+            "far,lighting,48.8,2.3,,,,,",  # 5
+            "dir,camera,10.5,106.5,400,,,,",  # 6
+            "fov0,camera,10.5,106.5,90,0,,,",  # 7
+            "fov400,camera,10.5,106.5,90,400,,,",  # 8
+            "range,camera,10.5,106.5,90,,0,,",  # 9
+            "radius,lighting,10.5,106.5,,,,-3,",  # 10
+            "ok,lighting,10.5,106.5,,,,,",  # 11 duplicate id
+            "kind,spaceship,10.5,106.5,,,,,",  # 12
+            "status,lighting,10.5,106.5,,,,,broken-ish",  # 13
+            "num,lighting,10.5,106.5,,,,ten,",  # 14
+            "onlylat,lighting,10.5,,,,,,",  # 15
+            "nodir,camera,10.5,106.5,,,,,",  # 16
+            "disc,camera,10.5,106.5,,360,,,",  # 17: fine, a 360° camera needs no direction
+            ",lighting,10.5,106.5,,,,,",  # 18 missing id
+        ],
+    )
+    g, problems = io.load_models(p)
+    errs = _errors(problems)
+    expect = {
+        (3, None): "missing coordinates",
+        (4, "lat"): "swapped",
+        (5, "lat"): "outside Vietnam",
+        (6, "direction_deg"): "outside 0-360",
+        (7, "fov_deg"): "(0, 360]",
+        (8, "fov_deg"): "(0, 360]",
+        (9, "range_m"): "positive",
+        (10, "radius_m"): "positive",
+        (11, "id"): "duplicate id (first at row 2)",
+        (12, "kind"): "unknown kind",
+        (13, "status"): "unknown status",
+        (14, "radius_m"): "malformed number",
+        (15, "lon"): "missing coordinate",
+        (16, "direction_deg"): "needs a direction",
+        (18, "id"): "missing id",
+    }
+    assert set(errs) == set(expect)
+    for key, text in expect.items():
+        assert text in errs[key].reason, (key, errs[key].reason)
+        assert errs[key].file == str(p)
+    assert errs[(4, "lat")].value == "106.5, 10.5"
+    assert errs[(14, "radius_m")].value == "ten"
+    assert list(g.index) == ["ok", "disc"]
+    with pytest.raises(ValidationError) as ei:
+        io.read_models(p)
+    assert len(ei.value.problems) == len(expect)
+    assert "row 4, field 'lat'" in ei.value.message
+    g2 = io.read_models(p, skip_invalid=True)
+    assert list(g2.index) == ["ok", "disc"]
+    assert {(q.row, q.field) for q in g2.attrs["skipped"]} == set(expect)
+
+
+@pytest.mark.parametrize(
+    ("header", "lang", "expected"),
+    [
+        ("id,kind,lat,lon,direction", None, 0.0),  # English headers: North
+        ("mã,loại,vĩ độ,kinh độ,hướng", None, 180.0),  # Vietnamese headers: Nam = South
+        ("id,kind,lat,kinh độ,hướng", "en", 0.0),  # as many English as Vietnamese headers
+        ("id,kind,lat,kinh độ,hướng", "vi", 180.0),
+    ],
+)
+def test_lone_n_follows_the_header_language(tmp_path: Path, header: str, lang: str | None, expected: float) -> None:
+    p = _write_csv(tmp_path / "n.csv", [header, "c,camera,10.5,106.5,N"])
+    g = io.read_models(p, lang=lang)
+    assert g.loc["c", "direction_deg"] == (expected,)
+
+
+def test_lone_n_ambiguous_is_rejected(tmp_path: Path) -> None:
+    p = _write_csv(tmp_path / "n.csv", ["id,kind,lat,kinh độ,hướng", "c,camera,10.5,106.5,N", "d,camera,10.5,106.5,Đông Bắc;NE"])
+    g, problems = io.load_models(p)
+    (err,) = [q for q in problems if q.severity == "error"]
+    assert err.row == 2 and err.field == "hướng" and "ambiguous" in err.reason and err.value == "N"
+    assert g.loc["d", "direction_deg"] == (45.0, 45.0)
+
+
+def test_xlsx(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.title = "Khác"
+    ws = wb.create_sheet("Mô hình", 0)  # first sheet
+    ws.append(["STT", "Mã mô hình", "Loại", "Tên", "Vĩ độ", "Kinh độ", "Hướng", "Góc nhìn", "Tầm xa (m)", "Ngày lắp đặt", "Chia sẻ dữ liệu"])
+    ws.append([1, "CAM-01", "Camera an ninh", "Ngã ba", 10.25, 106.375, "Tây Nam", 100, 35, dt.datetime(2024, 5, 1), "Có"])
+    ws.append([2, "CAM-02", "Camera", "Chợ", "10,26", "106,38", 45, None, None, "15/08/2024", "không"])
+    ws.append([None] * 11)
+    ws.append([4, "CAM-03", "Camera", "Sai", 10.26, 106.38, 45, "rộng", None, None, None])
+    wb.save(tmp_path / "m.xlsx")
+    g, problems = io.load_models(tmp_path / "m.xlsx")
+    assert list(g.index) == ["CAM-01", "CAM-02"]
+    assert g.loc["CAM-01", "direction_deg"] == (225.0,) and g.loc["CAM-01", "fov_deg"] == 100.0
+    assert g.loc["CAM-01", "start_date"] == "2024-05-01" and g.loc["CAM-02", "start_date"] == "2024-08-15"
+    assert list(g["data_sharing"]) == [True, False]
+    assert g.loc["CAM-02"].geometry.x == pytest.approx(106.38)
+    (err,) = [q for q in problems if q.severity == "error"]
+    assert (err.row, err.field, err.value) == (5, "Góc nhìn", "rộng")  # real sheet row, blank row 4 counted
+    with pytest.raises(GeoAnttError, match="no sheet"):
+        io.load_models(tmp_path / "m.xlsx", sheet="nope")
+    g2, _ = io.load_models(tmp_path / "m.xlsx", sheet="Khác")
+    assert len(g2) == 0
+
+
+def test_projected_xy_with_crs(tmp_path: Path) -> None:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 9210, always_xy=True).transform(105.85, 21.03)
+    lines = ["id,kind,x,y,radius_m", f"k,checkpoint,{x:.2f},{y:.2f},50".replace(".", ",", 0)]
+    p = _write_csv(tmp_path / "vn2000.csv", lines)
+    g, problems = io.load_models(p)
+    assert any("need the CRS" in q.reason for q in problems if q.severity == "error")
+    assert len(g) == 0
+    g = io.read_models(p, crs="EPSG:9210")
+    assert g.loc["k"].geometry.x == pytest.approx(105.85, abs=1e-6) and g.loc["k"].geometry.y == pytest.approx(21.03, abs=1e-6)
+
+
+def test_geojson_models_with_osm_tags(tmp_path: Path) -> None:
+    feats = [
+        {"type": "Feature", "properties": {"id": "n1", "kind": "camera", "camera:direction": "NW", "camera:angle": 70}, "geometry": {"type": "Point", "coordinates": [106.5, 10.5]}},
+        {"type": "Feature", "properties": {"id": "n2", "kind": "lighting"}, "geometry": {"type": "Point", "coordinates": [10.5, 106.5]}},
+        {"type": "Feature", "properties": {"id": "n3", "kind": "lighting"}, "geometry": None},
+        {"type": "Feature", "properties": {"id": "n4", "kind": "other", "name": "5 không 3 sạch"}, "geometry": None},
+    ]
+    p = tmp_path / "m.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
+    g, problems = io.load_models(p)
+    assert list(g.index) == ["n1", "n4"]
+    assert g.loc["n1", "direction_deg"] == (315.0,) and g.loc["n1", "fov_deg"] == 70.0
+    errs = _errors(problems)
+    assert "swapped" in errs[(2, "geometry")].reason
+    assert "missing coordinates" in errs[(3, None)].reason
+
+
+def test_models_round_trip_through_write_layer(tmp_path: Path) -> None:
+    p = _write_csv(tmp_path / "m.csv", ["id,kind,lat,lon,direction_deg,fov_deg", "a,camera,10.5,106.5,10;200,60"])
+    g = io.read_models(p)
+    out = io.write_layer(g, tmp_path / "m.geojson")
+    d = json.loads(out.read_text(encoding="utf-8"))
+    assert d["features"][0]["properties"]["direction_deg"] == [10.0, 200.0]
+    assert d["features"][0]["properties"]["range_m"] is None
+    back = io.read_models(out)
+    assert back.loc["a", "direction_deg"] == (10.0, 200.0)
+
+
+def test_parsers() -> None:
+    assert parse_number("1.234,5") == 1234.5 and parse_number("20 m") == 20.0 and parse_number("-3") == -3.0
+    for bad in ("abc", "1,2,3", "10 07", ""):
+        with pytest.raises(ParseError):
+            parse_number(bad)
+    assert parse_coordinate("106 41 12 E", axis="lon") == pytest.approx(106.68666667)
+    assert parse_coordinate("N 10°07.615'", axis="lat") == pytest.approx(10.12691667)
+    assert parse_coordinate("10°07'36.9\"S", axis="lat") == pytest.approx(-10.12691667)
+    with pytest.raises(ParseError, match="hemisphere"):
+        parse_coordinate("10°07'36.9\"E", axis="lat")
+    with pytest.raises(ParseError, match="below 60"):
+        parse_coordinate("10°75'", axis="lat")
+    assert parse_directions("Bắc; Đông; Nam; Tây") == (0.0, 90.0, 180.0, 270.0)
+    assert parse_directions("NNE;wsw;TB;ĐN") == (22.5, 247.5, 315.0, 135.0)
+    assert parse_directions(360) == (0.0,) and parse_directions(" ") == ()
+    with pytest.raises(ParseError, match="ambiguous"):
+        parse_directions("n")
