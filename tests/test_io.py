@@ -571,3 +571,27 @@ def test_parsers() -> None:
     assert parse_directions(360) == (0.0,) and parse_directions(" ") == ()
     with pytest.raises(ParseError, match="ambiguous"):
         parse_directions("n")
+
+
+# --------------------------------------------------------------------------------------------
+# geo-antt validate
+
+from geo_antt.cli import main as cli_main
+
+
+def test_cli_validate(tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write_csv(tmp_path / "good.csv", ["mã;loại;vĩ độ;kinh độ;hướng", "c;camera;10,5;106,5;N"])
+    bad = _write_csv(tmp_path / "bad.csv", ["id,kind,lat,lon,direction_deg", "a,camera,106.5,10.5,90", "a,camera,10.5,106.5,999"])
+    communes = shared_data / "boundaries" / "thanh_phu_communes_2025.geojson"
+    assert cli_main(["validate", str(good), str(communes)]) == 0
+    out = capsys.readouterr().out
+    assert "good.csv (models): OK" in out and "(units): OK, 0 warnings, 6 valid units" in out
+    assert cli_main(["validate", str(good), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "row 2, field 'lat': latitude and longitude are swapped" in out
+    assert "row 3, field 'id': duplicate id" in out and "row 3, field 'direction_deg'" in out
+    assert out.strip().endswith("2 files: 3 errors, 0 warnings")
+    assert cli_main(["validate", "--json", "--kind-lang", "en", str(bad), str(good)]) == 1
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["errors"] == 3 and [f["rows_ok"] for f in rep["files"]] == [0, 1]
+    assert {(p["row"], p["field"]) for p in rep["files"][0]["problems"]} == {(2, "lat"), (3, "id"), (3, "direction_deg")}

@@ -1,0 +1,147 @@
+"""``geo-antt validate``: check boundary and model files and print every problem at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pyogrio
+
+from ._errors import GeoAnttError, Problem, ValidationError
+from .io import load_models, read_units
+
+__all__ = ["register", "validate_file"]
+
+_TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls")
+
+HELP = """\
+Check files before using them and print every problem found, one per line, grouped by file:
+file, spreadsheet row (header = row 1), column, value and reason. Nothing is written.
+
+  * model files (CSV, XLSX; GeoJSON/GPKG of points): missing coordinates, latitude and
+    longitude swapped, point outside Vietnam, direction outside 0-360, field of view outside
+    (0, 360], non-positive range/radius, duplicate id, unknown kind or status, malformed
+    numbers, an ambiguous "N" direction;
+  * boundary files (GeoJSON, Shapefile, GPKG of polygons): missing or duplicate codes, empty or
+    non-polygon geometry, repaired invalid polygons, CRS problems, text encoding guesses.
+
+Exit status 1 when any file has an error, 0 otherwise (warnings alone do not fail).
+
+examples:
+  geo-antt validate models/camera.xlsx models/den.csv
+  geo-antt validate --crs EPSG:9210 toa_do_vn2000.csv
+  geo-antt validate --kind-lang vi --json boundaries/xa.shp models/*.csv
+"""
+
+
+def _looks_like_units(path: Path) -> bool:
+    """Polygons -> a boundary file; points with a kind-like column -> models."""
+    try:
+        info = pyogrio.read_info(path, layer=str(pyogrio.list_layers(path)[0][0]) if path.suffix.lower() == ".gpkg" else None)
+    except Exception:  # unreadable: let read_units report it
+        return True
+    gtype = str(info.get("geometry_type") or "")
+    if "Polygon" in gtype:
+        return True
+    if "Point" in gtype or "Line" in gtype:
+        from .text import fold_key
+
+        keys = {fold_key(str(f)) for f in info.get("fields", [])}
+        return not (keys & {"kind", "loai", "loaimohinh", "type", "mohinh"})
+    return True
+
+
+def validate_file(path: str | Path, *, crs: str | None = None, lang: str | None = None, what: str = "auto") -> dict[str, Any]:
+    """Validate one file; return ``{"file", "type", "rows_ok", "problems": [Problem...]}``."""
+    path = Path(path)
+    kind = what
+    if kind == "auto":
+        kind = "models" if path.suffix.lower() in _TABLE_SUFFIXES or not path.exists() else ("units" if _looks_like_units(path) else "models")
+    problems: list[Problem] = []
+    rows_ok = 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if kind == "models":
+                gdf, problems = load_models(path, crs=crs, lang=lang)
+                rows_ok = len(gdf)
+            else:
+                rows_ok = len(read_units(path, crs=crs))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        except GeoAnttError as exc:
+            problems.append(Problem(str(path), None, None, None, exc.message))
+        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            problems.append(Problem(str(path), None, None, None, f"{exc.strerror}"))
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            msg = str(w.message)
+            prefix = f"{path}: "
+            problems.append(Problem(str(path), None, None, None, msg[len(prefix):] if msg.startswith(prefix) else msg, "warning"))
+    return {"file": str(path), "type": kind, "rows_ok": rows_ok, "problems": problems}
+
+
+def _line(p: Problem) -> str:
+    where = []
+    if p.row is not None:
+        where.append(f"row {p.row}")
+    if p.field:
+        where.append(f"field '{p.field}'")
+    head = ", ".join(where)
+    val = "" if p.value is None else f" (value {p.value!r})"
+    tag = "error" if p.severity == "error" else "warning"
+    return f"  {tag}: {head + ': ' if head else ''}{p.reason}{val}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    reports = [validate_file(f, crs=args.crs, lang=args.kind_lang, what=args.type) for f in args.files]
+    n_err = sum(1 for r in reports for p in r["problems"] if p.severity == "error")
+    n_warn = sum(1 for r in reports for p in r["problems"] if p.severity != "error")
+    if args.json:
+        out = {
+            "files": [
+                {"file": r["file"], "type": r["type"], "rows_ok": r["rows_ok"], "problems": [p.to_dict() for p in r["problems"]]}
+                for r in reports
+            ],
+            "errors": n_err,
+            "warnings": n_warn,
+        }
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        for r in reports:
+            e = sum(1 for p in r["problems"] if p.severity == "error")
+            w = len(r["problems"]) - e
+            noun = "rows" if r["type"] == "models" else "units"
+            status = "OK" if not e else f"{e} error{'s' if e != 1 else ''}"
+            print(f"{r['file']} ({r['type']}): {status}, {w} warning{'s' if w != 1 else ''}, {r['rows_ok']} valid {noun}")
+            for p in sorted(r["problems"], key=lambda p: (p.row or 0, p.severity != "error")):
+                print(_line(p))
+        files = len(reports)
+        print(f"{files} file{'s' if files != 1 else ''}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}")
+    return 1 if n_err else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``validate`` to the ``geo-antt`` command line."""
+    p = subparsers.add_parser(
+        "validate",
+        help="check boundary and model files; print every problem (file, row, field, reason)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="CSV, XLSX, GeoJSON, GPKG or Shapefile")
+    p.add_argument("--crs", metavar="EPSG:NNNN", help="CRS of x/y columns or of a file without one (e.g. EPSG:3405, EPSG:9210 for VN-2000)")
+    p.add_argument(
+        "--kind-lang",
+        choices=("vi", "en"),
+        default=None,
+        help="language of compass letters: a lone N is North (en) or Nam = South (vi); default: the headers' language",
+    )
+    p.add_argument("--type", choices=("auto", "models", "units"), default="auto", help="what the files hold (default: guess from format and geometry)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_run)
