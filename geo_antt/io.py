@@ -46,7 +46,7 @@ from ._parse import (
     parse_number,
 )
 from .layers import LayerSpec, load_layer_specs, resolve_kind
-from .schema import FIELDS, HOSTS, MODEL_COLUMNS, STATUSES, UNIT_COLUMNS, UNIT_LEVELS, lookup_vocab
+from .schema import FIELDS, HOSTS, MODEL_COLUMNS, STATUSES, UNIT_LEVELS, lookup_vocab
 from .text import fold, fold_key, nfc
 
 __all__ = [
@@ -470,6 +470,16 @@ def _as_code(v: Any) -> str | None:
     return s or None
 
 
+def _as_flag(v: Any) -> bool:
+    """A yes/no cell as bool; blank or unreadable -> False."""
+    if is_blank(v):
+        return False
+    try:
+        return parse_bool(v)
+    except ParseError:
+        return False
+
+
 def _as_text(v: Any) -> str | None:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
         return None
@@ -773,7 +783,7 @@ def _read_unit_frame(
     extra = [c for c in raw.columns if c not in (code_col, name_col, parent_col, level_col, raw.geometry.name)]
     if "id" in extra and code_col != "id" and [_as_code(v) for v in raw["id"]] == codes:
         extra.remove("id")  # the GeoJSON feature id written by write_layer: same as the code
-    approx = [bool(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else False for v in raw["approximate"]] if "approximate" in raw.columns else [False] * n
+    approx = [_as_flag(v) for v in raw["approximate"]] if "approximate" in raw.columns else [False] * n
     valid_from = [_as_text(v) for v in raw["valid_from"]] if "valid_from" in raw.columns else [_default_valid_from(code_col, levels[i]) for i in range(n)]
     valid_to = [_as_text(v) for v in raw["valid_to"]] if "valid_to" in raw.columns else [_default_valid_to(code_col, levels[i]) for i in range(n)]
     data: dict[str, Any] = {
@@ -903,23 +913,40 @@ def _sniff_delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
+def _header_key(h: Any) -> str:
+    """Fold a header for matching; a unit in brackets is dropped ("Tầm xa (m)" -> "tamxa")."""
+    text = re.sub(r"\(.*?\)|\[.*?\]", " ", "" if h is None else str(h))
+    return fold_key(text)
+
+
+def _split_header(records: list[tuple[int, list[Any]]]) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    """Find the header among the first non-empty rows (title lines above it are common in
+    Vietnamese reports: the first row with two or more known column names), return
+    (header, data rows after it)."""
+    for k, (_rownum, vals) in enumerate(records[:10]):
+        known = {_HEADER_INDEX[key][0] for key in map(_header_key, vals) if key in _HEADER_INDEX}
+        if len(known) >= 2:
+            break
+    else:
+        k = 0
+    if not records:
+        return [], []
+    header = ["" if v is None else (nfc(str(v)) or "") for v in records[k][1]]
+    return header, records[k + 1 :]
+
+
 def _read_csv_table(path: Path) -> tuple[list[str], list[tuple[int, list[Any]]], list[Problem]]:
     text, _codec, notes = _decode_csv(path, path.read_bytes())
     text = text.lstrip("\ufeff")
     delim = _sniff_delimiter(text)
     reader = csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim)
-    header: list[str] | None = None
-    rows: list[tuple[int, list[Any]]] = []
+    records: list[tuple[int, list[Any]]] = []
     for recno, rec in enumerate(reader, start=1):
-        if header is None:
-            if not any(c.strip() for c in rec):
-                continue
-            header = [nfc(c) or "" for c in rec]
-            continue
         if not any(c.strip() for c in rec):
             continue
-        rows.append((recno, [nfc(c) if c is not None else None for c in rec]))
-    return header or [], rows, notes
+        records.append((recno, [nfc(c) for c in rec]))
+    header, rows = _split_header(records)
+    return header, rows, notes
 
 
 def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[tuple[int, list[Any]]], list[Problem]]:
@@ -934,19 +961,16 @@ def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[tup
             ws = wb[sheet]
         else:
             raise GeoAnttError(f"{path}: no sheet {sheet!r}; the workbook has {wb.sheetnames}")
-        header: list[str] | None = None
-        rows: list[tuple[int, list[Any]]] = []
+        records: list[tuple[int, list[Any]]] = []
         for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
             vals = [nfc(v) if isinstance(v, str) else v for v in values]
             if all(is_blank(v) for v in vals):
                 continue
-            if header is None:
-                header = ["" if v is None else str(v) for v in vals]
-                continue
-            rows.append((rownum, vals))
+            records.append((rownum, vals))
     finally:
         wb.close()
-    return header or [], rows, []
+    header, rows = _split_header(records)
+    return header, rows, []
 
 
 def _check_lonlat(lon: float, lat: float) -> str | None:
@@ -1094,7 +1118,7 @@ def _build_models(
     extras: list[tuple[int, str]] = []
     votes = {"vi": 0, "en": 0}
     for j, h in enumerate(header):
-        key = fold_key(h)
+        key = _header_key(h)
         hit = _HEADER_INDEX.get(key)
         if hit is None or not key:
             if h and h.strip():

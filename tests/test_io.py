@@ -119,7 +119,6 @@ import unicodedata
 import warnings
 
 from geo_antt._errors import CRSError, GeoAnttError, ValidationError
-from geo_antt.text import fold
 
 BOUNDARY_FILES = {
     # file stem -> (level, a known code, its name, its parent code)
@@ -493,6 +492,8 @@ def test_xlsx(tmp_path: Path) -> None:
     wb = openpyxl.Workbook()
     wb.active.title = "Khác"
     ws = wb.create_sheet("Mô hình", 0)  # first sheet
+    ws.append(["DANH SÁCH CAMERA AN NINH XÃ THẠNH PHÚ"])  # a title above the header, then a blank row
+    ws.append([None])
     ws.append(["STT", "Mã mô hình", "Loại", "Tên", "Vĩ độ", "Kinh độ", "Hướng", "Góc nhìn", "Tầm xa (m)", "Ngày lắp đặt", "Chia sẻ dữ liệu"])
     ws.append([1, "CAM-01", "Camera an ninh", "Ngã ba", 10.25, 106.375, "Tây Nam", 100, 35, dt.datetime(2024, 5, 1), "Có"])
     ws.append([2, "CAM-02", "Camera", "Chợ", "10,26", "106,38", 45, None, None, "15/08/2024", "không"])
@@ -506,7 +507,8 @@ def test_xlsx(tmp_path: Path) -> None:
     assert list(g["data_sharing"]) == [True, False]
     assert g.loc["CAM-02"].geometry.x == pytest.approx(106.38)
     (err,) = [q for q in problems if q.severity == "error"]
-    assert (err.row, err.field, err.value) == (5, "Góc nhìn", "rộng")  # real sheet row, blank row 4 counted
+    assert (err.row, err.field, err.value) == (7, "Góc nhìn", "rộng")  # real sheet row, blank row 6 counted
+    assert g.loc["CAM-01", "range_m"] == 35.0  # "Tầm xa (m)": the unit in brackets is ignored
     with pytest.raises(GeoAnttError, match="no sheet"):
         io.load_models(tmp_path / "m.xlsx", sheet="nope")
     g2, _ = io.load_models(tmp_path / "m.xlsx", sheet="Khác")
