@@ -64,6 +64,15 @@ def parse_number(v: Any) -> float:
     if hasattr(v, "__float__") and not isinstance(v, str):
         return float(v)
     s = str(v).strip()
+    if s and (s[0].isdigit() or s[0] in "+-.") and s[-1].isdigit():  # fast path: "10.5", "10,5"
+        t = s.replace(",", ".", 1) if "," in s and "." not in s and s.count(",") == 1 else s
+        try:
+            f = float(t)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(f) and " " not in t and "_" not in t:
+                return f
     m = _NUM_UNIT.match(s)
     if not m:
         raise ParseError("not a number")

@@ -16,14 +16,17 @@ import codecs
 import csv
 import datetime as _dt
 import io as io_mod
+import itertools
 import json
 import math
 import os
 import re
 import tempfile
+import unicodedata
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from json.encoder import encode_basestring
+from typing import Any, Callable, Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -109,6 +112,29 @@ def _iso(v: _dt.date | _dt.datetime | _dt.time) -> str:
     return v.isoformat()
 
 
+_PLAIN_TYPES = frozenset({str, type(None), bool, int, float, tuple, list})
+
+
+def _json_ready(s: pd.Series) -> Any:
+    """A column that ``DataFrame.to_json`` encodes as RFC 7946 wants (NaN/inf -> null, dates
+    -> ISO strings, tuples -> arrays): the column itself when it already is, else converted."""
+    dt = s.dtype
+    if pd.api.types.is_float_dtype(dt):
+        arr = s.to_numpy(dtype=float, na_value=np.nan)
+        return np.where(np.isfinite(arr), arr, np.nan)
+    if pd.api.types.is_bool_dtype(dt) or pd.api.types.is_integer_dtype(dt) or (pd.api.types.is_string_dtype(dt) and dt != object):
+        return s.to_numpy(dtype=object, na_value=None) if s.hasnans else s.to_numpy()
+    if dt == object:
+        vals = s.tolist()
+        kinds = set(map(type, vals))
+        if kinds <= _PLAIN_TYPES and float not in kinds and not any(
+            isinstance(v, (tuple, list)) and any(type(x) not in (int, float, str, bool) or x != x for x in v)
+            for v in (vals if tuple in kinds or list in kinds else ())
+        ):
+            return np.array(vals + [None], dtype=object)[:-1]
+    return np.array(_column_values(s) + [None], dtype=object)[:-1]
+
+
 def _column_values(s: pd.Series) -> list[Any]:
     """A column as JSON-ready Python values; vectorised for the common dtypes."""
     dt = s.dtype
@@ -163,21 +189,26 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) 
     geom_json = shapely.to_geojson(geoms)
 
     prop_cols = [c for c in g.columns if c != geom_col and not isinstance(g[c].dtype, gpd.array.GeometryDtype)]
-    columns: list[tuple[str, list[Any]]] = []
+    props = pd.DataFrame(index=pd.RangeIndex(len(g)))
     idx_name = g.index.name
     if idx_name is not None and idx_name not in prop_cols and not isinstance(g.index, pd.RangeIndex):
-        columns.append((str(idx_name), _column_values(g.index.to_series())))
+        props[str(idx_name)] = _json_ready(g.index.to_series())
     for c in prop_cols:
-        columns.append((str(c), _column_values(g[c])))
-    names = [c for c, _ in columns]
-    ids = [json.dumps(_json_scalar(i) if not isinstance(i, (int, np.integer)) else int(i)) for i in g.index]
-
-    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-    rows = zip(*(vals for _, vals in columns)) if columns else ([] for _ in range(len(g)))
-    parts = []
-    for fid, props, gj in zip(ids, rows, geom_json):
-        p = dumps(dict(zip(names, props)))
-        parts.append(f'{{"type":"Feature","id":{fid},"properties":{p},"geometry":{gj if gj is not None else "null"}}}')
+        props[str(c)] = _json_ready(g[c])
+    if len(props.columns):
+        # pandas' C encoder, one record per line (newlines inside strings are escaped)
+        text = props.to_json(orient="records", lines=True, force_ascii=False, double_precision=15)
+        prop_json = text.split("\n")[: len(g)]
+    else:
+        prop_json = ["{}"] * len(g)
+    if isinstance(g.index, pd.RangeIndex):
+        ids = [str(i) for i in g.index]
+    else:
+        ids = [encode_basestring(i) if type(i) is str else json.dumps(_json_scalar(i), ensure_ascii=False) for i in g.index]
+    parts = [
+        f'{{"type":"Feature","id":{fid},"properties":{p},"geometry":{gj if gj is not None else "null"}}}'
+        for fid, p, gj in zip(ids, prop_json, geom_json)
+    ]
     return '{"type":"FeatureCollection","features":[' + ",\n".join(parts) + "]}\n"
 
 
@@ -935,21 +966,29 @@ def _split_header(records: list[tuple[int, list[Any]]]) -> tuple[list[str], list
     return header, records[k + 1 :]
 
 
-def _read_csv_table(path: Path) -> tuple[list[str], list[tuple[int, list[Any]]], list[Problem]]:
+def _to_columns(header: list[str], records: list[tuple[int, list[Any]]]) -> tuple[list[int], list[list[Any]]]:
+    """Row numbers and the columns (one list per header cell) of row-major records."""
+    width = len(header)
+    padded = [vals if len(vals) >= width else list(vals) + [None] * (width - len(vals)) for _r, vals in records]
+    columns = [list(c) for c in zip(*padded)][:width] if padded else [[] for _ in range(width)]
+    return [r for r, _ in records], columns
+
+
+def _read_csv_table(path: Path) -> tuple[list[str], list[int], list[list[Any]], list[Problem]]:
     text, _codec, notes = _decode_csv(path, path.read_bytes())
-    text = text.lstrip("\ufeff")
+    text = unicodedata.normalize("NFC", text.lstrip("\ufeff"))
     delim = _sniff_delimiter(text)
     reader = csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim)
     records: list[tuple[int, list[Any]]] = []
     for recno, rec in enumerate(reader, start=1):
-        if not any(c.strip() for c in rec):
+        if not "".join(rec).strip():
             continue
-        records.append((recno, [nfc(c) for c in rec]))
+        records.append((recno, rec))
     header, rows = _split_header(records)
-    return header, rows, notes
+    return (header, *_to_columns(header, rows), notes)
 
 
-def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[tuple[int, list[Any]]], list[Problem]]:
+def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[int], list[list[Any]], list[Problem]]:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...
@@ -970,7 +1009,7 @@ def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[tup
     finally:
         wb.close()
     header, rows = _split_header(records)
-    return header, rows, []
+    return (header, *_to_columns(header, rows), [])
 
 
 def _check_lonlat(lon: float, lat: float) -> str | None:
@@ -1069,17 +1108,70 @@ def load_models(
     fname = str(path)
     geoms: list[Any] | None = None
     if suffix in _CSV_SUFFIXES:
-        header, rows, problems = _read_csv_table(path)
+        header, rownums, columns, problems = _read_csv_table(path)
     elif suffix in _XLSX_SUFFIXES:
-        header, rows, problems = _read_xlsx_table(path, sheet)
+        header, rownums, columns, problems = _read_xlsx_table(path, sheet)
     elif suffix == ".xls":
         raise GeoAnttError(f"{path}: old Excel .xls files are not read; save the sheet as .xlsx or CSV UTF-8")
     else:
-        header, rows, geoms, problems = _read_vector_table(path, crs=crs)
-    return _build_models(fname, path.stem, header, rows, geoms, problems, crs=crs, specs=specs, lang=lang, vector=geoms is not None)
+        table = _read_geojson_table(path) if suffix in (".geojson", ".json") and crs is None else None
+        if table is None:
+            table = _read_vector_table(path, crs=crs)
+        header, rownums, columns, geoms, problems = table
+    return _build_models(fname, path.stem, header, rownums, columns, geoms, problems, crs=crs, specs=specs, lang=lang, vector=geoms is not None)
 
 
-def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[tuple[int, list[Any]]], list[Any], list[Problem]]:
+_CRS84_NAMES = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326", "EPSG:4326", "CRS84", "OGC:CRS84")
+
+
+def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any]], list[Any], list[Problem]] | None:
+    """A GeoJSON FeatureCollection read with the json module (much faster than GDAL for
+    100,000 points, and JSON arrays stay lists). None when GDAL should read it instead (a
+    legacy ``crs`` member naming a projected CRS, or not a FeatureCollection)."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GeoAnttError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        return None
+    if doc.get("type") == "Feature":
+        feats = [doc]
+    elif doc.get("type") == "FeatureCollection" and isinstance(doc.get("features"), list):
+        feats = doc["features"]
+    else:
+        return None
+    crs_member = doc.get("crs")
+    if crs_member is not None:
+        name = str((crs_member.get("properties") or {}).get("name", "")) if isinstance(crs_member, dict) else ""
+        if name not in _CRS84_NAMES:
+            return None
+    props = [f.get("properties") or {} if isinstance(f, dict) else {} for f in feats]
+    keys = list(dict.fromkeys(k for p in props for k in p))
+    if "id" not in keys and any(isinstance(f, dict) and f.get("id") is not None for f in feats):
+        keys.insert(0, "id")
+        props = [dict(p, id=f.get("id")) if "id" not in p else p for p, f in zip(props, feats)]
+    norm = unicodedata.normalize
+    columns = [[norm("NFC", v) if type(v) is str else v for v in (p.get(k) for p in props)] for k in keys]
+    geoms: list[Any] = []
+    for f in feats:
+        g = f.get("geometry") if isinstance(f, dict) else None
+        if not g:
+            geoms.append(None)
+        elif g.get("type") == "Point" and isinstance(g.get("coordinates"), list) and len(g["coordinates"]) >= 2:
+            c = g["coordinates"]
+            try:
+                geoms.append((float(c[0]), float(c[1])))
+            except (TypeError, ValueError):
+                geoms.append(shapely.Point())
+        else:
+            try:
+                geoms.append(shapely.from_geojson(json.dumps(g)))
+            except shapely.errors.GEOSException:
+                geoms.append(shapely.Point())  # reported as empty geometry below
+    return keys, list(range(1, len(feats) + 1)), columns, list(_make_geometry(geoms)), []
+
+
+def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[int], list[list[Any]], list[Any], list[Problem]]:
     gdf = _read_vector(path, encoding=None, layer=None)
     notes: list[Problem] = []
     if crs is not None:
@@ -1095,15 +1187,17 @@ def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[tupl
             raise CRSError(f"{path}: the file has no CRS and its coordinates are not lon/lat; give it with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
     gdf = to_wgs84(gdf)
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    rows = [(i + 1, list(vals)) for i, vals in enumerate(zip(*(gdf[c].tolist() for c in cols)))] if cols else [(i + 1, []) for i in range(len(gdf))]
-    return [str(c) for c in cols], rows, list(gdf.geometry.to_numpy()), notes
+    norm = unicodedata.normalize
+    columns = [[norm("NFC", v) if type(v) is str else v for v in gdf[c].tolist()] for c in cols]
+    return [str(c) for c in cols], list(range(1, len(gdf) + 1)), columns, list(gdf.geometry.to_numpy()), notes
 
 
 def _build_models(
     fname: str,
     stem: str,
     header: list[str],
-    rows: list[tuple[int, list[Any]]],
+    rownums: list[int],
+    columns: list[list[Any]],
     geoms: list[Any] | None,
     problems: list[Problem],
     *,
@@ -1146,214 +1240,400 @@ def _build_models(
             problems.append(Problem(fname, 1, None, None, "no kind column (kind / loại / loại mô hình)"))
         if not has_latlon and "x" not in col_of and "y" not in col_of:
             problems.append(Problem(fname, 1, None, None, "no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)", "warning"))
-    if "id" not in col_of and rows:
+    if "id" not in col_of and rownums:
         problems.append(Problem(fname, 1, None, None, f"no id column: ids {stem}-<row> were generated", "warning"))
     transformer = Transformer.from_crs(xy_crs, WGS84, always_xy=True) if xy_crs is not None else None
-
-    def cell(vals: list[Any], field_: str) -> Any:
-        j = col_of.get(field_)
-        if j is None or j >= len(vals):
-            return None
-        v = vals[j]
-        return None if is_blank(v) else v
 
     def hname(field_: str) -> str:
         return header[col_of[field_]] if field_ in col_of else field_
 
-    records: list[dict[str, Any]] = []
-    bad_rows: set[int] = set()
-    seen_ids: dict[str, int] = {}
-    for k, (rownum, vals) in enumerate(rows):
-        errs: list[Problem] = []
+    n = len(rownums)
+    # the recognised columns, cleaned once (blank -> None, text stripped)
+    cols: dict[str, list[Any]] = {field_: _clean_column(columns[j]) for field_, j in col_of.items()}
+    blank_col: list[Any] = [None] * n
 
-        def err(field_: str | None, value: Any, reason: str, severity: str = "error") -> None:
-            errs.append(Problem(fname, rownum, hname(field_) if field_ else None, value, reason, severity))
+    def col(field_: str) -> list[Any]:
+        return cols.get(field_, blank_col)
 
-        rec: dict[str, Any] = {}
-        # id
-        if "id" in col_of:
-            rid = _as_code(cell(vals, "id"))
-            if rid is None:
-                err("id", None, "missing id")
-        else:
-            rid = f"{stem}-{rownum}"
-        if rid is not None:
-            if rid in seen_ids:
-                err("id", rid, f"duplicate id (first at row {seen_ids[rid]})")
-            else:
-                seen_ids[rid] = rownum
-        rec["id"] = rid
-        # kind
-        kraw = cell(vals, "kind")
-        kind = None
-        if kraw is None:
-            if "kind" in col_of:
-                err("kind", None, "missing kind")
-        else:
-            kind = resolve_kind(kraw, specs)
-            if kind is None:
-                known = ", ".join(f"{s.kind} ({s.title_vi})" for s in specs.values())
-                err("kind", kraw, f"unknown kind; known kinds: {known}")
-        rec["kind"] = kind
-        spec = specs.get(kind) if kind else None
-        rec["name"] = _as_text(cell(vals, "name"))
-        # vocabularies
-        sraw = cell(vals, "status")
-        status = "active" if sraw is None else lookup_vocab(STATUSES, sraw)
-        if status is None:
-            err("status", sraw, f"unknown status; use one of: {', '.join(f'{c} ({v[0]})' for c, v in STATUSES.items())}")
-        rec["status"] = status
-        for fld, vocab in (("field", FIELDS), ("host", HOSTS)):
-            raw_v = cell(vals, fld)
-            code = None if raw_v is None else lookup_vocab(vocab, raw_v)
-            if raw_v is not None and code is None:
-                err(fld, raw_v, f"unknown {fld}; left empty (known: {', '.join(v[0] for v in vocab.values())})", "warning")
-            rec[fld] = code
-        rec["unit_code"] = _as_code(cell(vals, "unit_code"))
-        # numbers
-        for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
-            raw_v = cell(vals, fld)
-            value = math.nan
-            if raw_v is not None:
-                try:
-                    value = parse_number(raw_v)
-                except ParseError as exc:
-                    err(fld, raw_v, f"malformed number: {exc}")
-                else:
-                    if fld == "fov_deg" and not 0.0 < value <= 360.0:
-                        err(fld, raw_v, "field of view must be in (0, 360] degrees")
-                    elif fld in ("range_m", "radius_m") and value <= 0.0:
-                        err(fld, raw_v, f"{'range' if fld == 'range_m' else 'radius'} must be positive (metres)")
-                    elif fld == "height_m" and value < 0.0:
-                        err(fld, raw_v, "height must not be negative (metres)")
-            rec[fld] = value
-        # directions
-        draw = cell(vals, "direction_deg")
+    found: list[tuple[int, int, Problem]] = []
+    bad = np.zeros(n, dtype=bool)
+    loc_err = np.zeros(n, dtype=bool)
+    counter = itertools.count()
+
+    def err(k: int, field_: str | None, value: Any, reason: str, severity: str = "error") -> None:
+        found.append((k, next(counter), Problem(fname, rownums[k], hname(field_) if field_ else None, value, reason, severity)))
+        if severity == "error":
+            bad[k] = True
+
+    def mapped(field_: str, fn: Callable[[Any], Any], on_error: Callable[[int, Any, ParseError], None], *, blank: Any = None) -> list[Any]:
+        """``fn`` over a column, computed once per distinct value (a column of 100,000 rows
+        holds a few kinds, statuses or directions); ParseErrors go to ``on_error``."""
+        values = col(field_)
         try:
-            rec["direction_deg"] = parse_directions(draw, lang=dir_lang)
-        except ParseError as exc:
-            err("direction_deg", draw, str(exc))
-            rec["direction_deg"] = ()
-        if spec is not None and spec.footprint == "sector" and not rec["direction_deg"] and hname("direction_deg") not in {p.field for p in errs}:
-            fov = rec["fov_deg"] if not math.isnan(rec["fov_deg"]) else spec.defaults.get("fov_deg", math.nan)
-            if not fov >= 360.0:
-                err("direction_deg", None, f"a {spec.kind} needs a direction (degrees clockwise from north or N/Bắc...), unless its fov_deg is 360")
-        # other attributes
-        ct = cell(vals, "camera_type")
-        rec["camera_type"] = None if ct is None else _camera_type(ct)
-        rec["owner"] = _as_text(cell(vals, "owner"))
-        ds = cell(vals, "data_sharing")
-        if ds is None:
-            rec["data_sharing"] = None
-        else:
+            uniq = dict.fromkeys(values)
+        except TypeError:  # JSON arrays: as tuples, or one by one when nested
+            values = [tuple(v) if isinstance(v, (list, np.ndarray)) else v for v in values]
             try:
-                rec["data_sharing"] = parse_bool(ds)
-            except ParseError as exc:
-                err("data_sharing", ds, f"{exc}; left empty", "warning")
-                rec["data_sharing"] = None
-        for fld in ("start_date", "end_date"):
-            raw_v = cell(vals, fld)
-            rec[fld] = None
-            if raw_v is not None:
-                try:
-                    rec[fld] = parse_date(raw_v)
-                except ParseError as exc:
-                    err(fld, raw_v, str(exc))
-        rec["notes"] = _as_text(cell(vals, "notes"))
-        # location
-        geom = None
-        if vector:
-            g = geoms[k] if geoms is not None else None
-            if g is not None and not g.is_empty:
-                if g.geom_type == "MultiPoint" and shapely.get_num_geometries(g) == 1:
-                    g = shapely.get_geometry(g, 0)
-                if g.geom_type not in ("Point", "LineString", "MultiLineString"):
-                    err("geometry", g.geom_type, "geometry must be a Point (or a line for lighting)")
-                else:
-                    xs, ys = shapely.get_coordinates(g).T
-                    why = None
-                    for x_, y_ in zip(xs, ys):
-                        why = _check_lonlat(float(x_), float(y_))
-                        if why:
-                            break
-                    if why:
-                        err("geometry", f"{float(xs[0]):g}, {float(ys[0]):g}", why)
-                    else:
-                        geom = g
-        else:
-            lon = lat = None
-            try:
-                if "coordinates" in col_of and cell(vals, "coordinates") is not None and cell(vals, "lat") is None and cell(vals, "lon") is None:
-                    a, b = _split_pair(cell(vals, "coordinates"))
-                    lat, lon = parse_coordinate(a.strip(), axis="lat"), parse_coordinate(b.strip(), axis="lon")
-            except ParseError as exc:
-                err("coordinates", cell(vals, "coordinates"), str(exc))
-            for fld, axis in (("lat", "lat"), ("lon", "lon")):
-                raw_v = cell(vals, fld)
-                if raw_v is None:
+                uniq = dict.fromkeys(values)
+            except TypeError:
+                uniq = None
+        if uniq is not None:
+            res: dict[Any, Any] = {}
+            failed: dict[Any, ParseError] = {}
+            for v in uniq:
+                if v is None:
+                    res[v] = blank
                     continue
                 try:
-                    value = parse_coordinate(raw_v, axis=axis)
+                    res[v] = fn(v)
                 except ParseError as exc:
-                    err(fld, raw_v, str(exc))
-                    continue
-                if axis == "lat":
-                    lat = value
-                else:
-                    lon = value
-            if transformer is not None and lat is None and lon is None:
-                xr, yr = cell(vals, "x"), cell(vals, "y")
-                if xr is not None or yr is not None:
-                    try:
-                        xv, yv = parse_number(xr), parse_number(yr)
-                    except ParseError as exc:
-                        err("x" if xr is None or _bad_number(xr) else "y", xr if _bad_number(xr) else yr, f"malformed number: {exc}")
-                    else:
-                        lon, lat = (float(c) for c in transformer.transform(xv, yv))
-            if (lat is None) != (lon is None) and not any(p.field in (hname("lat"), hname("lon")) for p in errs):
-                missing = "lat" if lat is None else "lon"
-                err(missing, None, "missing coordinate: latitude and longitude go together")
-            elif lat is not None and lon is not None:
-                if not (math.isfinite(lat) and math.isfinite(lon)):
-                    err("x", None, "coordinates cannot be projected; check --crs")
-                else:
-                    why = _check_lonlat(lon, lat)
-                    if why:
-                        err("lat" if "lat" in col_of else "coordinates" if "coordinates" in col_of else "x", f"{lat:g}, {lon:g}", why)
-                    else:
-                        geom = shapely.Point(lon, lat)
-        if geom is None and spec is not None and spec.spatial and not any(p.severity == "error" and p.field in (hname("lat"), hname("lon"), hname("coordinates"), hname("x"), hname("y"), "geometry") for p in errs):
-            err(None, None, f"missing coordinates: a {spec.kind} must have a location (lat/lon)")
-        # extras
-        for j, h in extras:
-            v = vals[j] if j < len(vals) else None
-            rec[h] = None if is_blank(v) else v
-        problems.extend(errs)
-        if any(p.severity == "error" for p in errs):
-            bad_rows.add(rownum)
-            continue
-        rec["geometry"] = geom
-        records.append(rec)
+                    res[v] = blank
+                    failed[v] = exc
+            out = list(map(res.__getitem__, values))
+            if failed:
+                for k, v in enumerate(values):
+                    if v is not None and v in failed:
+                        on_error(k, v, failed[v])
+            return out
+        out = []
+        for k, v in enumerate(values):
+            if v is None:
+                out.append(blank)
+                continue
+            try:
+                out.append(fn(v))
+            except ParseError as exc:
+                on_error(k, v, exc)
+                out.append(blank)
+        return out
 
-    columns = list(MODEL_COLUMNS) + [h for _, h in extras if h not in MODEL_COLUMNS and h != "geometry"]
-    frame = pd.DataFrame.from_records(records, columns=columns + ["geometry"]) if records else pd.DataFrame(columns=columns + ["geometry"])
+    # ---- id
+    if "id" in col_of:
+        ids: list[str | None] = [v if type(v) is str else _as_code(v) for v in col("id")]
+        for k in [k for k, rid in enumerate(ids) if rid is None]:
+            err(k, "id", None, "missing id")
+    else:
+        ids = [f"{stem}-{r}" for r in rownums]
+    seen_ids: dict[str, int] = {}
+    for k, rid in enumerate(ids):
+        if rid is None:
+            continue
+        first = seen_ids.setdefault(rid, rownums[k])
+        if first != rownums[k]:
+            err(k, "id", rid, f"duplicate id (first at row {first})")
+
+    # ---- kind and vocabularies
+    known_kinds = ", ".join(f"{sp.kind} ({sp.title_vi})" for sp in specs.values())
+
+    def _kind(v: Any) -> str:
+        kd = resolve_kind(v, specs)
+        if kd is None:
+            raise ParseError(f"unknown kind; known kinds: {known_kinds}")
+        return kd
+
+    kinds: list[str | None] = mapped("kind", _kind, lambda k, v, e: err(k, "kind", v, str(e)))
+    if "kind" in col_of:
+        for k in [k for k, v in enumerate(col("kind")) if v is None]:
+            err(k, "kind", None, "missing kind")
+
+    def _vocab(vocab: Mapping[str, Any], what: str, known: str) -> Callable[[Any], str]:
+        def look(v: Any) -> str:
+            code = lookup_vocab(vocab, v)
+            if code is None:
+                raise ParseError(f"unknown {what}; {known}")
+            return code
+
+        return look
+
+    known_status = "use one of: " + ", ".join(f"{c} ({v[0]})" for c, v in STATUSES.items())
+    statuses = mapped("status", _vocab(STATUSES, "status", known_status), lambda k, v, e: err(k, "status", v, str(e)), blank="active")
+    vocab_cols: dict[str, list[str | None]] = {}
+    for fld, vocab in (("field", FIELDS), ("host", HOSTS)):
+        known = "left empty (known: " + ", ".join(v[0] for v in vocab.values()) + ")"
+        vocab_cols[fld] = mapped(fld, _vocab(vocab, fld, known), lambda k, v, e, fld=fld: err(k, fld, v, str(e), "warning"))
+    statuses = [st if st is not None else None for st in statuses]
+
+    # ---- numbers
+    numbers: dict[str, np.ndarray] = {}
     for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
-        frame[fld] = frame[fld].astype(float)
-    frame["direction_deg"] = frame["direction_deg"].astype(object)
-    gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs=WGS84)
-    gdf.index = pd.Index(gdf["id"].astype(object).to_numpy(), name="id")
+        arr, failed = _number_column(col(fld), parse_number)
+        for k, exc in failed:
+            err(k, fld, col(fld)[k], f"malformed number: {exc}")
+        with np.errstate(invalid="ignore"):
+            if fld == "fov_deg":
+                out_of_range = ~((arr > 0.0) & (arr <= 360.0))
+                reason = "field of view must be in (0, 360] degrees"
+            elif fld in ("range_m", "radius_m"):
+                out_of_range = ~(arr > 0.0)
+                reason = f"{'range' if fld == 'range_m' else 'radius'} must be positive (metres)"
+            else:
+                out_of_range = arr < 0.0
+                reason = "height must not be negative (metres)"
+        for k in np.flatnonzero(out_of_range & ~np.isnan(arr)):
+            err(int(k), fld, col(fld)[k], reason)
+        numbers[fld] = arr
+
+    # ---- directions (and the cameras that need one)
+    dir_failed = np.zeros(n, dtype=bool)
+
+    def _dir_error(k: int, v: Any, exc: ParseError) -> None:
+        dir_failed[k] = True
+        err(k, "direction_deg", v, str(exc))
+
+    directions = mapped("direction_deg", lambda v: parse_directions(v, lang=dir_lang), _dir_error, blank=())
+    sector_kinds = {kd for kd, sp in specs.items() if sp.footprint == "sector"}
+    for k in [k for k, kd in enumerate(kinds) if kd in sector_kinds and not directions[k] and not dir_failed[k]]:
+        sp = specs[kinds[k]]
+        fov = numbers["fov_deg"][k]
+        fov = sp.defaults.get("fov_deg", math.nan) if math.isnan(fov) else fov
+        if not fov >= 360.0:
+            err(k, "direction_deg", None, f"a {sp.kind} needs a direction (degrees clockwise from north or N/Bắc...), unless its fov_deg is 360")
+
+    # ---- other attributes
+    camera_types = mapped("camera_type", _camera_type, lambda k, v, e: None)
+    sharing = mapped("data_sharing", parse_bool, lambda k, v, e: err(k, "data_sharing", v, f"{e}; left empty", "warning"))
+    dates = {
+        fld: mapped(fld, parse_date, lambda k, v, e, fld=fld: err(k, fld, v, str(e)))
+        for fld in ("start_date", "end_date")
+    }
+
+    # ---- location
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    line_geoms: dict[int, Any] = {}
+    if vector:
+        garr = np.array(geoms if geoms is not None else [None] * n, dtype=object)
+        tid = shapely.get_type_id(garr)
+        empty = shapely.is_empty(garr) | (tid < 0)
+        single = (tid == 4) & (shapely.get_num_geometries(garr) == 1)
+        garr[single] = shapely.get_geometry(garr[single], 0)
+        tid[single] = 0
+        pts = (tid == 0) & ~empty
+        if pts.any():
+            xy = shapely.get_coordinates(garr[pts])
+            lon[pts], lat[pts] = xy[:, 0], xy[:, 1]
+        for k in np.flatnonzero(~empty & ~pts):
+            g = garr[k]
+            if g.geom_type not in ("LineString", "MultiLineString"):
+                err(int(k), "geometry", g.geom_type, "geometry must be a Point (or a line for lighting)")
+                loc_err[k] = True
+                continue
+            xy = shapely.get_coordinates(g)
+            why = next((w for w in (_check_lonlat(float(a), float(b)) for a, b in xy) if w), None)
+            if why:
+                err(int(k), "geometry", f"{float(xy[0, 0]):g}, {float(xy[0, 1]):g}", why)
+                loc_err[k] = True
+            else:
+                line_geoms[int(k)] = g
+        loc_field = "geometry"
+    else:
+        for fld, axis, target in (("lat", "lat", lat), ("lon", "lon", lon)):
+            arr, failed = _number_column(col(fld), lambda v, axis=axis: parse_coordinate(v, axis=axis))
+            target[:] = arr
+            for k, exc in failed:
+                err(k, fld, col(fld)[k], str(exc))
+                loc_err[k] = True
+        if "coordinates" in col_of:
+            for k, v in enumerate(col("coordinates")):
+                if v is None or col("lat")[k] is not None or col("lon")[k] is not None:
+                    continue
+                try:
+                    a, b = _split_pair(v)
+                    lat[k], lon[k] = parse_coordinate(a.strip(), axis="lat"), parse_coordinate(b.strip(), axis="lon")
+                except ParseError as exc:
+                    err(k, "coordinates", v, str(exc))
+                    loc_err[k] = True
+        if transformer is not None:
+            xs, xfail = _number_column(col("x"), parse_number)
+            ys, yfail = _number_column(col("y"), parse_number)
+            for fld, failed in (("x", xfail), ("y", yfail)):
+                for k, exc in failed:
+                    err(k, fld, col(fld)[k], f"malformed number: {exc}")
+                    loc_err[k] = True
+            use = np.isnan(lat) & np.isnan(lon) & ~np.isnan(xs) & ~np.isnan(ys)
+            if use.any():
+                tx, ty = transformer.transform(xs[use], ys[use])
+                lon[use], lat[use] = tx, ty
+                for k in np.flatnonzero(use & ~(np.isfinite(lon) & np.isfinite(lat))):
+                    err(int(k), "x", col("x")[k], "coordinates cannot be projected; check --crs")
+                    loc_err[k] = True
+        one = (np.isnan(lat) != np.isnan(lon)) & ~loc_err
+        for k in np.flatnonzero(one):
+            missing = "lat" if np.isnan(lat[k]) else "lon"
+            err(int(k), missing, None, "missing coordinate: latitude and longitude go together")
+            loc_err[k] = True
+        loc_field = "lat" if "lat" in col_of else "coordinates" if "coordinates" in col_of else "x"
+    both = ~np.isnan(lat) & ~np.isnan(lon) & ~loc_err
+    with np.errstate(invalid="ignore"):
+        inside = (lon >= VIETNAM_BOUNDS[0]) & (lon <= VIETNAM_BOUNDS[2]) & (lat >= VIETNAM_BOUNDS[1]) & (lat <= VIETNAM_BOUNDS[3])
+    for k in np.flatnonzero(both & ~inside):
+        err(int(k), loc_field, f"{lat[k]:g}, {lon[k]:g}", _check_lonlat(float(lon[k]), float(lat[k])) or "outside Vietnam")
+        loc_err[k] = True
+    has_point = both & inside
+    geometry = np.full(n, None, dtype=object)
+    if has_point.any():
+        geometry[has_point] = shapely.points(lon[has_point], lat[has_point])
+    for k, g in line_geoms.items():
+        geometry[k] = g
+    has_geom = has_point.copy()
+    has_geom[list(line_geoms)] = True
+    spatial = {kd for kd, sp in specs.items() if sp.spatial}
+    for k in [k for k, kd in enumerate(kinds) if kd in spatial and not has_geom[k] and not loc_err[k]]:
+        err(k, None, None, f"missing coordinates: a {kinds[k]} must have a location (lat/lon)")
+
+    # ---- the frame of the valid rows
+    found.sort(key=lambda t: (t[0], t[1]))
+    problems.extend(p for _, _, p in found)
+    data: dict[str, Any] = {
+        "id": ids,
+        "kind": kinds,
+        "name": [_as_text(v) for v in col("name")],
+        "field": vocab_cols["field"],
+        "host": vocab_cols["host"],
+        "status": statuses,
+        "unit_code": [_as_code(v) for v in col("unit_code")],
+        "direction_deg": directions,
+        "fov_deg": numbers["fov_deg"],
+        "range_m": numbers["range_m"],
+        "radius_m": numbers["radius_m"],
+        "height_m": numbers["height_m"],
+        "camera_type": camera_types,
+        "owner": [_as_text(v) for v in col("owner")],
+        "data_sharing": sharing,
+        "start_date": dates["start_date"],
+        "end_date": dates["end_date"],
+        "notes": [_as_text(v) for v in col("notes")],
+    }
+    for j, h in extras:
+        if h in data or h == "geometry":
+            continue
+        data[h] = _clean_column(columns[j])
+    keep = np.flatnonzero(~bad)
+    # file-level errors make every row unusable
+    if any(p.severity == "error" and p.row in (1, None) and p.field is None for p in problems):
+        keep = keep[:0]
+    frame = pd.DataFrame({c: _take(v, keep) for c, v in data.items()})
+    frame["direction_deg"] = pd.Series(_take(directions, keep), dtype=object).to_numpy()
+    gdf = gpd.GeoDataFrame(frame, geometry=geometry[keep], crs=WGS84)
+    gdf.index = pd.Index(np.asarray(_take(ids, keep), dtype=object), name="id")
     defaults: dict[str, dict[str, dict[str, float | int]]] = {}
     for kind, sub in gdf.groupby("kind", sort=True) if len(gdf) else ():
         for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
-            n = int(sub[fld].isna().sum())
-            if n and fld in specs[kind].defaults:
-                defaults.setdefault(str(kind), {})[fld] = {"value": specs[kind].defaults[fld], "rows": n}
+            cnt = int(sub[fld].isna().sum())
+            if cnt and fld in specs[kind].defaults:
+                defaults.setdefault(str(kind), {})[fld] = {"value": specs[kind].defaults[fld], "rows": cnt}
     gdf.attrs["defaults"] = defaults
     gdf.attrs["header_lang"] = header_lang
-    # file-level errors make every row unusable
-    if any(p.severity == "error" and p.row in (1, None) and p.field is None for p in problems):
-        gdf = gdf.iloc[0:0]
     return gdf, problems
+
+
+def _clean_column(values: Iterable[Any]) -> list[Any]:
+    """Blank cells -> None, text stripped (the readers have put it in NFC), NaN -> None."""
+    return [(v.strip() or None) if type(v) is str else None if v is None or (type(v) is float and v != v) else v for v in values]
+
+
+def _take(values: Any, keep: np.ndarray) -> Any:
+    if len(keep) == len(values):
+        return values
+    if isinstance(values, np.ndarray):
+        return values[keep]
+    return [values[i] for i in keep]
+
+
+def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np.ndarray, list[tuple[int, ParseError]]]:
+    """Floats of a column (NaN where blank) and the cells that failed: plain numbers and
+    "10.5"/"10,5" directly, anything else (DMS, units, thousands) through ``parse``."""
+    out = np.full(len(values), np.nan)
+    failed: list[tuple[int, ParseError]] = []
+    present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    if not present.any():
+        return out, failed
+    # fast path: the whole column at once ("10,5" -> "10.5"); any odd cell -> cell by cell
+    try:
+        prepared = [
+            "nan" if v is None else v.replace(",", ".") if type(v) is str and v.count(",") == 1 and "." not in v and "_" not in v else v
+            for v in values
+        ]
+        if any(type(v) is str and "_" in v for v in prepared):
+            raise ValueError("underscore")
+        bulk = np.array(prepared, dtype=object).astype(float)
+    except (ValueError, TypeError):
+        pass
+    else:
+        redo = np.flatnonzero(present & ~np.isfinite(bulk))
+        out = np.where(present, bulk, np.nan)
+        for k in redo:
+            try:
+                out[k] = parse(values[k])
+            except ParseError as exc:
+                out[k] = np.nan
+                failed.append((int(k), exc))
+        return out, failed
+    for k, v in enumerate(values):
+        if v is None:
+            continue
+        t = type(v)
+        f = math.nan
+        if t is float or t is int:
+            f = float(v)
+        elif t is str and "_" not in v:
+            if "," in v:
+                if v.count(",") == 1 and "." not in v:
+                    v2 = v.replace(",", ".")
+                else:
+                    v2 = ""
+            else:
+                v2 = v
+            if v2 and (v2[-1].isdigit() or v2[-1] == "."):
+                try:
+                    f = float(v2)
+                except ValueError:
+                    f = math.nan
+        if not math.isfinite(f):
+            try:
+                f = parse(v)
+            except ParseError as exc:
+                failed.append((k, exc))
+                continue
+        out[k] = f
+    return out, failed
+
+
+def _make_geometry(items: list[Any]) -> np.ndarray:
+    """Geometries from a list of (lon, lat) pairs (built at once), shapely geometries or None."""
+    out = np.full(len(items), None, dtype=object)
+    idx = [i for i, g in enumerate(items) if isinstance(g, tuple)]
+    if idx:
+        xy = np.array([items[i] for i in idx], dtype=float)
+        out[idx] = shapely.points(xy)
+    for i, g in enumerate(items):
+        if g is not None and not isinstance(g, tuple):
+            out[i] = g
+    return out
+
+
+def _memo(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Cache ``fn`` per cell value (columns such as kind, status or direction repeat a few
+    values over thousands of rows); ParseErrors are cached and raised again."""
+    cache: dict[Any, tuple[bool, Any]] = {}
+
+    def wrapped(v: Any) -> Any:
+        try:
+            ok, val = cache[(type(v), v)]
+        except KeyError:
+            try:
+                ok, val = True, fn(v)
+            except ParseError as exc:
+                ok, val = False, exc
+            if len(cache) < 100_000:
+                cache[(type(v), v)] = (ok, val)
+        except TypeError:  # unhashable (a list from a JSON array)
+            return fn(v)
+        if ok:
+            return val
+        raise val
+
+    return wrapped
 
 
 def _bad_number(v: Any) -> bool:
