@@ -1220,7 +1220,7 @@ def _build_models(
             continue
         field_, hl = hit
         if field_ in col_of:
-            problems.append(Problem(fname, 1, h, None, f"second column for '{field_}' (first: '{header[col_of[field_]]}'); ignored", "warning"))
+            problems.append(Problem(fname, None, h, None, f"second column for '{field_}' (first: '{header[col_of[field_]]}'); ignored", "warning"))
             continue
         col_of[field_] = j
         if key not in ("id", "x", "y"):
@@ -1233,15 +1233,15 @@ def _build_models(
         has_latlon = "lat" in col_of or "lon" in col_of or "coordinates" in col_of
         if ("x" in col_of or "y" in col_of) and not has_latlon:
             if crs is None:
-                problems.append(Problem(fname, 1, header[col_of.get("x", col_of.get("y", 0))], None, "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)"))
+                problems.append(Problem(fname, None, header[col_of.get("x", col_of.get("y", 0))], None, "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)"))
             else:
                 xy_crs = parse_crs(crs, what=f"{fname}: crs")
         if "kind" not in col_of:
-            problems.append(Problem(fname, 1, None, None, "no kind column (kind / loại / loại mô hình)"))
+            problems.append(Problem(fname, None, None, None, "no kind column (kind / loại / loại mô hình)"))
         if not has_latlon and "x" not in col_of and "y" not in col_of:
-            problems.append(Problem(fname, 1, None, None, "no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)", "warning"))
+            problems.append(Problem(fname, None, None, None, "no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)", "warning"))
     if "id" not in col_of and rownums:
-        problems.append(Problem(fname, 1, None, None, f"no id column: ids {stem}-<row> were generated", "warning"))
+        problems.append(Problem(fname, None, None, None, f"no id column: ids {stem}-<row> were generated", "warning"))
     transformer = Transformer.from_crs(xy_crs, WGS84, always_xy=True) if xy_crs is not None else None
 
     def hname(field_: str) -> str:
@@ -1478,7 +1478,10 @@ def _build_models(
     has_geom = has_point.copy()
     has_geom[list(line_geoms)] = True
     spatial = {kd for kd, sp in specs.items() if sp.spatial}
+    xy_without_crs = not vector and ("x" in col_of or "y" in col_of) and transformer is None
     for k in [k for k, kd in enumerate(kinds) if kd in spatial and not has_geom[k] and not loc_err[k]]:
+        if xy_without_crs and (col("x")[k] is not None or col("y")[k] is not None):
+            continue  # reported once for the file: x/y need --crs
         err(k, None, None, f"missing coordinates: a {kinds[k]} must have a location (lat/lon)")
 
     # ---- the frame of the valid rows
@@ -1510,7 +1513,7 @@ def _build_models(
         data[h] = _clean_column(columns[j])
     keep = np.flatnonzero(~bad)
     # file-level errors make every row unusable
-    if any(p.severity == "error" and p.row in (1, None) and p.field is None for p in problems):
+    if any(p.severity == "error" and p.row is None for p in problems):
         keep = keep[:0]
     frame = pd.DataFrame({c: _take(v, keep) for c, v in data.items()})
     frame["direction_deg"] = pd.Series(_take(directions, keep), dtype=object).to_numpy()
@@ -1610,38 +1613,6 @@ def _make_geometry(items: list[Any]) -> np.ndarray:
         if g is not None and not isinstance(g, tuple):
             out[i] = g
     return out
-
-
-def _memo(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Cache ``fn`` per cell value (columns such as kind, status or direction repeat a few
-    values over thousands of rows); ParseErrors are cached and raised again."""
-    cache: dict[Any, tuple[bool, Any]] = {}
-
-    def wrapped(v: Any) -> Any:
-        try:
-            ok, val = cache[(type(v), v)]
-        except KeyError:
-            try:
-                ok, val = True, fn(v)
-            except ParseError as exc:
-                ok, val = False, exc
-            if len(cache) < 100_000:
-                cache[(type(v), v)] = (ok, val)
-        except TypeError:  # unhashable (a list from a JSON array)
-            return fn(v)
-        if ok:
-            return val
-        raise val
-
-    return wrapped
-
-
-def _bad_number(v: Any) -> bool:
-    try:
-        parse_number(v)
-    except ParseError:
-        return True
-    return False
 
 
 def read_models(

@@ -522,7 +522,8 @@ def test_projected_xy_with_crs(tmp_path: Path) -> None:
     lines = ["id,kind,x,y,radius_m", f"k,checkpoint,{x:.2f},{y:.2f},50".replace(".", ",", 0)]
     p = _write_csv(tmp_path / "vn2000.csv", lines)
     g, problems = io.load_models(p)
-    assert any("need the CRS" in q.reason for q in problems if q.severity == "error")
+    (err,) = [q for q in problems if q.severity == "error"]  # once for the file, not per row
+    assert "need the CRS" in err.reason and err.row is None and err.field == "x"
     assert len(g) == 0
     g = io.read_models(p, crs="EPSG:9210")
     assert g.loc["k"].geometry.x == pytest.approx(105.85, abs=1e-6) and g.loc["k"].geometry.y == pytest.approx(21.03, abs=1e-6)
@@ -543,6 +544,14 @@ def test_geojson_models_with_osm_tags(tmp_path: Path) -> None:
     errs = _errors(problems)
     assert "swapped" in errs[(2, "geometry")].reason
     assert "missing coordinates" in errs[(3, None)].reason
+
+
+def test_file_level_problems(tmp_path: Path) -> None:
+    p = _write_csv(tmp_path / "nokind.csv", ["name,lat,lon", "a,10.5,106.5"])
+    g, problems = io.load_models(p)
+    errs = [q for q in problems if q.severity == "error"]
+    assert [q.reason for q in errs] == ["no kind column (kind / loại / loại mô hình)"] and len(g) == 0
+    assert any("no id column" in q.reason for q in problems if q.severity == "warning")
 
 
 def test_models_round_trip_through_write_layer(tmp_path: Path) -> None:
