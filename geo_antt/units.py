@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterable
 
 import geopandas as gpd
@@ -19,7 +20,18 @@ import shapely
 
 from ._errors import GeoAnttError, Problem, ValidationError
 from .crs import WGS84, metric_crs_for
-from .io import _polygonal_part, _read_unit_frame, _warn
+from ._parse import ParseError, is_blank, parse_coordinate
+from .io import (
+    _as_code,
+    _as_text,
+    _check_lonlat,
+    _polygonal_part,
+    _read_csv_table,
+    _read_unit_frame,
+    _read_xlsx_table,
+    _warn,
+)
+from .text import fold_key
 from .schema import UNIT_COLUMNS
 
 __all__ = [
@@ -180,8 +192,11 @@ def read_hamlets(
     Parameters
     ----------
     path
-        GeoJSON, Shapefile or GeoPackage of hamlets (see :func:`geo_antt.io.read_units` for
-        the column mapping, CRS and encoding options).
+        GeoJSON, Shapefile or GeoPackage of hamlet polygons or points (see
+        :func:`geo_antt.io.read_units` for the column mapping, CRS and encoding options), or a
+        CSV/XLSX table of hamlet centres: code (mã thôn/ấp), name (tên thôn), commune code
+        (mã xã, optional) and lat/lon (vĩ độ/kinh độ, decimal or DMS). ``layer`` names the
+        XLSX sheet.
     communes
         The communes the hamlets belong to (units frame). Polygon hamlets without a
         ``parent_code`` get the commune containing their representative point.
@@ -193,6 +208,9 @@ def read_hamlets(
     GeoDataFrame
         Units frame with ``level="hamlet"``; ``approximate`` is True for point-built hamlets.
     """
+    if Path(path).suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
+        frame = _hamlet_points_table(Path(path), columns=columns, sheet=layer)
+        return hamlets_from_points(frame, communes, metric_crs=metric_crs, source=str(path))
     frame = _read_unit_frame(path, level="hamlet", columns=columns, crs=crs, encoding=encoding, layer=layer, points=None)
     types = set(frame.geom_type)
     if types <= {"Point"}:
@@ -213,6 +231,59 @@ def read_hamlets(
         problems += [Problem(str(path), None, "geometry", c, "hamlet lies in no commune") for c in none]
         raise ValidationError(problems)
     return frame
+
+
+_POINT_HEADERS = {
+    "code": ("ma_thon", "ma_ap", "ma_to_dan_pho", "ma_thon_ap", "hamlet_code", "ma", "code", "id"),
+    "name": ("ten_thon", "ten_ap", "ten_to_dan_pho", "ten_thon_ap", "hamlet", "hamlet_name", "ten", "name", "thon", "ap"),
+    "parent_code": ("ma_xa", "commune_code", "commune_code_2025", "commune_code_gso", "parent_code", "ma_phuong_xa"),
+    "lat": ("lat", "latitude", "vi_do", "vido"),
+    "lon": ("lon", "lng", "long", "longitude", "kinh_do", "kinhdo"),
+}
+
+
+def _hamlet_points_table(path: Path, *, columns: dict[str, str] | None, sheet: str | None) -> gpd.GeoDataFrame:
+    """Hamlet centres from a CSV/XLSX table (code, name, commune code, lat, lon)."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        header, rownums, cols, _notes = _read_xlsx_table(path, sheet)
+    else:
+        header, rownums, cols, _notes = _read_csv_table(path)
+    keys = {fold_key(h): j for j, h in reversed(list(enumerate(header)))}
+    where: dict[str, int] = {}
+    for field_, aliases in _POINT_HEADERS.items():
+        want = (columns or {}).get(field_)
+        cands = (want,) if want else aliases
+        j = next((keys[fold_key(a)] for a in cands if fold_key(a) in keys), None)
+        if j is not None:
+            where[field_] = j
+    missing = [f for f in ("code", "lat", "lon") if f not in where]
+    if missing:
+        raise GeoAnttError(f"{path}: no column for {', '.join(missing)} (e.g. mã thôn, vĩ độ, kinh độ); the header is {header}")
+    problems: list[Problem] = []
+    rows = []
+    for k, rownum in enumerate(rownums):
+        cell = {f: cols[j][k] for f, j in where.items()}
+        code = _as_code(cell.get("code"))
+        if code is None:
+            problems.append(Problem(str(path), rownum, header[where["code"]], None, "missing hamlet code"))
+            continue
+        try:
+            lat = parse_coordinate(cell["lat"], axis="lat") if not is_blank(cell["lat"]) else None
+            lon = parse_coordinate(cell["lon"], axis="lon") if not is_blank(cell["lon"]) else None
+        except ParseError as exc:
+            problems.append(Problem(str(path), rownum, None, f"{cell['lat']}, {cell['lon']}", str(exc)))
+            continue
+        if lat is None or lon is None:
+            problems.append(Problem(str(path), rownum, header[where["lat"]], None, "missing coordinates"))
+            continue
+        why = _check_lonlat(lon, lat)
+        if why:
+            problems.append(Problem(str(path), rownum, header[where["lat"]], f"{lat:g}, {lon:g}", why))
+            continue
+        rows.append({"code": code, "name": _as_text(cell.get("name")) or code, "parent_code": _as_code(cell.get("parent_code")), "geometry": shapely.Point(lon, lat)})
+    if problems:
+        raise ValidationError(problems)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84) if rows else gpd.GeoDataFrame({"code": []}, geometry=[], crs=WGS84)
 
 
 # --------------------------------------------------------------------------------------------

@@ -114,3 +114,18 @@ def test_unit_tree() -> None:
     assert units.ancestors(u, "H1") == ["C1", "D1", "P"]
     assert units.check_parents(u) == []
     assert units.check_parents(u.drop(index="D1")) == ["C1", "C2"]
+
+
+def test_read_hamlets_from_a_table(tmp_path: Path, communes: gpd.GeoDataFrame) -> None:
+    code = communes.index[1]
+    pts = _points_in(communes.geometry.loc[code], 3, seed=7)
+    lines = ["Mã thôn;Tên thôn;Mã xã;Vĩ độ;Kinh độ"]
+    lines += [f"T{i};Ấp {i};{code};{p.y:.6f};{p.x:.6f}".replace(".", ",") for i, p in enumerate(pts, start=1)]
+    (tmp_path / "thon.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    h = units.read_hamlets(tmp_path / "thon.csv", communes)
+    assert list(h.index) == ["T1", "T2", "T3"] and list(h["name"]) == ["Ấp 1", "Ấp 2", "Ấp 3"]
+    assert set(h["parent_code"]) == {code} and h["approximate"].all()
+    bad = lines[:2] + ["T9;Ấp 9;;106,5;10,2"]
+    (tmp_path / "bad.csv").write_text("\n".join(bad) + "\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="row 3, field 'Vĩ độ': latitude and longitude are swapped"):
+        units.read_hamlets(tmp_path / "bad.csv", communes)
