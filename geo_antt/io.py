@@ -453,17 +453,25 @@ _SWAPPED_BOX = (VIETNAM_BOUNDS[1], VIETNAM_BOUNDS[0], VIETNAM_BOUNDS[3], VIETNAM
 
 
 def _settle_crs(gdf: gpd.GeoDataFrame, *, crs: object, path: Path) -> gpd.GeoDataFrame:
-    """Give ``gdf`` its CRS (``crs`` wins over the file's), reproject to EPSG:4326 and check
-    that the result lies in Vietnam (swapped lon/lat and unlabelled projected data reported)."""
-    if crs is not None:
-        gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
+    """Give ``gdf`` its CRS, reproject to EPSG:4326 and check that the result lies in Vietnam
+    (swapped lon/lat and unlabelled projected data reported).
+
+    The file's own CRS wins; ``crs`` is used when the file has none, or when it claims
+    degrees (as every GeoJSON does) while its coordinates are not degrees (a GeoJSON exported
+    in VN-2000 without a ``crs`` member)."""
     geoms = gdf.geometry
     has_geom = ~(geoms.isna() | geoms.is_empty)
-    if not has_geom.any():
+    bounds = tuple(float(v) for v in shapely.total_bounds(geoms[has_geom].to_numpy())) if has_geom.any() else None
+    if crs is not None:
+        claims_degrees_wrongly = (
+            gdf.crs is not None and gdf.crs.is_geographic and bounds is not None and not _in_box(bounds, (-180.0, -90.0, 180.0, 90.0))
+        )
+        if gdf.crs is None or claims_degrees_wrongly:
+            gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
+    if bounds is None:
         if gdf.crs is None:
             gdf = gdf.set_crs(WGS84)
         return to_wgs84(gdf)
-    bounds = tuple(float(v) for v in shapely.total_bounds(geoms[has_geom].to_numpy()))
     if gdf.crs is None:
         if _in_box(bounds, _NATIONAL_BOX):
             _warn(f"{path}: no CRS in the file; its coordinates are lon/lat in Vietnam, read as EPSG:4326 (WGS 84). Pass crs= / --crs to choose another.")
@@ -702,7 +710,8 @@ def read_units(
         ``commune_code_2025``/``commune_2025``, ``commune_code``/``commune_full_name``/
         ``province_code``...) and common Vietnamese names (``ma_xa``, ``ten_xa``, ``ma``, ``ten``).
     crs
-        The CRS of the coordinates ("EPSG:3405", 9210...), overriding the file's own. A file
+        The CRS of the coordinates ("EPSG:3405", 9210...) when the file does not say (no .prj,
+        or a GeoJSON whose coordinates are not degrees); a file's own CRS wins. A file
         without a CRS whose coordinates lie in Vietnam's lon/lat box is read as EPSG:4326 with
         a warning; otherwise :class:`CRSError` asks for it.
     encoding
@@ -1114,7 +1123,7 @@ def load_models(
     elif suffix == ".xls":
         raise GeoAnttError(f"{path}: old Excel .xls files are not read; save the sheet as .xlsx or CSV UTF-8")
     else:
-        table = _read_geojson_table(path) if suffix in (".geojson", ".json") and crs is None else None
+        table = _read_geojson_table(path) if suffix in (".geojson", ".json") else None
         if table is None:
             table = _read_vector_table(path, crs=crs)
         header, rownums, columns, geoms, problems = table
@@ -1168,16 +1177,26 @@ def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any
                 geoms.append(shapely.from_geojson(json.dumps(g)))
             except shapely.errors.GEOSException:
                 geoms.append(shapely.Point())  # reported as empty geometry below
-    return keys, list(range(1, len(feats) + 1)), columns, list(_make_geometry(geoms)), []
+    garr = _make_geometry(geoms)
+    present = ~shapely.is_missing(garr) & ~shapely.is_empty(garr)
+    if present.any() and not _in_box(tuple(shapely.total_bounds(garr[present])), (-180.0, -90.0, 180.0, 90.0)):
+        return None  # projected coordinates: GDAL and --crs
+    return keys, list(range(1, len(feats) + 1)), columns, list(garr), []
 
 
 def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[int], list[list[Any]], list[Any], list[Problem]]:
     gdf = _read_vector(path, encoding=None, layer=None)
     notes: list[Problem] = []
-    if crs is not None:
-        gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
     geo = gdf.geometry
     present = ~(geo.isna() | geo.is_empty)
+    if crs is not None and present.any():
+        b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy()))
+        if gdf.crs is None or (gdf.crs.is_geographic and not _in_box(b, (-180.0, -90.0, 180.0, 90.0))):
+            gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
+    elif gdf.crs is not None and gdf.crs.is_geographic and present.any():
+        b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy()))
+        if not _in_box(b, (-180.0, -90.0, 180.0, 90.0)):
+            raise CRSError(f"{path}: the coordinates are not degrees (x {b[0]:.1f}..{b[2]:.1f}); say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
     if gdf.crs is None:
         b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy())) if present.any() else VIETNAM_BOUNDS
         if _in_box(b, _NATIONAL_BOX) or _in_box(b, _SWAPPED_BOX) or not present.any():

@@ -72,7 +72,8 @@ def hamlets_from_points(
         optionally ``parent_code`` (the commune's code). Without ``parent_code`` (or where it
         is blank) the commune containing the point is used.
     communes
-        Commune polygons (a units frame: index = code).
+        Commune polygons (a units frame: index = code; when it holds several levels, its
+        communes are used).
     metric_crs
         CRS the cells are computed in (metres); default: the UTM zone of the communes.
     source
@@ -98,6 +99,8 @@ def hamlets_from_points(
         pts.index = pd.Index([str(c) for c in pts["code"]], name="code")
     else:
         pts.index = pd.Index([str(c) for c in pts.index], name="code")
+    if "level" in communes.columns and (communes["level"] == "commune").any():
+        communes = communes[communes["level"] == "commune"]  # a frame of several levels
     crs_m = metric_crs_for(communes, crs=metric_crs)
     com_m = communes.to_crs(crs_m)
     pts_m = pts.to_crs(crs_m)
@@ -216,6 +219,8 @@ def read_hamlets(
     if types <= {"Point"}:
         return hamlets_from_points(frame, communes, metric_crs=metric_crs, source=str(path))
     # polygons: fill missing parents from the commune containing each hamlet
+    if "level" in communes.columns and (communes["level"] == "commune").any():
+        communes = communes[communes["level"] == "commune"]
     missing = frame["parent_code"].isna().to_numpy()
     if missing.any():
         crs_m = metric_crs_for(communes, crs=metric_crs)

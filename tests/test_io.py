@@ -253,6 +253,31 @@ def test_no_crs(tmp_path: Path) -> None:
     assert u2.geometry.iloc[0].centroid.distance(_squares(1)[0].centroid) < 0.005
 
 
+def test_crs_option_only_when_the_file_does_not_say(tmp_path: Path) -> None:
+    wgs = gpd.GeoDataFrame({"ma_xa": ["1"], "ten_xa": ["A"]}, geometry=_squares(1), crs="EPSG:4326")
+    p = tmp_path / "wgs.geojson"
+    wgs.to_file(p, engine="pyogrio")
+    u = io.read_units(p, crs="EPSG:3405")  # the file's own CRS wins (--input-crs is for others)
+    assert u.geometry.iloc[0].equals_exact(wgs.geometry.iloc[0], 1e-9)
+    # a GeoJSON exported in VN-2000 without a "crs" member: GDAL says degrees, the numbers say no
+    vn = wgs.to_crs(3405)
+    feats = [{"type": "Feature", "properties": {"ma_xa": "1", "ten_xa": "A"}, "geometry": shapely.geometry.mapping(vn.geometry.iloc[0])}]
+    p2 = tmp_path / "vn2000_nocrs.geojson"
+    p2.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
+    with pytest.raises(CRSError, match="not degrees"):
+        io.read_units(p2)
+    u2 = io.read_units(p2, crs="EPSG:3405")
+    assert u2.geometry.iloc[0].centroid.distance(wgs.geometry.iloc[0].centroid) < 0.005
+    # the same for a model file
+    x, y = vn.geometry.iloc[0].centroid.coords[0]
+    pm = tmp_path / "models_vn2000.geojson"
+    pm.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "k", "kind": "checkpoint"}, "geometry": {"type": "Point", "coordinates": [x, y]}}]}), encoding="utf-8")
+    with pytest.raises(CRSError, match="--crs"):
+        io.load_models(pm)
+    g = io.read_models(pm, crs="EPSG:3405")
+    assert g.loc["k"].geometry.distance(wgs.geometry.iloc[0].centroid) < 0.005
+
+
 def test_swapped_lat_lon(tmp_path: Path) -> None:
     swapped = [shapely.transform(p, lambda c: c[:, ::-1]) for p in _squares()]
     g = gpd.GeoDataFrame({"code": ["1", "2"], "name": ["A", "B"]}, geometry=swapped, crs="EPSG:4326")
