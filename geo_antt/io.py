@@ -440,6 +440,12 @@ def _read_vector(path: Path, *, encoding: str | None, layer: str | None) -> gpd.
     return gdf
 
 
+def _looks_projected(bounds: tuple[float, ...]) -> bool:
+    """Coordinates in metres (VN-2000, UTM: hundreds of thousands), not degrees (swapped
+    lon/lat stays below 180)."""
+    return max(abs(float(v)) for v in bounds) > 1000.0
+
+
 def _in_box(bounds: tuple[float, float, float, float], box: tuple[float, float, float, float]) -> bool:
     minx, miny, maxx, maxy = bounds
     bx0, by0, bx1, by1 = box
@@ -464,7 +470,7 @@ def _settle_crs(gdf: gpd.GeoDataFrame, *, crs: object, path: Path) -> gpd.GeoDat
     bounds = tuple(float(v) for v in shapely.total_bounds(geoms[has_geom].to_numpy())) if has_geom.any() else None
     if crs is not None:
         claims_degrees_wrongly = (
-            gdf.crs is not None and gdf.crs.is_geographic and bounds is not None and not _in_box(bounds, (-180.0, -90.0, 180.0, 90.0))
+            gdf.crs is not None and gdf.crs.is_geographic and bounds is not None and _looks_projected(bounds)
         )
         if gdf.crs is None or claims_degrees_wrongly:
             gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
@@ -1179,7 +1185,7 @@ def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any
                 geoms.append(shapely.Point())  # reported as empty geometry below
     garr = _make_geometry(geoms)
     present = ~shapely.is_missing(garr) & ~shapely.is_empty(garr)
-    if present.any() and not _in_box(tuple(shapely.total_bounds(garr[present])), (-180.0, -90.0, 180.0, 90.0)):
+    if present.any() and _looks_projected(tuple(shapely.total_bounds(garr[present]))):
         return None  # projected coordinates: GDAL and --crs
     return keys, list(range(1, len(feats) + 1)), columns, list(garr), []
 
@@ -1191,11 +1197,11 @@ def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[int]
     present = ~(geo.isna() | geo.is_empty)
     if crs is not None and present.any():
         b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy()))
-        if gdf.crs is None or (gdf.crs.is_geographic and not _in_box(b, (-180.0, -90.0, 180.0, 90.0))):
+        if gdf.crs is None or (gdf.crs.is_geographic and _looks_projected(b)):
             gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
     elif gdf.crs is not None and gdf.crs.is_geographic and present.any():
         b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy()))
-        if not _in_box(b, (-180.0, -90.0, 180.0, 90.0)):
+        if _looks_projected(b):
             raise CRSError(f"{path}: the coordinates are not degrees (x {b[0]:.1f}..{b[2]:.1f}); say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
     if gdf.crs is None:
         b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy())) if present.any() else VIETNAM_BOUNDS
