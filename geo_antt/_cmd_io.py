@@ -56,19 +56,22 @@ def _looks_like_units(path: Path) -> bool:
 
 
 def validate_file(path: str | Path, *, crs: str | None = None, lang: str | None = None, what: str = "auto") -> dict[str, Any]:
-    """Validate one file; return ``{"file", "type", "rows_ok", "problems": [Problem...]}``."""
+    """Validate one file; return ``{"file", "type", "rows_ok", "problems": [Problem...],
+    "defaults": {kind: {field: {"value", "rows"}}}}`` (the layer defaults blank cells get)."""
     path = Path(path)
     kind = what
     if kind == "auto":
         kind = "models" if path.suffix.lower() in _TABLE_SUFFIXES or not path.exists() else ("units" if _looks_like_units(path) else "models")
     problems: list[Problem] = []
     rows_ok = 0
+    defaults: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             if kind == "models":
                 gdf, problems = load_models(path, crs=crs, lang=lang)
                 rows_ok = len(gdf)
+                defaults = dict(gdf.attrs.get("defaults", {}))
             else:
                 rows_ok = len(read_units(path, crs=crs))
         except ValidationError as exc:
@@ -82,7 +85,7 @@ def validate_file(path: str | Path, *, crs: str | None = None, lang: str | None 
             msg = str(w.message)
             prefix = f"{path}: "
             problems.append(Problem(str(path), None, None, None, msg[len(prefix):] if msg.startswith(prefix) else msg, "warning"))
-    return {"file": str(path), "type": kind, "rows_ok": rows_ok, "problems": problems}
+    return {"file": str(path), "type": kind, "rows_ok": rows_ok, "problems": problems, "defaults": defaults}
 
 
 def _line(p: Problem) -> str:
@@ -104,7 +107,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         out = {
             "files": [
-                {"file": r["file"], "type": r["type"], "rows_ok": r["rows_ok"], "problems": [p.to_dict() for p in r["problems"]]}
+                {
+                    "file": r["file"],
+                    "type": r["type"],
+                    "rows_ok": r["rows_ok"],
+                    "problems": [p.to_dict() for p in r["problems"]],
+                    "defaults": r["defaults"],
+                }
                 for r in reports
             ],
             "errors": n_err,
@@ -121,6 +130,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{r['file']} ({r['type']}): {status}, {w} warning{'s' if w != 1 else ''}, {r['rows_ok']} valid {noun}")
             for p in sorted(r["problems"], key=lambda p: (p.row or 0, p.severity != "error")):
                 print(_line(p))
+            for kind, fields in sorted(r["defaults"].items()):
+                for fld, d in fields.items():
+                    print(f"  note: {d['rows']} {kind} row{'s' if d['rows'] != 1 else ''} without {fld} use the layer default {d['value']:g}")
         files = len(reports)
         print(f"{files} file{'s' if files != 1 else ''}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}")
     return 1 if n_err else 0
