@@ -132,7 +132,8 @@ def _run(args: argparse.Namespace) -> int:
                 print(_line(p))
             for kind, fields in sorted(r["defaults"].items()):
                 for fld, d in fields.items():
-                    print(f"  note: {d['rows']} {kind} row{'s' if d['rows'] != 1 else ''} without {fld} use the layer default {d['value']:g}")
+                    many = d["rows"] != 1
+                    print(f"  note: {d['rows']} {kind} row{'s' if many else ''} without {fld} use{'' if many else 's'} the layer default {d['value']:g}")
         files = len(reports)
         print(f"{files} file{'s' if files != 1 else ''}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}")
     return 1 if n_err else 0

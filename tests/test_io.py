@@ -622,7 +622,7 @@ def test_cli_validate(tmp_path: Path, shared_data: Path, capsys: pytest.CaptureF
     assert cli_main(["validate", str(good), str(communes)]) == 0
     out = capsys.readouterr().out
     assert "good.csv (models): OK" in out and "(units): OK, 0 warnings, 6 valid units" in out
-    assert "note: 1 camera row without fov_deg use the layer default 90" in out
+    assert "note: 1 camera row without fov_deg uses the layer default 90" in out
     assert cli_main(["validate", str(good), str(bad)]) == 1
     out = capsys.readouterr().out
     assert "row 2, field 'lat': latitude and longitude are swapped" in out
