@@ -640,6 +640,10 @@ def _unit_mapping(
     if "level" not in chosen:
         level_col = _find_column(keys, ("level", "cap", "cap_hanh_chinh"))
     matched_level: str | None = None
+    own = keys.get("code"), keys.get("level")
+    if not user and lvl is None and all(own):
+        # geo-antt's own layout (UNIT_COLUMNS): code, name, level, parent_code
+        return own[0], keys.get("name"), keys.get("parentcode"), own[1], None
     if "code" not in chosen:
         for lv, codes, _names, _parents in table:
             c = _find_column(keys, codes)
@@ -848,6 +852,8 @@ def _read_unit_frame(
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
             col = col.map(lambda v: nfc(v) if isinstance(v, str) else v)
         data[c] = col.to_numpy()
+    for c in ("code", "name", "level", "parent_code", "valid_from", "valid_to"):
+        data[c] = _object_array(data[c])
     out = gpd.GeoDataFrame(data, geometry=geoms, crs=WGS84)
     out.index = pd.Index(codes, name="code")
     return out
@@ -1540,7 +1546,8 @@ def _build_models(
     # file-level errors make every row unusable
     if any(p.severity == "error" and p.row is None for p in problems):
         keep = keep[:0]
-    frame = pd.DataFrame({c: _take(v, keep) for c, v in data.items()})
+    # text columns keep None for "missing" (object dtype), numbers are float with NaN
+    frame = pd.DataFrame({c: _take(v, keep) if isinstance(v, np.ndarray) else _object_array(_take(v, keep)) for c, v in data.items()})
     frame["direction_deg"] = pd.Series(_take(directions, keep), dtype=object).to_numpy()
     gdf = gpd.GeoDataFrame(frame, geometry=geometry[keep], crs=WGS84)
     gdf.index = pd.Index(np.asarray(_take(ids, keep), dtype=object), name="id")
@@ -1558,6 +1565,12 @@ def _build_models(
 def _clean_column(values: Iterable[Any]) -> list[Any]:
     """Blank cells -> None, text stripped (the readers have put it in NFC), NaN -> None."""
     return [(v.strip() or None) if type(v) is str else None if v is None or (type(v) is float and v != v) else v for v in values]
+
+
+def _object_array(values: list[Any]) -> pd.Series:
+    """A list as an object column (pandas 3 would make text a ``str`` column with NaN for
+    missing; geo-antt frames keep None), tuples kept as tuples."""
+    return pd.Series(np.fromiter(values, dtype=object, count=len(values)), dtype=object)
 
 
 def _take(values: Any, keep: np.ndarray) -> Any:

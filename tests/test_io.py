@@ -342,6 +342,24 @@ def test_column_mapping_and_level_inference(tmp_path: Path) -> None:
         io.read_units(p2)
 
 
+def test_read_units_multi_level_file(tmp_path: Path) -> None:
+    g = gpd.GeoDataFrame(
+        {
+            "code": ["P", "C1", "H1"],
+            "name": ["Tỉnh", "Xã", "Ấp"],
+            "level": ["province", "commune", "hamlet"],
+            "parent_code": [None, "P", "C1"],
+            "commune_code_gso": [None, "C1", None],  # a stray GSO column must not take over
+        },
+        geometry=_squares(3),
+        crs="EPSG:4326",
+    )
+    io.write_layer(g.set_index("code", drop=False), tmp_path / "all.geojson")
+    u = io.read_units(tmp_path / "all.geojson")
+    assert list(u.index) == ["P", "C1", "H1"] and list(u["level"]) == ["province", "commune", "hamlet"]
+    assert list(u["parent_code"]) == [None, "P", "C1"]
+
+
 def test_read_units_reads_its_own_output(tmp_path: Path, shared_data: Path) -> None:
     u = io.read_units(shared_data / "boundaries" / "mo_cay_nam_communes_pre2025.geojson")
     out = io.write_layer(u, tmp_path / "u.geojson")
