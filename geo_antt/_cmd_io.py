@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
 import warnings
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from typing import Any
 import pyogrio
 
 from ._errors import GeoAnttError, Problem, ValidationError
-from .io import load_models, read_units
+from .dataset import DATASET_FILE
+from .io import _read_unit_frame, load_models
 
 __all__ = ["register", "validate_file"]
 
@@ -35,6 +37,7 @@ examples:
   geo-antt validate models/camera.xlsx models/den.csv
   geo-antt validate --crs EPSG:9210 toa_do_vn2000.csv
   geo-antt validate --kind-lang vi --json boundaries/xa.shp models/*.csv
+  geo-antt validate data/                  every file listed in data/dataset.toml
 """
 
 
@@ -55,7 +58,15 @@ def _looks_like_units(path: Path) -> bool:
     return True
 
 
-def validate_file(path: str | Path, *, crs: str | None = None, lang: str | None = None, what: str = "auto") -> dict[str, Any]:
+def validate_file(
+    path: str | Path,
+    *,
+    crs: str | None = None,
+    lang: str | None = None,
+    what: str = "auto",
+    level: str | None = None,
+    columns: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Validate one file; return ``{"file", "type", "rows_ok", "problems": [Problem...],
     "defaults": {kind: {field: {"value", "rows"}}}}`` (the layer defaults blank cells get)."""
     path = Path(path)
@@ -73,7 +84,8 @@ def validate_file(path: str | Path, *, crs: str | None = None, lang: str | None 
                 rows_ok = len(gdf)
                 defaults = dict(gdf.attrs.get("defaults", {}))
             else:
-                rows_ok = len(read_units(path, crs=crs))
+                # polygons of any level, or hamlet centre points
+                rows_ok = len(_read_unit_frame(path, level=level, columns=columns, crs=crs, encoding=None, layer=None, points=None))
         except ValidationError as exc:
             problems.extend(exc.problems)
         except GeoAnttError as exc:
@@ -100,8 +112,39 @@ def _line(p: Problem) -> str:
     return f"  {tag}: {head + ': ' if head else ''}{p.reason}{val}"
 
 
+def _expand(files: list[str], *, what: str) -> list[tuple[Path, str, dict[str, Any]]]:
+    """FILE arguments as (path, type, options); a dataset directory stands for the files its
+    dataset.toml lists (units and models, with their options)."""
+    out: list[tuple[Path, str, dict[str, Any]]] = []
+    for f in files:
+        p = Path(f)
+        toml_path = p / DATASET_FILE
+        if p.is_dir() and toml_path.is_file():
+            try:
+                meta = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise GeoAnttError(f"{toml_path}: invalid TOML: {exc}") from None
+            for key, typ in (("units", "units"), ("models", "models")):
+                for item in meta.get(key, []):
+                    rel, opts = (item, {}) if isinstance(item, str) else (item.get("path", ""), {k: v for k, v in item.items() if k != "path"})
+                    out.append((p / rel, typ, opts))
+        else:
+            out.append((p, what, {}))
+    return out
+
+
 def _run(args: argparse.Namespace) -> int:
-    reports = [validate_file(f, crs=args.crs, lang=args.kind_lang, what=args.type) for f in args.files]
+    reports = [
+        validate_file(
+            p,
+            crs=opts.get("crs", args.crs),
+            lang=opts.get("lang", args.kind_lang),
+            what=typ,
+            level=opts.get("level"),
+            columns=opts.get("columns"),
+        )
+        for p, typ, opts in _expand(args.files, what=args.type)
+    ]
     n_err = sum(1 for r in reports for p in r["problems"] if p.severity == "error")
     n_warn = sum(1 for r in reports for p in r["problems"] if p.severity != "error")
     if args.json:
@@ -147,7 +190,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="CSV, XLSX, GeoJSON, GPKG or Shapefile")
+    p.add_argument("files", nargs="+", metavar="FILE", help="CSV, XLSX, GeoJSON, GPKG or Shapefile; or a dataset directory (its dataset.toml files)")
     p.add_argument("--crs", metavar="EPSG:NNNN", help="CRS of x/y columns or of a file without one (e.g. EPSG:3405, EPSG:9210 for VN-2000)")
     p.add_argument(
         "--kind-lang",

@@ -96,3 +96,16 @@ def test_dataset_units_only(tmp_path: Path, shared_data: Path) -> None:
     d = load_dataset(tmp_path)
     assert len(d.units) == 5 and len(d.models) == 0
     assert isinstance(d.models, gpd.GeoDataFrame) and d.models.index.name == "id"
+
+
+def test_validate_a_dataset_directory(tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from geo_antt.cli import main
+
+    root = _setup(tmp_path, shared_data)
+    assert main(["validate", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "hamlets.geojson (units): OK" in out and "b.csv (models): OK" in out
+    assert out.strip().endswith("5 files: 0 errors, 0 warnings")
+    (root / "models" / "a.csv").write_text("id,kind,lat,lon\nx,camera,10.5,\n", encoding="utf-8")
+    assert main(["validate", str(root)]) == 1
+    assert "row 2, field 'lon': missing coordinate" in capsys.readouterr().out
