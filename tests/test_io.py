@@ -5,16 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import unicodedata
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from geo_antt import io
+from geo_antt._errors import CRSError, GeoAnttError, Problem, ValidationError
+from geo_antt._parse import ParseError, parse_coordinate, parse_directions, parse_number
+from geo_antt.cli import main as cli_main
 
 
 def _signed_area(ring: list[list[float]]) -> float:
@@ -115,10 +123,6 @@ def test_failed_write_leaves_old_file(tmp_path: Path, monkeypatch: pytest.Monkey
 # --------------------------------------------------------------------------------------------
 # read_units
 
-import unicodedata
-import warnings
-
-from geo_antt._errors import CRSError, GeoAnttError, ValidationError
 
 BOUNDARY_FILES = {
     # file stem -> (level, a known code, its name, its parent code)
@@ -373,10 +377,6 @@ def test_read_units_reads_its_own_output(tmp_path: Path, shared_data: Path) -> N
 # --------------------------------------------------------------------------------------------
 # models
 
-import openpyxl
-
-from geo_antt._errors import Problem
-from geo_antt._parse import ParseError, parse_coordinate, parse_directions, parse_number
 
 VI_HEADER = "Mã;Loại mô hình;Tên;Vĩ độ;Kinh độ;Hướng;Góc;Tầm xa;Bán kính;Trạng thái;Lĩnh vực"
 
@@ -630,8 +630,6 @@ def test_parsers() -> None:
 # --------------------------------------------------------------------------------------------
 # geo-antt validate
 
-from geo_antt.cli import main as cli_main
-
 
 def test_cli_validate(tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = _write_csv(tmp_path / "good.csv", ["mã;loại;vĩ độ;kinh độ;hướng", "c;camera;10,5;106,5;N"])
@@ -650,3 +648,34 @@ def test_cli_validate(tmp_path: Path, shared_data: Path, capsys: pytest.CaptureF
     rep = json.loads(capsys.readouterr().out)
     assert rep["errors"] == 3 and [f["rows_ok"] for f in rep["files"]] == [0, 1]
     assert {(p["row"], p["field"]) for p in rep["files"][0]["problems"]} == {(2, "lat"), (3, "id"), (3, "direction_deg")}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.floats(min_value=0.0, max_value=179.999, allow_nan=False),
+    axis=st.sampled_from(["lat", "lon"]),
+    style=st.sampled_from(["dms", "dm", "spaces", "decimal_comma"]),
+)
+def test_coordinate_formats_round_trip(value: float, axis: str, style: str) -> None:
+    if axis == "lat":
+        value = value / 2.0
+    hemi = "N" if axis == "lat" else "E"
+    deg = int(value)
+    minutes_f = (value - deg) * 60.0
+    if style == "dm":
+        minutes = round(minutes_f, 4)
+        if minutes >= 60.0:
+            return
+        text = f"{deg}°{minutes:.4f}'{hemi}"
+        expected = deg + minutes / 60.0
+    elif style == "decimal_comma":
+        text = f"{value:.6f}".replace(".", ",")
+        expected = round(value, 6)
+    else:
+        minutes = int(minutes_f)
+        seconds = round((minutes_f - minutes) * 60.0, 2)
+        if seconds >= 60.0:
+            return
+        text = f"{deg}°{minutes:02d}'{seconds:05.2f}\"{hemi}" if style == "dms" else f"{deg} {minutes} {seconds} {hemi}"
+        expected = deg + minutes / 60.0 + seconds / 3600.0
+    assert parse_coordinate(text, axis=axis) == pytest.approx(expected, abs=1e-9)
