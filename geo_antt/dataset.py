@@ -34,7 +34,8 @@ import pandas as pd
 
 from ._errors import GeoAnttError, NotFoundError, Problem, ValidationError
 from .crs import WGS84
-from .io import _read_unit_frame, _warn, read_models
+from ._readers import _warn
+from .io import _read_unit_frame, read_models
 from .layers import LayerSpec, load_layer_specs
 from .schema import MODEL_COLUMNS, UNIT_COLUMNS
 from .units import check_parents, hamlets_from_points

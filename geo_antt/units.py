@@ -21,16 +21,9 @@ import shapely
 from ._errors import GeoAnttError, Problem, ValidationError
 from .crs import WGS84, metric_crs_for
 from ._parse import ParseError, is_blank, parse_coordinate
-from .io import (
-    _as_code,
-    _as_text,
-    _check_lonlat,
-    _polygonal_part,
-    _read_csv_table,
-    _read_unit_frame,
-    _read_xlsx_table,
-    _warn,
-)
+from ._models_io import _read_csv_table, _read_xlsx_table
+from ._readers import _as_code, _as_text, _check_lonlat, _warn
+from .io import _polygonal_part, _read_unit_frame
 from .text import fold_key
 from .schema import UNIT_COLUMNS
 
