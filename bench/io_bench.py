@@ -16,7 +16,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import geopandas as gpd  # noqa: E402
+import shapely  # noqa: E402
+
 from geo_antt import io  # noqa: E402
+from geo_antt import units as units_mod  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -39,6 +43,20 @@ def main(n_models: int = 110_000) -> None:
         _timed("to_geojson_dict (126 communes)", lambda: io.to_geojson_dict(units))
         _timed("write_layer GeoJSON (126 communes)", lambda: io.write_layer(units, tmp / "u.geojson"))
         _timed("write_layer GPKG (126 communes)", lambda: io.write_layer(units, tmp / "u.gpkg"))
+
+        rng = np.random.default_rng(1)
+        codes, pts = [], []
+        for code, poly in units.geometry.items():
+            minx, miny, maxx, maxy = poly.bounds
+            inside = np.empty(0, dtype=object)
+            while len(inside) < 40:
+                cand = shapely.points(rng.uniform((minx, miny), (maxx, maxy), size=(400, 2)))
+                inside = np.concatenate([inside, cand[shapely.contains(poly, cand)]])
+            codes += [f"{code}-{i:02d}" for i in range(40)]
+            pts += list(inside[:40])
+        points = gpd.GeoDataFrame({"code": codes}, geometry=pts, crs="EPSG:4326")
+        hamlets = _timed(f"hamlets_from_points ({len(points)} points, 126 communes)", lambda: units_mod.hamlets_from_points(points, units))
+        print(f"  {len(hamlets)} approximate hamlets")
 
         rng = np.random.default_rng(0)
         lon = rng.uniform(105.3, 106.0, n_models)
