@@ -5,19 +5,18 @@ Prints seconds per step; not a test. Run: python bench/io_bench.py [N_MODELS]
 
 from __future__ import annotations
 
+import os
+import resource
 import sys
 import tempfile
 import time
-import os
-import resource
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import geopandas as gpd  # noqa: E402
-import shapely  # noqa: E402
 
 from geo_antt import io  # noqa: E402
 from geo_antt import units as units_mod  # noqa: E402
