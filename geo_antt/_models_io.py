@@ -834,15 +834,26 @@ def read_models(
 
     Parameters
     ----------
+    path, crs, specs, lang, sheet
+        As in :func:`load_models`.
     skip_invalid
         False: any error raises :class:`ValidationError` listing every problem. True: rows with
-        errors are left out and listed, as Problems, in ``frame.attrs["skipped"]``.
+        errors are left out and listed, as Problems, in ``frame.attrs["skipped"]`` (a
+        file-level error, such as no kind column, leaves the frame empty).
 
     Returns
     -------
     GeoDataFrame
-        EPSG:4326, index = ``id``, ``MODEL_COLUMNS`` + geometry. Warnings (a guessed encoding,
-        an unknown field/host value...) are issued with :func:`warnings.warn`.
+        EPSG:4326, index = ``id``, ``MODEL_COLUMNS`` + geometry; ``attrs["defaults"]`` as in
+        :func:`load_models`. Warnings (a guessed encoding, an unknown field/host value, generated
+        ids...) are issued with :func:`warnings.warn`.
+
+    Raises
+    ------
+    ValidationError
+        Every error of the file, unless ``skip_invalid``.
+    CRSError
+        A vector file whose coordinates are not lon/lat and no ``crs``.
     """
     gdf, problems = load_models(path, crs=crs, specs=specs, lang=lang, sheet=sheet)
     errors = [p for p in problems if p.severity == "error"]
