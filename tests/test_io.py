@@ -679,3 +679,20 @@ def test_coordinate_formats_round_trip(value: float, axis: str, style: str) -> N
         text = f"{deg}°{minutes:02d}'{seconds:05.2f}\"{hemi}" if style == "dms" else f"{deg} {minutes} {seconds} {hemi}"
         expected = deg + minutes / 60.0 + seconds / 3600.0
     assert parse_coordinate(text, axis=axis) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "expected"),
+    [
+        ("Camera", "Hoạt động", ("camera", "active")),
+        ("Đèn chiếu sáng", "Ngừng hoạt động", ("lighting", "inactive")),
+        ("Ánh sáng an ninh", "HOẠT ĐỘNG", ("lighting", "active")),
+        ("Chốt dân phòng", "ngung hoat dong", ("checkpoint", "inactive")),
+        ("Cổng rào", "Đề xuất", ("gate", "proposed")),
+        ("Tổ nhân dân tự quản", "", ("self_management", "active")),
+    ],
+)
+def test_vietnamese_kind_and_status_values(tmp_path: Path, kind: str, status: str, expected: tuple[str, str]) -> None:
+    p = _write_csv(tmp_path / "k.csv", ["mã;loại;trạng thái;vĩ độ;kinh độ;hướng", f"x;{kind};{status};10,5;106,5;Bắc"])
+    g = io.read_models(p)
+    assert (g.loc["x", "kind"], g.loc["x", "status"]) == expected
