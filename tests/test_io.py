@@ -449,6 +449,13 @@ def test_csv_cp1258_detected(tmp_path: Path) -> None:
         io.read_models(p)
 
 
+def test_csv_cp1252_detected(tmp_path: Path) -> None:
+    p = _write_csv(tmp_path / "w.csv", ["id,kind,name,lat,lon", "1,lighting,Café ½ rue,10.1,106.1"], encoding="cp1252")
+    g, problems = io.load_models(p)
+    assert any("Windows-1252" in q.reason for q in problems if q.severity == "warning")
+    assert g.loc["1", "name"] == "Café ½ rue"
+
+
 def test_every_validation_rule_reported_with_row_and_field(tmp_path: Path) -> None:
     p = _write_csv(
         tmp_path / "bad.csv",
