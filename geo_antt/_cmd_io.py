@@ -66,6 +66,7 @@ def validate_file(
     what: str = "auto",
     level: str | None = None,
     columns: dict[str, str] | None = None,
+    sheet: str | None = None,
 ) -> dict[str, Any]:
     """Validate one file; return ``{"file", "type", "rows_ok", "problems": [Problem...],
     "defaults": {kind: {field: {"value", "rows"}}}}`` (the layer defaults blank cells get)."""
@@ -80,7 +81,7 @@ def validate_file(
         warnings.simplefilter("always")
         try:
             if kind == "models":
-                gdf, problems = load_models(path, crs=crs, lang=lang)
+                gdf, problems = load_models(path, crs=crs, lang=lang, sheet=sheet)
                 rows_ok = len(gdf)
                 defaults = dict(gdf.attrs.get("defaults", {}))
             else:
@@ -142,6 +143,7 @@ def _run(args: argparse.Namespace) -> int:
             what=typ,
             level=opts.get("level"),
             columns=opts.get("columns"),
+            sheet=opts.get("sheet", args.sheet),
         )
         for p, typ, opts in _expand(args.files, what=args.type)
     ]
@@ -198,6 +200,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="language of compass letters: a lone N is North (en) or Nam = South (vi); default: the headers' language",
     )
+    p.add_argument("--sheet", metavar="NAME", help="worksheet of XLSX files (default: the first)")
     p.add_argument("--type", choices=("auto", "models", "units"), default="auto", help="what the files hold (default: guess from format and geometry)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_run)
