@@ -556,7 +556,6 @@ def _build_models(
     for fld, vocab in (("field", FIELDS), ("host", HOSTS)):
         known = "left empty (known: " + ", ".join(v[0] for v in vocab.values()) + ")"
         vocab_cols[fld] = mapped(fld, _vocab(vocab, fld, known), lambda k, v, e, fld=fld: err(k, fld, v, str(e), "warning"))
-    statuses = [st if st is not None else None for st in statuses]
 
     # ---- numbers
     numbers: dict[str, np.ndarray] = {}
@@ -722,7 +721,6 @@ def _build_models(
         keep = keep[:0]
     # text columns keep None for "missing" (object dtype), numbers are float with NaN
     frame = pd.DataFrame({c: _take(v, keep) if isinstance(v, np.ndarray) else _object_array(_take(v, keep)) for c, v in data.items()})
-    frame["direction_deg"] = pd.Series(_take(directions, keep), dtype=object).to_numpy()
     gdf = gpd.GeoDataFrame(frame, geometry=geometry[keep], crs=WGS84)
     gdf.index = pd.Index(np.asarray(_take(ids, keep), dtype=object), name="id")
     defaults: dict[str, dict[str, dict[str, float | int]]] = {}
