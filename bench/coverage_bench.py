@@ -13,7 +13,6 @@ Usage: python bench/coverage_bench.py [--hamlets 5000] [--cameras 100000] [--lig
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import subprocess
 import sys

@@ -7,14 +7,12 @@ import sys
 import warnings
 from pathlib import Path
 
-import geopandas as gpd
-import pandas as pd
 
-from ._errors import GeoAnttError
+from ._cmd_inputs import add_input_arguments, load_inputs
 from .config import DEFAULT_SETTINGS
 from .coverage import compute_coverage
 
-__all__ = ["register", "load_inputs"]
+__all__ = ["register"]
 
 HELP = """\
 Compute, for every hamlet (or commune), the area covered by the active security models —
@@ -47,13 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    src = p.add_argument_group("inputs")
-    src.add_argument("--data", metavar="DIR", help="dataset directory with dataset.toml (default: the embedded demo, when no --boundaries)")
-    src.add_argument("--boundaries", metavar="FILE", help="commune (or any level) boundaries: GeoJSON, Shapefile, GeoPackage")
-    src.add_argument("--hamlets", metavar="FILE", help="hamlet polygons, or hamlet centre points (areas are then approximated)")
-    src.add_argument("--models", metavar="FILE", action="append", default=[], help="security models (CSV, XLSX, GeoJSON, GPKG); repeatable")
-    src.add_argument("--input-crs", metavar="CRS", help="CRS of inputs that do not say (e.g. EPSG:3405 for VN-2000 x/y)")
-    src.add_argument("--skip-invalid", action="store_true", help="skip invalid model rows (they are listed) instead of stopping")
+    add_input_arguments(p)
     opt = p.add_argument_group("analysis")
     opt.add_argument("--level", choices=("hamlet", "commune", "district", "province"), help="level to report at (default: the finest present)")
     opt.add_argument("--crs", metavar="EPSG:NNNN", help="metric CRS for distances and areas (default: UTM zone of the data)")
@@ -63,36 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--gaps", metavar="FILE", help="uncovered parts of every unit (.geojson or .gpkg)")
     out.add_argument("--footprints", metavar="FILE", help="footprint of every counted model (.geojson or .gpkg)")
     p.set_defaults(func=run)
-
-
-def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list]:
-    """Units and models from ``--data`` or from ``--boundaries/--hamlets/--models``; also the
-    skipped-row problems when ``--skip-invalid``."""
-    from . import io, units as units_mod
-    from .dataset import load_dataset
-
-    skipped: list = []
-    if args.boundaries:
-        units = io.read_units(args.boundaries, crs=args.input_crs)
-        if args.hamlets:
-            hamlets = units_mod.read_hamlets(args.hamlets, units, crs=args.input_crs)
-            units = pd.concat([units, hamlets])
-        frames = []
-        for path in args.models:
-            m = io.read_models(path, crs=args.input_crs, skip_invalid=args.skip_invalid)
-            skipped.extend(m.attrs.get("skipped", []))
-            frames.append(m)
-        if not frames:
-            raise GeoAnttError("--models FILE is required with --boundaries (one or more model files)")
-        models = pd.concat(frames) if len(frames) > 1 else frames[0]
-        dup = models.index[models.index.duplicated()].unique()
-        if len(dup):
-            from ._errors import Problem, ValidationError
-
-            raise ValidationError([Problem(", ".join(args.models), None, "id", d, "the same id appears in more than one models file") for d in dup[:50]])
-        return gpd.GeoDataFrame(units, crs="EPSG:4326"), gpd.GeoDataFrame(models, crs="EPSG:4326"), skipped
-    ds = load_dataset(args.data or DEFAULT_SETTINGS.data_dir)
-    return ds.units, ds.models, skipped
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from ._errors import GeoAnttError
 from .config import DEFAULT_DATA_DIR
 
 __all__ = ["register", "load_frames"]
@@ -72,55 +69,12 @@ def _run_demo_build(args: argparse.Namespace) -> int:
 
 
 def load_frames(data_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return ``(units, models)`` of the dataset directory ``data_dir``.
+    """Return ``(units, models)`` of the dataset directory ``data_dir`` (see
+    :func:`geo_antt.dataset.load_dataset`)."""
+    from .dataset import load_dataset
 
-    Uses :func:`geo_antt.dataset.load_dataset` when the package has it (any file format);
-    otherwise reads the GeoJSON files listed in ``dataset.toml`` directly.
-
-    Raises
-    ------
-    GeoAnttError
-        A missing or invalid ``dataset.toml``, or a non-GeoJSON file without the dataset loader.
-    """
-    d = Path(data_dir)
-    try:
-        from .dataset import load_dataset  # the full loader (geo_antt.io), when present
-    except ImportError:
-        load_dataset = None
-    if load_dataset is not None:
-        ds = load_dataset(d)
-        return ds.units, ds.models
-
-    import geopandas as gpd
-
-    meta_path = d / "dataset.toml"
-    if not meta_path.is_file():
-        raise GeoAnttError(f"{meta_path}: no dataset.toml (run `geo-antt demo build` or give --data DIR)")
-    try:
-        meta: dict[str, Any] = tomllib.loads(meta_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise GeoAnttError(f"{meta_path}: invalid TOML: {exc}") from None
-
-    def read(key: str) -> pd.DataFrame:
-        frames = []
-        for rel in meta.get(key, []):
-            p = d / rel
-            if p.suffix.lower() not in (".geojson", ".json"):
-                raise GeoAnttError(f"{p}: only GeoJSON can be read without geo_antt.dataset")
-            frames.append(gpd.read_file(p))
-        if not frames:
-            raise GeoAnttError(f"{meta_path}: lists no {key} files")
-        return pd.concat(frames, ignore_index=True)
-
-    units = read("units")
-    models = read("models")
-    units["code"] = units["code"].astype(str)
-    units["parent_code"] = units["parent_code"].astype(object).where(units["parent_code"].notna(), None)
-    units = units.set_index("code", drop=False)
-    units.index.name = "code"
-    models = models.set_index("id", drop=False)
-    models.index.name = "id"
-    return units, models
+    ds = load_dataset(Path(data_dir))
+    return ds.units, ds.models
 
 
 def _run_stats(args: argparse.Namespace) -> int:

@@ -11,18 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 
 from ._errors import GeoAnttError, NotFoundError
-from .config import DEFAULT_SETTINGS
+from ._cmd_inputs import add_input_arguments, load_inputs
 
 __all__ = ["register", "load_frames", "planning_units", "sites_feature_collection"]
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", metavar="DIR", help="dataset directory with dataset.toml (default: data/)")
-    p.add_argument("--boundaries", metavar="FILE", nargs="+", help="unit boundary files (instead of --data)")
-    p.add_argument("--models", metavar="FILE", nargs="+", help="model files (instead of --data)")
+    add_input_arguments(p)
 
 
 def register(subparsers: Any) -> None:
@@ -74,41 +71,8 @@ def register(subparsers: Any) -> None:
 def load_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """Units and models of ``--data DIR`` or ``--boundaries``/``--models``; returns
     ``(units, models, meta)`` (units indexed by ``code``, models by ``id``)."""
-    if getattr(args, "boundaries", None):
-        try:
-            from .io import read_models, read_units
-        except ImportError:  # geo_antt.io not merged yet: plain GeoJSON/GPKG/SHP with the contract's columns
-            read_units = read_models = None
-        if read_units is not None:
-            units = _concat([read_units(f) for f in args.boundaries])
-            models = _concat([read_models(f) for f in args.models]) if args.models else _empty_models()
-        else:
-            units = _concat([_read_layer(f) for f in args.boundaries]).to_crs(4326)
-            units["code"] = units["code"].astype(str)
-            units = units.set_index("code", drop=False)
-            models = _concat([_read_layer(f) for f in args.models]).to_crs(4326) if args.models else _empty_models()
-            models = models.set_index("id", drop=False)
-        return units, models, {}
-    from ._cmd_demo import load_frames as load_dataset_frames
-
-    units, models = load_dataset_frames(args.data or DEFAULT_SETTINGS.data_dir)
-    return gpd.GeoDataFrame(units, crs=getattr(units, "crs", None) or 4326), gpd.GeoDataFrame(models, crs=getattr(models, "crs", None) or 4326), {}
-
-
-def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
-    frames = [f for f in frames if f is not None]
-    if not frames:
-        raise GeoAnttError("no input frames")
-    if len(frames) == 1:
-        return frames[0]
-    crs = frames[0].crs
-    return gpd.GeoDataFrame(pd.concat([f.to_crs(crs) for f in frames]), crs=crs)
-
-
-def _empty_models() -> gpd.GeoDataFrame:
-    from .schema import MODEL_COLUMNS
-
-    return gpd.GeoDataFrame({c: [] for c in MODEL_COLUMNS}, geometry=gpd.GeoSeries([], crs=4326), crs=4326).set_index("id", drop=False)
+    units, models, _skipped = load_inputs(args)
+    return units, models, {}
 
 
 def planning_units(units: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
@@ -130,6 +94,7 @@ def planning_units(units: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
 
 
 def _read_layer(path: str) -> gpd.GeoDataFrame:
+    """A candidates or demand layer (any vector format with a CRS), in EPSG:4326."""
     if not os.path.exists(path):
         raise FileNotFoundError(2, "No such file or directory", path)
     try:
@@ -148,10 +113,8 @@ def _read_layer(path: str) -> gpd.GeoDataFrame:
 def sites_feature_collection(result, *, decimals: int = 7) -> dict:
     """GeoJSON FeatureCollection of the proposed sites (``layer`` = "site") followed by their
     footprints (``layer`` = "footprint"), RFC 7946 (WGS84, 7 decimals)."""
-    try:
-        from .io import to_geojson_dict
-    except ImportError:  # pragma: no cover - io lands with the lead's merge
-        to_geojson_dict = None
+    from .io import to_geojson_dict
+
     sites = result.sites.copy()
     sites["layer"] = "site"
     sites["direction_deg"] = sites["direction_deg"].map(lambda t: list(t) if isinstance(t, tuple) else t)
@@ -159,11 +122,7 @@ def sites_feature_collection(result, *, decimals: int = 7) -> dict:
     fps["layer"] = "footprint"
     fc: dict = {"type": "FeatureCollection", "features": []}
     for frame in (sites, fps):
-        frame = frame.reset_index()
-        if to_geojson_dict is not None:
-            fc["features"].extend(to_geojson_dict(frame)["features"])
-        else:
-            fc["features"].extend(json.loads(frame.to_json(drop_id=True, na="null"))["features"])
+        fc["features"].extend(to_geojson_dict(frame.reset_index(), decimals=decimals)["features"])
     fc["properties"] = {
         "objective": result.objective,
         "solver": result.solver,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._cmd_inputs import add_input_arguments
 from ._errors import GeoAnttError
 
 __all__ = ["register"]
@@ -29,9 +30,7 @@ def register(subparsers: Any) -> None:
             "  geo-antt report --data data --unit 23110 --period 2024-01-01:2024-12-31 --format xlsx --out bao-cao.xlsx\n"
         ),
     )
-    p.add_argument("--data", metavar="DIR", help="dataset directory with dataset.toml (default: data/)")
-    p.add_argument("--boundaries", metavar="FILE", nargs="+", help="unit boundary files (instead of --data)")
-    p.add_argument("--models", metavar="FILE", nargs="+", help="model files (instead of --data)")
+    add_input_arguments(p)
     p.add_argument("--unit", required=True, metavar="CODE", help="unit reported on (code or exact name)")
     p.add_argument("--period", required=True, metavar="START:END", help="ISO dates, inclusive, e.g. 2024-01-01:2024-09-30")
     p.add_argument("--format", choices=("html", "pdf", "xlsx"), help="output format (default: from --out)")

@@ -7,7 +7,7 @@ in one input (file, row, field, value, reason) so that a user fixes a file in on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [

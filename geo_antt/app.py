@@ -15,27 +15,23 @@ Config keys: ``DATA_DIR``, ``TILE_URL``, ``TILE_ATTRIBUTION``, ``LAYERS_DIR``, `
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ._assets import use_local_assets
-from ._errors import GeoAnttError, NotFoundError
+from ._errors import GeoAnttError
 from .catalog import Catalog
 from .config import DEFAULT_SETTINGS, Settings
+from .coverage import compute_coverage
+from .dataset import load_dataset
 from .layers import load_layer_specs
-from .text import nfc
 
 __all__ = ["create_app", "get_catalog", "get_meta", "API_PREFIXES", "WEB_ROOT"]
 
@@ -99,7 +95,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
 
     use_local_assets(url_prefix="/static/vendor")
     specs = load_layer_specs(settings.layers_dir)
-    dataset = app.config.get("DATASET") or _load_dataset(Path(settings.data_dir))
+    dataset = app.config.get("DATASET") or load_dataset(Path(settings.data_dir))
     coverage = app.config.get("COVERAGE")
     if coverage is None:
         coverage = _compute_coverage(dataset, specs=specs, settings=settings)
@@ -182,64 +178,5 @@ def _register_security_headers(app: Flask, *, tile_url: str | None) -> None:
 # -- dataset and coverage ---------------------------------------------------------------------
 
 
-def _load_dataset(data_dir: Path):
-    """Read the dataset directory with :func:`geo_antt.dataset.load_dataset`; while that module
-    is not part of the package, read the GeoJSON files ``dataset.toml`` lists directly."""
-    try:
-        from .dataset import load_dataset  # type: ignore[attr-defined]
-    except ImportError:
-        return _read_geojson_dataset(data_dir)
-    return load_dataset(data_dir)
-
-
-def _read_geojson_dataset(data_dir: Path) -> SimpleNamespace:
-    toml_path = data_dir / "dataset.toml"
-    if not toml_path.is_file():
-        raise NotFoundError(f"{toml_path}: no dataset here (give --data DIR or set GEO_ANTT_DATA)")
-    try:
-        meta = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise GeoAnttError(f"{toml_path}: invalid TOML: {exc}") from None
-
-    def read(key: str, index: str) -> gpd.GeoDataFrame:
-        frames = []
-        for rel in meta.get(key, []):
-            p = data_dir / rel
-            if p.suffix.lower() not in (".geojson", ".json", ".gpkg"):
-                raise GeoAnttError(f"{p}: only GeoJSON/GeoPackage can be read until geo_antt.dataset is installed")
-            if not p.is_file():
-                raise NotFoundError(f"{toml_path}: {key} file {rel!r} does not exist")
-            frames.append(gpd.read_file(p, engine="pyogrio"))
-        if not frames:
-            return gpd.GeoDataFrame({index: pd.Series([], dtype=object)}, geometry=gpd.GeoSeries([], crs=4326)).set_index(index, drop=False)
-        f = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs).to_crs(4326)
-        if index not in f.columns:
-            raise GeoAnttError(f"{toml_path}: {key} files lack the {index!r} column")
-        f[index] = f[index].astype(str)
-        for c in f.columns:
-            if f[c].dtype == object and c != "geometry":
-                f[c] = [nfc(v) if isinstance(v, str) else v for v in f[c]]
-        return f.set_index(index, drop=False)
-
-    units = read("units", "code")
-    models = read("models", "id")
-    if "direction_deg" in models.columns:
-        models["direction_deg"] = [_directions(v) for v in models["direction_deg"]]
-    return SimpleNamespace(units=units, models=models, meta=meta)
-
-
-def _directions(value: Any) -> tuple[float, ...]:
-    if isinstance(value, str) and value.strip().startswith("["):
-        value = json.loads(value)
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return tuple(float(v) for v in value)
-    return ()
-
-
 def _compute_coverage(dataset, *, specs, settings: Settings):
-    try:
-        from .coverage import compute_coverage  # type: ignore[attr-defined]
-    except ImportError:
-        _log.warning("geo_antt.coverage is not available: serving without coverage, gaps and footprints")
-        return None
     return compute_coverage(dataset.units, dataset.models, specs=specs, settings=settings)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import re
 from types import SimpleNamespace
 
 import geopandas as gpd
 import pyogrio
 import pytest
-import shapely
 from shapely.geometry import box, shape
 
 from tests.web_fixtures import synthetic_models, synthetic_units

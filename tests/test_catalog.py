@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pytest
-from shapely.geometry import Point, box
 
 from tests.web_fixtures import synthetic_coverage, synthetic_models, synthetic_units
 from geo_antt._errors import GeoAnttError, NotFoundError

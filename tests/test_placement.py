@@ -175,7 +175,6 @@ def test_existing_coverage_is_marked_and_not_counted_again():
 
 def test_gaps_mark_coverage_like_covered_polygons():
     units = _hamlets()
-    x0, y0 = 600_000.0, 1_120_000.0
     gaps = gpd.GeoDataFrame({"unit_code": ["H2"]}, geometry=[units.geometry.iloc[1]], crs=UTM48)
     dem = demand_points(units, spacing_m=10.0, gaps=gaps)
     assert dem.loc[dem["unit_code"] == "H1", "covered"].all()
@@ -243,7 +242,6 @@ def test_rank_uncovered_by_area_and_threshold():
 
 
 def test_rank_uncovered_weighted_by_households():
-    import pandas as pd
 
     units = _hamlets()
     x0, y0 = 600_000.0, 1_120_000.0

@@ -1,0 +1,66 @@
+"""Inputs shared by the commands: a dataset directory, or explicit boundary/hamlet/model files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from ._errors import GeoAnttError, Problem, ValidationError
+from .config import DEFAULT_SETTINGS
+
+__all__ = ["add_input_arguments", "load_inputs"]
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data`` | ``--boundaries/--hamlets/--models``, ``--input-crs``, ``--skip-invalid``."""
+    g = parser.add_argument_group("inputs (a dataset directory, or files)")
+    g.add_argument("--data", metavar="DIR", help="dataset directory with dataset.toml (default: the embedded demo in data/)")
+    g.add_argument("--boundaries", metavar="FILE", action="extend", nargs="+", default=[],
+                   help="unit boundaries of any level: GeoJSON, Shapefile, GeoPackage (repeatable)")
+    g.add_argument("--hamlets", metavar="FILE", help="hamlet polygons, or hamlet centre points (areas are then approximated inside their commune)")
+    g.add_argument("--models", metavar="FILE", action="extend", nargs="+", default=[],
+                   help="security models: CSV, XLSX, GeoJSON, GPKG (repeatable)")
+    g.add_argument("--input-crs", metavar="CRS", help="CRS of input files that do not say (e.g. EPSG:3405 for VN-2000 x/y)")
+    g.add_argument("--skip-invalid", action="store_true", help="skip invalid model rows (they are listed) instead of stopping")
+
+
+def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem]]:
+    """Units (all levels) and models from ``--data`` or the files; also the skipped rows."""
+    from . import io, units as units_mod
+    from .dataset import load_dataset
+
+    boundaries = list(getattr(args, "boundaries", None) or [])
+    models_files = list(getattr(args, "models", None) or [])
+    skip = bool(getattr(args, "skip_invalid", False))
+    crs = getattr(args, "input_crs", None)
+    if not boundaries:
+        if models_files or getattr(args, "hamlets", None):
+            raise GeoAnttError("--models/--hamlets need --boundaries (or use --data DIR)")
+        ds = load_dataset(getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir, skip_invalid=skip)
+        return ds.units, ds.models, list(ds.models.attrs.get("skipped", []))
+    units = pd.concat([io.read_units(p, crs=crs) for p in boundaries])
+    if getattr(args, "hamlets", None):
+        units = pd.concat([units, units_mod.read_hamlets(args.hamlets, units, crs=crs)])
+    dup = units.index[units.index.duplicated()].unique()
+    if len(dup):
+        raise ValidationError([Problem(", ".join(boundaries), None, "code", d, "the same unit code appears in more than one file") for d in dup[:50]])
+    if not models_files:
+        raise GeoAnttError("give --models FILE (one or more model files) with --boundaries")
+    skipped: list[Problem] = []
+    frames = []
+    for path in models_files:
+        m = io.read_models(path, crs=crs, skip_invalid=skip)
+        skipped.extend(m.attrs.get("skipped", []))
+        frames.append(m)
+    models = pd.concat(frames) if len(frames) > 1 else frames[0]
+    dup = models.index[models.index.duplicated()].unique()
+    if len(dup):
+        raise ValidationError([Problem(", ".join(models_files), None, "id", d, "the same model id appears in more than one file") for d in dup[:50]])
+    return gpd.GeoDataFrame(units, crs="EPSG:4326"), gpd.GeoDataFrame(models, crs="EPSG:4326"), skipped
+
+
+def data_dir_of(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir)

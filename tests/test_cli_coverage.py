@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import Point
+
+from geo_antt.cli import main
+from geo_antt.config import DEFAULT_DATA_DIR
+
+
+def test_coverage_on_the_embedded_demo(tmp_path: Path, capsys) -> None:
+    out, gaps = tmp_path / "hamlets.geojson", tmp_path / "gaps.geojson"
+    assert main(["coverage", "--out", str(out), "--gaps", str(gaps)]) == 0
+    text = capsys.readouterr().out
+    assert "hamlet units" in text and "least covered" in text
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert "crs" not in doc
+    props = [f["properties"] for f in doc["features"]]
+    assert {"unit_code", "unit_name", "level", "parent_code", "approximate", "area_m2", "covered_m2", "covered_pct", "covered_m2_camera", "n_camera", "rank"} <= set(props[0])
+    ranks = sorted(p["rank"] for p in props)
+    assert ranks == list(range(1, len(props) + 1))
+    uncovered = [p for p in props if p["covered_pct"] == 0]
+    assert uncovered, "the demo leaves some hamlets without any coverage"
+    g = gpd.read_file(gaps)
+    assert len(g) > 0 and g.geometry.is_valid.all() and (g["area_m2"] >= 25).all()
+    # every uncovered hamlet is one gap (or more) of its whole area
+    full = g.groupby("unit_code")["area_m2"].sum()
+    for p in uncovered[:5]:
+        assert full[p["unit_code"]] == pytest.approx(p["area_m2"], rel=1e-6)
+
+
+def test_coverage_from_files_with_hamlet_points(tmp_path: Path, shared_data: Path, capsys) -> None:
+    communes = shared_data / "boundaries" / "ham_thuan_nam_communes_pre2025.geojson"
+    # hamlet centres (points) in two communes and a camera/light sheet with Vietnamese headers
+    c = gpd.read_file(communes).to_crs(32648)
+    pts = []
+    for _, row in c.head(2).iterrows():
+        inner = row.geometry.buffer(-300)
+        minx, miny, maxx, maxy = inner.bounds
+        for i, (fx, fy) in enumerate([(0.3, 0.3), (0.7, 0.6), (0.5, 0.8)]):
+            q = Point(minx + fx * (maxx - minx), miny + fy * (maxy - miny))
+            if inner.contains(q):
+                pts.append({"code": f"{row.commune_code_gso}-{i}", "name": f"Thôn {i + 1}", "parent_code": row.commune_code_gso, "geometry": q})
+    hp = gpd.GeoDataFrame(pts, crs=32648).to_crs(4326)
+    hamlets = tmp_path / "thon.geojson"
+    hp.to_file(hamlets)
+    first = hp.geometry.iloc[0]
+    csv = tmp_path / "mo_hinh.csv"
+    csv.write_text(
+        "Mã;Loại;Tên;Vĩ độ;Kinh độ;Hướng;Góc;Tầm xa (m);Bán kính (m);Trạng thái\n"
+        f"CAM-1;Camera;Camera ngã ba;{first.y:.6f};{first.x:.6f};Đông Bắc;90;25;;Hoạt động\n"
+        f"DEN-1;Đèn chiếu sáng;Đèn đường;{first.y + 0.0005:.6f};{first.x:.6f};;;;25;Hoạt động\n".replace(".", ","),
+        encoding="utf-8-sig",
+    )
+    out = tmp_path / "thon_coverage.gpkg"
+    rc = main(["coverage", "--boundaries", str(communes), "--hamlets", str(hamlets), "--models", str(csv), "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    res = gpd.read_file(out)
+    assert set(res["level"]) == {"hamlet"} and res["approximate"].all()
+    assert res["covered_m2"].sum() > 0 and res["n_camera"].sum() == 1 and res["n_lighting"].sum() == 1
+
+
+def test_bad_rows_stop_the_run_unless_skipped(tmp_path: Path, shared_data: Path, capsys) -> None:
+    communes = shared_data / "boundaries" / "mo_cay_nam_communes_pre2025.geojson"
+    csv = tmp_path / "models.csv"
+    csv.write_text(
+        "id,kind,name,lat,lon,direction_deg,fov_deg,range_m,status\n"
+        "A,camera,ok,10.13,106.33,90,90,20,active\n"
+        "B,camera,bad direction,10.13,106.33,400,90,20,active\n"
+        "C,camera,swapped,106.33,10.13,90,90,20,active\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "u.geojson"
+    assert main(["coverage", "--boundaries", str(communes), "--models", str(csv), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "models.csv" in err and "row 3" in err and "direction_deg" in err and "row 4" in err
+    assert not out.exists()  # nothing written on failure
+    assert main(["coverage", "--boundaries", str(communes), "--models", str(csv), "--out", str(out), "--skip-invalid"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped:") >= 2
+    assert gpd.read_file(out)["n_camera"].sum() == 1
+
+
+def test_other_levels_and_missing_boundaries(tmp_path: Path, capsys) -> None:
+    assert main(["coverage", "--data", str(DEFAULT_DATA_DIR), "--level", "district", "--out", str(tmp_path / "d.geojson")]) == 0
+    assert main(["coverage", "--models", "x.csv", "--out", str(tmp_path / "x.geojson")]) == 1
+    assert "--boundaries" in capsys.readouterr().err
