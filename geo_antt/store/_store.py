@@ -262,6 +262,16 @@ class Store:
             _alembic_command.upgrade(cfg, revision)
         return self.revision()
 
+    def downgrade(self, revision: str) -> str | None:
+        """Migrate the schema back to ``revision`` (may drop columns added later; for repairs)."""
+        cfg = self._alembic_config()
+        with self._write_engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            _alembic_command.downgrade(cfg, revision)
+        return self.revision()
+
     def revision(self) -> str | None:
         """The schema revision of the database (None when empty)."""
         with self._engine.connect() as conn:
