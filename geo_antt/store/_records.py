@@ -92,6 +92,7 @@ def _directions(v: Any) -> tuple[float, ...]:
     if _missing(v):
         return ()
     if isinstance(v, str):
+        v = v.strip().strip("[]()")
         parts = [p for p in v.replace(";", ",").replace("|", ",").split(",") if p.strip()]
         v = parts
     if isinstance(v, (int, float, np.integer, np.floating)):

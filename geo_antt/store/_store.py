@@ -194,7 +194,7 @@ class Store:
         self._write_engine = engine.execution_options(geo_antt_write=True)
         self._hasher = password_hasher or PasswordHasher()
         self._specs = load_layer_specs(layers_dir)
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        self._dummy_hash: str | None = None  # made on first use (hashing costs ~0.1 s)
         self.url = engine.url.render_as_string(hide_password=True)
 
     # ------------------------------------------------------------------------------------------
@@ -546,7 +546,12 @@ class Store:
         with self._read() as conn:
             row = conn.execute(sa.select(T.users).where(T.users.c.name == (nfc(name) or ""))).first()
             user = self._user_from_row(conn, row) if row is not None else None
-        stored = row.password_hash if row is not None and row.password_hash else self._dummy_hash
+        if row is not None and row.password_hash:
+            stored = row.password_hash
+        else:
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+            stored = self._dummy_hash
         try:
             self._hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
