@@ -1,12 +1,11 @@
-"""Shared fixtures (the lead reconciles conftest files of the branches).
+"""Shared fixtures: hand-checkable metric fixtures, the real data in ../shared/data, and a real
+PostgreSQL + PostGIS server for the store tests.
 
-* ``shared_data``: Path to ../shared/data (skip when missing; fail under CI=true).
-* ``postgis_server`` (session): a real PostgreSQL + PostGIS server started for the test run:
-  ``initdb`` into a temporary folder (as the ``postgres`` system user when running as root),
-  listening on a random loopback port with its socket in that folder, a template database with
-  ``CREATE EXTENSION postgis``. Skipped when the binaries are missing, except with CI=true.
+* ``postgis_server`` (session): ``initdb`` into a temporary folder (as the ``postgres`` system user
+  when running as root), a random loopback port, its socket in that folder, a template database
+  with ``CREATE EXTENSION postgis``. Skipped when the binaries are missing, except with CI=true.
 * ``postgis_url``: a fresh database (copied from the template) per test.
-* ``store_url``: parametrised over both backends: an SQLite file in ``tmp_path``, and PostGIS.
+* ``store_url``: parametrised over both store backends: an SQLite file in ``tmp_path``, and PostGIS.
 """
 
 from __future__ import annotations
@@ -22,20 +21,87 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
+from shapely.geometry import Point, box
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI") == "true"
+
+# A corner of UTM 48N in the Mekong delta (about 105.0 E, 9.95 N): coordinates checkable by hand.
+X0, Y0 = 500_000.0, 1_100_000.0
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Path to ../shared/data; skip when missing (fail under CI=true)."""
-    if not SHARED_DATA.is_dir():
-        if IN_CI:
-            pytest.fail(f"shared data missing: {SHARED_DATA}")
-        pytest.skip(f"shared data missing: {SHARED_DATA}")
+    """Path to ../shared/data (real boundaries). Skips when absent, except in CI where it fails."""
+    if not (SHARED_DATA / "boundaries").is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI: the real data folder {SHARED_DATA} is missing")
+        pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def make_units(rows: list[tuple[str, str, str, str | None, object]], *, crs: str = "EPSG:32648") -> gpd.GeoDataFrame:
+    """Units frame from (code, name, level, parent_code, geometry) rows."""
+    gdf = gpd.GeoDataFrame(
+        {
+            "code": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "level": [r[2] for r in rows],
+            "parent_code": [r[3] for r in rows],
+            "approximate": False,
+            "valid_from": None,
+            "valid_to": None,
+        },
+        geometry=[r[4] for r in rows],
+        crs=crs,
+    )
+    return gdf.set_index("code", drop=False)
+
+
+def make_models(rows: list[dict], *, crs: str = "EPSG:32648") -> gpd.GeoDataFrame:
+    """Models frame from dicts with at least id, kind, x, y (metres; None for non-spatial)."""
+    recs = []
+    geoms = []
+    for r in rows:
+        d = {
+            "id": r["id"],
+            "kind": r["kind"],
+            "name": r.get("name", r["id"]),
+            "field": r.get("field"),
+            "host": r.get("host"),
+            "status": r.get("status", "active"),
+            "unit_code": r.get("unit_code"),
+            "direction_deg": tuple(r.get("direction_deg", ())),
+            "fov_deg": r.get("fov_deg", np.nan),
+            "range_m": r.get("range_m", np.nan),
+            "radius_m": r.get("radius_m", np.nan),
+        }
+        recs.append(d)
+        geoms.append(r.get("geometry") or (Point(r["x"], r["y"]) if r.get("x") is not None else None))
+    cols = ["id", "kind", "name", "field", "host", "status", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m"]
+    gdf = gpd.GeoDataFrame(pd.DataFrame(recs, columns=cols), geometry=geoms, crs=crs)
+    return gdf.set_index("id", drop=False)
+
+
+@pytest.fixture
+def square_hamlet() -> gpd.GeoDataFrame:
+    """One commune of two 100 m x 100 m hamlets side by side (EPSG:32648)."""
+    return make_units(
+        [
+            ("C1", "Xã Thử", "commune", None, box(X0, Y0, X0 + 200, Y0 + 100)),
+            ("H1", "Ấp 1", "hamlet", "C1", box(X0, Y0, X0 + 100, Y0 + 100)),
+            ("H2", "Ấp 2", "hamlet", "C1", box(X0 + 100, Y0, X0 + 200, Y0 + 100)),
+        ]
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# PostgreSQL + PostGIS for the store tests
 
 
 def _pg_bindir() -> Path | None:
