@@ -468,3 +468,30 @@ def test_accounts_and_tokens(store, users):
     store.set_user_active("can_bo_a", True, user=None)
     assert store.revoke_tokens("can_bo_a", user=None) == 1
     assert store.user_for_token(token) is None
+
+
+# ----------------------------------------------------------------------------------------------
+# backend specifics: the spatial index is really there and used
+
+
+def test_sqlite_bbox_query_uses_the_index(tmp_path):
+    with Store.open(f"sqlite:///{tmp_path / 'x.sqlite'}", password_hasher=CHEAP_HASHER) as s:
+        q = s._model_select().where(s._bbox_filter((106.0, 10.0, 106.1, 10.1)))
+        sql = str(q.compile(s._engine, compile_kwargs={"literal_binds": True}))
+        with s._engine.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "USING INDEX ix_models_bbox" in plan
+
+
+@pytest.mark.postgis
+def test_postgis_stores_real_geometries_with_a_gist_index(postgis_url):
+    with Store.open(postgis_url, password_hasher=CHEAP_HASHER) as s:
+        seed(s)
+        with s._engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT Find_SRID('public', 'models', 'geom')")).scalar_one() == 4326
+            idx = conn.execute(sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_models_geom'")).scalar_one()
+            assert "USING gist (geom)" in idx
+            inside = conn.execute(sa.text(
+                "SELECT m.id FROM models m JOIN units u ON ST_Within(m.geom, u.geom) WHERE u.code = 'A' ORDER BY m.id"
+            )).scalars().all()
+            assert inside == ["a1", "a2"]

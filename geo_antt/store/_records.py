@@ -32,6 +32,7 @@ __all__ = [
     "to_json_record",
     "normalize_geometry",
     "json_value",
+    "round_geometries",
 ]
 
 GEOMETRY_DECIMALS = 7
@@ -128,8 +129,11 @@ class _BadValue(Exception):
         self.reason = reason
 
 
-def normalize_geometry(value: Any) -> shapely.Geometry | None:
-    """A shapely geometry (or GeoJSON-like mapping, or WKT) rounded to 7 decimals; None if empty."""
+def normalize_geometry(value: Any, *, rounded: bool = False) -> shapely.Geometry | None:
+    """A shapely geometry (or GeoJSON-like mapping, or WKT) rounded to 7 decimals; None if empty.
+
+    ``rounded``: the caller rounded the coordinates already (vectorised, see ``round_geometries``).
+    """
     if _missing(value):
         return None
     if isinstance(value, Mapping):
@@ -146,10 +150,17 @@ def normalize_geometry(value: Any) -> shapely.Geometry | None:
         raise _BadValue("geometry", value, "not a geometry")
     if value.is_empty:
         return None
+    if rounded:
+        return value
     return shapely.transform(value, lambda c: np.round(c, GEOMETRY_DECIMALS))
 
 
-def normalize_record(raw: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+def round_geometries(geoms: np.ndarray) -> np.ndarray:
+    """Round the coordinates of an array of geometries (None kept) to 7 decimals, vectorised."""
+    return shapely.transform(np.asarray(geoms, dtype=object), lambda c: np.round(c, GEOMETRY_DECIMALS))
+
+
+def normalize_record(raw: Mapping[str, Any], *, partial: bool = False, rounded: bool = False) -> dict[str, Any]:
     """Return ``raw`` in stored form (see the module docstring).
 
     With ``partial`` only the keys present in ``raw`` are returned (an update); otherwise every
@@ -177,7 +188,7 @@ def normalize_record(raw: Mapping[str, Any], *, partial: bool = False) -> dict[s
             elif k == "data_sharing":
                 out[k] = _data_sharing(v)
             elif k == "geometry":
-                out[k] = normalize_geometry(v)
+                out[k] = normalize_geometry(v, rounded=rounded)
             else:
                 out[k] = _text(v)
     except _BadValue as exc:

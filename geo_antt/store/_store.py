@@ -52,6 +52,7 @@ from ._records import (
     normalize_geometry,
     normalize_record,
     record_diff,
+    round_geometries,
     to_json_record,
 )
 from ._types import utcnow
@@ -741,8 +742,10 @@ class Store:
                 q = q.where(self._bbox_filter(bbox))
             if status is not None:
                 q = q.where(T.models.c.status.in_([status] if isinstance(status, str) else list(status)))
-            rows = conn.execute(q).all()
-        return _models_frame_from_rows(rows)
+            res = conn.execute(q)
+            keys = list(res.keys())
+            rows = res.all()
+        return _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
 
     def get_model(self, model_id: str, *, user: User | None = None) -> dict[str, Any]:
         """One model as a record (``MODEL_COLUMNS`` + ``geometry`` + ``version`` and timestamps)."""
@@ -965,12 +968,17 @@ class Store:
             records: list[tuple[Any, dict[str, Any]]] = []
             seen: dict[str, Any] = {}
             geoms = np.asarray(gdf.geometry.values, dtype=object)
+            try:
+                geoms = round_geometries(geoms)
+                rounded = True
+            except Exception:  # a bad geometry: normalise row by row to name it  # pragma: no cover
+                rounded = False
             data = gdf[[c for c in present if c != "geometry"]].to_dict("records")
             for i, raw in enumerate(data):
                 rowno = rows_no[i]
                 raw["geometry"] = geoms[i]
                 try:
-                    rec = normalize_record(raw)
+                    rec = normalize_record(raw, rounded=rounded)
                 except GeoAnttError as exc:
                     rejected.append(Problem(label, rowno, None, raw.get("id"), exc.message))
                     rejected_ids.append(str(raw.get("id") or f"row {rowno}"))
@@ -1242,14 +1250,14 @@ def _db_values(rec: Mapping[str, Any], *, version: int, now: _dt.datetime, who: 
     return out
 
 
-def _models_frame_from_rows(rows: Sequence[Any]) -> gpd.GeoDataFrame:
+def _models_frame_from_columns(columns: Mapping[str, Sequence[Any]]) -> gpd.GeoDataFrame:
     cols = list(MODEL_COLUMNS) + list(Store._META)
-    data: dict[str, Any] = {c: [getattr(r, c) for r in rows] for c in cols}
-    data["direction_deg"] = [tuple(float(d) for d in (v or ())) for v in data["direction_deg"]]
+    data: dict[str, Any] = {c: list(columns[c]) for c in cols}
+    data["direction_deg"] = [tuple(float(d) for d in v) if v else () for v in data["direction_deg"]]
     for c in FLOAT_COLUMNS:
-        data[c] = np.array([np.nan if v is None else float(v) for v in data[c]], dtype=float)
-    data["version"] = np.array(data["version"], dtype="int64")
-    geoms = shapely.from_wkb(np.array([r.geom for r in rows], dtype=object)) if rows else np.array([], dtype=object)
+        data[c] = np.array(columns[c], dtype=float)  # None -> NaN
+    data["version"] = np.array(columns["version"], dtype="int64")
+    geoms = shapely.from_wkb(np.array(columns["geom"], dtype=object)) if len(columns["geom"]) else np.array([], dtype=object)
     gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
     gdf["created_at"] = pd.to_datetime(gdf["created_at"], utc=True)
     gdf["updated_at"] = pd.to_datetime(gdf["updated_at"], utc=True)
