@@ -72,6 +72,7 @@ bp = Blueprint("auth", __name__, template_folder=str(PROJECT_ROOT / "web" / "tem
 
 _EXT = "geo_antt_auth"
 _SESSION_USER = "geo_antt_user"
+_SESSION_STAMP = "geo_antt_stamp"
 F = TypeVar("F", bound=Callable[..., Any])
 
 MESSAGES = {
@@ -225,6 +226,7 @@ def login() -> Any:
         if user is not None:
             session.clear()  # a fresh session: no fixation
             session[_SESSION_USER] = user.name
+            session[_SESSION_STAMP] = user.credential_stamp
             session["lang"] = lang
             session.permanent = True
             return redirect(_safe_next(nxt))
@@ -285,8 +287,10 @@ def _load_user_and_guard() -> Any:
             user = state.store.get_user(session[_SESSION_USER])
         except LookupError:
             user = None
-        if user is None or not user.active:
+        if user is None or not user.active or user.credential_stamp != session.get(_SESSION_STAMP):
+            # unknown, disabled, or the password changed since this session was made
             session.pop(_SESSION_USER, None)
+            session.pop(_SESSION_STAMP, None)
         else:
             g.geo_antt_user = user
     view = current_app.view_functions.get(request.endpoint or "")

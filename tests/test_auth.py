@@ -205,3 +205,13 @@ def test_disabled_account_loses_its_session(app, store):
     assert c.get("/page").status_code == 200
     store.set_user_active("can_bo_a", False, user=None)
     assert c.get("/page").status_code == 302
+
+
+def test_password_change_ends_existing_sessions(app, store):
+    c = app.test_client()
+    _login(c)
+    assert c.get("/page").status_code == 200
+    store.set_password("can_bo_a", "mat-khau-moi-456", user=None)
+    assert c.get("/page").status_code == 302
+    assert _login(c, password="mat-khau-moi-456").status_code == 302
+    assert c.get("/page").status_code == 200

@@ -330,6 +330,12 @@ def test_import_rights(store, users):
     p = store.preview_import(gdf, user=users["officer"], unit_code="A")
     with pytest.raises(PermissionDeniedError):
         store.commit_import(p, user=users["officer_b"])
+    store.set_user_active("can_bo_a", False, user=None)
+    with pytest.raises(PermissionDeniedError):  # the preview's account, reloaded: now disabled
+        store.commit_import(p)
+    store.set_user_active("can_bo_a", True, user=None)
+    assert store.commit_import(p)["new"] == 2
+    assert store.get_model("n1")["created_by"] == "can_bo_a"
 
 
 def test_commit_conflicts_when_the_store_changed_after_preview(store, users):

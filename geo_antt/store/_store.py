@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -78,6 +78,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _NAME_RE = re.compile(r"^[^\s/\\:]{1,128}$")
 _CHUNK = 500
 _TOKEN_PREFIX = "gat_"
+_PREVIEW_USER = object()  # commit_import: "the account that made the preview"
 _PG_LOCK_KEY = 7_470_011  # advisory lock serialising concurrent migrations on PostgreSQL
 
 
@@ -103,6 +104,8 @@ class User:
     unit_codes: tuple[str, ...] = ()
     active: bool = True
     id: int | None = None
+    credential_stamp: str = field(default="", repr=False, compare=False)
+    """Changes whenever the password changes: web sessions made before are no longer valid."""
 
     @property
     def is_admin(self) -> bool:
@@ -454,7 +457,8 @@ class Store:
         codes = conn.execute(
             sa.select(T.user_units.c.unit_code).where(T.user_units.c.user_id == row.id).order_by(T.user_units.c.unit_code)
         ).scalars()
-        return User(name=row.name, role=row.role, unit_codes=tuple(codes), active=bool(row.active), id=row.id)
+        stamp = hashlib.sha256((row.password_hash or "").encode("utf-8")).hexdigest()[:16]
+        return User(name=row.name, role=row.role, unit_codes=tuple(codes), active=bool(row.active), id=row.id, credential_stamp=stamp)
 
     def add_user(
         self,
@@ -1049,8 +1053,11 @@ class Store:
             store_url=self.url,
         )
 
-    def commit_import(self, preview: ImportPreview, *, user: User | None, skip_rejected: bool = False) -> dict[str, int]:
+    def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False) -> dict[str, int]:
         """Apply a preview all-or-nothing, in one transaction; returns the counts applied.
+
+        ``user`` defaults to the account that made the preview, reloaded from the store (so a
+        disabled account or a lost role cannot commit); when given it must be that account.
 
         Raises
         ------
@@ -1061,7 +1068,9 @@ class Store:
         PermissionDeniedError
             ``user`` is not the account that made the preview, or may not edit.
         """
-        actor = self._actor(user)
+        if user is _PREVIEW_USER:
+            user = None if preview.user_name == SYSTEM_USER.name else self.get_user(preview.user_name)
+        actor = self._actor(user)  # type: ignore[arg-type]
         self._require_edit(actor)
         if actor.name != preview.user_name:
             raise PermissionDeniedError(f"this preview was made by {preview.user_name!r}; {actor.name!r} cannot commit it")
