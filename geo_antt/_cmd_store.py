@@ -3,6 +3,7 @@
 Every command takes ``--db URL`` (default: ``$GEO_ANTT_DB``, else ``<data>/geo-antt.sqlite``)::
 
     geo-antt db upgrade
+    geo-antt db seed --data data/            # units and models listed in data/dataset.toml
     geo-antt db load-units boundaries/communes.geojson boundaries/hamlets.geojson
     geo-antt users add an --role officer --unit 28756 --password-stdin < pw.txt
     geo-antt users list
@@ -127,6 +128,37 @@ def _cmd_db_load_units(args: argparse.Namespace) -> int:
             counts = store.put_units(gdf, user=None)
             total = {k: total[k] + counts[k] for k in total}
             print(f"{f}: {counts['inserted']} inserted, {counts['updated']} updated")
+    return 0
+
+
+def _cmd_db_seed(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from .config import DEFAULT_DATA_DIR
+
+    data = Path(args.data or DEFAULT_DATA_DIR)
+    toml = data / "dataset.toml"
+    if not toml.is_file():
+        raise GeoAnttError(f"{toml}: no dataset.toml (give --data DIR of a dataset folder)")
+    with toml.open("rb") as fh:
+        try:
+            meta = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise GeoAnttError(f"{toml}: invalid TOML: {exc}") from None
+    with _open(args) as store:
+        for rel in meta.get("units", []):
+            counts = store.put_units(read_units_file(data / rel), user=None)
+            print(f"{rel}: {counts['inserted']} units inserted, {counts['updated']} updated")
+        for rel in meta.get("models", []):
+            gdf, problems = read_models_file(data / rel)
+            for p in problems:
+                print(f"  {'rejected' if p.severity == 'error' else 'warning'}: {p}")
+            preview = store.preview_import(gdf, user=None, source=rel)
+            if preview.has_rejections:
+                print(preview.summary(max_lines=args.max_lines))
+            counts = store.commit_import(preview, user=None, skip_rejected=True)
+            print(f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
+                  + (f", {counts['rejected']} rejected" if counts["rejected"] else ""))
     return 0
 
 
@@ -259,6 +291,9 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     q = sub.add_parser("upgrade", parents=[db], help="create the store or migrate it to the newest schema")
     q.set_defaults(func=_cmd_db_upgrade)
+    q = sub.add_parser("seed", parents=[db], help="load the units and models of the dataset folder (--data) into the store")
+    q.add_argument("--max-lines", type=int, default=20, help="lines of details about rejected rows")
+    q.set_defaults(func=_cmd_db_seed)
     q = sub.add_parser("load-units", parents=[db], help="insert or replace units from boundary files")
     q.add_argument("files", nargs="+", metavar="FILE")
     q.set_defaults(func=_cmd_db_load_units)

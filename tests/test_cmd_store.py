@@ -93,3 +93,19 @@ def test_backup_restore(db, tmp_path, capsys):
     with Store.open(db, password_hasher=CHEAP_HASHER) as s:
         assert s.get_model("c1")["status"] == "active"
     assert main(["restore", str(tmp_path / "missing.gpkg"), "--db", db]) == 1
+
+
+def test_db_seed_from_a_dataset_folder(tmp_path, capsys):
+    data = tmp_path / "ds"
+    (data / "boundaries").mkdir(parents=True)
+    (data / "models").mkdir()
+    units_frame().to_file(data / "boundaries" / "units.geojson")
+    _models_file(data / "models" / "m.geojson", [model_record("c1", "A1", 106.05, 10.05), model_record("c2", "B1", 106.25, 10.05)])
+    (data / "dataset.toml").write_text('units = ["boundaries/units.geojson"]\nmodels = ["models/m.geojson"]\n')
+    db = str(tmp_path / "seed.sqlite")
+    assert main(["db", "seed", "--data", str(data), "--db", db]) == 0
+    assert "2 models new" in capsys.readouterr().out
+    assert main(["db", "seed", "--data", str(data), "--db", db]) == 0  # idempotent
+    assert "0 models new, 0 updated, 2 unchanged" in capsys.readouterr().out
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        assert sorted(s.models_frame().index) == ["c1", "c2"] and len(s.units_frame()) == 6
