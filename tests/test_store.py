@@ -321,6 +321,14 @@ def test_import_with_bad_rows_leaves_the_store_unchanged(store, users):
     assert "n1" in store.models_frame().index
 
 
+def test_import_needs_ids(store, users):
+    gdf = _import_frame()
+    by_index = gdf.drop(columns="id")  # ids in the index named "id": fine
+    assert store.preview_import(by_index, user=users["officer"], unit_code="A").counts()["new"] == 2
+    with pytest.raises(ValidationError, match="every model needs an id"):
+        store.preview_import(by_index.reset_index(drop=True), user=users["officer"], unit_code="A", source="no-id.csv")
+
+
 def test_import_rights(store, users):
     gdf = _import_frame()
     with pytest.raises(PermissionDeniedError):

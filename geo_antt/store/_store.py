@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -935,7 +934,10 @@ class Store:
         if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
             gdf = gdf.to_crs("EPSG:4326")
         if "id" not in gdf.columns:
-            gdf = gdf.reset_index(names="id") if gdf.index.name in (None, "id") else gdf.assign(id=gdf.index)
+            if gdf.index.name != "id":
+                msg = "missing column: every model needs an id (an import updates models by id)"
+                raise ValidationError([Problem(source or "import", None, "id", None, msg)])
+            gdf = gdf.reset_index()
         present = [c for c in MODEL_COLUMNS if c in gdf.columns] + ["geometry"]
         label = source or "import"
         rejected: list[Problem] = []
