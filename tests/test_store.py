@@ -490,11 +490,20 @@ def test_accounts_and_tokens(store, users):
 
 def test_sqlite_bbox_query_uses_the_index(tmp_path):
     with Store.open(f"sqlite:///{tmp_path / 'x.sqlite'}", password_hasher=CHEAP_HASHER) as s:
-        q = s._model_select().where(s._bbox_filter((106.0, 10.0, 106.1, 10.1)))
-        sql = str(q.compile(s._engine, compile_kwargs={"literal_binds": True}))
+        seed(s)
+        s.create_model(model_record("line", "A1", 0, 0, kind="lighting", direction_deg=(), fov_deg=None, range_m=None,
+                                    radius_m=5.0, geometry=shapely.LineString([(106.01, 10.01), (106.03, 10.02)])), user=None)
         with s._engine.connect() as conn:
+            q = s._model_select().where(s._bbox_filter((106.0, 10.0, 106.1, 10.1), conn))
+            sql = str(q.compile(s._engine, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-    assert "USING INDEX ix_models_bbox" in plan
+            width_plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT max(maxx - minx) FROM models"))
+        # a narrow range of the index: minx between (query min x - widest box) and query max x
+        assert "USING INDEX ix_models_bbox (minx>? AND minx<?)" in plan
+        assert "ix_models_bbox_width" in width_plan
+        # the line (20 m wide box starting west of the query) is still found
+        assert set(s.models_frame(bbox=(106.02, 10.0, 106.1, 10.1)).index) == {"a1", "line"}
+        assert set(s.models_frame(bbox=(106.031, 10.0, 106.1, 10.1)).index) == {"a1"}
 
 
 @pytest.mark.postgis

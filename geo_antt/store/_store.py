@@ -682,7 +682,7 @@ class Store:
         rec["geometry"] = None if row.geom is None else shapely.from_wkb(row.geom)
         return rec
 
-    def _bbox_filter(self, bbox: Sequence[float]) -> Any:
+    def _bbox_filter(self, bbox: Sequence[float], conn: sa.Connection | None = None) -> Any:
         try:
             minx, miny, maxx, maxy = (float(v) for v in bbox)
         except (TypeError, ValueError):
@@ -693,7 +693,14 @@ class Store:
         if self.backend == "postgresql":
             env = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
             return m.geom.op("&&")(env)
-        return sa.and_(m.minx <= maxx, m.maxx >= minx, m.miny <= maxy, m.maxy >= miny)
+        # SQLite: a box meets the query iff minx in [query minx - its width, query maxx] and the
+        # rest overlaps; bounding by the widest stored box keeps the index range narrow
+        # (ix_models_bbox_width answers max(width) in O(log n); migration 0003).
+        width = 0.0
+        if conn is not None:
+            width = conn.execute(sa.select(sa.func.max(m.maxx - m.minx))).scalar() or 0.0
+        lower = [m.minx >= minx - width - 1e-9] if conn is not None else []
+        return sa.and_(*lower, m.minx <= maxx, m.maxx >= minx, m.miny <= maxy, m.maxy >= miny)
 
     def models_frame(
         self,
@@ -742,7 +749,7 @@ class Store:
             if flt is not None:
                 q = q.where(flt)
             if bbox is not None:
-                q = q.where(self._bbox_filter(bbox))
+                q = q.where(self._bbox_filter(bbox, conn))
             if status is not None:
                 q = q.where(T.models.c.status.in_([status] if isinstance(status, str) else list(status)))
             res = conn.execute(q)
