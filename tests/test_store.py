@@ -21,6 +21,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo_antt import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from geo_antt.config import DEFAULT_SETTINGS
 from geo_antt.store import IMPORT_PAUSE_ENV_VAR, Store, resolve_db_url
 from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, seed
 
@@ -518,3 +519,57 @@ def test_postgis_stores_real_geometries_with_a_gist_index(postgis_url):
                 "SELECT m.id FROM models m JOIN units u ON ST_Within(m.geom, u.geom) WHERE u.code = 'A' ORDER BY m.id"
             )).scalars().all()
             assert inside == ["a1", "a2"]
+
+
+# ----------------------------------------------------------------------------------------------
+# coverage cache
+
+
+def _full_coverage(store: Store) -> pd.DataFrame:
+    from geo_antt.coverage import compute_coverage
+
+    res = compute_coverage(store.units_frame(), store.models_frame(), level="hamlet", with_gaps=False,
+                           settings=DEFAULT_SETTINGS.replace(metric_crs="EPSG:32648"))
+    return res.units
+
+
+def _assert_same_figures(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    assert list(got.index) == sorted(want.index)
+    want = want.loc[got.index]
+    for col in ("area_m2", "covered_m2", "covered_m2_camera", "covered_m2_lighting"):
+        np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float), rtol=1e-9, atol=1e-6, err_msg=col)
+    for col in ("n_models", "n_camera", "n_lighting", "n_inactive", "rank"):
+        assert got[col].astype(int).tolist() == want[col].astype(int).tolist(), col
+
+
+def test_coverage_cache_recomputes_only_touched_units(store, users):
+    first = store.coverage_frame()
+    assert sorted(first.attrs["recomputed"]) == ["A1", "A2", "B1"]
+    _assert_same_figures(first, _full_coverage(store))
+    assert first.loc["A1", "covered_m2"] > 0 and first.loc["A1", "n_camera"] == 1
+    again = store.coverage_frame()
+    assert again.attrs["recomputed"] == []  # all from the cache
+    pd.testing.assert_frame_equal(again, first)
+    # move camera a1 from hamlet A1 into hamlet A2: only A1 and A2 are recomputed
+    store.update_model("a1", {"geometry": shapely.Point(106.16, 10.06), "unit_code": "A2"}, expected_version=1, user=users["officer"])
+    after = store.coverage_frame()
+    assert sorted(after.attrs["recomputed"]) == ["A1", "A2"]
+    _assert_same_figures(after, _full_coverage(store))
+    assert after.loc["A1", "covered_m2"] == 0 and after.loc["A2", "n_camera"] == 1
+    # retiring the B1 camera: only B1
+    store.retire_model("b1", expected_version=1, user=users["admin"])
+    after = store.coverage_frame()
+    assert after.attrs["recomputed"] == ["B1"]
+    assert after.loc["B1", "covered_m2"] == 0 and after.loc["B1", "n_inactive"] == 1
+    _assert_same_figures(after, _full_coverage(store))
+
+
+def test_coverage_frame_is_scoped(store, users):
+    assert list(store.coverage_frame(user=users["viewer"]).index) == ["A1", "A2"]
+    assert list(store.coverage_frame(user=users["officer_b"]).index) == ["B1"]
+    assert list(store.coverage_frame(unit_code="P", user=users["officer_b"]).index) == ["B1"]
+    with pytest.raises(PermissionDeniedError):
+        store.coverage_frame(unit_code="A", user=users["officer_b"])
+    communes = store.coverage_frame(level="commune", with_geometry=True)
+    assert list(communes.index) == ["A", "B"] and communes.crs.to_epsg() == 4326
+    assert communes.loc["A", "n_models"] == 2

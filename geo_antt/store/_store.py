@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import json
+import math
 import os
 import re
 import secrets
@@ -39,9 +41,10 @@ from .._errors import (
     Problem,
     ValidationError,
 )
-from ..config import DEFAULT_DATA_DIR
+from ..config import DEFAULT_DATA_DIR, DEFAULT_SETTINGS, Settings
+from ..crs import utm_crs_for_lon
 from ..layers import load_layer_specs
-from ..schema import MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
+from ..schema import COUNTING_STATUSES, MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
 from ..text import fold, nfc
 from . import _tables as T
 from ._import import ImportPreview
@@ -78,7 +81,8 @@ _NAME_RE = re.compile(r"^[^\s/\\:]{1,128}$")
 _CHUNK = 500
 _TOKEN_PREFIX = "gat_"
 _PREVIEW_USER = object()  # commit_import: "the account that made the preview"
-_PG_LOCK_KEY = 7_470_011  # advisory lock serialising concurrent migrations on PostgreSQL
+_PG_LOCK_KEY = 7_470_011
+_BULK_INVALIDATE = 200  # a write touching more models than this drops the whole coverage cache  # advisory lock serialising concurrent migrations on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -412,6 +416,7 @@ class Store:
                 stmt = T.units.update().where(T.units.c.code == sa.bindparam("_code"))
                 stmt = stmt.values({k: sa.bindparam(k) for k in upd[0] if k != "code"})
                 conn.execute(stmt, [{**{k: v for k, v in r.items() if k != "code"}, "_code": r["code"]} for r in upd])
+            self._models_changed(conn, None)  # unit polygons changed: every cached figure may be stale
             self._audit(conn, actor, "units", detail={"inserted": len(ins), "updated": len(upd)})
         return {"inserted": len(ins), "updated": len(upd)}
 
@@ -682,14 +687,14 @@ class Store:
         rec["geometry"] = None if row.geom is None else shapely.from_wkb(row.geom)
         return rec
 
-    def _bbox_filter(self, bbox: Sequence[float], conn: sa.Connection | None = None) -> Any:
+    def _bbox_filter(self, bbox: Sequence[float], conn: sa.Connection | None = None, *, table: sa.Table = T.models) -> Any:
         try:
             minx, miny, maxx, maxy = (float(v) for v in bbox)
         except (TypeError, ValueError):
             raise GeoAnttError(f"bbox must be 4 numbers (min lon, min lat, max lon, max lat), got {bbox!r}") from None
         if not (minx <= maxx and miny <= maxy) or not all(np.isfinite([minx, miny, maxx, maxy])):
             raise GeoAnttError(f"bbox must be (min lon, min lat, max lon, max lat) degrees, got {bbox!r}")
-        m = T.models.c
+        m = table.c
         if self.backend == "postgresql":
             env = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
             return m.geom.op("&&")(env)
@@ -814,6 +819,7 @@ class Store:
             if conn.execute(sa.select(T.models.c.id).where(T.models.c.id == rec["id"])).first():
                 raise ConflictError(f"a model with id {rec['id']!r} exists already")
             conn.execute(T.models.insert().values(_db_values(rec, version=1, now=now, who=actor.name, created=True)))
+            self._models_changed(conn, [rec])
             self._audit(conn, actor, "create", model_id=rec["id"], unit_code=rec["unit_code"], new=to_json_record(rec))
         return {**rec, "version": 1, "created_at": now, "updated_at": now, "created_by": actor.name, "updated_by": actor.name}
 
@@ -888,6 +894,7 @@ class Store:
             ).rowcount
             if n != 1:  # pragma: no cover - the row is locked (PostgreSQL) or the database is (SQLite)
                 raise ConflictError(f"model {model_id} was changed meanwhile; reload and edit again")
+            self._models_changed(conn, [old, new])
             self._audit(
                 conn, actor, _action, model_id=model_id, unit_code=new["unit_code"],
                 old=to_json_record({k: o for k, (o, _) in diff.items()}),
@@ -1162,9 +1169,192 @@ class Store:
                 conn.execute(T.audit_log.insert(), audit_rows[i : i + _CHUNK])
             counts = {"new": len(preview.new), "update": len(preview.updates), "unchanged": len(preview.unchanged),
                       "rejected": len(preview.rejected_ids) if skip_rejected else 0}
+            changed = list(preview.new) + [self._row_record_from_values(mid, preview) for mid in preview.updates]
+            self._models_changed(conn, changed + [preview.update_records[m] for m in preview.updates])
             self._audit(conn, actor, "import_batch", unit_code=preview.unit_code,
                         detail={"source": preview.source, "counts": counts})
         return counts
+
+    @staticmethod
+    def _row_record_from_values(mid: str, preview: ImportPreview) -> dict[str, Any]:
+        """The record before an import's update (new record with the diff's old values)."""
+        rec = dict(preview.update_records[mid])
+        rec.update({k: o for k, (o, _) in preview.updates[mid].items()})
+        return rec
+
+    # ------------------------------------------------------------------------------------------
+    # coverage cache
+
+    def _reach_m(self, rec: Mapping[str, Any]) -> float:
+        """How far (metres) a model's footprint can reach from its geometry."""
+        spec = self._specs.get(rec.get("kind") or "")
+        vals = [rec.get("range_m"), rec.get("radius_m")]
+        if spec is not None:
+            vals += [spec.defaults.get("range_m"), spec.defaults.get("radius_m")]
+        vals = [float(v) for v in vals if v is not None and v == v]
+        return max(vals, default=0.0)
+
+    def _models_changed(self, conn: sa.Connection, records: Sequence[Mapping[str, Any]] | None) -> None:
+        """Drop the cached coverage of every unit the footprints of ``records`` (old and new
+        versions) can touch — all of it when ``records`` is None or long — and bump the model
+        generation (in the caller's transaction)."""
+        conn.execute(
+            T.store_meta.update().where(T.store_meta.c.key == "model_generation").values(value=T.store_meta.c.value + 1)
+        )
+        if records is None or len(records) > _BULK_INVALIDATE:
+            conn.execute(T.coverage_cache.delete())
+            return
+        cc = T.coverage_cache
+        for rec in records:
+            g = rec.get("geometry")
+            if g is not None:
+                reach = self._reach_m(rec) * 1.05 + 1.0
+                x0, y0, x1, y1 = g.bounds
+                dx, dy = _metres_to_degrees(reach, lat=max(abs(y0), abs(y1)))
+                hit = sa.select(T.units.c.code).where(self._bbox_filter((x0 - dx, y0 - dy, x1 + dx, y1 + dy), conn, table=T.units))
+                conn.execute(cc.delete().where(cc.c.unit_code.in_(hit)))
+            if rec.get("unit_code"):
+                up = self._closure_cte([rec["unit_code"]], name="up", up=True)
+                conn.execute(cc.delete().where(sa.or_(cc.c.unit_code.in_(sa.select(up.c.code)), cc.c.unit_code == rec["unit_code"])))
+
+    def _settings_key(self, settings: Settings, level: str) -> str:
+        d = {
+            "level": level,
+            "metric_crs": settings.metric_crs,
+            "segments": settings.sector_segments,
+            "specs": {k: [s.footprint, dict(s.defaults)] for k, s in self._specs.items()},
+            "statuses": list(COUNTING_STATUSES),
+        }
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:32]
+
+    def _generation(self, conn: sa.Connection, *, lock: bool = False) -> int:
+        q = sa.select(T.store_meta.c.value).where(T.store_meta.c.key == "model_generation")
+        if lock:
+            q = q.with_for_update()
+        return int(conn.execute(q).scalar_one())
+
+    def _units_geo(self, conn: sa.Connection, codes: Sequence[str]) -> gpd.GeoDataFrame:
+        cols = [T.units.c[c] for c in UNIT_COLUMNS] + [T.units.c.geom]
+        rows: list[Any] = []
+        for chunk in _chunks(list(codes)):
+            rows += conn.execute(sa.select(*cols).where(T.units.c.code.in_(chunk))).all()
+        data = {c: [getattr(r, c) for r in rows] for c in UNIT_COLUMNS}
+        geom = shapely.from_wkb(np.array([r.geom for r in rows], dtype=object)) if rows else []
+        gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
+        return gdf.set_index(pd.Index(gdf["code"], name="code"))
+
+    def coverage_frame(
+        self,
+        *,
+        level: str = "hamlet",
+        unit_code: str | None = None,
+        user: User | None = None,
+        settings: Settings = DEFAULT_SETTINGS,
+        with_geometry: bool = False,
+    ) -> pd.DataFrame:
+        """Coverage figures of every unit of ``level`` (in the user's scope, under ``unit_code``).
+
+        Figures come from the cache; units whose cached figures were dropped by an edit (only
+        those its old and new footprints can touch) are recomputed with
+        :func:`geo_antt.coverage.compute_coverage` from the models near them, and cached again.
+        The columns are those of ``CoverageResult.units`` (index = unit code); ``rank`` is
+        recomputed over the rows returned; ``attrs["recomputed"]`` lists the recomputed units.
+
+        Parameters
+        ----------
+        level
+            Unit level of the figures (``hamlet``, ``commune``...).
+        unit_code
+            Only units at or below this unit.
+        user
+            Only units in the account's scope.
+        settings
+            Coverage settings (metric CRS, arc segments); figures are cached per settings.
+        with_geometry
+            Return a GeoDataFrame with the unit polygons (EPSG:4326).
+        """
+        from ..coverage import compute_coverage
+
+        actor = self._actor(user)
+        key = self._settings_key(settings, level)
+        computed: dict[str, dict[str, Any]] = {}
+        with self._read() as conn:
+            q = sa.select(T.units.c.code).where(T.units.c.level == level).order_by(T.units.c.code)
+            if unit_code is not None:
+                if not self._unit_exists(conn, unit_code):
+                    raise NotFoundError(f"unit {unit_code!r} is not in the store")
+                if not actor.is_admin:
+                    scope = self._scope(conn, actor) or set()
+                    if unit_code not in scope and not (self._closure(conn, [unit_code]) & scope):
+                        raise PermissionDeniedError(f"unit {unit_code} is outside the area of account {actor.name!r}")
+                sub = self._closure_cte([unit_code], name="subtree")
+                q = q.where(sa.or_(T.units.c.code.in_(sa.select(sub.c.code)), T.units.c.code == unit_code))
+            flt = self._scope_filter(T.units.c.code, actor)
+            if flt is not None:
+                q = q.where(flt)
+            codes = list(conn.execute(q).scalars())
+            cached: dict[str, dict[str, Any]] = {}
+            cc = T.coverage_cache
+            for chunk in _chunks(codes):
+                for code, figs in conn.execute(
+                    sa.select(cc.c.unit_code, cc.c.figures).where(cc.c.unit_code.in_(chunk), cc.c.settings_key == key)
+                ):
+                    cached[code] = figs
+            missing = [c for c in codes if c not in cached]
+            if missing:
+                gen0 = self._generation(conn)
+                crs = settings.metric_crs
+                if crs is None:
+                    x0, x1 = conn.execute(
+                        sa.select(sa.func.min(T.units.c.minx), sa.func.max(T.units.c.maxx)).where(T.units.c.level == level)
+                    ).one()
+                    crs = utm_crs_for_lon((x0 + x1) / 2.0).to_string()
+                target = self._units_geo(conn, missing)
+                x0, y0, x1, y1 = target.total_bounds
+                reach = max(
+                    [self._reach_m({"kind": k}) for k in self._specs]
+                    + [float(v) for v in conn.execute(sa.select(sa.func.max(T.models.c.range_m), sa.func.max(T.models.c.radius_m))).one() if v is not None]
+                )
+                dx, dy = _metres_to_degrees(reach * 1.05 + 1.0, lat=max(abs(y0), abs(y1)))
+                near = self._model_select().where(
+                    sa.or_(
+                        self._bbox_filter((x0 - dx, y0 - dy, x1 + dx, y1 + dy), conn),
+                        sa.and_(T.models.c.geom.is_(None), T.models.c.unit_code.in_(sa.select(self._closure_cte(missing, name="below").c.code))),
+                    )
+                )
+                res = conn.execute(near)
+                keys = list(res.keys())
+                rows = res.all()
+                models = _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
+                result = compute_coverage(
+                    target, models, level=level, specs=self._specs, settings=settings.replace(metric_crs=crs), with_gaps=False
+                )
+                figs = result.units.drop(columns=[c for c in ("geometry", "rank") if c in result.units.columns])
+                computed = {str(code): {k: _json_scalar(v) for k, v in row.items()} for code, row in zip(figs.index, figs.to_dict("records"))}
+        if computed:
+            with self._write() as conn:
+                if self._generation(conn, lock=True) == gen0:  # no model changed meanwhile
+                    cc = T.coverage_cache
+                    for chunk in _chunks(list(computed)):
+                        conn.execute(cc.delete().where(cc.c.unit_code.in_(chunk)))
+                    now = _now()
+                    rows_in = [{"unit_code": c, "settings_key": key, "figures": f, "computed_at": now} for c, f in computed.items()]
+                    for i in range(0, len(rows_in), _CHUNK):
+                        conn.execute(cc.insert(), rows_in[i : i + _CHUNK])
+        allfigs = {**cached, **computed}
+        frame = pd.DataFrame.from_dict({c: allfigs[c] for c in codes if c in allfigs}, orient="index")
+        frame.index.name = "code"
+        if len(frame):
+            order = np.lexsort((-frame["uncovered_m2"].to_numpy(dtype=float), frame["covered_pct"].to_numpy(dtype=float)))
+            rank = np.empty(len(frame), dtype=np.int64)
+            rank[order] = np.arange(1, len(frame) + 1)
+            frame["rank"] = rank
+        if with_geometry:
+            with self._read() as conn:
+                geo = self._units_geo(conn, list(frame.index))
+            frame = gpd.GeoDataFrame(frame, geometry=geo.geometry.reindex(frame.index).to_numpy(), crs="EPSG:4326")
+        frame.attrs["recomputed"] = missing
+        return frame
 
     # ------------------------------------------------------------------------------------------
     # backup
@@ -1205,12 +1395,20 @@ class Store:
             if self.backend == "postgresql" and b.audit:
                 conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))"))
             counts = {"units": len(b.units), "models": len(b.models), "audit": len(b.audit)}
+            self._models_changed(conn, None)
             self._audit(conn, actor, "restore", detail={"file": Path(path).name, **counts})
         return counts
 
 
 # ----------------------------------------------------------------------------------------------
 # helpers
+
+
+def _metres_to_degrees(metres: float, *, lat: float) -> tuple[float, float]:
+    """(degrees of longitude, degrees of latitude) spanning at least ``metres`` at latitude ``lat``."""
+    dlat = metres / 110_574.0
+    dlon = metres / (111_320.0 * max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6))
+    return dlon, dlat
 
 
 def _token_hash(token: str) -> str:

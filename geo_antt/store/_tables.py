@@ -18,6 +18,8 @@ __all__ = [
     "users",
     "user_units",
     "api_tokens",
+    "coverage_cache",
+    "store_meta",
     "MODEL_DATA_COLUMNS",
 ]
 
@@ -138,4 +140,20 @@ api_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
+)
+
+coverage_cache = sa.Table(
+    "coverage_cache",
+    metadata,
+    sa.Column("unit_code", sa.String(64), primary_key=True),
+    sa.Column("settings_key", sa.String(64), nullable=False),
+    sa.Column("figures", sa.JSON, nullable=False),
+    sa.Column("computed_at", UTCDateTime, nullable=False),
+)
+
+store_meta = sa.Table(
+    "store_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )
