@@ -254,9 +254,11 @@ def logout() -> Any:
 
 @bp.route("/auth/landing")
 def landing() -> Any:
-    """Where a login without ``next`` lands: the app's index page when it has one."""
-    if "index" in current_app.view_functions:
-        return redirect(url_for("index"))
+    """Where a login without ``next`` lands: the app's home page (config ``GEO_ANTT_HOME_ENDPOINT``,
+    else ``views.index`` or ``index`` when present), else the account as JSON."""
+    for endpoint in (current_app.config.get("GEO_ANTT_HOME_ENDPOINT"), "views.index", "views.map_page", "index"):
+        if endpoint and endpoint in current_app.view_functions:
+            return redirect(url_for(endpoint))
     user = current_user()
     return jsonify({"user": user.to_dict() if user else None})
 
