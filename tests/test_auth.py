@@ -215,3 +215,11 @@ def test_password_change_ends_existing_sessions(app, store):
     assert c.get("/page").status_code == 302
     assert _login(c, password="mat-khau-moi-456").status_code == 302
     assert c.get("/page").status_code == 200
+
+
+def test_login_without_next_lands_on_the_home_page(store):
+    c = make_app(store, GEO_ANTT_HOME_ENDPOINT="page").test_client()
+    r = _login(c)
+    assert r.status_code == 302
+    r = c.get(r.headers["Location"])
+    assert r.status_code == 302 and r.headers["Location"] == "/page"
