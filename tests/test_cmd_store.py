@@ -60,7 +60,7 @@ def test_import_preview_commit_and_audit(db, tmp_path, capsys):
     capsys.readouterr()
     assert main(["import", bad, "--unit", "A", "--user", "an", "--db", db]) == 1
     out = capsys.readouterr().out
-    assert "1 new, 0 updated, 0 unchanged, 1 rejected" in out and "row 2, field 'geometry': position outside unit A" in out
+    assert "1 new, 0 updated, 0 unchanged, 1 rejected" in out and "id c2, field 'geometry': position outside unit A" in out
     assert main(["import", bad, "--unit", "A", "--user", "an", "--commit", "--db", db]) == 1
     assert "nothing imported" in capsys.readouterr().err
     with Store.open(db, password_hasher=CHEAP_HASHER) as s:

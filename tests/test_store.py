@@ -301,19 +301,22 @@ def test_import_with_bad_rows_leaves_the_store_unchanged(store, users):
         model_record("n4", "A1", 106.05, 10.05, kind="đèn lồng"),  # unknown kind
         model_record("b1", "A1", 106.05, 10.05),  # the id of a model of commune B
     ]
-    gdf = _frame(rows)
+    gdf = _frame(rows).assign(source_row=[2, 3, 4, 5, 6, 7])  # spreadsheet rows (header = row 1)
     before = _snapshot(store)
     p = store.preview_import(gdf, user=users["officer"], unit_code="A", source="bad.csv")
     reasons = {(q.row, q.field): q.reason for q in p.rejected}
-    assert reasons[(2, "geometry")] == "position outside unit A"
-    assert reasons[(3, "unit_code")] == "outside unit A"
-    assert reasons[(4, "id")] == "duplicate id (also row 1)"
-    assert reasons[(5, "kind")].startswith("unknown kind")
-    assert "outside the area" in reasons[(6, "id")]
+    assert reasons[(3, "geometry")] == "position outside unit A"
+    assert reasons[(4, "unit_code")] == "outside unit A"
+    assert reasons[(5, "id")] == "duplicate id (also row 2)"
+    assert reasons[(6, "kind")].startswith("unknown kind")
+    assert "outside the area" in reasons[(7, "id")]
+    # without row numbers, rows are named by id
+    by_id = store.preview_import(gdf.drop(columns="source_row"), user=users["officer"], unit_code="A", source="bad.csv")
+    assert str(by_id.rejected[0]) == "bad.csv, id n2, field 'geometry': position outside unit A (value '106.250000, 10.050000')"
     assert p.counts()["rejected"] == 5 and p.counts()["new"] == 1
     with pytest.raises(ValidationError) as ei:
         store.commit_import(p, user=users["officer"])
-    assert "nothing imported" in ei.value.message and "bad.csv, row 2, field 'geometry'" in ei.value.message
+    assert "nothing imported" in ei.value.message and "bad.csv, row 3, field 'geometry'" in ei.value.message
     after = _snapshot(store)
     pd.testing.assert_frame_equal(after[0], before[0])
     assert after[1] == before[1]

@@ -931,8 +931,9 @@ class Store:
         ----------
         models_gdf
             A models frame (``geo_antt.io.load_models``); index or column ``id``. Columns that
-            are absent are left as stored for updated models. A ``source_row`` column, when
-            present, numbers the rows in messages (else 1-based position).
+            are absent are left as stored for updated models. Messages name rows by a
+            ``source_row`` column or ``attrs["source_rows"]`` (spreadsheet row numbers) when
+            present, else by id.
         user
             Who imports (viewer -> PermissionDeniedError).
         unit_code
@@ -982,9 +983,18 @@ class Store:
                 shapely.prepare(area)
             known_units = set(conn.execute(sa.select(T.units.c.code)).scalars())
 
-            rows_no = (
-                gdf["source_row"].tolist() if "source_row" in gdf.columns else list(range(1, len(gdf) + 1))
-            )
+            # spreadsheet row numbers when the reader kept them, else rows are named by their id
+            if "source_row" in gdf.columns:
+                rows_no: list[Any] = [None if _isna(r) else int(r) for r in gdf["source_row"]]
+            elif len(gdf.attrs.get("source_rows") or ()) == len(gdf):
+                rows_no = [int(r) for r in gdf.attrs["source_rows"]]
+            else:
+                rows_no = [None] * len(gdf)
+
+            def place_of(i: int, mid: Any) -> str:
+                if rows_no[i] is not None:
+                    return label
+                return f"{label}, id {mid}" if mid else f"{label}, feature {i + 1}"
             records: list[tuple[Any, dict[str, Any]]] = []
             seen: dict[str, Any] = {}
             geoms = np.asarray(gdf.geometry.values, dtype=object)
@@ -1000,15 +1010,16 @@ class Store:
                 try:
                     rec = normalize_record(raw, rounded=rounded)
                 except GeoAnttError as exc:
-                    rejected.append(Problem(label, rowno, None, raw.get("id"), exc.message))
-                    rejected_ids.append(str(raw.get("id") or f"row {rowno}"))
+                    rejected.append(Problem(place_of(i, raw.get("id")), rowno, None, raw.get("id"), exc.message))
+                    rejected_ids.append(str(raw.get("id") or f"row {rowno or i + 1}"))
                     continue
                 if rec["unit_code"] is None and unit_code is not None:
                     rec["unit_code"] = unit_code
                 probs = check_record(rec, self._specs)
                 mid = rec["id"]
                 if mid is not None and mid in seen:
-                    probs.append(("id", mid, f"duplicate id (also row {seen[mid]})"))
+                    first = f"row {seen[mid]}" if seen[mid] is not None else "an earlier row"
+                    probs.append(("id", mid, f"duplicate id (also {first})"))
                 if rec["unit_code"] is not None and rec["unit_code"] not in known_units:
                     probs.append(("unit_code", rec["unit_code"], "unknown unit"))
                 elif allowed_units is not None and rec["unit_code"] not in allowed_units:
@@ -1021,13 +1032,13 @@ class Store:
                 if mid is not None:
                     seen.setdefault(mid, rowno)
                 if probs:
-                    rejected.extend(Problem(label, rowno, f, v, r) for f, v, r in probs)
-                    rejected_ids.append(str(mid or f"row {rowno}"))
+                    rejected.extend(Problem(place_of(i, mid), rowno, f, v, r) for f, v, r in probs)
+                    rejected_ids.append(str(mid or f"row {rowno or i + 1}"))
                     continue
-                records.append((rowno, rec))
+                records.append((place_of(i, mid), rowno, rec))
 
             existing: dict[str, Any] = {}
-            ids = [r["id"] for _, r in records]
+            ids = [r["id"] for _, _, r in records]
             for chunk in _chunks(ids):
                 for row in conn.execute(self._model_select().where(T.models.c.id.in_(chunk))):
                     existing[row.id] = row
@@ -1036,13 +1047,13 @@ class Store:
         update_records: dict[str, dict[str, Any]] = {}
         base_versions: dict[str, int] = {}
         unchanged: list[str] = []
-        for rowno, rec in records:
+        for place, rowno, rec in records:
             row = existing.get(rec["id"])
             if row is None:
                 new.append(rec)
                 continue
             if scope is not None and row.unit_code not in scope:
-                rejected.append(Problem(label, rowno, "id", rec["id"], f"id of a model of unit {row.unit_code}, outside the area of account {actor.name!r}"))
+                rejected.append(Problem(place, rowno, "id", rec["id"], f"id of a model of unit {row.unit_code}, outside the area of account {actor.name!r}"))
                 rejected_ids.append(rec["id"])
                 continue
             old = self._row_record(row)
