@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import shapely
 import sqlalchemy as sa
 
+from geo_antt import GeoAnttError
 from geo_antt.store import Store
 from geo_antt.store._types import Geometry, UTCDateTime
 from tests.storehelp import CHEAP_HASHER, PASSWORD
@@ -84,3 +86,12 @@ def test_open_is_idempotent(store_url):
     for _ in range(2):
         with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
             assert store.revision() == "0004"
+
+
+def test_a_newer_schema_is_refused_clearly(tmp_path):
+    url = f"sqlite:///{tmp_path / 'future.sqlite'}"
+    with Store.open(url, password_hasher=CHEAP_HASHER) as store:
+        with store._engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(GeoAnttError, match="newer geo-antt"):
+        Store.open(url, password_hasher=CHEAP_HASHER)

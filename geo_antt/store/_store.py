@@ -30,6 +30,7 @@ from alembic import command as _alembic_command
 from alembic.config import Config as _AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError as _AlembicCommandError
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -236,7 +237,11 @@ class Store:
         engine = _engine_for(resolve_db_url(url, data_dir=data_dir))
         store = cls(engine, password_hasher=password_hasher, layers_dir=layers_dir)
         if upgrade:
-            store.upgrade()
+            try:
+                store.upgrade()
+            except BaseException:
+                store.close()
+                raise
         return store
 
     def close(self) -> None:
@@ -266,7 +271,14 @@ class Store:
             if self.backend == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
             cfg.attributes["connection"] = conn
-            _alembic_command.upgrade(cfg, revision)
+            try:
+                _alembic_command.upgrade(cfg, revision)
+            except _AlembicCommandError as exc:
+                current = MigrationContext.configure(conn).get_current_revision()
+                raise GeoAnttError(
+                    f"{self.url}: cannot migrate the schema from revision {current} to {revision} ({exc}); "
+                    f"a database made by a newer geo-antt needs that version"
+                ) from None
         return self.revision()
 
     def downgrade(self, revision: str) -> str | None:
@@ -369,9 +381,10 @@ class Store:
     def _check_unit_in_scope(self, scope: set[str] | None, unit_code: str | None, user: User, *, what: str) -> None:
         if scope is None:
             return
-        if unit_code is None or unit_code not in scope:
-            where = f"unit {unit_code}" if unit_code else "no unit"
-            raise PermissionDeniedError(f"{what}: {where} is outside the area of account {user.name!r}")
+        if unit_code is None:
+            raise PermissionDeniedError(f"{what}: no unit_code; account {user.name!r} may only use its own units ({', '.join(user.unit_codes) or 'none'})")
+        if unit_code not in scope:
+            raise PermissionDeniedError(f"{what}: unit {unit_code} is outside the area of account {user.name!r}")
 
     # ------------------------------------------------------------------------------------------
     # units
