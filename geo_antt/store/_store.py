@@ -1337,7 +1337,10 @@ class Store:
                 x0, y0, x1, y1 = target.total_bounds
                 reach = max(
                     [self._reach_m({"kind": k}) for k in self._specs]
-                    + [float(v) for v in conn.execute(sa.select(sa.func.max(T.models.c.range_m), sa.func.max(T.models.c.radius_m))).one() if v is not None]
+                    + [float(v) for v in (
+                        conn.execute(sa.select(sa.func.max(T.models.c.range_m))).scalar(),
+                        conn.execute(sa.select(sa.func.max(T.models.c.radius_m))).scalar(),
+                    ) if v is not None]
                 )
                 dx, dy = _metres_to_degrees(reach * 1.05 + 1.0, lat=max(abs(y0), abs(y1)))
                 near = self._model_select().where(

@@ -38,8 +38,13 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger, nullable=False),
     )
     op.execute("INSERT INTO store_meta (key, value) VALUES ('model_generation', 0)")
+    # the widest footprint reach, max(range_m) / max(radius_m), read in O(log n)
+    op.create_index("ix_models_range_m", "models", ["range_m"])
+    op.create_index("ix_models_radius_m", "models", ["radius_m"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_models_radius_m", table_name="models")
+    op.drop_index("ix_models_range_m", table_name="models")
     op.drop_table("store_meta")
     op.drop_table("coverage_cache")
