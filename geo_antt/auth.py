@@ -216,6 +216,7 @@ def _login_key() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login() -> Any:
+    """The login form (GET) and the login itself (POST: name, password, csrf_token, next)."""
     lang = _lang()
     t = MESSAGES[lang]
     error = None
@@ -247,6 +248,7 @@ def _too_many(exc: TooManyRequests) -> Any:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> Any:
+    """End the session (POST with the CSRF token) and go back to the login page."""
     lang = session.get("lang", "vi")
     session.clear()
     return redirect(url_for("auth.login", lang=lang if lang == "en" else None))

@@ -113,6 +113,7 @@ class User:
 
     @property
     def is_admin(self) -> bool:
+        """True for the admin role (every unit, every action)."""
         return self.role == "admin"
 
     @property
@@ -121,6 +122,7 @@ class User:
         return self.role in ("admin", "officer")
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (no credentials)."""
         return {"name": self.name, "role": self.role, "unit_codes": list(self.unit_codes), "active": self.active}
 
 
