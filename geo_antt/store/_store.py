@@ -1345,11 +1345,13 @@ class Store:
                     ) if v is not None]
                 )
                 dx, dy = _metres_to_degrees(reach * 1.05 + 1.0, lat=max(abs(y0), abs(y1)))
+                # non-spatial models count in the unit they name (or one below it)
+                nonspatial = T.models.c.geom.is_(None)
+                if len(missing) <= _CHUNK:  # else all of them: fewer SQL parameters, same figures
+                    below = self._closure_cte(missing, name="below")
+                    nonspatial = sa.and_(nonspatial, T.models.c.unit_code.in_(sa.select(below.c.code)))
                 near = self._model_select().where(
-                    sa.or_(
-                        self._bbox_filter((x0 - dx, y0 - dy, x1 + dx, y1 + dy), conn),
-                        sa.and_(T.models.c.geom.is_(None), T.models.c.unit_code.in_(sa.select(self._closure_cte(missing, name="below").c.code))),
-                    )
+                    sa.or_(self._bbox_filter((x0 - dx, y0 - dy, x1 + dx, y1 + dy), conn), nonspatial)
                 )
                 res = conn.execute(near)
                 keys = list(res.keys())
