@@ -565,6 +565,12 @@ def test_coverage_cache_recomputes_only_touched_units(store, users):
     assert after.attrs["recomputed"] == ["B1"]
     assert after.loc["B1", "covered_m2"] == 0 and after.loc["B1", "n_inactive"] == 1
     _assert_same_figures(after, _full_coverage(store))
+    # a non-spatial model counts in the unit it names: only that unit is recomputed
+    n_before = after.loc["A2", "n_models"]
+    store.create_model({"id": "tq1", "kind": "self_management", "name": "Tổ tự quản 1", "unit_code": "A2"}, user=users["officer"])
+    after = store.coverage_frame()
+    assert after.attrs["recomputed"] == ["A2"] and after.loc["A2", "n_models"] == n_before + 1
+    _assert_same_figures(after, _full_coverage(store))
 
 
 def test_coverage_frame_is_scoped(store, users):
