@@ -443,6 +443,19 @@ def test_backup_restore_round_trip(store, users, tmp_path):
     assert store.update_model("a1", {"range_m": 12.0}, expected_version=2, user=users["officer"])["version"] == 3
 
 
+def test_restore_refuses_a_tampered_backup(store, users, tmp_path):
+    import pyogrio
+
+    path = store.export_backup(tmp_path / "b.gpkg")
+    models = pyogrio.read_dataframe(path, layer="models")
+    models.loc[models["id"] == "a1", "kind"] = "ufo"
+    pyogrio.write_dataframe(models, path, layer="models", driver="GPKG", geometry_type="Unknown")
+    before = _snapshot(store)
+    with pytest.raises(ValidationError, match="model 'a1': unknown kind"):
+        store.restore_backup(path)
+    pd.testing.assert_frame_equal(_snapshot(store)[0], before[0])
+
+
 def test_backup_and_restore_are_admin_only(store, users, tmp_path):
     with pytest.raises(PermissionDeniedError):
         store.export_backup(tmp_path / "x.gpkg", user=users["officer"])

@@ -1416,6 +1416,17 @@ class Store:
         actor = self._actor(user)
         self._require_admin(actor, "restore a backup")
         b = read_backup(Path(path))
+        problems: list[Problem] = []
+        for i, u in enumerate(b.units, start=1):
+            if not u.get("code") or u.get("level") not in UNIT_LEVELS:
+                problems.append(Problem(f"{path} (units)", i, "level", u.get("level"), f"unit {u.get('code')!r}: bad code or level"))
+        for i, m in enumerate(b.models, start=1):
+            rec = {c: m.get(c) for c in MODEL_COLUMNS}
+            rec["direction_deg"] = tuple(m.get("direction_deg") or ())
+            rec["geometry"] = None if m.get("geom") is None else shapely.from_wkb(m["geom"])
+            problems.extend(Problem(f"{path} (models)", i, f, v, f"model {m.get('id')!r}: {r}") for f, v, r in check_record(rec, self._specs))
+        if problems:
+            raise ValidationError(problems)
         with self._write() as conn:
             conn.execute(T.audit_log.delete())
             conn.execute(T.models.delete())
