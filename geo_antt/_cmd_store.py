@@ -24,12 +24,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-
-from ._errors import GeoAnttError, Problem, ValidationError
+from ._errors import GeoAnttError, ValidationError
 from .store import ROLES, Store, User
+from .store._files import read_models_file, read_units_file
 
-__all__ = ["register", "read_models_file", "read_units_file"]
+__all__ = ["register"]
 
 
 def _db_parent() -> argparse.ArgumentParser:
@@ -60,52 +59,6 @@ def _read_password(args: argparse.Namespace) -> str:
     if pw != getpass.getpass("Nhập lại / again: "):
         raise GeoAnttError("the two passwords differ")
     return pw
-
-
-# ----------------------------------------------------------------------------------------------
-# reading files (the io module does the real work when present)
-
-
-def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]:
-    """Read a models file into a canonical models frame and the problems of rejected rows.
-
-    Uses :func:`geo_antt.io.load_models` (CSV, XLSX, GeoJSON, GeoPackage with header matching
-    and validation). Without it only vector files already in the canonical columns are read.
-    """
-    try:
-        from .io import load_models  # type: ignore[attr-defined]
-    except ImportError:
-        load_models = None
-    if load_models is not None:
-        gdf, problems = load_models(path)
-        return gdf, list(problems)
-    p = Path(path)
-    if p.suffix.lower() not in (".geojson", ".json", ".gpkg"):
-        raise GeoAnttError(f"{p}: reading {p.suffix} files needs geo_antt.io.load_models (not in this build); use GeoJSON or GeoPackage")
-    if not p.is_file():
-        raise FileNotFoundError(2, "No such file", str(p))
-    gdf = gpd.read_file(p)
-    if "id" not in gdf.columns:
-        raise ValidationError([Problem(str(p), None, "id", None, "missing column")])
-    return gdf, []
-
-
-def read_units_file(path: str | Path) -> gpd.GeoDataFrame:
-    """Read a boundaries file into a units frame (``geo_antt.io.read_units`` when present)."""
-    try:
-        from .io import read_units  # type: ignore[attr-defined]
-    except ImportError:
-        read_units = None
-    if read_units is not None:
-        return read_units(path)
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(2, "No such file", str(p))
-    gdf = gpd.read_file(p)
-    missing = [c for c in ("code", "name", "level") if c not in gdf.columns]
-    if missing:
-        raise ValidationError([Problem(str(p), None, c, None, "missing column") for c in missing])
-    return gdf
 
 
 # ----------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -84,6 +86,14 @@ class ImportPreview:
             "rejected": [p.to_dict() for p in self.rejected],
             "warnings": [p.to_dict() for p in self.warnings],
         }
+
+    def fingerprint(self) -> str:
+        """A digest of what the commit would do (new records, changes, rejections): a browser
+        sends it back with the commit so that nothing else than what was shown is applied."""
+        d = self.to_dict()
+        d.pop("source", None)
+        blob = json.dumps(d, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def summary(self, *, max_lines: int = 50) -> str:
         """A human-readable report (English; the web page renders its own in Vietnamese)."""
