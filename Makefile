@@ -28,6 +28,7 @@ test: test-deps
 
 bench: setup
 	$(PY) bench/coverage_bench.py
+	$(PY) bench/api_bench.py
 
 clean:
 	rm -rf $(VENV) web/static/vendor

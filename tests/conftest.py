@@ -100,6 +100,38 @@ def square_hamlet() -> gpd.GeoDataFrame:
     )
 
 
+# -- web app on a small synthetic dataset (tests/web_fixtures.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> Path:
+    """A dataset directory (dataset.toml + GeoJSON) of the synthetic Mỏ Cày Nam case."""
+    from tests.web_fixtures import synthetic_models, synthetic_units, write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("dataset"), synthetic_units(), synthetic_models())
+
+
+@pytest.fixture(scope="session")
+def synthetic_cov():
+    """Coverage frames (units, gaps, footprints) of the synthetic case."""
+    from tests.web_fixtures import synthetic_coverage, synthetic_models, synthetic_units
+
+    return synthetic_coverage(synthetic_units(), synthetic_models())
+
+
+@pytest.fixture()
+def app(synthetic_dir, synthetic_cov):
+    """The web app (flaskr style) on the synthetic dataset, with its coverage frames."""
+    from geo_antt.app import create_app
+
+    return create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov})
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
 # ----------------------------------------------------------------------------------------------
 # PostgreSQL + PostGIS for the store tests
 

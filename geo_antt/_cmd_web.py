@@ -1,0 +1,55 @@
+"""``geo-antt serve``: run the map service (Flask app + OGC API) on a host and port."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["register", "cmd_serve"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` command to the ``geo-antt`` parser."""
+    p = subparsers.add_parser(
+        "serve",
+        help="serve the map and the OGC API (default http://127.0.0.1:5000/)",
+        description=(
+            "Serve the interactive map (Vietnamese; English with ?lang=en), the OGC API - Features "
+            "endpoints (/collections...) and the GeoJSON/GeoPackage exports of a dataset directory."
+        ),
+        epilog=(
+            "examples:\n"
+            "  geo-antt serve                                   the embedded demo on 127.0.0.1:5000\n"
+            "  geo-antt serve --data /srv/antt --port 8080\n"
+            "  geo-antt serve --tile-url 'http://tiles.intranet/{z}/{x}/{y}.png'\n"
+            "  ogrinfo OAPIF:http://127.0.0.1:5000/               read it with GDAL/QGIS"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
+    p.add_argument("--data", metavar="DIR", default=None,
+                   help="dataset directory with dataset.toml (default: env GEO_ANTT_DATA, else data/)")
+    p.add_argument("--tile-url", default=None,
+                   help="base-map tile URL template, e.g. an intranet tile server (default: no tiles)")
+    p.add_argument("--tile-attribution", default="", help="attribution text of the tiles")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Create the app, print its URL and serve until interrupted."""
+    from werkzeug.serving import run_simple
+
+    from .app import create_app
+
+    config: dict[str, object] = {}
+    if args.data:
+        config["DATA_DIR"] = os.path.abspath(args.data)
+    if args.tile_url:
+        config["TILE_URL"] = args.tile_url
+        config["TILE_ATTRIBUTION"] = args.tile_attribution
+    app = create_app(overrides=config)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"geo-antt: serving {app.config['DATA_DIR']} at http://{host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
+    return 0

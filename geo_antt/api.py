@@ -1,0 +1,289 @@
+"""OGC API - Features endpoints, exports and the small JSON API of the map page.
+
+OGC API - Features Part 1 (core, GeoJSON, OpenAPI 3.0): ``/`` landing page (JSON for API
+clients such as GDAL's OAPIF driver and QGIS; the map page for a browser), ``/conformance``,
+``/collections``, ``/collections/{id}``, ``/collections/{id}/items`` (``bbox``, ``limit``,
+``offset``, and ``unit`` = a unit code: that unit and its descendants) and
+``/collections/{id}/items/{fid}``; ``/openapi`` describes them. ``/export/{id}.geojson|.gpkg``
+downloads a collection (or the part under ``unit``). ``/api/search``, ``/api/units``,
+``/api/stats`` feed the side panel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from ._errors import GeoAnttError, NotFoundError
+from .app import get_catalog, get_meta, _wants_json
+from .catalog import feature_collection_text, parse_bbox
+
+__all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "openapi_document"]
+
+bp = Blueprint("api", __name__)
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10000
+GEOJSON = "application/geo+json"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+_CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_SAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]+")
+
+
+def _lang() -> str:
+    return "en" if request.args.get("lang") == "en" else "vi"
+
+
+def _int_arg(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise GeoAnttError(f"{name} must be an integer, got {raw!r}") from None
+    if v < minimum:
+        raise GeoAnttError(f"{name} must be at least {minimum}, got {v}")
+    return min(v, maximum) if maximum is not None else v
+
+
+def _unit_arg() -> str | None:
+    code = request.args.get("unit") or None
+    if code is not None:
+        get_catalog().unit(code)  # 404 for an unknown unit
+    return code
+
+
+# -- OGC API - Features ---------------------------------------------------------------------
+
+
+@bp.get("/")
+def landing():
+    """Landing page: JSON for API clients (Accept JSON or ``?f=json``), the map for browsers."""
+    if not _wants_json():
+        from .views import render_map
+
+        return render_map()
+    meta = get_meta()
+    lang = _lang()
+    title = (meta.get("title") or {}).get(lang) or "geo-antt"
+    return jsonify({
+        "title": title,
+        "description": (meta.get("note") or {}).get(lang) or "geo-antt: security models, coverage and gaps (OGC API - Features)",
+        "links": [
+            {"href": url_for("api.landing", f="json", _external=True), "rel": "self", "type": "application/json", "title": "this document"},
+            {"href": url_for("views.map_page", _external=True), "rel": "alternate", "type": "text/html", "title": "map"},
+            {"href": url_for("api.openapi", _external=True), "rel": "service-desc",
+             "type": "application/vnd.oai.openapi+json;version=3.0", "title": "OpenAPI definition"},
+            {"href": url_for("api.conformance", _external=True), "rel": "conformance", "type": "application/json",
+             "title": "conformance classes"},
+            {"href": url_for("api.collections", _external=True), "rel": "data", "type": "application/json",
+             "title": "collections"},
+        ],
+    })
+
+
+@bp.get("/conformance")
+def conformance():
+    return jsonify({"conformsTo": CONFORMANCE})
+
+
+def _collection_doc(col, lang: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": col.id,
+        "title": col.title(lang),
+        "itemType": "feature",
+        "crs": [_CRS84],
+        "links": [
+            {"href": url_for("api.collection", cid=col.id, _external=True), "rel": "self", "type": "application/json"},
+            {"href": url_for("api.items", cid=col.id, _external=True), "rel": "items", "type": GEOJSON, "title": col.title(lang)},
+            {"href": url_for("api.export", name=f"{col.id}.geojson", _external=True), "rel": "enclosure", "type": GEOJSON},
+            {"href": url_for("api.export", name=f"{col.id}.gpkg", _external=True), "rel": "enclosure",
+             "type": "application/geopackage+sqlite3"},
+        ],
+    }
+    ext = col.extent
+    if ext is not None:
+        doc["extent"] = {"spatial": {"bbox": [[round(v, 7) for v in ext]], "crs": _CRS84}}
+    return doc
+
+
+@bp.get("/collections")
+def collections():
+    lang = _lang()
+    cat = get_catalog()
+    return jsonify({
+        "links": [{"href": url_for("api.collections", _external=True), "rel": "self", "type": "application/json"}],
+        "collections": [_collection_doc(c, lang) for c in cat.collections.values()],
+    })
+
+
+@bp.get("/collections/<cid>")
+def collection(cid: str):
+    return jsonify(_collection_doc(get_catalog().get(cid), _lang()))
+
+
+@bp.get("/collections/<cid>/items")
+def items(cid: str):
+    cat = get_catalog()
+    cat.get(cid)
+    bbox = parse_bbox(request.args.get("bbox"))
+    limit = _int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    offset = _int_arg("offset", 0, minimum=0)
+    unit = _unit_arg()
+    page = cat.items(cid, bbox=bbox, unit=unit, limit=limit, offset=offset)
+
+    base = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
+
+    def link(rel: str, off: int) -> dict[str, Any]:
+        return {"href": url_for("api.items", cid=cid, _external=True, **base, limit=limit, offset=off),
+                "rel": rel, "type": GEOJSON}
+
+    links = [link("self", offset)]
+    if offset + page.number_returned < page.number_matched:
+        links.append(link("next", offset + limit))
+    if offset > 0:
+        links.append(link("prev", max(0, offset - limit)))
+    links.append({"href": url_for("api.collection", cid=cid, _external=True), "rel": "collection", "type": "application/json"})
+    extra = {
+        "numberMatched": page.number_matched,
+        "numberReturned": page.number_returned,
+        "timeStamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": links,
+    }
+    return Response(feature_collection_text(page.features, extra=extra), mimetype=GEOJSON)
+
+
+@bp.get("/collections/<cid>/items/<fid>")
+def item(cid: str, fid: str):
+    text = get_catalog().get(cid).feature(fid)
+    links = [
+        {"href": url_for("api.item", cid=cid, fid=fid, _external=True), "rel": "self", "type": GEOJSON},
+        {"href": url_for("api.collection", cid=cid, _external=True), "rel": "collection", "type": "application/json"},
+    ]
+    return Response(text[:-1] + ',"links":' + json.dumps(links) + "}", mimetype=GEOJSON)
+
+
+@bp.get("/openapi")
+def openapi():
+    return Response(json.dumps(openapi_document(), ensure_ascii=False),
+                    mimetype="application/vnd.oai.openapi+json;version=3.0")
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.0 document of this service (paths of the current app's collections)."""
+    cat = get_catalog()
+    ids = list(cat.collections)
+    p_cid = {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string", "enum": ids}}
+    p_fid = {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}
+    p_bbox = {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
+              "description": "minLon,minLat,maxLon,maxLat in degrees (WGS84)",
+              "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}}
+    p_limit = {"name": "limit", "in": "query", "required": False,
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}}
+    p_offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}}
+    p_unit = {"name": "unit", "in": "query", "required": False,
+              "description": "administrative unit code: that unit and all units below it", "schema": {"type": "string"}}
+    err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    js = {"application/json": {"schema": {"type": "object"}}}
+    gj = {GEOJSON: {"schema": {"type": "object"}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "geo-antt", "version": current_app.config.get("API_VERSION", "1.0"),
+                 "description": "Security models, coverage and gaps per hamlet (OGC API - Features)"},
+        "servers": [{"url": request.url_root.rstrip("/")}],
+        "paths": {
+            "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage",
+                          "responses": {"200": {"description": "links", "content": js}}}},
+            "/conformance": {"get": {"summary": "Conformance classes", "operationId": "getConformance",
+                                     "responses": {"200": {"description": "conformsTo", "content": js}}}},
+            "/collections": {"get": {"summary": "Collections", "operationId": "getCollections",
+                                     "responses": {"200": {"description": "collections", "content": js}}}},
+            "/collections/{collectionId}": {"get": {
+                "summary": "One collection", "operationId": "describeCollection", "parameters": [p_cid],
+                "responses": {"200": {"description": "collection", "content": js}, "404": err}}},
+            "/collections/{collectionId}/items": {"get": {
+                "summary": "Features of a collection", "operationId": "getFeatures",
+                "parameters": [p_cid, p_bbox, p_limit, p_offset, p_unit],
+                "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": gj}, "400": err, "404": err}}},
+            "/collections/{collectionId}/items/{featureId}": {"get": {
+                "summary": "One feature", "operationId": "getFeature", "parameters": [p_cid, p_fid],
+                "responses": {"200": {"description": "GeoJSON Feature", "content": gj}, "404": err}}},
+            "/export/{collectionId}.geojson": {"get": {
+                "summary": "Download a collection as GeoJSON (RFC 7946)", "operationId": "exportGeoJSON",
+                "parameters": [p_cid, p_unit],
+                "responses": {"200": {"description": "file", "content": gj}, "404": err}}},
+            "/export/{collectionId}.gpkg": {"get": {
+                "summary": "Download a collection as GeoPackage", "operationId": "exportGeoPackage",
+                "parameters": [p_cid, p_unit],
+                "responses": {"200": {"description": "file",
+                                      "content": {"application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}}}},
+                              "404": err}}},
+            "/api/search": {"get": {
+                "summary": "Units by name (diacritics and case ignored)", "operationId": "searchUnits",
+                "parameters": [{"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "units", "content": js}}}},
+            "/api/units": {"get": {
+                "summary": "Units directly below a unit (top level without parent)", "operationId": "childUnits",
+                "parameters": [{"name": "parent", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "units", "content": js}, "404": err}}},
+            "/api/stats": {"get": {
+                "summary": "Conference figures of a unit and below", "operationId": "unitStats",
+                "parameters": [p_unit], "responses": {"200": {"description": "figures", "content": js}, "404": err}}},
+        },
+        "components": {"schemas": {"Error": {"type": "object", "required": ["error", "message"],
+                                             "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}},
+    }
+
+
+# -- exports -----------------------------------------------------------------------------------
+
+
+@bp.get("/export/<name>")
+def export(name: str):
+    """``/export/{collection}.geojson`` or ``.gpkg``, optionally ``?unit=CODE``."""
+    cid, dot, fmt = name.rpartition(".")
+    if not dot or fmt not in ("geojson", "gpkg"):
+        raise NotFoundError(f"unknown export {name!r}: use /export/COLLECTION.geojson or /export/COLLECTION.gpkg")
+    cat = get_catalog()
+    cat.get(cid)
+    unit = _unit_arg()
+    filename = _SAFE_NAME.sub("_", f"{cid}_{unit}" if unit else cid) + "." + fmt
+    if fmt == "geojson":
+        body: str | bytes = cat.export_geojson(cid, unit=unit)
+        mimetype = GEOJSON
+    else:
+        body = cat.export_gpkg(cid, unit=unit)
+        mimetype = "application/geopackage+sqlite3"
+    resp = Response(body, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
+
+
+# -- side-panel JSON ---------------------------------------------------------------------------
+
+
+@bp.get("/api/search")
+def search():
+    q = request.args.get("q", "")
+    limit = _int_arg("limit", 20, minimum=1, maximum=100)
+    return jsonify({"query": q, "results": get_catalog().search(q, limit=limit)})
+
+
+@bp.get("/api/units")
+def units():
+    parent = request.args.get("parent") or None
+    return jsonify({"parent": parent, "units": get_catalog().children(parent)})
+
+
+@bp.get("/api/stats")
+def stats():
+    return jsonify(get_catalog().stats(_unit_arg(), lang=_lang()))

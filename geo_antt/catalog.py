@@ -1,0 +1,582 @@
+"""The collections the web service serves, indexed for fast bbox / unit / paging queries.
+
+A :class:`Catalog` holds named collections (administrative units per level, one per model kind,
+footprints, per-hamlet coverage, gaps) as GeoDataFrames in EPSG:4326, each with a spatial index
+and its features pre-serialised to RFC 7946 GeoJSON text, so that an items query is an STRtree
+look-up plus a string join. Every collection knows, for each feature, the administrative unit it
+belongs to, so that ``unit=CODE`` selects that unit and all its descendants (``parent_code``
+links).
+
+No Flask here: :mod:`geo_antt.api` and :mod:`geo_antt.views` call it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cached_property
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._errors import GeoAnttError, NotFoundError
+from .crs import WGS84
+from .layers import LayerSpec
+from .schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
+from .text import fold, nfc
+
+__all__ = [
+    "Catalog",
+    "Collection",
+    "ItemsPage",
+    "UNIT_COLLECTIONS",
+    "parse_bbox",
+    "feature_collection_text",
+]
+
+# collection id -> (unit level, Vietnamese title, English title)
+UNIT_COLLECTIONS: Mapping[str, tuple[str, str, str]] = {
+    "provinces": ("province", "Tỉnh, thành phố", "Provinces"),
+    "districts": ("district", "Quận, huyện (trước 7/2025)", "Districts (before 7/2025)"),
+    "communes": ("commune", "Xã, phường, đặc khu", "Communes"),
+    "hamlets": ("hamlet", "Thôn, ấp, tổ dân phố", "Hamlets"),
+}
+_DERIVED_TITLES = {
+    "footprints": ("Vùng giám sát, chiếu sáng", "Footprints (camera sectors, light and checkpoint discs)"),
+    "coverage": ("Tỷ lệ phủ theo thôn", "Coverage per hamlet"),
+    "gaps": ("Vùng chưa được phủ", "Coverage gaps"),
+}
+_DECIMALS = 7  # RFC 7946 advice: 7 decimals of a degree (~1 cm)
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """Parse an OGC ``bbox`` parameter ``minLon,minLat,maxLon,maxLat`` (degrees, WGS84).
+
+    Returns None for an absent/empty parameter.
+
+    Raises
+    ------
+    GeoAnttError
+        When it is not four finite numbers, min > max, or outside lon/lat ranges.
+    """
+    if text is None or not text.strip():
+        return None
+    parts = text.split(",")
+    if len(parts) == 6:  # 3-D bbox: drop the heights
+        parts = [parts[0], parts[1], parts[3], parts[4]]
+    if len(parts) != 4:
+        raise GeoAnttError(f"bbox must be minLon,minLat,maxLon,maxLat (4 numbers in degrees), got {text!r}")
+    try:
+        vals = tuple(float(p) for p in parts)
+    except ValueError:
+        raise GeoAnttError(f"bbox must be 4 numbers in degrees, got {text!r}") from None
+    minx, miny, maxx, maxy = vals
+    if not all(math.isfinite(v) for v in vals):
+        raise GeoAnttError(f"bbox values must be finite numbers, got {text!r}")
+    if minx > maxx or miny > maxy:
+        raise GeoAnttError(f"bbox minimum greater than maximum in {text!r} (order: minLon,minLat,maxLon,maxLat)")
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise GeoAnttError(f"bbox outside longitude -180..180 / latitude -90..90 in {text!r}")
+    return vals  # type: ignore[return-value]
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, str):
+        return _text(v)
+    if isinstance(v, (pd.Timestamp, datetime, date)):
+        return None if pd.isna(v) else v.isoformat()
+    if isinstance(v, (tuple, list, np.ndarray)):
+        return [_jsonable(x) for x in v]
+    if v is pd.NaT or v is pd.NA:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(v)
+
+
+def _text(v: str) -> str:
+    """NFC text; the (common) already-normalised case costs one C call."""
+    if unicodedata.is_normalized("NFC", v) and not (v[:1].isspace() or v[-1:].isspace()):
+        return v
+    return nfc(v)  # type: ignore[return-value]
+
+
+def _column_values(s: pd.Series) -> list[Any]:
+    """JSON-ready values of one column (fast paths by dtype; NaN/NaT -> None)."""
+    kind = s.dtype.kind
+    if kind == "f":
+        a = s.to_numpy(dtype=float)
+        out = a.tolist()
+        for i in np.flatnonzero(~np.isfinite(a)):
+            out[i] = None
+        return out
+    if kind in "iub":
+        return s.tolist()
+    out = s.astype(object).tolist()
+    seen: dict[str, str] = {}  # codes (kind, status...) repeat: normalise each once
+    for i, v in enumerate(out):
+        if v is None:
+            continue
+        if type(v) is str:
+            t = seen.get(v)
+            if t is None:
+                t = seen[v] = _text(v)
+            out[i] = t
+        else:
+            out[i] = _jsonable(v)
+    return out
+
+
+def _geometry_json(geoms: np.ndarray) -> list[str]:
+    """RFC 7946 geometry texts: coordinates rounded to 7 decimals, exteriors counter-clockwise."""
+    out = np.asarray(geoms, dtype=object)
+    present = ~shapely.is_missing(out) & ~shapely.is_empty(np.where(shapely.is_missing(out), None, out))
+    texts = ["null"] * len(out)
+    if present.any():
+        g = out[present]
+        g = shapely.transform(g, lambda c: np.round(c, _DECIMALS))
+        g = shapely.orient_polygons(g, exterior_cw=False)
+        for i, t in zip(np.flatnonzero(present), shapely.to_geojson(g)):
+            texts[i] = t
+    return texts
+
+
+def _feature_texts(frame: gpd.GeoDataFrame, *, extra: Mapping[str, Sequence[Any]] | None = None) -> list[str]:
+    cols = [c for c in frame.columns if c != frame.geometry.name]
+    values = [_column_values(frame[c]) for c in cols]
+    if extra:
+        cols = cols + list(extra)
+        values = values + [list(v) for v in extra.values()]
+    geoms = _geometry_json(frame.geometry.values)
+    ids = [json.dumps(str(i), ensure_ascii=False) for i in frame.index]
+    out = []
+    for k in range(len(frame)):
+        props = {c: vals[k] for c, vals in zip(cols, values)}
+        out.append(
+            '{"type":"Feature","id":' + ids[k] + ',"geometry":' + geoms[k]
+            + ',"properties":' + json.dumps(props, ensure_ascii=False, allow_nan=False) + "}"
+        )
+    return out
+
+
+def feature_collection_text(features: Iterable[str], *, extra: Mapping[str, Any] | None = None) -> str:
+    """Join pre-serialised features into a GeoJSON FeatureCollection text (``extra`` members
+    such as numberMatched, links are written after ``features``)."""
+    tail = ""
+    if extra:
+        tail = "," + json.dumps(extra, ensure_ascii=False)[1:-1]
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]" + tail + "}"
+
+
+@dataclass
+class ItemsPage:
+    """One page of an items query: the features (GeoJSON texts) and how many matched in all."""
+
+    features: list[str]
+    number_matched: int
+    offset: int
+    limit: int
+
+    @property
+    def number_returned(self) -> int:
+        return len(self.features)
+
+
+@dataclass
+class Collection:
+    """One collection: a frame in EPSG:4326, its features as GeoJSON texts, and for each feature
+    the code of the unit it belongs to (``unit_codes``, "" when none)."""
+
+    id: str
+    title_vi: str
+    title_en: str
+    group: str  # "units", "models", "footprints", "coverage", "gaps"
+    frame: gpd.GeoDataFrame
+    unit_codes: np.ndarray
+    features: list[str] = field(repr=False)
+    spec: LayerSpec | None = None
+
+    def title(self, lang: str = "vi") -> str:
+        return self.title_en if lang == "en" else self.title_vi
+
+    @cached_property
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """Bounds (degrees) of the features with a geometry; None when there is none."""
+        g = self.frame.geometry
+        g = g[~(g.isna() | g.is_empty)]
+        if g.empty:
+            return None
+        return tuple(float(v) for v in g.total_bounds)  # type: ignore[return-value]
+
+    def positions(self, *, bbox: tuple[float, float, float, float] | None = None,
+                  unit_codes: frozenset[str] | None = None) -> np.ndarray:
+        """Sorted row positions matching the bbox (intersects) and the unit set."""
+        if bbox is not None:
+            pos = self.frame.sindex.query(shapely.box(*bbox), predicate="intersects")
+            pos = np.unique(pos)
+        else:
+            pos = np.arange(len(self.frame))
+        if unit_codes is not None:
+            keep = pd.Index(self.unit_codes[pos]).isin(list(unit_codes))
+            pos = pos[np.asarray(keep, dtype=bool)]
+        return pos
+
+    def page(self, *, bbox: tuple[float, float, float, float] | None = None,
+             unit_codes: frozenset[str] | None = None, limit: int, offset: int) -> ItemsPage:
+        """Features ``offset`` .. ``offset + limit`` of the matches, in frame order (stable paging)."""
+        pos = self.positions(bbox=bbox, unit_codes=unit_codes)
+        sel = pos[offset: offset + limit]
+        return ItemsPage([self.features[i] for i in sel], int(len(pos)), offset, limit)
+
+    def feature(self, fid: str) -> str:
+        """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent."""
+        try:
+            i = self.frame.index.get_loc(fid)
+        except KeyError:
+            raise NotFoundError(f"collection {self.id!r} has no feature {fid!r}") from None
+        if not isinstance(i, (int, np.integer)):
+            raise NotFoundError(f"collection {self.id!r}: feature id {fid!r} is not unique")
+        return self.features[int(i)]
+
+
+def _link_codes(frame: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, model_links: pd.Series | None = None) -> np.ndarray:
+    """The unit code each feature belongs to: a ``unit_code``/``hamlet_code`` column, else the
+    model it derives from (``model_id`` column), else the deepest unit containing its
+    representative point."""
+    codes = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    for col in ("unit_code", "hamlet_code"):
+        if col in frame.columns:
+            v = frame[col].astype(object)
+            ok = v.notna() & (v.astype(str) != "")
+            codes[ok] = v[ok].astype(str)
+            break
+    if model_links is not None:
+        key = frame["model_id"] if "model_id" in frame.columns else pd.Series(frame.index, index=frame.index)
+        missing = codes == ""
+        codes[missing] = key[missing].map(model_links).fillna("").astype(str)
+    missing = (codes == "").to_numpy()
+    geom = frame.geometry.to_numpy()
+    has_geom = missing & ~shapely.is_missing(geom)
+    if has_geom.any() and len(units):
+        has_geom[has_geom] = ~shapely.is_empty(geom[has_geom])
+    if has_geom.any() and len(units):
+        pts = shapely.point_on_surface(geom[has_geom])
+        depth = units["level"].map({lv: i for i, lv in enumerate(UNIT_LEVELS)}).fillna(-1).to_numpy()
+        tree = shapely.STRtree(units.geometry.to_numpy())
+        pi, ui = tree.query(pts, predicate="within")
+        best: dict[int, int] = {}
+        for p, u in zip(pi, ui):
+            if p not in best or depth[u] > depth[best[p]]:
+                best[p] = u
+        idx = np.flatnonzero(has_geom)
+        ucodes = units.index.to_numpy()
+        for p, u in best.items():
+            codes.iat[idx[p]] = str(ucodes[u])
+    return codes.to_numpy(dtype=object)
+
+
+class Catalog:
+    """Named collections over one dataset and its coverage, with unit hierarchy look-ups.
+
+    Parameters
+    ----------
+    units
+        Units frame (schema.UNIT_COLUMNS, index ``code``, EPSG:4326).
+    models
+        Models frame (schema.MODEL_COLUMNS, index ``id``, EPSG:4326).
+    specs
+        ``{kind: LayerSpec}`` (geo_antt.layers.load_layer_specs).
+    coverage
+        A coverage result with ``.units`` (per-unit figures, index = unit code), ``.gaps`` and
+        ``.footprints`` frames, or None (no coverage collections).
+    """
+
+    def __init__(self, units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *,
+                 specs: Mapping[str, LayerSpec], coverage: Any = None) -> None:
+        self.specs = specs
+        self.units = _wgs84(units, "units")
+        self.units.index = self.units.index.astype(str)
+        self.models = _wgs84(models, "models")
+        self.models.index = self.models.index.astype(str)
+        self._children: dict[str, list[str]] = {}
+        for code, parent in zip(self.units.index, self.units["parent_code"].astype(object)):
+            if parent is not None and not (isinstance(parent, float) and math.isnan(parent)) and str(parent):
+                self._children.setdefault(str(parent), []).append(code)
+        self._name_fold = [fold(n) for n in self.units["name"].astype(str)]
+        self.collections: dict[str, Collection] = {}
+
+        for cid, (level, vi, en) in UNIT_COLLECTIONS.items():
+            f = self.units[self.units["level"] == level]
+            if len(f):
+                self._add(cid, vi, en, "units", f, f.index.to_numpy(dtype=object))
+
+        model_links = pd.Series(_link_codes(self.models, self.units), index=self.models.index)
+        self.model_links = model_links
+        kinds = list(specs)
+        present = set(self.models["kind"].astype(str)) if len(self.models) else set()
+        for kind in kinds:
+            spec = specs[kind]
+            if not spec.spatial and kind not in present:
+                continue
+            f = self.models[self.models["kind"] == kind]
+            self._add(kind, spec.title_vi, spec.title_en, "models", f,
+                      model_links.reindex(f.index).to_numpy(dtype=object), spec=spec)
+
+        self.coverage_units: gpd.GeoDataFrame | None = None
+        if coverage is not None:
+            cu = _wgs84(coverage.units, "coverage units")
+            if "code" in cu.columns:
+                cu = cu.set_index(cu["code"].astype(str).rename("code"))
+            cu.index = cu.index.astype(str)
+            if "covered_pct" not in cu.columns and {"area_m2", "covered_m2"} <= set(cu.columns):
+                cu["covered_pct"] = 100.0 * cu["covered_m2"] / cu["area_m2"].where(cu["area_m2"] > 0)
+            if "level" not in cu.columns:
+                cu["level"] = self.units["level"].reindex(cu.index)
+            if "name" not in cu.columns:
+                cu["name"] = self.units["name"].reindex(cu.index)
+            self.coverage_units = cu
+            self._add("coverage", *_DERIVED_TITLES["coverage"], "coverage", cu, cu.index.to_numpy(dtype=object))
+            for cid in ("footprints", "gaps"):
+                f = getattr(coverage, cid, None)
+                if f is None:
+                    continue
+                f = _wgs84(f, cid)
+                f.index = f.index.astype(str)
+                links = _link_codes(f, self.units, model_links=model_links if cid == "footprints" else None)
+                self._add(cid, *_DERIVED_TITLES[cid], cid, f, links)
+
+    # -- building -------------------------------------------------------------------------
+    def _add(self, cid, vi, en, group, frame, links, *, spec=None) -> None:
+        frame = frame.copy()
+        frame.sindex  # build the STRtree now, not on the first request
+        self.collections[cid] = Collection(
+            id=cid, title_vi=vi, title_en=en, group=group, frame=frame,
+            unit_codes=np.asarray(links, dtype=object), features=_feature_texts(frame), spec=spec,
+        )
+
+    # -- look-ups -------------------------------------------------------------------------
+    def get(self, cid: str) -> Collection:
+        """Return collection ``cid``; :class:`NotFoundError` when there is none."""
+        try:
+            return self.collections[cid]
+        except KeyError:
+            known = ", ".join(self.collections)
+            raise NotFoundError(f"unknown collection {cid!r}; known: {known}") from None
+
+    def unit(self, code: str) -> pd.Series:
+        """The row of unit ``code``; :class:`NotFoundError` when unknown."""
+        if code not in self.units.index:
+            raise NotFoundError(f"unknown unit code {code!r}")
+        return self.units.loc[code]
+
+    def descendants(self, code: str) -> frozenset[str]:
+        """``code`` and the codes of all units below it (parent_code links)."""
+        self.unit(code)
+        out, stack = {code}, [code]
+        while stack:
+            for c in self._children.get(stack.pop(), ()):
+                if c not in out:
+                    out.add(c)
+                    stack.append(c)
+        return frozenset(out)
+
+    def ancestors(self, code: str) -> list[str]:
+        """Codes above ``code``, nearest first."""
+        out: list[str] = []
+        cur = self.unit(code)["parent_code"]
+        while isinstance(cur, str) and cur and cur in self.units.index and cur not in out:
+            out.append(cur)
+            cur = self.units.loc[cur, "parent_code"]
+        return out
+
+    def items(self, cid: str, *, bbox: tuple[float, float, float, float] | None = None, unit: str | None = None,
+              limit: int = 1000, offset: int = 0) -> ItemsPage:
+        """One page of collection ``cid``.
+
+        Parameters
+        ----------
+        cid
+            Collection id.
+        bbox
+            (min lon, min lat, max lon, max lat) in degrees: features intersecting it.
+        unit
+            Unit code: features of that unit and of every unit below it.
+        limit, offset
+            Page size and start (features, in the collection's order).
+
+        Raises
+        ------
+        NotFoundError
+            Unknown collection or unit.
+        """
+        col = self.get(cid)
+        codes = self.descendants(unit) if unit else None
+        return col.page(bbox=bbox, unit_codes=codes, limit=limit, offset=offset)
+
+    def children(self, code: str | None) -> list[dict[str, Any]]:
+        """The units directly below ``code`` (the top level when None), sorted by name."""
+        if code is None:
+            present = [lv for lv in UNIT_LEVELS if (self.units["level"] == lv).any()]
+            rows = self.units[self.units["level"] == present[0]] if present else self.units.iloc[:0]
+        else:
+            self.unit(code)
+            rows = self.units.loc[self._children.get(code, [])]
+        return sorted((self._unit_dict(c) for c in rows.index), key=lambda d: fold(d["name"]))
+
+    def _unit_dict(self, code: str) -> dict[str, Any]:
+        row = self.units.loc[code]
+        g = row.geometry
+        bbox = None if g is None or g.is_empty else [round(float(v), _DECIMALS) for v in g.bounds]
+        return {"code": code, "name": nfc(str(row["name"])), "level": row["level"],
+                "parent_code": _jsonable(row["parent_code"]), "bbox": bbox}
+
+    def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """Units whose name contains every word of ``query``, diacritics and case ignored
+        ("huong my" finds "Hương Mỹ"); each with its parents' names for context."""
+        words = fold(query).split()
+        if not words:
+            return []
+        hits = [i for i, n in enumerate(self._name_fold) if all(w in n for w in words)]
+        q = " ".join(words)
+        depth = {lv: i for i, lv in enumerate(UNIT_LEVELS)}
+        hits.sort(key=lambda i: (self._name_fold[i] != q, depth.get(self.units["level"].iat[i], 9), self._name_fold[i]))
+        out = []
+        for i in hits[:limit]:
+            code = self.units.index[i]
+            d = self._unit_dict(code)
+            d["context"] = ", ".join(nfc(str(self.units.loc[a, "name"])) for a in self.ancestors(code))
+            out.append(d)
+        return out
+
+    def stats(self, code: str | None, *, lang: str = "vi", ranked_limit: int = 20) -> dict[str, Any]:
+        """Conference figures of unit ``code`` and below (all units when None): models counted
+        by kind, field, host and status; coverage totals; the least-covered hamlets."""
+        if code is None:
+            codes = None
+            sel = self.models
+        else:
+            codes = self.descendants(code)
+            sel = self.models[self.model_links.reindex(self.models.index).isin(list(codes)).to_numpy()]
+
+        counts = _model_counts(sel)
+        out: dict[str, Any] = {
+            "unit": None if code is None else {**self._unit_dict(code), "path": [*reversed(self.ancestors(code)), code]},
+            "models_total": int(len(sel)),
+            "by_kind": self._labelled(counts["by_kind"], None, lang),
+            "by_field": self._labelled(counts["by_field"], FIELDS, lang),
+            "by_host": self._labelled(counts["by_host"], HOSTS, lang),
+            "by_status": self._labelled(counts["by_status"], STATUSES, lang),
+            "n_names": counts.get("n_names"),
+            "coverage": None,
+            "least_covered": [],
+        }
+        cu = self.coverage_units
+        if cu is not None:
+            hamlets = cu  # one level: the finest the coverage was computed for
+            if codes is not None:
+                hamlets = hamlets[hamlets.index.isin(codes)]
+            if code is not None and code in cu.index and "area_m2" in cu.columns:
+                area, covered = float(cu.at[code, "area_m2"]), float(cu.at[code, "covered_m2"])
+            else:
+                area, covered = float(hamlets["area_m2"].sum()), float(hamlets["covered_m2"].sum())
+            out["coverage"] = {
+                "area_m2": area, "covered_m2": covered,
+                "covered_pct": round(100.0 * covered / area, 2) if area > 0 else None,
+                "hamlets": int(len(hamlets)),
+            }
+            worst = hamlets.sort_values(["covered_pct", "name"], kind="stable").head(ranked_limit)
+            for hc, row in worst.iterrows():
+                d = self._unit_dict(hc) if hc in self.units.index else {"code": hc, "name": str(row["name"]), "bbox": None}
+                d["covered_pct"] = _jsonable(row["covered_pct"])
+                out["least_covered"].append(d)
+        return out
+
+    def _labelled(self, counts: Mapping[str, int], vocab: Mapping[str, tuple] | None, lang: str) -> list[dict[str, Any]]:
+        rows = []
+        for k, n in counts.items():
+            if vocab is not None and k in vocab:
+                label = vocab[k][1] if lang == "en" else vocab[k][0]
+            elif vocab is None and k in self.specs:
+                label = self.specs[k].title(lang)
+            else:
+                label = "(not given)" if lang == "en" else "(không ghi)"
+            rows.append({"code": k, "label": label, "count": int(n)})
+        return rows
+
+    # -- export ---------------------------------------------------------------------------
+    def export_geojson(self, cid: str, *, unit: str | None = None) -> str:
+        """The whole collection (or the part under ``unit``) as RFC 7946 GeoJSON text."""
+        col = self.get(cid)
+        pos = col.positions(unit_codes=self.descendants(unit) if unit else None)
+        return feature_collection_text(col.features[i] for i in pos)
+
+    def export_gpkg(self, cid: str, *, unit: str | None = None) -> bytes:
+        """The collection (or the part under ``unit``) as a GeoPackage file (bytes), layer
+        named after the collection."""
+        col = self.get(cid)
+        pos = col.positions(unit_codes=self.descendants(unit) if unit else None)
+        f = col.frame.iloc[pos].copy()
+        for c in f.columns:
+            if c == f.geometry.name:
+                continue
+            if f[c].dtype == object:
+                f[c] = [None if v is None else (json.dumps(_jsonable(v), ensure_ascii=False)
+                                                 if isinstance(v, (tuple, list, np.ndarray)) else _jsonable(v))
+                        for v in f[c]]
+        # keep the feature id as a column (the OGC id), unless a column already holds it
+        if f.index.name in f.columns or (f.index.name is None and "id" in f.columns):
+            f = f.reset_index(drop=True)
+        else:
+            f = f.rename_axis(f.index.name or "id").reset_index()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{cid}.gpkg"
+            f.to_file(path, layer=cid, driver="GPKG", engine="pyogrio")
+            return path.read_bytes()
+
+
+def _model_counts(sel: pd.DataFrame) -> dict[str, Any]:
+    """Counts by kind, field, host and status: :func:`geo_antt.stats.model_stats` (vocabulary
+    order, zeros kept) when the package has it, else plain value counts."""
+    try:
+        from .stats import model_stats
+    except ImportError:  # pragma: no cover - stats module absent
+        model_stats = None
+    if model_stats is not None:
+        st = model_stats(sel)
+        return {k: st[k] for k in ("by_kind", "by_field", "by_host", "by_status", "n_names")}
+    out: dict[str, Any] = {"n_names": int(sel["name"].nunique()) if "name" in sel else None}
+    for col in ("kind", "field", "host", "status"):
+        v = sel[col].astype(object).where(sel[col].notna(), "") if col in sel else pd.Series([], dtype=object)
+        out[f"by_{col}"] = {str(k): int(n) for k, n in v.astype(str).value_counts().items()}
+    return out
+
+
+def _wgs84(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise GeoAnttError(f"{what}: expected a GeoDataFrame, got {type(frame).__name__}")
+    if frame.crs is None:
+        raise GeoAnttError(f"{what}: frame has no CRS (expected EPSG:4326)")
+    if not frame.crs.equals(WGS84):
+        frame = frame.to_crs(WGS84)
+    return frame.copy()
+

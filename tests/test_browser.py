@@ -1,0 +1,262 @@
+"""Real-browser test of the map page: headless Chromium (Debian package) driven by Playwright,
+against a live server on a random loopback port; and GDAL's OAPIF driver against the same server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from werkzeug.serving import make_server
+
+from geo_antt._assets import missing_vendor_files
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _need(condition: bool, why: str) -> None:
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+def _wait_selected(page, code: str) -> None:
+    """Wait until the panel shows unit ``code`` (a selector wait: no eval under the page's CSP)."""
+    page.locator(f"body[data-selected-unit='{code}']").wait_for(state="attached", timeout=5000)
+
+
+@pytest.fixture()
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture()
+def browser():
+    _need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
+    _need(not missing_vendor_files(), "web assets missing: run scripts/vendor.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.mark.browser
+def test_map_page_in_chromium(live_server, browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = ctx.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    page.goto(live_server + "/", wait_until="networkidle")
+    # the layers drew: outlines/choropleth as SVG paths, models as markers (or clusters)
+    page.wait_for_selector("path.leaflet-interactive", timeout=10000)
+    page.wait_for_selector(".leaflet-marker-icon", timeout=10000)
+    assert page.locator(".leaflet-control-layers-overlays label").count() >= 8
+    assert page.locator(".legend").count() == 1
+
+    # least-covered list is ranked and a click selects (and zooms to) the hamlet
+    first = page.locator("#least-covered button").first
+    first.wait_for(timeout=5000)
+    assert first.get_attribute("data-code") == "28891-02"
+    first.click()
+    _wait_selected(page, "28891-02")
+    assert page.locator("#area-name").inner_text() == "Ấp Tân Phú"
+
+    # search ignoring diacritics and case: "huong my" finds "Xã Hương Mỹ"
+    page.fill("#search", "huong my")
+    hit = page.locator("#search-results button[data-code='28903']")
+    hit.wait_for(timeout=5000)
+    assert hit.inner_text().startswith("Xã Hương Mỹ")
+    hit.click()
+    _wait_selected(page, "28903")
+    assert page.locator("#area-name").inner_text() == "Xã Hương Mỹ"
+
+    # drill-down: pick a hamlet of the commune in the last select
+    last = page.locator("select.drill-select[data-depth='3']")
+    last.wait_for(timeout=5000)
+    last.select_option("28903-02")
+    _wait_selected(page, "28903-02")
+    assert page.locator("#area-name").inner_text() == "Ấp Đồng Xuân"
+    page.wait_for_timeout(600)  # fitBounds animation + bbox reloads
+    page.wait_for_load_state("networkidle")
+    # zoomed on the hamlet: camera markers and sectors are drawn individually
+    assert page.locator(".model-marker").count() >= 1
+    assert page.locator(".model-icon.not-active").count() >= 1  # inactive cameras drawn faded
+
+    # gaps are off at start; ticking them in the layer control loads them by bbox, in red
+    assert page.locator("path[fill='#e53935']").count() == 0
+    page.locator(".leaflet-control-layers-overlays label", has_text="Vùng chưa được phủ").locator("input").check()
+    page.wait_for_selector("path[fill='#e53935']", timeout=5000)
+    assert any("/collections/gaps/items?bbox=" in u for u in requests)
+
+    # the XSS camera's popup shows the name as text
+    page.evaluate("window.geoAntt.selectUnit('28903-01', {zoom: true})")
+    _wait_selected(page, "28903-01")
+    page.wait_for_timeout(600)
+    page.wait_for_load_state("networkidle")
+    opened = page.evaluate(
+        """() => { let done = false;
+        const cl = window.geoAntt.config.layers.find(d => d.id === 'camera').layer;
+        cl.eachLayer(l => { if (!done && l.feature && l.feature.id === 'CAM001') {
+            cl.zoomToShowLayer(l, () => l.openPopup()); done = true; } });
+        return done; }"""
+    )
+    assert opened
+    popup = page.locator(".leaflet-popup-content h3")
+    popup.wait_for(timeout=5000)
+    assert "<script>alert(1)</script>" in popup.inner_text()
+    assert page.locator(".leaflet-popup-content script").count() == 0
+    assert "Ngừng hoạt động" in page.locator(".leaflet-popup-content").inner_text()  # status label, not code
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "map_popup.png"))
+
+    # a download of the selected area's gaps
+    with page.expect_download() as dl_info:
+        page.locator("#downloads a[data-collection='gaps'][data-format='geojson']").click()
+    dl = dl_info.value
+    assert dl.suggested_filename == "gaps_28903-01.geojson"
+    target = tmp_path / dl.suggested_filename
+    dl.save_as(target)
+    assert '"FeatureCollection"' in target.read_text(encoding="utf-8")
+
+    page.keyboard.press("Escape")
+    page.evaluate("window.geoAntt.map.closePopup(); window.geoAntt.selectUnit('28903', {zoom: true})")
+    page.wait_for_timeout(800)
+    page.wait_for_load_state("networkidle")
+    page.evaluate("document.getElementById('panel').scrollTop = 0")
+    page.screenshot(path=str(ARTIFACTS / "map_desktop.png"))
+
+    # a phone screen: the panel folds into a sheet toggled by a button
+    phone = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True)
+    pp = phone.new_page()
+    pp.on("request", lambda r: requests.append(r.url))
+    pp.goto(live_server + "/?lang=en", wait_until="networkidle")
+    pp.wait_for_selector("path.leaflet-interactive", timeout=10000)
+    assert pp.locator("#panel-toggle").is_visible()
+    pp.screenshot(path=str(ARTIFACTS / "map_phone.png"))
+    pp.click("#panel-toggle")
+    pp.wait_for_timeout(400)
+    assert pp.locator("#search").is_visible()
+    pp.screenshot(path=str(ARTIFACTS / "map_phone_panel.png"))
+    phone.close()
+    ctx.close()
+
+    hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
+    assert hosts == {"127.0.0.1"}, hosts
+    assert any("/static/vendor/leaflet/leaflet.js" in u for u in requests)
+    assert any("/items?bbox=" in u for u in requests)
+    assert not errors, errors
+
+
+@pytest.mark.browser
+def test_gdal_oapif_lists_collections(live_server):
+    _need(shutil.which("ogrinfo") is not None, "ogrinfo (gdal-bin) is not installed")
+    out = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/"], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "GDAL_HTTP_TIMEOUT": "20"})
+    assert out.returncode == 0, out.stderr
+    for cid in ("communes", "hamlets", "camera", "coverage", "gaps"):
+        assert f": {cid}" in out.stdout or f" {cid} (" in out.stdout, out.stdout
+    # and the features of one layer, with paging through the next links
+    out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", f"OAPIF:{live_server}/", "camera"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Feature Count: 19" in out.stdout, out.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    """Live server on the embedded demo dataset (data/), coverage computed by the engine."""
+    from geo_antt.app import create_app
+    from geo_antt.config import DEFAULT_DATA_DIR
+
+    _need((Path(DEFAULT_DATA_DIR) / "dataset.toml").is_file(), f"demo data missing in {DEFAULT_DATA_DIR}")
+    app = create_app({"TESTING": True, "DATA_DIR": str(DEFAULT_DATA_DIR)})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.mark.browser
+def test_demo_map_in_chromium(demo_server, browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = ctx.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(demo_server + "/", wait_until="networkidle")
+    page.wait_for_selector("path.leaflet-interactive", timeout=15000)
+
+    page.fill("#search", "huong my")
+    hit = page.locator("#search-results button").first
+    hit.wait_for(timeout=5000)
+    assert hit.inner_text().startswith("Xã Hương Mỹ")
+    code = hit.get_attribute("data-code")
+    hit.click()
+    _wait_selected(page, code)
+    # drill down to the least-covered hamlet of the commune
+    worst = page.locator("#least-covered button").first
+    worst.wait_for(timeout=5000)
+    hamlet = worst.get_attribute("data-code")
+    worst.click()
+    _wait_selected(page, hamlet)
+    assert page.locator("select.drill-select").count() >= 4  # province, district, commune, hamlet
+    page.wait_for_timeout(800)
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".leaflet-marker-icon").count() > 0
+    assert page.locator("path.leaflet-interactive").count() > 0
+
+    with page.expect_download() as dl_info:
+        page.locator("#downloads a[data-collection='coverage'][data-format='gpkg']").click()
+    dl = dl_info.value
+    assert dl.suggested_filename == f"coverage_{hamlet}.gpkg"
+    target = tmp_path / dl.suggested_filename
+    dl.save_as(target)
+    import geopandas as gpd
+
+    got = gpd.read_file(target, engine="pyogrio")
+    assert list(got["unit_code"]) == [hamlet]
+    assert 0 <= got["covered_pct"].iat[0] <= 100
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("document.getElementById('panel').scrollTop = 0")
+    page.screenshot(path=str(ARTIFACTS / "demo_hamlet.png"))
+    ctx.close()
+    hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
+    assert hosts == {"127.0.0.1"}, hosts
+    assert not errors, errors

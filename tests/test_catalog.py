@@ -1,0 +1,64 @@
+"""Catalog: bbox parsing, unit hierarchy, unit links of derived layers, search folding."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import Point, box
+
+from tests.web_fixtures import synthetic_coverage, synthetic_models, synthetic_units
+from geo_antt._errors import GeoAnttError, NotFoundError
+from geo_antt.catalog import Catalog, parse_bbox
+from geo_antt.layers import load_layer_specs
+
+
+@pytest.fixture(scope="module")
+def cat():
+    u, m = synthetic_units(), synthetic_models()
+    return Catalog(u, m, specs=load_layer_specs(), coverage=synthetic_coverage(u, m))
+
+
+def test_parse_bbox():
+    assert parse_bbox(None) is None and parse_bbox(" ") is None
+    assert parse_bbox("106.3,10.1,106.4,10.2") == (106.3, 10.1, 106.4, 10.2)
+    assert parse_bbox("106.3,10.1,0,106.4,10.2,100") == (106.3, 10.1, 106.4, 10.2)
+    for bad in ("1,2,3", "x,1,2,3", "2,1,1,2", "inf,1,2,3", "-190,0,0,1"):
+        with pytest.raises(GeoAnttError, match="bbox"):
+            parse_bbox(bad)
+
+
+def test_descendants_and_ancestors(cat):
+    assert cat.descendants("28903") == {"28903", "28903-01", "28903-02"}
+    assert cat.descendants("83") == set(synthetic_units().index)
+    assert cat.ancestors("28903-02") == ["28903", "835", "83"]
+    with pytest.raises(NotFoundError):
+        cat.descendants("nope")
+
+
+def test_spatial_link_when_no_unit_code():
+    u, m = synthetic_units(), synthetic_models()
+    m.loc["CAM002", "unit_code"] = None  # placed by its point: the deepest unit containing it
+    expected = u[(u["level"] == "hamlet") & u.contains(m.loc["CAM002", "geometry"])].index[0]
+    c = Catalog(u, m, specs=load_layer_specs())
+    assert c.model_links["CAM002"] == expected
+    assert "CAM002" in {f.split('"id":"')[1].split('"')[0] for f in c.items("camera", unit=expected).features}
+
+
+def test_reprojects_to_wgs84():
+    u, m = synthetic_units(), synthetic_models()
+    c = Catalog(u.to_crs(32648), m[m.geometry.notna()].to_crs(32648), specs=load_layer_specs())
+    assert c.get("communes").frame.crs.to_epsg() == 4326
+    assert c.get("communes").extent == pytest.approx((106.3, 10.1, 106.308, 10.104), abs=1e-6)
+    with pytest.raises(GeoAnttError, match="no CRS"):
+        Catalog(gpd.GeoDataFrame(u.drop(columns="geometry"), geometry=list(u.geometry)), m, specs=load_layer_specs())
+
+
+def test_search_folds_d_and_ranks_exact_first(cat):
+    res = cat.search("ap dong xuan")
+    assert [r["code"] for r in res] == ["28903-02"]
+    assert [r["code"] for r in cat.search("HUONG MY")][:2] == ["28903", "28903-01"]
+
+
+def test_items_page_counts(cat):
+    page = cat.items("camera", bbox=(106.0, 10.0, 107.0, 11.0), limit=3, offset=18)
+    assert page.number_matched == 19 and page.number_returned == 1

@@ -1,0 +1,182 @@
+"""The map page: rendering, languages, air-gapped assets, escaping, tiles; the serve command."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from types import SimpleNamespace
+
+import folium
+import pytest
+from folium.plugins import MarkerCluster
+
+from tests.web_fixtures import synthetic_models, synthetic_units
+
+URL = re.compile(r"""(?:https?:)?//[^\s"'<>)]+""")
+
+
+def _page(client, url="/map"):
+    resp = client.get(url)
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    return resp.get_data(as_text=True)
+
+
+def test_map_page_vietnamese_by_default(client):
+    html = _page(client)
+    assert '<html lang="vi">' in html
+    assert "Dữ liệu thử Mỏ Cày Nam" in html
+    assert "Số liệu sơ kết, tổng kết" in html and "Các thôn phủ thấp nhất" in html
+    assert html == unicodedata.normalize("NFC", html)
+    assert 'href="/map?lang=en"' in html
+
+
+def test_map_page_english(client):
+    html = _page(client, "/map?lang=en")
+    assert '<html lang="en">' in html
+    assert "Mỏ Cày Nam test data" in html and "Least-covered hamlets" in html
+    assert "Số liệu sơ kết" not in html
+    assert '"Security camera"' in html  # layer titles for the layer control
+
+
+def test_no_external_asset_urls(client):
+    html = _page(client)
+    assert URL.findall(html) == []
+    srcs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assets = [s for s in srcs if not s.startswith("data:")]
+    assert "/static/vendor/leaflet/leaflet.js" in assets
+    assert "/static/vendor/leaflet.markercluster/leaflet.markercluster.js" in assets
+    assert all(s.startswith("/static/") for s in assets), assets
+    for name, url in folium.Map.default_js + folium.Map.default_css + MarkerCluster.default_js + MarkerCluster.default_css:
+        assert url.startswith("/static/vendor/"), (name, url)
+
+
+def test_vendor_assets_served_when_installed(client):
+    from geo_antt._assets import VENDOR_FILES, missing_vendor_files
+
+    if missing_vendor_files():
+        pytest.skip("web assets not installed: run scripts/vendor.sh")
+    for _, _, path in VENDOR_FILES:
+        resp = client.get(f"/static/vendor/{path}")
+        assert resp.status_code == 200, path
+        resp.close()
+    with client.get("/static/vendor/fontawesome/css/all.min.css") as r:
+        css = r.get_data(as_text=True)
+    assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", css)  # fonts load from the app, not a CDN
+    font = re.search(r"url\((\.\./webfonts/[^)]+\.woff2)\)", css).group(1)
+    r = client.get("/static/vendor/fontawesome/css/" + font)
+    assert r.status_code == 200
+    r.close()
+
+
+def test_content_security_policy_keeps_the_browser_local(client):
+    resp = client.get("/map")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "connect-src 'self'" in csp and "script-src 'self' 'unsafe-inline'" in csp
+    assert "http" not in csp and "unsafe-eval" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in client.get("/collections").headers
+
+
+def test_layers_config_and_no_inline_features(client):
+    html = _page(client)
+    cfg = _config(html)
+    ids = [d["id"] for d in cfg["layers"]]
+    assert ids[:3] == ["provinces", "districts", "communes"]
+    for cid in ("hamlets", "camera", "lighting", "checkpoint", "gate", "coverage", "gaps", "footprints"):
+        assert cid in ids
+    assert "self_management" not in ids  # non-spatial: figures only
+    cam = next(d for d in cfg["layers"] if d["id"] == "camera")
+    assert cam["cluster"] and cam["color"] == "#c62828" and cam["icon"] == "video"
+    assert "L.markerClusterGroup" in html and cam["var"] in html
+    assert "maxZoom" in html and '"maxZoom": 19' in html
+    # features are fetched by bbox, never inlined
+    assert "CAM001" not in html and "Camera 28903-01" not in html
+    assert {x["id"] for x in cfg["exports"]} >= {"gaps", "camera", "coverage"}
+    assert cfg["urls"]["export"] == "/export/__NAME__"
+
+
+def _config(html: str) -> dict:
+    import json
+
+    m = re.search(r'<script id="geo-antt-config" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1))
+
+
+def test_page_escapes_dataset_text(monkeypatch):
+    from geo_antt import app as app_mod
+
+    monkeypatch.setattr(app_mod, "_compute_coverage", lambda *a, **k: None)
+    evil = "</script><script>alert(1)</script>"
+    meta = {"title": {"vi": evil, "en": evil}, "note": {"vi": "<b>x</b>", "en": "x"}}
+    units = synthetic_units()
+    units.loc["28903", "name"] = evil
+    a = app_mod.create_app({"TESTING": True, "DATASET": SimpleNamespace(units=units, models=synthetic_models(), meta=meta)})
+    html = a.test_client().get("/map").get_data(as_text=True)
+    assert "<script>alert(1)" not in html
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>x</b>" not in html
+    assert _config(html)["lang"] == "vi"  # the JSON blob stayed parseable
+    # the API returns the name as data; the page's JS puts it into textContent
+    hit = a.test_client().get("/api/search?q=alert").get_json()["results"][0]
+    assert hit["name"] == evil
+
+
+def test_map_js_never_uses_inner_html():
+    from geo_antt.app import WEB_ROOT
+
+    js = (WEB_ROOT / "static" / "js" / "map.js").read_text(encoding="utf-8")
+    assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "document.write" not in js
+    assert "textContent" in js
+
+
+def test_tiles_off_by_default_and_configurable(client, synthetic_dir, synthetic_cov):
+    from geo_antt.app import create_app
+
+    assert "L.tileLayer" not in _page(client)
+    url = "http://tiles.intranet.local/{z}/{x}/{y}.png"
+    a = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov, "TILE_URL": url,
+                    "TILE_ATTRIBUTION": "Bản đồ nội bộ"})
+    html = a.test_client().get("/map").get_data(as_text=True)
+    assert "L.tileLayer" in html and url in html
+    assert [u for u in URL.findall(html) if not u.startswith("http://tiles.intranet.local/")] == []
+    csp = a.test_client().get("/map").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: blob: http://tiles.intranet.local;" in csp
+
+
+def test_tile_origin_of_templates():
+    from geo_antt.app import _tile_origin
+
+    assert _tile_origin(None) is None
+    assert _tile_origin("/tiles/{z}/{x}/{y}.png") is None
+    assert _tile_origin("https://{s}.tiles.gov.vn:8443/{z}/{x}/{y}.png") == "https://*.tiles.gov.vn:8443"
+    assert _tile_origin("http://10.0.0.5/osm/{z}/{x}/{y}.png") == "http://10.0.0.5"
+
+
+def test_serve_command_prints_url(monkeypatch, capsys, synthetic_dir):
+    from geo_antt import _cmd_web
+    from geo_antt.cli import build_parser, main
+
+    calls = {}
+
+    def fake_run_simple(host, port, app, **kw):
+        calls.update(host=host, port=port, app=app, kw=kw)
+
+    import werkzeug.serving
+
+    monkeypatch.setattr(werkzeug.serving, "run_simple", fake_run_simple)
+    monkeypatch.setattr("geo_antt.app._compute_coverage", lambda *a, **k: None)
+    assert main(["serve", "--data", str(synthetic_dir), "--port", "5077"]) == 0
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:5077/" in out
+    assert calls["host"] == "127.0.0.1" and calls["port"] == 5077 and calls["kw"]["threaded"]
+    assert calls["app"].config["DATA_DIR"] == str(synthetic_dir)
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.data, args.tile_url) == ("127.0.0.1", 5000, None, None)
+    assert args.func is _cmd_web.cmd_serve
+
+
+def test_serve_command_reports_missing_dataset(tmp_path, capsys):
+    from geo_antt.cli import main
+
+    assert main(["serve", "--data", str(tmp_path / "none")]) == 1
+    assert "dataset.toml" in capsys.readouterr().err

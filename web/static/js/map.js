@@ -1,0 +1,397 @@
+/* geo-antt map page: fills folium's empty layers from the OGC API by bounding box, builds
+ * popups with textContent only (user text is never parsed as HTML), draws the coverage legend
+ * and runs the side panel (drill-down, search, figures, least-covered hamlets, downloads). */
+(function () {
+  'use strict';
+  var cfg = JSON.parse(document.getElementById('geo-antt-config').textContent);
+  var map = window[cfg.map];
+  var S = cfg.strings;
+  var LEVEL_COLLECTION = { province: 'provinces', district: 'districts', commune: 'communes', hamlet: 'hamlets' };
+  var BREAKS = [20, 40, 60, 80];
+  // pale = uncovered, dark green = covered; red is kept for the gaps
+  var COLORS = ['#ffffcc', '#c2e699', '#78c679', '#31a354', '#006837'];
+  var kindColor = {};
+  var BOOL_FIELDS = { data_sharing: true, approximate: true };
+  var state = { unit: null, stats: null };
+  var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
+
+  /* ---- DOM helpers: text is always set with textContent ---- */
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  function fmt(v) { return (typeof v === 'number') ? numFmt.format(v) : String(v); }
+  function apiGet(url) {
+    return fetch(url, { headers: { Accept: 'application/json' } }).then(function (r) {
+      if (!r.ok) { throw new Error(url + ': HTTP ' + r.status); }
+      return r.json();
+    });
+  }
+  function withParams(url, params) {
+    var q = Object.keys(params).filter(function (k) { return params[k] !== null && params[k] !== undefined && params[k] !== ''; })
+      .map(function (k) { return encodeURIComponent(k) + '=' + encodeURIComponent(params[k]); }).join('&');
+    return q ? url + (url.indexOf('?') >= 0 ? '&' : '?') + q : url;
+  }
+
+  /* ---- styles and popups ---- */
+  function pctColor(p) {
+    if (typeof p !== 'number') { return '#9e9e9e'; }
+    for (var i = 0; i < BREAKS.length; i++) { if (p < BREAKS[i]) { return COLORS[i]; } }
+    return COLORS[COLORS.length - 1];
+  }
+  function valueText(field, v) {
+    if (v === null || v === undefined || v === '') { return null; }
+    if (cfg.vocab[field] && cfg.vocab[field][v]) { return cfg.vocab[field][v]; }
+    if (Array.isArray(v)) { return v.map(fmt).join(', '); }
+    if (typeof v === 'boolean' || (BOOL_FIELDS[field] && (v === 0 || v === 1))) { return v ? S.yes : S.no; }
+    return fmt(v);
+  }
+  function popupTable(title, rows) {
+    var box = el('div', 'popup');
+    box.appendChild(el('h3', null, title));
+    var tbl = el('table');
+    rows.forEach(function (r) {
+      if (r[1] === null || r[1] === undefined) { return; }
+      var tr = el('tr');
+      tr.appendChild(el('th', null, r[0]));
+      tr.appendChild(el('td', null, r[1]));
+      tbl.appendChild(tr);
+    });
+    box.appendChild(tbl);
+    return box;
+  }
+  function modelPopup(d, f) {
+    var p = f.properties || {};
+    var fields = d.popupFields && d.popupFields.length ? d.popupFields : ['name', 'status'];
+    var rows = fields.filter(function (k) { return k !== 'name'; }).map(function (k) { return [S[k] || k, valueText(k, p[k])]; });
+    rows.unshift([S.code, f.id]);
+    return popupTable((p.name || f.id) + ' — ' + d.title, rows);
+  }
+  function coveragePopup(f) {
+    var p = f.properties || {};
+    var rows = [[S.code, f.id], [S.covered_pct, typeof p.covered_pct === 'number' ? fmt(p.covered_pct) + ' %' : null],
+      [S.area_m2, typeof p.area_m2 === 'number' ? fmt(p.area_m2 / 10000) + ' ha' : null],
+      [S.covered_m2, typeof p.covered_m2 === 'number' ? fmt(p.covered_m2 / 10000) + ' ha' : null],
+      [S.rank, valueText('rank', p.rank)]];
+    Object.keys(p).forEach(function (k) {
+      if (k.indexOf('n_') === 0 && cfg.kinds[k.slice(2)]) { rows.push([cfg.kinds[k.slice(2)], valueText(k, p[k])]); }
+    });
+    return popupTable(p.name || f.id, rows);
+  }
+  function unitPopup(f) {
+    var p = f.properties || {};
+    return popupTable(p.name || f.id, [[S.code, f.id], [S.level, S[p.level] || p.level]]);
+  }
+  function footprintPopup(f) {
+    var p = f.properties || {};
+    var kind = p.kind ? (cfg.kinds[p.kind] || p.kind) : null;
+    return popupTable(p.name || (p.model_id || f.id), [[S.kind, kind], [S.code, p.model_id || f.id]]);
+  }
+  function markerIcon(d, status) {
+    // models that do not count (inactive, proposed) are drawn faded
+    var html = el('span', 'model-icon' + (status && status !== 'active' ? ' not-active' : ''));
+    html.style.background = d.color;
+    html.appendChild(el('i', 'fa-solid fa-' + d.icon));
+    return L.divIcon({ html: html, className: 'model-marker', iconSize: [24, 24], iconAnchor: [12, 12], popupAnchor: [0, -12] });
+  }
+  // zoom range in which a unit level shows its names permanently (hover tooltip otherwise)
+  var LABEL_ZOOMS = { provinces: [0, 10], districts: [9, 12], communes: [11, 19], hamlets: [15, 19] };
+  function labelsOn(d) { var r = LABEL_ZOOMS[d.id] || [15, 19]; var z = map.getZoom(); return z >= r[0] && z <= r[1]; }
+
+  // drawing order: choropleth < footprints < gaps < outlines (overlayPane, 400) < markers
+  [['geoAnttCoverage', 350], ['geoAnttFootprints', 360], ['geoAnttGaps', 370]].forEach(function (p) {
+    map.createPane(p[0]).style.zIndex = String(p[1]);
+  });
+  var PANES = { coverage: 'geoAnttCoverage', footprints: 'geoAnttFootprints', gaps: 'geoAnttGaps' };
+
+  function makeGeoJSON(d, data) {
+    var opts = {};
+    if (PANES[d.group]) { opts.pane = PANES[d.group]; }
+    if (d.group === 'units') {
+      opts.style = function () { return d.style || { color: '#455a64', weight: 1, fill: false }; };
+      var permanent = labelsOn(d);
+      opts.onEachFeature = function (f, layer) {
+        layer.bindTooltip(el('span', null, (f.properties && f.properties.name) || f.id),
+          { permanent: permanent, direction: 'center', className: 'unit-label unit-label-' + d.id, sticky: !permanent });
+        layer.bindPopup(function () { return unitPopup(f); });
+      };
+    } else if (d.group === 'coverage') {
+      opts.style = function (f) {
+        return { color: '#455a64', weight: 0.6, fillColor: pctColor(f.properties.covered_pct), fillOpacity: 0.6 };
+      };
+      opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return coveragePopup(f); }); };
+    } else if (d.group === 'gaps') {
+      opts.style = function () { return { color: '#b71c1c', weight: 1, fillColor: '#e53935', fillOpacity: 0.7 }; };
+      opts.onEachFeature = function (f, layer) {
+        layer.bindPopup(function () { return popupTable(d.title, [[S.code, f.id], [S.unit_code, f.properties.unit_code || f.properties.hamlet_code]]); });
+      };
+    } else if (d.group === 'footprints') {
+      opts.style = function (f) {
+        var c = kindColor[f.properties.kind] || '#1565c0';
+        return { color: c, weight: 1, fillColor: c, fillOpacity: 0.25 };
+      };
+      opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return footprintPopup(f); }); };
+    } else {
+      opts.pointToLayer = function (f, latlng) { return L.marker(latlng, { icon: markerIcon(d, (f.properties || {}).status), title: '' }); };
+      opts.style = function () { return { color: d.color, weight: 3 }; };
+      opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return modelPopup(d, f); }); };
+    }
+    return L.geoJSON(data, opts);
+  }
+
+  /* ---- loading by bounding box ---- */
+  var notice = L.control({ position: 'bottomleft' });
+  notice.onAdd = function () { this._div = el('div', 'map-notice'); this._div.hidden = true; return this._div; };
+  notice.addTo(map);
+  function updateNotice() {
+    var partial = cfg.layers.filter(function (d) { return d.partial && map.hasLayer(d.layer); });
+    notice._div.hidden = partial.length === 0;
+    notice._div.textContent = partial.length ? S.zoom_in + ': ' + partial.map(function (d) { return d.title; }).join(', ') : '';
+  }
+
+  function loadLayer(d) {
+    if (!map.hasLayer(d.layer)) { return; }
+    if (map.getZoom() < d.minZoom) {
+      d.layer.clearLayers(); d.loaded = null; d.partial = false; updateNotice(); return;
+    }
+    var view = map.getBounds();
+    if (d.loaded && d.loaded.complete && d.loaded.bounds.contains(view) &&
+        (d.group !== 'units' || labelsOn(d) === d.loaded.labels)) { return; }
+    var b = view.pad(0.3);
+    var bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())]
+      .map(function (v) { return v.toFixed(6); }).join(',');
+    if (d.abort) { d.abort.abort(); }
+    d.abort = new AbortController();
+    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: 5000 });
+    fetch(url, { signal: d.abort.signal, headers: { Accept: 'application/geo+json' } })
+      .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
+      .then(function (fc) {
+        d.layer.clearLayers();
+        var gj = makeGeoJSON(d, fc);
+        if (d.cluster) { d.layer.addLayers(gj.getLayers()); } else { gj.eachLayer(function (l) { d.layer.addLayer(l); }); }
+        d.partial = fc.numberMatched > fc.numberReturned;
+        d.loaded = { bounds: b, complete: !d.partial, labels: labelsOn(d) };
+        updateNotice();
+      })
+      .catch(function (err) { if (err.name !== 'AbortError' && window.console) { console.error(d.id, err); } });
+  }
+  function loadAll() { cfg.layers.forEach(loadLayer); }
+
+  cfg.layers.forEach(function (d) {
+    d.layer = window[d.var];
+    if (d.color) { kindColor[d.id] = d.color; }
+  });
+  map.on('moveend', loadAll);
+  map.on('overlayadd', function (e) {
+    cfg.layers.forEach(function (d) { if (d.layer === e.layer) { d.loaded = null; loadLayer(d); } });
+  });
+  map.on('overlayremove', updateNotice);
+
+  /* ---- legend ---- */
+  if (cfg.hasCoverage) {
+    var legend = L.control({ position: 'bottomright' });
+    legend.onAdd = function () {
+      var box = el('div', 'legend');
+      box.appendChild(el('strong', null, S.legend));
+      var lows = [0].concat(BREAKS);
+      COLORS.forEach(function (c, i) {
+        var row = el('div', 'legend-row');
+        var sw = el('span', 'swatch'); sw.style.background = c;
+        row.appendChild(sw);
+        row.appendChild(el('span', null, lows[i] + (i < BREAKS.length ? '–' + BREAKS[i] : '–100')));
+        box.appendChild(row);
+      });
+      var gap = el('div', 'legend-row');
+      var gs = el('span', 'swatch'); gs.style.background = '#e53935';
+      gap.appendChild(gs);
+      var gapLayer = cfg.layers.filter(function (d) { return d.id === 'gaps'; })[0];
+      gap.appendChild(el('span', null, gapLayer ? gapLayer.title : ''));
+      if (gapLayer) { box.appendChild(gap); }
+      return box;
+    };
+    legend.addTo(map);
+  }
+
+  /* ---- selected-area outline ---- */
+  var highlight = L.geoJSON(null, { style: function () { return { color: '#0d47a1', weight: 4, fill: false, dashArray: null }; }, interactive: false }).addTo(map);
+
+  /* ---- side panel ---- */
+  var drill = document.getElementById('drill');
+  var figures = document.getElementById('figures');
+  var least = document.getElementById('least-covered');
+  var downloads = document.getElementById('downloads');
+  var areaName = document.getElementById('area-name');
+
+  function fitUnit(u) {
+    if (u && u.bbox) { map.fitBounds([[u.bbox[1], u.bbox[0]], [u.bbox[3], u.bbox[2]]], { maxZoom: 17 }); }
+  }
+
+  function buildDrill(path) {
+    clear(drill);
+    var parents = [null].concat(path);
+    function addSelect(depth) {
+      var parent = parents[depth];
+      if (depth > 0 && !parent) { return Promise.resolve(); }
+      return apiGet(withParams(cfg.urls.units, { parent: parent })).then(function (data) {
+        if (!data.units.length) { return; }
+        var sel = el('select', 'drill-select');
+        sel.setAttribute('data-depth', String(depth));
+        sel.setAttribute('aria-label', S[data.units[0].level] || data.units[0].level);
+        var opt0 = el('option', null, (S[data.units[0].level] || '') + ' ' + S.choose); opt0.value = '';
+        sel.appendChild(opt0);
+        data.units.forEach(function (u) {
+          var o = el('option', null, u.name); o.value = u.code;
+          if (path[depth] === u.code) { o.selected = true; }
+          sel.appendChild(o);
+        });
+        sel.addEventListener('change', function () {
+          var code = sel.value || (depth > 0 ? parents[depth] : null);
+          selectUnit(code, { zoom: true });
+        });
+        var slot = drill.querySelector('[data-slot="' + depth + '"]');
+        if (slot) { slot.appendChild(sel); }
+      }).catch(function (e) { if (window.console) { console.error(e); } });
+    }
+    var pending = [];
+    for (var i = 0; i <= path.length; i++) {
+      var slot = el('div', 'drill-slot'); slot.setAttribute('data-slot', String(i));
+      drill.appendChild(slot);
+      pending.push(addSelect(i));
+    }
+    return Promise.all(pending);
+  }
+
+  function countTable(title, rows) {
+    var box = el('div', 'fig-block');
+    box.appendChild(el('h3', null, title));
+    var tbl = el('table', 'fig-table');
+    rows.forEach(function (r) {
+      var tr = el('tr');
+      tr.appendChild(el('td', null, r.label));
+      tr.appendChild(el('td', 'num', fmt(r.count)));
+      tbl.appendChild(tr);
+    });
+    box.appendChild(tbl);
+    return box;
+  }
+
+  function renderStats(st) {
+    clear(figures);
+    var total = el('p', 'fig-total');
+    total.appendChild(el('span', null, S.models_total + ': '));
+    total.appendChild(el('strong', null, fmt(st.models_total)));
+    figures.appendChild(total);
+    if (st.coverage) {
+      var cov = el('p', 'fig-total');
+      cov.appendChild(el('span', null, S.coverage + ': '));
+      cov.appendChild(el('strong', null, st.coverage.covered_pct === null ? '—' : fmt(st.coverage.covered_pct) + ' %'));
+      cov.appendChild(el('span', null, ' (' + S.hamlets + ': ' + fmt(st.coverage.hamlets) + ')'));
+      figures.appendChild(cov);
+    } else {
+      figures.appendChild(el('p', 'muted', S.no_coverage));
+    }
+    [['by_kind', S.by_kind], ['by_field', S.by_field], ['by_host', S.by_host], ['by_status', S.by_status]].forEach(function (k) {
+      if (st[k[0]] && st[k[0]].length) { figures.appendChild(countTable(k[1], st[k[0]])); }
+    });
+    clear(least);
+    st.least_covered.forEach(function (h) {
+      var li = el('li');
+      var btn = el('button', 'link-button', h.name + ' — ' + (h.covered_pct === null ? '—' : fmt(h.covered_pct) + ' %'));
+      btn.type = 'button';
+      btn.setAttribute('data-code', h.code);
+      btn.addEventListener('click', function () { selectUnit(h.code, { zoom: true }); });
+      li.appendChild(btn);
+      least.appendChild(li);
+    });
+    if (!st.least_covered.length) { least.appendChild(el('li', 'muted', S.no_coverage)); }
+  }
+
+  function renderDownloads(code) {
+    clear(downloads);
+    cfg.exports.forEach(function (x) {
+      var li = el('li');
+      li.appendChild(el('span', 'dl-title', x.title));
+      ['geojson', 'gpkg'].forEach(function (fmtName) {
+        var a = el('a', 'dl', fmtName === 'geojson' ? 'GeoJSON' : 'GPKG');
+        a.href = withParams(cfg.urls.export.replace('__NAME__', encodeURIComponent(x.id + '.' + fmtName)), { unit: code });
+        a.setAttribute('download', '');
+        a.setAttribute('data-collection', x.id);
+        a.setAttribute('data-format', fmtName);
+        li.appendChild(a);
+      });
+      downloads.appendChild(li);
+    });
+  }
+
+  function selectUnit(code, opts) {
+    state.unit = code;
+    highlight.clearLayers();
+    return apiGet(withParams(cfg.urls.stats, { unit: code, lang: cfg.lang })).then(function (st) {
+      state.stats = st;
+      areaName.textContent = st.unit ? st.unit.name : S.all_areas;
+      renderStats(st);
+      renderDownloads(code);
+      var drilled = buildDrill(st.unit ? st.unit.path : []);
+      if (st.unit) {
+        var coll = LEVEL_COLLECTION[st.unit.level];
+        if (coll) {
+          apiGet(cfg.urls.collections + '/' + coll + '/items/' + encodeURIComponent(st.unit.code))
+            .then(function (f) { highlight.clearLayers(); highlight.addData(f); })
+            .catch(function () { /* unit without geometry: nothing to outline */ });
+        }
+        if (opts && opts.zoom) { fitUnit(st.unit); }
+      }
+      // set once the panel (figures, drill-down selects) shows the new area
+      return drilled.then(function () { document.body.setAttribute('data-selected-unit', code || ''); });
+    });
+  }
+
+  /* search: server-side folding (diacritics, case, đ -> d) */
+  var searchBox = document.getElementById('search');
+  var results = document.getElementById('search-results');
+  var timer = null;
+  searchBox.addEventListener('input', function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var q = searchBox.value.trim();
+      clear(results);
+      if (!q) { return; }
+      apiGet(withParams(cfg.urls.search, { q: q })).then(function (data) {
+        if (searchBox.value.trim() !== q) { return; }
+        clear(results);
+        if (!data.results.length) { results.appendChild(el('li', 'muted', S.no_results)); return; }
+        data.results.forEach(function (u) {
+          var li = el('li');
+          var btn = el('button', 'link-button', u.name);
+          btn.type = 'button';
+          btn.setAttribute('data-code', u.code);
+          btn.appendChild(el('small', null, ' ' + (S[u.level] || u.level) + (u.context ? ' · ' + u.context : '')));
+          btn.addEventListener('click', function () { clear(results); selectUnit(u.code, { zoom: true }); });
+          li.appendChild(btn);
+          results.appendChild(li);
+        });
+      });
+    }, 200);
+  });
+
+  /* phone: the panel folds away */
+  document.getElementById('panel-toggle').addEventListener('click', function () {
+    document.body.classList.toggle('panel-open');
+    setTimeout(function () { map.invalidateSize(); }, 250);
+  });
+
+  /* phones: the layer control starts folded (Leaflet builds its toggle when re-added) */
+  var layerControl = window.geoAnttLayerControl;
+  if (layerControl && window.matchMedia('(max-width: 700px)').matches) {
+    layerControl.remove();
+    layerControl.options.collapsed = true;
+    layerControl.addTo(map);
+  }
+
+  selectUnit(null);
+  loadAll();
+  window.geoAntt = { map: map, config: cfg, selectUnit: selectUnit, state: state };
+}());
