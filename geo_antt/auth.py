@@ -66,6 +66,7 @@ __all__ = [
     "public",
     "wants_json",
     "MESSAGES",
+    "DEFAULT_API_PREFIXES",
 ]
 
 bp = Blueprint("auth", __name__, template_folder=str(PROJECT_ROOT / "web" / "templates"))
@@ -125,9 +126,16 @@ def _lang() -> str:
     return "en" if lang == "en" else "vi"
 
 
+# Paths answered with JSON (401 instead of a redirect to the login page): the JSON API and the
+# OGC-API-Features-style endpoints; config GEO_ANTT_API_PREFIXES overrides.
+DEFAULT_API_PREFIXES = ("/api/", "/collections", "/conformance", "/openapi", "/export/")
+
+
 def wants_json() -> bool:
-    """True for API requests: ``/api/...`` paths, JSON bodies, token auth, or JSON preferred."""
-    if request.path.startswith("/api/") or request.is_json:
+    """True for API requests: API paths (``GEO_ANTT_API_PREFIXES``), ``?f=json``, JSON bodies,
+    token auth, or JSON preferred by the Accept header."""
+    prefixes = tuple(current_app.config.get("GEO_ANTT_API_PREFIXES") or DEFAULT_API_PREFIXES)
+    if request.path.startswith(prefixes) or request.is_json or request.args.get("f") == "json":
         return True
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return True

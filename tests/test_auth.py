@@ -223,3 +223,23 @@ def test_login_without_next_lands_on_the_home_page(store):
     assert r.status_code == 302
     r = c.get(r.headers["Location"])
     assert r.status_code == 302 and r.headers["Location"] == "/page"
+
+
+def test_init_auth_on_the_app_factory(synthetic_dir, synthetic_cov, store):
+    """What the lead wires: create_app(...) + init_auth(app, store)."""
+    from geo_antt.app import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov, "SECRET_KEY": "t"})
+    init_auth(app, store)
+    c = app.test_client()
+    r = c.get("/map")
+    assert r.status_code == 302 and r.headers["Location"] == "/login?next=/map"
+    for path in ("/collections", "/api/units", "/export/models.geojson"):
+        r = c.get(path)
+        assert r.status_code == 401 and r.get_json()["error"] == "Unauthorized", path
+    login = c.get("/login")
+    assert login.status_code == 200 and "Content-Security-Policy" in login.headers
+    r = _login(c)
+    assert r.status_code == 302
+    assert c.get(r.headers["Location"]).headers["Location"] == "/map"  # landing -> the map page
+    assert c.get("/collections").status_code == 200
