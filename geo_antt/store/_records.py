@@ -105,7 +105,8 @@ def _directions(v: Any) -> tuple[float, ...]:
             continue
         if not math.isfinite(f):
             raise _BadValue("direction_deg", d, "not a finite number")
-        out.append(round(f % 360.0, 9))
+        d = round(f % 360.0, 9)
+        out.append(0.0 if d >= 360.0 else d)  # -1e-300 % 360 == 360.0 in floating point
     return tuple(out)
 
 
