@@ -151,6 +151,16 @@ def _cmd_users_active(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_users_set(args: argparse.Namespace) -> int:
+    if args.role is None and args.unit is None and not args.no_units:
+        raise GeoAnttError("give --role and/or --unit CODE (repeatable) or --no-units")
+    units = [] if args.no_units else args.unit
+    with _open(args) as store:
+        u = store.set_user_access(args.name, role=args.role, unit_codes=units, user=None)
+    print(f"account {u.name}: {u.role}; units {', '.join(u.unit_codes) or '-'}")
+    return 0
+
+
 def _cmd_token_create(args: argparse.Namespace) -> int:
     with _open(args) as store:
         token = store.create_token(args.name, label=args.label or "", user=None)
@@ -268,6 +278,12 @@ def register(subparsers: Any) -> None:
     q.add_argument("name")
     q.add_argument("--password-stdin", action="store_true")
     q.set_defaults(func=_cmd_users_passwd)
+    q = sub.add_parser("set", parents=[db], help="change an account's role and/or units")
+    q.add_argument("name")
+    q.add_argument("--role", choices=ROLES)
+    q.add_argument("--unit", action="append", metavar="CODE", help="the account's units (replace the old ones; repeat)")
+    q.add_argument("--no-units", action="store_true", help="remove every unit")
+    q.set_defaults(func=_cmd_users_set)
     for action, active in (("disable", False), ("enable", True)):
         q = sub.add_parser(action, parents=[db], help=f"{action} an account")
         q.add_argument("name")

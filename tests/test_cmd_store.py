@@ -45,12 +45,18 @@ def test_users_and_tokens(db, monkeypatch, capsys):
         {"name": "an", "role": "officer", "unit_codes": ["A", "B1"], "active": True},
         {"name": "xem", "role": "viewer", "unit_codes": [], "active": True},
     ]
+    assert main(["users", "set", "xem", "--role", "officer", "--unit", "B", "--db", db]) == 0
+    assert "account xem: officer; units B" in capsys.readouterr().out
+    assert main(["users", "set", "xem", "--unit", "ZZ", "--db", db]) == 1
     assert main(["token", "create", "an", "--db", db]) == 0
     token = capsys.readouterr().out.strip()
     with Store.open(db, password_hasher=CHEAP_HASHER) as s:
         assert s.user_for_token(token).name == "an"
         assert s.authenticate("an", "mat-khau-dai-123") is not None
         assert s.authenticate("xem", "") is None
+        xem = s.get_user("xem")
+        assert xem.role == "officer" and xem.unit_codes == ("B",)
+        assert s.audit_frame(limit=5)["action"].tolist()[:2] == ["token_create", "user_access"]
 
 
 def test_import_preview_commit_and_audit(db, tmp_path, capsys):

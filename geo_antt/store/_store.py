@@ -547,6 +547,34 @@ class Store:
                 raise NotFoundError(f"no account named {name!r}")
             self._audit(conn, actor, "user_active", detail={"user": name, "active": bool(active)})
 
+    def set_user_access(
+        self, name: str, *, role: str | None = None, unit_codes: Iterable[str] | None = None, user: User | None
+    ) -> User:
+        """Change the role and/or the units of an account (admin only); returns it afterwards."""
+        actor = self._actor(user)
+        self._require_admin(actor, "change accounts")
+        if role is not None and role not in ROLES:
+            raise GeoAnttError(f"role {role!r}: use one of {', '.join(ROLES)}")
+        codes = None if unit_codes is None else list(dict.fromkeys(str(c) for c in unit_codes))
+        with self._write() as conn:
+            row = conn.execute(sa.select(T.users).where(T.users.c.name == name)).first()
+            if row is None:
+                raise NotFoundError(f"no account named {name!r}")
+            old = self._user_from_row(conn, row)
+            if role is not None:
+                conn.execute(T.users.update().where(T.users.c.id == row.id).values(role=role))
+            if codes is not None:
+                for c in codes:
+                    if not self._unit_exists(conn, c):
+                        raise NotFoundError(f"unit {c!r} is not in the store")
+                conn.execute(T.user_units.delete().where(T.user_units.c.user_id == row.id))
+                if codes:
+                    conn.execute(T.user_units.insert(), [{"user_id": row.id, "unit_code": c} for c in codes])
+            new_row = conn.execute(sa.select(T.users).where(T.users.c.id == row.id)).one()
+            new = self._user_from_row(conn, new_row)
+            self._audit(conn, actor, "user_access", detail={"user": name, "old": old.to_dict(), "new": new.to_dict()})
+        return new
+
     def get_user(self, name: str) -> User:
         """The account ``name``; :class:`~geo_antt.NotFoundError` when there is none."""
         with self._read() as conn:
