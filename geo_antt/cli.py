@@ -18,7 +18,15 @@ from ._errors import GeoAnttError, ValidationError
 __all__ = ["main", "build_parser"]
 
 # Modules with a ``register(subparsers)`` function, in the order their commands are listed.
-_COMMAND_MODULES: tuple[str, ...] = ("geo_antt._cmd_demo", "geo_antt._cmd_web", "geo_antt._cmd_store")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "geo_antt._cmd_coverage",
+    "geo_antt._cmd_io",
+    "geo_antt._cmd_web",
+    "geo_antt._cmd_demo",
+    "geo_antt._cmd_plan",
+    "geo_antt._cmd_report",
+    "geo_antt._cmd_store",
+)
 
 EPILOG = """\
 examples:

@@ -1,0 +1,255 @@
+"""``geo-antt plan``: where N new cameras (lights, checkpoints) close the most gap."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from ._errors import GeoAnttError, NotFoundError
+from .config import DEFAULT_SETTINGS
+
+__all__ = ["register", "load_frames", "planning_units", "sites_feature_collection"]
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="DIR", help="dataset directory with dataset.toml (default: data/)")
+    p.add_argument("--boundaries", metavar="FILE", nargs="+", help="unit boundary files (instead of --data)")
+    p.add_argument("--models", metavar="FILE", nargs="+", help="model files (instead of --data)")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``plan`` sub-command."""
+    p = subparsers.add_parser(
+        "plan",
+        help="suggest sites for N new models that cover the most uncovered area/demand (MCLP)",
+        description=(
+            "Choose N sites for new models (camera, lighting, checkpoint...) among candidates to "
+            "maximise newly covered demand, keeping existing active models fixed (maximal covering "
+            "location problem, solved exactly with CBC, or greedily for very large cases)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  geo-antt plan --data data --unit 23110 --kind camera --count 10 --out sites.geojson\n"
+            "  geo-antt plan --data data --unit 23110 --kind lighting --budget 50000000 --unit-cost 3500000\n"
+            "  geo-antt plan --data data --unit 23110 --count 5 --candidates poles.geojson \\\n"
+            "      --demand households.geojson --weight-column so_ho\n"
+        ),
+    )
+    _add_data_args(p)
+    p.add_argument("--unit", required=True, metavar="CODE", help="unit to plan in (its hamlets are the demand area)")
+    p.add_argument("--kind", default="camera", help="kind of the new models (default camera)")
+    p.add_argument("--count", type=int, help="number of new models")
+    p.add_argument("--budget", type=float, metavar="VND", help="budget in VND (caps the count with --unit-cost)")
+    p.add_argument("--unit-cost", type=float, metavar="VND", help="cost of one new model in VND")
+    p.add_argument("--candidates", metavar="FILE", help="candidate sites (points, e.g. poles); default a grid over the gaps + hamlet centres")
+    p.add_argument("--candidate-spacing", type=float, metavar="METRES", help="grid spacing of default candidates (m)")
+    p.add_argument("--demand", metavar="FILE", help="demand layer (points/lines/polygons) weighting what to cover")
+    p.add_argument("--weight-column", metavar="COL", help="numeric column of --demand (households, population...)")
+    p.add_argument("--demand-spacing", type=float, metavar="METRES", help="demand grid spacing (m)")
+    p.add_argument("--solver", choices=("exact", "highs", "spopt", "greedy", "auto"), default="auto")
+    p.add_argument("--fov-deg", type=float, help="camera angle of view, degrees")
+    p.add_argument("--range-m", type=float, help="camera range, metres")
+    p.add_argument("--radius-m", type=float, help="radius of lights/checkpoints, metres")
+    p.add_argument("--directions", type=int, metavar="N", help="camera directions tried per site (default 8)")
+    p.add_argument("--time-limit", type=float, default=300.0, metavar="SECONDS", help="exact solver time limit")
+    p.add_argument("--out", metavar="FILE", help="write the proposed sites and their footprints (GeoJSON)")
+    p.add_argument("--table", metavar="FILE", help="write the before/after table per hamlet (CSV)")
+    p.add_argument("--json", action="store_true", help="print the result summary as JSON")
+    p.set_defaults(func=run)
+
+
+# --------------------------------------------------------------------------------------------
+# loading (dataset directory or explicit files)
+
+
+def load_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+    """Units and models of ``--data DIR`` or ``--boundaries``/``--models``; returns
+    ``(units, models, meta)`` (units indexed by ``code``, models by ``id``)."""
+    if getattr(args, "boundaries", None):
+        try:
+            from .io import read_models, read_units
+        except ImportError:  # geo_antt.io not merged yet: plain GeoJSON/GPKG/SHP with the contract's columns
+            read_units = read_models = None
+        if read_units is not None:
+            units = _concat([read_units(f) for f in args.boundaries])
+            models = _concat([read_models(f) for f in args.models]) if args.models else _empty_models()
+        else:
+            units = _concat([_read_layer(f) for f in args.boundaries]).to_crs(4326)
+            units["code"] = units["code"].astype(str)
+            units = units.set_index("code", drop=False)
+            models = _concat([_read_layer(f) for f in args.models]).to_crs(4326) if args.models else _empty_models()
+            models = models.set_index("id", drop=False)
+        return units, models, {}
+    from ._cmd_demo import load_frames as load_dataset_frames
+
+    units, models = load_dataset_frames(args.data or DEFAULT_SETTINGS.data_dir)
+    return gpd.GeoDataFrame(units, crs=getattr(units, "crs", None) or 4326), gpd.GeoDataFrame(models, crs=getattr(models, "crs", None) or 4326), {}
+
+
+def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    frames = [f for f in frames if f is not None]
+    if not frames:
+        raise GeoAnttError("no input frames")
+    if len(frames) == 1:
+        return frames[0]
+    crs = frames[0].crs
+    return gpd.GeoDataFrame(pd.concat([f.to_crs(crs) for f in frames]), crs=crs)
+
+
+def _empty_models() -> gpd.GeoDataFrame:
+    from .schema import MODEL_COLUMNS
+
+    return gpd.GeoDataFrame({c: [] for c in MODEL_COLUMNS}, geometry=gpd.GeoSeries([], crs=4326), crs=4326).set_index("id", drop=False)
+
+
+def planning_units(units: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
+    """The polygons to plan over for unit ``code``: its hamlets, or the smallest units under it,
+    or the unit itself."""
+    from .report import units_under
+
+    scope = units_under(units, code)
+    if "level" in scope.columns:
+        for level in ("hamlet", "commune"):
+            sub = scope.loc[(scope["level"] == level).to_numpy()]
+            sub = sub.loc[sub.geometry.notna() & sub.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+            if len(sub):
+                return sub
+    sub = scope.loc[scope.geometry.notna()]
+    if sub.empty:
+        raise NotFoundError(f"unit {code!r} has no polygon to plan over")
+    return sub
+
+
+def _read_layer(path: str) -> gpd.GeoDataFrame:
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, "No such file or directory", path)
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio errors carry the reason
+        raise GeoAnttError(f"{path}: cannot read: {exc}") from None
+    if gdf.crs is None:
+        raise GeoAnttError(f"{path}: no coordinate reference system; save it with one (e.g. EPSG:4326)")
+    return gdf
+
+
+# --------------------------------------------------------------------------------------------
+# output
+
+
+def sites_feature_collection(result, *, decimals: int = 7) -> dict:
+    """GeoJSON FeatureCollection of the proposed sites (``layer`` = "site") followed by their
+    footprints (``layer`` = "footprint"), RFC 7946 (WGS84, 7 decimals)."""
+    try:
+        from .io import to_geojson_dict
+    except ImportError:  # pragma: no cover - io lands with the lead's merge
+        to_geojson_dict = None
+    sites = result.sites.copy()
+    sites["layer"] = "site"
+    sites["direction_deg"] = sites["direction_deg"].map(lambda t: list(t) if isinstance(t, tuple) else t)
+    fps = result.footprints.copy()
+    fps["layer"] = "footprint"
+    fc: dict = {"type": "FeatureCollection", "features": []}
+    for frame in (sites, fps):
+        frame = frame.reset_index()
+        if to_geojson_dict is not None:
+            fc["features"].extend(to_geojson_dict(frame)["features"])
+        else:
+            fc["features"].extend(json.loads(frame.to_json(drop_id=True, na="null"))["features"])
+    fc["properties"] = {
+        "objective": result.objective,
+        "solver": result.solver,
+        "optimal": result.optimal,
+        "greedy_objective": result.greedy_objective,
+        "gap_to_optimum": result.gap_to_optimum,
+    }
+    return fc
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from .placement import plan_sites
+
+    units, models, _meta = load_frames(args)
+    area = planning_units(units, args.unit)
+    candidates = _read_layer(args.candidates) if args.candidates else None
+    demand = _read_layer(args.demand) if args.demand else None
+    if args.weight_column and demand is None:
+        raise GeoAnttError("--weight-column needs --demand FILE")
+    res = plan_sites(
+        area,
+        models,
+        kind=args.kind,
+        count=args.count,
+        budget_vnd=args.budget,
+        unit_cost_vnd=args.unit_cost,
+        candidates=candidates,
+        candidate_spacing_m=args.candidate_spacing,
+        demand=demand,
+        weight_column=args.weight_column,
+        demand_spacing_m=args.demand_spacing,
+        solver=args.solver,
+        fov_deg=args.fov_deg,
+        range_m=args.range_m,
+        radius_m=args.radius_m,
+        n_directions=args.directions,
+        time_limit_s=args.time_limit,
+    )
+    if args.out:
+        _atomic_text(Path(args.out), json.dumps(sites_feature_collection(res), ensure_ascii=False))
+    table = res.comparison()
+    if args.table:
+        _atomic_text(Path(args.table), table.to_csv(index_label="unit_code"))
+    summary = {
+        "unit": args.unit,
+        "kind": args.kind,
+        "count": res.stats.get("count"),
+        "sites": int(len(res.sites)),
+        "objective": round(res.objective, 3),
+        "solver": res.solver,
+        "optimal": res.optimal,
+        "greedy_objective": None if res.greedy_objective is None else round(res.greedy_objective, 3),
+        "gap_to_optimum": res.gap_to_optimum,
+        "covered_m2_before": round(float(res.before["covered_m2"].sum()), 1),
+        "covered_m2_after": round(float(res.after["covered_m2"].sum()), 1),
+        "stats": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.stats.items()},
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return 0
+    out = sys.stdout
+    print(f"plan {args.kind} × {summary['sites']} in {args.unit}: solver {res.solver}"
+          f"{' (optimal)' if res.optimal else ''}, newly covered {res.objective:,.0f}"
+          f"{'' if args.weight_column else ' m²'}", file=out)
+    if res.gap_to_optimum is not None:
+        print(f"greedy heuristic: {res.greedy_objective:,.0f} (gap to optimum {100 * res.gap_to_optimum:.2f} %)", file=out)
+    print(f"covered before {summary['covered_m2_before']:,.0f} m², after {summary['covered_m2_after']:,.0f} m²", file=out)
+    print("rank  site        unit        direction  gain_m2", file=out)
+    for _, r in res.sites.iterrows():
+        d = ",".join(f"{x:g}" for x in r["direction_deg"]) if r["direction_deg"] else "-"
+        print(f"{r['rank']:>4}  {str(r['site_id'])[:10]:<10}  {str(r['unit_code'])[:10]:<10}  {d:>9}  {r['gain_m2']:>8.1f}", file=out)
+    if args.out:
+        print(f"wrote {args.out}", file=out)
+    return 0

@@ -1,0 +1,865 @@
+"""Security models (mô hình) from CSV, XLSX, GeoJSON and GeoPackage, validated row by row.
+
+Public through :mod:`geo_antt.io` (:func:`load_models`, :func:`read_models`). The work is done
+column by column: a file of 100,000 cameras holds a handful of kinds, statuses and directions,
+each parsed once; numbers are parsed in bulk.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io as io_mod
+import itertools
+import json
+import math
+import os
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from ._errors import CRSError, GeoAnttError, Problem, ValidationError
+from ._parse import (
+    ParseError,
+    is_blank,
+    parse_bool,
+    parse_coordinate,
+    parse_date,
+    parse_directions,
+    parse_number,
+)
+from ._readers import (
+    _NATIONAL_BOX,
+    _SWAPPED_BOX,
+    _as_code,
+    _as_text,
+    _check_lonlat,
+    _in_box,
+    _looks_projected,
+    _object_array,
+    _read_vector,
+    _warn,
+)
+from .crs import VIETNAM_BOUNDS, WGS84, parse_crs, to_wgs84
+from .layers import LayerSpec, load_layer_specs, resolve_kind
+from .schema import FIELDS, HOSTS, STATUSES, lookup_vocab
+from .text import fold, fold_key, nfc
+
+__all__ = ["load_models", "read_models"]
+
+# --------------------------------------------------------------------------------------------
+# security models
+
+# field -> (English header aliases, Vietnamese header aliases); matched with fold_key.
+_MODEL_HEADERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "id": (("id", "model_id", "code", "ref", "identifier", "@id"), ("ma", "ma_mo_hinh", "ma_so", "ma_camera", "so_hieu", "ky_hieu")),
+    "row_no": (("no", "row", "#"), ("stt", "so_thu_tu", "tt")),
+    "kind": (("kind", "type", "model_type", "category", "layer"), ("loai", "loai_mo_hinh", "mo_hinh", "kieu", "loai_hinh", "phan_loai")),
+    "name": (("name", "title", "label"), ("ten", "ten_mo_hinh", "ten_goi", "ten_camera", "ten_diem")),
+    "lat": (("lat", "latitude", "y_lat", "lat_deg"), ("vi_do", "vido", "vd")),
+    "lon": (("lon", "lng", "long", "longitude", "x_lon", "lon_deg"), ("kinh_do", "kinhdo", "kd")),
+    "x": (("x", "easting", "x_m"), ("toa_do_x", "x_vn2000")),
+    "y": (("y", "northing", "y_m"), ("toa_do_y", "y_vn2000")),
+    "coordinates": (("coordinates", "coords", "location", "latlon", "lat_lon", "position"), ("toa_do", "vi_tri", "toa_do_gps", "dinh_vi")),
+    "direction_deg": (
+        ("direction_deg", "direction", "bearing", "heading", "azimuth", "camera:direction", "azimuth_deg"),
+        ("huong", "huong_camera", "huong_quay", "huong_nhin", "goc_huong", "phuong_huong", "huong_do"),
+    ),
+    "fov_deg": (
+        ("fov_deg", "fov", "angle", "camera:angle", "field_of_view", "view_angle", "angle_deg"),
+        ("goc", "goc_nhin", "goc_quan_sat", "goc_quay", "goc_mo", "goc_do"),
+    ),
+    "range_m": (("range_m", "range", "distance", "distance_m", "view_distance"), ("tam_xa", "tam_nhin", "tam_quan_sat", "khoang_cach", "tam_xa_m", "cu_ly")),
+    "radius_m": (("radius_m", "radius", "radius_meters"), ("ban_kinh", "ban_kinh_m", "ban_kinh_chieu_sang", "ban_kinh_bao_ve")),
+    "height_m": (("height_m", "height", "camera:height", "elevation_m"), ("chieu_cao", "do_cao", "chieu_cao_m", "do_cao_lap_dat")),
+    "status": (("status", "state", "operational_status"), ("trang_thai", "tinh_trang", "tinh_trang_hoat_dong")),
+    "field": (("field", "domain", "sector", "area_of_work"), ("linh_vuc", "linh_vuc_hoat_dong")),
+    "host": (
+        ("host", "host_type", "location_type", "placed_at", "setting"),
+        ("noi", "noi_lap_dat", "noi_trien_khai", "don_vi_chu_quan", "dia_ban", "loai_dia_ban", "mo_hinh_tai", "noi_xay_dung"),
+    ),
+    "unit_code": (("unit_code", "hamlet_code", "commune_code", "unit"), ("ma_don_vi", "ma_thon", "ma_ap", "ma_xa", "ma_to_dan_pho", "ma_dia_ban")),
+    "camera_type": (("camera_type", "camera:type", "camera_mount", "camera:mount"), ("loai_camera", "kieu_camera", "chung_loai_camera")),
+    "owner": (("owner", "operator", "owned_by"), ("chu_so_huu", "chu_dau_tu", "nguoi_quan_ly", "don_vi_quan_ly", "so_huu")),
+    "data_sharing": (("data_sharing", "sharing", "shared", "connected"), ("chia_se_du_lieu", "chia_se", "ket_noi", "ket_noi_du_lieu", "cam_ket_chia_se")),
+    "start_date": (("start_date", "date", "installed", "install_date", "start", "since"), ("ngay", "ngay_lap_dat", "ngay_bat_dau", "ngay_trien_khai", "ngay_thanh_lap", "thoi_gian")),
+    "end_date": (("end_date", "end", "removed", "until"), ("ngay_ket_thuc", "ngay_ngung", "ngay_thao_do")),
+    "notes": (("notes", "note", "remarks", "description", "comment"), ("ghi_chu", "mo_ta", "chu_thich")),
+}
+_HEADER_INDEX: dict[str, tuple[str, str]] = {}
+for _field, (_en, _vi) in _MODEL_HEADERS.items():
+    for _a in _en:
+        _HEADER_INDEX.setdefault(fold_key(_a), (_field, "en"))
+    for _a in _vi:
+        _HEADER_INDEX.setdefault(fold_key(_a), (_field, "vi"))
+
+_CAMERA_TYPES = {
+    "fixed": ("fixed", "bullet", "box", "co dinh", "than", "camera than", "thân"),
+    "ptz": ("ptz", "xoay", "quay quet", "xoay 360", "speed dome", "camera xoay"),
+    "dome": ("dome", "ban cau", "camera ban cau", "cau"),
+}
+
+_CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+_XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def _decode_csv(path: Path, raw: bytes) -> tuple[str, str, list[Problem]]:
+    """Text of a CSV file, the codec used, and a warning when it was guessed."""
+    notes: list[Problem] = []
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw[3:].decode("utf-8"), "utf-8-sig", notes
+        except UnicodeDecodeError as exc:
+            raise GeoAnttError(f"{path}: starts with a UTF-8 mark but is not UTF-8 ({exc})") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16"), "utf-16", notes
+    try:
+        return raw.decode("utf-8"), "utf-8", notes
+    except UnicodeDecodeError:
+        pass
+    text1258 = raw.decode("cp1258", errors="replace")
+    vi_marks = sum(text1258.count(ch) for ch in "ăĂđĐơƠưƯ\u0300\u0301\u0303\u0309\u0323")
+    if vi_marks:
+        codec, label = "cp1258", "Windows-1258 (Vietnamese)"
+    else:
+        codec, label = "cp1252", "Windows-1252"
+    text = raw.decode(codec, errors="replace")
+    notes.append(Problem(str(path), None, None, None, f"not UTF-8: decoded as {label}; save as UTF-8 (CSV UTF-8) to be sure", "warning"))
+    return text, codec, notes
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()][:20]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
+    except csv.Error:
+        head = lines[0] if lines else ""
+        counts = {d: head.count(d) for d in (";", "\t", ",")}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _header_key(h: Any) -> str:
+    """Fold a header for matching; a unit in brackets is dropped ("Tầm xa (m)" -> "tamxa")."""
+    text = re.sub(r"\(.*?\)|\[.*?\]", " ", "" if h is None else str(h))
+    return fold_key(text)
+
+
+def _split_header(records: list[tuple[int, list[Any]]]) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    """Find the header among the first non-empty rows (title lines above it are common in
+    Vietnamese reports: the first row with two or more known column names), return
+    (header, data rows after it)."""
+    for k, (_rownum, vals) in enumerate(records[:10]):
+        known = {_HEADER_INDEX[key][0] for key in map(_header_key, vals) if key in _HEADER_INDEX}
+        if len(known) >= 2:
+            break
+    else:
+        k = 0
+    if not records:
+        return [], []
+    header = ["" if v is None else (nfc(str(v)) or "") for v in records[k][1]]
+    return header, records[k + 1 :]
+
+
+def _to_columns(header: list[str], records: list[tuple[int, list[Any]]]) -> tuple[list[int], list[list[Any]]]:
+    """Row numbers and the columns (one list per header cell) of row-major records."""
+    width = len(header)
+    padded = [vals if len(vals) >= width else list(vals) + [None] * (width - len(vals)) for _r, vals in records]
+    columns = [list(c) for c in zip(*padded)][:width] if padded else [[] for _ in range(width)]
+    return [r for r, _ in records], columns
+
+
+def _read_csv_table(path: Path) -> tuple[list[str], list[int], list[list[Any]], list[Problem]]:
+    text, _codec, notes = _decode_csv(path, path.read_bytes())
+    text = unicodedata.normalize("NFC", text.lstrip("\ufeff"))
+    delim = _sniff_delimiter(text)
+    reader = csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim)
+    records: list[tuple[int, list[Any]]] = []
+    for recno, rec in enumerate(reader, start=1):
+        if not "".join(rec).strip():
+            continue
+        records.append((recno, rec))
+    header, rows = _split_header(records)
+    return (header, *_to_columns(header, rows), notes)
+
+
+def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[int], list[list[Any]], list[Problem]]:
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...
+        raise GeoAnttError(f"{path}: cannot read as an Excel .xlsx workbook ({exc})") from None
+    try:
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif sheet in wb.sheetnames:
+            ws = wb[sheet]
+        else:
+            raise GeoAnttError(f"{path}: no sheet {sheet!r}; the workbook has {wb.sheetnames}")
+        records: list[tuple[int, list[Any]]] = []
+        for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            vals = [nfc(v) if isinstance(v, str) else v for v in values]
+            if all(is_blank(v) for v in vals):
+                continue
+            records.append((rownum, vals))
+    finally:
+        wb.close()
+    header, rows = _split_header(records)
+    return (header, *_to_columns(header, rows), [])
+
+
+def _split_pair(v: Any) -> tuple[str, str]:
+    """"10.1269, 106.6867" / "10,1269; 106,6867" / DMS pair -> (lat text, lon text)."""
+    s = str(v).strip().strip("()[]")
+    for sep in (";", "|", "\t"):
+        if sep in s:
+            a, _, b = s.partition(sep)
+            return a, b
+    if s.count(",") == 1:
+        a, _, b = s.partition(",")
+        return a, b
+    if s.count(",") == 3:  # comma decimals and a comma separator: 10,12, 106,68
+        parts = s.split(",")
+        return parts[0] + "," + parts[1], parts[2] + "," + parts[3]
+    m = re.match(r"^(.*?[NSns])\s+(.*[EWew])$", s)
+    if m:
+        return m.group(1), m.group(2)
+    parts = s.split()
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise ParseError("not a coordinate pair (write 'latitude, longitude', e.g. 10.1269, 106.6867)")
+
+
+def _camera_type(v: Any) -> str:
+    key = fold(str(v))
+    for code, aliases in _CAMERA_TYPES.items():
+        if key == code or key in aliases:
+            return code
+    return nfc(str(v)) or ""
+
+
+def load_models(
+    path: str | os.PathLike[str],
+    *,
+    crs: object = None,
+    specs: Mapping[str, LayerSpec] | None = None,
+    lang: str | None = None,
+    sheet: str | None = None,
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Read security models and validate every row; never raises for row problems.
+
+    Parameters
+    ----------
+    path
+        CSV (UTF-8 with or without BOM; otherwise Windows-1258/1252 is detected and a warning
+        says so; comma, semicolon or tab separated — sniffed), XLSX (first sheet or ``sheet``),
+        GeoJSON, GeoPackage or Shapefile (point geometry; properties as columns).
+    crs
+        CRS of ``x``/``y`` columns (e.g. "EPSG:9210" for VN-2000 TM-3 105°45'), or of a vector
+        file without one.
+    specs
+        Layer specs (default: ``layers/*.toml``) that define the kinds and their aliases.
+    lang
+        "vi" or "en": the language of compass letters (a lone "N" is North in English, Nam =
+        South in Vietnamese). None: the language of the file's headers; when they do not tell,
+        "N" is reported as ambiguous.
+    sheet
+        Worksheet name of an XLSX file.
+
+    Returns
+    -------
+    (GeoDataFrame, list of Problem)
+        The valid rows (EPSG:4326, index = ``id``, ``MODEL_COLUMNS`` + geometry + unrecognised
+        columns kept as they are) and every problem found, errors and warnings, each with file,
+        row (spreadsheet row, header = 1; feature number for vector files), field, value and
+        reason. A row with an error is not in the frame.
+
+    Notes
+    -----
+    Headers are matched ignoring case, diacritics and punctuation, in English or Vietnamese
+    (``lat``/``vĩ độ``, ``lon``/``kinh độ``, ``kind``/``loại``, ``direction_deg``/``hướng``/
+    ``camera:direction``, ``fov_deg``/``góc``/``camera:angle``, ``range_m``/``tầm xa``,
+    ``radius_m``/``bán kính``, ``status``/``trạng thái``...). Blank ``fov_deg``, ``range_m``,
+    ``radius_m`` and ``height_m`` stay NaN: the footprint code then uses the kind's default from
+    its layer spec; ``frame.attrs["defaults"]`` lists, per kind, the defaults that will apply
+    and how many rows rely on them. A blank status means ``active``. Without an id column,
+    ids ``<file stem>-<row>`` are generated (warning).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    specs = load_layer_specs() if specs is None else specs
+    if lang is not None and lang not in ("vi", "en"):
+        raise GeoAnttError(f"lang must be 'vi' or 'en', got {lang!r}")
+    suffix = path.suffix.lower()
+    fname = str(path)
+    geoms: list[Any] | None = None
+    if suffix in _CSV_SUFFIXES:
+        header, rownums, columns, problems = _read_csv_table(path)
+    elif suffix in _XLSX_SUFFIXES:
+        header, rownums, columns, problems = _read_xlsx_table(path, sheet)
+    elif suffix == ".xls":
+        raise GeoAnttError(f"{path}: old Excel .xls files are not read; save the sheet as .xlsx or CSV UTF-8")
+    else:
+        table = _read_geojson_table(path) if suffix in (".geojson", ".json") else None
+        if table is None:
+            table = _read_vector_table(path, crs=crs)
+        header, rownums, columns, geoms, problems = table
+    return _build_models(fname, path.stem, header, rownums, columns, geoms, problems, crs=crs, specs=specs, lang=lang, vector=geoms is not None)
+
+
+_CRS84_NAMES = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326", "EPSG:4326", "CRS84", "OGC:CRS84")
+
+
+def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any]], list[Any], list[Problem]] | None:
+    """A GeoJSON FeatureCollection read with the json module (much faster than GDAL for
+    100,000 points, and JSON arrays stay lists). None when GDAL should read it instead (a
+    legacy ``crs`` member naming a projected CRS, or not a FeatureCollection)."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GeoAnttError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        return None
+    if doc.get("type") == "Feature":
+        feats = [doc]
+    elif doc.get("type") == "FeatureCollection" and isinstance(doc.get("features"), list):
+        feats = doc["features"]
+    else:
+        return None
+    crs_member = doc.get("crs")
+    if crs_member is not None:
+        name = str((crs_member.get("properties") or {}).get("name", "")) if isinstance(crs_member, dict) else ""
+        if name not in _CRS84_NAMES:
+            return None
+    props = [f.get("properties") or {} if isinstance(f, dict) else {} for f in feats]
+    keys = list(dict.fromkeys(k for p in props for k in p))
+    if "id" not in keys and any(isinstance(f, dict) and f.get("id") is not None for f in feats):
+        keys.insert(0, "id")
+        props = [dict(p, id=f.get("id")) if "id" not in p else p for p, f in zip(props, feats)]
+    norm = unicodedata.normalize
+    columns = [[norm("NFC", v) if type(v) is str else v for v in (p.get(k) for p in props)] for k in keys]
+    geoms: list[Any] = []
+    for f in feats:
+        g = f.get("geometry") if isinstance(f, dict) else None
+        if not g:
+            geoms.append(None)
+        elif g.get("type") == "Point" and isinstance(g.get("coordinates"), list) and len(g["coordinates"]) >= 2:
+            c = g["coordinates"]
+            try:
+                geoms.append((float(c[0]), float(c[1])))
+            except (TypeError, ValueError):
+                geoms.append(shapely.Point())
+        else:
+            try:
+                geoms.append(shapely.from_geojson(json.dumps(g)))
+            except shapely.errors.GEOSException:
+                geoms.append(shapely.Point())  # reported as empty geometry below
+    garr = _make_geometry(geoms)
+    present = ~shapely.is_missing(garr) & ~shapely.is_empty(garr)
+    if present.any() and _looks_projected(tuple(shapely.total_bounds(garr[present]))):
+        return None  # projected coordinates: GDAL and --crs
+    return keys, list(range(1, len(feats) + 1)), columns, list(garr), []
+
+
+def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[int], list[list[Any]], list[Any], list[Problem]]:
+    gdf = _read_vector(path, encoding=None, layer=None)
+    notes: list[Problem] = []
+    geo = gdf.geometry
+    present = ~(geo.isna() | geo.is_empty)
+    if crs is not None and present.any():
+        b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy()))
+        if gdf.crs is None or (gdf.crs.is_geographic and _looks_projected(b)):
+            gdf = gdf.set_crs(parse_crs(crs, what=f"{path}: crs"), allow_override=True)
+    elif gdf.crs is not None and gdf.crs.is_geographic and present.any():
+        b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy()))
+        if _looks_projected(b):
+            raise CRSError(f"{path}: the coordinates are not degrees (x {b[0]:.1f}..{b[2]:.1f}); say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
+    if gdf.crs is None:
+        b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy())) if present.any() else VIETNAM_BOUNDS
+        if _in_box(b, _NATIONAL_BOX) or _in_box(b, _SWAPPED_BOX) or not present.any():
+            notes.append(Problem(str(path), None, None, None, "no CRS in the file: coordinates read as lon/lat (EPSG:4326)", "warning"))
+            gdf = gdf.set_crs(WGS84)
+        else:
+            raise CRSError(f"{path}: the file has no CRS and its coordinates are not lon/lat; give it with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
+    gdf = to_wgs84(gdf)
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    norm = unicodedata.normalize
+    columns = [[norm("NFC", v) if type(v) is str else v for v in gdf[c].tolist()] for c in cols]
+    return [str(c) for c in cols], list(range(1, len(gdf) + 1)), columns, list(gdf.geometry.to_numpy()), notes
+
+
+def _build_models(
+    fname: str,
+    stem: str,
+    header: list[str],
+    rownums: list[int],
+    columns: list[list[Any]],
+    geoms: list[Any] | None,
+    problems: list[Problem],
+    *,
+    crs: object,
+    specs: Mapping[str, LayerSpec],
+    lang: str | None,
+    vector: bool,
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    problems = list(problems)
+    # ---- headers
+    col_of: dict[str, int] = {}
+    extras: list[tuple[int, str]] = []
+    votes = {"vi": 0, "en": 0}
+    for j, h in enumerate(header):
+        key = _header_key(h)
+        hit = _HEADER_INDEX.get(key)
+        if hit is None or not key:
+            if h and h.strip():
+                extras.append((j, h))
+            continue
+        field_, hl = hit
+        if field_ in col_of:
+            problems.append(Problem(fname, None, h, None, f"second column for '{field_}' (first: '{header[col_of[field_]]}'); ignored", "warning"))
+            continue
+        col_of[field_] = j
+        if key not in ("id", "x", "y"):
+            votes[hl] += 1
+    header_lang = "vi" if votes["vi"] > votes["en"] else "en" if votes["en"] > votes["vi"] else None
+    dir_lang = lang or header_lang
+
+    xy_crs = None
+    if not vector:
+        has_latlon = "lat" in col_of or "lon" in col_of or "coordinates" in col_of
+        if ("x" in col_of or "y" in col_of) and not has_latlon:
+            if crs is None:
+                problems.append(Problem(fname, None, header[col_of.get("x", col_of.get("y", 0))], None, "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)"))
+            else:
+                xy_crs = parse_crs(crs, what=f"{fname}: crs")
+        if "kind" not in col_of:
+            problems.append(Problem(fname, None, None, None, "no kind column (kind / loại / loại mô hình)"))
+        if not has_latlon and "x" not in col_of and "y" not in col_of:
+            problems.append(Problem(fname, None, None, None, "no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)", "warning"))
+    if "id" not in col_of and rownums:
+        problems.append(Problem(fname, None, None, None, f"no id column: ids {stem}-<row> were generated", "warning"))
+    transformer = Transformer.from_crs(xy_crs, WGS84, always_xy=True) if xy_crs is not None else None
+
+    def hname(field_: str) -> str:
+        return header[col_of[field_]] if field_ in col_of else field_
+
+    n = len(rownums)
+    # the recognised columns, cleaned once (blank -> None, text stripped)
+    cols: dict[str, list[Any]] = {field_: _clean_column(columns[j]) for field_, j in col_of.items()}
+    blank_col: list[Any] = [None] * n
+
+    def col(field_: str) -> list[Any]:
+        return cols.get(field_, blank_col)
+
+    found: list[tuple[int, int, Problem]] = []
+    bad = np.zeros(n, dtype=bool)
+    loc_err = np.zeros(n, dtype=bool)
+    counter = itertools.count()
+
+    def err(k: int, field_: str | None, value: Any, reason: str, severity: str = "error") -> None:
+        found.append((k, next(counter), Problem(fname, rownums[k], hname(field_) if field_ else None, value, reason, severity)))
+        if severity == "error":
+            bad[k] = True
+
+    def mapped(field_: str, fn: Callable[[Any], Any], on_error: Callable[[int, Any, ParseError], None], *, blank: Any = None) -> list[Any]:
+        """``fn`` over a column, computed once per distinct value (a column of 100,000 rows
+        holds a few kinds, statuses or directions); ParseErrors go to ``on_error``."""
+        values = col(field_)
+        try:
+            uniq = dict.fromkeys(values)
+        except TypeError:  # JSON arrays: as tuples, or one by one when nested
+            values = [tuple(v) if isinstance(v, (list, np.ndarray)) else v for v in values]
+            try:
+                uniq = dict.fromkeys(values)
+            except TypeError:
+                uniq = None
+        if uniq is not None:
+            res: dict[Any, Any] = {}
+            failed: dict[Any, ParseError] = {}
+            for v in uniq:
+                if v is None:
+                    res[v] = blank
+                    continue
+                try:
+                    res[v] = fn(v)
+                except ParseError as exc:
+                    res[v] = blank
+                    failed[v] = exc
+            out = list(map(res.__getitem__, values))
+            if failed:
+                for k, v in enumerate(values):
+                    if v is not None and v in failed:
+                        on_error(k, v, failed[v])
+            return out
+        out = []
+        for k, v in enumerate(values):
+            if v is None:
+                out.append(blank)
+                continue
+            try:
+                out.append(fn(v))
+            except ParseError as exc:
+                on_error(k, v, exc)
+                out.append(blank)
+        return out
+
+    # ---- id
+    if "id" in col_of:
+        ids: list[str | None] = [v if type(v) is str else _as_code(v) for v in col("id")]
+        for k in [k for k, rid in enumerate(ids) if rid is None]:
+            err(k, "id", None, "missing id")
+    else:
+        ids = [f"{stem}-{r}" for r in rownums]
+    seen_ids: dict[str, int] = {}
+    for k, rid in enumerate(ids):
+        if rid is None:
+            continue
+        first = seen_ids.setdefault(rid, rownums[k])
+        if first != rownums[k]:
+            err(k, "id", rid, f"duplicate id (first at row {first})")
+
+    # ---- kind and vocabularies
+    known_kinds = ", ".join(f"{sp.kind} ({sp.title_vi})" for sp in specs.values())
+
+    def _kind(v: Any) -> str:
+        kd = resolve_kind(v, specs)
+        if kd is None:
+            raise ParseError(f"unknown kind; known kinds: {known_kinds}")
+        return kd
+
+    kinds: list[str | None] = mapped("kind", _kind, lambda k, v, e: err(k, "kind", v, str(e)))
+    if "kind" in col_of:
+        for k in [k for k, v in enumerate(col("kind")) if v is None]:
+            err(k, "kind", None, "missing kind")
+
+    def _vocab(vocab: Mapping[str, Any], what: str, known: str) -> Callable[[Any], str]:
+        def look(v: Any) -> str:
+            code = lookup_vocab(vocab, v)
+            if code is None:
+                raise ParseError(f"unknown {what}; {known}")
+            return code
+
+        return look
+
+    known_status = "use one of: " + ", ".join(f"{c} ({v[0]})" for c, v in STATUSES.items())
+    statuses = mapped("status", _vocab(STATUSES, "status", known_status), lambda k, v, e: err(k, "status", v, str(e)), blank="active")
+    vocab_cols: dict[str, list[str | None]] = {}
+    for fld, vocab in (("field", FIELDS), ("host", HOSTS)):
+        known = "left empty (known: " + ", ".join(v[0] for v in vocab.values()) + ")"
+        vocab_cols[fld] = mapped(fld, _vocab(vocab, fld, known), lambda k, v, e, fld=fld: err(k, fld, v, str(e), "warning"))
+
+    # ---- numbers
+    numbers: dict[str, np.ndarray] = {}
+    for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
+        arr, failed = _number_column(col(fld), parse_number)
+        for k, exc in failed:
+            err(k, fld, col(fld)[k], f"malformed number: {exc}")
+        with np.errstate(invalid="ignore"):
+            if fld == "fov_deg":
+                out_of_range = ~((arr > 0.0) & (arr <= 360.0))
+                reason = "field of view must be in (0, 360] degrees"
+            elif fld in ("range_m", "radius_m"):
+                out_of_range = ~(arr > 0.0)
+                reason = f"{'range' if fld == 'range_m' else 'radius'} must be positive (metres)"
+            else:
+                out_of_range = arr < 0.0
+                reason = "height must not be negative (metres)"
+        for k in np.flatnonzero(out_of_range & ~np.isnan(arr)):
+            err(int(k), fld, col(fld)[k], reason)
+        numbers[fld] = arr
+
+    # ---- directions (and the cameras that need one)
+    dir_failed = np.zeros(n, dtype=bool)
+
+    def _dir_error(k: int, v: Any, exc: ParseError) -> None:
+        dir_failed[k] = True
+        err(k, "direction_deg", v, str(exc))
+
+    directions = mapped("direction_deg", lambda v: parse_directions(v, lang=dir_lang), _dir_error, blank=())
+    sector_kinds = {kd for kd, sp in specs.items() if sp.footprint == "sector"}
+    for k in [k for k, kd in enumerate(kinds) if kd in sector_kinds and not directions[k] and not dir_failed[k]]:
+        sp = specs[kinds[k]]
+        fov = numbers["fov_deg"][k]
+        fov = sp.defaults.get("fov_deg", math.nan) if math.isnan(fov) else fov
+        if not fov >= 360.0:
+            err(k, "direction_deg", None, f"a {sp.kind} needs a direction (degrees clockwise from north or N/Bắc...), unless its fov_deg is 360")
+
+    # ---- other attributes
+    camera_types = mapped("camera_type", _camera_type, lambda k, v, e: None)
+    sharing = mapped("data_sharing", parse_bool, lambda k, v, e: err(k, "data_sharing", v, f"{e}; left empty", "warning"))
+    dates = {
+        fld: mapped(fld, parse_date, lambda k, v, e, fld=fld: err(k, fld, v, str(e)))
+        for fld in ("start_date", "end_date")
+    }
+
+    # ---- location
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    line_geoms: dict[int, Any] = {}
+    if vector:
+        garr = np.array(geoms if geoms is not None else [None] * n, dtype=object)
+        tid = shapely.get_type_id(garr)
+        empty = shapely.is_empty(garr) | (tid < 0)
+        single = (tid == 4) & (shapely.get_num_geometries(garr) == 1)
+        garr[single] = shapely.get_geometry(garr[single], 0)
+        tid[single] = 0
+        pts = (tid == 0) & ~empty
+        if pts.any():
+            xy = shapely.get_coordinates(garr[pts])
+            lon[pts], lat[pts] = xy[:, 0], xy[:, 1]
+        for k in np.flatnonzero(~empty & ~pts):
+            g = garr[k]
+            if g.geom_type not in ("LineString", "MultiLineString"):
+                err(int(k), "geometry", g.geom_type, "geometry must be a Point (or a line for lighting)")
+                loc_err[k] = True
+                continue
+            xy = shapely.get_coordinates(g)
+            why = next((w for w in (_check_lonlat(float(a), float(b)) for a, b in xy) if w), None)
+            if why:
+                err(int(k), "geometry", f"{float(xy[0, 0]):g}, {float(xy[0, 1]):g}", why)
+                loc_err[k] = True
+            else:
+                line_geoms[int(k)] = g
+        loc_field = "geometry"
+    else:
+        for fld, axis, target in (("lat", "lat", lat), ("lon", "lon", lon)):
+            arr, failed = _number_column(col(fld), lambda v, axis=axis: parse_coordinate(v, axis=axis))
+            target[:] = arr
+            for k, exc in failed:
+                err(k, fld, col(fld)[k], str(exc))
+                loc_err[k] = True
+        if "coordinates" in col_of:
+            for k, v in enumerate(col("coordinates")):
+                if v is None or col("lat")[k] is not None or col("lon")[k] is not None:
+                    continue
+                try:
+                    a, b = _split_pair(v)
+                    lat[k], lon[k] = parse_coordinate(a.strip(), axis="lat"), parse_coordinate(b.strip(), axis="lon")
+                except ParseError as exc:
+                    err(k, "coordinates", v, str(exc))
+                    loc_err[k] = True
+        if transformer is not None:
+            xs, xfail = _number_column(col("x"), parse_number)
+            ys, yfail = _number_column(col("y"), parse_number)
+            for fld, failed in (("x", xfail), ("y", yfail)):
+                for k, exc in failed:
+                    err(k, fld, col(fld)[k], f"malformed number: {exc}")
+                    loc_err[k] = True
+            use = np.isnan(lat) & np.isnan(lon) & ~np.isnan(xs) & ~np.isnan(ys)
+            if use.any():
+                tx, ty = transformer.transform(xs[use], ys[use])
+                lon[use], lat[use] = tx, ty
+                for k in np.flatnonzero(use & ~(np.isfinite(lon) & np.isfinite(lat))):
+                    err(int(k), "x", col("x")[k], "coordinates cannot be projected; check --crs")
+                    loc_err[k] = True
+        one = (np.isnan(lat) != np.isnan(lon)) & ~loc_err
+        for k in np.flatnonzero(one):
+            missing = "lat" if np.isnan(lat[k]) else "lon"
+            err(int(k), missing, None, "missing coordinate: latitude and longitude go together")
+            loc_err[k] = True
+        loc_field = "lat" if "lat" in col_of else "coordinates" if "coordinates" in col_of else "x"
+    both = ~np.isnan(lat) & ~np.isnan(lon) & ~loc_err
+    with np.errstate(invalid="ignore"):
+        inside = (lon >= VIETNAM_BOUNDS[0]) & (lon <= VIETNAM_BOUNDS[2]) & (lat >= VIETNAM_BOUNDS[1]) & (lat <= VIETNAM_BOUNDS[3])
+    for k in np.flatnonzero(both & ~inside):
+        err(int(k), loc_field, f"{lat[k]:g}, {lon[k]:g}", _check_lonlat(float(lon[k]), float(lat[k])) or "outside Vietnam")
+        loc_err[k] = True
+    has_point = both & inside
+    geometry = np.full(n, None, dtype=object)
+    if has_point.any():
+        geometry[has_point] = shapely.points(lon[has_point], lat[has_point])
+    for k, g in line_geoms.items():
+        geometry[k] = g
+    has_geom = has_point.copy()
+    has_geom[list(line_geoms)] = True
+    spatial = {kd for kd, sp in specs.items() if sp.spatial}
+    xy_without_crs = not vector and ("x" in col_of or "y" in col_of) and transformer is None
+    for k in [k for k, kd in enumerate(kinds) if kd in spatial and not has_geom[k] and not loc_err[k]]:
+        if xy_without_crs and (col("x")[k] is not None or col("y")[k] is not None):
+            continue  # reported once for the file: x/y need --crs
+        err(k, None, None, f"missing coordinates: a {kinds[k]} must have a location (lat/lon)")
+
+    # ---- the frame of the valid rows
+    found.sort(key=lambda t: (t[0], t[1]))
+    problems.extend(p for _, _, p in found)
+    data: dict[str, Any] = {
+        "id": ids,
+        "kind": kinds,
+        "name": [_as_text(v) for v in col("name")],
+        "field": vocab_cols["field"],
+        "host": vocab_cols["host"],
+        "status": statuses,
+        "unit_code": [_as_code(v) for v in col("unit_code")],
+        "direction_deg": directions,
+        "fov_deg": numbers["fov_deg"],
+        "range_m": numbers["range_m"],
+        "radius_m": numbers["radius_m"],
+        "height_m": numbers["height_m"],
+        "camera_type": camera_types,
+        "owner": [_as_text(v) for v in col("owner")],
+        "data_sharing": sharing,
+        "start_date": dates["start_date"],
+        "end_date": dates["end_date"],
+        "notes": [_as_text(v) for v in col("notes")],
+    }
+    for j, h in extras:
+        if h in data or h == "geometry":
+            continue
+        data[h] = _clean_column(columns[j])
+    keep = np.flatnonzero(~bad)
+    # file-level errors make every row unusable
+    if any(p.severity == "error" and p.row is None for p in problems):
+        keep = keep[:0]
+    # text columns keep None for "missing" (object dtype), numbers are float with NaN
+    frame = pd.DataFrame({c: _take(v, keep) if isinstance(v, np.ndarray) else _object_array(_take(v, keep)) for c, v in data.items()})
+    gdf = gpd.GeoDataFrame(frame, geometry=geometry[keep], crs=WGS84)
+    gdf.index = pd.Index(np.asarray(_take(ids, keep), dtype=object), name="id")
+    defaults: dict[str, dict[str, dict[str, float | int]]] = {}
+    for kind, sub in gdf.groupby("kind", sort=True) if len(gdf) else ():
+        for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
+            cnt = int(sub[fld].isna().sum())
+            if cnt and fld in specs[kind].defaults:
+                defaults.setdefault(str(kind), {})[fld] = {"value": specs[kind].defaults[fld], "rows": cnt}
+    gdf.attrs["defaults"] = defaults
+    gdf.attrs["header_lang"] = header_lang
+    return gdf, problems
+
+
+def _clean_column(values: Iterable[Any]) -> list[Any]:
+    """Blank cells -> None, text stripped (the readers have put it in NFC), NaN -> None."""
+    return [(v.strip() or None) if type(v) is str else None if v is None or (type(v) is float and v != v) else v for v in values]
+
+
+def _take(values: Any, keep: np.ndarray) -> Any:
+    if len(keep) == len(values):
+        return values
+    if isinstance(values, np.ndarray):
+        return values[keep]
+    return [values[i] for i in keep]
+
+
+def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np.ndarray, list[tuple[int, ParseError]]]:
+    """Floats of a column (NaN where blank) and the cells that failed: plain numbers and
+    "10.5"/"10,5" directly, anything else (DMS, units, thousands) through ``parse``."""
+    out = np.full(len(values), np.nan)
+    failed: list[tuple[int, ParseError]] = []
+    present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    if not present.any():
+        return out, failed
+    # fast path: the whole column at once ("10,5" -> "10.5"); any odd cell -> cell by cell
+    try:
+        prepared = [
+            "nan" if v is None else v.replace(",", ".") if type(v) is str and v.count(",") == 1 and "." not in v and "_" not in v else v
+            for v in values
+        ]
+        if any(type(v) is str and "_" in v for v in prepared):
+            raise ValueError("underscore")
+        bulk = np.array(prepared, dtype=object).astype(float)
+    except (ValueError, TypeError):
+        pass
+    else:
+        redo = np.flatnonzero(present & ~np.isfinite(bulk))
+        out = np.where(present, bulk, np.nan)
+        for k in redo:
+            try:
+                out[k] = parse(values[k])
+            except ParseError as exc:
+                out[k] = np.nan
+                failed.append((int(k), exc))
+        return out, failed
+    for k, v in enumerate(values):
+        if v is None:
+            continue
+        t = type(v)
+        f = math.nan
+        if t is float or t is int:
+            f = float(v)
+        elif t is str and "_" not in v:
+            if "," in v:
+                if v.count(",") == 1 and "." not in v:
+                    v2 = v.replace(",", ".")
+                else:
+                    v2 = ""
+            else:
+                v2 = v
+            if v2 and (v2[-1].isdigit() or v2[-1] == "."):
+                try:
+                    f = float(v2)
+                except ValueError:
+                    f = math.nan
+        if not math.isfinite(f):
+            try:
+                f = parse(v)
+            except ParseError as exc:
+                failed.append((k, exc))
+                continue
+        out[k] = f
+    return out, failed
+
+
+def _make_geometry(items: list[Any]) -> np.ndarray:
+    """Geometries from a list of (lon, lat) pairs (built at once), shapely geometries or None."""
+    out = np.full(len(items), None, dtype=object)
+    idx = [i for i, g in enumerate(items) if isinstance(g, tuple)]
+    if idx:
+        xy = np.array([items[i] for i in idx], dtype=float)
+        out[idx] = shapely.points(xy)
+    for i, g in enumerate(items):
+        if g is not None and not isinstance(g, tuple):
+            out[i] = g
+    return out
+
+
+def read_models(
+    path: str | os.PathLike[str],
+    *,
+    skip_invalid: bool = False,
+    crs: object = None,
+    specs: Mapping[str, LayerSpec] | None = None,
+    lang: str | None = None,
+    sheet: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read and validate security models (see :func:`load_models` for formats and headers).
+
+    Parameters
+    ----------
+    path, crs, specs, lang, sheet
+        As in :func:`load_models`.
+    skip_invalid
+        False: any error raises :class:`ValidationError` listing every problem. True: rows with
+        errors are left out and listed, as Problems, in ``frame.attrs["skipped"]`` (a
+        file-level error, such as no kind column, leaves the frame empty).
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4326, index = ``id``, ``MODEL_COLUMNS`` + geometry; ``attrs["defaults"]`` as in
+        :func:`load_models`. Warnings (a guessed encoding, an unknown field/host value, generated
+        ids...) are issued with :func:`warnings.warn`.
+
+    Raises
+    ------
+    ValidationError
+        Every error of the file, unless ``skip_invalid``.
+    CRSError
+        A vector file whose coordinates are not lon/lat and no ``crs``.
+    """
+    gdf, problems = load_models(path, crs=crs, specs=specs, lang=lang, sheet=sheet)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors and not skip_invalid:
+        raise ValidationError(errors)
+    for p in problems:
+        if p.severity != "error":
+            _warn(str(p))
+    gdf.attrs["skipped"] = errors
+    return gdf
+

@@ -1,0 +1,342 @@
+"""Administrative units beyond reading polygons: hamlets from points, and the unit tree.
+
+No open data has hamlet (thôn, ấp, tổ dân phố) boundaries; communes often know only where each
+hamlet's centre (nhà văn hoá, trụ sở) is. :func:`hamlets_from_points` turns such points into
+approximate hamlet areas: the Voronoi cells of the points of one commune, clipped to that
+commune (``approximate=True``), so that they tile the commune exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._errors import GeoAnttError, Problem, ValidationError
+from .crs import WGS84, metric_crs_for
+from ._parse import ParseError, is_blank, parse_coordinate
+from ._models_io import _read_csv_table, _read_xlsx_table
+from ._readers import _as_code, _as_text, _check_lonlat, _warn
+from .io import _polygonal_part, _read_unit_frame
+from .text import fold_key
+from .schema import UNIT_COLUMNS
+
+__all__ = [
+    "hamlets_from_points",
+    "read_hamlets",
+    "children",
+    "descendants",
+    "ancestors",
+    "check_parents",
+]
+
+
+def _commune_of_points(points_m: gpd.GeoSeries, communes_m: gpd.GeoDataFrame) -> np.ndarray:
+    """Code of the commune containing each point (None when none does); vectorised STRtree."""
+    tree = shapely.STRtree(communes_m.geometry.to_numpy())
+    pt_idx, poly_idx = tree.query(points_m.to_numpy(), predicate="intersects")
+    out = np.full(len(points_m), None, dtype=object)
+    codes = communes_m.index.to_numpy()
+    # a point on a shared border: the first commune wins (stable order)
+    first = pd.Series(poly_idx).groupby(pt_idx).min()
+    out[first.index.to_numpy()] = codes[first.to_numpy()]
+    return out
+
+
+def hamlets_from_points(
+    points: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
+    *,
+    metric_crs: object = None,
+    source: str = "points",
+) -> gpd.GeoDataFrame:
+    """Approximate hamlet areas from hamlet centre points: Voronoi cells clipped to the commune.
+
+    Parameters
+    ----------
+    points
+        One Point per hamlet; index = hamlet code (or a ``code`` column), ``name`` and
+        optionally ``parent_code`` (the commune's code). Without ``parent_code`` (or where it
+        is blank) the commune containing the point is used.
+    communes
+        Commune polygons (a units frame: index = code; when it holds several levels, its
+        communes are used).
+    metric_crs
+        CRS the cells are computed in (metres); default: the UTM zone of the communes.
+    source
+        Name of the input used in problem reports (a file name).
+
+    Returns
+    -------
+    GeoDataFrame
+        Units frame (``UNIT_COLUMNS``, EPSG:4326, index = code) with ``level="hamlet"`` and
+        ``approximate=True``; the hamlets of one commune tile it exactly (a commune with one
+        hamlet point gets the whole commune). Other columns of ``points`` are kept.
+
+    Raises
+    ------
+    ValidationError
+        A point outside every commune, a ``parent_code`` not among the communes, two hamlets
+        of one commune at the same place, a missing point.
+    """
+    if points.crs is None or communes.crs is None:
+        raise GeoAnttError("hamlets_from_points: points and communes need a CRS")
+    pts = points.copy()
+    if "code" in pts.columns:
+        pts.index = pd.Index([str(c) for c in pts["code"]], name="code")
+    else:
+        pts.index = pd.Index([str(c) for c in pts.index], name="code")
+    if "level" in communes.columns and (communes["level"] == "commune").any():
+        communes = communes[communes["level"] == "commune"]  # a frame of several levels
+    crs_m = metric_crs_for(communes, crs=metric_crs)
+    com_m = communes.to_crs(crs_m)
+    pts_m = pts.to_crs(crs_m)
+    problems: list[Problem] = []
+    geoms = pts_m.geometry
+    has_pt = ~(geoms.isna() | geoms.is_empty)
+    for i in np.flatnonzero(~has_pt.to_numpy()):
+        problems.append(Problem(source, i + 1, "geometry", None, f"hamlet {pts.index[i]}: no point"))
+    contained = np.full(len(pts), None, dtype=object)
+    if has_pt.any():
+        contained[has_pt.to_numpy()] = _commune_of_points(geoms[has_pt], com_m)
+    given = pts["parent_code"].tolist() if "parent_code" in pts.columns else [None] * len(pts)
+    parent: list[str | None] = []
+    for i, (g, c) in enumerate(zip(given, contained)):
+        g = None if g is None or (isinstance(g, float) and np.isnan(g)) or str(g).strip() == "" else str(g)
+        if g is not None and g not in com_m.index:
+            problems.append(Problem(source, i + 1, "parent_code", g, f"hamlet {pts.index[i]}: commune {g} is not among the communes"))
+            parent.append(None)
+            continue
+        if g is None and c is None and has_pt.iloc[i]:
+            problems.append(Problem(source, i + 1, "geometry", geoms.iloc[i].wkt, f"hamlet {pts.index[i]}: the point lies in no commune"))
+        parent.append(g if g is not None else c)
+    if problems:
+        raise ValidationError(problems)
+
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(parent):
+        groups[p].append(i)
+    cells = np.empty(len(pts), dtype=object)
+    outside: list[str] = []
+    for code, rows in groups.items():
+        commune = com_m.geometry.loc[code]
+        if len(rows) == 1:
+            cells[rows[0]] = commune
+            continue
+        xy = shapely.get_coordinates(geoms.iloc[rows].to_numpy())
+        uniq, counts = np.unique(xy, axis=0, return_counts=True)
+        if (counts > 1).any():
+            dup = [pts.index[rows[k]] for k in range(len(rows)) if any((xy[k] == u).all() for u in uniq[counts > 1])]
+            problems.append(Problem(source, None, "geometry", ", ".join(dup), f"hamlets of commune {code} at the same place"))
+            continue
+        regions = shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=commune, ordered=True)
+        parts = shapely.get_parts(regions)
+        # ordered=True keeps input order; match by containment to be safe across GEOS versions
+        tree = shapely.STRtree(parts)
+        pi, ci = tree.query(shapely.points(xy), predicate="intersects")
+        cell_of = pd.Series(ci).groupby(pi).min()
+        clipped = shapely.intersection(parts[cell_of.reindex(range(len(rows))).to_numpy()], commune)
+        for k, r in enumerate(rows):
+            poly = _polygonal_part(clipped[k])
+            if poly is None:
+                outside.append(str(pts.index[r]))
+            cells[r] = poly
+        # the points' own commune test: a point given a parent it lies outside of
+        for k, r in enumerate(rows):
+            if contained[r] is not None and contained[r] != code:
+                outside.append(f"{pts.index[r]} (in {contained[r]}, parent {code})")
+    if problems:
+        raise ValidationError(problems)
+    if outside:
+        _warn(f"{source}: hamlet point(s) outside their parent commune: {', '.join(outside[:20])}")
+
+    out = pts.drop(columns=[c for c in ("code", "level", "parent_code", "approximate") if c in pts.columns])
+    out = gpd.GeoDataFrame(out.drop(columns=pts.geometry.name), geometry=list(cells), crs=crs_m)
+    out = out.to_crs(WGS84)
+    out.insert(0, "code", out.index.to_numpy())
+    if "name" not in out.columns:
+        out.insert(1, "name", out.index.to_numpy())
+    out["level"] = "hamlet"
+    out["parent_code"] = parent
+    out["approximate"] = True
+    for c in ("valid_from", "valid_to"):
+        if c not in out.columns:
+            out[c] = None
+    first = list(UNIT_COLUMNS)
+    out = out[first + [c for c in out.columns if c not in first]]
+    return out
+
+
+def read_hamlets(
+    path: str | os.PathLike[str],
+    communes: gpd.GeoDataFrame,
+    *,
+    columns: dict[str, str] | None = None,
+    crs: object = None,
+    encoding: str | None = None,
+    layer: str | None = None,
+    metric_crs: object = None,
+) -> gpd.GeoDataFrame:
+    """Read hamlets as polygons or as centre points (then built with :func:`hamlets_from_points`).
+
+    Parameters
+    ----------
+    path
+        GeoJSON, Shapefile or GeoPackage of hamlet polygons or points (see
+        :func:`geo_antt.io.read_units` for the column mapping, CRS and encoding options), or a
+        CSV/XLSX table of hamlet centres: code (mã thôn/ấp), name (tên thôn), commune code
+        (mã xã, optional) and lat/lon (vĩ độ/kinh độ, decimal or DMS). ``layer`` names the
+        XLSX sheet.
+    communes
+        The communes the hamlets belong to (units frame). Polygon hamlets without a
+        ``parent_code`` get the commune containing their representative point.
+    metric_crs
+        CRS (metres) of the Voronoi construction for point hamlets.
+
+    Returns
+    -------
+    GeoDataFrame
+        Units frame with ``level="hamlet"``; ``approximate`` is True for point-built hamlets.
+    """
+    if Path(path).suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
+        frame = _hamlet_points_table(Path(path), columns=columns, sheet=layer)
+        return hamlets_from_points(frame, communes, metric_crs=metric_crs, source=str(path))
+    frame = _read_unit_frame(path, level="hamlet", columns=columns, crs=crs, encoding=encoding, layer=layer, points=None)
+    types = set(frame.geom_type)
+    if types <= {"Point"}:
+        return hamlets_from_points(frame, communes, metric_crs=metric_crs, source=str(path))
+    # polygons: fill missing parents from the commune containing each hamlet
+    if "level" in communes.columns and (communes["level"] == "commune").any():
+        communes = communes[communes["level"] == "commune"]
+    missing = frame["parent_code"].isna().to_numpy()
+    if missing.any():
+        crs_m = metric_crs_for(communes, crs=metric_crs)
+        reps = frame.geometry[missing].to_crs(crs_m).representative_point()
+        found = _commune_of_points(reps, communes.to_crs(crs_m))
+        parents = frame["parent_code"].astype(object).to_numpy().copy()
+        parents[missing] = found
+        frame["parent_code"] = parents
+    unknown = [(i, p) for i, p in enumerate(frame["parent_code"]) if p is not None and p not in communes.index]
+    none = [frame.index[i] for i, p in enumerate(frame["parent_code"]) if p is None]
+    if unknown or none:
+        problems = [Problem(str(path), i + 1, "parent_code", p, "commune not among the communes") for i, p in unknown]
+        problems += [Problem(str(path), None, "geometry", c, "hamlet lies in no commune") for c in none]
+        raise ValidationError(problems)
+    return frame
+
+
+_POINT_HEADERS = {
+    "code": ("ma_thon", "ma_ap", "ma_to_dan_pho", "ma_thon_ap", "hamlet_code", "ma", "code", "id"),
+    "name": ("ten_thon", "ten_ap", "ten_to_dan_pho", "ten_thon_ap", "hamlet", "hamlet_name", "ten", "name", "thon", "ap"),
+    "parent_code": ("ma_xa", "commune_code", "commune_code_2025", "commune_code_gso", "parent_code", "ma_phuong_xa"),
+    "lat": ("lat", "latitude", "vi_do", "vido"),
+    "lon": ("lon", "lng", "long", "longitude", "kinh_do", "kinhdo"),
+}
+
+
+def _hamlet_points_table(path: Path, *, columns: dict[str, str] | None, sheet: str | None) -> gpd.GeoDataFrame:
+    """Hamlet centres from a CSV/XLSX table (code, name, commune code, lat, lon)."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        header, rownums, cols, _notes = _read_xlsx_table(path, sheet)
+    else:
+        header, rownums, cols, _notes = _read_csv_table(path)
+    keys = {fold_key(h): j for j, h in reversed(list(enumerate(header)))}
+    where: dict[str, int] = {}
+    for field_, aliases in _POINT_HEADERS.items():
+        want = (columns or {}).get(field_)
+        cands = (want,) if want else aliases
+        j = next((keys[fold_key(a)] for a in cands if fold_key(a) in keys), None)
+        if j is not None:
+            where[field_] = j
+    missing = [f for f in ("code", "lat", "lon") if f not in where]
+    if missing:
+        raise GeoAnttError(f"{path}: no column for {', '.join(missing)} (e.g. mã thôn, vĩ độ, kinh độ); the header is {header}")
+    problems: list[Problem] = []
+    rows = []
+    for k, rownum in enumerate(rownums):
+        cell = {f: cols[j][k] for f, j in where.items()}
+        code = _as_code(cell.get("code"))
+        if code is None:
+            problems.append(Problem(str(path), rownum, header[where["code"]], None, "missing hamlet code"))
+            continue
+        try:
+            lat = parse_coordinate(cell["lat"], axis="lat") if not is_blank(cell["lat"]) else None
+            lon = parse_coordinate(cell["lon"], axis="lon") if not is_blank(cell["lon"]) else None
+        except ParseError as exc:
+            problems.append(Problem(str(path), rownum, None, f"{cell['lat']}, {cell['lon']}", str(exc)))
+            continue
+        if lat is None or lon is None:
+            problems.append(Problem(str(path), rownum, header[where["lat"]], None, "missing coordinates"))
+            continue
+        why = _check_lonlat(lon, lat)
+        if why:
+            problems.append(Problem(str(path), rownum, header[where["lat"]], f"{lat:g}, {lon:g}", why))
+            continue
+        rows.append({"code": code, "name": _as_text(cell.get("name")) or code, "parent_code": _as_code(cell.get("parent_code")), "geometry": shapely.Point(lon, lat)})
+    if problems:
+        raise ValidationError(problems)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84) if rows else gpd.GeoDataFrame({"code": []}, geometry=[], crs=WGS84)
+
+
+# --------------------------------------------------------------------------------------------
+# the unit tree
+
+
+def children(units: gpd.GeoDataFrame | pd.DataFrame, code: str) -> list[str]:
+    """Codes of the units whose ``parent_code`` is ``code`` (in frame order)."""
+    return [str(c) for c in units.index[units["parent_code"].to_numpy() == code]]
+
+
+def descendants(units: gpd.GeoDataFrame | pd.DataFrame, code: str) -> list[str]:
+    """Codes of every unit below ``code`` (children, their children...), breadth first."""
+    by_parent: dict[str, list[str]] = defaultdict(list)
+    for c, p in zip(units.index, units["parent_code"]):
+        if p is not None and p == p:
+            by_parent[str(p)].append(str(c))
+    out: list[str] = []
+    queue = list(by_parent.get(code, ()))
+    seen = {code}
+    while queue:
+        c = queue.pop(0)
+        if c in seen:  # a cycle in bad data
+            continue
+        seen.add(c)
+        out.append(c)
+        queue.extend(by_parent.get(c, ()))
+    return out
+
+
+def ancestors(units: gpd.GeoDataFrame | pd.DataFrame, code: str) -> list[str]:
+    """Codes from ``code``'s parent up to the root (only units present in ``units``)."""
+    parent = dict(zip(map(str, units.index), units["parent_code"]))
+    out: list[str] = []
+    cur = parent.get(code)
+    while cur is not None and cur == cur and cur in parent and cur not in out and cur != code:
+        out.append(cur)
+        cur = parent.get(cur)
+    return out
+
+
+def check_parents(units: gpd.GeoDataFrame | pd.DataFrame, *, levels: Iterable[str] | None = None) -> list[str]:
+    """Codes of units whose ``parent_code`` names a unit absent from ``units`` (orphans).
+
+    Only units of ``levels`` (default: every level whose parent level is present in the
+    frame) are checked, so a commune file alone has no orphans.
+    """
+    present_levels = set(units["level"])
+    order = ("province", "district", "commune", "hamlet")
+    if levels is None:
+        levels = [lv for i, lv in enumerate(order) if i > 0 and lv in present_levels and any(o in present_levels for o in order[:i])]
+    levels = set(levels)
+    codes = set(map(str, units.index))
+    return [
+        str(c)
+        for c, lv, p in zip(units.index, units["level"], units["parent_code"])
+        if lv in levels and p is not None and p == p and str(p) not in codes
+    ]

@@ -1,0 +1,224 @@
+"""Conference report: figures, coverage tables, HTML/XLSX/PDF outputs, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from geo_antt._errors import GeoAnttError, NotFoundError
+from geo_antt.report import build_report, parse_period, previous_period, render_html, units_under, write_report
+from geo_antt.schema import MODEL_COLUMNS
+
+UTM48 = "EPSG:32648"
+X0, Y0 = 600_000.0, 1_120_000.0
+
+
+def synthetic_dataset():
+    """A district D1 with communes C1 (hamlets H11, H12) and C2 (hamlet H21), 200 m squares."""
+    sq = lambda i, j: shapely.box(X0 + 200 * i, Y0 + 200 * j, X0 + 200 * (i + 1), Y0 + 200 * (j + 1))  # noqa: E731
+    rows = [
+        ("D1", "Huyện Thử", "district", None, shapely.union_all([sq(0, 0), sq(1, 0), sq(2, 0)])),
+        ("C1", "Xã Một", "commune", "D1", shapely.union_all([sq(0, 0), sq(1, 0)])),
+        ("C2", "Xã Hai", "commune", "D1", sq(2, 0)),
+        ("H11", "Ấp Một A", "hamlet", "C1", sq(0, 0)),
+        ("H12", "Ấp Một B", "hamlet", "C1", sq(1, 0)),
+        ("H21", "Ấp Hai A", "hamlet", "C2", sq(2, 0)),
+    ]
+    units = gpd.GeoDataFrame(
+        {
+            "code": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "level": [r[2] for r in rows],
+            "parent_code": [r[3] for r in rows],
+            "approximate": [False] * len(rows),
+            "valid_from": [None] * len(rows),
+            "valid_to": [None] * len(rows),
+        },
+        geometry=[r[4] for r in rows],
+        crs=UTM48,
+    ).set_index("code", drop=False)
+    units.index.name = "code"
+    # id, kind, name, field, host, status, unit, x, y, direction, start, end
+    M = [
+        ("m1", "camera", "Camera an ninh", "crime_prevention", "residential", "active", "H11", 100, 100, (0.0,), "2023-03-01", None),
+        ("m2", "camera", "Camera an ninh", "traffic_safety", "residential", "active", "H11", 50, 50, (90.0,), "2024-02-10", None),
+        ("m3", "lighting", "Thắp sáng đường quê", "crime_prevention", "residential", "active", "H12", 300, 100, (), "2024-05-05", None),
+        ("m4", "checkpoint", "Chốt dân phòng", "crime_prevention", "agency", "inactive", "H12", 350, 150, (), "2023-09-01", None),
+        ("m5", "self_management", "Tổ tự quản", "subject_management", "residential", "active", "C2", None, None, (), "2024-03-01", None),
+        ("m6", "camera", "Camera an ninh", "crime_prevention", "school", "active", "H21", 500, 100, (180.0,), "2025-01-01", None),
+        ("m7", "lighting", "Thắp sáng đường quê", "fire_prevention", "enterprise", "inactive", "H21", 450, 50, (), "2022-01-01", "2023-12-01"),
+        ("m8", "other", "Gương sáng", "ethnic_affairs", "residential", "active", None, 420, 120, (), None, None),
+    ]
+    data = {c: [None] * len(M) for c in MODEL_COLUMNS}
+    for k, m in enumerate(M):
+        data["id"][k], data["kind"][k], data["name"][k], data["field"][k], data["host"][k] = m[0], m[1], m[2], m[3], m[4]
+        data["status"][k], data["unit_code"][k], data["direction_deg"][k] = m[5], m[6], m[9]
+        data["start_date"][k], data["end_date"][k] = m[10], m[11]
+    for c in ("fov_deg", "range_m", "radius_m", "height_m"):
+        data[c] = [math.nan] * len(M)
+    geoms = [shapely.Point(X0 + m[7], Y0 + m[8]) if m[7] is not None else None for m in M]
+    models = gpd.GeoDataFrame(data, geometry=geoms, crs=UTM48).set_index("id", drop=False)
+    models.index.name = "id"
+    return units.to_crs(4326), models.to_crs(4326)
+
+
+# Expected for D1, period 2024-01-01:2024-06-30 (previous: 2023-07-03:2023-12-31, 182 days):
+#   registered by 2024-06-30: m1 m2 m3 m4 m5 m7 m8 (m6 starts in 2025) = 7
+#   new in the period: m2 m3 m5 = 3; active 5, inactive 2 (m4, m7); distinct names: Camera an
+#   ninh, Thắp sáng đường quê, Chốt dân phòng, Tổ tự quản, Gương sáng = 5; fields: all 5
+#   previous period end 2023-12-31: m1 m4 m7 m8 = 4 (active m1 m8), new: m4 = 1
+
+
+def test_period_helpers():
+    assert parse_period("2024-01-01:2024-09-30") == (dt.date(2024, 1, 1), dt.date(2024, 9, 30))
+    assert previous_period(dt.date(2024, 1, 1), dt.date(2024, 6, 30)) == (dt.date(2023, 7, 3), dt.date(2023, 12, 31))
+    with pytest.raises(GeoAnttError, match="START:END"):
+        parse_period("2024-01-01")
+    with pytest.raises(GeoAnttError, match="before"):
+        parse_period("2024-02-01:2024-01-01")
+
+
+def test_units_under():
+    units, _ = synthetic_dataset()
+    assert sorted(units_under(units, "C1").index) == ["C1", "H11", "H12"]
+    assert len(units_under(units, "D1")) == 6
+    assert list(units_under(units, "xa hai").index) == ["C2", "H21"]
+    assert list(units_under(units, "Hai").index) == ["C2", "H21"]
+    with pytest.raises(NotFoundError):
+        units_under(units, "ZZ")
+
+
+def test_report_figures_and_comparison():
+    units, models = synthetic_dataset()
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
+    f, p = rep.figures, rep.prev_figures
+    assert (f["n_models"], f["n_new"], f["n_active"], f["n_inactive"]) == (7, 3, 5, 2)
+    assert (f["n_names"], f["n_fields"], f["n_communes"], f["n_hamlets"]) == (5, 5, 2, 3)
+    assert (p["n_models"], p["n_new"], p["n_active"], p["n_inactive"]) == (4, 1, 2, 2)
+    kinds = dict(zip(rep.by_kind.iloc[:, 0], rep.by_kind.iloc[:, 1]))
+    assert kinds == {"Camera an ninh": 2, "Ánh sáng an ninh trật tự": 2, "Chốt dân phòng": 1, "Tổ nhân dân tự quản": 1, "Mô hình khác": 1}
+    hosts = dict(zip(rep.by_host.iloc[:, 0], rep.by_host.iloc[:, 1]))
+    assert hosts == {"Khu dân cư": 5, "Cơ quan": 1, "Doanh nghiệp": 1}
+    # coverage: only hamlets H11 (two cameras) and H12 (one light) are covered at the period end
+    ham = rep.hamlets.set_index("Mã")
+    assert ham.loc["H21", "Tỷ lệ phủ (%)"] == 0.0
+    assert ham.loc["H11", "Tỷ lệ phủ (%)"] > 0 and ham.loc["H12", "Tỷ lệ phủ (%)"] > 0
+    assert set(rep.uncovered["Mã"]) == {"H11", "H12", "H21"}  # all well below 50 %
+    assert rep.uncovered["Mã"].iloc[0] == "H21"  # the most uncovered first
+    # a light of radius 20 m covers pi * 20^2 of H12: 1256.6 / 40000 = 3.1 %
+    assert ham.loc["H12", "Tỷ lệ phủ (%)"] == pytest.approx(100 * math.pi * 400 / 40_000, abs=0.1)
+
+
+def test_report_html_contains_the_figures(tmp_path):
+    units, models = synthetic_dataset()
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30")
+    out = write_report(rep, tmp_path / "bao-cao.html")
+    text = out.read_text(encoding="utf-8")
+    assert "@page { size: A4" in text
+    assert "Huyện Thử" in text and "01/01/2024 – 30/06/2024" in text
+    row = lambda label: re.search(rf"<td>{re.escape(label)}</td><td class=\"num\">([^<]+)</td><td class=\"num\">([^<]+)</td>", text)  # noqa: E731
+    assert row("Tổng số mô hình").groups() == ("7", "4")
+    assert row("Mô hình mới trong kỳ").groups() == ("3", "1")
+    assert row("Số tên mô hình khác nhau").groups()[0] == "5"
+    assert row("Số lĩnh vực").groups()[0] == "5"
+    assert text.count("data:image/png;base64,") == 3  # bar, histogram, map
+    assert "Ấp Hai A" in text and "http" not in text.replace("http-equiv", "")
+    en = render_html(build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="en", charts=False))
+    assert "Models in total" in en and "Coverage per hamlet" in en
+
+
+def test_report_xlsx_has_one_sheet_per_table(tmp_path):
+    from openpyxl import load_workbook
+
+    units, models = synthetic_dataset()
+    rep = build_report(units, models, unit_code="C1", period="2024-01-01:2024-06-30", charts=False)
+    out = write_report(rep, tmp_path / "r.xlsx")
+    wb = load_workbook(out)
+    assert len(wb.sheetnames) == 8
+    ws = wb[wb.sheetnames[0]]
+    values = {r[0]: r[1] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert values["Tổng số mô hình"] == 4  # m1 m2 m3 m4 in C1
+    ham = wb[wb.sheetnames[6]]
+    codes = {r[0] for r in ham.iter_rows(min_row=2, values_only=True)}
+    assert codes == {"H11", "H12"}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_report_pdf_pure_python(tmp_path):
+    units, models = synthetic_dataset()
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30")
+    out = write_report(rep, tmp_path / "r.pdf", pdf_engine="matplotlib")
+    data = out.read_bytes()
+    assert data[:5] == b"%PDF-" and len(data) > 10_000
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="no /usr/bin/chromium")
+def test_report_pdf_chromium_a4(tmp_path):
+    units, models = synthetic_dataset()
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30")
+    out = write_report(rep, tmp_path / "r.pdf", pdf_engine="chromium")
+    data = out.read_bytes()
+    assert data[:5] == b"%PDF-"
+    # A4 MediaBox = 595.92 x 842.88 pt (or 595 x 842)
+    assert re.search(rb"/MediaBox \[0 0 59[45](\.\d+)? 84[12](\.\d+)?\]", data)
+
+
+def test_models_with_codes_of_units_not_loaded_count_where_they_stand():
+    units, models = synthetic_dataset()
+    communes_only = units.loc[units["level"] != "hamlet"]
+    rep = build_report(communes_only, models, unit_code="C1", period="2024-01-01:2024-06-30", charts=False)
+    # m1..m4 stand in C1; their hamlet codes are unknown without the hamlet layer
+    assert rep.figures["n_models"] == 4 and rep.figures["n_hamlets"] == 0
+    assert rep.figures["covered_pct"] > 0 and len(rep.communes) == 1
+
+
+def test_bad_format_and_unit(tmp_path):
+    units, models = synthetic_dataset()
+    with pytest.raises(NotFoundError):
+        build_report(units, models, unit_code="NOPE", period="2024-01-01:2024-06-30")
+    rep = build_report(units, models, unit_code="C2", period="2024-01-01:2024-06-30", charts=False)
+    with pytest.raises(GeoAnttError, match="format"):
+        write_report(rep, tmp_path / "r.docx")
+
+
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.mark.skipif(not (DEMO_DIR / "dataset.toml").is_file(), reason="demo dataset not built")
+def test_report_of_the_demo_ham_thuan_nam_shows_127_34_5(tmp_path, capsys):
+    from geo_antt.cli import main
+
+    out = tmp_path / "ham-thuan-nam.html"
+    rc = main(["report", "--data", str(DEMO_DIR), "--unit", "Hàm Thuận Nam", "--period", "2025-01-01:2025-06-30",
+               "--format", "html", "--out", str(out)])
+    assert rc == 0
+    text = out.read_text(encoding="utf-8")
+    first = lambda label: re.search(rf"<td>{re.escape(label)}</td><td class=\"num\">([^<]+)</td>", text).group(1)  # noqa: E731
+    assert first("Tổng số mô hình") == "127"
+    assert first("Số tên mô hình khác nhau") == "34"
+    assert first("Số lĩnh vực") == "5"
+    assert first("Số xã, phường, thị trấn") == "13"
+    assert "Huyện Hàm Thuận Nam" in text
+    assert "127 models" in capsys.readouterr().out
+    # the 2025 communes: the 127 models summed through the crosswalk, Hàm Minh into Hàm Thuận Nam
+    sec = text[text.index("id='communes-2025'"):]
+    sec = sec[: sec.index("</section>")]
+    cells = re.findall(r"<tr><td>(\d{5})</td><td>([^<]+)</td><td class=\"num\">(\d+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td>", sec)
+    assert len(cells) == 6 and sum(int(c[4]) for c in cells) == 127
+    assert ("23110", "Xã Hàm Thuận Nam", "2", "23110, 23137") == cells[1][:4]
+    xlsx = tmp_path / "htn.xlsx"
+    assert main(["report", "--data", str(DEMO_DIR), "--unit", "598", "--period", "2025-01-01:2025-06-30", "--out", str(xlsx)]) == 0
+    from openpyxl import load_workbook
+
+    ws = load_workbook(xlsx).worksheets[0]
+    values = {r[0]: r[1] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert (values["Tổng số mô hình"], values["Số tên mô hình khác nhau"], values["Số lĩnh vực"]) == (127, 34, 5)
