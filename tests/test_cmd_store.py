@@ -26,7 +26,7 @@ def db(tmp_path):
 def _models_file(path, records):
     geoms = [r.pop("geometry") for r in records]
     g = gpd.GeoDataFrame(records, geometry=geoms, crs="EPSG:4326")
-    g["direction_deg"] = g["direction_deg"].map(lambda t: ",".join(map(str, t)))
+    g["direction_deg"] = g["direction_deg"].map(lambda t: ";".join(map(str, t)))
     g.to_file(path)
     return str(path)
 

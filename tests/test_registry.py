@@ -46,7 +46,7 @@ def _client(app, name):
 def _geojson_bytes(records) -> bytes:
     geoms = [r.pop("geometry") for r in records]
     g = gpd.GeoDataFrame(records, geometry=geoms, crs="EPSG:4326")
-    g["direction_deg"] = g["direction_deg"].map(lambda t: ",".join(map(str, t)))
+    g["direction_deg"] = g["direction_deg"].map(lambda t: ";".join(map(str, t)))
     return g.to_json().encode()
 
 

@@ -1029,7 +1029,7 @@ class Store:
             # spreadsheet row numbers when the reader kept them, else rows are named by their id
             if "source_row" in gdf.columns:
                 rows_no: list[Any] = [None if _isna(r) else int(r) for r in gdf["source_row"]]
-            elif len(gdf.attrs.get("source_rows") or ()) == len(gdf):
+            elif gdf.attrs.get("source_rows") is not None and len(gdf.attrs["source_rows"]) == len(gdf):
                 rows_no = [int(r) for r in gdf.attrs["source_rows"]]
             else:
                 rows_no = [None] * len(gdf)
