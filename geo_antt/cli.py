@@ -25,6 +25,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "geo_antt._cmd_demo",
     "geo_antt._cmd_plan",
     "geo_antt._cmd_report",
+    "geo_antt._cmd_store",
 )
 
 EPILOG = """\

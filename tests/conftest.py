@@ -1,9 +1,25 @@
-"""Shared fixtures: hand-checkable metric fixtures and the real data in ../shared/data."""
+"""Shared fixtures: hand-checkable metric fixtures, the real data in ../shared/data, and a real
+PostgreSQL + PostGIS server for the store tests.
+
+* ``postgis_server`` (session): ``initdb`` into a temporary folder (as the ``postgres`` system user
+  when running as root), a random loopback port, its socket in that folder, a template database
+  with ``CREATE EXTENSION postgis``. Skipped when the binaries are missing, except with CI=true.
+* ``postgis_url``: a fresh database (copied from the template) per test.
+* ``store_url``: parametrised over both store backends: an SQLite file in ``tmp_path``, and PostGIS.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
 from pathlib import Path
+from typing import Any, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -13,6 +29,7 @@ from shapely.geometry import Point, box
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI") == "true"
 
 # A corner of UTM 48N in the Mekong delta (about 105.0 E, 9.95 N): coordinates checkable by hand.
 X0, Y0 = 500_000.0, 1_100_000.0
@@ -113,3 +130,115 @@ def app(synthetic_dir, synthetic_cov):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+# ----------------------------------------------------------------------------------------------
+# PostgreSQL + PostGIS for the store tests
+
+
+def _pg_bindir() -> Path | None:
+    env = os.environ.get("GEO_ANTT_PG_BINDIR")
+    if env and (Path(env) / "initdb").exists():
+        return Path(env)
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    if found:
+        return Path(found[0]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"PostGIS tests cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgis_server() -> Iterator[dict[str, Any]]:
+    """A PostgreSQL + PostGIS server for this test session (see the module docstring)."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        _unavailable("PostgreSQL binaries (initdb, postgres) not found")
+    ext = glob.glob("/usr/share/postgresql/*/extension/postgis.control") + glob.glob(
+        str(bindir.parent / "share" / "extension" / "postgis.control")
+    )
+    if not ext:
+        _unavailable("the PostGIS extension is not installed")
+    import psycopg
+
+    run_as: dict[str, Any] = {}
+    base = Path(tempfile.mkdtemp(prefix="geo-antt-pg-"))
+    if os.geteuid() == 0:  # postgres refuses to run as root: use the postgres system account
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            _unavailable("running as root and there is no 'postgres' account to run the server")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        run_as = {"user": pw.pw_uid, "group": pw.pw_gid}
+    data = base / "data"
+    log = base / "server.log"
+    subprocess.run(
+        [str(bindir / "initdb"), "-D", str(data), "-U", "geo", "--auth=trust", "-E", "UTF8", "--no-locale", "-N"],
+        check=True, capture_output=True, **run_as,
+    )
+    port = _free_port()
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(base), "-h", "127.0.0.1",
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+             "-c", "max_connections=200"],
+            stdout=fh, stderr=subprocess.STDOUT, **run_as,
+        )
+    dsn = f"host=127.0.0.1 port={port} user=geo"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(dsn + " dbname=postgres", autocommit=True) as conn:
+                conn.execute("CREATE DATABASE geo_tpl")
+            break
+        except psycopg.OperationalError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                text = log.read_text(errors="replace")[-2000:]
+                shutil.rmtree(base, ignore_errors=True)
+                pytest.fail(f"PostgreSQL did not start: {text}")
+            time.sleep(0.1)
+    with psycopg.connect(dsn + " dbname=geo_tpl", autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION postgis")
+    try:
+        yield {"host": "127.0.0.1", "port": port, "user": "geo", "dsn": dsn, "base": base}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgis_url(postgis_server: dict[str, Any]) -> str:
+    """A new, empty database with PostGIS on the session server (SQLAlchemy URL)."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgis_server["dsn"] + " dbname=postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE geo_tpl")
+    return f"postgresql://geo@127.0.0.1:{postgis_server['port']}/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL for each backend: an SQLite file, then a PostGIS database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'geo-antt.sqlite'}"
+    return request.getfixturevalue("postgis_url")

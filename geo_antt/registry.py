@@ -1,0 +1,248 @@
+"""JSON API over the store for the browser and for scripts: ``/api/registry/...``.
+
+Every route works on behalf of :func:`geo_antt.auth.current_user` (session + CSRF header, or an
+API token); role and unit scope are enforced by the store itself, so an officer of commune A gets
+403 for a model of commune B and lists contain only their units. Errors are JSON:
+``{"error": ..., "message": ...}`` with the status of the error (400, 403, 404, 409).
+
+Routes
+------
+``GET  /api/registry/models?unit=CODE&bbox=minlon,minlat,maxlon,maxlat&status=active``
+    GeoJSON FeatureCollection of the models (properties include ``version``).
+``GET  /api/registry/models/<id>``
+    One model as a GeoJSON Feature.
+``POST /api/registry/models``
+    Create (body: a Feature, or properties + ``geometry``); 201 with the stored Feature.
+``PATCH /api/registry/models/<id>``
+    ``{"version": N, "changes": {...}}`` (geometry as GeoJSON); 409 when N is stale.
+``POST /api/registry/models/<id>/retire``
+    ``{"version": N}``: status inactive (no deletion).
+``GET  /api/registry/audit?model=ID&limit=N``
+    Audit entries, newest first.
+``GET  /api/registry/coverage?level=hamlet&unit=CODE``
+    Coverage figures per unit (cached; recomputed only where models changed).
+``POST /api/registry/import``
+    Multipart ``file`` (+ ``unit``): the preview with a ``fingerprint``; with ``commit=1`` and
+    that ``fingerprint`` the same import is applied, all or nothing (409 if the preview would now
+    differ).
+
+Wire it with :func:`init_registry` after :func:`geo_antt.auth.init_auth`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import shapely.geometry
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.utils import secure_filename
+
+from ._errors import ConflictError, GeoAnttError, ValidationError
+from .auth import current_user
+from .schema import MODEL_COLUMNS
+from .store import Store
+from .store._files import read_models_file
+
+__all__ = ["bp", "init_registry", "model_feature"]
+
+bp = Blueprint("registry", __name__, url_prefix="/api/registry")
+_EXT = "geo_antt_registry"
+_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+_UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
+
+
+def _store() -> Store:
+    return current_app.extensions[_EXT]
+
+
+def _json(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(v, (tuple, list, np.ndarray)):
+        return [_json(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _json(x) for k, x in v.items()}
+    if isinstance(v, (_dt.datetime, _dt.date)):
+        return v.isoformat()
+    if hasattr(v, "isoformat"):  # pandas Timestamp
+        return v.isoformat()
+    return v if isinstance(v, str) else str(v)
+
+
+def model_feature(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored model record (``Store.get_model``) as a GeoJSON Feature (RFC 7946)."""
+    geom = rec.get("geometry")
+    props = {k: _json(v) for k, v in rec.items() if k != "geometry"}
+    return {
+        "type": "Feature",
+        "id": rec["id"],
+        "geometry": None if geom is None else shapely.geometry.mapping(geom),
+        "properties": props,
+    }
+
+
+def _frame_features(gdf: Any) -> dict[str, Any]:
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    geoms = gdf.geometry.to_numpy()
+    feats = []
+    for i, rec in enumerate(gdf[cols].to_dict("records")):
+        g = geoms[i]
+        feats.append(
+            {
+                "type": "Feature",
+                "id": rec["id"],
+                "geometry": None if g is None else shapely.geometry.mapping(g),
+                "properties": {k: _json(v) for k, v in rec.items()},
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise GeoAnttError("the request body must be a JSON object")
+    return body
+
+
+def _version(body: Mapping[str, Any]) -> int:
+    v = body.get("version")
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise GeoAnttError("'version' (the version your edit is based on, an integer) is required")
+    return v
+
+
+@bp.errorhandler(GeoAnttError)
+def _error(exc: GeoAnttError) -> Any:
+    return jsonify(exc.to_dict()), exc.http_status
+
+
+@bp.get("/models")
+def list_models() -> Any:
+    """The models in the user's scope as a FeatureCollection."""
+    bbox = request.args.get("bbox")
+    box = None
+    if bbox:
+        try:
+            box = tuple(float(v) for v in bbox.split(","))
+        except ValueError:
+            raise GeoAnttError(f"bbox must be 'minlon,minlat,maxlon,maxlat', got {bbox!r}") from None
+    status = request.args.getlist("status") or None
+    gdf = _store().models_frame(unit_code=request.args.get("unit") or None, bbox=box, user=current_user(), status=status)
+    return jsonify(_frame_features(gdf))
+
+
+@bp.get("/models/<model_id>")
+def get_model(model_id: str) -> Any:
+    """One model."""
+    return jsonify(model_feature(_store().get_model(model_id, user=current_user())))
+
+
+@bp.post("/models")
+def create_model() -> Any:
+    """Add a model (Feature or flat properties); 201."""
+    body = _body()
+    if body.get("type") == "Feature":
+        record = dict(body.get("properties") or {})
+        record["geometry"] = body.get("geometry")
+        if body.get("id") is not None:
+            record.setdefault("id", body["id"])
+    else:
+        record = dict(body)
+    record = {k: v for k, v in record.items() if k in MODEL_COLUMNS or k == "geometry"}
+    rec = _store().create_model(record, user=current_user())
+    return jsonify(model_feature(rec)), 201
+
+
+@bp.patch("/models/<model_id>")
+def update_model(model_id: str) -> Any:
+    """Change fields of a model; 409 when the version is stale."""
+    body = _body()
+    changes = body.get("changes")
+    if not isinstance(changes, dict) or not changes:
+        raise GeoAnttError("'changes' must be an object of fields to change")
+    rec = _store().update_model(model_id, changes, expected_version=_version(body), user=current_user())
+    return jsonify(model_feature(rec))
+
+
+@bp.post("/models/<model_id>/retire")
+def retire_model(model_id: str) -> Any:
+    """Retire a model (status inactive)."""
+    rec = _store().retire_model(model_id, expected_version=_version(_body()), user=current_user())
+    return jsonify(model_feature(rec))
+
+
+@bp.get("/audit")
+def audit() -> Any:
+    """Audit entries (scoped), newest first."""
+    try:
+        limit = int(request.args.get("limit", 100))
+    except ValueError:
+        raise GeoAnttError("limit must be an integer") from None
+    df = _store().audit_frame(model_id=request.args.get("model") or None, limit=min(limit, 10_000), user=current_user())
+    return jsonify([{k: _json(v) for k, v in r.items()} for r in df.to_dict("records")])
+
+
+@bp.get("/coverage")
+def coverage() -> Any:
+    """Coverage figures per unit of a level (scoped)."""
+    frame = _store().coverage_frame(
+        level=request.args.get("level", "hamlet"), unit_code=request.args.get("unit") or None, user=current_user()
+    )
+    rows = [{"code": code, **{k: _json(v) for k, v in r.items()}} for code, r in zip(frame.index, frame.to_dict("records"))]
+    return jsonify({"level": request.args.get("level", "hamlet"), "units": rows})
+
+
+@bp.post("/import")
+def import_file() -> Any:
+    """Preview (default) or commit (``commit=1`` + ``fingerprint``) an uploaded models file."""
+    up = request.files.get("file")
+    if up is None or not up.filename:
+        raise GeoAnttError("no file uploaded (form field 'file')")
+    name = secure_filename(up.filename) or "upload"
+    suffix = Path(up.filename).suffix.lower()
+    if suffix not in _UPLOAD_SUFFIXES:
+        raise GeoAnttError(f"{up.filename}: use one of {', '.join(_UPLOAD_SUFFIXES)}")
+    unit = request.form.get("unit") or None
+    store = _store()
+    user = current_user()
+    with tempfile.TemporaryDirectory(prefix="geo-antt-import-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        up.save(path)
+        if path.stat().st_size > _MAX_UPLOAD_BYTES:
+            raise GeoAnttError(f"{up.filename}: larger than {_MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        gdf, file_problems = read_models_file(path)
+    file_problems = [p.__class__(up.filename, p.row, p.field, p.value, p.reason, p.severity) for p in file_problems]
+    preview = store.preview_import(gdf, user=user, unit_code=unit, source=up.filename)
+    out = preview.to_dict()
+    out["file_problems"] = [p.to_dict() for p in file_problems]
+    out["fingerprint"] = preview.fingerprint()
+    if request.form.get("commit") not in ("1", "true", "yes"):
+        return jsonify(out)
+    if request.form.get("fingerprint") != out["fingerprint"]:
+        raise ConflictError("the import differs from the preview you saw (the file or the registry changed): preview again")
+    errors = [p for p in file_problems if p.severity == "error"]
+    skip = request.form.get("skip_rejected") in ("1", "true", "yes")
+    if errors and not skip:
+        raise ValidationError(errors, message=f"{len(errors)} row(s) of {up.filename} could not be read; nothing imported")
+    counts = store.commit_import(preview, user=user, skip_rejected=skip)
+    return jsonify({"committed": True, "counts": counts, "file": name})
+
+
+def init_registry(app: Flask, store: Store) -> None:
+    """Register the ``/api/registry`` blueprint on ``app`` (after ``auth.init_auth``)."""
+    app.extensions[_EXT] = store
+    app.config.setdefault("MAX_CONTENT_LENGTH", _MAX_UPLOAD_BYTES + 1024 * 1024)
+    app.register_blueprint(bp)

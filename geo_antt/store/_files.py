@@ -1,0 +1,56 @@
+"""Reading import files for the store: models and units, through :mod:`geo_antt.io` when present.
+
+Without ``geo_antt.io`` only vector files already in the canonical columns are read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+
+from .._errors import GeoAnttError, Problem, ValidationError
+
+__all__ = ["read_models_file", "read_units_file"]
+
+
+def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Read a models file into a canonical models frame and the problems of rejected rows.
+
+    Uses :func:`geo_antt.io.load_models` (CSV, XLSX, GeoJSON, GeoPackage with header matching
+    and validation). Without it only vector files already in the canonical columns are read.
+    """
+    try:
+        from ..io import load_models  # type: ignore[attr-defined]
+    except ImportError:
+        load_models = None
+    if load_models is not None:
+        gdf, problems = load_models(path)
+        return gdf, list(problems)
+    p = Path(path)
+    if p.suffix.lower() not in (".geojson", ".json", ".gpkg"):
+        raise GeoAnttError(f"{p}: reading {p.suffix} files needs geo_antt.io.load_models (not in this build); use GeoJSON or GeoPackage")
+    if not p.is_file():
+        raise FileNotFoundError(2, "No such file", str(p))
+    gdf = gpd.read_file(p)
+    if "id" not in gdf.columns:
+        raise ValidationError([Problem(str(p), None, "id", None, "missing column")])
+    return gdf, []
+
+
+def read_units_file(path: str | Path) -> gpd.GeoDataFrame:
+    """Read a boundaries file into a units frame (``geo_antt.io.read_units`` when present)."""
+    try:
+        from ..io import read_units  # type: ignore[attr-defined]
+    except ImportError:
+        read_units = None
+    if read_units is not None:
+        return read_units(path)
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(2, "No such file", str(p))
+    gdf = gpd.read_file(p)
+    missing = [c for c in ("code", "name", "level") if c not in gdf.columns]
+    if missing:
+        raise ValidationError([Problem(str(p), None, c, None, "missing column") for c in missing])
+    return gdf

@@ -1,0 +1,1581 @@
+"""The store: units, models, users, tokens and the audit log in SQLite or PostgreSQL + PostGIS.
+
+:class:`Store` is the only stateful class of geo-antt. Every public method runs in one database
+transaction; every change to a model is checked against the caller's role and unit scope and
+written to the audit log with the old and new values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from alembic import command as _alembic_command
+from alembic.config import Config as _AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError as _AlembicCommandError
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from .._errors import (
+    ConflictError,
+    GeoAnttError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    ValidationError,
+)
+from ..config import DEFAULT_DATA_DIR, DEFAULT_SETTINGS, Settings
+from ..crs import utm_crs_for_lon
+from ..layers import load_layer_specs
+from ..schema import COUNTING_STATUSES, MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
+from ..text import fold, nfc
+from . import _tables as T
+from ._import import ImportPreview
+from ._records import (
+    FLOAT_COLUMNS,
+    check_record,
+    normalize_geometry,
+    normalize_record,
+    record_diff,
+    round_geometries,
+    to_json_record,
+)
+from ._types import utcnow
+
+__all__ = [
+    "Store",
+    "User",
+    "SYSTEM_USER",
+    "ROLES",
+    "DB_ENV_VAR",
+    "DEFAULT_DB_NAME",
+    "resolve_db_url",
+    "IMPORT_PAUSE_ENV_VAR",
+]
+
+ROLES = ("admin", "officer", "viewer")
+DB_ENV_VAR = "GEO_ANTT_DB"
+DEFAULT_DB_NAME = "geo-antt.sqlite"
+# Test hook: when set to a file path, commit_import writes that file after half of the rows and
+# sleeps (up to 60 s) inside the open transaction, so a test can kill the process mid-import.
+IMPORT_PAUSE_ENV_VAR = "GEO_ANTT_TEST_IMPORT_PAUSE_FILE"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_NAME_RE = re.compile(r"^[^\s/\\:]{1,128}$")
+_CHUNK = 500
+_TOKEN_PREFIX = "gat_"
+_PREVIEW_USER = object()  # commit_import: "the account that made the preview"
+_PG_LOCK_KEY = 7_470_011
+_BULK_INVALIDATE = 200  # a write touching more models than this drops the whole coverage cache  # advisory lock serialising concurrent migrations on PostgreSQL
+
+
+@dataclass(frozen=True)
+class User:
+    """An account as the store sees it.
+
+    Attributes
+    ----------
+    name
+        Login name.
+    role
+        ``admin`` (everything), ``officer`` (reads and edits models of its units and their
+        descendants) or ``viewer`` (reads them).
+    unit_codes
+        The units assigned to the account (its scope includes their descendants).
+    active
+        Inactive accounts cannot log in or use tokens.
+    """
+
+    name: str
+    role: str
+    unit_codes: tuple[str, ...] = ()
+    active: bool = True
+    id: int | None = None
+    credential_stamp: str = field(default="", repr=False, compare=False)
+    """Changes whenever the password changes: web sessions made before are no longer valid."""
+
+    @property
+    def is_admin(self) -> bool:
+        """True for the admin role (every unit, every action)."""
+        return self.role == "admin"
+
+    @property
+    def can_edit(self) -> bool:
+        """True for roles that may change models (admin, officer)."""
+        return self.role in ("admin", "officer")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (no credentials)."""
+        return {"name": self.name, "role": self.role, "unit_codes": list(self.unit_codes), "active": self.active}
+
+
+SYSTEM_USER = User(name="system", role="admin")
+"""The actor of command-line maintenance when no account is named (full rights, audited as 'system')."""
+
+
+def resolve_db_url(url: str | None = None, *, data_dir: str | os.PathLike[str] | None = None) -> str:
+    """The database URL to use: ``url``, else ``$GEO_ANTT_DB``, else ``<data_dir>/geo-antt.sqlite``.
+
+    A bare file path is taken as an SQLite file; ``postgresql://`` URLs use the psycopg driver.
+    """
+    url = url or os.environ.get(DB_ENV_VAR) or None
+    if url is None:
+        path = Path(data_dir or DEFAULT_DATA_DIR) / DEFAULT_DB_NAME
+        return f"sqlite:///{path.resolve()}"
+    if "://" not in url:
+        return f"sqlite:///{Path(url).resolve()}"
+    u = sa.engine.make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    if u.get_backend_name() not in ("sqlite", "postgresql"):
+        raise GeoAnttError(f"database URL {url!r}: only sqlite:///FILE and postgresql://... are supported")
+    return u.render_as_string(hide_password=False)
+
+
+def _engine_for(url: str) -> sa.Engine:
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, record: Any) -> None:
+            # Let SQLAlchemy (not the sqlite3 module) decide when transactions begin.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            # Writers take the write lock up front: no lock upgrade deadlocks between writers.
+            write = conn.get_execution_options().get("geo_antt_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _now() -> _dt.datetime:
+    return utcnow()
+
+
+class Store:
+    """The persistent registry of geo-antt (see the module docstring).
+
+    Open it with :meth:`Store.open`; close it with :meth:`close` (or use ``with``).
+
+    Scope rules, enforced by every method that takes ``user``: an ``admin`` reads and changes
+    everything; an ``officer`` reads and changes models whose ``unit_code`` is one of its units or
+    a descendant of one (via ``parent_code``); a ``viewer`` only reads them. Reading or changing
+    one model outside the scope raises :class:`~geo_antt.PermissionDeniedError` (HTTP 403); lists
+    are filtered to the scope. ``user=None`` means :data:`SYSTEM_USER` (command-line maintenance).
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        password_hasher: PasswordHasher | None = None,
+        layers_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._write_engine = engine.execution_options(geo_antt_write=True)
+        self._hasher = password_hasher or PasswordHasher()
+        self._specs = load_layer_specs(layers_dir)
+        self._dummy_hash: str | None = None  # made on first use (hashing costs ~0.1 s)
+        self.url = engine.url.render_as_string(hide_password=True)
+
+    # ------------------------------------------------------------------------------------------
+    # opening, schema
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        upgrade: bool = True,
+        password_hasher: PasswordHasher | None = None,
+        layers_dir: str | os.PathLike[str] | None = None,
+    ) -> "Store":
+        """Open (and create on first use) the store at ``url``.
+
+        Parameters
+        ----------
+        url
+            ``sqlite:///PATH``, a file path, or ``postgresql://user@host:port/db``; None: the
+            ``GEO_ANTT_DB`` environment variable, else ``<data_dir>/geo-antt.sqlite``.
+        data_dir
+            Folder of the default SQLite file (default: the project's ``data/``).
+        upgrade
+            Bring the schema to the newest revision (Alembic) before returning.
+        password_hasher
+            An :class:`argon2.PasswordHasher` (default parameters when None).
+        layers_dir
+            Folder of the layer specs defining the model kinds.
+        """
+        engine = _engine_for(resolve_db_url(url, data_dir=data_dir))
+        store = cls(engine, password_hasher=password_hasher, layers_dir=layers_dir)
+        if upgrade:
+            try:
+                store.upgrade()
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    def close(self) -> None:
+        """Release every database connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    def _alembic_config(self) -> _AlembicConfig:
+        cfg = _AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> str | None:
+        """Migrate the schema to ``revision`` (default the newest) in one transaction; returns it."""
+        cfg = self._alembic_config()
+        with self._write_engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            try:
+                _alembic_command.upgrade(cfg, revision)
+            except _AlembicCommandError as exc:
+                current = MigrationContext.configure(conn).get_current_revision()
+                raise GeoAnttError(
+                    f"{self.url}: cannot migrate the schema from revision {current} to {revision} ({exc}); "
+                    f"a database made by a newer geo-antt needs that version"
+                ) from None
+        return self.revision()
+
+    def downgrade(self, revision: str) -> str | None:
+        """Migrate the schema back to ``revision`` (may drop columns added later; for repairs)."""
+        cfg = self._alembic_config()
+        with self._write_engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            _alembic_command.downgrade(cfg, revision)
+        return self.revision()
+
+    def revision(self) -> str | None:
+        """The schema revision of the database (None when empty)."""
+        with self._engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision this version of geo-antt knows."""
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._write_engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------------------------------
+    # scope
+
+    @staticmethod
+    def _closure_cte(roots: Sequence[str], *, name: str, up: bool = False) -> Any:
+        base = sa.select(T.units.c.code.label("code"), T.units.c.parent_code.label("parent")).where(
+            T.units.c.code.in_(list(roots))
+        )
+        cte = base.cte(name, recursive=True)
+        u = T.units.alias(f"{name}_u")
+        if up:
+            step = sa.select(u.c.code, u.c.parent_code).where(u.c.code == cte.c.parent)
+        else:
+            step = sa.select(u.c.code, u.c.parent_code).where(u.c.parent_code == cte.c.code)
+        return cte.union(step)
+
+    def _closure(self, conn: sa.Connection, roots: Sequence[str], *, up: bool = False) -> set[str]:
+        if not roots:
+            return set()
+        cte = self._closure_cte(roots, name="closure", up=up)
+        return set(conn.execute(sa.select(cte.c.code)).scalars()) | set(roots)
+
+    def _scope(self, conn: sa.Connection, user: User) -> set[str] | None:
+        """Codes the user may see (None = everything)."""
+        if user.is_admin:
+            return None
+        return self._closure(conn, user.unit_codes)
+
+    def _scope_filter(self, column: Any, user: User) -> Any:
+        if user.is_admin:
+            return None
+        if not user.unit_codes:
+            return sa.false()
+        cte = self._closure_cte(user.unit_codes, name="scope")
+        return sa.or_(column.in_(sa.select(cte.c.code)), column.in_(list(user.unit_codes)))
+
+    def scope_codes(self, user: User | None) -> frozenset[str] | None:
+        """The unit codes ``user`` may see (its units and their descendants); None = all (admin)."""
+        actor = self._actor(user)
+        with self._read() as conn:
+            scope = self._scope(conn, actor)
+        return None if scope is None else frozenset(scope)
+
+    def in_scope(self, user: User | None, unit_code: str) -> bool:
+        """True when ``user`` may see unit ``unit_code`` (admins: always)."""
+        scope = self.scope_codes(user)
+        return scope is None or unit_code in scope
+
+    @staticmethod
+    def _actor(user: User | None) -> User:
+        if user is None:
+            return SYSTEM_USER
+        if not isinstance(user, User):
+            raise TypeError(f"'user' should be a geo_antt.store.User or None, got {type(user).__name__}")
+        if not user.active:
+            raise PermissionDeniedError(f"account {user.name!r} is disabled")
+        return user
+
+    @staticmethod
+    def _require_edit(user: User) -> None:
+        if not user.can_edit:
+            raise PermissionDeniedError(f"account {user.name!r} ({user.role}) may not change models")
+
+    @staticmethod
+    def _require_admin(user: User, what: str) -> None:
+        if not user.is_admin:
+            raise PermissionDeniedError(f"only an admin may {what} (account {user.name!r} is {user.role})")
+
+    def _check_unit_in_scope(self, scope: set[str] | None, unit_code: str | None, user: User, *, what: str) -> None:
+        if scope is None:
+            return
+        if unit_code is None:
+            raise PermissionDeniedError(f"{what}: no unit_code; account {user.name!r} may only use its own units ({', '.join(user.unit_codes) or 'none'})")
+        if unit_code not in scope:
+            raise PermissionDeniedError(f"{what}: unit {unit_code} is outside the area of account {user.name!r}")
+
+    # ------------------------------------------------------------------------------------------
+    # units
+
+    def put_units(self, units_gdf: gpd.GeoDataFrame, *, user: User | None) -> dict[str, int]:
+        """Insert or replace units (a units frame, see DEVELOPING.md) in one transaction.
+
+        Returns ``{"inserted": n, "updated": n}``. Admin only.
+        """
+        actor = self._actor(user)
+        self._require_admin(actor, "load units")
+        gdf = _check_units_frame(units_gdf)
+        rows = []
+        extra_cols = [c for c in gdf.columns if c not in UNIT_COLUMNS and c != gdf.geometry.name]
+        geoms = np.asarray(gdf.geometry.values, dtype=object)
+        for i, (code, r) in enumerate(gdf.iterrows()):
+            g = normalize_geometry(geoms[i])
+            extra = {c: _json_scalar(r[c]) for c in extra_cols}
+            rows.append(
+                {
+                    "code": str(code),
+                    "name": nfc(str(r["name"])),
+                    "level": str(r["level"]),
+                    "parent_code": None if _isna(r.get("parent_code")) else str(r["parent_code"]),
+                    "approximate": bool(False if _isna(r.get("approximate")) else r.get("approximate")),
+                    "valid_from": None if _isna(r.get("valid_from")) else str(r["valid_from"])[:10],
+                    "valid_to": None if _isna(r.get("valid_to")) else str(r["valid_to"])[:10],
+                    "extra": {k: v for k, v in extra.items() if v is not None} or None,
+                    **_geom_columns(g),
+                }
+            )
+        with self._write() as conn:
+            existing = set()
+            codes = [r["code"] for r in rows]
+            for chunk in _chunks(codes):
+                existing |= set(conn.execute(sa.select(T.units.c.code).where(T.units.c.code.in_(chunk))).scalars())
+            ins = [r for r in rows if r["code"] not in existing]
+            upd = [r for r in rows if r["code"] in existing]
+            if ins:
+                conn.execute(T.units.insert(), ins)
+            if upd:
+                stmt = T.units.update().where(T.units.c.code == sa.bindparam("_code"))
+                stmt = stmt.values({k: sa.bindparam(k) for k in upd[0] if k != "code"})
+                conn.execute(stmt, [{**{k: v for k, v in r.items() if k != "code"}, "_code": r["code"]} for r in upd])
+            self._models_changed(conn, None)  # unit polygons changed: every cached figure may be stale
+            self._audit(conn, actor, "units", detail={"inserted": len(ins), "updated": len(upd)})
+        return {"inserted": len(ins), "updated": len(upd)}
+
+    def units_frame(self) -> gpd.GeoDataFrame:
+        """All units as a units frame (index ``code``, EPSG:4326). Boundaries are not secret."""
+        cols = [T.units.c[c] for c in UNIT_COLUMNS] + [T.units.c.extra, T.units.c.geom]
+        with self._read() as conn:
+            rows = conn.execute(sa.select(*cols).order_by(T.units.c.code)).all()
+        data: dict[str, list[Any]] = {c: [getattr(r, c) for r in rows] for c in UNIT_COLUMNS}
+        extras = [r.extra or {} for r in rows]
+        extra_keys = sorted({k for e in extras for k in e})
+        for k in extra_keys:
+            data[k] = [e.get(k) for e in extras]
+        geom = shapely.from_wkb(np.array([r.geom for r in rows], dtype=object)) if rows else []
+        gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
+        gdf["approximate"] = gdf["approximate"].astype(bool)
+        return gdf.set_index(pd.Index(gdf["code"], name="code"))
+
+    def _unit_exists(self, conn: sa.Connection, code: str) -> bool:
+        return conn.execute(sa.select(T.units.c.code).where(T.units.c.code == code)).first() is not None
+
+    def _area(self, conn: sa.Connection, code: str) -> shapely.Geometry | None:
+        """Polygon of ``code``; a point-only unit falls back to its nearest polygonal ancestor."""
+        seen = set()
+        cur: str | None = code
+        while cur is not None and cur not in seen:
+            seen.add(cur)
+            row = conn.execute(sa.select(T.units.c.geom, T.units.c.parent_code).where(T.units.c.code == cur)).first()
+            if row is None:
+                return None
+            if row.geom is not None:
+                g = shapely.from_wkb(row.geom)
+                if g.geom_type in ("Polygon", "MultiPolygon"):
+                    return g
+            cur = row.parent_code
+        return None
+
+    # ------------------------------------------------------------------------------------------
+    # users and tokens
+
+    def _user_from_row(self, conn: sa.Connection, row: Any) -> User:
+        codes = conn.execute(
+            sa.select(T.user_units.c.unit_code).where(T.user_units.c.user_id == row.id).order_by(T.user_units.c.unit_code)
+        ).scalars()
+        stamp = hashlib.sha256((row.password_hash or "").encode("utf-8")).hexdigest()[:16]
+        return User(name=row.name, role=row.role, unit_codes=tuple(codes), active=bool(row.active), id=row.id, credential_stamp=stamp)
+
+    def add_user(
+        self,
+        name: str,
+        *,
+        role: str,
+        password: str | None = None,
+        unit_codes: Iterable[str] = (),
+        user: User | None = None,
+    ) -> User:
+        """Create an account (admin only). ``password`` None: no password login until one is set.
+
+        Raises
+        ------
+        GeoAnttError
+            Bad name, unknown role, or an account of that name exists.
+        NotFoundError
+            An unknown unit code.
+        """
+        actor = self._actor(user)
+        self._require_admin(actor, "add accounts")
+        name = nfc(name) or ""
+        if not _NAME_RE.match(name):
+            raise GeoAnttError(f"account name {name!r}: 1-128 characters, no spaces, '/', '\\' or ':'")
+        if role not in ROLES:
+            raise GeoAnttError(f"role {role!r}: use one of {', '.join(ROLES)}")
+        codes = list(dict.fromkeys(str(c) for c in unit_codes))
+        pw_hash = None if password is None else self._hash_password(password)
+        with self._write() as conn:
+            for c in codes:
+                if not self._unit_exists(conn, c):
+                    raise NotFoundError(f"unit {c!r} is not in the store (load the boundaries first: geo-antt db load-units)")
+            if conn.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first():
+                raise GeoAnttError(f"account {name!r} exists already")
+            uid = conn.execute(
+                T.users.insert().values(name=name, password_hash=pw_hash, role=role, active=True, created_at=_now())
+            ).inserted_primary_key[0]
+            if codes:
+                conn.execute(T.user_units.insert(), [{"user_id": uid, "unit_code": c} for c in codes])
+            self._audit(conn, actor, "user_add", detail={"user": name, "role": role, "units": codes})
+        return User(name=name, role=role, unit_codes=tuple(sorted(codes)), active=True, id=uid)
+
+    def _hash_password(self, password: str) -> str:
+        if not isinstance(password, str) or len(password) < 8:
+            raise GeoAnttError("a password needs at least 8 characters")
+        return self._hasher.hash(password)
+
+    def set_password(self, name: str, password: str, *, user: User | None) -> None:
+        """Set the password of ``name`` (admin, or the account itself)."""
+        actor = self._actor(user)
+        if not actor.is_admin and actor.name != name:
+            raise PermissionDeniedError("only an admin may set another account's password")
+        h = self._hash_password(password)
+        with self._write() as conn:
+            n = conn.execute(T.users.update().where(T.users.c.name == name).values(password_hash=h)).rowcount
+            if n != 1:
+                raise NotFoundError(f"no account named {name!r}")
+            self._audit(conn, actor, "user_password", detail={"user": name})
+
+    def set_user_active(self, name: str, active: bool, *, user: User | None) -> None:
+        """Enable or disable an account (admin only); a disabled account's tokens stop working."""
+        actor = self._actor(user)
+        self._require_admin(actor, "enable or disable accounts")
+        with self._write() as conn:
+            n = conn.execute(T.users.update().where(T.users.c.name == name).values(active=bool(active))).rowcount
+            if n != 1:
+                raise NotFoundError(f"no account named {name!r}")
+            self._audit(conn, actor, "user_active", detail={"user": name, "active": bool(active)})
+
+    def set_user_access(
+        self, name: str, *, role: str | None = None, unit_codes: Iterable[str] | None = None, user: User | None
+    ) -> User:
+        """Change the role and/or the units of an account (admin only); returns it afterwards."""
+        actor = self._actor(user)
+        self._require_admin(actor, "change accounts")
+        if role is not None and role not in ROLES:
+            raise GeoAnttError(f"role {role!r}: use one of {', '.join(ROLES)}")
+        codes = None if unit_codes is None else list(dict.fromkeys(str(c) for c in unit_codes))
+        with self._write() as conn:
+            row = conn.execute(sa.select(T.users).where(T.users.c.name == name)).first()
+            if row is None:
+                raise NotFoundError(f"no account named {name!r}")
+            old = self._user_from_row(conn, row)
+            if role is not None:
+                conn.execute(T.users.update().where(T.users.c.id == row.id).values(role=role))
+            if codes is not None:
+                for c in codes:
+                    if not self._unit_exists(conn, c):
+                        raise NotFoundError(f"unit {c!r} is not in the store")
+                conn.execute(T.user_units.delete().where(T.user_units.c.user_id == row.id))
+                if codes:
+                    conn.execute(T.user_units.insert(), [{"user_id": row.id, "unit_code": c} for c in codes])
+            new_row = conn.execute(sa.select(T.users).where(T.users.c.id == row.id)).one()
+            new = self._user_from_row(conn, new_row)
+            self._audit(conn, actor, "user_access", detail={"user": name, "old": old.to_dict(), "new": new.to_dict()})
+        return new
+
+    def get_user(self, name: str) -> User:
+        """The account ``name``; :class:`~geo_antt.NotFoundError` when there is none."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(T.users).where(T.users.c.name == name)).first()
+            if row is None:
+                raise NotFoundError(f"no account named {name!r}")
+            return self._user_from_row(conn, row)
+
+    def list_users(self) -> list[User]:
+        """Every account, by name."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(T.users).order_by(T.users.c.name)).all()
+            return [self._user_from_row(conn, r) for r in rows]
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The active account ``name`` if ``password`` is its password, else None.
+
+        Unknown names cost the same hashing time as wrong passwords (no account enumeration by
+        timing). A hash made with older argon2 parameters is upgraded on success.
+        """
+        with self._read() as conn:
+            row = conn.execute(sa.select(T.users).where(T.users.c.name == (nfc(name) or ""))).first()
+            user = self._user_from_row(conn, row) if row is not None else None
+        if row is not None and row.password_hash:
+            stored = row.password_hash
+        else:
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+            stored = self._dummy_hash
+        try:
+            self._hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if row is None or not row.password_hash or not row.active or user is None:
+            return None
+        if self._hasher.check_needs_rehash(stored):
+            with self._write() as conn:
+                conn.execute(T.users.update().where(T.users.c.id == row.id).values(password_hash=self._hasher.hash(password)))
+        return user
+
+    def create_token(self, name: str, *, label: str = "", user: User | None) -> str:
+        """Create an API token for account ``name`` and return it (shown once; only its SHA-256 is stored)."""
+        actor = self._actor(user)
+        if not actor.is_admin and actor.name != name:
+            raise PermissionDeniedError("only an admin may create tokens for another account")
+        token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._write() as conn:
+            row = conn.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first()
+            if row is None:
+                raise NotFoundError(f"no account named {name!r}")
+            conn.execute(
+                T.api_tokens.insert().values(user_id=row.id, token_hash=_token_hash(token), label=nfc(label) or None, created_at=_now())
+            )
+            self._audit(conn, actor, "token_create", detail={"user": name, "label": nfc(label) or None})
+        return token
+
+    def revoke_tokens(self, name: str, *, user: User | None) -> int:
+        """Revoke every token of account ``name``; returns how many were active."""
+        actor = self._actor(user)
+        if not actor.is_admin and actor.name != name:
+            raise PermissionDeniedError("only an admin may revoke another account's tokens")
+        with self._write() as conn:
+            row = conn.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first()
+            if row is None:
+                raise NotFoundError(f"no account named {name!r}")
+            n = conn.execute(
+                T.api_tokens.update()
+                .where(T.api_tokens.c.user_id == row.id, T.api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            ).rowcount
+            self._audit(conn, actor, "token_revoke", detail={"user": name, "count": n})
+        return n
+
+    def user_for_token(self, token: str) -> User | None:
+        """The active account owning the unrevoked API token ``token``, else None."""
+        if not token or not token.startswith(_TOKEN_PREFIX):
+            return None
+        h = _token_hash(token)
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(T.users, T.api_tokens.c.id.label("token_id"), T.api_tokens.c.last_used_at)
+                .join(T.api_tokens, T.api_tokens.c.user_id == T.users.c.id)
+                .where(T.api_tokens.c.token_hash == h, T.api_tokens.c.revoked_at.is_(None))
+            ).first()
+            if row is None or not row.active:
+                return None
+            user = self._user_from_row(conn, row)
+        now = _now()
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+            with self._write() as conn:
+                conn.execute(T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now))
+        return user
+
+    # ------------------------------------------------------------------------------------------
+    # audit
+
+    def _audit(
+        self,
+        conn: sa.Connection,
+        actor: User,
+        action: str,
+        *,
+        model_id: str | None = None,
+        unit_code: str | None = None,
+        old: Any = None,
+        new: Any = None,
+        detail: Any = None,
+    ) -> None:
+        conn.execute(
+            T.audit_log.insert().values(
+                at=_now(), user_name=actor.name, action=action, model_id=model_id, unit_code=unit_code,
+                old=old, new=new, detail=detail,
+            )
+        )
+
+    def audit_frame(self, *, model_id: str | None = None, limit: int = 100, user: User | None = None) -> pd.DataFrame:
+        """The newest ``limit`` audit entries (all, or of one model), newest first.
+
+        Columns: ``id, at, user_name, action, model_id, unit_code, old, new, detail``. Non-admins
+        see only entries of models in their scope.
+        """
+        actor = self._actor(user)
+        if limit < 1:
+            raise GeoAnttError(f"limit must be >= 1, got {limit}")
+        a = T.audit_log
+        q = sa.select(a).order_by(a.c.id.desc()).limit(int(limit))
+        if model_id is not None:
+            q = q.where(a.c.model_id == model_id)
+        flt = self._scope_filter(a.c.unit_code, actor)
+        if flt is not None:
+            q = q.where(flt)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        cols = ["id", "at", "user_name", "action", "model_id", "unit_code", "old", "new", "detail"]
+        df = pd.DataFrame({c: pd.Series([getattr(r, c) for r in rows], dtype=object) for c in cols}, columns=cols)
+        df["id"] = df["id"].astype("int64")
+        df["at"] = pd.to_datetime(df["at"], utc=True)
+        return df
+
+    # ------------------------------------------------------------------------------------------
+    # models: reading
+
+    _META = ("version", "created_at", "updated_at", "created_by", "updated_by")
+
+    def _model_select(self) -> sa.Select:
+        cols = [T.models.c[c] for c in MODEL_COLUMNS] + [T.models.c.geom] + [T.models.c[c] for c in self._META]
+        return sa.select(*cols)
+
+    @staticmethod
+    def _row_record(row: Any) -> dict[str, Any]:
+        rec = {c: getattr(row, c) for c in MODEL_COLUMNS}
+        rec["direction_deg"] = tuple(float(d) for d in (rec["direction_deg"] or ()))
+        rec["geometry"] = None if row.geom is None else shapely.from_wkb(row.geom)
+        return rec
+
+    def _bbox_filter(self, bbox: Sequence[float], conn: sa.Connection | None = None, *, table: sa.Table = T.models) -> Any:
+        try:
+            minx, miny, maxx, maxy = (float(v) for v in bbox)
+        except (TypeError, ValueError):
+            raise GeoAnttError(f"bbox must be 4 numbers (min lon, min lat, max lon, max lat), got {bbox!r}") from None
+        if not (minx <= maxx and miny <= maxy) or not all(np.isfinite([minx, miny, maxx, maxy])):
+            raise GeoAnttError(f"bbox must be (min lon, min lat, max lon, max lat) degrees, got {bbox!r}")
+        m = table.c
+        if self.backend == "postgresql":
+            env = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+            return m.geom.op("&&")(env)
+        # SQLite: a box meets the query iff minx in [query minx - its width, query maxx] and the
+        # rest overlaps; bounding by the widest stored box keeps the index range narrow
+        # (ix_models_bbox_width answers max(width) in O(log n); migration 0003).
+        width = 0.0
+        if conn is not None:
+            width = conn.execute(sa.select(sa.func.max(m.maxx - m.minx))).scalar() or 0.0
+        lower = [m.minx >= minx - width - 1e-9] if conn is not None else []
+        return sa.and_(*lower, m.minx <= maxx, m.maxx >= minx, m.miny <= maxy, m.maxy >= miny)
+
+    def models_frame(
+        self,
+        unit_code: str | None = None,
+        bbox: Sequence[float] | None = None,
+        user: User | None = None,
+        *,
+        status: str | Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """The models as a canonical models frame (index ``id``, EPSG:4326).
+
+        Extra columns after ``MODEL_COLUMNS``: ``version``, ``created_at``, ``updated_at``,
+        ``created_by``, ``updated_by`` (an editor sends ``version`` back as ``expected_version``).
+
+        Parameters
+        ----------
+        unit_code
+            Only models of this unit and its descendants.
+        bbox
+            ``(min lon, min lat, max lon, max lat)`` in degrees: models whose bounding box meets it.
+        user
+            Filter to the account's scope; None: everything.
+        status
+            Only models with this status (or one of these).
+
+        Raises
+        ------
+        NotFoundError
+            ``unit_code`` is not in the store.
+        PermissionDeniedError
+            ``unit_code`` lies wholly outside the user's scope.
+        """
+        actor = self._actor(user)
+        q = self._model_select().order_by(T.models.c.id)
+        with self._read() as conn:
+            if unit_code is not None:
+                if not self._unit_exists(conn, unit_code):
+                    raise NotFoundError(f"unit {unit_code!r} is not in the store")
+                if not actor.is_admin:
+                    scope = self._scope(conn, actor) or set()
+                    if unit_code not in scope and not (self._closure(conn, [unit_code]) & scope):
+                        raise PermissionDeniedError(f"unit {unit_code} is outside the area of account {actor.name!r}")
+                sub = self._closure_cte([unit_code], name="subtree")
+                q = q.where(sa.or_(T.models.c.unit_code.in_(sa.select(sub.c.code)), T.models.c.unit_code == unit_code))
+            flt = self._scope_filter(T.models.c.unit_code, actor)
+            if flt is not None:
+                q = q.where(flt)
+            if bbox is not None:
+                q = q.where(self._bbox_filter(bbox, conn))
+            if status is not None:
+                q = q.where(T.models.c.status.in_([status] if isinstance(status, str) else list(status)))
+            res = conn.execute(q)
+            keys = list(res.keys())
+            rows = res.all()
+        return _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
+
+    def get_model(self, model_id: str, *, user: User | None = None) -> dict[str, Any]:
+        """One model as a record (``MODEL_COLUMNS`` + ``geometry`` + ``version`` and timestamps)."""
+        actor = self._actor(user)
+        with self._read() as conn:
+            row = conn.execute(self._model_select().where(T.models.c.id == model_id)).first()
+            if row is None:
+                raise NotFoundError(f"no model with id {model_id!r}")
+            self._check_unit_in_scope(self._scope(conn, actor), row.unit_code, actor, what=f"model {model_id}")
+        rec = self._row_record(row)
+        rec.update({c: getattr(row, c) for c in self._META})
+        return rec
+
+    # ------------------------------------------------------------------------------------------
+    # models: writing
+
+    def _validate(self, rec: Mapping[str, Any], *, what: str) -> None:
+        problems = check_record(rec, self._specs)
+        if problems:
+            raise ValidationError([Problem(what, None, f, v, r) for f, v, r in problems])
+
+    def _check_position(self, conn: sa.Connection, rec: Mapping[str, Any], actor: User, *, what: str) -> None:
+        """Non-admins may only place a model inside the polygon of its unit."""
+        if actor.is_admin or rec.get("geometry") is None or rec.get("unit_code") is None:
+            return
+        area = self._area(conn, rec["unit_code"])
+        if area is None:
+            raise PermissionDeniedError(f"{what}: unit {rec['unit_code']} has no boundary polygon; its positions cannot be checked")
+        if not area.covers(rec["geometry"]):
+            raise PermissionDeniedError(f"{what}: the position lies outside unit {rec['unit_code']}")
+
+    def create_model(self, record: Mapping[str, Any], *, user: User | None) -> dict[str, Any]:
+        """Add one model; returns it as stored (``version`` 1). A missing id is generated.
+
+        Raises
+        ------
+        ValidationError
+            Every problem of the record (unknown kind or code, bad parameter, missing location).
+        PermissionDeniedError
+            Viewer, unit outside the scope, or (non-admin) a position outside the unit.
+        ConflictError
+            A model with that id exists.
+        """
+        actor = self._actor(user)
+        self._require_edit(actor)
+        rec = normalize_record(record)
+        if rec["id"] is None:
+            rec["id"] = f"{rec.get('kind') or 'model'}-{uuid.uuid4().hex[:12]}"
+        self._validate(rec, what=f"model {rec['id']}")
+        now = _now()
+        with self._write() as conn:
+            if rec["unit_code"] is not None and not self._unit_exists(conn, rec["unit_code"]):
+                raise ValidationError([Problem(f"model {rec['id']}", None, "unit_code", rec["unit_code"], "unknown unit")])
+            self._check_unit_in_scope(self._scope(conn, actor), rec["unit_code"], actor, what=f"model {rec['id']}")
+            self._check_position(conn, rec, actor, what=f"model {rec['id']}")
+            if conn.execute(sa.select(T.models.c.id).where(T.models.c.id == rec["id"])).first():
+                raise ConflictError(f"a model with id {rec['id']!r} exists already")
+            conn.execute(T.models.insert().values(_db_values(rec, version=1, now=now, who=actor.name, created=True)))
+            self._models_changed(conn, [rec])
+            self._audit(conn, actor, "create", model_id=rec["id"], unit_code=rec["unit_code"], new=to_json_record(rec))
+        return {**rec, "version": 1, "created_at": now, "updated_at": now, "created_by": actor.name, "updated_by": actor.name}
+
+    def update_model(
+        self,
+        model_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int,
+        user: User | None,
+        _action: str = "update",
+    ) -> dict[str, Any]:
+        """Change some fields of a model; returns the model as stored afterwards.
+
+        Parameters
+        ----------
+        model_id
+            The model to change.
+        changes
+            ``{column: new value}`` (any of ``MODEL_COLUMNS`` but ``id``, and ``geometry`` as a
+            shapely geometry, GeoJSON mapping or WKT).
+        expected_version
+            The ``version`` the caller's edit is based on.
+        user
+            Who edits (scope and role are checked; None = system).
+
+        Raises
+        ------
+        ConflictError
+            The model's stored version is not ``expected_version`` (someone saved first).
+        PermissionDeniedError
+            Viewer; the model's old or new unit is outside the scope; a position outside the unit.
+        NotFoundError
+            No such model.
+        ValidationError
+            The changed record is invalid.
+        """
+        actor = self._actor(user)
+        self._require_edit(actor)
+        changes = dict(changes)
+        if "id" in changes and changes.pop("id") != model_id:
+            raise GeoAnttError("the id of a model cannot be changed (retire it and add a new one)")
+        delta = normalize_record(changes, partial=True)
+        with self._write() as conn:
+            row = conn.execute(self._model_select().where(T.models.c.id == model_id).with_for_update()).first()
+            if row is None:
+                raise NotFoundError(f"no model with id {model_id!r}")
+            scope = self._scope(conn, actor)
+            self._check_unit_in_scope(scope, row.unit_code, actor, what=f"model {model_id}")
+            if row.version != int(expected_version):
+                raise ConflictError(
+                    f"model {model_id} was changed by {row.updated_by} at {row.updated_at:%Y-%m-%d %H:%M:%S} UTC "
+                    f"(now version {row.version}; your edit is based on version {expected_version}): reload and edit again"
+                )
+            old = self._row_record(row)
+            diff = record_diff(old, delta)
+            if not diff:
+                return {**old, **{c: getattr(row, c) for c in self._META}}
+            new = {**old, **delta}
+            self._validate(new, what=f"model {model_id}")
+            if "unit_code" in diff:
+                if new["unit_code"] is not None and not self._unit_exists(conn, new["unit_code"]):
+                    raise ValidationError([Problem(f"model {model_id}", None, "unit_code", new["unit_code"], "unknown unit")])
+                self._check_unit_in_scope(scope, new["unit_code"], actor, what=f"model {model_id}")
+            if "geometry" in diff or "unit_code" in diff:
+                self._check_position(conn, new, actor, what=f"model {model_id}")
+            now = _now()
+            version = row.version + 1
+            values = _db_values(new, version=version, now=now, who=actor.name, created=False)
+            n = conn.execute(
+                T.models.update().where(T.models.c.id == model_id, T.models.c.version == row.version).values(values)
+            ).rowcount
+            if n != 1:  # pragma: no cover - the row is locked (PostgreSQL) or the database is (SQLite)
+                raise ConflictError(f"model {model_id} was changed meanwhile; reload and edit again")
+            self._models_changed(conn, [old, new])
+            self._audit(
+                conn, actor, _action, model_id=model_id, unit_code=new["unit_code"],
+                old=to_json_record({k: o for k, (o, _) in diff.items()}),
+                new=to_json_record({k: v for k, (_, v) in diff.items()}),
+                detail={"version": version},
+            )
+        return {**new, "version": version, "created_at": row.created_at, "updated_at": now, "created_by": row.created_by, "updated_by": actor.name}
+
+    def retire_model(self, model_id: str, *, expected_version: int, user: User | None) -> dict[str, Any]:
+        """Set a model's status to ``inactive`` (models are never deleted); same checks as
+        :meth:`update_model`; audited as ``retire``."""
+        return self.update_model(model_id, {"status": "inactive"}, expected_version=expected_version, user=user, _action="retire")
+
+    # ------------------------------------------------------------------------------------------
+    # import
+
+    def preview_import(
+        self,
+        models_gdf: gpd.GeoDataFrame,
+        *,
+        user: User | None,
+        unit_code: str | None = None,
+        source: str = "",
+    ) -> ImportPreview:
+        """Compare a models frame with the store without changing anything.
+
+        Each row becomes *new* (its id is not stored), *update* (stored, some field differs: the
+        preview lists each difference), *unchanged*, or *rejected* with every reason: invalid
+        values, duplicate id in the input, unknown unit, unit outside ``unit_code`` or the user's
+        scope, an id that belongs to a model of another area, and — for ``unit_code`` (or, for a
+        non-admin without one, the user's units) — a position outside the unit's polygon.
+
+        Parameters
+        ----------
+        models_gdf
+            A models frame (``geo_antt.io.load_models``); index or column ``id``. Columns that
+            are absent are left as stored for updated models. Messages name rows by a
+            ``source_row`` column or ``attrs["source_rows"]`` (spreadsheet row numbers) when
+            present, else by id.
+        user
+            Who imports (viewer -> PermissionDeniedError).
+        unit_code
+            The unit the data belongs to; rows without ``unit_code`` get it.
+        source
+            The file name, for messages and the audit log.
+        """
+        actor = self._actor(user)
+        self._require_edit(actor)
+        if not isinstance(models_gdf, gpd.GeoDataFrame):
+            raise TypeError(f"'models_gdf' should be a GeoDataFrame, got {type(models_gdf).__name__}")
+        gdf = models_gdf
+        if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+            gdf = gdf.to_crs("EPSG:4326")
+        if "id" not in gdf.columns:
+            if gdf.index.name != "id":
+                msg = "missing column: every model needs an id (an import updates models by id)"
+                raise ValidationError([Problem(source or "import", None, "id", None, msg)])
+            gdf = gdf.reset_index()
+        present = [c for c in MODEL_COLUMNS if c in gdf.columns] + ["geometry"]
+        label = source or "import"
+        rejected: list[Problem] = []
+        rejected_ids: list[str] = []
+        warnings: list[Problem] = []
+        with self._read() as conn:
+            scope = self._scope(conn, actor)
+            if unit_code is not None:
+                if not self._unit_exists(conn, unit_code):
+                    raise NotFoundError(f"unit {unit_code!r} is not in the store")
+                self._check_unit_in_scope(scope, unit_code, actor, what="import")
+                allowed_units = self._closure(conn, [unit_code])
+                if scope is not None:
+                    allowed_units &= scope
+                areas = [self._area(conn, unit_code)]
+            else:
+                allowed_units = scope
+                areas = [self._area(conn, c) for c in actor.unit_codes] if not actor.is_admin else []
+            if any(a is None for a in areas):
+                msg = "a unit of the import area has no boundary polygon: positions cannot be checked"
+                if actor.is_admin:
+                    warnings.append(Problem(label, None, "geometry", unit_code, msg, severity="warning"))
+                    areas = [a for a in areas if a is not None]
+                else:
+                    raise PermissionDeniedError(msg)
+            area = shapely.union_all(areas) if areas else None
+            if area is not None:
+                shapely.prepare(area)
+            known_units = set(conn.execute(sa.select(T.units.c.code)).scalars())
+
+            # spreadsheet row numbers when the reader kept them, else rows are named by their id
+            if "source_row" in gdf.columns:
+                rows_no: list[Any] = [None if _isna(r) else int(r) for r in gdf["source_row"]]
+            elif gdf.attrs.get("source_rows") is not None and len(gdf.attrs["source_rows"]) == len(gdf):
+                rows_no = [int(r) for r in gdf.attrs["source_rows"]]
+            else:
+                rows_no = [None] * len(gdf)
+
+            def place_of(i: int, mid: Any) -> str:
+                if rows_no[i] is not None:
+                    return label
+                return f"{label}, id {mid}" if mid else f"{label}, feature {i + 1}"
+            records: list[tuple[Any, dict[str, Any]]] = []
+            seen: dict[str, Any] = {}
+            geoms = np.asarray(gdf.geometry.values, dtype=object)
+            try:
+                geoms = round_geometries(geoms)
+                rounded = True
+            except Exception:  # a bad geometry: normalise row by row to name it  # pragma: no cover
+                rounded = False
+            data = gdf[[c for c in present if c != "geometry"]].to_dict("records")
+            for i, raw in enumerate(data):
+                rowno = rows_no[i]
+                raw["geometry"] = geoms[i]
+                try:
+                    rec = normalize_record(raw, rounded=rounded)
+                except GeoAnttError as exc:
+                    rejected.append(Problem(place_of(i, raw.get("id")), rowno, None, raw.get("id"), exc.message))
+                    rejected_ids.append(str(raw.get("id") or f"row {rowno or i + 1}"))
+                    continue
+                if rec["unit_code"] is None and unit_code is not None:
+                    rec["unit_code"] = unit_code
+                probs = check_record(rec, self._specs)
+                mid = rec["id"]
+                if mid is not None and mid in seen:
+                    first = f"row {seen[mid]}" if seen[mid] is not None else "an earlier row"
+                    probs.append(("id", mid, f"duplicate id (also {first})"))
+                if rec["unit_code"] is not None and rec["unit_code"] not in known_units:
+                    probs.append(("unit_code", rec["unit_code"], "unknown unit"))
+                elif allowed_units is not None and rec["unit_code"] not in allowed_units:
+                    where = f"unit {unit_code}" if unit_code else f"the area of account {actor.name!r}"
+                    probs.append(("unit_code", rec["unit_code"], f"outside {where}"))
+                if area is not None and rec["geometry"] is not None and not area.covers(rec["geometry"]):
+                    x, y = rec["geometry"].representative_point().coords[0]
+                    where = f"unit {unit_code}" if unit_code else f"the area of account {actor.name!r}"
+                    probs.append(("geometry", f"{x:.6f}, {y:.6f}", f"position outside {where}"))
+                if mid is not None:
+                    seen.setdefault(mid, rowno)
+                if probs:
+                    rejected.extend(Problem(place_of(i, mid), rowno, f, v, r) for f, v, r in probs)
+                    rejected_ids.append(str(mid or f"row {rowno or i + 1}"))
+                    continue
+                records.append((place_of(i, mid), rowno, rec))
+
+            existing: dict[str, Any] = {}
+            ids = [r["id"] for _, _, r in records]
+            for chunk in _chunks(ids):
+                for row in conn.execute(self._model_select().where(T.models.c.id.in_(chunk))):
+                    existing[row.id] = row
+        new: list[dict[str, Any]] = []
+        updates: dict[str, dict[str, tuple[Any, Any]]] = {}
+        update_records: dict[str, dict[str, Any]] = {}
+        base_versions: dict[str, int] = {}
+        unchanged: list[str] = []
+        for place, rowno, rec in records:
+            row = existing.get(rec["id"])
+            if row is None:
+                new.append(rec)
+                continue
+            if scope is not None and row.unit_code not in scope:
+                rejected.append(Problem(place, rowno, "id", rec["id"], f"id of a model of unit {row.unit_code}, outside the area of account {actor.name!r}"))
+                rejected_ids.append(rec["id"])
+                continue
+            old = self._row_record(row)
+            incoming = {k: rec[k] for k in present}
+            diff = record_diff(old, incoming)
+            if diff:
+                updates[rec["id"]] = diff
+                update_records[rec["id"]] = {**old, **incoming}
+                base_versions[rec["id"]] = row.version
+            else:
+                unchanged.append(rec["id"])
+        return ImportPreview(
+            source=source,
+            unit_code=unit_code,
+            user_name=actor.name,
+            new=tuple(new),
+            updates=updates,
+            update_records=update_records,
+            base_versions=base_versions,
+            unchanged=tuple(unchanged),
+            rejected=tuple(rejected),
+            rejected_ids=tuple(dict.fromkeys(rejected_ids)),
+            warnings=tuple(warnings),
+            store_url=self.url,
+        )
+
+    def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False) -> dict[str, int]:
+        """Apply a preview all-or-nothing, in one transaction; returns the counts applied.
+
+        ``user`` defaults to the account that made the preview, reloaded from the store (so a
+        disabled account or a lost role cannot commit); when given it must be that account.
+
+        Raises
+        ------
+        ValidationError
+            The preview has rejected rows (unless ``skip_rejected``): nothing is written.
+        ConflictError
+            A model changed or appeared since the preview: nothing is written.
+        PermissionDeniedError
+            ``user`` is not the account that made the preview, or may not edit.
+        """
+        if user is _PREVIEW_USER:
+            user = None if preview.user_name == SYSTEM_USER.name else self.get_user(preview.user_name)
+        actor = self._actor(user)  # type: ignore[arg-type]
+        self._require_edit(actor)
+        if actor.name != preview.user_name:
+            raise PermissionDeniedError(f"this preview was made by {preview.user_name!r}; {actor.name!r} cannot commit it")
+        if preview.store_url and preview.store_url != self.url:
+            raise GeoAnttError("this preview was made against another store")
+        if preview.rejected and not skip_rejected:
+            raise ValidationError(
+                list(preview.rejected),
+                message=f"{len(preview.rejected_ids)} row(s) rejected; nothing imported (fix the file, or skip them explicitly)\n  "
+                + "\n  ".join(str(p) for p in preview.rejected[:50]),
+            )
+        if not preview.new and not preview.updates:
+            # Re-importing the same data changes nothing (not even the audit log).
+            return {"new": 0, "update": 0, "unchanged": len(preview.unchanged), "rejected": len(preview.rejected_ids) if skip_rejected else 0}
+        now = _now()
+        pause_file = os.environ.get(IMPORT_PAUSE_ENV_VAR)
+        total = len(preview.new) + len(preview.updates)
+        half = total // 2
+        done = 0
+
+        def maybe_pause() -> None:
+            if pause_file and done >= half:
+                Path(pause_file).write_text(str(done))
+                time.sleep(60)
+
+        with self._write() as conn:
+            ids_new = [r["id"] for r in preview.new]
+            for chunk in _chunks(ids_new):
+                clash = conn.execute(sa.select(T.models.c.id).where(T.models.c.id.in_(chunk))).scalars().first()
+                if clash is not None:
+                    raise ConflictError(f"model {clash!r} was added by someone else after the preview; preview again")
+            for chunk in _chunks(list(preview.base_versions)):
+                for mid, ver in conn.execute(
+                    sa.select(T.models.c.id, T.models.c.version).where(T.models.c.id.in_(chunk)).with_for_update()
+                ):
+                    if ver != preview.base_versions[mid]:
+                        raise ConflictError(f"model {mid!r} was changed by someone else after the preview; preview again")
+            new_rows = [_db_values(r, version=1, now=now, who=actor.name, created=True) for r in preview.new]
+            audit_rows: list[dict[str, Any]] = []
+            for i in range(0, len(new_rows), _CHUNK):
+                part = new_rows[i : i + _CHUNK]
+                conn.execute(T.models.insert(), part)
+                done += len(part)
+                if pause_file and done >= half:
+                    maybe_pause()
+                    pause_file = None
+            for r in preview.new:
+                audit_rows.append(
+                    {"at": now, "user_name": actor.name, "action": "import", "model_id": r["id"], "unit_code": r["unit_code"],
+                     "old": None, "new": to_json_record(r), "detail": {"source": preview.source, "version": 1}}
+                )
+            if preview.updates:
+                upd_ids = list(preview.updates)
+                cols = list(_db_values(preview.update_records[upd_ids[0]], version=1, now=now, who=actor.name, created=False))
+                stmt = (
+                    T.models.update()
+                    .where(T.models.c.id == sa.bindparam("_id"))
+                    .values({c: sa.bindparam(c) for c in cols})
+                )
+                params = []
+                for mid in upd_ids:
+                    v = _db_values(preview.update_records[mid], version=preview.base_versions[mid] + 1, now=now, who=actor.name, created=False)
+                    params.append({**v, "_id": mid})
+                    diff = preview.updates[mid]
+                    audit_rows.append(
+                        {"at": now, "user_name": actor.name, "action": "import", "model_id": mid,
+                         "unit_code": preview.update_records[mid]["unit_code"],
+                         "old": to_json_record({k: o for k, (o, _) in diff.items()}),
+                         "new": to_json_record({k: n for k, (_, n) in diff.items()}),
+                         "detail": {"source": preview.source, "version": preview.base_versions[mid] + 1}}
+                    )
+                for i in range(0, len(params), _CHUNK):
+                    part = params[i : i + _CHUNK]
+                    conn.execute(stmt, part)
+                    done += len(part)
+                    if pause_file and done >= half:
+                        maybe_pause()
+                        pause_file = None
+            for i in range(0, len(audit_rows), _CHUNK):
+                conn.execute(T.audit_log.insert(), audit_rows[i : i + _CHUNK])
+            counts = {"new": len(preview.new), "update": len(preview.updates), "unchanged": len(preview.unchanged),
+                      "rejected": len(preview.rejected_ids) if skip_rejected else 0}
+            changed = list(preview.new) + [self._row_record_from_values(mid, preview) for mid in preview.updates]
+            self._models_changed(conn, changed + [preview.update_records[m] for m in preview.updates])
+            self._audit(conn, actor, "import_batch", unit_code=preview.unit_code,
+                        detail={"source": preview.source, "counts": counts})
+        return counts
+
+    @staticmethod
+    def _row_record_from_values(mid: str, preview: ImportPreview) -> dict[str, Any]:
+        """The record before an import's update (new record with the diff's old values)."""
+        rec = dict(preview.update_records[mid])
+        rec.update({k: o for k, (o, _) in preview.updates[mid].items()})
+        return rec
+
+    # ------------------------------------------------------------------------------------------
+    # coverage cache
+
+    def _reach_m(self, rec: Mapping[str, Any]) -> float:
+        """How far (metres) a model's footprint can reach from its geometry."""
+        spec = self._specs.get(rec.get("kind") or "")
+        vals = [rec.get("range_m"), rec.get("radius_m")]
+        if spec is not None:
+            vals += [spec.defaults.get("range_m"), spec.defaults.get("radius_m")]
+        vals = [float(v) for v in vals if v is not None and v == v]
+        return max(vals, default=0.0)
+
+    def _models_changed(self, conn: sa.Connection, records: Sequence[Mapping[str, Any]] | None) -> None:
+        """Drop the cached coverage of every unit the footprints of ``records`` (old and new
+        versions) can touch — all of it when ``records`` is None or long — and bump the model
+        generation (in the caller's transaction)."""
+        conn.execute(
+            T.store_meta.update().where(T.store_meta.c.key == "model_generation").values(value=T.store_meta.c.value + 1)
+        )
+        if records is None or len(records) > _BULK_INVALIDATE:
+            conn.execute(T.coverage_cache.delete())
+            return
+        cc = T.coverage_cache
+        for rec in records:
+            g = rec.get("geometry")
+            if g is not None:
+                reach = self._reach_m(rec) * 1.05 + 1.0
+                x0, y0, x1, y1 = g.bounds
+                dx, dy = _metres_to_degrees(reach, lat=max(abs(y0), abs(y1)))
+                hit = sa.select(T.units.c.code).where(self._bbox_filter((x0 - dx, y0 - dy, x1 + dx, y1 + dy), conn, table=T.units))
+                conn.execute(cc.delete().where(cc.c.unit_code.in_(hit)))
+            if rec.get("unit_code"):
+                up = self._closure_cte([rec["unit_code"]], name="up", up=True)
+                conn.execute(cc.delete().where(sa.or_(cc.c.unit_code.in_(sa.select(up.c.code)), cc.c.unit_code == rec["unit_code"])))
+
+    def _settings_key(self, settings: Settings, level: str) -> str:
+        d = {
+            "level": level,
+            "metric_crs": settings.metric_crs,
+            "segments": settings.sector_segments,
+            "specs": {k: [s.footprint, dict(s.defaults)] for k, s in self._specs.items()},
+            "statuses": list(COUNTING_STATUSES),
+        }
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:32]
+
+    def _generation(self, conn: sa.Connection, *, lock: bool = False) -> int:
+        q = sa.select(T.store_meta.c.value).where(T.store_meta.c.key == "model_generation")
+        if lock:
+            q = q.with_for_update()
+        return int(conn.execute(q).scalar_one())
+
+    def _units_geo(self, conn: sa.Connection, codes: Sequence[str]) -> gpd.GeoDataFrame:
+        cols = [T.units.c[c] for c in UNIT_COLUMNS] + [T.units.c.geom]
+        rows: list[Any] = []
+        for chunk in _chunks(list(codes)):
+            rows += conn.execute(sa.select(*cols).where(T.units.c.code.in_(chunk))).all()
+        data = {c: [getattr(r, c) for r in rows] for c in UNIT_COLUMNS}
+        geom = shapely.from_wkb(np.array([r.geom for r in rows], dtype=object)) if rows else []
+        gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
+        return gdf.set_index(pd.Index(gdf["code"], name="code"))
+
+    def coverage_frame(
+        self,
+        *,
+        level: str = "hamlet",
+        unit_code: str | None = None,
+        user: User | None = None,
+        settings: Settings = DEFAULT_SETTINGS,
+        with_geometry: bool = False,
+    ) -> pd.DataFrame:
+        """Coverage figures of every unit of ``level`` (in the user's scope, under ``unit_code``).
+
+        Figures come from the cache; units whose cached figures were dropped by an edit (only
+        those its old and new footprints can touch) are recomputed with
+        :func:`geo_antt.coverage.compute_coverage` from the models near them, and cached again.
+        The columns are those of ``CoverageResult.units`` (index = unit code); ``rank`` is
+        recomputed over the rows returned; ``attrs["recomputed"]`` lists the recomputed units.
+
+        Parameters
+        ----------
+        level
+            Unit level of the figures (``hamlet``, ``commune``...).
+        unit_code
+            Only units at or below this unit.
+        user
+            Only units in the account's scope.
+        settings
+            Coverage settings (metric CRS, arc segments); figures are cached per settings.
+        with_geometry
+            Return a GeoDataFrame with the unit polygons (EPSG:4326).
+        """
+        from ..coverage import compute_coverage
+
+        actor = self._actor(user)
+        key = self._settings_key(settings, level)
+        computed: dict[str, dict[str, Any]] = {}
+        with self._read() as conn:
+            q = sa.select(T.units.c.code).where(T.units.c.level == level).order_by(T.units.c.code)
+            if unit_code is not None:
+                if not self._unit_exists(conn, unit_code):
+                    raise NotFoundError(f"unit {unit_code!r} is not in the store")
+                if not actor.is_admin:
+                    scope = self._scope(conn, actor) or set()
+                    if unit_code not in scope and not (self._closure(conn, [unit_code]) & scope):
+                        raise PermissionDeniedError(f"unit {unit_code} is outside the area of account {actor.name!r}")
+                sub = self._closure_cte([unit_code], name="subtree")
+                q = q.where(sa.or_(T.units.c.code.in_(sa.select(sub.c.code)), T.units.c.code == unit_code))
+            flt = self._scope_filter(T.units.c.code, actor)
+            if flt is not None:
+                q = q.where(flt)
+            codes = list(conn.execute(q).scalars())
+            cached: dict[str, dict[str, Any]] = {}
+            cc = T.coverage_cache
+            for chunk in _chunks(codes):
+                for code, figs in conn.execute(
+                    sa.select(cc.c.unit_code, cc.c.figures).where(cc.c.unit_code.in_(chunk), cc.c.settings_key == key)
+                ):
+                    cached[code] = figs
+            missing = [c for c in codes if c not in cached]
+            if missing:
+                gen0 = self._generation(conn)
+                crs = settings.metric_crs
+                if crs is None:
+                    x0, x1 = conn.execute(
+                        sa.select(sa.func.min(T.units.c.minx), sa.func.max(T.units.c.maxx)).where(T.units.c.level == level)
+                    ).one()
+                    crs = utm_crs_for_lon((x0 + x1) / 2.0).to_string()
+                target = self._units_geo(conn, missing)
+                x0, y0, x1, y1 = target.total_bounds
+                reach = max(
+                    [self._reach_m({"kind": k}) for k in self._specs]
+                    + [float(v) for v in (
+                        conn.execute(sa.select(sa.func.max(T.models.c.range_m))).scalar(),
+                        conn.execute(sa.select(sa.func.max(T.models.c.radius_m))).scalar(),
+                    ) if v is not None]
+                )
+                dx, dy = _metres_to_degrees(reach * 1.05 + 1.0, lat=max(abs(y0), abs(y1)))
+                # non-spatial models count in the unit they name (or one below it)
+                nonspatial = T.models.c.geom.is_(None)
+                if len(missing) <= _CHUNK:  # else all of them: fewer SQL parameters, same figures
+                    below = self._closure_cte(missing, name="below")
+                    nonspatial = sa.and_(nonspatial, T.models.c.unit_code.in_(sa.select(below.c.code)))
+                near = self._model_select().where(
+                    sa.or_(self._bbox_filter((x0 - dx, y0 - dy, x1 + dx, y1 + dy), conn), nonspatial)
+                )
+                res = conn.execute(near)
+                keys = list(res.keys())
+                rows = res.all()
+                models = _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
+                result = compute_coverage(
+                    target, models, level=level, specs=self._specs, settings=settings.replace(metric_crs=crs), with_gaps=False
+                )
+                figs = result.units.drop(columns=[c for c in ("geometry", "rank") if c in result.units.columns])
+                computed = {str(code): {k: _json_scalar(v) for k, v in row.items()} for code, row in zip(figs.index, figs.to_dict("records"))}
+        if computed:
+            with self._write() as conn:
+                if self._generation(conn, lock=True) == gen0:  # no model changed meanwhile
+                    cc = T.coverage_cache
+                    for chunk in _chunks(list(computed)):
+                        conn.execute(cc.delete().where(cc.c.unit_code.in_(chunk)))
+                    now = _now()
+                    rows_in = [{"unit_code": c, "settings_key": key, "figures": f, "computed_at": now} for c, f in computed.items()]
+                    for i in range(0, len(rows_in), _CHUNK):
+                        conn.execute(cc.insert(), rows_in[i : i + _CHUNK])
+        allfigs = {**cached, **computed}
+        frame = pd.DataFrame.from_dict({c: allfigs[c] for c in codes if c in allfigs}, orient="index")
+        frame.index.name = "code"
+        if len(frame):
+            order = np.lexsort((-frame["uncovered_m2"].to_numpy(dtype=float), frame["covered_pct"].to_numpy(dtype=float)))
+            rank = np.empty(len(frame), dtype=np.int64)
+            rank[order] = np.arange(1, len(frame) + 1)
+            frame["rank"] = rank
+        if with_geometry:
+            with self._read() as conn:
+                geo = self._units_geo(conn, list(frame.index))
+            frame = gpd.GeoDataFrame(frame, geometry=geo.geometry.reindex(frame.index).to_numpy(), crs="EPSG:4326")
+        frame.attrs["recomputed"] = missing
+        return frame
+
+    # ------------------------------------------------------------------------------------------
+    # backup
+
+    def export_backup(self, path: str | os.PathLike[str], *, user: User | None = None) -> Path:
+        """Write units, models and the audit log to a GeoPackage at ``path`` (atomically). Admin only."""
+        from ._backup import write_backup
+
+        actor = self._actor(user)
+        self._require_admin(actor, "export a backup")
+        with self._read() as conn:
+            # One read transaction: a consistent snapshot on both backends.
+            if self.backend == "postgresql":
+                conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            unit_rows = conn.execute(sa.select(T.units).order_by(T.units.c.code)).all()
+            model_rows = conn.execute(self._model_select().order_by(T.models.c.id)).all()
+            audit_rows = conn.execute(sa.select(T.audit_log).order_by(T.audit_log.c.id)).all()
+            rev = MigrationContext.configure(conn).get_current_revision()
+        return write_backup(Path(path), units=unit_rows, models=model_rows, audit=audit_rows, revision=rev)
+
+    def restore_backup(self, path: str | os.PathLike[str], *, user: User | None = None) -> dict[str, int]:
+        """Replace units, models and the audit log by those of a backup, in one transaction.
+
+        Accounts are kept. Admin only. Returns the number of units, models and audit entries.
+        """
+        from ._backup import read_backup
+
+        actor = self._actor(user)
+        self._require_admin(actor, "restore a backup")
+        b = read_backup(Path(path))
+        problems: list[Problem] = []
+        for i, u in enumerate(b.units, start=1):
+            if not u.get("code") or u.get("level") not in UNIT_LEVELS:
+                problems.append(Problem(f"{path} (units)", i, "level", u.get("level"), f"unit {u.get('code')!r}: bad code or level"))
+        for i, m in enumerate(b.models, start=1):
+            rec = {c: m.get(c) for c in MODEL_COLUMNS}
+            rec["direction_deg"] = tuple(m.get("direction_deg") or ())
+            rec["geometry"] = None if m.get("geom") is None else shapely.from_wkb(m["geom"])
+            problems.extend(Problem(f"{path} (models)", i, f, v, f"model {m.get('id')!r}: {r}") for f, v, r in check_record(rec, self._specs))
+        if problems:
+            raise ValidationError(problems)
+        with self._write() as conn:
+            conn.execute(T.audit_log.delete())
+            conn.execute(T.models.delete())
+            conn.execute(T.units.delete())
+            for table, rows in ((T.units, b.units), (T.models, b.models), (T.audit_log, b.audit)):
+                for i in range(0, len(rows), _CHUNK):
+                    conn.execute(table.insert(), rows[i : i + _CHUNK])
+            if self.backend == "postgresql" and b.audit:
+                conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))"))
+            counts = {"units": len(b.units), "models": len(b.models), "audit": len(b.audit)}
+            self._models_changed(conn, None)
+            self._audit(conn, actor, "restore", detail={"file": Path(path).name, **counts})
+        return counts
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def _metres_to_degrees(metres: float, *, lat: float) -> tuple[float, float]:
+    """(degrees of longitude, degrees of latitude) spanning at least ``metres`` at latitude ``lat``."""
+    dlat = metres / 110_574.0
+    dlon = metres / (111_320.0 * max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6))
+    return dlon, dlat
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _isna(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _json_scalar(v: Any) -> Any:
+    if _isna(v) if not isinstance(v, (list, tuple, dict, np.ndarray)) else False:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, (str, int, float, bool, list, dict)):
+        return v
+    return str(v)
+
+
+def _geom_columns(g: shapely.Geometry | None) -> dict[str, Any]:
+    if g is None:
+        return {"geom": None, "minx": None, "miny": None, "maxx": None, "maxy": None}
+    minx, miny, maxx, maxy = g.bounds
+    return {"geom": shapely.to_wkb(g), "minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+
+
+def _db_values(rec: Mapping[str, Any], *, version: int, now: _dt.datetime, who: str, created: bool) -> dict[str, Any]:
+    out = {c: rec.get(c) for c in MODEL_COLUMNS}
+    out["direction_deg"] = list(rec.get("direction_deg") or ())
+    out.update(_geom_columns(rec.get("geometry")))
+    out["search_name"] = fold(rec.get("name")) or None
+    out["version"] = version
+    out["updated_at"] = now
+    out["updated_by"] = who
+    if created:
+        out["created_at"] = now
+        out["created_by"] = who
+    else:
+        out.pop("id")
+    return out
+
+
+def _models_frame_from_columns(columns: Mapping[str, Sequence[Any]]) -> gpd.GeoDataFrame:
+    cols = list(MODEL_COLUMNS) + list(Store._META)
+    data: dict[str, Any] = {c: list(columns[c]) for c in cols}
+    data["direction_deg"] = [tuple(float(d) for d in v) if v else () for v in data["direction_deg"]]
+    for c in FLOAT_COLUMNS:
+        data[c] = np.array(columns[c], dtype=float)  # None -> NaN
+    data["version"] = np.array(columns["version"], dtype="int64")
+    geoms = shapely.from_wkb(np.array(columns["geom"], dtype=object)) if len(columns["geom"]) else np.array([], dtype=object)
+    gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+    gdf["created_at"] = pd.to_datetime(gdf["created_at"], utc=True)
+    gdf["updated_at"] = pd.to_datetime(gdf["updated_at"], utc=True)
+    return gdf.set_index(pd.Index(gdf["id"].astype(object), name="id"))
+
+
+def _check_units_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"'units_gdf' should be a GeoDataFrame, got {type(gdf).__name__}")
+    if gdf.crs is None:
+        raise GeoAnttError("units have no CRS; say which one they are in (e.g. EPSG:4326)")
+    if not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs("EPSG:4326")
+    if "code" not in gdf.columns:
+        gdf = gdf.assign(code=gdf.index)
+    gdf = gdf.set_index(pd.Index(gdf["code"].astype(str), name="code"))
+    problems = []
+    for col in ("name", "level"):
+        if col not in gdf.columns:
+            problems.append(Problem("units", None, col, None, "missing column"))
+    if problems:
+        raise ValidationError(problems)
+    for i, (code, r) in enumerate(gdf.iterrows(), start=1):
+        if _isna(code) or not str(code).strip():
+            problems.append(Problem("units", i, "code", code, "missing code"))
+        if r["level"] not in UNIT_LEVELS:
+            problems.append(Problem("units", i, "level", r["level"], f"level must be one of {', '.join(UNIT_LEVELS)}"))
+        if _isna(r["name"]):
+            problems.append(Problem("units", i, "name", None, "missing name"))
+    dup = gdf.index[gdf.index.duplicated()].unique()
+    for code in dup:
+        problems.append(Problem("units", None, "code", code, "duplicate code"))
+    if problems:
+        raise ValidationError(problems)
+    return gdf

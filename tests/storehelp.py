@@ -1,0 +1,77 @@
+"""Small hand-checkable fixtures for the store and auth tests (imported by them).
+
+A province ``P`` of two communes ``A`` and ``B`` (0.2 x 0.2 degree squares near Bến Tre), each
+with hamlets (``A1``, ``A2``, ``B1``); three models, one per hamlet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import argon2
+import geopandas as gpd
+import shapely
+
+from geo_antt.store import Store, User
+
+__all__ = ["CHEAP_HASHER", "units_frame", "seed", "model_record", "PASSWORD"]
+
+# Fast argon2 parameters for tests only (the store's default is argon2-cffi's RFC 9106 profile).
+CHEAP_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+PASSWORD = "mật-khẩu-123"
+
+
+def units_frame() -> gpd.GeoDataFrame:
+    rows = [
+        ("P", "Tỉnh Thử", "province", None, (106.0, 10.0, 106.4, 10.4)),
+        ("A", "Xã An", "commune", "P", (106.0, 10.0, 106.2, 10.2)),
+        ("B", "Xã Bình", "commune", "P", (106.2, 10.0, 106.4, 10.2)),
+        ("A1", "Ấp 1", "hamlet", "A", (106.0, 10.0, 106.1, 10.1)),
+        ("A2", "Ấp 2", "hamlet", "A", (106.1, 10.0, 106.2, 10.1)),
+        ("B1", "Ấp Đông", "hamlet", "B", (106.2, 10.0, 106.3, 10.1)),
+    ]
+    return gpd.GeoDataFrame(
+        {
+            "code": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "level": [r[2] for r in rows],
+            "parent_code": [r[3] for r in rows],
+            "approximate": [False] * len(rows),
+        },
+        geometry=[shapely.box(*r[4]) for r in rows],
+        crs="EPSG:4326",
+    )
+
+
+def model_record(mid: str, unit: str, lon: float, lat: float, **kw: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "id": mid,
+        "kind": "camera",
+        "name": f"Camera {mid}",
+        "status": "active",
+        "unit_code": unit,
+        "direction_deg": (90.0,),
+        "fov_deg": 60.0,
+        "range_m": 25.0,
+        "geometry": shapely.Point(lon, lat),
+    }
+    rec.update(kw)
+    return rec
+
+
+def seed(store: Store) -> dict[str, User]:
+    """Units, four accounts (admin, officer and viewer of A, officer of B) and three models."""
+    store.put_units(units_frame(), user=None)
+    users = {
+        "admin": store.add_user("admin", role="admin", password=PASSWORD, user=None),
+        "officer": store.add_user("can_bo_a", role="officer", password=PASSWORD, unit_codes=["A"], user=None),
+        "viewer": store.add_user("xem_a", role="viewer", password=PASSWORD, unit_codes=["A"], user=None),
+        "officer_b": store.add_user("can_bo_b", role="officer", password=PASSWORD, unit_codes=["B"], user=None),
+    }
+    store.create_model(model_record("a1", "A1", 106.05, 10.05), user=None)
+    store.create_model(
+        model_record("a2", "A2", 106.15, 10.05, kind="lighting", name="Đèn ngõ 3", direction_deg=(), fov_deg=None, range_m=None, radius_m=15.0),
+        user=None,
+    )
+    store.create_model(model_record("b1", "B1", 106.25, 10.05, direction_deg=(0.0, 180.0)), user=None)
+    return users

@@ -1,0 +1,245 @@
+"""Accounts on the web (geo_antt.auth) in a minimal Flask app: login page, sessions, CSRF, rate
+limiting, API tokens, roles and unit scope."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask, jsonify, request
+
+from geo_antt import GeoAnttError
+from geo_antt.auth import check_scope, current_user, init_auth, public, require_role
+from geo_antt.store import Store
+from tests.storehelp import CHEAP_HASHER, PASSWORD, seed
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(f"sqlite:///{tmp_path / 'auth.sqlite'}", password_hasher=CHEAP_HASHER)
+    seed(s)
+    yield s
+    s.close()
+
+
+def make_app(store: Store, **config) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test-secret", TESTING=True, **config)
+    init_auth(app, store)
+
+    @app.errorhandler(GeoAnttError)
+    def _err(exc):  # what the app factory's one error handler does
+        return jsonify(exc.to_dict()), exc.http_status
+
+    @app.get("/page")
+    def page():
+        return f"xin chào {current_user().name}"
+
+    @app.post("/page")
+    def page_post():
+        return "saved"
+
+    @app.get("/api/models")
+    def api_models():
+        return jsonify(sorted(store.models_frame(user=current_user()).index))
+
+    @app.post("/api/models/<mid>")
+    @require_role("admin", "officer")
+    def api_edit(mid):
+        body = request.get_json()
+        out = store.update_model(mid, body["changes"], expected_version=body["version"], user=current_user())
+        return jsonify({"id": mid, "version": out["version"]})
+
+    @app.get("/api/units/<code>")
+    def api_unit(code):
+        check_scope(code)
+        return jsonify({"code": code})
+
+    @app.get("/about")
+    @public
+    def about():
+        return "geo-antt"
+
+    return app
+
+
+@pytest.fixture
+def app(store):
+    return make_app(store)
+
+
+def _csrf(client, path="/login"):
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def _login(client, name="can_bo_a", password=PASSWORD, **extra):
+    token = _csrf(client)
+    return client.post("/login", data={"csrf_token": token, "name": name, "password": password, **extra})
+
+
+def test_anonymous_users_get_only_the_login_page(app):
+    c = app.test_client()
+    r = c.get("/page?x=1")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login?next=")
+    assert r.headers["Location"] == "/login?next=/page?x%3D1"
+    r = c.get("/api/models")
+    assert r.status_code == 401 and r.get_json()["error"] == "Unauthorized"
+    assert c.post("/api/models/a1", json={}).status_code == 401
+    assert c.get("/about").status_code == 200  # explicitly public
+    assert c.get("/login").status_code == 200
+
+
+def test_login_page_is_vietnamese_with_english_available(app):
+    c = app.test_client()
+    vi = c.get("/login").get_data(as_text=True)
+    assert '<html lang="vi">' in vi and "Đăng nhập" in vi and "Mật khẩu" in vi and "Tên đăng nhập" in vi
+    en = c.get("/login?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in en and "Log in" in en and "Password" in en
+    r = _login(c, password="sai-mat-khau")
+    assert r.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu." in r.get_data(as_text=True)
+
+
+def test_login_logout_and_session_cookie_flags(app):
+    c = app.test_client()
+    r = _login(c, next="/page")
+    assert r.status_code == 302 and r.headers["Location"] == "/page"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert c.get("/page").get_data(as_text=True) == "xin chào can_bo_a"
+    assert c.get("/api/me").get_json()["role"] == "officer"
+    r = c.post("/logout", data={"csrf_token": _csrf(c)})
+    assert r.status_code == 302
+    assert c.get("/page").status_code == 302
+
+
+def test_secure_cookie_when_configured(store):
+    c = make_app(store, GEO_ANTT_SECURE_COOKIES=True).test_client()
+    r = _login(c)
+    assert "Secure" in r.headers["Set-Cookie"]
+
+
+def test_no_open_redirect_after_login(app):
+    for target in ("https://evil.example/x", "//evil.example", "/\\evil.example"):
+        c = app.test_client()
+        r = _login(c, next=target)
+        assert r.status_code == 302 and "evil" not in r.headers["Location"]
+
+
+def test_csrf_rejects_posts_without_token(app):
+    c = app.test_client()
+    r = c.post("/login", data={"name": "can_bo_a", "password": PASSWORD})
+    assert r.status_code == 400
+    assert c.get("/page").status_code == 302  # not logged in
+    _login(c)
+    assert c.post("/page").status_code == 400
+    assert c.post("/page", data={"csrf_token": "forged"}).status_code == 400
+    token = _csrf(c)
+    assert c.post("/page", headers={"X-CSRFToken": token}).status_code == 200
+    assert c.post("/logout").status_code == 400  # logout is state-changing too
+
+
+def test_login_rate_limit(app):
+    c = app.test_client()
+    for _ in range(5):
+        assert _login(c, password="doan-bua").status_code == 401
+    r = _login(c)  # even the right password is refused now
+    assert r.status_code == 429 and "quá nhiều" in r.get_data(as_text=True)
+    assert c.get("/page").status_code == 302
+    # the limit is per account name and address: another account may still log in
+    assert _login(c, name="xem_a").status_code == 302
+
+
+def test_api_tokens(app, store):
+    token = store.create_token("can_bo_b", label="script", user=None)
+    c = app.test_client()
+    r = c.get("/api/models", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.get_json() == ["b1"]
+    # token requests carry no cookie: no CSRF token needed
+    r = c.post("/api/models/b1", json={"changes": {"range_m": 40}, "version": 1}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.get_json()["version"] == 2
+    r = c.get("/api/models", headers={"Authorization": "Bearer gat_wrong"})
+    assert r.status_code == 401
+    store.revoke_tokens("can_bo_b", user=None)
+    assert c.get("/api/models", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "status"),
+    [
+        ("admin", "a1", 200), ("admin", "b1", 200),
+        ("can_bo_a", "a1", 200), ("can_bo_a", "b1", 403),
+        ("xem_a", "a1", 403), ("xem_a", "b1", 403),
+    ],
+)
+def test_edit_endpoint_role_and_scope(app, store, name, model, status):
+    c = app.test_client()
+    _login(c, name=name)
+    token = _csrf(c)
+    r = c.post(f"/api/models/{model}", json={"changes": {"notes": "kiểm tra"}, "version": 1}, headers={"X-CSRFToken": token})
+    assert r.status_code == status
+    assert (store.get_model(model)["notes"] == "kiểm tra") == (status == 200)
+
+
+def test_read_endpoints_enforce_scope(app):
+    c = app.test_client()
+    _login(c, name="xem_a")
+    assert c.get("/api/models").get_json() == ["a1", "a2"]
+    assert c.get("/api/units/A1").status_code == 200
+    r = c.get("/api/units/B")
+    assert r.status_code == 403 and r.get_json()["error"] == "PermissionDeniedError"
+
+
+def test_conflict_reaches_the_client_as_409(app):
+    c = app.test_client()
+    _login(c, name="admin")
+    token = _csrf(c)
+    h = {"X-CSRFToken": token}
+    assert c.post("/api/models/a1", json={"changes": {"range_m": 11}, "version": 1}, headers=h).status_code == 200
+    assert c.post("/api/models/a1", json={"changes": {"range_m": 12}, "version": 1}, headers=h).status_code == 409
+
+
+def test_disabled_account_loses_its_session(app, store):
+    c = app.test_client()
+    _login(c)
+    assert c.get("/page").status_code == 200
+    store.set_user_active("can_bo_a", False, user=None)
+    assert c.get("/page").status_code == 302
+
+
+def test_password_change_ends_existing_sessions(app, store):
+    c = app.test_client()
+    _login(c)
+    assert c.get("/page").status_code == 200
+    store.set_password("can_bo_a", "mat-khau-moi-456", user=None)
+    assert c.get("/page").status_code == 302
+    assert _login(c, password="mat-khau-moi-456").status_code == 302
+    assert c.get("/page").status_code == 200
+
+
+def test_login_without_next_lands_on_the_home_page(store):
+    c = make_app(store, GEO_ANTT_HOME_ENDPOINT="page").test_client()
+    r = _login(c)
+    assert r.status_code == 302
+    r = c.get(r.headers["Location"])
+    assert r.status_code == 302 and r.headers["Location"] == "/page"
+
+
+def test_init_auth_on_the_app_factory(synthetic_dir, synthetic_cov, store):
+    """What the lead wires: create_app(...) + init_auth(app, store)."""
+    from geo_antt.app import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov, "SECRET_KEY": "t"})
+    init_auth(app, store)
+    c = app.test_client()
+    r = c.get("/map")
+    assert r.status_code == 302 and r.headers["Location"] == "/login?next=/map"
+    for path in ("/collections", "/api/units", "/export/models.geojson"):
+        r = c.get(path)
+        assert r.status_code == 401 and r.get_json()["error"] == "Unauthorized", path
+    login = c.get("/login")
+    assert login.status_code == 200 and "Content-Security-Policy" in login.headers
+    r = _login(c)
+    assert r.status_code == 302
+    assert c.get(r.headers["Location"]).headers["Location"] == "/map"  # landing -> the map page
+    assert c.get("/collections").status_code == 200

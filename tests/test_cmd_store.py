@@ -1,0 +1,117 @@
+"""The store commands of the ``geo-antt`` CLI, run in-process against an SQLite file."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import geopandas as gpd
+import pytest
+
+from geo_antt.cli import main
+from geo_antt.store import Store
+from tests.storehelp import CHEAP_HASHER, model_record, units_frame
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "cli.sqlite"
+    units = tmp_path / "units.geojson"
+    units_frame().to_file(units)
+    assert main(["db", "upgrade", "--db", str(path)]) == 0
+    assert main(["db", "load-units", str(units), "--db", str(path)]) == 0
+    return str(path)
+
+
+def _models_file(path, records):
+    geoms = [r.pop("geometry") for r in records]
+    g = gpd.GeoDataFrame(records, geometry=geoms, crs="EPSG:4326")
+    g["direction_deg"] = g["direction_deg"].map(lambda t: ";".join(map(str, t)))
+    g.to_file(path)
+    return str(path)
+
+
+def test_users_and_tokens(db, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-dai-123\n"))
+    assert main(["users", "add", "an", "--role", "officer", "--unit", "A", "--unit", "B1", "--password-stdin", "--db", db]) == 0
+    assert main(["users", "add", "xem", "--role", "viewer", "--no-password", "--db", db]) == 0
+    assert main(["users", "add", "an", "--role", "viewer", "--no-password", "--db", db]) == 1
+    assert "exists already" in capsys.readouterr().err
+    assert main(["users", "add", "x", "--role", "officer", "--unit", "NOPE", "--no-password", "--db", db]) == 1
+    assert "unit 'NOPE' is not in the store" in capsys.readouterr().err
+    assert main(["users", "list", "--json", "--db", db]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed == [
+        {"name": "an", "role": "officer", "unit_codes": ["A", "B1"], "active": True},
+        {"name": "xem", "role": "viewer", "unit_codes": [], "active": True},
+    ]
+    assert main(["users", "set", "xem", "--role", "officer", "--unit", "B", "--db", db]) == 0
+    assert "account xem: officer; units B" in capsys.readouterr().out
+    assert main(["users", "set", "xem", "--unit", "ZZ", "--db", db]) == 1
+    assert main(["token", "create", "an", "--db", db]) == 0
+    token = capsys.readouterr().out.strip()
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        assert s.user_for_token(token).name == "an"
+        assert s.authenticate("an", "mat-khau-dai-123") is not None
+        assert s.authenticate("xem", "") is None
+        xem = s.get_user("xem")
+        assert xem.role == "officer" and xem.unit_codes == ("B",)
+        assert s.audit_frame(limit=5)["action"].tolist()[:2] == ["token_create", "user_access"]
+
+
+def test_import_preview_commit_and_audit(db, tmp_path, capsys):
+    assert main(["users", "add", "an", "--role", "officer", "--unit", "A", "--no-password", "--db", db]) == 0
+    bad = _models_file(tmp_path / "bad.geojson", [model_record("c1", "A1", 106.05, 10.05), model_record("c2", "A1", 106.35, 10.05)])
+    good = _models_file(tmp_path / "good.geojson", [model_record("c1", "A1", 106.05, 10.05, direction_deg=(10.0, 200.0))])
+    capsys.readouterr()
+    assert main(["import", bad, "--unit", "A", "--user", "an", "--db", db]) == 1
+    out = capsys.readouterr().out
+    assert "1 new, 0 updated, 0 unchanged, 1 rejected" in out and "id c2, field 'geometry': position outside unit A" in out
+    assert main(["import", bad, "--unit", "A", "--user", "an", "--commit", "--db", db]) == 1
+    assert "nothing imported" in capsys.readouterr().err
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        assert len(s.models_frame()) == 0
+    assert main(["import", good, "--unit", "A", "--user", "an", "--commit", "--db", db]) == 0
+    assert "imported: 1 new" in capsys.readouterr().out
+    assert main(["import", good, "--unit", "A", "--user", "an", "--commit", "--db", db]) == 0
+    assert "imported: 0 new, 0 updated, 1 unchanged" in capsys.readouterr().out
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        f = s.models_frame()
+        assert f.index.tolist() == ["c1"] and f.loc["c1", "direction_deg"] == (10.0, 200.0)
+        assert f.loc["c1", "created_by"] == "an"
+    assert main(["import", bad, "--unit", "B", "--user", "an", "--db", db]) == 1
+    assert "outside the area of account 'an'" in capsys.readouterr().err
+    assert main(["audit", "--model", "c1", "--json", "--db", db]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["action"] for e in entries] == ["import"] and entries[0]["user_name"] == "an"
+    assert entries[0]["new"]["direction_deg"] == [10.0, 200.0]
+
+
+def test_backup_restore(db, tmp_path, capsys):
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        s.create_model(model_record("c1", "A1", 106.05, 10.05), user=None)
+    path = tmp_path / "backup.gpkg"
+    assert main(["backup", str(path), "--db", db]) == 0
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        s.retire_model("c1", expected_version=1, user=None)
+    assert main(["restore", str(path), "--db", db]) == 0
+    assert "restored 6 units, 1 models" in capsys.readouterr().out
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        assert s.get_model("c1")["status"] == "active"
+    assert main(["restore", str(tmp_path / "missing.gpkg"), "--db", db]) == 1
+
+
+def test_db_seed_from_a_dataset_folder(tmp_path, capsys):
+    data = tmp_path / "ds"
+    (data / "boundaries").mkdir(parents=True)
+    (data / "models").mkdir()
+    units_frame().to_file(data / "boundaries" / "units.geojson")
+    _models_file(data / "models" / "m.geojson", [model_record("c1", "A1", 106.05, 10.05), model_record("c2", "B1", 106.25, 10.05)])
+    (data / "dataset.toml").write_text('units = ["boundaries/units.geojson"]\nmodels = ["models/m.geojson"]\n')
+    db = str(tmp_path / "seed.sqlite")
+    assert main(["db", "seed", "--data", str(data), "--db", db]) == 0
+    assert "2 models new" in capsys.readouterr().out
+    assert main(["db", "seed", "--data", str(data), "--db", db]) == 0  # idempotent
+    assert "0 models new, 0 updated, 2 unchanged" in capsys.readouterr().out
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        assert sorted(s.models_frame().index) == ["c1", "c2"] and len(s.units_frame()) == 6

@@ -1,0 +1,97 @@
+"""Schema migrations: a database made by the first revision, with data in it, upgrades to the
+newest revision without losing anything (both backends)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import shapely
+import sqlalchemy as sa
+
+from geo_antt import GeoAnttError
+from geo_antt.store import Store
+from geo_antt.store._types import Geometry, UTCDateTime
+from tests.storehelp import CHEAP_HASHER, PASSWORD
+
+
+def _insert_at_first_revision(store: Store) -> None:
+    now = dt.datetime(2025, 7, 1, 8, 30, tzinfo=dt.timezone.utc)
+    units = sa.table(
+        "units", sa.column("code"), sa.column("name"), sa.column("level"), sa.column("parent_code"),
+        sa.column("approximate", sa.Boolean), sa.column("geom", Geometry()),
+        sa.column("minx"), sa.column("miny"), sa.column("maxx"), sa.column("maxy"),
+    )
+    models = sa.table(
+        "models", sa.column("id"), sa.column("kind"), sa.column("name"), sa.column("status"), sa.column("unit_code"),
+        sa.column("direction_deg", sa.JSON), sa.column("fov_deg"), sa.column("range_m"), sa.column("geom", Geometry()),
+        sa.column("minx"), sa.column("miny"), sa.column("maxx"), sa.column("maxy"), sa.column("version"),
+        sa.column("created_at", UTCDateTime), sa.column("updated_at", UTCDateTime),
+        sa.column("created_by"), sa.column("updated_by"),
+    )
+    users = sa.table("users", sa.column("id"), sa.column("name"), sa.column("password_hash"), sa.column("role"),
+                     sa.column("active", sa.Boolean), sa.column("created_at", UTCDateTime))
+    user_units = sa.table("user_units", sa.column("user_id"), sa.column("unit_code"))
+    box = shapely.box(106.0, 10.0, 106.2, 10.2)
+    with store._engine.begin() as conn:
+        conn.execute(units.insert().values(code="A", name="Xã An", level="commune", parent_code=None, approximate=False,
+                                           geom=shapely.to_wkb(box), minx=106.0, miny=10.0, maxx=106.2, maxy=10.2))
+        conn.execute(
+            models.insert(),
+            [
+                {"id": "m1", "kind": "camera", "name": "Camera Đình Làng", "status": "active", "unit_code": "A",
+                 "direction_deg": [90.0], "fov_deg": 60.0, "range_m": 25.0,
+                 "geom": shapely.to_wkb(shapely.Point(106.05, 10.05)), "minx": 106.05, "miny": 10.05, "maxx": 106.05,
+                 "maxy": 10.05, "version": 3, "created_at": now, "updated_at": now, "created_by": "an", "updated_by": "an"},
+                {"id": "m2", "kind": "self_management", "name": None, "status": "inactive", "unit_code": "A",
+                 "direction_deg": [], "fov_deg": None, "range_m": None, "geom": None, "minx": None, "miny": None,
+                 "maxx": None, "maxy": None, "version": 1, "created_at": now, "updated_at": now, "created_by": "an",
+                 "updated_by": "an"},
+            ],
+        )
+        uid = conn.execute(users.insert().values(name="an", password_hash=CHEAP_HASHER.hash(PASSWORD), role="officer",
+                                                 active=True, created_at=now).returning(users.c.id)).scalar_one()
+        conn.execute(user_units.insert().values(user_id=uid, unit_code="A"))
+
+
+def test_upgrade_from_first_revision_keeps_data(store_url):
+    with Store.open(store_url, upgrade=False, password_hasher=CHEAP_HASHER) as store:
+        assert store.revision() is None
+        assert store.upgrade("0001") == "0001"
+        _insert_at_first_revision(store)
+        assert "api_tokens" not in sa.inspect(store._engine).get_table_names()
+    with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:  # opening upgrades to head
+        assert store.revision() == store.head_revision() == "0004"
+        f = store.models_frame()
+        assert f.index.tolist() == ["m1", "m2"]
+        assert f.loc["m1", "version"] == 3 and f.loc["m1", "name"] == "Camera Đình Làng"
+        assert f.loc["m1", "direction_deg"] == (90.0,) and f.loc["m1", "geometry"].equals(shapely.Point(106.05, 10.05))
+        assert f.loc["m2", "geometry"] is None and f.loc["m2", "status"] == "inactive"
+        assert f.loc["m1", "updated_at"].isoformat() == "2025-07-01T08:30:00+00:00"
+        with store._engine.connect() as conn:  # the new column was backfilled
+            folded = dict(conn.execute(sa.text("SELECT id, search_name FROM models")).all())
+        assert folded == {"m1": "camera dinh lang", "m2": None}
+        user = store.authenticate("an", PASSWORD)
+        assert user is not None and user.unit_codes == ("A",)
+        assert store.create_token("an", user=None).startswith("gat_")  # the new table works
+        store.update_model("m1", {"range_m": 30.0}, expected_version=3, user=user)
+        # downgrade and upgrade again: still everything there
+        assert store.downgrade("0001") == "0001"
+        store.upgrade()
+        f2 = store.models_frame()
+        assert f2.loc["m1", "range_m"] == 30.0 and f2.loc["m1", "version"] == 4
+
+
+def test_open_is_idempotent(store_url):
+    for _ in range(2):
+        with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
+            assert store.revision() == "0004"
+
+
+def test_a_newer_schema_is_refused_clearly(tmp_path):
+    url = f"sqlite:///{tmp_path / 'future.sqlite'}"
+    with Store.open(url, password_hasher=CHEAP_HASHER) as store:
+        with store._engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(GeoAnttError, match="newer geo-antt"):
+        Store.open(url, password_hasher=CHEAP_HASHER)

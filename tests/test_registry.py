@@ -1,0 +1,132 @@
+"""The /api/registry JSON API (geo_antt.registry) in a minimal app with geo_antt.auth."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import geopandas as gpd
+import pytest
+from flask import Flask
+
+from geo_antt.auth import init_auth
+from geo_antt.registry import init_registry
+from geo_antt.store import Store
+from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, seed
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(f"sqlite:///{tmp_path / 'reg.sqlite'}", password_hasher=CHEAP_HASHER)
+    seed(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(store):
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test-secret", TESTING=True)
+    init_auth(app, store)
+    init_registry(app, store)
+    return app
+
+
+def _client(app, name):
+    c = app.test_client()
+    html = c.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    assert c.post("/login", data={"csrf_token": token, "name": name, "password": PASSWORD}).status_code == 302
+    html = c.get("/login").get_data(as_text=True)
+    c.csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    return c
+
+
+def _geojson_bytes(records) -> bytes:
+    geoms = [r.pop("geometry") for r in records]
+    g = gpd.GeoDataFrame(records, geometry=geoms, crs="EPSG:4326")
+    g["direction_deg"] = g["direction_deg"].map(lambda t: ";".join(map(str, t)))
+    return g.to_json().encode()
+
+
+def test_anonymous_gets_401(app):
+    c = app.test_client()
+    assert c.get("/api/registry/models").status_code == 401
+    assert c.patch("/api/registry/models/a1", json={}).status_code == 401
+
+
+def test_list_get_and_scope(app):
+    c = _client(app, "can_bo_a")
+    fc = c.get("/api/registry/models").get_json()
+    assert fc["type"] == "FeatureCollection"
+    assert sorted(f["id"] for f in fc["features"]) == ["a1", "a2"]
+    a1 = next(f for f in fc["features"] if f["id"] == "a1")
+    assert a1["properties"]["version"] == 1 and a1["geometry"] == {"type": "Point", "coordinates": [106.05, 10.05]}
+    assert a1["properties"]["direction_deg"] == [90.0]
+    ids = [f["id"] for f in c.get("/api/registry/models?bbox=106.1,10.0,106.2,10.1").get_json()["features"]]
+    assert ids == ["a2"]
+    r = c.get("/api/registry/models/b1")
+    assert r.status_code == 403 and r.get_json()["error"] == "PermissionDeniedError"
+    assert c.get("/api/registry/models/zz").status_code == 404
+    assert c.get("/api/registry/models?unit=B").status_code == 403
+
+
+def test_edit_conflict_retire_and_audit(app):
+    c = _client(app, "can_bo_a")
+    h = {"X-CSRFToken": c.csrf}
+    body = {"version": 1, "changes": {"geometry": {"type": "Point", "coordinates": [106.06, 10.06]}, "direction_deg": [45]}}
+    assert c.patch("/api/registry/models/a1", json=body).status_code == 400  # no CSRF token
+    r = c.patch("/api/registry/models/a1", json=body, headers=h)
+    assert r.status_code == 200 and r.get_json()["properties"]["version"] == 2
+    r = c.patch("/api/registry/models/a1", json={"version": 1, "changes": {"name": "x"}}, headers=h)
+    assert r.status_code == 409 and "version 2" in r.get_json()["message"]
+    r = c.post("/api/registry/models/a1/retire", json={"version": 2}, headers=h)
+    assert r.status_code == 200 and r.get_json()["properties"]["status"] == "inactive"
+    entries = c.get("/api/registry/audit?model=a1").get_json()
+    assert [e["action"] for e in entries] == ["retire", "update", "create"]
+    assert entries[1]["new"]["direction_deg"] == [45.0] and entries[1]["user_name"] == "can_bo_a"
+
+
+def test_create_needs_an_editor(app):
+    feature = {"type": "Feature", "id": "n1", "geometry": {"type": "Point", "coordinates": [106.12, 10.02]},
+               "properties": {"kind": "checkpoint", "name": "Chốt 1", "unit_code": "A2", "radius_m": 40}}
+    v = _client(app, "xem_a")
+    assert v.post("/api/registry/models", json=feature, headers={"X-CSRFToken": v.csrf}).status_code == 403
+    o = _client(app, "can_bo_a")
+    r = o.post("/api/registry/models", json=feature, headers={"X-CSRFToken": o.csrf})
+    assert r.status_code == 201 and r.get_json()["properties"]["radius_m"] == 40.0
+    bad = dict(feature, id="n2", properties={"kind": "ufo", "unit_code": "A2"})
+    r = o.post("/api/registry/models", json=bad, headers={"X-CSRFToken": o.csrf})
+    assert r.status_code == 400 and r.get_json()["problems"][0]["field"] == "kind"
+
+
+def test_coverage_endpoint(app):
+    c = _client(app, "can_bo_b")
+    body = c.get("/api/registry/coverage").get_json()
+    assert [u["code"] for u in body["units"]] == ["B1"] and body["units"][0]["n_camera"] == 1
+
+
+def test_import_preview_then_commit(app, store):
+    c = _client(app, "can_bo_a")
+    h = {"X-CSRFToken": c.csrf}
+    bad = _geojson_bytes([model_record("c1", "A1", 106.05, 10.06), model_record("c2", "A1", 106.35, 10.05)])
+    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(bad), "xa_an.geojson")}, headers=h)
+    body = r.get_json()
+    assert r.status_code == 200 and body["counts"] == {"new": 1, "update": 0, "unchanged": 0, "rejected": 1}
+    assert body["rejected"][0]["reason"] == "position outside unit A"
+    r = c.post("/api/registry/import", data={"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
+                                             "file": (io.BytesIO(bad), "xa_an.geojson")}, headers=h)
+    assert r.status_code == 400 and "nothing imported" in r.get_json()["message"]
+    good = _geojson_bytes([model_record("c1", "A1", 106.05, 10.06)])
+    body = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h).get_json()
+    r = c.post("/api/registry/import", data={"unit": "A", "commit": "1", "fingerprint": "stale",
+                                             "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h)
+    assert r.status_code == 409
+    r = c.post("/api/registry/import", data={"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
+                                             "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h)
+    assert r.status_code == 200 and r.get_json()["counts"]["new"] == 1
+    assert store.get_model("c1")["created_by"] == "can_bo_a"
+    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(good), "notes.txt")}, headers=h)
+    assert r.status_code == 400
+    json.dumps(body)  # the preview is plain JSON
