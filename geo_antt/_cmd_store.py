@@ -85,33 +85,14 @@ def _cmd_db_load_units(args: argparse.Namespace) -> int:
 
 
 def _cmd_db_seed(args: argparse.Namespace) -> int:
-    import tomllib
-
     from .config import DEFAULT_DATA_DIR
+    from .store import seed_from_dataset
 
     data = Path(args.data or DEFAULT_DATA_DIR)
-    toml = data / "dataset.toml"
-    if not toml.is_file():
-        raise GeoAnttError(f"{toml}: no dataset.toml (give --data DIR of a dataset folder)")
-    with toml.open("rb") as fh:
-        try:
-            meta = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise GeoAnttError(f"{toml}: invalid TOML: {exc}") from None
+    if not (data / "dataset.toml").is_file():
+        raise GeoAnttError(f"{data / 'dataset.toml'}: no dataset.toml (give --data DIR of a dataset folder)")
     with _open(args) as store:
-        for rel in meta.get("units", []):
-            counts = store.put_units(read_units_file(data / rel), user=None)
-            print(f"{rel}: {counts['inserted']} units inserted, {counts['updated']} updated")
-        for rel in meta.get("models", []):
-            gdf, problems = read_models_file(data / rel)
-            for p in problems:
-                print(f"  {'rejected' if p.severity == 'error' else 'warning'}: {p}")
-            preview = store.preview_import(gdf, user=None, source=rel)
-            if preview.has_rejections:
-                print(preview.summary(max_lines=args.max_lines))
-            counts = store.commit_import(preview, user=None, skip_rejected=True)
-            print(f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
-                  + (f", {counts['rejected']} rejected" if counts["rejected"] else ""))
+        seed_from_dataset(store, data, max_lines=args.max_lines)
     return 0
 
 

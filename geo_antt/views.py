@@ -16,7 +16,7 @@ import folium
 from flask import Blueprint, current_app, render_template, request, url_for
 from folium.plugins import MarkerCluster
 
-from .app import get_catalog, get_meta
+from .app import get_catalog, get_meta, scope_codes
 from .schema import FIELDS, HOSTS, STATUSES
 from .text import nfc
 
@@ -163,7 +163,9 @@ def _layers(lang: str) -> list[dict[str, Any]]:
 def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str]:
     cat = get_catalog()
     settings = current_app.extensions["geo_antt"].settings
-    ext = cat.units.total_bounds if len(cat.units) else (102.0, 8.0, 117.5, 23.5)
+    allowed = scope_codes()
+    units = cat.units if allowed is None else cat.units[cat.units.index.isin(list(allowed))]
+    ext = units.total_bounds if len(units) else (102.0, 8.0, 117.5, 23.5)
     # maxZoom/minZoom as Leaflet map options (folium's max_zoom only reaches its own tile layer):
     # without tiles the map still needs them (marker clustering, zoom limits).
     m = folium.Map(location=[(ext[1] + ext[3]) / 2, (ext[0] + ext[2]) / 2], zoom_start=10, tiles=None,

@@ -1281,6 +1281,18 @@ class Store:
         }
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:32]
 
+    def generation(self) -> int:
+        """A counter that grows with every change of models or units (any process): readers
+        that keep frames in memory compare it to know when to reload."""
+        with self._read() as conn:
+            return self._generation(conn)
+
+    def is_empty(self) -> bool:
+        """True when the store holds no unit and no model (a new store, before seeding)."""
+        with self._read() as conn:
+            return (conn.execute(sa.select(T.units.c.code).limit(1)).first() is None
+                    and conn.execute(sa.select(T.models.c.id).limit(1)).first() is None)
+
     def _generation(self, conn: sa.Connection, *, lock: bool = False) -> int:
         q = sa.select(T.store_meta.c.value).where(T.store_meta.c.key == "model_generation")
         if lock:
