@@ -545,7 +545,7 @@ class Catalog:
 
         counts = _model_counts(sel)
         out: dict[str, Any] = {
-            "unit": None if code is None else {**self._unit_dict(code), "path": [*reversed(self.ancestors(code)), code]},
+            "unit": None if code is None else {**self._unit_dict(code), "path": self._path(code, allowed)},
             "models_total": int(len(sel)),
             "by_kind": self._labelled(counts["by_kind"], None, lang),
             "by_field": self._labelled(counts["by_field"], FIELDS, lang),
@@ -575,6 +575,14 @@ class Catalog:
                 d["covered_pct"] = _jsonable(row["covered_pct"])
                 out["least_covered"].append(d)
         return out
+
+    def _path(self, code: str, allowed: frozenset[str] | None) -> list[str]:
+        """Codes from the top to ``code``; for a scoped reader, from the reader's own top unit
+        (what the drill-down lists at its first level)."""
+        path = [*reversed(self.ancestors(code)), code]
+        if allowed is None:
+            return path
+        return [c for c in path if c in allowed] or [code]
 
     def _labelled(self, counts: Mapping[str, int], vocab: Mapping[str, tuple] | None, lang: str) -> list[dict[str, Any]]:
         rows = []
