@@ -183,8 +183,10 @@ def viewer_client(app):
 
 @pytest.fixture()
 def anon_client(app):
-    """Not logged in."""
-    return app.test_client()
+    """Not logged in (``anon_client.csrf``: the anonymous session's CSRF token)."""
+    from tests.web_fixtures import login
+
+    return login(app, None)
 
 
 # ----------------------------------------------------------------------------------------------
