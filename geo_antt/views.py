@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from folium.plugins import MarkerCluster
 
 from .app import get_catalog, get_meta, scope_codes
+from .auth import current_user
 from .schema import FIELDS, HOSTS, STATUSES
 from .text import nfc
 
@@ -66,6 +67,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "data_sharing": "Chia sẻ dữ liệu", "host": "Nơi triển khai", "field": "Lĩnh vực", "start_date": "Ngày bắt đầu",
         "code": "Mã", "level": "Cấp", "kind": "Loại", "unit_code": "Đơn vị",
         "province": "Tỉnh", "district": "Huyện", "commune": "Xã", "hamlet": "Thôn",
+        "logout": "Đăng xuất", "role_admin": "quản trị", "role_officer": "cán bộ", "role_viewer": "xem",
     },
     "en": {
         "app_title": "Community security models map",
@@ -105,6 +107,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "data_sharing": "Data sharing", "host": "Host", "field": "Field", "start_date": "Start date",
         "code": "Code", "level": "Level", "kind": "Kind", "unit_code": "Unit",
         "province": "Province", "district": "District", "commune": "Commune", "hamlet": "Hamlet",
+        "logout": "Log out", "role_admin": "admin", "role_officer": "officer", "role_viewer": "viewer",
     },
 }
 
@@ -232,6 +235,7 @@ def render_map():
         map_script=root.script.render(),
         config=config,
         other_lang_url=url_for("views.map_page", lang=other),
+        user=current_user(),
     )
 
 

@@ -4,6 +4,7 @@ the role x endpoint x scope matrix, the public aggregate mode, and the map follo
 from __future__ import annotations
 
 import json
+import re
 
 import pyogrio
 import pytest
@@ -91,7 +92,17 @@ def test_anonymous_gets_only_the_login_page_and_static_files(anon_client):
 @pytest.mark.parametrize("role", ["admin", "officer", "viewer"])
 def test_map_page_for_every_role(ro, role):
     r = ro[role].get("/map")
-    assert r.status_code == 200 and "leaflet" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "leaflet" in html
+    assert f'<span id="account-name">{WEB_USERS[role][0]} (' in html and 'action="/logout"' in html
+
+
+def test_logout_from_the_map_page(clients):
+    c = clients["officer"]
+    html = c.get("/map").get_data(as_text=True)
+    token = re.search(r'id="account".*?name="csrf_token" value="([^"]+)"', html, re.S).group(1)
+    assert c.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert c.get("/map").status_code == 302 and c.get("/api/stats").status_code == 401
 
 
 @pytest.mark.parametrize("cid", ["camera", "lighting", "gate", "self_management", "footprints", "gaps", "coverage",
