@@ -582,7 +582,7 @@ class Catalog:
         path = [*reversed(self.ancestors(code)), code]
         if allowed is None:
             return path
-        return [c for c in path if c in allowed] or [code]
+        return [c for c in path if c in allowed]
 
     def _labelled(self, counts: Mapping[str, int], vocab: Mapping[str, tuple] | None, lang: str) -> list[dict[str, Any]]:
         rows = []

@@ -299,3 +299,17 @@ def test_app_on_each_backend_seeds_scopes_and_follows_edits(store_url, synthetic
         assert WEB_USERS["officer"][0] in {u.name for u in store.list_users()}
     finally:
         store.close()
+
+
+def test_collection_extents_are_those_of_the_readers_features(ro):
+    from shapely.geometry import box
+
+    a = box(*UNITS.loc[A].geometry.bounds)
+    for role in ("officer", "viewer"):
+        cams = {c["id"]: c for c in ro[role].get("/collections").get_json()["collections"]}["camera"]
+        minx, miny, maxx, maxy = cams["extent"]["spatial"]["bbox"][0]
+        assert a.buffer(1e-9).contains(box(minx, miny, maxx, maxy)), role
+        one = ro[role].get("/collections/camera").get_json()
+        assert one["extent"] == cams["extent"]
+    full = {c["id"]: c for c in ro["admin"].get("/collections").get_json()["collections"]}["camera"]
+    assert full["extent"]["spatial"]["bbox"][0][2] > UNITS.loc[A].geometry.bounds[2]  # reaches into B
