@@ -22,11 +22,25 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import GeoAnttError, ValidationError
-from .store import ROLES, Store, User
-from .store._files import read_models_file, read_units_file
+from .schema import ROLES
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported only by the commands that use it
+    from .store import Store, User
+
+
+def read_units_file(path):  # noqa: D103 - lazy forwarders to geo_antt.store._files
+    from .store._files import read_units_file as f
+
+    return f(path)
+
+
+def read_models_file(path):  # noqa: D103
+    from .store._files import read_models_file as f
+
+    return f(path)
 
 __all__ = ["register"]
 
@@ -40,6 +54,8 @@ def _db_parent() -> argparse.ArgumentParser:
 
 
 def _open(args: argparse.Namespace) -> Store:
+    from .store import Store
+
     return Store.open(args.db, data_dir=args.data)
 
 
@@ -66,6 +82,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from .store import Store
+
     with Store.open(args.db, data_dir=args.data, upgrade=False) as store:
         before = store.revision()
         after = store.upgrade()

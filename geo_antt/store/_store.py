@@ -71,7 +71,7 @@ __all__ = [
     "IMPORT_PAUSE_ENV_VAR",
 ]
 
-ROLES = ("admin", "officer", "viewer")
+from ..schema import ROLES  # noqa: E402  (re-exported)
 DB_ENV_VAR = "GEO_ANTT_DB"
 DEFAULT_DB_NAME = "geo-antt.sqlite"
 # Test hook: when set to a file path, commit_import writes that file after half of the rows and
