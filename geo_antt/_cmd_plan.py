@@ -6,14 +6,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
 from ._errors import GeoAnttError, NotFoundError
 from ._cmd_inputs import add_input_arguments, load_inputs
+from .io import write_atomic
 
 __all__ = ["register", "load_frames", "planning_units", "sites_feature_collection"]
 
@@ -133,21 +132,6 @@ def sites_feature_collection(result, *, decimals: int = 7) -> dict:
     return fc
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     from .placement import plan_sites
 
@@ -177,10 +161,10 @@ def run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit,
     )
     if args.out:
-        _atomic_text(Path(args.out), json.dumps(sites_feature_collection(res), ensure_ascii=False))
+        write_atomic(args.out, json.dumps(sites_feature_collection(res), ensure_ascii=False))
     table = res.comparison()
     if args.table:
-        _atomic_text(Path(args.table), table.to_csv(index_label="unit_code"))
+        write_atomic(args.table, table.to_csv(index_label="unit_code"))
     summary = {
         "unit": args.unit,
         "kind": args.kind,

@@ -23,7 +23,6 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -34,6 +33,7 @@ import shapely
 
 from ._errors import GeoAnttError, NotFoundError, PermissionDeniedError
 from .crs import WGS84
+from .io import json_value
 from .layers import LayerSpec
 from .schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
 from .text import fold, nfc
@@ -93,32 +93,6 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return vals  # type: ignore[return-value]
 
 
-def _jsonable(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    if isinstance(v, str):
-        return _text(v)
-    if isinstance(v, (pd.Timestamp, datetime, date)):
-        return None if pd.isna(v) else v.isoformat()
-    if isinstance(v, (tuple, list, np.ndarray)):
-        return [_jsonable(x) for x in v]
-    if v is pd.NaT or v is pd.NA:
-        return None
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(v)
-
-
 def _text(v: str) -> str:
     """NFC text; the (common) already-normalised case costs one C call."""
     if unicodedata.is_normalized("NFC", v) and not (v[:1].isspace() or v[-1:].isspace()):
@@ -148,7 +122,7 @@ def _column_values(s: pd.Series) -> list[Any]:
                 t = seen[v] = _text(v)
             out[i] = t
         else:
-            out[i] = _jsonable(v)
+            out[i] = json_value(v)
     return out
 
 
@@ -509,7 +483,7 @@ class Catalog:
         g = row.geometry
         bbox = None if g is None or g.is_empty else [round(float(v), _DECIMALS) for v in g.bounds]
         return {"code": code, "name": nfc(str(row["name"])), "level": row["level"],
-                "parent_code": _jsonable(row["parent_code"]), "bbox": bbox}
+                "parent_code": json_value(row["parent_code"]), "bbox": bbox}
 
     def search(self, query: str, *, limit: int = 20, allowed: frozenset[str] | None = None) -> list[dict[str, Any]]:
         """Units whose name contains every word of ``query``, diacritics and case ignored
@@ -572,7 +546,7 @@ class Catalog:
             worst = hamlets.sort_values(["covered_pct", "name"], kind="stable").head(ranked_limit)
             for hc, row in worst.iterrows():
                 d = self._unit_dict(hc) if hc in self.units.index else {"code": hc, "name": str(row["name"]), "bbox": None}
-                d["covered_pct"] = _jsonable(row["covered_pct"])
+                d["covered_pct"] = json_value(row["covered_pct"])
                 out["least_covered"].append(d)
         return out
 
@@ -614,8 +588,8 @@ class Catalog:
             if c == f.geometry.name:
                 continue
             if f[c].dtype == object:
-                f[c] = [None if v is None else (json.dumps(_jsonable(v), ensure_ascii=False)
-                                                 if isinstance(v, (tuple, list, np.ndarray)) else _jsonable(v))
+                f[c] = [None if v is None else (json.dumps(json_value(v), ensure_ascii=False)
+                                                 if isinstance(v, (tuple, list, np.ndarray)) else json_value(v))
                         for v in f[c]]
         # keep the feature id as a column (the OGC id), unless a column already holds it
         if f.index.name in f.columns or (f.index.name is None and "id" in f.columns):

@@ -31,7 +31,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
@@ -43,6 +42,7 @@ import shapely
 import shapely.ops
 from shapely.geometry import LineString, Point, Polygon, box, mapping
 
+from .io import write_atomic
 from ._errors import GeoAnttError
 from .crs import WGS84, to_metric, to_wgs84, utm_crs_for_lon
 from .text import nfc
@@ -881,20 +881,6 @@ def _feature_collection(name: str, features: Iterable[tuple[dict[str, Any], Any]
     return head + ',"features":[\n' + ",\n".join(lines) + "\n]}\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _toml_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
@@ -986,7 +972,7 @@ def build_demo(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED) -> 
             props["source"] = u.source
             feats.append((props, u.geometry))
         path = out / rel
-        _write_atomic(path, _feature_collection(Path(rel).stem, feats))
+        write_atomic(path, _feature_collection(Path(rel).stem, feats))
         written[Path(rel).stem] = path
 
     from .schema import MODEL_COLUMNS
@@ -998,10 +984,10 @@ def build_demo(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED) -> 
         props["source"] = r["_src"]
         feats.append((props, r["_geom"]))
     path = out / MODELS_FILE
-    _write_atomic(path, _feature_collection("models", feats))
+    write_atomic(path, _feature_collection("models", feats))
     written["models"] = path
 
     path = out / "dataset.toml"
-    _write_atomic(path, _dataset_toml(seed=seed, src_pkg=src_pkg, units=[r for _, r in _UNIT_FILES], models=[MODELS_FILE]))
+    write_atomic(path, _dataset_toml(seed=seed, src_pkg=src_pkg, units=[r for _, r in _UNIT_FILES], models=[MODELS_FILE]))
     written["dataset"] = path
     return written

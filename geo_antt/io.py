@@ -36,11 +36,13 @@ from .text import fold, fold_key, nfc
 __all__ = [
     "GEOJSON_DECIMALS",
     "REFORM_DATE",
+    "json_value",
     "load_models",
     "read_models",
     "read_units",
     "to_geojson_dict",
     "to_geojson_text",
+    "write_atomic",
     "write_layer",
 ]
 
@@ -59,8 +61,9 @@ def _prepare_geometry(geoms: np.ndarray, *, decimals: int = GEOJSON_DECIMALS) ->
     return shapely.orient_polygons(out, exterior_cw=False)
 
 
-def _json_scalar(v: Any) -> Any:
-    """One property value as something :func:`json.dumps` accepts (RFC 7946 properties)."""
+def json_value(v: Any) -> Any:
+    """One value as something :func:`json.dumps` accepts (RFC 7946 properties, JSON API):
+    numpy scalars as Python numbers, NaN/inf/NA as null, dates as ISO text, tuples as lists."""
     if v is None:
         return None
     if isinstance(v, (bool, np.bool_)):
@@ -73,13 +76,13 @@ def _json_scalar(v: Any) -> Any:
     if isinstance(v, str):
         return v
     if isinstance(v, (tuple, list, np.ndarray)):
-        return [_json_scalar(x) for x in v]
+        return [json_value(x) for x in v]
     if isinstance(v, pd.Timestamp):
         return None if pd.isna(v) else _iso(v.to_pydatetime())
     if isinstance(v, (_dt.datetime, _dt.date, _dt.time)):
         return _iso(v)
     if isinstance(v, dict):
-        return {str(k): _json_scalar(x) for k, x in v.items()}
+        return {str(k): json_value(x) for k, x in v.items()}
     if v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, shapely.Geometry):
@@ -121,7 +124,7 @@ def _column_values(s: pd.Series) -> list[Any]:
     dt = s.dtype
     if pd.api.types.is_bool_dtype(dt) and not isinstance(dt, pd.CategoricalDtype):
         if dt == object:
-            return [_json_scalar(v) for v in s]
+            return [json_value(v) for v in s]
         arr = s.to_numpy(dtype=object, na_value=None)
         return [None if v is None else bool(v) for v in arr]
     if pd.api.types.is_float_dtype(dt):
@@ -140,7 +143,7 @@ def _column_values(s: pd.Series) -> list[Any]:
         return [None if pd.isna(v) else _iso(v.to_pydatetime()) for v in s]
     if pd.api.types.is_string_dtype(dt) and dt != object:
         return [None if pd.isna(v) else str(v) for v in s]
-    return [_json_scalar(v) for v in s]
+    return [json_value(v) for v in s]
 
 
 def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) -> str:
@@ -185,7 +188,7 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) 
     if isinstance(g.index, pd.RangeIndex):
         ids = [str(i) for i in g.index]
     else:
-        ids = [encode_basestring(i) if type(i) is str else json.dumps(_json_scalar(i), ensure_ascii=False) for i in g.index]
+        ids = [encode_basestring(i) if type(i) is str else json.dumps(json_value(i), ensure_ascii=False) for i in g.index]
     parts = [
         f'{{"type":"Feature","id":{fid},"properties":{p},"geometry":{gj if gj is not None else "null"}}}'
         for fid, p, gj in zip(ids, prop_json, geom_json)
@@ -220,6 +223,13 @@ def _atomic_write(path: Path, write: Callable[[Path], None], *, suffix: str) -> 
     return path
 
 
+def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` atomically: a temporary file next to it,
+    then :func:`os.replace`; the old file stays intact when anything fails."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    return _atomic_write(Path(path), lambda tmp: tmp.write_bytes(payload), suffix=".tmp")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -247,7 +257,7 @@ def _gpkg_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _join(v: Any) -> Any:
     if isinstance(v, dict):
-        return json.dumps(_json_scalar(v), ensure_ascii=False)
+        return json.dumps(json_value(v), ensure_ascii=False)
     if isinstance(v, (tuple, list, np.ndarray)):
         return ";".join(_fmt_item(x) for x in v)
     return v

@@ -31,13 +31,10 @@ Wire it with :func:`init_registry` after :func:`geo_antt.auth.init_auth`.
 
 from __future__ import annotations
 
-import datetime as _dt
-import math
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import shapely.geometry
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.utils import secure_filename
@@ -45,6 +42,7 @@ from werkzeug.utils import secure_filename
 from ._errors import ConflictError, GeoAnttError, ValidationError
 from .auth import current_user
 from .schema import MODEL_COLUMNS
+from .io import json_value
 from .store import Store
 from .store._files import read_models_file
 
@@ -60,31 +58,10 @@ def _store() -> Store:
     return current_app.extensions[_EXT]
 
 
-def _json(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return None if math.isnan(f) or math.isinf(f) else f
-    if isinstance(v, (tuple, list, np.ndarray)):
-        return [_json(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _json(x) for k, x in v.items()}
-    if isinstance(v, (_dt.datetime, _dt.date)):
-        return v.isoformat()
-    if hasattr(v, "isoformat"):  # pandas Timestamp
-        return v.isoformat()
-    return v if isinstance(v, str) else str(v)
-
-
 def model_feature(rec: Mapping[str, Any]) -> dict[str, Any]:
     """A stored model record (``Store.get_model``) as a GeoJSON Feature (RFC 7946)."""
     geom = rec.get("geometry")
-    props = {k: _json(v) for k, v in rec.items() if k != "geometry"}
+    props = {k: json_value(v) for k, v in rec.items() if k != "geometry"}
     return {
         "type": "Feature",
         "id": rec["id"],
@@ -104,7 +81,7 @@ def _frame_features(gdf: Any) -> dict[str, Any]:
                 "type": "Feature",
                 "id": rec["id"],
                 "geometry": None if g is None else shapely.geometry.mapping(g),
-                "properties": {k: _json(v) for k, v in rec.items()},
+                "properties": {k: json_value(v) for k, v in rec.items()},
             }
         )
     return {"type": "FeatureCollection", "features": feats}
@@ -192,7 +169,7 @@ def audit() -> Any:
     except ValueError:
         raise GeoAnttError("limit must be an integer") from None
     df = _store().audit_frame(model_id=request.args.get("model") or None, limit=min(limit, 10_000), user=current_user())
-    return jsonify([{k: _json(v) for k, v in r.items()} for r in df.to_dict("records")])
+    return jsonify([{k: json_value(v) for k, v in r.items()} for r in df.to_dict("records")])
 
 
 @bp.get("/coverage")
@@ -201,7 +178,7 @@ def coverage() -> Any:
     frame = _store().coverage_frame(
         level=request.args.get("level", "hamlet"), unit_code=request.args.get("unit") or None, user=current_user()
     )
-    rows = [{"code": code, **{k: _json(v) for k, v in r.items()}} for code, r in zip(frame.index, frame.to_dict("records"))]
+    rows = [{"code": code, **{k: json_value(v) for k, v in r.items()}} for code, r in zip(frame.index, frame.to_dict("records"))]
     return jsonify({"level": request.args.get("level", "hamlet"), "units": rows})
 
 

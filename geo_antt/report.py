@@ -26,7 +26,6 @@ import html
 import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -35,6 +34,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .io import write_atomic
 from ._errors import GeoAnttError
 from .config import DEFAULT_SETTINGS, Settings
 from .layers import LayerSpec, load_layer_specs
@@ -779,22 +779,6 @@ def render_html(rep: Report) -> str:
 # writers
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _pdf_chromium(page_html: str, executable: str) -> bytes:
     from playwright.sync_api import sync_playwright
 
@@ -962,5 +946,5 @@ def write_report(rep: Report, path: str | Path, *, fmt: str | None = None, pdf_e
             data = _pdf_matplotlib(rep)
         else:
             raise GeoAnttError(f"pdf_engine must be auto, chromium or matplotlib; got {pdf_engine!r}")
-    _atomic_write_bytes(path, data)
+    write_atomic(path, data)
     return path

@@ -34,6 +34,7 @@ from alembic.util.exc import CommandError as _AlembicCommandError
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..io import json_value
 from .._errors import (
     ConflictError,
     GeoAnttError,
@@ -404,7 +405,7 @@ class Store:
         geoms = np.asarray(gdf.geometry.values, dtype=object)
         for i, (code, r) in enumerate(gdf.iterrows()):
             g = normalize_geometry(geoms[i])
-            extra = {c: _json_scalar(r[c]) for c in extra_cols}
+            extra = {c: json_value(r[c]) for c in extra_cols}
             rows.append(
                 {
                     "code": str(code),
@@ -1401,7 +1402,7 @@ class Store:
                     target, models, level=level, specs=self._specs, settings=settings.replace(metric_crs=crs), with_gaps=False
                 )
                 figs = result.units.drop(columns=[c for c in ("geometry", "rank") if c in result.units.columns])
-                computed = {str(code): {k: _json_scalar(v) for k, v in row.items()} for code, row in zip(figs.index, figs.to_dict("records"))}
+                computed = {str(code): {k: json_value(v) for k, v in row.items()} for code, row in zip(figs.index, figs.to_dict("records"))}
         if computed:
             with self._write() as conn:
                 if self._generation(conn, lock=True) == gen0:  # no model changed meanwhile
@@ -1509,20 +1510,6 @@ def _isna(v: Any) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
-
-
-def _json_scalar(v: Any) -> Any:
-    if _isna(v) if not isinstance(v, (list, tuple, dict, np.ndarray)) else False:
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if isinstance(v, (str, int, float, bool, list, dict)):
-        return v
-    return str(v)
 
 
 def _geom_columns(g: shapely.Geometry | None) -> dict[str, Any]:
