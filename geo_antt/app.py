@@ -109,6 +109,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    from . import planning_views
+
+    app.register_blueprint(planning_views.bp)
     return app
 
 
