@@ -184,7 +184,11 @@
     }
     clearBtn.hidden = false;
     if (sites.length && markers.getBounds().isValid()) {
-      map.fitBounds(proposed.getBounds().pad(0.3), { maxZoom: 17 });
+      // on a phone the open panel hides the lower part of the map: fit above it
+      var panel = document.getElementById('panel');
+      var sheet = document.body.classList.contains('panel-open') && window.matchMedia('(max-width: 700px)').matches;
+      var below = sheet && panel ? Math.min(panel.offsetHeight, map.getSize().y - 120) : 0;
+      map.fitBounds(proposed.getBounds(), { maxZoom: 17, paddingTopLeft: [30, 30], paddingBottomRight: [30, 30 + below] });
     }
     document.body.setAttribute('data-plan-sites', String(sites.length));
   }
