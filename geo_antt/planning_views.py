@@ -26,7 +26,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, request, send_file, url_for
 
-from ._errors import GeoAnttError
+from . import app as _app
+from ._errors import GeoAnttError, PermissionDeniedError
 from .app import get_catalog
 from .text import nfc
 
@@ -310,6 +311,17 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
     return fc
 
 
+def _check_scope(code: str) -> None:
+    """403 when the account may not read unit ``code`` (once the app limits reads to the
+    account's units through ``geo_antt.app.scope_codes``; every unit before that)."""
+    scope_codes = getattr(_app, "scope_codes", None)
+    if scope_codes is None:
+        return
+    allowed = scope_codes()
+    if allowed is not None and code not in allowed:
+        raise PermissionDeniedError(f"unit {code!r} is outside the units of this account")
+
+
 class _Heavy:
     """Hold the process-wide lock of heavy computations, or raise :class:`ServiceBusyError`."""
 
@@ -332,6 +344,7 @@ def plan():
     opts = parse_plan_request(request.get_json(silent=True))
     cat = get_catalog()
     row = cat.unit(opts["unit"])  # 404 for an unknown unit
+    _check_scope(opts["unit"])
     ext = current_app.extensions["geo_antt"]
     area = planning_units(cat.units, opts["unit"])
     t0 = time.perf_counter()
@@ -380,6 +393,7 @@ def report(name: str):
         raise GeoAnttError(f"lang must be vi or en, got {lang!r}")
     cat = get_catalog()
     cat.unit(code)  # 404 for an unknown unit
+    _check_scope(code)
     text = request.args.get("period")
     start, end = parse_period(text) if text else default_period()
     ext = current_app.extensions["geo_antt"]

@@ -231,3 +231,24 @@ def test_demo_plan_in_a_ham_thuan_nam_commune(demo_client):
     assert len(sm["hamlets"]) >= 2
     assert all(h["covered_pct_after"] >= h["covered_pct_before"] for h in sm["hamlets"])
     assert sm["covered_pct_after"] > sm["covered_pct_before"]
+
+
+def test_plan_under_csrf_protection_takes_the_page_token(synthetic_dir, synthetic_cov):
+    """With Flask-WTF CSRF protection on, a POST without the token is refused and the page's
+    ``<meta name="csrf-token">`` value, sent as ``X-CSRFToken`` (as plan.js does), passes."""
+    from flask_wtf.csrf import CSRFProtect
+
+    from geo_antt.app import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov,
+                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True})
+    CSRFProtect(app)
+    client = app.test_client()
+    page = client.get("/map").get_data(as_text=True)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+    body = {"unit": "28903-02", "kind": "checkpoint", "count": 1}
+    refused = client.post("/api/plan", json=body)
+    assert refused.status_code == 400 and refused.get_json()["error"] == "CSRFError"
+    r = client.post("/api/plan", json=body, headers={"X-CSRFToken": token})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert len(_sites(r.get_json())) == 1
