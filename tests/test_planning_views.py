@@ -16,6 +16,20 @@ from shapely.geometry import shape
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
+def _post(client, body, **kw):
+    """POST /api/plan as plan.js does: JSON, with the session's CSRF token when it has one."""
+    token = getattr(client, "csrf", None)
+    headers = {"X-CSRFToken": token} if token else {}
+    return client.post("/api/plan", json=body, headers=headers, **kw)
+
+
+def _catalog(app):
+    from geo_antt.app import get_catalog
+
+    with app.app_context():
+        return get_catalog()
+
+
 def _sites(fc: dict) -> list[dict]:
     return [f for f in fc["features"] if f["properties"]["layer"] == "site"]
 
@@ -28,7 +42,7 @@ def _footprints(fc: dict) -> list[dict]:
 
 
 def test_plan_proposes_count_sites_inside_the_commune(app, client):
-    r = client.post("/api/plan", json={"unit": "28903", "kind": "camera", "count": 3})
+    r = _post(client, {"unit": "28903", "kind": "camera", "count": 3})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.mimetype == "application/geo+json"
     fc = r.get_json()
@@ -38,7 +52,7 @@ def test_plan_proposes_count_sites_inside_the_commune(app, client):
     assert len(sites) == 3 == sm["sites"] == sm["count"]
     assert sorted(f["properties"]["rank"] for f in sites) == [1, 2, 3]
     assert sorted(f["properties"]["rank"] for f in fps) == [1, 2, 3]
-    units = app.extensions["geo_antt"].catalog.units
+    units = _catalog(app).units
     commune = units.loc["28903"].geometry
     hamlets = set(units.index[units["parent_code"] == "28903"])
     for f in sites:
@@ -68,9 +82,9 @@ def test_plan_proposes_count_sites_inside_the_commune(app, client):
 def test_plan_before_is_the_coverage_engine_on_the_app_dataset(app, client):
     from geo_antt.coverage import compute_coverage
 
-    fc = client.post("/api/plan", json={"unit": "28891-02", "kind": "lighting", "count": 2}).get_json()
+    fc = _post(client, {"unit": "28891-02", "kind": "lighting", "count": 2}).get_json()
     ext = app.extensions["geo_antt"]
-    cat = ext.catalog
+    cat = _catalog(app)
     engine = compute_coverage(cat.units.loc[["28891-02"]], cat.models, specs=ext.specs, settings=ext.settings).units
     (h,) = fc["summary"]["hamlets"]
     assert h["code"] == "28891-02" and h["name"] == "Ấp Tân Phú"
@@ -80,14 +94,12 @@ def test_plan_before_is_the_coverage_engine_on_the_app_dataset(app, client):
 
 
 def test_plan_budget_caps_the_count(client):
-    r = client.post("/api/plan", json={"unit": "28903", "kind": "lighting", "budget_vnd": 10_000_000,
-                                       "unit_cost_vnd": 3_500_000})
+    r = _post(client, {"unit": "28903", "kind": "lighting", "budget_vnd": 10_000_000, "unit_cost_vnd": 3_500_000})
     assert r.status_code == 200, r.get_data(as_text=True)
     fc = r.get_json()
     assert fc["summary"]["count"] == 2 and len(_sites(fc)) == 2
     # numbers as form strings are read too (the page sends the inputs' values)
-    r = client.post("/api/plan", json={"unit": "28903", "kind": "checkpoint", "count": "1"},
-                    headers={"X-CSRFToken": "anything"})
+    r = _post(client, {"unit": "28903", "kind": "checkpoint", "count": "1"})
     assert r.status_code == 200
     assert len(_sites(r.get_json())) == 1
 
@@ -112,16 +124,18 @@ def test_plan_budget_caps_the_count(client):
     ],
 )
 def test_plan_bad_input_is_400_json(client, body, needle):
-    r = client.post("/api/plan", json=body)
+    r = _post(client, body)
     assert r.status_code == 400, r.get_data(as_text=True)
     err = r.get_json()
     assert err["error"] and needle in err["message"]
 
 
 def test_plan_not_json_and_unknown_unit(client):
-    r = client.post("/api/plan", data="unit=28903&count=3", content_type="application/x-www-form-urlencoded")
+    token = getattr(client, "csrf", None)
+    r = client.post("/api/plan", data="unit=28903&count=3", content_type="application/x-www-form-urlencoded",
+                    headers={"X-CSRFToken": token} if token else {})
     assert r.status_code == 400 and "JSON object" in r.get_json()["message"]
-    r = client.post("/api/plan", json={"unit": "99999", "count": 3})
+    r = _post(client, {"unit": "99999", "count": 3})
     assert r.status_code == 404
     assert r.get_json()["error"] == "NotFoundError" and "99999" in r.get_json()["message"]
     assert client.get("/api/plan").status_code == 405
@@ -219,7 +233,7 @@ def test_demo_report_of_ham_thuan_nam_shows_127_34_5(demo_client):
 def test_demo_plan_in_a_ham_thuan_nam_commune(demo_client):
     communes = gpd.read_file(DEMO_DIR / "boundaries" / "communes.geojson")
     code = str(communes.loc[communes["name"] == "Thị trấn Thuận Nam", "code"].iloc[0])
-    r = demo_client.post("/api/plan", json={"unit": code, "kind": "lighting", "count": 3})
+    r = _post(demo_client, {"unit": code, "kind": "lighting", "count": 3})
     assert r.status_code == 200, r.get_data(as_text=True)
     fc = r.get_json()
     sm = fc["summary"]
