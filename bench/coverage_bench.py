@@ -104,8 +104,9 @@ def overlay_pipeline(hamlets: gpd.GeoDataFrame, footprints_m: gpd.GeoDataFrame, 
     fp = footprints_m[["geometry"]].reset_index(drop=True)
     inter = gpd.overlay(hm, fp, how="intersection", keep_geom_type=True)
     covered = inter.dissolve(by="code").area.reindex(hm["code"]).fillna(0.0)
-    cover_union = gpd.GeoDataFrame(geometry=[fp.union_all()], crs=crs)
-    gaps = gpd.overlay(hm, cover_union, how="difference", keep_geom_type=True)
+    # the dissolved coverage as separate parts, so overlay's spatial index can work per hamlet
+    cover_parts = gpd.GeoDataFrame(geometry=[fp.union_all()], crs=crs).explode(ignore_index=True)
+    gaps = gpd.overlay(hm, cover_parts, how="difference", keep_geom_type=True)
     return covered, float(gaps.area.sum())
 
 

@@ -22,11 +22,25 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import GeoAnttError, ValidationError
-from .store import ROLES, Store, User
-from .store._files import read_models_file, read_units_file
+from .schema import ROLES
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported only by the commands that use it
+    from .store import Store, User
+
+
+def read_units_file(path):  # noqa: D103 - lazy forwarders to geo_antt.store._files
+    from .store._files import read_units_file as f
+
+    return f(path)
+
+
+def read_models_file(path):  # noqa: D103
+    from .store._files import read_models_file as f
+
+    return f(path)
 
 __all__ = ["register"]
 
@@ -40,6 +54,8 @@ def _db_parent() -> argparse.ArgumentParser:
 
 
 def _open(args: argparse.Namespace) -> Store:
+    from .store import Store
+
     return Store.open(args.db, data_dir=args.data)
 
 
@@ -66,6 +82,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from .store import Store
+
     with Store.open(args.db, data_dir=args.data, upgrade=False) as store:
         before = store.revision()
         after = store.upgrade()
@@ -85,33 +103,14 @@ def _cmd_db_load_units(args: argparse.Namespace) -> int:
 
 
 def _cmd_db_seed(args: argparse.Namespace) -> int:
-    import tomllib
-
     from .config import DEFAULT_DATA_DIR
+    from .store import seed_from_dataset
 
     data = Path(args.data or DEFAULT_DATA_DIR)
-    toml = data / "dataset.toml"
-    if not toml.is_file():
-        raise GeoAnttError(f"{toml}: no dataset.toml (give --data DIR of a dataset folder)")
-    with toml.open("rb") as fh:
-        try:
-            meta = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise GeoAnttError(f"{toml}: invalid TOML: {exc}") from None
+    if not (data / "dataset.toml").is_file():
+        raise GeoAnttError(f"{data / 'dataset.toml'}: no dataset.toml (give --data DIR of a dataset folder)")
     with _open(args) as store:
-        for rel in meta.get("units", []):
-            counts = store.put_units(read_units_file(data / rel), user=None)
-            print(f"{rel}: {counts['inserted']} units inserted, {counts['updated']} updated")
-        for rel in meta.get("models", []):
-            gdf, problems = read_models_file(data / rel)
-            for p in problems:
-                print(f"  {'rejected' if p.severity == 'error' else 'warning'}: {p}")
-            preview = store.preview_import(gdf, user=None, source=rel)
-            if preview.has_rejections:
-                print(preview.summary(max_lines=args.max_lines))
-            counts = store.commit_import(preview, user=None, skip_rejected=True)
-            print(f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
-                  + (f", {counts['rejected']} rejected" if counts["rejected"] else ""))
+        seed_from_dataset(store, data, max_lines=args.max_lines)
     return 0
 
 

@@ -7,6 +7,10 @@ clients such as GDAL's OAPIF driver and QGIS; the map page for a browser), ``/co
 ``/collections/{id}/items/{fid}``; ``/openapi`` describes them. ``/export/{id}.geojson|.gpkg``
 downloads a collection (or the part under ``unit``). ``/api/search``, ``/api/units``,
 ``/api/stats`` feed the side panel.
+
+Every read is limited to the current account's units (:func:`geo_antt.app.scope_codes`, applied
+inside the :class:`~geo_antt.catalog.Catalog`): lists and exports keep only in-scope features,
+a feature or ``unit`` outside the scope is a 403.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import Unauthorized
 
 from ._errors import GeoAnttError, NotFoundError
-from .app import get_catalog, get_meta, _wants_json
+from .app import PUBLIC_COLLECTIONS, _wants_json, get_catalog, get_meta, scope_codes
+from .auth import current_user
 from .catalog import feature_collection_text, parse_bbox
 
 __all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "openapi_document"]
@@ -96,7 +102,7 @@ def conformance():
     return jsonify({"conformsTo": CONFORMANCE})
 
 
-def _collection_doc(col, lang: str) -> dict[str, Any]:
+def _collection_doc(col, lang: str, allowed: frozenset[str] | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": col.id,
         "title": col.title(lang),
@@ -110,7 +116,7 @@ def _collection_doc(col, lang: str) -> dict[str, Any]:
              "type": "application/geopackage+sqlite3"},
         ],
     }
-    ext = col.extent
+    ext = col.bounds(allowed=allowed)
     if ext is not None:
         doc["extent"] = {"spatial": {"bbox": [[round(v, 7) for v in ext]], "crs": _CRS84}}
     return doc
@@ -120,26 +126,31 @@ def _collection_doc(col, lang: str) -> dict[str, Any]:
 def collections():
     lang = _lang()
     cat = get_catalog()
+    allowed = scope_codes()
     return jsonify({
         "links": [{"href": url_for("api.collections", _external=True), "rel": "self", "type": "application/json"}],
-        "collections": [_collection_doc(c, lang) for c in cat.collections.values()],
+        "collections": [_collection_doc(c, lang, allowed) for c in cat.collections.values()],
     })
 
 
 @bp.get("/collections/<cid>")
 def collection(cid: str):
-    return jsonify(_collection_doc(get_catalog().get(cid), _lang()))
+    return jsonify(_collection_doc(get_catalog().get(cid), _lang(), scope_codes()))
 
 
 @bp.get("/collections/<cid>/items")
 def items(cid: str):
     cat = get_catalog()
     cat.get(cid)
+    if current_user() is None and cid not in PUBLIC_COLLECTIONS:
+        # the public aggregate mode: figures and boundaries, never models, footprints or gaps
+        raise Unauthorized("log in to see this collection")
+    allowed = scope_codes()
     bbox = parse_bbox(request.args.get("bbox"))
     limit = _int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     offset = _int_arg("offset", 0, minimum=0)
     unit = _unit_arg()
-    page = cat.items(cid, bbox=bbox, unit=unit, limit=limit, offset=offset)
+    page = cat.items(cid, bbox=bbox, unit=unit, limit=limit, offset=offset, allowed=allowed)
 
     base = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
 
@@ -164,7 +175,7 @@ def items(cid: str):
 
 @bp.get("/collections/<cid>/items/<fid>")
 def item(cid: str, fid: str):
-    text = get_catalog().get(cid).feature(fid)
+    text = get_catalog().item(cid, fid, allowed=scope_codes())
     links = [
         {"href": url_for("api.item", cid=cid, fid=fid, _external=True), "rel": "self", "type": GEOJSON},
         {"href": url_for("api.collection", cid=cid, _external=True), "rel": "collection", "type": "application/json"},
@@ -256,12 +267,13 @@ def export(name: str):
     cat = get_catalog()
     cat.get(cid)
     unit = _unit_arg()
+    allowed = scope_codes()
     filename = _SAFE_NAME.sub("_", f"{cid}_{unit}" if unit else cid) + "." + fmt
     if fmt == "geojson":
-        body: str | bytes = cat.export_geojson(cid, unit=unit)
+        body: str | bytes = cat.export_geojson(cid, unit=unit, allowed=allowed)
         mimetype = GEOJSON
     else:
-        body = cat.export_gpkg(cid, unit=unit)
+        body = cat.export_gpkg(cid, unit=unit, allowed=allowed)
         mimetype = "application/geopackage+sqlite3"
     resp = Response(body, mimetype=mimetype)
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -275,15 +287,15 @@ def export(name: str):
 def search():
     q = request.args.get("q", "")
     limit = _int_arg("limit", 20, minimum=1, maximum=100)
-    return jsonify({"query": q, "results": get_catalog().search(q, limit=limit)})
+    return jsonify({"query": q, "results": get_catalog().search(q, limit=limit, allowed=scope_codes())})
 
 
 @bp.get("/api/units")
 def units():
     parent = request.args.get("parent") or None
-    return jsonify({"parent": parent, "units": get_catalog().children(parent)})
+    return jsonify({"parent": parent, "units": get_catalog().children(parent, allowed=scope_codes())})
 
 
 @bp.get("/api/stats")
 def stats():
-    return jsonify(get_catalog().stats(_unit_arg(), lang=_lang()))
+    return jsonify(get_catalog().stats(_unit_arg(), lang=_lang(), allowed=scope_codes()))

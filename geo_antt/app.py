@@ -1,22 +1,41 @@
 """The Flask application factory of the geo-antt map service.
 
 ``create_app(test_config=None)`` follows the Flask tutorial (flaskr): defaults from a mapping,
-then the instance folder's ``config.py`` (silently absent), then ``test_config``. The dataset is
-read once (``DATA_DIR``: config, else env ``GEO_ANTT_DATA``, else ``Settings.data_dir``), the
-coverage computed once, and both kept in a :class:`geo_antt.catalog.Catalog` that the blueprints
-query (:func:`get_catalog`). One error handler turns every :class:`GeoAnttError` into JSON
+then the instance folder's ``config.py`` (silently absent), then ``test_config``.
+
+The system of record is the :class:`geo_antt.store.Store` (``DB``: config, else env
+``GEO_ANTT_DB``, else ``<DATA_DIR>/geo-antt.sqlite``; ``DATA_DIR``: config, else env
+``GEO_ANTT_DATA``, else ``Settings.data_dir``). An empty store is seeded from the dataset folder
+on first run (:func:`geo_antt.store.seed_from_dataset`, as ``geo-antt db seed``). The units and
+models of the store, with their coverage, are kept in a :class:`geo_antt.catalog.Catalog` that
+the blueprints query (:func:`get_catalog`); when the store's change counter
+(:meth:`Store.generation`) moves - an edit through ``/api/registry``, an import from the command
+line - the catalog is rebuilt on the next request.
+
+Accounts (:func:`geo_antt.auth.init_auth`) and the edit API (:func:`geo_antt.registry.init_registry`)
+are wired here: anonymous users get only ``/login`` and static files, unless ``PUBLIC_AGGREGATES``
+is true, then they may also read aggregate figures (``/api/stats``, ``/api/units``,
+``/api/search``, ``/api/registry/coverage``, the ``coverage`` and boundary collections) - never
+camera positions, footprints or model collections. Every read is limited to the unit scope of
+the account (:func:`scope_codes`). One error handler turns every :class:`GeoAnttError` into JSON
 ``{"error", "message"}`` with its ``http_status``; Werkzeug errors on API paths become JSON too.
 
-Config keys: ``DATA_DIR``, ``TILE_URL``, ``TILE_ATTRIBUTION``, ``LAYERS_DIR``, ``SETTINGS`` (a
-:class:`geo_antt.config.Settings`), and for tests or embedding ``DATASET`` (an object with
-``units``, ``models``, ``meta``) and ``COVERAGE`` (a coverage result with ``units``, ``gaps``,
-``footprints``) to skip reading / computing.
+Config keys: ``DATA_DIR``, ``DB``, ``PUBLIC_AGGREGATES``, ``TILE_URL``, ``TILE_ATTRIBUTION``,
+``LAYERS_DIR``, ``SETTINGS`` (a :class:`geo_antt.config.Settings`), the keys of
+:func:`geo_antt.auth.init_auth`, and for tests or embedding ``STORE`` (an open store, not closed
+by the app), ``DATASET`` (an object with ``units``, ``models``, ``meta``: served instead of the
+store's frames, never reloaded) and ``COVERAGE`` (a coverage result with ``units``, ``gaps``,
+``footprints``: used until the store first changes).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import secrets
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
@@ -30,15 +49,30 @@ from ._errors import GeoAnttError
 from .catalog import Catalog
 from .config import DEFAULT_SETTINGS, Settings
 from .coverage import compute_coverage
-from .dataset import load_dataset
 from .layers import load_layer_specs
+from .store import Store, resolve_db_url, seed_from_dataset
 
-__all__ = ["create_app", "get_catalog", "get_meta", "API_PREFIXES", "WEB_ROOT"]
+__all__ = [
+    "create_app",
+    "get_catalog",
+    "get_meta",
+    "get_store",
+    "scope_codes",
+    "ensure_admin_account",
+    "PUBLIC_ENDPOINTS",
+    "PUBLIC_COLLECTIONS",
+    "API_PREFIXES",
+    "WEB_ROOT",
+]
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 # Paths whose errors are JSON (the OGC API, the app's own JSON API, exports).
 API_PREFIXES = ("/collections", "/conformance", "/openapi", "/api", "/export")
 _log = logging.getLogger(__name__)
+# What an anonymous user may read when PUBLIC_AGGREGATES is on: figures per unit, unit names and
+# boundaries; never models, footprints or gaps (api.items checks the collection).
+PUBLIC_ENDPOINTS = ("api.stats", "api.units", "api.search", "api.items", "registry.coverage")
+PUBLIC_COLLECTIONS = frozenset({"provinces", "districts", "communes", "hamlets", "coverage"})
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -95,20 +129,34 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
 
     use_local_assets(url_prefix="/static/vendor")
     specs = load_layer_specs(settings.layers_dir)
-    dataset = app.config.get("DATASET") or load_dataset(Path(settings.data_dir))
-    coverage = app.config.get("COVERAGE")
-    if coverage is None:
-        coverage = _compute_coverage(dataset, specs=specs, settings=settings)
-    catalog = Catalog(dataset.units, dataset.models, specs=specs, coverage=coverage)
-    app.extensions["geo_antt"] = SimpleNamespace(catalog=catalog, meta=dict(getattr(dataset, "meta", {}) or {}),
-                                                 settings=settings, specs=specs)
+    store = app.config.get("STORE")
+    owned = store is None
+    if store is None:
+        _check_first_run(app.config.get("DB") or None, Path(settings.data_dir))
+        store = Store.open(app.config.get("DB") or None, data_dir=settings.data_dir, layers_dir=settings.layers_dir)
+    try:
+        dataset = app.config.get("DATASET")
+        meta: dict[str, Any] = dict(getattr(dataset, "meta", {}) or {})
+        if dataset is None:
+            meta = _seed_if_empty(store, Path(settings.data_dir))
+        live = _LiveCatalog(store, specs=specs, settings=settings, dataset=dataset, coverage=app.config.get("COVERAGE"))
+    except BaseException:
+        if owned:
+            store.close()
+        raise
+    app.extensions["geo_antt"] = SimpleNamespace(live=live, store=store, meta=meta, settings=settings, specs=specs)
 
     _register_errors(app)
     _register_security_headers(app, tile_url=settings.tile_url)
-    from . import api, views
+    from . import api, auth, registry, views
 
+    auth.init_auth(app, store)
+    registry.init_registry(app, store)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    if app.config.get("PUBLIC_AGGREGATES"):
+        for endpoint in PUBLIC_ENDPOINTS:
+            app.view_functions[endpoint] = _public_copy(app.view_functions[endpoint])
     from . import planning_views
 
     app.register_blueprint(planning_views.bp)
@@ -116,8 +164,50 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
 
 
 def get_catalog() -> Catalog:
-    """The catalog of the current app."""
-    return current_app.extensions["geo_antt"].catalog
+    """The catalog of the current app (rebuilt first when the store changed since)."""
+    return current_app.extensions["geo_antt"].live.current()
+
+
+def get_store() -> Store:
+    """The store of the current app."""
+    return current_app.extensions["geo_antt"].store
+
+
+def scope_codes() -> frozenset[str] | None:
+    """The unit codes the current user may read (its units and their descendants), None for all
+    (admin; and the anonymous reader of public aggregates, whose endpoints serve figures only).
+
+    Raises
+    ------
+    PermissionDeniedError
+        Never for a logged-in user; anonymous users outside the public aggregate mode never
+        reach a view (the login guard answers 401/302 first).
+    """
+    from .auth import current_user
+
+    user = current_user()
+    if user is None:
+        if not current_app.config.get("PUBLIC_AGGREGATES"):
+            from ._errors import PermissionDeniedError
+
+            raise PermissionDeniedError("not logged in")
+        return None
+    return get_store().scope_codes(user)
+
+
+def ensure_admin_account(store: Store, *, name: str = "admin") -> str | None:
+    """On a store without any account, create the admin account ``name`` with a random password.
+
+    Returns
+    -------
+    str or None
+        The password (to show once), or None when the store has accounts already.
+    """
+    if store.list_users():
+        return None
+    password = secrets.token_urlsafe(12)
+    store.add_user(name, role="admin", password=password, user=None)
+    return password
 
 
 def get_meta() -> dict[str, Any]:
@@ -178,8 +268,93 @@ def _register_security_headers(app: Flask, *, tile_url: str | None) -> None:
         return resp
 
 
-# -- dataset and coverage ---------------------------------------------------------------------
+def _public_copy(view):
+    """The view, marked open to anonymous users (a wrapper: the function itself is shared by
+    every app made in this process)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    wrapped._geo_antt_public = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+# -- store, dataset and coverage --------------------------------------------------------------
+
+
+def _check_first_run(url: str | None, data_dir: Path) -> None:
+    """A clear error, before any file is created, when the default SQLite store does not exist
+    yet and there is no dataset folder to seed it from."""
+    resolved = resolve_db_url(url, data_dir=data_dir)
+    if not resolved.startswith("sqlite:///"):
+        return
+    db_file = Path(resolved[len("sqlite:///"):])
+    if not db_file.exists() and not (data_dir / "dataset.toml").is_file():
+        raise GeoAnttError(f"{data_dir / 'dataset.toml'}: no dataset.toml to seed a new store {db_file} from "
+                           "(give --data DIR of a dataset folder, or --db URL of an existing store)")
+
+
+def _seed_if_empty(store: Store, data_dir: Path) -> dict[str, Any]:
+    """Seed an empty store from ``data_dir`` (first run); return the dataset's title and note
+    (``dataset.toml``; empty when the folder has none and the store is not empty)."""
+    toml = data_dir / "dataset.toml"
+    if store.is_empty():
+        _log.info("empty store %s: seeding it from %s", store.url, data_dir)
+        seed_from_dataset(store, data_dir, echo=_log.info)
+    if not toml.is_file():
+        return {}
+    import tomllib
+
+    try:
+        with toml.open("rb") as fh:
+            meta = tomllib.load(fh)
+    except tomllib.TOMLDecodeError:
+        return {}
+    return {k: meta[k] for k in ("title", "note", "approximate") if k in meta}
+
+
+class _LiveCatalog:
+    """The catalog of the store's current units and models; rebuilt (thread-safe, on demand)
+    when the store's generation counter moves."""
+
+    def __init__(self, store: Store, *, specs, settings: Settings, dataset: Any = None, coverage: Any = None) -> None:
+        self.store = store
+        self.specs = specs
+        self.settings = settings
+        self.static = dataset is not None
+        self._lock = threading.Lock()
+        self.generation = store.generation()
+        if dataset is not None:
+            units, models = dataset.units, dataset.models
+        else:
+            units, models = store.units_frame(), store.models_frame(user=None)
+        self.catalog = self._build(units, models, coverage=coverage)
+        self.rebuild_seconds: float | None = None
+
+    def _build(self, units, models, *, coverage: Any = None) -> Catalog:
+        if coverage is None:
+            coverage = _compute_coverage(SimpleNamespace(units=units, models=models), specs=self.specs, settings=self.settings)
+        return Catalog(units, models, specs=self.specs, coverage=coverage)
+
+    def current(self) -> Catalog:
+        if self.static:
+            return self.catalog
+        gen = self.store.generation()
+        if gen == self.generation:
+            return self.catalog
+        with self._lock:
+            gen = self.store.generation()
+            if gen != self.generation:
+                t0 = time.perf_counter()
+                self.catalog = self._build(self.store.units_frame(), self.store.models_frame(user=None))
+                self.generation = gen
+                self.rebuild_seconds = time.perf_counter() - t0
+                _log.info("catalog rebuilt after a store change in %.2f s", self.rebuild_seconds)
+        return self.catalog
 
 
 def _compute_coverage(dataset, *, specs, settings: Settings):
+    if not len(dataset.units):
+        return None
     return compute_coverage(dataset.units, dataset.models, specs=specs, settings=settings)

@@ -7,6 +7,11 @@ look-up plus a string join. Every collection knows, for each feature, the admini
 belongs to, so that ``unit=CODE`` selects that unit and all its descendants (``parent_code``
 links).
 
+Scope: every read takes ``allowed``, the unit codes the reader may see (None = everything, the
+admin): lists, exports, search, drill-down and figures keep only features linked to those units,
+one feature outside them or a ``unit`` wholly outside them raises
+:class:`~geo_antt.PermissionDeniedError` (403). Features linked to no unit are for admins only.
+
 No Flask here: :mod:`geo_antt.api` and :mod:`geo_antt.views` call it.
 """
 
@@ -27,7 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._errors import GeoAnttError, NotFoundError
+from ._errors import GeoAnttError, NotFoundError, PermissionDeniedError
 from .crs import WGS84
 from .layers import LayerSpec
 from .schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
@@ -248,15 +253,28 @@ class Collection:
         sel = pos[offset: offset + limit]
         return ItemsPage([self.features[i] for i in sel], int(len(pos)), offset, limit)
 
-    def feature(self, fid: str) -> str:
-        """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent."""
+    def feature(self, fid: str, *, allowed: frozenset[str] | None = None) -> str:
+        """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent,
+        :class:`PermissionDeniedError` when its unit is not in ``allowed`` (None: all)."""
         try:
             i = self.frame.index.get_loc(fid)
         except KeyError:
             raise NotFoundError(f"collection {self.id!r} has no feature {fid!r}") from None
         if not isinstance(i, (int, np.integer)):
             raise NotFoundError(f"collection {self.id!r}: feature id {fid!r} is not unique")
+        if allowed is not None and str(self.unit_codes[int(i)]) not in allowed:
+            raise PermissionDeniedError(f"feature {fid!r} of {self.id!r} lies outside your area")
         return self.features[int(i)]
+
+    def bounds(self, *, allowed: frozenset[str] | None = None) -> tuple[float, float, float, float] | None:
+        """Bounds (degrees) of the features in ``allowed`` (None: :attr:`extent`)."""
+        if allowed is None:
+            return self.extent
+        g = self.frame.geometry.iloc[self.positions(unit_codes=allowed)]
+        g = g[~(g.isna() | g.is_empty)]
+        if g.empty:
+            return None
+        return tuple(float(v) for v in g.total_bounds)  # type: ignore[return-value]
 
 
 def _link_codes(frame: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, model_links: pd.Series | None = None) -> np.ndarray:
@@ -409,8 +427,25 @@ class Catalog:
             cur = self.units.loc[cur, "parent_code"]
         return out
 
+    def scoped(self, unit: str | None, allowed: frozenset[str] | None) -> frozenset[str] | None:
+        """Unit codes to keep for ``unit`` (and below) read by someone allowed ``allowed``.
+
+        None = no filter. Raises :class:`NotFoundError` for an unknown ``unit`` and
+        :class:`PermissionDeniedError` when ``unit`` and its descendants are all outside
+        ``allowed`` (a larger area than ``allowed`` is fine: only the allowed part is kept).
+        """
+        if unit is None:
+            return allowed
+        codes = self.descendants(unit)
+        if allowed is None:
+            return codes
+        inside = codes & allowed
+        if not inside:
+            raise PermissionDeniedError(f"unit {unit} lies outside your area")
+        return frozenset(inside)
+
     def items(self, cid: str, *, bbox: tuple[float, float, float, float] | None = None, unit: str | None = None,
-              limit: int = 1000, offset: int = 0) -> ItemsPage:
+              limit: int = 1000, offset: int = 0, allowed: frozenset[str] | None = None) -> ItemsPage:
         """One page of collection ``cid``.
 
         Parameters
@@ -423,25 +458,51 @@ class Catalog:
             Unit code: features of that unit and of every unit below it.
         limit, offset
             Page size and start (features, in the collection's order).
+        allowed
+            Unit codes the reader may see (None: all).
 
         Raises
         ------
         NotFoundError
             Unknown collection or unit.
+        PermissionDeniedError
+            ``unit`` wholly outside ``allowed``.
         """
         col = self.get(cid)
-        codes = self.descendants(unit) if unit else None
-        return col.page(bbox=bbox, unit_codes=codes, limit=limit, offset=offset)
+        return col.page(bbox=bbox, unit_codes=self.scoped(unit, allowed), limit=limit, offset=offset)
 
-    def children(self, code: str | None) -> list[dict[str, Any]]:
-        """The units directly below ``code`` (the top level when None), sorted by name."""
-        if code is None:
+    def item(self, cid: str, fid: str, *, allowed: frozenset[str] | None = None) -> str:
+        """GeoJSON text of feature ``fid`` of ``cid`` (403 outside ``allowed``, 404 unknown)."""
+        return self.get(cid).feature(fid, allowed=allowed)
+
+    def top_units(self, allowed: frozenset[str]) -> list[str]:
+        """The highest units of ``allowed`` (those whose parent is not in it), known here."""
+        out = []
+        for code in sorted(allowed):
+            if code not in self.units.index:
+                continue
+            parent = self.units.at[code, "parent_code"]
+            if not (isinstance(parent, str) and parent in allowed):
+                out.append(code)
+        return out
+
+    def children(self, code: str | None, *, allowed: frozenset[str] | None = None) -> list[dict[str, Any]]:
+        """The units directly below ``code`` (the top level when None), sorted by name.
+
+        With ``allowed``, the top level is the reader's own units, and below ``code`` only the
+        units holding something allowed are listed.
+        """
+        if code is None and allowed is not None:
+            codes = self.top_units(allowed)
+        elif code is None:
             present = [lv for lv in UNIT_LEVELS if (self.units["level"] == lv).any()]
-            rows = self.units[self.units["level"] == present[0]] if present else self.units.iloc[:0]
+            codes = list(self.units.index[self.units["level"] == present[0]]) if present else []
         else:
-            self.unit(code)
-            rows = self.units.loc[self._children.get(code, [])]
-        return sorted((self._unit_dict(c) for c in rows.index), key=lambda d: fold(d["name"]))
+            self.scoped(code, allowed)
+            codes = self._children.get(code, [])
+            if allowed is not None:
+                codes = [c for c in codes if self.descendants(c) & allowed]
+        return sorted((self._unit_dict(c) for c in codes), key=lambda d: fold(d["name"]))
 
     def _unit_dict(self, code: str) -> dict[str, Any]:
         row = self.units.loc[code]
@@ -450,13 +511,16 @@ class Catalog:
         return {"code": code, "name": nfc(str(row["name"])), "level": row["level"],
                 "parent_code": _jsonable(row["parent_code"]), "bbox": bbox}
 
-    def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    def search(self, query: str, *, limit: int = 20, allowed: frozenset[str] | None = None) -> list[dict[str, Any]]:
         """Units whose name contains every word of ``query``, diacritics and case ignored
-        ("huong my" finds "Hương Mỹ"); each with its parents' names for context."""
+        ("huong my" finds "Hương Mỹ"); each with its parents' names for context. Only units in
+        ``allowed`` (None: all)."""
         words = fold(query).split()
         if not words:
             return []
         hits = [i for i, n in enumerate(self._name_fold) if all(w in n for w in words)]
+        if allowed is not None:
+            hits = [i for i in hits if self.units.index[i] in allowed]
         q = " ".join(words)
         depth = {lv: i for i, lv in enumerate(UNIT_LEVELS)}
         hits.sort(key=lambda i: (self._name_fold[i] != q, depth.get(self.units["level"].iat[i], 9), self._name_fold[i]))
@@ -468,19 +532,20 @@ class Catalog:
             out.append(d)
         return out
 
-    def stats(self, code: str | None, *, lang: str = "vi", ranked_limit: int = 20) -> dict[str, Any]:
+    def stats(self, code: str | None, *, lang: str = "vi", ranked_limit: int = 20,
+              allowed: frozenset[str] | None = None) -> dict[str, Any]:
         """Conference figures of unit ``code`` and below (all units when None): models counted
-        by kind, field, host and status; coverage totals; the least-covered hamlets."""
-        if code is None:
-            codes = None
+        by kind, field, host and status; coverage totals; the least-covered hamlets. Only the
+        units in ``allowed`` count (None: all)."""
+        codes = self.scoped(code, allowed)
+        if codes is None:
             sel = self.models
         else:
-            codes = self.descendants(code)
             sel = self.models[self.model_links.reindex(self.models.index).isin(list(codes)).to_numpy()]
 
         counts = _model_counts(sel)
         out: dict[str, Any] = {
-            "unit": None if code is None else {**self._unit_dict(code), "path": [*reversed(self.ancestors(code)), code]},
+            "unit": None if code is None else {**self._unit_dict(code), "path": self._path(code, allowed)},
             "models_total": int(len(sel)),
             "by_kind": self._labelled(counts["by_kind"], None, lang),
             "by_field": self._labelled(counts["by_field"], FIELDS, lang),
@@ -495,7 +560,7 @@ class Catalog:
             hamlets = cu  # one level: the finest the coverage was computed for
             if codes is not None:
                 hamlets = hamlets[hamlets.index.isin(codes)]
-            if code is not None and code in cu.index and "area_m2" in cu.columns:
+            if code is not None and code in cu.index and "area_m2" in cu.columns and (allowed is None or code in allowed):
                 area, covered = float(cu.at[code, "area_m2"]), float(cu.at[code, "covered_m2"])
             else:
                 area, covered = float(hamlets["area_m2"].sum()), float(hamlets["covered_m2"].sum())
@@ -511,6 +576,14 @@ class Catalog:
                 out["least_covered"].append(d)
         return out
 
+    def _path(self, code: str, allowed: frozenset[str] | None) -> list[str]:
+        """Codes from the top to ``code``; for a scoped reader, from the reader's own top unit
+        (what the drill-down lists at its first level)."""
+        path = [*reversed(self.ancestors(code)), code]
+        if allowed is None:
+            return path
+        return [c for c in path if c in allowed]
+
     def _labelled(self, counts: Mapping[str, int], vocab: Mapping[str, tuple] | None, lang: str) -> list[dict[str, Any]]:
         rows = []
         for k, n in counts.items():
@@ -524,17 +597,18 @@ class Catalog:
         return rows
 
     # -- export ---------------------------------------------------------------------------
-    def export_geojson(self, cid: str, *, unit: str | None = None) -> str:
-        """The whole collection (or the part under ``unit``) as RFC 7946 GeoJSON text."""
+    def export_geojson(self, cid: str, *, unit: str | None = None, allowed: frozenset[str] | None = None) -> str:
+        """The whole collection (or the part under ``unit``; only units in ``allowed``) as RFC
+        7946 GeoJSON text."""
         col = self.get(cid)
-        pos = col.positions(unit_codes=self.descendants(unit) if unit else None)
+        pos = col.positions(unit_codes=self.scoped(unit, allowed))
         return feature_collection_text(col.features[i] for i in pos)
 
-    def export_gpkg(self, cid: str, *, unit: str | None = None) -> bytes:
-        """The collection (or the part under ``unit``) as a GeoPackage file (bytes), layer
-        named after the collection."""
+    def export_gpkg(self, cid: str, *, unit: str | None = None, allowed: frozenset[str] | None = None) -> bytes:
+        """The collection (or the part under ``unit``; only units in ``allowed``) as a
+        GeoPackage file (bytes), layer named after the collection."""
         col = self.get(cid)
-        pos = col.positions(unit_codes=self.descendants(unit) if unit else None)
+        pos = col.positions(unit_codes=self.scoped(unit, allowed))
         f = col.frame.iloc[pos].copy()
         for c in f.columns:
             if c == f.geometry.name:

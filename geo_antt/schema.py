@@ -31,6 +31,7 @@ __all__ = [
     "HOSTS",
     "STATUSES",
     "COUNTING_STATUSES",
+    "ROLES",
     "lookup_vocab",
 ]
 
@@ -118,6 +119,9 @@ STATUSES = MappingProxyType(
         "proposed": ("Đề xuất", "Proposed", ("de xuat", "du kien", "proposed", "planned")),
     }
 )
+
+# Account roles: admin (everything), officer (edits models of its units), viewer (reads them).
+ROLES = ("admin", "officer", "viewer")
 
 # Only these statuses count toward coverage.
 COUNTING_STATUSES = ("active",)

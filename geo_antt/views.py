@@ -16,7 +16,8 @@ import folium
 from flask import Blueprint, current_app, render_template, request, url_for
 from folium.plugins import MarkerCluster
 
-from .app import get_catalog, get_meta
+from .app import get_catalog, get_meta, scope_codes
+from .auth import current_user
 from .schema import FIELDS, HOSTS, STATUSES
 from .text import nfc
 
@@ -66,6 +67,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "data_sharing": "Chia sẻ dữ liệu", "host": "Nơi triển khai", "field": "Lĩnh vực", "start_date": "Ngày bắt đầu",
         "code": "Mã", "level": "Cấp", "kind": "Loại", "unit_code": "Đơn vị",
         "province": "Tỉnh", "district": "Huyện", "commune": "Xã", "hamlet": "Thôn",
+        "logout": "Đăng xuất", "role_admin": "quản trị", "role_officer": "cán bộ", "role_viewer": "xem",
     },
     "en": {
         "app_title": "Community security models map",
@@ -105,6 +107,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "data_sharing": "Data sharing", "host": "Host", "field": "Field", "start_date": "Start date",
         "code": "Code", "level": "Level", "kind": "Kind", "unit_code": "Unit",
         "province": "Province", "district": "District", "commune": "Commune", "hamlet": "Hamlet",
+        "logout": "Log out", "role_admin": "admin", "role_officer": "officer", "role_viewer": "viewer",
     },
 }
 
@@ -163,7 +166,9 @@ def _layers(lang: str) -> list[dict[str, Any]]:
 def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str]:
     cat = get_catalog()
     settings = current_app.extensions["geo_antt"].settings
-    ext = cat.units.total_bounds if len(cat.units) else (102.0, 8.0, 117.5, 23.5)
+    allowed = scope_codes()
+    units = cat.units if allowed is None else cat.units[cat.units.index.isin(list(allowed))]
+    ext = units.total_bounds if len(units) else (102.0, 8.0, 117.5, 23.5)
     # maxZoom/minZoom as Leaflet map options (folium's max_zoom only reaches its own tile layer):
     # without tiles the map still needs them (marker clustering, zoom limits).
     m = folium.Map(location=[(ext[1] + ext[3]) / 2, (ext[0] + ext[2]) / 2], zoom_start=10, tiles=None,
@@ -230,6 +235,7 @@ def render_map():
         map_script=root.script.render(),
         config=config,
         other_lang_url=url_for("views.map_page", lang=other),
+        user=current_user(),
     )
 
 

@@ -119,17 +119,74 @@ def synthetic_cov():
     return synthetic_coverage(synthetic_units(), synthetic_models())
 
 
+@pytest.fixture(scope="session")
+def synthetic_store_file(tmp_path_factory, synthetic_dir) -> Path:
+    """An SQLite store seeded from the synthetic dataset, with the web test accounts
+    (tests/web_fixtures.WEB_USERS); copied by :func:`web_store` for each test."""
+    from geo_antt.store import Store, seed_from_dataset
+    from tests.storehelp import CHEAP_HASHER
+    from tests.web_fixtures import add_web_users
+
+    path = tmp_path_factory.mktemp("store") / "web.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed_from_dataset(store, synthetic_dir, echo=lambda line: None)
+        add_web_users(store)
+    return path
+
+
 @pytest.fixture()
-def app(synthetic_dir, synthetic_cov):
-    """The web app (flaskr style) on the synthetic dataset, with its coverage frames."""
+def web_store(tmp_path, synthetic_store_file):
+    """A fresh copy of the seeded synthetic store (cheap password hashing), closed after the test."""
+    from geo_antt.store import Store
+    from tests.storehelp import CHEAP_HASHER
+
+    path = tmp_path / "web.sqlite"
+    shutil.copyfile(synthetic_store_file, path)
+    store = Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER)
+    yield store
+    store.close()
+
+
+@pytest.fixture()
+def app(web_store, synthetic_dir, synthetic_cov):
+    """The web app (flaskr style) on the store seeded from the synthetic dataset, with its
+    coverage frames."""
     from geo_antt.app import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov})
+    return create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store,
+                       "COVERAGE": synthetic_cov, "SECRET_KEY": "web-test"})
 
 
 @pytest.fixture()
 def client(app):
-    return app.test_client()
+    """Logged in as the admin (sees everything)."""
+    from tests.web_fixtures import login
+
+    return login(app, "admin")
+
+
+@pytest.fixture()
+def officer_client(app):
+    """Logged in as the officer of Xã Hương Mỹ (28903)."""
+    from tests.web_fixtures import login
+
+    return login(app, "officer")
+
+
+@pytest.fixture()
+def viewer_client(app):
+    """Logged in as the viewer of Xã Hương Mỹ (28903)."""
+    from tests.web_fixtures import login
+
+    return login(app, "viewer")
+
+
+@pytest.fixture()
+def anon_client(app):
+    """Not logged in (``anon_client.csrf``: the anonymous session's CSRF token)."""
+    from tests.web_fixtures import login
+
+    return login(app, None)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -183,7 +183,7 @@ def test_item_and_missing_item(client):
 def test_werkzeug_errors_are_json_on_api_paths(client):
     body = _error(client.get("/collections/camera/items/CAM001/extra"), 404)
     assert body["error"] == "NotFound"
-    body = _error(client.post("/collections"), 405)
+    body = _error(client.post("/collections", headers={"X-CSRFToken": client.csrf}), 405)
 
 
 def test_openapi_document(client):
@@ -313,24 +313,39 @@ def test_stats_whole_dataset_ranks_hamlets(client, synthetic_cov):
 # -- factory ------------------------------------------------------------------------------------
 
 
-def test_factory_reads_env_and_reports_missing_data(tmp_path, monkeypatch, synthetic_dir, synthetic_cov):
-    from geo_antt._errors import NotFoundError
+def test_factory_seeds_an_empty_store_from_the_env_data_dir(tmp_path, monkeypatch, synthetic_dir, synthetic_cov):
+    from geo_antt._errors import GeoAnttError
     from geo_antt.app import create_app
 
+    db = tmp_path / "first-run.sqlite"
     monkeypatch.setenv("GEO_ANTT_DATA", str(synthetic_dir))
+    monkeypatch.setenv("GEO_ANTT_DB", f"sqlite:///{db}")
     app = create_app({"TESTING": True, "COVERAGE": synthetic_cov})
-    assert app.config["DATA_DIR"] == str(synthetic_dir)
-    assert "coverage" in app.extensions["geo_antt"].catalog.collections
-    with pytest.raises(NotFoundError, match="dataset.toml"):
-        create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    store = app.extensions["geo_antt"].store
+    try:
+        assert app.config["DATA_DIR"] == str(synthetic_dir) and db.exists()
+        # seeded on first run: the store holds the dataset, and the catalog is built from it
+        assert sorted(store.units_frame().index) == sorted(UNITS.index)
+        assert sorted(store.models_frame(user=None).index) == sorted(MODELS.index)
+        cat = app.extensions["geo_antt"].live.current()
+        assert "coverage" in cat.collections and len(cat.get("camera").frame) == (MODELS["kind"] == "camera").sum()
+        assert app.extensions["geo_antt"].meta["title"]["vi"] == "Dữ liệu thử Mỏ Cày Nam"
+    finally:
+        store.close()
+    monkeypatch.delenv("GEO_ANTT_DB")
+    with pytest.raises(GeoAnttError, match="dataset.toml"):
+        create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "none")})
+    assert not (tmp_path / "none").exists()  # no store file made for nothing
 
 
-def test_factory_in_memory_dataset_without_coverage(monkeypatch):
+def test_factory_in_memory_dataset_without_coverage(monkeypatch, web_store):
     from geo_antt import app as app_mod
+    from tests.web_fixtures import login
 
     monkeypatch.setattr(app_mod, "_compute_coverage", lambda *a, **k: None)
-    a = app_mod.create_app({"TESTING": True, "DATASET": SimpleNamespace(units=UNITS, models=MODELS, meta={})})
-    c = a.test_client()
+    a = app_mod.create_app({"TESTING": True, "STORE": web_store, "SECRET_KEY": "t",
+                            "DATASET": SimpleNamespace(units=UNITS, models=MODELS, meta={})})
+    c = login(a, "admin")
     ids = [x["id"] for x in c.get("/collections").get_json()["collections"]]
     assert "coverage" not in ids and "camera" in ids
     st = c.get("/api/stats").get_json()

@@ -225,21 +225,22 @@ def test_login_without_next_lands_on_the_home_page(store):
     assert r.status_code == 302 and r.headers["Location"] == "/page"
 
 
-def test_init_auth_on_the_app_factory(synthetic_dir, synthetic_cov, store):
-    """What the lead wires: create_app(...) + init_auth(app, store)."""
+def test_init_auth_on_the_app_factory(synthetic_dir, synthetic_cov, web_store):
+    """create_app wires init_auth(app, store) itself: the login guard covers the whole service."""
     from geo_antt.app import create_app
+    from tests.web_fixtures import WEB_PASSWORD
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov, "SECRET_KEY": "t"})
-    init_auth(app, store)
+    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "COVERAGE": synthetic_cov,
+                      "SECRET_KEY": "t"})
     c = app.test_client()
     r = c.get("/map")
     assert r.status_code == 302 and r.headers["Location"] == "/login?next=/map"
-    for path in ("/collections", "/api/units", "/export/models.geojson"):
+    for path in ("/collections", "/api/units", "/export/camera.geojson"):
         r = c.get(path)
         assert r.status_code == 401 and r.get_json()["error"] == "Unauthorized", path
     login = c.get("/login")
     assert login.status_code == 200 and "Content-Security-Policy" in login.headers
-    r = _login(c)
+    r = _login(c, name="can_bo_hm", password=WEB_PASSWORD)
     assert r.status_code == 302
     assert c.get(r.headers["Location"]).headers["Location"] == "/map"  # landing -> the map page
     assert c.get("/collections").status_code == 200

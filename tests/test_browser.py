@@ -1,5 +1,6 @@
 """Real-browser test of the map page: headless Chromium (Debian package) driven by Playwright,
-against a live server on a random loopback port; and GDAL's OAPIF driver against the same server.
+against a live server on a random loopback port, logged in through the real login form; and
+GDAL's OAPIF driver against the same server with an API token.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from geo_antt._assets import missing_vendor_files
+from tests.web_fixtures import WEB_PASSWORD, WEB_USERS
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -38,6 +40,19 @@ def _need(condition: bool, why: str) -> None:
 def _wait_selected(page, code: str) -> None:
     """Wait until the panel shows unit ``code`` (a selector wait: no eval under the page's CSP)."""
     page.locator(f"body[data-selected-unit='{code}']").wait_for(state="attached", timeout=5000)
+
+
+def _login_form(page, url: str, *, name: str, password: str) -> None:
+    """Open ``url``: the server sends the browser to the login page; fill it in and submit; the
+    browser comes back to ``url``."""
+    page.goto(url, wait_until="domcontentloaded")
+    assert "/login" in page.url, page.url
+    page.fill("#name", name)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/login" not in page.url, page.url
 
 
 @pytest.fixture()
@@ -76,7 +91,14 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
-    page.goto(live_server + "/", wait_until="networkidle")
+    # a wrong password keeps the browser on the login page, with the message
+    page.goto(live_server + "/", wait_until="domcontentloaded")
+    page.fill("#name", WEB_USERS["admin"][0])
+    page.fill("#password", "sai-mat-khau")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Sai tên đăng nhập hoặc mật khẩu.", timeout=5000)
+    _login_form(page, live_server + "/", name=WEB_USERS["admin"][0], password=WEB_PASSWORD)
+    errors.clear()  # the 401 of the wrong password (and the login page's favicon) are expected
     # the layers drew: outlines/choropleth as SVG paths, models as markers (or clusters)
     page.wait_for_selector("path.leaflet-interactive", timeout=10000)
     page.wait_for_selector(".leaflet-marker-icon", timeout=10000)
@@ -160,7 +182,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     phone = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True)
     pp = phone.new_page()
     pp.on("request", lambda r: requests.append(r.url))
-    pp.goto(live_server + "/?lang=en", wait_until="networkidle")
+    _login_form(pp, live_server + "/?lang=en", name=WEB_USERS["viewer"][0], password=WEB_PASSWORD)
     pp.wait_for_selector("path.leaflet-interactive", timeout=10000)
     assert pp.locator("#panel-toggle").is_visible()
     pp.screenshot(path=str(ARTIFACTS / "map_phone.png"))
@@ -168,6 +190,10 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     pp.wait_for_timeout(400)
     assert pp.locator("#search").is_visible()
     pp.screenshot(path=str(ARTIFACTS / "map_phone_panel.png"))
+    # the viewer of Xã Hương Mỹ: the drill-down starts at that commune, An Thạnh is not offered
+    top = pp.locator("select.drill-select[data-depth='0'] option")
+    codes = [top.nth(i).get_attribute("value") for i in range(top.count())]
+    assert "28903" in codes and "28891" not in codes and "83" not in codes, codes
     phone.close()
     ctx.close()
 
@@ -179,36 +205,46 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
 
 
 @pytest.mark.browser
-def test_gdal_oapif_lists_collections(live_server):
+def test_gdal_oapif_lists_collections(live_server, web_store):
     _need(shutil.which("ogrinfo") is not None, "ogrinfo (gdal-bin) is not installed")
+    denied = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/"], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "GDAL_HTTP_TIMEOUT": "20"})
+    assert denied.returncode != 0  # anonymous: 401
+    token = web_store.create_token(WEB_USERS["admin"][0], label="ogrinfo", user=None)
+    env = {**os.environ, "GDAL_HTTP_TIMEOUT": "20", "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}"}
     out = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/"], capture_output=True, text=True,
-                         timeout=60, env={**os.environ, "GDAL_HTTP_TIMEOUT": "20"})
+                         timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     for cid in ("communes", "hamlets", "camera", "coverage", "gaps"):
         assert f": {cid}" in out.stdout or f" {cid} (" in out.stdout, out.stdout
     # and the features of one layer, with paging through the next links
     out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", f"OAPIF:{live_server}/", "camera"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert "Feature Count: 19" in out.stdout, out.stdout
 
 
 @pytest.fixture(scope="module")
-def demo_server():
-    """Live server on the embedded demo dataset (data/), coverage computed by the engine."""
-    from geo_antt.app import create_app
+def demo_server(tmp_path_factory):
+    """Live server on the embedded demo dataset (data/) seeded into a new store on first run
+    (as ``make run`` does), coverage computed by the engine; yields (url, admin password)."""
+    from geo_antt.app import create_app, ensure_admin_account
     from geo_antt.config import DEFAULT_DATA_DIR
 
     _need((Path(DEFAULT_DATA_DIR) / "dataset.toml").is_file(), f"demo data missing in {DEFAULT_DATA_DIR}")
-    app = create_app({"TESTING": True, "DATA_DIR": str(DEFAULT_DATA_DIR)})
+    db = tmp_path_factory.mktemp("demo-store") / "geo-antt.sqlite"
+    app = create_app({"TESTING": True, "DATA_DIR": str(DEFAULT_DATA_DIR), "DB": f"sqlite:///{db}"})
+    store = app.extensions["geo_antt"].store
+    password = ensure_admin_account(store)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{server.server_port}", password
     finally:
         server.shutdown()
         thread.join(timeout=5)
+        store.close()
 
 
 @pytest.mark.browser
@@ -219,7 +255,8 @@ def test_demo_map_in_chromium(demo_server, browser, tmp_path):
     page.on("request", lambda r: requests.append(r.url))
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(demo_server + "/", wait_until="networkidle")
+    url, password = demo_server
+    _login_form(page, url + "/", name="admin", password=password)
     page.wait_for_selector("path.leaflet-interactive", timeout=15000)
 
     page.fill("#search", "huong my")
@@ -272,7 +309,8 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(live_server + "/", wait_until="networkidle")
+    _login_form(page, live_server + "/", name=WEB_USERS["admin"][0], password=WEB_PASSWORD)
+    errors.clear()  # the login page's favicon 404 is expected
     page.wait_for_selector("path.leaflet-interactive", timeout=10000)
     assert page.locator("#plan-run").is_disabled()  # nothing selected yet
 
@@ -322,15 +360,15 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     page.locator("#plan-section").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "plan_desktop.png"))
 
-    # a phone: the same in English, from the folded panel
+    # a phone: the officer of Xã Hương Mỹ, in English, from the folded panel
     phone = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True)
     pp = phone.new_page()
     pp.on("request", lambda r: requests.append(r.url))
     pp.on("pageerror", lambda e: errors.append(str(e)))
-    pp.goto(live_server + "/?lang=en", wait_until="networkidle")
+    _login_form(pp, live_server + "/?lang=en", name=WEB_USERS["officer"][0], password=WEB_PASSWORD)
     pp.wait_for_selector("path.leaflet-interactive", timeout=10000)
-    pp.evaluate("window.geoAntt.selectUnit('28891-02', {zoom: true})")
-    _wait_selected(pp, "28891-02")
+    pp.evaluate("window.geoAntt.selectUnit('28903-02', {zoom: true})")
+    _wait_selected(pp, "28903-02")
     pp.click("#panel-toggle")
     pp.wait_for_timeout(400)
     pp.select_option("#plan-kind", "lighting")

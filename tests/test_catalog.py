@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import pytest
 
@@ -61,3 +63,26 @@ def test_search_folds_d_and_ranks_exact_first(cat):
 def test_items_page_counts(cat):
     page = cat.items("camera", bbox=(106.0, 10.0, 107.0, 11.0), limit=3, offset=18)
     assert page.number_matched == 19 and page.number_returned == 1
+
+
+def test_scoped_reads(cat):
+    from geo_antt._errors import NotFoundError, PermissionDeniedError
+
+    a = cat.descendants("28903")
+    assert cat.scoped(None, None) is None and cat.scoped(None, a) == a
+    assert cat.scoped("835", a) == a  # a larger area: only the allowed part
+    with pytest.raises(PermissionDeniedError):
+        cat.scoped("28891", a)
+    with pytest.raises(NotFoundError):
+        cat.scoped("nope", a)
+    page = cat.items("camera", allowed=a)
+    assert page.number_matched == sum(1 for f in page.features if json.loads(f)["properties"]["unit_code"].startswith("28903-")) > 0
+    with pytest.raises(PermissionDeniedError):
+        cat.item("camera", "CAM013", allowed=a)  # a camera of Xã An Thạnh
+    assert cat.top_units(a) == ["28903"]
+    assert [u["code"] for u in cat.children(None, allowed=a)] == ["28903"]
+    assert {h["code"] for h in cat.search("ap", allowed=a)} == {"28903-01", "28903-02"}
+    assert cat.search("thanh", allowed=a) == [] and len(cat.search("thanh")) == 2  # Xã An Thạnh, Ấp Thạnh Lợi
+    st = cat.stats("83", allowed=a)
+    assert st["unit"]["path"] == [] and st["coverage"]["hamlets"] == 2  # 83 is above the reader's own units
+    assert cat.stats("28903-01", allowed=a)["unit"]["path"] == ["28903", "28903-01"]

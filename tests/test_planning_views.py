@@ -194,12 +194,25 @@ def test_report_pdf(client):
 
 
 @pytest.fixture(scope="module")
-def demo_client():
+def demo_client(tmp_path_factory):
+    """The admin's client of an app on the demo dataset, seeded into a new store (as on first run)."""
     if not (DEMO_DIR / "dataset.toml").is_file():
         pytest.skip("demo dataset not built")
-    from geo_antt.app import create_app
+    from geo_antt.app import create_app, ensure_admin_account
+    from tests.web_fixtures import csrf_token
 
-    return create_app({"TESTING": True, "DATA_DIR": str(DEMO_DIR)}).test_client()
+    db = tmp_path_factory.mktemp("demo-store") / "geo-antt.sqlite"
+    app = create_app({"TESTING": True, "DATA_DIR": str(DEMO_DIR), "DB": f"sqlite:///{db}", "SECRET_KEY": "demo-test"})
+    store = app.extensions["geo_antt"].store
+    try:
+        password = ensure_admin_account(store)
+        client = app.test_client()
+        r = client.post("/login", data={"csrf_token": csrf_token(client), "name": "admin", "password": password})
+        assert r.status_code == 302, r.get_data(as_text=True)
+        client.csrf = csrf_token(client)
+        yield client
+    finally:
+        store.close()
 
 
 def _district_code(name: str) -> str:
@@ -247,17 +260,9 @@ def test_demo_plan_in_a_ham_thuan_nam_commune(demo_client):
     assert sm["covered_pct_after"] > sm["covered_pct_before"]
 
 
-def test_plan_under_csrf_protection_takes_the_page_token(synthetic_dir, synthetic_cov):
-    """With Flask-WTF CSRF protection on, a POST without the token is refused and the page's
-    ``<meta name="csrf-token">`` value, sent as ``X-CSRFToken`` (as plan.js does), passes."""
-    from flask_wtf.csrf import CSRFProtect
-
-    from geo_antt.app import create_app
-
-    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov,
-                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True})
-    CSRFProtect(app)
-    client = app.test_client()
+def test_plan_needs_the_page_csrf_token(client):
+    """A POST with the session cookie but without the CSRF token is refused; the page's
+    ``<meta name="csrf-token">`` value sent as ``X-CSRFToken`` (as plan.js does) passes."""
     page = client.get("/map").get_data(as_text=True)
     token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
     body = {"unit": "28903-02", "kind": "checkpoint", "count": 1}
@@ -266,3 +271,16 @@ def test_plan_under_csrf_protection_takes_the_page_token(synthetic_dir, syntheti
     r = client.post("/api/plan", json=body, headers={"X-CSRFToken": token})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert len(_sites(r.get_json())) == 1
+
+
+def test_plan_and_report_keep_to_the_account_units(officer_client, anon_client):
+    # the officer of Xã Hương Mỹ (28903) plans and reports there, not in Xã An Thạnh (28891)
+    assert _post(officer_client, {"unit": "28903-02", "kind": "checkpoint", "count": 1}).status_code == 200
+    r = _post(officer_client, {"unit": "28891", "kind": "checkpoint", "count": 1})
+    assert r.status_code == 403 and "28891" in r.get_json()["message"]
+    assert officer_client.get("/report/28903.xlsx?period=2024-01-01:2024-12-31").status_code == 200
+    assert officer_client.get("/report/28891.xlsx?period=2024-01-01:2024-12-31").status_code == 403
+    assert officer_client.get("/report/835.xlsx?period=2024-01-01:2024-12-31").status_code == 403
+    # anonymous: nothing
+    assert _post(anon_client, {"unit": "28903", "count": 1}).status_code == 401
+    assert anon_client.get("/report/28903.html").status_code in (302, 401)

@@ -102,22 +102,25 @@ def _config(html: str) -> dict:
     return json.loads(m.group(1))
 
 
-def test_page_escapes_dataset_text(monkeypatch):
+def test_page_escapes_dataset_text(monkeypatch, web_store):
     from geo_antt import app as app_mod
+    from tests.web_fixtures import login
 
     monkeypatch.setattr(app_mod, "_compute_coverage", lambda *a, **k: None)
     evil = "</script><script>alert(1)</script>"
     meta = {"title": {"vi": evil, "en": evil}, "note": {"vi": "<b>x</b>", "en": "x"}}
     units = synthetic_units()
     units.loc["28903", "name"] = evil
-    a = app_mod.create_app({"TESTING": True, "DATASET": SimpleNamespace(units=units, models=synthetic_models(), meta=meta)})
-    html = a.test_client().get("/map").get_data(as_text=True)
+    a = app_mod.create_app({"TESTING": True, "STORE": web_store, "SECRET_KEY": "t",
+                            "DATASET": SimpleNamespace(units=units, models=synthetic_models(), meta=meta)})
+    c = login(a, "admin")
+    html = c.get("/map").get_data(as_text=True)
     assert "<script>alert(1)" not in html
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>x</b>" not in html
     assert _config(html)["lang"] == "vi"  # the JSON blob stayed parseable
     # the API returns the name as data; the page's JS puts it into textContent
-    hit = a.test_client().get("/api/search?q=alert").get_json()["results"][0]
+    hit = c.get("/api/search?q=alert").get_json()["results"][0]
     assert hit["name"] == evil
 
 
@@ -129,17 +132,19 @@ def test_map_js_never_uses_inner_html():
     assert "textContent" in js
 
 
-def test_tiles_off_by_default_and_configurable(client, synthetic_dir, synthetic_cov):
+def test_tiles_off_by_default_and_configurable(client, web_store, synthetic_dir, synthetic_cov):
     from geo_antt.app import create_app
+    from tests.web_fixtures import login
 
     assert "L.tileLayer" not in _page(client)
     url = "http://tiles.intranet.local/{z}/{x}/{y}.png"
-    a = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "COVERAGE": synthetic_cov, "TILE_URL": url,
-                    "TILE_ATTRIBUTION": "Bản đồ nội bộ"})
-    html = a.test_client().get("/map").get_data(as_text=True)
+    a = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "COVERAGE": synthetic_cov,
+                    "TILE_URL": url, "TILE_ATTRIBUTION": "Bản đồ nội bộ", "SECRET_KEY": "t"})
+    c = login(a, "admin")
+    html = c.get("/map").get_data(as_text=True)
     assert "L.tileLayer" in html and url in html
     assert [u for u in URL.findall(html) if not u.startswith("http://tiles.intranet.local/")] == []
-    csp = a.test_client().get("/map").headers["Content-Security-Policy"]
+    csp = c.get("/map").headers["Content-Security-Policy"]
     assert "img-src 'self' data: blob: http://tiles.intranet.local;" in csp
 
 
@@ -152,9 +157,10 @@ def test_tile_origin_of_templates():
     assert _tile_origin("http://10.0.0.5/osm/{z}/{x}/{y}.png") == "http://10.0.0.5"
 
 
-def test_serve_command_prints_url(monkeypatch, capsys, synthetic_dir):
+def test_serve_command_prints_url_and_first_admin_password(monkeypatch, capsys, synthetic_dir, tmp_path):
     from geo_antt import _cmd_web
     from geo_antt.cli import build_parser, main
+    from geo_antt.store import Store
 
     calls = {}
 
@@ -165,13 +171,26 @@ def test_serve_command_prints_url(monkeypatch, capsys, synthetic_dir):
 
     monkeypatch.setattr(werkzeug.serving, "run_simple", fake_run_simple)
     monkeypatch.setattr("geo_antt.app._compute_coverage", lambda *a, **k: None)
-    assert main(["serve", "--data", str(synthetic_dir), "--port", "5077"]) == 0
+    db = f"sqlite:///{tmp_path / 'serve.sqlite'}"
+    assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--port", "5077"]) == 0
     out = capsys.readouterr().out
+    calls["app"].extensions["geo_antt"].store.close()
     assert "http://127.0.0.1:5077/" in out
     assert calls["host"] == "127.0.0.1" and calls["port"] == 5077 and calls["kw"]["threaded"]
     assert calls["app"].config["DATA_DIR"] == str(synthetic_dir)
+    # first run: an admin account with a random password, printed once with how to change it
+    m = re.search(r"created the account 'admin' with the password:\n\s+(\S+)\n", out)
+    assert m and "geo-antt users passwd admin" in out
+    with Store.open(db) as store:
+        assert [(u.name, u.role) for u in store.list_users()] == [("admin", "admin")]
+        assert store.authenticate("admin", m.group(1)) is not None
+        assert len(store.models_frame(user=None)) == len(synthetic_models())  # seeded from --data
+    # second run: the account exists, no password printed
+    assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--port", "5077"]) == 0
+    calls["app"].extensions["geo_antt"].store.close()
+    assert "password" not in capsys.readouterr().out
     args = build_parser().parse_args(["serve"])
-    assert (args.host, args.port, args.data, args.tile_url) == ("127.0.0.1", 5000, None, None)
+    assert (args.host, args.port, args.data, args.db, args.tile_url) == ("127.0.0.1", 5000, None, None, None)
     assert args.func is _cmd_web.cmd_serve
 
 

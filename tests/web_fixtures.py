@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +22,18 @@ import pandas as pd
 import shapely
 from shapely.geometry import Point, Polygon, box
 
-__all__ = ["XSS_NAME", "synthetic_units", "synthetic_models", "synthetic_coverage", "write_dataset"]
+__all__ = [
+    "XSS_NAME",
+    "synthetic_units",
+    "synthetic_models",
+    "synthetic_coverage",
+    "write_dataset",
+    "WEB_USERS",
+    "WEB_PASSWORD",
+    "add_web_users",
+    "login",
+    "csrf_token",
+]
 
 XSS_NAME = "<script>alert(1)</script>"
 
@@ -172,3 +184,40 @@ def write_dataset(directory: Path, units: gpd.GeoDataFrame, models: gpd.GeoDataF
     )
     (directory / "dataset.toml").write_text(toml, encoding="utf-8")
     return directory
+
+
+# -- accounts of the web tests -------------------------------------------------------------------
+
+WEB_PASSWORD = "mật-khẩu-web-123"
+# role key -> (account name, role, units): the officer and the viewer of Xã Hương Mỹ (28903), the
+# officer of Xã An Thạnh (28891)
+WEB_USERS = {
+    "admin": ("quan_tri", "admin", ()),
+    "officer": ("can_bo_hm", "officer", ("28903",)),
+    "viewer": ("xem_hm", "viewer", ("28903",)),
+    "officer_b": ("can_bo_at", "officer", ("28891",)),
+}
+
+
+def add_web_users(store) -> None:
+    """Create the :data:`WEB_USERS` accounts (password :data:`WEB_PASSWORD`) in ``store``."""
+    for name, role, units in WEB_USERS.values():
+        store.add_user(name, role=role, password=WEB_PASSWORD, unit_codes=units, user=None)
+
+
+def csrf_token(client) -> str:
+    """The CSRF token of the client's session (read from the login form)."""
+    html = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(app, role: str | None):
+    """A test client of ``app`` logged in through the login form as the account of ``role``
+    (None: anonymous); ``client.csrf`` holds the session's CSRF token for writes."""
+    client = app.test_client()
+    if role is not None:
+        name = WEB_USERS[role][0]
+        resp = client.post("/login", data={"csrf_token": csrf_token(client), "name": name, "password": WEB_PASSWORD})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+    client.csrf = csrf_token(client)
+    return client

@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 from ._import import ImportPreview
+from ._seed import seed_from_dataset
 from ._store import (
     DB_ENV_VAR,
     DEFAULT_DB_NAME,
@@ -39,4 +40,5 @@ __all__ = [
     "DEFAULT_DB_NAME",
     "IMPORT_PAUSE_ENV_VAR",
     "resolve_db_url",
+    "seed_from_dataset",
 ]

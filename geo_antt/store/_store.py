@@ -71,7 +71,7 @@ __all__ = [
     "IMPORT_PAUSE_ENV_VAR",
 ]
 
-ROLES = ("admin", "officer", "viewer")
+from ..schema import ROLES  # noqa: E402  (re-exported)
 DB_ENV_VAR = "GEO_ANTT_DB"
 DEFAULT_DB_NAME = "geo-antt.sqlite"
 # Test hook: when set to a file path, commit_import writes that file after half of the rows and
@@ -1280,6 +1280,18 @@ class Store:
             "statuses": list(COUNTING_STATUSES),
         }
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:32]
+
+    def generation(self) -> int:
+        """A counter that grows with every change of models or units (any process): readers
+        that keep frames in memory compare it to know when to reload."""
+        with self._read() as conn:
+            return self._generation(conn)
+
+    def is_empty(self) -> bool:
+        """True when the store holds no unit and no model (a new store, before seeding)."""
+        with self._read() as conn:
+            return (conn.execute(sa.select(T.units.c.code).limit(1)).first() is None
+                    and conn.execute(sa.select(T.models.c.id).limit(1)).first() is None)
 
     def _generation(self, conn: sa.Connection, *, lock: bool = False) -> int:
         q = sa.select(T.store_meta.c.value).where(T.store_meta.c.key == "model_generation")

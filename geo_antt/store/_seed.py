@@ -1,0 +1,76 @@
+"""Fill a store from a dataset folder (``dataset.toml``): what ``geo-antt db seed`` and the web
+service's first run do."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Callable
+
+from .._errors import GeoAnttError
+from ._files import read_models_file, read_units_file
+from ._store import Store
+
+__all__ = ["seed_from_dataset"]
+
+
+def seed_from_dataset(
+    store: Store,
+    data_dir: str | Path,
+    *,
+    echo: Callable[[str], None] = print,
+    max_lines: int = 20,
+) -> dict[str, int]:
+    """Load the units and models listed in ``<data_dir>/dataset.toml`` into ``store``.
+
+    Units are inserted or replaced; models go through :meth:`Store.preview_import` and
+    :meth:`Store.commit_import` (rejected rows are reported through ``echo`` and skipped), so a
+    second seed of the same folder changes nothing. Runs as the ``system`` account.
+
+    Parameters
+    ----------
+    store
+        The store to fill.
+    data_dir
+        The dataset folder.
+    echo
+        Receives one line of progress per file (and the rejected rows).
+    max_lines
+        Rejected rows listed per file at most.
+
+    Returns
+    -------
+    dict
+        ``{"units": n, "models": n}``: units written and models new or updated.
+
+    Raises
+    ------
+    GeoAnttError
+        No or invalid ``dataset.toml``.
+    """
+    data = Path(data_dir)
+    toml = data / "dataset.toml"
+    if not toml.is_file():
+        raise GeoAnttError(f"{toml}: no dataset.toml (give --data DIR of a dataset folder)")
+    with toml.open("rb") as fh:
+        try:
+            meta = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise GeoAnttError(f"{toml}: invalid TOML: {exc}") from None
+    total = {"units": 0, "models": 0}
+    for rel in meta.get("units", []):
+        counts = store.put_units(read_units_file(data / rel), user=None)
+        total["units"] += counts["inserted"] + counts["updated"]
+        echo(f"{rel}: {counts['inserted']} units inserted, {counts['updated']} updated")
+    for rel in meta.get("models", []):
+        gdf, problems = read_models_file(data / rel)
+        for p in problems:
+            echo(f"  {'rejected' if p.severity == 'error' else 'warning'}: {p}")
+        preview = store.preview_import(gdf, user=None, source=rel)
+        if preview.has_rejections:
+            echo(preview.summary(max_lines=max_lines))
+        counts = store.commit_import(preview, user=None, skip_rejected=True)
+        total["models"] += counts["new"] + counts["update"]
+        echo(f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
+             + (f", {counts['rejected']} rejected" if counts["rejected"] else ""))
+    return total
