@@ -268,6 +268,37 @@ def covered_area(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | 
     return area
 
 
+def _kind_pieces(
+    geoms: np.ndarray, kinds: np.ndarray, piece_of: np.ndarray, pieces: np.ndarray, kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The union of one kind's footprints inside each disjoint piece that holds any of them:
+    ``(sub-pieces, index of the piece holding each)``. A piece made of that kind alone is its
+    own sub-piece; only pieces where kinds mix need a union of the kind's members."""
+    idx = np.flatnonzero(kinds == kind)
+    if idx.size == 0:
+        return np.array([], dtype=object), np.array([], dtype=np.int64)
+    n_total = np.bincount(piece_of, minlength=len(pieces))
+    n_kind = np.bincount(piece_of[idx], minlength=len(pieces))
+    holder = np.flatnonzero(n_kind > 0)
+    sub = pieces[holder].copy()
+    mixed = n_kind[holder] < n_total[holder]
+    if mixed.any():
+        mixed_pieces = holder[mixed]
+        members = idx[np.isin(piece_of[idx], mixed_pieces)]
+        order = members[np.argsort(piece_of[members], kind="stable")]
+        group_of = np.searchsorted(mixed_pieces, piece_of[order])
+        lone = np.bincount(group_of, minlength=len(mixed_pieces)) == 1
+        unions = np.empty(len(mixed_pieces), dtype=object)
+        first = np.searchsorted(group_of, np.arange(len(mixed_pieces)))
+        unions[lone] = geoms[order[first[lone]]]
+        if (~lone).any():
+            keep = ~lone[group_of]
+            grp = np.flatnonzero(~lone)
+            unions[grp] = _union_groups(geoms, order[keep], np.searchsorted(grp, group_of[keep]), len(grp))
+        sub[mixed] = unions
+    return sub, holder
+
+
 def _covered_area_of_subpieces(
     unit_geoms: np.ndarray, sub: np.ndarray, sub_piece: np.ndarray, pairs: _Pairs, n_pieces: int
 ) -> np.ndarray:
@@ -460,16 +491,15 @@ def compute_coverage(
 
     fpg = fp.geometry.to_numpy()
     fkind = fp["kind"].to_numpy()
-    kind_pieces = {kind: dissolve_overlaps(fpg[fkind == kind]) for kind in kinds_sp}
-    stacked = np.concatenate([kind_pieces[k] for k in kinds_sp]) if kinds_sp else np.array([], dtype=object)
-    all_pieces, piece_of = dissolve_overlaps(stacked, return_index=True)
+    # one dissolve over every footprint; each kind's own pieces are derived from it, and need
+    # a union of their own only inside the few pieces where kinds overlap one another
+    all_pieces, piece_of = dissolve_overlaps(fpg, return_index=True)
+    kind_pieces = {kind: _kind_pieces(fpg, fkind, piece_of, all_pieces, kind) for kind in kinds_sp}
     lap("dissolve")
     pairs = _unit_piece_pairs(ug, all_pieces)
-    start = 0
     for kind in kinds_sp:  # each kind's pieces lie inside the all-kinds pieces: reuse their pairs
-        stop = start + len(kind_pieces[kind])
-        fig[f"covered_m2_{kind}"] = _covered_area_of_subpieces(ug, kind_pieces[kind], piece_of[start:stop], pairs, len(all_pieces))
-        start = stop
+        sub, sub_piece = kind_pieces[kind]
+        fig[f"covered_m2_{kind}"] = _covered_area_of_subpieces(ug, sub, sub_piece, pairs, len(all_pieces))
     lap("coverage")
     raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs) if with_gaps else None
     lap("gaps")
