@@ -297,3 +297,96 @@ def test_demo_map_in_chromium(demo_server, browser, tmp_path):
     hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
     assert hosts == {"127.0.0.1"}, hosts
     assert not errors, errors
+
+
+@pytest.mark.browser
+def test_plan_panel_in_chromium(live_server, browser, tmp_path):
+    """Select a commune, ask for 3 new cameras: 3 proposed markers, the list, the report links."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = ctx.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _login_form(page, live_server + "/", name=WEB_USERS["admin"][0], password=WEB_PASSWORD)
+    errors.clear()  # the login page's favicon 404 is expected
+    page.wait_for_selector("path.leaflet-interactive", timeout=10000)
+    assert page.locator("#plan-run").is_disabled()  # nothing selected yet
+
+    page.fill("#search", "huong my")
+    hit = page.locator("#search-results button[data-code='28903']")
+    hit.wait_for(timeout=5000)
+    hit.click()
+    _wait_selected(page, "28903")
+    assert page.locator("#plan-run").is_enabled()
+    page.select_option("#plan-kind", "camera")
+    page.fill("#plan-count", "3")
+    page.click("#plan-run")
+    page.locator("body[data-plan-sites='3']").wait_for(state="attached", timeout=30000)
+    assert page.locator(".proposed-marker").count() == 3
+    assert page.locator("#plan-result ol.plan-sites li").count() == 3
+    assert page.locator(".leaflet-control-layers-overlays label", has_text="Đề xuất").count() == 1
+    # the dashed footprints are drawn under the markers
+    assert page.locator("path[stroke-dasharray='6 5']").count() == 3
+    assert "m²" in page.locator("#plan-result").inner_text()
+    assert any(u.endswith("/api/plan") for u in requests)
+
+    # a proposed site's popup
+    page.locator("#plan-result ol.plan-sites button[data-rank='1']").click()
+    page.locator(".leaflet-popup-content h3").wait_for(timeout=5000)
+    assert "1" in page.locator(".leaflet-popup-content h3").inner_text()
+    page.evaluate("window.geoAntt.map.closePopup()")
+    page.locator("body[data-plan-sites='3']").wait_for(state="attached", timeout=5000)
+    page.evaluate("window.geoAntt.map.fitBounds(window.geoAntt.plan.layer.getBounds().pad(0.4))")
+    page.wait_for_timeout(700)
+    page.wait_for_load_state("networkidle")
+
+    # the report of the selected commune, for the period typed in
+    page.fill("#report-from", "2024-01-01")
+    page.fill("#report-to", "2024-09-30")
+    link = page.locator("#report-links a[data-format='xlsx']")
+    assert "/report/28903.xlsx?period=2024-01-01%3A2024-09-30" in link.get_attribute("href")
+    with page.expect_download() as dl_info:
+        link.click()
+    dl = dl_info.value
+    assert dl.suggested_filename == "bao_cao_28903_2024-01-01_2024-09-30.xlsx"
+    dl.save_as(tmp_path / dl.suggested_filename)
+    from openpyxl import load_workbook
+
+    assert load_workbook(tmp_path / dl.suggested_filename).worksheets[0].max_row > 2
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#plan-section").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "plan_desktop.png"))
+
+    # a phone: the officer of Xã Hương Mỹ, in English, from the folded panel
+    phone = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True)
+    pp = phone.new_page()
+    pp.on("request", lambda r: requests.append(r.url))
+    pp.on("pageerror", lambda e: errors.append(str(e)))
+    _login_form(pp, live_server + "/?lang=en", name=WEB_USERS["officer"][0], password=WEB_PASSWORD)
+    pp.wait_for_selector("path.leaflet-interactive", timeout=10000)
+    pp.evaluate("window.geoAntt.selectUnit('28903-02', {zoom: true})")
+    _wait_selected(pp, "28903-02")
+    pp.click("#panel-toggle")
+    pp.wait_for_timeout(400)
+    pp.select_option("#plan-kind", "lighting")
+    pp.fill("#plan-count", "2")
+    pp.click("#plan-run")
+    pp.locator("body[data-plan-sites='2']").wait_for(state="attached", timeout=30000)
+    assert pp.locator(".proposed-marker").count() == 2
+    assert "Suggest new sites" in pp.locator("#plan-section h2").inner_text()
+    pp.locator("#plan-result").scroll_into_view_if_needed()
+    pp.wait_for_timeout(300)
+    pp.screenshot(path=str(ARTIFACTS / "plan_phone.png"))
+    pp.click("#panel-toggle")  # fold the panel: the proposed sites on the map
+    pp.wait_for_timeout(500)
+    assert pp.locator(".proposed-marker").first.is_visible()
+    pp.screenshot(path=str(ARTIFACTS / "plan_phone_map.png"))
+    phone.close()
+    ctx.close()
+
+    hosts = {urlparse(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
+    assert hosts == {"127.0.0.1"}, hosts
+    assert not errors, errors

@@ -1,0 +1,238 @@
+/* geo-antt planning panel: "Suggest new sites" (POST /api/plan, drawn as a "Proposed" layer:
+ * numbered markers + dashed footprints) and the conference-report downloads of the selected
+ * area. Runs after map.js (window.geoAntt); all user text is set with textContent. */
+(function () {
+  'use strict';
+  var node = document.getElementById('geo-antt-plan-config');
+  if (!node || !window.geoAntt) { return; }
+  var pcfg = JSON.parse(node.textContent);
+  var S = pcfg.strings;
+  var G = window.geoAntt;
+  var map = G.map;
+  var PLANNABLE = { commune: true, hamlet: true, ward: true, township: true };
+  var COLOR = '#ef6c00';
+  var numFmt = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
+  var pctFmt = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: 2 });
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function clear(n) { while (n.firstChild) { n.removeChild(n.firstChild); } }
+  function m2(v) { return typeof v === 'number' ? numFmt.format(v) + ' m²' : '—'; }
+  function pct(v) { return typeof v === 'number' ? pctFmt.format(v) + ' %' : '—'; }
+  function csrfToken() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute('content') : null;
+  }
+
+  /* ---- the "Proposed" layer: footprints (dashed) under numbered markers ---- */
+  var proposed = L.featureGroup();
+  var footprints = L.geoJSON(null, {
+    style: function () { return { color: COLOR, weight: 2, dashArray: '6 5', fillColor: COLOR, fillOpacity: 0.18 }; },
+    interactive: false
+  }).addTo(proposed);
+  var markers = L.featureGroup().addTo(proposed);
+  proposed.addTo(map);
+  if (window.geoAnttLayerControl) { window.geoAnttLayerControl.addOverlay(proposed, S.plan_layer); }
+
+  function kindTitle(code) {
+    for (var i = 0; i < pcfg.kinds.length; i++) { if (pcfg.kinds[i].code === code) { return pcfg.kinds[i].title; } }
+    return code;
+  }
+  function sitePopup(p) {
+    var box = el('div', 'popup');
+    box.appendChild(el('h3', null, S.plan_site + ' ' + p.rank + ' — ' + kindTitle(p.kind)));
+    var tbl = el('table');
+    var rows = [[S.plan_gain, m2(p.gain_m2)], [S.plan_hamlet, p.unit_code]];
+    if (Array.isArray(p.direction_deg) && p.direction_deg.length) { rows.push([S.plan_direction, p.direction_deg.join(', ')]); }
+    rows.forEach(function (r) {
+      var tr = el('tr'); tr.appendChild(el('th', null, r[0])); tr.appendChild(el('td', null, r[1])); tbl.appendChild(tr);
+    });
+    box.appendChild(tbl);
+    return box;
+  }
+  function siteIcon(rank) {
+    var span = el('span', 'model-icon proposed-icon', String(rank));
+    return L.divIcon({ html: span, className: 'model-marker proposed-marker', iconSize: [26, 26], iconAnchor: [13, 13], popupAnchor: [0, -13] });
+  }
+
+  /* ---- panel ---- */
+  var form = document.getElementById('plan-form');
+  var runBtn = document.getElementById('plan-run');
+  var clearBtn = document.getElementById('plan-clear');
+  var status = document.getElementById('plan-status');
+  var result = document.getElementById('plan-result');
+  var budget = document.getElementById('plan-budget');
+  var costRow = document.getElementById('plan-unit-cost-row');
+  var reportFrom = document.getElementById('report-from');
+  var reportTo = document.getElementById('report-to');
+  var reportStatus = document.getElementById('report-status');
+  var reportLinks = document.querySelectorAll('#report-links a[data-format]');
+  var busy = false;
+
+  function selected() {
+    var st = G.state.stats;
+    return (st && st.unit) ? st.unit : null;
+  }
+  function canPlan() {
+    var u = selected();
+    return !!(u && PLANNABLE[u.level]);
+  }
+  function refresh() {
+    runBtn.disabled = busy || !canPlan();
+    if (!busy) { status.textContent = canPlan() ? '' : S.plan_need_area; }
+    costRow.hidden = !budget.value;
+    updateReportLinks();
+  }
+
+  function updateReportLinks() {
+    var u = selected();
+    var a = reportFrom.value, b = reportTo.value;
+    var ok = !!(u && a && b && a <= b);
+    reportStatus.textContent = u ? (a && b && a > b ? S.report_from + ' > ' + S.report_to : '') : S.plan_need_area;
+    Array.prototype.forEach.call(reportLinks, function (link) {
+      var fmtName = link.getAttribute('data-format');
+      if (ok) {
+        link.href = pcfg.urls.report.replace('__NAME__', encodeURIComponent(u.code) + '.' + fmtName) +
+          '?period=' + encodeURIComponent(a + ':' + b) + '&lang=' + encodeURIComponent(pcfg.lang);
+        link.removeAttribute('aria-disabled');
+      } else {
+        link.removeAttribute('href');
+        link.setAttribute('aria-disabled', 'true');
+      }
+    });
+  }
+
+  function clearPlan() {
+    footprints.clearLayers();
+    markers.clearLayers();
+    clear(result);
+    clearBtn.hidden = true;
+    document.body.removeAttribute('data-plan-sites');
+  }
+
+  function table(headers, rows, numeric) {
+    var tbl = el('table', 'fig-table plan-table');
+    var tr = el('tr');
+    headers.forEach(function (h) { tr.appendChild(el('th', null, h)); });
+    tbl.appendChild(tr);
+    rows.forEach(function (r) {
+      var row = el('tr');
+      r.forEach(function (v, i) { row.appendChild(el('td', numeric[i] ? 'num' : null, v)); });
+      tbl.appendChild(row);
+    });
+    return tbl;
+  }
+
+  function showResult(fc) {
+    clearPlan();
+    var sm = fc.summary;
+    var sites = fc.features.filter(function (f) { return f.properties.layer === 'site'; });
+    footprints.addData({ type: 'FeatureCollection', features: fc.features.filter(function (f) { return f.properties.layer === 'footprint'; }) });
+    var byRank = {};
+    sites.forEach(function (f) {
+      var p = f.properties;
+      var c = f.geometry.coordinates;
+      var mk = L.marker([c[1], c[0]], { icon: siteIcon(p.rank), title: S.plan_site + ' ' + p.rank, zIndexOffset: 1000 });
+      mk.bindPopup(function () { return sitePopup(p); });
+      markers.addLayer(mk);
+      byRank[p.rank] = mk;
+    });
+    if (!map.hasLayer(proposed)) { proposed.addTo(map); }
+
+    var head = el('p', 'fig-total');
+    head.appendChild(el('span', null, S.plan_total + ': '));
+    head.appendChild(el('strong', null, m2(sm.objective_m2)));
+    result.appendChild(head);
+    var cov = el('p', 'fig-total');
+    cov.appendChild(el('span', null, sm.unit_name + ': ' + pct(sm.covered_pct_before) + ' → '));
+    cov.appendChild(el('strong', null, pct(sm.covered_pct_after)));
+    result.appendChild(cov);
+    var solver = S.plan_solver + ': ' + sm.solver + (sm.optimal ? ' (' + S.plan_optimal + ')' : '');
+    result.appendChild(el('p', 'note', solver));
+    if (typeof sm.gap_to_optimum === 'number') {
+      result.appendChild(el('p', 'note', S.plan_gap + ' ' + pctFmt.format(100 * sm.gap_to_optimum) + ' %'));
+    }
+    if (!sites.length) {
+      result.appendChild(el('p', 'muted', S.plan_none));
+    } else {
+      result.appendChild(el('h3', null, S.plan_sites));
+      var ol = el('ol', 'list plan-sites');
+      sites.forEach(function (f) {
+        var p = f.properties;
+        var li = el('li');
+        var btn = el('button', 'link-button', kindTitle(p.kind) + ' — ' + S.plan_gain.toLowerCase() + ' ' + m2(p.gain_m2));
+        btn.type = 'button';
+        btn.setAttribute('data-rank', String(p.rank));
+        btn.addEventListener('click', function () {
+          var mk = byRank[p.rank];
+          map.setView(mk.getLatLng(), Math.max(map.getZoom(), 17));
+          mk.openPopup();
+        });
+        li.appendChild(btn);
+        ol.appendChild(li);
+      });
+      result.appendChild(ol);
+    }
+    if (sm.hamlets && sm.hamlets.length) {
+      result.appendChild(table([S.plan_hamlet, S.plan_before, S.plan_after, S.plan_gain],
+        sm.hamlets.map(function (h) { return [h.name, pct(h.covered_pct_before), pct(h.covered_pct_after), m2(h.gain_m2)]; }),
+        [false, true, true, true]));
+    }
+    clearBtn.hidden = false;
+    if (sites.length && markers.getBounds().isValid()) {
+      // on a phone the open panel hides the lower part of the map: fit above it
+      var panel = document.getElementById('panel');
+      var sheet = document.body.classList.contains('panel-open') && window.matchMedia('(max-width: 700px)').matches;
+      var below = sheet && panel ? Math.min(panel.offsetHeight, map.getSize().y - 120) : 0;
+      map.fitBounds(proposed.getBounds(), { maxZoom: 17, paddingTopLeft: [30, 30], paddingBottomRight: [30, 30 + below] });
+    }
+    document.body.setAttribute('data-plan-sites', String(sites.length));
+  }
+
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var u = selected();
+    if (!u || !canPlan() || busy) { refresh(); return; }
+    var body = { unit: u.code, kind: document.getElementById('plan-kind').value, count: document.getElementById('plan-count').value || null, solver: 'auto' };
+    if (budget.value) {
+      body.budget_vnd = budget.value;
+      body.unit_cost_vnd = document.getElementById('plan-unit-cost').value || null;
+    }
+    var headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+    var token = csrfToken();
+    if (token) { headers['X-CSRFToken'] = token; }
+    busy = true;
+    runBtn.disabled = true;
+    status.classList.remove('warn');
+    status.textContent = S.plan_running;
+    document.body.removeAttribute('data-plan-sites');
+    fetch(pcfg.urls.plan, { method: 'POST', headers: headers, body: JSON.stringify(body), credentials: 'same-origin' })
+      .then(function (r) {
+        return r.json().catch(function () { return { message: 'HTTP ' + r.status }; }).then(function (data) {
+          if (!r.ok) { throw new Error(data.message || ('HTTP ' + r.status)); }
+          return data;
+        });
+      })
+      .then(function (fc) { busy = false; status.textContent = ''; showResult(fc); refresh(); })
+      .catch(function (err) {
+        busy = false;
+        refresh();
+        status.classList.add('warn');
+        status.textContent = S.plan_error + ': ' + err.message;
+      });
+  });
+  clearBtn.addEventListener('click', clearPlan);
+  budget.addEventListener('input', refresh);
+  reportFrom.addEventListener('change', updateReportLinks);
+  reportTo.addEventListener('change', updateReportLinks);
+
+  /* follow the area chosen in the panel (map.js sets body[data-selected-unit] when it is shown) */
+  new MutationObserver(function () { clearPlan(); refresh(); })
+    .observe(document.body, { attributes: true, attributeFilter: ['data-selected-unit'] });
+  refresh();
+  G.plan = { layer: proposed, show: showResult, clear: clearPlan };
+}());
