@@ -9,7 +9,9 @@ from pathlib import Path
 
 
 from ._cmd_inputs import add_input_arguments, load_inputs
+from ._errors import GeoAnttError
 from .config import DEFAULT_SETTINGS
+from . import io
 from .coverage import compute_coverage
 
 __all__ = ["register"]
@@ -50,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     opt.add_argument("--level", choices=("hamlet", "commune", "district", "province"), help="level to report at (default: the finest present)")
     opt.add_argument("--crs", metavar="EPSG:NNNN", help="metric CRS for distances and areas (default: UTM zone of the data)")
     opt.add_argument("--min-gap-area", metavar="M2", type=float, default=DEFAULT_SETTINGS.min_gap_area_m2, help="drop gap pieces under this many square metres (default %(default)s)")
+    need = p.add_argument_group("ranking by need (optional)")
+    need.add_argument("--demand", metavar="FILE", help="demand layer: points, lines or polygons (households, roads, incidents...)")
+    need.add_argument("--weight-column", metavar="COL", help="numeric column of --demand weighting it (default: count, length or area)")
+    need.add_argument("--threshold", metavar="PCT", type=float, default=DEFAULT_SETTINGS.uncovered_threshold_pct,
+                      help="a unit is 'uncovered' below this covered share, percent (default %(default)s)")
+    need.add_argument("--kind", metavar="KIND", help="judge coverage by one kind only (camera, lighting, ...)")
     out = p.add_argument_group("outputs")
     out.add_argument("--out", metavar="FILE", required=True, help="per-unit figures with unit polygons (.geojson or .gpkg)")
     out.add_argument("--gaps", metavar="FILE", help="uncovered parts of every unit (.geojson or .gpkg)")
@@ -57,9 +65,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from . import io
+def _rank_by_need(res, args: argparse.Namespace):
+    """Per-unit figures plus ``weighted_covered_pct``, ``uncovered``, ``uncovered_need`` and
+    ``need_rank`` (1 = most need): weighted by ``--demand`` when given, else by area."""
+    import geopandas as gpd
 
+    from .placement import rank_uncovered
+
+    demand = None
+    if args.demand:
+        demand = io.read_layer(args.demand)
+        if args.weight_column and args.weight_column not in demand.columns:
+            raise GeoAnttError(f"{args.demand}: no column {args.weight_column!r} (columns: {', '.join(map(str, demand.columns))})")
+    ranked = rank_uncovered(
+        res.units,
+        demand=demand,
+        weight_column=args.weight_column,
+        threshold_pct=args.threshold,
+        kind=args.kind,
+        footprints=res.footprints if demand is not None else None,
+    )
+    return gpd.GeoDataFrame(ranked, geometry=res.units.geometry.reindex(ranked.index), crs=res.units.crs)
+
+
+def run(args: argparse.Namespace) -> int:
     settings = DEFAULT_SETTINGS.replace(metric_crs=args.crs, min_gap_area_m2=args.min_gap_area)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -69,12 +98,15 @@ def run(args: argparse.Namespace) -> int:
     for prob in skipped:
         print(f"skipped: {prob}", file=sys.stderr)
     res = compute_coverage(units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps))
-    io.write_layer(res.units, args.out)
+    ranked = _rank_by_need(res, args)
+    io.write_layer(ranked, args.out)
     if args.gaps:
         io.write_layer(res.gaps, args.gaps)
     if args.footprints:
         io.write_layer(res.footprints, args.footprints)
     u = res.units
+    n_unc = int(ranked["uncovered"].sum())
+    print(f"{n_unc} of {len(ranked)} units below {args.threshold:g} % ({'weighted by ' + args.demand if args.demand else 'by area'})")
     print(
         f"{len(u)} {res.level} units, {int(u['n_models'].sum())} active models, "
         f"covered {u['covered_m2'].sum() / 1e6:.3f} of {u['area_m2'].sum() / 1e6:.3f} km² "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
@@ -12,7 +11,7 @@ import geopandas as gpd
 
 from ._errors import GeoAnttError, NotFoundError
 from ._cmd_inputs import add_input_arguments, load_inputs
-from .io import write_atomic
+from .io import read_layer, write_atomic
 
 __all__ = ["register", "load_frames", "planning_units", "sites_feature_collection"]
 
@@ -92,19 +91,6 @@ def planning_units(units: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
     return sub
 
 
-def _read_layer(path: str) -> gpd.GeoDataFrame:
-    """A candidates or demand layer (any vector format with a CRS), in EPSG:4326."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(2, "No such file or directory", path)
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # pyogrio errors carry the reason
-        raise GeoAnttError(f"{path}: cannot read: {exc}") from None
-    if gdf.crs is None:
-        raise GeoAnttError(f"{path}: no coordinate reference system; save it with one (e.g. EPSG:4326)")
-    return gdf
-
-
 # --------------------------------------------------------------------------------------------
 # output
 
@@ -137,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
     units, models, _meta = load_frames(args)
     area = planning_units(units, args.unit)
-    candidates = _read_layer(args.candidates) if args.candidates else None
-    demand = _read_layer(args.demand) if args.demand else None
+    candidates = read_layer(args.candidates) if args.candidates else None
+    demand = read_layer(args.demand) if args.demand else None
     if args.weight_column and demand is None:
         raise GeoAnttError("--weight-column needs --demand FILE")
     res = plan_sites(

@@ -38,6 +38,7 @@ __all__ = [
     "REFORM_DATE",
     "json_value",
     "load_models",
+    "read_layer",
     "read_models",
     "read_units",
     "to_geojson_dict",
@@ -221,6 +222,23 @@ def _atomic_write(path: Path, write: Callable[[Path], None], *, suffix: str) -> 
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def read_layer(path: str | os.PathLike[str], *, layer: str | None = None, crs: object = None) -> gpd.GeoDataFrame:
+    """Read any vector layer (a demand layer, candidate sites...) as it is, in EPSG:4326.
+
+    Parameters
+    ----------
+    path
+        GeoJSON, Shapefile (encoding from the .cpg, else detected), GeoPackage (first layer
+        unless ``layer``).
+    crs
+        CRS to assume when the file names none (coordinates in Vietnam's lon/lat box are taken
+        as EPSG:4326 with a warning; anything else without a CRS is an error).
+    """
+    p = Path(path)
+    gdf = _read_vector(p, encoding=None, layer=layer)
+    return to_wgs84(_settle_crs(gdf, crs=crs, path=p))
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:

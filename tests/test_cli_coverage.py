@@ -88,3 +88,35 @@ def test_other_levels_and_missing_boundaries(tmp_path: Path, capsys) -> None:
     assert main(["coverage", "--data", str(DEFAULT_DATA_DIR), "--level", "district", "--out", str(tmp_path / "d.geojson")]) == 0
     assert main(["coverage", "--models", "x.csv", "--out", str(tmp_path / "x.geojson")]) == 1
     assert "--boundaries" in capsys.readouterr().err
+
+
+def test_ranking_weighted_by_a_demand_layer(tmp_path: Path, capsys) -> None:
+    """Households as demand points: a hamlet whose households all sit under a camera is covered
+    by weight even though its area is almost uncovered."""
+    base = tmp_path / "area.geojson"
+    assert main(["coverage", "--out", str(base)]) == 0
+    units = gpd.read_file(base)
+    capsys.readouterr()
+    fp_path = tmp_path / "fp.geojson"
+    assert main(["coverage", "--out", str(tmp_path / "x.geojson"), "--footprints", str(fp_path)]) == 0
+    fps = gpd.read_file(fp_path)
+    covered_hamlet = units.sort_values("covered_pct", ascending=False).iloc[0]
+    # 10 households inside the footprints of that hamlet, 1 in an uncovered hamlet
+    inside = fps[fps.intersects(covered_hamlet.geometry)].geometry.to_crs(32648).representative_point().to_crs(4326)
+    inside = inside[inside.within(covered_hamlet.geometry)].head(1)
+    bare = units[units["covered_pct"] == 0].iloc[0]
+    demand = gpd.GeoDataFrame(
+        {"households": [10, 1]}, geometry=[inside.iloc[0], bare.geometry.representative_point()], crs=4326
+    )
+    dpath = tmp_path / "ho_dan.geojson"
+    demand.to_file(dpath)
+    out = tmp_path / "ranked.geojson"
+    assert main(["coverage", "--out", str(out), "--demand", str(dpath), "--weight-column", "households", "--threshold", "50"]) == 0
+    assert "weighted by" in capsys.readouterr().out
+    r = gpd.read_file(out).set_index("unit_code")
+    assert r.loc[covered_hamlet["unit_code"], "weighted_covered_pct"] == pytest.approx(100.0)
+    assert not r.loc[covered_hamlet["unit_code"], "uncovered"]
+    assert r.loc[bare["unit_code"], "uncovered"] and r.loc[bare["unit_code"], "weighted_covered_pct"] == 0.0
+    assert r.loc[bare["unit_code"], "need_rank"] < r.loc[covered_hamlet["unit_code"], "need_rank"]
+    assert main(["coverage", "--out", str(out), "--demand", str(dpath), "--weight-column", "nope"]) == 1
+    assert "nope" in capsys.readouterr().err
