@@ -82,6 +82,9 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
         "plan_optimal": "tối ưu",
         "plan_gap": "Heuristic tham lam kém tối ưu",
         "plan_none": "Không còn vị trí nào phủ thêm được.",
+        "plan_accept": "Đưa vào sổ",
+        "plan_accepted": "Đã đưa vào sổ (hoạt động)",
+        "plan_accept_name": "đề xuất",
         "plan_hamlet": "Thôn",
         "plan_before": "Trước",
         "plan_after": "Sau",
@@ -116,6 +119,9 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
         "plan_optimal": "optimal",
         "plan_gap": "Greedy heuristic short of the optimum by",
         "plan_none": "No site adds any coverage.",
+        "plan_accept": "Accept into the registry",
+        "plan_accepted": "Accepted (active)",
+        "plan_accept_name": "proposed",
         "plan_hamlet": "Hamlet",
         "plan_before": "Before",
         "plan_after": "After",
@@ -144,6 +150,13 @@ def _lang() -> str:
     return "en" if request.args.get("lang") == "en" else "vi"
 
 
+def _can_edit() -> bool:
+    from .auth import current_user
+
+    user = current_user()
+    return bool(user is not None and getattr(user, "role", None) in ("admin", "officer"))
+
+
 @bp.app_context_processor
 def _plan_context() -> dict[str, Any]:
     """``plan_t`` (the section's text) and ``plan_config`` (text, kinds, URLs) for templates."""
@@ -160,7 +173,13 @@ def _plan_context() -> dict[str, Any]:
         "kinds": kinds,
         "maxCount": MAX_COUNT,
         "defaultPeriod": [d.isoformat() for d in default_period()],
-        "urls": {"plan": url_for("planning.plan"), "report": url_for("planning.report", name="__NAME__")},
+        "urls": {
+            "plan": url_for("planning.plan"),
+            "report": url_for("planning.report", name="__NAME__"),
+            "accept": url_for("registry.create_model"),
+        },
+        # accepting a proposal writes to the registry: offered to accounts that may edit
+        "canEdit": _can_edit(),
     }
     return {"plan_t": t, "plan_config": config}
 

@@ -342,6 +342,16 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     page.wait_for_timeout(700)
     page.wait_for_load_state("networkidle")
 
+    # accept the first proposal into the registry: it becomes an active model on the map
+    page.locator("#plan-result button[data-accept='1']").click()
+    accepted = page.locator("#plan-result button[data-accept='1'][data-model-id]")
+    accepted.wait_for(state="attached", timeout=10000)
+    assert accepted.is_disabled()
+    model_id = accepted.get_attribute("data-model-id")
+    page.wait_for_load_state("networkidle")
+    got = page.evaluate("(id) => fetch('/api/registry/models/' + encodeURIComponent(id)).then(r => r.json())", model_id)
+    assert got["properties"]["status"] == "active" and got["properties"]["kind"] == "camera"
+
     # the report of the selected commune, for the period typed in
     page.fill("#report-from", "2024-01-01")
     page.fill("#report-to", "2024-09-30")

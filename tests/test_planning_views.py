@@ -284,3 +284,34 @@ def test_plan_and_report_keep_to_the_account_units(officer_client, anon_client):
     # anonymous: nothing
     assert _post(anon_client, {"unit": "28903", "count": 1}).status_code == 401
     assert anon_client.get("/report/28903.html").status_code in (302, 401)
+
+
+def _accept(client, site: dict):
+    """Accept a proposed site as plan.js does: POST the registry with the site's parameters."""
+    p = site["properties"]
+    props = {k: p.get(k) for k in ("kind", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m")}
+    props.update(status="active", name=f"Đề xuất {p['rank']}", notes="geo-antt plan")
+    token = getattr(client, "csrf", None)
+    headers = {"X-CSRFToken": token} if token else {}
+    return client.post("/api/registry/models", json={"type": "Feature", "properties": props, "geometry": site["geometry"]}, headers=headers)
+
+
+def test_accepting_a_proposal_makes_an_active_model_and_closes_the_gap(client, viewer_client):
+    fc = _post(client, {"unit": "28903", "kind": "checkpoint", "count": 1}).get_json()
+    site = _sites(fc)[0]
+    hamlet = site["properties"]["unit_code"]
+    before = client.get(f"/collections/coverage/items/{hamlet}").get_json()["properties"]["covered_m2"]
+    # the map page offers the button to editors only
+    cfg = lambda c: json.loads(re.search(r'<script id="geo-antt-plan-config" type="application/json">(.*?)</script>', c.get("/map").get_data(as_text=True), re.S).group(1))  # noqa: E731
+    assert cfg(client)["canEdit"] is True and cfg(viewer_client)["canEdit"] is False
+    assert cfg(client)["urls"]["accept"] == "/api/registry/models"
+    assert _accept(viewer_client, site).status_code == 403
+    r = _accept(client, site)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    model = r.get_json()
+    assert model["properties"]["status"] == "active" and model["properties"]["kind"] == "checkpoint"
+    # the map's layers and the coverage now include it, and the planned gain is realised
+    items = client.get(f"/collections/checkpoint/items?unit={hamlet}&limit=1000").get_json()
+    assert model["id"] in {f["id"] for f in items["features"]}
+    after = client.get(f"/collections/coverage/items/{hamlet}").get_json()["properties"]["covered_m2"]
+    assert after - before == pytest.approx(site["properties"]["gain_m2"], rel=1e-3)

@@ -127,6 +127,41 @@
     return tbl;
   }
 
+  // A proposed site becomes an active model of the registry (the server checks role and scope).
+  function acceptButton(f) {
+    var p = f.properties;
+    var b = el('button', 'small accept', S.plan_accept);
+    b.type = 'button';
+    b.setAttribute('data-accept', String(p.rank));
+    b.addEventListener('click', function () {
+      b.disabled = true;
+      var props = {
+        kind: p.kind, unit_code: p.unit_code, status: 'active',
+        name: kindTitle(p.kind) + ' (' + S.plan_accept_name + ' ' + p.rank + ')',
+        direction_deg: p.direction_deg, fov_deg: p.fov_deg, range_m: p.range_m, radius_m: p.radius_m,
+        notes: 'geo-antt plan'
+      };
+      var headers = { 'Content-Type': 'application/json', 'Accept': 'application/json' };
+      var token = csrfToken();
+      if (token) { headers['X-CSRFToken'] = token; }
+      fetch(pcfg.urls.accept, { method: 'POST', headers: headers, credentials: 'same-origin',
+                                body: JSON.stringify({ type: 'Feature', properties: props, geometry: f.geometry }) })
+        .then(function (r) {
+          return r.json().catch(function () { return { message: 'HTTP ' + r.status }; }).then(function (data) {
+            if (!r.ok) { throw new Error(data.message || ('HTTP ' + r.status)); }
+            return data;
+          });
+        })
+        .then(function (feat) {
+          b.textContent = S.plan_accepted;
+          b.setAttribute('data-model-id', String(feat.id));
+          map.fire('moveend');  // the layers reload from the registry
+        })
+        .catch(function (err) { b.disabled = false; status.textContent = S.plan_error + ': ' + err.message; });
+    });
+    return b;
+  }
+
   function showResult(fc) {
     clearPlan();
     var sm = fc.summary;
@@ -173,6 +208,7 @@
           mk.openPopup();
         });
         li.appendChild(btn);
+        if (pcfg.canEdit) { li.appendChild(acceptButton(f)); }
         ol.appendChild(li);
       });
       result.appendChild(ol);
