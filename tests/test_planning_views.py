@@ -196,8 +196,7 @@ def test_report_pdf(client):
 @pytest.fixture(scope="module")
 def demo_client(tmp_path_factory):
     """The admin's client of an app on the demo dataset, seeded into a new store (as on first run)."""
-    if not (DEMO_DIR / "dataset.toml").is_file():
-        pytest.skip("demo dataset not built")
+    assert (DEMO_DIR / "dataset.toml").is_file(), "the committed demo dataset (data/) is missing"
     from geo_antt.app import create_app, ensure_admin_account
     from tests.web_fixtures import csrf_token
 

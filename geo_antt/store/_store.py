@@ -341,6 +341,18 @@ class Store:
             return None
         return self._closure(conn, user.unit_codes)
 
+    def _within_unit(self, conn: sa.Connection, actor: User, unit_code: str, column: sa.ColumnElement) -> sa.ColumnElement:
+        """Condition "``column`` is ``unit_code`` or a unit below it", after checking the unit
+        exists (404) and overlaps the account's area (403)."""
+        if not self._unit_exists(conn, unit_code):
+            raise NotFoundError(f"unit {unit_code!r} is not in the store")
+        if not actor.is_admin:
+            scope = self._scope(conn, actor) or set()
+            if unit_code not in scope and not (self._closure(conn, [unit_code]) & scope):
+                raise PermissionDeniedError(f"unit {unit_code} is outside the area of account {actor.name!r}")
+        sub = self._closure_cte([unit_code], name="subtree")
+        return sa.or_(column.in_(sa.select(sub.c.code)), column == unit_code)
+
     def _scope_filter(self, column: Any, user: User) -> Any:
         if user.is_admin:
             return None
@@ -786,14 +798,7 @@ class Store:
         q = self._model_select().order_by(T.models.c.id)
         with self._read() as conn:
             if unit_code is not None:
-                if not self._unit_exists(conn, unit_code):
-                    raise NotFoundError(f"unit {unit_code!r} is not in the store")
-                if not actor.is_admin:
-                    scope = self._scope(conn, actor) or set()
-                    if unit_code not in scope and not (self._closure(conn, [unit_code]) & scope):
-                        raise PermissionDeniedError(f"unit {unit_code} is outside the area of account {actor.name!r}")
-                sub = self._closure_cte([unit_code], name="subtree")
-                q = q.where(sa.or_(T.models.c.unit_code.in_(sa.select(sub.c.code)), T.models.c.unit_code == unit_code))
+                q = q.where(self._within_unit(conn, actor, unit_code, T.models.c.unit_code))
             flt = self._scope_filter(T.models.c.unit_code, actor)
             if flt is not None:
                 q = q.where(flt)
@@ -1348,14 +1353,7 @@ class Store:
         with self._read() as conn:
             q = sa.select(T.units.c.code).where(T.units.c.level == level).order_by(T.units.c.code)
             if unit_code is not None:
-                if not self._unit_exists(conn, unit_code):
-                    raise NotFoundError(f"unit {unit_code!r} is not in the store")
-                if not actor.is_admin:
-                    scope = self._scope(conn, actor) or set()
-                    if unit_code not in scope and not (self._closure(conn, [unit_code]) & scope):
-                        raise PermissionDeniedError(f"unit {unit_code} is outside the area of account {actor.name!r}")
-                sub = self._closure_cte([unit_code], name="subtree")
-                q = q.where(sa.or_(T.units.c.code.in_(sa.select(sub.c.code)), T.units.c.code == unit_code))
+                q = q.where(self._within_unit(conn, actor, unit_code, T.units.c.code))
             flt = self._scope_filter(T.units.c.code, actor)
             if flt is not None:
                 q = q.where(flt)

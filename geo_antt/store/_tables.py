@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ..schema import MODEL_COLUMNS
+
 from ._types import Geometry, UTCDateTime
 
 __all__ = [
@@ -78,25 +80,7 @@ models = sa.Table(
 )
 
 # Columns of ``models`` that hold a model's data (MODEL_COLUMNS without id, plus geom).
-MODEL_DATA_COLUMNS = (
-    "kind",
-    "name",
-    "field",
-    "host",
-    "status",
-    "unit_code",
-    "direction_deg",
-    "fov_deg",
-    "range_m",
-    "radius_m",
-    "height_m",
-    "camera_type",
-    "owner",
-    "data_sharing",
-    "start_date",
-    "end_date",
-    "notes",
-)
+MODEL_DATA_COLUMNS = tuple(c for c in MODEL_COLUMNS if c != "id")
 
 audit_log = sa.Table(
     "audit_log",
