@@ -68,7 +68,10 @@
     var fields = d.popupFields && d.popupFields.length ? d.popupFields : ['name', 'status'];
     var rows = fields.filter(function (k) { return k !== 'name'; }).map(function (k) { return [S[k] || k, valueText(k, p[k])]; });
     rows.unshift([S.code, f.id]);
-    return popupTable((p.name || f.id) + ' — ' + d.title, rows);
+    var box = popupTable((p.name || f.id) + ' — ' + d.title, rows);
+    // edit.js (editors only) adds its buttons ("Sửa")
+    if (window.geoAntt && window.geoAntt.modelPopupExtra) { window.geoAntt.modelPopupExtra(box, d, f); }
+    return box;
   }
   function coveragePopup(f) {
     var p = f.properties || {};
@@ -135,9 +138,18 @@
       };
       opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return footprintPopup(f); }); };
     } else {
+      // the model being edited is drawn by edit.js (draggable), not by its layer
+      opts.filter = function (f) { return !(window.geoAntt && window.geoAntt.editingId === f.id); };
       opts.pointToLayer = function (f, latlng) { return L.marker(latlng, { icon: markerIcon(d, (f.properties || {}).status), title: '' }); };
       opts.style = function () { return { color: d.color, weight: 3 }; };
-      opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return modelPopup(d, f); }); };
+      opts.onEachFeature = function (f, layer) {
+        layer.bindPopup(function () { return modelPopup(d, f); });
+        // in edit mode a click selects the model for editing instead of showing its popup
+        layer.on('click', function () {
+          var G = window.geoAntt;
+          if (G && G.onModelClick && G.onModelClick(d, f, layer)) { layer.closePopup(); }
+        });
+      };
     }
     return L.geoJSON(data, opts);
   }
@@ -153,20 +165,20 @@
   }
 
   function loadLayer(d) {
-    if (!map.hasLayer(d.layer)) { return; }
+    if (!map.hasLayer(d.layer)) { return Promise.resolve(); }
     if (map.getZoom() < d.minZoom) {
-      d.layer.clearLayers(); d.loaded = null; d.partial = false; updateNotice(); return;
+      d.layer.clearLayers(); d.loaded = null; d.partial = false; updateNotice(); return Promise.resolve();
     }
     var view = map.getBounds();
     if (d.loaded && d.loaded.complete && d.loaded.bounds.contains(view) &&
-        (d.group !== 'units' || labelsOn(d) === d.loaded.labels)) { return; }
+        (d.group !== 'units' || labelsOn(d) === d.loaded.labels)) { return Promise.resolve(); }
     var b = view.pad(0.3);
     var bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())]
       .map(function (v) { return v.toFixed(6); }).join(',');
     if (d.abort) { d.abort.abort(); }
     d.abort = new AbortController();
     var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: 5000 });
-    fetch(url, { signal: d.abort.signal, headers: { Accept: 'application/geo+json' } })
+    return fetch(url, { signal: d.abort.signal, headers: { Accept: 'application/geo+json' } })
       .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
       .then(function (fc) {
         d.layer.clearLayers();
@@ -391,7 +403,23 @@
     layerControl.addTo(map);
   }
 
+  /* reload some layers now (after an edit: the models of a kind, footprints, coverage, gaps);
+   * layers not shown reload when they are ticked again */
+  function reloadLayers(ids) {
+    var pending = [];
+    cfg.layers.forEach(function (d) {
+      if (ids.indexOf(d.id) < 0 && ids.indexOf(d.group) < 0) { return; }
+      if (d.abort) { d.abort.abort(); }
+      d.loaded = null;
+      pending.push(loadLayer(d));
+    });
+    return Promise.all(pending);
+  }
+  /* the figures of the area shown in the panel, fetched again */
+  function refreshFigures() { return selectUnit(state.unit); }
+
   selectUnit(null);
   loadAll();
-  window.geoAntt = { map: map, config: cfg, selectUnit: selectUnit, state: state };
+  window.geoAntt = { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
+                     refreshFigures: refreshFigures, markerIcon: markerIcon };
 }());
