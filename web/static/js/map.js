@@ -144,10 +144,13 @@
       opts.style = function () { return { color: d.color, weight: 3 }; };
       opts.onEachFeature = function (f, layer) {
         layer.bindPopup(function () { return modelPopup(d, f); });
-        // in edit mode a click selects the model for editing instead of showing its popup
+        // the popup opens from our own click handler: in edit mode (edit.js) a click selects the
+        // model for editing instead, and no popup opens at all
+        layer.off('click');
         layer.on('click', function () {
           var G = window.geoAntt;
-          if (G && G.onModelClick && G.onModelClick(d, f, layer)) { layer.closePopup(); }
+          if (G && G.onModelClick && G.onModelClick(d, f, layer)) { return; }
+          if (layer.isPopupOpen()) { layer.closePopup(); } else { layer.openPopup(); }
         });
       };
     }
