@@ -339,7 +339,9 @@
     var n = document.getElementById('edit-unit');
     if (!n) { return; }
     if (!s.unit) { n.textContent = S.locating; return; }
-    n.textContent = s.unit.name + (s.unit.context ? ' (' + s.unit.context + ')' : '') + ' · ' + s.unit.code;
+    // the unit and the one above it (the commune of a hamlet), then the code
+    var above = s.unit.context ? s.unit.context.split(', ')[0] : '';
+    n.textContent = (s.unit.name === s.unit.code ? '' : s.unit.name + (above ? ', ' + above : '') + ' · ') + s.unit.code;
     n.setAttribute('data-code', s.unit.code);
   }
 
@@ -481,9 +483,11 @@
       no.addEventListener('click', function () { confirmBox.hidden = true; retire.hidden = false; });
       retire.addEventListener('click', function () { confirmBox.hidden = false; retire.hidden = true; yes.focus(); });
       yes.addEventListener('click', function () { doRetire(s); });
-      confirmBox.appendChild(yes);
-      confirmBox.appendChild(no);
-      form.appendChild(retire);
+      var answers = el('div', 'edit-actions');
+      answers.appendChild(yes);
+      answers.appendChild(no);
+      confirmBox.appendChild(answers);
+      actions.appendChild(retire);
       form.appendChild(confirmBox);
     }
     form.addEventListener('submit', function (ev) { ev.preventDefault(); doSave(s); });

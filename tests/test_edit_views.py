@@ -1,0 +1,113 @@
+"""The server side of map editing (geo_antt.edit_views): the edit script's settings for editors
+only, and ``/api/edit/locate`` (which unit of the user's area a clicked point is filed under)."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+import pytest
+
+from geo_antt.edit_views import EDIT_PARAMS, EDIT_STRINGS, editable_kinds
+from geo_antt.layers import load_layer_specs
+from tests.web_fixtures import STEP, X0, Y0, login
+
+# a point in Ấp Đồng Xuân (28903-02, Xã Hương Mỹ) and one in Ấp Tân Phú (28891-02, Xã An Thạnh)
+IN_DONG_XUAN = (X0 + 0.3 * STEP, Y0 + 0.2 * STEP)
+IN_TAN_PHU = (X0 + 1.4 * STEP, Y0 + 0.2 * STEP)
+
+
+def _locate(client, lon, lat, **extra):
+    return client.get("/api/edit/locate", query_string={"lon": lon, "lat": lat, **extra})
+
+
+def _edit_config(html: str) -> dict | None:
+    m = re.search(r'<script id="geo-antt-edit-config" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1)) if m else None
+
+
+def test_editable_kinds_follow_the_layer_specs():
+    specs = load_layer_specs()
+    kinds = {k["code"]: k for k in editable_kinds(specs)}
+    # the kinds with a footprint; the non-spatial ones cannot be placed on the map
+    assert set(kinds) == {k for k, s in specs.items() if s.spatial and s.footprint in EDIT_PARAMS}
+    assert "camera" in kinds and "self_management" not in kinds and "other" not in kinds
+    cam = kinds["camera"]
+    assert cam["rule"] == "sector" and cam["params"] == ["direction_deg", "fov_deg", "range_m"]
+    assert cam["defaults"] == {"fov_deg": specs["camera"].defaults["fov_deg"],
+                               "range_m": specs["camera"].defaults["range_m"], "direction_deg": 0.0}
+    light = kinds["lighting"]
+    assert light["rule"] == "disc" and light["params"] == ["radius_m"]
+    assert light["defaults"] == {"radius_m": specs["lighting"].defaults["radius_m"]}
+    assert kinds["checkpoint"]["defaults"]["radius_m"] == specs["checkpoint"].defaults["radius_m"]
+    assert {k["code"]: k["title"] for k in editable_kinds(specs, lang="en")}["camera"] == specs["camera"].title_en
+
+
+def test_strings_in_both_languages():
+    assert set(EDIT_STRINGS["vi"]) == set(EDIT_STRINGS["en"])
+    for lang, strings in EDIT_STRINGS.items():
+        for key, text in strings.items():
+            assert text and unicodedata.normalize("NFC", text) == text, (lang, key)
+    assert EDIT_STRINGS["vi"]["range_m"].endswith("(m)") and "°" in EDIT_STRINGS["vi"]["fov_deg"]
+
+
+def test_edit_script_only_for_editors(app):
+    officer = login(app, "officer").get("/").get_data(as_text=True)
+    cfg = _edit_config(officer)
+    assert cfg is not None and "/static/js/edit.js" in officer
+    assert cfg["lang"] == "vi" and cfg["strings"]["edit_mode"] == "Sửa bản đồ"
+    assert [k["code"] for k in cfg["kinds"]][0] == "camera"
+    assert cfg["urls"]["locate"] == "/api/edit/locate"
+    assert cfg["urls"]["model"] == "/api/registry/models/__ID__"
+    assert cfg["urls"]["retire"] == "/api/registry/models/__ID__/retire"
+    en = _edit_config(login(app, "officer").get("/?lang=en").get_data(as_text=True))
+    assert en["strings"]["edit_mode"] == "Edit the map"
+    assert _edit_config(login(app, "admin").get("/map").get_data(as_text=True)) is not None
+    viewer = login(app, "viewer").get("/").get_data(as_text=True)
+    assert _edit_config(viewer) is None and "edit.js" not in viewer
+
+
+def test_locate_inside_the_officers_commune(officer_client):
+    r = _locate(officer_client, *IN_DONG_XUAN)
+    assert r.status_code == 200, r.get_json()
+    got = r.get_json()
+    assert got["code"] == "28903-02" and got["name"] == "Ấp Đồng Xuân" and got["level"] == "hamlet"
+    assert got["context"].startswith("Xã Hương Mỹ")
+
+
+def test_locate_outside_the_officers_commune_is_refused(officer_client, client):
+    r = _locate(officer_client, *IN_TAN_PHU)
+    assert r.status_code == 403
+    assert r.get_json()["error"] == "PermissionDeniedError"
+    assert "Tân Phú" not in r.get_data(as_text=True)  # nothing about the other commune
+    # the admin may place it there
+    r = _locate(client, *IN_TAN_PHU)
+    assert r.status_code == 200 and r.get_json()["code"] == "28891-02"
+
+
+def test_locate_prefers_the_unit_a_model_is_filed_under(officer_client):
+    # a model filed under the commune stays there when moved inside it
+    assert _locate(officer_client, *IN_DONG_XUAN, unit="28903").get_json()["code"] == "28903"
+    # a unit that no longer covers the point, or outside the scope, is not kept
+    assert _locate(officer_client, *IN_DONG_XUAN, unit="28903-01").get_json()["code"] == "28903-02"
+    assert _locate(officer_client, *IN_DONG_XUAN, unit="28891").get_json()["code"] == "28903-02"
+    assert _locate(officer_client, *IN_DONG_XUAN, unit="nope").get_json()["code"] == "28903-02"
+
+
+def test_locate_nowhere_and_bad_input(client, anon_client):
+    r = _locate(client, 107.5, 9.0)  # the sea
+    assert r.status_code == 404 and r.get_json()["error"] == "NotFoundError"
+    for lon, lat in (("abc", 10.1), (106.3, 95.0), ("nan", 10.1), (181, 10.1)):
+        r = _locate(client, lon, lat)
+        assert r.status_code == 400, (lon, lat)
+        assert ("'lon'" if lat == 10.1 else "'lat'") in r.get_json()["message"]
+    assert client.get("/api/edit/locate?lat=10.1").status_code == 400
+    assert _locate(anon_client, *IN_DONG_XUAN).status_code == 401
+
+
+@pytest.mark.parametrize("corner", [(X0, Y0), (X0 + STEP, Y0 + STEP / 2)])
+def test_locate_on_the_boundary(client, corner):
+    """A point on a hamlet's border is covered by it (the store checks positions with covers)."""
+    got = _locate(client, *corner).get_json()
+    assert got["level"] == "hamlet"
