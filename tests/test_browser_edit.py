@@ -341,7 +341,7 @@ def test_officer_adds_moves_rotates_and_retires_a_camera(live_server, browser, w
 
 
 @pytest.mark.browser
-def test_viewer_has_no_edit_controls_and_english_officer(live_server, browser):
+def test_viewer_has_no_edit_controls_and_english_officer(live_server, browser, web_store):
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
     requests: list[str] = []
@@ -360,24 +360,59 @@ def test_viewer_has_no_edit_controls_and_english_officer(live_server, browser):
     assert page.locator(".edit-popup-button").count() == 0
     ctx.close()
 
-    # the officer, in English: the popup's "Edit" button starts editing; outside the commune: the message in English
+    # the officer, in English. A camera whose start date is free text (an import may bring that):
+    # renaming it from the popup's "Edit" button keeps the date the date field cannot show
+    cams = web_store.models_frame()
+    cam = sorted(cams.index[(cams["kind"] == "camera") & (cams["unit_code"] == HAMLET)])[0]
+    version = web_store.update_model(cam, {"start_date": "quý 3/2023"}, expected_version=int(cams.at[cam, "version"]),
+                                     user=None)["version"]
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
     _open(page, live_server, "officer", lang="en")
     assert page.locator("#edit-toggle").inner_text() == "Edit the map"
-    model_id = page.evaluate(
-        """() => { const d = geoAntt.config.layers.find(x => x.id === 'camera'); let id = null;
-        d.layer.eachLayer(l => { if (!id && l.feature && l.feature.properties.unit_code === '28903-02') {
-            id = l.feature.id; l.openPopup(); } }); return id; }"""
+    page.evaluate(
+        """(id) => { const d = geoAntt.config.layers.find(x => x.id === 'camera');
+        d.layer.eachLayer(l => { if (l.feature && l.feature.id === id) { l.openPopup(); } }); }""",
+        cam,
     )
-    assert model_id
-    page.locator(f".edit-popup-button[data-edit-id='{model_id}']").click()
+    page.locator(f".edit-popup-button[data-edit-id='{cam}']").click()
     _state(page, "editing")
     assert page.locator("#edit-form h3").inner_text() == "Edit model"
     assert page.locator("label[for='edit-range_m']").inner_text() == "Range (m)"
-    assert re.search(r"Version \d+$", page.locator(".edit-id").inner_text())
-    page.click("#edit-cancel")
+    assert page.locator(".edit-id").inner_text().endswith(f"Version {version}")
+    page.fill("#edit-name", "Renamed camera")
+    page.click("#edit-save")
+    _saved(page, cam, version + 1, 1)
+    rec = web_store.get_model(cam)
+    assert rec["name"] == "Renamed camera" and rec["start_date"] == "quý 3/2023"
+    assert rec["updated_by"] == OFFICER
+
+    # a security light: its handle sets the radius (the popup's button turned edit mode on)
+    assert page.locator("#edit-toggle").get_attribute("aria-pressed") == "true"
     _state(page, "idle")
+    lon, lat = _free_spot(web_store)
+    page.mouse.click(*[round(v) for v in _to_screen(page, lon, lat)])
+    _state(page, "creating")
+    page.select_option("#edit-kind", "lighting")
+    assert page.locator("label[for='edit-radius_m']").inner_text() == "Radius (m)"
+    assert page.locator("#edit-fov_deg").count() == 0
+    assert float(page.locator("#edit-radius_m").input_value()) == 20.0  # layers/lighting.toml
+    hx, hy = _centre(page, ".edit-handle")
+    goal = GEOD.fwd(lon, lat, 200.0, 35.0)
+    tx, ty = (round(v) for v in _to_screen(page, goal[0], goal[1]))
+    _drag(page, (hx, hy), (tx, ty))
+    page.fill("#edit-name", "Đèn ngõ 5")
+    page.click("#edit-save")
+    page.locator("body[data-edit-refreshed='2']").wait_for(state="attached", timeout=10000)
+    light_id = page.locator("body").get_attribute("data-edit-saved").split("@")[0]
+    light = web_store.get_model(light_id)
+    g = light["geometry"]
+    want = _metres(g.x, g.y, *_to_lonlat(page, tx, ty))
+    assert light["kind"] == "lighting" and abs(light["radius_m"] - want) <= 1.5 and abs(want - 35.0) < 2
+    assert not light["direction_deg"] and light["fov_deg"] is None
+    page.screenshot(path=str(ARTIFACTS / "edit_light_en.png"))
+
+    # outside the commune: the message in English
     page.mouse.click(*[round(v) for v in _to_screen(page, X0 + 1.4 * STEP, Y0 + 0.3 * STEP)])
     page.locator(".edit-message.error").wait_for(timeout=5000)
     assert page.locator(".edit-message").inner_text().startswith("This position lies outside the area assigned")

@@ -105,7 +105,7 @@
     if (e.status === 404) { return e.context === 'locate' ? S.err_no_unit : S.err_not_found; }
     if (e.status === 409) { return S.err_conflict; }
     if (e.status === 401) { return S.err_login; }
-    if (e.status === 400) { return S.err_invalid; }
+    if (e.status === 400) { return (e.data && e.data.error === 'CSRFError') ? S.err_csrf : S.err_invalid; }
     if (e.status === 0) { return S.err_network; }
     return S.err_server + ' (HTTP ' + e.status + ')';
   }
@@ -490,6 +490,12 @@
       actions.appendChild(retire);
       form.appendChild(confirmBox);
     }
+    // what each attribute control showed at first: an untouched control keeps the stored value
+    // even when it cannot show it (a free-text date, a code outside the list)
+    ATTR_FIELDS.forEach(function (nm) {
+      var c = form.querySelector('#' + inputId(nm));
+      if (c) { c.setAttribute('data-initial', c.value); }
+    });
     form.addEventListener('submit', function (ev) { ev.preventDefault(); doSave(s); });
     formSlot.appendChild(form);
     hint.hidden = true;
@@ -600,6 +606,10 @@
     var props = {};
     ATTR_FIELDS.forEach(function (name) {
       var i = document.getElementById(inputId(name));
+      if (s.mode === 'edit' && (!i || i.value === i.getAttribute('data-initial'))) {
+        props[name] = s.props[name] === undefined ? null : s.props[name];
+        return;
+      }
       var v = i ? i.value.trim() : '';
       props[name] = v === '' ? null : v;
     });
@@ -703,14 +713,15 @@
     if (session) { showMessage(S.finish_first, true); return; }
     startCreate(e.latlng);
   });
+  function editable(d, f) { return !!(KINDS[d.id] && f.geometry && f.geometry.type === 'Point'); }
   G.onModelClick = function (d, f) {
-    if (!editMode || !KINDS[d.id]) { return false; }
+    if (!editMode || !editable(d, f)) { return false; }
     if (session) { showMessage(S.finish_first, true); return true; }
     startEdit(f.id);
     return true;
   };
   G.modelPopupExtra = function (popupBox, d, f) {
-    if (!KINDS[d.id]) { return; }
+    if (!editable(d, f)) { return; }
     var b = el('button', 'edit-popup-button', S.edit_button);
     b.type = 'button';
     b.setAttribute('data-edit-id', String(f.id));
@@ -722,6 +733,9 @@
     });
     popupBox.appendChild(b);
   };
+  document.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Escape' && session && session.marker) { cancelSession(); showMessage(''); }
+  });
   G.edit = { setMode: setMode, startEdit: startEdit, session: function () { return session; } };
   setState('off');
 }());
