@@ -418,3 +418,33 @@ def test_viewer_has_no_edit_controls_and_english_officer(live_server, browser, w
     assert page.locator(".edit-message").inner_text().startswith("This position lies outside the area assigned")
     page.screenshot(path=str(ARTIFACTS / "edit_outside_en.png"))
     ctx.close()
+
+
+@pytest.mark.browser
+def test_phone_form_is_a_sheet_below_the_model(live_server, browser, web_store):
+    """On a phone the form opens as a sheet at the bottom and the map pans so that the new model
+    and its handle stay visible above it."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True)
+    page = ctx.new_page()
+    _open(page, live_server, "officer")
+    page.click("#edit-toggle")
+    _state(page, "idle")
+    lon, lat = _free_spot(web_store)
+    # zoomed on the hamlet, the free spot may lie anywhere on the screen: bring it to the middle
+    page.evaluate("([lat, lon]) => geoAntt.map.setView([lat, lon], 17, {animate: false})", [lat, lon])
+    page.wait_for_timeout(300)
+    page.mouse.click(*[round(v) for v in _to_screen(page, lon, lat)])
+    _state(page, "creating")
+    page.wait_for_timeout(400)  # the pan that makes room for the sheet
+    sheet = page.locator("#edit-box").bounding_box()
+    assert sheet["width"] == 390 and sheet["y"] + sheet["height"] == pytest.approx(780, abs=1)
+    for sel in (".edit-marker", ".edit-handle"):
+        b = page.locator(sel).bounding_box()
+        assert b["y"] + b["height"] <= sheet["y"], sel
+        assert 0 <= b["x"] and b["x"] + b["width"] <= 390, sel
+    page.screenshot(path=str(ARTIFACTS / "edit_phone.png"))
+    page.keyboard.press("Escape")
+    _state(page, "idle")
+    assert page.locator("#edit-form").count() == 0
+    assert not any(m.startswith("camera-") for m in web_store.models_frame().index)  # nothing saved
+    ctx.close()

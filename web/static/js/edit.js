@@ -498,6 +498,8 @@
     });
     form.addEventListener('submit', function (ev) { ev.preventDefault(); doSave(s); });
     formSlot.appendChild(form);
+    box.classList.add('has-form');
+    map.getContainer().classList.add('geo-antt-edit-form');
     hint.hidden = true;
     showUnit(s);
     setState(s.mode === 'create' ? 'creating' : 'editing');
@@ -529,6 +531,19 @@
     showMessage('');
     drawSession(s);
     buildForm(s);
+    keepVisible(s.latlng);
+  }
+
+  // the model being edited is not hidden by the form: beside it on a wide screen, above it on a
+  // phone (where the form is a sheet at the bottom)
+  function keepVisible(latlng) {
+    var m = map.getContainer().getBoundingClientRect();
+    var b = box.getBoundingClientRect();
+    if (window.matchMedia('(max-width: 700px)').matches) {
+      map.panInside(latlng, { paddingTopLeft: [30, 70], paddingBottomRight: [30, Math.max(30, m.bottom - b.top + 30)] });
+    } else {
+      map.panInside(latlng, { paddingTopLeft: [Math.max(30, b.right - m.left + 30), 30], paddingBottomRight: [30, 30] });
+    }
   }
 
   // a click on the map: first the unit of the point (refused outside the user's area), then the form
@@ -587,6 +602,8 @@
     session = null;
     form = null;
     clear(formSlot);
+    box.classList.remove('has-form');
+    map.getContainer().classList.remove('geo-antt-edit-form');
     hint.hidden = !editMode;
     drawn.clearLayers();
     if (s && s.mode === 'edit') { hideOriginal(s.id, s.kind, false); }
