@@ -2,7 +2,7 @@
 
 Builds a province from the real 2025 communes (../shared/data/national/vn_communes_2025.gpkg,
 default Vĩnh Long), cuts every commune into hamlets by a ~1.2 km grid (in UTM), scatters the
-cameras around hamlet centres (normal, sd 150 m), starts the app (live werkzeug server on a
+cameras around hamlet centres (normal, sd 150 m), starts the app (live Waitress server on a
 loopback port, plus the Flask test client), and prints p50/p95 latency of
 ``/collections/camera/items?bbox=...`` for boxes sized to return about 1,000 cameras each.
 Floor: p95 < 100 ms. Requests carry an API token (an admin account in a temporary store), so the
@@ -127,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=int, default=1000, help="cameras per bbox (about)")
     args = ap.parse_args(argv)
 
-    import logging
-
-    from werkzeug.serving import make_server
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    from waitress import create_server
 
     from geo_antt.app import create_app
 
@@ -176,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
           f"(min {min(returned)}, max {max(returned)}), body median {np.median(sizes) / 1024:.0f} KiB")
     print(f"              {_pct(lat)}")
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    th = threading.Thread(target=server.serve_forever, daemon=True)
+    # the server `geo-antt serve` runs (Waitress, its default thread count)
+    server = create_server(app, host="127.0.0.1", port=0, threads=8)
+    th = threading.Thread(target=server.run, daemon=True)
     th.start()
-    port = server.server_port
+    port = server.effective_port
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         lat_http = []
@@ -194,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.close()
-        print(f"live HTTP   : {_pct(lat_http)}   (http://127.0.0.1:{port}, werkzeug threaded server)")
+        print(f"live HTTP   : {_pct(lat_http)}   (http://127.0.0.1:{port}, Waitress, 8 threads)")
         # unit-filtered page (a commune and its hamlets) for reference
         commune = case.units.index[case.units["level"] == "commune"][0]
         lat_u = []
@@ -214,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 r.close()
             print(f"footprints  : {_pct(lat_f)}   (same boxes, median {int(np.median(n_f))} sectors)")
     finally:
-        server.shutdown()
+        server.close()
         th.join(timeout=5)
         store.close()
         tmp.cleanup()

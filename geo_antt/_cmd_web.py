@@ -2,6 +2,10 @@
 
 The first run on a store without accounts creates the ``admin`` account with a random password
 and prints it once (change it with ``geo-antt users passwd admin``).
+
+The app is served by Waitress, a production WSGI server (pure Python, a pool of ``--threads``
+worker threads; behind a reverse proxy, ``--trusted-proxy`` lets it read the client address from
+``X-Forwarded-For``). ``--dev`` runs Werkzeug's development server instead.
 """
 
 from __future__ import annotations
@@ -43,14 +47,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tile-url", default=None,
                    help="base-map tile URL template, e.g. an intranet tile server (default: no tiles)")
     p.add_argument("--tile-attribution", default="", help="attribution text of the tiles")
+    p.add_argument("--threads", type=int, default=8, metavar="N",
+                   help="worker threads answering requests (default 8)")
+    p.add_argument("--trusted-proxy", metavar="ADDR", default=None,
+                   help="address of a reverse proxy (nginx...) whose X-Forwarded-For/-Proto headers are "
+                        "trusted (login rate limits then count per client, not per proxy)")
+    p.add_argument("--dev", action="store_true",
+                   help="use Werkzeug's development server instead of Waitress (never in production)")
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Create the app, print its URL and serve until interrupted."""
-    from werkzeug.serving import run_simple
-
+    from ._errors import GeoAnttError
     from .app import create_app, ensure_admin_account
+
+    if args.threads < 1:
+        raise GeoAnttError(f"--threads {args.threads}: must be at least 1")
 
     config: dict[str, object] = {}
     if args.data:
@@ -73,5 +86,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"geo-antt users passwd admin{db})", flush=True)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"geo-antt: serving {store.url} at http://{host}:{args.port}/ (Ctrl+C to stop)", flush=True)
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
+    if args.dev:
+        from werkzeug.serving import run_simple
+
+        run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
+        return 0
+    import waitress
+
+    options: dict[str, object] = {"threads": args.threads, "ident": "geo-antt"}
+    if args.trusted_proxy:
+        options.update(trusted_proxy=args.trusted_proxy, trusted_proxy_count=1,
+                       trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+                       clear_untrusted_proxy_headers=True)
+    waitress.serve(app, host=args.host, port=args.port, **options)
     return 0

@@ -27,6 +27,7 @@ from ._errors import GeoAnttError, NotFoundError
 from .app import PUBLIC_COLLECTIONS, _wants_json, get_catalog, get_meta, scope_codes
 from .auth import current_user
 from .catalog import feature_collection_text, parse_bbox
+from .schema import STATUSES
 
 __all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "openapi_document"]
 
@@ -214,6 +215,11 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage",
                           "responses": {"200": {"description": "links", "content": js}}}},
+            "/openapi": {"get": {"summary": "This document", "operationId": "getOpenAPI",
+                                 "responses": {"200": {"description": "OpenAPI 3.0", "content": {
+                                     "application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}}}}},
+            "/api/me": {"get": {"summary": "The account making the request (name, role, units)", "operationId": "whoAmI",
+                                "responses": {"200": {"description": "account", "content": js}}}},
             "/conformance": {"get": {"summary": "Conformance classes", "operationId": "getConformance",
                                      "responses": {"200": {"description": "conformsTo", "content": js}}}},
             "/collections": {"get": {"summary": "Collections", "operationId": "getCollections",
@@ -249,9 +255,112 @@ def openapi_document() -> dict[str, Any]:
             "/api/stats": {"get": {
                 "summary": "Conference figures of a unit and below", "operationId": "unitStats",
                 "parameters": [p_unit], "responses": {"200": {"description": "figures", "content": js}, "404": err}}},
+            **_planning_paths(js=js, gj=gj, err=err),
+            **_registry_paths(js=js, gj=gj, err=err, p_bbox=p_bbox, p_unit=p_unit),
         },
-        "components": {"schemas": {"Error": {"type": "object", "required": ["error", "message"],
-                                             "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}},
+        "components": {
+            "schemas": {"Error": {"type": "object", "required": ["error", "message"],
+                                  "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}},
+            "securitySchemes": {
+                "token": {"type": "http", "scheme": "bearer",
+                          "description": "an API token from `geo-antt token create NAME` (no CSRF header needed)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": current_app.config.get("SESSION_COOKIE_NAME", "session"),
+                            "description": "the browser session after /login; state-changing requests also "
+                                           "need the X-CSRFToken header (the page's csrf-token meta tag)"},
+            },
+        },
+        "security": [{"token": []}, {"session": []}],
+    }
+
+
+def _planning_paths(*, js, gj, err) -> dict[str, Any]:
+    """OpenAPI paths of :mod:`geo_antt.planning_views` (``/api/plan``, ``/report``)."""
+    from .planning_views import MAX_COUNT, MAX_TIME_LIMIT_S, _SOLVERS
+
+    body = {"type": "object", "required": ["unit"], "additionalProperties": False, "properties": {
+        "unit": {"type": "string", "description": "code of the commune or hamlet to plan in"},
+        "kind": {"type": "string", "default": "camera", "description": "model kind (camera, lighting, checkpoint...)"},
+        "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT, "description": "sites to place"},
+        "budget_vnd": {"type": "number", "minimum": 0, "description": "budget in VND (with unit_cost_vnd)"},
+        "unit_cost_vnd": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "description": "cost of one site in VND"},
+        "solver": {"type": "string", "enum": list(_SOLVERS), "default": "auto"},
+        "time_limit_s": {"type": "number", "minimum": 1, "maximum": MAX_TIME_LIMIT_S, "description": "solver time limit, seconds"},
+    }}
+    return {
+        "/api/plan": {"post": {
+            "summary": "Where new models would cover the most uncovered area (maximal covering location problem)",
+            "operationId": "planSites",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {"200": {"description": "proposed sites and their footprints, with a summary", "content": gj},
+                          "400": err, "403": err, "404": err}}},
+        "/report/{unitCode}.{format}": {"get": {
+            "summary": "Review-conference report (sơ kết, tổng kết) of a unit for a period", "operationId": "unitReport",
+            "parameters": [
+                {"name": "unitCode", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "format", "in": "path", "required": True, "schema": {"type": "string", "enum": ["html", "xlsx", "pdf"]}},
+                {"name": "period", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "START:END as ISO dates, e.g. 2025-01-01:2025-06-30 (default: this year to date)"},
+                {"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": ["vi", "en"], "default": "vi"}},
+            ],
+            "responses": {"200": {"description": "the report file", "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                "400": err, "403": err, "404": err}}},
+    }
+
+
+def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:
+    """OpenAPI paths of :mod:`geo_antt.registry` (``/api/registry/...``)."""
+    p_id = {"name": "modelId", "in": "path", "required": True, "schema": {"type": "string"}}
+    version = {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer"}}}
+    patch = {"type": "object", "required": ["version", "changes"], "properties": {
+        "version": {"type": "integer", "description": "the version read; 409 when someone saved since"},
+        "changes": {"type": "object", "description": "model fields to change; geometry as a GeoJSON Point"}}}
+    upload = {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "CSV, XLSX, GeoJSON or GeoPackage"},
+        "unit": {"type": "string", "description": "the unit the file belongs to"},
+        "commit": {"type": "string", "enum": ["0", "1"], "description": "1: apply the import previewed"},
+        "fingerprint": {"type": "string", "description": "the preview's fingerprint (needed with commit=1)"},
+        "skip_rejected": {"type": "string", "enum": ["0", "1"], "description": "1: commit the good rows, skip rejected ones"}}}
+    w = {"400": err, "403": err, "404": err, "409": err}
+    return {
+        "/api/registry/models": {
+            "get": {"summary": "Models of the registry (within the account's units)", "operationId": "listModels",
+                    "parameters": [p_unit, p_bbox, {"name": "status", "in": "query", "required": False,
+                                                    "schema": {"type": "string", "enum": list(STATUSES)}}],
+                    "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": gj}, "400": err, "403": err}},
+            "post": {"summary": "Create a model", "operationId": "createModel",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                     "responses": {"201": {"description": "the stored model (a GeoJSON Feature)", "content": gj}, **w}},
+        },
+        "/api/registry/models/{modelId}": {
+            "get": {"summary": "One model with its version", "operationId": "getModel", "parameters": [p_id],
+                    "responses": {"200": {"description": "GeoJSON Feature", "content": gj}, "403": err, "404": err}},
+            "patch": {"summary": "Change a model (optimistic locking by version)", "operationId": "updateModel",
+                      "parameters": [p_id],
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": patch}}},
+                      "responses": {"200": {"description": "the stored model", "content": gj}, **w}},
+        },
+        "/api/registry/models/{modelId}/retire": {"post": {
+            "summary": "Retire a model (status inactive; nothing is deleted)", "operationId": "retireModel",
+            "parameters": [p_id], "requestBody": {"required": True, "content": {"application/json": {"schema": version}}},
+            "responses": {"200": {"description": "the stored model", "content": gj}, **w}}},
+        "/api/registry/audit": {"get": {
+            "summary": "Audit log, newest first: who changed what, when, old and new values", "operationId": "auditLog",
+            "parameters": [{"name": "model", "in": "query", "required": False, "schema": {"type": "string"}},
+                           {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}],
+            "responses": {"200": {"description": "entries", "content": js}, "403": err}}},
+        "/api/registry/coverage": {"get": {
+            "summary": "Coverage per unit from the store's per-area cache", "operationId": "registryCoverage",
+            "parameters": [p_unit, {"name": "level", "in": "query", "required": False,
+                                    "schema": {"type": "string", "enum": ["hamlet", "commune"], "default": "hamlet"}}],
+            "responses": {"200": {"description": "figures per unit", "content": js}, "403": err}}},
+        "/api/registry/import": {"post": {
+            "summary": "Import a spreadsheet: a preview first, then commit=1 with its fingerprint (all or nothing)",
+            "operationId": "importModels",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": upload}}},
+            "responses": {"200": {"description": "the preview, or the result of the commit", "content": js}, **w}}},
     }
 
 

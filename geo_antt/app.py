@@ -20,6 +20,11 @@ camera positions, footprints or model collections. Every read is limited to the 
 the account (:func:`scope_codes`). One error handler turns every :class:`GeoAnttError` into JSON
 ``{"error", "message"}`` with its ``http_status``; Werkzeug errors on API paths become JSON too.
 
+Sessions survive a restart: without ``SECRET_KEY`` in the config (or env ``GEO_ANTT_SECRET_KEY``)
+a random key is made once and kept in the instance folder (``instance/secret_key``, mode 0600;
+env ``GEO_ANTT_INSTANCE`` moves the folder), so every server process of one deployment signs
+sessions alike. Tests (``test_config``) get an in-memory key unless they give one.
+
 Config keys: ``DATA_DIR``, ``DB``, ``PUBLIC_AGGREGATES``, ``TILE_URL``, ``TILE_ATTRIBUTION``,
 ``LAYERS_DIR``, ``SETTINGS`` (a :class:`geo_antt.config.Settings`), the keys of
 :func:`geo_antt.auth.init_auth`, and for tests or embedding ``STORE`` (an open store, not closed
@@ -34,6 +39,7 @@ import functools
 import logging
 import os
 import secrets
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -59,6 +65,7 @@ __all__ = [
     "get_store",
     "scope_codes",
     "ensure_admin_account",
+    "persistent_secret_key",
     "PUBLIC_ENDPOINTS",
     "PUBLIC_COLLECTIONS",
     "API_PREFIXES",
@@ -98,6 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
     """
     app = Flask(
         __name__,
+        instance_path=os.environ.get("GEO_ANTT_INSTANCE") or None,
         instance_relative_config=True,
         template_folder=str(WEB_ROOT / "templates"),
         static_folder=str(WEB_ROOT / "static"),
@@ -115,6 +123,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
         app.config.from_mapping(test_config)
     if overrides:
         app.config.from_mapping(overrides)
+    if not app.config.get("SECRET_KEY"):
+        if os.environ.get("GEO_ANTT_SECRET_KEY"):
+            app.config["SECRET_KEY"] = os.environ["GEO_ANTT_SECRET_KEY"]
+        elif test_config is None:
+            app.config["SECRET_KEY"] = persistent_secret_key(Path(app.instance_path) / "secret_key")
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
@@ -209,6 +222,43 @@ def ensure_admin_account(store: Store, *, name: str = "admin") -> str | None:
     password = secrets.token_urlsafe(12)
     store.add_user(name, role="admin", password=password, user=None)
     return password
+
+
+def persistent_secret_key(path: Path) -> str:
+    """The session-signing key kept in ``path``, created (random, 256 bits, mode 0600) on first
+    use. Creation is atomic and exclusive, so two processes starting at once share one key.
+
+    Raises
+    ------
+    GeoAnttError
+        When the file exists but is empty or unreadable, or its folder cannot be created.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # written whole under a temporary name, then linked: the key file appears complete
+            # or not at all, and of two processes racing, the second link fails and both read
+            # the first one's key
+            fd, tmp = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as fh:
+                    fh.write(secrets.token_hex(32) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass
+            finally:
+                os.unlink(tmp)
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GeoAnttError(f"{path}: cannot read or create the session key ({exc}); "
+                           "set SECRET_KEY in instance/config.py or env GEO_ANTT_SECRET_KEY") from exc
+    if len(key) < 32:
+        raise GeoAnttError(f"{path}: the session key is empty or shorter than 32 characters; "
+                           "delete the file to make a new one (everyone is logged out)")
+    return key
 
 
 def get_meta() -> dict[str, Any]:

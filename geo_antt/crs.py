@@ -28,8 +28,9 @@ __all__ = [
 WGS84 = CRS.from_epsg(4326)
 # VN-2000 national UTM (3405 = 48N, 3406 = 49N) and TM-3 zones (5896-5899, 9205-9218).
 VN2000_CRS = (3405, 3406, *range(5896, 5900), *range(9205, 9219))
-# lon/lat box of Vietnam with its islands, generous (degrees).
-VIETNAM_BOUNDS = (102.0, 8.0, 117.5, 23.5)
+# lon/lat box of Vietnam with its islands, generous (degrees): Trường Sa reaches 117.83°E and
+# 7.18°N in the national boundary data.
+VIETNAM_BOUNDS = (102.0, 7.0, 118.0, 23.5)
 
 
 def parse_crs(value: object, *, what: str = "crs") -> CRS:

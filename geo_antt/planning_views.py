@@ -394,9 +394,10 @@ def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     return dt.date(today.year, 1, 1), today
 
 
-def report_filename(unit_code: str, start: dt.date, end: dt.date, fmt: str) -> str:
-    """``bao_cao_<unit>_<start>_<end>.<fmt>`` with only safe characters."""
-    return _SAFE.sub("_", f"bao_cao_{unit_code}_{start.isoformat()}_{end.isoformat()}") + "." + fmt
+def report_filename(unit_code: str, start: dt.date, end: dt.date, fmt: str, *, lang: str = "vi") -> str:
+    """``bao_cao_<unit>_<start>_<end>.<fmt>`` (``report_…`` in English) with only safe characters."""
+    prefix = "report" if lang == "en" else "bao_cao"
+    return _SAFE.sub("_", f"{prefix}_{unit_code}_{start.isoformat()}_{end.isoformat()}") + "." + fmt
 
 
 @bp.get("/report/<name>")
@@ -423,4 +424,4 @@ def report(name: str):
             path = write_report(rep, Path(tmp) / f"report.{fmt}", fmt=fmt)
             data = path.read_bytes()
     return send_file(io.BytesIO(data), mimetype=_MIMETYPES[fmt], as_attachment=True,
-                     download_name=report_filename(code, start, end, fmt), max_age=0)
+                     download_name=report_filename(code, start, end, fmt, lang=lang), max_age=0)

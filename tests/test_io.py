@@ -703,3 +703,18 @@ def test_vietnamese_kind_and_status_values(tmp_path: Path, kind: str, status: st
     p = _write_csv(tmp_path / "k.csv", ["mã;loại;trạng thái;vĩ độ;kinh độ;hướng", f"x;{kind};{status};10,5;106,5;Bắc"])
     g = io.read_models(p)
     assert (g.loc["x", "kind"], g.loc["x", "status"]) == expected
+
+
+def test_truong_sa_points_are_inside_vietnam(tmp_path: Path) -> None:
+    """Trường Sa (Khánh Hòa) reaches 7.18°N and 117.83°E: its points are accepted, a point
+    further out at sea is not."""
+    p = _write_csv(tmp_path / "ts.csv", [
+        "id,kind,lat,lon",
+        "ba-ke,lighting,7.88,110.52",  # Đá Ba Kè
+        "song-tu-tay,checkpoint,11.43,114.33",  # Song Tử Tây
+        "sea,lighting,5.5,110.0",
+    ])
+    g, problems = io.load_models(p)
+    assert sorted(g["id"]) == ["ba-ke", "song-tu-tay"]
+    assert [(pr.row, pr.field) for pr in problems] == [(4, "lat")]
+    assert "outside Vietnam" in problems[0].reason

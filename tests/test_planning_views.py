@@ -190,7 +190,7 @@ def test_report_pdf(client):
     r = client.get("/report/835.pdf?period=2024-01-01:2024-12-31&lang=en")
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     assert r.data.startswith(b"%PDF-")
-    assert "bao_cao_835_2024-01-01_2024-12-31.pdf" in r.headers["Content-Disposition"]
+    assert "report_835_2024-01-01_2024-12-31.pdf" in r.headers["Content-Disposition"]
 
 
 @pytest.fixture(scope="module")

@@ -164,20 +164,22 @@ def test_serve_command_prints_url_and_first_admin_password(monkeypatch, capsys, 
 
     calls = {}
 
-    def fake_run_simple(host, port, app, **kw):
-        calls.update(host=host, port=port, app=app, kw=kw)
+    def fake_serve(app, **kw):
+        calls.update(app=app, kw=kw)
 
-    import werkzeug.serving
+    import waitress
 
-    monkeypatch.setattr(werkzeug.serving, "run_simple", fake_run_simple)
+    monkeypatch.setattr(waitress, "serve", fake_serve)
     monkeypatch.setattr("geo_antt.app._compute_coverage", lambda *a, **k: None)
+    monkeypatch.setenv("GEO_ANTT_INSTANCE", str(tmp_path / "instance"))
     db = f"sqlite:///{tmp_path / 'serve.sqlite'}"
     assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--port", "5077"]) == 0
     out = capsys.readouterr().out
     calls["app"].extensions["geo_antt"].store.close()
     assert "http://127.0.0.1:5077/" in out
-    assert calls["host"] == "127.0.0.1" and calls["port"] == 5077 and calls["kw"]["threaded"]
+    assert calls["kw"] == {"host": "127.0.0.1", "port": 5077, "threads": 8, "ident": "geo-antt"}
     assert calls["app"].config["DATA_DIR"] == str(synthetic_dir)
+    first_key = calls["app"].secret_key
     # first run: an admin account with a random password, printed once with how to change it
     m = re.search(r"created the account 'admin' with the password:\n\s+(\S+)\n", out)
     assert m and "geo-antt users passwd admin" in out
@@ -185,17 +187,97 @@ def test_serve_command_prints_url_and_first_admin_password(monkeypatch, capsys, 
         assert [(u.name, u.role) for u in store.list_users()] == [("admin", "admin")]
         assert store.authenticate("admin", m.group(1)) is not None
         assert len(store.models_frame(user=None)) == len(synthetic_models())  # seeded from --data
-    # second run: the account exists, no password printed
-    assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--port", "5077"]) == 0
+    # second run: the account exists, no password printed; the session key is the same, so
+    # logins survive the restart
+    assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--port", "5077",
+                 "--threads", "3", "--trusted-proxy", "10.0.0.1"]) == 0
     calls["app"].extensions["geo_antt"].store.close()
     assert "password" not in capsys.readouterr().out
+    assert calls["app"].secret_key == first_key and len(first_key) == 64
+    assert calls["kw"]["threads"] == 3 and calls["kw"]["trusted_proxy"] == "10.0.0.1"
+    assert calls["kw"]["trusted_proxy_headers"] == {"x-forwarded-for", "x-forwarded-proto"}
     args = build_parser().parse_args(["serve"])
-    assert (args.host, args.port, args.data, args.db, args.tile_url) == ("127.0.0.1", 5000, None, None, None)
+    assert (args.host, args.port, args.data, args.db, args.tile_url, args.dev) == ("127.0.0.1", 5000, None, None, None, False)
     assert args.func is _cmd_web.cmd_serve
+    assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--threads", "0"]) == 1
+    assert "--threads 0" in capsys.readouterr().err
 
 
-def test_serve_command_reports_missing_dataset(tmp_path, capsys):
+def test_serve_dev_uses_werkzeug(monkeypatch, synthetic_dir, tmp_path):
     from geo_antt.cli import main
+
+    calls = {}
+    import werkzeug.serving
+
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **kw: calls.update(app=app, kw=kw))
+    monkeypatch.setattr("geo_antt.app._compute_coverage", lambda *a, **k: None)
+    monkeypatch.setenv("GEO_ANTT_INSTANCE", str(tmp_path / "instance"))
+    db = f"sqlite:///{tmp_path / 'dev.sqlite'}"
+    assert main(["serve", "--dev", "--data", str(synthetic_dir), "--db", db, "--port", "5078"]) == 0
+    calls["app"].extensions["geo_antt"].store.close()
+    assert calls["kw"]["threaded"] and not calls["kw"]["use_debugger"]
+
+
+def test_serve_runs_waitress_for_real(synthetic_dir, tmp_path):
+    """The real command in a child process: Waitress answers, the login page is served, the
+    API needs a login, and Ctrl+C stops it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GEO_ANTT_INSTANCE=str(tmp_path / "instance"))
+    cmd = [sys.executable, "-m", "geo_antt", "serve", "--data", str(synthetic_dir),
+           "--db", f"sqlite:///{tmp_path / 'real.sqlite'}", "--port", str(port), "--threads", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as resp:
+                    assert resp.status == 200 and resp.headers["Server"] == "geo-antt"
+                    assert "Đăng nhập" in resp.read().decode("utf-8")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the server did not answer in 90 s"
+                time.sleep(0.3)
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=5)
+        assert denied.value.code == 401
+        denied.value.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert "created the account 'admin'" in out
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_persistent_secret_key(tmp_path):
+    from geo_antt import GeoAnttError
+    from geo_antt.app import persistent_secret_key
+
+    path = tmp_path / "inst" / "secret_key"
+    key = persistent_secret_key(path)
+    assert len(key) == 64 and persistent_secret_key(path) == key
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no temporary file left
+    path.write_text("short\n")
+    with pytest.raises(GeoAnttError, match="secret_key: the session key is empty"):
+        persistent_secret_key(path)
+
+
+def test_serve_command_reports_missing_dataset(tmp_path, capsys, monkeypatch):
+    from geo_antt.cli import main
+
+    monkeypatch.setenv("GEO_ANTT_INSTANCE", str(tmp_path / "instance"))
 
     assert main(["serve", "--data", str(tmp_path / "none")]) == 1
     assert "dataset.toml" in capsys.readouterr().err
