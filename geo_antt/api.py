@@ -257,6 +257,7 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [p_unit], "responses": {"200": {"description": "figures", "content": js}, "404": err}}},
             **_planning_paths(js=js, gj=gj, err=err),
             **_registry_paths(js=js, gj=gj, err=err, p_bbox=p_bbox, p_unit=p_unit),
+            **_edit_paths(js=js, err=err),
         },
         "components": {
             "schemas": {"Error": {"type": "object", "required": ["error", "message"],
@@ -308,6 +309,13 @@ def _planning_paths(*, js, gj, err) -> dict[str, Any]:
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
                 "400": err, "403": err, "404": err}}},
     }
+
+
+def _edit_paths(*, js, err) -> dict[str, Any]:
+    """OpenAPI paths of :mod:`geo_antt.edit_views` (``/api/edit/...``)."""
+    from .edit_views import openapi_paths
+
+    return openapi_paths(js=js, err=err)
 
 
 def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from .catalog import UNIT_COLLECTIONS
 from .schema import UNIT_LEVELS
 from .text import nfc
 
-__all__ = ["bp", "EDIT_STRINGS", "EDIT_PARAMS", "editable_kinds", "locate_unit"]
+__all__ = ["bp", "EDIT_STRINGS", "EDIT_PARAMS", "editable_kinds", "locate_unit", "openapi_paths"]
 
 bp = Blueprint("edit", __name__)
 LANGS = ("vi", "en")
@@ -292,3 +292,29 @@ def locate() -> Any:
     lon = _coordinate("lon", -180.0, 180.0)
     lat = _coordinate("lat", -90.0, 90.0)
     return jsonify(locate_unit(get_catalog(), lon, lat, allowed=scope_codes(), prefer=request.args.get("unit") or None))
+
+
+def openapi_paths(*, js: dict[str, Any], err: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.0 paths of this module (merged into :func:`geo_antt.api.openapi_document`).
+
+    Parameters
+    ----------
+    js, err
+        The document's JSON content and error response objects.
+    """
+    def degrees(name: str, low: float, high: float, what: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": True, "description": f"{what}, degrees (WGS84)",
+                "schema": {"type": "number", "minimum": low, "maximum": high}}
+
+    return {
+        "/api/edit/locate": {"get": {
+            "summary": "The deepest unit of the account's area that covers a point (where a model placed there is filed)",
+            "operationId": "locateUnit",
+            "parameters": [
+                degrees("lon", -180.0, 180.0, "longitude"), degrees("lat", -90.0, 90.0, "latitude"),
+                {"name": "unit", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "a unit code kept when it still covers the point (the unit a moved model is filed under)"},
+            ],
+            "responses": {"200": {"description": "code, name, level, context (names of the units above)", "content": js},
+                          "400": err, "403": err, "404": err}}},
+    }
