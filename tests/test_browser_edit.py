@@ -385,6 +385,9 @@ def test_viewer_has_no_edit_controls_and_english_officer(live_server, browser, w
     _saved(page, cam, version + 1, 1)
     rec = web_store.get_model(cam)
     assert rec["name"] == "Renamed camera" and rec["start_date"] == "quý 3/2023"
+    # only the name changed: no field round-tripped through the form (a float direction, an empty
+    # date, the position) comes back as a change
+    assert set(web_store.audit_frame(model_id=cam, limit=1)["new"].iat[0]) == {"name"}
     assert rec["updated_by"] == OFFICER
 
     # a security light: its handle sets the radius (the popup's button turned edit mode on)
