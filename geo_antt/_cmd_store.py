@@ -180,14 +180,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
     errors = [p for p in io_problems if p.severity == "error"]
     with _open(args) as store:
         actor = _actor(store, args.user)
-        preview = store.preview_import(gdf, user=actor, unit_code=args.unit, source=Path(args.file).name)
+        # the reader's rejections (rows that could not be read) become rejections of the preview
+        preview = store.preview_import(gdf, user=actor, unit_code=args.unit, source=Path(args.file).name, problems=io_problems)
         if args.json:
             d = preview.to_dict()
             d["file_problems"] = [p.to_dict() for p in io_problems]
             print(json.dumps(d, ensure_ascii=False, indent=1, default=str))
         else:
-            for p in io_problems:
-                print(f"  {'rejected' if p.severity == 'error' else 'warning'}: {p}")
             print(preview.summary(max_lines=args.max_lines))
         if not args.commit:
             if not args.json:
@@ -197,7 +196,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             raise ValidationError(errors, message=f"{len(errors)} row(s) of {args.file} could not be read; nothing imported (fix the file, or --skip-rejected)")
         counts = store.commit_import(preview, user=actor, skip_rejected=args.skip_rejected)
     print(f"imported: {counts['new']} new, {counts['update']} updated, {counts['unchanged']} unchanged"
-          + (f", {counts['rejected'] + len(errors)} rejected rows skipped" if args.skip_rejected else ""))
+          + (f", {counts['rejected']} rejected rows skipped" if args.skip_rejected else ""))
     return 0
 
 

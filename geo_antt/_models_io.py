@@ -253,6 +253,7 @@ def load_models(
     specs: Mapping[str, LayerSpec] | None = None,
     lang: str | None = None,
     sheet: str | None = None,
+    source_rows: bool = False,
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Read security models and validate every row; never raises for row problems.
 
@@ -273,6 +274,10 @@ def load_models(
         "N" is reported as ambiguous.
     sheet
         Worksheet name of an XLSX file.
+    source_rows
+        When true, an int column ``source_row`` gives each kept row's place in the file (the
+        row as a spreadsheet shows it, header = 1; the feature number for vector files), so
+        that later checks (``Store.preview_import``) name the rows a user sees.
 
     Returns
     -------
@@ -313,7 +318,8 @@ def load_models(
         if table is None:
             table = _read_vector_table(path, crs=crs)
         header, rownums, columns, geoms, problems = table
-    return _build_models(fname, path.stem, header, rownums, columns, geoms, problems, crs=crs, specs=specs, lang=lang, vector=geoms is not None)
+    return _build_models(fname, path.stem, header, rownums, columns, geoms, problems, crs=crs, specs=specs, lang=lang,
+                         vector=geoms is not None, source_rows=source_rows)
 
 
 _CRS84_NAMES = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326", "EPSG:4326", "CRS84", "OGC:CRS84")
@@ -410,6 +416,7 @@ def _build_models(
     specs: Mapping[str, LayerSpec],
     lang: str | None,
     vector: bool,
+    source_rows: bool = False,
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     problems = list(problems)
     # ---- headers
@@ -731,6 +738,8 @@ def _build_models(
                 defaults.setdefault(str(kind), {})[fld] = {"value": specs[kind].defaults[fld], "rows": cnt}
     gdf.attrs["defaults"] = defaults
     gdf.attrs["header_lang"] = header_lang
+    if source_rows:
+        gdf["source_row"] = np.asarray(_take(rownums, keep), dtype="int64")
     return gdf, problems
 
 

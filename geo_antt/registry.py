@@ -202,7 +202,7 @@ def import_file() -> Any:
             raise GeoAnttError(f"{up.filename}: larger than {_MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
         gdf, file_problems = read_models_file(path)
     file_problems = [p.__class__(up.filename, p.row, p.field, p.value, p.reason, p.severity) for p in file_problems]
-    preview = store.preview_import(gdf, user=user, unit_code=unit, source=up.filename)
+    preview = store.preview_import(gdf, user=user, unit_code=unit, source=up.filename, problems=file_problems)
     out = preview.to_dict()
     out["file_problems"] = [p.to_dict() for p in file_problems]
     out["fingerprint"] = preview.fingerprint()

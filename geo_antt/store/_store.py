@@ -967,6 +967,7 @@ class Store:
         user: User | None,
         unit_code: str | None = None,
         source: str = "",
+        problems: Sequence[Problem] = (),
     ) -> ImportPreview:
         """Compare a models frame with the store without changing anything.
 
@@ -989,6 +990,15 @@ class Store:
             The unit the data belongs to; rows without ``unit_code`` get it.
         source
             The file name, for messages and the audit log.
+        problems
+            What the file reader found (``read_models_file``): its errors (rows that could not be
+            read, with their row numbers) are rejections of this preview, so that the counts,
+            the commit refusal and the fingerprint cover them; its warnings are warnings.
+
+        Returns
+        -------
+        ImportPreview
+            Also lists (``outside``) the rows whose position is outside the import area.
         """
         actor = self._actor(user)
         self._require_edit(actor)
@@ -1006,7 +1016,16 @@ class Store:
         label = source or "import"
         rejected: list[Problem] = []
         rejected_ids: list[str] = []
+        problem_ids: list[str | None] = []
+        outside: list[dict[str, Any]] = []
         warnings: list[Problem] = []
+        for q in problems:
+            if q.severity != "error":
+                warnings.append(q)
+                continue
+            rejected.append(q)
+            problem_ids.append(None)
+            rejected_ids.append(f"row {q.row}" if q.row is not None else label)
         with self._read() as conn:
             scope = self._scope(conn, actor)
             if unit_code is not None:
@@ -1060,6 +1079,7 @@ class Store:
                     rec = normalize_record(raw, rounded=rounded)
                 except GeoAnttError as exc:
                     rejected.append(Problem(place_of(i, raw.get("id")), rowno, None, raw.get("id"), exc.message))
+                    problem_ids.append(None if _isna(raw.get("id")) else str(raw.get("id")))
                     rejected_ids.append(str(raw.get("id") or f"row {rowno or i + 1}"))
                     continue
                 if rec["unit_code"] is None and unit_code is not None:
@@ -1078,10 +1098,12 @@ class Store:
                     x, y = rec["geometry"].representative_point().coords[0]
                     where = f"unit {unit_code}" if unit_code else f"the area of account {actor.name!r}"
                     probs.append(("geometry", f"{x:.6f}, {y:.6f}", f"position outside {where}"))
+                    outside.append({"row": rowno, "id": mid, "lon": round(x, 7), "lat": round(y, 7), "unit_code": rec["unit_code"]})
                 if mid is not None:
                     seen.setdefault(mid, rowno)
                 if probs:
                     rejected.extend(Problem(place_of(i, mid), rowno, f, v, r) for f, v, r in probs)
+                    problem_ids.extend([mid] * len(probs))
                     rejected_ids.append(str(mid or f"row {rowno or i + 1}"))
                     continue
                 records.append((place_of(i, mid), rowno, rec))
@@ -1103,6 +1125,7 @@ class Store:
                 continue
             if scope is not None and row.unit_code not in scope:
                 rejected.append(Problem(place, rowno, "id", rec["id"], f"id of a model of unit {row.unit_code}, outside the area of account {actor.name!r}"))
+                problem_ids.append(rec["id"])
                 rejected_ids.append(rec["id"])
                 continue
             old = self._row_record(row)
@@ -1127,6 +1150,8 @@ class Store:
             rejected_ids=tuple(dict.fromkeys(rejected_ids)),
             warnings=tuple(warnings),
             store_url=self.url,
+            rejected_model_ids=tuple(problem_ids),
+            outside=tuple(outside),
         )
 
     def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False) -> dict[str, int]:
