@@ -17,8 +17,11 @@ Routes
     ``{"version": N, "changes": {...}}`` (geometry as GeoJSON); 409 when N is stale.
 ``POST /api/registry/models/<id>/retire``
     ``{"version": N}``: status inactive (no deletion).
-``GET  /api/registry/audit?model=ID&limit=N``
-    Audit entries, newest first.
+``GET  /api/registry/audit?model=ID&user=NAME&unit=CODE&since=T&until=T&limit=N&offset=N``
+    Audit entries in the reader's scope, newest first (each with the model's current
+    ``model_name``). ``since``/``until`` are ISO 8601 dates or times; without a UTC offset they
+    are Vietnam time (UTC+7), and a date ``until`` includes that whole day
+    (:func:`parse_local_time`).
 ``GET  /api/registry/coverage?level=hamlet&unit=CODE``
     Coverage figures per unit (cached; recomputed only where models changed).
 ``POST /api/registry/import``
@@ -31,6 +34,7 @@ Wire it with :func:`init_registry` after :func:`geo_antt.auth.init_auth`.
 
 from __future__ import annotations
 
+import datetime as _dt
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -46,12 +50,45 @@ from .io import json_value
 from .store import Store
 from .store._files import read_models_file
 
-__all__ = ["bp", "init_registry", "model_feature"]
+__all__ = ["bp", "init_registry", "model_feature", "parse_local_time", "VIETNAM_TZ"]
 
 bp = Blueprint("registry", __name__, url_prefix="/api/registry")
 _EXT = "geo_antt_registry"
 _MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
+VIETNAM_TZ = _dt.timezone(_dt.timedelta(hours=7), "UTC+7")
+"""Indochina Time (no daylight saving): the time users read and type."""
+
+
+def parse_local_time(value: str, *, end: bool = False, what: str = "time") -> _dt.datetime:
+    """An ISO 8601 date or date-time typed by a user, as an aware datetime.
+
+    Parameters
+    ----------
+    value
+        ``2026-11-23``, ``2026-11-23T08:30`` (Vietnam time, UTC+7) or with an offset
+        (``...Z``, ``...+07:00``).
+    end
+        For a plain date: the start of the next day (an exclusive upper bound covering the
+        whole day) instead of the start of that day.
+    what
+        Name of the parameter, for the error message.
+
+    Raises
+    ------
+    GeoAnttError
+        ``value`` is not an ISO date or date-time.
+    """
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = _dt.date.fromisoformat(text)
+            t = _dt.datetime(day.year, day.month, day.day, tzinfo=VIETNAM_TZ)
+            return t + _dt.timedelta(days=1) if end else t
+        t = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise GeoAnttError(f"{what}: {value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM)") from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=VIETNAM_TZ)
 
 
 def _store() -> Store:
@@ -163,12 +200,24 @@ def retire_model(model_id: str) -> Any:
 
 @bp.get("/audit")
 def audit() -> Any:
-    """Audit entries (scoped), newest first."""
+    """Audit entries (scoped, filtered), newest first."""
     try:
         limit = int(request.args.get("limit", 100))
+        offset = int(request.args.get("offset", 0))
     except ValueError:
-        raise GeoAnttError("limit must be an integer") from None
-    df = _store().audit_frame(model_id=request.args.get("model") or None, limit=min(limit, 10_000), user=current_user())
+        raise GeoAnttError("limit and offset must be integers") from None
+    since = request.args.get("since") or None
+    until = request.args.get("until") or None
+    df = _store().audit_frame(
+        model_id=request.args.get("model") or None,
+        limit=min(limit, 10_000),
+        offset=offset,
+        user=current_user(),
+        user_name=request.args.get("user") or None,
+        unit_code=request.args.get("unit") or None,
+        since=parse_local_time(since, what="since") if since else None,
+        until=parse_local_time(until, end=True, what="until") if until else None,
+    )
     return jsonify([{k: json_value(v) for k, v in r.items()} for r in df.to_dict("records")])
 
 

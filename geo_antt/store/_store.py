@@ -703,25 +703,75 @@ class Store:
             )
         )
 
-    def audit_frame(self, *, model_id: str | None = None, limit: int = 100, user: User | None = None) -> pd.DataFrame:
-        """The newest ``limit`` audit entries (all, or of one model), newest first.
+    def audit_frame(
+        self,
+        *,
+        model_id: str | None = None,
+        limit: int = 100,
+        user: User | None = None,
+        user_name: str | None = None,
+        unit_code: str | None = None,
+        since: _dt.datetime | None = None,
+        until: _dt.datetime | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """The newest ``limit`` audit entries (all, or those matching the filters), newest first.
 
-        Columns: ``id, at, user_name, action, model_id, unit_code, old, new, detail``. Non-admins
-        see only entries of models in their scope.
+        Parameters
+        ----------
+        model_id
+            Only entries of this model.
+        limit, offset
+            At most ``limit`` entries, after skipping the ``offset`` newest matching ones (pages).
+        user
+            Who reads: non-admins see only entries of units in their scope (entries without a
+            unit, such as account changes, only admins see).
+        user_name
+            Only entries made by this account.
+        unit_code
+            Only entries of this unit and the units below it (NotFoundError for an unknown
+            unit, PermissionDeniedError for a unit outside the reader's area).
+        since, until
+            Only entries at or after ``since`` and before ``until`` (timezone-aware datetimes;
+            naive ones are taken as UTC).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``id, at, user_name, action, model_id, unit_code, old, new, detail,
+            model_name`` (``at`` UTC; ``model_name`` the model's current name, None when the
+            entry has no model).
         """
         actor = self._actor(user)
         if limit < 1:
             raise GeoAnttError(f"limit must be >= 1, got {limit}")
+        if offset < 0:
+            raise GeoAnttError(f"offset must be >= 0, got {offset}")
         a = T.audit_log
-        q = sa.select(a).order_by(a.c.id.desc()).limit(int(limit))
+        m = T.models
+        q = (
+            sa.select(a, m.c.name.label("model_name"))
+            .select_from(a.outerjoin(m, m.c.id == a.c.model_id))
+            .order_by(a.c.id.desc())
+            .limit(int(limit))
+            .offset(int(offset))
+        )
         if model_id is not None:
             q = q.where(a.c.model_id == model_id)
+        if user_name is not None:
+            q = q.where(a.c.user_name == user_name)
+        if since is not None:
+            q = q.where(a.c.at >= _aware(since))
+        if until is not None:
+            q = q.where(a.c.at < _aware(until))
         flt = self._scope_filter(a.c.unit_code, actor)
         if flt is not None:
             q = q.where(flt)
         with self._read() as conn:
+            if unit_code is not None:
+                q = q.where(self._within_unit(conn, actor, unit_code, a.c.unit_code))
             rows = conn.execute(q).all()
-        cols = ["id", "at", "user_name", "action", "model_id", "unit_code", "old", "new", "detail"]
+        cols = ["id", "at", "user_name", "action", "model_id", "unit_code", "old", "new", "detail", "model_name"]
         df = pd.DataFrame({c: pd.Series([getattr(r, c) for r in rows], dtype=object) for c in cols}, columns=cols)
         df["id"] = df["id"].astype("int64")
         df["at"] = pd.to_datetime(df["at"], utc=True)
@@ -1515,6 +1565,13 @@ def _metres_to_degrees(metres: float, *, lat: float) -> tuple[float, float]:
     dlat = metres / 110_574.0
     dlon = metres / (111_320.0 * max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6))
     return dlon, dlat
+
+
+def _aware(t: _dt.datetime) -> _dt.datetime:
+    """A datetime with a time zone (naive ones are UTC)."""
+    if not isinstance(t, _dt.datetime):
+        raise TypeError(f"expected a datetime, got {type(t).__name__}")
+    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.timezone.utc)
 
 
 def _token_hash(token: str) -> str:
