@@ -254,6 +254,7 @@ def load_models(
     lang: str | None = None,
     sheet: str | None = None,
     source_rows: bool = False,
+    fill_absent: bool = True,
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Read security models and validate every row; never raises for row problems.
 
@@ -278,6 +279,11 @@ def load_models(
         When true, an int column ``source_row`` gives each kept row's place in the file (the
         row as a spreadsheet shows it, header = 1; the feature number for vector files), so
         that later checks (``Store.preview_import``) name the rows a user sees.
+    fill_absent
+        True: every model column is in the frame (blank when the file has no column for it).
+        False: model columns the file has no column for are left out (``id``, ``kind`` and the
+        geometry always stay), so that an import updating stored models keeps their other
+        fields (an owner, a status) instead of blanking them.
 
     Returns
     -------
@@ -319,7 +325,7 @@ def load_models(
             table = _read_vector_table(path, crs=crs)
         header, rownums, columns, geoms, problems = table
     return _build_models(fname, path.stem, header, rownums, columns, geoms, problems, crs=crs, specs=specs, lang=lang,
-                         vector=geoms is not None, source_rows=source_rows)
+                         vector=geoms is not None, source_rows=source_rows, fill_absent=fill_absent)
 
 
 _CRS84_NAMES = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326", "EPSG:4326", "CRS84", "OGC:CRS84")
@@ -417,6 +423,7 @@ def _build_models(
     lang: str | None,
     vector: bool,
     source_rows: bool = False,
+    fill_absent: bool = True,
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     problems = list(problems)
     # ---- headers
@@ -718,6 +725,9 @@ def _build_models(
         "end_date": dates["end_date"],
         "notes": [_as_text(v) for v in col("notes")],
     }
+    if not fill_absent:
+        for k in [k for k in data if k not in ("id", "kind") and k not in col_of]:
+            del data[k]
     for j, h in extras:
         if h in data or h == "geometry":
             continue
@@ -733,7 +743,7 @@ def _build_models(
     defaults: dict[str, dict[str, dict[str, float | int]]] = {}
     for kind, sub in gdf.groupby("kind", sort=True) if len(gdf) else ():
         for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
-            cnt = int(sub[fld].isna().sum())
+            cnt = int(sub[fld].isna().sum()) if fld in sub.columns else len(sub)
             if cnt and fld in specs[kind].defaults:
                 defaults.setdefault(str(kind), {})[fld] = {"value": specs[kind].defaults[fld], "rows": cnt}
     gdf.attrs["defaults"] = defaults

@@ -42,7 +42,7 @@ from .schema import UNIT_LEVELS
 from .text import nfc
 from .views import LANGS, STRINGS as MAP_STRINGS
 
-__all__ = ["bp", "STRINGS", "AUDIT_PAGE_SIZE", "unit_choices"]
+__all__ = ["bp", "STRINGS", "REASONS_VI", "AUDIT_PAGE_SIZE", "unit_choices"]
 
 bp = Blueprint("pages", __name__)
 AUDIT_PAGE_SIZE = 50
@@ -116,7 +116,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "act_import_batch": "Nhập tệp (tổng hợp)", "act_restore": "Khôi phục sao lưu", "act_units": "Nạp ranh giới",
         "act_user_add": "Thêm tài khoản", "act_user_password": "Đổi mật khẩu", "act_user_active": "Bật/tắt tài khoản",
         "act_user_access": "Đổi quyền tài khoản", "act_token_create": "Tạo mã API", "act_token_revoke": "Thu hồi mã API",
-        "source": "Tệp",
+        "detail_source": "Tệp", "detail_counts": "Số dòng", "detail_version": "Phiên bản",
+        "fields_n": "Mô hình mới – {n} trường",
     },
     "en": {
         "import_title": "Import models from a spreadsheet",
@@ -185,9 +186,38 @@ STRINGS: dict[str, dict[str, str]] = {
         "act_import_batch": "Import (summary)", "act_restore": "Backup restored", "act_units": "Boundaries loaded",
         "act_user_add": "Account added", "act_user_password": "Password changed", "act_user_active": "Account enabled/disabled",
         "act_user_access": "Account access changed", "act_token_create": "API token created", "act_token_revoke": "API tokens revoked",
-        "source": "File",
+        "detail_source": "File", "detail_counts": "Rows", "detail_version": "Version",
+        "fields_n": "New model – {n} fields",
     },
 }
+# Vietnamese for the reasons the reader (geo_antt._models_io) and the store give for a rejected
+# row: (regular expression of the whole English reason, replacement with $1... groups; the same
+# syntax in Python's re, after $n -> \n, and in JavaScript). The import page shows the
+# translation and keeps the English reason as a tooltip; an unknown reason is shown as it is.
+REASONS_VI: tuple[tuple[str, str], ...] = (
+    (r"position outside unit (.+)", "vị trí nằm ngoài địa bàn đơn vị $1"),
+    (r"position outside the area of account '(.+)'", "vị trí nằm ngoài địa bàn của tài khoản '$1'"),
+    (r"outside unit (.+)", "đơn vị không thuộc $1"),
+    (r"outside the area of account '(.+)'", "đơn vị nằm ngoài địa bàn của tài khoản '$1'"),
+    (r"unknown unit", "mã đơn vị không có trong sổ"),
+    (r"duplicate id \((?:also|first at) row (\d+)\)", "mã trùng (đã có ở dòng $1)"),
+    (r"duplicate id \(also an earlier row\)", "mã trùng với một dòng trước"),
+    (r"id of a model of unit (.+), outside the area of account '(.+)'", "mã của một mô hình thuộc đơn vị $1, ngoài địa bàn của tài khoản '$2'"),
+    (r"unknown kind; known kinds: (.+)", "loại mô hình không rõ; các loại: $1"),
+    (r"unknown code; codes: (.+)", "mã không hợp lệ; các mã: $1"),
+    (r"missing id", "thiếu mã"),
+    (r"missing kind", "thiếu loại mô hình"),
+    (r"missing status", "thiếu tình trạng"),
+    (r"missing coordinates: a (.+) must have a location \(lat/lon\)", "thiếu toạ độ: mô hình loại $1 phải có vị trí (vĩ độ, kinh độ)"),
+    (r"a (.+) needs a direction .*", "mô hình loại $1 cần có hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…), trừ khi góc nhìn là 360 độ"),
+    (r"not a number.*", "không phải là số"),
+    (r"not a coordinate.*", "không phải toạ độ (dùng độ thập phân như 10.1269 hoặc độ phút giây như 10°07'36.9\"N)"),
+    (r"not a direction.*", "không phải hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…)"),
+    (r"direction (.+) outside 0-360 degrees", "hướng $1 nằm ngoài khoảng 0–360 độ"),
+    (r"not a (?:valid )?date.*", "không phải ngày (dùng 2025-07-01 hoặc 01/07/2025)"),
+    (r"field of view must be in \(0, 360\] degrees", "góc nhìn phải trong khoảng (0, 360] độ"),
+    (r"(?:range|radius) must be positive \(metres\)", "phải là số mét dương"),
+)
 _FIELD_KEYS = ("name", "status", "kind", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m", "owner",
                "data_sharing", "host", "field", "start_date", "camera_type")
 
@@ -295,6 +325,8 @@ def import_page() -> Any:
         "fields": _field_labels(lang),
         "urls": {"import": url_for("registry.import_file"), "audit": url_for("pages.audit_page", **({"lang": "en"} if lang == "en" else {}))},
         "maxRows": 200,
+        "reasons": [list(r) for r in REASONS_VI] if lang == "vi" else [],
+        "kinds": {k: nfc(s.title(lang)) for k, s in get_catalog().specs.items()},
     }
     return _page("pages/import.html", lang=lang, title=t["import_title"], endpoint="pages.import_page",
                  units=choices, default_unit=default, config=config)
@@ -339,7 +371,7 @@ def _changes(action: str, old: Any, new: Any, detail: Any, labels: Mapping[str, 
         for k, v in detail.items():
             if k == "counts" and isinstance(v, dict):
                 v = ", ".join(f"{t.get('n_' + ck, ck)}: {cv}" for ck, cv in v.items())
-            out.append({"field": t["source"] if k == "source" else k, "old": "", "new": _value_text(v)})
+            out.append({"field": t.get(f"detail_{k}", k), "old": "", "new": _value_text(v)})
     return out
 
 
@@ -397,6 +429,8 @@ def audit_page() -> Any:
             "model_name": r["model_name"] or "",
             "unit_code": r["unit_code"] or "",
             "changes": _changes(action, r["old"], r["new"], r["detail"], labels, t),
+            # a new model (no old values): its fields folded away under a one-line summary
+            "created": r["old"] is None and isinstance(r["new"], dict),
         })
     base = {k: v for k, v in args.items() if v}
     if lang == "en":

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from geo_antt.pages import REASONS_VI
 from tests.web_fixtures import WEB_USERS, XSS_NAME, login
 
 OFFICER = WEB_USERS["officer"][0]  # can_bo_hm, Xã Hương Mỹ (28903)
@@ -189,3 +190,59 @@ def test_import_preview_names_spreadsheet_rows(app, web_store):
                                               "file": (io.BytesIO(csv), "xa_huong_my.csv")}, headers=h)
     assert r.status_code == 400
     assert web_store.models_frame().index.equals(before.index)
+
+
+def test_import_updates_only_the_columns_of_the_sheet(app, web_store):
+    """A sheet with a few columns updates those fields of stored models and keeps the others
+    (owner, field, status...); re-importing it changes nothing."""
+    cam = web_store.get_model("CAM002")
+    csv = ("mã,loại,tên,vĩ độ,kinh độ,hướng\n"  # a camera row needs its direction
+           f"CAM002,camera,Camera nhà văn hoá,{cam['geometry'].y!r},{cam['geometry'].x!r},{cam['direction_deg'][0]!r}\n").encode("utf-8")
+    c = login(app, "officer")
+    h = {"X-CSRFToken": c.csrf}
+    body = c.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(csv), "ten.csv")}, headers=h).get_json()
+    assert body["counts"] == {"new": 0, "update": 1, "unchanged": 0, "rejected": 0}, body["rejected"]
+    assert body["updates"] == {"CAM002": {"name": [cam["name"], "Camera nhà văn hoá"]}}
+    r = c.post("/api/registry/import", data={"unit": "28903", "commit": "1", "fingerprint": body["fingerprint"],
+                                              "file": (io.BytesIO(csv), "ten.csv")}, headers=h)
+    assert r.status_code == 200 and r.get_json()["counts"]["update"] == 1
+    after = web_store.get_model("CAM002")
+    assert after["name"] == "Camera nhà văn hoá"
+    for k in ("owner", "field", "host", "status", "unit_code", "direction_deg", "range_m", "data_sharing"):
+        assert after[k] == cam[k], k
+    again = c.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(csv), "ten.csv")}, headers=h).get_json()
+    assert again["counts"] == {"new": 0, "update": 0, "unchanged": 1, "rejected": 0}
+
+
+def _vi(reason: str) -> str:
+    """The import page's translation of a reason (REASONS_VI, as import.js applies it)."""
+    for pattern, repl in REASONS_VI:
+        if re.fullmatch(pattern, reason):
+            return re.sub(rf"^(?:{pattern})$", re.sub(r"\$(\d)", r"\\\1", repl), reason)
+    return reason
+
+
+def test_rejection_reasons_are_translated(app, web_store):
+    """The reasons the store and the reader really give are shown in Vietnamese on the page."""
+    csv = (
+        "mã,loại,tên,vĩ độ,kinh độ,hướng,góc,tầm xa,mã thôn\n"
+        "N2,camera,Ngoài xã,10.1030,106.3060,45,90,50,28903-02\n"
+        "N3,camera,Hỏng,không rõ,106.3010,45,90,50,28903-02\n"
+        "N4,camera,Không hướng,10.1032,106.3010,,90,50,28903-02\n"
+        "N5,đèn lồng,Lạ,10.1032,106.3010,,,,28903-02\n"
+        "N6,camera,Sai thôn,10.1032,106.3010,45,90,50,28891-01\n"
+        "N6,camera,Trùng,10.1033,106.3010,45,90,50,28903-02\n"
+    ).encode("utf-8")
+    c = login(app, "officer")
+    body = c.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(csv), "x.csv")},
+                  headers={"X-CSRFToken": c.csrf}).get_json()
+    shown = {p["row"]: _vi(p["reason"]) for p in body["rejected"]}
+    assert shown[2] == "vị trí nằm ngoài địa bàn đơn vị 28903"
+    assert shown[3].startswith("không phải toạ độ")
+    assert shown[4].startswith("mô hình loại camera cần có hướng")
+    assert shown[5].startswith("loại mô hình không rõ; các loại: camera (Camera an ninh)")
+    assert shown[6] == "đơn vị không thuộc 28903"
+    assert shown[7] == "mã trùng (đã có ở dòng 6)"
+    assert all(v != p["reason"] for v, p in zip(shown.values(), body["rejected"])), body["rejected"]
+    html = login(app, "officer").get("/import").get_data(as_text=True)
+    assert "vị trí nằm ngoài địa bàn đơn vị $1" in html  # handed to import.js

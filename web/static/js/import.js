@@ -51,6 +51,16 @@
     return String(v);
   }
   function fieldLabel(name) { return name ? (F[name] || name) : '—'; }
+  var REASONS = (cfg.reasons || []).map(function (r) { return [new RegExp('^(?:' + r[0] + ')$'), r[1]]; });
+  function reasonText(reason) {
+    var s = String(reason || '');
+    for (var i = 0; i < REASONS.length; i++) {
+      if (REASONS[i][0].test(s)) { return s.replace(REASONS[i][0], REASONS[i][1]); }
+    }
+    return s;
+  }
+  function reasonCell(reason) { return { text: reasonText(reason), cls: 'reason', title: String(reason || '') }; }
+  function kindText(k) { return (cfg.kinds && cfg.kinds[k]) || k || '—'; }
   function table(id, headers, rows, rowClass) {
     var t = el('table', 'data');
     t.id = id;
@@ -64,6 +74,7 @@
       var tr = el('tr', rowClass || null);
       cells.forEach(function (c) {
         var td = el('td', c && c.cls ? c.cls : null, c && typeof c === 'object' && 'text' in c ? c.text : c);
+        if (c && c.title && c.title !== td.textContent) { td.title = c.title; }
         tr.appendChild(td);
       });
       tb.appendChild(tr);
@@ -106,7 +117,7 @@
     if (rejected.length) {
       section(S.rejected, table('import-rejected', [S.row, S.id, S.field, S.value, S.reason], rejected.map(function (r) {
         return [{ text: r.row === null || r.row === undefined ? '—' : r.row, cls: 'num row' }, r.id || '—',
-                fieldLabel(r.field), valueText(r.value), r.reason];
+                fieldLabel(r.field), valueText(r.value), reasonCell(r.reason)];
       }), 'rej'));
     }
     if (outside.length) {
@@ -127,14 +138,14 @@
     var news = p['new'] || [];
     if (news.length) {
       section(S['new'], table('import-new', [S.id, S.kind, S.name, S.unit_code], news.map(function (r) {
-        return [r.id, r.kind, r.name || '—', r.unit_code || '—'];
+        return [r.id, kindText(r.kind), r.name || '—', r.unit_code || '—'];
       })));
     }
     var warns = p.warnings || [];
     if (warns.length) {
       var ul = el('ul', 'warnings');
       warns.forEach(function (w) {
-        ul.appendChild(el('li', null, (w.row ? S.row + ' ' + w.row + ': ' : '') + (w.field ? fieldLabel(w.field) + ': ' : '') + w.reason));
+        ul.appendChild(el('li', null, (w.row ? S.row + ' ' + w.row + ': ' : '') + (w.field ? fieldLabel(w.field) + ': ' : '') + reasonText(w.reason)));
       });
       section(S.warnings, ul);
     }
@@ -179,7 +190,7 @@
     if (Array.isArray(b.problems) && b.problems.length) {
       clear(resultEl);
       section(S.rejected, table('import-rejected', [S.row, S.field, S.value, S.reason], b.problems.slice().sort(byRow).map(function (r) {
-        return [{ text: r.row === null || r.row === undefined ? '—' : r.row, cls: 'num row' }, fieldLabel(r.field), valueText(r.value), r.reason];
+        return [{ text: r.row === null || r.row === undefined ? '—' : r.row, cls: 'num row' }, fieldLabel(r.field), valueText(r.value), reasonCell(r.reason)];
       }), 'rej'));
     }
   }
