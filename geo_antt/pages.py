@@ -37,7 +37,7 @@ from flask import Blueprint, render_template, request, url_for
 from ._errors import GeoAnttError, PermissionDeniedError
 from .app import get_catalog, get_store, scope_codes
 from .auth import current_user, login_required, require_role
-from .registry import VIETNAM_TZ, parse_local_time
+from ._time import VIETNAM_TZ, parse_local_time
 from .schema import UNIT_LEVELS
 from .text import nfc
 from .views import LANGS, STRINGS as MAP_STRINGS

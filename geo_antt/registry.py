@@ -21,7 +21,7 @@ Routes
     Audit entries in the reader's scope, newest first (each with the model's current
     ``model_name``). ``since``/``until`` are ISO 8601 dates or times; without a UTC offset they
     are Vietnam time (UTC+7), and a date ``until`` includes that whole day
-    (:func:`parse_local_time`).
+    (:func:`geo_antt._time.parse_local_time`).
 ``GET  /api/registry/coverage?level=hamlet&unit=CODE``
     Coverage figures per unit (cached; recomputed only where models changed).
 ``POST /api/registry/import``
@@ -34,7 +34,6 @@ Wire it with :func:`init_registry` after :func:`geo_antt.auth.init_auth`.
 
 from __future__ import annotations
 
-import datetime as _dt
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,51 +43,19 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.utils import secure_filename
 
 from ._errors import ConflictError, GeoAnttError, ValidationError
+from ._time import parse_local_time
 from .auth import current_user
 from .schema import MODEL_COLUMNS
 from .io import json_value
 from .store import Store
 from .store._files import read_models_file
 
-__all__ = ["bp", "init_registry", "model_feature", "parse_local_time", "VIETNAM_TZ"]
+__all__ = ["bp", "init_registry", "model_feature"]
 
 bp = Blueprint("registry", __name__, url_prefix="/api/registry")
 _EXT = "geo_antt_registry"
 _MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
-VIETNAM_TZ = _dt.timezone(_dt.timedelta(hours=7), "UTC+7")
-"""Indochina Time (no daylight saving): the time users read and type."""
-
-
-def parse_local_time(value: str, *, end: bool = False, what: str = "time") -> _dt.datetime:
-    """An ISO 8601 date or date-time typed by a user, as an aware datetime.
-
-    Parameters
-    ----------
-    value
-        ``2026-11-23``, ``2026-11-23T08:30`` (Vietnam time, UTC+7) or with an offset
-        (``...Z``, ``...+07:00``).
-    end
-        For a plain date: the start of the next day (an exclusive upper bound covering the
-        whole day) instead of the start of that day.
-    what
-        Name of the parameter, for the error message.
-
-    Raises
-    ------
-    GeoAnttError
-        ``value`` is not an ISO date or date-time.
-    """
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = _dt.date.fromisoformat(text)
-            t = _dt.datetime(day.year, day.month, day.day, tzinfo=VIETNAM_TZ)
-            return t + _dt.timedelta(days=1) if end else t
-        t = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise GeoAnttError(f"{what}: {value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM)") from None
-    return t if t.tzinfo is not None else t.replace(tzinfo=VIETNAM_TZ)
 
 
 def _store() -> Store:

@@ -87,6 +87,17 @@ def test_import_preview_commit_and_audit(db, tmp_path, capsys):
     entries = json.loads(capsys.readouterr().out)
     assert [e["action"] for e in entries] == ["import"] and entries[0]["user_name"] == "an"
     assert entries[0]["new"]["direction_deg"] == [10.0, 200.0]
+    # filters: by account, unit (and the units below it), dates (Vietnam time)
+    assert main(["audit", "--by", "an", "--unit", "A", "--json", "--db", db]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert {e["action"] for e in entries} == {"import", "import_batch"} and all(e["user_name"] == "an" for e in entries)
+    assert entries[-1]["model_name"] == "Camera c1"
+    assert main(["audit", "--unit", "B", "--json", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["audit", "--since", "2999-01-01", "--json", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["audit", "--until", "1.1.2020", "--db", db]) == 1
+    assert "--until: '1.1.2020' is not a date" in capsys.readouterr().err
 
 
 def test_import_csv_names_spreadsheet_rows(db, tmp_path, capsys):

@@ -113,6 +113,10 @@ def test_audit_filters(app, web_store):
     c = login(app, "admin")
     html = c.get("/audit?model=CAM002").get_data(as_text=True)
     assert {m for _, m, _ in _entries(html)} == {"CAM002"} and 'value="CAM002"' in html
+    assert 'id="lang-switch" href="/audit?model=CAM002&amp;lang=en"' in html  # the filters survive
+    en = c.get("/audit?model=CAM002&lang=en").get_data(as_text=True)
+    assert "Audit log" in en and "Time (UTC+7)" in en and "Edited" in en
+    assert 'id="lang-switch" href="/audit?model=CAM002"' in en and '<input type="hidden" name="lang" value="en">' in en
     html = c.get(f"/audit?user={OFFICER}").get_data(as_text=True)
     assert {(m, a) for _, m, a in _entries(html)} == {("CAM002", "update"), ("CAM008", "update")}
     html = c.get("/audit?unit=28903-01&user=" + OFFICER).get_data(as_text=True)
