@@ -32,10 +32,10 @@ import json
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 
 from ._errors import GeoAnttError, PermissionDeniedError
-from .app import get_catalog, get_store, scope_codes
+from .app import get_store
 from .auth import current_user, login_required, require_role
 from ._time import VIETNAM_TZ, parse_local_time
 from .schema import UNIT_LEVELS
@@ -236,17 +236,15 @@ def _field_labels(lang: str) -> dict[str, str]:
 
 def unit_choices(*, lang: str = "vi") -> list[dict[str, str]]:
     """The units the current user may import into or filter by: its area (admins: every unit),
-    ordered by level then name; hamlets are left out when there are more than 3000 units.
+    ordered by level then name; hamlets are left out when there are more than 3000 units. Read
+    from the store without boundaries (never waits for the map's catalog to be rebuilt).
 
     Returns
     -------
     list of dict
         ``{"code", "name", "level", "label"}`` (label: "Xã Hương Mỹ (28903)").
     """
-    units = get_catalog().units
-    allowed = scope_codes()
-    if allowed is not None:
-        units = units[units.index.isin(list(allowed))]
+    units = get_store().unit_names(user=current_user())
     if len(units) > _MAX_UNIT_CHOICES:
         units = units[units["level"] != "hamlet"]
     order = {lvl: i for i, lvl in enumerate(UNIT_LEVELS)}
@@ -326,7 +324,7 @@ def import_page() -> Any:
         "urls": {"import": url_for("registry.import_file"), "audit": url_for("pages.audit_page", **({"lang": "en"} if lang == "en" else {}))},
         "maxRows": 200,
         "reasons": [list(r) for r in REASONS_VI] if lang == "vi" else [],
-        "kinds": {k: nfc(s.title(lang)) for k, s in get_catalog().specs.items()},
+        "kinds": {k: nfc(s.title(lang)) for k, s in current_app.extensions["geo_antt"].specs.items()},
     }
     return _page("pages/import.html", lang=lang, title=t["import_title"], endpoint="pages.import_page",
                  units=choices, default_unit=default, config=config)

@@ -54,8 +54,15 @@ def test_import_page_role_matrix(app):
     assert re.search(r'<script src="/static/js/import.js">', html)
     html = login(app, "officer_b").get("/import").get_data(as_text=True)
     assert sorted(_options(html, "import-unit")) == ["28891", "28891-01", "28891-02"]
+    # what the page posts is checked again by the API: outside the officer's area, or a viewer -> 403
+    csv = b"id,kind,name,lat,lon,direction\nX1,camera,X,10.1032,106.3010,45\n"
+    for role, unit in (("officer_b", "28903"), ("viewer", "28903")):
+        c = login(app, role)
+        r = c.post("/api/registry/import", data={"unit": unit, "file": (io.BytesIO(csv), "x.csv")}, headers={"X-CSRFToken": c.csrf})
+        assert r.status_code == 403, (role, r.get_json())
     html = login(app, "admin").get("/import?lang=en").get_data(as_text=True)
     assert len(_options(html, "import-unit")) == 8 and "Preview" in html and "Write to the registry" in html
+    assert '"reasons": []' in html  # English keeps the reasons as the server gives them
     assert _selected(html, "import-unit") in ("28903", "28891")  # a commune, not the province
 
 

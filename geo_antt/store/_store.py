@@ -463,6 +463,21 @@ class Store:
         gdf["approximate"] = gdf["approximate"].astype(bool)
         return gdf.set_index(pd.Index(gdf["code"], name="code"))
 
+    def unit_names(self, *, user: User | None = None) -> pd.DataFrame:
+        """Code, name, level and parent of the units ``user`` may see (admins: all), without
+        boundaries: a cheap list for pickers. Index ``code``, ordered by code."""
+        actor = self._actor(user)
+        u = T.units
+        q = sa.select(u.c.code, u.c.name, u.c.level, u.c.parent_code).order_by(u.c.code)
+        flt = self._scope_filter(u.c.code, actor)
+        if flt is not None:
+            q = q.where(flt)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        cols = ["code", "name", "level", "parent_code"]
+        df = pd.DataFrame({c: pd.Series([getattr(r, c) for r in rows], dtype=object) for c in cols}, columns=cols)
+        return df.set_index(pd.Index(df["code"], name="code"))
+
     def _unit_exists(self, conn: sa.Connection, code: str) -> bool:
         return conn.execute(sa.select(T.units.c.code).where(T.units.c.code == code)).first() is not None
 
