@@ -39,7 +39,7 @@ from .app import get_store
 from .auth import current_user, login_required, require_role
 from ._time import VIETNAM_TZ, parse_local_time
 from .schema import UNIT_LEVELS
-from .text import nfc
+from .text import fold, nfc
 from .views import LANGS, STRINGS as MAP_STRINGS
 
 __all__ = ["bp", "STRINGS", "REASONS_VI", "AUDIT_PAGE_SIZE", "unit_choices"]
@@ -250,11 +250,12 @@ def unit_choices(*, lang: str = "vi") -> list[dict[str, str]]:
     order = {lvl: i for i, lvl in enumerate(UNIT_LEVELS)}
     level_names = MAP_STRINGS[lang]
     rows = sorted(
-        ((order.get(str(lv), 9), nfc(str(n)), str(c), str(lv)) for c, n, lv in zip(units.index, units["name"], units["level"])),
+        (order.get(str(lv), 9), fold(str(n)), nfc(str(n)), str(c), str(lv))
+        for c, n, lv in zip(units.index, units["name"], units["level"])
     )
     return [
         {"code": c, "name": n, "level": lv, "label": f"{n} ({c})" + (f" – {level_names[lv]}" if lv in level_names else "")}
-        for _, n, c, lv in rows
+        for _, _, n, c, lv in rows
     ]
 
 
@@ -301,7 +302,8 @@ def _forbidden(exc: PermissionDeniedError) -> Any:
 def _bad_request(exc: GeoAnttError) -> Any:
     lang = _lang()
     t = STRINGS[lang]
-    body = _page("pages/forbidden.html", lang=lang, title=t["error"], endpoint="pages.audit_page", message=exc.message)
+    body = _page("pages/forbidden.html", lang=lang, title=t["error"], endpoint=request.endpoint or "pages.audit_page",
+                 message=exc.message)
     return body, exc.http_status
 
 

@@ -163,6 +163,12 @@ def test_import_then_audit_in_chromium(live_server, browser, web_store, tmp_path
     page.screenshot(path=str(ARTIFACTS / "audit_filtered.png"), full_page=True)
     page.goto(live_server + "/audit", wait_until="networkidle")
     page.screenshot(path=str(ARTIFACTS / "audit.png"), full_page=True)
+    # a phone: the same pages stay usable (the table scrolls with the page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server + "/import", wait_until="networkidle")
+    _preview(page, bad)
+    _state(page, "rejected")
+    page.screenshot(path=str(ARTIFACTS / "import_phone.png"), full_page=True)
 
     assert errors == []
     assert all(u.startswith(live_server) or u.startswith("data:") for u in requests), requests
