@@ -11,6 +11,7 @@ Every command takes ``--db URL`` (default: ``$GEO_ANTT_DB``, else ``<data>/geo-a
     geo-antt import models.xlsx --unit 28756 --user an            # preview only
     geo-antt import models.xlsx --unit 28756 --user an --commit   # apply, all or nothing
     geo-antt audit --model cam-17 --limit 20
+    geo-antt audit --by an --unit 28756 --since 2026-11-01 --until 2026-11-30   # Vietnam dates
     geo-antt backup registry.gpkg
     geo-antt restore registry.gpkg
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import GeoAnttError, ValidationError
+from ._time import parse_local_time
 from .schema import ROLES
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported only by the commands that use it
@@ -180,14 +182,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
     errors = [p for p in io_problems if p.severity == "error"]
     with _open(args) as store:
         actor = _actor(store, args.user)
-        preview = store.preview_import(gdf, user=actor, unit_code=args.unit, source=Path(args.file).name)
+        # the reader's rejections (rows that could not be read) become rejections of the preview
+        preview = store.preview_import(gdf, user=actor, unit_code=args.unit, source=Path(args.file).name, problems=io_problems)
         if args.json:
             d = preview.to_dict()
             d["file_problems"] = [p.to_dict() for p in io_problems]
             print(json.dumps(d, ensure_ascii=False, indent=1, default=str))
         else:
-            for p in io_problems:
-                print(f"  {'rejected' if p.severity == 'error' else 'warning'}: {p}")
             print(preview.summary(max_lines=args.max_lines))
         if not args.commit:
             if not args.json:
@@ -197,7 +198,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             raise ValidationError(errors, message=f"{len(errors)} row(s) of {args.file} could not be read; nothing imported (fix the file, or --skip-rejected)")
         counts = store.commit_import(preview, user=actor, skip_rejected=args.skip_rejected)
     print(f"imported: {counts['new']} new, {counts['update']} updated, {counts['unchanged']} unchanged"
-          + (f", {counts['rejected'] + len(errors)} rejected rows skipped" if args.skip_rejected else ""))
+          + (f", {counts['rejected']} rejected rows skipped" if args.skip_rejected else ""))
     return 0
 
 
@@ -217,7 +218,15 @@ def _short(v: Any) -> str:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        df = store.audit_frame(model_id=args.model, limit=args.limit, user=_actor(store, args.user))
+        df = store.audit_frame(
+            model_id=args.model,
+            limit=args.limit,
+            user=_actor(store, args.user),
+            user_name=args.by,
+            unit_code=args.unit,
+            since=parse_local_time(args.since, what="--since") if args.since else None,
+            until=parse_local_time(args.until, end=True, what="--until") if args.until else None,
+        )
     if args.json:
         recs = df.assign(at=df["at"].map(lambda t: t.isoformat())).to_dict("records")
         print(json.dumps(recs, ensure_ascii=False, indent=1, default=str))
@@ -314,6 +323,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", metavar="ID", help="only this model")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="number of entries (default 50)")
     p.add_argument("--user", metavar="NAME", help="as seen by this account (its scope applies)")
+    p.add_argument("--by", metavar="NAME", help="only changes made by this account")
+    p.add_argument("--unit", metavar="CODE", help="only entries of this unit and the units below it")
+    p.add_argument("--since", metavar="DATE", help="from this date or time (YYYY-MM-DD[THH:MM]; Vietnam time unless an offset is given)")
+    p.add_argument("--until", metavar="DATE", help="up to this date (the whole day) or time")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_audit)
 

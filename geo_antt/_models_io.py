@@ -253,6 +253,8 @@ def load_models(
     specs: Mapping[str, LayerSpec] | None = None,
     lang: str | None = None,
     sheet: str | None = None,
+    source_rows: bool = False,
+    fill_absent: bool = True,
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Read security models and validate every row; never raises for row problems.
 
@@ -273,6 +275,15 @@ def load_models(
         "N" is reported as ambiguous.
     sheet
         Worksheet name of an XLSX file.
+    source_rows
+        When true, an int column ``source_row`` gives each kept row's place in the file (the
+        row as a spreadsheet shows it, header = 1; the feature number for vector files), so
+        that later checks (``Store.preview_import``) name the rows a user sees.
+    fill_absent
+        True: every model column is in the frame (blank when the file has no column for it).
+        False: model columns the file has no column for are left out (``id``, ``kind`` and the
+        geometry always stay), so that an import updating stored models keeps their other
+        fields (an owner, a status) instead of blanking them.
 
     Returns
     -------
@@ -313,7 +324,8 @@ def load_models(
         if table is None:
             table = _read_vector_table(path, crs=crs)
         header, rownums, columns, geoms, problems = table
-    return _build_models(fname, path.stem, header, rownums, columns, geoms, problems, crs=crs, specs=specs, lang=lang, vector=geoms is not None)
+    return _build_models(fname, path.stem, header, rownums, columns, geoms, problems, crs=crs, specs=specs, lang=lang,
+                         vector=geoms is not None, source_rows=source_rows, fill_absent=fill_absent)
 
 
 _CRS84_NAMES = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326", "EPSG:4326", "CRS84", "OGC:CRS84")
@@ -410,6 +422,8 @@ def _build_models(
     specs: Mapping[str, LayerSpec],
     lang: str | None,
     vector: bool,
+    source_rows: bool = False,
+    fill_absent: bool = True,
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     problems = list(problems)
     # ---- headers
@@ -711,6 +725,9 @@ def _build_models(
         "end_date": dates["end_date"],
         "notes": [_as_text(v) for v in col("notes")],
     }
+    if not fill_absent:
+        for k in [k for k in data if k not in ("id", "kind") and k not in col_of]:
+            del data[k]
     for j, h in extras:
         if h in data or h == "geometry":
             continue
@@ -726,11 +743,13 @@ def _build_models(
     defaults: dict[str, dict[str, dict[str, float | int]]] = {}
     for kind, sub in gdf.groupby("kind", sort=True) if len(gdf) else ():
         for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
-            cnt = int(sub[fld].isna().sum())
+            cnt = int(sub[fld].isna().sum()) if fld in sub.columns else len(sub)
             if cnt and fld in specs[kind].defaults:
                 defaults.setdefault(str(kind), {})[fld] = {"value": specs[kind].defaults[fld], "rows": cnt}
     gdf.attrs["defaults"] = defaults
     gdf.attrs["header_lang"] = header_lang
+    if source_rows:
+        gdf["source_row"] = np.asarray(_take(rownums, keep), dtype="int64")
     return gdf, problems
 
 

@@ -170,9 +170,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
     if app.config.get("PUBLIC_AGGREGATES"):
         for endpoint in PUBLIC_ENDPOINTS:
             app.view_functions[endpoint] = _public_copy(app.view_functions[endpoint])
-    from . import edit_views, planning_views
+    from . import edit_views, pages, planning_views
 
     app.register_blueprint(planning_views.bp)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(edit_views.bp)
     return app
 

@@ -17,8 +17,11 @@ Routes
     ``{"version": N, "changes": {...}}`` (geometry as GeoJSON); 409 when N is stale.
 ``POST /api/registry/models/<id>/retire``
     ``{"version": N}``: status inactive (no deletion).
-``GET  /api/registry/audit?model=ID&limit=N``
-    Audit entries, newest first.
+``GET  /api/registry/audit?model=ID&user=NAME&unit=CODE&since=T&until=T&limit=N&offset=N``
+    Audit entries in the reader's scope, newest first (each with the model's current
+    ``model_name``). ``since``/``until`` are ISO 8601 dates or times; without a UTC offset they
+    are Vietnam time (UTC+7), and a date ``until`` includes that whole day
+    (:func:`geo_antt._time.parse_local_time`).
 ``GET  /api/registry/coverage?level=hamlet&unit=CODE``
     Coverage figures per unit (cached; recomputed only where models changed).
 ``POST /api/registry/import``
@@ -40,6 +43,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.utils import secure_filename
 
 from ._errors import ConflictError, GeoAnttError, ValidationError
+from ._time import parse_local_time
 from .auth import current_user
 from .schema import MODEL_COLUMNS
 from .io import json_value
@@ -163,12 +167,24 @@ def retire_model(model_id: str) -> Any:
 
 @bp.get("/audit")
 def audit() -> Any:
-    """Audit entries (scoped), newest first."""
+    """Audit entries (scoped, filtered), newest first."""
     try:
         limit = int(request.args.get("limit", 100))
+        offset = int(request.args.get("offset", 0))
     except ValueError:
-        raise GeoAnttError("limit must be an integer") from None
-    df = _store().audit_frame(model_id=request.args.get("model") or None, limit=min(limit, 10_000), user=current_user())
+        raise GeoAnttError("limit and offset must be integers") from None
+    since = request.args.get("since") or None
+    until = request.args.get("until") or None
+    df = _store().audit_frame(
+        model_id=request.args.get("model") or None,
+        limit=min(limit, 10_000),
+        offset=offset,
+        user=current_user(),
+        user_name=request.args.get("user") or None,
+        unit_code=request.args.get("unit") or None,
+        since=parse_local_time(since, what="since") if since else None,
+        until=parse_local_time(until, end=True, what="until") if until else None,
+    )
     return jsonify([{k: json_value(v) for k, v in r.items()} for r in df.to_dict("records")])
 
 
@@ -202,7 +218,7 @@ def import_file() -> Any:
             raise GeoAnttError(f"{up.filename}: larger than {_MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
         gdf, file_problems = read_models_file(path)
     file_problems = [p.__class__(up.filename, p.row, p.field, p.value, p.reason, p.severity) for p in file_problems]
-    preview = store.preview_import(gdf, user=user, unit_code=unit, source=up.filename)
+    preview = store.preview_import(gdf, user=user, unit_code=unit, source=up.filename, problems=file_problems)
     out = preview.to_dict()
     out["file_problems"] = [p.to_dict() for p in file_problems]
     out["fingerprint"] = preview.fingerprint()

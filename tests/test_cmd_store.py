@@ -66,7 +66,9 @@ def test_import_preview_commit_and_audit(db, tmp_path, capsys):
     capsys.readouterr()
     assert main(["import", bad, "--unit", "A", "--user", "an", "--db", db]) == 1
     out = capsys.readouterr().out
-    assert "1 new, 0 updated, 0 unchanged, 1 rejected" in out and "id c2, field 'geometry': position outside unit A" in out
+    assert "1 new, 0 updated, 0 unchanged, 1 rejected (1 outside the area)" in out
+    # rejected rows are named by their place in the file (feature 2 here; a spreadsheet row for CSV/XLSX) and id
+    assert "bad.geojson, row 2, field 'geometry': position outside unit A (value '106.350000, 10.050000') [id c2]" in out
     assert main(["import", bad, "--unit", "A", "--user", "an", "--commit", "--db", db]) == 1
     assert "nothing imported" in capsys.readouterr().err
     with Store.open(db, password_hasher=CHEAP_HASHER) as s:
@@ -85,6 +87,42 @@ def test_import_preview_commit_and_audit(db, tmp_path, capsys):
     entries = json.loads(capsys.readouterr().out)
     assert [e["action"] for e in entries] == ["import"] and entries[0]["user_name"] == "an"
     assert entries[0]["new"]["direction_deg"] == [10.0, 200.0]
+    # filters: by account, unit (and the units below it), dates (Vietnam time)
+    assert main(["audit", "--by", "an", "--unit", "A", "--json", "--db", db]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert {e["action"] for e in entries} == {"import", "import_batch"} and all(e["user_name"] == "an" for e in entries)
+    assert entries[-1]["model_name"] == "Camera c1"
+    assert main(["audit", "--unit", "B", "--json", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["audit", "--since", "2999-01-01", "--json", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["audit", "--until", "1.1.2020", "--db", db]) == 1
+    assert "--until: '1.1.2020' is not a date" in capsys.readouterr().err
+
+
+def test_import_csv_names_spreadsheet_rows(db, tmp_path, capsys):
+    """Rows rejected by the reader (row 4: not a coordinate) and by the store (row 3: outside
+    the unit) are both named by their spreadsheet row (header = row 1) and counted."""
+    csv = tmp_path / "xa_an.csv"
+    csv.write_text(
+        "mã,loại,tên,vĩ độ,kinh độ,hướng,góc,tầm xa,mã thôn\n"
+        "c1,camera,Camera 1,10.05,106.05,90,60,25,A1\n"
+        "c2,camera,Camera 2,10.05,106.35,90,60,25,A1\n"
+        "c3,camera,Camera 3,abc,106.05,90,60,25,A1\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert main(["import", str(csv), "--unit", "A", "--db", db]) == 1
+    out = capsys.readouterr().out
+    assert "1 new, 0 updated, 0 unchanged, 2 rejected (1 outside the area)" in out
+    assert "xa_an.csv, row 3, field 'geometry': position outside unit A" in out and "[id c2]" in out
+    assert "row 4, field 'vĩ độ': not a coordinate" in out
+    assert main(["import", str(csv), "--unit", "A", "--json", "--db", db]) == 1
+    d = json.loads(capsys.readouterr().out)
+    assert sorted((r["row"], r["id"]) for r in d["rejected"]) == [(3, "c2"), (4, None)]
+    assert d["outside"] == [{"row": 3, "id": "c2", "lon": 106.35, "lat": 10.05, "unit_code": "A1"}]
+    assert main(["import", str(csv), "--unit", "A", "--commit", "--skip-rejected", "--db", db]) == 0
+    assert "imported: 1 new, 0 updated, 0 unchanged, 2 rejected rows skipped" in capsys.readouterr().out
 
 
 def test_backup_restore(db, tmp_path, capsys):

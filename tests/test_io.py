@@ -563,6 +563,13 @@ def test_xlsx(tmp_path: Path) -> None:
         io.load_models(tmp_path / "m.xlsx", sheet="nope")
     g2, _ = io.load_models(tmp_path / "m.xlsx", sheet="Khác")
     assert len(g2) == 0
+    # for imports: each kept row's sheet row (title, blank, header = rows 1-3), and only the
+    # model columns the sheet has (an update must not blank the others)
+    g3, _ = io.load_models(tmp_path / "m.xlsx", source_rows=True, fill_absent=False)
+    assert g3["source_row"].tolist() == [4, 5]
+    assert {"owner", "status", "unit_code", "radius_m"}.isdisjoint(g3.columns)
+    assert {"id", "kind", "name", "direction_deg", "fov_deg", "range_m", "start_date", "data_sharing"} <= set(g3.columns)
+    assert "source_row" not in g.columns and "owner" in g.columns
 
 
 def test_projected_xy_with_crs(tmp_path: Path) -> None:

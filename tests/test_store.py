@@ -3,6 +3,7 @@ audit, import, backup."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pickle
 import signal
@@ -167,6 +168,31 @@ def test_lists_are_filtered_to_the_scope(store, users):
     assert set(store.models_frame(unit_code="P", user=users["admin"]).index) == {"a1", "a2", "b1"}
     # the audit log is scoped too
     assert set(store.audit_frame(user=users["officer_b"])["model_id"]) == {"b1"}
+    # so is the list of unit names (pickers of the import and audit pages)
+    assert store.unit_names(user=users["officer"]).index.tolist() == ["A", "A1", "A2"]
+    assert store.unit_names(user=users["viewer"]).loc["A1", "name"] == "Ấp 1"
+    assert store.unit_names(user=users["admin"]).index.tolist() == ["A", "A1", "A2", "B", "B1", "P"]
+    assert store.unit_names(user=nobody).empty
+
+
+def test_audit_filters(store, users):
+    off = users["officer"]
+    store.update_model("a1", {"name": "Camera chợ"}, expected_version=1, user=off)
+    store.update_model("b1", {"name": "Camera bến"}, expected_version=1, user=users["officer_b"])
+    by_off = store.audit_frame(user_name="can_bo_a")
+    assert by_off["model_id"].tolist() == ["a1"] and by_off["model_name"].tolist() == ["Camera chợ"]
+    assert set(store.audit_frame(unit_code="A", user=users["admin"])["model_id"]) == {"a1", "a2"}
+    assert store.audit_frame(unit_code="P", user=off)["model_id"].tolist() == ["a1", "a2", "a1"]
+    with pytest.raises(PermissionDeniedError):
+        store.audit_frame(unit_code="B", user=off)
+    newest = store.audit_frame(limit=1).iloc[0]
+    assert newest["model_id"] == "b1"
+    at = newest["at"].to_pydatetime()
+    assert store.audit_frame(since=at)["model_id"].tolist() == ["b1"]
+    assert store.audit_frame(until=at)["id"].max() < newest["id"]  # until is exclusive
+    assert store.audit_frame(since=at + dt.timedelta(seconds=1)).empty
+    everything = store.audit_frame(limit=1000)["id"].tolist()
+    assert store.audit_frame(limit=2, offset=1)["id"].tolist() == everything[1:3]
 
 
 def test_officer_cannot_move_a_model_out_of_the_area(store, users):

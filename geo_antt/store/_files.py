@@ -18,14 +18,18 @@ def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]
     """Read a models file into a canonical models frame and the problems of rejected rows.
 
     Uses :func:`geo_antt.io.load_models` (CSV, XLSX, GeoJSON, GeoPackage with header matching
-    and validation). Without it only vector files already in the canonical columns are read.
+    and validation), keeping each row's place in the file in a ``source_row`` column (spreadsheet
+    row, header = 1; feature number of a vector file) so that :meth:`Store.preview_import` names
+    rejected rows as the user sees them, and leaving out the model columns the file does not
+    have (an import then updates only the fields the file gives). Without it only vector files
+    already in the canonical columns are read.
     """
     try:
         from ..io import load_models  # type: ignore[attr-defined]
     except ImportError:
         load_models = None
     if load_models is not None:
-        gdf, problems = load_models(path)
+        gdf, problems = load_models(path, source_rows=True, fill_absent=False)
         return gdf, list(problems)
     p = Path(path)
     if p.suffix.lower() not in (".geojson", ".json", ".gpkg"):

@@ -42,6 +42,14 @@ class ImportPreview:
         Ids (or ``"row N"`` labels) of the rejected rows.
     warnings
         Problems that do not stop the import.
+    store_url
+        The store the preview was made against.
+    rejected_model_ids
+        The model id (None when the row has none, or could not be read) of each entry of
+        ``rejected``, in the same order.
+    outside
+        One ``{"row", "id", "lon", "lat", "unit_code"}`` per row whose position lies outside the
+        import area (the unit, or the account's area); these rows are rejected too.
     """
 
     source: str
@@ -56,6 +64,8 @@ class ImportPreview:
     rejected_ids: tuple[str, ...]
     warnings: tuple[Problem, ...] = field(default=())
     store_url: str = ""
+    rejected_model_ids: tuple[str | None, ...] = field(default=())
+    outside: tuple[Mapping[str, Any], ...] = field(default=())
 
     @property
     def has_rejections(self) -> bool:
@@ -83,7 +93,11 @@ class ImportPreview:
                 for i, d in self.updates.items()
             },
             "unchanged": list(self.unchanged),
-            "rejected": [p.to_dict() for p in self.rejected],
+            "rejected": [
+                {**p.to_dict(), "id": self.rejected_model_ids[i] if i < len(self.rejected_model_ids) else None}
+                for i, p in enumerate(self.rejected)
+            ],
+            "outside": [dict(o) for o in self.outside],
             "warnings": [p.to_dict() for p in self.warnings],
         }
 
@@ -102,6 +116,7 @@ class ImportPreview:
             f"import preview of {self.source or 'data'}"
             + (f" for unit {self.unit_code}" if self.unit_code else "")
             + f": {c['new']} new, {c['update']} updated, {c['unchanged']} unchanged, {c['rejected']} rejected"
+            + (f" ({len(self.outside)} outside the area)" if self.outside else "")
         ]
         shown = 0
         for mid, diff in self.updates.items():
@@ -111,8 +126,10 @@ class ImportPreview:
             parts = ", ".join(f"{col}: {_short(ov)} -> {_short(nv)}" for col, (ov, nv) in diff.items())
             lines.append(f"  update {mid}: {parts}")
             shown += 1
-        for p in self.rejected[:max_lines]:
-            lines.append(f"  rejected: {p}")
+        ids = self.rejected_model_ids
+        for i, p in enumerate(self.rejected[:max_lines]):
+            mid = ids[i] if i < len(ids) else None
+            lines.append(f"  rejected: {p}" + (f" [id {mid}]" if mid and p.row is not None else ""))
         if len(self.rejected) > max_lines:
             lines.append(f"  ... and {len(self.rejected) - max_lines} more problems")
         for p in self.warnings[:max_lines]:

@@ -463,6 +463,21 @@ class Store:
         gdf["approximate"] = gdf["approximate"].astype(bool)
         return gdf.set_index(pd.Index(gdf["code"], name="code"))
 
+    def unit_names(self, *, user: User | None = None) -> pd.DataFrame:
+        """Code, name, level and parent of the units ``user`` may see (admins: all), without
+        boundaries: a cheap list for pickers. Index ``code``, ordered by code."""
+        actor = self._actor(user)
+        u = T.units
+        q = sa.select(u.c.code, u.c.name, u.c.level, u.c.parent_code).order_by(u.c.code)
+        flt = self._scope_filter(u.c.code, actor)
+        if flt is not None:
+            q = q.where(flt)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        cols = ["code", "name", "level", "parent_code"]
+        df = pd.DataFrame({c: pd.Series([getattr(r, c) for r in rows], dtype=object) for c in cols}, columns=cols)
+        return df.set_index(pd.Index(df["code"], name="code"))
+
     def _unit_exists(self, conn: sa.Connection, code: str) -> bool:
         return conn.execute(sa.select(T.units.c.code).where(T.units.c.code == code)).first() is not None
 
@@ -703,25 +718,75 @@ class Store:
             )
         )
 
-    def audit_frame(self, *, model_id: str | None = None, limit: int = 100, user: User | None = None) -> pd.DataFrame:
-        """The newest ``limit`` audit entries (all, or of one model), newest first.
+    def audit_frame(
+        self,
+        *,
+        model_id: str | None = None,
+        limit: int = 100,
+        user: User | None = None,
+        user_name: str | None = None,
+        unit_code: str | None = None,
+        since: _dt.datetime | None = None,
+        until: _dt.datetime | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """The newest ``limit`` audit entries (all, or those matching the filters), newest first.
 
-        Columns: ``id, at, user_name, action, model_id, unit_code, old, new, detail``. Non-admins
-        see only entries of models in their scope.
+        Parameters
+        ----------
+        model_id
+            Only entries of this model.
+        limit, offset
+            At most ``limit`` entries, after skipping the ``offset`` newest matching ones (pages).
+        user
+            Who reads: non-admins see only entries of units in their scope (entries without a
+            unit, such as account changes, only admins see).
+        user_name
+            Only entries made by this account.
+        unit_code
+            Only entries of this unit and the units below it (NotFoundError for an unknown
+            unit, PermissionDeniedError for a unit outside the reader's area).
+        since, until
+            Only entries at or after ``since`` and before ``until`` (timezone-aware datetimes;
+            naive ones are taken as UTC).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``id, at, user_name, action, model_id, unit_code, old, new, detail,
+            model_name`` (``at`` UTC; ``model_name`` the model's current name, None when the
+            entry has no model).
         """
         actor = self._actor(user)
         if limit < 1:
             raise GeoAnttError(f"limit must be >= 1, got {limit}")
+        if offset < 0:
+            raise GeoAnttError(f"offset must be >= 0, got {offset}")
         a = T.audit_log
-        q = sa.select(a).order_by(a.c.id.desc()).limit(int(limit))
+        m = T.models
+        q = (
+            sa.select(a, m.c.name.label("model_name"))
+            .select_from(a.outerjoin(m, m.c.id == a.c.model_id))
+            .order_by(a.c.id.desc())
+            .limit(int(limit))
+            .offset(int(offset))
+        )
         if model_id is not None:
             q = q.where(a.c.model_id == model_id)
+        if user_name is not None:
+            q = q.where(a.c.user_name == user_name)
+        if since is not None:
+            q = q.where(a.c.at >= _aware(since))
+        if until is not None:
+            q = q.where(a.c.at < _aware(until))
         flt = self._scope_filter(a.c.unit_code, actor)
         if flt is not None:
             q = q.where(flt)
         with self._read() as conn:
+            if unit_code is not None:
+                q = q.where(self._within_unit(conn, actor, unit_code, a.c.unit_code))
             rows = conn.execute(q).all()
-        cols = ["id", "at", "user_name", "action", "model_id", "unit_code", "old", "new", "detail"]
+        cols = ["id", "at", "user_name", "action", "model_id", "unit_code", "old", "new", "detail", "model_name"]
         df = pd.DataFrame({c: pd.Series([getattr(r, c) for r in rows], dtype=object) for c in cols}, columns=cols)
         df["id"] = df["id"].astype("int64")
         df["at"] = pd.to_datetime(df["at"], utc=True)
@@ -967,6 +1032,7 @@ class Store:
         user: User | None,
         unit_code: str | None = None,
         source: str = "",
+        problems: Sequence[Problem] = (),
     ) -> ImportPreview:
         """Compare a models frame with the store without changing anything.
 
@@ -989,6 +1055,15 @@ class Store:
             The unit the data belongs to; rows without ``unit_code`` get it.
         source
             The file name, for messages and the audit log.
+        problems
+            What the file reader found (``read_models_file``): its errors (rows that could not be
+            read, with their row numbers) are rejections of this preview, so that the counts,
+            the commit refusal and the fingerprint cover them; its warnings are warnings.
+
+        Returns
+        -------
+        ImportPreview
+            Also lists (``outside``) the rows whose position is outside the import area.
         """
         actor = self._actor(user)
         self._require_edit(actor)
@@ -1006,7 +1081,16 @@ class Store:
         label = source or "import"
         rejected: list[Problem] = []
         rejected_ids: list[str] = []
+        problem_ids: list[str | None] = []
+        outside: list[dict[str, Any]] = []
         warnings: list[Problem] = []
+        for q in problems:
+            if q.severity != "error":
+                warnings.append(q)
+                continue
+            rejected.append(q)
+            problem_ids.append(None)
+            rejected_ids.append(f"row {q.row}" if q.row is not None else label)
         with self._read() as conn:
             scope = self._scope(conn, actor)
             if unit_code is not None:
@@ -1060,6 +1144,7 @@ class Store:
                     rec = normalize_record(raw, rounded=rounded)
                 except GeoAnttError as exc:
                     rejected.append(Problem(place_of(i, raw.get("id")), rowno, None, raw.get("id"), exc.message))
+                    problem_ids.append(None if _isna(raw.get("id")) else str(raw.get("id")))
                     rejected_ids.append(str(raw.get("id") or f"row {rowno or i + 1}"))
                     continue
                 if rec["unit_code"] is None and unit_code is not None:
@@ -1078,10 +1163,12 @@ class Store:
                     x, y = rec["geometry"].representative_point().coords[0]
                     where = f"unit {unit_code}" if unit_code else f"the area of account {actor.name!r}"
                     probs.append(("geometry", f"{x:.6f}, {y:.6f}", f"position outside {where}"))
+                    outside.append({"row": rowno, "id": mid, "lon": round(x, 7), "lat": round(y, 7), "unit_code": rec["unit_code"]})
                 if mid is not None:
                     seen.setdefault(mid, rowno)
                 if probs:
                     rejected.extend(Problem(place_of(i, mid), rowno, f, v, r) for f, v, r in probs)
+                    problem_ids.extend([mid] * len(probs))
                     rejected_ids.append(str(mid or f"row {rowno or i + 1}"))
                     continue
                 records.append((place_of(i, mid), rowno, rec))
@@ -1103,6 +1190,7 @@ class Store:
                 continue
             if scope is not None and row.unit_code not in scope:
                 rejected.append(Problem(place, rowno, "id", rec["id"], f"id of a model of unit {row.unit_code}, outside the area of account {actor.name!r}"))
+                problem_ids.append(rec["id"])
                 rejected_ids.append(rec["id"])
                 continue
             old = self._row_record(row)
@@ -1127,6 +1215,8 @@ class Store:
             rejected_ids=tuple(dict.fromkeys(rejected_ids)),
             warnings=tuple(warnings),
             store_url=self.url,
+            rejected_model_ids=tuple(problem_ids),
+            outside=tuple(outside),
         )
 
     def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False) -> dict[str, int]:
@@ -1490,6 +1580,13 @@ def _metres_to_degrees(metres: float, *, lat: float) -> tuple[float, float]:
     dlat = metres / 110_574.0
     dlon = metres / (111_320.0 * max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6))
     return dlon, dlat
+
+
+def _aware(t: _dt.datetime) -> _dt.datetime:
+    """A datetime with a time zone (naive ones are UTC)."""
+    if not isinstance(t, _dt.datetime):
+        raise TypeError(f"expected a datetime, got {type(t).__name__}")
+    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.timezone.utc)
 
 
 def _token_hash(token: str) -> str:
