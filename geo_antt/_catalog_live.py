@@ -69,10 +69,10 @@ class _Shared:
     level: str
     codes: np.ndarray  # coverage-level unit codes, in the coverage collection's order
     pos: Mapping[str, int]
-    metric: np.ndarray  # their polygons in the metric CRS (made valid, as compute_coverage does)
-    tree: shapely.STRtree
+    tree: shapely.STRtree  # over their polygons in lon/lat
     targets: Mapping[str, str]  # unit code at or below a coverage unit -> that unit's code
     units: gpd.GeoDataFrame  # the coverage units' rows of the units frame
+    units_m: gpd.GeoDataFrame  # the same in the metric CRS, made valid (as compute_coverage does)
 
 
 @dataclass(frozen=True)
@@ -152,14 +152,17 @@ def _start(cat: Catalog, coverage: Any, *, specs: Mapping[str, LayerSpec], setti
     crs = coverage.metric_crs
     settings = settings.replace(metric_crs=crs.to_string() if hasattr(crs, "to_string") else str(crs))
     target = cat.units.loc[codes]
-    metric = np.asarray(target.to_crs(crs).geometry.to_numpy(), dtype=object)
+    units_m = target.to_crs(crs)
+    metric = np.asarray(units_m.geometry.to_numpy(), dtype=object)
     bad = ~shapely.is_valid(metric)
     if bad.any():
         metric = metric.copy()
         metric[bad] = shapely.make_valid(metric[bad])
+        units_m = units_m.set_geometry(gpd.GeoSeries(metric, index=units_m.index, crs=units_m.crs))
     shared = _Shared(
-        specs=specs, settings=settings, level=level, codes=codes, pos=pos, metric=metric,
-        tree=shapely.STRtree(metric), targets=_descendant_map(cat.units, pd.Index(codes)), units=target,
+        specs=specs, settings=settings, level=level, codes=codes, pos=pos,
+        tree=shapely.STRtree(target.geometry.to_numpy()), targets=_descendant_map(cat.units, pd.Index(codes)),
+        units=target, units_m=units_m,
     )
     frame = cov.frame
     models = cat.models
@@ -193,8 +196,9 @@ def _nogeom_targets(models: pd.DataFrame, shared: _Shared):
     """(id, coverage unit code) of the models without geometry that count in a coverage unit."""
     if not len(models) or "unit_code" not in models:
         return
-    g = models.geometry
-    none = (g.isna() | g.is_empty).to_numpy()
+    g = models.geometry.to_numpy()
+    none = shapely.is_missing(g)
+    none[~none] = shapely.is_empty(g[~none])
     for mid, code in zip(models.index[none], models["unit_code"].to_numpy()[none]):
         t = shared.targets.get(str(code)) if code is not None else None
         if t is not None:
@@ -284,23 +288,22 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
             collections[cid] = col.with_changes(remove=rem, add=add, add_keys=ids[sel], add_links=links[sel],
                                                 compact_above=compact_above)
 
-    # footprints of the changed models
-    crs = sh.settings.metric_crs
-    new_m = new.to_crs(crs)
-    old_m = old.to_crs(crs) if len(old) else old
-    fp_new_m = _footprints(new_m, sh)
-    if "footprints" in collections:
-        fcol = collections["footprints"]
-        fp = _valid_wgs84(fp_new_m)
-        fp.index = fp.index.astype(str)
+    # footprints of the changed models (the old ones are in the footprints collection)
+    fcol = collections["footprints"]
+    fp_old = fcol._table.rows(ids)
+    fp = _footprints(new.to_crs(sh.settings.metric_crs), sh)
+    fp = _valid_wgs84(fp) if len(fp) else fp.set_crs("EPSG:4326", allow_override=True)
+    fp.index = fp.index.astype(str)
+    fp_links = pd.Series(links, index=new.index).reindex(fp.index).to_numpy(dtype=object)
+    if any(not v for v in fp_links):  # a model linked to no unit: as the full build does it
         fp_links = _link_codes(fp, cat.units, model_links=pd.Series(links, index=new.index))
-        collections["footprints"] = fcol.with_changes(
-            remove=ids, add=fp, add_keys=fp.index.to_numpy(dtype=object), add_links=fp_links, compact_above=compact_above)
+    collections["footprints"] = fcol.with_changes(
+        remove=ids, add=fp, add_keys=fp.index.to_numpy(dtype=object), add_links=fp_links, compact_above=compact_above)
 
     # the coverage units touched by the old or new state of a model whose coverage fields changed
     rel = _coverage_changed(old, new)
-    touched = _touched(sh, old_m.loc[old_m.index.isin(rel)] if len(old_m) else old_m,
-                       new_m.loc[new_m.index.isin(rel)], fp_new_m.loc[fp_new_m.index.isin(rel)])
+    touched = _touched(sh, old.loc[old.index.isin(rel)], new.loc[new.index.isin(rel)],
+                       [fp_old.geometry[fp_old.index.isin(rel)].to_numpy(), fp.geometry[fp.index.isin(rel)].to_numpy()])
     nogeom = dict(live.nogeom)
     for frame, add in ((old, False), (new, True)):
         for mid, t in _nogeom_targets(frame, sh):
@@ -321,10 +324,12 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
 
 def _footprints(models_m: gpd.GeoDataFrame, sh: _Shared) -> gpd.GeoDataFrame:
     """Footprints of the counted models among ``models_m`` as compute_coverage makes them."""
-    if not len(models_m):
-        return gpd.GeoDataFrame({"kind": [], "name": [], "status": [], "area_m2": []}, geometry=[], crs=sh.settings.metric_crs)
-    counted = models_m["status"].isin(list(COUNTING_STATUSES)).to_numpy().copy()
-    counted &= (models_m.geometry.notna() & ~models_m.geometry.is_empty).to_numpy()
+    counted = models_m["status"].isin(list(COUNTING_STATUSES)).to_numpy().copy() if len(models_m) else np.zeros(0, dtype=bool)
+    g = models_m.geometry.to_numpy()
+    counted &= ~shapely.is_missing(g)
+    counted[counted] = ~shapely.is_empty(g[counted])
+    if not counted.any():
+        return gpd.GeoDataFrame({"kind": [], "name": [], "status": [], "area_m2": []}, geometry=[], crs=models_m.crs)
     fp = build_footprints(models_m.loc[counted], specs=sh.specs, segments_per_quarter=sh.settings.sector_segments)
     if "name" in models_m.columns and len(fp):
         fp.insert(1, "name", models_m.loc[fp.index, "name"].to_numpy())
@@ -355,18 +360,15 @@ def _coverage_changed(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
     return out
 
 
-def _touched(sh: _Shared, old_m: gpd.GeoDataFrame, new_m: gpd.GeoDataFrame, fp_new_m: gpd.GeoDataFrame) -> np.ndarray:
+def _touched(sh: _Shared, old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, footprints: list[np.ndarray]) -> np.ndarray:
     """Positions of the coverage units the old or new footprint, location or unit of these
-    models touches."""
-    probes = [fp_new_m.geometry.to_numpy()]
-    if len(old_m):
-        probes.append(_footprints(old_m, sh).geometry.to_numpy())
+    models touches (lon/lat; within 1e-6 degree, so that no unit touched in metres is missed)."""
+    probes = list(footprints)
     hit: list[np.ndarray] = []
-    for frame in (old_m, new_m):
+    for frame in (old, new):
         if not len(frame):
             continue
-        g = frame.geometry.to_numpy()
-        probes.append(g[~shapely.is_missing(g)])
+        probes.append(frame.geometry.to_numpy())
         for _, t in _nogeom_targets(frame, sh):
             hit.append(np.array([sh.pos[t]]))
     geoms = np.concatenate([np.asarray(p, dtype=object) for p in probes])
@@ -374,7 +376,7 @@ def _touched(sh: _Shared, old_m: gpd.GeoDataFrame, new_m: gpd.GeoDataFrame, fp_n
     if len(geoms):
         geoms = geoms[~shapely.is_empty(geoms)]
     if len(geoms):
-        hit.append(sh.tree.query(geoms, predicate="intersects")[1])
+        hit.append(sh.tree.query(geoms, predicate="dwithin", distance=1e-6)[1])
     if not hit:
         return np.array([], dtype=np.int64)
     return np.unique(np.concatenate(hit)).astype(np.int64)
@@ -391,8 +393,7 @@ def _recompute(sh: _Shared, version: _Version, collections: dict, models, touche
                units: gpd.GeoDataFrame, *, compact_above: int) -> _Version:
     """Coverage figures and gaps of the ``touched`` coverage units, from the models near them
     (compute_coverage, as the store's cache does); ranks of every unit; changed features only."""
-    target = sh.units.iloc[touched]
-    b = shapely.bounds(target.geometry.to_numpy())
+    b = shapely.bounds(sh.units.geometry.to_numpy()[touched])
     lat = np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3]))
     dx, dy = _degrees(version.reach_m * 1.05 + 1.0, lat)
     boxes = shapely.box(b[:, 0] - dx, b[:, 1] - dy, b[:, 2] + dx, b[:, 3] + dy)
@@ -401,7 +402,8 @@ def _recompute(sh: _Shared, version: _Version, collections: dict, models, touche
     extra_ids = sorted({mid for c in sh.codes[touched] for mid in version.nogeom.get(c, ())})
     if extra_ids:
         near = pd.concat([near, models.rows(extra_ids)])
-    res = compute_coverage(target, near, level=sh.level, specs=sh.specs, settings=sh.settings, with_gaps=True)
+    res = compute_coverage(sh.units_m.iloc[touched], near, level=sh.level, specs=sh.specs, settings=sh.settings,
+                           with_gaps=True)
     figs = res.units
 
     cov = collections["coverage"]

@@ -21,7 +21,7 @@ import json
 import math
 import tempfile
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -219,7 +219,12 @@ class _Table:
             self.x_pos = np.array([], dtype=np.int64)
             self.size = n
             return
-        ins = np.searchsorted(self.base_keys[surv], self.x_keys) if m else np.array([], dtype=np.int64)
+        if m:
+            # surviving base rows before each extra row: base rows before it minus removed ones
+            at = np.searchsorted(self.base_keys, self.x_keys)
+            ins = at - np.searchsorted(np.flatnonzero(self.removed), at)
+        else:
+            ins = np.array([], dtype=np.int64)
         self.x_pos = ins + np.arange(m)
         self.size = len(surv) + m
         is_x = np.zeros(self.size, dtype=bool)
@@ -374,16 +379,20 @@ class _Table:
         keep[xpos] = False
         add = _align(add, self.base)
         add_keys = np.asarray(add_keys, dtype=self.base_keys.dtype)
-        xf = pd.concat([self.x_frame[keep], add]) if len(add) and keep.any() else (add if len(add) else self.x_frame[keep])
+        old_x = self.x_frame if keep.all() else self.x_frame[keep]
+        xf = pd.concat([old_x, add]) if len(add) and len(old_x) else (add if len(add) else old_x)
         xk = np.concatenate([self.x_keys[keep], add_keys])
         xl = np.concatenate([self.x_links[keep], np.asarray(add_links, dtype=object)])
         order = np.argsort(xk, kind="stable")
-        if len(order) > 1 and not np.all(xk[order][1:] != xk[order][:-1]):
+        sk = xk[order]
+        if len(sk) > 1 and not np.all(sk[1:] != sk[:-1]):
             raise GeoAnttError("table update adds a key twice")
         bcheck, _ = self.key_positions(add_keys)
         if (~removed[bcheck]).any():
             raise GeoAnttError("table update adds a key that is already present")
-        xf = _geo(xf.take(order), self.base)
+        if not np.array_equal(order, np.arange(len(order))):
+            xf = xf.take(order)
+        xf = _geo(xf, self.base)
         return _Table(self.base, self.base_links, keys=self.base_keys, _removed=removed,
                       _extra=(xf, xk[order], xl[order]))
 
@@ -410,12 +419,12 @@ def _align(add: gpd.GeoDataFrame, like: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if set(add.columns) != set(like.columns):
             raise GeoAnttError(f"rows with columns {sorted(add.columns)} cannot join a table of {sorted(like.columns)}")
         add = add[list(like.columns)]
-    for c in like.columns:
-        if c != like.geometry.name and add[c].dtype != like[c].dtype:
-            try:
-                add = add.astype({c: like[c].dtype})
-            except (TypeError, ValueError):
-                pass
+    want, have = like.dtypes, add.dtypes
+    for c in [c for c, a, b in zip(like.columns, want, have) if a != b and c != like.geometry.name]:
+        try:
+            add = add.astype({c: want[c]})
+        except (TypeError, ValueError):
+            pass
     return add
 
 
@@ -456,6 +465,9 @@ class Collection:
 
     def __len__(self) -> int:
         return self._table.size
+
+    def __bool__(self) -> bool:  # a collection is there even when empty
+        return True
 
     def title(self, lang: str = "vi") -> str:
         return self.title_en if lang == "en" else self.title_vi
@@ -584,6 +596,12 @@ def _link_codes(frame: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, model_links
     """The unit code each feature belongs to: a ``unit_code``/``hamlet_code`` column, else the
     model it derives from (``model_id`` column), else the deepest unit containing its
     representative point."""
+    for col in ("unit_code", "hamlet_code"):
+        if col in frame.columns:  # the common case: every feature names its unit
+            v = frame[col].to_numpy(dtype=object)
+            if all(type(x) is str and x for x in v):
+                return v.copy()
+            break
     codes = pd.Series([""] * len(frame), index=frame.index, dtype=object)
     for col in ("unit_code", "hamlet_code"):
         if col in frame.columns:

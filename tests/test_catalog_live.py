@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pytest
 import shapely
 import shapely.affinity

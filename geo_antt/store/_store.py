@@ -1340,22 +1340,27 @@ class Store:
             if self.backend == "postgresql":
                 conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             now = self._generation(conn)
-            empty = _models_frame_from_columns({k: () for k in [*MODEL_COLUMNS, "geom", *self._META]})
+
+            def none() -> gpd.GeoDataFrame:
+                return _models_frame_from_columns({k: () for k in [*MODEL_COLUMNS, "geom", *self._META]})
+
             if now == generation:
-                return ModelChanges(generation=now, reload=False, models=empty)
+                return ModelChanges(generation=now, reload=False, models=none())
             reload_gen = conn.execute(
                 sa.select(T.store_meta.c.value).where(T.store_meta.c.key == "reload_generation")
             ).scalar()
             if generation > now or (reload_gen is not None and int(reload_gen) > generation):
-                return ModelChanges(generation=now, reload=True, models=empty)
+                return ModelChanges(generation=now, reload=True, models=none())
             changed = T.models.c.generation > int(generation)
             if max_models is not None:
                 n = conn.execute(sa.select(sa.func.count()).select_from(T.models).where(changed)).scalar_one()
                 if n > max_models:
-                    return ModelChanges(generation=now, reload=True, models=empty)
-            res = conn.execute(self._model_select().where(changed).order_by(T.models.c.id))
+                    return ModelChanges(generation=now, reload=True, models=none())
+            # no ORDER BY: SQLite would walk the primary key instead of ix_models_generation
+            res = conn.execute(self._model_select().where(changed))
             keys = list(res.keys())
             rows = res.all()
+        rows.sort(key=lambda r: r.id)
         models = _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
         return ModelChanges(generation=now, reload=False, models=models)
 
