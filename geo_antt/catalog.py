@@ -191,26 +191,35 @@ class ItemsPage:
         return len(self.features)
 
 
+_MAX_CHUNKS = 32  # extra rows kept in more frames than this are gathered into one
+
+
 class _Table:
     """Rows of a frame with their unit links, updated copy-on-write.
 
     A table is a *base* (a frame, its sort keys, its unit links; never changed once built, so
     its spatial index is built once) plus a patch: the base rows removed since, and the *extra*
-    rows added since (a small frame, sorted by key). Reads see the merged rows in key order,
-    exactly as if the table had been built from them; :meth:`with_changes` returns a new table
-    sharing the base, so a reader holding the old table keeps a consistent view.
+    rows added since (kept in the frames they came in, "chunks", with arrays of their keys,
+    links, geometries and ids sorted by key; gathered into one frame only when asked for).
+    Reads see the merged rows in key order, exactly as if the table had been built from them;
+    :meth:`with_changes` returns a new table sharing the base, so a reader holding the old
+    table keeps a consistent view.
     """
 
     def __init__(self, frame: gpd.GeoDataFrame, links: np.ndarray, *, keys: np.ndarray | None = None,
-                 _removed: np.ndarray | None = None, _extra: tuple | None = None) -> None:
+                 _removed: np.ndarray | None = None, _extra: dict[str, Any] | None = None) -> None:
         self.base = frame
         self.base_links = np.asarray(links, dtype=object)
         self.base_keys = np.arange(len(frame)) if keys is None else np.asarray(keys)
         n = len(frame)
         self.removed = np.zeros(n, dtype=bool) if _removed is None else _removed
         if _extra is None:
-            _extra = (frame.iloc[:0], self.base_keys[:0], np.array([], dtype=object))
-        self.x_frame, self.x_keys, self.x_links = _extra
+            e = np.array([], dtype=np.int64)
+            o = np.array([], dtype=object)
+            _extra = {"chunks": (), "chunk": e, "row": e, "keys": self.base_keys[:0], "links": o, "geoms": o, "ids": o}
+        self.x_chunks: tuple[gpd.GeoDataFrame, ...] = _extra["chunks"]
+        self.x_chunk, self.x_row = _extra["chunk"], _extra["row"]
+        self.x_keys, self.x_links, self.x_geoms, self.x_ids = _extra["keys"], _extra["links"], _extra["geoms"], _extra["ids"]
         surv = np.flatnonzero(~self.removed)
         m = len(self.x_keys)
         if m == 0 and len(surv) == n:
@@ -245,17 +254,34 @@ class _Table:
     def n_extra(self) -> int:
         return len(self.x_keys)
 
+    def _extras(self, xi: np.ndarray) -> gpd.GeoDataFrame:
+        """Extra rows ``xi`` (indices in key order) as a frame, in that order."""
+        xi = np.asarray(xi, dtype=np.int64)
+        if not len(xi):
+            return self.base.iloc[:0]
+        ch, rw = self.x_chunk[xi], self.x_row[xi]
+        parts, where = [], []
+        for c in np.unique(ch):
+            sel = np.flatnonzero(ch == c)
+            parts.append(self.x_chunks[c].take(rw[sel]))
+            where.append(sel)
+        return _reorder(parts, where, self.base)
+
+    @cached_property
+    def x_frame(self) -> gpd.GeoDataFrame:
+        """Every extra row, in key order."""
+        return self._extras(np.arange(self.n_extra))
+
+    @cached_property
+    def _x_index(self) -> dict[str, int]:
+        return {str(v): i for i, v in enumerate(self.x_ids)}
 
     @cached_property
     def frame(self) -> gpd.GeoDataFrame:
         """The merged rows as one frame (built on first use after a change)."""
         if not self.patched:
             return self.base
-        surv = np.flatnonzero(~self.removed)
-        both = pd.concat([self.base.take(surv), self.x_frame]) if len(self.x_frame) else self.base.take(surv)
-        rank = np.cumsum(~self.removed) - 1
-        order = np.where(self.src >= 0, rank[np.clip(self.src, 0, None)], len(surv) + ~self.src)
-        return _geo(both.take(order), self.base)
+        return self.take(np.arange(self.size))
 
     @cached_property
     def links(self) -> np.ndarray:
@@ -274,7 +300,7 @@ class _Table:
         out = np.empty(self.size, dtype=object)
         b = self.src >= 0
         out[b] = self.base.geometry.to_numpy()[self.src[b]]
-        out[self.x_pos] = self.x_frame.geometry.to_numpy()
+        out[self.x_pos] = self.x_geoms
         return out
 
     @cached_property
@@ -295,11 +321,10 @@ class _Table:
             hit = self.base_to_merged[hit]
             hit = hit[hit >= 0]
             if self.n_extra:
-                xg = self.x_frame.geometry.to_numpy()
-                ok = ~shapely.is_missing(xg)
+                ok = ~shapely.is_missing(self.x_geoms)
                 if ok.any():
                     xi = np.flatnonzero(ok)
-                    _, xj = shapely.STRtree(xg[xi]).query(geoms, predicate=predicate)
+                    _, xj = shapely.STRtree(self.x_geoms[xi]).query(geoms, predicate=predicate)
                     hit = np.concatenate([hit, self.x_pos[xi[np.unique(xj)]]])
             hit = np.sort(hit)
         return hit.astype(np.int64)
@@ -307,8 +332,8 @@ class _Table:
     def locate(self, fid: str) -> int | None:
         """Merged position of the row with index label ``fid`` (None when absent)."""
         if self.n_extra:
-            xi = self.x_frame.index.get_indexer([fid])[0]
-            if xi >= 0:
+            xi = self._x_index.get(str(fid))
+            if xi is not None:
                 return int(self.x_pos[xi])
         try:
             i = self.base.index.get_loc(fid)
@@ -332,19 +357,17 @@ class _Table:
         if not self.patched:
             return self.base.take(pos)
         s = self.src[pos]
+        b = s >= 0
         parts, where = [], []
-        if (s >= 0).any():
-            parts.append(self.base.take(s[s >= 0]))
-            where.append(np.flatnonzero(s >= 0))
-        if (s < 0).any():
-            parts.append(self.x_frame.take(~s[s < 0]))
-            where.append(np.flatnonzero(s < 0))
+        if b.any():
+            parts.append(self.base.take(s[b]))
+            where.append(np.flatnonzero(b))
+        if (~b).any():
+            parts.append(self._extras(~s[~b]))
+            where.append(np.flatnonzero(~b))
         if not parts:
             return self.base.iloc[:0]
-        both = pd.concat(parts) if len(parts) > 1 else parts[0]
-        back = np.empty(len(pos), dtype=np.int64)
-        back[np.concatenate(where)] = np.arange(len(pos))
-        return _geo(both.take(back), self.base)
+        return _reorder(parts, where, self.base)
 
     def key_positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(base positions, extra positions) of the rows holding ``keys`` (absent keys skipped)."""
@@ -377,24 +400,37 @@ class _Table:
         removed[bpos] = True
         keep = np.ones(self.n_extra, dtype=bool)
         keep[xpos] = False
-        add = _align(add, self.base)
         add_keys = np.asarray(add_keys, dtype=self.base_keys.dtype)
-        old_x = self.x_frame if keep.all() else self.x_frame[keep]
-        xf = pd.concat([old_x, add]) if len(add) and len(old_x) else (add if len(add) else old_x)
-        xk = np.concatenate([self.x_keys[keep], add_keys])
-        xl = np.concatenate([self.x_links[keep], np.asarray(add_links, dtype=object)])
-        order = np.argsort(xk, kind="stable")
-        sk = xk[order]
-        if len(sk) > 1 and not np.all(sk[1:] != sk[:-1]):
-            raise GeoAnttError("table update adds a key twice")
         bcheck, _ = self.key_positions(add_keys)
         if (~removed[bcheck]).any():
             raise GeoAnttError("table update adds a key that is already present")
-        if not np.array_equal(order, np.arange(len(order))):
-            xf = xf.take(order)
-        xf = _geo(xf, self.base)
-        return _Table(self.base, self.base_links, keys=self.base_keys, _removed=removed,
-                      _extra=(xf, xk[order], xl[order]))
+        chunks = self.x_chunks
+        new = {"chunk": [self.x_chunk[keep]], "row": [self.x_row[keep]], "keys": [self.x_keys[keep]],
+               "links": [self.x_links[keep]], "geoms": [self.x_geoms[keep]], "ids": [self.x_ids[keep]]}
+        if len(add):
+            add = _align(add, self.base)
+            new["chunk"].append(np.full(len(add), len(chunks), dtype=np.int64))
+            new["row"].append(np.arange(len(add), dtype=np.int64))
+            new["keys"].append(add_keys)
+            new["links"].append(np.asarray(add_links, dtype=object))
+            new["geoms"].append(np.asarray(add.geometry.to_numpy(), dtype=object))
+            new["ids"].append(add.index.to_numpy(dtype=object))
+            chunks = chunks + (add,)
+        x = {k: np.concatenate(v) for k, v in new.items()}
+        x["keys"] = x["keys"].astype(self.base_keys.dtype, copy=False)
+        order = np.argsort(x["keys"], kind="stable")
+        x = {k: v[order] for k, v in x.items()}
+        sk = x["keys"]
+        if len(sk) > 1 and not np.all(sk[1:] != sk[:-1]):
+            raise GeoAnttError("table update adds a key twice")
+        used, x["chunk"] = np.unique(x["chunk"], return_inverse=True)
+        chunks = tuple(chunks[int(c)] for c in used)
+        x["chunks"] = chunks
+        out = _Table(self.base, self.base_links, keys=self.base_keys, _removed=removed, _extra=x)
+        if len(chunks) > _MAX_CHUNKS:  # gather the extra rows into one frame
+            x = dict(x, chunks=(out.x_frame,), chunk=np.zeros(len(sk), dtype=np.int64), row=np.arange(len(sk)))
+            out = _Table(self.base, self.base_links, keys=self.base_keys, _removed=removed, _extra=x)
+        return out
 
     def compacted(self) -> "_Table":
         """The same rows as a new base without a patch (its index is rebuilt on first query)."""
@@ -402,6 +438,17 @@ class _Table:
             return self
         frame = self.frame.copy()
         return _Table(frame, self.links, keys=self.keys)
+
+
+def _reorder(parts: list[gpd.GeoDataFrame], where: list[np.ndarray], like: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Frames ``parts`` whose rows go to positions ``where`` of the result, as one frame."""
+    both = pd.concat(parts) if len(parts) > 1 else parts[0]
+    idx = np.concatenate(where)
+    if not np.array_equal(idx, np.arange(len(idx))):
+        back = np.empty(len(idx), dtype=np.int64)
+        back[idx] = np.arange(len(idx))
+        both = both.take(back)
+    return _geo(both, like)
 
 
 def _geo(frame: pd.DataFrame, like: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
