@@ -20,6 +20,7 @@ Usage: python bench/catalog_bench.py [--province "Vĩnh Long"] [--cameras 100000
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from geo_antt._catalog_live import MAX_INCREMENTAL, build_catalog, update_catalog
+    from geo_antt._catalog_live import COMPACT_ABOVE, MAX_INCREMENTAL, build_catalog, update_catalog
     from geo_antt.app import create_app
     from geo_antt.store import Store
 
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         auth = {"Authorization": "Bearer " + store.create_token("bench", label="catalog_bench", user=None)}
         n_h = int((case.units["level"] == "hamlet").sum())
         print(f"case: {args.province}: {n_h} hamlets, {len(case.models):,} cameras in a {store.backend} store "
-              f"(built and imported in {time.perf_counter() - t0:.1f} s)")
+              f"(built and imported in {time.perf_counter() - t0:.1f} s); load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores")
 
         t0 = time.perf_counter()
         app = create_app({"TESTING": False, "STORE": store, "DATA_DIR": tmp.name})
@@ -134,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             new = update_catalog(cat, ch.models)
             dt = time.perf_counter() - s
             verdict = "incremental" if new is not None else "full rebuild needed"
-            print(f"  k = {k:6,d}: changes_since + update {dt:7.2f} s  ({verdict}; full rebuild {rebuild_s:.2f} s)")
+            note = f", compacted (> {COMPACT_ABOVE:,} changed rows)" if new is not None and not new.get("camera")._table.patched else ""
+            print(f"  k = {k:6,d}: changes_since + update {dt:7.2f} s  ({verdict}{note}; full rebuild {rebuild_s:.2f} s; "
+                  f"load average {os.getloadavg()[0]:.1f})")
             if new is not None:
                 cat, gen = new, ch.generation
     finally:
