@@ -36,7 +36,7 @@ import pandas as pd
 import shapely
 
 from ._errors import GeoAnttError
-from .catalog import Catalog, _feature_texts, _link_codes, _property_texts, _wgs84, _with_properties
+from .catalog import Catalog, _align, _feature_texts, _link_codes, _property_texts, _reorder, _wgs84, _with_properties
 from .config import Settings
 from .coverage import _descendant_map, _valid_wgs84, choose_level, compute_coverage
 from .footprints import footprints as build_footprints
@@ -280,11 +280,13 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
     if models.n_extra + int(models.removed.sum()) > compact_above:
         models = models.compacted()
     collections = dict(cat.collections)
+    old_kind, new_kind = old["kind"].to_numpy(dtype=object), new["kind"].to_numpy(dtype=object)
+    old_ids = old.index.to_numpy(dtype=object)
     for cid, col in cat.collections.items():
         if col.group != "models":
             continue
-        rem = old.index[(old["kind"] == cid).to_numpy()].to_numpy(dtype=object)
-        sel = (new["kind"] == cid).to_numpy()
+        rem = old_ids[old_kind == cid]
+        sel = new_kind == cid
         if len(rem) or sel.any():
             add = new[sel]
             collections[cid] = col.with_changes(remove=rem, add=add, add_keys=ids[sel], add_links=links[sel],
@@ -429,14 +431,18 @@ def _recompute(sh: _Shared, version: _Version, collections: dict, models, touche
     rank = np.empty(len(pct), dtype=np.int64)
     rank[order] = np.arange(1, len(pct) + 1)
     changed = np.union1d(touched, np.flatnonzero(rank != version.rank)).astype(np.int64)
-    rows = cov._table.take(changed).copy()
-    at = np.searchsorted(changed, touched)
-    for c in figs.columns:
-        if c in ("geometry", "rank") or c not in rows.columns:
-            continue
-        vals = rows[c].to_numpy().copy()
-        vals[at] = figs[c].to_numpy()
-        rows[c] = vals
+    rows = cov._table.take(changed)
+    fresh = np.isin(changed, touched)
+    # the touched units: the new figures, with the unit's own geometry (and name) kept
+    got = figs.drop(columns=[c for c in ("geometry",) if c in figs.columns])
+    got = got[[c for c in got.columns if c in rows.columns]]
+    keep = rows.iloc[np.flatnonzero(fresh)]
+    got = keep.drop(columns=list(got.columns)).join(got)
+    parts, where = [got], [np.flatnonzero(fresh)]
+    if (~fresh).any():  # the others: only their rank moved
+        parts.append(rows.iloc[np.flatnonzero(~fresh)])
+        where.append(np.flatnonzero(~fresh))
+    rows = _align(_reorder(parts, where, rows), rows)
     rows["rank"] = rank[changed]
     feats = cov.features
     texts = [_with_properties(feats[int(i)], p) for i, p in zip(changed, _property_texts(rows))]
