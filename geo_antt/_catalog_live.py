@@ -292,22 +292,12 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
             collections[cid] = col.with_changes(remove=rem, add=add, add_keys=ids[sel], add_links=links[sel],
                                                 compact_above=compact_above)
 
-    # footprints of the changed models (the old ones are in the footprints collection)
-    fcol = collections["footprints"]
-    fp_old = fcol._table.rows(ids)
-    fp = _footprints(new.to_crs(sh.settings.metric_crs), sh)
-    fp = _valid_wgs84(fp) if len(fp) else fp.set_crs("EPSG:4326", allow_override=True)
-    fp.index = fp.index.astype(str)
-    fp_links = pd.Series(links, index=new.index).reindex(fp.index).to_numpy(dtype=object)
-    if any(not v for v in fp_links):  # a model linked to no unit: as the full build does it
-        fp_links = _link_codes(fp, cat.units, model_links=pd.Series(links, index=new.index))
-    collections["footprints"] = fcol.with_changes(
-        remove=ids, add=fp, add_keys=fp.index.to_numpy(dtype=object), add_links=fp_links, compact_above=compact_above)
-
     # the coverage units touched by the old or new state of a model whose coverage fields changed
+    fcol = collections["footprints"]
+    fp_old = fcol._table.rows(ids)  # the old footprints are in the footprints collection
     rel = _coverage_changed(old, new)
-    touched = _touched(sh, old.loc[old.index.isin(rel)], new.loc[new.index.isin(rel)],
-                       [fp_old.geometry[fp_old.index.isin(rel)].to_numpy(), fp.geometry[fp.index.isin(rel)].to_numpy()])
+    new_rel = new.loc[new.index.isin(rel)]
+    touched = _touched(sh, old.loc[old.index.isin(rel)], new_rel, fp_old.geometry[fp_old.index.isin(rel)].to_numpy())
     nogeom = dict(live.nogeom)
     for frame, add in ((old, False), (new, True)):
         for mid, t in _nogeom_targets(frame, sh):
@@ -316,8 +306,30 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
             nogeom[t] = frozenset(cur)
     reach = max(live.reach_m, _reach_m(new, sh.specs))
     version = replace(live, reach_m=reach, nogeom=nogeom, kinds=kinds)
+    fp_parts = []
     if len(touched):
-        version = _recompute(sh, version, collections, models, touched, cat.units, compact_above=compact_above)
+        version, res_fp = _recompute(sh, version, collections, models, touched, cat.units, compact_above=compact_above)
+        fp_parts.append(res_fp.loc[res_fp.index.isin(rel)])  # the changed models' new footprints
+    # new footprints of changed models that no touched unit's computation made (outside every unit)
+    made = set(fp_parts[0].index) if fp_parts else set()
+    todo = new_rel.loc[~new_rel.index.isin(made)]
+    if len(todo):
+        fp_parts.append(_footprints(todo.to_crs(sh.settings.metric_crs), sh))
+    fp = pd.concat(fp_parts) if len(fp_parts) > 1 else (fp_parts[0] if fp_parts else None)
+    fp = _valid_wgs84(fp) if fp is not None and len(fp) else fcol._table.base.iloc[:0]
+    # models whose coverage fields did not change keep their footprint; only its name may differ
+    same = fp_old.loc[~fp_old.index.isin(rel)]
+    if len(same):
+        same = same.copy()
+        same["name"] = new.loc[same.index, "name"].to_numpy()
+        fp = pd.concat([fp, same]) if len(fp) else same
+    fp.index = fp.index.astype(str)
+    fp = fp.iloc[np.argsort(fp.index.to_numpy(dtype=object), kind="stable")]
+    fp_links = pd.Series(links, index=new.index).reindex(fp.index).to_numpy(dtype=object)
+    if any(not v for v in fp_links):  # a model linked to no unit: as the full build does it
+        fp_links = _link_codes(fp, cat.units, model_links=pd.Series(links, index=new.index))
+    collections["footprints"] = fcol.with_changes(
+        remove=ids, add=fp, add_keys=fp.index.to_numpy(dtype=object), add_links=fp_links, compact_above=compact_above)
 
     out = copy.copy(cat)
     out.collections = collections
@@ -355,16 +367,20 @@ def _same(a: Any, b: Any) -> bool:
 
 def _coverage_changed(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
     """Ids whose coverage fields differ (or that are new)."""
-    out = set(map(str, new.index.difference(old.index)))
-    common = new.index.intersection(old.index)
-    if not len(common):
+    at = new.index.get_indexer(old.index)  # old holds rows of some of the changed ids
+    present = np.zeros(len(new), dtype=bool)
+    present[at[at >= 0]] = True
+    out = set(map(str, new.index[~present]))
+    old = old.iloc[np.flatnonzero(at >= 0)]
+    at = at[at >= 0]
+    if not len(at):
         return out
-    o, n = old.loc[common], new.loc[common]
+    common = old.index
     differ = np.zeros(len(common), dtype=bool)
     for c in _COVERAGE_FIELDS:
         if c not in new.columns:
             continue
-        a, b = o[c].to_numpy(dtype=object), n[c].to_numpy(dtype=object)
+        a, b = old[c].to_numpy(dtype=object), new[c].to_numpy(dtype=object)[at]
         if c == "geometry":
             miss_a, miss_b = shapely.is_missing(a), shapely.is_missing(b)
             same = miss_a & miss_b
@@ -377,26 +393,44 @@ def _coverage_changed(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
     return out
 
 
-def _touched(sh: _Shared, old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, footprints: list[np.ndarray]) -> np.ndarray:
+def _touched(sh: _Shared, old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, old_footprints: np.ndarray) -> np.ndarray:
     """Positions of the coverage units the old or new footprint, location or unit of these
-    models touches (lon/lat; within 1e-6 degree, so that no unit touched in metres is missed)."""
-    probes = list(footprints)
+    models may touch: in lon/lat, units within 1e-6 degree of an old footprint or location, and
+    within a model's own reach (range or radius, 1 % more) of its new location."""
     hit: list[np.ndarray] = []
+    probes, dist = [], []
     for frame in (old, new):
-        if not len(frame):
-            continue
-        probes.append(frame.geometry.to_numpy())
         for _, t in _nogeom_targets(frame, sh):
             hit.append(np.array([sh.pos[t]]))
-    geoms = np.concatenate([np.asarray(p, dtype=object) for p in probes])
-    geoms = geoms[~shapely.is_missing(geoms)]
-    if len(geoms):
-        geoms = geoms[~shapely.is_empty(geoms)]
-    if len(geoms):
-        hit.append(sh.tree.query(geoms, predicate="dwithin", distance=1e-6)[1])
+    for g, d in ((np.asarray(old_footprints, dtype=object), 0.0), (old.geometry.to_numpy(), 0.0)):
+        probes.append(g)
+        dist.append(np.full(len(g), d))
+    if len(new):
+        g = new.geometry.to_numpy()
+        lat = np.nan_to_num(shapely.get_y(shapely.centroid(g)), nan=0.0)
+        dlon, _ = _degrees(1.0, lat)
+        probes.append(g)
+        dist.append(_row_reach(new, sh.specs) * 1.01 * dlon)
+    geoms = np.concatenate(probes) if probes else np.array([], dtype=object)
+    dist = np.concatenate(dist) + 1e-6 if probes else np.array([])
+    ok = ~shapely.is_missing(geoms)
+    ok[ok] = ~shapely.is_empty(geoms[ok])
+    if ok.any():
+        hit.append(sh.tree.query(geoms[ok], predicate="dwithin", distance=dist[ok])[1])
     if not hit:
         return np.array([], dtype=np.int64)
     return np.unique(np.concatenate(hit)).astype(np.int64)
+
+
+def _row_reach(models: pd.DataFrame, specs: Mapping[str, LayerSpec]) -> np.ndarray:
+    """How far (metres) each model's footprint may reach from its geometry."""
+    out = np.zeros(len(models))
+    for c in ("range_m", "radius_m"):
+        if c in models:
+            v = pd.to_numeric(models[c], errors="coerce").to_numpy(dtype=float)
+            out = np.fmax(out, v)
+    default = {k: _spec_reach(s) for k, s in specs.items()}
+    return np.fmax(out, np.array([default.get(str(k), 0.0) for k in models["kind"]], dtype=float))
 
 
 def _degrees(metres: float, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -407,9 +441,10 @@ def _degrees(metres: float, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _recompute(sh: _Shared, version: _Version, collections: dict, models, touched: np.ndarray,
-               units: gpd.GeoDataFrame, *, compact_above: int) -> _Version:
+               units: gpd.GeoDataFrame, *, compact_above: int) -> tuple[_Version, gpd.GeoDataFrame]:
     """Coverage figures and gaps of the ``touched`` coverage units, from the models near them
-    (compute_coverage, as the store's cache does); ranks of every unit; changed features only."""
+    (compute_coverage, as the store's cache does); ranks of every unit; changed features only.
+    Returns the new version and the footprints of the models near (metric CRS)."""
     b = shapely.bounds(sh.units.geometry.to_numpy()[touched])
     lat = np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3]))
     dx, dy = _degrees(version.reach_m * 1.05 + 1.0, lat)
@@ -460,4 +495,4 @@ def _recompute(sh: _Shared, version: _Version, collections: dict, models, touche
         gcol2 = gcol.with_changes(remove=rem, add=g, add_keys=keys, add_links=links,
                                   add_texts=_feature_texts(g), compact_above=compact_above)
         collections["gaps"] = gcol2
-    return replace(version, pct=pct, unc=unc, rank=rank)
+    return replace(version, pct=pct, unc=unc, rank=rank), res.footprints_metric
