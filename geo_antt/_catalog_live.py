@@ -45,9 +45,9 @@ from .schema import COUNTING_STATUSES
 
 __all__ = ["build_catalog", "update_catalog", "MAX_INCREMENTAL", "COMPACT_ABOVE"]
 
-# More changed models than this: a full rebuild instead. bench/catalog_bench.py measured about 4 ms
-# per changed camera against about 50 s for a full rebuild at 100,000 cameras (break-even near
-# 12,000 models); half of that leaves room for changes spread over many hamlets.
+# More changed models than this: a full rebuild instead. bench/catalog_bench.py measured 1.3 to 4 ms
+# per changed camera (by machine load) against 23 to 50 s for a full rebuild at 100,000 cameras
+# (break-even near 12,000 to 17,000 models); 5,000 leaves room for changes spread over many units.
 MAX_INCREMENTAL = 5_000
 # A collection with more changed rows than this since it was built is compacted again.
 COMPACT_ABOVE = 4_000

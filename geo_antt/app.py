@@ -350,7 +350,7 @@ class _LiveCatalog:
         if gen == self.generation:
             return self.catalog
         with self._lock:
-            if self.store.generation() != self.generation:
+            if self.store.generation() != self.generation:  # not brought up to date meanwhile
                 self.refresh()
         return self.catalog
 
@@ -360,7 +360,11 @@ class _LiveCatalog:
 
         t0 = time.perf_counter()
         changes = self.store.changes_since(self.generation, max_models=MAX_INCREMENTAL)
-        cat = None if changes.reload else update_catalog(self.catalog, changes.models)
+        try:
+            cat = None if changes.reload else update_catalog(self.catalog, changes.models)
+        except Exception:  # a bug must cost time, not the map: rebuild
+            _log.exception("incremental catalog update failed; rebuilding the catalog")
+            cat = None
         if cat is not None:
             self.catalog, self.generation, self.last_update = cat, changes.generation, "incremental"
         else:

@@ -346,3 +346,36 @@ def test_requests_during_edits_see_old_or_new_figures_never_a_mix(web_store, syn
     (a_on, cov_on), (a_off, cov_off) = sorted(states, reverse=True)
     assert a_on == a_off + 1 and cov_on > cov_off
     assert answers and set(answers) <= states, set(answers) - states
+
+
+def test_the_live_catalog_rebuilds_whole_after_unit_changes_and_large_changes(web_store, monkeypatch):
+    import geo_antt._catalog_live as live_mod
+    from geo_antt.app import _LiveCatalog
+
+    live = _LiveCatalog(web_store, specs=SPECS, settings=DEFAULT_SETTINGS)
+    UNIT_AREA = live.current().unit("28903-01").geometry.area
+    _update(web_store, "CAM002", direction_deg=(10.0,))
+    live.current()
+    assert live.last_update == "incremental"
+    # new unit boundaries: every figure may change
+    units = web_store.units_frame()
+    units.loc["28903-01", "geometry"] = shapely.affinity.scale(units.loc["28903-01", "geometry"], 0.9, 0.9)
+    web_store.put_units(units, user=None)
+    cat = live.current()
+    assert live.last_update == "full"
+    assert cat.unit("28903-01").geometry.equals(web_store.units_frame().loc["28903-01", "geometry"])
+    assert cat.unit("28903-01").geometry.area == pytest.approx(0.81 * UNIT_AREA, rel=1e-4)
+    # more changed models than MAX_INCREMENTAL: one rebuild rather than a long update
+    monkeypatch.setattr(live_mod, "MAX_INCREMENTAL", 2)
+    for mid in ("CAM002", "CAM003", "CAM004"):
+        _update(web_store, mid, name=f"Đổi {mid}")
+    cat = live.current()
+    assert live.last_update == "full" and cat.models.loc["CAM004", "name"] == "Đổi CAM004"
+    assert_same_catalog(cat, build_catalog(web_store.units_frame(), web_store.models_frame(), specs=SPECS,
+                                           settings=DEFAULT_SETTINGS))
+    # an update that fails is logged and replaced by a rebuild: the map keeps working
+    monkeypatch.setattr(live_mod, "MAX_INCREMENTAL", 5000)
+    monkeypatch.setattr(live_mod, "_recompute", lambda *a, **k: 1 / 0)
+    _moved(web_store, "CAM005", 0.0001, 0.0)
+    cat = live.current()
+    assert live.last_update == "full" and cat.models.loc["CAM005", "version"] == web_store.get_model("CAM005")["version"]
