@@ -367,8 +367,12 @@ def _seed_if_empty(store: Store, data_dir: Path) -> dict[str, Any]:
 
 
 class _LiveCatalog:
-    """The catalog of the store's current units and models; rebuilt (thread-safe, on demand)
-    when the store's generation counter moves."""
+    """The catalog of the store's current units and models, following the store's generation
+    counter: on the first request after a change, the models changed since
+    (:meth:`Store.changes_since`) are applied to a copy of the catalog
+    (:func:`geo_antt._catalog_live.update_catalog`: only their rows, footprints and the coverage
+    units they touch); a large change, new units or a restore rebuild it whole. Requests keep
+    the catalog they started with; the new one replaces it in one assignment, whole."""
 
     def __init__(self, store: Store, *, specs, settings: Settings, dataset: Any = None, coverage: Any = None) -> None:
         self.store = store
@@ -377,17 +381,19 @@ class _LiveCatalog:
         self.static = dataset is not None
         self._lock = threading.Lock()
         self.generation = store.generation()
-        if dataset is not None:
-            units, models = dataset.units, dataset.models
-        else:
-            units, models = store.units_frame(), store.models_frame(user=None)
-        self.catalog = self._build(units, models, coverage=coverage)
         self.rebuild_seconds: float | None = None
+        self.last_update: str | None = None  # "incremental" or "full", for logs and benches
+        if dataset is not None:
+            cov = coverage if coverage is not None else _compute_coverage(dataset, specs=specs, settings=settings)
+            self.catalog = Catalog(dataset.units, dataset.models, specs=specs, coverage=cov)
+        else:
+            self.catalog = self._full(coverage=coverage)
 
-    def _build(self, units, models, *, coverage: Any = None) -> Catalog:
-        if coverage is None:
-            coverage = _compute_coverage(SimpleNamespace(units=units, models=models), specs=self.specs, settings=self.settings)
-        return Catalog(units, models, specs=self.specs, coverage=coverage)
+    def _full(self, *, coverage: Any = None) -> Catalog:
+        from ._catalog_live import build_catalog
+
+        return build_catalog(self.store.units_frame(), self.store.models_frame(user=None), specs=self.specs,
+                             settings=self.settings, coverage=coverage)
 
     def current(self) -> Catalog:
         if self.static:
@@ -396,14 +402,29 @@ class _LiveCatalog:
         if gen == self.generation:
             return self.catalog
         with self._lock:
-            gen = self.store.generation()
-            if gen != self.generation:
-                t0 = time.perf_counter()
-                self.catalog = self._build(self.store.units_frame(), self.store.models_frame(user=None))
-                self.generation = gen
-                self.rebuild_seconds = time.perf_counter() - t0
-                _log.info("catalog rebuilt after a store change in %.2f s", self.rebuild_seconds)
+            if self.store.generation() != self.generation:  # not brought up to date meanwhile
+                self.refresh()
         return self.catalog
+
+    def refresh(self) -> None:
+        """Bring the catalog up to the store's generation now (callers hold the lock)."""
+        from ._catalog_live import MAX_INCREMENTAL, update_catalog
+
+        t0 = time.perf_counter()
+        changes = self.store.changes_since(self.generation, max_models=MAX_INCREMENTAL)
+        try:
+            cat = None if changes.reload else update_catalog(self.catalog, changes.models)
+        except Exception:  # a bug must cost time, not the map: rebuild
+            _log.exception("incremental catalog update failed; rebuilding the catalog")
+            cat = None
+        if cat is not None:
+            self.catalog, self.generation, self.last_update = cat, changes.generation, "incremental"
+        else:
+            gen = self.store.generation()  # before reading: a later write is applied again next time
+            self.catalog, self.generation, self.last_update = self._full(), gen, "full"
+        self.rebuild_seconds = time.perf_counter() - t0
+        _log.info("catalog updated (%s, %d model(s)) after a store change in %.3f s",
+                  self.last_update, len(changes.models), self.rebuild_seconds)
 
 
 def _compute_coverage(dataset, *, specs, settings: Settings):

@@ -21,7 +21,7 @@ import json
 import math
 import tempfile
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -140,22 +140,32 @@ def _geometry_json(geoms: np.ndarray) -> list[str]:
     return texts
 
 
-def _feature_texts(frame: gpd.GeoDataFrame, *, extra: Mapping[str, Sequence[Any]] | None = None) -> list[str]:
+_PROPERTIES = ',"properties":'  # what separates a feature text's geometry from its properties
+
+
+def _property_texts(frame: gpd.GeoDataFrame) -> list[str]:
+    """The ``properties`` member of each row as JSON text (every column but the geometry)."""
     cols = [c for c in frame.columns if c != frame.geometry.name]
     values = [_column_values(frame[c]) for c in cols]
-    if extra:
-        cols = cols + list(extra)
-        values = values + [list(v) for v in extra.values()]
+    return [json.dumps({c: vals[k] for c, vals in zip(cols, values)}, ensure_ascii=False, allow_nan=False)
+            for k in range(len(frame))]
+
+
+def _feature_texts(frame: gpd.GeoDataFrame) -> list[str]:
     geoms = _geometry_json(frame.geometry.values)
     ids = [json.dumps(str(i), ensure_ascii=False) for i in frame.index]
-    out = []
-    for k in range(len(frame)):
-        props = {c: vals[k] for c, vals in zip(cols, values)}
-        out.append(
-            '{"type":"Feature","id":' + ids[k] + ',"geometry":' + geoms[k]
-            + ',"properties":' + json.dumps(props, ensure_ascii=False, allow_nan=False) + "}"
-        )
-    return out
+    props = _property_texts(frame)
+    return ['{"type":"Feature","id":' + ids[k] + ',"geometry":' + geoms[k] + _PROPERTIES + props[k] + "}"
+            for k in range(len(frame))]
+
+
+def _with_properties(text: str, properties: str) -> str:
+    """A feature text with its ``properties`` replaced (id and geometry text kept as they are).
+
+    The properties member is the last one of a feature text and the geometry JSON never holds
+    the separator, so its first occurrence is the one."""
+    k = text.index(_PROPERTIES)
+    return text[:k] + _PROPERTIES + properties + "}"
 
 
 def feature_collection_text(features: Iterable[str], *, extra: Mapping[str, Any] | None = None) -> str:
@@ -181,40 +191,361 @@ class ItemsPage:
         return len(self.features)
 
 
-@dataclass
+_MAX_CHUNKS = 32  # extra rows kept in more frames than this are gathered into one
+
+
+class _Table:
+    """Rows of a frame with their unit links, updated copy-on-write.
+
+    A table is a *base* (a frame, its sort keys, its unit links; never changed once built, so
+    its spatial index is built once) plus a patch: the base rows removed since, and the *extra*
+    rows added since (kept in the frames they came in, "chunks", with arrays of their keys,
+    links, geometries and ids sorted by key; gathered into one frame only when asked for).
+    Reads see the merged rows in key order, exactly as if the table had been built from them;
+    :meth:`with_changes` returns a new table sharing the base, so a reader holding the old
+    table keeps a consistent view.
+    """
+
+    def __init__(self, frame: gpd.GeoDataFrame, links: np.ndarray, *, keys: np.ndarray | None = None,
+                 _removed: np.ndarray | None = None, _extra: dict[str, Any] | None = None) -> None:
+        self.base = frame
+        self.base_links = np.asarray(links, dtype=object)
+        self.base_keys = np.arange(len(frame)) if keys is None else np.asarray(keys)
+        n = len(frame)
+        self.removed = np.zeros(n, dtype=bool) if _removed is None else _removed
+        if _extra is None:
+            e = np.array([], dtype=np.int64)
+            o = np.array([], dtype=object)
+            _extra = {"chunks": (), "chunk": e, "row": e, "keys": self.base_keys[:0], "links": o, "geoms": o, "ids": o}
+        self.x_chunks: tuple[gpd.GeoDataFrame, ...] = _extra["chunks"]
+        self.x_chunk, self.x_row = _extra["chunk"], _extra["row"]
+        self.x_keys, self.x_links, self.x_geoms, self.x_ids = _extra["keys"], _extra["links"], _extra["geoms"], _extra["ids"]
+        surv = np.flatnonzero(~self.removed)
+        m = len(self.x_keys)
+        if m == 0 and len(surv) == n:
+            self.src = None  # no patch: merged rows are the base rows
+            self.base_to_merged = None
+            self.x_pos = np.array([], dtype=np.int64)
+            self.size = n
+            return
+        if m:
+            # surviving base rows before each extra row: base rows before it minus removed ones
+            at = np.searchsorted(self.base_keys, self.x_keys)
+            ins = at - np.searchsorted(np.flatnonzero(self.removed), at)
+        else:
+            ins = np.array([], dtype=np.int64)
+        self.x_pos = ins + np.arange(m)
+        self.size = len(surv) + m
+        is_x = np.zeros(self.size, dtype=bool)
+        is_x[self.x_pos] = True
+        src = np.empty(self.size, dtype=np.int64)
+        src[self.x_pos] = ~np.arange(m)
+        src[~is_x] = surv
+        self.src = src
+        b2m = np.full(n, -1, dtype=np.int64)
+        b2m[surv] = np.flatnonzero(~is_x)
+        self.base_to_merged = b2m
+
+    @property
+    def patched(self) -> bool:
+        return self.src is not None
+
+    @property
+    def n_extra(self) -> int:
+        return len(self.x_keys)
+
+    def _extras(self, xi: np.ndarray) -> gpd.GeoDataFrame:
+        """Extra rows ``xi`` (indices in key order) as a frame, in that order."""
+        xi = np.asarray(xi, dtype=np.int64)
+        if not len(xi):
+            return self.base.iloc[:0]
+        ch, rw = self.x_chunk[xi], self.x_row[xi]
+        parts, where = [], []
+        for c in np.unique(ch):
+            sel = np.flatnonzero(ch == c)
+            parts.append(self.x_chunks[c].take(rw[sel]))
+            where.append(sel)
+        return _reorder(parts, where, self.base)
+
+    @cached_property
+    def x_frame(self) -> gpd.GeoDataFrame:
+        """Every extra row, in key order."""
+        return self._extras(np.arange(self.n_extra))
+
+    @cached_property
+    def _x_index(self) -> dict[str, int]:
+        return {str(v): i for i, v in enumerate(self.x_ids)}
+
+    @cached_property
+    def frame(self) -> gpd.GeoDataFrame:
+        """The merged rows as one frame (built on first use after a change)."""
+        if not self.patched:
+            return self.base
+        return self.take(np.arange(self.size))
+
+    @cached_property
+    def links(self) -> np.ndarray:
+        if not self.patched:
+            return self.base_links
+        out = np.empty(self.size, dtype=object)
+        b = self.src >= 0
+        out[b] = self.base_links[self.src[b]]
+        out[self.x_pos] = self.x_links
+        return out
+
+    @cached_property
+    def geometries(self) -> np.ndarray:
+        if not self.patched:
+            return np.asarray(self.base.geometry.to_numpy(), dtype=object)
+        out = np.empty(self.size, dtype=object)
+        b = self.src >= 0
+        out[b] = self.base.geometry.to_numpy()[self.src[b]]
+        out[self.x_pos] = self.x_geoms
+        return out
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        if not self.patched:
+            return self.base_keys
+        out = np.empty(self.size, dtype=self.base_keys.dtype)
+        b = self.src >= 0
+        out[b] = self.base_keys[self.src[b]]
+        out[self.x_pos] = self.x_keys
+        return out
+
+    def query(self, geoms: Any, *, predicate: str = "intersects") -> np.ndarray:
+        """Sorted merged positions of the rows whose geometry meets any of ``geoms``."""
+        geoms = np.atleast_1d(np.asarray(geoms, dtype=object))
+        hit = np.unique(self.base.sindex.query(geoms, predicate=predicate)[1]) if len(self.base) else np.array([], dtype=np.int64)
+        if self.patched:
+            hit = self.base_to_merged[hit]
+            hit = hit[hit >= 0]
+            if self.n_extra:
+                ok = ~shapely.is_missing(self.x_geoms)
+                if ok.any():
+                    xi = np.flatnonzero(ok)
+                    _, xj = shapely.STRtree(self.x_geoms[xi]).query(geoms, predicate=predicate)
+                    hit = np.concatenate([hit, self.x_pos[xi[np.unique(xj)]]])
+            hit = np.sort(hit)
+        return hit.astype(np.int64)
+
+    def locate(self, fid: str) -> int | None:
+        """Merged position of the row with index label ``fid`` (None when absent)."""
+        if self.n_extra:
+            xi = self._x_index.get(str(fid))
+            if xi is not None:
+                return int(self.x_pos[xi])
+        try:
+            i = self.base.index.get_loc(fid)
+        except KeyError:
+            return None
+        if not isinstance(i, (int, np.integer)):
+            raise NotFoundError(f"feature id {fid!r} is not unique")
+        if not self.patched:
+            return int(i)
+        j = int(self.base_to_merged[int(i)])
+        return None if j < 0 else j
+
+    def rows(self, labels: Sequence[str]) -> gpd.GeoDataFrame:
+        """The rows with these index labels (those present), as a frame in the given order."""
+        pos = [p for p in (self.locate(str(x)) for x in labels) if p is not None]
+        return self.take(np.asarray(pos, dtype=np.int64))
+
+    def take(self, pos: np.ndarray) -> gpd.GeoDataFrame:
+        """The rows at merged positions ``pos`` (without building the merged frame)."""
+        pos = np.asarray(pos, dtype=np.int64)
+        if not self.patched:
+            return self.base.take(pos)
+        s = self.src[pos]
+        b = s >= 0
+        parts, where = [], []
+        if b.any():
+            parts.append(self.base.take(s[b]))
+            where.append(np.flatnonzero(b))
+        if (~b).any():
+            parts.append(self._extras(~s[~b]))
+            where.append(np.flatnonzero(~b))
+        if not parts:
+            return self.base.iloc[:0]
+        return _reorder(parts, where, self.base)
+
+    def key_positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(base positions, extra positions) of the rows holding ``keys`` (absent keys skipped)."""
+        keys = np.asarray(keys, dtype=self.base_keys.dtype)
+        out = []
+        for arr in (self.base_keys, self.x_keys):
+            if len(arr) == 0 or len(keys) == 0:
+                out.append(np.array([], dtype=np.int64))
+                continue
+            p = np.searchsorted(arr, keys)
+            ok = p < len(arr)
+            ok[ok] = arr[p[ok]] == keys[ok]
+            out.append(p[ok].astype(np.int64))
+        return out[0], out[1]
+
+    def key_range(self, lo: Any, hi: Any) -> np.ndarray:
+        """Keys in ``[lo, hi)`` (base rows not removed, and extra rows)."""
+        a, b = np.searchsorted(self.base_keys, [lo, hi])
+        base = np.arange(a, b)
+        base = base[~self.removed[base]]
+        c, d = np.searchsorted(self.x_keys, [lo, hi]) if self.n_extra else (0, 0)
+        return np.concatenate([self.base_keys[base], self.x_keys[c:d]])
+
+    def with_changes(self, *, remove: np.ndarray, add: gpd.GeoDataFrame, add_keys: np.ndarray,
+                     add_links: np.ndarray) -> "_Table":
+        """A new table without the rows keyed ``remove`` and with the rows ``add`` (keyed
+        ``add_keys``; a key may be removed and added again: a replaced row). The base is shared."""
+        bpos, xpos = self.key_positions(np.asarray(remove))
+        removed = self.removed.copy()
+        removed[bpos] = True
+        keep = np.ones(self.n_extra, dtype=bool)
+        keep[xpos] = False
+        add_keys = np.asarray(add_keys, dtype=self.base_keys.dtype)
+        bcheck, _ = self.key_positions(add_keys)
+        if (~removed[bcheck]).any():
+            raise GeoAnttError("table update adds a key that is already present")
+        chunks = self.x_chunks
+        new = {"chunk": [self.x_chunk[keep]], "row": [self.x_row[keep]], "keys": [self.x_keys[keep]],
+               "links": [self.x_links[keep]], "geoms": [self.x_geoms[keep]], "ids": [self.x_ids[keep]]}
+        if len(add):
+            add = _align(add, self.base)
+            new["chunk"].append(np.full(len(add), len(chunks), dtype=np.int64))
+            new["row"].append(np.arange(len(add), dtype=np.int64))
+            new["keys"].append(add_keys)
+            new["links"].append(np.asarray(add_links, dtype=object))
+            new["geoms"].append(np.asarray(add.geometry.to_numpy(), dtype=object))
+            new["ids"].append(add.index.to_numpy(dtype=object))
+            chunks = chunks + (add,)
+        x = {k: np.concatenate(v) for k, v in new.items()}
+        x["keys"] = x["keys"].astype(self.base_keys.dtype, copy=False)
+        order = np.argsort(x["keys"], kind="stable")
+        x = {k: v[order] for k, v in x.items()}
+        sk = x["keys"]
+        if len(sk) > 1 and not np.all(sk[1:] != sk[:-1]):
+            raise GeoAnttError("table update adds a key twice")
+        used, x["chunk"] = np.unique(x["chunk"], return_inverse=True)
+        chunks = tuple(chunks[int(c)] for c in used)
+        x["chunks"] = chunks
+        out = _Table(self.base, self.base_links, keys=self.base_keys, _removed=removed, _extra=x)
+        if len(chunks) > _MAX_CHUNKS:  # gather the extra rows into one frame
+            x = dict(x, chunks=(out.x_frame,), chunk=np.zeros(len(sk), dtype=np.int64), row=np.arange(len(sk)))
+            out = _Table(self.base, self.base_links, keys=self.base_keys, _removed=removed, _extra=x)
+        return out
+
+    def compacted(self) -> "_Table":
+        """The same rows as a new base without a patch (its index is rebuilt on first query)."""
+        if not self.patched:
+            return self
+        frame = self.frame.copy()
+        return _Table(frame, self.links, keys=self.keys)
+
+
+def _reorder(parts: list[gpd.GeoDataFrame], where: list[np.ndarray], like: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Frames ``parts`` whose rows go to positions ``where`` of the result, as one frame."""
+    both = pd.concat(parts) if len(parts) > 1 else parts[0]
+    idx = np.concatenate(where)
+    if not np.array_equal(idx, np.arange(len(idx))):
+        back = np.empty(len(idx), dtype=np.int64)
+        back[idx] = np.arange(len(idx))
+        both = both.take(back)
+    return _geo(both, like)
+
+
+def _geo(frame: pd.DataFrame, like: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` as a GeoDataFrame with the geometry column and CRS of ``like``."""
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name == like.geometry.name:
+        return frame
+    return gpd.GeoDataFrame(frame, geometry=like.geometry.name, crs=like.crs)
+
+
+def _align(add: gpd.GeoDataFrame, like: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``add`` with the columns (order, and dtype where it converts) of ``like``."""
+    if not len(add):
+        return like.iloc[:0]
+    if list(add.columns) != list(like.columns):
+        if set(add.columns) != set(like.columns):
+            raise GeoAnttError(f"rows with columns {sorted(add.columns)} cannot join a table of {sorted(like.columns)}")
+        add = add[list(like.columns)]
+    want, have = like.dtypes, add.dtypes
+    for c in [c for c, a, b in zip(like.columns, want, have) if a != b and c != like.geometry.name]:
+        try:
+            add = add.astype({c: want[c]})
+        except (TypeError, ValueError):
+            pass
+    return add
+
+
+class _MergedTexts(Sequence[str]):
+    """The feature texts of a patched collection in merged order (base list + extra list)."""
+
+    def __init__(self, table: _Table, base: list[str], extra: list[str]) -> None:
+        self._src, self._base, self._extra = table.src, base, extra
+
+    def __len__(self) -> int:
+        return len(self._src)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        s = int(self._src[i])
+        return self._base[s] if s >= 0 else self._extra[~s]
+
+
 class Collection:
     """One collection: a frame in EPSG:4326, its features as GeoJSON texts, and for each feature
-    the code of the unit it belongs to (``unit_codes``, "" when none)."""
+    the code of the unit it belongs to (``unit_codes``, "" when none).
 
-    id: str
-    title_vi: str
-    title_en: str
-    group: str  # "units", "models", "footprints", "coverage", "gaps"
-    frame: gpd.GeoDataFrame
-    unit_codes: np.ndarray
-    features: list[str] = field(repr=False)
-    spec: LayerSpec | None = None
+    A collection never changes once built: :meth:`with_changes` makes a new one that shares
+    the unchanged rows, their texts and their spatial index with this one.
+    """
+
+    def __init__(self, *, id: str, title_vi: str, title_en: str, group: str, frame: gpd.GeoDataFrame,
+                 unit_codes: Sequence[str] | np.ndarray, features: list[str], spec: LayerSpec | None = None,
+                 keys: np.ndarray | None = None, _table: _Table | None = None,
+                 _texts: tuple[list[str], list[str]] | None = None) -> None:
+        self.id, self.title_vi, self.title_en, self.group, self.spec = id, title_vi, title_en, group, spec
+        self._table = _table if _table is not None else _Table(frame, np.asarray(unit_codes, dtype=object), keys=keys)
+        self._texts = _texts if _texts is not None else (features, [])
+
+    def __repr__(self) -> str:
+        return f"<Collection {self.id} ({self.group}): {len(self)} features>"
+
+    def __len__(self) -> int:
+        return self._table.size
+
+    def __bool__(self) -> bool:  # a collection is there even when empty
+        return True
 
     def title(self, lang: str = "vi") -> str:
         return self.title_en if lang == "en" else self.title_vi
 
+    @property
+    def frame(self) -> gpd.GeoDataFrame:
+        """The features as a frame (EPSG:4326, in the collection's order)."""
+        return self._table.frame
+
+    @property
+    def unit_codes(self) -> np.ndarray:
+        return self._table.links
+
+    @cached_property
+    def features(self) -> Sequence[str]:
+        """GeoJSON text of each feature, in the collection's order."""
+        base, extra = self._texts
+        return base if not self._table.patched else _MergedTexts(self._table, base, extra)
+
     @cached_property
     def extent(self) -> tuple[float, float, float, float] | None:
         """Bounds (degrees) of the features with a geometry; None when there is none."""
-        g = self.frame.geometry
-        g = g[~(g.isna() | g.is_empty)]
-        if g.empty:
-            return None
-        return tuple(float(v) for v in g.total_bounds)  # type: ignore[return-value]
+        return _bounds(self._table.geometries)
 
     def positions(self, *, bbox: tuple[float, float, float, float] | None = None,
                   unit_codes: frozenset[str] | None = None) -> np.ndarray:
         """Sorted row positions matching the bbox (intersects) and the unit set."""
         if bbox is not None:
-            pos = self.frame.sindex.query(shapely.box(*bbox), predicate="intersects")
-            pos = np.unique(pos)
+            pos = self._table.query(shapely.box(*bbox))
         else:
-            pos = np.arange(len(self.frame))
+            pos = np.arange(len(self))
         if unit_codes is not None:
             keep = pd.Index(self.unit_codes[pos]).isin(list(unit_codes))
             pos = pos[np.asarray(keep, dtype=bool)]
@@ -225,36 +556,99 @@ class Collection:
         """Features ``offset`` .. ``offset + limit`` of the matches, in frame order (stable paging)."""
         pos = self.positions(bbox=bbox, unit_codes=unit_codes)
         sel = pos[offset: offset + limit]
-        return ItemsPage([self.features[i] for i in sel], int(len(pos)), offset, limit)
+        feats = self.features
+        return ItemsPage([feats[i] for i in sel], int(len(pos)), offset, limit)
 
     def feature(self, fid: str, *, allowed: frozenset[str] | None = None) -> str:
         """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent,
         :class:`PermissionDeniedError` when its unit is not in ``allowed`` (None: all)."""
         try:
-            i = self.frame.index.get_loc(fid)
-        except KeyError:
-            raise NotFoundError(f"collection {self.id!r} has no feature {fid!r}") from None
-        if not isinstance(i, (int, np.integer)):
-            raise NotFoundError(f"collection {self.id!r}: feature id {fid!r} is not unique")
-        if allowed is not None and str(self.unit_codes[int(i)]) not in allowed:
+            i = self._table.locate(fid)
+        except NotFoundError:
+            raise NotFoundError(f"collection {self.id!r}: feature id {fid!r} is not unique") from None
+        if i is None:
+            raise NotFoundError(f"collection {self.id!r} has no feature {fid!r}")
+        if allowed is not None and str(self.unit_codes[i]) not in allowed:
             raise PermissionDeniedError(f"feature {fid!r} of {self.id!r} lies outside your area")
-        return self.features[int(i)]
+        return self.features[i]
 
     def bounds(self, *, allowed: frozenset[str] | None = None) -> tuple[float, float, float, float] | None:
         """Bounds (degrees) of the features in ``allowed`` (None: :attr:`extent`)."""
         if allowed is None:
             return self.extent
-        g = self.frame.geometry.iloc[self.positions(unit_codes=allowed)]
-        g = g[~(g.isna() | g.is_empty)]
-        if g.empty:
-            return None
-        return tuple(float(v) for v in g.total_bounds)  # type: ignore[return-value]
+        return _bounds(self._table.geometries[self.positions(unit_codes=allowed)])
+
+    # -- copy-on-write updates (geo_antt._catalog_live) --------------------------------------
+    @property
+    def keys(self) -> np.ndarray:
+        """The sort key of each feature (the collection's order is the order of its keys)."""
+        return self._table.keys
+
+    def with_changes(self, *, remove: np.ndarray, add: gpd.GeoDataFrame, add_keys: np.ndarray,
+                     add_links: np.ndarray, add_texts: list[str] | None = None,
+                     compact_above: int | None = None) -> "Collection":
+        """A new collection without the features keyed ``remove`` and with the rows ``add``
+        (sorted by ``add_keys``; texts made from them unless given). This one is unchanged.
+        With more than ``compact_above`` changed rows in all, the new one is compacted (one
+        frame, one text list; its spatial index is rebuilt on first use)."""
+        texts = _feature_texts(add) if add_texts is None else list(add_texts)
+        table = self._table.with_changes(remove=remove, add=add, add_keys=add_keys, add_links=add_links)
+        # the extra texts follow the extra rows (sorted by key): rebuild that list
+        old_x = dict(zip(self._table.x_keys.tolist(), self._texts[1]))
+        new_x = dict(zip(np.asarray(add_keys, dtype=self._table.base_keys.dtype).tolist(), texts))
+        extra = [new_x[k] if k in new_x else old_x[k] for k in table.x_keys.tolist()]
+        out = Collection(id=self.id, title_vi=self.title_vi, title_en=self.title_en, group=self.group,
+                         frame=self._table.base, unit_codes=(), features=[], spec=self.spec,
+                         _table=table, _texts=(self._texts[0], extra))
+        if compact_above is not None and table.n_extra + int(table.removed.sum()) > compact_above:
+            out = out.compacted()
+        return out
+
+    def compacted(self) -> "Collection":
+        """The same features without a patch."""
+        if not self._table.patched:
+            return self
+        feats = self.features
+        texts = [feats[i] for i in range(len(self))]
+        return Collection(id=self.id, title_vi=self.title_vi, title_en=self.title_en, group=self.group,
+                          frame=self._table.frame, unit_codes=(), features=texts, spec=self.spec,
+                          _table=self._table.compacted(), _texts=(texts, []))
+
+    def with_texts(self, replaced: Mapping[int, str]) -> "Collection":
+        """A new collection whose base features at these positions have new texts (rows
+        unchanged); only for a collection without a patch."""
+        if self._table.patched:
+            raise GeoAnttError("with_texts needs a collection without a patch")
+        texts = list(self._texts[0])
+        for i, t in replaced.items():
+            texts[i] = t
+        return Collection(id=self.id, title_vi=self.title_vi, title_en=self.title_en, group=self.group,
+                          frame=self._table.base, unit_codes=(), features=texts, spec=self.spec,
+                          _table=self._table, _texts=(texts, []))
+
+
+def _bounds(geoms: np.ndarray) -> tuple[float, float, float, float] | None:
+    g = np.asarray(geoms, dtype=object)
+    if len(g):
+        g = g[~shapely.is_missing(g)]
+    if len(g):
+        g = g[~shapely.is_empty(g)]
+    if not len(g):
+        return None
+    b = shapely.bounds(g)
+    return (float(np.min(b[:, 0])), float(np.min(b[:, 1])), float(np.max(b[:, 2])), float(np.max(b[:, 3])))
 
 
 def _link_codes(frame: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, model_links: pd.Series | None = None) -> np.ndarray:
     """The unit code each feature belongs to: a ``unit_code``/``hamlet_code`` column, else the
     model it derives from (``model_id`` column), else the deepest unit containing its
     representative point."""
+    for col in ("unit_code", "hamlet_code"):
+        if col in frame.columns:  # the common case: every feature names its unit
+            v = frame[col].to_numpy(dtype=object)
+            if all(type(x) is str and x for x in v):
+                return v.copy()
+            break
     codes = pd.Series([""] * len(frame), index=frame.index, dtype=object)
     for col in ("unit_code", "hamlet_code"):
         if col in frame.columns:
@@ -308,8 +702,8 @@ class Catalog:
         self.specs = specs
         self.units = _wgs84(units, "units")
         self.units.index = self.units.index.astype(str)
-        self.models = _wgs84(models, "models")
-        self.models.index = self.models.index.astype(str)
+        models = _wgs84(models, "models")
+        models.index = models.index.astype(str)
         self._children: dict[str, list[str]] = {}
         for code, parent in zip(self.units.index, self.units["parent_code"].astype(object)):
             if parent is not None and not (isinstance(parent, float) and math.isnan(parent)) and str(parent):
@@ -322,19 +716,19 @@ class Catalog:
             if len(f):
                 self._add(cid, vi, en, "units", f, f.index.to_numpy(dtype=object))
 
-        model_links = pd.Series(_link_codes(self.models, self.units), index=self.models.index)
-        self.model_links = model_links
+        model_links = pd.Series(_link_codes(models, self.units), index=models.index)
+        self._models = _Table(models, model_links.to_numpy(dtype=object))
         kinds = list(specs)
-        present = set(self.models["kind"].astype(str)) if len(self.models) else set()
+        present = set(models["kind"].astype(str)) if len(models) else set()
         for kind in kinds:
             spec = specs[kind]
             if not spec.spatial and kind not in present:
                 continue
-            f = self.models[self.models["kind"] == kind]
+            f = models[models["kind"] == kind]
             self._add(kind, spec.title_vi, spec.title_en, "models", f,
                       model_links.reindex(f.index).to_numpy(dtype=object), spec=spec)
 
-        self.coverage_units: gpd.GeoDataFrame | None = None
+        self._live: Any = None  # geo_antt._catalog_live state of a catalog that follows a store
         if coverage is not None:
             cu = _wgs84(coverage.units, "coverage units")
             if "code" in cu.columns:
@@ -346,7 +740,6 @@ class Catalog:
                 cu["level"] = self.units["level"].reindex(cu.index)
             if "name" not in cu.columns:
                 cu["name"] = self.units["name"].reindex(cu.index)
-            self.coverage_units = cu
             self._add("coverage", *_DERIVED_TITLES["coverage"], "coverage", cu, cu.index.to_numpy(dtype=object))
             for cid in ("footprints", "gaps"):
                 f = getattr(coverage, cid, None)
@@ -365,6 +758,22 @@ class Catalog:
             id=cid, title_vi=vi, title_en=en, group=group, frame=frame,
             unit_codes=np.asarray(links, dtype=object), features=_feature_texts(frame), spec=spec,
         )
+
+    @property
+    def models(self) -> gpd.GeoDataFrame:
+        """Every model (index ``id``, EPSG:4326)."""
+        return self._models.frame
+
+    @property
+    def model_links(self) -> pd.Series:
+        """The unit code each model belongs to (index ``id``)."""
+        return pd.Series(self._models.links, index=self._models.frame.index)
+
+    @property
+    def coverage_units(self) -> gpd.GeoDataFrame | None:
+        """Coverage figures per unit (index = unit code), or None without coverage."""
+        col = self.collections.get("coverage")
+        return None if col is None else col.frame
 
     # -- look-ups -------------------------------------------------------------------------
     def get(self, cid: str) -> Collection:
@@ -515,7 +924,7 @@ class Catalog:
         if codes is None:
             sel = self.models
         else:
-            sel = self.models[self.model_links.reindex(self.models.index).isin(list(codes)).to_numpy()]
+            sel = self.models[np.asarray(pd.Index(self._models.links).isin(list(codes)), dtype=bool)]
 
         counts = _model_counts(sel)
         out: dict[str, Any] = {

@@ -86,3 +86,54 @@ def test_scoped_reads(cat):
     st = cat.stats("83", allowed=a)
     assert st["unit"]["path"] == [] and st["coverage"]["hamlets"] == 2  # 83 is above the reader's own units
     assert cat.stats("28903-01", allowed=a)["unit"]["path"] == ["28903", "28903-01"]
+
+
+def test_a_collection_updated_row_by_row_equals_one_built_from_its_rows():
+    """Copy-on-write updates (replace, add, remove; more updates than frames kept apart, and a
+    compaction) give the features, order, links, bbox matches and frame of a collection built
+    from the final rows; every older version stays as it was."""
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    from geo_antt.catalog import Collection, _feature_texts
+
+    rng = np.random.default_rng(3)
+
+    def frame(ids, xs):
+        return gpd.GeoDataFrame({"name": [f"điểm {i}" for i in ids], "v": np.arange(len(ids), dtype=float)},
+                                geometry=shapely.points(xs, np.full(len(xs), 10.0)), crs="EPSG:4326",
+                                index=pd.Index(ids, name="id"))
+
+    def build(f):
+        keys = f.index.to_numpy(dtype=object)
+        return Collection(id="c", title_vi="c", title_en="c", group="models", frame=f, unit_codes=[f"U{i[-1]}" for i in keys],
+                          features=_feature_texts(f), keys=keys)
+
+    rows = frame([f"m{i:03d}" for i in range(0, 1000, 2)], rng.uniform(106, 107, 500))
+    col = build(rows)
+    history = []
+    gathered = False
+    for step in range(45):
+        ids = sorted(rng.choice([f"m{i:03d}" for i in range(1000)], size=int(rng.integers(1, 4)), replace=False))
+        drop = [i for i in ids if i in rows.index and rng.random() < 0.3]
+        put = frame([i for i in ids if i not in drop], rng.uniform(106, 107, len(ids) - len(drop)))
+        rows = pd.concat([rows.drop(index=[i for i in ids if i in rows.index]), put]).sort_index()
+        history.append((col, list(col.features)))
+        col = col.with_changes(remove=np.array(ids, dtype=object), add=put, add_keys=put.index.to_numpy(dtype=object),
+                               add_links=[f"U{i[-1]}" for i in put.index], compact_above=None if step != 40 else 0)
+        assert len(col._table.x_chunks) <= 32  # the extra rows are gathered now and then
+        gathered |= len(col._table.x_chunks) == 1 and col._table.n_extra > 32
+        want = build(rows)
+        assert list(col.features) == list(want.features)
+        assert list(col.unit_codes) == list(want.unit_codes) and col.extent == want.extent
+        for bbox in ((106.2, 9.0, 106.6, 11.0), (106.0, 9.0, 107.0, 11.0)):
+            got = col.page(bbox=bbox, unit_codes=frozenset({"U0", "U4"}), limit=7, offset=2)
+            exp = want.page(bbox=bbox, unit_codes=frozenset({"U0", "U4"}), limit=7, offset=2)
+            assert got.features == exp.features and got.number_matched == exp.number_matched
+        assert col.frame.index.tolist() == rows.index.tolist() and col.frame["v"].tolist() == rows["v"].tolist()
+        for fid in rows.index[:3]:
+            assert col.feature(fid) == want.feature(fid)
+    assert gathered
+    for old, texts in history:
+        assert list(old.features) == texts

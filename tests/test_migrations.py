@@ -61,7 +61,7 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
         _insert_at_first_revision(store)
         assert "api_tokens" not in sa.inspect(store._engine).get_table_names()
     with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:  # opening upgrades to head
-        assert store.revision() == store.head_revision() == "0004"
+        assert store.revision() == store.head_revision() == "0005"
         f = store.models_frame()
         assert f.index.tolist() == ["m1", "m2"]
         assert f.loc["m1", "version"] == 3 and f.loc["m1", "name"] == "Camera Đình Làng"
@@ -85,7 +85,7 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
 def test_open_is_idempotent(store_url):
     for _ in range(2):
         with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
-            assert store.revision() == "0004"
+            assert store.revision() == "0005"
 
 
 def test_a_newer_schema_is_refused_clearly(tmp_path):

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from geo_antt import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from geo_antt.config import DEFAULT_SETTINGS
 from geo_antt.store import IMPORT_PAUSE_ENV_VAR, Store, resolve_db_url
-from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, seed
+from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, seed, units_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -621,3 +621,45 @@ def test_coverage_frame_is_scoped(store, users):
     communes = store.coverage_frame(level="commune", with_geometry=True)
     assert list(communes.index) == ["A", "B"] and communes.crs.to_epsg() == 4326
     assert communes.loc["A", "n_models"] == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# changes since a generation (the web catalog follows the store with it)
+
+
+def test_changes_since_lists_the_models_written_after_a_generation(store, users):
+    g0 = store.generation()
+    assert store.changes_since(g0).models.empty and not store.changes_since(g0).reload
+    a1 = store.get_model("a1")
+    store.update_model("a1", {"direction_deg": (45.0,)}, expected_version=a1["version"], user=users["officer"])
+    g1 = store.generation()
+    store.create_model(model_record("a3", "A2", 106.16, 10.06), user=None)
+    store.retire_model("b1", expected_version=store.get_model("b1")["version"], user=None)
+    ch = store.changes_since(g0)
+    assert ch.generation == store.generation() == g0 + 3 and not ch.reload
+    assert list(ch.models.index) == ["a1", "a3", "b1"]  # ordered by id, as stored now
+    assert ch.models.loc["a1", "direction_deg"] == (45.0,) and ch.models.loc["b1", "status"] == "inactive"
+    assert list(ch.models.columns) == list(store.models_frame().columns)
+    assert list(store.changes_since(g1).models.index) == ["a3", "b1"]
+    assert store.changes_since(g0, max_models=2).reload  # too many: reload, rows not fetched
+    # an import tags its rows too; re-importing the same rows changes nothing
+    g2 = store.generation()
+    rec = model_record("a4", "A1", 106.02, 10.02)
+    gdf = gpd.GeoDataFrame([{k: v for k, v in rec.items() if k != "geometry"}], geometry=[rec["geometry"]], crs="EPSG:4326")
+    store.commit_import(store.preview_import(gdf, user=None, unit_code="A"), user=None)
+    assert list(store.changes_since(g2).models.index) == ["a4"]
+    store.commit_import(store.preview_import(gdf, user=None, unit_code="A"), user=None)
+    assert store.changes_since(store.generation()).models.empty
+
+
+def test_changes_since_asks_for_a_reload_after_units_change_or_a_restore(store, users, tmp_path):
+    g0 = store.generation()
+    store.put_units(units_frame(), user=None)
+    ch = store.changes_since(g0)
+    assert ch.reload and ch.models.empty and ch.generation == store.generation()
+    g1 = store.generation()
+    assert not store.changes_since(g1).reload
+    assert store.changes_since(g1 + 5).reload  # a generation this store never had
+    path = store.export_backup(tmp_path / "b.gpkg")
+    store.restore_backup(path)
+    assert store.changes_since(g1).reload

@@ -64,6 +64,7 @@ from ._types import utcnow
 __all__ = [
     "Store",
     "User",
+    "ModelChanges",
     "SYSTEM_USER",
     "ROLES",
     "DB_ENV_VAR",
@@ -83,8 +84,19 @@ _NAME_RE = re.compile(r"^[^\s/\\:]{1,128}$")
 _CHUNK = 500
 _TOKEN_PREFIX = "gat_"
 _PREVIEW_USER = object()  # commit_import: "the account that made the preview"
-_PG_LOCK_KEY = 7_470_011
-_BULK_INVALIDATE = 200  # a write touching more models than this drops the whole coverage cache  # advisory lock serialising concurrent migrations on PostgreSQL
+_PG_LOCK_KEY = 7_470_011  # advisory lock serialising concurrent migrations on PostgreSQL
+_BULK_INVALIDATE = 200  # a write touching more models than this drops the whole coverage cache
+_TAG_LIMIT = 20_000  # a write of more models than this makes readers reload all (changes_since)
+
+
+@dataclass(frozen=True)
+class ModelChanges:
+    """What :meth:`Store.changes_since` returns: the store's ``generation`` now, whether the
+    reader must ``reload`` everything, and the changed ``models`` (a models frame)."""
+
+    generation: int
+    reload: bool
+    models: gpd.GeoDataFrame = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -1351,6 +1363,14 @@ class Store:
         conn.execute(
             T.store_meta.update().where(T.store_meta.c.key == "model_generation").values(value=T.store_meta.c.value + 1)
         )
+        gen = self._generation(conn)
+        ids = list(dict.fromkeys(str(r["id"]) for r in records or () if r.get("id") is not None))
+        if records is None or len(ids) > _TAG_LIMIT:
+            # readers reload everything (changes_since): no need to tag the rows one by one
+            conn.execute(T.store_meta.update().where(T.store_meta.c.key == "reload_generation").values(value=gen))
+        else:
+            for chunk in _chunks(ids):
+                conn.execute(T.models.update().where(T.models.c.id.in_(chunk)).values(generation=gen))
         if records is None or len(records) > _BULK_INVALIDATE:
             conn.execute(T.coverage_cache.delete())
             return
@@ -1382,6 +1402,57 @@ class Store:
         that keep frames in memory compare it to know when to reload."""
         with self._read() as conn:
             return self._generation(conn)
+
+    def changes_since(self, generation: int, *, max_models: int | None = None) -> "ModelChanges":
+        """What changed after generation ``generation`` (a value of :meth:`generation` read earlier).
+
+        One consistent snapshot (one read transaction; REPEATABLE READ on PostgreSQL): the current
+        generation and every model written after ``generation``, as stored now (all statuses; no
+        scope filter: this is for in-process caches such as the web catalog, never for a reply).
+
+        Parameters
+        ----------
+        generation
+            The generation the reader's copy was made at.
+        max_models
+            When more models than this changed, return ``reload=True`` and no rows (the reader
+            will reload everything anyway; the rows are not fetched).
+
+        Returns
+        -------
+        ModelChanges
+            ``generation`` (now), ``reload`` (True when the changes cannot be followed model by
+            model: units replaced, a backup restored, a very large import, ``generation`` unknown
+            or newer than the store's, more than ``max_models`` models) and ``models`` (a models
+            frame as :meth:`models_frame` returns, ordered by id; empty when ``reload``).
+        """
+        with self._read() as conn:
+            if self.backend == "postgresql":
+                conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            now = self._generation(conn)
+
+            def none() -> gpd.GeoDataFrame:
+                return _models_frame_from_columns({k: () for k in [*MODEL_COLUMNS, "geom", *self._META]})
+
+            if now == generation:
+                return ModelChanges(generation=now, reload=False, models=none())
+            reload_gen = conn.execute(
+                sa.select(T.store_meta.c.value).where(T.store_meta.c.key == "reload_generation")
+            ).scalar()
+            if generation > now or (reload_gen is not None and int(reload_gen) > generation):
+                return ModelChanges(generation=now, reload=True, models=none())
+            changed = T.models.c.generation > int(generation)
+            if max_models is not None:
+                n = conn.execute(sa.select(sa.func.count()).select_from(T.models).where(changed)).scalar_one()
+                if n > max_models:
+                    return ModelChanges(generation=now, reload=True, models=none())
+            # no ORDER BY: SQLite would walk the primary key instead of ix_models_generation
+            res = conn.execute(self._model_select().where(changed))
+            keys = list(res.keys())
+            rows = res.all()
+        rows.sort(key=lambda r: r.id)
+        models = _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
+        return ModelChanges(generation=now, reload=False, models=models)
 
     def is_empty(self) -> bool:
         """True when the store holds no unit and no model (a new store, before seeding)."""

@@ -77,6 +77,7 @@ models = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(128)),
     sa.Column("updated_by", sa.String(128)),
+    sa.Column("generation", sa.BigInteger, index=True),  # the write that last changed it (0005)
 )
 
 # Columns of ``models`` that hold a model's data (MODEL_COLUMNS without id, plus geom).
