@@ -703,3 +703,62 @@ def test_vietnamese_kind_and_status_values(tmp_path: Path, kind: str, status: st
     p = _write_csv(tmp_path / "k.csv", ["mã;loại;trạng thái;vĩ độ;kinh độ;hướng", f"x;{kind};{status};10,5;106,5;Bắc"])
     g = io.read_models(p)
     assert (g.loc["x", "kind"], g.loc["x", "status"]) == expected
+
+
+# ---- the fast paths of the model reader give what the cell-by-cell paths give
+
+_CSV_ALPHABET = ["a", "id", "kind", "lat", "1", "2.5", " ", "\t", ",", ";", "\n", "\r", "\r\n", "đ", "\u00a0", "\x0c", '"']
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_CSV_ALPHABET), max_size=40), delim=st.sampled_from([",", ";", "\t"]))
+def test_plain_csv_fast_path_reads_like_the_csv_module(pieces: list[str], delim: str) -> None:
+    from geo_antt._models_io import _csv_module_table, _plain_csv_columns, _plain_table
+
+    text = "".join(pieces)
+    plain = _plain_csv_columns(text, delim)
+    if plain is not None:
+        assert _plain_table(plain) == _csv_module_table(text, delim)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["id,kind,lat", "a,camera,10.5", "", "b,camera,10.6", " , ,  ", "c,camera,10.7", ""],  # blank records
+        ["Danh sách camera,,", ",,", "id,kind,lat", "a,camera,10.5", "b,camera,10.6"],  # a title row
+        ["id,kind,lat\r", "a,camera,10.5\r", "b,camera,10.6"],  # CRLF
+        ["id,kind,lat", "a,camera", "b,camera,10.6,extra"],  # ragged: the csv module's path
+    ],
+)
+def test_plain_csv_fast_path_on_typical_files(lines: list[str]) -> None:
+    from geo_antt._models_io import _csv_module_table, _csv_text_table
+
+    text = "\n".join(lines)
+    assert _csv_text_table(text, ",") == _csv_module_table(text, ",")
+    header, rownums, cols = _csv_text_table(text, ",")
+    assert header == ["id", "kind", "lat"] and len(cols) == 3 and all(len(c) == len(rownums) for c in cols)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.one_of(st.none(), st.text(alphabet="0123456789.,-e_ °'\"NSEW", max_size=8)), max_size=12))
+def test_number_column_is_the_cells_one_by_one(cells: list[str | None]) -> None:
+    from geo_antt._models_io import _clean_column, _number_column
+
+    values = _clean_column(cells)
+    for parse in (parse_number, lambda v: parse_coordinate(v, axis="lat")):
+        arr, failed = _number_column(values, parse)
+        one = [_number_column([v], parse) for v in values]
+        assert np.array_equal(arr, np.array([a[0] for a, _ in one]).reshape(-1), equal_nan=True)
+        assert [(k, str(e)) for k, e in failed] == [(k, str(f[0][1])) for k, (_, f) in enumerate(one) if f]
+
+
+def test_text_columns_of_a_plain_csv_are_kept_as_read(tmp_path: Path) -> None:
+    p = _write_csv(
+        tmp_path / "t.csv",
+        ["id,kind,name,lat,lon,radius_m,unit_code,ghi chú", "a, lighting ,Đèn  Ngõ 5 ,10.5,106.5,25,00475 ,x", "b,lighting,,10.5,106.5,,,"],
+    )
+    g = io.read_models(p)
+    assert g.loc["a", "name"] == "Đèn  Ngõ 5" and g.loc["b", "name"] is None
+    assert g.loc["a", "unit_code"] == "00475" and g.loc["b", "unit_code"] is None
+    assert g.loc["a", "notes"] == "x" and g.loc["a", "owner"] is None
+    assert g.loc["a", "radius_m"] == 25.0 and math.isnan(g.loc["b", "radius_m"])
