@@ -18,11 +18,9 @@ threads (shapely releases the GIL); there is no Python loop over models x units.
 
 from __future__ import annotations
 
-import os
 import time
 from functools import cached_property
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -34,8 +32,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ._errors import GeoAnttError
+from ._threads import threaded as _threaded
 from .config import DEFAULT_SETTINGS, Settings
-from .crs import metric_crs_for, to_wgs84
+from .crs import metric_crs_for, project, to_wgs84
 from .footprints import footprints as build_footprints
 from .layers import LayerSpec, load_layer_specs, spatial_kinds
 from .schema import COUNTING_STATUSES, UNIT_LEVELS
@@ -48,9 +47,6 @@ __all__ = [
     "unit_gaps",
     "choose_level",
 ]
-
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
-
 
 class CoverageResult:
     """What :func:`compute_coverage` returns. Frames are in EPSG:4326 (converted on first use).
@@ -111,37 +107,12 @@ def _valid_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = to_wgs84(gdf)
     if len(out):
         g = out.geometry.to_numpy()
-        bad = ~shapely.is_valid(g)
+        bad = ~_threaded(shapely.is_valid, g, min_chunk=64)
         if bad.any():
             g = g.copy()
             g[bad] = shapely.make_valid(g[bad])
             out = out.set_geometry(gpd.GeoSeries(g, index=out.index, crs=out.crs))
     return out
-
-
-def _threaded(
-    fn: Callable[..., np.ndarray], *arrays: np.ndarray, keys: np.ndarray | None = None, min_chunk: int = 256
-) -> np.ndarray:
-    """Apply a vectorised shapely function over aligned arrays, split over the cores.
-
-    shapely releases the GIL, so threads run GEOS in parallel. A *prepared* geometry is not
-    thread-safe (GEOS builds its indexes lazily), so when the first array holds prepared
-    geometries, ``keys`` (sorted, e.g. the unit index of each pair) keeps all the rows of one
-    geometry in the same chunk.
-    """
-    n = len(arrays[0])
-    if n < 2 * min_chunk or _WORKERS == 1:
-        return fn(*arrays)
-    bounds = np.linspace(0, n, _WORKERS * 2 + 1).astype(int)
-    if keys is not None:
-        if np.any(np.diff(keys) < 0):
-            return fn(*arrays)
-        # move each inner boundary to the start of its key's run
-        bounds[1:-1] = np.searchsorted(keys, keys[bounds[1:-1]], side="left")
-        bounds = np.unique(bounds)
-    with ThreadPoolExecutor(_WORKERS) as ex:
-        parts = list(ex.map(lambda ab: fn(*(a[ab[0] : ab[1]] for a in arrays)), zip(bounds[:-1], bounds[1:])))
-    return np.concatenate(parts)
 
 
 def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +142,7 @@ def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_
     lo = np.zeros(n_groups)
     np.maximum.at(lo, group_of, area)
     ua = shapely.area(out)
-    bad = np.flatnonzero((ua < lo * (1 - 1e-9)) | (ua > hi * (1 + 1e-9)) | ~shapely.is_valid(out))
+    bad = np.flatnonzero((ua < lo * (1 - 1e-9)) | (ua > hi * (1 + 1e-9)) | ~_threaded(shapely.is_valid, out, min_chunk=64))
     for gi in bad:  # pragma: no cover - a safety net, not seen on real data
         out[gi] = shapely.union_all(geoms[order[group_of == gi]])
     return out
@@ -462,14 +433,14 @@ def compute_coverage(
 
     target = units.loc[(units["level"] == level).to_numpy()]
     crs = metric_crs_for(target, crs=settings.metric_crs)
-    target_m = target.to_crs(crs)
+    target_m = project(target, crs)
     ug = np.asarray(target_m.geometry.to_numpy(), dtype=object)
-    bad = ~shapely.is_valid(ug)
+    bad = ~_threaded(shapely.is_valid, ug, min_chunk=64)
     if bad.any():
         ug = ug.copy()
         ug[bad] = shapely.make_valid(ug[bad])
     unit_area = shapely.area(ug)
-    models_m = models.to_crs(crs) if len(models) else models.set_crs(crs, allow_override=True)
+    models_m = project(models, crs) if len(models) else models.set_crs(crs, allow_override=True)
     lap("project")
 
     kinds_sp = spatial_kinds(specs)

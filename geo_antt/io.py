@@ -28,6 +28,7 @@ import shapely
 
 from ._errors import GeoAnttError, Problem, ValidationError
 from ._models_io import load_models, read_models
+from ._threads import threaded
 from ._readers import _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
 from .crs import WGS84, to_wgs84
 from .schema import UNIT_LEVELS
@@ -57,9 +58,13 @@ GEOJSON_DECIMALS = 7
 
 def _prepare_geometry(geoms: np.ndarray, *, decimals: int = GEOJSON_DECIMALS) -> np.ndarray:
     """Round coordinates (vectorised) and orient polygon exteriors counter-clockwise."""
-    out = shapely.transform(geoms, lambda c: np.round(c, decimals))
-    # Rounding may make a ring run the other way only in degenerate cases; orient afterwards.
-    return shapely.orient_polygons(out, exterior_cw=False)
+
+    def prepare(chunk: np.ndarray) -> np.ndarray:
+        out = shapely.transform(chunk, lambda c: np.round(c, decimals))
+        # Rounding may make a ring run the other way only in degenerate cases; orient afterwards.
+        return shapely.orient_polygons(out, exterior_cw=False)
+
+    return threaded(prepare, np.asarray(geoms, dtype=object), min_chunk=64)
 
 
 def json_value(v: Any) -> Any:
@@ -171,7 +176,7 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) 
     g = to_wgs84(gdf) if gdf.crs is not None else gdf
     geom_col = g.geometry.name
     geoms = _prepare_geometry(g.geometry.to_numpy(), decimals=decimals)
-    geom_json = shapely.to_geojson(geoms)
+    geom_json = threaded(shapely.to_geojson, geoms, min_chunk=64)
 
     prop_cols = [c for c in g.columns if c != geom_col and not isinstance(g[c].dtype, gpd.array.GeometryDtype)]
     props = pd.DataFrame(index=pd.RangeIndex(len(g)))
