@@ -321,7 +321,11 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     keep = shapely.get_type_id(parts) == 3
     parts, part_src = parts[keep], part_src[keep]
     anchor = shapely.get_point(shapely.get_exterior_ring(holes), 0)
-    a_idx, p_idx = shapely.STRtree(parts).query(anchor, predicate="within")
+    # the parts (prepared) hold the anchors: a tree of the anchors queried with the parts,
+    # pairs listed by anchor as a query of the anchors would list them
+    p_idx, a_idx = shapely.STRtree(anchor).query(parts, predicate="contains")
+    by_anchor = np.lexsort((p_idx, a_idx))
+    a_idx, p_idx = a_idx[by_anchor], p_idx[by_anchor]
     # each hole sits in exactly one part of its own unit; anything else takes the overlay path
     own = targets[part_src[p_idx]] == hole_unit[a_idx]
     a_idx, p_idx = a_idx[own], p_idx[own]
@@ -534,6 +538,26 @@ def _gap_frame(fig: pd.DataFrame, gaps: np.ndarray, crs: CRS, min_area_m2: float
     ).set_index("gap_id", drop=False)
 
 
+def _unit_of_points(points: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(point index, unit index) of every point that lies in a unit, sorted by point.
+
+    The units are the query geometries (prepared, so a unit with many models is tested fast)
+    against a tree of the points. A point on a shared border belongs to one unit only: the
+    first that a query of that point against the units lists.
+    """
+    ui, pi = shapely.STRtree(points).query(units, predicate="intersects")
+    hits = np.bincount(pi, minlength=len(points))
+    shared = np.flatnonzero(hits > 1)
+    if shared.size:
+        alone = hits[pi] == 1
+        sp, su = shapely.STRtree(units).query(points[shared], predicate="intersects")
+        first = np.unique(sp, return_index=True)[1]
+        pi = np.concatenate([pi[alone], shared[sp[first]]])
+        ui = np.concatenate([ui[alone], su[first]])
+    order = np.argsort(pi, kind="stable")
+    return pi[order], ui[order]
+
+
 def _count_models(
     fig: pd.DataFrame,
     target_m: gpd.GeoDataFrame,
@@ -558,11 +582,7 @@ def _count_models(
     if has.any():
         g = geom.to_numpy()[has]
         anchor = np.where(shapely.get_type_id(g) == 0, g, shapely.point_on_surface(g))
-        tree = shapely.STRtree(ug)
-        mi, ui = tree.query(anchor, predicate="intersects")
-        # a model on a shared border belongs to one unit only: the first that holds it
-        first = np.unique(mi, return_index=True)[1]
-        mi, ui = mi[first], ui[first]
+        mi, ui = _unit_of_points(anchor, ug)
         unit_idx_parts.append(ui)
         model_idx_parts.append(np.flatnonzero(has)[mi])
     if (~has).any() and "unit_code" in models_m.columns:

@@ -240,3 +240,18 @@ def test_real_communes_with_overlaps(shared_data) -> None:
     np.testing.assert_allclose(res.units["covered_m2"].to_numpy(), ref.to_numpy(), rtol=1e-6)
     assert res.gaps.geometry.is_valid.all()
     assert (res.units["covered_pct"] < 100).all() and (res.units["covered_pct"] >= 0).all()
+
+
+def test_unit_of_points_first_unit_on_shared_borders() -> None:
+    from geo_antt.coverage import _unit_of_points
+
+    units = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10), shapely.box(0, 10, 10, 20), shapely.box(30, 30, 40, 40)])
+    xy = [(5, 5), (10, 5), (15, 5), (10, 10), (50, 50), (0, 0), (5, 10), (35, 35), (20, 0), (12, 3)]
+    points = shapely.points(np.array(xy, dtype=float))
+    pi, ui = _unit_of_points(points, units)
+    # the reference: each point queried against a tree of the units, the first hit kept
+    mi, uj = shapely.STRtree(units).query(points, predicate="intersects")
+    first = np.unique(mi, return_index=True)[1]
+    assert pi.tolist() == mi[first].tolist() and ui.tolist() == uj[first].tolist()
+    assert 4 not in pi.tolist()  # outside every unit
+    assert dict(zip(pi.tolist(), ui.tolist()))[0] == 0 and dict(zip(pi.tolist(), ui.tolist()))[7] == 3
