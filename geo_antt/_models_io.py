@@ -22,7 +22,6 @@ from typing import Any, Callable, Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
-import openpyxl
 import pandas as pd
 import shapely
 from pyproj import Transformer
@@ -268,6 +267,8 @@ def _plain_table(columns: list[list[str]]) -> tuple[list[str], list[int], list[l
 
 
 def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[int], list[list[Any]], list[Problem]]:
+    import openpyxl  # only for workbooks: a CSV run starts without it
+
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...
