@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WORKERS", "chunk_bounds", "map_chunks", "threaded"]
+__all__ = ["WORKERS", "balanced_bounds", "chunk_bounds", "map_chunks", "threaded"]
 
 # Threads for geometry work (shapely and pyproj release the GIL); more than 4 rarely pays.
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -39,6 +39,18 @@ def chunk_bounds(n: int, *, min_chunk: int = 256, keys: np.ndarray | None = None
         bounds[1:-1] = np.searchsorted(keys, keys[bounds[1:-1]], side="left")
         bounds = np.unique(bounds)
     return bounds
+
+
+def balanced_bounds(weights: np.ndarray, *, n_chunks: int, min_chunk: int = 1) -> np.ndarray:
+    """Boundaries ``[0, ..., n]`` of at most ``n_chunks`` chunks of about equal total weight
+    (e.g. coordinates per geometry), each of at least ``min_chunk`` rows where possible."""
+    n = len(weights)
+    k = max(1, min(n_chunks, n // max(1, min_chunk)))
+    cum = np.cumsum(np.asarray(weights, dtype=float))
+    if k == 1 or cum[-1] <= 0:
+        return np.array([0, n])
+    inner = np.searchsorted(cum, cum[-1] * np.arange(1, k) / k, side="right")
+    return np.unique(np.concatenate([[0], inner, [n]]))
 
 
 def map_chunks(fn: Callable[[int, int], Any], bounds: np.ndarray) -> list[Any]:

@@ -102,15 +102,7 @@ class CoverageResult:
 
 def _valid_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """To EPSG:4326, repairing the rare polygon that reprojection makes self-touching."""
-    out = to_wgs84(gdf)
-    if len(out):
-        g = out.geometry.to_numpy()
-        bad = ~_threaded(shapely.is_valid, g, min_chunk=64)
-        if bad.any():
-            g = g.copy()
-            g[bad] = shapely.make_valid(g[bad])
-            out = out.set_geometry(gpd.GeoSeries(g, index=out.index, crs=out.crs))
-    return out
+    return to_wgs84(gdf, make_valid=True)
 
 
 def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

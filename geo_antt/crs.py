@@ -14,7 +14,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as _PyprojCRSError
 
 from ._errors import CRSError
-from ._threads import chunk_bounds, map_chunks
+from ._threads import chunk_bounds, map_chunks, threaded
 
 __all__ = [
     "WGS84",
@@ -26,6 +26,8 @@ __all__ = [
     "to_metric",
     "project",
     "to_wgs84",
+    "repair_invalid",
+    "project_geometries",
     "require_metric",
 ]
 
@@ -103,13 +105,43 @@ def to_metric(gdf, *, crs: object = None):
     return project(gdf, target)
 
 
-def to_wgs84(gdf):
-    """Project ``gdf`` to EPSG:4326 (lon/lat), the CRS geo-antt stores and exports."""
+def to_wgs84(gdf, *, make_valid: bool = False):
+    """Project ``gdf`` to EPSG:4326 (lon/lat), the CRS geo-antt stores and exports.
+
+    ``make_valid``: also repair (``shapely.make_valid``) the rare polygon that the
+    reprojection makes self-touching; the others are kept as they are.
+    """
     if gdf.crs is None:
         raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
-    if CRS(gdf.crs).equals(WGS84):
-        return gdf
-    return project(gdf, WGS84)
+    out = gdf if CRS(gdf.crs).equals(WGS84) else project(gdf, WGS84)
+    if make_valid and len(out):
+        g = out.geometry.to_numpy()
+        repaired = repair_invalid(g)
+        if repaired is not g:
+            out = out.set_geometry(gpd.GeoSeries(repaired, index=out.index, crs=out.crs))
+    return out
+
+
+def repair_invalid(geoms: np.ndarray) -> np.ndarray:
+    """``geoms`` with its invalid geometries made valid (a copy), or ``geoms`` itself when all
+    are valid. The validity checks run over the cores."""
+    bad = ~threaded(shapely.is_valid, geoms, min_chunk=64)
+    if not bad.any():
+        return geoms
+    out = geoms.copy()
+    out[bad] = shapely.make_valid(out[bad])
+    return out
+
+
+def project_geometries(geoms: np.ndarray, src: object, dst: object) -> np.ndarray | None:
+    """2D geometries with their coordinates transformed from ``src`` to ``dst``: the same
+    coordinates as ``GeoDataFrame.to_crs``, in one call on the calling thread (None when
+    a geometry has a z coordinate)."""
+    if shapely.has_z(geoms).any():
+        return None
+    coords = shapely.get_coordinates(geoms)
+    x, y = Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True).transform(coords[:, 0], coords[:, 1])
+    return shapely.set_coordinates(np.array(geoms, dtype=object), np.column_stack([x, y]))
 
 
 # Under this many coordinates one call of GeoDataFrame.to_crs is as fast.

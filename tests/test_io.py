@@ -762,3 +762,26 @@ def test_text_columns_of_a_plain_csv_are_kept_as_read(tmp_path: Path) -> None:
     assert g.loc["a", "unit_code"] == "00475" and g.loc["b", "unit_code"] is None
     assert g.loc["a", "notes"] == "x" and g.loc["a", "owner"] is None
     assert g.loc["a", "radius_m"] == 25.0 and math.isnan(g.loc["b", "radius_m"])
+
+
+def test_geojson_of_a_metric_frame_is_the_text_of_its_wgs84_frame() -> None:
+    """The writer reprojects, repairs, rounds and orients chunk by chunk on threads: the text
+    is the same as for the frame reprojected (and repaired) first."""
+    from geo_antt.crs import to_wgs84
+
+    rng = np.random.default_rng(7)
+    n = 700
+    x, y = rng.uniform(580_000, 600_000, n), rng.uniform(2_300_000, 2_320_000, n)
+    geoms = shapely.buffer(shapely.points(x, y), rng.uniform(5, 40, n), quad_segs=rng.integers(2, 30)).astype(object)
+    geoms[5] = None
+    geoms[6] = shapely.Polygon([(x[6], y[6]), (x[6] + 10, y[6] + 10), (x[6] + 10, y[6]), (x[6], y[6] + 10)])  # a bow-tie
+    geoms[7] = shapely.MultiPolygon([shapely.box(x[7], y[7], x[7] + 5, y[7] + 5), shapely.box(x[7] + 9, y[7], x[7] + 12, y[7] + 3)])
+    gdf = gpd.GeoDataFrame({"k": np.arange(n), "name": [f"gap {i}" for i in range(n)]}, geometry=geoms, crs="EPSG:32648",
+                           index=pd.Index([f"g{i}" for i in range(n)], name="gap_id"))
+    assert io.to_geojson_text(gdf) == io.to_geojson_text(gdf.to_crs(4326))
+    fixed = io.to_geojson_text(gdf, make_valid=True)
+    assert fixed == io.to_geojson_text(to_wgs84(gdf, make_valid=True))
+    doc = json.loads(fixed)
+    assert doc["features"][6]["geometry"]["type"] == "MultiPolygon" and doc["features"][5]["geometry"] is None
+    assert shapely.is_valid(shapely.from_geojson(json.dumps(doc["features"][6]["geometry"])))
+    assert not shapely.is_valid(shapely.from_geojson(json.dumps(json.loads(io.to_geojson_text(gdf))["features"][6]["geometry"])))
