@@ -55,6 +55,9 @@ from .text import fold, fold_key, nfc
 
 __all__ = ["load_models", "read_models"]
 
+# Suffixes of the files read as CSV text (no warning is issued while they are read).
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+
 # --------------------------------------------------------------------------------------------
 # security models
 
@@ -107,7 +110,7 @@ _CAMERA_TYPES = {
     "dome": ("dome", "ban cau", "camera ban cau", "cau"),
 }
 
-_CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+_CSV_SUFFIXES = CSV_SUFFIXES
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
@@ -975,6 +978,12 @@ def read_models(
         A vector file whose coordinates are not lon/lat and no ``crs``.
     """
     gdf, problems = load_models(path, crs=crs, specs=specs, lang=lang, sheet=sheet)
+    return _settle_models(gdf, problems, skip_invalid=skip_invalid)
+
+
+def _settle_models(gdf: gpd.GeoDataFrame, problems: list[Problem], *, skip_invalid: bool) -> gpd.GeoDataFrame:
+    """The end of :func:`read_models`: raise the errors (or keep them in ``attrs["skipped"]``)
+    and issue the warnings."""
     errors = [p for p in problems if p.severity == "error"]
     if errors and not skip_invalid:
         raise ValidationError(errors)
