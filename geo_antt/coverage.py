@@ -334,7 +334,10 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     parts, part_src = shapely.get_parts(gaps[targets], return_index=True)
     keep = shapely.get_type_id(parts) == 3
     parts, part_src = parts[keep], part_src[keep]
-    anchor = shapely.get_point(shapely.get_exterior_ring(holes), 0)
+    hole_rings = shapely.get_exterior_ring(holes)
+    # the first vertex of each hole: from the coordinates at once, no point per ring
+    coords, owner = shapely.get_coordinates(hole_rings, return_index=True)
+    anchor = shapely.points(coords[np.searchsorted(owner, np.arange(len(hole_rings)))])
     # the parts (prepared) hold the anchors: a tree of the anchors queried with the parts,
     # pairs listed by anchor as a query of the anchors would list them
     p_idx, a_idx = shapely.STRtree(anchor).query(parts, predicate="contains")
@@ -346,7 +349,7 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     found = np.zeros(len(holes), dtype=bool)
     found[a_idx] = True
     rings, ring_src = shapely.get_rings(parts, return_index=True)
-    all_rings = np.concatenate([rings, shapely.get_exterior_ring(holes[a_idx])])
+    all_rings = np.concatenate([rings, hole_rings[a_idx]])
     key = np.concatenate([ring_src * 2, p_idx * 2 + 1])  # a part's own rings first, then its holes
     order = np.argsort(key, kind="stable")
     new_parts = shapely.polygons(all_rings[order], indices=key[order] // 2)
@@ -595,7 +598,10 @@ def _count_models(
     unit_idx_parts, model_idx_parts = [], []
     if has.any():
         g = geom.to_numpy()[has]
-        anchor = np.where(shapely.get_type_id(g) == 0, g, shapely.point_on_surface(g))
+        anchor = g.copy()
+        not_point = shapely.get_type_id(g) != 0
+        if not_point.any():
+            anchor[not_point] = shapely.point_on_surface(g[not_point])
         mi, ui = _unit_of_points(anchor, ug)
         unit_idx_parts.append(ui)
         model_idx_parts.append(np.flatnonzero(has)[mi])

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._threads import threaded
+
 from ._errors import Problem, ValidationError
 from .crs import require_metric
 from .layers import LayerSpec, load_layer_specs
@@ -93,7 +95,7 @@ def sector_polygons(
                 ry = np.concatenate([y[sel, None], ay], axis=1)
             coords = np.stack([rx, ry], axis=-1)
             # shapely closes rings itself; clockwise arcs are made counter-clockwise (right-hand rule)
-            out[sel] = shapely.polygons(coords[:, ::-1, :])
+            out[sel] = threaded(shapely.polygons, coords[:, ::-1, :], min_chunk=4096)
     return out
 
 
