@@ -562,7 +562,14 @@ def _unit_of_points(points: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, 
     against a tree of the points. A point on a shared border belongs to one unit only: the
     first that a query of that point against the units lists.
     """
-    ui, pi = shapely.STRtree(points).query(units, predicate="intersects")
+    # boxes from the tree (one thread), the exact test on the prepared units over the cores
+    ui, pi = shapely.STRtree(points).query(units)
+    shapely.prepare(units)
+    try:
+        hit = _threaded(shapely.intersects, units[ui], points[pi], keys=ui)
+    finally:
+        shapely.destroy_prepared(units)
+    ui, pi = ui[hit], pi[hit]
     hits = np.bincount(pi, minlength=len(points))
     shared = np.flatnonzero(hits > 1)
     if shared.size:
