@@ -26,12 +26,13 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def chunk_bounds(n: int, *, min_chunk: int = 256, keys: np.ndarray | None = None) -> np.ndarray:
-    """Boundaries ``[0, ..., n]`` of about ``2 * WORKERS`` chunks of at least ``min_chunk``
+    """Boundaries ``[0, ..., n]`` of about ``4 * WORKERS`` chunks of at least ``min_chunk``
     rows (one chunk when ``n`` is small or a single worker). With ``keys`` (sorted), no run of
     equal keys is split; unsorted keys give one chunk."""
     if n < 2 * min_chunk or WORKERS == 1:
         return np.array([0, n])
-    bounds = np.linspace(0, n, WORKERS * 2 + 1).astype(int)
+    k = min(4 * WORKERS, n // min_chunk)  # more chunks than threads (balance), none too small
+    bounds = np.linspace(0, n, k + 1).astype(int)
     if keys is not None:
         if np.any(np.diff(keys) < 0):
             return np.array([0, n])

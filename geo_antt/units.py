@@ -40,8 +40,8 @@ __all__ = [
 
 def _commune_of_points(points_m: gpd.GeoSeries, communes_m: gpd.GeoDataFrame) -> np.ndarray:
     """Code of the commune containing each point (None when none does); vectorised STRtree."""
-    tree = shapely.STRtree(communes_m.geometry.to_numpy())
-    pt_idx, poly_idx = tree.query(points_m.to_numpy(), predicate="intersects")
+    # the communes (prepared) as query geometries against a tree of the points
+    poly_idx, pt_idx = shapely.STRtree(points_m.to_numpy()).query(communes_m.geometry.to_numpy(), predicate="intersects")
     out = np.full(len(points_m), None, dtype=object)
     codes = communes_m.index.to_numpy()
     # a point on a shared border: the first commune wins (stable order)
