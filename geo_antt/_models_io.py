@@ -552,6 +552,8 @@ def _build_models(
     def mapped(field_: str, fn: Callable[[Any], Any], on_error: Callable[[int, Any, ParseError], None], *, blank: Any = None) -> list[Any]:
         """``fn`` over a column, computed once per distinct value (a column of 100,000 rows
         holds a few kinds, statuses or directions); ParseErrors go to ``on_error``."""
+        if field_ not in col_of:
+            return [blank] * n  # no such column: every cell is blank
         values = col(field_)
         try:
             uniq = dict.fromkeys(values)
