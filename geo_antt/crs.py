@@ -27,7 +27,6 @@ __all__ = [
     "project",
     "to_wgs84",
     "repair_invalid",
-    "project_geometries",
     "require_metric",
 ]
 
@@ -131,17 +130,6 @@ def repair_invalid(geoms: np.ndarray) -> np.ndarray:
     out = geoms.copy()
     out[bad] = shapely.make_valid(out[bad])
     return out
-
-
-def project_geometries(geoms: np.ndarray, src: object, dst: object) -> np.ndarray | None:
-    """2D geometries with their coordinates transformed from ``src`` to ``dst``: the same
-    coordinates as ``GeoDataFrame.to_crs``, in one call on the calling thread (None when
-    a geometry has a z coordinate)."""
-    if shapely.has_z(geoms).any():
-        return None
-    coords = shapely.get_coordinates(geoms)
-    x, y = Transformer.from_crs(parse_crs(src), parse_crs(dst), always_xy=True).transform(coords[:, 0], coords[:, 1])
-    return shapely.set_coordinates(np.array(geoms, dtype=object), np.column_stack([x, y]))
 
 
 # Under this many coordinates one call of GeoDataFrame.to_crs is as fast.

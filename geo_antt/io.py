@@ -26,13 +26,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from ._errors import GeoAnttError, Problem, ValidationError
 from ._models_io import load_models, read_models
 from ._threads import WORKERS, balanced_bounds, threaded
 from ._readers import _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
-from .crs import WGS84, project_geometries, to_wgs84
+from .crs import WGS84, to_wgs84
 from .schema import UNIT_LEVELS
 from .text import fold, fold_key, nfc
 
@@ -74,30 +74,41 @@ def _geometry_json(gdf: gpd.GeoDataFrame, *, decimals: int, make_valid: bool) ->
     a missing geometry).
 
     Pipelined: worker threads reproject, repair (``make_valid``), round and orient the
-    geometries chunk by chunk (GEOS and PROJ release the GIL) while this thread turns the
-    chunks already done into text (``shapely.to_geojson`` holds the GIL).
+    geometries chunk by chunk (GEOS, PROJ and numpy release the GIL) while this thread turns
+    the chunks already done into text. ``shapely.to_geojson`` holds the GIL for a whole call,
+    so it is called on small slices: the workers get the GIL in between.
     """
     geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object)
     reproject = gdf.crs is not None and not CRS(gdf.crs).equals(WGS84)
-    if len(geoms) == 0 or (reproject and shapely.has_z(geoms).any()):  # z coordinates: as to_crs does it
+    if len(geoms) == 0 or shapely.has_z(geoms).any():  # z coordinates: as to_crs does it
         g = to_wgs84(gdf, make_valid=make_valid) if gdf.crs is not None else gdf
         return np.asarray(shapely.to_geojson(_prepare_geometry(g.geometry.to_numpy(), decimals=decimals)), dtype=object).reshape(-1)
 
     def prepare(a: int, b: int) -> np.ndarray:
+        # one pass over the coordinates: projected (PROJ), then rounded (numpy); the unrounded
+        # geometries are only built when their validity is to be checked
         chunk = geoms[a:b]
+        coords = shapely.get_coordinates(chunk)
         if reproject:
-            chunk = project_geometries(chunk, gdf.crs, WGS84)
+            x, y = Transformer.from_crs(CRS(gdf.crs), WGS84, always_xy=True).transform(coords[:, 0], coords[:, 1])
+            coords = np.column_stack([x, y])
+        out = shapely.set_coordinates(chunk.copy(), np.round(coords, decimals))
         if make_valid:
-            bad = ~shapely.is_valid(chunk)
+            exact = shapely.set_coordinates(chunk.copy(), coords) if reproject else chunk
+            bad = ~shapely.is_valid(exact)
             if bad.any():
-                chunk = chunk.copy()
-                chunk[bad] = shapely.make_valid(chunk[bad])
-        return _round_and_orient(chunk, decimals)
+                out[bad] = shapely.transform(shapely.make_valid(exact[bad]), lambda c: np.round(c, decimals))
+        # Rounding may make a ring run the other way only in degenerate cases; orient afterwards.
+        return shapely.orient_polygons(out, exterior_cw=False)
 
-    bounds = balanced_bounds(shapely.get_num_coordinates(geoms), n_chunks=4 * WORKERS, min_chunk=64)
+    bounds = balanced_bounds(shapely.get_num_coordinates(geoms), n_chunks=8 * WORKERS, min_chunk=64)
+    texts = []
     with ThreadPoolExecutor(WORKERS) as ex:
         done = [ex.submit(prepare, a, b) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
-        return np.concatenate([np.asarray(shapely.to_geojson(f.result()), dtype=object).reshape(-1) for f in done])
+        for f in done:
+            ready = f.result()
+            texts.extend(np.asarray(shapely.to_geojson(ready[i : i + 128]), dtype=object).reshape(-1) for i in range(0, len(ready), 128))
+    return np.concatenate(texts)
 
 
 def json_value(v: Any) -> Any:
