@@ -107,7 +107,7 @@ def _geometry_json(gdf: gpd.GeoDataFrame, *, decimals: int, make_valid: bool) ->
         done = [ex.submit(prepare, a, b) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
         for f in done:
             ready = f.result()
-            texts.extend(np.asarray(shapely.to_geojson(ready[i : i + 128]), dtype=object).reshape(-1) for i in range(0, len(ready), 128))
+            texts.extend(np.asarray(shapely.to_geojson(ready[i : i + 32]), dtype=object).reshape(-1) for i in range(0, len(ready), 32))
     return np.concatenate(texts)
 
 
