@@ -11,6 +11,7 @@ import codecs
 import csv
 import io as io_mod
 import itertools
+import operator
 import json
 import math
 import os
@@ -21,7 +22,6 @@ from typing import Any, Callable, Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
-import openpyxl
 import pandas as pd
 import shapely
 from pyproj import Transformer
@@ -54,6 +54,9 @@ from .schema import FIELDS, HOSTS, STATUSES, lookup_vocab
 from .text import fold, fold_key, nfc
 
 __all__ = ["load_models", "read_models"]
+
+# Suffixes of the files read as CSV text (no warning is issued while they are read).
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 # --------------------------------------------------------------------------------------------
 # security models
@@ -107,7 +110,7 @@ _CAMERA_TYPES = {
     "dome": ("dome", "ban cau", "camera ban cau", "cau"),
 }
 
-_CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+_CSV_SUFFIXES = CSV_SUFFIXES
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
@@ -137,7 +140,11 @@ def _decode_csv(path: Path, raw: bytes) -> tuple[str, str, list[Problem]]:
 
 
 def _sniff_delimiter(text: str) -> str:
-    lines = [ln for ln in text.splitlines() if ln.strip()][:20]
+    head = text[:65536]
+    lines = [ln for ln in (head.splitlines()[:-1] if len(head) < len(text) else head.splitlines()) if ln.strip()]
+    if len(lines) < 20 and len(head) < len(text):  # very long lines: split it all
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+    lines = lines[:20]
     sample = "\n".join(lines)
     try:
         return csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
@@ -171,28 +178,100 @@ def _split_header(records: list[tuple[int, list[Any]]]) -> tuple[list[str], list
 
 
 def _to_columns(header: list[str], records: list[tuple[int, list[Any]]]) -> tuple[list[int], list[list[Any]]]:
-    """Row numbers and the columns (one list per header cell) of row-major records."""
+    """Row numbers and the columns (one list per header cell) of row-major records; short
+    rows are padded with None, cells beyond the header are dropped."""
     width = len(header)
-    padded = [vals if len(vals) >= width else list(vals) + [None] * (width - len(vals)) for _r, vals in records]
-    columns = [list(c) for c in zip(*padded)][:width] if padded else [[] for _ in range(width)]
+    rows = [vals for _r, vals in records]
+    if rows and min(map(len, rows)) >= width:  # the usual case: no short row, zip transposes
+        columns = [list(c) for c in itertools.islice(zip(*rows), width)]
+    else:
+        padded = [vals if len(vals) >= width else list(vals) + [None] * (width - len(vals)) for vals in rows]
+        columns = [list(c) for c in zip(*padded)][:width] if padded else [[] for _ in range(width)]
     return [r for r, _ in records], columns
+
+
+def _plain_csv_columns(text: str, delim: str) -> list[list[str]] | None:
+    """The columns of every record of a *plain* CSV text, read by pandas' C parser; None when
+    the text is not plain. Plain: no quote character (so a record is a line and a cell is the
+    text between delimiters, exactly as :mod:`csv` reads it), no NUL, and every non-empty line
+    with the same number of cells. Empty lines come back as rows of empty cells, so that the
+    row number of record ``i`` is ``i + 1``."""
+    if not text or '"' in text or "\x00" in text:
+        return None
+    if "\r" in text:  # csv ends a record at \r, \n or \r\n: the same as one \n
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the last line's terminator starts no record
+    n_lines = len(lines)
+    n_cells_lines = n_lines - lines.count("")
+    try:
+        frame = pd.read_csv(
+            io_mod.StringIO(text), sep=delim, header=None, dtype=str, na_filter=False, skip_blank_lines=False,
+            quoting=csv.QUOTE_NONE, engine="c", low_memory=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None  # a line with more cells than the first one: the csv module's path
+    width = frame.shape[1]
+    if len(frame) != n_lines or text.count(delim) != (width - 1) * n_cells_lines:
+        return None  # ragged lines (padded by pandas): the csv module's path
+    return [frame[c].tolist() for c in frame.columns]
 
 
 def _read_csv_table(path: Path) -> tuple[list[str], list[int], list[list[Any]], list[Problem]]:
     text, _codec, notes = _decode_csv(path, path.read_bytes())
     text = unicodedata.normalize("NFC", text.lstrip("\ufeff"))
-    delim = _sniff_delimiter(text)
+    return (*_csv_text_table(text, _sniff_delimiter(text)), notes)
+
+
+def _csv_text_table(text: str, delim: str) -> tuple[list[str], list[int], list[list[Any]]]:
+    """(header, row numbers, columns) of a CSV text: pandas' C parser for a plain text (see
+    :func:`_plain_csv_columns`), else the :mod:`csv` module; both give the same table."""
+    plain = _plain_csv_columns(text, delim)
+    if plain is not None:
+        return _plain_table(plain)
+    return _csv_module_table(text, delim)
+
+
+def _csv_module_table(text: str, delim: str) -> tuple[list[str], list[int], list[list[Any]]]:
     reader = csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim)
-    records: list[tuple[int, list[Any]]] = []
-    for recno, rec in enumerate(reader, start=1):
-        if not "".join(rec).strip():
-            continue
-        records.append((recno, rec))
+    # a record is blank when all its cells are empty or white space (any() and the first cell
+    # decide most records without joining them)
+    records: list[tuple[int, list[Any]]] = [
+        (recno, rec) for recno, rec in enumerate(reader, start=1) if any(rec) and (rec[0].strip() or "".join(rec).strip())
+    ]
     header, rows = _split_header(records)
-    return (header, *_to_columns(header, rows), notes)
+    return (header, *_to_columns(header, rows))
+
+
+def _plain_table(columns: list[list[str]]) -> tuple[list[str], list[int], list[list[Any]]]:
+    """(header, row numbers, columns) of the records of a plain CSV given as columns: the
+    same as ``_split_header`` + ``_to_columns`` on its non-blank records, column-wise."""
+    n = len(columns[0])
+    blank = np.ones(n, dtype=bool)
+    for c in columns:
+        blank &= np.asarray(c, dtype=object) == ""
+    first = columns[0]
+    # a record of white space only is blank too (the first cell rules most records out)
+    for i in [i for i in np.flatnonzero(~blank).tolist() if not first[i].strip()]:
+        if not "".join(c[i] for c in columns).strip():
+            blank[i] = True
+    keep = np.flatnonzero(~blank)
+    if not keep.size:
+        return [], [], []
+    head = [(int(i) + 1, [c[i] for c in columns]) for i in keep[:10]]
+    header, rest = _split_header(head)
+    data = keep[len(head) - len(rest) :]  # the records after the header
+    if len(data) and data[-1] - data[0] == len(data) - 1 and data[-1] == n - 1:
+        cols = [c[data[0] :] for c in columns]  # no blank record after the header
+    else:
+        cols = [[c[i] for i in data.tolist()] for c in columns]
+    return header, (data + 1).tolist(), cols
 
 
 def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[int], list[list[Any]], list[Problem]]:
+    import openpyxl  # only for workbooks: a CSV run starts without it
+
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...
@@ -487,6 +566,8 @@ def _build_models(
     def mapped(field_: str, fn: Callable[[Any], Any], on_error: Callable[[int, Any, ParseError], None], *, blank: Any = None) -> list[Any]:
         """``fn`` over a column, computed once per distinct value (a column of 100,000 rows
         holds a few kinds, statuses or directions); ParseErrors go to ``on_error``."""
+        if field_ not in col_of:
+            return [blank] * n  # no such column: every cell is blank
         values = col(field_)
         try:
             uniq = dict.fromkeys(values)
@@ -529,17 +610,19 @@ def _build_models(
     # ---- id
     if "id" in col_of:
         ids: list[str | None] = [v if type(v) is str else _as_code(v) for v in col("id")]
-        for k in [k for k, rid in enumerate(ids) if rid is None]:
-            err(k, "id", None, "missing id")
+        if None in ids:
+            for k in [k for k, rid in enumerate(ids) if rid is None]:
+                err(k, "id", None, "missing id")
     else:
         ids = [f"{stem}-{r}" for r in rownums]
-    seen_ids: dict[str, int] = {}
-    for k, rid in enumerate(ids):
-        if rid is None:
-            continue
-        first = seen_ids.setdefault(rid, rownums[k])
-        if first != rownums[k]:
-            err(k, "id", rid, f"duplicate id (first at row {first})")
+    if len(set(ids)) < len(ids):  # some id repeats (or several are missing): find which
+        seen_ids: dict[str, int] = {}
+        for k, rid in enumerate(ids):
+            if rid is None:
+                continue
+            first = seen_ids.setdefault(rid, rownums[k])
+            if first != rownums[k]:
+                err(k, "id", rid, f"duplicate id (first at row {first})")
 
     # ---- kind and vocabularies
     known_kinds = ", ".join(f"{sp.kind} ({sp.title_vi})" for sp in specs.values())
@@ -551,7 +634,7 @@ def _build_models(
         return kd
 
     kinds: list[str | None] = mapped("kind", _kind, lambda k, v, e: err(k, "kind", v, str(e)))
-    if "kind" in col_of:
+    if "kind" in col_of and None in col("kind"):
         for k in [k for k, v in enumerate(col("kind")) if v is None]:
             err(k, "kind", None, "missing kind")
 
@@ -600,7 +683,8 @@ def _build_models(
 
     directions = mapped("direction_deg", lambda v: parse_directions(v, lang=dir_lang), _dir_error, blank=())
     sector_kinds = {kd for kd, sp in specs.items() if sp.footprint == "sector"}
-    for k in [k for k, kd in enumerate(kinds) if kd in sector_kinds and not directions[k] and not dir_failed[k]]:
+    no_direction = np.fromiter(map(operator.not_, directions), dtype=bool, count=n)
+    for k in np.flatnonzero(no_direction & ~dir_failed & _member(kinds, sector_kinds)).tolist():
         sp = specs[kinds[k]]
         fov = numbers["fov_deg"][k]
         fov = sp.defaults.get("fov_deg", math.nan) if math.isnan(fov) else fov
@@ -697,7 +781,7 @@ def _build_models(
     has_geom[list(line_geoms)] = True
     spatial = {kd for kd, sp in specs.items() if sp.spatial}
     xy_without_crs = not vector and ("x" in col_of or "y" in col_of) and transformer is None
-    for k in [k for k, kd in enumerate(kinds) if kd in spatial and not has_geom[k] and not loc_err[k]]:
+    for k in np.flatnonzero(~has_geom & ~loc_err & _member(kinds, spatial)).tolist():
         if xy_without_crs and (col("x")[k] is not None or col("y")[k] is not None):
             continue  # reported once for the file: x/y need --crs
         err(k, None, None, f"missing coordinates: a {kinds[k]} must have a location (lat/lon)")
@@ -708,22 +792,22 @@ def _build_models(
     data: dict[str, Any] = {
         "id": ids,
         "kind": kinds,
-        "name": [_as_text(v) for v in col("name")],
+        "name": _text_column(col("name"), _as_text),
         "field": vocab_cols["field"],
         "host": vocab_cols["host"],
         "status": statuses,
-        "unit_code": [_as_code(v) for v in col("unit_code")],
+        "unit_code": _text_column(col("unit_code"), _as_code),
         "direction_deg": directions,
         "fov_deg": numbers["fov_deg"],
         "range_m": numbers["range_m"],
         "radius_m": numbers["radius_m"],
         "height_m": numbers["height_m"],
         "camera_type": camera_types,
-        "owner": [_as_text(v) for v in col("owner")],
+        "owner": _text_column(col("owner"), _as_text),
         "data_sharing": sharing,
         "start_date": dates["start_date"],
         "end_date": dates["end_date"],
-        "notes": [_as_text(v) for v in col("notes")],
+        "notes": _text_column(col("notes"), _as_text),
     }
     if not fill_absent:
         for k in [k for k in data if k not in ("id", "kind") and k not in col_of]:
@@ -755,7 +839,26 @@ def _build_models(
 
 def _clean_column(values: Iterable[Any]) -> list[Any]:
     """Blank cells -> None, text stripped (the readers have put it in NFC), NaN -> None."""
+    values = values if isinstance(values, list) else list(values)
+    if set(map(type, values)) == {str}:
+        return [v.strip() or None for v in values]  # a CSV column: text only
     return [(v.strip() or None) if type(v) is str else None if v is None or (type(v) is float and v != v) else v for v in values]
+
+
+def _member(values: list[Any], allowed: set[Any]) -> np.ndarray:
+    """Boolean mask: which of ``values`` (hashable) are in ``allowed``."""
+    return np.fromiter(map(allowed.__contains__, values), dtype=bool, count=len(values))
+
+
+def _text_column(values: list[Any], convert: Callable[[Any], str | None]) -> list[Any]:
+    """``convert`` (``_as_text``/``_as_code``) over a cleaned column. A column of cleaned text
+    (stripped, not empty) already in NFC is its own result, so it is checked at once."""
+    given = [v for v in values if v is not None]
+    if not given:
+        return [None] * len(values)
+    if set(map(type, given)) == {str} and unicodedata.is_normalized("NFC", "\n".join(given)):
+        return list(values)
+    return [convert(v) for v in values]
 
 
 def _take(values: Any, keep: np.ndarray) -> Any:
@@ -771,9 +874,32 @@ def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np
     "10.5"/"10,5" directly, anything else (DMS, units, thousands) through ``parse``."""
     out = np.full(len(values), np.nan)
     failed: list[tuple[int, ParseError]] = []
-    present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    arr = np.fromiter(values, dtype=object, count=len(values))
+    missing = pd.isna(arr)  # None, and NaN or NA, which count as present (given to parse)
+    if set(map(type, arr[missing].tolist())) <= {type(None)}:
+        present = ~missing
+    else:
+        present = np.array([v is not None for v in values], dtype=bool)
     if not present.any():
         return out, failed
+    # fastest path: text cells without a comma or an underscore, converted at once
+    given = arr[present].tolist()
+    if set(map(type, given)) == {str}:
+        joined = "".join(given)
+        if "," not in joined and "_" not in joined:
+            try:
+                bulk = np.array(given, dtype=object).astype(float)
+            except ValueError:
+                pass  # DMS, units...: the paths below
+            else:
+                out[present] = bulk
+                for k in np.flatnonzero(present)[~np.isfinite(bulk)]:
+                    try:
+                        out[k] = parse(values[k])
+                    except ParseError as exc:
+                        out[k] = np.nan
+                        failed.append((int(k), exc))
+                return out, failed
     # fast path: the whole column at once ("10,5" -> "10.5"); any odd cell -> cell by cell
     try:
         prepared = [
@@ -873,6 +999,12 @@ def read_models(
         A vector file whose coordinates are not lon/lat and no ``crs``.
     """
     gdf, problems = load_models(path, crs=crs, specs=specs, lang=lang, sheet=sheet)
+    return _settle_models(gdf, problems, skip_invalid=skip_invalid)
+
+
+def _settle_models(gdf: gpd.GeoDataFrame, problems: list[Problem], *, skip_invalid: bool) -> gpd.GeoDataFrame:
+    """The end of :func:`read_models`: raise the errors (or keep them in ``attrs["skipped"]``)
+    and issue the warnings."""
     errors = [p for p in problems if p.severity == "error"]
     if errors and not skip_invalid:
         raise ValidationError(errors)

@@ -18,11 +18,9 @@ threads (shapely releases the GIL); there is no Python loop over models x units.
 
 from __future__ import annotations
 
-import os
 import time
 from functools import cached_property
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -30,12 +28,11 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ._errors import GeoAnttError
+from ._threads import threaded as _threaded
 from .config import DEFAULT_SETTINGS, Settings
-from .crs import metric_crs_for, to_wgs84
+from .crs import metric_crs_for, project, to_wgs84
 from .footprints import footprints as build_footprints
 from .layers import LayerSpec, load_layer_specs, spatial_kinds
 from .schema import COUNTING_STATUSES, UNIT_LEVELS
@@ -48,9 +45,6 @@ __all__ = [
     "unit_gaps",
     "choose_level",
 ]
-
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
-
 
 class CoverageResult:
     """What :func:`compute_coverage` returns. Frames are in EPSG:4326 (converted on first use).
@@ -108,40 +102,7 @@ class CoverageResult:
 
 def _valid_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """To EPSG:4326, repairing the rare polygon that reprojection makes self-touching."""
-    out = to_wgs84(gdf)
-    if len(out):
-        g = out.geometry.to_numpy()
-        bad = ~shapely.is_valid(g)
-        if bad.any():
-            g = g.copy()
-            g[bad] = shapely.make_valid(g[bad])
-            out = out.set_geometry(gpd.GeoSeries(g, index=out.index, crs=out.crs))
-    return out
-
-
-def _threaded(
-    fn: Callable[..., np.ndarray], *arrays: np.ndarray, keys: np.ndarray | None = None, min_chunk: int = 256
-) -> np.ndarray:
-    """Apply a vectorised shapely function over aligned arrays, split over the cores.
-
-    shapely releases the GIL, so threads run GEOS in parallel. A *prepared* geometry is not
-    thread-safe (GEOS builds its indexes lazily), so when the first array holds prepared
-    geometries, ``keys`` (sorted, e.g. the unit index of each pair) keeps all the rows of one
-    geometry in the same chunk.
-    """
-    n = len(arrays[0])
-    if n < 2 * min_chunk or _WORKERS == 1:
-        return fn(*arrays)
-    bounds = np.linspace(0, n, _WORKERS * 2 + 1).astype(int)
-    if keys is not None:
-        if np.any(np.diff(keys) < 0):
-            return fn(*arrays)
-        # move each inner boundary to the start of its key's run
-        bounds[1:-1] = np.searchsorted(keys, keys[bounds[1:-1]], side="left")
-        bounds = np.unique(bounds)
-    with ThreadPoolExecutor(_WORKERS) as ex:
-        parts = list(ex.map(lambda ab: fn(*(a[ab[0] : ab[1]] for a in arrays)), zip(bounds[:-1], bounds[1:])))
-    return np.concatenate(parts)
+    return to_wgs84(gdf, make_valid=True)
 
 
 def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +114,31 @@ def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     left, right = left[keep], right[keep]
     hit = _threaded(shapely.intersects, geoms[left], geoms[right])
     return left[hit], right[hit]
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of the undirected graph of ``n`` nodes and edges ``left-right``:
+    (count, label of each node), labels numbered by the smallest node of each component (as
+    ``scipy.sparse.csgraph.connected_components`` numbers them). Vectorised union-find: each
+    round hooks every edge's larger root under its smaller one, then compresses the paths;
+    a few rounds suffice."""
+    root = np.arange(n)
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    while True:
+        a, b = root[left], root[right]
+        differ = a != b
+        if not differ.any():
+            break
+        a, b = a[differ], b[differ]
+        np.minimum.at(root, np.maximum(a, b), np.minimum(a, b))
+        while True:  # path compression: every node straight to its root
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
+    # every root is its component's smallest node: number the components in that order
+    roots, label = np.unique(root, return_inverse=True)
+    return len(roots), label.reshape(-1)
 
 
 def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_groups: int) -> np.ndarray:
@@ -171,7 +157,7 @@ def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_
     lo = np.zeros(n_groups)
     np.maximum.at(lo, group_of, area)
     ua = shapely.area(out)
-    bad = np.flatnonzero((ua < lo * (1 - 1e-9)) | (ua > hi * (1 + 1e-9)) | ~shapely.is_valid(out))
+    bad = np.flatnonzero((ua < lo * (1 - 1e-9)) | (ua > hi * (1 + 1e-9)) | ~_threaded(shapely.is_valid, out, min_chunk=64))
     for gi in bad:  # pragma: no cover - a safety net, not seen on real data
         out[gi] = shapely.union_all(geoms[order[group_of == gi]])
     return out
@@ -202,8 +188,7 @@ def dissolve_overlaps(geoms: np.ndarray, *, return_index: bool = False):
     if n == 0:
         return (geoms, np.array([], dtype=np.int64)) if return_index else geoms
     left, right = _overlap_pairs(geoms)
-    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
-    ncomp, label = connected_components(graph, directed=False)
+    ncomp, label = _components(n, left, right)
     sizes = np.bincount(label, minlength=ncomp)
     alone = sizes[label] == 1
     # pieces: the lone polygons first, then one union per group, in label order
@@ -349,15 +334,22 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     parts, part_src = shapely.get_parts(gaps[targets], return_index=True)
     keep = shapely.get_type_id(parts) == 3
     parts, part_src = parts[keep], part_src[keep]
-    anchor = shapely.get_point(shapely.get_exterior_ring(holes), 0)
-    a_idx, p_idx = shapely.STRtree(parts).query(anchor, predicate="within")
+    hole_rings = shapely.get_exterior_ring(holes)
+    # the first vertex of each hole: from the coordinates at once, no point per ring
+    coords, owner = shapely.get_coordinates(hole_rings, return_index=True)
+    anchor = shapely.points(coords[np.searchsorted(owner, np.arange(len(hole_rings)))])
+    # the parts (prepared) hold the anchors: a tree of the anchors queried with the parts,
+    # pairs listed by anchor as a query of the anchors would list them
+    p_idx, a_idx = shapely.STRtree(anchor).query(parts, predicate="contains")
+    by_anchor = np.lexsort((p_idx, a_idx))
+    a_idx, p_idx = a_idx[by_anchor], p_idx[by_anchor]
     # each hole sits in exactly one part of its own unit; anything else takes the overlay path
     own = targets[part_src[p_idx]] == hole_unit[a_idx]
     a_idx, p_idx = a_idx[own], p_idx[own]
     found = np.zeros(len(holes), dtype=bool)
     found[a_idx] = True
     rings, ring_src = shapely.get_rings(parts, return_index=True)
-    all_rings = np.concatenate([rings, shapely.get_exterior_ring(holes[a_idx])])
+    all_rings = np.concatenate([rings, hole_rings[a_idx]])
     key = np.concatenate([ring_src * 2, p_idx * 2 + 1])  # a part's own rings first, then its holes
     order = np.argsort(key, kind="stable")
     new_parts = shapely.polygons(all_rings[order], indices=key[order] // 2)
@@ -462,14 +454,14 @@ def compute_coverage(
 
     target = units.loc[(units["level"] == level).to_numpy()]
     crs = metric_crs_for(target, crs=settings.metric_crs)
-    target_m = target.to_crs(crs)
+    target_m = project(target, crs)
     ug = np.asarray(target_m.geometry.to_numpy(), dtype=object)
-    bad = ~shapely.is_valid(ug)
+    bad = ~_threaded(shapely.is_valid, ug, min_chunk=64)
     if bad.any():
         ug = ug.copy()
         ug[bad] = shapely.make_valid(ug[bad])
     unit_area = shapely.area(ug)
-    models_m = models.to_crs(crs) if len(models) else models.set_crs(crs, allow_override=True)
+    models_m = project(models, crs) if len(models) else models.set_crs(crs, allow_override=True)
     lap("project")
 
     kinds_sp = spatial_kinds(specs)
@@ -563,6 +555,33 @@ def _gap_frame(fig: pd.DataFrame, gaps: np.ndarray, crs: CRS, min_area_m2: float
     ).set_index("gap_id", drop=False)
 
 
+def _unit_of_points(points: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(point index, unit index) of every point that lies in a unit, sorted by point.
+
+    The units are the query geometries (prepared, so a unit with many models is tested fast)
+    against a tree of the points. A point on a shared border belongs to one unit only: the
+    first that a query of that point against the units lists.
+    """
+    # boxes from the tree (one thread), the exact test on the prepared units over the cores
+    ui, pi = shapely.STRtree(points).query(units)
+    shapely.prepare(units)
+    try:
+        hit = _threaded(shapely.intersects, units[ui], points[pi], keys=ui)
+    finally:
+        shapely.destroy_prepared(units)
+    ui, pi = ui[hit], pi[hit]
+    hits = np.bincount(pi, minlength=len(points))
+    shared = np.flatnonzero(hits > 1)
+    if shared.size:
+        alone = hits[pi] == 1
+        sp, su = shapely.STRtree(units).query(points[shared], predicate="intersects")
+        first = np.unique(sp, return_index=True)[1]
+        pi = np.concatenate([pi[alone], shared[sp[first]]])
+        ui = np.concatenate([ui[alone], su[first]])
+    order = np.argsort(pi, kind="stable")
+    return pi[order], ui[order]
+
+
 def _count_models(
     fig: pd.DataFrame,
     target_m: gpd.GeoDataFrame,
@@ -586,12 +605,11 @@ def _count_models(
     unit_idx_parts, model_idx_parts = [], []
     if has.any():
         g = geom.to_numpy()[has]
-        anchor = np.where(shapely.get_type_id(g) == 0, g, shapely.point_on_surface(g))
-        tree = shapely.STRtree(ug)
-        mi, ui = tree.query(anchor, predicate="intersects")
-        # a model on a shared border belongs to one unit only: the first that holds it
-        first = np.unique(mi, return_index=True)[1]
-        mi, ui = mi[first], ui[first]
+        anchor = g.copy()
+        not_point = shapely.get_type_id(g) != 0
+        if not_point.any():
+            anchor[not_point] = shapely.point_on_surface(g[not_point])
+        mi, ui = _unit_of_points(anchor, ug)
         unit_idx_parts.append(ui)
         model_idx_parts.append(np.flatnonzero(has)[mi])
     if (~has).any() and "unit_code" in models_m.columns:

@@ -8,10 +8,13 @@ the TM-3 provincial zones 5896-5899 and 9205-9218) are read like any other CRS.
 from __future__ import annotations
 
 import geopandas as gpd
-from pyproj import CRS
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as _PyprojCRSError
 
 from ._errors import CRSError
+from ._threads import chunk_bounds, map_chunks, threaded
 
 __all__ = [
     "WGS84",
@@ -21,7 +24,9 @@ __all__ = [
     "utm_crs_for_lon",
     "metric_crs_for",
     "to_metric",
+    "project",
     "to_wgs84",
+    "repair_invalid",
     "require_metric",
 ]
 
@@ -97,16 +102,63 @@ def to_metric(gdf, *, crs: object = None):
     target = metric_crs_for(gdf, crs=crs)
     if CRS(gdf.crs).equals(target):
         return gdf
-    return gdf.to_crs(target)
+    return project(gdf, target)
 
 
-def to_wgs84(gdf):
-    """Project ``gdf`` to EPSG:4326 (lon/lat), the CRS geo-antt stores and exports."""
+def to_wgs84(gdf, *, make_valid: bool = False):
+    """Project ``gdf`` to EPSG:4326 (lon/lat), the CRS geo-antt stores and exports.
+
+    ``make_valid``: also repair (``shapely.make_valid``) the rare polygon that the
+    reprojection makes self-touching; the others are kept as they are.
+    """
     if gdf.crs is None:
         raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
-    if CRS(gdf.crs).equals(WGS84):
-        return gdf
-    return gdf.to_crs(WGS84)
+    out = gdf if CRS(gdf.crs).equals(WGS84) else project(gdf, WGS84)
+    if make_valid and len(out):
+        g = out.geometry.to_numpy()
+        repaired = repair_invalid(g)
+        if repaired is not g:
+            out = out.set_geometry(gpd.GeoSeries(repaired, index=out.index, crs=out.crs))
+    return out
+
+
+def repair_invalid(geoms: np.ndarray) -> np.ndarray:
+    """``geoms`` with its invalid geometries made valid (a copy), or ``geoms`` itself when all
+    are valid. The validity checks run over the cores."""
+    bad = ~threaded(shapely.is_valid, geoms, min_chunk=64)
+    if not bad.any():
+        return geoms
+    out = geoms.copy()
+    out[bad] = shapely.make_valid(out[bad])
+    return out
+
+
+# Under this many coordinates one call of GeoDataFrame.to_crs is as fast.
+_THREADED_COORDS = 100_000
+
+
+def project(gdf, crs):
+    """``gdf.to_crs(crs)`` for a GeoDataFrame or GeoSeries, the same coordinates, computed
+    over the cores for large data (PROJ releases the GIL; one transformer per thread)."""
+    if gdf.crs is None:
+        raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
+    target = parse_crs(crs)
+    src = CRS(gdf.crs)
+    geoms = np.asarray(gdf.geometry.array, dtype=object) if isinstance(gdf, gpd.GeoDataFrame) else np.asarray(gdf.array, dtype=object)
+    if src.is_exact_same(target) or shapely.get_num_coordinates(geoms).sum() < _THREADED_COORDS or shapely.has_z(geoms).any():
+        return gdf.to_crs(target)
+    coords = shapely.get_coordinates(geoms)
+
+    def run(a: int, b: int) -> np.ndarray:
+        x, y = Transformer.from_crs(src, target, always_xy=True).transform(coords[a:b, 0], coords[a:b, 1])
+        return np.column_stack([x, y])
+
+    new = shapely.set_coordinates(geoms.copy(), np.concatenate(map_chunks(run, chunk_bounds(len(coords), min_chunk=_THREADED_COORDS // 4))))
+    if isinstance(gdf, gpd.GeoSeries):
+        return gpd.GeoSeries(new, index=gdf.index, name=gdf.name, crs=target)
+    out = gdf.copy(deep=False)
+    out[gdf.geometry.name] = gpd.GeoSeries(new, index=gdf.index, crs=target)
+    return out
 
 
 def require_metric(gdf, *, what: str = "data") -> None:

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._threads import threaded
+
 from ._errors import Problem, ValidationError
 from .crs import require_metric
 from .layers import LayerSpec, load_layer_specs
@@ -80,20 +82,25 @@ def sector_polygons(
             if sel.size == 0:
                 continue
             t = np.linspace(0.0, 1.0, k + 1)  # k segments -> k + 1 arc points
-            if is_full:
-                ang = np.radians(d[sel, None] + 360.0 * t[None, :-1])  # closed ring, no apex
-            else:
-                ang = np.radians(d[sel, None] - f[sel, None] / 2.0 + f[sel, None] * t[None, :])
-            ax = x[sel, None] + r[sel, None] * np.sin(ang)  # clockwise from north
-            ay = y[sel, None] + r[sel, None] * np.cos(ang)
-            if is_full:
-                rx, ry = ax, ay
-            else:
-                rx = np.concatenate([x[sel, None], ax], axis=1)
-                ry = np.concatenate([y[sel, None], ay], axis=1)
-            coords = np.stack([rx, ry], axis=-1)
-            # shapely closes rings itself; clockwise arcs are made counter-clockwise (right-hand rule)
-            out[sel] = shapely.polygons(coords[:, ::-1, :])
+
+            def build(rows: np.ndarray, t: np.ndarray = t, is_full: bool = is_full) -> np.ndarray:
+                if is_full:
+                    ang = np.radians(d[rows, None] + 360.0 * t[None, :-1])  # closed ring, no apex
+                else:
+                    ang = np.radians(d[rows, None] - f[rows, None] / 2.0 + f[rows, None] * t[None, :])
+                ax = x[rows, None] + r[rows, None] * np.sin(ang)  # clockwise from north
+                ay = y[rows, None] + r[rows, None] * np.cos(ang)
+                if is_full:
+                    rx, ry = ax, ay
+                else:
+                    rx = np.concatenate([x[rows, None], ax], axis=1)
+                    ry = np.concatenate([y[rows, None], ay], axis=1)
+                coords = np.stack([rx, ry], axis=-1)
+                # shapely closes rings itself; clockwise arcs are made counter-clockwise (right-hand rule)
+                return shapely.polygons(coords[:, ::-1, :])
+
+            # numpy and GEOS release the GIL: the rows are built in chunks over the cores
+            out[sel] = threaded(build, sel, min_chunk=4096)
     return out
 
 

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -25,9 +26,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from ._errors import GeoAnttError, Problem, ValidationError
 from ._models_io import load_models, read_models
+from ._threads import WORKERS, balanced_bounds, threaded
 from ._readers import _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
 from .crs import WGS84, to_wgs84
 from .schema import UNIT_LEVELS
@@ -55,11 +58,57 @@ GEOJSON_DECIMALS = 7
 # writing
 
 
-def _prepare_geometry(geoms: np.ndarray, *, decimals: int = GEOJSON_DECIMALS) -> np.ndarray:
-    """Round coordinates (vectorised) and orient polygon exteriors counter-clockwise."""
+def _round_and_orient(geoms: np.ndarray, decimals: int) -> np.ndarray:
     out = shapely.transform(geoms, lambda c: np.round(c, decimals))
     # Rounding may make a ring run the other way only in degenerate cases; orient afterwards.
     return shapely.orient_polygons(out, exterior_cw=False)
+
+
+def _prepare_geometry(geoms: np.ndarray, *, decimals: int = GEOJSON_DECIMALS) -> np.ndarray:
+    """Round coordinates (vectorised) and orient polygon exteriors counter-clockwise."""
+    return threaded(lambda g: _round_and_orient(g, decimals), np.asarray(geoms, dtype=object), min_chunk=64)
+
+
+def _geometry_json(gdf: gpd.GeoDataFrame, *, decimals: int, make_valid: bool) -> np.ndarray:
+    """GeoJSON text of each geometry of ``gdf`` in EPSG:4326, rounded and oriented (None for
+    a missing geometry).
+
+    Pipelined: worker threads reproject, repair (``make_valid``), round and orient the
+    geometries chunk by chunk (GEOS, PROJ and numpy release the GIL) while this thread turns
+    the chunks already done into text. ``shapely.to_geojson`` holds the GIL for a whole call,
+    so it is called on small slices: the workers get the GIL in between.
+    """
+    geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object)
+    reproject = gdf.crs is not None and not CRS(gdf.crs).equals(WGS84)
+    if len(geoms) == 0 or shapely.has_z(geoms).any():  # z coordinates: as to_crs does it
+        g = to_wgs84(gdf, make_valid=make_valid) if gdf.crs is not None else gdf
+        return np.asarray(shapely.to_geojson(_prepare_geometry(g.geometry.to_numpy(), decimals=decimals)), dtype=object).reshape(-1)
+
+    def prepare(a: int, b: int) -> np.ndarray:
+        # one pass over the coordinates: projected (PROJ), then rounded (numpy); the unrounded
+        # geometries are only built when their validity is to be checked
+        chunk = geoms[a:b]
+        coords = shapely.get_coordinates(chunk)
+        if reproject:
+            x, y = Transformer.from_crs(CRS(gdf.crs), WGS84, always_xy=True).transform(coords[:, 0], coords[:, 1])
+            coords = np.column_stack([x, y])
+        out = shapely.set_coordinates(chunk.copy(), np.round(coords, decimals))
+        if make_valid:
+            exact = shapely.set_coordinates(chunk.copy(), coords) if reproject else chunk
+            bad = ~shapely.is_valid(exact)
+            if bad.any():
+                out[bad] = shapely.transform(shapely.make_valid(exact[bad]), lambda c: np.round(c, decimals))
+        # Rounding may make a ring run the other way only in degenerate cases; orient afterwards.
+        return shapely.orient_polygons(out, exterior_cw=False)
+
+    bounds = balanced_bounds(shapely.get_num_coordinates(geoms), n_chunks=8 * WORKERS, min_chunk=64)
+    texts = []
+    with ThreadPoolExecutor(WORKERS) as ex:
+        done = [ex.submit(prepare, a, b) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+        for f in done:
+            ready = f.result()
+            texts.extend(np.asarray(shapely.to_geojson(ready[i : i + 32]), dtype=object).reshape(-1) for i in range(0, len(ready), 32))
+    return np.concatenate(texts)
 
 
 def json_value(v: Any) -> Any:
@@ -147,7 +196,7 @@ def _column_values(s: pd.Series) -> list[Any]:
     return [json_value(v) for v in s]
 
 
-def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) -> str:
+def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS, make_valid: bool = False) -> str:
     """Return ``gdf`` as an RFC 7946 FeatureCollection string.
 
     Parameters
@@ -156,6 +205,9 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) 
         Any GeoDataFrame with a CRS (reprojected to EPSG:4326) or already in EPSG:4326.
     decimals
         Decimal places kept in the coordinates (degrees); 7 is about 1 cm.
+    make_valid
+        Repair (``shapely.make_valid``) the geometries that are invalid in EPSG:4326, before
+        rounding: the same text as ``to_geojson_text(crs.to_wgs84(gdf, make_valid=True))``.
 
     Returns
     -------
@@ -168,10 +220,9 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) 
     if not isinstance(gdf, gpd.GeoDataFrame):
         msg = f"'gdf' should be a GeoDataFrame, got {type(gdf).__name__}"
         raise TypeError(msg)
-    g = to_wgs84(gdf) if gdf.crs is not None else gdf
+    g = gdf  # the properties do not depend on the CRS
     geom_col = g.geometry.name
-    geoms = _prepare_geometry(g.geometry.to_numpy(), decimals=decimals)
-    geom_json = shapely.to_geojson(geoms)
+    geom_json = _geometry_json(g, decimals=decimals, make_valid=make_valid)
 
     prop_cols = [c for c in g.columns if c != geom_col and not isinstance(g[c].dtype, gpd.array.GeometryDtype)]
     props = pd.DataFrame(index=pd.RangeIndex(len(g)))
@@ -254,9 +305,9 @@ def _umask() -> int:
     return mask
 
 
-def _gpkg_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _gpkg_frame(gdf: gpd.GeoDataFrame, *, make_valid: bool = False) -> gpd.GeoDataFrame:
     """Copy of ``gdf`` in EPSG:4326 with tuple/list columns joined with ';' (GPKG has no arrays)."""
-    g = to_wgs84(gdf) if gdf.crs is not None else gdf.copy()
+    g = to_wgs84(gdf, make_valid=make_valid) if gdf.crs is not None else gdf.copy()
     g = g.copy()
     geom_col = g.geometry.name
     g[geom_col] = _prepare_geometry(g.geometry.to_numpy())
@@ -288,7 +339,7 @@ def _fmt_item(x: Any) -> str:
     return str(x)
 
 
-def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: str | None = None) -> Path:
+def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: str | None = None, make_valid: bool = False) -> Path:
     """Write ``gdf`` atomically as RFC 7946 GeoJSON, or as GeoPackage when ``path`` ends in .gpkg.
 
     Parameters
@@ -302,6 +353,9 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: s
         coordinates rounded to 7 decimals and counter-clockwise exterior rings.
     layer
         GeoPackage layer name (default: the file stem). Ignored for GeoJSON.
+    make_valid
+        Repair the geometries that are invalid once in EPSG:4326 (``shapely.make_valid``), as
+        ``crs.to_wgs84(gdf, make_valid=True)`` does; metric gaps and footprints are written so.
 
     Returns
     -------
@@ -314,7 +368,7 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: s
         raise TypeError(msg)
     path = Path(path)
     if path.suffix.lower() == ".gpkg":
-        frame = _gpkg_frame(gdf)
+        frame = _gpkg_frame(gdf, make_valid=make_valid)
         name = layer or path.stem
 
         def _write_gpkg(tmp: Path) -> None:
@@ -322,7 +376,7 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: s
 
         return _atomic_write(path, _write_gpkg, suffix=".gpkg")
 
-    text = to_geojson_text(gdf)
+    text = to_geojson_text(gdf, make_valid=make_valid)
 
     def _write_json(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:

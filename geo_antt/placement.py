@@ -36,19 +36,21 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from scipy import sparse
 
 from ._errors import CRSError, GeoAnttError, Problem, ValidationError
 from .config import DEFAULT_SETTINGS, Settings
 from .crs import metric_crs_for, to_metric, to_wgs84
 from .layers import LayerSpec, load_layer_specs, resolve_kind
+
+if TYPE_CHECKING:  # scipy is imported where it is used: the coverage command ranks units without it
+    from scipy import sparse
 
 __all__ = [
     "PlanResult",
@@ -510,6 +512,7 @@ def candidate_footprints(
 def coverage_matrix(demand: gpd.GeoDataFrame, footprints: gpd.GeoDataFrame) -> sparse.csr_matrix:
     """Boolean sparse matrix (demand points × footprints): True where the footprint covers the
     point (boundary included)."""
+    from scipy import sparse
     pts = np.asarray(demand.geometry.values, dtype=object)
     polys = np.asarray(footprints.geometry.values, dtype=object)
     if len(pts) == 0 or len(polys) == 0:
@@ -559,6 +562,7 @@ def area_pieces(
     (numpy.ndarray, scipy.sparse.csr_matrix)
         Area of each piece in m², and the pieces × footprints boolean coverage matrix.
     """
+    from scipy import sparse
     from scipy.sparse.csgraph import connected_components
 
     fp = np.asarray(footprints.geometry.values, dtype=object)
@@ -660,6 +664,7 @@ class _Solution:
 
 def _reduce(a: sparse.csr_matrix, w: np.ndarray):
     """Drop rows no column covers and merge rows covered by the same set of columns."""
+    from scipy import sparse
     a = sparse.csr_matrix(a, dtype=bool)
     a.sort_indices()
     nnz_row = np.diff(a.indptr)
@@ -684,6 +689,7 @@ def _reduce(a: sparse.csr_matrix, w: np.ndarray):
 
 
 def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int) -> _Solution:
+    from scipy import sparse
     t0 = time.perf_counter()
     a = sparse.csr_matrix(a, dtype=np.float64)
     at = a.T.tocsr()
@@ -712,6 +718,7 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None) -> _Solution:
     """Exact MCLP with PuLP + CBC: max sum c_j x_j + sum w_i y_i, y_i <= sum_{j covers i} x_j,
     sum x_j <= p, at most one x per group. Demand rows covered by a single candidate are folded
     into that candidate's own coefficient c_j (the same optimum, far fewer rows)."""
+    from scipy import sparse
     import pulp
 
     t0 = time.perf_counter()
@@ -760,6 +767,7 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None) -> _Solution:
 
 def _highs(a, w, groups, p, *, time_limit_s) -> _Solution:
     """The same integer programme as :func:`_exact`, solved by HiGHS (scipy.optimize.milp)."""
+    from scipy import sparse
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     t0 = time.perf_counter()
@@ -855,6 +863,7 @@ def solve_mclp(
         ``greedy_objective``, ``gap_to_optimum`` (relative shortfall of the greedy from the exact
         optimum, 0..1, or None), ``seconds``, ``n_rows``/``n_cols``/``nnz`` of the reduced problem.
     """
+    from scipy import sparse
     if solver not in SOLVERS:
         raise GeoAnttError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}")
     if count < 0 or int(count) != count:
@@ -1099,6 +1108,7 @@ def plan_sites(
     -------
     PlanResult
     """
+    from scipy import sparse
     from .coverage import compute_coverage
     from .footprints import footprints as build_footprints
 

@@ -19,7 +19,8 @@ import pandas as pd
 import shapely
 
 from ._errors import GeoAnttError, Problem, ValidationError
-from .crs import WGS84, metric_crs_for
+from ._threads import threaded as _threaded
+from .crs import WGS84, metric_crs_for, project
 from ._parse import ParseError, is_blank, parse_coordinate
 from ._models_io import _read_csv_table, _read_xlsx_table
 from ._readers import _as_code, _as_text, _check_lonlat, _warn
@@ -39,14 +40,86 @@ __all__ = [
 
 def _commune_of_points(points_m: gpd.GeoSeries, communes_m: gpd.GeoDataFrame) -> np.ndarray:
     """Code of the commune containing each point (None when none does); vectorised STRtree."""
-    tree = shapely.STRtree(communes_m.geometry.to_numpy())
-    pt_idx, poly_idx = tree.query(points_m.to_numpy(), predicate="intersects")
+    # the communes (prepared) as query geometries against a tree of the points
+    poly_idx, pt_idx = shapely.STRtree(points_m.to_numpy()).query(communes_m.geometry.to_numpy(), predicate="intersects")
     out = np.full(len(points_m), None, dtype=object)
     codes = communes_m.index.to_numpy()
     # a point on a shared border: the first commune wins (stable order)
     first = pd.Series(poly_idx).groupby(pt_idx).min()
     out[first.index.to_numpy()] = codes[first.to_numpy()]
     return out
+
+
+def _voronoi_cells(
+    parent: list[str | None],
+    contained: np.ndarray,
+    points: np.ndarray,
+    communes: gpd.GeoSeries,
+    codes: pd.Index,
+    source: str,
+) -> tuple[np.ndarray, list[str]]:
+    """The Voronoi cell of every point inside its ``parent`` commune (metric), and the points
+    that lie outside it (for a warning). Every commune at once: one Voronoi diagram per commune
+    in one vectorised call, each cell matched to its point, and the clipping to the commune
+    spread over the cores.
+
+    Raises
+    ------
+    ValidationError
+        Two hamlets of one commune at the same place (one problem per commune).
+    """
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(parent):
+        groups[p].append(i)
+    cells = np.empty(len(parent), dtype=object)
+    multi: list[str] = []
+    for code, rows in groups.items():
+        if len(rows) == 1:
+            cells[rows[0]] = communes.loc[code]  # one hamlet: the whole commune
+        else:
+            multi.append(code)
+    if not multi:
+        return cells, []
+    rows = np.concatenate([groups[c] for c in multi])
+    group = np.repeat(np.arange(len(multi)), [len(groups[c]) for c in multi])
+    xy = shapely.get_coordinates(points[rows])
+    same = pd.DataFrame({"g": group, "x": xy[:, 0], "y": xy[:, 1]}).duplicated(keep=False).to_numpy()
+    if same.any():
+        problems = [
+            Problem(source, None, "geometry", ", ".join(str(codes[r]) for r in rows[same & (group == gi)]), f"hamlets of commune {multi[gi]} at the same place")
+            for gi in np.unique(group[same])
+        ]
+        raise ValidationError(problems)
+    commune_geoms = np.asarray(communes.loc[multi].to_numpy(), dtype=object)
+    regions = _threaded(
+        lambda mp, ext: shapely.voronoi_polygons(mp, extend_to=ext, ordered=True),
+        shapely.multipoints(xy, indices=group),
+        commune_geoms,
+        min_chunk=8,
+    )
+    parts, part_group = shapely.get_parts(regions, return_index=True)
+    # ordered=True keeps input order; match by containment to be safe across GEOS versions:
+    # the first cell of the point's own commune that holds it
+    pi, ci = shapely.STRtree(parts).query(shapely.points(xy), predicate="intersects")
+    own = part_group[ci] == group[pi]
+    cell_of = pd.Series(ci[own]).groupby(pi[own]).min().reindex(range(len(rows))).to_numpy()
+    clipped = _threaded(shapely.intersection, parts[cell_of], commune_geoms[group], min_chunk=32)
+    outside: list[str] = []
+    start = 0
+    for gi, code in enumerate(multi):
+        stop = start + len(groups[code])
+        for k in range(start, stop):
+            poly = _polygonal_part(clipped[k])
+            if poly is None:
+                outside.append(str(codes[rows[k]]))
+            cells[rows[k]] = poly
+        # the points' own commune test: a point given a parent it lies outside of
+        for k in range(start, stop):
+            r = rows[k]
+            if contained[r] is not None and contained[r] != code:
+                outside.append(f"{codes[r]} (in {contained[r]}, parent {code})")
+        start = stop
+    return cells, outside
 
 
 def hamlets_from_points(
@@ -95,8 +168,8 @@ def hamlets_from_points(
     if "level" in communes.columns and (communes["level"] == "commune").any():
         communes = communes[communes["level"] == "commune"]  # a frame of several levels
     crs_m = metric_crs_for(communes, crs=metric_crs)
-    com_m = communes.to_crs(crs_m)
-    pts_m = pts.to_crs(crs_m)
+    com_m = project(communes, crs_m)
+    pts_m = project(pts, crs_m)
     problems: list[Problem] = []
     geoms = pts_m.geometry
     has_pt = ~(geoms.isna() | geoms.is_empty)
@@ -119,46 +192,13 @@ def hamlets_from_points(
     if problems:
         raise ValidationError(problems)
 
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, p in enumerate(parent):
-        groups[p].append(i)
-    cells = np.empty(len(pts), dtype=object)
-    outside: list[str] = []
-    for code, rows in groups.items():
-        commune = com_m.geometry.loc[code]
-        if len(rows) == 1:
-            cells[rows[0]] = commune
-            continue
-        xy = shapely.get_coordinates(geoms.iloc[rows].to_numpy())
-        uniq, counts = np.unique(xy, axis=0, return_counts=True)
-        if (counts > 1).any():
-            dup = [pts.index[rows[k]] for k in range(len(rows)) if any((xy[k] == u).all() for u in uniq[counts > 1])]
-            problems.append(Problem(source, None, "geometry", ", ".join(dup), f"hamlets of commune {code} at the same place"))
-            continue
-        regions = shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=commune, ordered=True)
-        parts = shapely.get_parts(regions)
-        # ordered=True keeps input order; match by containment to be safe across GEOS versions
-        tree = shapely.STRtree(parts)
-        pi, ci = tree.query(shapely.points(xy), predicate="intersects")
-        cell_of = pd.Series(ci).groupby(pi).min()
-        clipped = shapely.intersection(parts[cell_of.reindex(range(len(rows))).to_numpy()], commune)
-        for k, r in enumerate(rows):
-            poly = _polygonal_part(clipped[k])
-            if poly is None:
-                outside.append(str(pts.index[r]))
-            cells[r] = poly
-        # the points' own commune test: a point given a parent it lies outside of
-        for k, r in enumerate(rows):
-            if contained[r] is not None and contained[r] != code:
-                outside.append(f"{pts.index[r]} (in {contained[r]}, parent {code})")
-    if problems:
-        raise ValidationError(problems)
+    cells, outside = _voronoi_cells(parent, contained, geoms.to_numpy(), com_m.geometry, pts.index, source)
     if outside:
         _warn(f"{source}: hamlet point(s) outside their parent commune: {', '.join(outside[:20])}")
 
     out = pts.drop(columns=[c for c in ("code", "level", "parent_code", "approximate") if c in pts.columns])
     out = gpd.GeoDataFrame(out.drop(columns=pts.geometry.name), geometry=list(cells), crs=crs_m)
-    out = out.to_crs(WGS84)
+    out = project(out, WGS84)
     out.insert(0, "code", out.index.to_numpy())
     if "name" not in out.columns:
         out.insert(1, "name", out.index.to_numpy())

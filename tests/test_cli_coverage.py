@@ -120,3 +120,25 @@ def test_ranking_weighted_by_a_demand_layer(tmp_path: Path, capsys) -> None:
     assert r.loc[bare["unit_code"], "need_rank"] < r.loc[covered_hamlet["unit_code"], "need_rank"]
     assert main(["coverage", "--out", str(out), "--demand", str(dpath), "--weight-column", "nope"]) == 1
     assert "nope" in capsys.readouterr().err
+
+
+def test_csv_models_read_alongside_the_boundaries_report_in_file_order(tmp_path: Path, shared_data: Path, capsys) -> None:
+    """CSV model files are parsed on a second thread while the boundaries are read: their
+    warnings still come in file order, and a boundary error still wins over a model error."""
+    communes = shared_data / "boundaries" / "mo_cay_nam_communes_pre2025.geojson"
+    first, second, bad = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "bad.csv"
+    first.write_text("kind,lat,lon,radius_m\nlighting,10.13,106.33,20\n", encoding="utf-8")  # no id column: a warning
+    second.write_text("id,kind,lat,lon,radius_m,field\nL2,lighting,10.131,106.331,20,spaceflight\n", encoding="utf-8")  # unknown field: a warning
+    bad.write_text("id,kind,lat,lon,radius_m\nX,lighting,106.33,10.13,20\n", encoding="utf-8")
+    out = tmp_path / "u.geojson"
+    assert main(["coverage", "--boundaries", str(communes), "--models", str(first), str(second), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 2 and "a.csv" in warned[0] and "no id column" in warned[0] and "b.csv" in warned[1] and "spaceflight" in warned[1]
+    assert gpd.read_file(out)["n_lighting"].sum() == 2
+    assert main(["coverage", "--boundaries", str(tmp_path / "missing.geojson"), "--models", str(bad), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "missing.geojson" in err and "bad.csv" not in err
+    assert main(["coverage", "--boundaries", str(communes), "--models", str(first), str(bad), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "row 2" in err and "swapped" in err

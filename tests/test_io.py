@@ -725,3 +725,85 @@ def test_truong_sa_points_are_inside_vietnam(tmp_path: Path) -> None:
     assert sorted(g["id"]) == ["ba-ke", "song-tu-tay"]
     assert [(pr.row, pr.field) for pr in problems] == [(4, "lat")]
     assert "outside Vietnam" in problems[0].reason
+
+
+# ---- the fast paths of the model reader give what the cell-by-cell paths give
+
+_CSV_ALPHABET = ["a", "id", "kind", "lat", "1", "2.5", " ", "\t", ",", ";", "\n", "\r", "\r\n", "đ", "\u00a0", "\x0c", '"']
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_CSV_ALPHABET), max_size=40), delim=st.sampled_from([",", ";", "\t"]))
+def test_plain_csv_fast_path_reads_like_the_csv_module(pieces: list[str], delim: str) -> None:
+    from geo_antt._models_io import _csv_module_table, _plain_csv_columns, _plain_table
+
+    text = "".join(pieces)
+    plain = _plain_csv_columns(text, delim)
+    if plain is not None:
+        assert _plain_table(plain) == _csv_module_table(text, delim)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["id,kind,lat", "a,camera,10.5", "", "b,camera,10.6", " , ,  ", "c,camera,10.7", ""],  # blank records
+        ["Danh sách camera,,", ",,", "id,kind,lat", "a,camera,10.5", "b,camera,10.6"],  # a title row
+        ["id,kind,lat\r", "a,camera,10.5\r", "b,camera,10.6"],  # CRLF
+        ["id,kind,lat", "a,camera", "b,camera,10.6,extra"],  # ragged: the csv module's path
+    ],
+)
+def test_plain_csv_fast_path_on_typical_files(lines: list[str]) -> None:
+    from geo_antt._models_io import _csv_module_table, _csv_text_table
+
+    text = "\n".join(lines)
+    assert _csv_text_table(text, ",") == _csv_module_table(text, ",")
+    header, rownums, cols = _csv_text_table(text, ",")
+    assert header == ["id", "kind", "lat"] and len(cols) == 3 and all(len(c) == len(rownums) for c in cols)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.one_of(st.none(), st.text(alphabet="0123456789.,-e_ °'\"NSEW", max_size=8)), max_size=12))
+def test_number_column_is_the_cells_one_by_one(cells: list[str | None]) -> None:
+    from geo_antt._models_io import _clean_column, _number_column
+
+    values = _clean_column(cells)
+    for parse in (parse_number, lambda v: parse_coordinate(v, axis="lat")):
+        arr, failed = _number_column(values, parse)
+        one = [_number_column([v], parse) for v in values]
+        assert np.array_equal(arr, np.array([a[0] for a, _ in one]).reshape(-1), equal_nan=True)
+        assert [(k, str(e)) for k, e in failed] == [(k, str(f[0][1])) for k, (_, f) in enumerate(one) if f]
+
+
+def test_text_columns_of_a_plain_csv_are_kept_as_read(tmp_path: Path) -> None:
+    p = _write_csv(
+        tmp_path / "t.csv",
+        ["id,kind,name,lat,lon,radius_m,unit_code,ghi chú", "a, lighting ,Đèn  Ngõ 5 ,10.5,106.5,25,00475 ,x", "b,lighting,,10.5,106.5,,,"],
+    )
+    g = io.read_models(p)
+    assert g.loc["a", "name"] == "Đèn  Ngõ 5" and g.loc["b", "name"] is None
+    assert g.loc["a", "unit_code"] == "00475" and g.loc["b", "unit_code"] is None
+    assert g.loc["a", "notes"] == "x" and g.loc["a", "owner"] is None
+    assert g.loc["a", "radius_m"] == 25.0 and math.isnan(g.loc["b", "radius_m"])
+
+
+def test_geojson_of_a_metric_frame_is_the_text_of_its_wgs84_frame() -> None:
+    """The writer reprojects, repairs, rounds and orients chunk by chunk on threads: the text
+    is the same as for the frame reprojected (and repaired) first."""
+    from geo_antt.crs import to_wgs84
+
+    rng = np.random.default_rng(7)
+    n = 700
+    x, y = rng.uniform(580_000, 600_000, n), rng.uniform(2_300_000, 2_320_000, n)
+    geoms = shapely.buffer(shapely.points(x, y), rng.uniform(5, 40, n), quad_segs=rng.integers(2, 30)).astype(object)
+    geoms[5] = None
+    geoms[6] = shapely.Polygon([(x[6], y[6]), (x[6] + 10, y[6] + 10), (x[6] + 10, y[6]), (x[6], y[6] + 10)])  # a bow-tie
+    geoms[7] = shapely.MultiPolygon([shapely.box(x[7], y[7], x[7] + 5, y[7] + 5), shapely.box(x[7] + 9, y[7], x[7] + 12, y[7] + 3)])
+    gdf = gpd.GeoDataFrame({"k": np.arange(n), "name": [f"gap {i}" for i in range(n)]}, geometry=geoms, crs="EPSG:32648",
+                           index=pd.Index([f"g{i}" for i in range(n)], name="gap_id"))
+    assert io.to_geojson_text(gdf) == io.to_geojson_text(gdf.to_crs(4326))
+    fixed = io.to_geojson_text(gdf, make_valid=True)
+    assert fixed == io.to_geojson_text(to_wgs84(gdf, make_valid=True))
+    doc = json.loads(fixed)
+    assert doc["features"][6]["geometry"]["type"] == "MultiPolygon" and doc["features"][5]["geometry"] is None
+    assert shapely.is_valid(shapely.from_geojson(json.dumps(doc["features"][6]["geometry"])))
+    assert not shapely.is_valid(shapely.from_geojson(json.dumps(json.loads(io.to_geojson_text(gdf))["features"][6]["geometry"])))
