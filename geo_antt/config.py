@@ -27,7 +27,8 @@ class Settings:
     uncovered_threshold_pct
         A hamlet whose covered share is below this percentage is "uncovered".
     sector_segments
-        Arc vertices per 90 degrees of a camera sector or disc (area error < 0.1 % at 16).
+        Arc chords per 90 degrees of a camera sector or disc (8, as PostGIS's ST_Buffer; the
+        polygons keep the exact sector area whatever the number, see footprints.sector_polygons).
     layers_dir
         Folder of the layer specs (None: the project's ``layers/``).
     data_dir
@@ -39,7 +40,7 @@ class Settings:
     metric_crs: str | None = None
     min_gap_area_m2: float = 25.0
     uncovered_threshold_pct: float = 50.0
-    sector_segments: int = 16
+    sector_segments: int = 8
     layers_dir: str | None = None
     data_dir: str = str(DEFAULT_DATA_DIR)
     tile_url: str | None = None

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ._errors import GeoAnttError
 from ._threads import threaded as _threaded
@@ -116,31 +118,6 @@ def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left[hit], right[hit]
 
 
-def _components(n: int, left: np.ndarray, right: np.ndarray) -> tuple[int, np.ndarray]:
-    """Connected components of the undirected graph of ``n`` nodes and edges ``left-right``:
-    (count, label of each node), labels numbered by the smallest node of each component (as
-    ``scipy.sparse.csgraph.connected_components`` numbers them). Vectorised union-find: each
-    round hooks every edge's larger root under its smaller one, then compresses the paths;
-    a few rounds suffice."""
-    root = np.arange(n)
-    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
-    while True:
-        a, b = root[left], root[right]
-        differ = a != b
-        if not differ.any():
-            break
-        a, b = a[differ], b[differ]
-        np.minimum.at(root, np.maximum(a, b), np.minimum(a, b))
-        while True:  # path compression: every node straight to its root
-            up = root[root]
-            if np.array_equal(up, root):
-                break
-            root = up
-    # every root is its component's smallest node: number the components in that order
-    roots, label = np.unique(root, return_inverse=True)
-    return len(roots), label.reshape(-1)
-
-
 def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_groups: int) -> np.ndarray:
     """Union of each group of polygons (``order`` sorted by ``group_of``), vectorised.
 
@@ -188,7 +165,8 @@ def dissolve_overlaps(geoms: np.ndarray, *, return_index: bool = False):
     if n == 0:
         return (geoms, np.array([], dtype=np.int64)) if return_index else geoms
     left, right = _overlap_pairs(geoms)
-    ncomp, label = _components(n, left, right)
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    ncomp, label = connected_components(graph, directed=False)
     sizes = np.bincount(label, minlength=ncomp)
     alone = sizes[label] == 1
     # pieces: the lone polygons first, then one union per group, in label order

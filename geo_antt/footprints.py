@@ -43,9 +43,16 @@ def sector_polygons(
     fov_deg: np.ndarray,
     range_m: np.ndarray,
     *,
-    segments_per_quarter: int = 16,
+    segments_per_quarter: int = 8,
 ) -> np.ndarray:
-    """Field-of-view sectors as an array of shapely Polygons.
+    """Field-of-view sectors as an array of shapely Polygons of the exact sector area.
+
+    The arc is drawn with ``segments_per_quarter`` chords per 90 degrees and its vertices are
+    placed at ``range_m * sqrt(a / sin a)`` (``a`` the angle of one chord), so that every
+    polygon has the exact area ``range_m**2 * pi * fov_deg / 360`` (a plain inscribed polygon
+    falls short by 0.16 % at 8 chords per quarter, 0.04 % at 16). At 8 per quarter, the
+    default of PostGIS's ``ST_Buffer``, the outline stays within
+    +0.33 % / -0.17 % of the true arc (16 cm of a 50 m range).
 
     Parameters
     ----------
@@ -58,7 +65,7 @@ def sector_polygons(
     range_m
         Radius of each sector in metres, > 0.
     segments_per_quarter
-        Arc segments per 90 degrees. At 16 the area is within 0.2 % of pi*r^2*fov/360.
+        Arc segments per 90 degrees (at least 2 per sector, an even number).
 
     Returns
     -------
@@ -83,13 +90,17 @@ def sector_polygons(
                 continue
             t = np.linspace(0.0, 1.0, k + 1)  # k segments -> k + 1 arc points
 
-            def build(rows: np.ndarray, t: np.ndarray = t, is_full: bool = is_full) -> np.ndarray:
+            def build(rows: np.ndarray, t: np.ndarray = t, k: int = int(k), is_full: bool = is_full) -> np.ndarray:
                 if is_full:
                     ang = np.radians(d[rows, None] + 360.0 * t[None, :-1])  # closed ring, no apex
+                    chord = np.full(len(rows), 2.0 * np.pi / k)
                 else:
                     ang = np.radians(d[rows, None] - f[rows, None] / 2.0 + f[rows, None] * t[None, :])
-                ax = x[rows, None] + r[rows, None] * np.sin(ang)  # clockwise from north
-                ay = y[rows, None] + r[rows, None] * np.cos(ang)
+                    chord = np.radians(f[rows]) / k
+                # k triangles of area r'^2 sin(chord) / 2 make r^2 * k * chord / 2 exactly
+                reach = r[rows] * np.sqrt(chord / np.sin(chord))
+                ax = x[rows, None] + reach[:, None] * np.sin(ang)  # clockwise from north
+                ay = y[rows, None] + reach[:, None] * np.cos(ang)
                 if is_full:
                     rx, ry = ax, ay
                 else:
@@ -105,9 +116,10 @@ def sector_polygons(
 
 
 def disc_polygons(
-    x_m: np.ndarray, y_m: np.ndarray, radius_m: np.ndarray, *, segments_per_quarter: int = 16
+    x_m: np.ndarray, y_m: np.ndarray, radius_m: np.ndarray, *, segments_per_quarter: int = 8
 ) -> np.ndarray:
-    """Discs of ``radius_m`` metres around the points (projected coordinates in metres)."""
+    """Discs of ``radius_m`` metres around the points (projected coordinates in metres), of the
+    exact area ``pi * radius_m**2`` (see :func:`sector_polygons`)."""
     n = len(np.asarray(x_m))
     return sector_polygons(
         x_m, y_m, np.zeros(n), np.full(n, 360.0), radius_m, segments_per_quarter=segments_per_quarter
@@ -172,7 +184,7 @@ def footprints(
     models: gpd.GeoDataFrame,
     *,
     specs: Mapping[str, LayerSpec] | None = None,
-    segments_per_quarter: int = 16,
+    segments_per_quarter: int = 8,
     source: str = "models",
 ) -> gpd.GeoDataFrame:
     """One footprint polygon per spatial model.

@@ -474,7 +474,7 @@ def candidate_footprints(
     sites: gpd.GeoDataFrame,
     params: Mapping[str, Any],
     *,
-    segments_per_quarter: int = 16,
+    segments_per_quarter: int = 8,
 ) -> gpd.GeoDataFrame:
     """One footprint per candidate site and direction (metric CRS of ``sites``).
 

@@ -103,7 +103,17 @@ def _voronoi_cells(
     pi, ci = shapely.STRtree(parts).query(shapely.points(xy), predicate="intersects")
     own = part_group[ci] == group[pi]
     cell_of = pd.Series(ci[own]).groupby(pi[own]).min().reindex(range(len(rows))).to_numpy()
-    clipped = _threaded(shapely.intersection, parts[cell_of], commune_geoms[group], min_chunk=32)
+    cell_geoms, own_commune = parts[cell_of], commune_geoms[group]
+    # a cell lying inside its commune is its own clip: only the cells that cross the commune's
+    # border are intersected with it (prepared tests; rows of one commune stay in one chunk)
+    shapely.prepare(commune_geoms)
+    try:
+        inside = _threaded(shapely.contains_properly, own_commune, cell_geoms, keys=group, min_chunk=32)
+    finally:
+        shapely.destroy_prepared(commune_geoms)
+    clipped = cell_geoms.copy()
+    cross = np.flatnonzero(~inside)
+    clipped[cross] = _threaded(shapely.intersection, cell_geoms[cross], own_commune[cross], min_chunk=32)
     outside: list[str] = []
     start = 0
     for gi, code in enumerate(multi):

@@ -7,8 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon, box
 
 from geo_antt import GeoAnttError
@@ -257,28 +255,3 @@ def test_unit_of_points_first_unit_on_shared_borders() -> None:
     assert pi.tolist() == mi[first].tolist() and ui.tolist() == uj[first].tolist()
     assert 4 not in pi.tolist()  # outside every unit
     assert dict(zip(pi.tolist(), ui.tolist()))[0] == 0 and dict(zip(pi.tolist(), ui.tolist()))[7] == 3
-
-
-@settings(max_examples=200, deadline=None)
-@given(n=st.integers(1, 60), edges=st.lists(st.tuples(st.integers(0, 59), st.integers(0, 59)), max_size=120))
-def test_components_match_scipy(n: int, edges: list[tuple[int, int]]) -> None:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    from geo_antt.coverage import _components
-
-    e = np.array([(a, b) for a, b in edges if a < n and b < n], dtype=np.int64).reshape(-1, 2)
-    ncomp, label = _components(n, e[:, 0], e[:, 1])
-    ref_n, ref_label = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False)
-    assert ncomp == ref_n and label.tolist() == ref_label.tolist()
-
-
-def test_components_of_a_long_chain() -> None:
-    from geo_antt.coverage import _components
-
-    n = 20_000
-    perm = np.random.default_rng(5).permutation(n)  # one chain through every node, in random order
-    ncomp, label = _components(n, perm[:-1], perm[1:])
-    assert ncomp == 1 and not label.any()
-    ncomp, label = _components(n, np.arange(0, n - 1, 2), np.arange(1, n, 2))  # pairs
-    assert ncomp == n // 2 and label.tolist() == np.repeat(np.arange(n // 2), 2).tolist()

@@ -17,17 +17,45 @@ def test_sector_area_matches_formula(fov: float, rng: float) -> None:
     poly = sector_polygons([X0], [Y0], [37.0], [fov], [rng])[0]
     expected = math.pi * rng**2 * fov / 360.0
     assert poly.is_valid
-    assert abs(poly.area - expected) / expected < 0.005
+    assert abs(poly.area - expected) / expected < 1e-9  # equal-area polygons: exact
+
+
+@pytest.mark.parametrize("segments", [2, 4, 8, 16])
+@pytest.mark.parametrize("fov", [20.0, 90.0, 200.0, 360.0])
+def test_sector_is_equal_area_and_close_to_the_arc(segments: int, fov: float) -> None:
+    """Whatever the number of chords, the polygon has the sector's exact area; its outline lies
+    within a hair of the true arc (at the default 8 chords per quarter: +0.33 % / -0.17 %)."""
+    rng = 50.0
+    poly = sector_polygons([0.0], [0.0], [123.0], [fov], [rng], segments_per_quarter=segments)[0]
+    assert poly.area == pytest.approx(math.pi * rng**2 * fov / 360.0, rel=1e-9)
+    ring = shapely.get_coordinates(poly.exterior)
+    dist = [math.hypot(x, y) for x, y in ring if math.hypot(x, y) > 1e-9]  # arc vertices
+    if segments == 8:
+        assert max(dist) < rng * 1.0033
+        truth = shapely.Point(0, 0).buffer(rng, quad_segs=256)
+        # the polygon and the true sector differ by a sliver of well under 1 % of the area
+        if fov == 360.0:
+            assert poly.symmetric_difference(truth).area / truth.area < 0.003
+    assert min(dist) > rng  # vertices outside the arc, chords across it
+
+
+def test_default_segments_match_postgis_buffer() -> None:
+    from geo_antt.config import DEFAULT_SETTINGS
+
+    assert DEFAULT_SETTINGS.sector_segments == 8  # ST_Buffer's quad_segs=8: 32 chords a circle
+    d = disc_polygons([0.0], [0.0], [10.0])[0]
+    assert len(d.exterior.coords) == len(shapely.Point(0, 0).buffer(10.0, quad_segs=8).exterior.coords) == 33
 
 
 def test_sector_points_clockwise_from_north() -> None:
     north, east, south = sector_polygons([0, 0, 0], [0, 0, 0], [0.0, 90.0, 180.0], [60.0] * 3, [10.0] * 3)
     # north: above the apex, symmetric about x = 0
     minx, miny, maxx, maxy = north.bounds
-    assert maxy == pytest.approx(10.0) and miny == pytest.approx(0.0) and minx == pytest.approx(-maxx)
+    # (the arc's vertices sit a hair outside the range: equal-area polygons)
+    assert maxy == pytest.approx(10.0, rel=0.004) and miny == pytest.approx(0.0) and minx == pytest.approx(-maxx)
     minx, miny, maxx, maxy = east.bounds
-    assert maxx == pytest.approx(10.0) and minx == pytest.approx(0.0)
-    assert south.bounds[1] == pytest.approx(-10.0)
+    assert maxx == pytest.approx(10.0, rel=0.004) and minx == pytest.approx(0.0)
+    assert south.bounds[1] == pytest.approx(-10.0, rel=0.004)
     # directions wrap: 450 degrees is 90 (east)
     wrap = sector_polygons([0], [0], [450.0], [60.0], [10.0])[0]
     assert wrap.equals_exact(east, 1e-9)
@@ -40,7 +68,7 @@ def test_polygons_are_counter_clockwise() -> None:
 
 def test_disc_area() -> None:
     d = disc_polygons([X0], [Y0], [20.0])[0]
-    assert abs(d.area - math.pi * 400) / (math.pi * 400) < 0.005
+    assert abs(d.area - math.pi * 400) / (math.pi * 400) < 1e-9
     assert d.contains(shapely.Point(X0 + 19, Y0))
 
 

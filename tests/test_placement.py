@@ -348,12 +348,14 @@ def test_plan_before_after_is_the_engines_and_objective_is_the_gain():
     assert (res.sites["status"] == "proposed").all()
     gains = res.sites["gain_weight"].to_numpy()
     assert np.all(np.diff(gains) <= 1e-9)  # ranks in order of marginal gain
-    assert res.sites["gain_m2"].to_numpy() == pytest.approx(gains, rel=1e-6)
+    # the solver's gains (sums of demand pieces) and the engine's (one union) agree to rounding
+    assert res.sites["gain_m2"].to_numpy() == pytest.approx(gains, rel=1e-5)
     before = compute_coverage(units, models).units
-    assert res.before["covered_m2"].to_numpy() == pytest.approx(before["covered_m2"].to_numpy())
+    # the same figures through another order of polygon operations: equal to rounding noise
+    assert res.before["covered_m2"].to_numpy() == pytest.approx(before["covered_m2"].to_numpy(), rel=1e-5)
     gain = float(res.after["covered_m2"].sum() - res.before["covered_m2"].sum())
     assert res.objective == pytest.approx(gain, rel=1e-5)
-    assert res.objective == pytest.approx(float(res.sites["gain_m2"].sum()), rel=1e-6)
+    assert res.objective == pytest.approx(float(res.sites["gain_m2"].sum()), rel=1e-5)
     # the proposed models, accepted as active, give exactly the "after" figures
     import pandas as pd
 
