@@ -300,3 +300,42 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'geo-antt.sqlite'}"
     return request.getfixturevalue("postgis_url")
+
+
+# -- browser tests: a live server on a random loopback port and headless Chromium ---------------
+
+
+@pytest.fixture()
+def live_server(app):
+    """``app`` (the requesting module's) served by a threaded server on 127.0.0.1:<free port>."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture()
+def browser():
+    """Headless Debian Chromium through Playwright (skipped, or failed under CI=true, when
+    Chromium or the vendored web assets are missing)."""
+    from geo_antt._assets import missing_vendor_files
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, need
+
+    need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
+    need(not missing_vendor_files(), "web assets missing: run scripts/vendor.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

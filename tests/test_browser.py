@@ -15,70 +15,8 @@ from urllib.parse import urlparse
 import pytest
 from werkzeug.serving import make_server
 
-from geo_antt._assets import missing_vendor_files
+from tests.browser_support import ARTIFACTS, login_form, need, wait_selected
 from tests.web_fixtures import WEB_PASSWORD, WEB_USERS
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _need(condition: bool, why: str) -> None:
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-
-
-def _wait_selected(page, code: str) -> None:
-    """Wait until the panel shows unit ``code`` (a selector wait: no eval under the page's CSP)."""
-    page.locator(f"body[data-selected-unit='{code}']").wait_for(state="attached", timeout=5000)
-
-
-def _login_form(page, url: str, *, name: str, password: str) -> None:
-    """Open ``url``: the server sends the browser to the login page; fill it in and submit; the
-    browser comes back to ``url``."""
-    page.goto(url, wait_until="domcontentloaded")
-    assert "/login" in page.url, page.url
-    page.fill("#name", name)
-    page.fill("#password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    assert "/login" not in page.url, page.url
-
-
-@pytest.fixture()
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture()
-def browser():
-    _need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
-    _need(not missing_vendor_files(), "web assets missing: run scripts/vendor.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.mark.browser
@@ -97,7 +35,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     page.fill("#password", "sai-mat-khau")
     page.click("button[type=submit]")
     page.wait_for_selector("text=Sai tên đăng nhập hoặc mật khẩu.", timeout=5000)
-    _login_form(page, live_server + "/", name=WEB_USERS["admin"][0], password=WEB_PASSWORD)
+    login_form(page, live_server + "/", name=WEB_USERS["admin"][0], password=WEB_PASSWORD)
     errors.clear()  # the 401 of the wrong password (and the login page's favicon) are expected
     # the layers drew: outlines/choropleth as SVG paths, models as markers (or clusters)
     page.wait_for_selector("path.leaflet-interactive", timeout=10000)
@@ -110,7 +48,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     first.wait_for(timeout=5000)
     assert first.get_attribute("data-code") == "28891-02"
     first.click()
-    _wait_selected(page, "28891-02")
+    wait_selected(page, "28891-02")
     assert page.locator("#area-name").inner_text() == "Ấp Tân Phú"
 
     # search ignoring diacritics and case: "huong my" finds "Xã Hương Mỹ"
@@ -119,14 +57,14 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     hit.wait_for(timeout=5000)
     assert hit.inner_text().startswith("Xã Hương Mỹ")
     hit.click()
-    _wait_selected(page, "28903")
+    wait_selected(page, "28903")
     assert page.locator("#area-name").inner_text() == "Xã Hương Mỹ"
 
     # drill-down: pick a hamlet of the commune in the last select
     last = page.locator("select.drill-select[data-depth='3']")
     last.wait_for(timeout=5000)
     last.select_option("28903-02")
-    _wait_selected(page, "28903-02")
+    wait_selected(page, "28903-02")
     assert page.locator("#area-name").inner_text() == "Ấp Đồng Xuân"
     page.wait_for_timeout(600)  # fitBounds animation + bbox reloads
     page.wait_for_load_state("networkidle")
@@ -142,7 +80,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
 
     # the XSS camera's popup shows the name as text
     page.evaluate("window.geoAntt.selectUnit('28903-01', {zoom: true})")
-    _wait_selected(page, "28903-01")
+    wait_selected(page, "28903-01")
     page.wait_for_timeout(600)
     page.wait_for_load_state("networkidle")
     opened = page.evaluate(
@@ -182,7 +120,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     phone = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True)
     pp = phone.new_page()
     pp.on("request", lambda r: requests.append(r.url))
-    _login_form(pp, live_server + "/?lang=en", name=WEB_USERS["viewer"][0], password=WEB_PASSWORD)
+    login_form(pp, live_server + "/?lang=en", name=WEB_USERS["viewer"][0], password=WEB_PASSWORD)
     pp.wait_for_selector("path.leaflet-interactive", timeout=10000)
     assert pp.locator("#panel-toggle").is_visible()
     pp.screenshot(path=str(ARTIFACTS / "map_phone.png"))
@@ -206,7 +144,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
 
 @pytest.mark.browser
 def test_gdal_oapif_lists_collections(live_server, web_store):
-    _need(shutil.which("ogrinfo") is not None, "ogrinfo (gdal-bin) is not installed")
+    need(shutil.which("ogrinfo") is not None, "ogrinfo (gdal-bin) is not installed")
     denied = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/"], capture_output=True, text=True,
                             timeout=60, env={**os.environ, "GDAL_HTTP_TIMEOUT": "20"})
     assert denied.returncode != 0  # anonymous: 401
@@ -231,7 +169,7 @@ def demo_server(tmp_path_factory):
     from geo_antt.app import create_app, ensure_admin_account
     from geo_antt.config import DEFAULT_DATA_DIR
 
-    _need((Path(DEFAULT_DATA_DIR) / "dataset.toml").is_file(), f"demo data missing in {DEFAULT_DATA_DIR}")
+    need((Path(DEFAULT_DATA_DIR) / "dataset.toml").is_file(), f"demo data missing in {DEFAULT_DATA_DIR}")
     db = tmp_path_factory.mktemp("demo-store") / "geo-antt.sqlite"
     app = create_app({"TESTING": True, "DATA_DIR": str(DEFAULT_DATA_DIR), "DB": f"sqlite:///{db}"})
     store = app.extensions["geo_antt"].store
@@ -256,7 +194,7 @@ def test_demo_map_in_chromium(demo_server, browser, tmp_path):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     url, password = demo_server
-    _login_form(page, url + "/", name="admin", password=password)
+    login_form(page, url + "/", name="admin", password=password)
     page.wait_for_selector("path.leaflet-interactive", timeout=15000)
 
     page.fill("#search", "huong my")
@@ -265,13 +203,13 @@ def test_demo_map_in_chromium(demo_server, browser, tmp_path):
     assert hit.inner_text().startswith("Xã Hương Mỹ")
     code = hit.get_attribute("data-code")
     hit.click()
-    _wait_selected(page, code)
+    wait_selected(page, code)
     # drill down to the least-covered hamlet of the commune
     worst = page.locator("#least-covered button").first
     worst.wait_for(timeout=5000)
     hamlet = worst.get_attribute("data-code")
     worst.click()
-    _wait_selected(page, hamlet)
+    wait_selected(page, hamlet)
     assert page.locator("select.drill-select").count() >= 4  # province, district, commune, hamlet
     page.wait_for_timeout(800)
     page.wait_for_load_state("networkidle")
@@ -309,7 +247,7 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    _login_form(page, live_server + "/", name=WEB_USERS["admin"][0], password=WEB_PASSWORD)
+    login_form(page, live_server + "/", name=WEB_USERS["admin"][0], password=WEB_PASSWORD)
     errors.clear()  # the login page's favicon 404 is expected
     page.wait_for_selector("path.leaflet-interactive", timeout=10000)
     assert page.locator("#plan-run").is_disabled()  # nothing selected yet
@@ -318,7 +256,7 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     hit = page.locator("#search-results button[data-code='28903']")
     hit.wait_for(timeout=5000)
     hit.click()
-    _wait_selected(page, "28903")
+    wait_selected(page, "28903")
     assert page.locator("#plan-run").is_enabled()
     page.select_option("#plan-kind", "camera")
     page.fill("#plan-count", "3")
@@ -375,10 +313,10 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     pp = phone.new_page()
     pp.on("request", lambda r: requests.append(r.url))
     pp.on("pageerror", lambda e: errors.append(str(e)))
-    _login_form(pp, live_server + "/?lang=en", name=WEB_USERS["officer"][0], password=WEB_PASSWORD)
+    login_form(pp, live_server + "/?lang=en", name=WEB_USERS["officer"][0], password=WEB_PASSWORD)
     pp.wait_for_selector("path.leaflet-interactive", timeout=10000)
     pp.evaluate("window.geoAntt.selectUnit('28903-02', {zoom: true})")
-    _wait_selected(pp, "28903-02")
+    wait_selected(pp, "28903-02")
     pp.click("#panel-toggle")
     pp.wait_for_timeout(400)
     pp.select_option("#plan-kind", "lighting")

@@ -9,48 +9,18 @@ shows the scope error.
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 from pyproj import Geod
-from werkzeug.serving import make_server
 
-from geo_antt._assets import missing_vendor_files
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _login_form, _need, _wait_selected
+from tests.browser_support import ARTIFACTS, login_form, wait_selected
 from tests.web_fixtures import STEP, WEB_PASSWORD, WEB_USERS, X0, Y0
 
 GEOD = Geod(ellps="WGS84")
 HAMLET = "28903-02"  # Ấp Đồng Xuân, Xã Hương Mỹ: lon X0..X0+STEP, lat Y0..Y0+STEP/2
 OFFICER = WEB_USERS["officer"][0]
-
-
-@pytest.fixture()
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture()
-def browser():
-    _need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
-    _need(not missing_vendor_files(), "web assets missing: run scripts/vendor.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -149,10 +119,10 @@ def _footprint_ids(page) -> set[str]:
 
 def _open(page, live_server: str, role: str, *, lang: str = "vi") -> None:
     url = live_server + "/" + ("?lang=en" if lang == "en" else "")
-    _login_form(page, url, name=WEB_USERS[role][0], password=WEB_PASSWORD)
+    login_form(page, url, name=WEB_USERS[role][0], password=WEB_PASSWORD)
     page.wait_for_selector("path.leaflet-interactive", timeout=10000)
     page.evaluate(f"window.geoAntt.selectUnit('{HAMLET}', {{zoom: true}})")
-    _wait_selected(page, HAMLET)
+    wait_selected(page, HAMLET)
     page.wait_for_timeout(700)  # fitBounds animation, then the bbox reloads
     page.wait_for_load_state("networkidle")
 
