@@ -124,12 +124,15 @@ def test_page_escapes_dataset_text(monkeypatch, web_store):
     assert hit["name"] == evil
 
 
-def test_map_js_never_uses_inner_html():
+def test_page_scripts_never_parse_html():
     from geo_antt.app import WEB_ROOT
 
-    js = (WEB_ROOT / "static" / "js" / "map.js").read_text(encoding="utf-8")
-    assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "document.write" not in js
-    assert "textContent" in js
+    scripts = sorted((WEB_ROOT / "static" / "js").glob("*.js"))
+    assert {p.name for p in scripts} >= {"dom.js", "map.js", "plan.js", "edit.js", "import.js"}
+    for path in scripts:
+        js = path.read_text(encoding="utf-8")
+        assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "document.write" not in js, path.name
+    assert "textContent" in (WEB_ROOT / "static" / "js" / "dom.js").read_text(encoding="utf-8")
 
 
 def test_tiles_off_by_default_and_configurable(client, web_store, synthetic_dir, synthetic_cov):

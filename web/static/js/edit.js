@@ -37,18 +37,10 @@
   var refreshCount = 0;
 
   /* ---- DOM helpers: text is always set with textContent ---- */
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
-    return e;
-  }
-  function clear(n) { while (n.firstChild) { n.removeChild(n.firstChild); } }
+  var el = window.geoAnttDom.el;
+  var clear = window.geoAnttDom.clear;
   function setState(s) { document.body.setAttribute('data-edit-state', s); }
-  function csrfToken() {
-    var m = document.querySelector('meta[name="csrf-token"]');
-    return m ? m.getAttribute('content') : null;
-  }
+  var csrfToken = window.geoAnttDom.csrfToken;
   function url(template, id) { return template.replace('__ID__', encodeURIComponent(id)); }
 
   /* ---- geometry on Leaflet's sphere ---- */

@@ -18,17 +18,9 @@
   var current = null; // {file, unit, fingerprint}
   var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 6 });
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
-    return e;
-  }
-  function clear(n) { while (n.firstChild) { n.removeChild(n.firstChild); } }
-  function csrfToken() {
-    var m = document.querySelector('meta[name="csrf-token"]');
-    return m ? m.getAttribute('content') : '';
-  }
+  var el = window.geoAnttDom.el;
+  var clear = window.geoAnttDom.clear;
+  var csrfToken = window.geoAnttDom.csrfToken;
   function fmt(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k] !== undefined ? String(values[k]) : ''; });
   }
@@ -171,7 +163,7 @@
     }
     return fetch(cfg.urls['import'], {
       method: 'POST', body: fd, credentials: 'same-origin',
-      headers: { 'X-CSRFToken': csrfToken(), 'Accept': 'application/json' }
+      headers: { 'X-CSRFToken': csrfToken() || '', 'Accept': 'application/json' }
     }).then(function (r) {
       return r.json().catch(function () { return { message: r.status + ' ' + r.statusText }; }).then(function (body) {
         return { status: r.status, ok: r.ok, body: body };

@@ -16,13 +16,8 @@
   var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
 
   /* ---- DOM helpers: text is always set with textContent ---- */
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
-    return e;
-  }
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  var el = window.geoAnttDom.el;
+  var clear = window.geoAnttDom.clear;
   function fmt(v) { return (typeof v === 'number') ? numFmt.format(v) : String(v); }
   function apiGet(url) {
     return fetch(url, { headers: { Accept: 'application/json' } }).then(function (r) {

@@ -14,19 +14,11 @@
   var numFmt = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
   var pctFmt = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: 2 });
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
-    return e;
-  }
-  function clear(n) { while (n.firstChild) { n.removeChild(n.firstChild); } }
+  var el = window.geoAnttDom.el;
+  var clear = window.geoAnttDom.clear;
   function m2(v) { return typeof v === 'number' ? numFmt.format(v) + ' m²' : '—'; }
   function pct(v) { return typeof v === 'number' ? pctFmt.format(v) + ' %' : '—'; }
-  function csrfToken() {
-    var m = document.querySelector('meta[name="csrf-token"]');
-    return m ? m.getAttribute('content') : null;
-  }
+  var csrfToken = window.geoAnttDom.csrfToken;
 
   /* ---- the "Proposed" layer: footprints (dashed) under numbered markers ---- */
   var proposed = L.featureGroup();
