@@ -1,5 +1,6 @@
 """Shared pieces of the browser tests: where Chromium is, its flags, where screenshots go, and
-the skip-or-fail rule (a missing browser or missing web assets fail the run under CI=true).
+the project's one skip-or-fail rule, :func:`need` (a missing browser, web assets, real data or
+PostGIS skips a test on a developer's machine and fails it under CI=true).
 The ``live_server`` and ``browser`` fixtures that use them live in ``tests/conftest.py``."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "login_form", "need", "wait_selected"]
+__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "login_form", "need", "wait_selected", "watched_page"]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -24,7 +25,8 @@ CHROMIUM_ARGS = [
 
 
 def need(condition: bool, why: str) -> None:
-    """Skip the test when ``condition`` is false, or fail it under CI=true."""
+    """Skip the test when ``condition`` is false, or fail it under CI=true (CI installs
+    everything, so there a missing prerequisite is a failure, never a silent skip)."""
     if not condition:
         if os.environ.get("CI") == "true":
             pytest.fail(why)
@@ -47,3 +49,23 @@ def login_form(page, url: str, *, name: str, password: str) -> None:
         page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
     assert "/login" not in page.url, page.url
+
+
+def watched_page(browser, *, console: bool = True, ignore: str | None = None, **context):
+    """A page in a new browser context (``context``: Playwright's ``new_context`` options), with
+    the URLs it requests and the errors it raises: page errors, and console errors unless
+    ``console`` is false (messages containing ``ignore`` left out).
+
+    Returns
+    -------
+    (context, page, requests, errors)
+    """
+    ctx = browser.new_context(**context)
+    page = ctx.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    if console:
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not (ignore and ignore in m.text) else None)
+    return ctx, page, requests, errors

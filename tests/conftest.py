@@ -28,9 +28,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from tests.browser_support import need
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
-IN_CI = os.environ.get("CI") == "true"
 
 # A corner of UTM 48N in the Mekong delta (about 105.0 E, 9.95 N): coordinates checkable by hand.
 X0, Y0 = 500_000.0, 1_100_000.0
@@ -39,10 +40,7 @@ X0, Y0 = 500_000.0, 1_100_000.0
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """Path to ../shared/data (real boundaries). Skips when absent, except in CI where it fails."""
-    if not (SHARED_DATA / "boundaries").is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI: the real data folder {SHARED_DATA} is missing")
-        pytest.skip(f"real data not found at {SHARED_DATA}")
+    need((SHARED_DATA / "boundaries").is_dir(), f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 
@@ -212,9 +210,7 @@ def _free_port() -> int:
 
 
 def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"PostGIS tests cannot run under CI: {reason}")
-    pytest.skip(reason)
+    need(False, f"PostGIS tests cannot run: {reason}")
 
 
 @pytest.fixture(scope="session")

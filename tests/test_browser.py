@@ -15,19 +15,13 @@ from urllib.parse import urlparse
 import pytest
 from werkzeug.serving import make_server
 
-from tests.browser_support import ARTIFACTS, login_form, need, wait_selected
+from tests.browser_support import ARTIFACTS, login_form, need, wait_selected, watched_page
 from tests.web_fixtures import WEB_PASSWORD, WEB_USERS
 
 
 @pytest.mark.browser
 def test_map_page_in_chromium(live_server, browser, tmp_path):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    page = ctx.new_page()
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    ctx, page, requests, errors = watched_page(browser, viewport={"width": 1280, "height": 800}, accept_downloads=True)
 
     # a wrong password keeps the browser on the login page, with the message
     page.goto(live_server + "/", wait_until="domcontentloaded")
@@ -187,12 +181,7 @@ def demo_server(tmp_path_factory):
 
 @pytest.mark.browser
 def test_demo_map_in_chromium(demo_server, browser, tmp_path):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    page = ctx.new_page()
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    ctx, page, requests, errors = watched_page(browser, console=False, viewport={"width": 1280, "height": 800}, accept_downloads=True)
     url, password = demo_server
     login_form(page, url + "/", name="admin", password=password)
     page.wait_for_selector("path.leaflet-interactive", timeout=15000)
@@ -240,13 +229,7 @@ def test_demo_map_in_chromium(demo_server, browser, tmp_path):
 @pytest.mark.browser
 def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     """Select a commune, ask for 3 new cameras: 3 proposed markers, the list, the report links."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    page = ctx.new_page()
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    ctx, page, requests, errors = watched_page(browser, viewport={"width": 1280, "height": 800}, accept_downloads=True)
     login_form(page, live_server + "/", name=WEB_USERS["admin"][0], password=WEB_PASSWORD)
     errors.clear()  # the login page's favicon 404 is expected
     page.wait_for_selector("path.leaflet-interactive", timeout=10000)

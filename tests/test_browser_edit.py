@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
-from tests.browser_support import ARTIFACTS, login_form, wait_selected
+from tests.browser_support import ARTIFACTS, login_form, wait_selected, watched_page
 from tests.web_fixtures import STEP, WEB_PASSWORD, WEB_USERS, X0, Y0
 
 GEOD = Geod(ellps="WGS84")
@@ -132,13 +132,7 @@ def _open(page, live_server: str, role: str, *, lang: str = "vi") -> None:
 
 @pytest.mark.browser
 def test_officer_adds_moves_rotates_and_retires_a_camera(live_server, browser, web_store):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = ctx.new_page()
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
+    ctx, page, requests, errors = watched_page(browser, ignore="favicon", viewport={"width": 1280, "height": 800})
     _open(page, live_server, "officer")
     errors.clear()  # the login page's favicon 404
     ARTIFACTS.mkdir(exist_ok=True)
@@ -312,10 +306,7 @@ def test_officer_adds_moves_rotates_and_retires_a_camera(live_server, browser, w
 
 @pytest.mark.browser
 def test_viewer_has_no_edit_controls_and_english_officer(live_server, browser, web_store):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = ctx.new_page()
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
+    ctx, page, requests, errors = watched_page(browser, console=False, viewport={"width": 1280, "height": 800})
     _open(page, live_server, "viewer")
     assert page.locator("#edit-toggle").count() == 0
     assert page.locator("#geo-antt-edit-config").count() == 0

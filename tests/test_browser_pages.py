@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import ARTIFACTS
+from tests.browser_support import ARTIFACTS, watched_page
 from tests.web_fixtures import WEB_PASSWORD, WEB_USERS
 
 HEADER = "mã,loại,tên,vĩ độ,kinh độ,hướng,góc,tầm xa,mã thôn\n"
@@ -41,13 +41,7 @@ def test_import_then_audit_in_chromium(live_server, browser, web_store, tmp_path
                     encoding="utf-8")
     ids_before = sorted(web_store.models_frame().index)
 
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = ctx.new_page()
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    ctx, page, requests, errors = watched_page(browser, viewport={"width": 1280, "height": 900})
 
     page.goto(live_server + "/import", wait_until="domcontentloaded")
     assert "/login" in page.url
