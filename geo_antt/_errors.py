@@ -93,6 +93,14 @@ class ValidationError(GeoAnttError, ValueError):
         d["problems"] = [p.to_dict() for p in self.problems]
         return d
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled with its problems (a worker process sends it back whole)
+        return (_validation_error, (type(self), self.problems, self.message))
+
+
+def _validation_error(cls: type[ValidationError], problems: list[Problem], message: str) -> ValidationError:
+    return cls(problems, message=message)
+
 
 class CRSError(GeoAnttError, ValueError):
     """A missing, unknown or unsuitable coordinate reference system."""

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._geojson import geometry_texts
 from ._errors import GeoAnttError, NotFoundError, PermissionDeniedError
 from .crs import WGS84
 from .io import json_value
@@ -135,7 +136,7 @@ def _geometry_json(geoms: np.ndarray) -> list[str]:
         g = out[present]
         g = shapely.transform(g, lambda c: np.round(c, _DECIMALS))
         g = shapely.orient_polygons(g, exterior_cw=False)
-        for i, t in zip(np.flatnonzero(present), shapely.to_geojson(g)):
+        for i, t in zip(np.flatnonzero(present), geometry_texts(g)):
             texts[i] = t
     return texts
 

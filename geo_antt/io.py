@@ -17,7 +17,6 @@ import json
 import math
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -30,7 +29,8 @@ from pyproj import CRS, Transformer
 
 from ._errors import GeoAnttError, Problem, ValidationError
 from ._models_io import load_models, read_models
-from ._threads import WORKERS, balanced_bounds, threaded
+from ._geojson import geometry_texts
+from ._threads import WORKERS, balanced_bounds, map_chunks, threaded
 from ._readers import _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
 from .crs import WGS84, to_wgs84
 from .schema import UNIT_LEVELS
@@ -73,16 +73,16 @@ def _geometry_json(gdf: gpd.GeoDataFrame, *, decimals: int, make_valid: bool) ->
     """GeoJSON text of each geometry of ``gdf`` in EPSG:4326, rounded and oriented (None for
     a missing geometry).
 
-    Pipelined: worker threads reproject, repair (``make_valid``), round and orient the
-    geometries chunk by chunk (GEOS, PROJ and numpy release the GIL) while this thread turns
-    the chunks already done into text. ``shapely.to_geojson`` holds the GIL for a whole call,
-    so it is called on small slices: the workers get the GIL in between.
+    Worker threads reproject, repair (``make_valid``), round, orient and write the geometries
+    chunk by chunk: GEOS, PROJ and numpy release the GIL, and the text itself is written from
+    the coordinate arrays (:func:`geo_antt._geojson.geometry_texts`, a few times faster than
+    GEOS's writer).
     """
     geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object)
     reproject = gdf.crs is not None and not CRS(gdf.crs).equals(WGS84)
     if len(geoms) == 0 or shapely.has_z(geoms).any():  # z coordinates: as to_crs does it
         g = to_wgs84(gdf, make_valid=make_valid) if gdf.crs is not None else gdf
-        return np.asarray(shapely.to_geojson(_prepare_geometry(g.geometry.to_numpy(), decimals=decimals)), dtype=object).reshape(-1)
+        return geometry_texts(_prepare_geometry(g.geometry.to_numpy(), decimals=decimals))
 
     def prepare(a: int, b: int) -> np.ndarray:
         # one pass over the coordinates: projected (PROJ), then rounded (numpy); the unrounded
@@ -99,16 +99,10 @@ def _geometry_json(gdf: gpd.GeoDataFrame, *, decimals: int, make_valid: bool) ->
             if bad.any():
                 out[bad] = shapely.transform(shapely.make_valid(exact[bad]), lambda c: np.round(c, decimals))
         # Rounding may make a ring run the other way only in degenerate cases; orient afterwards.
-        return shapely.orient_polygons(out, exterior_cw=False)
+        return geometry_texts(shapely.orient_polygons(out, exterior_cw=False))
 
-    bounds = balanced_bounds(shapely.get_num_coordinates(geoms), n_chunks=8 * WORKERS, min_chunk=64)
-    texts = []
-    with ThreadPoolExecutor(WORKERS) as ex:
-        done = [ex.submit(prepare, a, b) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
-        for f in done:
-            ready = f.result()
-            texts.extend(np.asarray(shapely.to_geojson(ready[i : i + 32]), dtype=object).reshape(-1) for i in range(0, len(ready), 32))
-    return np.concatenate(texts)
+    bounds = balanced_bounds(shapely.get_num_coordinates(geoms), n_chunks=4 * WORKERS, min_chunk=64)
+    return np.concatenate(map_chunks(prepare, bounds))
 
 
 def json_value(v: Any) -> Any:

@@ -807,3 +807,16 @@ def test_geojson_of_a_metric_frame_is_the_text_of_its_wgs84_frame() -> None:
     assert doc["features"][6]["geometry"]["type"] == "MultiPolygon" and doc["features"][5]["geometry"] is None
     assert shapely.is_valid(shapely.from_geojson(json.dumps(doc["features"][6]["geometry"])))
     assert not shapely.is_valid(shapely.from_geojson(json.dumps(json.loads(io.to_geojson_text(gdf))["features"][6]["geometry"])))
+
+
+def test_a_validation_error_pickles_with_its_problems() -> None:
+    """A worker (a process pool, a queue) can hand the error back whole."""
+    import pickle
+
+    from geo_antt import ValidationError
+    from geo_antt._errors import Problem
+
+    err = ValidationError([Problem("m.csv", 3, "lat", "x", "not a number"), Problem("m.csv", 4, "kind", "ufo", "unknown kind")])
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is ValidationError and back.problems == err.problems and back.message == err.message
+    assert "row 3" in str(back) and "row 4" in str(back)
