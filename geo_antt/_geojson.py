@@ -1,13 +1,17 @@
 """GeoJSON geometry text for many geometries at once, written from their coordinate arrays.
 
-``shapely.to_geojson`` (GEOS's writer) costs about 0.5-0.8 µs per coordinate and holds the GIL
-for the whole call; GDAL's GeoJSON driver is slower still. Here all the coordinates of a batch
+``shapely.to_geojson`` (GEOS's writer) costs about 0.5 µs per coordinate and holds the GIL for
+the whole call; GDAL's GeoJSON driver is slower still. Here all the coordinates of a batch
 are written in one call of orjson's numpy serialiser (``[[x,y],[x,y],...]``, shortest
 round-trip floats), the ``]`` that closes each pair is found with numpy, and each ring is a
 slice of that text: the polygon and multipolygon structure around the rings comes from
 ``shapely.to_ragged_array``'s offsets. Points go the same way; other geometry types (lines,
 collections), empty geometries and 3D geometries are left to ``shapely.to_geojson``. The text is
 JSON-equal to ``shapely.to_geojson``'s (the tests compare them).
+
+Measured (``bench``'s Hà Nội case): the gaps, few polygons with 68,000 holes and 1.5 million
+coordinates, 0.67 s against GEOS's 0.87 s; 100,000 footprints of 15 coordinates each, 0.88 s
+either way (the per-ring slicing then costs what the number writing saves).
 """
 
 from __future__ import annotations
