@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -205,7 +206,9 @@ def time_cli(communes_path: Path, hamlet_points_path: Path, models_path: Path, t
         results.append((wall, cpu))
         print(f"geo-antt coverage (whole process) {wall:6.2f} s wall, {cpu:6.2f} s CPU (user + system)")
     wall, cpu = min(results)
-    print(f"geo-antt coverage best of {len(results)}: {wall:6.2f} s wall ({cpu:.2f} s CPU), peak RSS {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB")
+    median = statistics.median(w for w, _ in results)
+    print(f"geo-antt coverage best of {len(results)}: {wall:6.2f} s wall ({cpu:.2f} s CPU), median {median:.2f} s, "
+          f"peak RSS {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB")
     print("  " + proc.stdout.strip().replace("\n", "\n  "))
     return 0
 
