@@ -94,7 +94,7 @@ class ValidationError(GeoAnttError, ValueError):
         return d
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # pickled with its problems (a worker process sends it back whole)
+        # pickled with its problems (a process pool or a queue hands the error back whole)
         return (_validation_error, (type(self), self.problems, self.message))
 
 
