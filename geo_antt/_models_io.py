@@ -893,12 +893,7 @@ def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np
                 pass  # DMS, units...: the paths below
             else:
                 out[present] = bulk
-                for k in np.flatnonzero(present)[~np.isfinite(bulk)]:
-                    try:
-                        out[k] = parse(values[k])
-                    except ParseError as exc:
-                        out[k] = np.nan
-                        failed.append((int(k), exc))
+                _reparse(out, values, np.flatnonzero(present)[~np.isfinite(bulk)], parse, failed)
                 return out, failed
     # fast path: the whole column at once ("10,5" -> "10.5"); any odd cell -> cell by cell
     try:
@@ -912,14 +907,8 @@ def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np
     except (ValueError, TypeError):
         pass
     else:
-        redo = np.flatnonzero(present & ~np.isfinite(bulk))
         out = np.where(present, bulk, np.nan)
-        for k in redo:
-            try:
-                out[k] = parse(values[k])
-            except ParseError as exc:
-                out[k] = np.nan
-                failed.append((int(k), exc))
+        _reparse(out, values, np.flatnonzero(present & ~np.isfinite(bulk)), parse, failed)
         return out, failed
     for k, v in enumerate(values):
         if v is None:
@@ -949,6 +938,17 @@ def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np
                 continue
         out[k] = f
     return out, failed
+
+
+def _reparse(out: np.ndarray, values: list[Any], rows: np.ndarray, parse: Callable[[Any], float], failed: list[tuple[int, ParseError]]) -> None:
+    """In place: ``out[k] = parse(values[k])`` for the cells the bulk conversion left non-finite
+    (DMS, units...); a cell ``parse`` rejects becomes NaN and goes to ``failed``."""
+    for k in rows.tolist():
+        try:
+            out[k] = parse(values[k])
+        except ParseError as exc:
+            out[k] = np.nan
+            failed.append((k, exc))
 
 
 def _make_geometry(items: list[Any]) -> np.ndarray:
