@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._geojson import geometry_texts
+from ._geojson import geometry_texts, round_coordinates
 from ._errors import GeoAnttError, NotFoundError, PermissionDeniedError
 from .crs import WGS84
 from .io import json_value
@@ -128,14 +128,14 @@ def _column_values(s: pd.Series) -> list[Any]:
 
 
 def _geometry_json(geoms: np.ndarray) -> list[str]:
-    """RFC 7946 geometry texts: coordinates rounded to 7 decimals, exteriors counter-clockwise."""
+    """RFC 7946 geometry texts: coordinates rounded to 7 decimals (never breaking a valid
+    geometry), exteriors counter-clockwise."""
     out = np.asarray(geoms, dtype=object)
     present = ~shapely.is_missing(out) & ~shapely.is_empty(np.where(shapely.is_missing(out), None, out))
     texts = ["null"] * len(out)
     if present.any():
         g = out[present]
-        g = shapely.transform(g, lambda c: np.round(c, _DECIMALS))
-        g = shapely.orient_polygons(g, exterior_cw=False)
+        g = round_coordinates(g, _DECIMALS)
         for i, t in zip(np.flatnonzero(present), geometry_texts(g)):
             texts[i] = t
     return texts

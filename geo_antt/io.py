@@ -29,7 +29,7 @@ from pyproj import CRS, Transformer
 
 from ._errors import GeoAnttError, Problem, ValidationError
 from ._models_io import load_models, read_models
-from ._geojson import geometry_texts
+from ._geojson import geometry_texts, round_coordinates
 from ._threads import WORKERS, balanced_bounds, map_chunks, threaded
 from ._readers import _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
 from .crs import WGS84, to_wgs84
@@ -58,25 +58,20 @@ GEOJSON_DECIMALS = 7
 # writing
 
 
-def _round_and_orient(geoms: np.ndarray, decimals: int) -> np.ndarray:
-    out = shapely.transform(geoms, lambda c: np.round(c, decimals))
-    # Rounding may make a ring run the other way only in degenerate cases; orient afterwards.
-    return shapely.orient_polygons(out, exterior_cw=False)
-
-
 def _prepare_geometry(geoms: np.ndarray, *, decimals: int = GEOJSON_DECIMALS) -> np.ndarray:
-    """Round coordinates (vectorised) and orient polygon exteriors counter-clockwise."""
-    return threaded(lambda g: _round_and_orient(g, decimals), np.asarray(geoms, dtype=object), min_chunk=64)
+    """Round coordinates (vectorised, never breaking validity) and orient polygon exteriors
+    counter-clockwise (:func:`geo_antt._geojson.round_coordinates`), over the cores."""
+    return threaded(lambda g: round_coordinates(g, decimals), np.asarray(geoms, dtype=object), min_chunk=64)
 
 
 def _geometry_json(gdf: gpd.GeoDataFrame, *, decimals: int, make_valid: bool) -> np.ndarray:
     """GeoJSON text of each geometry of ``gdf`` in EPSG:4326, rounded and oriented (None for
     a missing geometry).
 
-    Worker threads reproject, repair (``make_valid``), round, orient and write the geometries
-    chunk by chunk: GEOS, PROJ and numpy release the GIL, and the text itself is written from
-    the coordinate arrays (:func:`geo_antt._geojson.geometry_texts`, a few times faster than
-    GEOS's writer).
+    Worker threads reproject, round (checking that rounding breaks no geometry), repair
+    (``make_valid``), orient and write the geometries chunk by chunk: GEOS, PROJ and numpy
+    release the GIL, and the text itself is written from the coordinate arrays
+    (:func:`geo_antt._geojson.geometry_texts`, a few times faster than GEOS's writer).
     """
     geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object)
     reproject = gdf.crs is not None and not CRS(gdf.crs).equals(WGS84)
@@ -86,20 +81,13 @@ def _geometry_json(gdf: gpd.GeoDataFrame, *, decimals: int, make_valid: bool) ->
 
     def prepare(a: int, b: int) -> np.ndarray:
         # one pass over the coordinates: projected (PROJ), then rounded (numpy); the unrounded
-        # geometries are only built when their validity is to be checked
+        # geometries are only built for the few that rounding leaves invalid
         chunk = geoms[a:b]
         coords = shapely.get_coordinates(chunk)
         if reproject:
             x, y = Transformer.from_crs(CRS(gdf.crs), WGS84, always_xy=True).transform(coords[:, 0], coords[:, 1])
             coords = np.column_stack([x, y])
-        out = shapely.set_coordinates(chunk.copy(), np.round(coords, decimals))
-        if make_valid:
-            exact = shapely.set_coordinates(chunk.copy(), coords) if reproject else chunk
-            bad = ~shapely.is_valid(exact)
-            if bad.any():
-                out[bad] = shapely.transform(shapely.make_valid(exact[bad]), lambda c: np.round(c, decimals))
-        # Rounding may make a ring run the other way only in degenerate cases; orient afterwards.
-        return geometry_texts(shapely.orient_polygons(out, exterior_cw=False))
+        return geometry_texts(round_coordinates(chunk, decimals, coords=coords, repair=make_valid))
 
     bounds = balanced_bounds(shapely.get_num_coordinates(geoms), n_chunks=4 * WORKERS, min_chunk=64)
     return np.concatenate(map_chunks(prepare, bounds))
@@ -198,10 +186,12 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS, 
     gdf
         Any GeoDataFrame with a CRS (reprojected to EPSG:4326) or already in EPSG:4326.
     decimals
-        Decimal places kept in the coordinates (degrees); 7 is about 1 cm.
+        Decimal places kept in the coordinates (degrees); 7 is about 1 cm. Rounding never
+        makes a valid geometry invalid: one it would break is snap-rounded to the same grid
+        instead (see :func:`geo_antt._geojson.round_coordinates`).
     make_valid
-        Repair (``shapely.make_valid``) the geometries that are invalid in EPSG:4326, before
-        rounding: the same text as ``to_geojson_text(crs.to_wgs84(gdf, make_valid=True))``.
+        Also repair (``shapely.make_valid``) the geometries that are invalid in EPSG:4326 and
+        still invalid once rounded; without it they are written as they are.
 
     Returns
     -------
@@ -344,11 +334,12 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: s
     path
         Destination. ``.gpkg`` -> GeoPackage (one layer; tuple columns such as
         ``direction_deg`` joined with ';'); anything else -> GeoJSON FeatureCollection with
-        coordinates rounded to 7 decimals and counter-clockwise exterior rings.
+        coordinates rounded to 7 decimals (never breaking a valid geometry) and
+        counter-clockwise exterior rings.
     layer
         GeoPackage layer name (default: the file stem). Ignored for GeoJSON.
     make_valid
-        Repair the geometries that are invalid once in EPSG:4326 (``shapely.make_valid``), as
+        Also repair the geometries that are invalid in EPSG:4326 (``shapely.make_valid``), as
         ``crs.to_wgs84(gdf, make_valid=True)`` does; metric gaps and footprints are written so.
 
     Returns

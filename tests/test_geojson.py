@@ -60,3 +60,69 @@ def test_real_boundaries(shared_data) -> None:
     assert (shapely.get_num_geometries(g[shapely.get_type_id(g) == 6]) > 1).any()  # islands among them
     _same_as_geos(list(g))
     _same_as_geos(list(shapely.get_parts(g)))  # as polygons only
+
+
+# A hamlet-sized square (about 110 m) whose hole comes within 3e-8 degrees (3 mm) of the
+# left edge: rounding to 7 decimals puts two hole vertices on that edge, so the
+# hole would run along the shell. Valid as it is, invalid once plainly rounded.
+_EDGE = 105.00000006
+_NEAR = 105.00000009
+
+
+def _near_touching() -> Polygon:
+    shell = [(_EDGE, 21.0), (105.001, 21.0), (105.001, 21.001), (_EDGE, 21.001)]
+    hole = [(_NEAR, 21.0005), (105.0005, 21.00055), (_NEAR, 21.0006)]
+    return Polygon(shell, [hole])
+
+
+def _check_rounded(before, after, decimals: int = 7) -> None:
+    for b, a in zip(before, after):
+        if b is None:
+            assert a is None
+            continue
+        assert shapely.is_valid(a), shapely.is_valid_reason(a)
+        xy = shapely.get_coordinates(a)
+        assert np.array_equal(xy, np.round(xy, decimals))
+        assert abs(a.area - b.area) <= b.length * 10.0**-decimals  # each vertex moves under half the grid
+        assert shapely.hausdorff_distance(a, b) < 2e-7
+
+
+def test_rounding_never_breaks_a_valid_geometry() -> None:
+    from geo_antt._geojson import round_coordinates
+
+    poly = _near_touching()
+    assert poly.is_valid
+    plain = shapely.set_coordinates(shapely.Polygon(poly), np.round(shapely.get_coordinates(poly), 7))
+    assert not plain.is_valid  # what plain rounding does to it
+    geoms = np.array([poly, None, box(105.1, 21.1, 105.2, 21.2), MultiPolygon([poly, box(105.01, 21.0, 105.02, 21.01)])], dtype=object)
+    out = round_coordinates(geoms, 7)
+    _check_rounded(geoms, out)
+    assert out[2].equals(geoms[2]) and shapely.is_ccw(out[2].exterior)
+    assert geoms[0] is not out[0] and geoms[0].equals(poly)  # the input is left as it was
+
+
+def test_rounding_repairs_only_when_asked() -> None:
+    from geo_antt._geojson import round_coordinates
+
+    bowtie = Polygon([(105.0, 21.0), (105.001, 21.001), (105.001, 21.0), (105.0, 21.001)])
+    out = round_coordinates(np.array([bowtie], dtype=object), 7)
+    assert not shapely.is_valid(out[0])  # not asked: written as it is
+    fixed = round_coordinates(np.array([bowtie], dtype=object), 7, repair=True)
+    assert shapely.is_valid(fixed[0]) and fixed[0].geom_type == "MultiPolygon"
+    assert abs(fixed[0].area - 0.5e-6) < 1e-12
+
+
+def test_written_layers_stay_valid_once_rounded(tmp_path) -> None:
+    """The GeoJSON and GeoPackage writers (metric frame reprojected on the way, as gaps are
+    written) and the web catalog's geometry text all keep the near-touching hole valid."""
+    from geo_antt import io
+    from geo_antt.catalog import _geometry_json
+
+    wgs = gpd.GeoDataFrame({"name": ["ấp 1", "ấp 2"]}, geometry=[_near_touching(), box(105.1, 21.1, 105.2, 21.2)], crs="EPSG:4326")
+    for frame in (wgs, wgs.to_crs("EPSG:32648")):
+        for make_valid in (False, True):
+            doc = json.loads(io.to_geojson_text(frame, make_valid=make_valid))
+            _check_rounded(wgs.geometry, [shapely.from_geojson(json.dumps(f["geometry"])) for f in doc["features"]])
+        io.write_layer(frame, tmp_path / "a.gpkg")
+        _check_rounded(wgs.geometry, gpd.read_file(tmp_path / "a.gpkg").geometry)
+    _check_rounded(wgs.geometry, [shapely.from_geojson(t) for t in _geometry_json(wgs.geometry.values)])
