@@ -13,6 +13,7 @@ from ._cmd_inputs import add_input_arguments, load_inputs
 from ._errors import GeoAnttError
 from .config import DEFAULT_SETTINGS
 from . import io
+from .cli import leave_for_exit
 from .coverage import compute_coverage
 
 __all__ = ["register"]
@@ -131,4 +132,5 @@ def _run(args: argparse.Namespace) -> int:
     print("least covered: " + "; ".join(f"{r.unit_name} ({r.unit_code}) {r.covered_pct:.1f} %" for r in worst.itertuples()))
     written = [args.out] + [p for p in (args.gaps, args.footprints) if p]
     print("wrote " + ", ".join(str(Path(p)) for p in written))
+    leave_for_exit(res, ranked, units, models)  # as the geo-antt program: no teardown
     return 0

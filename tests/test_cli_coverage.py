@@ -195,3 +195,29 @@ def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path,
     plain = shapely.set_coordinates(g.copy(), np.round(shapely.get_coordinates(g), 7))
     assert shapely.is_valid(g).all() and not shapely.is_valid(plain).all()
     assert len(written) == len(g) and written["area_m2"].sum() == pytest.approx(res.gaps_metric["area_m2"].sum())
+
+
+def test_the_program_ends_at_once_with_its_outputs_and_messages_complete(tmp_path: Path) -> None:
+    """As the geo-antt program, a finished coverage run leaves its results to the operating
+    system (no teardown): the files, the printed summary and the exit code are all there. An
+    error still exits 1 with its message."""
+    import subprocess
+    import sys
+
+    out, gaps = tmp_path / "hamlets.geojson", tmp_path / "gaps.geojson"
+    proc = subprocess.run([sys.executable, "-m", "geo_antt", "coverage", "--out", str(out), "--gaps", str(gaps)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "least covered" in proc.stdout and proc.stdout.rstrip().endswith(f"wrote {out}, {gaps}")
+    assert len(json.loads(out.read_text(encoding="utf-8"))["features"]) > 0
+    assert len(gpd.read_file(gaps)) > 0
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+    proc = subprocess.run([sys.executable, "-m", "geo_antt", "coverage", "--boundaries", str(tmp_path / "none.geojson"),
+                           "--models", str(tmp_path / "none.csv"), "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "none.geojson" in proc.stderr
+
+
+def test_only_the_program_keeps_results_until_exit() -> None:
+    from geo_antt import cli
+
+    assert cli.leave_for_exit(object()) is False and cli._LEFT_FOR_EXIT == []
