@@ -114,21 +114,22 @@ def _voronoi_cells(
     clipped = cell_geoms.copy()
     cross = np.flatnonzero(~inside)
     clipped[cross] = _threaded(shapely.intersection, cell_geoms[cross], own_commune[cross], min_chunk=32)
+    # the polygonal part of each clipped cell (None: the point's cell misses its commune)
+    tid = shapely.get_type_id(clipped)
+    polygonal = np.isin(tid, (3, 6)) & ~shapely.is_empty(clipped)
+    polys = np.where(polygonal, clipped, None)
+    for k in np.flatnonzero(~polygonal & (tid >= 0)).tolist():  # collections, rarely
+        polys[k] = _polygonal_part(clipped[k])
+    cells[rows] = polys
+    missing = np.array([p is None for p in polys.tolist()], dtype=bool)
+    # the points' own commune test: a point given a parent it lies outside of
+    found = contained[rows]
+    moved = (found != None) & (found != np.asarray(multi, dtype=object)[group])  # noqa: E711 (elementwise)
     outside: list[str] = []
-    start = 0
-    for gi, code in enumerate(multi):
-        stop = start + len(groups[code])
-        for k in range(start, stop):
-            poly = _polygonal_part(clipped[k])
-            if poly is None:
-                outside.append(str(codes[rows[k]]))
-            cells[rows[k]] = poly
-        # the points' own commune test: a point given a parent it lies outside of
-        for k in range(start, stop):
-            r = rows[k]
-            if contained[r] is not None and contained[r] != code:
-                outside.append(f"{codes[r]} (in {contained[r]}, parent {code})")
-        start = stop
+    for gi in np.unique(group[missing | moved]).tolist():  # by commune: its lost cells, then its moved points
+        sel = np.flatnonzero(group == gi)
+        outside += [str(codes[rows[k]]) for k in sel[missing[sel]]]
+        outside += [f"{codes[rows[k]]} (in {found[k]}, parent {multi[gi]})" for k in sel[moved[sel]]]
     return cells, outside
 
 

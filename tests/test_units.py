@@ -86,6 +86,22 @@ def test_bad_points_all_reported(communes: gpd.GeoDataFrame) -> None:
         units.hamlets_from_points(same, communes)
 
 
+def test_points_outside_their_given_commune_are_named(communes: gpd.GeoDataFrame) -> None:
+    """A point given a parent commune it lies outside of is warned about, with the commune it
+    lies in; one so far away that its cell misses the commune is named and gets no area."""
+    a, b = communes.index[0], communes.index[1]
+    pts = _hamlet_points(communes, {a: 3}, with_parent=True)
+    in_b = _points_in(communes.geometry.loc[b], 1, seed=9)[0]
+    east = shapely.Point(communes.total_bounds[2] + 0.5, communes.geometry.loc[a].centroid.y)  # 50 km off
+    odd = gpd.GeoDataFrame({"code": ["moved", "lost"], "name": ["m", "l"], "parent_code": [a, a]}, geometry=[in_b, east], crs=4326)
+    with pytest.warns(UserWarning) as rec:
+        h = units.hamlets_from_points(gpd.GeoDataFrame(pd.concat([pts, odd], ignore_index=True), crs=4326), communes)
+    msg = " ".join(str(w.message) for w in rec)
+    assert "outside their parent commune" in msg and "lost" in msg and f"moved (in {b}, parent {a})" in msg
+    assert h.geometry.loc["lost"] is None and h.geometry.loc["moved"] is not None
+    assert h.drop(index="lost").geom_type.isin(["Polygon", "MultiPolygon"]).all()
+
+
 def test_read_hamlets_points_and_polygons(tmp_path: Path, communes: gpd.GeoDataFrame) -> None:
     code = communes.index[2]
     pts = _hamlet_points(communes, {code: 4}, with_parent=False).rename(columns={"code": "ma_ap", "name": "ten_ap"})
