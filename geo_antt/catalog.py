@@ -37,7 +37,7 @@ from .crs import WGS84
 from .io import json_value
 from .layers import LayerSpec
 from .schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
-from .text import fold, nfc
+from .text import fold, nfc, strip_unit_type
 
 __all__ = [
     "Catalog",
@@ -897,20 +897,46 @@ class Catalog:
 
     def search(self, query: str, *, limit: int = 20, allowed: frozenset[str] | None = None) -> list[dict[str, Any]]:
         """Units whose name contains every word of ``query``, diacritics and case ignored
-        ("huong my" finds "Hương Mỹ"); each with its parents' names for context. Only units in
-        ``allowed`` (None: all)."""
+        ("huong my" finds "Hương Mỹ"), or whose code starts with it ("28756"); each with its
+        parents' names for context. Only units in ``allowed`` (None: all).
+
+        Best first: the code itself; the name itself, with or without its unit-type word
+        ("an thanh" is "Xã An Thạnh"); the words as a phrase of whole words ("Ấp An Thạnh
+        Đông"); every word the start of a word of the name; any other containment ("an"
+        inside "Thạnh"). Within each, the higher level first (province, district, commune,
+        hamlet), then the name.
+        """
         words = fold(query).split()
         if not words:
             return []
-        hits = [i for i, n in enumerate(self._name_fold) if all(w in n for w in words)]
-        if allowed is not None:
-            hits = [i for i in hits if self.units.index[i] in allowed]
         q = " ".join(words)
+        raw = str(query).strip()
+        codes = self.units.index
+        by_code = set(np.flatnonzero(codes.str.startswith(raw)).tolist()) if raw and " " not in raw else set()
+        hits = sorted(by_code | {i for i, n in enumerate(self._name_fold) if all(w in n for w in words)})
+        if allowed is not None:
+            hits = [i for i in hits if codes[i] in allowed]
         depth = {lv: i for i, lv in enumerate(UNIT_LEVELS)}
-        hits.sort(key=lambda i: (self._name_fold[i] != q, depth.get(self.units["level"].iat[i], 9), self._name_fold[i]))
+        levels = self.units["level"].to_numpy()
+        bare_q = strip_unit_type(q)
+
+        def tier(i: int) -> int:
+            name = self._name_fold[i]
+            if codes[i] == raw:
+                return 0
+            if name == q or strip_unit_type(name) == bare_q:
+                return 1
+            if f" {q} " in f" {name} ":
+                return 2
+            tokens = name.split()
+            if all(any(t.startswith(w) for t in tokens) for w in words):
+                return 3
+            return 4 if i not in by_code else 5
+
+        hits.sort(key=lambda i: (tier(i), depth.get(levels[i], 9), self._name_fold[i]))
         out = []
         for i in hits[:limit]:
-            code = self.units.index[i]
+            code = codes[i]
             d = self._unit_dict(code)
             d["context"] = ", ".join(nfc(str(self.units.loc[a, "name"])) for a in self.ancestors(code))
             out.append(d)

@@ -18,16 +18,11 @@ import pandas as pd
 
 from ._errors import GeoAnttError, NotFoundError
 from .schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
-from .text import fold
+from .text import fold, strip_unit_type
 
 __all__ = ["model_stats", "format_stats", "resolve_unit", "descendant_codes"]
 
 _LEVEL_RANK = {lvl: i for i, lvl in enumerate(UNIT_LEVELS)}
-# Words that start official unit names; stripped when a user types a bare name.
-_TYPE_WORDS = (
-    "thanh pho", "thi xa", "thi tran", "tinh", "huyen", "quan", "xa", "phuong",
-    "to dan pho", "khu pho", "ap", "thon", "ban", "buon", "soc", "to",
-)
 
 
 def _is_missing(v: Any) -> bool:
@@ -75,13 +70,6 @@ def descendant_codes(units: pd.DataFrame, code: str) -> set[str]:
     return found
 
 
-def _strip_type(folded: str) -> str:
-    for w in sorted(_TYPE_WORDS, key=len, reverse=True):
-        if folded.startswith(w + " "):
-            return folded[len(w) + 1 :]
-    return folded
-
-
 def resolve_unit(units: pd.DataFrame, query: str) -> str:
     """Return the code of the unit named or coded ``query``.
 
@@ -112,8 +100,8 @@ def resolve_unit(units: pd.DataFrame, query: str) -> str:
     names = [fold(n) for n in u["name"].astype(str)]
     hits = [i for i, n in enumerate(names) if n == fq]
     if not hits:
-        bare = _strip_type(fq)
-        hits = [i for i, n in enumerate(names) if _strip_type(n) == bare]
+        bare = strip_unit_type(fq)
+        hits = [i for i, n in enumerate(names) if strip_unit_type(n) == bare]
     if not hits:
         raise NotFoundError(f"no unit has the code or name {query!r}")
     if len(hits) > 1:

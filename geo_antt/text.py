@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["nfc", "fold", "fold_key"]
+__all__ = ["nfc", "fold", "fold_key", "strip_unit_type"]
 
 _SPACE = re.compile(r"\s+")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+# Words that start official unit names (folded), longest first so that "thi xa" wins over "xa".
+_UNIT_TYPE_WORDS = tuple(sorted((
+    "thanh pho", "thi xa", "thi tran", "dac khu", "tinh", "huyen", "quan", "xa", "phuong",
+    "to dan pho", "khu pho", "ap", "thon", "ban", "buon", "soc", "xom", "khom", "to",
+), key=len, reverse=True))
 
 
 def nfc(text: str | None) -> str | None:
@@ -45,3 +50,16 @@ def fold_key(text: str | None) -> str:
     'kinhdo'
     """
     return _NON_ALNUM.sub("", fold(text))
+
+
+def strip_unit_type(folded: str) -> str:
+    """The folded name of a unit without its leading unit-type word ("xa an thanh" -> "an
+    thanh", "thi tran thanh phu" -> "thanh phu"); a name without one is returned as it is.
+
+    >>> strip_unit_type(fold("Tổ dân phố 5"))
+    '5'
+    """
+    for w in _UNIT_TYPE_WORDS:
+        if folded.startswith(w + " "):
+            return folded[len(w) + 1 :]
+    return folded

@@ -137,3 +137,35 @@ def test_a_collection_updated_row_by_row_equals_one_built_from_its_rows():
     assert gathered
     for old, texts in history:
         assert list(old.features) == texts
+
+
+@pytest.fixture(scope="module")
+def demo_cat():
+    """The catalog of the embedded demo's units (real commune names of five districts)."""
+    from geo_antt.dataset import load_dataset
+
+    d = load_dataset("data")
+    return Catalog(d.units, d.models.iloc[:0], specs=load_layer_specs())
+
+
+def test_search_ranks_the_named_unit_before_looser_matches(demo_cat):
+    """"an thanh" is first the two communes named An Thạnh (a bare name: the unit-type word
+    left out), then the looser matches where "an" only stands inside a word ("Huyện Thạnh
+    Phú", "Xã Bình Thạnh"), the district first."""
+    res = demo_cat.search("an thanh")
+    assert [(r["name"], r["context"].split(",")[0]) for r in res[:2]] == [
+        ("Xã An Thạnh", "Huyện Mỏ Cày Nam"), ("Xã An Thạnh", "Huyện Thạnh Phú")]
+    assert res[2]["name"] == "Huyện Thạnh Phú"
+    # the full name, typed in capitals, finds the same two first
+    assert [r["code"] for r in demo_cat.search("XÃ AN THẠNH")][:2] == [r["code"] for r in res[:2]]
+
+
+def test_search_ranks_word_starts_before_containment_and_finds_codes(demo_cat):
+    # "thanh phu": the named units, then hamlets whose words start with both ("Ấp Phú Thạnh")
+    # before those that merely contain them ("Ấp Phước Thạnh": "phu" inside "Phước")
+    names = [r["name"] for r in demo_cat.search("thanh phu", limit=100)]
+    assert names[:2] == ["Huyện Thạnh Phú", "Thị trấn Thạnh Phú"]
+    assert names.index("Ấp Phú Thạnh") < names.index("Ấp Phước Thạnh")
+    code = demo_cat.units.index[demo_cat.units["name"] == "Xã An Thạnh"][0]
+    assert demo_cat.search(code)[0]["code"] == code
+    assert {r["code"] for r in demo_cat.search(code)} == {c for c in demo_cat.units.index if c.startswith(code)}
