@@ -22,7 +22,9 @@ what is not covered yet?". It is answered in four steps, all in a metric CRS:
    :class:`spopt.locate.MCLP` itself (one footprint per site only); ``solver="greedy"`` is the
    classic (1 - 1/e) greedy heuristic for very large cases; ``"auto"`` is exact when the reduced
    problem is small enough, else greedy. Whenever the exact solver runs, the greedy runs too and
-   its relative gap to the optimum is reported.
+   its relative gap to the optimum is reported. Before an exact solver runs, bounds from the
+   candidates' standalone values settle the problem when the greedy choice reaches them (the
+   usual case while coverage is sparse) or rule out candidates that cannot be in an optimum.
 4. **Before/after**: the chosen sites become active models and
    :func:`geo_antt.coverage.compute_coverage` is run with and without them, so the figures are
    exactly the coverage engine's. Each site's marginal gain (demand weight and m² of area) is
@@ -533,6 +535,53 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
+def _translation_keys(fp: np.ndarray, order: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                      which: np.ndarray) -> dict[int, bytes]:
+    """For each component flagged in ``which``: a key equal for components that are the same
+    footprints translated (coordinates relative to the component's first vertex, to 1 µm)."""
+    keys: dict[int, bytes] = {}
+    for c in np.flatnonzero(which).tolist():
+        geoms = fp[order[starts[c] : ends[c]]]
+        xy = shapely.get_coordinates(geoms)
+        rel = np.round(xy - xy[0], 6) + 0.0  # + 0.0: no negative zero
+        keys[c] = shapely.get_num_coordinates(geoms).tobytes() + rel.tobytes()
+    return keys
+
+
+def _arrangement(geoms: np.ndarray, region: shapely.Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pieces of the arrangement of ``geoms`` (one component of overlapping footprints)
+    inside ``region``: their areas (m²) and the (piece, footprint) pairs of which footprint
+    covers which piece, footprints numbered by their position in ``geoms``."""
+    if len(geoms) == 1:
+        return np.array([shapely.area(region)]), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    none = np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    # clip the footprints to the open region first: the arrangement is then built only
+    # where it matters (not inside existing coverage nor outside the units)
+    shapely.prepare(region)
+    clipped = _polygonal(shapely.intersection(geoms, region))
+    ok = ~shapely.is_empty(clipped) & (shapely.area(clipped) > 0)
+    clipped, cpos = clipped[ok], np.flatnonzero(ok)
+    if len(clipped) == 0:
+        return none
+    # snap-rounded noding (0.1 mm grid): floating-point noding of thousands of nearly
+    # coincident arcs leaves unclosed rings whose faces polygonize would silently drop
+    lines = shapely.union_all(shapely.boundary(clipped), grid_size=ARRANGEMENT_GRID_M)
+    pieces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))), dtype=object)
+    if len(pieces) == 0:
+        return none
+    rp = shapely.point_on_surface(pieces)
+    # each face of the arrangement lies wholly inside or outside every footprint; faces
+    # outside the open region (enclosed holes, slivers) are dropped. Membership is tested
+    # against the unclipped footprints, which the faces' interior points are well inside.
+    inside = shapely.intersects(region, rp)
+    ptree = shapely.STRtree(rp)
+    gi, pi = ptree.query(geoms[ok], predicate="intersects")
+    keep = inside[pi]
+    gi, pi = gi[keep], pi[keep]
+    used, local = np.unique(pi, return_inverse=True)
+    return shapely.area(pieces[used]), local, cpos[gi]
+
+
 def area_pieces(
     footprints: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame,
@@ -589,59 +638,50 @@ def area_pieces(
     order = np.argsort(label, kind="stable")
     starts = np.searchsorted(label[order], np.arange(n_comp))
     ends = np.append(starts[1:], n)
+    # A component whose every footprint lies within a unit and meets no covered polygon is
+    # open throughout: its pieces are its own arrangement. Components that are translated
+    # copies of one another (the sites of the default lattice: the same directions, angle and
+    # range) then share one arrangement, computed once.
+    open_fp = np.zeros(n, dtype=bool)
+    open_fp[np.unique(utree.query(fp, predicate="within")[0])] = True
+    if ctree is not None:
+        open_fp[np.unique(ctree.query(fp, predicate="intersects")[0])] = False
+    comp_open = np.logical_and.reduceat(open_fp[order], starts) if n_comp else np.zeros(0, bool)
+    shapes = _translation_keys(fp, order, starts, ends, comp_open)
+    arrangements: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     weights: list[np.ndarray] = []
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     n_rows = 0
-    for s, e in zip(starts, ends):
+    for c, (s, e) in enumerate(zip(starts, ends)):
         idx = order[s:e]
         geoms = fp[idx]
-        env = shapely.union_all(geoms) if len(idx) > 1 else geoms[0]
-        box = shapely.box(*shapely.bounds(env))
-        lu = ug[utree.query(box, predicate="intersects")]
-        if len(lu) == 0:
+        key = shapes.get(c)
+        if key is not None:
+            if key not in arrangements:
+                env = shapely.union_all(geoms) if len(idx) > 1 else geoms[0]
+                arrangements[key] = _arrangement(geoms, env)
+            area, pi, gi = arrangements[key]
+        else:
+            env = shapely.union_all(geoms) if len(idx) > 1 else geoms[0]
+            box = shapely.box(*shapely.bounds(env))
+            lu = ug[utree.query(box, predicate="intersects")]
+            if len(lu) == 0:
+                continue
+            region = shapely.intersection(env, shapely.union_all(shapely.clip_by_rect(lu, *shapely.bounds(box))))
+            if ctree is not None:
+                lc = cg[ctree.query(box, predicate="intersects")]
+                if len(lc):
+                    region = shapely.difference(region, shapely.union_all(lc))
+            if shapely.is_empty(region) or shapely.area(region) <= 0:
+                continue
+            area, pi, gi = _arrangement(geoms, region)
+        if len(area) == 0:
             continue
-        region = shapely.intersection(env, shapely.union_all(shapely.clip_by_rect(lu, *shapely.bounds(box))))
-        if ctree is not None:
-            lc = cg[ctree.query(box, predicate="intersects")]
-            if len(lc):
-                region = shapely.difference(region, shapely.union_all(lc))
-        if shapely.is_empty(region) or shapely.area(region) <= 0:
-            continue
-        if len(idx) == 1:
-            weights.append(np.array([shapely.area(region)]))
-            rows.append(np.array([n_rows]))
-            cols.append(idx.copy())
-            n_rows += 1
-            continue
-        # clip the footprints to the open region first: the arrangement is then built only
-        # where it matters (not inside existing coverage nor outside the units)
-        shapely.prepare(region)
-        clipped = _polygonal(shapely.intersection(geoms, region))
-        ok = ~shapely.is_empty(clipped) & (shapely.area(clipped) > 0)
-        clipped, cidx = clipped[ok], idx[ok]
-        if len(clipped) == 0:
-            continue
-        # snap-rounded noding (0.1 mm grid): floating-point noding of thousands of nearly
-        # coincident arcs leaves unclosed rings whose faces polygonize would silently drop
-        lines = shapely.union_all(shapely.boundary(clipped), grid_size=ARRANGEMENT_GRID_M)
-        pieces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))), dtype=object)
-        if len(pieces) == 0:
-            continue
-        rp = shapely.point_on_surface(pieces)
-        # each face of the arrangement lies wholly inside or outside every footprint; faces
-        # outside the open region (enclosed holes, slivers) are dropped. Membership is tested
-        # against the unclipped footprints, which the faces' interior points are well inside.
-        inside = shapely.intersects(region, rp)
-        ptree = shapely.STRtree(rp)
-        gi, pi = ptree.query(geoms[ok], predicate="intersects")
-        keep = inside[pi]
-        gi, pi = gi[keep], pi[keep]
-        used, local = np.unique(pi, return_inverse=True)
-        weights.append(shapely.area(pieces[used]))
-        rows.append(local + n_rows)
-        cols.append(cidx[gi])
-        n_rows += len(used)
+        weights.append(area)
+        rows.append(pi + n_rows)
+        cols.append(idx[gi])
+        n_rows += len(area)
     if not weights:
         return np.empty(0), sparse.csr_matrix((0, n), dtype=bool)
     r = np.concatenate(rows)
@@ -686,6 +726,48 @@ def _reduce(a: sparse.csr_matrix, w: np.ndarray):
     order = np.arange(len(rows))[::-1]
     first[rows[order]] = order
     return a[first], merged_w
+
+
+@dataclass(frozen=True)
+class _Pruned:
+    keep: np.ndarray  # candidate (column) positions that may still be in an optimal choice
+    a: sparse.csr_matrix  # the rows and those columns (rows no kept column covers dropped)
+    w: np.ndarray
+
+
+def _bounded(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, greedy: _Solution) -> _Pruned | None:
+    """Bounds that settle or shrink the exact problem before a solver sees it.
+
+    A candidate alone covers ``v_j`` (the weight of its rows), and ``p`` candidates of
+    different groups together cover at most the ``p`` largest group maxima of ``v`` (``U``).
+    When the greedy choice covers ``U`` it is optimal and None is returned: the common case
+    of sparse coverage, where the best footprints do not overlap. Otherwise a candidate ``j``
+    whose best possible company, ``v_j`` plus the ``p - 1`` largest maxima of the other
+    groups, stays below the greedy's cover cannot be in any choice better than the greedy's:
+    such candidates are dropped (the optimum is unchanged) and the smaller problem returned.
+    """
+    from scipy import sparse
+
+    v = np.asarray(sparse.csr_matrix(a, dtype=np.float64).T @ w).ravel()
+    _, g = np.unique(groups, return_inverse=True)
+    gmax = np.full(g.max() + 1, -np.inf)
+    np.maximum.at(gmax, g, v)
+    top = np.sort(gmax)[::-1]
+    ub = float(top[:p].sum())
+    tol = 1e-9 * max(abs(ub), 1.0)
+    if greedy.objective >= ub - tol:
+        return None
+    # the p - 1 largest maxima of the groups other than j's
+    rank = np.empty(len(gmax), dtype=np.int64)
+    rank[np.argsort(-gmax, kind="stable")] = np.arange(len(gmax))
+    t_p1 = float(top[: p - 1].sum())
+    next_best = float(top[p - 1]) if len(top) >= p else 0.0
+    others = np.where(rank[g] < p - 1, t_p1 - gmax[g] + next_best, t_p1)
+    keep = np.flatnonzero(v + others >= greedy.objective - tol)
+    keep = np.union1d(keep, greedy.chosen)
+    sub = sparse.csr_matrix(a, dtype=bool)[:, keep]
+    rows = np.flatnonzero(np.diff(sub.indptr) > 0)
+    return _Pruned(keep, sub[rows], w[rows])
 
 
 def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int) -> _Solution:
@@ -861,7 +943,10 @@ def solve_mclp(
     dict
         ``chosen`` (column positions), ``objective`` (covered weight), ``solver``, ``optimal``,
         ``greedy_objective``, ``gap_to_optimum`` (relative shortfall of the greedy from the exact
-        optimum, 0..1, or None), ``seconds``, ``n_rows``/``n_cols``/``nnz`` of the reduced problem.
+        optimum, 0..1, or None), ``seconds``, ``n_rows``/``n_cols``/``nnz`` of the reduced problem,
+        and for "exact"/"highs" ``bound``: what the bounds settled before the solver ran (the
+        greedy choice proven optimal, or how many candidates were ruled out; see
+        :func:`_bounded`).
     """
     from scipy import sparse
     if solver not in SOLVERS:
@@ -880,25 +965,38 @@ def solve_mclp(
     if count == 0 or ar.shape[0] == 0:
         return {"chosen": np.empty(0, dtype=np.int64), "objective": 0.0, "solver": solver, "optimal": True,
                 "greedy_objective": 0.0, "gap_to_optimum": 0.0, "seconds": 0.0, **info}
-    greedy = _greedy(ar, wr, groups, int(count)) if (solver == "greedy" or compare_greedy) else None
+    # the greedy answer is a lower bound for the exact solvers (and CBC's warm start)
+    greedy = _greedy(ar, wr, groups, int(count)) if solver != "spopt" or compare_greedy else None
     if solver == "greedy":
         sol = greedy
     elif solver == "spopt":
         sol = _spopt(ar, wr, groups, int(count))
-    elif solver == "highs":
-        sol = _highs(ar, wr, groups, int(count), time_limit_s=time_limit_s)
     else:
-        sol = _exact(ar, wr, groups, int(count), time_limit_s=time_limit_s, warm=greedy.chosen if greedy else None)
+        pruned = _bounded(ar, wr, groups, int(count), greedy)
+        if pruned is None:  # the greedy choice is optimal: no solver needed
+            info["bound"] = "the greedy choice reaches the upper bound"
+            sol = _Solution(greedy.chosen, greedy.objective, True, greedy.seconds)
+            greedy = _Solution(greedy.chosen, greedy.objective, False, 0.0)  # its time counted once
+        else:
+            info["bound"] = f"{ar.shape[1] - len(pruned.keep)} of {ar.shape[1]} candidates ruled out"
+            keep, sub_groups = pruned.keep, groups[pruned.keep]
+            if solver == "highs":
+                sol = _highs(pruned.a, pruned.w, sub_groups, int(count), time_limit_s=time_limit_s)
+            else:
+                warm = np.flatnonzero(np.isin(keep, greedy.chosen))
+                sol = _exact(pruned.a, pruned.w, sub_groups, int(count), time_limit_s=time_limit_s, warm=warm)
+            sol = _Solution(keep[sol.chosen], sol.objective, sol.optimal, sol.seconds)
     gap = None
     if greedy is not None and solver != "greedy" and sol.optimal:
         gap = 0.0 if sol.objective <= 0 else max(0.0, (sol.objective - greedy.objective) / sol.objective)
+    reported = compare_greedy or solver == "greedy"
     return {
         "chosen": np.sort(sol.chosen),
         "objective": sol.objective,
         "solver": solver,
         "optimal": sol.optimal,
-        "greedy_objective": None if greedy is None else greedy.objective,
-        "gap_to_optimum": gap,
+        "greedy_objective": greedy.objective if greedy is not None and reported else None,
+        "gap_to_optimum": gap if reported else None,
         "seconds": sol.seconds + (greedy.seconds if greedy is not None and greedy is not sol else 0.0),
         **info,
     }
@@ -1247,6 +1345,7 @@ def plan_sites(
         "count": int(n),
         "reduced_rows": res["n_rows"],
         "reduced_nnz": res["nnz"],
+        "bound": res.get("bound"),
         "prepare_seconds": t_prep,
         "solve_seconds": res["seconds"],
         "total_seconds": time.perf_counter() - t_start,

@@ -105,6 +105,69 @@ def test_one_direction_per_site_is_respected_and_optimal(seed):
         solve_mclp(sparse.csr_matrix(a), w, count=3, groups=groups, solver="spopt")
 
 
+def test_greedy_reaching_the_upper_bound_is_proven_optimal_without_a_solver(monkeypatch):
+    """Footprints that do not overlap (sparse coverage, the usual plan): the greedy choice
+    covers the sum of the best standalone values, which no choice can beat."""
+    import geo_antt.placement as pl
+
+    def no_solver(*a, **k):
+        raise AssertionError("the solver should not run")
+
+    monkeypatch.setattr(pl, "_exact", no_solver)
+    monkeypatch.setattr(pl, "_highs", no_solver)
+    rng = np.random.default_rng(5)
+    n_sites, n_dirs = 6, 3
+    # each site's directions share its own rows only: sites never overlap each other
+    a = np.zeros((n_sites * 4, n_sites * n_dirs), dtype=bool)
+    for s_ in range(n_sites):
+        for d in range(n_dirs):
+            a[s_ * 4 + rng.choice(4, 2, replace=False), s_ * n_dirs + d] = True
+    w = rng.integers(1, 9, len(a)).astype(float)
+    groups = np.repeat(np.arange(n_sites), n_dirs)
+    for solver in ("exact", "highs", "auto"):
+        res = solve_mclp(sparse.csr_matrix(a), w, count=3, groups=groups, solver=solver)
+        assert res["optimal"] and res["bound"] == "the greedy choice reaches the upper bound"
+        assert res["objective"] == pytest.approx(_brute(a, w, 3, groups)) and res["gap_to_optimum"] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_candidates_ruled_out_by_bounds_never_change_the_optimum(seed):
+    """A few strong candidates and many weak ones: the weak ones are ruled out before the
+    solver runs, and the optimum is still the brute-force one."""
+    rng = np.random.default_rng(300 + seed)
+    n_rows, n_cols = 30, 11
+    a = rng.random((n_rows, n_cols)) < 0.08
+    a[:, :3] |= rng.random((n_rows, 3)) < 0.45  # three strong, overlapping candidates
+    w = rng.integers(1, 20, n_rows).astype(float)
+    groups = np.array([0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9])
+    best = _brute(a, w, 2, groups)
+    for solver in ("exact", "highs"):
+        res = solve_mclp(sparse.csr_matrix(a), w, count=2, groups=groups, solver=solver)
+        assert res["optimal"] and res["objective"] == pytest.approx(best)
+        assert _value(a, w, res["chosen"]) == pytest.approx(best)
+        assert len(set(groups[res["chosen"]])) == len(res["chosen"])
+        assert res["bound"].endswith(f"of {n_cols} candidates ruled out")
+        assert int(res["bound"].split(" of ")[0]) >= 1  # the weak ones
+
+
+def test_bounds_rule_out_weak_candidates():
+    import geo_antt.placement as pl
+
+    # two strong overlapping candidates (greedy takes 0, then 2) and weak ones of weight 1
+    a = np.zeros((8, 6), dtype=bool)
+    a[[0, 1, 2, 3], 0] = True
+    a[[2, 3, 4, 5], 1] = True
+    a[[4, 5, 6], 2] = True
+    a[7, 3] = a[7, 4] = a[0, 5] = True
+    w = np.array([3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 1.0])
+    greedy = pl._greedy(sparse.csr_matrix(a), w, np.arange(6), 2)
+    pruned = pl._bounded(sparse.csr_matrix(a), w, np.arange(6), 2, greedy)
+    assert pruned is not None and greedy.objective == pytest.approx(21.0)
+    # v = 12, 12, 9, 1, 1, 3; with company 12 at most: 1 + 12 < 21 and 3 + 12 < 21 are out
+    assert pruned.keep.tolist() == [0, 1, 2]
+    assert pruned.a.shape == (7, 3) and pruned.w.sum() == pytest.approx(21.0)
+
+
 def test_auto_and_bad_arguments():
     a, w = _random_instance(7)
     res = solve_mclp(sparse.csr_matrix(a), w, count=2, solver="auto")
@@ -298,6 +361,42 @@ def test_area_pieces_measure_exactly_the_newly_covered_area():
                 best = max(best, truth)
     res = solve_mclp(a, w, count=3)
     assert res["objective"] == pytest.approx(best, rel=1e-6, abs=0.01)
+
+
+def test_area_pieces_of_a_lattice_share_one_arrangement_and_stay_exact(monkeypatch):
+    """Lattice sites with 8 directions each (the default candidates): the open ones are
+    translated copies and share one arrangement; sites crossing the hamlets' border or the
+    existing coverage get their own. Every choice still measures its true new area."""
+    import geo_antt.placement as pl
+
+    calls = []
+    real = pl._arrangement
+    monkeypatch.setattr(pl, "_arrangement", lambda g, r: calls.append(len(g)) or real(g, r))
+    units = _hamlets()
+    x0, y0 = 600_000.0, 1_120_000.0
+    xs, ys = np.meshgrid(np.arange(x0 + 15, x0 + 200, 30.0), np.arange(y0 + 15, y0 + 100, 30.0))
+    sites = gpd.GeoDataFrame(geometry=shapely.points(xs.ravel(), ys.ravel()), crs=UTM48)
+    sites.index = [f"s{i}" for i in range(len(sites))]
+    params = {"rule": "sector", "fov_deg": 90.0, "range_m": 12.0, "directions_deg": [45.0 * k for k in range(8)]}
+    fps = pl.candidate_footprints(sites, params)
+    existing = shapely.Point(x0 + 100, y0 + 50).buffer(20, quad_segs=16)
+    w, a = pl.area_pieces(fps, units, covered=existing)
+    # 7 x 3 sites, 12 m reach, 30 m apart: 21 components. The open ones (every footprint
+    # inside a hamlet, none touching the existing disc) share one arrangement
+    geoms = fps.geometry.values
+    fp_open = np.array([any(g.within(u) for u in units.geometry) and not g.intersects(existing) for g in geoms])
+    n_open = int(fp_open.reshape(21, 8).all(axis=1).sum())
+    n_covered = int(np.array([g.within(existing) for g in geoms]).reshape(21, 8).all(axis=1).sum())
+    assert len(sites) == 21 and n_open >= 12 and n_covered == 1  # the site at (105, 45) is covered already
+    assert len(calls) == 1 + (21 - n_open - n_covered)
+    region = shapely.union_all(units.geometry.values)
+    dense = a.toarray()
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        combo = rng.choice(len(geoms), size=rng.integers(1, 6), replace=False)
+        truth = shapely.difference(shapely.intersection(shapely.union_all(geoms[combo]), region), existing).area
+        got = float(w[dense[:, combo].any(axis=1)].sum())
+        assert got == pytest.approx(truth, rel=1e-6, abs=0.01)  # exact up to the 0.1 mm snap grid
 
 
 # ---------------------------------------------------------------------------------------------
