@@ -110,6 +110,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "chart_hist": "Phân bố tỷ lệ phủ của thôn, ấp",
         "chart_hist_x": "Tỷ lệ phủ (%)",
         "chart_hist_y": "Số thôn, ấp",
+        "chart_scaled": "thang phóng to; ngưỡng {thr:g} % ở ngoài",
         "map": "Bản đồ độ phủ",
         "map_caption": "Màu: tỷ lệ phủ (%); gạch đỏ: vùng chưa được phủ; chấm và vùng xanh đậm: mô hình đang hoạt động và vùng phủ của chúng.",
         "comparison": "So sánh với kỳ trước",
@@ -173,6 +174,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "chart_hist": "Distribution of hamlet coverage",
         "chart_hist_x": "Covered (%)",
         "chart_hist_y": "Hamlets",
+        "chart_scaled": "scale enlarged; the {thr:g} % threshold lies beyond it",
         "map": "Coverage map",
         "map_caption": "Colour: covered share (%); red hatching: uncovered areas; dark blue dots and areas: active models and their footprints.",
         "comparison": "Comparison with the previous period",
@@ -636,6 +638,20 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _pct_scale(values: pd.Series, threshold_pct: float) -> float:
+    """The upper end of a percentage axis: 100, or, when every value lies well below the
+    threshold (sparse coverage: rural hamlets are often under 1 % covered), a quarter more
+    than the largest value, so that the bars can be read at all."""
+    hi = float(values.max()) if len(values) else 0.0
+    if not np.isfinite(hi) or hi >= 0.5 * threshold_pct:
+        return 100.0
+    return max(1.25 * hi, 0.1)
+
+
+def _pct_text(v: float) -> str:
+    return f"{v:.2f}" if abs(v) < 1 else f"{v:.1f}"
+
+
 def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, bytes]:
     import matplotlib
 
@@ -643,21 +659,27 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
     import matplotlib.pyplot as plt
 
     out: dict[str, bytes] = {}
+    thr = rep.threshold_pct
     if len(rep.communes):
         tbl = rep.communes.sort_values(L["pct"])
+        top = _pct_scale(tbl[L["pct"]], thr)
         fig, ax = plt.subplots(figsize=(7.0, max(2.0, 0.32 * len(tbl) + 0.8)))
-        ax.barh(tbl[L["name"]].astype(str), tbl[L["pct"]], color="#1565c0")
-        ax.axvline(rep.threshold_pct, color="#c62828", lw=1, ls="--")
-        ax.set_xlim(0, 100)
-        ax.set_xlabel(L["pct"])
+        bars = ax.barh(tbl[L["name"]].astype(str), tbl[L["pct"]], color="#1565c0")
+        ax.bar_label(bars, labels=[_pct_text(v) for v in tbl[L["pct"]]], padding=2, fontsize=7)
+        ax.set_xlim(0, top * 1.08 if top < 100 else 100)
+        if thr <= top:
+            ax.axvline(thr, color="#c62828", lw=1, ls="--")
+        ax.set_xlabel(L["pct"] if top >= 100 else f"{L['pct']} ({L['chart_scaled'].format(thr=thr)})")
         ax.set_title(L["chart_bar"])
         out["bar"] = _png(fig)
     pcts = rep.hamlets[L["pct"]] if len(rep.hamlets) else (rep.communes[L["pct"]] if len(rep.communes) else None)
     if pcts is not None and len(pcts):
+        top = _pct_scale(pcts, thr)
         fig, ax = plt.subplots(figsize=(7.0, 2.8))
-        ax.hist(pcts, bins=np.arange(0, 105, 5), color="#2e7d32", edgecolor="white")
-        ax.axvline(rep.threshold_pct, color="#c62828", lw=1, ls="--")
-        ax.set_xlabel(L["chart_hist_x"])
+        ax.hist(pcts, bins=np.linspace(0, top, 21), color="#2e7d32", edgecolor="white")
+        if thr <= top:
+            ax.axvline(thr, color="#c62828", lw=1, ls="--")
+        ax.set_xlabel(L["chart_hist_x"] if top >= 100 else f"{L['chart_hist_x']} ({L['chart_scaled'].format(thr=thr)})")
         ax.set_ylabel(L["chart_hist_y"])
         ax.set_title(L["chart_hist"])
         out["hist"] = _png(fig)

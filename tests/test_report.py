@@ -222,3 +222,17 @@ def test_report_of_the_demo_ham_thuan_nam_shows_127_34_5(tmp_path, capsys):
     ws = load_workbook(xlsx).worksheets[0]
     values = {r[0]: r[1] for r in ws.iter_rows(min_row=2, values_only=True)}
     assert (values["Tổng số mô hình"], values["Số tên mô hình khác nhau"], values["Số lĩnh vực"]) == (127, 34, 5)
+
+
+def test_chart_scale_follows_sparse_coverage():
+    """Rural hamlets under 1 % covered get an enlarged axis (the bars are readable); once any
+    value nears the threshold the axis is the full 0-100 %."""
+    import pandas as pd
+
+    from geo_antt.report import _pct_scale
+
+    assert _pct_scale(pd.Series([0.03, 0.7, 0.2]), 50.0) == pytest.approx(0.875)
+    assert _pct_scale(pd.Series([0.0, 0.0]), 50.0) == pytest.approx(0.1)
+    assert _pct_scale(pd.Series([3.0, 30.0]), 50.0) == 100.0
+    assert _pct_scale(pd.Series([3.0, 12.0]), 20.0) == 100.0
+    assert _pct_scale(pd.Series([], dtype=float), 50.0) == pytest.approx(0.1)
