@@ -111,7 +111,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"warning: {w.message}", file=sys.stderr)
     for prob in skipped:
         print(f"skipped: {prob}", file=sys.stderr)
-    res = compute_coverage(units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = compute_coverage(units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps))
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
     ranked = _rank_by_need(res, args)
     io.write_layer(ranked, args.out)
     # the metric frames, reprojected and repaired chunk by chunk while being written: the same

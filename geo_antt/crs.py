@@ -7,6 +7,9 @@ the TM-3 provincial zones 5896-5899 and 9205-9218) are read like any other CRS.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -22,6 +25,7 @@ __all__ = [
     "VIETNAM_BOUNDS",
     "parse_crs",
     "utm_crs_for_lon",
+    "utm_area_error",
     "metric_crs_for",
     "to_metric",
     "project",
@@ -64,9 +68,49 @@ def utm_crs_for_lon(lon: float) -> CRS:
     return CRS.from_epsg(32600 + max(1, min(60, zone)))
 
 
+# Warn when one UTM zone would distort the data's areas by more than this (fraction).
+UTM_AREA_ERROR_WARN = 0.01
+_UTM_K0 = 0.9996
+
+
+def utm_area_error(bounds: tuple[float, float, float, float], zone_crs: CRS) -> float:
+    """The largest relative area error of a UTM zone over a lon/lat box (degrees): the area
+    scale k² of Transverse Mercator, k ≈ k0 (1 + (Δλ cos φ)² / 2), at the box's corner farthest
+    from the central meridian and nearest the equator (``|k²| - 1``; 0.0019 = 0.19 %).
+
+    Examples
+    --------
+    >>> round(100 * utm_area_error((102.1, 7.2, 117.8, 23.4), CRS.from_epsg(32649)), 1)  # all Vietnam
+    2.3
+    """
+    lon0 = _central_meridian(zone_crs)
+    if lon0 is None:
+        return 0.0
+    minx, miny, maxx, maxy = bounds
+    dlon = math.radians(max(abs(minx - lon0), abs(maxx - lon0)))
+    lat = 0.0 if miny <= 0.0 <= maxy else min(abs(miny), abs(maxy))
+    x = dlon * math.cos(math.radians(lat))
+    k_edge, k_mid = _UTM_K0 * (1.0 + x * x / 2.0), _UTM_K0
+    return max(abs(k_edge * k_edge - 1.0), abs(k_mid * k_mid - 1.0))
+
+
+def _central_meridian(crs: CRS) -> float | None:
+    op = crs.coordinate_operation
+    if op is None or "Transverse Mercator" not in (op.method_name or ""):
+        return None
+    for p in op.params:
+        if p.name.lower().startswith("longitude of natural origin"):
+            return float(p.value)
+    return None
+
+
 def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: object = None) -> CRS:
     """The metric CRS to compute ``gdf`` in: ``crs`` when given (must be projected, in metres),
-    else the UTM zone of the centre of its bounds."""
+    else the UTM zone of the centre of its bounds.
+
+    Data wider than a UTM zone (a whole region or the country: 102-118°E) is distorted at the
+    zone's far edge; a ``UserWarning`` says by how much when areas would be off by more than
+    1 % (:func:`utm_area_error`): name a CRS, or compute each zone's provinces apart."""
     if crs is not None:
         c = parse_crs(crs)
         _check_metric(c, what=str(crs))
@@ -79,7 +123,17 @@ def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: object = None)
     minx, miny, maxx, maxy = g.total_bounds
     if not all(map(lambda v: v == v, (minx, maxx))):  # NaN: empty frame
         raise CRSError("cannot choose a metric CRS for empty data")
-    return utm_crs_for_lon((minx + maxx) / 2.0)
+    zone = utm_crs_for_lon((minx + maxx) / 2.0)
+    err = utm_area_error((minx, miny, maxx, maxy), zone)
+    if err > UTM_AREA_ERROR_WARN:
+        warnings.warn(
+            f"the data spans {minx:.1f}-{maxx:.1f}°E, wider than one UTM zone: in {zone.name} "
+            f"(EPSG:{zone.to_epsg()}) its areas, and the covered shares, are off by up to {100 * err:.1f} % "
+            "at the far edge; name a metric CRS (--crs) or run each zone's provinces apart",
+            UserWarning,
+            stacklevel=2,
+        )
+    return zone
 
 
 def _is_metres(crs: CRS) -> bool:

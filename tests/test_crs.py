@@ -45,3 +45,34 @@ def test_project_leaves_the_input_alone_and_keeps_columns(monkeypatch: pytest.Mo
     assert_geodataframe_equal(g, before)
     assert out.crs.to_epsg() == 4326 and list(out.columns) == list(g.columns) and out.index.equals(g.index)
     assert out.geometry.name == g.geometry.name
+
+
+def test_utm_area_error_matches_the_projection(shared_data) -> None:
+    """The estimate bounds the true area error of one zone: measured on the real communes of
+    the whole country (against an equal-area projection) it is at most the estimate."""
+    from pathlib import Path
+
+    from pyproj import CRS
+
+    from geo_antt import io
+
+    u = io.read_units(Path(shared_data) / "national" / "vn_communes_2025.gpkg")
+    zone = CRS.from_epsg(32649)
+    with pytest.warns(UserWarning, match=r"102\.1-117\.8°E, wider than one UTM zone: .*off by up to 2\.3 %"):
+        assert crs_mod.metric_crs_for(u).equals(zone)
+    true = (u.to_crs(zone).area / u.to_crs("+proj=cea +lon_0=106 +lat_ts=16 +datum=WGS84").area - 1).abs()
+    assert 0.015 < true.max() <= crs_mod.utm_area_error(tuple(u.total_bounds), zone)
+
+
+def test_metric_crs_warns_only_beyond_a_zone(recwarn) -> None:
+    def box(x0, y0, x1, y1):
+        return gpd.GeoDataFrame(geometry=[shapely.box(x0, y0, x1, y1)], crs=4326)
+
+    assert crs_mod.metric_crs_for(box(105.3, 20.5, 106.0, 21.4)).to_epsg() == 32648  # Hà Nội
+    assert crs_mod.metric_crs_for(box(106.2, 9.5, 109.2, 12.5)).to_epsg() == 32648  # the demo: 0.44 %
+    assert len(recwarn) == 0
+    wide = box(102.1, 8.5, 112.0, 23.4)  # centre 107°E: 48N, 7° from its meridian
+    with pytest.warns(UserWarning, match="EPSG:32648"):
+        crs_mod.metric_crs_for(wide)
+    assert crs_mod.metric_crs_for(wide, crs="EPSG:3405").to_epsg() == 3405  # named: no warning
+    assert len(recwarn) == 0
