@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "DEFAULT_SETTINGS", "PROJECT_ROOT", "DEFAULT_DATA_DIR"]
+__all__ = ["Settings", "DEFAULT_SETTINGS", "PROJECT_ROOT", "DEFAULT_DATA_DIR", "COVERAGE_COLOURS"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+# Colours of the covered-share classes, one more than the class breaks: pale = uncovered, dark
+# green = covered (red is kept for the gaps). The map page and the report's map use them both.
+COVERAGE_COLOURS = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class Settings:
         Folder of the dataset the service and CLI use by default.
     tile_url
         Base-map tile URL template for the web map; None: no tiles (boundaries are the base map).
+    coverage_classes_pct
+        Upper ends of the covered-share classes of the maps, percent, increasing (four breaks,
+        five classes). Fine at the low end: by area a rural hamlet is often under 1 % covered
+        and a dense ward seldom over 50 %, so equal 20 % steps would paint nearly all alike.
     """
 
     metric_crs: str | None = None
@@ -45,6 +52,14 @@ class Settings:
     data_dir: str = str(DEFAULT_DATA_DIR)
     tile_url: str | None = None
     tile_attribution: str = ""
+    coverage_classes_pct: tuple[float, ...] = (1.0, 5.0, 20.0, 50.0)
+
+    def __post_init__(self) -> None:
+        b = tuple(float(x) for x in self.coverage_classes_pct)
+        if len(b) != len(COVERAGE_COLOURS) - 1 or any(not 0 < x < 100 for x in b) or list(b) != sorted(set(b)):
+            msg = f"coverage_classes_pct must be {len(COVERAGE_COLOURS) - 1} increasing percentages between 0 and 100, got {self.coverage_classes_pct!r}"
+            raise ValueError(msg)
+        object.__setattr__(self, "coverage_classes_pct", b)
 
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with ``changes`` applied."""

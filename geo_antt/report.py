@@ -36,7 +36,7 @@ import pandas as pd
 
 from .io import write_atomic
 from ._errors import GeoAnttError
-from .config import DEFAULT_SETTINGS, Settings
+from .config import COVERAGE_COLOURS, DEFAULT_SETTINGS, Settings
 from .layers import LayerSpec, load_layer_specs
 from .schema import FIELDS, HOSTS, STATUSES
 from .text import fold, nfc
@@ -330,6 +330,7 @@ class Report:
     uncovered: pd.DataFrame
     threshold_pct: float
     communes_2025: pd.DataFrame = field(default_factory=pd.DataFrame)
+    coverage_classes_pct: tuple[float, ...] = DEFAULT_SETTINGS.coverage_classes_pct
     approximate: bool = False
     figures: dict[str, Any] = field(default_factory=dict)
     prev_figures: dict[str, Any] = field(default_factory=dict)
@@ -616,6 +617,7 @@ def build_report(
         uncovered=uncovered_tbl,
         threshold_pct=threshold,
         communes_2025=communes_2025,
+        coverage_classes_pct=settings.coverage_classes_pct,
         approximate=approximate,
         figures=cur,
         prev_figures=prev,
@@ -692,8 +694,14 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
         if geo is not None:
             g = to_metric(geo)
             fig, ax = plt.subplots(figsize=(7.0, 7.0))
-            g.plot(column="covered_pct", ax=ax, cmap="RdYlGn", vmin=0, vmax=100, edgecolor="#444", linewidth=0.4, legend=True,
-                   legend_kwds={"label": L["pct"], "shrink": 0.6})
+            # the map page's classes and colours (fine at the low end: rural hamlets are often
+            # under 1 % covered by area)
+            from matplotlib.colors import BoundaryNorm, ListedColormap
+
+            edges = [0.0, *rep.coverage_classes_pct, 100.0]
+            g.plot(column="covered_pct", ax=ax, cmap=ListedColormap(COVERAGE_COLOURS),
+                   norm=BoundaryNorm(edges, len(COVERAGE_COLOURS)), edgecolor="#444", linewidth=0.4, legend=True,
+                   legend_kwds={"label": L["pct"], "shrink": 0.6, "ticks": edges, "spacing": "uniform"})
             gaps = getattr(res, "gaps", None)
             if gaps is not None and len(gaps):
                 gaps.to_crs(g.crs).plot(ax=ax, facecolor="none", edgecolor="#c62828", hatch="////", linewidth=0.0)

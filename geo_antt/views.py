@@ -18,6 +18,7 @@ from folium.plugins import MarkerCluster
 
 from .app import get_catalog, get_meta, scope_codes
 from .auth import current_user
+from .config import COVERAGE_COLOURS
 from .schema import FIELDS, HOSTS, STATUSES
 from .text import nfc
 
@@ -219,6 +220,8 @@ def render_map():
         },
         "exports": [{"id": c.id, "title": nfc(c.title(lang))} for c in cat.collections.values()],
         "hasCoverage": "coverage" in cat.collections,
+        "coverageClasses": {"breaks": list(current_app.extensions["geo_antt"].settings.coverage_classes_pct),
+                            "colors": list(COVERAGE_COLOURS)},
     }
     title = nfc((meta.get("title") or {}).get(lang) or t["app_title"])
     note = (meta.get("note") or {}).get(lang)

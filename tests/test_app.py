@@ -81,9 +81,13 @@ def test_anonymous_gets_only_the_login_page_and_static_files(anon_client):
     assert c.get("/", headers={"Accept": "application/json"}).status_code == 401
     r = c.patch(f"/api/registry/models/{CAM_A}", json={"version": 1, "changes": {"name": "x"}}, headers={"X-CSRFToken": c.csrf})
     assert r.status_code == 401
-    assert c.get("/login").status_code == 200
+    login = c.get("/login")
+    assert login.status_code == 200
     with c.get("/static/js/map.js") as r:
         assert r.status_code == 200
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', login.get_data(as_text=True)).group(1)
+    with c.get(icon) as r:  # the page's icon, served by the app (no 404 in the console)
+        assert r.status_code == 200 and r.mimetype == "image/svg+xml"
 
 
 # -- the role matrix -----------------------------------------------------------------------------

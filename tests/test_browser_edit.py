@@ -132,9 +132,9 @@ def _open(page, live_server: str, role: str, *, lang: str = "vi") -> None:
 
 @pytest.mark.browser
 def test_officer_adds_moves_rotates_and_retires_a_camera(live_server, browser, web_store):
-    ctx, page, requests, errors = watched_page(browser, ignore="favicon", viewport={"width": 1280, "height": 800})
+    ctx, page, requests, errors = watched_page(browser, viewport={"width": 1280, "height": 800})
     _open(page, live_server, "officer")
-    errors.clear()  # the login page's favicon 404
+    assert errors == []
     ARTIFACTS.mkdir(exist_ok=True)
 
     before_pct = _coverage_pct(page, HAMLET)

@@ -236,3 +236,13 @@ def test_chart_scale_follows_sparse_coverage():
     assert _pct_scale(pd.Series([3.0, 30.0]), 50.0) == 100.0
     assert _pct_scale(pd.Series([3.0, 12.0]), 20.0) == 100.0
     assert _pct_scale(pd.Series([], dtype=float), 50.0) == pytest.approx(0.1)
+
+
+def test_coverage_classes_are_checked():
+    from geo_antt.config import DEFAULT_SETTINGS, Settings
+
+    assert DEFAULT_SETTINGS.coverage_classes_pct == (1.0, 5.0, 20.0, 50.0)
+    assert Settings(coverage_classes_pct=(2, 10, 30, 60)).coverage_classes_pct == (2.0, 10.0, 30.0, 60.0)
+    for bad in ((1, 5, 20), (5, 1, 20, 50), (0, 5, 20, 50), (1, 5, 20, 100), (1, 5, 5, 50)):
+        with pytest.raises(ValueError, match="coverage_classes_pct"):
+            Settings(coverage_classes_pct=bad)

@@ -93,6 +93,9 @@ def test_layers_config_and_no_inline_features(client):
     assert "CAM001" not in html and "Camera 28903-01" not in html
     assert {x["id"] for x in cfg["exports"]} >= {"gaps", "camera", "coverage"}
     assert cfg["urls"]["export"] == "/export/__NAME__"
+    # the covered-share classes of the settings, fine at the low end, one colour more than breaks
+    assert cfg["coverageClasses"]["breaks"] == [1.0, 5.0, 20.0, 50.0]
+    assert len(cfg["coverageClasses"]["colors"]) == 5
 
 
 def _config(html: str) -> dict:

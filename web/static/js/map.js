@@ -7,9 +7,10 @@
   var map = window[cfg.map];
   var S = cfg.strings;
   var LEVEL_COLLECTION = { province: 'provinces', district: 'districts', commune: 'communes', hamlet: 'hamlets' };
-  var BREAKS = [20, 40, 60, 80];
-  // pale = uncovered, dark green = covered; red is kept for the gaps
-  var COLORS = ['#ffffcc', '#c2e699', '#78c679', '#31a354', '#006837'];
+  // covered-share classes from the server's settings (fine at the low end); pale = uncovered,
+  // dark green = covered; red is kept for the gaps
+  var BREAKS = cfg.coverageClasses.breaks;
+  var COLORS = cfg.coverageClasses.colors;
   var kindColor = {};
   var BOOL_FIELDS = { data_sharing: true, approximate: true };
   var state = { unit: null, stats: null };
@@ -211,7 +212,7 @@
         var row = el('div', 'legend-row');
         var sw = el('span', 'swatch'); sw.style.background = c;
         row.appendChild(sw);
-        row.appendChild(el('span', null, lows[i] + (i < BREAKS.length ? '–' + BREAKS[i] : '–100')));
+        row.appendChild(el('span', null, fmt(lows[i]) + '–' + fmt(i < BREAKS.length ? BREAKS[i] : 100)));
         box.appendChild(row);
       });
       var gap = el('div', 'legend-row');
