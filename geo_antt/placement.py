@@ -817,6 +817,16 @@ def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, bon
     return _Solution(np.asarray(chosen, dtype=np.int64), obj, False, time.perf_counter() - t0)
 
 
+def _own_coefficients(csr: sparse.csr_matrix, w: np.ndarray, bonus: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The integer programmes' objective coefficient of each candidate (the weight of the rows
+    it alone covers, plus its tie-break ``bonus``) and the rows covered by several candidates."""
+    single = np.diff(csr.indptr) == 1
+    own = np.bincount(csr.indices[csr.indptr[:-1][single]], weights=w[single], minlength=csr.shape[1])
+    if bonus is not None:
+        own = own + bonus
+    return own, np.flatnonzero(~single)
+
+
 def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None) -> _Solution:
     """Exact MCLP with PuLP + CBC: max sum c_j x_j + sum w_i y_i, y_i <= sum_{j covers i} x_j,
     sum x_j <= p, at most one x per group. Demand rows covered by a single candidate are folded
@@ -828,12 +838,7 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None) -> _Solution
     t0 = time.perf_counter()
     csr = sparse.csr_matrix(a, dtype=bool)
     n_rows, n_cols = csr.shape
-    deg = np.diff(csr.indptr)
-    single = deg == 1
-    own = np.bincount(csr.indices[csr.indptr[:-1][single]], weights=w[single], minlength=n_cols)
-    if bonus is not None:
-        own = own + bonus
-    multi = np.flatnonzero(~single)
+    own, multi = _own_coefficients(csr, w, bonus)
     prob = pulp.LpProblem("mclp", pulp.LpMaximize)
     x = [pulp.LpVariable(f"x{j}", cat=pulp.LpBinary) for j in range(n_cols)]
     # y continuous in [0, 1]: with binary x the optimum has y_i = min(1, sum x) anyway.
@@ -879,12 +884,7 @@ def _highs(a, w, groups, p, *, time_limit_s, bonus=None) -> _Solution:
     t0 = time.perf_counter()
     csr = sparse.csr_matrix(a, dtype=float)
     n_rows, n_cols = csr.shape
-    deg = np.diff(csr.indptr)
-    single = deg == 1
-    own = np.bincount(csr.indices[csr.indptr[:-1][single]], weights=w[single], minlength=n_cols)
-    if bonus is not None:
-        own = own + bonus
-    multi = np.flatnonzero(~single)
+    own, multi = _own_coefficients(csr, w, bonus)
     k = len(multi)
     _, group_row = np.unique(groups, return_inverse=True)
     g = sparse.csr_matrix((np.ones(n_cols), (group_row, np.arange(n_cols))))
