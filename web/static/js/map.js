@@ -15,11 +15,19 @@
   var BOOL_FIELDS = { data_sharing: true, approximate: true };
   var state = { unit: null, stats: null };
   var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
+  // shares under 1 % keep two significant digits: 0.03 % is not "0 %" (rural hamlets often
+  // have a few hundredths of a percent covered by area)
+  var smallFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumSignificantDigits: 2 });
 
   /* ---- DOM helpers: text is always set with textContent ---- */
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
   function fmt(v) { return (typeof v === 'number') ? numFmt.format(v) : String(v); }
+  function pct(v) { return (typeof v === 'number') ? ((v > 0 && v < 1) ? smallFmt : numFmt).format(v) + ' %' : null; }
+  function area(m2) {  // m² under a hectare, else ha
+    if (typeof m2 !== 'number') { return null; }
+    return m2 < 10000 ? numFmt.format(Math.round(m2)) + ' m²' : fmt(m2 / 10000) + ' ha';
+  }
   function apiGet(url) {
     return fetch(url, { headers: { Accept: 'application/json' } }).then(function (r) {
       if (!r.ok) { throw new Error(url + ': HTTP ' + r.status); }
@@ -71,9 +79,9 @@
   }
   function coveragePopup(f) {
     var p = f.properties || {};
-    var rows = [[S.code, f.id], [S.covered_pct, typeof p.covered_pct === 'number' ? fmt(p.covered_pct) + ' %' : null],
-      [S.area_m2, typeof p.area_m2 === 'number' ? fmt(p.area_m2 / 10000) + ' ha' : null],
-      [S.covered_m2, typeof p.covered_m2 === 'number' ? fmt(p.covered_m2 / 10000) + ' ha' : null],
+    var rows = [[S.code, f.id], [S.covered_pct, pct(p.covered_pct)],
+      [S.area_m2, area(p.area_m2)],
+      [S.covered_m2, area(p.covered_m2)],
       [S.rank, valueText('rank', p.rank)]];
     Object.keys(p).forEach(function (k) {
       if (k.indexOf('n_') === 0 && cfg.kinds[k.slice(2)]) { rows.push([cfg.kinds[k.slice(2)], valueText(k, p[k])]); }
@@ -298,7 +306,7 @@
     if (st.coverage) {
       var cov = el('p', 'fig-total');
       cov.appendChild(el('span', null, S.coverage + ': '));
-      cov.appendChild(el('strong', null, st.coverage.covered_pct === null ? '—' : fmt(st.coverage.covered_pct) + ' %'));
+      cov.appendChild(el('strong', null, st.coverage.covered_pct === null ? '—' : pct(st.coverage.covered_pct)));
       cov.appendChild(el('span', null, ' (' + S.hamlets + ': ' + fmt(st.coverage.hamlets) + ')'));
       figures.appendChild(cov);
     } else {
@@ -310,7 +318,7 @@
     clear(least);
     st.least_covered.forEach(function (h) {
       var li = el('li');
-      var btn = el('button', 'link-button', h.name + ' — ' + (h.covered_pct === null ? '—' : fmt(h.covered_pct) + ' %'));
+      var btn = el('button', 'link-button', h.name + ' — ' + (h.covered_pct === null ? '—' : pct(h.covered_pct)));
       btn.type = 'button';
       btn.setAttribute('data-code', h.code);
       btn.addEventListener('click', function () { selectUnit(h.code, { zoom: true }); });
@@ -420,5 +428,5 @@
   selectUnit(null);
   loadAll();
   window.geoAntt = { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
-                     refreshFigures: refreshFigures, markerIcon: markerIcon };
+                     refreshFigures: refreshFigures, markerIcon: markerIcon, formatPct: pct, formatArea: area };
 }());
