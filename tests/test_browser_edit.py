@@ -131,6 +131,43 @@ def _open(page, live_server: str, role: str, *, lang: str = "vi") -> None:
 
 
 @pytest.mark.browser
+def test_each_direction_of_a_camera_has_its_own_handle(live_server, browser, web_store):
+    """A camera watching two ways gets a handle on each sector axis: dragging the second one
+    turns that direction only (and sets the range, shared by both); the save keeps both."""
+    ctx, page, requests, errors = watched_page(browser, viewport={"width": 1280, "height": 800})
+    _open(page, live_server, "officer")
+    page.click("#edit-toggle")
+    _state(page, "idle")
+    lon, lat = _free_spot(web_store)
+    page.mouse.click(*[round(v) for v in _to_screen(page, lon, lat)])
+    _state(page, "creating")
+    page.fill("#edit-direction_deg", "45, 200")
+    assert page.locator(".edit-handle").count() == 2
+    page.fill("#edit-range_m", "30")
+    hx, hy = _centre(page, ".edit-handle >> nth=1")
+    want_start = GEOD.fwd(lon, lat, 200.0, 30.0)
+    assert _metres(*_to_lonlat(page, hx, hy), want_start[0], want_start[1]) < 3.0  # on the 200° axis
+    goal = GEOD.fwd(lon, lat, 300.0, 45.0)
+    tx, ty = (round(v) for v in _to_screen(page, goal[0], goal[1]))
+    want_dir = _bearing(lon, lat, *_to_lonlat(page, tx, ty))
+    _drag(page, (hx, hy), (tx, ty))
+    first, second = (float(v) for v in page.locator("#edit-direction_deg").input_value().split(","))
+    assert first == 45.0 and _angle_diff(second, want_dir) <= 1.5
+    assert abs(float(page.locator("#edit-range_m").input_value()) - 45.0) <= 2.0
+    page.fill("#edit-direction_deg", "45")  # one direction again: one handle
+    assert page.locator(".edit-handle").count() == 1
+    page.fill("#edit-direction_deg", f"45, {second:g}")
+    page.fill("#edit-name", "Camera hai hướng")
+    page.click("#edit-save")
+    page.locator("body[data-edit-refreshed='1']").wait_for(state="attached", timeout=10000)
+    cam = web_store.get_model(page.locator("body").get_attribute("data-edit-saved").split("@")[0])
+    assert cam["direction_deg"][0] == 45.0 and _angle_diff(cam["direction_deg"][1], want_dir) <= 1.5
+    assert len(cam["direction_deg"]) == 2 and abs(cam["range_m"] - 45.0) <= 2.0
+    assert errors == []
+    ctx.close()
+
+
+@pytest.mark.browser
 def test_officer_adds_moves_rotates_and_retires_a_camera(live_server, browser, web_store):
     ctx, page, requests, errors = watched_page(browser, viewport={"width": 1280, "height": 800})
     _open(page, live_server, "officer")

@@ -3,9 +3,9 @@
  * "Edit" mode: a click on the map opens a form to add a model there (kind, name, field, host,
  * status, dates and the kind's parameters, prefilled from the layer spec defaults); a click on a
  * model (or the "Edit" button of its popup) selects it: its marker becomes draggable, a handle at
- * the end of a camera's sector axis sets direction (bearing from the camera, clockwise from
- * north) and range (metres, map.distance), a handle on a light's or checkpoint's circle sets the
- * radius; the footprint is redrawn live. Save writes through /api/registry (POST, or PATCH with
+ * the end of each of a camera's sector axes sets that direction (bearing from the camera,
+ * clockwise from north) and the range (metres, map.distance), a handle on a light's or
+ * checkpoint's circle sets the radius; the footprint is redrawn live. Save writes through /api/registry (POST, or PATCH with
  * the version the edit is based on; 409 = someone saved first: the model is reloaded), "Retire"
  * sets the status to inactive after a confirmation. After each write the affected layers (the
  * kind's models, footprints, coverage, gaps) and the panel's figures are fetched again.
@@ -190,12 +190,26 @@
       fov: num('fov_deg'), range: num('range_m'), radius: num('radius_m')
     };
   }
-  function handlePos(s) {
+  // one handle per direction of a camera (the range is shared), one on a light's circle
+  function handlePos(s, i) {
     var v = effective(s);
-    if (kindOf(s).rule === 'sector') { return destination(s.latlng, v.dirs[0], v.range || 0); }
+    if (kindOf(s).rule === 'sector') { return destination(s.latlng, v.dirs[i], v.range || 0); }
     return destination(s.latlng, 90, v.radius || 0);
   }
-  function redraw(s, keepHandle) {
+  function syncHandles(s) {
+    var n = kindOf(s).rule === 'sector' ? effective(s).dirs.length : 1;
+    while (s.handles.length > n) { drawn.removeLayer(s.handles.pop()); }
+    while (s.handles.length < n) {
+      var i = s.handles.length;
+      var h = L.marker(handlePos(s, i), { icon: handleIcon, draggable: true, autoPan: true, zIndexOffset: 1100, keyboard: false });
+      h.on('drag', fromHandle.bind(null, s, i, false));
+      h.on('dragend', fromHandle.bind(null, s, i, true));
+      h.addTo(drawn);
+      s.handles.push(h);
+    }
+  }
+  // dragging: the index of the handle under the pointer (left where it is), or undefined
+  function redraw(s, dragging) {
     var k = kindOf(s), v = effective(s);
     var style = { pane: 'geoAnttEdit', color: k.color, weight: 2, dashArray: '6 4', fillColor: k.color, fillOpacity: 0.22, interactive: false };
     s.shapes.clearLayers();
@@ -206,34 +220,34 @@
     } else if (v.radius > 0) {
       s.shapes.addLayer(L.polygon(sectorRing(s.latlng, 0, 360, v.radius), style));
     }
-    var hp = keepHandle ? s.handle.getLatLng() : handlePos(s);
-    s.shapes.addLayer(L.polyline([s.latlng, hp], { pane: 'geoAnttEdit', color: '#263238', weight: 1.5, dashArray: '3 4', interactive: false }));
-    if (!keepHandle) { s.handle.setLatLng(hp); }
+    syncHandles(s);
+    s.handles.forEach(function (h, i) {
+      var hp = i === dragging ? h.getLatLng() : handlePos(s, i);
+      s.shapes.addLayer(L.polyline([s.latlng, hp], { pane: 'geoAnttEdit', color: '#263238', weight: 1.5, dashArray: '3 4', interactive: false }));
+      if (i !== dragging) { h.setLatLng(hp); }
+    });
   }
 
   function drawSession(s) {
     s.shapes = L.featureGroup().addTo(drawn);
+    s.handles = [];
     s.marker = L.marker(s.latlng, { icon: editIcon(s.kind), draggable: true, autoPan: true, zIndexOffset: 1000, keyboard: false });
-    s.handle = L.marker(handlePos(s), { icon: handleIcon, draggable: true, autoPan: true, zIndexOffset: 1100, keyboard: false });
     s.marker.addTo(drawn);
-    s.handle.addTo(drawn);
     s.marker.on('drag', function () {
       s.latlng = s.marker.getLatLng();
       redraw(s);
     });
     s.marker.on('dragend', function () { s.latlng = s.marker.getLatLng(); redraw(s); relocate(s); });
-    s.handle.on('drag', function () { fromHandle(s, false); });
-    s.handle.on('dragend', function () { fromHandle(s, true); });
     redraw(s);
   }
 
-  // direction and range (or radius) from where the handle is
-  function fromHandle(s, done) {
-    var h = s.handle.getLatLng();
+  // direction i and the range (or the radius) from where handle i is
+  function fromHandle(s, i, done) {
+    var h = s.handles[i].getLatLng();
     var dist = Math.max(1, Math.round(map.distance(s.latlng, h)));
     if (kindOf(s).rule === 'sector') {
-      var dirs = (s.params.direction_deg || []).slice();
-      dirs[0] = Math.round(bearing(s.latlng, h)) % 360;
+      var dirs = effective(s).dirs.slice();
+      dirs[i] = Math.round(bearing(s.latlng, h)) % 360;
       s.params.direction_deg = dirs;
       s.params.range_m = dist;
       setInput('direction_deg', dirs.join(', '));
@@ -242,7 +256,7 @@
       s.params.radius_m = dist;
       setInput('radius_m', dist);
     }
-    redraw(s, !done);
+    redraw(s, done ? undefined : i);
   }
 
   // the unit a (moved) model is filed under; a position outside the user's area is refused
