@@ -978,7 +978,7 @@ def solve_mclp(
         optimum, 0..1, or None), ``seconds``, ``n_rows``/``n_cols``/``nnz`` of the reduced problem,
         and for "exact"/"highs" ``bound``: what the bounds settled before the solver ran (the
         greedy choice proven optimal, or how many candidates were ruled out; see
-        :func:`_bounded`).
+        :func:`_bounded`) and ``proven_by_bound`` (True: no solver had to run).
     """
     from scipy import sparse
     if solver not in SOLVERS:
@@ -1013,10 +1013,12 @@ def solve_mclp(
         pruned = _bounded(ar, wr, groups, int(count), greedy, bonus)
         if pruned is None:  # the greedy choice is optimal: no solver needed
             info["bound"] = "the greedy choice reaches the upper bound"
+            info["proven_by_bound"] = True
             sol = _Solution(greedy.chosen, greedy.objective, True, greedy.seconds)
             greedy = _Solution(greedy.chosen, greedy.objective, False, 0.0)  # its time counted once
         else:
             info["bound"] = f"{ar.shape[1] - len(pruned.keep)} of {ar.shape[1]} candidates ruled out"
+            info["proven_by_bound"] = False
             keep, sub_groups = pruned.keep, groups[pruned.keep]
             sub_bonus = None if bonus is None else bonus[keep]
             if solver == "highs":
@@ -1392,6 +1394,7 @@ def plan_sites(
         "reduced_rows": res["n_rows"],
         "reduced_nnz": res["nnz"],
         "bound": res.get("bound"),
+        "proven_by_bound": bool(res.get("proven_by_bound", False)),
         "prepare_seconds": t_prep,
         "solve_seconds": res["seconds"],
         "total_seconds": time.perf_counter() - t_start,

@@ -80,6 +80,11 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
         "plan_total": "Tổng diện tích phủ thêm",
         "plan_solver": "Phương pháp",
         "plan_optimal": "tối ưu",
+        "solver_exact": "chính xác (quy hoạch nguyên, CBC)",
+        "solver_highs": "chính xác (quy hoạch nguyên, HiGHS)",
+        "plan_by_bound": "phương án tham lam đạt cận trên nên là tối ưu; không cần chạy bộ giải",
+        "solver_spopt": "quy hoạch nguyên (spopt, CBC)",
+        "solver_greedy": "thuật toán tham lam",
         "plan_gap": "Heuristic tham lam kém tối ưu",
         "plan_none": "Không còn vị trí nào phủ thêm được.",
         "plan_accept": "Đưa vào sổ",
@@ -117,6 +122,11 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
         "plan_total": "Newly covered in all",
         "plan_solver": "Solver",
         "plan_optimal": "optimal",
+        "solver_exact": "exact (integer programme, CBC)",
+        "solver_highs": "exact (integer programme, HiGHS)",
+        "plan_by_bound": "the greedy choice reaches the upper bound, so it is optimal; no solver had to run",
+        "solver_spopt": "integer programme (spopt, CBC)",
+        "solver_greedy": "greedy heuristic",
         "plan_gap": "Greedy heuristic short of the optimum by",
         "plan_none": "No site adds any coverage.",
         "plan_accept": "Accept into the registry",
@@ -287,7 +297,8 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
         A GeoJSON FeatureCollection (sites then footprints, see
         :func:`geo_antt._cmd_plan.sites_feature_collection`) with a ``summary`` member:
         ``unit``, ``unit_name``, ``kind``, ``count``, ``sites``, ``objective_m2``, ``solver``,
-        ``optimal``, ``greedy_objective_m2``, ``gap_to_optimum``, ``covered_m2_before``,
+        ``optimal``, ``proven_by_bound`` (the greedy choice reached the upper bound: no solver
+        ran), ``greedy_objective_m2``, ``gap_to_optimum``, ``covered_m2_before``,
         ``covered_m2_after``, ``covered_pct_before``, ``covered_pct_after``, ``seconds`` and
         ``hamlets`` (code, name, area_m2, covered_pct_before, covered_pct_after, gain_m2).
     """
@@ -318,6 +329,7 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
         "objective_m2": _num(result.objective, 3),
         "solver": result.solver,
         "optimal": bool(result.optimal),
+        "proven_by_bound": bool(result.stats.get("proven_by_bound", False)),
         "greedy_objective_m2": _num(result.greedy_objective, 3),
         "gap_to_optimum": _num(result.gap_to_optimum, 6),
         "covered_m2_before": _num(before_m2, 1),

@@ -257,6 +257,7 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     # the dashed footprints are drawn under the markers
     assert page.locator("path[stroke-dasharray='6 5']").count() == 3
     assert "m²" in page.locator("#plan-result").inner_text()
+    assert "Phương pháp: chính xác (quy hoạch nguyên, CBC) (tối ưu)" in page.locator("#plan-result").inner_text()
     assert any(u.endswith("/api/plan") for u in requests)
 
     # a proposed site's popup

@@ -70,6 +70,9 @@ def test_plan_proposes_count_sites_inside_the_commune(app, client):
     assert sm["covered_pct_after"] > sm["covered_pct_before"]
     assert sm["solver"] in ("exact", "highs", "spopt", "greedy")
     assert sm["optimal"] is True and sm["gap_to_optimum"] is not None and 0 <= sm["gap_to_optimum"] <= 1
+    # sparse coverage: the greedy's three footprints do not overlap, which the upper bound proves
+    # optimal without a solver run
+    assert sm["proven_by_bound"] is True and sm["gap_to_optimum"] == 0
     assert sorted(h["code"] for h in sm["hamlets"]) == sorted(hamlets)
     per_hamlet_gain = 0.0
     for h in sm["hamlets"]:

@@ -178,8 +178,9 @@
     cov.appendChild(el('span', null, sm.unit_name + ': ' + pct(sm.covered_pct_before) + ' → '));
     cov.appendChild(el('strong', null, pct(sm.covered_pct_after)));
     result.appendChild(cov);
-    var solver = S.plan_solver + ': ' + sm.solver + (sm.optimal ? ' (' + S.plan_optimal + ')' : '');
+    var solver = S.plan_solver + ': ' + (S['solver_' + sm.solver] || sm.solver) + (sm.optimal ? ' (' + S.plan_optimal + ')' : '');
     result.appendChild(el('p', 'note', solver));
+    if (sm.proven_by_bound) { result.appendChild(el('p', 'note', S.plan_by_bound)); }
     if (typeof sm.gap_to_optimum === 'number') {
       result.appendChild(el('p', 'note', S.plan_gap + ' ' + pctFmt.format(100 * sm.gap_to_optimum) + ' %'));
     }
