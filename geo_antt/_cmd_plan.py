@@ -8,10 +8,12 @@ import sys
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from ._errors import GeoAnttError, NotFoundError
 from ._cmd_inputs import add_input_arguments, load_inputs
 from .io import read_layer, write_atomic
+from .text import nfc
 
 __all__ = ["register", "load_frames", "planning_units", "sites_feature_collection"]
 
@@ -174,11 +176,17 @@ def run(args: argparse.Namespace) -> int:
           f"{'' if args.weight_column else ' m²'}", file=out)
     if res.gap_to_optimum is not None:
         print(f"greedy heuristic: {res.greedy_objective:,.0f} (gap to optimum {100 * res.gap_to_optimum:.2f} %)", file=out)
+    if res.stats.get("proven_by_bound"):
+        print("optimal by the upper bound: the greedy choice reaches it (no solver had to run)", file=out)
     print(f"covered before {summary['covered_m2_before']:,.0f} m², after {summary['covered_m2_after']:,.0f} m²", file=out)
-    print("rank  site        unit        direction  gain_m2", file=out)
+    # where to go: the hamlet by name and the site's position (WGS84, about 10 cm)
+    names = area["name"].astype(str) if "name" in area.columns else pd.Series(dtype=str)
+    print(f"{'rank':>4}  {'unit':<10}  {'name':<22}  {'lat':>10}  {'lon':>11}  {'direction':>9}  {'gain_m2':>8}", file=out)
     for _, r in res.sites.iterrows():
         d = ",".join(f"{x:g}" for x in r["direction_deg"]) if r["direction_deg"] else "-"
-        print(f"{r['rank']:>4}  {str(r['site_id'])[:10]:<10}  {str(r['unit_code'])[:10]:<10}  {d:>9}  {r['gain_m2']:>8.1f}", file=out)
+        name = nfc(names.get(r["unit_code"], "")) or ""
+        print(f"{r['rank']:>4}  {str(r['unit_code'])[:10]:<10}  {name[:22]:<22}  {r.geometry.y:>10.6f}  {r.geometry.x:>11.6f}  "
+              f"{d:>9}  {r['gain_m2']:>8.1f}", file=out)
     if args.out:
         print(f"wrote {args.out}", file=out)
     return 0

@@ -606,6 +606,17 @@ def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
     sites = [f for f in fc["features"] if f["properties"]["layer"] == "site"]
     assert {f["properties"]["unit_code"] for f in sites} <= set(hamlets.index)
     assert all(f["properties"]["status"] == "proposed" for f in sites)
+    # the table says where to go: the hamlet's name and the site's lat/lon (WGS84)
+    rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--kind", "camera", "--count", "2",
+               "--candidates", str(poles_file), "--directions", "4"])
+    assert rc == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["rank", "unit", "name"])
+    for ln in lines[head + 1 : head + 3]:
+        code = ln.split()[1]
+        assert code in hamlets.index and str(hamlets.loc[code, "name"]) in ln
+        lat, lon = (float(v) for v in ln.split()[-4:-2])
+        assert hamlets.loc[code].geometry.buffer(1e-6).contains(shapely.Point(lon, lat))
     rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--budget", "1"])
     assert rc == 1 and "unit-cost" in capsys.readouterr().err
 
