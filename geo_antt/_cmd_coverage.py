@@ -102,20 +102,22 @@ def run(args: argparse.Namespace) -> int:
         gc.set_threshold(*thresholds)
 
 
+def _warned(fn, *a, **kw):
+    """``fn(*a, **kw)``, its warnings printed once it returns as one ``warning: ...`` line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*a, **kw)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return out
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = DEFAULT_SETTINGS.replace(metric_crs=args.crs, min_gap_area_m2=args.min_gap_area)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        units, models, skipped = load_inputs(args)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    units, models, skipped = _warned(load_inputs, args)
     for prob in skipped:
         print(f"skipped: {prob}", file=sys.stderr)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = compute_coverage(units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps))
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    res = _warned(compute_coverage, units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps))
     ranked = _rank_by_need(res, args)
     io.write_layer(ranked, args.out)
     # the metric frames, reprojected and repaired chunk by chunk while being written: the same

@@ -710,6 +710,7 @@ class Catalog:
             if parent is not None and not (isinstance(parent, float) and math.isnan(parent)) and str(parent):
                 self._children.setdefault(str(parent), []).append(code)
         self._name_fold = [fold(n) for n in self.units["name"].astype(str)]
+        self._name_bare = [strip_unit_type(n) for n in self._name_fold]  # without "xa", "ap"...
         self.collections: dict[str, Collection] = {}
 
         for cid, (level, vi, en) in UNIT_COLLECTIONS.items():
@@ -924,7 +925,7 @@ class Catalog:
             name = self._name_fold[i]
             if codes[i] == raw:
                 return 0
-            if name == q or strip_unit_type(name) == bare_q:
+            if name == q or self._name_bare[i] == bare_q:
                 return 1
             if f" {q} " in f" {name} ":
                 return 2
