@@ -23,8 +23,11 @@ test-deps: setup
 run: setup
 	$(VENV)/bin/geo-antt serve --host $(HOST) --port $(PORT)
 
+# a random hash seed per run, printed, so that an order-dependent result cannot hide; rerun a
+# failure with `make test PYTHONHASHSEED=N`
 test: test-deps
-	$(PY) -m pytest -q
+	@seed=$${PYTHONHASHSEED:-$$(shuf -i 0-4294967295 -n 1)}; echo "make test: PYTHONHASHSEED=$$seed"; \
+	PYTHONHASHSEED=$$seed $(PY) -m pytest -q
 
 bench: setup
 	$(PY) bench/coverage_bench.py

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from ._errors import GeoAnttError, Problem, ValidationError
-from ._models_io import CSV_SUFFIXES, _settle_models
 from .config import DEFAULT_SETTINGS
 
 __all__ = ["add_input_arguments", "load_inputs"]
@@ -43,33 +41,25 @@ def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoData
             raise GeoAnttError("--models/--hamlets need --boundaries (or use --data DIR)")
         ds = load_dataset(getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir, skip_invalid=skip)
         return ds.units, ds.models, list(ds.models.attrs.get("skipped", []))
-    # CSV model files are parsed on a second thread (Python work) while the boundaries and
-    # hamlets are read and built (GDAL and GEOS work, outside the GIL). Their problems are
-    # settled here afterwards, in file order, so errors and warnings come as they would in turn.
-    early = [p for p in models_files if Path(p).suffix.lower() in CSV_SUFFIXES and Path(p).is_file()]
-    pool = ThreadPoolExecutor(1) if early else None
-    pending = {p: pool.submit(io.load_models, p, crs=crs) for p in early} if pool else {}
-    try:
-        units = pd.concat([io.read_units(p, crs=crs) for p in boundaries])
-        if getattr(args, "hamlets", None):
-            units = pd.concat([units, units_mod.read_hamlets(args.hamlets, units, crs=crs)])
-        dup = units.index[units.index.duplicated()].unique()
-        if len(dup):
-            raise ValidationError([Problem(", ".join(boundaries), None, "code", d, "the same unit code appears in more than one file") for d in dup[:50]])
-        if not models_files:
-            raise GeoAnttError("give --models FILE (one or more model files) with --boundaries")
-        skipped: list[Problem] = []
-        frames = []
-        for path in models_files:
-            if path in pending:
-                m = _settle_models(*pending[path].result(), skip_invalid=skip)
-            else:
-                m = io.read_models(path, crs=crs, skip_invalid=skip)
-            skipped.extend(m.attrs.get("skipped", []))
-            frames.append(m)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+    # Everything in turn, on this thread. (CSV files used to be parsed on a second thread while
+    # the boundaries were read; but Python's warning filters are process-wide and
+    # ``warnings.catch_warnings`` is not thread-safe, so a library's catch_warnings on one
+    # thread could swallow or mis-route the other's warnings: which hamlet warnings a run
+    # printed depended on thread timing.)
+    units = pd.concat([io.read_units(p, crs=crs) for p in boundaries])
+    if getattr(args, "hamlets", None):
+        units = pd.concat([units, units_mod.read_hamlets(args.hamlets, units, crs=crs)])
+    dup = units.index[units.index.duplicated()].unique()
+    if len(dup):
+        raise ValidationError([Problem(", ".join(boundaries), None, "code", d, "the same unit code appears in more than one file") for d in dup[:50]])
+    if not models_files:
+        raise GeoAnttError("give --models FILE (one or more model files) with --boundaries")
+    skipped: list[Problem] = []
+    frames = []
+    for path in models_files:
+        m = io.read_models(path, crs=crs, skip_invalid=skip)
+        skipped.extend(m.attrs.get("skipped", []))
+        frames.append(m)
     models = pd.concat(frames) if len(frames) > 1 else frames[0]
     dup = models.index[models.index.duplicated()].unique()
     if len(dup):

@@ -202,6 +202,13 @@ def hamlets_from_points(
         parent.append(g if g is not None else c)
     if problems:
         raise ValidationError(problems)
+    # a point inside its given commune belongs there even where that commune overlaps a
+    # neighbour (real boundaries do): only a point outside its own commune is "moved"
+    given_rows = np.flatnonzero([g is not None and c is not None and g != c for g, c in zip(parent, contained)])
+    if len(given_rows):
+        own = com_m.geometry.loc[[parent[i] for i in given_rows]].to_numpy()
+        keep = shapely.intersects(own, geoms.to_numpy()[given_rows])
+        contained[given_rows[keep]] = [parent[i] for i in given_rows[keep]]
 
     cells, outside = _voronoi_cells(parent, contained, geoms.to_numpy(), com_m.geometry, pts.index, source)
     if outside:

@@ -144,19 +144,14 @@ def test_csv_models_read_alongside_the_boundaries_report_in_file_order(tmp_path:
     assert "bad.csv" in err and "row 2" in err and "swapped" in err
 
 
-def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path, capsys) -> None:
-    """Real communes, 8 hamlet points each and 100 cameras/lights per hamlet around its centre:
-    a few gap holes come within millimetres of their hamlet's border, where plain rounding to
-    7 decimals makes the rings cross (4 of the 254 gaps of this seeded case). The written gaps
-    and units are all valid."""
+def _mo_cay_nam_case(tmp_path: Path, shared_data: Path) -> tuple[Path, Path, Path]:
+    """Real communes (Mỏ Cày Nam, pre-2025: neighbours overlap), 8 hamlet points each and 100
+    cameras/lights per hamlet around its centre, seeded: (communes, hamlets, models) files."""
     import numpy as np
     import pandas as pd
     import shapely
 
     from geo_antt import io
-    from geo_antt._cmd_inputs import load_inputs
-    from geo_antt.coverage import compute_coverage
-    from geo_antt.crs import to_wgs84
 
     communes = shared_data / "boundaries" / "mo_cay_nam_communes_pre2025.geojson"
     rng = np.random.default_rng(0)
@@ -181,6 +176,22 @@ def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path,
         "direction_deg": np.where(light, np.nan, rng.uniform(0, 360, n).round(1)), "fov_deg": np.where(light, np.nan, rng.uniform(80, 110, n).round()),
         "range_m": np.where(light, np.nan, rng.uniform(10, 30, n).round(1)), "radius_m": np.where(light, rng.uniform(15, 30, n).round(1), np.nan),
     }).to_csv(models, index=False)
+    return communes, hamlets, models
+
+
+def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path, capsys) -> None:
+    """Real communes, 8 hamlet points each and 100 cameras/lights per hamlet around its centre:
+    a few gap holes come within millimetres of their hamlet's border, where plain rounding to
+    7 decimals makes the rings cross (4 of the 254 gaps of this seeded case). The written gaps
+    and units are all valid."""
+    import numpy as np
+    import shapely
+
+    from geo_antt._cmd_inputs import load_inputs
+    from geo_antt.coverage import compute_coverage
+    from geo_antt.crs import to_wgs84
+
+    communes, hamlets, models = _mo_cay_nam_case(tmp_path, shared_data)
     out, gaps = tmp_path / "thon_coverage.geojson", tmp_path / "gaps.geojson"
     args = ["coverage", "--boundaries", str(communes), "--hamlets", str(hamlets), "--models", str(models), "--out", str(out), "--gaps", str(gaps)]
     assert main(args) == 0, capsys.readouterr().err
@@ -195,6 +206,29 @@ def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path,
     plain = shapely.set_coordinates(g.copy(), np.round(shapely.get_coordinates(g), 7))
     assert shapely.is_valid(g).all() and not shapely.is_valid(plain).all()
     assert len(written) == len(g) and written["area_m2"].sum() == pytest.approx(res.gaps_metric["area_m2"].sum())
+
+
+def test_the_coverage_command_gives_the_same_bytes_under_any_hash_seed(tmp_path: Path, shared_data: Path) -> None:
+    """Outputs, summary and warnings do not depend on hash seed or thread timing: the program run
+    under four hash seeds (those that once lost a warning among them) writes identical files and
+    prints identical text. The case has a hamlet point in the overlap of two real communes."""
+    import os
+    import subprocess
+    import sys
+
+    communes, hamlets, models = _mo_cay_nam_case(tmp_path, shared_data)
+    seen = set()
+    for seed in ("0", "6", "8", "11"):
+        out, gaps = tmp_path / f"cov-{seed}.geojson", tmp_path / f"gaps-{seed}.geojson"
+        proc = subprocess.run([sys.executable, "-m", "geo_antt", "coverage", "--boundaries", str(communes), "--hamlets", str(hamlets),
+                               "--models", str(models), "--out", str(out), "--gaps", str(gaps)],
+                              capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert proc.returncode == 0, proc.stderr
+        text = (proc.stdout.replace(str(out), "OUT").replace(str(gaps), "GAPS"), proc.stderr)
+        seen.add((text, out.read_bytes(), gaps.read_bytes()))
+    assert len(seen) == 1
+    (stdout, stderr), _, _ = next(iter(seen))
+    assert "outside their parent commune" not in stderr and "least covered" in stdout
 
 
 def test_the_program_ends_at_once_with_its_outputs_and_messages_complete(tmp_path: Path) -> None:

@@ -102,6 +102,26 @@ def test_points_outside_their_given_commune_are_named(communes: gpd.GeoDataFrame
     assert h.drop(index="lost").geom_type.isin(["Polygon", "MultiPolygon"]).all()
 
 
+def test_a_point_in_the_overlap_of_its_commune_and_a_neighbour_is_not_moved(shared_data: Path) -> None:
+    """Real neighbours overlap (Mỏ Cày Nam: 28939 and 28945 share a sliver): a hamlet point inside
+    its own commune stays there and is not warned about, whichever commune comes first."""
+    import warnings
+
+    cm = io.read_units(shared_data / "boundaries" / "mo_cay_nam_communes_pre2025.geojson")
+    a, b = cm.geometry.loc["28945"], cm.geometry.loc["28939"]
+    overlap = shapely.intersection(a, b)
+    assert overlap.area > 0, "the real boundaries overlap here"
+    p = overlap.representative_point()
+    rows = [{"code": "h-overlap", "parent_code": "28945", "geometry": p}]
+    rows += [{"code": f"h{i}", "parent_code": "28945", "geometry": q} for i, q in enumerate(_points_in(a, 3, seed=1))]
+    pts = gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
+    for order in (cm, cm.iloc[::-1]):  # the overlap's other commune first, then last
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            h = units.hamlets_from_points(pts, order)
+        assert h.loc["h-overlap", "parent_code"] == "28945" and h.geometry.loc["h-overlap"].intersects(p)
+
+
 def test_read_hamlets_points_and_polygons(tmp_path: Path, communes: gpd.GeoDataFrame) -> None:
     code = communes.index[2]
     pts = _hamlet_points(communes, {code: 4}, with_parent=False).rename(columns={"code": "ma_ap", "name": "ten_ap"})
