@@ -152,7 +152,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
         meta: dict[str, Any] = dict(getattr(dataset, "meta", {}) or {})
         if dataset is None:
             meta = _seed_if_empty(store, Path(settings.data_dir))
-        live = _LiveCatalog(store, specs=specs, settings=settings, dataset=dataset, coverage=app.config.get("COVERAGE"))
+        live = _LiveCatalog(store, specs=specs, settings=settings, dataset=dataset, coverage=app.config.get("COVERAGE"),
+                            wait_s=float(app.config.get("CATALOG_WAIT_S", 1.0)))
     except BaseException:
         if owned:
             store.close()
@@ -372,14 +373,20 @@ class _LiveCatalog:
     (:meth:`Store.changes_since`) are applied to a copy of the catalog
     (:func:`geo_antt._catalog_live.update_catalog`: only their rows, footprints and the coverage
     units they touch); a large change, new units or a restore rebuild it whole. Requests keep
-    the catalog they started with; the new one replaces it in one assignment, whole."""
+    the catalog they started with; the new one replaces it in one assignment, whole. While one
+    request brings it up to date, the others are served from the previous catalog without
+    waiting."""
 
-    def __init__(self, store: Store, *, specs, settings: Settings, dataset: Any = None, coverage: Any = None) -> None:
+    def __init__(self, store: Store, *, specs, settings: Settings, dataset: Any = None, coverage: Any = None,
+                 wait_s: float = 1.0) -> None:
+        """``wait_s``: seconds a request waits for another request's update of the catalog
+        before it is served from the previous one."""
         self.store = store
         self.specs = specs
         self.settings = settings
         self.static = dataset is not None
         self._lock = threading.Lock()
+        self.wait_s = wait_s
         self.generation = store.generation()
         self.rebuild_seconds: float | None = None
         self.last_update: str | None = None  # "incremental" or "full", for logs and benches
@@ -401,9 +408,17 @@ class _LiveCatalog:
         gen = self.store.generation()
         if gen == self.generation:
             return self.catalog
-        with self._lock:
+        # One request brings the catalog up to date. The others wait for it at most
+        # ``wait_s`` (an edit's incremental update takes ~0.1 s, so an officer sees the save
+        # just made), then are served from the previous catalog (whole and consistent, one
+        # generation behind) instead of queueing behind a rebuild after a large import.
+        if not self._lock.acquire(timeout=self.wait_s):
+            return self.catalog
+        try:
             if self.store.generation() != self.generation:  # not brought up to date meanwhile
                 self.refresh()
+        finally:
+            self._lock.release()
         return self.catalog
 
     def refresh(self) -> None:

@@ -241,6 +241,42 @@ def test_a_store_change_from_outside_the_app_is_seen(app, web_store, clients):
     assert clients["admin"].get(f"/collections/camera/items/{CAM_B}").get_json()["properties"]["name"] == "Đổi từ dòng lệnh"
 
 
+def test_requests_are_served_from_the_previous_catalog_while_another_rebuilds_it(app, web_store, clients):
+    """A slow catalog update (a large import's full rebuild) holds up only the request that runs
+    it: another request waits at most ``wait_s``, then is answered from the previous catalog,
+    whole; once the update is done everyone sees the new one."""
+    import threading
+    import time
+
+    live = app.extensions["geo_antt"].live
+    live.wait_s = 0.2
+    old = live.catalog
+    started, release = threading.Event(), threading.Event()
+    real_refresh = live.refresh
+
+    def slow_refresh() -> None:
+        started.set()
+        assert release.wait(30)
+        real_refresh()
+
+    live.refresh = slow_refresh
+    rec = web_store.get_model(CAM_B, user=None)
+    web_store.update_model(CAM_B, {"name": "Sau khi nhập"}, expected_version=rec["version"], user=None)
+    first = threading.Thread(target=live.current)
+    first.start()
+    try:
+        assert started.wait(30)
+        t0 = time.perf_counter()
+        r = clients["admin"].get(f"/collections/camera/items/{CAM_B}")
+        waited = time.perf_counter() - t0
+        assert r.status_code == 200 and r.get_json()["properties"]["name"] == rec["name"]  # the previous catalog
+        assert live.catalog is old and first.is_alive() and waited < 10
+    finally:
+        release.set()
+        first.join(30)
+    assert clients["admin"].get(f"/collections/camera/items/{CAM_B}").get_json()["properties"]["name"] == "Sau khi nhập"
+
+
 # -- public aggregates ---------------------------------------------------------------------------
 
 
