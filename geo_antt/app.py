@@ -47,7 +47,7 @@ from types import SimpleNamespace
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, g, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ._assets import use_local_assets
@@ -64,6 +64,7 @@ __all__ = [
     "get_meta",
     "get_store",
     "scope_codes",
+    "store_generation",
     "ensure_admin_account",
     "persistent_secret_key",
     "PUBLIC_ENDPOINTS",
@@ -158,7 +159,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
         if owned:
             store.close()
         raise
-    app.extensions["geo_antt"] = SimpleNamespace(live=live, store=store, meta=meta, settings=settings, specs=specs)
+    app.extensions["geo_antt"] = SimpleNamespace(live=live, store=store, meta=meta, settings=settings, specs=specs,
+                                                 scope_memo=_Memo())
 
     _register_errors(app)
     _register_security_headers(app, tile_url=settings.tile_url)
@@ -208,7 +210,54 @@ def scope_codes() -> frozenset[str] | None:
 
             raise PermissionDeniedError("not logged in")
         return None
-    return get_store().scope_codes(user)
+    if "geo_antt_scope" in g:
+        return g.geo_antt_scope
+    store = get_store()
+    if not user.active or user.is_admin:
+        scope = store.scope_codes(user)  # None for an admin; a disabled account raises
+    else:
+        # the closure of the account's units, computed once per generation of the store (a unit
+        # change moves it too) and shared by every request of an account with the same units
+        memo = current_app.extensions["geo_antt"].scope_memo
+        key = (tuple(sorted(user.unit_codes)), store_generation())
+        scope = memo.get(key)
+        if scope is None:
+            scope = store.scope_codes(user)
+            memo.put(key, scope)
+    g.geo_antt_scope = scope
+    return scope
+
+
+def store_generation() -> int:
+    """The store's generation (:meth:`Store.generation`), read once per request."""
+    if "geo_antt_generation" not in g:
+        g.geo_antt_generation = get_store().generation()
+    return g.geo_antt_generation
+
+
+class _Memo:
+    """A small thread-safe memo with least-recently-used eviction (at most ``size`` entries)."""
+
+    def __init__(self, size: int = 256) -> None:
+        from collections import OrderedDict
+
+        self._d: OrderedDict[Any, Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key not in self._d:
+                return None
+            self._d.move_to_end(key)
+            return self._d[key]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self._size:
+                self._d.popitem(last=False)
 
 
 def ensure_admin_account(store: Store, *, name: str = "admin") -> str | None:
@@ -405,7 +454,7 @@ class _LiveCatalog:
     def current(self) -> Catalog:
         if self.static:
             return self.catalog
-        gen = self.store.generation()
+        gen = store_generation() if has_request_context() else self.store.generation()
         if gen == self.generation:
             return self.catalog
         # One request brings the catalog up to date. The others wait for it at most

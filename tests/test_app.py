@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pyogrio
 import pytest
 
@@ -275,6 +276,45 @@ def test_requests_are_served_from_the_previous_catalog_while_another_rebuilds_it
         release.set()
         first.join(30)
     assert clients["admin"].get(f"/collections/camera/items/{CAM_B}").get_json()["properties"]["name"] == "Sau khi nhập"
+
+
+def test_an_officer_scope_follows_a_new_unit_and_a_changed_account(app, web_store, clients):
+    """The scope of an account is remembered per generation of the store: a hamlet added under
+    the officer's commune is in scope at the next request, and an account moved to another
+    commune sees that commune's models, not its old ones."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    c = clients["officer"]
+    assert c.get("/collections/hamlets/items/28903-new").status_code == 404
+    new = gpd.GeoDataFrame({"code": ["28903-new"], "name": ["Ấp Mới"], "level": ["hamlet"], "parent_code": [A],
+                            "approximate": [True], "valid_from": [None], "valid_to": [None]},
+                           geometry=[box(106.40, 10.05, 106.401, 10.051)], crs=4326).set_index(pd.Index(["28903-new"], name="code"))
+    web_store.put_units(new, user=None)
+    assert c.get("/collections/hamlets/items/28903-new").status_code == 200
+    assert c.get(f"/collections/camera/items/{CAM_A}").status_code == 200
+    web_store.set_user_access(WEB_USERS["officer"][0], role="officer", unit_codes=[B], user=None)
+    assert c.get(f"/collections/camera/items/{CAM_B}").status_code == 200
+    assert c.get(f"/collections/camera/items/{CAM_A}").status_code in (403, 404)
+
+
+def test_the_map_page_is_rendered_per_scope_and_language(app, clients):
+    """The map's folium part is remembered per catalog, language and scope: an officer's page is
+    framed on its own commune, an admin's on everything, and the English page is English."""
+    import re as _re
+
+    def bounds(html: str) -> list[float]:
+        return [float(x) for x in _re.search(r"fitBounds\(\s*\[\[([-\d.]+),\s*([-\d.]+)\],\s*\[([-\d.]+),\s*([-\d.]+)\]\]", html).groups()]
+
+    pages = {}
+    for _ in range(2):  # the second time from the memo: the same pages
+        for role in ("admin", "officer"):
+            for lang in ("vi", "en"):
+                html = clients[role].get(f"/?lang={lang}").get_data(as_text=True)
+                assert pages.setdefault((role, lang), bounds(html)) == bounds(html)
+    a, o = pages[("admin", "vi")], pages[("officer", "vi")]
+    assert o != a and a[0] <= o[0] and a[1] <= o[1] and o[2] <= a[2] and o[3] <= a[3]
+    assert 'lang="en"' in clients["officer"].get("/?lang=en").get_data(as_text=True)
 
 
 # -- public aggregates ---------------------------------------------------------------------------
