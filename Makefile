@@ -6,12 +6,14 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup test-deps run test bench clean
+.PHONY: setup test-deps run test bench clean lock
 
-$(VENV)/.installed: pyproject.toml
+# Installs are pinned: constraints.txt holds the exact versions CI tested (every dependency,
+# direct or not). `make lock` refreshes it after a change of pyproject.toml's dependencies.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q 'pip==26.3'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -32,6 +34,10 @@ test: test-deps
 bench: setup
 	$(PY) bench/coverage_bench.py
 	$(PY) bench/api_bench.py
+
+lock: $(VENV)/.installed
+	$(PY) -m pip install -q 'uv==0.13.9'
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --python-version 3.11 --upgrade --no-header -o constraints.txt
 
 clean:
 	rm -rf $(VENV) web/static/vendor
