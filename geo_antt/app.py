@@ -318,12 +318,18 @@ def get_meta() -> dict[str, Any]:
 
 
 def _wants_json() -> bool:
+    """JSON, unless the client asks for HTML: ``?f=html``, or an Accept header that names
+    ``text/html`` and ranks it above JSON (as browsers send). ``Accept: */*`` (curl, httpx, most
+    scripts and GIS clients) or none gets JSON, as pygeoapi decides; ``?f=json`` always JSON."""
     if request.path.startswith(API_PREFIXES):
         return True
-    if request.args.get("f") == "json":
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
+    f = request.args.get("f")
+    if f in ("json", "html"):
+        return f == "json"
+    accept = request.accept_mimetypes
+    html_q = max((q for m, q in accept if m.lower() in ("text/html", "application/xhtml+xml")), default=0)
+    json_q = max((q for m, q in accept if m.lower() in ("application/json", "application/geo+json")), default=0)
+    return not (html_q > 0 and html_q >= json_q)
 
 
 def _register_errors(app: Flask) -> None:

@@ -47,6 +47,16 @@ def test_landing_html_for_browsers(client):
     resp = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert resp.status_code == 200 and resp.mimetype == "text/html"
     assert "leaflet" in resp.get_data(as_text=True)
+    assert client.get("/?f=html", headers={"Accept": "application/json"}).mimetype == "text/html"
+
+
+@pytest.mark.parametrize("accept", ["*/*", None, "application/json;q=0.9,text/html;q=0.5", "application/geo+json, */*"])
+def test_landing_json_for_api_clients_that_do_not_ask_for_html(client, accept):
+    """curl, httpx, GDAL and most scripts send ``Accept: */*`` (or nothing): they get the JSON
+    landing page, whose links the OGC conformance suite follows; HTML only when asked for."""
+    resp = client.get("/", headers={"Accept": accept} if accept else {})
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    assert any(link["rel"] == "data" for link in resp.get_json()["links"])
 
 
 def test_conformance(client):
