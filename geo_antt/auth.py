@@ -51,7 +51,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import TooManyRequests
 
-from ._errors import PermissionDeniedError
+from ._errors import BusyError, GeoAnttError, PermissionDeniedError
 from .config import PROJECT_ROOT
 from .store import Store, User
 from .text import fold
@@ -67,6 +67,7 @@ __all__ = [
     "wants_json",
     "MESSAGES",
     "DEFAULT_API_PREFIXES",
+    "error_response",
 ]
 
 bp = Blueprint("auth", __name__, template_folder=str(PROJECT_ROOT / "web" / "templates"))
@@ -141,6 +142,16 @@ def wants_json() -> bool:
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(exc: GeoAnttError) -> Any:
+    """The JSON response for ``exc`` (status ``exc.http_status``); a :class:`~geo_antt.BusyError`
+    (the database is held by another writer) answers ``503`` with ``Retry-After``."""
+    resp = jsonify(exc.to_dict())
+    resp.status_code = exc.http_status
+    if isinstance(exc, BusyError):
+        resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 def public(view: F) -> F:

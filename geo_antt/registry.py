@@ -44,7 +44,7 @@ from werkzeug.utils import secure_filename
 
 from ._errors import ConflictError, GeoAnttError, ValidationError
 from ._time import parse_local_time
-from .auth import current_user
+from .auth import current_user, error_response
 from .schema import MODEL_COLUMNS
 from .io import json_value
 from .store import Store
@@ -107,7 +107,7 @@ def _version(body: Mapping[str, Any]) -> int:
 
 @bp.errorhandler(GeoAnttError)
 def _error(exc: GeoAnttError) -> Any:
-    return jsonify(exc.to_dict()), exc.http_status
+    return error_response(exc)
 
 
 @bp.get("/models")

@@ -244,3 +244,73 @@ def test_init_auth_on_the_app_factory(synthetic_dir, synthetic_cov, web_store):
     assert r.status_code == 302
     assert c.get(r.headers["Location"]).headers["Location"] == "/map"  # landing -> the map page
     assert c.get("/collections").status_code == 200
+
+
+def _hold_write_lock(path):
+    """Another process's view: an open write transaction on the SQLite file (as a CLI import)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    return conn
+
+
+def test_token_reads_do_not_wait_for_a_writer(tmp_path):
+    import time
+
+    path = tmp_path / "busy.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed(store)
+        token = store.create_token("can_bo_b", label="script", user=None)
+        c = make_app(store).test_client()
+        lock = _hold_write_lock(path)
+        try:
+            t0 = time.perf_counter()
+            r = c.get("/api/models", headers={"Authorization": f"Bearer {token}"})
+            elapsed = time.perf_counter() - t0
+        finally:
+            lock.rollback()
+            lock.close()
+        assert r.status_code == 200 and r.get_json() == ["b1"]
+        assert elapsed < 2.0, f"a token read waited {elapsed:.1f} s for the write lock"
+        # the use was not recorded while locked; the next request records it
+        import sqlalchemy as sa
+
+        with store._engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT last_used_at FROM api_tokens")).scalar() is None
+        assert c.get("/api/models", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        with store._engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT last_used_at FROM api_tokens")).scalar() is not None
+
+
+def test_a_write_blocked_by_another_writer_answers_503(tmp_path, monkeypatch):
+    from geo_antt import BusyError
+    from geo_antt.store import _store
+
+    monkeypatch.setattr(_store, "_BUSY_TIMEOUT_MS", 200)  # do not wait 30 s in a test
+    path = tmp_path / "busy.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed(store)
+        token = store.create_token("can_bo_b", label="script", user=None)
+        app = make_app(store)
+
+        @app.errorhandler(BusyError)
+        def _busy(exc):  # what the app factory's handler does (geo_antt.auth.error_response)
+            from geo_antt.auth import error_response
+
+            return error_response(exc)
+
+        c = app.test_client()
+        c.get("/api/models", headers={"Authorization": f"Bearer {token}"})
+        lock = _hold_write_lock(path)
+        try:
+            r = c.post("/api/models/b1", json={"changes": {"range_m": 40}, "version": 1},
+                       headers={"Authorization": f"Bearer {token}"})
+            with pytest.raises(BusyError, match="busy"):
+                store.set_user_active("xem_a", False, user=None)
+        finally:
+            lock.rollback()
+            lock.close()
+        assert r.status_code == 503 and r.headers["Retry-After"] == "10"
+        assert r.get_json()["error"] == "BusyError"
+        assert store.get_model("b1")["version"] == 1

@@ -36,6 +36,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from ..io import json_value
 from .._errors import (
+    BusyError,
     ConflictError,
     GeoAnttError,
     NotFoundError,
@@ -84,6 +85,9 @@ _NAME_RE = re.compile(r"^[^\s/\\:]{1,128}$")
 _CHUNK = 500
 _TOKEN_PREFIX = "gat_"
 _PREVIEW_USER = object()  # commit_import: "the account that made the preview"
+_TOUCH_INTERVAL_S = 60  # an API token's last_used_at is recorded at most once a minute
+_TOUCH_WAIT_MS = 100
+_BUSY_TIMEOUT_MS = 30_000  # how long a write waits for another writer before BusyError (SQLite)  # ... and only if the write lock is free within this many milliseconds
 _PG_LOCK_KEY = 7_470_011  # advisory lock serialising concurrent migrations on PostgreSQL
 _BULK_INVALIDATE = 200  # a write touching more models than this drops the whole coverage cache
 _TAG_LIMIT = 20_000  # a write of more models than this makes readers reload all (changes_since)
@@ -167,7 +171,7 @@ def _engine_for(url: str) -> sa.Engine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, record: Any) -> None:
@@ -177,7 +181,7 @@ def _engine_for(url: str) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -317,8 +321,39 @@ class Store:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        with self._write_engine.begin() as conn:
-            yield conn
+        try:
+            with self._write_engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            if not _is_lock_error(exc):
+                raise
+            raise BusyError(
+                "the registry is busy with another write (an import?); nothing was changed: try again in a few seconds"
+            ) from None
+
+    def _try_write(self, *statements: sa.Executable) -> bool:
+        """Run ``statements`` in one write transaction if the write lock is free within
+        ``_TOUCH_WAIT_MS`` milliseconds; True when they ran. Never raises for a busy database:
+        for bookkeeping that must not make a reader wait (a token's ``last_used_at``)."""
+        try:
+            with self._engine.connect() as conn:
+                sqlite = self.backend == "sqlite"
+                if sqlite:  # before the transaction begins (BEGIN IMMEDIATE waits busy_timeout)
+                    conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={_TOUCH_WAIT_MS}")
+                try:
+                    with conn.execution_options(geo_antt_write=True).begin():
+                        if not sqlite:
+                            conn.execute(sa.text(f"SET LOCAL lock_timeout = '{_TOUCH_WAIT_MS}ms'"))
+                        for st in statements:
+                            conn.execute(st)
+                finally:
+                    if sqlite:
+                        conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        except sa.exc.OperationalError as exc:
+            if _is_lock_error(exc):
+                return False
+            raise
+        return True
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:
@@ -703,9 +738,9 @@ class Store:
                 return None
             user = self._user_from_row(conn, row)
         now = _now()
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-            with self._write() as conn:
-                conn.execute(T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now))
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > _TOUCH_INTERVAL_S:
+            # best effort: a read never waits for the write lock (skipped while an import holds it)
+            self._try_write(T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now))
         return user
 
     # ------------------------------------------------------------------------------------------
@@ -1651,6 +1686,15 @@ def _metres_to_degrees(metres: float, *, lat: float) -> tuple[float, float]:
     dlat = metres / 110_574.0
     dlon = metres / (111_320.0 * max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6))
     return dlon, dlat
+
+
+def _is_lock_error(exc: sa.exc.OperationalError) -> bool:
+    """True for "the database is locked/busy" (SQLite) or a lock timeout (PostgreSQL)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in ("55P03", "40P01"):  # lock_not_available, deadlock_detected
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
 
 def _aware(t: _dt.datetime) -> _dt.datetime:
