@@ -10,7 +10,9 @@ What it sets up:
 * the ``auth`` blueprint: ``GET/POST /login`` (Vietnamese; ``?lang=en`` for English) and
   ``POST /logout``;
 * session cookies ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when ``GEO_ANTT_SECURE_COOKIES`` is
-  true (set it behind HTTPS);
+  true (set it behind HTTPS); each session is also kept on the server (its id in the signed
+  cookie, :meth:`~geo_antt.store.Store.start_session`) and checked on every request, so logout,
+  a password change, disabling an account or changing its role or units end sessions at once;
 * CSRF protection (Flask-WTF) of every POST/PUT/PATCH/DELETE made with the session cookie: forms
   carry ``{{ csrf_token() }}``, scripts send the ``X-CSRFToken`` header; requests authenticated by
   an API token (``Authorization: Bearer gat_...``) carry no cookie and need no CSRF token;
@@ -75,6 +77,7 @@ bp = Blueprint("auth", __name__, template_folder=str(PROJECT_ROOT / "web" / "tem
 _EXT = "geo_antt_auth"
 _SESSION_USER = "geo_antt_user"
 _SESSION_STAMP = "geo_antt_stamp"
+_SESSION_ID = "geo_antt_sid"  # the server-side session (Store.start_session): logout ends it
 F = TypeVar("F", bound=Callable[..., Any])
 
 MESSAGES = {
@@ -244,7 +247,10 @@ def login() -> Any:
     if request.method == "POST":
         user = _state().store.authenticate(request.form.get("name", ""), request.form.get("password", ""))
         if user is not None:
+            lifetime_s = current_app.permanent_session_lifetime.total_seconds()
+            sid = _state().store.start_session(user.name, lifetime_s=lifetime_s)
             session.clear()  # a fresh session: no fixation
+            session[_SESSION_ID] = sid
             session[_SESSION_USER] = user.name
             session[_SESSION_STAMP] = user.credential_stamp
             session["lang"] = lang
@@ -267,8 +273,12 @@ def _too_many(exc: TooManyRequests) -> Any:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> Any:
-    """End the session (POST with the CSRF token) and go back to the login page."""
+    """End the session (POST with the CSRF token) and go back to the login page.
+
+    The session ends on the server too: its cookie, replayed later, no longer logs anyone in.
+    Other sessions of the account (other browsers) go on."""
     lang = session.get("lang", "vi")
+    _state().store.end_session(session.get(_SESSION_ID))
     session.clear()
     return redirect(url_for("auth.login", lang=lang if lang == "en" else None))
 
@@ -305,15 +315,17 @@ def _load_user_and_guard() -> Any:
             return resp
         g.geo_antt_user = user
         by_token = True
-    elif session.get(_SESSION_USER):
-        try:
-            user = state.store.get_user(session[_SESSION_USER])
-        except LookupError:
-            user = None
-        if user is None or not user.active or user.credential_stamp != session.get(_SESSION_STAMP):
-            # unknown, disabled, or the password changed since this session was made
-            session.pop(_SESSION_USER, None)
-            session.pop(_SESSION_STAMP, None)
+    elif session.get(_SESSION_USER) or session.get(_SESSION_ID):
+        user = state.store.user_for_session(session.get(_SESSION_ID))
+        if (
+            user is None
+            or user.name != session.get(_SESSION_USER)
+            or user.credential_stamp != session.get(_SESSION_STAMP)
+        ):
+            # ended on the server (logout, password, role or unit change, account disabled),
+            # expired, or made before sessions were kept on the server
+            for key in (_SESSION_ID, _SESSION_USER, _SESSION_STAMP):
+                session.pop(key, None)
         else:
             g.geo_antt_user = user
     view = current_app.view_functions.get(request.endpoint or "")

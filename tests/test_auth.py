@@ -314,3 +314,83 @@ def test_a_write_blocked_by_another_writer_answers_503(tmp_path, monkeypatch):
         assert r.status_code == 503 and r.headers["Retry-After"] == "10"
         assert r.get_json()["error"] == "BusyError"
         assert store.get_model("b1")["version"] == 1
+
+
+def _replay(app, cookie):
+    """A fresh client (another machine) presenting a captured session cookie."""
+    c = app.test_client()
+    c.set_cookie("session", cookie)
+    return c.get("/api/me")
+
+
+def test_logout_ends_the_session_on_the_server(app):
+    c = app.test_client()
+    _login(c)
+    captured = c.get_cookie("session").value
+    assert _replay(app, captured).get_json()["name"] == "can_bo_a"
+    other = app.test_client()  # the same account in another browser
+    _login(other)
+    assert c.post("/logout", data={"csrf_token": _csrf(c)}).status_code == 302
+    r = _replay(app, captured)
+    assert r.status_code == 401 and r.get_json()["error"] == "Unauthorized"
+    # per-session: the other browser stays logged in
+    assert other.get("/api/me").get_json()["name"] == "can_bo_a"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["users", "passwd", "can_bo_a", "--password-stdin"],
+        ["users", "disable", "can_bo_a"],
+        ["users", "set", "can_bo_a", "--role", "viewer"],
+        ["users", "set", "can_bo_a", "--unit", "A1"],
+    ],
+    ids=["passwd", "disable", "role", "units"],
+)
+def test_cli_account_changes_end_sessions(app, store, tmp_path, monkeypatch, argv):
+    import io
+
+    from geo_antt.cli import main
+
+    c = app.test_client()
+    _login(c)
+    captured = c.get_cookie("session").value
+    bystander = app.test_client()
+    _login(bystander, name="can_bo_b")
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-moi-456\n"))
+    assert main([*argv, "--db", str(tmp_path / "auth.sqlite")]) == 0
+    assert _replay(app, captured).status_code == 401
+    assert c.get("/api/me").status_code == 401
+    assert bystander.get("/api/me").get_json()["name"] == "can_bo_b"  # other accounts go on
+
+
+def test_an_unchanged_access_keeps_sessions_and_end_sessions_logs_out_everywhere(app, store):
+    c, d = app.test_client(), app.test_client()
+    _login(c)
+    _login(d)
+    store.set_user_access("can_bo_a", role="officer", unit_codes=["A"], user=None)  # no change
+    assert c.get("/api/me").status_code == 200
+    with pytest.raises(GeoAnttError, match="only an admin"):
+        store.end_sessions("can_bo_a", user=store.get_user("can_bo_b"))
+    assert store.end_sessions("can_bo_a", user=store.get_user("can_bo_a")) == 2
+    assert c.get("/api/me").status_code == 401 and d.get("/api/me").status_code == 401
+
+
+def test_expired_sessions_do_not_log_in(store):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from geo_antt.store import _tables as T
+
+    app = make_app(store)
+    c = app.test_client()
+    _login(c)
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    with store._engine.begin() as conn:  # as if the session had begun 13 hours ago
+        conn.execute(T.web_sessions.update().values(expires_at=past))
+    assert c.get("/api/me").status_code == 401
+    _login(app.test_client())  # a login purges expired sessions
+    with store._engine.connect() as conn:
+        expiries = conn.execute(sa.select(T.web_sessions.c.expires_at)).scalars().all()
+    assert len(expiries) == 1 and expiries[0] > dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=11)

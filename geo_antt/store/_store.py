@@ -601,7 +601,7 @@ class Store:
         return self._hasher.hash(password)
 
     def set_password(self, name: str, password: str, *, user: User | None) -> None:
-        """Set the password of ``name`` (admin, or the account itself)."""
+        """Set the password of ``name`` (admin, or the account itself); ends its web sessions."""
         actor = self._actor(user)
         if not actor.is_admin and actor.name != name:
             raise PermissionDeniedError("only an admin may set another account's password")
@@ -610,22 +610,27 @@ class Store:
             n = conn.execute(T.users.update().where(T.users.c.name == name).values(password_hash=h)).rowcount
             if n != 1:
                 raise NotFoundError(f"no account named {name!r}")
+            self._end_sessions(conn, name)
             self._audit(conn, actor, "user_password", detail={"user": name})
 
     def set_user_active(self, name: str, active: bool, *, user: User | None) -> None:
-        """Enable or disable an account (admin only); a disabled account's tokens stop working."""
+        """Enable or disable an account (admin only); a disabled account's tokens stop working and
+        its web sessions end."""
         actor = self._actor(user)
         self._require_admin(actor, "enable or disable accounts")
         with self._write() as conn:
             n = conn.execute(T.users.update().where(T.users.c.name == name).values(active=bool(active))).rowcount
             if n != 1:
                 raise NotFoundError(f"no account named {name!r}")
+            if not active:
+                self._end_sessions(conn, name)
             self._audit(conn, actor, "user_active", detail={"user": name, "active": bool(active)})
 
     def set_user_access(
         self, name: str, *, role: str | None = None, unit_codes: Iterable[str] | None = None, user: User | None
     ) -> User:
-        """Change the role and/or the units of an account (admin only); returns it afterwards."""
+        """Change the role and/or the units of an account (admin only); returns it afterwards.
+        A change ends the account's web sessions (it logs in again with its new rights)."""
         actor = self._actor(user)
         self._require_admin(actor, "change accounts")
         if role is not None and role not in ROLES:
@@ -647,6 +652,8 @@ class Store:
                     conn.execute(T.user_units.insert(), [{"user_id": row.id, "unit_code": c} for c in codes])
             new_row = conn.execute(sa.select(T.users).where(T.users.c.id == row.id)).one()
             new = self._user_from_row(conn, new_row)
+            if (new.role, new.unit_codes) != (old.role, old.unit_codes):
+                self._end_sessions(conn, name)
             self._audit(conn, actor, "user_access", detail={"user": name, "old": old.to_dict(), "new": new.to_dict()})
         return new
 
@@ -742,6 +749,76 @@ class Store:
             # best effort: a read never waits for the write lock (skipped while an import holds it)
             self._try_write(T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now))
         return user
+
+    # ------------------------------------------------------------------------------------------
+    # web sessions (server side, so that they can be ended at once)
+
+    def start_session(self, name: str, *, lifetime_s: float) -> str:
+        """Record a new web session of account ``name`` and return its id (random, 256 bits;
+        only its SHA-256 is stored). Expired sessions of every account are purged.
+
+        Parameters
+        ----------
+        name
+            The account that just logged in.
+        lifetime_s
+            Seconds until the session expires (the session cookie's lifetime).
+        """
+        if not (isinstance(lifetime_s, (int, float)) and 0 < lifetime_s < 366 * 86400):
+            raise GeoAnttError(f"session lifetime {lifetime_s!r} s: use more than 0 and less than 366 days")
+        sid = secrets.token_urlsafe(32)
+        now = _now()
+        with self._write() as conn:
+            row = conn.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first()
+            if row is None:
+                raise NotFoundError(f"no account named {name!r}")
+            conn.execute(T.web_sessions.delete().where(T.web_sessions.c.expires_at <= now))
+            conn.execute(
+                T.web_sessions.insert().values(
+                    id_hash=_token_hash(sid), user_id=row.id, created_at=now,
+                    expires_at=now + _dt.timedelta(seconds=float(lifetime_s)),
+                )
+            )
+        return sid
+
+    def user_for_session(self, session_id: str | None) -> User | None:
+        """The active account of the unexpired, not ended web session ``session_id``, else None
+        (a read: never waits for a writer)."""
+        if not session_id or not isinstance(session_id, str):
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(T.users)
+                .join(T.web_sessions, T.web_sessions.c.user_id == T.users.c.id)
+                .where(T.web_sessions.c.id_hash == _token_hash(session_id), T.web_sessions.c.expires_at > _now())
+            ).first()
+            if row is None or not row.active:
+                return None
+            return self._user_from_row(conn, row)
+
+    def end_session(self, session_id: str | None) -> bool:
+        """End one web session (logout); True when it was open."""
+        if not session_id or not isinstance(session_id, str):
+            return False
+        with self._write() as conn:
+            n = conn.execute(T.web_sessions.delete().where(T.web_sessions.c.id_hash == _token_hash(session_id))).rowcount
+        return n == 1
+
+    def end_sessions(self, name: str, *, user: User | None) -> int:
+        """End every web session of account ``name`` (admin, or the account itself: "log out
+        everywhere"); returns how many were open."""
+        actor = self._actor(user)
+        if not actor.is_admin and actor.name != name:
+            raise PermissionDeniedError("only an admin may end another account's sessions")
+        with self._write() as conn:
+            if conn.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first() is None:
+                raise NotFoundError(f"no account named {name!r}")
+            return self._end_sessions(conn, name)
+
+    @staticmethod
+    def _end_sessions(conn: sa.Connection, name: str) -> int:
+        uid = sa.select(T.users.c.id).where(T.users.c.name == name).scalar_subquery()
+        return conn.execute(T.web_sessions.delete().where(T.web_sessions.c.user_id == uid)).rowcount
 
     # ------------------------------------------------------------------------------------------
     # audit
