@@ -16,8 +16,11 @@ What it sets up:
 * CSRF protection (Flask-WTF) of every POST/PUT/PATCH/DELETE made with the session cookie: forms
   carry ``{{ csrf_token() }}``, scripts send the ``X-CSRFToken`` header; requests authenticated by
   an API token (``Authorization: Bearer gat_...``) carry no cookie and need no CSRF token;
-* login rate limiting (Flask-Limiter, in memory): ``GEO_ANTT_LOGIN_RATE`` (default
-  ``5 per minute``) per client address and account name, and 30 per minute per address;
+* login rate limiting (Flask-Limiter, in memory) of *failed* logins: ``GEO_ANTT_LOGIN_RATE``
+  (default ``5 per minute``) per client address and account name, and 30 per minute per
+  address. A throttled client gets ``429`` (even with the right password) until the window
+  passes; other clients still log in to that account (throttling, not a lockout anyone can
+  trigger), and successful logins never count;
 * a guard before every request: anonymous users get a redirect to ``/login`` (pages) or
   ``401`` JSON (``/api/...``, JSON requests, token requests) for everything but the login page,
   static files and views marked :func:`public`;
@@ -231,6 +234,11 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _failed_login(response: Any) -> bool:
+    """Whether a login response counts against the login rate limits (failures only)."""
+    return response.status_code in (400, 401)
+
+
 def _login_key() -> str:
     return f"{get_remote_address()}|{fold(request.form.get('name', ''))}"
 
@@ -389,8 +397,11 @@ def init_auth(
     app.register_blueprint(bp)
     rate = app.config.get("GEO_ANTT_LOGIN_RATE", "5 per minute")
     view = app.view_functions["auth.login"]
-    view = limiter.limit(rate, key_func=_login_key, methods=["POST"])(view)
-    view = limiter.limit("30 per minute", methods=["POST"])(view)
+    # Only failed attempts count (401, or 400 for a missing CSRF token): the limits throttle
+    # guessing from one client (OWASP ASVS 2.2.1) but never lock an account out for others,
+    # and people who log in successfully (an office behind one address) never use them up.
+    view = limiter.limit(rate, key_func=_login_key, methods=["POST"], deduct_when=_failed_login)(view)
+    view = limiter.limit("30 per minute", methods=["POST"], deduct_when=_failed_login)(view)
     app.view_functions["auth.login"] = view
     app.before_request(_load_user_and_guard)
     app.register_error_handler(PermissionDeniedError, _forbidden)

@@ -150,6 +150,33 @@ def test_login_rate_limit(app):
     assert _login(c, name="xem_a").status_code == 302
 
 
+def _login_from(app, address, **kw):
+    c = app.test_client()
+    c.environ_base["REMOTE_ADDR"] = address
+    return c, _login(c, **kw)
+
+
+def test_failures_from_one_client_do_not_lock_the_account_for_others(app):
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "10.0.0.66"
+    for _ in range(8):
+        _login(attacker, password="doan-bua")
+    assert _login(attacker).status_code == 429  # the guessing client stays throttled
+    victim, r = _login_from(app, "10.0.0.7")
+    assert r.status_code == 302 and victim.get("/api/me").get_json()["name"] == "can_bo_a"
+
+
+def test_successful_logins_do_not_count_against_the_limits(app):
+    # an office behind one address: many people (and many logins) a minute
+    for _ in range(8):
+        c, r = _login_from(app, "10.0.0.9")
+        assert r.status_code == 302
+    for name in ("admin", "xem_a", "can_bo_b"):
+        for _ in range(11):
+            c, r = _login_from(app, "10.0.0.10", name=name)
+            assert r.status_code == 302
+
+
 def test_api_tokens(app, store):
     token = store.create_token("can_bo_b", label="script", user=None)
     c = app.test_client()
