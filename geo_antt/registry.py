@@ -1,8 +1,10 @@
 """JSON API over the store for the browser and for scripts: ``/api/registry/...``.
 
 Every route works on behalf of :func:`geo_antt.auth.current_user` (session + CSRF header, or an
-API token); role and unit scope are enforced by the store itself, so an officer of commune A gets
-403 for a model of commune B and lists contain only their units. Errors are JSON:
+API token); role and unit scope are enforced by the store itself, so for an officer of commune A
+a model of commune B answers 404 exactly as an unknown id does (GET, PATCH, retire, audit by
+model, import preview) and lists contain only their units; a create with an id in use anywhere
+answers 409 with one message naming no unit. Errors are JSON:
 ``{"error": ..., "message": ...}`` with the status of the error (400, 403, 404, 409).
 
 Routes

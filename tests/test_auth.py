@@ -195,7 +195,7 @@ def test_api_tokens(app, store):
     ("name", "model", "status"),
     [
         ("admin", "a1", 200), ("admin", "b1", 200),
-        ("can_bo_a", "a1", 200), ("can_bo_a", "b1", 403),
+        ("can_bo_a", "a1", 200), ("can_bo_a", "b1", 404),  # another commune's model: as an unknown id
         ("xem_a", "a1", 403), ("xem_a", "b1", 403),
     ],
 )

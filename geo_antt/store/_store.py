@@ -206,8 +206,11 @@ class Store:
     Scope rules, enforced by every method that takes ``user``: an ``admin`` reads and changes
     everything; an ``officer`` reads and changes models whose ``unit_code`` is one of its units or
     a descendant of one (via ``parent_code``); a ``viewer`` only reads them. Reading or changing
-    one model outside the scope raises :class:`~geo_antt.PermissionDeniedError` (HTTP 403); lists
-    are filtered to the scope. ``user=None`` means :data:`SYSTEM_USER` (command-line maintenance).
+    one model outside the scope raises :class:`~geo_antt.NotFoundError` (HTTP 404) with the
+    message of an unknown id (no existence oracle across units); putting a model into a unit
+    outside the scope raises :class:`~geo_antt.PermissionDeniedError` (HTTP 403); lists are
+    filtered to the scope. Creating a model whose id is in use anywhere raises
+    :class:`~geo_antt.ConflictError` with one message that names neither unit nor owner. ``user=None`` means :data:`SYSTEM_USER` (command-line maintenance).
     """
 
     def __init__(
@@ -447,6 +450,14 @@ class Store:
             raise PermissionDeniedError(f"{what}: no unit_code; account {user.name!r} may only use its own units ({', '.join(user.unit_codes) or 'none'})")
         if unit_code not in scope:
             raise PermissionDeniedError(f"{what}: unit {unit_code} is outside the area of account {user.name!r}")
+
+    @staticmethod
+    def _require_visible(scope: set[str] | None, row: Any, model_id: str) -> None:
+        """Raise :class:`~geo_antt.NotFoundError` unless the model ``row`` exists and is in
+        ``scope``: a model outside the account's area answers exactly as an unknown id (same
+        error, same message), so that ids cannot be probed across units."""
+        if row is None or (scope is not None and row.unit_code not in scope):
+            raise NotFoundError(f"no model with id {model_id!r}")
 
     # ------------------------------------------------------------------------------------------
     # units
@@ -1005,9 +1016,7 @@ class Store:
         actor = self._actor(user)
         with self._read() as conn:
             row = conn.execute(self._model_select().where(T.models.c.id == model_id)).first()
-            if row is None:
-                raise NotFoundError(f"no model with id {model_id!r}")
-            self._check_unit_in_scope(self._scope(conn, actor), row.unit_code, actor, what=f"model {model_id}")
+            self._require_visible(self._scope(conn, actor), row, model_id)
         rec = self._row_record(row)
         rec.update({c: getattr(row, c) for c in self._META})
         return rec
@@ -1055,7 +1064,7 @@ class Store:
             self._check_unit_in_scope(self._scope(conn, actor), rec["unit_code"], actor, what=f"model {rec['id']}")
             self._check_position(conn, rec, actor, what=f"model {rec['id']}")
             if conn.execute(sa.select(T.models.c.id).where(T.models.c.id == rec["id"])).first():
-                raise ConflictError(f"a model with id {rec['id']!r} exists already")
+                raise ConflictError(_id_taken(rec["id"]))
             conn.execute(T.models.insert().values(_db_values(rec, version=1, now=now, who=actor.name, created=True)))
             self._models_changed(conn, [rec])
             self._audit(conn, actor, "create", model_id=rec["id"], unit_code=rec["unit_code"], new=to_json_record(rec))
@@ -1103,10 +1112,8 @@ class Store:
         delta = normalize_record(changes, partial=True)
         with self._write() as conn:
             row = conn.execute(self._model_select().where(T.models.c.id == model_id).with_for_update()).first()
-            if row is None:
-                raise NotFoundError(f"no model with id {model_id!r}")
             scope = self._scope(conn, actor)
-            self._check_unit_in_scope(scope, row.unit_code, actor, what=f"model {model_id}")
+            self._require_visible(scope, row, model_id)
             if row.version != int(expected_version):
                 raise ConflictError(
                     f"model {model_id} was changed by {row.updated_by} at {row.updated_at:%Y-%m-%d %H:%M:%S} UTC "
@@ -1160,10 +1167,12 @@ class Store:
     ) -> ImportPreview:
         """Compare a models frame with the store without changing anything.
 
-        Each row becomes *new* (its id is not stored), *update* (stored, some field differs: the
+        Each row becomes *new* (its id is not stored, or is the id of a model outside the user's
+        area: such ids preview exactly as unknown ones, and committing them fails as for any id
+        in use, so that a preview never tells which ids exist elsewhere), *update* (stored, some field differs: the
         preview lists each difference), *unchanged*, or *rejected* with every reason: invalid
         values, duplicate id in the input, unknown unit, unit outside ``unit_code`` or the user's
-        scope, an id that belongs to a model of another area, and — for ``unit_code`` (or, for a
+        scope, and — for ``unit_code`` (or, for a
         non-admin without one, the user's units) — a position outside the unit's polygon.
 
         Parameters
@@ -1309,13 +1318,10 @@ class Store:
         unchanged: list[str] = []
         for place, rowno, rec in records:
             row = existing.get(rec["id"])
-            if row is None:
+            if row is None or (scope is not None and row.unit_code not in scope):
+                # a model outside the area previews as an unknown id would (no existence
+                # oracle); committing it then fails as any taken id does (ConflictError)
                 new.append(rec)
-                continue
-            if scope is not None and row.unit_code not in scope:
-                rejected.append(Problem(place, rowno, "id", rec["id"], f"id of a model of unit {row.unit_code}, outside the area of account {actor.name!r}"))
-                problem_ids.append(rec["id"])
-                rejected_ids.append(rec["id"])
                 continue
             old = self._row_record(row)
             incoming = {k: rec[k] for k in present}
@@ -1390,8 +1396,8 @@ class Store:
             ids_new = [r["id"] for r in preview.new]
             for chunk in _chunks(ids_new):
                 clash = conn.execute(sa.select(T.models.c.id).where(T.models.c.id.in_(chunk))).scalars().first()
-                if clash is not None:
-                    raise ConflictError(f"model {clash!r} was added by someone else after the preview; preview again")
+                if clash is not None:  # also an id of a model outside the area (previewed as new)
+                    raise ConflictError(f"{_id_taken(clash)}; nothing imported")
             for chunk in _chunks(list(preview.base_versions)):
                 for mid, ver in conn.execute(
                     sa.select(T.models.c.id, T.models.c.version).where(T.models.c.id.in_(chunk)).with_for_update()
@@ -1763,6 +1769,15 @@ def _metres_to_degrees(metres: float, *, lat: float) -> tuple[float, float]:
     dlat = metres / 110_574.0
     dlon = metres / (111_320.0 * max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6))
     return dlon, dlat
+
+
+def _id_taken(model_id: str) -> str:
+    """The one message for a new model whose id is taken, whoever's model holds it: ids are
+    unique across units, so a create reveals that an id is in use, but never where or whose."""
+    return (
+        f"the id {model_id!r} is already in use (ids are unique across all units): "
+        "choose another id, or leave it out and one is generated"
+    )
 
 
 def _is_lock_error(exc: sa.exc.OperationalError) -> bool:
