@@ -188,3 +188,47 @@ def test_create_or_import_with_a_taken_id_names_no_unit(app, store):
                                              "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h)
     assert r.status_code == 409 and "already in use" in r.get_json()["message"] and "B1" not in r.get_json()["message"]
     assert store.get_model("b1")["unit_code"] == "B1" and store.get_model("b1")["version"] == 1
+
+
+def test_reads_answer_while_an_import_holds_the_write_lock(app, store, tmp_path):
+    """A CLI import holds SQLite's write lock: token reads, the coverage figures (whose cache
+    is written best-effort) and session reads answer at once; a write answers 503."""
+    import sqlite3
+    import time
+
+    from geo_antt.store import _store
+
+    token = store.create_token("can_bo_b", label="script", user=None)
+    s = _client(app, "can_bo_a")
+    auth = {"Authorization": f"Bearer {token}"}
+    lock = sqlite3.connect(tmp_path / "reg.sqlite", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        t0 = time.perf_counter()
+        r_token = app.test_client().get("/api/registry/models", headers=auth)
+        r_cov = app.test_client().get("/api/registry/coverage", headers=auth)
+        r_session = s.get("/api/registry/models/a1")
+        elapsed = time.perf_counter() - t0
+        _store._BUSY_TIMEOUT_MS, saved = 200, _store._BUSY_TIMEOUT_MS  # a write: do not wait 30 s here
+        try:
+            with Store.open(f"sqlite:///{tmp_path / 'reg.sqlite'}", password_hasher=CHEAP_HASHER, upgrade=False) as quick:
+                app_w = Flask(__name__)
+                app_w.config.update(SECRET_KEY="test-secret", TESTING=True)
+                init_auth(app_w, quick)
+                init_registry(app_w, quick)
+                r_write = app_w.test_client().patch("/api/registry/models/b1", json={"version": 1, "changes": {"name": "x"}},
+                                                    headers=auth)
+        finally:
+            _store._BUSY_TIMEOUT_MS = saved
+    finally:
+        lock.rollback()
+        lock.close()
+    assert r_token.status_code == 200 and [f["id"] for f in r_token.get_json()["features"]] == ["b1"]
+    assert r_cov.status_code == 200 and [u["code"] for u in r_cov.get_json()["units"]] == ["B1"]
+    assert r_session.status_code == 200
+    assert elapsed < 3.0, f"reads waited {elapsed:.1f} s for the write lock"
+    assert r_write.status_code == 503 and int(r_write.headers["Retry-After"]) > 0
+    assert r_write.get_json()["error"] == "BusyError"
+    # once the lock is free, the figures are cached as before
+    assert app.test_client().get("/api/registry/coverage", headers=auth).status_code == 200
+    assert store.coverage_frame(level="hamlet", user=store.get_user("can_bo_b")).attrs["recomputed"] == []

@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -334,10 +334,11 @@ class Store:
                 "the registry is busy with another write (an import?); nothing was changed: try again in a few seconds"
             ) from None
 
-    def _try_write(self, *statements: sa.Executable) -> bool:
-        """Run ``statements`` in one write transaction if the write lock is free within
-        ``_TOUCH_WAIT_MS`` milliseconds; True when they ran. Never raises for a busy database:
-        for bookkeeping that must not make a reader wait (a token's ``last_used_at``)."""
+    def _try_write(self, work: Callable[[sa.Connection], Any]) -> bool:
+        """Run ``work(conn)`` in one write transaction if the write lock is free within
+        ``_TOUCH_WAIT_MS`` milliseconds; True when it ran. Never raises for a busy database:
+        for bookkeeping that must not make a reader wait (a token's ``last_used_at``, the
+        coverage cache)."""
         try:
             with self._engine.connect() as conn:
                 sqlite = self.backend == "sqlite"
@@ -347,8 +348,7 @@ class Store:
                     with conn.execution_options(geo_antt_write=True).begin():
                         if not sqlite:
                             conn.execute(sa.text(f"SET LOCAL lock_timeout = '{_TOUCH_WAIT_MS}ms'"))
-                        for st in statements:
-                            conn.execute(st)
+                        work(conn)
                 finally:
                     if sqlite:
                         conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
@@ -758,7 +758,8 @@ class Store:
         now = _now()
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > _TOUCH_INTERVAL_S:
             # best effort: a read never waits for the write lock (skipped while an import holds it)
-            self._try_write(T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now))
+            stmt = T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now)
+            self._try_write(lambda conn: conn.execute(stmt))
         return user
 
     # ------------------------------------------------------------------------------------------
@@ -1681,7 +1682,8 @@ class Store:
                 figs = result.units.drop(columns=[c for c in ("geometry", "rank") if c in result.units.columns])
                 computed = {str(code): {k: json_value(v) for k, v in row.items()} for code, row in zip(figs.index, figs.to_dict("records"))}
         if computed:
-            with self._write() as conn:
+
+            def keep(conn: sa.Connection) -> None:
                 if self._generation(conn, lock=True) == gen0:  # no model changed meanwhile
                     cc = T.coverage_cache
                     for chunk in _chunks(list(computed)):
@@ -1690,6 +1692,9 @@ class Store:
                     rows_in = [{"unit_code": c, "settings_key": key, "figures": f, "computed_at": now} for c, f in computed.items()]
                     for i in range(0, len(rows_in), _CHUNK):
                         conn.execute(cc.insert(), rows_in[i : i + _CHUNK])
+
+            # a reader never waits for a writer: while one holds the lock, the figures are not cached
+            self._try_write(keep)
         allfigs = {**cached, **computed}
         frame = pd.DataFrame.from_dict({c: allfigs[c] for c in codes if c in allfigs}, orient="index")
         frame.index.name = "code"
