@@ -92,6 +92,7 @@ MESSAGES = {
         "submit": "Đăng nhập",
         "bad_login": "Sai tên đăng nhập hoặc mật khẩu.",
         "too_many": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau một phút.",
+        "busy": "Hệ thống đang bận ghi dữ liệu (ví dụ một lần nhập dữ liệu). Vui lòng thử lại sau vài giây.",
         "login_required": "Vui lòng đăng nhập.",
         "forbidden": "Bạn không có quyền truy cập nội dung này.",
         "other_lang": "English",
@@ -105,6 +106,7 @@ MESSAGES = {
         "submit": "Log in",
         "bad_login": "Wrong user name or password.",
         "too_many": "Too many failed logins. Please try again in a minute.",
+        "busy": "The registry is busy with another write (an import, for example). Please try again in a few seconds.",
         "login_required": "Please log in.",
         "forbidden": "You may not see this.",
         "other_lang": "Tiếng Việt",
@@ -256,7 +258,10 @@ def login() -> Any:
         user = _state().store.authenticate(request.form.get("name", ""), request.form.get("password", ""))
         if user is not None:
             lifetime_s = current_app.permanent_session_lifetime.total_seconds()
-            sid = _state().store.start_session(user.name, lifetime_s=lifetime_s)
+            try:
+                sid = _state().store.start_session(user.name, lifetime_s=lifetime_s)
+            except BusyError as exc:
+                return _busy(exc, t, lang, nxt)
             session.clear()  # a fresh session: no fixation
             session[_SESSION_ID] = sid
             session[_SESSION_USER] = user.name
@@ -267,6 +272,17 @@ def login() -> Any:
         error = t["bad_login"]
         status = 401
     return render_template("auth/login.html", t=t, lang=lang, error=error, next=nxt), status
+
+
+def _busy(exc: BusyError, t: dict[str, str], lang: str, nxt: str) -> Any:
+    """503 with ``Retry-After``: the store is held by another writer (login and logout write)."""
+    if wants_json():
+        resp = jsonify({"error": "BusyError", "message": t["busy"]})
+    else:
+        resp = current_app.make_response(render_template("auth/login.html", t=t, lang=lang, error=t["busy"], next=nxt))
+    resp.status_code = 503
+    resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 @bp.errorhandler(TooManyRequests)
@@ -286,7 +302,10 @@ def logout() -> Any:
     The session ends on the server too: its cookie, replayed later, no longer logs anyone in.
     Other sessions of the account (other browsers) go on."""
     lang = session.get("lang", "vi")
-    _state().store.end_session(session.get(_SESSION_ID))
+    try:
+        _state().store.end_session(session.get(_SESSION_ID))
+    except BusyError as exc:  # the session goes on: say so, rather than only forget the cookie
+        return _busy(exc, MESSAGES["en" if lang == "en" else "vi"], lang, "")
     session.clear()
     return redirect(url_for("auth.login", lang=lang if lang == "en" else None))
 

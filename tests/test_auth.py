@@ -421,3 +421,32 @@ def test_expired_sessions_do_not_log_in(store):
     with store._engine.connect() as conn:
         expiries = conn.execute(sa.select(T.web_sessions.c.expires_at)).scalars().all()
     assert len(expiries) == 1 and expiries[0] > dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=11)
+
+
+def test_login_and_logout_while_an_import_holds_the_lock(tmp_path, monkeypatch):
+    from geo_antt.store import _store
+
+    monkeypatch.setattr(_store, "_BUSY_TIMEOUT_MS", 200)  # do not wait 30 s in a test
+    path = tmp_path / "busy.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed(store)
+        app = make_app(store)
+        c, d = app.test_client(), app.test_client()
+        _login(c)
+        token_c, token_d = _csrf(c), _csrf(d)
+        lock = _hold_write_lock(path)
+        try:
+            r_login = d.post("/login", data={"csrf_token": token_d, "name": "can_bo_b", "password": PASSWORD})
+            r_logout = c.post("/logout", data={"csrf_token": token_c})
+            still = c.get("/api/me")
+        finally:
+            lock.rollback()
+            lock.close()
+        assert r_login.status_code == 503 and r_login.headers["Retry-After"] == "10"
+        assert "Hệ thống đang bận ghi dữ liệu" in r_login.get_data(as_text=True)
+        assert d.get("/api/me").status_code == 401  # not logged in
+        # logout could not end the session on the server: it says so and the session goes on
+        assert r_logout.status_code == 503 and "đang bận" in r_logout.get_data(as_text=True)
+        assert still.get_json()["name"] == "can_bo_a"
+        assert c.post("/logout", data={"csrf_token": _csrf(c)}).status_code == 302
+        assert c.get("/api/me").status_code == 401

@@ -703,9 +703,9 @@ class Store:
             return None
         if row is None or not row.password_hash or not row.active or user is None:
             return None
-        if self._hasher.check_needs_rehash(stored):
-            with self._write() as conn:
-                conn.execute(T.users.update().where(T.users.c.id == row.id).values(password_hash=self._hasher.hash(password)))
+        if self._hasher.check_needs_rehash(stored):  # best effort: a later login does it if busy now
+            stmt = T.users.update().where(T.users.c.id == row.id).values(password_hash=self._hasher.hash(password))
+            self._try_write(lambda conn: conn.execute(stmt))
         return user
 
     def create_token(self, name: str, *, label: str = "", user: User | None) -> str:
