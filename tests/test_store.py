@@ -669,3 +669,28 @@ def test_changes_since_asks_for_a_reload_after_units_change_or_a_restore(store, 
     path = store.export_backup(tmp_path / "b.gpkg")
     store.restore_backup(path)
     assert store.changes_since(g1).reload
+
+
+def test_a_locked_database_is_a_busy_error_not_a_crash(tmp_path, monkeypatch):
+    """"database is locked" never escapes the store as a raw driver error (the web answers 503)."""
+    import sqlite3
+
+    from geo_antt import BusyError
+    from geo_antt.store import _store
+
+    monkeypatch.setattr(_store, "_BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "locked.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed(store)
+        store.close()  # no pooled connection left
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("PRAGMA locking_mode=EXCLUSIVE")  # then readers are locked out too
+        try:
+            other.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(BusyError, match="busy"):
+                store.models_frame()
+            with pytest.raises(BusyError, match="busy"):
+                store.create_model(model_record("n9", "A1", 106.05, 10.06), user=None)
+        finally:
+            other.rollback()
+            other.close()

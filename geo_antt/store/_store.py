@@ -360,8 +360,13 @@ class Store:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self._engine.connect() as conn:
-            yield conn
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:  # rare with WAL (e.g. a checkpoint in progress)
+            if not _is_lock_error(exc):
+                raise
+            raise BusyError("the registry is busy (another write holds the database): try again in a few seconds") from None
 
     # ------------------------------------------------------------------------------------------
     # scope
