@@ -371,8 +371,9 @@ def test_logout_ends_the_session_on_the_server(app):
         ["users", "disable", "can_bo_a"],
         ["users", "set", "can_bo_a", "--role", "viewer"],
         ["users", "set", "can_bo_a", "--unit", "A1"],
+        ["users", "logout", "can_bo_a"],
     ],
-    ids=["passwd", "disable", "role", "units"],
+    ids=["passwd", "disable", "role", "units", "logout"],
 )
 def test_cli_account_changes_end_sessions(app, store, tmp_path, monkeypatch, argv):
     import io
