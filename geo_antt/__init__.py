@@ -10,6 +10,7 @@ from . import layers as layers
 from . import schema as schema
 from . import text as text
 from ._errors import (
+    BusyError,
     ConflictError,
     CRSError,
     GeoAnttError,
@@ -33,4 +34,5 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "PermissionDeniedError",
+    "BusyError",
 ]

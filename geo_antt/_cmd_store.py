@@ -7,6 +7,7 @@ Every command takes ``--db URL`` (default: ``$GEO_ANTT_DB``, else ``<data>/geo-a
     geo-antt db load-units boundaries/communes.geojson boundaries/hamlets.geojson
     geo-antt users add an --role officer --unit 28756 --password-stdin < pw.txt
     geo-antt users list
+    geo-antt users logout an                 # end its web sessions (passwd, set, disable do too)
     geo-antt token create an --label "nightly sync"
     geo-antt import models.xlsx --unit 28756 --user an            # preview only
     geo-antt import models.xlsx --unit 28756 --user an --commit   # apply, all or nothing
@@ -149,6 +150,13 @@ def _cmd_users_active(args: argparse.Namespace) -> int:
     with _open(args) as store:
         store.set_user_active(args.name, args.active, user=None)
     print(f"account {args.name} {'enabled' if args.active else 'disabled'}")
+    return 0
+
+
+def _cmd_users_logout(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        n = store.end_sessions(args.name, user=None)
+    print(f"{n} web session(s) of {args.name} ended")
     return 0
 
 
@@ -296,6 +304,9 @@ def register(subparsers: Any) -> None:
         q = sub.add_parser(action, parents=[db], help=f"{action} an account")
         q.add_argument("name")
         q.set_defaults(func=_cmd_users_active, active=active)
+    q = sub.add_parser("logout", parents=[db], help="end every web session of an account (all its browsers)")
+    q.add_argument("name")
+    q.set_defaults(func=_cmd_users_logout)
 
     p = subparsers.add_parser("token", help="API tokens for scripts")
     sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)

@@ -18,6 +18,7 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "PermissionDeniedError",
+    "BusyError",
 ]
 
 
@@ -122,3 +123,13 @@ class PermissionDeniedError(GeoAnttError):
     """The user may not read or change this unit or model."""
 
     http_status = 403
+
+
+class BusyError(GeoAnttError):
+    """The database is busy with another writer (a long import): try the write again later.
+
+    The web layer answers ``503`` with a ``Retry-After`` header of :attr:`retry_after` seconds.
+    """
+
+    http_status = 503
+    retry_after = 10

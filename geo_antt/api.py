@@ -10,7 +10,7 @@ downloads a collection (or the part under ``unit``). ``/api/search``, ``/api/uni
 
 Every read is limited to the current account's units (:func:`geo_antt.app.scope_codes`, applied
 inside the :class:`~geo_antt.catalog.Catalog`): lists and exports keep only in-scope features,
-a feature or ``unit`` outside the scope is a 403.
+a ``unit`` outside the scope is a 403, one feature outside it a 404 exactly as an unknown id.
 """
 
 from __future__ import annotations

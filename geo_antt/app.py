@@ -333,9 +333,11 @@ def _wants_json() -> bool:
 
 
 def _register_errors(app: Flask) -> None:
+    from .auth import error_response
+
     @app.errorhandler(GeoAnttError)
     def _geo_antt_error(exc: GeoAnttError):
-        return jsonify(exc.to_dict()), exc.http_status
+        return error_response(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -10,12 +10,17 @@ What it sets up:
 * the ``auth`` blueprint: ``GET/POST /login`` (Vietnamese; ``?lang=en`` for English) and
   ``POST /logout``;
 * session cookies ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when ``GEO_ANTT_SECURE_COOKIES`` is
-  true (set it behind HTTPS);
+  true (set it behind HTTPS); each session is also kept on the server (its id in the signed
+  cookie, :meth:`~geo_antt.store.Store.start_session`) and checked on every request, so logout,
+  a password change, disabling an account or changing its role or units end sessions at once;
 * CSRF protection (Flask-WTF) of every POST/PUT/PATCH/DELETE made with the session cookie: forms
   carry ``{{ csrf_token() }}``, scripts send the ``X-CSRFToken`` header; requests authenticated by
   an API token (``Authorization: Bearer gat_...``) carry no cookie and need no CSRF token;
-* login rate limiting (Flask-Limiter, in memory): ``GEO_ANTT_LOGIN_RATE`` (default
-  ``5 per minute``) per client address and account name, and 30 per minute per address;
+* login rate limiting (Flask-Limiter, in memory) of *failed* logins: ``GEO_ANTT_LOGIN_RATE``
+  (default ``5 per minute``) per client address and account name, and 30 per minute per
+  address. A throttled client gets ``429`` (even with the right password) until the window
+  passes; other clients still log in to that account (throttling, not a lockout anyone can
+  trigger), and successful logins never count;
 * a guard before every request: anonymous users get a redirect to ``/login`` (pages) or
   ``401`` JSON (``/api/...``, JSON requests, token requests) for everything but the login page,
   static files and views marked :func:`public`;
@@ -51,7 +56,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import TooManyRequests
 
-from ._errors import PermissionDeniedError
+from ._errors import BusyError, GeoAnttError, PermissionDeniedError
 from .config import PROJECT_ROOT
 from .store import Store, User
 from .text import fold
@@ -67,6 +72,7 @@ __all__ = [
     "wants_json",
     "MESSAGES",
     "DEFAULT_API_PREFIXES",
+    "error_response",
 ]
 
 bp = Blueprint("auth", __name__, template_folder=str(PROJECT_ROOT / "web" / "templates"))
@@ -74,6 +80,7 @@ bp = Blueprint("auth", __name__, template_folder=str(PROJECT_ROOT / "web" / "tem
 _EXT = "geo_antt_auth"
 _SESSION_USER = "geo_antt_user"
 _SESSION_STAMP = "geo_antt_stamp"
+_SESSION_ID = "geo_antt_sid"  # the server-side session (Store.start_session): logout ends it
 F = TypeVar("F", bound=Callable[..., Any])
 
 MESSAGES = {
@@ -85,6 +92,7 @@ MESSAGES = {
         "submit": "Đăng nhập",
         "bad_login": "Sai tên đăng nhập hoặc mật khẩu.",
         "too_many": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau một phút.",
+        "busy": "Hệ thống đang bận ghi dữ liệu (ví dụ một lần nhập dữ liệu). Vui lòng thử lại sau vài giây.",
         "login_required": "Vui lòng đăng nhập.",
         "forbidden": "Bạn không có quyền truy cập nội dung này.",
         "other_lang": "English",
@@ -98,6 +106,7 @@ MESSAGES = {
         "submit": "Log in",
         "bad_login": "Wrong user name or password.",
         "too_many": "Too many failed logins. Please try again in a minute.",
+        "busy": "The registry is busy with another write (an import, for example). Please try again in a few seconds.",
         "login_required": "Please log in.",
         "forbidden": "You may not see this.",
         "other_lang": "Tiếng Việt",
@@ -141,6 +150,16 @@ def wants_json() -> bool:
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(exc: GeoAnttError) -> Any:
+    """The JSON response for ``exc`` (status ``exc.http_status``); a :class:`~geo_antt.BusyError`
+    (the database is held by another writer) answers ``503`` with ``Retry-After``."""
+    resp = jsonify(exc.to_dict())
+    resp.status_code = exc.http_status
+    if isinstance(exc, BusyError):
+        resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 def public(view: F) -> F:
@@ -217,6 +236,11 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _failed_login(response: Any) -> bool:
+    """Whether a login response counts against the login rate limits (failures only)."""
+    return response.status_code in (400, 401)
+
+
 def _login_key() -> str:
     return f"{get_remote_address()}|{fold(request.form.get('name', ''))}"
 
@@ -233,7 +257,13 @@ def login() -> Any:
     if request.method == "POST":
         user = _state().store.authenticate(request.form.get("name", ""), request.form.get("password", ""))
         if user is not None:
+            lifetime_s = current_app.permanent_session_lifetime.total_seconds()
+            try:
+                sid = _state().store.start_session(user.name, lifetime_s=lifetime_s)
+            except BusyError as exc:
+                return _busy(exc, t, lang, nxt)
             session.clear()  # a fresh session: no fixation
+            session[_SESSION_ID] = sid
             session[_SESSION_USER] = user.name
             session[_SESSION_STAMP] = user.credential_stamp
             session["lang"] = lang
@@ -242,6 +272,17 @@ def login() -> Any:
         error = t["bad_login"]
         status = 401
     return render_template("auth/login.html", t=t, lang=lang, error=error, next=nxt), status
+
+
+def _busy(exc: BusyError, t: dict[str, str], lang: str, nxt: str) -> Any:
+    """503 with ``Retry-After``: the store is held by another writer (login and logout write)."""
+    if wants_json():
+        resp = jsonify({"error": "BusyError", "message": t["busy"]})
+    else:
+        resp = current_app.make_response(render_template("auth/login.html", t=t, lang=lang, error=t["busy"], next=nxt))
+    resp.status_code = 503
+    resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 @bp.errorhandler(TooManyRequests)
@@ -256,8 +297,15 @@ def _too_many(exc: TooManyRequests) -> Any:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> Any:
-    """End the session (POST with the CSRF token) and go back to the login page."""
+    """End the session (POST with the CSRF token) and go back to the login page.
+
+    The session ends on the server too: its cookie, replayed later, no longer logs anyone in.
+    Other sessions of the account (other browsers) go on."""
     lang = session.get("lang", "vi")
+    try:
+        _state().store.end_session(session.get(_SESSION_ID))
+    except BusyError as exc:  # the session goes on: say so, rather than only forget the cookie
+        return _busy(exc, MESSAGES["en" if lang == "en" else "vi"], lang, "")
     session.clear()
     return redirect(url_for("auth.login", lang=lang if lang == "en" else None))
 
@@ -294,15 +342,17 @@ def _load_user_and_guard() -> Any:
             return resp
         g.geo_antt_user = user
         by_token = True
-    elif session.get(_SESSION_USER):
-        try:
-            user = state.store.get_user(session[_SESSION_USER])
-        except LookupError:
-            user = None
-        if user is None or not user.active or user.credential_stamp != session.get(_SESSION_STAMP):
-            # unknown, disabled, or the password changed since this session was made
-            session.pop(_SESSION_USER, None)
-            session.pop(_SESSION_STAMP, None)
+    elif session.get(_SESSION_USER) or session.get(_SESSION_ID):
+        user = state.store.user_for_session(session.get(_SESSION_ID))
+        if (
+            user is None
+            or user.name != session.get(_SESSION_USER)
+            or user.credential_stamp != session.get(_SESSION_STAMP)
+        ):
+            # ended on the server (logout, password, role or unit change, account disabled),
+            # expired, or made before sessions were kept on the server
+            for key in (_SESSION_ID, _SESSION_USER, _SESSION_STAMP):
+                session.pop(key, None)
         else:
             g.geo_antt_user = user
     view = current_app.view_functions.get(request.endpoint or "")
@@ -366,8 +416,11 @@ def init_auth(
     app.register_blueprint(bp)
     rate = app.config.get("GEO_ANTT_LOGIN_RATE", "5 per minute")
     view = app.view_functions["auth.login"]
-    view = limiter.limit(rate, key_func=_login_key, methods=["POST"])(view)
-    view = limiter.limit("30 per minute", methods=["POST"])(view)
+    # Only failed attempts count (401, or 400 for a missing CSRF token): the limits throttle
+    # guessing from one client (OWASP ASVS 2.2.1) but never lock an account out for others,
+    # and people who log in successfully (an office behind one address) never use them up.
+    view = limiter.limit(rate, key_func=_login_key, methods=["POST"], deduct_when=_failed_login)(view)
+    view = limiter.limit("30 per minute", methods=["POST"], deduct_when=_failed_login)(view)
     app.view_functions["auth.login"] = view
     app.before_request(_load_user_and_guard)
     app.register_error_handler(PermissionDeniedError, _forbidden)

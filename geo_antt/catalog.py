@@ -9,8 +9,9 @@ links).
 
 Scope: every read takes ``allowed``, the unit codes the reader may see (None = everything, the
 admin): lists, exports, search, drill-down and figures keep only features linked to those units,
-one feature outside them or a ``unit`` wholly outside them raises
-:class:`~geo_antt.PermissionDeniedError` (403). Features linked to no unit are for admins only.
+a ``unit`` wholly outside them raises :class:`~geo_antt.PermissionDeniedError` (403), and one
+feature outside them raises :class:`~geo_antt.NotFoundError` (404) exactly as an unknown id
+(no existence oracle). Features linked to no unit are for admins only.
 
 No Flask here: :mod:`geo_antt.api` and :mod:`geo_antt.views` call it.
 """
@@ -561,16 +562,15 @@ class Collection:
         return ItemsPage([feats[i] for i in sel], int(len(pos)), offset, limit)
 
     def feature(self, fid: str, *, allowed: frozenset[str] | None = None) -> str:
-        """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent,
-        :class:`PermissionDeniedError` when its unit is not in ``allowed`` (None: all)."""
+        """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent or when its unit
+        is not in ``allowed`` (None: all): the same error and message, so that ids of other
+        areas cannot be told from unknown ids."""
         try:
             i = self._table.locate(fid)
         except NotFoundError:
             raise NotFoundError(f"collection {self.id!r}: feature id {fid!r} is not unique") from None
-        if i is None:
+        if i is None or (allowed is not None and str(self.unit_codes[i]) not in allowed):
             raise NotFoundError(f"collection {self.id!r} has no feature {fid!r}")
-        if allowed is not None and str(self.unit_codes[i]) not in allowed:
-            raise PermissionDeniedError(f"feature {fid!r} of {self.id!r} lies outside your area")
         return self.features[i]
 
     def bounds(self, *, allowed: frozenset[str] | None = None) -> tuple[float, float, float, float] | None:
@@ -857,7 +857,7 @@ class Catalog:
         return col.page(bbox=bbox, unit_codes=self.scoped(unit, allowed), limit=limit, offset=offset)
 
     def item(self, cid: str, fid: str, *, allowed: frozenset[str] | None = None) -> str:
-        """GeoJSON text of feature ``fid`` of ``cid`` (403 outside ``allowed``, 404 unknown)."""
+        """GeoJSON text of feature ``fid`` of ``cid`` (404 when unknown or outside ``allowed``)."""
         return self.get(cid).feature(fid, allowed=allowed)
 
     def top_units(self, allowed: frozenset[str]) -> list[str]:

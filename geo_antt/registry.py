@@ -1,8 +1,10 @@
 """JSON API over the store for the browser and for scripts: ``/api/registry/...``.
 
 Every route works on behalf of :func:`geo_antt.auth.current_user` (session + CSRF header, or an
-API token); role and unit scope are enforced by the store itself, so an officer of commune A gets
-403 for a model of commune B and lists contain only their units. Errors are JSON:
+API token); role and unit scope are enforced by the store itself, so for an officer of commune A
+a model of commune B answers 404 exactly as an unknown id does (GET, PATCH, retire, audit by
+model, import preview) and lists contain only their units; a create with an id in use anywhere
+answers 409 with one message naming no unit. Errors are JSON:
 ``{"error": ..., "message": ...}`` with the status of the error (400, 403, 404, 409).
 
 Routes
@@ -44,7 +46,7 @@ from werkzeug.utils import secure_filename
 
 from ._errors import ConflictError, GeoAnttError, ValidationError
 from ._time import parse_local_time
-from .auth import current_user
+from .auth import current_user, error_response
 from .schema import MODEL_COLUMNS
 from .io import json_value
 from .store import Store
@@ -107,7 +109,7 @@ def _version(body: Mapping[str, Any]) -> int:
 
 @bp.errorhandler(GeoAnttError)
 def _error(exc: GeoAnttError) -> Any:
-    return jsonify(exc.to_dict()), exc.http_status
+    return error_response(exc)
 
 
 @bp.get("/models")

@@ -150,6 +150,33 @@ def test_login_rate_limit(app):
     assert _login(c, name="xem_a").status_code == 302
 
 
+def _login_from(app, address, **kw):
+    c = app.test_client()
+    c.environ_base["REMOTE_ADDR"] = address
+    return c, _login(c, **kw)
+
+
+def test_failures_from_one_client_do_not_lock_the_account_for_others(app):
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "10.0.0.66"
+    for _ in range(8):
+        _login(attacker, password="doan-bua")
+    assert _login(attacker).status_code == 429  # the guessing client stays throttled
+    victim, r = _login_from(app, "10.0.0.7")
+    assert r.status_code == 302 and victim.get("/api/me").get_json()["name"] == "can_bo_a"
+
+
+def test_successful_logins_do_not_count_against_the_limits(app):
+    # an office behind one address: many people (and many logins) a minute
+    for _ in range(8):
+        c, r = _login_from(app, "10.0.0.9")
+        assert r.status_code == 302
+    for name in ("admin", "xem_a", "can_bo_b"):
+        for _ in range(11):
+            c, r = _login_from(app, "10.0.0.10", name=name)
+            assert r.status_code == 302
+
+
 def test_api_tokens(app, store):
     token = store.create_token("can_bo_b", label="script", user=None)
     c = app.test_client()
@@ -168,7 +195,7 @@ def test_api_tokens(app, store):
     ("name", "model", "status"),
     [
         ("admin", "a1", 200), ("admin", "b1", 200),
-        ("can_bo_a", "a1", 200), ("can_bo_a", "b1", 403),
+        ("can_bo_a", "a1", 200), ("can_bo_a", "b1", 404),  # another commune's model: as an unknown id
         ("xem_a", "a1", 403), ("xem_a", "b1", 403),
     ],
 )
@@ -244,3 +271,183 @@ def test_init_auth_on_the_app_factory(synthetic_dir, synthetic_cov, web_store):
     assert r.status_code == 302
     assert c.get(r.headers["Location"]).headers["Location"] == "/map"  # landing -> the map page
     assert c.get("/collections").status_code == 200
+
+
+def _hold_write_lock(path):
+    """Another process's view: an open write transaction on the SQLite file (as a CLI import)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    return conn
+
+
+def test_token_reads_do_not_wait_for_a_writer(tmp_path):
+    import time
+
+    path = tmp_path / "busy.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed(store)
+        token = store.create_token("can_bo_b", label="script", user=None)
+        c = make_app(store).test_client()
+        lock = _hold_write_lock(path)
+        try:
+            t0 = time.perf_counter()
+            r = c.get("/api/models", headers={"Authorization": f"Bearer {token}"})
+            elapsed = time.perf_counter() - t0
+        finally:
+            lock.rollback()
+            lock.close()
+        assert r.status_code == 200 and r.get_json() == ["b1"]
+        assert elapsed < 2.0, f"a token read waited {elapsed:.1f} s for the write lock"
+        # the use was not recorded while locked; the next request records it
+        import sqlalchemy as sa
+
+        with store._engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT last_used_at FROM api_tokens")).scalar() is None
+        assert c.get("/api/models", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        with store._engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT last_used_at FROM api_tokens")).scalar() is not None
+
+
+def test_a_write_blocked_by_another_writer_answers_503(tmp_path, monkeypatch):
+    from geo_antt import BusyError
+    from geo_antt.store import _store
+
+    monkeypatch.setattr(_store, "_BUSY_TIMEOUT_MS", 200)  # do not wait 30 s in a test
+    path = tmp_path / "busy.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed(store)
+        token = store.create_token("can_bo_b", label="script", user=None)
+        app = make_app(store)
+
+        @app.errorhandler(BusyError)
+        def _busy(exc):  # what the app factory's handler does (geo_antt.auth.error_response)
+            from geo_antt.auth import error_response
+
+            return error_response(exc)
+
+        c = app.test_client()
+        c.get("/api/models", headers={"Authorization": f"Bearer {token}"})
+        lock = _hold_write_lock(path)
+        try:
+            r = c.post("/api/models/b1", json={"changes": {"range_m": 40}, "version": 1},
+                       headers={"Authorization": f"Bearer {token}"})
+            with pytest.raises(BusyError, match="busy"):
+                store.set_user_active("xem_a", False, user=None)
+        finally:
+            lock.rollback()
+            lock.close()
+        assert r.status_code == 503 and r.headers["Retry-After"] == "10"
+        assert r.get_json()["error"] == "BusyError"
+        assert store.get_model("b1")["version"] == 1
+
+
+def _replay(app, cookie):
+    """A fresh client (another machine) presenting a captured session cookie."""
+    c = app.test_client()
+    c.set_cookie("session", cookie)
+    return c.get("/api/me")
+
+
+def test_logout_ends_the_session_on_the_server(app):
+    c = app.test_client()
+    _login(c)
+    captured = c.get_cookie("session").value
+    assert _replay(app, captured).get_json()["name"] == "can_bo_a"
+    other = app.test_client()  # the same account in another browser
+    _login(other)
+    assert c.post("/logout", data={"csrf_token": _csrf(c)}).status_code == 302
+    r = _replay(app, captured)
+    assert r.status_code == 401 and r.get_json()["error"] == "Unauthorized"
+    # per-session: the other browser stays logged in
+    assert other.get("/api/me").get_json()["name"] == "can_bo_a"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["users", "passwd", "can_bo_a", "--password-stdin"],
+        ["users", "disable", "can_bo_a"],
+        ["users", "set", "can_bo_a", "--role", "viewer"],
+        ["users", "set", "can_bo_a", "--unit", "A1"],
+        ["users", "logout", "can_bo_a"],
+    ],
+    ids=["passwd", "disable", "role", "units", "logout"],
+)
+def test_cli_account_changes_end_sessions(app, store, tmp_path, monkeypatch, argv):
+    import io
+
+    from geo_antt.cli import main
+
+    c = app.test_client()
+    _login(c)
+    captured = c.get_cookie("session").value
+    bystander = app.test_client()
+    _login(bystander, name="can_bo_b")
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-moi-456\n"))
+    assert main([*argv, "--db", str(tmp_path / "auth.sqlite")]) == 0
+    assert _replay(app, captured).status_code == 401
+    assert c.get("/api/me").status_code == 401
+    assert bystander.get("/api/me").get_json()["name"] == "can_bo_b"  # other accounts go on
+
+
+def test_an_unchanged_access_keeps_sessions_and_end_sessions_logs_out_everywhere(app, store):
+    c, d = app.test_client(), app.test_client()
+    _login(c)
+    _login(d)
+    store.set_user_access("can_bo_a", role="officer", unit_codes=["A"], user=None)  # no change
+    assert c.get("/api/me").status_code == 200
+    with pytest.raises(GeoAnttError, match="only an admin"):
+        store.end_sessions("can_bo_a", user=store.get_user("can_bo_b"))
+    assert store.end_sessions("can_bo_a", user=store.get_user("can_bo_a")) == 2
+    assert c.get("/api/me").status_code == 401 and d.get("/api/me").status_code == 401
+
+
+def test_expired_sessions_do_not_log_in(store):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from geo_antt.store import _tables as T
+
+    app = make_app(store)
+    c = app.test_client()
+    _login(c)
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    with store._engine.begin() as conn:  # as if the session had begun 13 hours ago
+        conn.execute(T.web_sessions.update().values(expires_at=past))
+    assert c.get("/api/me").status_code == 401
+    _login(app.test_client())  # a login purges expired sessions
+    with store._engine.connect() as conn:
+        expiries = conn.execute(sa.select(T.web_sessions.c.expires_at)).scalars().all()
+    assert len(expiries) == 1 and expiries[0] > dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=11)
+
+
+def test_login_and_logout_while_an_import_holds_the_lock(tmp_path, monkeypatch):
+    from geo_antt.store import _store
+
+    monkeypatch.setattr(_store, "_BUSY_TIMEOUT_MS", 200)  # do not wait 30 s in a test
+    path = tmp_path / "busy.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed(store)
+        app = make_app(store)
+        c, d = app.test_client(), app.test_client()
+        _login(c)
+        token_c, token_d = _csrf(c), _csrf(d)
+        lock = _hold_write_lock(path)
+        try:
+            r_login = d.post("/login", data={"csrf_token": token_d, "name": "can_bo_b", "password": PASSWORD})
+            r_logout = c.post("/logout", data={"csrf_token": token_c})
+            still = c.get("/api/me")
+        finally:
+            lock.rollback()
+            lock.close()
+        assert r_login.status_code == 503 and r_login.headers["Retry-After"] == "10"
+        assert "Hệ thống đang bận ghi dữ liệu" in r_login.get_data(as_text=True)
+        assert d.get("/api/me").status_code == 401  # not logged in
+        # logout could not end the session on the server: it says so and the session goes on
+        assert r_logout.status_code == 503 and "đang bận" in r_logout.get_data(as_text=True)
+        assert still.get_json()["name"] == "can_bo_a"
+        assert c.post("/logout", data={"csrf_token": _csrf(c)}).status_code == 302
+        assert c.get("/api/me").status_code == 401

@@ -77,7 +77,7 @@ def test_scoped_reads(cat):
         cat.scoped("nope", a)
     page = cat.items("camera", allowed=a)
     assert page.number_matched == sum(1 for f in page.features if json.loads(f)["properties"]["unit_code"].startswith("28903-")) > 0
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(NotFoundError, match="has no feature 'CAM013'"):  # as an unknown id
         cat.item("camera", "CAM013", allowed=a)  # a camera of Xã An Thạnh
     assert cat.top_units(a) == ["28903"]
     assert [u["code"] for u in cat.children(None, allowed=a)] == ["28903"]

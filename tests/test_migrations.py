@@ -61,7 +61,7 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
         _insert_at_first_revision(store)
         assert "api_tokens" not in sa.inspect(store._engine).get_table_names()
     with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:  # opening upgrades to head
-        assert store.revision() == store.head_revision() == "0005"
+        assert store.revision() == store.head_revision() == "0006"
         f = store.models_frame()
         assert f.index.tolist() == ["m1", "m2"]
         assert f.loc["m1", "version"] == 3 and f.loc["m1", "name"] == "Camera Đình Làng"
@@ -74,6 +74,8 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
         user = store.authenticate("an", PASSWORD)
         assert user is not None and user.unit_codes == ("A",)
         assert store.create_token("an", user=None).startswith("gat_")  # the new table works
+        sid = store.start_session("an", lifetime_s=3600)  # 0006: server-side web sessions
+        assert store.user_for_session(sid).name == "an"
         store.update_model("m1", {"range_m": 30.0}, expected_version=3, user=user)
         # downgrade and upgrade again: still everything there
         assert store.downgrade("0001") == "0001"
@@ -85,7 +87,7 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
 def test_open_is_idempotent(store_url):
     for _ in range(2):
         with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
-            assert store.revision() == "0005"
+            assert store.revision() == "0006"
 
 
 def test_a_newer_schema_is_refused_clearly(tmp_path):
@@ -95,3 +97,17 @@ def test_a_newer_schema_is_refused_clearly(tmp_path):
             conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(GeoAnttError, match="newer geo-antt"):
         Store.open(url, password_hasher=CHEAP_HASHER)
+
+
+def test_web_sessions_revision_up_and_down(store_url):
+    with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
+        store.add_user("an", role="viewer", password=PASSWORD, user=None)
+        sid = store.start_session("an", lifetime_s=60)
+        assert store.downgrade("0005") == "0005"
+        assert "web_sessions" not in sa.inspect(store._engine).get_table_names()
+        store.upgrade()
+        assert store.revision() == "0006"
+        assert store.user_for_session(sid) is None  # sessions do not survive a downgrade
+        sid = store.start_session("an", lifetime_s=60)
+        assert store.user_for_session(sid).name == "an"
+        assert store.end_session(sid) and store.user_for_session(sid) is None

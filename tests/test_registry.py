@@ -67,7 +67,7 @@ def test_list_get_and_scope(app):
     ids = [f["id"] for f in c.get("/api/registry/models?bbox=106.1,10.0,106.2,10.1").get_json()["features"]]
     assert ids == ["a2"]
     r = c.get("/api/registry/models/b1")
-    assert r.status_code == 403 and r.get_json()["error"] == "PermissionDeniedError"
+    assert r.status_code == 404 and r.get_json()["error"] == "NotFoundError"
     assert c.get("/api/registry/models/zz").status_code == 404
     assert c.get("/api/registry/models?unit=B").status_code == 403
 
@@ -130,3 +130,105 @@ def test_import_preview_then_commit(app, store):
     r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(good), "notes.txt")}, headers=h)
     assert r.status_code == 400
     json.dumps(body)  # the preview is plain JSON
+
+
+def _same_answer(r_other, r_unknown, other_id, unknown_id):
+    """Status and body of two answers are the same once the two ids are swapped."""
+    assert r_other.status_code == r_unknown.status_code
+    assert r_other.get_data(as_text=True).replace(other_id, unknown_id) == r_unknown.get_data(as_text=True)
+    return r_other
+
+
+def test_ids_of_another_commune_answer_as_unknown_ids(app, store):
+    """As an attacker with an officer's account of commune A: nothing tells b1 (a model of the
+    neighbouring commune B) from zz (no such model)."""
+    c = _client(app, "can_bo_a")
+    h = {"X-CSRFToken": c.csrf}
+    r = _same_answer(c.get("/api/registry/models/b1"), c.get("/api/registry/models/zz"), "b1", "zz")
+    assert r.status_code == 404 and "B" not in r.get_json()["message"].replace("b1", "")
+    patch = {"version": 1, "changes": {"name": "x"}}
+    r = _same_answer(c.patch("/api/registry/models/b1", json=patch, headers=h),
+                     c.patch("/api/registry/models/zz", json=patch, headers=h), "b1", "zz")
+    assert r.status_code == 404
+    _same_answer(c.post("/api/registry/models/b1/retire", json={"version": 1}, headers=h),
+                 c.post("/api/registry/models/zz/retire", json={"version": 1}, headers=h), "b1", "zz")
+    _same_answer(c.get("/api/registry/audit?model=b1"), c.get("/api/registry/audit?model=zz"), "b1", "zz")
+    assert c.get("/api/registry/audit?model=b1").get_json() == []
+
+    def preview(mid):
+        data = _geojson_bytes([model_record(mid, "A1", 106.05, 10.06)])
+        r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h)
+        body = r.get_json()
+        body.pop("fingerprint")
+        return r.status_code, json.dumps(body, sort_keys=True)
+
+    status_b, body_b = preview("b1")
+    assert (status_b, body_b.replace("b1", "zz")) == preview("zz")
+    assert '"new": 1' in body_b
+    assert store.get_model("b1")["unit_code"] == "B1" and store.get_model("b1")["version"] == 1  # untouched
+
+
+def test_create_or_import_with_a_taken_id_names_no_unit(app, store):
+    c = _client(app, "can_bo_a")
+    h = {"X-CSRFToken": c.csrf}
+
+    def create(mid):
+        feature = {"type": "Feature", "id": mid, "geometry": {"type": "Point", "coordinates": [106.12, 10.02]},
+                   "properties": {"kind": "checkpoint", "name": "Chốt", "unit_code": "A2", "radius_m": 40}}
+        return c.post("/api/registry/models", json=feature, headers=h)
+
+    # an id of commune B answers as an id of the officer's own commune does: in use, nothing more
+    r = _same_answer(create("b1"), create("a1"), "b1", "a1")
+    assert r.status_code == 409 and r.get_json()["error"] == "ConflictError"
+    message = r.get_json()["message"]
+    assert "already in use" in message and "B1" not in message and "can_bo_b" not in message
+    data = _geojson_bytes([model_record("b1", "A1", 106.05, 10.06)])
+    body = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h).get_json()
+    r = c.post("/api/registry/import", data={"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
+                                             "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h)
+    assert r.status_code == 409 and "already in use" in r.get_json()["message"] and "B1" not in r.get_json()["message"]
+    assert store.get_model("b1")["unit_code"] == "B1" and store.get_model("b1")["version"] == 1
+
+
+def test_reads_answer_while_an_import_holds_the_write_lock(app, store, tmp_path):
+    """A CLI import holds SQLite's write lock: token reads, the coverage figures (whose cache
+    is written best-effort) and session reads answer at once; a write answers 503."""
+    import sqlite3
+    import time
+
+    from geo_antt.store import _store
+
+    token = store.create_token("can_bo_b", label="script", user=None)
+    s = _client(app, "can_bo_a")
+    auth = {"Authorization": f"Bearer {token}"}
+    lock = sqlite3.connect(tmp_path / "reg.sqlite", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        t0 = time.perf_counter()
+        r_token = app.test_client().get("/api/registry/models", headers=auth)
+        r_cov = app.test_client().get("/api/registry/coverage", headers=auth)
+        r_session = s.get("/api/registry/models/a1")
+        elapsed = time.perf_counter() - t0
+        _store._BUSY_TIMEOUT_MS, saved = 200, _store._BUSY_TIMEOUT_MS  # a write: do not wait 30 s here
+        try:
+            with Store.open(f"sqlite:///{tmp_path / 'reg.sqlite'}", password_hasher=CHEAP_HASHER, upgrade=False) as quick:
+                app_w = Flask(__name__)
+                app_w.config.update(SECRET_KEY="test-secret", TESTING=True)
+                init_auth(app_w, quick)
+                init_registry(app_w, quick)
+                r_write = app_w.test_client().patch("/api/registry/models/b1", json={"version": 1, "changes": {"name": "x"}},
+                                                    headers=auth)
+        finally:
+            _store._BUSY_TIMEOUT_MS = saved
+    finally:
+        lock.rollback()
+        lock.close()
+    assert r_token.status_code == 200 and [f["id"] for f in r_token.get_json()["features"]] == ["b1"]
+    assert r_cov.status_code == 200 and [u["code"] for u in r_cov.get_json()["units"]] == ["B1"]
+    assert r_session.status_code == 200
+    assert elapsed < 3.0, f"reads waited {elapsed:.1f} s for the write lock"
+    assert r_write.status_code == 503 and int(r_write.headers["Retry-After"]) > 0
+    assert r_write.get_json()["error"] == "BusyError"
+    # once the lock is free, the figures are cached as before
+    assert app.test_client().get("/api/registry/coverage", headers=auth).status_code == 200
+    assert store.coverage_frame(level="hamlet", user=store.get_user("can_bo_b")).attrs["recomputed"] == []

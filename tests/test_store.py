@@ -120,11 +120,11 @@ MATRIX = [
     ("admin", "update", "a1", None),
     ("admin", "update", "b1", None),
     ("officer", "read", "a1", None),
-    ("officer", "read", "b1", PermissionDeniedError),
+    ("officer", "read", "b1", NotFoundError),
     ("officer", "update", "a1", None),
-    ("officer", "update", "b1", PermissionDeniedError),
+    ("officer", "update", "b1", NotFoundError),
     ("viewer", "read", "a1", None),
-    ("viewer", "read", "b1", PermissionDeniedError),
+    ("viewer", "read", "b1", NotFoundError),
     ("viewer", "update", "a1", PermissionDeniedError),
     ("viewer", "update", "b1", PermissionDeniedError),
 ]
@@ -335,18 +335,24 @@ def test_import_with_bad_rows_leaves_the_store_unchanged(store, users):
     assert reasons[(4, "unit_code")] == "outside unit A"
     assert reasons[(5, "id")] == "duplicate id (also row 2)"
     assert reasons[(6, "kind")].startswith("unknown kind")
-    assert "outside the area" in reasons[(7, "id")]
+    assert (7, "id") not in reasons  # an id of commune B previews as a new id would
+    assert sorted(r["id"] for r in p.new) == ["b1", "n1"]
     # without row numbers, rows are named by id
     by_id = store.preview_import(gdf.drop(columns="source_row"), user=users["officer"], unit_code="A", source="bad.csv")
     assert str(by_id.rejected[0]) == "bad.csv, id n2, field 'geometry': position outside unit A (value '106.250000, 10.050000')"
-    assert p.counts()["rejected"] == 5 and p.counts()["new"] == 1
+    assert p.counts()["rejected"] == 4 and p.counts()["new"] == 2
     with pytest.raises(ValidationError) as ei:
         store.commit_import(p, user=users["officer"])
     assert "nothing imported" in ei.value.message and "bad.csv, row 3, field 'geometry'" in ei.value.message
     after = _snapshot(store)
     pd.testing.assert_frame_equal(after[0], before[0])
     assert after[1] == before[1]
+    # the id of commune B is in use: the commit says so, naming no unit (nothing imported)
+    with pytest.raises(ConflictError, match="'b1' is already in use") as ci:
+        store.commit_import(p, user=users["officer"], skip_rejected=True)
+    assert "B1" not in ci.value.message and _snapshot(store)[1] == before[1]
     # the accepted rows can be applied explicitly
+    p = store.preview_import(gdf[gdf["id"] != "b1"], user=users["officer"], unit_code="A", source="bad.csv")
     assert store.commit_import(p, user=users["officer"], skip_rejected=True)["new"] == 1
     assert "n1" in store.models_frame().index
 
@@ -663,3 +669,28 @@ def test_changes_since_asks_for_a_reload_after_units_change_or_a_restore(store, 
     path = store.export_backup(tmp_path / "b.gpkg")
     store.restore_backup(path)
     assert store.changes_since(g1).reload
+
+
+def test_a_locked_database_is_a_busy_error_not_a_crash(tmp_path, monkeypatch):
+    """"database is locked" never escapes the store as a raw driver error (the web answers 503)."""
+    import sqlite3
+
+    from geo_antt import BusyError
+    from geo_antt.store import _store
+
+    monkeypatch.setattr(_store, "_BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "locked.sqlite"
+    with Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER) as store:
+        seed(store)
+        store.close()  # no pooled connection left
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("PRAGMA locking_mode=EXCLUSIVE")  # then readers are locked out too
+        try:
+            other.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(BusyError, match="busy"):
+                store.models_frame()
+            with pytest.raises(BusyError, match="busy"):
+                store.create_model(model_record("n9", "A1", 106.05, 10.06), user=None)
+        finally:
+            other.rollback()
+            other.close()

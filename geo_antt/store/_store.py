@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -36,6 +36,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from ..io import json_value
 from .._errors import (
+    BusyError,
     ConflictError,
     GeoAnttError,
     NotFoundError,
@@ -84,6 +85,9 @@ _NAME_RE = re.compile(r"^[^\s/\\:]{1,128}$")
 _CHUNK = 500
 _TOKEN_PREFIX = "gat_"
 _PREVIEW_USER = object()  # commit_import: "the account that made the preview"
+_TOUCH_INTERVAL_S = 60  # an API token's last_used_at is recorded at most once a minute
+_TOUCH_WAIT_MS = 100
+_BUSY_TIMEOUT_MS = 30_000  # how long a write waits for another writer before BusyError (SQLite)  # ... and only if the write lock is free within this many milliseconds
 _PG_LOCK_KEY = 7_470_011  # advisory lock serialising concurrent migrations on PostgreSQL
 _BULK_INVALIDATE = 200  # a write touching more models than this drops the whole coverage cache
 _TAG_LIMIT = 20_000  # a write of more models than this makes readers reload all (changes_since)
@@ -167,7 +171,7 @@ def _engine_for(url: str) -> sa.Engine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, record: Any) -> None:
@@ -177,7 +181,7 @@ def _engine_for(url: str) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -202,8 +206,11 @@ class Store:
     Scope rules, enforced by every method that takes ``user``: an ``admin`` reads and changes
     everything; an ``officer`` reads and changes models whose ``unit_code`` is one of its units or
     a descendant of one (via ``parent_code``); a ``viewer`` only reads them. Reading or changing
-    one model outside the scope raises :class:`~geo_antt.PermissionDeniedError` (HTTP 403); lists
-    are filtered to the scope. ``user=None`` means :data:`SYSTEM_USER` (command-line maintenance).
+    one model outside the scope raises :class:`~geo_antt.NotFoundError` (HTTP 404) with the
+    message of an unknown id (no existence oracle across units); putting a model into a unit
+    outside the scope raises :class:`~geo_antt.PermissionDeniedError` (HTTP 403); lists are
+    filtered to the scope. Creating a model whose id is in use anywhere raises
+    :class:`~geo_antt.ConflictError` with one message that names neither unit nor owner. ``user=None`` means :data:`SYSTEM_USER` (command-line maintenance).
     """
 
     def __init__(
@@ -317,13 +324,49 @@ class Store:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        with self._write_engine.begin() as conn:
-            yield conn
+        try:
+            with self._write_engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            if not _is_lock_error(exc):
+                raise
+            raise BusyError(
+                "the registry is busy with another write (an import?); nothing was changed: try again in a few seconds"
+            ) from None
+
+    def _try_write(self, work: Callable[[sa.Connection], Any]) -> bool:
+        """Run ``work(conn)`` in one write transaction if the write lock is free within
+        ``_TOUCH_WAIT_MS`` milliseconds; True when it ran. Never raises for a busy database:
+        for bookkeeping that must not make a reader wait (a token's ``last_used_at``, the
+        coverage cache)."""
+        try:
+            with self._engine.connect() as conn:
+                sqlite = self.backend == "sqlite"
+                if sqlite:  # before the transaction begins (BEGIN IMMEDIATE waits busy_timeout)
+                    conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={_TOUCH_WAIT_MS}")
+                try:
+                    with conn.execution_options(geo_antt_write=True).begin():
+                        if not sqlite:
+                            conn.execute(sa.text(f"SET LOCAL lock_timeout = '{_TOUCH_WAIT_MS}ms'"))
+                        work(conn)
+                finally:
+                    if sqlite:
+                        conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        except sa.exc.OperationalError as exc:
+            if _is_lock_error(exc):
+                return False
+            raise
+        return True
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self._engine.connect() as conn:
-            yield conn
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:  # rare with WAL (e.g. a checkpoint in progress)
+            if not _is_lock_error(exc):
+                raise
+            raise BusyError("the registry is busy (another write holds the database): try again in a few seconds") from None
 
     # ------------------------------------------------------------------------------------------
     # scope
@@ -412,6 +455,14 @@ class Store:
             raise PermissionDeniedError(f"{what}: no unit_code; account {user.name!r} may only use its own units ({', '.join(user.unit_codes) or 'none'})")
         if unit_code not in scope:
             raise PermissionDeniedError(f"{what}: unit {unit_code} is outside the area of account {user.name!r}")
+
+    @staticmethod
+    def _require_visible(scope: set[str] | None, row: Any, model_id: str) -> None:
+        """Raise :class:`~geo_antt.NotFoundError` unless the model ``row`` exists and is in
+        ``scope``: a model outside the account's area answers exactly as an unknown id (same
+        error, same message), so that ids cannot be probed across units."""
+        if row is None or (scope is not None and row.unit_code not in scope):
+            raise NotFoundError(f"no model with id {model_id!r}")
 
     # ------------------------------------------------------------------------------------------
     # units
@@ -566,7 +617,7 @@ class Store:
         return self._hasher.hash(password)
 
     def set_password(self, name: str, password: str, *, user: User | None) -> None:
-        """Set the password of ``name`` (admin, or the account itself)."""
+        """Set the password of ``name`` (admin, or the account itself); ends its web sessions."""
         actor = self._actor(user)
         if not actor.is_admin and actor.name != name:
             raise PermissionDeniedError("only an admin may set another account's password")
@@ -575,22 +626,27 @@ class Store:
             n = conn.execute(T.users.update().where(T.users.c.name == name).values(password_hash=h)).rowcount
             if n != 1:
                 raise NotFoundError(f"no account named {name!r}")
+            self._end_sessions(conn, name)
             self._audit(conn, actor, "user_password", detail={"user": name})
 
     def set_user_active(self, name: str, active: bool, *, user: User | None) -> None:
-        """Enable or disable an account (admin only); a disabled account's tokens stop working."""
+        """Enable or disable an account (admin only); a disabled account's tokens stop working and
+        its web sessions end."""
         actor = self._actor(user)
         self._require_admin(actor, "enable or disable accounts")
         with self._write() as conn:
             n = conn.execute(T.users.update().where(T.users.c.name == name).values(active=bool(active))).rowcount
             if n != 1:
                 raise NotFoundError(f"no account named {name!r}")
+            if not active:
+                self._end_sessions(conn, name)
             self._audit(conn, actor, "user_active", detail={"user": name, "active": bool(active)})
 
     def set_user_access(
         self, name: str, *, role: str | None = None, unit_codes: Iterable[str] | None = None, user: User | None
     ) -> User:
-        """Change the role and/or the units of an account (admin only); returns it afterwards."""
+        """Change the role and/or the units of an account (admin only); returns it afterwards.
+        A change ends the account's web sessions (it logs in again with its new rights)."""
         actor = self._actor(user)
         self._require_admin(actor, "change accounts")
         if role is not None and role not in ROLES:
@@ -612,6 +668,8 @@ class Store:
                     conn.execute(T.user_units.insert(), [{"user_id": row.id, "unit_code": c} for c in codes])
             new_row = conn.execute(sa.select(T.users).where(T.users.c.id == row.id)).one()
             new = self._user_from_row(conn, new_row)
+            if (new.role, new.unit_codes) != (old.role, old.unit_codes):
+                self._end_sessions(conn, name)
             self._audit(conn, actor, "user_access", detail={"user": name, "old": old.to_dict(), "new": new.to_dict()})
         return new
 
@@ -650,9 +708,9 @@ class Store:
             return None
         if row is None or not row.password_hash or not row.active or user is None:
             return None
-        if self._hasher.check_needs_rehash(stored):
-            with self._write() as conn:
-                conn.execute(T.users.update().where(T.users.c.id == row.id).values(password_hash=self._hasher.hash(password)))
+        if self._hasher.check_needs_rehash(stored):  # best effort: a later login does it if busy now
+            stmt = T.users.update().where(T.users.c.id == row.id).values(password_hash=self._hasher.hash(password))
+            self._try_write(lambda conn: conn.execute(stmt))
         return user
 
     def create_token(self, name: str, *, label: str = "", user: User | None) -> str:
@@ -703,10 +761,81 @@ class Store:
                 return None
             user = self._user_from_row(conn, row)
         now = _now()
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-            with self._write() as conn:
-                conn.execute(T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now))
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > _TOUCH_INTERVAL_S:
+            # best effort: a read never waits for the write lock (skipped while an import holds it)
+            stmt = T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now)
+            self._try_write(lambda conn: conn.execute(stmt))
         return user
+
+    # ------------------------------------------------------------------------------------------
+    # web sessions (server side, so that they can be ended at once)
+
+    def start_session(self, name: str, *, lifetime_s: float) -> str:
+        """Record a new web session of account ``name`` and return its id (random, 256 bits;
+        only its SHA-256 is stored). Expired sessions of every account are purged.
+
+        Parameters
+        ----------
+        name
+            The account that just logged in.
+        lifetime_s
+            Seconds until the session expires (the session cookie's lifetime).
+        """
+        if not (isinstance(lifetime_s, (int, float)) and 0 < lifetime_s < 366 * 86400):
+            raise GeoAnttError(f"session lifetime {lifetime_s!r} s: use more than 0 and less than 366 days")
+        sid = secrets.token_urlsafe(32)
+        now = _now()
+        with self._write() as conn:
+            row = conn.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first()
+            if row is None:
+                raise NotFoundError(f"no account named {name!r}")
+            conn.execute(T.web_sessions.delete().where(T.web_sessions.c.expires_at <= now))
+            conn.execute(
+                T.web_sessions.insert().values(
+                    id_hash=_token_hash(sid), user_id=row.id, created_at=now,
+                    expires_at=now + _dt.timedelta(seconds=float(lifetime_s)),
+                )
+            )
+        return sid
+
+    def user_for_session(self, session_id: str | None) -> User | None:
+        """The active account of the unexpired, not ended web session ``session_id``, else None
+        (a read: never waits for a writer)."""
+        if not session_id or not isinstance(session_id, str):
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(T.users)
+                .join(T.web_sessions, T.web_sessions.c.user_id == T.users.c.id)
+                .where(T.web_sessions.c.id_hash == _token_hash(session_id), T.web_sessions.c.expires_at > _now())
+            ).first()
+            if row is None or not row.active:
+                return None
+            return self._user_from_row(conn, row)
+
+    def end_session(self, session_id: str | None) -> bool:
+        """End one web session (logout); True when it was open."""
+        if not session_id or not isinstance(session_id, str):
+            return False
+        with self._write() as conn:
+            n = conn.execute(T.web_sessions.delete().where(T.web_sessions.c.id_hash == _token_hash(session_id))).rowcount
+        return n == 1
+
+    def end_sessions(self, name: str, *, user: User | None) -> int:
+        """End every web session of account ``name`` (admin, or the account itself: "log out
+        everywhere"); returns how many were open."""
+        actor = self._actor(user)
+        if not actor.is_admin and actor.name != name:
+            raise PermissionDeniedError("only an admin may end another account's sessions")
+        with self._write() as conn:
+            if conn.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first() is None:
+                raise NotFoundError(f"no account named {name!r}")
+            return self._end_sessions(conn, name)
+
+    @staticmethod
+    def _end_sessions(conn: sa.Connection, name: str) -> int:
+        uid = sa.select(T.users.c.id).where(T.users.c.name == name).scalar_subquery()
+        return conn.execute(T.web_sessions.delete().where(T.web_sessions.c.user_id == uid)).rowcount
 
     # ------------------------------------------------------------------------------------------
     # audit
@@ -893,9 +1022,7 @@ class Store:
         actor = self._actor(user)
         with self._read() as conn:
             row = conn.execute(self._model_select().where(T.models.c.id == model_id)).first()
-            if row is None:
-                raise NotFoundError(f"no model with id {model_id!r}")
-            self._check_unit_in_scope(self._scope(conn, actor), row.unit_code, actor, what=f"model {model_id}")
+            self._require_visible(self._scope(conn, actor), row, model_id)
         rec = self._row_record(row)
         rec.update({c: getattr(row, c) for c in self._META})
         return rec
@@ -943,7 +1070,7 @@ class Store:
             self._check_unit_in_scope(self._scope(conn, actor), rec["unit_code"], actor, what=f"model {rec['id']}")
             self._check_position(conn, rec, actor, what=f"model {rec['id']}")
             if conn.execute(sa.select(T.models.c.id).where(T.models.c.id == rec["id"])).first():
-                raise ConflictError(f"a model with id {rec['id']!r} exists already")
+                raise ConflictError(_id_taken(rec["id"]))
             conn.execute(T.models.insert().values(_db_values(rec, version=1, now=now, who=actor.name, created=True)))
             self._models_changed(conn, [rec])
             self._audit(conn, actor, "create", model_id=rec["id"], unit_code=rec["unit_code"], new=to_json_record(rec))
@@ -991,10 +1118,8 @@ class Store:
         delta = normalize_record(changes, partial=True)
         with self._write() as conn:
             row = conn.execute(self._model_select().where(T.models.c.id == model_id).with_for_update()).first()
-            if row is None:
-                raise NotFoundError(f"no model with id {model_id!r}")
             scope = self._scope(conn, actor)
-            self._check_unit_in_scope(scope, row.unit_code, actor, what=f"model {model_id}")
+            self._require_visible(scope, row, model_id)
             if row.version != int(expected_version):
                 raise ConflictError(
                     f"model {model_id} was changed by {row.updated_by} at {row.updated_at:%Y-%m-%d %H:%M:%S} UTC "
@@ -1048,10 +1173,12 @@ class Store:
     ) -> ImportPreview:
         """Compare a models frame with the store without changing anything.
 
-        Each row becomes *new* (its id is not stored), *update* (stored, some field differs: the
+        Each row becomes *new* (its id is not stored, or is the id of a model outside the user's
+        area: such ids preview exactly as unknown ones, and committing them fails as for any id
+        in use, so that a preview never tells which ids exist elsewhere), *update* (stored, some field differs: the
         preview lists each difference), *unchanged*, or *rejected* with every reason: invalid
         values, duplicate id in the input, unknown unit, unit outside ``unit_code`` or the user's
-        scope, an id that belongs to a model of another area, and — for ``unit_code`` (or, for a
+        scope, and — for ``unit_code`` (or, for a
         non-admin without one, the user's units) — a position outside the unit's polygon.
 
         Parameters
@@ -1197,13 +1324,10 @@ class Store:
         unchanged: list[str] = []
         for place, rowno, rec in records:
             row = existing.get(rec["id"])
-            if row is None:
+            if row is None or (scope is not None and row.unit_code not in scope):
+                # a model outside the area previews as an unknown id would (no existence
+                # oracle); committing it then fails as any taken id does (ConflictError)
                 new.append(rec)
-                continue
-            if scope is not None and row.unit_code not in scope:
-                rejected.append(Problem(place, rowno, "id", rec["id"], f"id of a model of unit {row.unit_code}, outside the area of account {actor.name!r}"))
-                problem_ids.append(rec["id"])
-                rejected_ids.append(rec["id"])
                 continue
             old = self._row_record(row)
             incoming = {k: rec[k] for k in present}
@@ -1278,8 +1402,8 @@ class Store:
             ids_new = [r["id"] for r in preview.new]
             for chunk in _chunks(ids_new):
                 clash = conn.execute(sa.select(T.models.c.id).where(T.models.c.id.in_(chunk))).scalars().first()
-                if clash is not None:
-                    raise ConflictError(f"model {clash!r} was added by someone else after the preview; preview again")
+                if clash is not None:  # also an id of a model outside the area (previewed as new)
+                    raise ConflictError(f"{_id_taken(clash)}; nothing imported")
             for chunk in _chunks(list(preview.base_versions)):
                 for mid, ver in conn.execute(
                     sa.select(T.models.c.id, T.models.c.version).where(T.models.c.id.in_(chunk)).with_for_update()
@@ -1563,7 +1687,8 @@ class Store:
                 figs = result.units.drop(columns=[c for c in ("geometry", "rank") if c in result.units.columns])
                 computed = {str(code): {k: json_value(v) for k, v in row.items()} for code, row in zip(figs.index, figs.to_dict("records"))}
         if computed:
-            with self._write() as conn:
+
+            def keep(conn: sa.Connection) -> None:
                 if self._generation(conn, lock=True) == gen0:  # no model changed meanwhile
                     cc = T.coverage_cache
                     for chunk in _chunks(list(computed)):
@@ -1572,6 +1697,9 @@ class Store:
                     rows_in = [{"unit_code": c, "settings_key": key, "figures": f, "computed_at": now} for c, f in computed.items()]
                     for i in range(0, len(rows_in), _CHUNK):
                         conn.execute(cc.insert(), rows_in[i : i + _CHUNK])
+
+            # a reader never waits for a writer: while one holds the lock, the figures are not cached
+            self._try_write(keep)
         allfigs = {**cached, **computed}
         frame = pd.DataFrame.from_dict({c: allfigs[c] for c in codes if c in allfigs}, orient="index")
         frame.index.name = "code"
@@ -1651,6 +1779,24 @@ def _metres_to_degrees(metres: float, *, lat: float) -> tuple[float, float]:
     dlat = metres / 110_574.0
     dlon = metres / (111_320.0 * max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6))
     return dlon, dlat
+
+
+def _id_taken(model_id: str) -> str:
+    """The one message for a new model whose id is taken, whoever's model holds it: ids are
+    unique across units, so a create reveals that an id is in use, but never where or whose."""
+    return (
+        f"the id {model_id!r} is already in use (ids are unique across all units): "
+        "choose another id, or leave it out and one is generated"
+    )
+
+
+def _is_lock_error(exc: sa.exc.OperationalError) -> bool:
+    """True for "the database is locked/busy" (SQLite) or a lock timeout (PostgreSQL)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in ("55P03", "40P01"):  # lock_not_available, deadlock_detected
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
 
 def _aware(t: _dt.datetime) -> _dt.datetime:

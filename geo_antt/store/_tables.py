@@ -22,6 +22,7 @@ __all__ = [
     "api_tokens",
     "coverage_cache",
     "store_meta",
+    "web_sessions",
     "MODEL_DATA_COLUMNS",
 ]
 
@@ -141,4 +142,13 @@ store_meta = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+web_sessions = sa.Table(  # 0006: one row per logged-in browser (SHA-256 of its session id)
+    "web_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
