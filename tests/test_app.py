@@ -296,6 +296,8 @@ def test_an_officer_scope_follows_a_new_unit_and_a_changed_account(app, web_stor
     assert c.get("/collections/hamlets/items/28903-new").status_code == 200
     assert c.get(f"/collections/camera/items/{CAM_A}").status_code == 200
     web_store.set_user_access(WEB_USERS["officer"][0], role="officer", unit_codes=[B], user=None)
+    assert c.get(f"/collections/camera/items/{CAM_B}").status_code == 401  # the change ended its sessions
+    c = login(app, "officer")
     assert c.get(f"/collections/camera/items/{CAM_B}").status_code == 200
     assert c.get(f"/collections/camera/items/{CAM_A}").status_code in (403, 404)
 
