@@ -35,6 +35,7 @@ bp = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000
+MAX_QUERY_CHARS = 200  # a search text (unit names are far shorter)
 GEOJSON = "application/geo+json"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -75,6 +76,8 @@ def _unit_arg() -> str | None:
 @bp.get("/")
 def landing():
     """Landing page: JSON for API clients (Accept JSON or ``?f=json``), the map for browsers."""
+    if request.args.get("f") not in (None, "json", "html"):
+        raise GeoAnttError(f"f={request.args.get('f')[:40]!r}: use f=json or f=html")
     if not _wants_json():
         from .views import render_map
 
@@ -200,21 +203,26 @@ def openapi_document() -> dict[str, Any]:
               "description": "minLon,minLat,maxLon,maxLat in degrees (WGS84)",
               "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}}
     p_limit = {"name": "limit", "in": "query", "required": False,
-               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}}
+               "description": f"features per page; a larger value is served as {MAX_LIMIT} (the server's maximum)",
+               "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}}
     p_offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}}
     p_unit = {"name": "unit", "in": "query", "required": False,
               "description": "administrative unit code: that unit and all units below it", "schema": {"type": "string"}}
     err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     js = {"application/json": {"schema": {"type": "object"}}}
     gj = {GEOJSON: {"schema": {"type": "object"}}}
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "geo-antt", "version": current_app.config.get("API_VERSION", "1.0"),
                  "description": "Security models, coverage and gaps per hamlet (OGC API - Features)"},
         "servers": [{"url": request.url_root.rstrip("/")}],
         "paths": {
-            "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage",
-                          "responses": {"200": {"description": "links", "content": js}}}},
+            "/": {"get": {"summary": "Landing page: JSON links for API clients, the map for browsers (Accept: text/html "
+                                     "or ?f=html)", "operationId": "getLandingPage",
+                          "parameters": [{"name": "f", "in": "query", "required": False,
+                                          "schema": {"type": "string", "enum": ["json", "html"]}}],
+                          "responses": {"200": {"description": "links, or the map page",
+                                                "content": {**js, "text/html": {"schema": {"type": "string"}}}}}}},
             "/openapi": {"get": {"summary": "This document", "operationId": "getOpenAPI",
                                  "responses": {"200": {"description": "OpenAPI 3.0", "content": {
                                      "application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}}}}},
@@ -246,7 +254,10 @@ def openapi_document() -> dict[str, Any]:
                               "404": err}}},
             "/api/search": {"get": {
                 "summary": "Units by name (diacritics and case ignored)", "operationId": "searchUnits",
-                "parameters": [{"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}],
+                "parameters": [{"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS}},
+                               {"name": "limit", "in": "query", "required": False,
+                                "description": "results; a larger value is served as 100",
+                                "schema": {"type": "integer", "minimum": 1, "default": 20}}],
                 "responses": {"200": {"description": "units", "content": js}}}},
             "/api/units": {"get": {
                 "summary": "Units directly below a unit (top level without parent)", "operationId": "childUnits",
@@ -272,6 +283,61 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"token": []}, {"session": []}],
     }
+    _complete_responses(doc, err)
+    return doc
+
+
+# Status codes every operation may answer: bad or unknown parameters (400), not logged in (401),
+# outside the account's area (403), unknown unit or id (404), rate limit (429), the store busy
+# with another writer (503); and with a body, a body over the size limit (413).
+_COMMON_STATUS = ("400", "401", "403", "404", "429", "503")
+# Query parameters every operation accepts: the output format and the language.
+_ALWAYS_ALLOWED_QUERY = frozenset({"f", "lang"})
+
+
+def _complete_responses(doc: dict[str, Any], err: dict[str, Any]) -> None:
+    """Add the common error responses to every operation of ``doc`` that does not list them."""
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            for code in _COMMON_STATUS + (("413",) if "requestBody" in op else ()):
+                responses.setdefault(code, err)
+
+
+def _route_key(path: str) -> str:
+    """A route with its variables blanked: ``/a/<cid>/b`` and ``/a/{collectionId}/b`` match."""
+    return re.sub(r"<[^>]*>|\{[^}]*\}", "{}", path)
+
+
+def _documented_query_params() -> dict[tuple[str, str], frozenset[str]]:
+    """``{(METHOD, route key): query parameter names}`` of the OpenAPI document (once per app)."""
+    ext = current_app.extensions["geo_antt"]
+    known = getattr(ext, "query_params", None)
+    if known is None:
+        known = {}
+        for path, ops in openapi_document()["paths"].items():
+            for method, op in ops.items():
+                names = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+                known[(method.upper(), _route_key(path))] = frozenset(names) | _ALWAYS_ALLOWED_QUERY
+        ext.query_params = known
+    return known
+
+
+@bp.before_app_request
+def _reject_unknown_query_params() -> None:
+    """An operation of the OpenAPI document called with a query parameter it does not take is a
+    client error (400 naming it; OGC API - Features ``/req/core/query-param-invalid``), never
+    silently ignored: a misspelt ``bbox`` must not return everything."""
+    rule = request.url_rule
+    if rule is None or not request.args:
+        return
+    allowed = _documented_query_params().get((request.method, _route_key(rule.rule)))
+    if allowed is None:
+        return
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        shown = ", ".join(repr(u[:40]) for u in unknown[:5])
+        raise GeoAnttError(f"unknown query parameter(s) {shown}: this operation takes {', '.join(sorted(allowed))}")
 
 
 def _planning_paths(*, js, gj, err) -> dict[str, Any]:
@@ -337,7 +403,7 @@ def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:
             "get": {"summary": "Models of the registry (within the account's units)", "operationId": "listModels",
                     "parameters": [p_unit, p_bbox, {"name": "status", "in": "query", "required": False,
                                                     "schema": {"type": "string", "enum": list(STATUSES)}}],
-                    "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": gj}, "400": err, "403": err}},
+                    "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": {**gj, **js}}, "400": err, "403": err}},
             "post": {"summary": "Create a model", "operationId": "createModel",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                      "responses": {"201": {"description": "the stored model (a GeoJSON Feature)", "content": gj}, **w}},
@@ -357,8 +423,18 @@ def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:
         "/api/registry/audit": {"get": {
             "summary": "Audit log, newest first: who changed what, when, old and new values", "operationId": "auditLog",
             "parameters": [{"name": "model", "in": "query", "required": False, "schema": {"type": "string"}},
-                           {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}],
-            "responses": {"200": {"description": "entries", "content": js}, "403": err}}},
+                           {"name": "user", "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": "account name"},
+                           p_unit,
+                           {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+                            "description": "first day (Vietnam time), ISO date"},
+                           {"name": "until", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+                            "description": "last day (Vietnam time), ISO date"},
+                           {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+                           {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {"200": {"description": "entries, newest first",
+                                  "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+                          "403": err}}},
         "/api/registry/coverage": {"get": {
             "summary": "Coverage per unit from the store's per-area cache", "operationId": "registryCoverage",
             "parameters": [p_unit, {"name": "level", "in": "query", "required": False,
@@ -402,7 +478,11 @@ def export(name: str):
 
 @bp.get("/api/search")
 def search():
-    q = request.args.get("q", "")
+    q = request.args.get("q")
+    if q is None:
+        raise GeoAnttError("q: the text to search for is required (/api/search?q=...)")
+    if len(q) > MAX_QUERY_CHARS:
+        raise GeoAnttError(f"q: at most {MAX_QUERY_CHARS} characters, got {len(q)}")
     limit = _int_arg("limit", 20, minimum=1, maximum=100)
     return jsonify({"query": q, "results": get_catalog().search(q, limit=limit, allowed=scope_codes())})
 

@@ -193,11 +193,12 @@ def audit() -> Any:
 @bp.get("/coverage")
 def coverage() -> Any:
     """Coverage figures per unit of a level (scoped)."""
-    frame = _store().coverage_frame(
-        level=request.args.get("level", "hamlet"), unit_code=request.args.get("unit") or None, user=current_user()
-    )
+    level = request.args.get("level", "hamlet")
+    if level not in ("hamlet", "commune"):
+        raise GeoAnttError(f"level={level[:40]!r}: use hamlet or commune")
+    frame = _store().coverage_frame(level=level, unit_code=request.args.get("unit") or None, user=current_user())
     rows = [{"code": code, **{k: json_value(v) for k, v in r.items()}} for code, r in zip(frame.index, frame.to_dict("records"))]
-    return jsonify({"level": request.args.get("level", "hamlet"), "units": rows})
+    return jsonify({"level": level, "units": rows})
 
 
 @bp.post("/import")

@@ -385,3 +385,24 @@ def test_factory_in_memory_dataset_without_coverage(monkeypatch, web_store):
     st = c.get("/api/stats").get_json()
     assert st["coverage"] is None and st["least_covered"] == []
     assert c.get("/", headers={"Accept": "text/html"}).status_code == 200
+
+
+def test_an_unknown_query_parameter_is_a_client_error(client):
+    """OGC API - Features /req/core/query-param-invalid: a parameter the operation does not take
+    (a misspelt ``bbox``) answers 400 naming it, on every operation of the OpenAPI document;
+    ``f`` and ``lang`` are taken everywhere."""
+    r = client.get("/collections/camera/items?ooga=booga")
+    assert r.status_code == 400 and "ooga" in r.get_json()["message"] and "bbox" in r.get_json()["message"]
+    assert client.get("/collections/camera/items?bbx=1,2,3,4").status_code == 400
+    assert client.get("/collections/camera/items?limit=2&lang=en&f=json").status_code == 200
+    assert client.get("/api/registry/audit?model=x&nosuch=1").status_code == 400
+    assert client.get("/api/stats?lang=en").status_code == 200
+
+
+def test_search_and_coverage_reject_what_their_schema_does_not_allow(client):
+    assert client.get("/api/search").status_code == 400  # q is required
+    assert client.get("/api/search", query_string={"q": "x" * 201}).status_code == 400
+    assert client.get("/api/search", query_string={"q": "x" * 200}).status_code == 200
+    assert client.get("/api/search?q=an&limit=5000").status_code == 200  # served as the maximum, 100
+    assert client.get("/api/registry/coverage?level=province").status_code == 400
+    assert client.get("/?f=xml").status_code == 400
