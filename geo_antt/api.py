@@ -47,7 +47,9 @@ _SAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]+")
 
 
 def _lang() -> str:
-    return "en" if request.args.get("lang") == "en" else "vi"
+    from .app import request_lang
+
+    return request_lang()
 
 
 def _int_arg(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:

@@ -47,7 +47,7 @@ from types import SimpleNamespace
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, has_request_context, jsonify, request
+from flask import Flask, current_app, g, has_request_context, jsonify, request, session
 from werkzeug.exceptions import HTTPException
 
 from ._assets import use_local_assets
@@ -65,6 +65,7 @@ __all__ = [
     "get_store",
     "scope_codes",
     "store_generation",
+    "request_lang",
     "ensure_admin_account",
     "persistent_secret_key",
     "PUBLIC_ENDPOINTS",
@@ -164,6 +165,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
 
     _register_errors(app)
     _register_security_headers(app, tile_url=settings.tile_url)
+    app.after_request(_remember_lang)
     from . import api, auth, registry, views
 
     auth.init_auth(app, store)
@@ -226,6 +228,30 @@ def scope_codes() -> frozenset[str] | None:
             memo.put(key, scope)
     g.geo_antt_scope = scope
     return scope
+
+
+LANG_COOKIE = "geo_antt_lang"
+
+
+def request_lang() -> str:
+    """The language of the current request, ``"vi"`` or ``"en"``: ``?lang=`` (or a form's
+    ``lang``) when given, else the language chosen earlier (a cookie set whenever ``?lang=`` is
+    given, or the one chosen at login), else Vietnamese."""
+    for lang in (request.args.get("lang"), request.form.get("lang") if request.method == "POST" and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data") else None,
+                 request.cookies.get(LANG_COOKIE), session.get("lang")):
+        if lang in ("vi", "en"):
+            return lang
+    return "vi"
+
+
+def _remember_lang(resp: Any) -> Any:
+    """Keep a language chosen with ``?lang=`` for the next pages (one year)."""
+    lang = request.args.get("lang")
+    if lang in ("vi", "en") and request.cookies.get(LANG_COOKIE) != lang:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True)
+    return resp
 
 
 def store_generation() -> int:

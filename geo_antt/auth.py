@@ -131,8 +131,9 @@ def _state() -> _AuthState:
 
 
 def _lang() -> str:
-    lang = request.args.get("lang") or request.form.get("lang") or session.get("lang") or "vi"
-    return "en" if lang == "en" else "vi"
+    from .app import request_lang
+
+    return request_lang()
 
 
 # Paths answered with JSON (401 instead of a redirect to the login page): the JSON API and the

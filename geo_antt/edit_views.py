@@ -160,8 +160,9 @@ EDIT_STRINGS: dict[str, dict[str, str]] = {
 
 
 def _lang() -> str:
-    lang = request.args.get("lang", "vi")
-    return lang if lang in LANGS else "vi"
+    from .app import request_lang
+
+    return request_lang()
 
 
 def _can_edit() -> bool:

@@ -223,8 +223,9 @@ _FIELD_KEYS = ("name", "status", "kind", "unit_code", "direction_deg", "fov_deg"
 
 
 def _lang() -> str:
-    lang = request.args.get("lang", "vi")
-    return lang if lang in LANGS else "vi"
+    from .app import request_lang
+
+    return request_lang()
 
 
 def _field_labels(lang: str) -> dict[str, str]:
@@ -273,8 +274,7 @@ def _page(template: str, *, lang: str, title: str, endpoint: str, args: Mapping[
     t = STRINGS[lang]
     other = "en" if lang == "vi" else "vi"
     other_args = {k: v for k, v in (args or {}).items() if v not in (None, "") and k != "lang"}
-    if other == "en":
-        other_args["lang"] = "en"
+    other_args["lang"] = other  # explicit both ways: the language chosen sticks (a cookie)
     return render_template(
         template,
         lang=lang,

@@ -157,7 +157,9 @@ class ServiceBusyError(GeoAnttError):
 
 
 def _lang() -> str:
-    return "en" if request.args.get("lang") == "en" else "vi"
+    from .app import request_lang
+
+    return request_lang()
 
 
 def _can_edit() -> bool:

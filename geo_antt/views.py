@@ -135,8 +135,9 @@ _UNIT_STYLE = {
 
 
 def _lang() -> str:
-    lang = request.args.get("lang", "vi")
-    return lang if lang in LANGS else "vi"
+    from .app import request_lang
+
+    return request_lang()
 
 
 def _vocab(lang: str) -> dict[str, dict[str, str]]:

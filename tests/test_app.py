@@ -397,3 +397,19 @@ def test_collection_extents_are_those_of_the_readers_features(ro):
         assert one["extent"] == cams["extent"]
     full = {c["id"]: c for c in ro["admin"].get("/collections").get_json()["collections"]}["camera"]
     assert full["extent"]["spatial"]["bbox"][0][2] > UNITS.loc[A].geometry.bounds[2]  # reaches into B
+
+
+def test_the_language_chosen_sticks_through_login_and_the_pages(app):
+    """/login?lang=en&next=/, log in: the map is in English, and so are the import and audit pages
+    without ?lang=, until ?lang=vi is chosen."""
+    from tests.web_fixtures import WEB_PASSWORD, csrf_token
+
+    c = app.test_client()
+    page = c.get("/login?lang=en&next=/").get_data(as_text=True)
+    assert 'lang="en"' in page
+    r = c.post("/login", data={"csrf_token": csrf_token(c), "name": WEB_USERS["officer"][0], "password": WEB_PASSWORD, "next": "/"})
+    assert r.status_code == 302
+    for path in ("/", "/import", "/audit"):
+        assert 'lang="en"' in c.get(path, headers=BROWSER).get_data(as_text=True), path
+    assert 'lang="vi"' in c.get("/?lang=vi", headers=BROWSER).get_data(as_text=True)
+    assert 'lang="vi"' in c.get("/audit", headers=BROWSER).get_data(as_text=True)

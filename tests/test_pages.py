@@ -123,7 +123,9 @@ def test_audit_filters(app, web_store):
     assert 'id="lang-switch" href="/audit?model=CAM002&amp;lang=en"' in html  # the filters survive
     en = c.get("/audit?model=CAM002&lang=en").get_data(as_text=True)
     assert "Audit log" in en and "Time (UTC+7)" in en and "Edited" in en
-    assert 'id="lang-switch" href="/audit?model=CAM002"' in en and '<input type="hidden" name="lang" value="en">' in en
+    assert 'id="lang-switch" href="/audit?model=CAM002&amp;lang=vi"' in en and '<input type="hidden" name="lang" value="en">' in en
+    assert "Audit log" in c.get("/audit").get_data(as_text=True)  # English sticks until Vietnamese is chosen
+    assert "Nhật ký" in c.get("/audit?lang=vi").get_data(as_text=True)
     html = c.get(f"/audit?user={OFFICER}").get_data(as_text=True)
     assert {(m, a) for _, m, a in _entries(html)} == {("CAM002", "update"), ("CAM008", "update")}
     html = c.get("/audit?unit=28903-01&user=" + OFFICER).get_data(as_text=True)
