@@ -37,7 +37,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="output file")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language (default vi)")
     p.add_argument("--threshold", type=float, metavar="PCT", help="uncovered below this covered share (default 50)")
-    p.add_argument("--pdf-engine", choices=("auto", "chromium", "matplotlib"), default="auto")
+    p.add_argument("--pdf-engine", choices=("auto", "chromium", "matplotlib"), default="auto",
+                   help="how a PDF is made: chromium prints the HTML report as it looks in a browser (needs "
+                        "/usr/bin/chromium), matplotlib draws a plainer PDF without a browser; auto: chromium "
+                        "when installed (default)")
     p.set_defaults(func=run)
 
 
