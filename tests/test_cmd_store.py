@@ -153,3 +153,17 @@ def test_db_seed_from_a_dataset_folder(tmp_path, capsys):
     assert "0 models new, 0 updated, 2 unchanged" in capsys.readouterr().out
     with Store.open(db, password_hasher=CHEAP_HASHER) as s:
         assert sorted(s.models_frame().index) == ["c1", "c2"] and len(s.units_frame()) == 6
+
+
+def test_seeding_a_store_is_one_audit_entry_per_file_not_one_per_model(tmp_path, synthetic_dir):
+    """The audit log's first page shows what people did, not the seed's thousand rows: seeding
+    writes one batch entry per model file, with its counts."""
+    from geo_antt.store import Store, seed_from_dataset
+
+    with Store.open(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        counts = seed_from_dataset(store, synthetic_dir, echo=lambda line: None)
+        entries = store.audit_frame(user=None, limit=1000).to_dict("records")
+    assert counts["models"] > 10
+    models = [e for e in entries if e["model_id"] is not None]
+    batches = [e for e in entries if e["action"] == "import_batch"]
+    assert models == [] and len(batches) == 1 and batches[0]["detail"]["counts"]["new"] == counts["models"]

@@ -157,22 +157,25 @@ def test_audit_paging(app, web_store):
     assert "model=CAM002" in older and "page=2" in older
     page2 = c.get(older).get_data(as_text=True)
     ids2 = [int(e) for e, _, _ in _entries(page2)]
-    assert len(ids2) == 6 and max(ids2) < min(ids1)  # 55 updates + the seed import
+    assert len(ids2) == 5 and max(ids2) < min(ids1)  # 55 updates (the seed is one batch entry, not per model)
     assert 'id="page-older"' not in page2 and 'id="page-newer"' in page2
 
 
 def test_audit_escapes_user_text(app, web_store):
+    _edit(web_store, OFFICER, "CAM001", range_m=30.0)  # the seeded name is a script
     html = login(app, "officer").get("/audit?model=CAM001").get_data(as_text=True)
     assert XSS_NAME not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 def test_audit_api_filters_are_backward_compatible(app, web_store):
+    _edit(web_store, OFFICER, "CAM008", range_m=25.0)
+    _edit(web_store, OFFICER, "CAM008", range_m=26.0)
     _edit(web_store, OFFICER, "CAM002", name="Sửa API")
     c = login(app, "officer")
     all_entries = c.get("/api/registry/audit").get_json()
     assert all_entries[0]["model_id"] == "CAM002" and all_entries[0]["model_name"] == "Sửa API"
     mine = c.get(f"/api/registry/audit?user={OFFICER}").get_json()
-    assert [e["model_id"] for e in mine] == ["CAM002"]
+    assert [e["model_id"] for e in mine] == ["CAM002", "CAM008", "CAM008"]
     assert c.get("/api/registry/audit?since=2999-01-01").get_json() == []
     assert len(c.get("/api/registry/audit?limit=2&offset=1").get_json()) == 2
     r = c.get("/api/registry/audit?until=yesterday")

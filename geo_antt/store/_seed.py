@@ -25,7 +25,8 @@ def seed_from_dataset(
 
     Units are inserted or replaced; models go through :meth:`Store.preview_import` and
     :meth:`Store.commit_import` (rejected rows are reported through ``echo`` and skipped), so a
-    second seed of the same folder changes nothing. Runs as the ``system`` account.
+    second seed of the same folder changes nothing. Runs as the ``system`` account; the audit
+    log gets one batch entry per model file (its source and counts), not one per model.
 
     Parameters
     ----------
@@ -69,7 +70,7 @@ def seed_from_dataset(
         preview = store.preview_import(gdf, user=None, source=rel)
         if preview.has_rejections:
             echo(preview.summary(max_lines=max_lines))
-        counts = store.commit_import(preview, user=None, skip_rejected=True)
+        counts = store.commit_import(preview, user=None, skip_rejected=True, audit_each=False)  # one batch entry
         total["models"] += counts["new"] + counts["update"]
         echo(f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
              + (f", {counts['rejected']} rejected" if counts["rejected"] else ""))

@@ -1355,11 +1355,15 @@ class Store:
             outside=tuple(outside),
         )
 
-    def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False) -> dict[str, int]:
+    def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False,
+                      audit_each: bool = True) -> dict[str, int]:
         """Apply a preview all-or-nothing, in one transaction; returns the counts applied.
 
         ``user`` defaults to the account that made the preview, reloaded from the store (so a
         disabled account or a lost role cannot commit); when given it must be that account.
+        The audit log gets the batch (source and counts) and, with ``audit_each``, one entry per
+        model with its old and new values; without it (seeding a store from a dataset) the
+        batch alone.
 
         Raises
         ------
@@ -1419,7 +1423,7 @@ class Store:
                 if pause_file and done >= half:
                     maybe_pause()
                     pause_file = None
-            for r in preview.new:
+            for r in preview.new if audit_each else ():
                 audit_rows.append(
                     {"at": now, "user_name": actor.name, "action": "import", "model_id": r["id"], "unit_code": r["unit_code"],
                      "old": None, "new": to_json_record(r), "detail": {"source": preview.source, "version": 1}}
@@ -1437,6 +1441,8 @@ class Store:
                     v = _db_values(preview.update_records[mid], version=preview.base_versions[mid] + 1, now=now, who=actor.name, created=False)
                     params.append({**v, "_id": mid})
                     diff = preview.updates[mid]
+                    if not audit_each:
+                        continue
                     audit_rows.append(
                         {"at": now, "user_name": actor.name, "action": "import", "model_id": mid,
                          "unit_code": preview.update_records[mid]["unit_code"],
