@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from ._errors import GeoAnttError, PermissionDeniedError
-from .app import get_store
+from .app import get_catalog, get_store
 from .auth import current_user, login_required, require_role
 from ._time import VIETNAM_TZ, parse_local_time
 from .schema import UNIT_LEVELS
@@ -415,6 +415,7 @@ def audit_page() -> Any:
     has_older = len(df) > AUDIT_PAGE_SIZE
     df = df.iloc[:AUDIT_PAGE_SIZE]
     labels = _field_labels(lang)
+    names = get_catalog().units["name"]
     entries = []
     for r in df.to_dict("records"):
         action = str(r["action"])
@@ -428,6 +429,7 @@ def audit_page() -> Any:
             "model_id": r["model_id"] or "",
             "model_name": r["model_name"] or "",
             "unit_code": r["unit_code"] or "",
+            "unit_name": nfc(str(names.get(r["unit_code"], ""))) if r["unit_code"] else "",
             "changes": _changes(action, r["old"], r["new"], r["detail"], labels, t),
             # a new model (no old values): its fields folded away under a one-line summary
             "created": r["old"] is None and isinstance(r["new"], dict),

@@ -87,8 +87,9 @@ def test_audit_page_scope_per_role(app, web_store):
     html = officer.get_data(as_text=True)
     models = {m for _, m, _ in _entries(html)}
     assert "CAM002" in models and "GATE1" not in models
-    # the seed import is listed too: only models of Xã Hương Mỹ (28903-xx)
-    units = re.findall(r'<td class="unit">([^<]*)</td>', html)
+    # only models of Xã Hương Mỹ (28903-xx)
+    units = re.findall(r'<td class="unit" data-label="[^"]*">(?:<span class="unit-name">[^<]+</span> <code>)?([^<]*)(?:</code>)?</td>', html)
+    assert re.search(r'<span class="unit-name">[^<]*\w[^<]*</span> <code>28903', html)  # units are shown by name
     assert units and all(u.startswith("28903") for u in units)
     viewer = login(app, "viewer").get("/audit").get_data(as_text=True)
     assert {m for _, m, _ in _entries(viewer)} == models  # a viewer reads the same area
