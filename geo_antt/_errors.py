@@ -7,6 +7,8 @@ in one input (file, row, field, value, reason) so that a user fixes a file in on
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +66,8 @@ class Problem:
         v = self.value
         if v is not None and not isinstance(v, (str, int, float, bool)):
             v = str(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            v = str(v)  # strict JSON has no Infinity / NaN
         return {
             "file": self.file,
             "row": self.row,
