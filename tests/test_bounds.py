@@ -280,3 +280,26 @@ def test_an_officer_raises_a_neighbours_coverage_by_at_most_one_max_bound_camera
     area_b = float(store.coverage_frame(level="commune", user=None).loc["B", "area_m2"])
     assert gained / area_b < 0.0005  # 0.03 % of B, not 100 %
     assert shapely.Point(106.2, 10.1).touches(shapely.box(106.2, 10.0, 106.4, 10.2))
+
+
+# -- item 9: the limits are in the OpenAPI document -------------------------------------------------
+
+
+def test_the_openapi_document_states_the_limits(store_file, tmp_path):
+    app, store = _full_app(store_file, tmp_path)
+    try:
+        doc = _client(app, "admin").get("/openapi").get_json()
+        post = doc["paths"]["/api/registry/models"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        props = post["properties"]["properties"]["properties"]
+        assert post["properties"]["id"]["maxLength"] == 64
+        assert props["name"]["maxLength"] == 200 and props["notes"]["maxLength"] == 2000
+        assert (props["range_m"]["minimum"], props["range_m"]["maximum"]) == (1.0, 300.0)
+        assert props["radius_m"]["maximum"] == 200.0 and "gate 1-100" in props["radius_m"]["description"]
+        assert (props["fov_deg"]["minimum"], props["fov_deg"]["maximum"]) == (1.0, 360.0)
+        assert props["height_m"]["maximum"] == 100.0
+        assert props["direction_deg"]["maxItems"] == MAX_DIRECTIONS
+        patch = doc["paths"]["/api/registry/models/{modelId}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+        assert patch["properties"]["changes"]["properties"]["name"]["maxLength"] == 200
+        assert "/api/registry/excluded" in doc["paths"]
+    finally:
+        store.close()
