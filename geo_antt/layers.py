@@ -199,15 +199,16 @@ def parameter_problems(models: pd.DataFrame, specs: Mapping[str, LayerSpec]) -> 
     out: list[tuple[str, str, object, str]] = []
     if not len(models) or "kind" not in models:
         return out
-    kinds = models["kind"].astype(object).to_numpy()
+    kind_col = pd.Series(models["kind"].astype(object).to_numpy())
+    kinds = kind_col.to_numpy()
     bad = np.zeros(len(models), dtype=bool)
     cols: dict[str, np.ndarray] = {}
     for fld in BOUNDED_FIELDS:
         if fld not in models:
             continue
         v = pd.to_numeric(models[fld], errors="coerce").to_numpy(dtype=float)
-        lo = np.array([specs[k].bounds[fld][0] if k in specs else -np.inf for k in kinds])
-        hi = np.array([specs[k].bounds[fld][1] if k in specs else np.inf for k in kinds])
+        lo = kind_col.map({k: s.bounds[fld][0] for k, s in specs.items()}).fillna(-np.inf).to_numpy(dtype=float)
+        hi = kind_col.map({k: s.bounds[fld][1] for k, s in specs.items()}).fillna(np.inf).to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             cols[fld] = ~np.isnan(v) & ~((v >= lo) & (v <= hi))
         bad |= cols[fld]
