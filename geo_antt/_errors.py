@@ -8,9 +8,11 @@ in one input (file, row, field, value, reason) so that a user fixes a file in on
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Any
+
+# Longest value text a problem shows (characters); longer ones are cut with an ellipsis.
+_MAX_VALUE_CHARS = 200
 
 __all__ = [
     "GeoAnttError",
@@ -59,7 +61,7 @@ class Problem:
             where += f", row {self.row}"
         if self.field:
             where += f", field '{self.field}'"
-        val = "" if self.value is None else f" (value {self.value!r})"
+        val = "" if self.value is None else f" (value {self.value!r:.{_MAX_VALUE_CHARS}})"
         return f"{where}: {self.reason}{val}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +70,8 @@ class Problem:
             v = str(v)
         elif isinstance(v, float) and not math.isfinite(v):
             v = str(v)  # strict JSON has no Infinity / NaN
+        if isinstance(v, str) and len(v) > _MAX_VALUE_CHARS:  # never echo a megabyte back
+            v = v[:_MAX_VALUE_CHARS] + "…"
         return {
             "file": self.file,
             "row": self.row,

@@ -197,6 +197,13 @@ def test_a_megabyte_name_is_refused_by_the_api_and_by_import(app, tmp_path):
     assert list(g.index) == ["ok"]
 
 
+@pytest.mark.parametrize("field", ["kind", "status", "host", "range_m", "unit_code"])
+def test_no_refusal_echoes_a_huge_value(app, field):
+    o = _client(app, "can_bo_a")
+    r = o.post("/api/registry/models", json=_feature("big", 106.05, 10.06, **{field: "q" * 10**6}), headers={"X-CSRFToken": o.csrf})
+    assert r.status_code in (400, 403) and len(r.get_data()) < 5000, (r.status_code, len(r.get_data()))
+
+
 def test_direction_lists_are_bounded(app, tmp_path):
     o = _client(app, "can_bo_a")
     h = {"X-CSRFToken": o.csrf}
