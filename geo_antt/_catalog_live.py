@@ -26,6 +26,7 @@ measured break-even with a full rebuild, see ``bench/catalog_bench.py``).
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
@@ -40,10 +41,10 @@ from .catalog import Catalog, _align, _feature_texts, _link_codes, _property_tex
 from .config import Settings
 from .coverage import _descendant_map, _valid_wgs84, choose_level, compute_coverage
 from .footprints import footprints as build_footprints
-from .layers import LayerSpec
+from .layers import LayerSpec, parameter_problems
 from .schema import COUNTING_STATUSES
 
-__all__ = ["build_catalog", "update_catalog", "MAX_INCREMENTAL", "COMPACT_ABOVE"]
+__all__ = ["build_catalog", "update_catalog", "leave_out_unbuildable", "MAX_INCREMENTAL", "COMPACT_ABOVE"]
 
 # More changed models than this: a full rebuild instead. bench/catalog_bench.py measured 1.3 to 4 ms
 # per changed camera (by machine load) against 23 to 50 s for a full rebuild at 100,000 cameras
@@ -51,6 +52,7 @@ __all__ = ["build_catalog", "update_catalog", "MAX_INCREMENTAL", "COMPACT_ABOVE"
 MAX_INCREMENTAL = 5_000
 # A collection with more changed rows than this since it was built is compacted again.
 COMPACT_ABOVE = 4_000
+_log = logging.getLogger(__name__)
 # Gap keys: unit position x _GAP_SLOTS + the gap's number in its unit.
 _GAP_SLOTS = 1_000_000
 # Model fields that change a footprint, a location or a count; the others (name, notes...)
@@ -109,18 +111,43 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
     Returns
     -------
     Catalog
+        Its ``excluded_models`` lists the models left out (see :func:`leave_out_unbuildable`).
     """
-    models = _sorted(models)
+    models, excluded = leave_out_unbuildable(_sorted(models), specs)
     given = coverage is not None
     if coverage is None and len(units):
         coverage = compute_coverage(units, models, specs=specs, settings=settings)
     cat = Catalog(units, models, specs=specs, coverage=coverage)
+    cat.excluded_models = excluded
     if not given and coverage is not None:
         try:
             cat._live = _start(cat, coverage, specs=specs, settings=settings)
         except _Rebuild:
             cat._live = None
     return cat
+
+
+def leave_out_unbuildable(models: gpd.GeoDataFrame, specs: Mapping[str, LayerSpec]) -> tuple[gpd.GeoDataFrame, tuple[dict[str, str], ...]]:
+    """``models`` without those whose footprint parameters lie outside their kind's bounds.
+
+    Such rows bypassed the write checks (written by hand or by an old version): one of them
+    must not break the map, the figures or the start-up for everyone, so it is left out of the
+    catalog (map, items and coverage), logged as a warning and listed for the admin
+    (``GET /api/registry/excluded``) until it is fixed.
+
+    Returns
+    -------
+    (GeoDataFrame, tuple of dict)
+        The usable models, and one ``{"id", "field", "value", "reason"}`` per problem.
+    """
+    problems = parameter_problems(models, specs)
+    if not problems:
+        return models, ()
+    excluded = tuple({"id": mid, "field": fld, "value": str(v), "reason": reason} for mid, fld, v, reason in problems)
+    for p in excluded:
+        _log.warning("model %s left out of the map and coverage: %s = %s %s", p["id"], p["field"], p["value"], p["reason"])
+    bad = pd.Index([p["id"] for p in excluded])
+    return models.loc[~models.index.astype(str).isin(bad)], excluded
 
 
 def _sorted(models: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -245,6 +272,9 @@ def update_catalog(cat: Catalog, changed: gpd.GeoDataFrame, *, compact_above: in
         return None
     if not len(changed):
         return cat
+    excluded = {p["id"] for p in getattr(cat, "excluded_models", ())}
+    if parameter_problems(changed, live.shared.specs) or excluded & set(changed.index.astype(str)):
+        return None  # a row to leave out, or one left out that changed: the full build settles it
     try:
         return _update(cat, live, changed, compact_above=compact_above)
     except (_Rebuild, GeoAnttError):

@@ -7,8 +7,12 @@ in one input (file, row, field, value, reason) so that a user fixes a file in on
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+# Longest value text a problem shows (characters); longer ones are cut with an ellipsis.
+_MAX_VALUE_CHARS = 200
 
 __all__ = [
     "GeoAnttError",
@@ -58,13 +62,17 @@ class Problem:
             where += f", row {self.row}"
         if self.field:
             where += f", field '{self.field}'"
-        val = "" if self.value is None else f" (value {self.value!r})"
+        val = "" if self.value is None else f" (value {self.value!r:.{_MAX_VALUE_CHARS}})"
         return f"{where}: {self.reason}{val}"
 
     def to_dict(self) -> dict[str, Any]:
         v = self.value
         if v is not None and not isinstance(v, (str, int, float, bool)):
             v = str(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            v = str(v)  # strict JSON has no Infinity / NaN
+        if isinstance(v, str) and len(v) > _MAX_VALUE_CHARS:  # never echo a megabyte back
+            v = v[:_MAX_VALUE_CHARS] + "…"
         return {
             "file": self.file,
             "row": self.row,

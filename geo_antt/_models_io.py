@@ -49,7 +49,16 @@ from ._readers import (
     _warn,
 )
 from .crs import VIETNAM_BOUNDS, WGS84, parse_crs, to_wgs84
-from .layers import LayerSpec, load_layer_specs, resolve_kind
+from .layers import (
+    DEFAULT_BOUNDS,
+    MAX_DIRECTIONS,
+    TEXT_MAX_LENGTH,
+    LayerSpec,
+    bound_problem,
+    load_layer_specs,
+    resolve_kind,
+    text_problem,
+)
 from .schema import FIELDS, HOSTS, STATUSES, lookup_vocab
 from .text import fold, fold_key, nfc
 
@@ -660,18 +669,17 @@ def _build_models(
         arr, failed = _number_column(col(fld), parse_number)
         for k, exc in failed:
             err(k, fld, col(fld)[k], f"malformed number: {exc}")
+        # the kind's bounds (layers/*.toml [bounds]); rows of an unknown kind take the defaults
+        lo = np.full(n, DEFAULT_BOUNDS[fld][0])
+        hi = np.full(n, DEFAULT_BOUNDS[fld][1])
+        for kd, sp in specs.items():
+            rows = _member(kinds, {kd})
+            lo[rows], hi[rows] = sp.bounds[fld]
         with np.errstate(invalid="ignore"):
-            if fld == "fov_deg":
-                out_of_range = ~((arr > 0.0) & (arr <= 360.0))
-                reason = "field of view must be in (0, 360] degrees"
-            elif fld in ("range_m", "radius_m"):
-                out_of_range = ~(arr > 0.0)
-                reason = f"{'range' if fld == 'range_m' else 'radius'} must be positive (metres)"
-            else:
-                out_of_range = arr < 0.0
-                reason = "height must not be negative (metres)"
-        for k in np.flatnonzero(out_of_range & ~np.isnan(arr)):
-            err(int(k), fld, col(fld)[k], reason)
+            out_of_range = ~((arr >= lo) & (arr <= hi))
+        for k in np.flatnonzero(out_of_range & ~np.isnan(arr)).tolist():
+            spec = specs.get(kinds[k]) if kinds[k] is not None else None
+            err(k, fld, col(fld)[k], bound_problem(spec, fld, float(arr[k])) or "out of bounds")
         numbers[fld] = arr
 
     # ---- directions (and the cameras that need one)
@@ -785,6 +793,16 @@ def _build_models(
         if xy_without_crs and (col("x")[k] is not None or col("y")[k] is not None):
             continue  # reported once for the file: x/y need --crs
         err(k, None, None, f"missing coordinates: a {kinds[k]} must have a location (lat/lon)")
+
+    # ---- lengths: text fields (layers.TEXT_MAX_LENGTH characters) and direction lists
+    for fld in ("id", "name", "unit_code", "owner", "notes"):
+        if fld in col_of:
+            limit = TEXT_MAX_LENGTH[fld]
+            for k in [k for k, v in enumerate(col(fld)) if isinstance(v, str) and len(v) > limit]:
+                v = col(fld)[k]
+                err(k, fld, f"{v[:40]}…", text_problem(fld, v) or "too long")
+    for k in [k for k, d in enumerate(directions) if len(d) > MAX_DIRECTIONS]:
+        err(k, "direction_deg", len(directions[k]), f"{len(directions[k])} directions; at most {MAX_DIRECTIONS} (one sector each)")
 
     # ---- the frame of the valid rows
     found.sort(key=lambda t: (t[0], t[1]))

@@ -27,6 +27,7 @@ from ._errors import GeoAnttError, NotFoundError
 from .app import PUBLIC_COLLECTIONS, _wants_json, get_catalog, get_meta, scope_codes
 from .auth import current_user
 from .catalog import feature_collection_text, parse_bbox
+from .layers import BOUNDED_FIELDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH
 from .schema import STATUSES
 
 __all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "openapi_document"]
@@ -386,6 +387,29 @@ def _edit_paths(*, js, err) -> dict[str, Any]:
     return openapi_paths(js=js, err=err)
 
 
+def _model_properties_schema() -> dict[str, Any]:
+    """JSON schema of a model's fields with their limits: ``maxLength`` of every text field
+    (characters), ``minimum``/``maximum`` of every parameter (the widest over the kinds; each
+    kind's own bounds, from ``layers/*.toml`` ``[bounds]``, are in the description)."""
+    specs = get_catalog().specs
+    out: dict[str, Any] = {}
+    for fld, limit in TEXT_MAX_LENGTH.items():
+        if fld not in ("id", "data_sharing"):
+            out[fld] = {"type": "string", "maxLength": limit}
+    out["status"]["enum"] = list(STATUSES)
+    for fld in BOUNDED_FIELDS:
+        pairs = {k: s.bounds[fld] for k, s in specs.items() if s.footprint != "none"}
+        unit = "degrees" if fld.endswith("_deg") else "metres"
+        per_kind = "; ".join(f"{k} {lo:g}-{hi:g}" for k, (lo, hi) in pairs.items())
+        out[fld] = {"type": "number", "nullable": True, "description": f"{unit}; per kind: {per_kind}; null = the kind's default"}
+        if pairs:
+            out[fld]["minimum"] = min(lo for lo, _ in pairs.values())
+            out[fld]["maximum"] = max(hi for _, hi in pairs.values())
+    out["direction_deg"] = {"type": "array", "maxItems": MAX_DIRECTIONS, "description": "degrees clockwise from north, one sector each",
+                            "items": {"type": "number", "minimum": 0, "maximum": 360}}
+    return {"type": "object", "properties": out}
+
+
 def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:
     """OpenAPI paths of :mod:`geo_antt.registry` (``/api/registry/...``)."""
     p_id = {"name": "modelId", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -400,14 +424,25 @@ def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:
         "fingerprint": {"type": "string", "description": "the preview's fingerprint (needed with commit=1)"},
         "skip_rejected": {"type": "string", "enum": ["0", "1"], "description": "1: commit the good rows, skip rejected ones"}}}
     w = {"400": err, "403": err, "404": err, "409": err}
+    props = _model_properties_schema()
+    feature = {"type": "object", "required": ["properties", "geometry"], "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"type": "string", "maxLength": TEXT_MAX_LENGTH["id"], "description": "generated when absent"},
+        "properties": props,
+        "geometry": {"type": "object", "description": "a GeoJSON Point (or a line for lighting), lon/lat degrees"}}}
+    patch["properties"]["changes"] = {**props, "description": "model fields to change; geometry as a GeoJSON Point"}
     return {
+        "/api/registry/excluded": {"get": {
+            "summary": "Admin: stored models left out of the map and coverage (a parameter outside its kind's bounds)",
+            "operationId": "excludedModels",
+            "responses": {"200": {"description": "{models: [{id, field, value, reason}]}", "content": js}, "403": err}}},
         "/api/registry/models": {
             "get": {"summary": "Models of the registry (within the account's units)", "operationId": "listModels",
                     "parameters": [p_unit, p_bbox, {"name": "status", "in": "query", "required": False,
                                                     "schema": {"type": "string", "enum": list(STATUSES)}}],
                     "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": {**gj, **js}}, "400": err, "403": err}},
             "post": {"summary": "Create a model", "operationId": "createModel",
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": feature}}},
                      "responses": {"201": {"description": "the stored model (a GeoJSON Feature)", "content": gj}, **w}},
         },
         "/api/registry/models/{modelId}": {

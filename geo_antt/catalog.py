@@ -701,6 +701,7 @@ class Catalog:
     def __init__(self, units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *,
                  specs: Mapping[str, LayerSpec], coverage: Any = None) -> None:
         self.specs = specs
+        self.excluded_models: tuple[dict[str, str], ...] = ()  # left out by _catalog_live (bad parameters)
         self.units = _wgs84(units, "units")
         self.units.index = self.units.index.astype(str)
         models = _wgs84(models, "models")

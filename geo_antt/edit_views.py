@@ -172,7 +172,8 @@ def _can_edit() -> bool:
 
 def editable_kinds(specs: Any, *, lang: str = "vi") -> list[dict[str, Any]]:
     """The kinds a model can be drawn as on the map (footprint rule ``sector`` or ``disc``), with
-    their title, colour, rule, form parameters and default parameter values (layer spec).
+    their title, colour, rule, form parameters, default parameter values and the allowed
+    ``[low, high]`` of each (``bounds``, metres or degrees; layer spec).
 
     Parameters
     ----------
@@ -189,8 +190,9 @@ def editable_kinds(specs: Any, *, lang: str = "vi") -> list[dict[str, Any]]:
         defaults = {p: float(spec.defaults[p]) for p in params if p in spec.defaults}
         if spec.footprint == "sector":
             defaults.setdefault("direction_deg", 0.0)
+        bounds = {p: list(spec.bounds[p]) for p in params if p in spec.bounds}
         out.append({"code": kind, "title": nfc(spec.title(lang)), "color": spec.color, "rule": spec.footprint,
-                    "params": list(params), "defaults": defaults})
+                    "params": list(params), "defaults": defaults, "bounds": bounds})
     return out
 
 

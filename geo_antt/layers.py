@@ -1,30 +1,72 @@
 """Layer specs: one TOML file per model kind in ``layers/`` (title, footprint rule, defaults,
-style, popup fields). Adding a model kind is adding a file."""
+bounds, style, popup fields). Adding a model kind is adding a file.
+
+``[bounds]`` gives the plausible range ``[low, high]`` of each parameter (``range_m``,
+``radius_m``, ``height_m`` in metres, ``fov_deg`` in degrees); a parameter a file does not bound
+takes :data:`DEFAULT_BOUNDS`. Every write path (API, map editor, spreadsheet import, CLI) checks
+them through :func:`bound_problem`, and the coverage engine leaves out a stored model outside
+them (:func:`parameter_problems`). Text fields are bounded by :data:`TEXT_MAX_LENGTH`
+(characters) and directions by :data:`MAX_DIRECTIONS`.
+"""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ._errors import GeoAnttError
 from .text import fold
 
-__all__ = ["LayerSpec", "DEFAULT_LAYERS_DIR", "load_layer_specs", "resolve_kind", "spatial_kinds"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "LayerSpec",
+    "DEFAULT_LAYERS_DIR",
+    "DEFAULT_BOUNDS",
+    "BOUNDED_FIELDS",
+    "TEXT_MAX_LENGTH",
+    "MAX_DIRECTIONS",
+    "load_layer_specs",
+    "resolve_kind",
+    "spatial_kinds",
+    "bound_problem",
+    "text_problem",
+    "parameter_problems",
+]
 
 DEFAULT_LAYERS_DIR = Path(__file__).resolve().parent.parent / "layers"
 FOOTPRINT_RULES = ("sector", "disc", "none")
+# Parameters bounded per kind, and their bounds when a layer file does not give them: fov_deg in
+# degrees, the others in metres. A footprint never reaches further than the kind's bound.
+DEFAULT_BOUNDS: Mapping[str, tuple[float, float]] = MappingProxyType({
+    "fov_deg": (1.0, 360.0),
+    "range_m": (1.0, 300.0),
+    "radius_m": (1.0, 200.0),
+    "height_m": (0.0, 100.0),
+})
+BOUNDED_FIELDS = tuple(DEFAULT_BOUNDS)
+# Longest text of each model field, in characters (ids and codes 64, a name 200, notes 2000).
+TEXT_MAX_LENGTH: Mapping[str, int] = MappingProxyType({
+    "id": 64, "kind": 64, "field": 64, "host": 64, "status": 64, "unit_code": 64, "camera_type": 64,
+    "name": 200, "owner": 200, "notes": 2000, "start_date": 64, "end_date": 64, "data_sharing": 64,
+})  # fmt: skip
+# Most directions (sectors) one camera may watch.
+MAX_DIRECTIONS = 8
 
 
 @dataclass(frozen=True)
 class LayerSpec:
     """One model kind: how its footprint is built and how it is drawn.
 
-    ``defaults`` holds default parameters in their units (``fov_deg`` degrees, ``range_m`` and
-    ``radius_m`` metres).
+    ``defaults`` holds default parameters in their units (``fov_deg`` degrees, ``range_m``,
+    ``radius_m`` and ``height_m`` metres); ``bounds`` the allowed ``(low, high)`` of each (both
+    included), :data:`DEFAULT_BOUNDS` where the file gives none.
     """
 
     kind: str
@@ -34,6 +76,7 @@ class LayerSpec:
     aliases: tuple[str, ...]
     footprint: str
     defaults: Mapping[str, float] = field(default_factory=dict)
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=lambda: DEFAULT_BOUNDS)
     color: str = "#555555"
     icon: str = "circle"
     popup_fields: tuple[str, ...] = ()
@@ -54,6 +97,8 @@ def _parse(path: Path) -> LayerSpec:
         if rule not in FOOTPRINT_RULES:
             raise GeoAnttError(f"{path}: footprint.rule must be one of {FOOTPRINT_RULES}, got {rule!r}")
         title = d["title"]
+        defaults = {k: float(v) for k, v in d.get("defaults", {}).items()}
+        bounds = _bounds(path, d.get("bounds", {}), defaults)
         return LayerSpec(
             kind=kind,
             spatial=bool(d.get("spatial", rule != "none")),
@@ -61,13 +106,125 @@ def _parse(path: Path) -> LayerSpec:
             title_en=title["en"],
             aliases=tuple(fold(a) for a in d.get("aliases", ())),
             footprint=rule,
-            defaults=MappingProxyType({k: float(v) for k, v in d.get("defaults", {}).items()}),
+            defaults=MappingProxyType(defaults),
+            bounds=bounds,
             color=d.get("style", {}).get("color", "#555555"),
             icon=d.get("style", {}).get("icon", "circle"),
             popup_fields=tuple(d.get("popup", {}).get("fields", ())),
         )
     except KeyError as exc:
         raise GeoAnttError(f"{path}: layer spec lacks required key {exc}") from None
+
+
+def _bounds(path: Path, table: Mapping[str, object], defaults: Mapping[str, float]) -> Mapping[str, tuple[float, float]]:
+    """The ``[bounds]`` table of a layer file, completed with :data:`DEFAULT_BOUNDS`."""
+    out = dict(DEFAULT_BOUNDS)
+    for key, pair in table.items():
+        if key not in DEFAULT_BOUNDS:
+            raise GeoAnttError(f"{path}: bounds.{key}: unknown parameter; bounded parameters are {', '.join(BOUNDED_FIELDS)}")
+        ok = isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+        lo, hi = (float(pair[0]), float(pair[1])) if ok else (math.nan, math.nan)  # type: ignore[index]
+        if not (ok and math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo <= hi):
+            raise GeoAnttError(f"{path}: bounds.{key} must be [low, high] with 0 <= low <= high, got {pair!r}")
+        out[key] = (lo, hi)
+    if not out["fov_deg"][1] <= 360.0:
+        raise GeoAnttError(f"{path}: bounds.fov_deg may not exceed 360 degrees, got {out['fov_deg']}")
+    for key, value in defaults.items():
+        if key in out and not out[key][0] <= value <= out[key][1]:
+            raise GeoAnttError(f"{path}: defaults.{key} = {value:g} lies outside bounds.{key} {list(out[key])}")
+    return MappingProxyType(out)
+
+
+def _unit(fld: str) -> str:
+    return "degrees" if fld.endswith("_deg") else "metres"
+
+
+def bound_problem(spec: LayerSpec | None, fld: str, value: float | None) -> str | None:
+    """Why ``value`` of parameter ``fld`` is not allowed for ``spec``'s kind, or None when it is.
+
+    Parameters
+    ----------
+    spec
+        The model's layer spec (None: :data:`DEFAULT_BOUNDS`).
+    fld
+        ``fov_deg`` (degrees), ``range_m``, ``radius_m`` or ``height_m`` (metres).
+    value
+        The value; None (use the kind's default) is allowed.
+
+    Returns
+    -------
+    str or None
+        A reason that names the allowed range, e.g. ``"must be a number of metres from 1 to 300
+        for a camera"``.
+    """
+    if value is None:
+        return None
+    lo, hi = (spec.bounds if spec is not None else DEFAULT_BOUNDS).get(fld, (-math.inf, math.inf))
+    if math.isfinite(value) and lo <= value <= hi:
+        return None
+    what = f" for a {spec.kind}" if spec is not None else ""
+    return f"must be a number of {_unit(fld)} from {lo:g} to {hi:g}{what}"
+
+
+def text_problem(fld: str, value: object) -> str | None:
+    """Why the text ``value`` of model field ``fld`` is too long, or None (see :data:`TEXT_MAX_LENGTH`)."""
+    limit = TEXT_MAX_LENGTH.get(fld)
+    if limit is None or not isinstance(value, str) or len(value) <= limit:
+        return None
+    return f"is {len(value)} characters long; at most {limit} characters are allowed"
+
+
+def parameter_problems(models: pd.DataFrame, specs: Mapping[str, LayerSpec]) -> list[tuple[str, str, object, str]]:
+    """Models whose footprint parameters lie outside their kind's bounds (or are not finite).
+
+    The engine leaves such a model out of coverage rather than let one stored row break every
+    figure (rows written by hand or by an old version bypass the write checks).
+
+    Parameters
+    ----------
+    models
+        A models frame (index = id) with ``kind`` and any of ``fov_deg``, ``range_m``,
+        ``radius_m``, ``height_m`` (NaN = the default), ``direction_deg``.
+    specs
+        Layer specs by kind.
+
+    Returns
+    -------
+    list of (id, field, value, reason)
+        In row order, then field order.
+    """
+    import numpy as np
+    import pandas as pd
+
+    out: list[tuple[str, str, object, str]] = []
+    if not len(models) or "kind" not in models:
+        return out
+    kind_col = pd.Series(models["kind"].astype(object).to_numpy())
+    kinds = kind_col.to_numpy()
+    bad = np.zeros(len(models), dtype=bool)
+    cols: dict[str, np.ndarray] = {}
+    for fld in BOUNDED_FIELDS:
+        if fld not in models:
+            continue
+        v = pd.to_numeric(models[fld], errors="coerce").to_numpy(dtype=float)
+        lo = kind_col.map({k: s.bounds[fld][0] for k, s in specs.items()}).fillna(-np.inf).to_numpy(dtype=float)
+        hi = kind_col.map({k: s.bounds[fld][1] for k, s in specs.items()}).fillna(np.inf).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            cols[fld] = ~np.isnan(v) & ~((v >= lo) & (v <= hi))
+        bad |= cols[fld]
+    dirs = models["direction_deg"].to_numpy() if "direction_deg" in models else None
+    if dirs is not None:
+        too_many = np.array([isinstance(d, (tuple, list)) and len(d) > MAX_DIRECTIONS for d in dirs], dtype=bool)
+        bad |= too_many
+    for i in np.flatnonzero(bad).tolist():
+        mid, spec = str(models.index[i]), specs.get(kinds[i])
+        for fld, flags in cols.items():
+            if flags[i]:
+                value = models[fld].iloc[i]
+                out.append((mid, fld, value, bound_problem(spec, fld, float(value)) or "not a number"))
+        if dirs is not None and too_many[i]:
+            out.append((mid, "direction_deg", len(dirs[i]), f"{len(dirs[i])} directions; at most {MAX_DIRECTIONS}"))
+    return out
 
 
 @lru_cache(maxsize=8)

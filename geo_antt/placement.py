@@ -52,7 +52,7 @@ from pyproj import CRS
 from ._errors import CRSError, GeoAnttError, Problem, ValidationError
 from .config import DEFAULT_SETTINGS, Settings
 from .crs import metric_crs_for, to_metric, to_wgs84
-from .layers import LayerSpec, load_layer_specs, resolve_kind
+from .layers import LayerSpec, bound_problem, load_layer_specs, resolve_kind
 
 if TYPE_CHECKING:  # scipy is imported where it is used: the coverage command ranks units without it
     from scipy import sparse
@@ -462,6 +462,9 @@ def _footprint_params(
         rng = float(range_m if range_m is not None else spec.defaults.get("range_m", 20.0))
         if not (0 < fov <= 360) or not (rng > 0):
             raise GeoAnttError(f"fov_deg must be in (0, 360] and range_m > 0; got {fov}, {rng}")
+        for fld, value in (("fov_deg", fov), ("range_m", rng)):
+            if (reason := bound_problem(spec, fld, value)) is not None:  # layers/*.toml [bounds]
+                raise GeoAnttError(f"{fld} = {value:g}: {reason}")
         if fov >= 360:
             dirs: tuple[float, ...] = (0.0,)
         elif directions_deg is not None:
@@ -477,6 +480,8 @@ def _footprint_params(
     rad = float(radius_m if radius_m is not None else spec.defaults.get("radius_m", 20.0))
     if not rad > 0:
         raise GeoAnttError(f"radius_m must be > 0, got {rad}")
+    if (reason := bound_problem(spec, "radius_m", rad)) is not None:
+        raise GeoAnttError(f"radius_m = {rad:g}: {reason}")
     return {"rule": "disc", "radius_m": rad, "directions_deg": (), "reach_m": rad}
 
 

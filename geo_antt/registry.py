@@ -26,6 +26,10 @@ Routes
     (:func:`geo_antt._time.parse_local_time`).
 ``GET  /api/registry/coverage?level=hamlet&unit=CODE``
     Coverage figures per unit (cached; recomputed only where models changed).
+``GET  /api/registry/excluded``
+    Admin only: the stored models the map and coverage leave out because a parameter lies
+    outside its kind's bounds (``layers/*.toml`` ``[bounds]``; rows written past the checks),
+    one ``{"id", "field", "value", "reason"}`` per problem, to fix by a PATCH.
 ``POST /api/registry/import``
     Multipart ``file`` (+ ``unit``): the preview with a ``fingerprint``; with ``commit=1`` and
     that ``fingerprint`` the same import is applied, all or nothing (409 if the preview would now
@@ -44,7 +48,7 @@ import shapely.geometry
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.utils import secure_filename
 
-from ._errors import ConflictError, GeoAnttError, ValidationError
+from ._errors import ConflictError, GeoAnttError, PermissionDeniedError, ValidationError
 from ._time import parse_local_time
 from .auth import current_user, error_response
 from .schema import MODEL_COLUMNS
@@ -199,6 +203,17 @@ def coverage() -> Any:
     frame = _store().coverage_frame(level=level, unit_code=request.args.get("unit") or None, user=current_user())
     rows = [{"code": code, **{k: json_value(v) for k, v in r.items()}} for code, r in zip(frame.index, frame.to_dict("records"))]
     return jsonify({"level": level, "units": rows})
+
+
+@bp.get("/excluded")
+def excluded() -> Any:
+    """Models left out of the map and coverage for out-of-bounds parameters (admin only)."""
+    user = current_user()
+    if user is None or not user.is_admin:
+        raise PermissionDeniedError("only an admin sees the models left out of coverage")
+    from .app import get_catalog
+
+    return jsonify({"models": list(get_catalog().excluded_models)})
 
 
 @bp.post("/import")

@@ -45,6 +45,14 @@ def test_editable_kinds_follow_the_layer_specs():
     assert {k["code"]: k["title"] for k in editable_kinds(specs, lang="en")}["camera"] == specs["camera"].title_en
 
 
+def test_the_editor_form_gets_each_kinds_bounds():
+    """edit.js sets the inputs' min/max and stops a dragged range at the bound from these."""
+    kinds = {k["code"]: k for k in editable_kinds(load_layer_specs())}
+    assert kinds["camera"]["bounds"] == {"fov_deg": [1.0, 360.0], "range_m": [1.0, 300.0]}
+    assert kinds["lighting"]["bounds"] == {"radius_m": [1.0, 200.0]}
+    assert kinds["gate"]["bounds"] == {"radius_m": [1.0, 100.0]}
+
+
 def test_strings_in_both_languages():
     assert set(EDIT_STRINGS["vi"]) == set(EDIT_STRINGS["en"])
     for lang, strings in EDIT_STRINGS.items():

@@ -179,6 +179,19 @@ def test_auto_and_bad_arguments():
     assert solve_mclp(sparse.csr_matrix(a), w, count=0)["objective"] == 0.0
 
 
+def test_planned_parameters_respect_the_kinds_bounds():
+    from geo_antt.layers import load_layer_specs
+    from geo_antt.placement import _footprint_params
+
+    specs = load_layer_specs()
+    kw = {"fov_deg": None, "radius_m": None, "directions_deg": None, "n_directions": None}
+    assert _footprint_params(specs["camera"], **{**kw, "range_m": 300.0})["reach_m"] == 300.0
+    with pytest.raises(GeoAnttError, match=r"range_m = 1e\+308: must be a number of metres from 1 to 300 for a camera"):
+        _footprint_params(specs["camera"], **{**kw, "range_m": 1e308})
+    with pytest.raises(GeoAnttError, match="radius_m = 500: must be a number of metres from 1 to 200"):
+        _footprint_params(specs["lighting"], **{**kw, "range_m": None, "radius_m": 500.0})
+
+
 def test_budget_caps_the_count():
     assert plan_count(count=10, budget_vnd=50_000_000, unit_cost_vnd=12_000_000) == 4
     assert plan_count(count=3, budget_vnd=50_000_000, unit_cost_vnd=12_000_000) == 3

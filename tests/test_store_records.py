@@ -14,7 +14,8 @@ from geo_antt.store._records import check_record, normalize_record, record_diff
 
 SPECS = load_layer_specs()
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
-maybe_nan = st.one_of(st.none(), st.just(float("nan")), st.floats(min_value=0.0, max_value=5000.0))
+# within every kind's bounds (layers/*.toml [bounds]: gates up to 100 m)
+maybe_nan = st.one_of(st.none(), st.just(float("nan")), st.floats(min_value=1.0, max_value=100.0))
 text = st.one_of(st.none(), st.just(""), st.text(max_size=20))
 
 records = st.fixed_dictionaries(

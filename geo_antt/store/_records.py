@@ -18,7 +18,7 @@ import shapely
 import shapely.geometry
 
 from .._errors import GeoAnttError
-from ..layers import LayerSpec
+from ..layers import MAX_DIRECTIONS, LayerSpec, bound_problem, text_problem
 from ..schema import FIELDS, HOSTS, MODEL_COLUMNS, STATUSES
 from ..text import nfc
 
@@ -193,7 +193,7 @@ def normalize_record(raw: Mapping[str, Any], *, partial: bool = False, rounded: 
             else:
                 out[k] = _text(v)
     except _BadValue as exc:
-        raise GeoAnttError(f"field '{exc.field}': {exc.reason} (value {exc.value!r})") from None
+        raise GeoAnttError(f"field '{exc.field}': {exc.reason} (value {exc.value!r:.200})") from None
     if not partial and out.get("status") is None:
         out["status"] = "active"
     if out.get("camera_type") is not None:
@@ -216,13 +216,17 @@ def check_record(rec: Mapping[str, Any], specs: Mapping[str, LayerSpec]) -> list
             problems.append((col, v, f"unknown code; codes: {', '.join(vocab)}"))
     if rec.get("status") is None:
         problems.append(("status", None, "missing status"))
-    fov = rec.get("fov_deg")
-    if fov is not None and not (0.0 < fov <= 360.0):
-        problems.append(("fov_deg", fov, "field of view must be in (0, 360] degrees"))
-    for col in ("range_m", "radius_m", "height_m"):
-        v = rec.get(col)
-        if v is not None and (not math.isfinite(v) or v < 0):
-            problems.append((col, v, "must be a finite number of metres >= 0"))
+    for col in ("fov_deg", "range_m", "radius_m", "height_m"):
+        reason = bound_problem(spec, col, rec.get(col))
+        if reason is not None:
+            problems.append((col, rec.get(col), reason))
+    dirs = rec.get("direction_deg") or ()
+    if len(dirs) > MAX_DIRECTIONS:
+        problems.append(("direction_deg", len(dirs), f"{len(dirs)} directions; at most {MAX_DIRECTIONS} (one sector each)"))
+    for col, v in rec.items():
+        reason = text_problem(col, v)
+        if reason is not None:
+            problems.append((col, f"{v[:40]}…", reason))
     ct = rec.get("camera_type")
     if ct is not None and ct not in CAMERA_TYPES:
         problems.append(("camera_type", ct, f"camera type must be one of {', '.join(CAMERA_TYPES)}"))
@@ -247,6 +251,8 @@ def _same(col: str, a: Any, b: Any) -> bool:
     if col in FLOAT_COLUMNS:
         if a is None or b is None:
             return a is None and b is None
+        if not (math.isfinite(a) and math.isfinite(b)):  # inf is "close" to every number otherwise
+            return a == b
         return abs(a - b) <= _FLOAT_TOL * max(1.0, abs(a), abs(b))
     if col == "direction_deg":
         a, b = tuple(a or ()), tuple(b or ())

@@ -11,6 +11,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -46,7 +47,7 @@ from .._errors import (
 )
 from ..config import DEFAULT_DATA_DIR, DEFAULT_SETTINGS, Settings
 from ..crs import utm_crs_for_lon
-from ..layers import load_layer_specs
+from ..layers import load_layer_specs, parameter_problems
 from ..schema import COUNTING_STATUSES, MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
 from ..text import fold, nfc
 from . import _tables as T
@@ -75,6 +76,8 @@ __all__ = [
 ]
 
 from ..schema import ROLES  # noqa: E402  (re-exported)
+
+_log = logging.getLogger(__name__)
 DB_ENV_VAR = "GEO_ANTT_DB"
 DEFAULT_DB_NAME = "geo-antt.sqlite"
 # Test hook: when set to a file path, commit_import writes that file after half of the rows and
@@ -1484,7 +1487,9 @@ class Store:
         if spec is not None:
             vals += [spec.defaults.get("range_m"), spec.defaults.get("radius_m")]
         vals = [float(v) for v in vals if v is not None and v == v]
-        return max(vals, default=0.0)
+        # a value beyond the kinds' bounds counts nowhere (left out of coverage): cap it there
+        cap = max(s.bounds[c][1] for s in self._specs.values() for c in ("range_m", "radius_m"))
+        return min(max(vals, default=0.0), cap)
 
     def _models_changed(self, conn: sa.Connection, records: Sequence[Mapping[str, Any]] | None) -> None:
         """Drop the cached coverage of every unit the footprints of ``records`` (old and new
@@ -1674,6 +1679,8 @@ class Store:
                         conn.execute(sa.select(sa.func.max(T.models.c.radius_m))).scalar(),
                     ) if v is not None]
                 )
+                # no counted footprint reaches further than the kinds' bounds (others are left out)
+                reach = min(reach, max(s.bounds[c][1] for s in self._specs.values() for c in ("range_m", "radius_m")))
                 dx, dy = _metres_to_degrees(reach * 1.05 + 1.0, lat=max(abs(y0), abs(y1)))
                 # non-spatial models count in the unit they name (or one below it)
                 nonspatial = T.models.c.geom.is_(None)
@@ -1687,6 +1694,10 @@ class Store:
                 keys = list(res.keys())
                 rows = res.all()
                 models = _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
+                bad = {mid for mid, *_ in parameter_problems(models, self._specs)}
+                if bad:  # rows that bypassed the write checks count nowhere (see _catalog_live)
+                    _log.warning("coverage leaves out %d model(s) with parameters outside their bounds: %s", len(bad), ", ".join(sorted(bad)[:20]))
+                    models = models.loc[~models.index.astype(str).isin(bad)]
                 result = compute_coverage(
                     target, models, level=level, specs=self._specs, settings=settings.replace(metric_crs=crs), with_gaps=False
                 )

@@ -244,8 +244,10 @@
   // direction i and the range (or the radius) from where handle i is
   function fromHandle(s, i, done) {
     var h = s.handles[i].getLatLng();
-    var dist = Math.max(1, Math.round(map.distance(s.latlng, h)));
-    if (kindOf(s).rule === 'sector') {
+    var k = kindOf(s), b = (k.bounds || {})[k.rule === 'sector' ? 'range_m' : 'radius_m'] || [1, Infinity];
+    // never further than the kind's bound (layers/*.toml [bounds]): the server refuses more
+    var dist = Math.min(b[1], Math.max(b[0], Math.round(map.distance(s.latlng, h))));
+    if (k.rule === 'sector') {
       var dirs = effective(s).dirs.slice();
       dirs[i] = Math.round(bearing(s.latlng, h)) % 360;
       s.params.direction_deg = dirs;
@@ -367,8 +369,9 @@
       } else {
         // an existing model without a value uses the layer default: shown as a placeholder
         input = numberInput(s.params[name], creating ? null : dflt[name]);
-        input.min = '0';
-        if (name === 'fov_deg') { input.max = '360'; }
+        var bound = (k.bounds || {})[name];  // the kind's [low, high] (layers/*.toml [bounds])
+        input.min = bound ? String(bound[0]) : '0';
+        if (bound) { input.max = String(bound[1]); } else if (name === 'fov_deg') { input.max = '360'; }
       }
       input.addEventListener('input', function () { fromInputs(s); });
       if (name === 'fov_deg' || name === 'range_m') {
