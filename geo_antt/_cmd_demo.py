@@ -53,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="unit code or name of any level (diacritics and case ignored); default: all")
     st.add_argument("--since", metavar="YYYY-MM-DD", help="count new models started on or after this date")
     st.add_argument("--until", metavar="YYYY-MM-DD", help="count new models started on or before this date")
+    from ._cmd_inputs import add_db_argument
+
+    add_db_argument(st)
     st.add_argument("--json", action="store_true", help="print JSON instead of text")
     st.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the text (default: vi)")
     st.set_defaults(func=_run_stats)
@@ -80,7 +83,10 @@ def load_frames(data_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _run_stats(args: argparse.Namespace) -> int:
     from .stats import format_stats, model_stats, resolve_unit
 
-    units, models = load_frames(args.data)
+    from ._cmd_inputs import store_frames
+
+    from_store = store_frames(args)
+    units, models = from_store if from_store is not None else load_frames(args.data)
     code = resolve_unit(units, args.unit) if args.unit else None
     stats = model_stats(models, units, unit_code=code, since=args.since, until=args.until)
     if args.json:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -11,7 +14,7 @@ import pandas as pd
 from ._errors import GeoAnttError, Problem, ValidationError
 from .config import DEFAULT_SETTINGS
 
-__all__ = ["add_input_arguments", "load_inputs"]
+__all__ = ["add_input_arguments", "add_db_argument", "load_inputs", "store_frames"]
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +28,44 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
                    help="security models: CSV, XLSX, GeoJSON, GPKG (repeatable)")
     g.add_argument("--input-crs", metavar="CRS", help="CRS of input files that do not say (e.g. EPSG:3405 for VN-2000 x/y)")
     g.add_argument("--skip-invalid", action="store_true", help="skip invalid model rows (they are listed) instead of stopping")
+    add_db_argument(g)
+
+
+def add_db_argument(parser: Any) -> None:
+    """``--db URL``: read the units and models of a store (what the web service serves)."""
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help="read the units and models of a store instead of files: sqlite:///FILE, a file path, or "
+                             "postgresql://user@host:port/db (default: $GEO_ANTT_DB when set; else the files)")
+
+
+def store_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None:
+    """Units and models of the store named by ``--db`` (or ``$GEO_ANTT_DB``), None without one.
+
+    Without a store, says on stderr when the default store file exists beside the dataset
+    (the web service's data, which edits and imports may have changed since the files)."""
+    from .store import DB_ENV_VAR, DEFAULT_DB_NAME, Store, resolve_db_url
+
+    url = getattr(args, "db", None) or os.environ.get(DB_ENV_VAR) or None
+    if url is None:
+        default = data_dir_of(args) / DEFAULT_DB_NAME
+        if not getattr(args, "boundaries", None) and default.is_file():
+            print(f"note: read the dataset files of {data_dir_of(args)}; the store {default} (what the web service "
+                  f"shows, with its edits and imports) may differ: add --db {default} to read it", file=sys.stderr)
+        return None
+    url = resolve_db_url(url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise GeoAnttError(f"--db {url}: no such store file")
+    with Store.open(url) as store:
+        units, models = store.units_frame(), store.models_frame(user=None)
+    print(f"source: the store {_shown(url)} ({len(units)} units, {len(models)} models)", file=sys.stderr)
+    return units, models
+
+
+def _shown(url: str) -> str:
+    """A database URL without its password."""
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem]]:
@@ -32,6 +73,11 @@ def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoData
     from . import io, units as units_mod
     from .dataset import load_dataset
 
+    from_store = store_frames(args)
+    if from_store is not None:
+        if getattr(args, "boundaries", None) or getattr(args, "models", None) or getattr(args, "hamlets", None):
+            raise GeoAnttError("--db reads the store's units and models: give it without --boundaries/--hamlets/--models")
+        return from_store[0], from_store[1], []
     boundaries = list(getattr(args, "boundaries", None) or [])
     models_files = list(getattr(args, "models", None) or [])
     skip = bool(getattr(args, "skip_invalid", False))

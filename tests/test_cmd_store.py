@@ -167,3 +167,39 @@ def test_seeding_a_store_is_one_audit_entry_per_file_not_one_per_model(tmp_path,
     models = [e for e in entries if e["model_id"] is not None]
     batches = [e for e in entries if e["action"] == "import_batch"]
     assert models == [] and len(batches) == 1 and batches[0]["detail"]["counts"]["new"] == counts["models"]
+
+
+def test_analysis_commands_read_the_store_with_db_and_say_so(tmp_path, synthetic_dir, capsys):
+    """After a change in the store (what the web edits), `geo-antt stats --db` and `coverage --db`
+    count what the store holds and name it; without --db the files are read, with a note when the
+    dataset's store file exists beside them."""
+    import json as _json
+    import shutil
+
+    from geo_antt.cli import main
+    from geo_antt.store import Store, seed_from_dataset
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_dir, data)
+    db = data / "geo-antt.sqlite"
+    with Store.open(f"sqlite:///{db}") as store:
+        seed_from_dataset(store, data, echo=lambda line: None)
+        models = store.models_frame(user=None)
+        active = models[models["status"] == "active"]
+        mid = active.index[0]
+        store.retire_model(mid, expected_version=store.get_model(mid)["version"], user=None)
+    assert main(["stats", "--data", str(data), "--json"]) == 0
+    out = capsys.readouterr()
+    files = _json.loads(out.out)
+    assert f"--db {db}" in out.err  # the note: the store may differ
+    assert main(["stats", "--data", str(data), "--db", str(db), "--json"]) == 0
+    out = capsys.readouterr()
+    stored = _json.loads(out.out)
+    assert "source: the store sqlite:///" in out.err and f"{len(models)} models" in out.err
+    assert stored["by_status"]["active"] == files["by_status"]["active"] - 1
+    assert stored["by_status"]["inactive"] == files["by_status"]["inactive"] + 1
+    gaps = tmp_path / "cov.geojson"
+    assert main(["coverage", "--db", str(db), "--out", str(gaps)]) == 0
+    assert "source: the store" in capsys.readouterr().err
+    assert main(["stats", "--db", str(tmp_path / "none.sqlite")]) == 1
+    assert "no such store file" in capsys.readouterr().err
