@@ -985,6 +985,10 @@ class Catalog:
             for hc, row in worst.iterrows():
                 d = self._unit_dict(hc) if hc in self.units.index else {"code": hc, "name": str(row["name"]), "bbox": None}
                 d["covered_pct"] = json_value(row["covered_pct"])
+                # the hamlet's commune: names such as "Khu phố 1" repeat in every commune
+                parent = self.units.at[hc, "parent_code"] if hc in self.units.index else None
+                d["parent_name"] = (nfc(str(self.units.at[parent, "name"]))
+                                    if isinstance(parent, str) and parent in self.units.index else None)
                 out["least_covered"].append(d)
         return out
 

@@ -338,6 +338,10 @@ def test_stats_whole_dataset_ranks_hamlets(client, synthetic_cov):
     assert st["unit"] is None and st["models_total"] == len(MODELS)
     expected = list(synthetic_cov.units.sort_values("covered_pct").index)
     assert [h["code"] for h in st["least_covered"]] == expected
+    # hamlets of several communes: each names its commune (the panel shows "Ấp 1 (Xã ...)")
+    parents = {h["code"]: h["parent_name"] for h in st["least_covered"]}
+    assert all(parents[c] == UNITS.loc[UNITS.loc[c, "parent_code"], "name"] for c in expected)
+    assert len(set(parents.values())) > 1
     cov = synthetic_cov.units
     assert st["coverage"]["covered_pct"] == pytest.approx(100 * cov["covered_m2"].sum() / cov["area_m2"].sum(), abs=0.01)
     assert {r["label"]: r["count"] for r in st["by_status"]} == {"Active": 19, "Inactive": 7, "Proposed": 0}

@@ -41,6 +41,7 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     first = page.locator("#least-covered button").first
     first.wait_for(timeout=5000)
     assert first.get_attribute("data-code") == "28891-02"
+    assert first.inner_text().startswith("Ấp Tân Phú (Xã An Thạnh)")  # the whole area: each hamlet names its commune
     first.click()
     wait_selected(page, "28891-02")
     assert page.locator("#area-name").inner_text() == "Ấp Tân Phú"

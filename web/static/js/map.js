@@ -316,9 +316,14 @@
       if (st[k[0]] && st[k[0]].length) { figures.appendChild(countTable(k[1], st[k[0]])); }
     });
     clear(least);
+    // hamlets of several communes: each named with its commune ("Khu phố 1 (Phường 2)")
+    var parents = {};
+    st.least_covered.forEach(function (h) { parents[h.parent_name || ''] = true; });
+    var several = Object.keys(parents).length > 1;
     st.least_covered.forEach(function (h) {
       var li = el('li');
-      var btn = el('button', 'link-button', h.name + ' — ' + (h.covered_pct === null ? '—' : pct(h.covered_pct)));
+      var label = h.name + (several && h.parent_name ? ' (' + h.parent_name + ')' : '');
+      var btn = el('button', 'link-button', label + ' — ' + (h.covered_pct === null ? '—' : pct(h.covered_pct)));
       btn.type = 'button';
       btn.setAttribute('data-code', h.code);
       btn.addEventListener('click', function () { selectUnit(h.code, { zoom: true }); });
