@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="output file")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language (default vi)")
     p.add_argument("--threshold", type=float, metavar="PCT", help="uncovered below this covered share (default 50)")
+    p.add_argument("--compare", choices=("year", "before"), default="year",
+                   help="the period compared with: the same dates a year earlier (default), or the period of "
+                        "the same length just before")
     p.add_argument("--pdf-engine", choices=("auto", "chromium", "matplotlib"), default="auto",
                    help="how a PDF is made: chromium prints the HTML report as it looks in a browser (needs "
                         "/usr/bin/chromium), matplotlib draws a plainer PDF without a browser; auto: chromium "
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if fmt not in ("html", "pdf", "xlsx"):
         raise GeoAnttError(f"say --format html|pdf|xlsx (cannot tell from {args.out!r})")
     units, models, _meta = load_frames(args)
-    rep = build_report(units, models, unit_code=args.unit, period=period, lang=args.lang, threshold_pct=args.threshold)
+    rep = build_report(units, models, unit_code=args.unit, period=period, lang=args.lang, threshold_pct=args.threshold,
+                       compare=args.compare)
     path = write_report(rep, args.out, fmt=fmt, pdf_engine=args.pdf_engine)
     f = rep.figures
     print(

@@ -370,6 +370,9 @@ def _planning_paths(*, js, gj, err) -> dict[str, Any]:
                 {"name": "format", "in": "path", "required": True, "schema": {"type": "string", "enum": ["html", "xlsx", "pdf"]}},
                 {"name": "period", "in": "query", "required": False, "schema": {"type": "string"},
                  "description": "START:END as ISO dates, e.g. 2025-01-01:2025-06-30 (default: this year to date)"},
+                {"name": "compare", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["year", "before"], "default": "year"},
+                 "description": "the period compared with: the same dates a year earlier, or the period of the same length just before"},
                 {"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": ["vi", "en"], "default": "vi"}},
             ],
             "responses": {"200": {"description": "the report file", "content": {

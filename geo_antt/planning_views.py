@@ -430,10 +430,11 @@ def report(name: str):
     _check_scope(code)
     text = request.args.get("period")
     start, end = parse_period(text) if text else default_period()
+    compare = request.args.get("compare", "year")
     ext = current_app.extensions["geo_antt"]
     with _Heavy():
         rep = build_report(cat.units, cat.models, unit_code=code, period=(start, end), lang=lang,
-                           specs=ext.specs, settings=ext.settings)
+                           specs=ext.specs, settings=ext.settings, compare=compare)
         with tempfile.TemporaryDirectory(prefix="geo-antt-report-") as tmp:
             path = write_report(rep, Path(tmp) / f"report.{fmt}", fmt=fmt)
             data = path.read_bytes()

@@ -36,6 +36,7 @@ import pandas as pd
 
 from .io import write_atomic
 from ._errors import GeoAnttError
+from ._time import VIETNAM_TZ
 from .config import COVERAGE_COLOURS, DEFAULT_SETTINGS, Settings
 from .layers import LayerSpec, load_layer_specs
 from .schema import FIELDS, HOSTS, STATUSES
@@ -216,8 +217,29 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
-    """The period of the same length (in days) just before ``start``..``end``."""
+COMPARE_RULES = ("year", "before")
+
+
+def _year_earlier(day: dt.date) -> dt.date:
+    """The same day a year earlier (29 February -> 28 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def previous_period(start: dt.date, end: dt.date, *, compare: str = "year") -> tuple[dt.date, dt.date]:
+    """The period ``start``..``end`` is compared with.
+
+    ``compare="year"`` (default): the same dates a year earlier (01/01-12/01/2026 against
+    01/01-12/01/2025: the review conferences compare with the same period of last year); a period
+    longer than a year is compared with the one just before it. ``compare="before"``: the period
+    of the same length (in days) just before ``start``.
+    """
+    if compare not in COMPARE_RULES:
+        raise GeoAnttError(f"compare={compare!r}: use one of {', '.join(COMPARE_RULES)}")
+    if compare == "year" and (end - start).days < 366 and _year_earlier(end) < start:
+        return _year_earlier(start), _year_earlier(end)
     days = (end - start).days + 1
     pend = start - dt.timedelta(days=1)
     return pend - dt.timedelta(days=days - 1), pend
@@ -503,6 +525,7 @@ def build_report(
     threshold_pct: float | None = None,
     approximate: bool | None = None,
     charts: bool = True,
+    compare: str = "year",
 ) -> Report:
     """Gather the figures of ``unit_code`` (and everything under it) for ``period``.
 
@@ -534,7 +557,7 @@ def build_report(
     settings = settings or DEFAULT_SETTINGS
     threshold = float(settings.uncovered_threshold_pct if threshold_pct is None else threshold_pct)
     start, end = parse_period(period) if isinstance(period, str) else period
-    pstart, pend = previous_period(start, end)
+    pstart, pend = previous_period(start, end, compare=compare)
     code = resolve_code(units, unit_code)
     scope = units_under(units, code)
     root = scope.loc[scope.index.astype(str) == code]
@@ -780,7 +803,7 @@ def render_html(rep: Report) -> str:
         f"<h2 style='border:none;margin-top:0'>{html.escape(rep.unit_name)} ({html.escape(rep.unit_code)})</h2>",
         f"<p class='meta'>{L['period']}: {rep.start:%d/%m/%Y} – {rep.end:%d/%m/%Y}. "
         f"{L['previous']}: {rep.prev_start:%d/%m/%Y} – {rep.prev_end:%d/%m/%Y}. "
-        f"{L['generated']}: {dt.date.today():%d/%m/%Y}.</p>",
+        f"{L['generated']}: {dt.datetime.now(VIETNAM_TZ).date():%d/%m/%Y}.</p>",
     ]
     if rep.approximate:
         parts.append(f"<p class='note'>{html.escape(L['approximate'])}</p>")

@@ -69,7 +69,7 @@ def synthetic_dataset():
     return units.to_crs(4326), models.to_crs(4326)
 
 
-# Expected for D1, period 2024-01-01:2024-06-30 (previous: 2023-07-03:2023-12-31, 182 days):
+# Expected for D1, period 2024-01-01:2024-06-30 (compare="before": 2023-07-03:2023-12-31, 182 days):
 #   registered by 2024-06-30: m1 m2 m3 m4 m5 m7 m8 (m6 starts in 2025) = 7
 #   new in the period: m2 m3 m5 = 3; active 5, inactive 2 (m4, m7); distinct names: Camera an
 #   ninh, Thắp sáng đường quê, Chốt dân phòng, Tổ tự quản, Gương sáng = 5; fields: all 5
@@ -78,7 +78,15 @@ def synthetic_dataset():
 
 def test_period_helpers():
     assert parse_period("2024-01-01:2024-09-30") == (dt.date(2024, 1, 1), dt.date(2024, 9, 30))
-    assert previous_period(dt.date(2024, 1, 1), dt.date(2024, 6, 30)) == (dt.date(2023, 7, 3), dt.date(2023, 12, 31))
+    # the same period a year earlier (the default), or the one just before
+    assert previous_period(dt.date(2024, 1, 1), dt.date(2024, 6, 30)) == (dt.date(2023, 1, 1), dt.date(2023, 6, 30))
+    assert previous_period(dt.date(2026, 1, 1), dt.date(2026, 1, 12)) == (dt.date(2025, 1, 1), dt.date(2025, 1, 12))
+    assert previous_period(dt.date(2024, 2, 1), dt.date(2024, 2, 29)) == (dt.date(2023, 2, 1), dt.date(2023, 2, 28))
+    assert previous_period(dt.date(2024, 1, 1), dt.date(2024, 6, 30), compare="before") == (dt.date(2023, 7, 3), dt.date(2023, 12, 31))
+    # longer than a year: the period just before
+    assert previous_period(dt.date(2023, 1, 1), dt.date(2024, 6, 30)) == (dt.date(2021, 7, 3), dt.date(2022, 12, 31))
+    with pytest.raises(GeoAnttError, match="compare"):
+        previous_period(dt.date(2024, 1, 1), dt.date(2024, 6, 30), compare="month")
     with pytest.raises(GeoAnttError, match="START:END"):
         parse_period("2024-01-01")
     with pytest.raises(GeoAnttError, match="before"):
@@ -97,7 +105,7 @@ def test_units_under():
 
 def test_report_figures_and_comparison():
     units, models = synthetic_dataset()
-    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False, compare="before")
     f, p = rep.figures, rep.prev_figures
     assert (f["n_models"], f["n_new"], f["n_active"], f["n_inactive"]) == (7, 3, 5, 2)
     assert (f["n_names"], f["n_fields"], f["n_communes"], f["n_hamlets"]) == (5, 5, 2, 3)
@@ -116,9 +124,19 @@ def test_report_figures_and_comparison():
     assert ham.loc["H12", "Tỷ lệ phủ (%)"] == pytest.approx(100 * math.pi * 400 / 40_000, abs=0.1)
 
 
+def test_the_report_compares_with_the_same_period_a_year_earlier():
+    """By default the previous period is 2023-01-01:2023-06-30: registered by its end m1 m7 m8
+    (m4 starts 2023-09-01) = 3, new m1 = 1, active m1 m8 = 2, inactive m7 = 1."""
+    units, models = synthetic_dataset()
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
+    p = rep.prev_figures
+    assert (rep.prev_start, rep.prev_end) == (dt.date(2023, 1, 1), dt.date(2023, 6, 30))
+    assert (p["n_models"], p["n_new"], p["n_active"], p["n_inactive"]) == (3, 1, 2, 1)
+
+
 def test_report_html_contains_the_figures(tmp_path):
     units, models = synthetic_dataset()
-    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30")
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", compare="before")
     out = write_report(rep, tmp_path / "bao-cao.html")
     text = out.read_text(encoding="utf-8")
     assert "@page { size: A4" in text
