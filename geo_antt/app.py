@@ -237,9 +237,10 @@ def request_lang() -> str:
     """The language of the current request, ``"vi"`` or ``"en"``: ``?lang=`` (or a form's
     ``lang``) when given, else the language chosen earlier (a cookie set whenever ``?lang=`` is
     given, or the one chosen at login), else Vietnamese."""
-    for lang in (request.args.get("lang"), request.form.get("lang") if request.method == "POST" and request.mimetype in (
-            "application/x-www-form-urlencoded", "multipart/form-data") else None,
-                 request.cookies.get(LANG_COOKIE), session.get("lang")):
+    # the login form posts its language; no other body is read for it (an anonymous request's
+    # body is never parsed: the login guard answers first)
+    posted = request.form.get("lang") if request.method == "POST" and request.endpoint == "auth.login" else None
+    for lang in (request.args.get("lang"), posted, request.cookies.get(LANG_COOKIE), session.get("lang")):
         if lang in ("vi", "en"):
             return lang
     return "vi"
