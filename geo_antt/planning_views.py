@@ -22,7 +22,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from flask import Blueprint, current_app, request, send_file, url_for
 
@@ -85,7 +85,7 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
         "plan_by_bound": "phương án tham lam đạt cận trên nên là tối ưu; không cần chạy bộ giải",
         "solver_spopt": "quy hoạch nguyên (spopt, CBC)",
         "solver_greedy": "thuật toán tham lam",
-        "plan_gap": "Heuristic tham lam kém tối ưu",
+        "plan_gap": "Phương án tham lam kém phương án tối ưu",
         "plan_none": "Không còn vị trí nào phủ thêm được.",
         "plan_accept": "Đưa vào sổ",
         "plan_accepted": "Đã đưa vào sổ (hoạt động)",
@@ -290,7 +290,8 @@ def _num(v: Any, nd: int = 3) -> float | None:
     return None if math.isnan(f) else round(f, nd)
 
 
-def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds: float) -> dict[str, Any]:
+def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds: float,
+                  names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The JSON answer of ``POST /api/plan`` for a :class:`geo_antt.placement.PlanResult`.
 
     Returns
@@ -307,6 +308,11 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
     from ._cmd_plan import sites_feature_collection
 
     fc = sites_feature_collection(result)
+    for f in fc["features"]:  # each site names its hamlet (the panel lists them with it)
+        p = f["properties"]
+        if p.get("layer") == "site":
+            code = p.get("unit_code")
+            p["unit_name"] = nfc(str(names.get(code, code))) if names is not None and code is not None else code
     table = result.comparison()
     area = float(result.before["area_m2"].sum()) if "area_m2" in result.before.columns else float("nan")
     before_m2 = float(result.before["covered_m2"].sum())
@@ -395,7 +401,7 @@ def plan():
             time_limit_s=opts["time_limit_s"],
         )
     body = plan_response(res, unit_code=opts["unit"], unit_name=nfc(str(row["name"])), kind=opts["kind"],
-                         seconds=time.perf_counter() - t0)
+                         seconds=time.perf_counter() - t0, names=cat.units["name"])
     return current_app.response_class(current_app.json.dumps(body), mimetype="application/geo+json")
 
 

@@ -6,6 +6,7 @@ GDAL's OAPIF driver against the same server with an API token.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -258,6 +259,12 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     # the dashed footprints are drawn under the markers
     assert page.locator("path[stroke-dasharray='6 5']").count() == 3
     assert "m²" in page.locator("#plan-result").inner_text()
+    # each site is listed with its hamlet and position (lat, lon), as the CLI gives them
+    first_site = page.locator("#plan-result ol.plan-sites li button").first.inner_text()
+    assert re.search(r"(Ấp|Khu phố|Thôn)[^(]*\(10\.\d{5}, 106\.\d{5}\)", first_site), first_site
+    # the covered share shows its gain (enough digits)
+    before, after = page.locator("#plan-result p.fig-total").nth(1).inner_text().split(": ", 1)[1].split(" → ")
+    assert before != after
     assert "Phương pháp: chính xác (quy hoạch nguyên, CBC) (tối ưu)" in page.locator("#plan-result").inner_text()
     assert any(u.endswith("/api/plan") for u in requests)
 

@@ -38,13 +38,18 @@
     var box = el('div', 'popup');
     box.appendChild(el('h3', null, S.plan_site + ' ' + p.rank + ' — ' + kindTitle(p.kind)));
     var tbl = el('table');
-    var rows = [[S.plan_gain, m2(p.gain_m2)], [S.plan_hamlet, p.unit_code]];
+    var rows = [[S.plan_gain, m2(p.gain_m2)], [S.plan_hamlet, siteHamlet(p)]];
     if (Array.isArray(p.direction_deg) && p.direction_deg.length) { rows.push([S.plan_direction, p.direction_deg.join(', ')]); }
     rows.forEach(function (r) {
       var tr = el('tr'); tr.appendChild(el('th', null, r[0])); tr.appendChild(el('td', null, r[1])); tbl.appendChild(tr);
     });
     box.appendChild(tbl);
     return box;
+  }
+  function siteHamlet(p) { return (p.unit_name || p.unit_code || '') + (p.unit_name && p.unit_code ? ' (' + p.unit_code + ')' : ''); }
+  function sitePlace(f) {
+    var c = f.geometry.coordinates;  // lat, lon: as an officer reads them off a phone
+    return c[1].toFixed(5) + ', ' + c[0].toFixed(5);
   }
   function siteIcon(rank) {
     var span = el('span', 'model-icon proposed-icon', String(rank));
@@ -175,8 +180,14 @@
     head.appendChild(el('strong', null, m2(sm.objective_m2)));
     result.appendChild(head);
     var cov = el('p', 'fig-total');
-    cov.appendChild(el('span', null, sm.unit_name + ': ' + pct(sm.covered_pct_before) + ' → '));
-    cov.appendChild(el('strong', null, pct(sm.covered_pct_after)));
+    // enough digits that a gain shows ("0,82 % → 0,82 %" read as none): up to 4 decimals
+    var digits = 2;
+    while (digits < 4 && sm.covered_pct_after > sm.covered_pct_before &&
+           sm.covered_pct_after.toFixed(digits) === sm.covered_pct_before.toFixed(digits)) { digits++; }
+    var fine = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: digits });
+    function pctFine(v) { return typeof v === 'number' ? fine.format(v) + ' %' : '—'; }
+    cov.appendChild(el('span', null, sm.unit_name + ': ' + pctFine(sm.covered_pct_before) + ' → '));
+    cov.appendChild(el('strong', null, pctFine(sm.covered_pct_after)));
     result.appendChild(cov);
     var solver = S.plan_solver + ': ' + (S['solver_' + sm.solver] || sm.solver) + (sm.optimal ? ' (' + S.plan_optimal + ')' : '');
     result.appendChild(el('p', 'note', solver));
@@ -192,7 +203,8 @@
       sites.forEach(function (f) {
         var p = f.properties;
         var li = el('li');
-        var btn = el('button', 'link-button', kindTitle(p.kind) + ' — ' + S.plan_gain.toLowerCase() + ' ' + m2(p.gain_m2));
+        var btn = el('button', 'link-button', kindTitle(p.kind) + ' — ' + (p.unit_name || p.unit_code || '') + ' (' +
+          sitePlace(f) + ') — ' + S.plan_gain.toLowerCase() + ' ' + m2(p.gain_m2));
         btn.type = 'button';
         btn.setAttribute('data-rank', String(p.rank));
         btn.addEventListener('click', function () {
