@@ -75,3 +75,17 @@ def seed(store: Store) -> dict[str, User]:
     )
     store.create_model(model_record("b1", "B1", 106.25, 10.05, direction_deg=(0.0, 180.0)), user=None)
     return users
+
+
+def registry_app(store: Store) -> Any:
+    """A bare Flask app with only the login guard and the ``/api/registry`` blueprint on ``store``."""
+    from flask import Flask
+
+    from geo_antt.auth import init_auth
+    from geo_antt.registry import init_registry
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test-secret", TESTING=True)
+    init_auth(app, store)
+    init_registry(app, store)
+    return app

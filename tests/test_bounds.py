@@ -12,11 +12,9 @@ import pytest
 import shapely
 
 from geo_antt import io
-from geo_antt.auth import init_auth
 from geo_antt.layers import DEFAULT_BOUNDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH, load_layer_specs, spatial_kinds
-from geo_antt.registry import init_registry
 from geo_antt.store import Store
-from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, seed
+from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, registry_app, seed
 
 SPECS = load_layer_specs()
 
@@ -47,13 +45,7 @@ def store(store_file):
 
 @pytest.fixture
 def app(store):
-    from flask import Flask
-
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="test-secret", TESTING=True)
-    init_auth(app, store)
-    init_registry(app, store)
-    return app
+    return registry_app(store)
 
 
 def _feature(mid, lon, lat, **props):

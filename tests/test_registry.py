@@ -13,7 +13,7 @@ from flask import Flask
 from geo_antt.auth import init_auth
 from geo_antt.registry import init_registry
 from geo_antt.store import Store
-from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, seed
+from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, registry_app, seed
 
 
 @pytest.fixture
@@ -26,11 +26,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def app(store):
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="test-secret", TESTING=True)
-    init_auth(app, store)
-    init_registry(app, store)
-    return app
+    return registry_app(store)
 
 
 def _client(app, name):
