@@ -418,6 +418,8 @@ def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any
         doc = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         raise GeoAnttError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise GeoAnttError(f"{path}: JSON nested too deeply (arrays or objects inside each other) to be GeoJSON") from None
     if not isinstance(doc, dict):
         return None
     if doc.get("type") == "Feature":

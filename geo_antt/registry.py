@@ -92,7 +92,10 @@ def _frame_features(gdf: Any) -> dict[str, Any]:
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # json raises it (not a ValueError) for arrays nested ~1,000 deep
+        raise GeoAnttError("the request body is JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise GeoAnttError("the request body must be a JSON object")
     return body

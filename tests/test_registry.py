@@ -130,3 +130,18 @@ def test_import_preview_then_commit(app, store):
     r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(good), "notes.txt")}, headers=h)
     assert r.status_code == 400
     json.dumps(body)  # the preview is plain JSON
+
+
+def test_hostile_bodies_and_files_are_400_not_500(app):
+    # JSON nested 100,000 deep (RecursionError in json), a .gpkg that is not one (GDAL's
+    # DataSourceError from list_layers): each used to be an unhandled 500
+    c = _client(app, "can_bo_a")
+    h = {"X-CSRFToken": c.csrf}
+    deep = "[" * 100_000 + "]" * 100_000
+    r = c.post("/api/registry/models", data=deep, content_type="application/json", headers=h)
+    assert r.status_code == 400 and "nested too deeply" in r.get_json()["message"]
+    doc = '{"type": "FeatureCollection", "features": ' + deep + "}"
+    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(doc.encode()), "deep.geojson")}, headers=h)
+    assert r.status_code == 400 and "nested too deeply" in r.get_json()["message"]
+    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(b"not a geopackage"), "x.gpkg")}, headers=h)
+    assert r.status_code == 400 and "cannot read as a vector file" in r.get_json()["message"]
