@@ -12,10 +12,10 @@ VIETNAM_TZ = _dt.timezone(_dt.timedelta(hours=7), "UTC+7")
 """Indochina Time (no daylight saving): the time users read and type."""
 
 
-# Years a typed time may name: a day later or the conversion to UTC never overflows, and the
-# store's databases (SQLite text, PostgreSQL timestamptz) order them alike.
+# Years a typed time may name: the next day (an end bound) and the conversion to UTC never
+# overflow Python's datetime (years 1 to 9999; 9999-12-31 as an end bound did: a 500).
 MIN_YEAR = 1900
-MAX_YEAR = 2200
+MAX_YEAR = 9998
 
 
 def parse_local_time(value: str, *, end: bool = False, what: str = "time") -> _dt.datetime:
