@@ -122,7 +122,10 @@ def _state() -> _AuthState:
 
 
 def _lang() -> str:
-    lang = request.args.get("lang") or request.form.get("lang") or session.get("lang") or "vi"
+    # only the login form's body is read here: the guard answers other anonymous requests
+    # (401) without reading their bodies
+    form_lang = request.form.get("lang") if request.endpoint == "auth.login" and request.method == "POST" else None
+    lang = request.args.get("lang") or form_lang or session.get("lang") or "vi"
     return "en" if lang == "en" else "vi"
 
 
