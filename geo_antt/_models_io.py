@@ -122,6 +122,35 @@ _CAMERA_TYPES = {
 _CSV_SUFFIXES = CSV_SUFFIXES
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
+# Limits of a table file (CSV or a sheet), checked while it is read so that a small hostile file
+# (a cell at row 1,000,000, at column XFD, 100,000 columns) cannot hold the server for minutes.
+MAX_TABLE_ROWS = 200_000
+"""At most this many rows (the sheet's row numbers / the CSV's records, blank ones included)."""
+MAX_TABLE_COLUMNS = 200
+"""At most this many columns holding a value."""
+MAX_CELL_CHARS = 10_000
+"""At most this many characters in one cell."""
+
+_LIMIT_TEXT = {
+    "rows": ("more than {n:,} rows", "quá {n_vi} dòng"),
+    "columns": ("more than {n:,} columns", "quá {n_vi} cột"),
+    "cell": ("a cell longer than {n:,} characters", "một ô dài quá {n_vi} ký tự"),
+}
+
+
+def _table_limit_error(path: Path, what: str, where: str = "") -> GeoAnttError:
+    """The error for a table file over a limit, in English and Vietnamese, naming all limits."""
+    n = {"rows": MAX_TABLE_ROWS, "columns": MAX_TABLE_COLUMNS, "cell": MAX_CELL_CHARS}[what]
+    en, vi = _LIMIT_TEXT[what]
+    n_vi = f"{n:,}".replace(",", ".")
+    at = f" ({where})" if where else ""
+    rows_vi, cells_vi = f"{MAX_TABLE_ROWS:,}".replace(",", "."), f"{MAX_CELL_CHARS:,}".replace(",", ".")
+    return GeoAnttError(
+        f"{path}: {en.format(n=n)}{at}; a table may have at most {MAX_TABLE_ROWS:,} rows, {MAX_TABLE_COLUMNS} "
+        f"columns and {MAX_CELL_CHARS:,} characters a cell / tệp có {vi.format(n_vi=n_vi)}{at}; một bảng có tối đa "
+        f"{rows_vi} dòng, {MAX_TABLE_COLUMNS} cột, {cells_vi} ký tự một ô"
+    )
+
 
 def _decode_csv(path: Path, raw: bytes) -> tuple[str, str, list[Problem]]:
     """Text of a CSV file, the codec used, and a warning when it was guessed."""
@@ -230,25 +259,66 @@ def _plain_csv_columns(text: str, delim: str) -> list[list[str]] | None:
 def _read_csv_table(path: Path) -> tuple[list[str], list[int], list[list[Any]], list[Problem]]:
     text, _codec, notes = _decode_csv(path, path.read_bytes())
     text = unicodedata.normalize("NFC", text.lstrip("\ufeff"))
-    return (*_csv_text_table(text, _sniff_delimiter(text)), notes)
+    delim = _sniff_delimiter(text)
+    _check_csv_header(path, text, delim)
+    return (*_csv_text_table(text, delim, path=path), notes)
 
 
-def _csv_text_table(text: str, delim: str) -> tuple[list[str], list[int], list[list[Any]]]:
+def _check_csv_header(path: Path, text: str, delim: str) -> None:
+    """Raise when the first non-blank record of a CSV text is wider than the limit (read
+    lazily: only that record is parsed)."""
+    for recno, rec in enumerate(csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim), start=1):
+        if recno > MAX_TABLE_ROWS:
+            raise _table_limit_error(path, "rows", f"row {recno:,}")
+        if any(rec):
+            if len(rec) > MAX_TABLE_COLUMNS:
+                raise _table_limit_error(path, "columns", f"header row {recno:,}: {len(rec):,} cells")
+            return
+
+
+def _csv_text_table(text: str, delim: str, *, path: Path | None = None) -> tuple[list[str], list[int], list[list[Any]]]:
     """(header, row numbers, columns) of a CSV text: pandas' C parser for a plain text (see
-    :func:`_plain_csv_columns`), else the :mod:`csv` module; both give the same table."""
+    :func:`_plain_csv_columns`), else the :mod:`csv` module; both give the same table.
+
+    With ``path`` the table limits (:data:`MAX_TABLE_ROWS`, :data:`MAX_TABLE_COLUMNS`,
+    :data:`MAX_CELL_CHARS`) are checked: before pandas parses a plain text (its lines are its
+    records), and record by record in the :mod:`csv` module's path.
+    """
+    if path is not None and '"' not in text:
+        n_lines = text.count("\n") + text.count("\r") - text.count("\r\n") + 1
+        if n_lines > MAX_TABLE_ROWS + 1:  # + 1: the line after the last terminator
+            raise _table_limit_error(path, "rows", f"{n_lines:,} lines")
     plain = _plain_csv_columns(text, delim)
     if plain is not None:
+        if path is not None:
+            if len(plain) > MAX_TABLE_COLUMNS:
+                raise _table_limit_error(path, "columns", f"{len(plain):,} columns")
+            if len(text) > MAX_CELL_CHARS:
+                for j, col in enumerate(plain):
+                    if max(map(len, col), default=0) > MAX_CELL_CHARS:
+                        raise _table_limit_error(path, "cell", f"column {j + 1}")
         return _plain_table(plain)
-    return _csv_module_table(text, delim)
+    return _csv_module_table(text, delim, path=path)
 
 
-def _csv_module_table(text: str, delim: str) -> tuple[list[str], list[int], list[list[Any]]]:
+def _csv_module_table(text: str, delim: str, *, path: Path | None = None) -> tuple[list[str], list[int], list[list[Any]]]:
     reader = csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim)
     # a record is blank when all its cells are empty or white space (any() and the first cell
     # decide most records without joining them)
-    records: list[tuple[int, list[Any]]] = [
-        (recno, rec) for recno, rec in enumerate(reader, start=1) if any(rec) and (rec[0].strip() or "".join(rec).strip())
-    ]
+    records: list[tuple[int, list[Any]]] = []
+    try:
+        for recno, rec in enumerate(reader, start=1):
+            if path is not None:
+                if recno > MAX_TABLE_ROWS:
+                    raise _table_limit_error(path, "rows", f"row {recno:,}")
+                if len(rec) > MAX_TABLE_COLUMNS and any(rec[MAX_TABLE_COLUMNS:]):
+                    raise _table_limit_error(path, "columns", f"row {recno:,}: {len(rec):,} cells")
+                if max(map(len, rec), default=0) > MAX_CELL_CHARS:
+                    raise _table_limit_error(path, "cell", f"row {recno:,}")
+            if any(rec) and (rec[0].strip() or "".join(rec).strip()):
+                records.append((recno, rec))
+    except csv.Error as exc:  # e.g. a field larger than csv.field_size_limit()
+        raise GeoAnttError(f"{path or 'CSV text'}: cannot read as CSV ({exc})") from None
     header, rows = _split_header(records)
     return (header, *_to_columns(header, rows))
 
@@ -292,11 +362,28 @@ def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[int
             ws = wb[sheet]
         else:
             raise GeoAnttError(f"{path}: no sheet {sheet!r}; the workbook has {wb.sheetnames}")
+        # the declared size (<dimension>) first, then the cells themselves: a sheet may declare
+        # less than it holds, so the declaration is dropped and every row is bounded as it comes
+        declared_rows, declared_cols = ws.max_row, ws.max_column
+        if declared_rows is not None and declared_rows > MAX_TABLE_ROWS:
+            raise _table_limit_error(path, "rows", f"sheet {ws.title!r} declares {declared_rows:,}")
+        if declared_cols is not None and declared_cols > MAX_TABLE_COLUMNS:
+            raise _table_limit_error(path, "columns", f"sheet {ws.title!r} declares {declared_cols:,}")
+        ws.reset_dimensions()
         records: list[tuple[int, list[Any]]] = []
         for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            if rownum > MAX_TABLE_ROWS:
+                raise _table_limit_error(path, "rows", f"row {rownum:,}")
+            if len(values) > MAX_TABLE_COLUMNS:
+                if not all(is_blank(v) for v in values[MAX_TABLE_COLUMNS:]):
+                    raise _table_limit_error(path, "columns", f"row {rownum:,}")
+                values = values[:MAX_TABLE_COLUMNS]
             vals = [nfc(v) if isinstance(v, str) else v for v in values]
             if all(is_blank(v) for v in vals):
                 continue
+            for j, v in enumerate(vals):
+                if isinstance(v, str) and len(v) > MAX_CELL_CHARS:
+                    raise _table_limit_error(path, "cell", f"row {rownum:,}, column {j + 1}")
             records.append((rownum, vals))
     finally:
         wb.close()
@@ -427,6 +514,8 @@ def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any
         doc = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         raise GeoAnttError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise GeoAnttError(f"{path}: JSON nested too deeply (arrays or objects inside each other) to be GeoJSON") from None
     if not isinstance(doc, dict):
         return None
     if doc.get("type") == "Feature":

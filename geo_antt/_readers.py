@@ -113,14 +113,14 @@ def _read_vector(path: Path, *, encoding: str | None, layer: str | None) -> gpd.
         transcode = codec
     elif codec is not None:
         kwargs["encoding"] = codec
-    if layer is None and suffix == ".gpkg":
-        layers = pyogrio.list_layers(path)
-        if len(layers) == 0:
-            raise GeoAnttError(f"{path}: the GeoPackage has no layer")
-        layer = str(layers[0][0])
-    if layer is not None:
-        kwargs["layer"] = layer
     try:
+        if layer is None and suffix == ".gpkg":
+            layers = pyogrio.list_layers(path)
+            if len(layers) == 0:
+                raise GeoAnttError(f"{path}: the GeoPackage has no layer")
+            layer = str(layers[0][0])
+        if layer is not None:
+            kwargs["layer"] = layer
         gdf = pyogrio.read_dataframe(path, **kwargs)
     except pyogrio.errors.DataSourceError as exc:
         raise GeoAnttError(f"{path}: cannot read as a vector file ({exc})") from None

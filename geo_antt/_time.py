@@ -6,10 +6,16 @@ import datetime as _dt
 
 from ._errors import GeoAnttError
 
-__all__ = ["VIETNAM_TZ", "parse_local_time"]
+__all__ = ["MAX_YEAR", "MIN_YEAR", "VIETNAM_TZ", "parse_local_time"]
 
 VIETNAM_TZ = _dt.timezone(_dt.timedelta(hours=7), "UTC+7")
 """Indochina Time (no daylight saving): the time users read and type."""
+
+
+# Years a typed time may name: the next day (an end bound) and the conversion to UTC never
+# overflow Python's datetime (years 1 to 9999; 9999-12-31 as an end bound did: a 500).
+MIN_YEAR = 1900
+MAX_YEAR = 9998
 
 
 def parse_local_time(value: str, *, end: bool = False, what: str = "time") -> _dt.datetime:
@@ -29,9 +35,12 @@ def parse_local_time(value: str, *, end: bool = False, what: str = "time") -> _d
     Raises
     ------
     GeoAnttError
-        ``value`` is not an ISO date or date-time.
+        ``value`` is not an ISO date or date-time, or its year is outside
+        :data:`MIN_YEAR`..:data:`MAX_YEAR`.
     """
     text = value.strip()
+    if text[:4].isdigit() and not MIN_YEAR <= int(text[:4]) <= MAX_YEAR:
+        raise GeoAnttError(f"{what}: {value!r} is outside the allowed years {MIN_YEAR} to {MAX_YEAR}")
     try:
         if len(text) == 10:
             day = _dt.date.fromisoformat(text)

@@ -380,7 +380,11 @@ def plan():
     from ._cmd_plan import planning_units
     from .placement import plan_sites
 
-    opts = parse_plan_request(request.get_json(silent=True))
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # json raises it (not a ValueError) for arrays nested ~1,000 deep
+        raise GeoAnttError("the request body is JSON nested too deeply") from None
+    opts = parse_plan_request(body)
     cat = get_catalog()
     row = cat.unit(opts["unit"])  # 404 for an unknown unit
     _check_scope(opts["unit"])

@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import shapely.geometry
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request, session
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from ._errors import ConflictError, GeoAnttError, PermissionDeniedError, ValidationError
@@ -56,11 +57,22 @@ from .io import json_value
 from .store import Store
 from .store._files import read_models_file
 
-__all__ = ["bp", "init_registry", "model_feature"]
+__all__ = ["DEFAULT_BODY_LIMITS", "bp", "init_registry", "model_feature"]
 
 bp = Blueprint("registry", __name__, url_prefix="/api/registry")
 _EXT = "geo_antt_registry"
-_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Request body limits in bytes (instance config overrides each): an import upload, the login
+# form, and every other body (JSON). A body declaring more (Content-Length) is refused with 413
+# before it is read; one without Content-Length is cut off at the limit while it is read (413).
+DEFAULT_BODY_LIMITS = {
+    "GEO_ANTT_MAX_UPLOAD_BYTES": 32 * 1024 * 1024,
+    "GEO_ANTT_MAX_FORM_BYTES": 16 * 1024,
+    "GEO_ANTT_MAX_JSON_BYTES": 2 * 1024 * 1024,
+}
+_TOO_LARGE = {
+    "vi": "Nội dung gửi lên quá lớn: {size} byte, tối đa {limit} byte ({key}).",
+    "en": "The request body is too large: {size} bytes, at most {limit} bytes ({key}).",
+}
 _UPLOAD_SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
 
 
@@ -98,7 +110,10 @@ def _frame_features(gdf: Any) -> dict[str, Any]:
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # json raises it (not a ValueError) for arrays nested ~1,000 deep
+        raise GeoAnttError("the request body is JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise GeoAnttError("the request body must be a JSON object")
     return body
@@ -232,8 +247,6 @@ def import_file() -> Any:
     with tempfile.TemporaryDirectory(prefix="geo-antt-import-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
         up.save(path)
-        if path.stat().st_size > _MAX_UPLOAD_BYTES:
-            raise GeoAnttError(f"{up.filename}: larger than {_MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
         gdf, file_problems = read_models_file(path)
     file_problems = [p.__class__(up.filename, p.row, p.field, p.value, p.reason, p.severity) for p in file_problems]
     preview = store.preview_import(gdf, user=user, unit_code=unit, source=up.filename, problems=file_problems)
@@ -252,8 +265,39 @@ def import_file() -> Any:
     return jsonify({"committed": True, "counts": counts, "file": name})
 
 
+def _body_limit_key() -> str:
+    if request.endpoint == "registry.import_file":
+        return "GEO_ANTT_MAX_UPLOAD_BYTES"
+    if request.endpoint == "auth.login":
+        return "GEO_ANTT_MAX_FORM_BYTES"
+    return "GEO_ANTT_MAX_JSON_BYTES"
+
+
+def _limit_body() -> None:
+    """Before every request, ahead of the login guard: the body limit of the endpoint
+    (``request.max_content_length``), and 413 at once when Content-Length exceeds it."""
+    key = _body_limit_key()
+    limit = int(current_app.config[key])
+    request.max_content_length = limit
+    size = request.content_length
+    if size is not None and size > limit:
+        lang = request.args.get("lang") or session.get("lang") or "vi"
+        text = _TOO_LARGE["en" if lang == "en" else "vi"]
+        raise RequestEntityTooLarge(text.format(size=size, limit=limit, key=key))
+
+
 def init_registry(app: Flask, store: Store) -> None:
-    """Register the ``/api/registry`` blueprint on ``app`` (after ``auth.init_auth``)."""
+    """Register the ``/api/registry`` blueprint on ``app`` (after ``auth.init_auth``).
+
+    Also limits every request body of the app, before the login guard reads anything: config
+    ``GEO_ANTT_MAX_UPLOAD_BYTES`` (import uploads, default 32 MB), ``GEO_ANTT_MAX_FORM_BYTES``
+    (the login form, default 16 KB), ``GEO_ANTT_MAX_JSON_BYTES`` (every other body, default
+    2 MB); see :data:`DEFAULT_BODY_LIMITS`.
+    """
     app.extensions[_EXT] = store
-    app.config.setdefault("MAX_CONTENT_LENGTH", _MAX_UPLOAD_BYTES + 1024 * 1024)
+    for key, value in DEFAULT_BODY_LIMITS.items():
+        app.config.setdefault(key, value)
+    # first of the before-request functions: the login guard (geo_antt.auth) must not be the
+    # first to touch an unbounded body
+    app.before_request_funcs.setdefault(None, []).insert(0, _limit_body)
     app.register_blueprint(bp)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .io import write_atomic
+from ._xlsx import append_text_row
 from ._errors import GeoAnttError
 from ._time import VIETNAM_TZ
 from .config import COVERAGE_COLOURS, DEFAULT_SETTINGS, Settings
@@ -45,6 +46,7 @@ from .text import fold, nfc
 __all__ = [
     "FORMATS",
     "Report",
+    "check_period",
     "parse_period",
     "previous_period",
     "build_report",
@@ -214,7 +216,33 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
         raise GeoAnttError(f"period must be START:END in ISO dates, e.g. 2024-01-01:2024-09-30; got {text!r}") from None
     if end < start:
         raise GeoAnttError(f"period {text!r} ends before it starts")
+    check_period(start, end)
     return start, end
+
+
+# Dates a report period may span: the previous period of the same length must stay inside the
+# dates Python and pandas represent (pandas: 1677-09-22 to 2262-04-11).
+PERIOD_MIN = dt.date(1900, 1, 1)
+PERIOD_MAX = dt.date(2200, 12, 31)
+
+
+def check_period(start: dt.date, end: dt.date) -> None:
+    """Raise :class:`GeoAnttError` unless ``start``..``end`` lies within 1900-01-01..2200-12-31.
+
+    Raises
+    ------
+    GeoAnttError
+        When a date is outside that range (naming the date and the range) or the end precedes
+        the start.
+    """
+    for what, day in (("start", start), ("end", end)):
+        if not PERIOD_MIN <= day <= PERIOD_MAX:
+            raise GeoAnttError(
+                f"period {what} {day.isoformat()} is outside the allowed range "
+                f"{PERIOD_MIN.isoformat()} to {PERIOD_MAX.isoformat()}"
+            )
+    if end < start:
+        raise GeoAnttError(f"period {start.isoformat()}:{end.isoformat()} ends before it starts")
 
 
 COMPARE_RULES = ("year", "before")
@@ -557,6 +585,7 @@ def build_report(
     settings = settings or DEFAULT_SETTINGS
     threshold = float(settings.uncovered_threshold_pct if threshold_pct is None else threshold_pct)
     start, end = parse_period(period) if isinstance(period, str) else period
+    check_period(start, end)
     pstart, pend = previous_period(start, end, compare=compare)
     code = resolve_code(units, unit_code)
     scope = units_under(units, code)
@@ -934,13 +963,13 @@ def _xlsx(rep: Report) -> bytes:
         first = False
         ws.title = name
         if df is None or df.empty:
-            ws.append([L["none"]])
+            append_text_row(ws, [L["none"]])
             continue
-        ws.append([str(c) for c in df.columns])
+        append_text_row(ws, [str(c) for c in df.columns])
         for cell in ws[ws.max_row]:
             cell.font = Font(bold=True)
         for row in df.itertuples(index=False):
-            ws.append([_xl(v) for v in row])
+            append_text_row(ws, [_xl(v) for v in row])
         for col in ws.columns:
             width = max(len(str(c.value)) if c.value is not None else 0 for c in col)
             ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width + 2))

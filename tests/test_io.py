@@ -820,3 +820,84 @@ def test_a_validation_error_pickles_with_its_problems() -> None:
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is ValidationError and back.problems == err.problems and back.message == err.message
     assert "row 3" in str(back) and "row 4" in str(back)
+
+
+# -- hostile table files (geo-antt #13): limits checked while reading -------------------------
+
+
+def _sheet(path: Path, cells: dict[str, object], *, dimension: str | None = None) -> Path:
+    """A small models workbook (header + one row) plus ``cells``; ``dimension`` rewrites the
+    sheet's declared ``<dimension ref=...>`` (a file may declare less than it holds)."""
+    import re
+    import zipfile
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["id", "kind", "name", "lat", "lon"])
+    ws.append(["a1", "camera", "Cam", 10.0, 106.0])
+    for ref, v in cells.items():
+        ws[ref] = v
+    wb.save(path)
+    if dimension is not None:
+        tmp = path.with_suffix(".tmp.xlsx")
+        with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+            for it in zin.infolist():
+                data = zin.read(it.filename)
+                if it.filename.startswith("xl/worksheets/sheet"):
+                    data, n = re.subn(rb'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{dimension}"/>'.encode(), data)
+                    assert n == 1
+                zout.writestr(it, data)
+        tmp.replace(path)
+    return path
+
+
+def test_xlsx_row_gap_is_refused_from_the_declared_size(tmp_path):
+    path = _sheet(tmp_path / "gap.xlsx", {"A1000000": "x"})
+    with pytest.raises(GeoAnttError, match=r"gap\.xlsx: more than 200,000 rows \(sheet 'Sheet' declares 1,000,000\).*quá 200\.000 dòng"):
+        io.load_models(path)
+
+
+def test_xlsx_row_gap_behind_a_false_dimension_stops_at_the_limit(tmp_path):
+    # the declaration says A1:E2: reading stops at row 200,001, not after a million empty rows
+    path = _sheet(tmp_path / "gap.xlsx", {"A1000000": "x"}, dimension="A1:E2")
+    with pytest.raises(GeoAnttError, match=r"more than 200,000 rows \(row 200,001\)"):
+        io.load_models(path)
+
+
+@pytest.mark.parametrize("dimension", [None, "A1:E2"])
+def test_xlsx_cell_in_column_xfd_is_refused(tmp_path, dimension):
+    path = _sheet(tmp_path / "wide.xlsx", {"XFD2": "x"}, dimension=dimension)
+    with pytest.raises(GeoAnttError, match=r"more than 200 columns.*quá 200 cột"):
+        io.load_models(path)
+
+
+def test_xlsx_long_cell_is_refused(tmp_path):
+    path = _sheet(tmp_path / "long.xlsx", {"C2": "x" * 10_001})
+    with pytest.raises(GeoAnttError, match=r"longer than 10,000 characters \(row 2, column 3\)"):
+        io.load_models(path)
+
+
+def test_csv_with_100000_columns_is_refused_at_its_header(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
+    with pytest.raises(GeoAnttError, match=r"wide\.csv: more than 200 columns \(header row 1: 100,000 cells\)"):
+        io.load_models(path)
+
+
+def test_csv_wide_row_after_a_narrow_header_is_refused(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text('id,kind,name,lat,lon\na1,camera,"Cam",10,106\n' + ",".join("1" * 1000) + "\n")
+    with pytest.raises(GeoAnttError, match=r"more than 200 columns \(row 3: 1,000 cells\)"):
+        io.load_models(path)
+
+
+@pytest.mark.parametrize("quote", ["", '"'])
+def test_csv_too_many_rows_or_a_too_long_cell_is_refused(tmp_path, quote):
+    # plain text (pandas' parser) and quoted text (the csv module) alike
+    path = tmp_path / "rows.csv"
+    path.write_text("id,kind,name,lat,lon\n" + f"a,camera,{quote}C{quote},10,106\n" * 200_000)
+    with pytest.raises(GeoAnttError, match=r"more than 200,000 rows"):
+        io.load_models(path)
+    path.write_text(f"id,kind,name,lat,lon\na,camera,{quote}{'x' * 10_001}{quote},10,106\n")
+    with pytest.raises(GeoAnttError, match=r"longer than 10,000 characters"):
+        io.load_models(path)

@@ -317,3 +317,14 @@ def test_accepting_a_proposal_makes_an_active_model_and_closes_the_gap(client, v
     assert model["id"] in {f["id"] for f in items["features"]}
     after = client.get(f"/collections/coverage/items/{hamlet}").get_json()["properties"]["covered_m2"]
     assert after - before == pytest.approx(site["properties"]["gain_m2"], rel=1e-3)
+
+
+def test_hostile_plan_body_and_report_periods_are_400(client):
+    token = getattr(client, "csrf", None)
+    headers = {"X-CSRFToken": token} if token else {}
+    deep = "[" * 100_000 + "]" * 100_000
+    r = client.post("/api/plan", data=deep, content_type="application/json", headers=headers)
+    assert r.status_code == 400 and "nested too deeply" in r.get_json()["message"]
+    for period in ("0001-01-01:0002-01-01", "2024-01-01:9999-12-31"):
+        r = client.get(f"/report/28903.xlsx?period={period}")
+        assert r.status_code == 400 and "allowed range 1900-01-01 to 2200-12-31" in r.get_json()["message"]

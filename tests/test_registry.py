@@ -228,3 +228,51 @@ def test_reads_answer_while_an_import_holds_the_write_lock(app, store, tmp_path)
     # once the lock is free, the figures are cached as before
     assert app.test_client().get("/api/registry/coverage", headers=auth).status_code == 200
     assert store.coverage_frame(level="hamlet", user=store.get_user("can_bo_b")).attrs["recomputed"] == []
+
+
+def test_hostile_bodies_and_files_are_400_not_500(app):
+    # JSON nested 100,000 deep (RecursionError in json), a .gpkg that is not one (GDAL's
+    # DataSourceError from list_layers): each used to be an unhandled 500
+    c = _client(app, "can_bo_a")
+    h = {"X-CSRFToken": c.csrf}
+    deep = "[" * 100_000 + "]" * 100_000
+    r = c.post("/api/registry/models", data=deep, content_type="application/json", headers=h)
+    assert r.status_code == 400 and "nested too deeply" in r.get_json()["message"]
+    doc = '{"type": "FeatureCollection", "features": ' + deep + "}"
+    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(doc.encode()), "deep.geojson")}, headers=h)
+    assert r.status_code == 400 and "nested too deeply" in r.get_json()["message"]
+    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(b"not a geopackage"), "x.gpkg")}, headers=h)
+    assert r.status_code == 400 and "cannot read as a vector file" in r.get_json()["message"]
+
+
+def _post_stream(client, path, data: bytes, *, content_length: int, headers=None):
+    """POST ``data`` as a raw stream declaring ``content_length``; returns (response, bytes read)."""
+    stream = io.BytesIO(data)
+    r = client.post(path, input_stream=stream, content_type="multipart/form-data; boundary=xyz",
+                    headers=headers or {}, environ_overrides={"CONTENT_LENGTH": str(content_length)})
+    return r, stream.tell()
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read(app):
+    c = _client(app, "can_bo_a")
+    h = {"X-CSRFToken": c.csrf}
+    # a 300 MB upload (declared) is refused from its Content-Length alone
+    r, read = _post_stream(c, "/api/registry/import", b"x" * 1000, content_length=300 * 1024 * 1024, headers=h)
+    assert r.status_code == 413 and read == 0
+    assert "33554432" in r.get_data(as_text=True)  # names the limit (32 MB)
+    # JSON bodies have a smaller limit than uploads (config GEO_ANTT_MAX_JSON_BYTES)
+    app.config["GEO_ANTT_MAX_JSON_BYTES"] = 1000
+    r = c.post("/api/registry/models", json={"name": "x" * 2000}, headers=h)
+    assert r.status_code == 413
+    # the login form has its own small limit (GEO_ANTT_MAX_FORM_BYTES, default 16 KB)
+    r, read = _post_stream(app.test_client(), "/login", b"x" * 100, content_length=17 * 1024)
+    assert r.status_code == 413 and read == 0
+
+
+def test_anonymous_post_is_401_without_reading_the_body(app):
+    c = app.test_client()
+    body = b"--xyz\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\nen\r\n--xyz--\r\n" + b" " * 5000
+    r, read = _post_stream(c, "/api/registry/import", body, content_length=len(body))
+    assert r.status_code == 401 and read == 0
+    r, read = _post_stream(c, "/api/registry/models", body, content_length=len(body))
+    assert r.status_code == 401 and read == 0

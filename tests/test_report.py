@@ -264,3 +264,29 @@ def test_coverage_classes_are_checked():
     for bad in ((1, 5, 20), (5, 1, 20, 50), (0, 5, 20, 50), (1, 5, 20, 100), (1, 5, 5, 50)):
         with pytest.raises(ValueError, match="coverage_classes_pct"):
             Settings(coverage_classes_pct=bad)
+
+
+@pytest.mark.parametrize("period", ["0001-01-01:0002-01-01", "2024-01-01:9999-12-31", "1899-12-31:1900-06-30"])
+def test_periods_outside_the_dates_are_refused(period):
+    # the previous period of 0001-01-01:0002-01-01 used to overflow (OverflowError: a 500)
+    units, models = synthetic_dataset()
+    with pytest.raises(GeoAnttError, match="outside the allowed range 1900-01-01 to 2200-12-31"):
+        build_report(units, models, unit_code="D1", period=period, charts=False)
+    with pytest.raises(GeoAnttError, match="outside the allowed range"):
+        build_report(units, models, unit_code="D1", period=tuple(dt.date.fromisoformat(p) for p in period.split(":")), charts=False)
+
+
+def test_xlsx_stores_formula_like_text_as_text(tmp_path):
+    from openpyxl import load_workbook
+
+    units, models = synthetic_dataset()
+    names = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "\tTab", "\rCR"]
+    for code, name in zip(["H11", "H12", "H21", "C1", "C2", "D1"], names):
+        units.loc[code, "name"] = name
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
+    out = write_report(rep, tmp_path / "r.xlsx")
+    wb = load_workbook(out)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    texts = {c.value for c in cells}
+    assert names[0] in texts and "@SUM(A1)" in texts

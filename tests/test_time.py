@@ -30,3 +30,10 @@ def test_times_with_and_without_offset():
 def test_bad_values_name_the_parameter(bad):
     with pytest.raises(GeoAnttError, match="^until: "):
         parse_local_time(bad, what="until")
+
+
+@pytest.mark.parametrize("bad", ["0001-01-01", "9999-12-31", "9999-12-31T23:59", "1899-12-31"])
+def test_years_outside_the_range_are_refused_not_overflowed(bad):
+    # 9999-12-31 as an end bound used to overflow (OverflowError: a 500 on /audit)
+    with pytest.raises(GeoAnttError, match="^until: .*allowed years 1900 to 9998"):
+        parse_local_time(bad, end=True, what="until")
