@@ -285,8 +285,10 @@ def _csv_text_table(text: str, delim: str, *, path: Path | None = None) -> tuple
     records), and record by record in the :mod:`csv` module's path.
     """
     if path is not None and '"' not in text:
-        n_lines = text.count("\n") + text.count("\r") - text.count("\r\n") + 1
-        if n_lines > MAX_TABLE_ROWS + 1:  # + 1: the line after the last terminator
+        n_lines = text.count("\n") + text.count("\r") - text.count("\r\n")
+        if text and not text.endswith(("\n", "\r")):
+            n_lines += 1  # a last line without its terminator
+        if n_lines > MAX_TABLE_ROWS:
             raise _table_limit_error(path, "rows", f"{n_lines:,} lines")
     plain = _plain_csv_columns(text, delim)
     if plain is not None:
