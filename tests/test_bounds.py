@@ -13,6 +13,7 @@ import shapely
 
 from geo_antt import io
 from geo_antt.layers import DEFAULT_BOUNDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH, load_layer_specs, spatial_kinds
+from geo_antt._errors import GeoAnttError
 from geo_antt.store import Store
 from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, registry_app, seed
 
@@ -182,7 +183,12 @@ def test_a_megabyte_name_is_refused_by_the_api_and_by_import(app, tmp_path):
     r = o.post("/api/registry/models", json=_feature("big", 106.05, 10.06, name="a" * 10**6), headers={"X-CSRFToken": o.csrf})
     assert r.status_code == 400 and len(r.get_data()) < 2000
     p = tmp_path / "m.csv"
+    # a megabyte cell: the whole file is refused by the table reader's cell limit, naming it
     p.write_text("id,kind,lat,lon,radius_m,name\nok,lighting,10.5,106.5,20,Đèn\nbig,lighting,10.5,106.5,20," + "a" * 10**6 + "\n", encoding="utf-8")
+    with pytest.raises(GeoAnttError, match="10,000 characters"):
+        io.load_models(p)
+    # a name over its 200 characters but within the cell limit: that row is rejected, named
+    p.write_text("id,kind,lat,lon,radius_m,name\nok,lighting,10.5,106.5,20,Đèn\nbig,lighting,10.5,106.5,20," + "a" * 300 + "\n", encoding="utf-8")
     g, problems = io.load_models(p)
     (e,) = [q for q in problems if q.severity == "error"]
     assert (e.row, e.field) == (3, "name") and "at most 200 characters" in e.reason and len(e.value) < 50
