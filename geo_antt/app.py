@@ -160,8 +160,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
         if owned:
             store.close()
         raise
+    scope_memo = functools.lru_cache(maxsize=256)(lambda user, generation: store.scope_codes(user))
     app.extensions["geo_antt"] = SimpleNamespace(live=live, store=store, meta=meta, settings=settings, specs=specs,
-                                                 scope_memo=_Memo())
+                                                 scope_memo=scope_memo)
 
     _register_errors(app)
     _register_security_headers(app, tile_url=settings.tile_url)
@@ -214,18 +215,12 @@ def scope_codes() -> frozenset[str] | None:
         return None
     if "geo_antt_scope" in g:
         return g.geo_antt_scope
-    store = get_store()
     if not user.active or user.is_admin:
-        scope = store.scope_codes(user)  # None for an admin; a disabled account raises
+        scope = get_store().scope_codes(user)  # None for an admin; a disabled account raises
     else:
         # the closure of the account's units, computed once per generation of the store (a unit
-        # change moves it too) and shared by every request of an account with the same units
-        memo = current_app.extensions["geo_antt"].scope_memo
-        key = (tuple(sorted(user.unit_codes)), store_generation())
-        scope = memo.get(key)
-        if scope is None:
-            scope = store.scope_codes(user)
-            memo.put(key, scope)
+        # change moves it too); the account (frozen: its role and units) is part of the key
+        scope = current_app.extensions["geo_antt"].scope_memo(user, store_generation())
     g.geo_antt_scope = scope
     return scope
 
@@ -260,31 +255,6 @@ def store_generation() -> int:
     if "geo_antt_generation" not in g:
         g.geo_antt_generation = get_store().generation()
     return g.geo_antt_generation
-
-
-class _Memo:
-    """A small thread-safe memo with least-recently-used eviction (at most ``size`` entries)."""
-
-    def __init__(self, size: int = 256) -> None:
-        from collections import OrderedDict
-
-        self._d: OrderedDict[Any, Any] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            if key not in self._d:
-                return None
-            self._d.move_to_end(key)
-            return self._d[key]
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._d[key] = value
-            self._d.move_to_end(key)
-            while len(self._d) > self._size:
-                self._d.popitem(last=False)
 
 
 def ensure_admin_account(store: Store, *, name: str = "admin") -> str | None:
