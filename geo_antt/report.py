@@ -265,7 +265,7 @@ def previous_period(start: dt.date, end: dt.date, *, compare: str = "year") -> t
     of the same length (in days) just before ``start``.
     """
     if compare not in COMPARE_RULES:
-        raise GeoAnttError(f"compare={compare!r}: use one of {', '.join(COMPARE_RULES)}")
+        raise GeoAnttError(f"compare={str(compare)[:40]!r}: use one of {', '.join(COMPARE_RULES)}")
     if compare == "year" and (end - start).days < 366 and _year_earlier(end) < start:
         return _year_earlier(start), _year_earlier(end)
     days = (end - start).days + 1

@@ -410,3 +410,32 @@ def test_search_and_coverage_reject_what_their_schema_does_not_allow(client):
     assert client.get("/api/search?q=an&limit=5000").status_code == 200  # served as the maximum, 100
     assert client.get("/api/registry/coverage?level=province").status_code == 400
     assert client.get("/?f=xml").status_code == 400
+
+
+@pytest.mark.parametrize("query", [
+    "/api/search?q=an&limit=1e308", "/api/search?q=an&limit=NaN", "/api/search?q=" + "x" * 10**6,
+    "/?f=" + "x" * 10**6, "/collections/camera/items?" + "x" * 10**6 + "=1",
+    "/report/28903.html?compare=1e308", "/report/28903.html?compare=" + "x" * 10**6,
+    "/report/28903.html?period=0001-01-01:9999-12-31",
+])
+def test_hostile_parameters_of_the_changed_routes_are_400_with_a_short_message(client, query):
+    """1e308, NaN and megabyte values in the parameters of the landing page, search, items and
+    the report: a 400 whose message does not echo the value back, never a 500."""
+    r = client.get(query)
+    assert r.status_code == 400 and len(r.get_data()) < 2000
+
+
+def test_a_megabyte_language_is_ignored(client):
+    r = client.get("/?lang=" + "x" * 10**6, headers={"Accept": "text/html"})
+    assert r.status_code == 200 and 'lang="vi"' in r.get_data(as_text=True) and "geo_antt_lang" not in r.headers.get("Set-Cookie", "")
+
+
+def test_an_officer_token_cannot_report_on_another_commune(app, web_store):
+    """The report (and its compare option) stays within the officer's area."""
+    from tests.web_fixtures import WEB_USERS
+
+    token = web_store.create_token(WEB_USERS["officer"][0], label="t", user=None)
+    c = app.test_client()
+    h = {"Authorization": f"Bearer {token}"}
+    assert c.get("/report/28903.html?compare=before", headers=h).status_code == 200
+    assert c.get("/report/28891.html?compare=before", headers=h).status_code == 403
