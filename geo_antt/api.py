@@ -24,7 +24,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import Unauthorized
 
 from ._errors import GeoAnttError, NotFoundError
-from .app import PUBLIC_COLLECTIONS, _wants_json, get_catalog, get_meta, scope_codes
+from .app import PUBLIC_COLLECTIONS, _wants_json, get_catalog, get_meta, scope_codes, request_lang as _lang
 from .auth import current_user
 from .catalog import feature_collection_text, parse_bbox
 from .layers import BOUNDED_FIELDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH
@@ -46,11 +46,6 @@ CONFORMANCE = [
 _CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]+")
 
-
-def _lang() -> str:
-    from .app import request_lang
-
-    return request_lang()
 
 
 def _int_arg(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:

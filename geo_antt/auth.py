@@ -60,6 +60,7 @@ from ._errors import BusyError, GeoAnttError, PermissionDeniedError
 from .config import PROJECT_ROOT
 from .store import Store, User
 from .text import fold
+from .app import request_lang as _lang
 
 __all__ = [
     "bp",
@@ -129,11 +130,6 @@ def _state() -> _AuthState:
     except KeyError:
         raise RuntimeError("geo_antt.auth.init_auth(app, store) has not been called for this app") from None
 
-
-def _lang() -> str:
-    from .app import request_lang
-
-    return request_lang()
 
 
 # Paths answered with JSON (401 instead of a redirect to the login page): the JSON API and the

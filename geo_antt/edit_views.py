@@ -28,7 +28,7 @@ import shapely
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from ._errors import GeoAnttError, NotFoundError, PermissionDeniedError
-from .app import get_catalog, scope_codes
+from .app import get_catalog, scope_codes, request_lang as _lang
 from .auth import current_user
 from .catalog import UNIT_COLLECTIONS
 from .schema import UNIT_LEVELS
@@ -158,11 +158,6 @@ EDIT_STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
-
-def _lang() -> str:
-    from .app import request_lang
-
-    return request_lang()
 
 
 def _can_edit() -> bool:

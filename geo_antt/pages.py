@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from ._errors import GeoAnttError, PermissionDeniedError
-from .app import get_catalog, get_store
+from .app import get_catalog, get_store, request_lang as _lang
 from .auth import current_user, login_required, require_role
 from ._time import VIETNAM_TZ, parse_local_time
 from .schema import UNIT_LEVELS
@@ -221,11 +221,6 @@ REASONS_VI: tuple[tuple[str, str], ...] = (
 _FIELD_KEYS = ("name", "status", "kind", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m", "owner",
                "data_sharing", "host", "field", "start_date", "camera_type")
 
-
-def _lang() -> str:
-    from .app import request_lang
-
-    return request_lang()
 
 
 def _field_labels(lang: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from flask import Blueprint, current_app, request, send_file, url_for
 
 from . import app as _app
 from ._errors import GeoAnttError, PermissionDeniedError
-from .app import get_catalog
+from .app import get_catalog, request_lang as _lang
 from .text import nfc
 
 __all__ = [
@@ -155,11 +155,6 @@ class ServiceBusyError(GeoAnttError):
 
     http_status = 503
 
-
-def _lang() -> str:
-    from .app import request_lang
-
-    return request_lang()
 
 
 def _can_edit() -> bool:

@@ -18,7 +18,7 @@ import folium
 from flask import Blueprint, current_app, render_template, request, url_for
 from folium.plugins import MarkerCluster
 
-from .app import get_catalog, get_meta, scope_codes
+from .app import get_catalog, get_meta, scope_codes, request_lang as _lang
 from .auth import current_user
 from .config import COVERAGE_COLOURS
 from .schema import FIELDS, HOSTS, STATUSES
@@ -133,11 +133,6 @@ _UNIT_STYLE = {
     "hamlets": {"color": "#78909c", "weight": 1, "fill": False},
 }
 
-
-def _lang() -> str:
-    from .app import request_lang
-
-    return request_lang()
 
 
 def _vocab(lang: str) -> dict[str, dict[str, str]]:
