@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from geo_antt._catalog_live import COMPACT_ABOVE, MAX_INCREMENTAL, build_catalog, update_catalog
+    from geo_antt.catalog.live import COMPACT_ABOVE, MAX_INCREMENTAL, build_catalog, update_catalog
     from geo_antt.app import create_app
     from geo_antt.store import Store
 

@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "DEFAULT_SETTINGS", "PROJECT_ROOT", "DEFAULT_DATA_DIR", "COVERAGE_COLOURS"]
+__all__ = [
+    "Settings",
+    "DEFAULT_SETTINGS",
+    "DEFAULT_DATA_DIR",
+    "COVERAGE_COLOURS",
+    "INSTALLED",
+    "resource_dir",
+    "state_dir",
+]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+_PACKAGE = Path(__file__).resolve().parent
+# Installed from a wheel (not run from a checkout, nor an editable install of one).
+INSTALLED = not (_PACKAGE.parent / "pyproject.toml").is_file()
+
+
+def resource_dir(name: str) -> Path:
+    """The project's ``web``, ``layers`` or ``data`` folder: ``geo_antt/_data/<name>``, a link to
+    the checkout's top-level folder, or the copy a wheel installs there."""
+    return (_PACKAGE / "_data" / name).resolve()
+
+
+def state_dir() -> Path:
+    """Where an installed geo-antt keeps what it writes by default (the SQLite store of the
+    demo dataset): ``$GEO_ANTT_HOME``, else ``$XDG_DATA_HOME/geo-antt`` (``~/.local/share``);
+    a checkout keeps it in its ``data/`` folder (gitignored)."""
+    if os.environ.get("GEO_ANTT_HOME"):
+        return Path(os.environ["GEO_ANTT_HOME"])
+    if not INSTALLED:
+        return _PACKAGE.parent / "data"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "geo-antt"
+
+
+DEFAULT_DATA_DIR = resource_dir("data")
 # Colours of the covered-share classes, one more than the class breaks: pale = uncovered, dark
 # green = covered (red is kept for the gaps). The map page and the report's map use them both.
 COVERAGE_COLOURS = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837")

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
 from ._errors import GeoAnttError
+from .config import resource_dir
 from .text import fold
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ __all__ = [
     "parameter_problems",
 ]
 
-DEFAULT_LAYERS_DIR = Path(__file__).resolve().parent.parent / "layers"
+DEFAULT_LAYERS_DIR = resource_dir("layers")
 FOOTPRINT_RULES = ("sector", "disc", "none")
 # Parameters bounded per kind, and their bounds when a layer file does not give them: fov_deg in
 # degrees, the others in metres. A footprint never reaches further than the kind's bound.

@@ -322,7 +322,7 @@ def live_server(app):
 def browser():
     """Headless Debian Chromium through Playwright (skipped, or failed under CI=true, when
     Chromium or the vendored web assets are missing)."""
-    from geo_antt._assets import missing_vendor_files
+    from geo_antt.app.assets import missing_vendor_files
     from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, need
 
     need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")

@@ -81,8 +81,8 @@ def registry_app(store: Store) -> Any:
     """A bare Flask app with only the login guard and the ``/api/registry`` blueprint on ``store``."""
     from flask import Flask
 
-    from geo_antt.auth import init_auth
-    from geo_antt.registry import init_registry
+    from geo_antt.app.auth import init_auth
+    from geo_antt.app.registry import init_registry
 
     app = Flask(__name__)
     app.config.update(SECRET_KEY="test-secret", TESTING=True)

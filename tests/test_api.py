@@ -380,7 +380,7 @@ def test_factory_in_memory_dataset_without_coverage(monkeypatch, web_store):
     from geo_antt import app as app_mod
     from tests.web_fixtures import login
 
-    monkeypatch.setattr(app_mod, "_compute_coverage", lambda *a, **k: None)
+    monkeypatch.setattr("geo_antt.catalog.live._compute_coverage", lambda *a, **k: None)
     a = app_mod.create_app({"TESTING": True, "STORE": web_store, "SECRET_KEY": "t",
                             "DATASET": SimpleNamespace(units=UNITS, models=MODELS, meta={})})
     c = login(a, "admin")

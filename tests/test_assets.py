@@ -10,7 +10,7 @@ import folium
 import pytest
 from folium.plugins import MarkerCluster
 
-from geo_antt import _assets
+from geo_antt.app import assets as _assets
 from tests.browser_support import need
 
 

@@ -1,4 +1,4 @@
-"""Accounts on the web (geo_antt.auth) in a minimal Flask app: login page, sessions, CSRF, rate
+"""Accounts on the web (geo_antt.app.auth) in a minimal Flask app: login page, sessions, CSRF, rate
 limiting, API tokens, roles and unit scope."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from flask import Flask, jsonify, request
 
 from geo_antt import GeoAnttError
-from geo_antt.auth import check_scope, current_user, init_auth, public, require_role
+from geo_antt.app.auth import check_scope, current_user, init_auth, public, require_role
 from geo_antt.store import Store
 from tests.storehelp import CHEAP_HASHER, PASSWORD, seed
 
@@ -322,8 +322,8 @@ def test_a_write_blocked_by_another_writer_answers_503(tmp_path, monkeypatch):
         app = make_app(store)
 
         @app.errorhandler(BusyError)
-        def _busy(exc):  # what the app factory's handler does (geo_antt.auth.error_response)
-            from geo_antt.auth import error_response
+        def _busy(exc):  # what the app factory's handler does (geo_antt.app.auth.error_response)
+            from geo_antt.app.auth import error_response
 
             return error_response(exc)
 

@@ -96,7 +96,7 @@ def test_a_collection_updated_row_by_row_equals_one_built_from_its_rows():
     import pandas as pd
     import shapely
 
-    from geo_antt.catalog import Collection, _feature_texts
+    from geo_antt.catalog._catalog import Collection, _feature_texts
 
     rng = np.random.default_rng(3)
 
@@ -142,7 +142,7 @@ def test_a_collection_updated_row_by_row_equals_one_built_from_its_rows():
 @pytest.fixture(scope="module")
 def demo_cat():
     """The catalog of the embedded demo's units (real commune names of five districts)."""
-    from geo_antt.dataset import load_dataset
+    from geo_antt.io.dataset import load_dataset
 
     d = load_dataset("data")
     return Catalog(d.units, d.models.iloc[:0], specs=load_layer_specs())

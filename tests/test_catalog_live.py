@@ -1,4 +1,4 @@
-"""The catalog that follows the store (geo_antt._catalog_live): every update equals a full rebuild
+"""The catalog that follows the store (geo_antt.catalog.live): every update equals a full rebuild
 (demo data and the synthetic case, both store backends), old catalogs stay as they were, and
 readers during updates see one whole catalog, old or new."""
 
@@ -14,7 +14,7 @@ import pytest
 import shapely
 import shapely.affinity
 
-from geo_antt._catalog_live import build_catalog, update_catalog
+from geo_antt.catalog.live import build_catalog, update_catalog
 from geo_antt.config import DEFAULT_SETTINGS
 from geo_antt.layers import load_layer_specs
 from geo_antt.store import Store, seed_from_dataset
@@ -240,7 +240,7 @@ def test_readers_see_one_whole_catalog_during_updates(web_store):
     """Threads read the live catalog while camera CAM002 moves step by step: in every catalog a
     reader gets, the camera, its footprint, the models table and the coverage of its hamlets all
     belong to the same version of the camera."""
-    from geo_antt.app import _LiveCatalog
+    from geo_antt.catalog.live import LiveCatalog as _LiveCatalog
 
     live = _LiveCatalog(web_store, specs=SPECS, settings=DEFAULT_SETTINGS)
     start = web_store.get_model("CAM002")
@@ -349,8 +349,8 @@ def test_requests_during_edits_see_old_or_new_figures_never_a_mix(web_store, syn
 
 
 def test_the_live_catalog_rebuilds_whole_after_unit_changes_and_large_changes(web_store, monkeypatch):
-    import geo_antt._catalog_live as live_mod
-    from geo_antt.app import _LiveCatalog
+    import geo_antt.catalog.live as live_mod
+    from geo_antt.catalog.live import LiveCatalog as _LiveCatalog
 
     live = _LiveCatalog(web_store, specs=SPECS, settings=DEFAULT_SETTINGS)
     UNIT_AREA = live.current().unit("28903-01").geometry.area

@@ -187,7 +187,7 @@ def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path,
     import numpy as np
     import shapely
 
-    from geo_antt._cmd_inputs import load_inputs
+    from geo_antt.cli.inputs import load_inputs
     from geo_antt.coverage import compute_coverage
     from geo_antt.crs import to_wgs84
 
@@ -254,4 +254,4 @@ def test_the_program_ends_at_once_with_its_outputs_and_messages_complete(tmp_pat
 def test_only_the_program_keeps_results_until_exit() -> None:
     from geo_antt import cli
 
-    assert cli.leave_for_exit(object()) is False and cli._LEFT_FOR_EXIT == []
+    assert cli.leave_for_exit(object()) is False and cli._main._LEFT_FOR_EXIT == []

@@ -1,4 +1,4 @@
-"""Tests of geo_antt.dataset: reading a dataset directory described by dataset.toml."""
+"""Tests of geo_antt.io.dataset: reading a dataset directory described by dataset.toml."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import shapely
 
 from geo_antt import io
 from geo_antt._errors import GeoAnttError, NotFoundError, ValidationError
-from geo_antt.dataset import Dataset, load_dataset
+from geo_antt.io.dataset import Dataset, load_dataset
 
 
 def _setup(tmp_path: Path, shared_data: Path, *, communes: str = "mo_cay_nam_communes_pre2025") -> Path:

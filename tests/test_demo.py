@@ -15,7 +15,7 @@ import shapely
 
 from geo_antt import cli
 from geo_antt.config import DEFAULT_DATA_DIR
-from geo_antt.demo import DEMO_DISTRICTS
+from geo_antt.io.demo import DEMO_DISTRICTS
 from geo_antt.layers import load_layer_specs, spatial_kinds
 from geo_antt.schema import FIELDS, HOSTS, MODEL_COLUMNS, STATUSES, UNIT_COLUMNS
 
@@ -274,7 +274,7 @@ def test_coverage_engine_finds_uncovered_hamlets(units, models):
 
 
 def test_the_seed_drives_hamlets_and_models_but_not_communes(tmp_path, built):
-    from geo_antt.demo import build_demo
+    from geo_antt.io.demo import build_demo
 
     other = build_demo(tmp_path / "other", seed=7)
     a = gpd.read_file(built / "boundaries/communes.geojson")

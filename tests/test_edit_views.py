@@ -1,4 +1,4 @@
-"""The server side of map editing (geo_antt.edit_views): the edit script's settings for editors
+"""The server side of map editing (geo_antt.app.edit): the edit script's settings for editors
 only, and ``/api/edit/locate`` (which unit of the user's area a clicked point is filed under)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from geo_antt.edit_views import EDIT_PARAMS, EDIT_STRINGS, editable_kinds
+from geo_antt.app.edit import EDIT_PARAMS, EDIT_STRINGS, editable_kinds
 from geo_antt.layers import load_layer_specs
 from tests.web_fixtures import STEP, X0, Y0, login
 

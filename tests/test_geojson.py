@@ -1,4 +1,4 @@
-"""geo_antt._geojson: geometry text written from coordinate arrays, JSON-equal to GEOS's."""
+"""geo_antt.io.geojson: geometry text written from coordinate arrays, JSON-equal to GEOS's."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon, box
 
-from geo_antt._geojson import geometry_texts
+from geo_antt.io.geojson import geometry_texts
 
 
 def _same_as_geos(geoms) -> list[str | None]:
@@ -88,7 +88,7 @@ def _check_rounded(before, after, decimals: int = 7) -> None:
 
 
 def test_rounding_never_breaks_a_valid_geometry() -> None:
-    from geo_antt._geojson import round_coordinates
+    from geo_antt.io.geojson import round_coordinates
 
     poly = _near_touching()
     assert poly.is_valid
@@ -102,7 +102,7 @@ def test_rounding_never_breaks_a_valid_geometry() -> None:
 
 
 def test_rounding_repairs_only_when_asked() -> None:
-    from geo_antt._geojson import round_coordinates
+    from geo_antt.io.geojson import round_coordinates
 
     bowtie = Polygon([(105.0, 21.0), (105.001, 21.001), (105.001, 21.0), (105.0, 21.001)])
     out = round_coordinates(np.array([bowtie], dtype=object), 7)
@@ -116,7 +116,7 @@ def test_written_layers_stay_valid_once_rounded(tmp_path) -> None:
     """The GeoJSON and GeoPackage writers (metric frame reprojected on the way, as gaps are
     written) and the web catalog's geometry text all keep the near-touching hole valid."""
     from geo_antt import io
-    from geo_antt.catalog import _geometry_json
+    from geo_antt.catalog._catalog import _geometry_json
 
     wgs = gpd.GeoDataFrame({"name": ["ấp 1", "ấp 2"]}, geometry=[_near_touching(), box(105.1, 21.1, 105.2, 21.2)], crs="EPSG:4326")
     for frame in (wgs, wgs.to_crs("EPSG:32648")):

@@ -21,7 +21,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 
 from geo_antt import io
 from geo_antt._errors import CRSError, GeoAnttError, Problem, ValidationError
-from geo_antt._parse import ParseError, parse_coordinate, parse_directions, parse_number
+from geo_antt.io.cells import ParseError, parse_coordinate, parse_directions, parse_number
 from geo_antt.cli import main as cli_main
 
 
@@ -113,7 +113,7 @@ def test_failed_write_leaves_old_file(tmp_path: Path, monkeypatch: pytest.Monkey
 
     def boom(*a, **k):
         raise OSError("disk full")
-    monkeypatch.setattr(io.os, "fsync", boom)
+    monkeypatch.setattr("geo_antt.io.vector.os.fsync", boom)
     with pytest.raises(OSError, match="disk full"):
         io.write_layer(bad, target)
     assert target.read_bytes() == before
@@ -735,7 +735,7 @@ _CSV_ALPHABET = ["a", "id", "kind", "lat", "1", "2.5", " ", "\t", ",", ";", "\n"
 @settings(max_examples=300, deadline=None)
 @given(pieces=st.lists(st.sampled_from(_CSV_ALPHABET), max_size=40), delim=st.sampled_from([",", ";", "\t"]))
 def test_plain_csv_fast_path_reads_like_the_csv_module(pieces: list[str], delim: str) -> None:
-    from geo_antt._models_io import _csv_module_table, _plain_csv_columns, _plain_table
+    from geo_antt.io.models import _csv_module_table, _plain_csv_columns, _plain_table
 
     text = "".join(pieces)
     plain = _plain_csv_columns(text, delim)
@@ -753,7 +753,7 @@ def test_plain_csv_fast_path_reads_like_the_csv_module(pieces: list[str], delim:
     ],
 )
 def test_plain_csv_fast_path_on_typical_files(lines: list[str]) -> None:
-    from geo_antt._models_io import _csv_module_table, _csv_text_table
+    from geo_antt.io.models import _csv_module_table, _csv_text_table
 
     text = "\n".join(lines)
     assert _csv_text_table(text, ",") == _csv_module_table(text, ",")
@@ -764,7 +764,7 @@ def test_plain_csv_fast_path_on_typical_files(lines: list[str]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(cells=st.lists(st.one_of(st.none(), st.text(alphabet="0123456789.,-e_ °'\"NSEW", max_size=8)), max_size=12))
 def test_number_column_is_the_cells_one_by_one(cells: list[str | None]) -> None:
-    from geo_antt._models_io import _clean_column, _number_column
+    from geo_antt.io.models import _clean_column, _number_column
 
     values = _clean_column(cells)
     for parse in (parse_number, lambda v: parse_coordinate(v, axis="lat")):

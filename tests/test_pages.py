@@ -1,4 +1,4 @@
-"""The import and audit pages (geo_antt.pages): role matrix, scope, filters, paging, time zone,
+"""The import and audit pages (geo_antt.app.pages): role matrix, scope, filters, paging, time zone,
 escaping; the import preview names spreadsheet rows."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from geo_antt.pages import REASONS_VI
+from geo_antt.app.pages import REASONS_VI
 from tests.web_fixtures import WEB_USERS, XSS_NAME, login
 
 OFFICER = WEB_USERS["officer"][0]  # can_bo_hm, Xã Hương Mỹ (28903)

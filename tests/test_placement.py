@@ -108,7 +108,7 @@ def test_one_direction_per_site_is_respected_and_optimal(seed):
 def test_greedy_reaching_the_upper_bound_is_proven_optimal_without_a_solver(monkeypatch):
     """Footprints that do not overlap (sparse coverage, the usual plan): the greedy choice
     covers the sum of the best standalone values, which no choice can beat."""
-    import geo_antt.placement as pl
+    import geo_antt.placement.solvers as pl
 
     def no_solver(*a, **k):
         raise AssertionError("the solver should not run")
@@ -151,7 +151,7 @@ def test_candidates_ruled_out_by_bounds_never_change_the_optimum(seed):
 
 
 def test_bounds_rule_out_weak_candidates():
-    import geo_antt.placement as pl
+    import geo_antt.placement.solvers as pl
 
     # two strong overlapping candidates (greedy takes 0, then 2) and weak ones of weight 1
     a = np.zeros((8, 6), dtype=bool)
@@ -181,7 +181,7 @@ def test_auto_and_bad_arguments():
 
 def test_planned_parameters_respect_the_kinds_bounds():
     from geo_antt.layers import load_layer_specs
-    from geo_antt.placement import _footprint_params
+    from geo_antt.placement.candidates import _footprint_params
 
     specs = load_layer_specs()
     kw = {"fov_deg": None, "radius_m": None, "directions_deg": None, "n_directions": None}
@@ -381,10 +381,11 @@ def test_area_pieces_of_a_lattice_share_one_arrangement_and_stay_exact(monkeypat
     translated copies and share one arrangement; sites crossing the hamlets' border or the
     existing coverage get their own. Every choice still measures its true new area."""
     import geo_antt.placement as pl
+    import geo_antt.placement.candidates as pc
 
     calls = []
-    real = pl._arrangement
-    monkeypatch.setattr(pl, "_arrangement", lambda g, r: calls.append(len(g)) or real(g, r))
+    real = pc._arrangement
+    monkeypatch.setattr(pc, "_arrangement", lambda g, r: calls.append(len(g)) or real(g, r))
     units = _hamlets()
     x0, y0 = 600_000.0, 1_120_000.0
     xs, ys = np.meshgrid(np.arange(x0 + 15, x0 + 200, 30.0), np.arange(y0 + 15, y0 + 100, 30.0))
@@ -561,7 +562,7 @@ def test_plan_budget_lights_and_greedy():
     sp = plan_sites(units, models, kind="lighting", count=2, solver="spopt")
     # spopt knows no tie-break: the exact plan may give up to TIE_BREAK of a light's disc per
     # site for the least covered hamlet
-    from geo_antt.placement import TIE_BREAK
+    from geo_antt.placement._helpers import TIE_BREAK
 
     disc = math.pi * 20.0**2
     assert sp.solver == "spopt" and sp.objective == pytest.approx(ex.objective, abs=2 * TIE_BREAK * disc)
@@ -596,7 +597,7 @@ def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
 
     from geo_antt.cli import main
 
-    from geo_antt._cmd_demo import load_frames
+    from geo_antt.cli.demo import load_frames
 
     units, _ = load_frames(DEMO_DIR)
     hamlets = units.loc[(units["parent_code"] == "23110") & (units["level"] == "hamlet")]

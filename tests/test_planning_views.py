@@ -1,4 +1,4 @@
-"""Web planning: ``POST /api/plan`` and ``GET /report/<unit>.<fmt>`` (geo_antt.planning_views)."""
+"""Web planning: ``POST /api/plan`` and ``GET /report/<unit>.<fmt>`` (geo_antt.app.planning)."""
 
 from __future__ import annotations
 

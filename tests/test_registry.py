@@ -1,4 +1,4 @@
-"""The /api/registry JSON API (geo_antt.registry) in a minimal app with geo_antt.auth."""
+"""The /api/registry JSON API (geo_antt.app.registry) in a minimal app with geo_antt.app.auth."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import geopandas as gpd
 import pytest
 from flask import Flask
 
-from geo_antt.auth import init_auth
-from geo_antt.registry import init_registry
+from geo_antt.app.auth import init_auth
+from geo_antt.app.registry import init_registry
 from geo_antt.store import Store
 from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, registry_app, seed
 

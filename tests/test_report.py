@@ -13,7 +13,8 @@ import pytest
 import shapely
 
 from geo_antt._errors import GeoAnttError, NotFoundError
-from geo_antt.report import build_report, parse_period, previous_period, render_html, units_under, write_report
+from geo_antt.report import build_report, parse_period, previous_period, render_html, write_report
+from geo_antt.units import units_under
 from geo_antt.schema import MODEL_COLUMNS
 
 UTM48 = "EPSG:32648"
@@ -247,7 +248,7 @@ def test_chart_scale_follows_sparse_coverage():
     value nears the threshold the axis is the full 0-100 %."""
     import pandas as pd
 
-    from geo_antt.report import _pct_scale
+    from geo_antt.report.charts import _pct_scale
 
     assert _pct_scale(pd.Series([0.03, 0.7, 0.2]), 50.0) == pytest.approx(0.875)
     assert _pct_scale(pd.Series([0.0, 0.0]), 50.0) == pytest.approx(0.1)

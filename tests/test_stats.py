@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Point
 
 from geo_antt import cli
-from geo_antt._cmd_demo import load_frames
+from geo_antt.cli.demo import load_frames
 from geo_antt._errors import GeoAnttError, NotFoundError
 from geo_antt.config import DEFAULT_DATA_DIR
 from geo_antt.stats import descendant_codes, format_stats, model_stats, resolve_unit

@@ -11,6 +11,7 @@ import pytest
 import shapely
 
 from geo_antt import io, units
+from geo_antt.io.hamlets import read_hamlets
 from geo_antt._errors import ValidationError
 
 
@@ -128,13 +129,13 @@ def test_read_hamlets_points_and_polygons(tmp_path: Path, communes: gpd.GeoDataF
     pts = pts.drop(columns="parent_code")
     p = tmp_path / "ap.geojson"
     pts.to_file(p, engine="pyogrio")
-    h = units.read_hamlets(p, communes)
+    h = read_hamlets(p, communes)
     assert len(h) == 4 and h["approximate"].all() and set(h["parent_code"]) == {code}
     assert list(h["name"]) == ["Ấp 1", "Ấp 2", "Ấp 3", "Ấp 4"]
     # polygons read back as they are, parents from location
     poly = tmp_path / "ap_poly.geojson"
     io.write_layer(h.drop(columns=["parent_code", "approximate"]), poly)
-    h2 = units.read_hamlets(poly, communes)
+    h2 = read_hamlets(poly, communes)
     assert set(h2["parent_code"]) == {code} and not h2["approximate"].any()
     assert (h2.geom_type != "Point").all()
 
@@ -158,10 +159,10 @@ def test_read_hamlets_from_a_table(tmp_path: Path, communes: gpd.GeoDataFrame) -
     lines = ["Mã thôn;Tên thôn;Mã xã;Vĩ độ;Kinh độ"]
     lines += [f"T{i};Ấp {i};{code};{p.y:.6f};{p.x:.6f}".replace(".", ",") for i, p in enumerate(pts, start=1)]
     (tmp_path / "thon.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    h = units.read_hamlets(tmp_path / "thon.csv", communes)
+    h = read_hamlets(tmp_path / "thon.csv", communes)
     assert list(h.index) == ["T1", "T2", "T3"] and list(h["name"]) == ["Ấp 1", "Ấp 2", "Ấp 3"]
     assert set(h["parent_code"]) == {code} and h["approximate"].all()
     bad = lines[:2] + ["T9;Ấp 9;;106,5;10,2"]
     (tmp_path / "bad.csv").write_text("\n".join(bad) + "\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="row 3, field 'Vĩ độ': latitude and longitude are swapped"):
-        units.read_hamlets(tmp_path / "bad.csv", communes)
+        read_hamlets(tmp_path / "bad.csv", communes)

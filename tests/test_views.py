@@ -52,7 +52,7 @@ def test_no_external_asset_urls(client):
 
 
 def test_vendor_assets_served_when_installed(client):
-    from geo_antt._assets import VENDOR_FILES, missing_vendor_files
+    from geo_antt.app.assets import VENDOR_FILES, missing_vendor_files
 
     need(not missing_vendor_files(), "web assets not installed: run scripts/vendor.sh")  # fails under CI
     for _, _, path in VENDOR_FILES:
@@ -109,7 +109,7 @@ def test_page_escapes_dataset_text(monkeypatch, web_store):
     from geo_antt import app as app_mod
     from tests.web_fixtures import login
 
-    monkeypatch.setattr(app_mod, "_compute_coverage", lambda *a, **k: None)
+    monkeypatch.setattr("geo_antt.catalog.live._compute_coverage", lambda *a, **k: None)
     evil = "</script><script>alert(1)</script>"
     meta = {"title": {"vi": evil, "en": evil}, "note": {"vi": "<b>x</b>", "en": "x"}}
     units = synthetic_units()
@@ -164,7 +164,7 @@ def test_tile_origin_of_templates():
 
 
 def test_serve_command_prints_url_and_first_admin_password(monkeypatch, capsys, synthetic_dir, tmp_path):
-    from geo_antt import _cmd_web
+    from geo_antt.cli import serve as _cmd_web
     from geo_antt.cli import build_parser, main
     from geo_antt.store import Store
 
@@ -176,7 +176,7 @@ def test_serve_command_prints_url_and_first_admin_password(monkeypatch, capsys, 
     import waitress
 
     monkeypatch.setattr(waitress, "serve", fake_serve)
-    monkeypatch.setattr("geo_antt.app._compute_coverage", lambda *a, **k: None)
+    monkeypatch.setattr("geo_antt.catalog.live._compute_coverage", lambda *a, **k: None)
     monkeypatch.setenv("GEO_ANTT_INSTANCE", str(tmp_path / "instance"))
     db = f"sqlite:///{tmp_path / 'serve.sqlite'}"
     assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--port", "5077"]) == 0
@@ -216,7 +216,7 @@ def test_serve_dev_uses_werkzeug(monkeypatch, synthetic_dir, tmp_path):
     import werkzeug.serving
 
     monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **kw: calls.update(app=app, kw=kw))
-    monkeypatch.setattr("geo_antt.app._compute_coverage", lambda *a, **k: None)
+    monkeypatch.setattr("geo_antt.catalog.live._compute_coverage", lambda *a, **k: None)
     monkeypatch.setenv("GEO_ANTT_INSTANCE", str(tmp_path / "instance"))
     db = f"sqlite:///{tmp_path / 'dev.sqlite'}"
     assert main(["serve", "--dev", "--data", str(synthetic_dir), "--db", db, "--port", "5078"]) == 0

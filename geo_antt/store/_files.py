@@ -25,7 +25,7 @@ def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]
     already in the canonical columns are read.
     """
     try:
-        from ..io import load_models  # type: ignore[attr-defined]
+        from ..io import load_models
     except ImportError:
         load_models = None
     if load_models is not None:
@@ -45,7 +45,7 @@ def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]
 def read_units_file(path: str | Path) -> gpd.GeoDataFrame:
     """Read a boundaries file into a units frame (``geo_antt.io.read_units`` when present)."""
     try:
-        from ..io import read_units  # type: ignore[attr-defined]
+        from ..io import read_units
     except ImportError:
         read_units = None
     if read_units is not None:

@@ -45,7 +45,7 @@ from .._errors import (
     Problem,
     ValidationError,
 )
-from ..config import DEFAULT_DATA_DIR, DEFAULT_SETTINGS, Settings
+from ..config import DEFAULT_DATA_DIR, DEFAULT_SETTINGS, Settings, state_dir
 from ..crs import utm_crs_for_lon
 from ..layers import load_layer_specs, parameter_problems
 from ..schema import COUNTING_STATUSES, MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
@@ -157,7 +157,10 @@ def resolve_db_url(url: str | None = None, *, data_dir: str | os.PathLike[str] |
     """
     url = url or os.environ.get(DB_ENV_VAR) or None
     if url is None:
-        path = Path(data_dir or DEFAULT_DATA_DIR) / DEFAULT_DB_NAME
+        folder = Path(data_dir or DEFAULT_DATA_DIR)
+        if folder.resolve() == DEFAULT_DATA_DIR.resolve():
+            folder = state_dir()  # an installed package's own demo data folder is read-only
+        path = folder / DEFAULT_DB_NAME
         return f"sqlite:///{path.resolve()}"
     if "://" not in url:
         return f"sqlite:///{Path(url).resolve()}"

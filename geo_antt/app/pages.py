@@ -1,0 +1,446 @@
+"""Two pages of the registry: importing a commune's spreadsheet, and the audit log.
+
+``GET /import`` (admin and officer; a viewer gets a 403 page)
+    Choose a unit of the account's area (default: its own commune) and a CSV, XLSX or GeoJSON
+    file; "Xem trước" sends it to ``POST /api/registry/import`` (:mod:`geo_antt.app.registry`) and
+    ``web/static/js/import.js`` shows the preview: counts (new, updated, unchanged, rejected,
+    outside the area), every rejected row with its spreadsheet row number (header = row 1),
+    field, value and reason, the old -> new values of updated models, the points outside the
+    area. "Ghi vào sổ" is enabled only when nothing is rejected and something would change; it
+    sends the file again with the preview's fingerprint, and the API applies exactly that
+    preview, all or nothing (409 when the file or the registry changed meanwhile). Re-importing
+    the same file shows "nothing to change".
+
+``GET /audit``
+    Who changed what, when: newest first, the time in Vietnam time (UTC+7), the account, the
+    action, the model (id and current name), the changed fields (old -> new). Filters: model
+    id, account name, unit (with the units below it), date range (Vietnam dates, both days
+    included); 50 entries a page. Every role may read it, within its scope: the store returns
+    only entries of units in the account's area (admins: all, including account changes). A
+    viewer may read the audit of its area because it may read the same models on the map; the
+    log holds no secret beyond them (no passwords, no tokens).
+
+Text is Vietnamese by default, English with ``?lang=en`` (as the map page); user text goes
+through Jinja autoescaping on the server and ``textContent`` in the script. Register with
+``app.register_blueprint(pages.bp)`` after :func:`geo_antt.app.registry.init_registry`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any, Mapping
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, render_template, request, url_for
+
+from .._errors import GeoAnttError, PermissionDeniedError
+from .context import get_catalog, get_store, request_lang as _lang
+from .auth import current_user, login_required, require_role
+from .._time import VIETNAM_TZ, parse_local_time
+from ..schema import UNIT_LEVELS
+from ..text import fold, nfc
+from .maps import STRINGS as MAP_STRINGS
+
+__all__ = ["bp", "STRINGS", "REASONS_VI", "AUDIT_PAGE_SIZE", "unit_choices"]
+
+bp = Blueprint("pages", __name__)
+AUDIT_PAGE_SIZE = 50
+_MAX_UNIT_CHOICES = 3000  # beyond this (an admin of the whole country) hamlets are left out
+
+STRINGS: dict[str, dict[str, str]] = {
+    "vi": {
+        "import_title": "Nhập dữ liệu mô hình từ bảng tính",
+        "import_help": "Chọn đơn vị và tệp CSV, XLSX hoặc GeoJSON (dòng tiêu đề là dòng 1). Xem trước để kiểm tra; "
+                       "sổ chỉ thay đổi khi bấm “Ghi vào sổ”, và chỉ khi không có dòng nào bị từ chối.",
+        "unit": "Đơn vị",
+        "file": "Tệp dữ liệu",
+        "preview": "Xem trước",
+        "commit": "Ghi vào sổ",
+        "working": "Đang xử lý…",
+        "choose_file": "Hãy chọn một tệp.",
+        "counts": "Kết quả xem trước",
+        "n_new": "Thêm mới",
+        "n_update": "Cập nhật",
+        "n_unchanged": "Không đổi",
+        "n_rejected": "Bị từ chối",
+        "n_outside": "Ngoài địa bàn",
+        "rejected": "Các dòng bị từ chối",
+        "updates": "Các mô hình được cập nhật",
+        "new": "Các mô hình thêm mới",
+        "outside": "Các điểm nằm ngoài địa bàn",
+        "warnings": "Lưu ý",
+        "row": "Dòng",
+        "id": "Mã",
+        "field": "Trường",
+        "value": "Giá trị",
+        "reason": "Lý do",
+        "old_new": "Cũ → mới",
+        "kind": "Loại",
+        "name": "Tên",
+        "unit_code": "Đơn vị",
+        "lon": "Kinh độ",
+        "lat": "Vĩ độ",
+        "nothing": "Không có gì thay đổi: sổ đã khớp với tệp này.",
+        "fix_first": "Có dòng bị từ chối: hãy sửa tệp rồi xem trước lại. Chưa ghi gì vào sổ.",
+        "ready": "Sẵn sàng ghi vào sổ.",
+        "committed": "Đã ghi vào sổ: {new} thêm mới, {update} cập nhật, {unchanged} không đổi.",
+        "committed_nothing": "Không có gì thay đổi: sổ đã khớp với tệp này.",
+        "conflict": "Tệp hoặc sổ đã thay đổi từ lúc xem trước: hãy xem trước lại.",
+        "error": "Lỗi",
+        "see_audit": "Xem nhật ký thay đổi",
+        "more": "… và {n} dòng nữa",
+        "audit_title": "Nhật ký thay đổi",
+        "audit_help": "Ai đã thay đổi gì, khi nào. Giờ Việt Nam (UTC+7), mới nhất trước.",
+        "time": "Thời gian (UTC+7)",
+        "user": "Người thực hiện",
+        "action": "Thao tác",
+        "model": "Mô hình",
+        "changes": "Thay đổi",
+        "model_id": "Mã mô hình",
+        "date_from": "Từ ngày",
+        "date_to": "Đến ngày",
+        "all_units": "— tất cả —",
+        "filter": "Lọc",
+        "reset": "Bỏ lọc",
+        "no_entries": "Không có mục nào.",
+        "newer": "← Mới hơn",
+        "older": "Cũ hơn →",
+        "page": "Trang",
+        "map": "Bản đồ",
+        "import": "Nhập dữ liệu",
+        "audit": "Nhật ký",
+        "forbidden_title": "Không có quyền",
+        "forbidden": "Tài khoản của bạn không có quyền dùng trang này.",
+        "act_create": "Thêm mới", "act_update": "Sửa", "act_retire": "Ngừng hoạt động", "act_import": "Nhập từ tệp",
+        "act_import_batch": "Nhập tệp (tổng hợp)", "act_restore": "Khôi phục sao lưu", "act_units": "Nạp ranh giới",
+        "act_user_add": "Thêm tài khoản", "act_user_password": "Đổi mật khẩu", "act_user_active": "Bật/tắt tài khoản",
+        "act_user_access": "Đổi quyền tài khoản", "act_token_create": "Tạo mã API", "act_token_revoke": "Thu hồi mã API",
+        "detail_source": "Tệp", "detail_counts": "Số dòng", "detail_version": "Phiên bản",
+        "fields_n": "Mô hình mới – {n} trường",
+    },
+    "en": {
+        "import_title": "Import models from a spreadsheet",
+        "import_help": "Choose the unit and a CSV, XLSX or GeoJSON file (the header is row 1). Preview it first; the "
+                       "registry changes only on “Write to the registry”, and only when no row is rejected.",
+        "unit": "Unit",
+        "file": "Data file",
+        "preview": "Preview",
+        "commit": "Write to the registry",
+        "working": "Working…",
+        "choose_file": "Choose a file.",
+        "counts": "Preview",
+        "n_new": "New",
+        "n_update": "Updated",
+        "n_unchanged": "Unchanged",
+        "n_rejected": "Rejected",
+        "n_outside": "Outside the area",
+        "rejected": "Rejected rows",
+        "updates": "Updated models",
+        "new": "New models",
+        "outside": "Points outside the area",
+        "warnings": "Notes",
+        "row": "Row",
+        "id": "Id",
+        "field": "Field",
+        "value": "Value",
+        "reason": "Reason",
+        "old_new": "Old → new",
+        "kind": "Kind",
+        "name": "Name",
+        "unit_code": "Unit",
+        "lon": "Longitude",
+        "lat": "Latitude",
+        "nothing": "Nothing to change: the registry already matches this file.",
+        "fix_first": "Some rows are rejected: fix the file and preview again. Nothing was written.",
+        "ready": "Ready to write to the registry.",
+        "committed": "Written: {new} new, {update} updated, {unchanged} unchanged.",
+        "committed_nothing": "Nothing to change: the registry already matches this file.",
+        "conflict": "The file or the registry changed since the preview: preview again.",
+        "error": "Error",
+        "see_audit": "See the audit log",
+        "more": "… and {n} more rows",
+        "audit_title": "Audit log",
+        "audit_help": "Who changed what, when. Vietnam time (UTC+7), newest first.",
+        "time": "Time (UTC+7)",
+        "user": "Account",
+        "action": "Action",
+        "model": "Model",
+        "changes": "Changes",
+        "model_id": "Model id",
+        "date_from": "From",
+        "date_to": "To",
+        "all_units": "— all —",
+        "filter": "Filter",
+        "reset": "Clear",
+        "no_entries": "No entries.",
+        "newer": "← Newer",
+        "older": "Older →",
+        "page": "Page",
+        "map": "Map",
+        "import": "Import",
+        "audit": "Audit log",
+        "forbidden_title": "Not allowed",
+        "forbidden": "Your account may not use this page.",
+        "act_create": "Created", "act_update": "Edited", "act_retire": "Retired", "act_import": "Imported",
+        "act_import_batch": "Import (summary)", "act_restore": "Backup restored", "act_units": "Boundaries loaded",
+        "act_user_add": "Account added", "act_user_password": "Password changed", "act_user_active": "Account enabled/disabled",
+        "act_user_access": "Account access changed", "act_token_create": "API token created", "act_token_revoke": "API tokens revoked",
+        "detail_source": "File", "detail_counts": "Rows", "detail_version": "Version",
+        "fields_n": "New model – {n} fields",
+    },
+}
+# Vietnamese for the reasons the reader (geo_antt.io.models) and the store give for a rejected
+# row: (regular expression of the whole English reason, replacement with $1... groups; the same
+# syntax in Python's re, after $n -> \n, and in JavaScript). The import page shows the
+# translation and keeps the English reason as a tooltip; an unknown reason is shown as it is.
+REASONS_VI: tuple[tuple[str, str], ...] = (
+    (r"position outside unit (.+)", "vị trí nằm ngoài địa bàn đơn vị $1"),
+    (r"position outside the area of account '(.+)'", "vị trí nằm ngoài địa bàn của tài khoản '$1'"),
+    (r"outside unit (.+)", "đơn vị không thuộc $1"),
+    (r"outside the area of account '(.+)'", "đơn vị nằm ngoài địa bàn của tài khoản '$1'"),
+    (r"unknown unit", "mã đơn vị không có trong sổ"),
+    (r"duplicate id \((?:also|first at) row (\d+)\)", "mã trùng (đã có ở dòng $1)"),
+    (r"duplicate id \(also an earlier row\)", "mã trùng với một dòng trước"),
+    (r"id of a model of unit (.+), outside the area of account '(.+)'", "mã của một mô hình thuộc đơn vị $1, ngoài địa bàn của tài khoản '$2'"),
+    (r"unknown kind; known kinds: (.+)", "loại mô hình không rõ; các loại: $1"),
+    (r"unknown code; codes: (.+)", "mã không hợp lệ; các mã: $1"),
+    (r"missing id", "thiếu mã"),
+    (r"missing kind", "thiếu loại mô hình"),
+    (r"missing status", "thiếu tình trạng"),
+    (r"missing coordinates: a (.+) must have a location \(lat/lon\)", "thiếu toạ độ: mô hình loại $1 phải có vị trí (vĩ độ, kinh độ)"),
+    (r"a (.+) needs a direction .*", "mô hình loại $1 cần có hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…), trừ khi góc nhìn là 360 độ"),
+    (r"not a number.*", "không phải là số"),
+    (r"not a coordinate.*", "không phải toạ độ (dùng độ thập phân như 10.1269 hoặc độ phút giây như 10°07'36.9\"N)"),
+    (r"not a direction.*", "không phải hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…)"),
+    (r"direction (.+) outside 0-360 degrees", "hướng $1 nằm ngoài khoảng 0–360 độ"),
+    (r"not a (?:valid )?date.*", "không phải ngày (dùng 2025-07-01 hoặc 01/07/2025)"),
+    (r"field of view must be in \(0, 360\] degrees", "góc nhìn phải trong khoảng (0, 360] độ"),
+    (r"(?:range|radius) must be positive \(metres\)", "phải là số mét dương"),
+)
+_FIELD_KEYS = ("name", "status", "kind", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m", "owner",
+               "data_sharing", "host", "field", "start_date", "camera_type")
+
+
+
+def _field_labels(lang: str) -> dict[str, str]:
+    m = MAP_STRINGS[lang]
+    labels = {k: m[k] for k in _FIELD_KEYS if k in m}
+    labels.update({"geometry": STRINGS[lang]["lon"] + " / " + STRINGS[lang]["lat"], "id": STRINGS[lang]["id"]})
+    return labels
+
+
+def unit_choices(*, lang: str = "vi") -> list[dict[str, str]]:
+    """The units the current user may import into or filter by: its area (admins: every unit),
+    ordered by level then name; hamlets are left out when there are more than 3000 units. Read
+    from the store without boundaries (never waits for the map's catalog to be rebuilt).
+
+    Returns
+    -------
+    list of dict
+        ``{"code", "name", "level", "label"}`` (label: "Xã Hương Mỹ (28903)").
+    """
+    units = get_store().unit_names(user=current_user())
+    if len(units) > _MAX_UNIT_CHOICES:
+        units = units[units["level"] != "hamlet"]
+    order = {lvl: i for i, lvl in enumerate(UNIT_LEVELS)}
+    level_names = MAP_STRINGS[lang]
+    rows = sorted(
+        (order.get(str(lv), 9), fold(str(n)), nfc(str(n)), str(c), str(lv))
+        for c, n, lv in zip(units.index, units["name"], units["level"])
+    )
+    return [
+        {"code": c, "name": n, "level": lv, "label": f"{n} ({c})" + (f" – {level_names[lv]}" if lv in level_names else "")}
+        for _, _, n, c, lv in rows
+    ]
+
+
+def _nav(lang: str, t: Mapping[str, str]) -> list[dict[str, str]]:
+    user = current_user()
+    q = {"lang": "en"} if lang == "en" else {}
+    items = [{"id": "nav-map", "href": url_for("views.map_page", **q), "text": t["map"]}]
+    if user is not None and user.can_edit:
+        items.append({"id": "nav-import", "href": url_for("pages.import_page", **q), "text": t["import"]})
+    items.append({"id": "nav-audit", "href": url_for("pages.audit_page", **q), "text": t["audit"]})
+    return items
+
+
+def _page(template: str, *, lang: str, title: str, endpoint: str, args: Mapping[str, Any] | None = None, **ctx: Any) -> str:
+    t = STRINGS[lang]
+    other = "en" if lang == "vi" else "vi"
+    other_args = {k: v for k, v in (args or {}).items() if v not in (None, "") and k != "lang"}
+    other_args["lang"] = other  # explicit both ways: the language chosen sticks (a cookie)
+    return render_template(
+        template,
+        lang=lang,
+        t=t,
+        m=MAP_STRINGS[lang],
+        title=title,
+        nav=_nav(lang, t),
+        user=current_user(),
+        other_lang_url=url_for(endpoint, **other_args),
+        current_nav={"pages.import_page": "nav-import", "pages.audit_page": "nav-audit"}.get(endpoint),
+        **ctx,
+    )
+
+
+@bp.errorhandler(PermissionDeniedError)
+def _forbidden(exc: PermissionDeniedError) -> Any:
+    lang = _lang()
+    t = STRINGS[lang]
+    body = _page("pages/forbidden.html", lang=lang, title=t["forbidden_title"], endpoint=request.endpoint or "pages.audit_page",
+                 message=exc.message)
+    return body, 403
+
+
+@bp.errorhandler(GeoAnttError)
+def _bad_request(exc: GeoAnttError) -> Any:
+    lang = _lang()
+    t = STRINGS[lang]
+    body = _page("pages/forbidden.html", lang=lang, title=t["error"], endpoint=request.endpoint or "pages.audit_page",
+                 message=exc.message)
+    return body, exc.http_status
+
+
+@bp.get("/import")
+@require_role("admin", "officer")
+def import_page() -> Any:
+    """The import page (admin, officer)."""
+    lang = _lang()
+    t = STRINGS[lang]
+    user = current_user()
+    choices = unit_choices(lang=lang)
+    codes = {c["code"] for c in choices}
+    default = next((c for c in (user.unit_codes if user else ()) if c in codes), None)
+    if default is None:
+        default = next((c["code"] for c in choices if c["level"] == "commune"), choices[0]["code"] if choices else "")
+    config = {
+        "lang": lang,
+        "strings": t,
+        "fields": _field_labels(lang),
+        "urls": {"import": url_for("registry.import_file"), "audit": url_for("pages.audit_page", **({"lang": "en"} if lang == "en" else {}))},
+        "maxRows": 200,
+        "reasons": [list(r) for r in REASONS_VI] if lang == "vi" else [],
+        "kinds": {k: nfc(s.title(lang)) for k, s in current_app.extensions["geo_antt"].specs.items()},
+    }
+    return _page("pages/import.html", lang=lang, title=t["import_title"], endpoint="pages.import_page",
+                 units=choices, default_unit=default, config=config)
+
+
+def _to_local(t: Any) -> str:
+    if t is None or t != t:
+        return ""
+    return t.to_pydatetime().astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M:%S")
+
+
+def _value_text(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "✓" if v else "✗"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value_text(x) for x in v) or "—"
+    if isinstance(v, dict):
+        if v.get("type") == "Point" and isinstance(v.get("coordinates"), list):
+            x, y = v["coordinates"][:2]
+            return f"{y:.6f}, {x:.6f}"
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _changes(action: str, old: Any, new: Any, detail: Any, labels: Mapping[str, str], t: Mapping[str, str]) -> list[dict[str, str]]:
+    """Rows ``{"field", "old", "new"}`` shown for one audit entry."""
+    out: list[dict[str, str]] = []
+    if isinstance(old, dict) or isinstance(new, dict):
+        old_d = old if isinstance(old, dict) else {}
+        new_d = new if isinstance(new, dict) else {}
+        for k in dict.fromkeys([*old_d, *new_d]):
+            if not old_d and new_d.get(k) in (None, "", [], {}):
+                continue  # a new model: its filled fields only
+            label = "geometry" if k in ("geometry", "geom") else k
+            out.append({"field": labels.get(label, k), "old": _value_text(old_d.get(k)) if old_d else "",
+                        "new": _value_text(new_d.get(k))})
+    elif isinstance(detail, dict):
+        for k, v in detail.items():
+            if k == "counts" and isinstance(v, dict):
+                v = ", ".join(f"{t.get('n_' + ck, ck)}: {cv}" for ck, cv in v.items())
+            out.append({"field": t.get(f"detail_{k}", k), "old": "", "new": _value_text(v)})
+    return out
+
+
+def _date_arg(name: str) -> str:
+    v = (request.args.get(name) or "").strip()
+    if v:
+        try:
+            _dt.date.fromisoformat(v)
+        except ValueError:
+            raise GeoAnttError(f"{name}: {v!r} is not a date (YYYY-MM-DD)") from None
+    return v
+
+
+@bp.get("/audit")
+@login_required
+def audit_page() -> Any:
+    """The audit log page (every role, within its scope)."""
+    lang = _lang()
+    t = STRINGS[lang]
+    args = {
+        "model": (request.args.get("model") or "").strip(),
+        "user": (request.args.get("user") or "").strip(),
+        "unit": (request.args.get("unit") or "").strip(),
+        "from": _date_arg("from"),
+        "to": _date_arg("to"),
+    }
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    df = get_store().audit_frame(
+        model_id=args["model"] or None,
+        user_name=args["user"] or None,
+        unit_code=args["unit"] or None,
+        since=parse_local_time(args["from"], what="from") if args["from"] else None,
+        until=parse_local_time(args["to"], end=True, what="to") if args["to"] else None,
+        limit=AUDIT_PAGE_SIZE + 1,
+        offset=(page - 1) * AUDIT_PAGE_SIZE,
+        user=current_user(),
+    )
+    has_older = len(df) > AUDIT_PAGE_SIZE
+    df = df.iloc[:AUDIT_PAGE_SIZE]
+    labels = _field_labels(lang)
+    names = get_catalog().units["name"]
+    entries = []
+    for r in df.to_dict("records"):
+        action = str(r["action"])
+        entries.append({
+            "id": int(r["id"]),
+            "time": _to_local(r["at"]),
+            "iso": r["at"].isoformat() if r["at"] == r["at"] else "",
+            "user": r["user_name"],
+            "action": action,
+            "action_text": t.get(f"act_{action}", action),
+            "model_id": r["model_id"] or "",
+            "model_name": r["model_name"] or "",
+            "unit_code": r["unit_code"] or "",
+            "unit_name": nfc(str(names.get(r["unit_code"], ""))) if r["unit_code"] else "",
+            "changes": _changes(action, r["old"], r["new"], r["detail"], labels, t),
+            # a new model (no old values): its fields folded away under a one-line summary
+            "created": r["old"] is None and isinstance(r["new"], dict),
+        })
+    base = {k: v for k, v in args.items() if v}
+    if lang == "en":
+        base["lang"] = "en"
+    path = url_for("pages.audit_page")
+
+    def page_url(n: int) -> str:
+        q = dict(base, page=n) if n > 1 else dict(base)
+        return path + ("?" + urlencode(q) if q else "")
+
+    return _page("pages/audit.html", lang=lang, title=t["audit_title"], endpoint="pages.audit_page",
+                 args={**base, "page": page if page > 1 else None}, entries=entries, filters=args,
+                 units=unit_choices(lang=lang), page_no=page,
+                 newer_url=page_url(page - 1) if page > 1 else None,
+                 older_url=page_url(page + 1) if has_older else None,
+                 reset_url=url_for("pages.audit_page", **({"lang": "en"} if lang == "en" else {})))

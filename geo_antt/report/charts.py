@@ -1,0 +1,102 @@
+"""The report's charts (matplotlib, Agg backend) as PNG bytes."""
+
+from __future__ import annotations
+
+import io
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..config import COVERAGE_COLOURS
+from .document import Report
+
+__all__ = []
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _pct_scale(values: pd.Series, threshold_pct: float) -> float:
+    """The upper end of a percentage axis: 100, or, when every value lies well below the
+    threshold (sparse coverage: rural hamlets are often under 1 % covered), a quarter more
+    than the largest value, so that the bars can be read at all."""
+    hi = float(values.max()) if len(values) else 0.0
+    if not np.isfinite(hi) or hi >= 0.5 * threshold_pct:
+        return 100.0
+    return max(1.25 * hi, 0.1)
+
+
+def _pct_text(v: float) -> str:
+    return f"{v:.2f}" if abs(v) < 1 else f"{v:.1f}"
+
+
+def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, bytes]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    out: dict[str, bytes] = {}
+    thr = rep.threshold_pct
+    if len(rep.communes):
+        tbl = rep.communes.sort_values(L["pct"])
+        top = _pct_scale(tbl[L["pct"]], thr)
+        fig, ax = plt.subplots(figsize=(7.0, max(2.0, 0.32 * len(tbl) + 0.8)))
+        bars = ax.barh(tbl[L["name"]].astype(str), tbl[L["pct"]], color="#1565c0")
+        ax.bar_label(bars, labels=[_pct_text(v) for v in tbl[L["pct"]]], padding=2, fontsize=7)
+        ax.set_xlim(0, top * 1.08 if top < 100 else 100)
+        if thr <= top:
+            ax.axvline(thr, color="#c62828", lw=1, ls="--")
+        ax.set_xlabel(L["pct"] if top >= 100 else f"{L['pct']} ({L['chart_scaled'].format(thr=thr)})")
+        ax.set_title(L["chart_bar"])
+        out["bar"] = _png(fig)
+    pcts = rep.hamlets[L["pct"]] if len(rep.hamlets) else (rep.communes[L["pct"]] if len(rep.communes) else None)
+    if pcts is not None and len(pcts):
+        top = _pct_scale(pcts, thr)
+        fig, ax = plt.subplots(figsize=(7.0, 2.8))
+        ax.hist(pcts, bins=np.linspace(0, top, 21), color="#2e7d32", edgecolor="white")
+        if thr <= top:
+            ax.axvline(thr, color="#c62828", lw=1, ls="--")
+        ax.set_xlabel(L["chart_hist_x"] if top >= 100 else f"{L['chart_hist_x']} ({L['chart_scaled'].format(thr=thr)})")
+        ax.set_ylabel(L["chart_hist_y"])
+        ax.set_title(L["chart_hist"])
+        out["hist"] = _png(fig)
+    res = h_res if h_res is not None else c_res
+    if res is not None:
+        from ..crs import to_metric
+
+        cov = res.units
+        geo = cov if isinstance(cov, gpd.GeoDataFrame) and cov.geometry.notna().any() else None
+        if geo is not None:
+            g = to_metric(geo)
+            fig, ax = plt.subplots(figsize=(7.0, 7.0))
+            # the map page's classes and colours (fine at the low end: rural hamlets are often
+            # under 1 % covered by area)
+            from matplotlib.colors import BoundaryNorm, ListedColormap
+
+            edges = [0.0, *rep.coverage_classes_pct, 100.0]
+            g.plot(column="covered_pct", ax=ax, cmap=ListedColormap(COVERAGE_COLOURS),
+                   norm=BoundaryNorm(edges, len(COVERAGE_COLOURS)), edgecolor="#444", linewidth=0.4, legend=True,
+                   legend_kwds={"label": L["pct"], "shrink": 0.6, "ticks": edges, "spacing": "uniform"})
+            gaps = getattr(res, "gaps", None)
+            if gaps is not None and len(gaps):
+                gaps.to_crs(g.crs).plot(ax=ax, facecolor="none", edgecolor="#c62828", hatch="////", linewidth=0.0)
+            fps = getattr(res, "footprints", None)
+            if fps is not None and len(fps):
+                fps.to_crs(g.crs).plot(ax=ax, facecolor="#0d47a1", edgecolor="#0d47a1", linewidth=0.3)
+            if models is not None and len(models) and models.crs is not None:
+                pts = models.loc[models.geometry.notna()].to_crs(g.crs)
+                pts = pts.loc[pts.geometry.geom_type == "Point"]
+                if len(pts):
+                    pts.plot(ax=ax, color="#0d47a1", markersize=4, marker="o")
+            ax.set_axis_off()
+            ax.set_title(f"{L['map']} — {rep.unit_name}")
+            out["map"] = _png(fig)
+    return out
