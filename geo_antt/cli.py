@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "geo_antt._cmd_plan",
     "geo_antt._cmd_report",
     "geo_antt._cmd_store",
+    "geo_antt._cmd_osm",
 )
 
 EPILOG = """\
