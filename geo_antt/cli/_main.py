@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "geo_antt.cli.plan",
     "geo_antt.cli.report",
     "geo_antt.cli.db",
+    "geo_antt.cli.osm",
 )
 
 EPILOG = """\
