@@ -7,8 +7,14 @@ within 1 % per hamlet), and the wall time and peak memory of the whole ``geo-ant
 process on the same files (best of ``--runs``, with its user + system CPU seconds: on a busy
 machine the wall time says little, the CPU time stays comparable).
 
+Streets: a grid of ``--road-segments`` street segments (block-long lines, as OSM ways between
+crossings) over the communes; the coverage is computed without and with ``roads=`` (best of three
+each, alternating) and the extra seconds of the street figures and street gaps are printed; the
+whole process is then timed once more with ``--roads --street-gaps``.
+
 Usage: python bench/coverage_bench.py [--hamlets 5000] [--cameras 100000] [--lights 10000]
-       [--seed 1] [--no-overlay] [--keep DIR [--reuse]] [--runs 3] [--cli-only]
+       [--seed 1] [--no-overlay] [--road-segments 50000] [--keep DIR [--reuse]] [--runs 3]
+       [--cli-only]
 
 ``--keep DIR --reuse`` reads the case already written in DIR (same options) instead of making it
 again; ``--cli-only`` then times only the whole ``geo-antt coverage`` process.
@@ -17,6 +23,7 @@ again; ``--cli-only`` then times only the whole ``geo-antt coverage`` process.
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import statistics
 import subprocess
@@ -102,6 +109,76 @@ def make_case(out: Path, *, n_hamlets: int, n_cameras: int, n_lights: int, seed:
     return HANOI, hp_path, models_path
 
 
+def make_roads(communes: gpd.GeoDataFrame, *, n_segments: int) -> gpd.GeoDataFrame:
+    """A street grid over the communes in their UTM zone, cut into block-long segments (spacing
+    chosen so that about ``n_segments`` of them touch the communes), in EPSG:4326."""
+    cm = to_metric(communes)
+    area = cm.union_all()
+    spacing = float(np.sqrt(2.0 * area.area / n_segments))
+    x0, y0, x1, y1 = area.bounds
+    xs = np.arange(x0, x1 + spacing, spacing)
+    ys = np.arange(y0, y1 + spacing, spacing)
+    hx, hy = np.meshgrid(xs[:-1], ys, indexing="ij")  # horizontal: (x, y) -> (x + s, y)
+    vx, vy = np.meshgrid(xs, ys[:-1], indexing="ij")  # vertical: (x, y) -> (x, y + s)
+    sx = np.r_[hx.ravel(), vx.ravel()]
+    sy = np.r_[hy.ravel(), vy.ravel()]
+    n_h = hx.size
+    ex = sx + np.r_[np.full(n_h, spacing), np.zeros(vx.size)]
+    ey = sy + np.r_[np.zeros(n_h), np.full(vx.size, spacing)]
+    coords = np.stack([np.column_stack([sx, sy]), np.column_stack([ex, ey])], axis=1)
+    segs = shapely.linestrings(coords)
+    shapely.prepare(area)
+    segs = segs[shapely.intersects(area, segs)]
+    kinds = np.array(["residential", "tertiary", "secondary", "primary"])
+    return gpd.GeoDataFrame(
+        {"osm_id": np.arange(len(segs)), "highway": kinds[np.arange(len(segs)) % 4], "name": [f"Phố {i % 997}" for i in range(len(segs))]},
+        geometry=segs,
+        crs=cm.crs,
+    ).to_crs(4326)
+
+
+def street_figures(units: pd.DataFrame, models: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, *, n_segments: int,
+                   out: Path, runs: int = 3) -> Path:
+    """Seconds of the coverage without and with a street grid (best of ``runs`` each,
+    alternating, the garbage collector set as the coverage command sets it); the grid is
+    written to ``out/roads.geojson`` for the whole-process run."""
+    t = time.perf_counter()
+    roads = make_roads(communes, n_segments=n_segments)
+    print(f"street grid             {time.perf_counter() - t:7.2f} s   ({len(roads)} road segments)")
+    plain: list[tuple[float, float]] = []  # (wall, CPU of all threads) seconds
+    streets: list[tuple[float, float]] = []
+    street_stage: list[float] = []
+    res = None
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        for _ in range(runs):
+            for sink, kw in ((plain, {}), (streets, {"roads": roads})):
+                res = None
+                gc.collect()
+                t, c = time.perf_counter(), time.process_time()
+                res = compute_coverage(units, models, **kw)
+                sink.append((time.perf_counter() - t, time.process_time() - c))
+            street_stage.append(res.timings["streets"])
+    finally:
+        gc.set_threshold(*thresholds)
+    u = res.units
+
+    def runs_text(xs: list[tuple[float, float]]) -> str:
+        return ", ".join(f"{w:.2f}" for w, _ in xs)
+
+    (pw, pc), (sw, sc) = min(plain), min(streets)
+    print(f"coverage + gaps, plain  {pw:7.2f} s   ({pc:.2f} s CPU; runs: {runs_text(plain)})")
+    print(f"  with roads=           {sw:7.2f} s   ({sc:.2f} s CPU; runs: {runs_text(streets)})")
+    print(f"  of which streets      {min(street_stage):7.2f} s   (best of {', '.join(f'{x:.2f}' for x in street_stage)}; "
+          f"figures + {len(res.street_gaps_metric)} street gaps)")
+    print(f"street coverage extra   {sw - pw:7.2f} s   ({sc - pc:+.2f} s CPU; {u['road_covered_m'].sum() / 1e3:.1f} of "
+          f"{u['road_m'].sum() / 1e3:.1f} km of road covered, {100 * u['road_covered_m'].sum() / u['road_m'].sum():.2f} %)")
+    path = out / "roads.geojson"
+    io.write_layer(roads, path)
+    return path
+
+
 def overlay_pipeline(hamlets: gpd.GeoDataFrame, footprints_m: gpd.GeoDataFrame, crs) -> tuple[pd.Series, float]:
     """The plain pipeline: overlay(intersection) + dissolve per hamlet, and overlay(difference)
     of the hamlets with the dissolved footprints for the gaps."""
@@ -122,6 +199,7 @@ def main() -> int:
     ap.add_argument("--lights", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-overlay", action="store_true", help="skip the (slow) overlay pipeline")
+    ap.add_argument("--road-segments", type=int, default=50_000, help="street grid segments for the street figure (0: none)")
     ap.add_argument("--keep", metavar="DIR", help="write the generated case here and keep it")
     ap.add_argument("--reuse", action="store_true", help="with --keep: use the case files already in DIR")
     ap.add_argument("--runs", type=int, default=3, help="runs of the whole geo-antt coverage process (best reported)")
@@ -166,6 +244,9 @@ def main() -> int:
     cov_s = t4 - t3
     print(f"coverage + gaps         {cov_s:7.2f} s   ({len(res.gaps)} gap polygons)")
     print(f"peak RSS (in process)   {peak_rss_mb():7.0f} MB (before: {rss0:.0f} MB)")
+    roads_path = None
+    if args.road_segments > 0:
+        roads_path = street_figures(units, models, communes, n_segments=args.road_segments, out=tmp)
 
     # --- the plain overlay pipeline, same footprints ------------------------------------------
     if not args.no_overlay:
@@ -184,14 +265,19 @@ def main() -> int:
             print("DISAGREEMENT above 1 %", file=sys.stderr)
             return 1
 
-    return time_cli(communes_path, hamlet_points_path, models_path, tmp, runs=args.runs)
+    rc = time_cli(communes_path, hamlet_points_path, models_path, tmp, runs=args.runs)
+    if rc == 0 and roads_path is not None:
+        rc = time_cli(communes_path, hamlet_points_path, models_path, tmp, runs=args.runs,
+                      extra=["--roads", str(roads_path), "--street-gaps", str(tmp / "streets.geojson")])
+    return rc
 
 
-def time_cli(communes_path: Path, hamlet_points_path: Path, models_path: Path, tmp: Path, *, runs: int) -> int:
-    """Run the whole ``geo-antt coverage`` process ``runs`` times; print every run's wall and
-    user + system CPU seconds, the best run and the peak memory."""
+def time_cli(communes_path: Path, hamlet_points_path: Path, models_path: Path, tmp: Path, *, runs: int,
+             extra: list[str] | None = None) -> int:
+    """Run the whole ``geo-antt coverage`` process ``runs`` times (with ``extra`` arguments);
+    print every run's wall and user + system CPU seconds, the best run and the peak memory."""
     cmd = [sys.executable, "-m", "geo_antt", "coverage", "--boundaries", str(communes_path), "--hamlets", str(hamlet_points_path),
-           "--models", str(models_path), "--out", str(tmp / "units.geojson"), "--gaps", str(tmp / "gaps.geojson")]
+           "--models", str(models_path), "--out", str(tmp / "units.geojson"), "--gaps", str(tmp / "gaps.geojson"), *(extra or [])]
     results = []
     for _ in range(max(1, runs)):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -204,7 +290,7 @@ def time_cli(communes_path: Path, hamlet_points_path: Path, models_path: Path, t
             return 1
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         results.append((wall, cpu))
-        print(f"geo-antt coverage (whole process) {wall:6.2f} s wall, {cpu:6.2f} s CPU (user + system)")
+        print(f"geo-antt coverage{' ' + extra[0] if extra else ''} (whole process) {wall:6.2f} s wall, {cpu:6.2f} s CPU (user + system)")
     wall, cpu = min(results)
     median = statistics.median(w for w, _ in results)
     print(f"geo-antt coverage best of {len(results)}: {wall:6.2f} s wall ({cpu:.2f} s CPU), median {median:.2f} s, "

@@ -58,6 +58,9 @@ class Settings:
         VN-2000 e.g. "EPSG:9210"); None picks the UTM zone of the data.
     min_gap_area_m2
         Uncovered pieces smaller than this many square metres are dropped from the gap layer.
+    min_street_gap_m
+        Uncovered stretches of road shorter than this many metres are dropped from the street
+        gap layer (a stretch between two footprints a few metres apart is no gap to act on).
     uncovered_threshold_pct
         A hamlet whose covered share is below this percentage is "uncovered".
     sector_segments
@@ -77,6 +80,7 @@ class Settings:
 
     metric_crs: str | None = None
     min_gap_area_m2: float = 25.0
+    min_street_gap_m: float = 10.0
     uncovered_threshold_pct: float = 50.0
     sector_segments: int = 8
     layers_dir: str | None = None

@@ -10,7 +10,11 @@ The computation follows the fast path measured in DESIGN.md:
 3. a unit's covered area is the sum of the areas of the pieces lying wholly inside it
    (``contains_properly`` on the prepared unit) plus the intersection areas of the few pieces
    that cross its border; a piece crossing a border counts for each unit it covers;
-4. the gaps of a unit are the unit minus the (valid, disjoint) multipolygon of its pieces.
+4. the gaps of a unit are the unit minus the (valid, disjoint) multipolygon of its pieces;
+5. with a road layer, the roads are clipped to the units once (STRtree, ``contains_properly`` on
+   the prepared units, an intersection only for the roads crossing a border), and each unit's
+   stretches of road are intersected with the same disjoint pieces: covered metres add up over
+   the pieces, and the uncovered stretches are the stretches minus their pieces.
 
 Geometry work runs in shapely's vectorised functions, split over the machine's cores with
 threads (shapely releases the GIL); there is no Python loop over models x units.
@@ -31,7 +35,7 @@ from pyproj import CRS
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ._errors import GeoAnttError
+from ._errors import CRSError, GeoAnttError, Problem, ValidationError
 from ._threads import threaded as _threaded
 from .config import DEFAULT_SETTINGS, Settings
 from .crs import metric_crs_for, project, to_wgs84
@@ -58,11 +62,17 @@ class CoverageResult:
         parent_code, approximate, area_m2, covered_m2, covered_pct, uncovered_m2,
         covered_m2_<kind>, covered_pct_<kind>`` (each spatial kind), ``n_<kind>`` (active models
         of each kind located in the unit), ``n_models``, ``n_inactive``, ``rank`` (1 = least
-        covered) and the unit polygon.
+        covered, by area) and the unit polygon. With roads also ``road_m``, ``road_covered_m``,
+        ``road_covered_pct``, ``road_uncovered_m``, ``road_covered_m_<kind>`` and
+        ``road_covered_pct_<kind>`` (metres of road; the shares are NaN for a unit without roads).
     gaps
         The uncovered parts of every unit as polygons (one row per part of at least
         ``min_gap_area_m2``), index = ``gap_id``: ``gap_id, unit_code, unit_name, level,
         parent_code, area_m2``.
+    street_gaps
+        The uncovered stretches of road of every unit (lines; one row per stretch of at least
+        ``min_street_gap_m``; empty without roads), index = ``gap_id``: ``gap_id, unit_code,
+        unit_name, level, parent_code, road_id, name, highway, length_m``.
     footprints
         The footprint of every counted model, index = model id: ``kind, name, status, area_m2``.
     level
@@ -70,7 +80,7 @@ class CoverageResult:
     metric_crs
         The CRS the areas were computed in (metres).
     timings
-        Seconds spent per stage (footprints, dissolve, coverage, gaps, counts).
+        Seconds spent per stage (footprints, dissolve, coverage, gaps, streets, counts).
     """
 
     def __init__(
@@ -82,6 +92,7 @@ class CoverageResult:
         level: str,
         metric_crs: CRS,
         timings: dict[str, float],
+        street_gaps_m: gpd.GeoDataFrame | None = None,
     ) -> None:
         self.units = units
         self.level = level
@@ -89,10 +100,15 @@ class CoverageResult:
         self.timings = timings
         self.gaps_metric = gaps_m
         self.footprints_metric = footprints_m
+        self.street_gaps_metric = street_gaps_m if street_gaps_m is not None else _empty_street_gaps(metric_crs)
 
     @cached_property
     def gaps(self) -> gpd.GeoDataFrame:
         return _valid_wgs84(self.gaps_metric)
+
+    @cached_property
+    def street_gaps(self) -> gpd.GeoDataFrame:
+        return to_wgs84(self.street_gaps_metric)
 
     @cached_property
     def footprints(self) -> gpd.GeoDataFrame:
@@ -356,6 +372,240 @@ def _subtract(gaps: np.ndarray, unit_idx: np.ndarray, polys: np.ndarray) -> None
     gaps[owners] = _threaded(shapely.difference, gaps[owners], mp)
 
 
+# --------------------------------------------------------------------------------------------
+# streets: metres of road inside each unit and inside the footprints
+
+_LINE_TYPES = (1, 2, 5)  # LineString, LinearRing, MultiLineString
+_STREET_GAP_COLUMNS = ("gap_id", "unit_code", "unit_name", "level", "parent_code", "road_id", "name", "highway", "length_m")
+
+
+def _empty_street_gaps(crs: CRS | None) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({c: [] for c in _STREET_GAP_COLUMNS}, geometry=gpd.GeoSeries([], crs=crs), crs=crs).set_index(
+        "gap_id", drop=False
+    )
+
+
+def _text_values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as an object array of text, None where missing (an absent column: all None)."""
+    if column not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    vals = frame[column].to_numpy(dtype=object)
+    out = np.full(len(vals), None, dtype=object)
+    for i, v in enumerate(vals):
+        if v is None or v is pd.NA or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+            continue
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            v = int(v)  # an id read as a float column (missing values): 12.0 -> "12"
+        out[i] = str(v)
+    return out
+
+
+def _road_lines(roads: gpd.GeoDataFrame, crs: CRS) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The roads that have a geometry, as metric lines, and their ``road_id``, ``name`` and
+    ``highway`` (``road_id``: the ``osm_id`` column, else the ``id`` column, else the index)."""
+    if not isinstance(roads, gpd.GeoDataFrame):
+        msg = f"'roads' should be a GeoDataFrame, got {type(roads).__name__}"
+        raise TypeError(msg)
+    if roads.crs is None:
+        raise CRSError("roads have no CRS: say which one they are in (e.g. EPSG:4326)")
+    geoms = np.asarray(roads.geometry.to_numpy(), dtype=object)
+    has = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    tid = shapely.get_type_id(geoms)
+    bad = np.flatnonzero(has & ~np.isin(tid, _LINE_TYPES))
+    if bad.size:
+        raise ValidationError(
+            [
+                Problem("roads", int(i) + 1, "geometry", str(roads.index[i]), f"road geometry must be a LineString or MultiLineString, got {geoms[i].geom_type}")
+                for i in bad[:50]
+            ]
+        )
+    keep = np.flatnonzero(has)
+    kept = roads.iloc[keep]
+    ids = np.array([str(i) for i in kept.index], dtype=object)
+    id_col = next((c for c in ("osm_id", "id") if c in kept.columns), None)
+    if id_col is not None:
+        given = _text_values(kept, id_col)
+        ids = np.where(pd.isna(given), ids, given)  # the index where the column has no value
+    attrs = {"road_id": ids, "name": _text_values(kept, "name"), "highway": _text_values(kept, "highway")}
+    lines = np.asarray(project(kept[[kept.geometry.name]], crs).geometry.to_numpy(), dtype=object) if len(kept) else np.array([], dtype=object)
+    return lines, attrs
+
+
+def _line_part(geoms: np.ndarray) -> np.ndarray:
+    """The linear part of each geometry (an intersection with a polygon may add the points
+    where a road touches the border): LineString/MultiLineString, or None when nothing is left."""
+    out = geoms.copy()
+    tid = shapely.get_type_id(geoms)
+    odd = np.flatnonzero(~np.isin(tid, _LINE_TYPES))
+    if odd.size == 0:
+        return out
+    parts, src = shapely.get_parts(geoms[odd], return_index=True)
+    for _ in range(2):  # a collection may hold multi-geometries: flatten them too
+        multi = np.isin(shapely.get_type_id(parts), (4, 5, 6, 7))
+        if not multi.any():
+            break
+        sub, sub_src = shapely.get_parts(parts[multi], return_index=True)
+        parts = np.concatenate([parts[~multi], sub])
+        src = np.concatenate([src[~multi], src[multi][sub_src]])
+    line = np.isin(shapely.get_type_id(parts), (1, 2)) & ~shapely.is_empty(parts)
+    parts, src = parts[line], src[line]
+    out[odd] = None
+    if parts.size:
+        order = np.argsort(src, kind="stable")
+        owners, group = np.unique(src[order], return_inverse=True)
+        out[odd[owners]] = shapely.multilinestrings(parts[order], indices=group)
+    return out
+
+
+def _clip_roads(unit_geoms: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (unit, road) pair sharing a stretch of road: ``(unit index, road index, the road's
+    line inside the unit)``, sorted by unit, then road.
+
+    One STRtree query of the roads with the units; a road whose box is inside the unit's box is
+    tested with ``contains_properly`` (prepared unit) and kept whole; only the roads crossing a
+    border are intersected with the unit. A road along a border counts for both sides.
+    """
+    e = np.array([], dtype=np.int64)
+    if len(lines) == 0 or len(unit_geoms) == 0:
+        return e, e, np.array([], dtype=object)
+    u, r = shapely.STRtree(lines).query(unit_geoms)
+    order = np.lexsort((r, u))
+    u, r = u[order], r[order]
+    ub, lb = shapely.bounds(unit_geoms), shapely.bounds(lines)
+    boxed = (lb[r, 0] > ub[u, 0]) & (lb[r, 1] > ub[u, 1]) & (lb[r, 2] < ub[u, 2]) & (lb[r, 3] < ub[u, 3])
+    inside = np.zeros(len(u), dtype=bool)
+    hit = np.ones(len(u), dtype=bool)
+    shapely.prepare(unit_geoms)
+    try:
+        cand = np.flatnonzero(boxed)
+        inside[cand] = _threaded(shapely.contains_properly, unit_geoms[u[cand]], lines[r[cand]], keys=u[cand])
+        rest = np.flatnonzero(~inside)
+        hit[rest] = _threaded(shapely.intersects, unit_geoms[u[rest]], lines[r[rest]], keys=u[rest])
+    finally:
+        shapely.destroy_prepared(unit_geoms)
+    seg = lines[r].copy()
+    cross = np.flatnonzero(hit & ~inside)
+    if cross.size:
+        seg[cross] = _line_part(_threaded(shapely.intersection, unit_geoms[u[cross]], lines[r[cross]]))
+    keep = hit & (shapely.length(seg) > 0)  # a road touching a unit at a point has no stretch in it
+    return u[keep], r[keep], seg[keep]
+
+
+def _street_coverage(
+    fig: pd.DataFrame,
+    unit_geoms: np.ndarray,
+    roads: gpd.GeoDataFrame,
+    crs: CRS,
+    pieces: np.ndarray,
+    piece_of: np.ndarray,
+    fkind: np.ndarray,
+    kind_pieces: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    kinds: Sequence[str],
+    *,
+    min_gap_m: float | None,
+) -> gpd.GeoDataFrame | None:
+    """Add the street columns to ``fig`` (in place); return the uncovered stretches of road
+    (metric frame; None when ``min_gap_m`` is None: no stretches asked for).
+
+    The stretches of road in each unit (:func:`_clip_roads`) are paired with the disjoint
+    footprint pieces by an STRtree query, and each pair is intersected: the pieces do not
+    overlap, so a stretch's covered metres are the sum over its pieces. A kind's metres come
+    from the same intersections: a piece made of that kind alone gives all of them, a piece
+    where kinds mix is intersected once more with the kind's own union inside it.
+    """
+    n = len(fig)
+    lines, attrs = _road_lines(roads, crs)
+    su, sr, seg = _clip_roads(unit_geoms, lines)
+    seg_len = shapely.length(seg)
+    road_m = np.bincount(su, weights=seg_len, minlength=n)
+    if len(pieces) and len(seg):
+        s, p = shapely.STRtree(pieces).query(seg)  # sorted by stretch
+        inter = _threaded(shapely.intersection, seg[s], pieces[p])
+        inter_len = shapely.length(inter)
+        hit = inter_len > 0
+        s, p, inter, inter_len = s[hit], p[hit], inter[hit], inter_len[hit]
+    else:
+        s = p = np.array([], dtype=np.int64)
+        inter, inter_len = np.array([], dtype=object), np.array([], dtype=float)
+    covered_seg = np.bincount(s, weights=inter_len, minlength=len(seg))
+    covered = np.bincount(su, weights=covered_seg, minlength=n)
+    n_total = np.bincount(piece_of, minlength=len(pieces))
+    by_kind: dict[str, np.ndarray] = {}
+    for kind in kinds:
+        n_kind = np.bincount(piece_of[fkind == kind], minlength=len(pieces))
+        has = n_kind[p] > 0
+        pure = has & (n_kind[p] == n_total[p])
+        mixed = np.flatnonzero(has & ~pure)
+        klen = np.where(pure, inter_len, 0.0)
+        if mixed.size:
+            sub, holder = kind_pieces[kind]
+            sub_of = np.full(len(pieces), -1, dtype=np.int64)
+            sub_of[holder] = np.arange(len(holder))
+            klen[mixed] = shapely.length(_threaded(shapely.intersection, inter[mixed], sub[sub_of[p[mixed]]]))
+        by_kind[kind] = np.bincount(su[s], weights=klen, minlength=n) if len(s) else np.zeros(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        def share(metres: np.ndarray) -> np.ndarray:
+            return np.where(road_m > 0, 100.0 * np.minimum(metres, road_m) / np.where(road_m > 0, road_m, 1.0), np.nan)
+
+        fig["road_m"] = road_m
+        for kind in kinds:
+            fig[f"road_covered_m_{kind}"] = by_kind[kind]
+        fig["road_covered_m"] = covered
+        fig["road_covered_pct"] = share(covered)
+        for kind in kinds:
+            fig[f"road_covered_pct_{kind}"] = share(by_kind[kind])
+        fig["road_uncovered_m"] = np.maximum(road_m - covered, 0.0)
+    if min_gap_m is None:
+        return None
+    # uncovered stretches: each stretch minus the (disjoint, so valid as one multipolygon)
+    # pieces it meets; stretches meeting none are uncovered whole
+    left = seg.copy()
+    if len(s):
+        parts, src = shapely.get_parts(pieces[p], return_index=True)
+        owner = s[src]
+        order = np.argsort(owner, kind="stable")
+        owners, group = np.unique(owner[order], return_inverse=True)
+        mp = shapely.multipolygons(parts[order], indices=group)
+        left[owners] = _line_part(_threaded(shapely.difference, seg[owners], mp))
+    return _street_gap_frame(fig, left, su, sr, attrs, crs, float(min_gap_m))
+
+
+def _street_gap_frame(
+    fig: pd.DataFrame, left: np.ndarray, su: np.ndarray, sr: np.ndarray, attrs: Mapping[str, np.ndarray], crs: CRS, min_m: float
+) -> gpd.GeoDataFrame:
+    """One row per uncovered stretch of at least ``min_m`` metres (and longer than 0)."""
+    ok = ~shapely.is_missing(left)
+    parts, src = shapely.get_parts(left[ok], return_index=True)
+    src = np.flatnonzero(ok)[src]
+    length = shapely.length(parts)
+    keep = (length >= min_m) & (length > 0)
+    parts, src, length = parts[keep], src[keep], length[keep]
+    if len(parts) == 0:
+        return _empty_street_gaps(crs)
+    unit, road = su[src], sr[src]
+    codes = fig["unit_code"].to_numpy()[unit]
+    seq = pd.Series(np.ones(len(unit), dtype=np.int64)).groupby(unit).cumsum().to_numpy()
+
+    def text(values: np.ndarray) -> pd.Series:  # object columns: missing text stays None
+        return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+    return gpd.GeoDataFrame(
+        {
+            "gap_id": text([f"{c}-s{k}" for c, k in zip(codes, seq)]),
+            "unit_code": text(codes),
+            "unit_name": text(fig["unit_name"].to_numpy()[unit]),
+            "level": text(fig["level"].to_numpy()[unit]),
+            "parent_code": text(fig["parent_code"].to_numpy()[unit]),
+            "road_id": text(attrs["road_id"][road]),
+            "name": text(attrs["name"][road]),
+            "highway": text(attrs["highway"][road]),
+            "length_m": length,
+        },
+        geometry=gpd.GeoSeries(parts, crs=crs),
+        crs=crs,
+    ).set_index("gap_id", drop=False)
+
+
 def choose_level(units: pd.DataFrame, level: str | None = None) -> str:
     """The level to report at: ``level`` if given and present, else the finest level present."""
     present = [lv for lv in UNIT_LEVELS if (units["level"] == lv).any()]
@@ -394,8 +644,10 @@ def compute_coverage(
     settings: Settings = DEFAULT_SETTINGS,
     statuses: Sequence[str] = COUNTING_STATUSES,
     with_gaps: bool = True,
+    roads: gpd.GeoDataFrame | None = None,
+    with_street_gaps: bool = True,
 ) -> CoverageResult:
-    """Coverage figures and gaps of every unit of one level.
+    """Coverage figures and gaps of every unit of one level, by area and (with roads) by street.
 
     Parameters
     ----------
@@ -409,15 +661,31 @@ def compute_coverage(
         Layer specs by kind (default ``layers/*.toml``).
     settings
         ``metric_crs`` (None: UTM zone of the units), ``min_gap_area_m2`` (gap parts under this
-        many m² are dropped), ``sector_segments``.
+        many m² are dropped), ``min_street_gap_m`` (uncovered stretches of road shorter than
+        this many metres are dropped), ``sector_segments``.
     statuses
         Statuses that count toward coverage.
     with_gaps
         Compute the gap polygons (the slower part); figures are the same either way.
+    roads
+        Road centre lines (LineStrings/MultiLineStrings, any CRS; e.g. the ``roads.geojson`` of
+        ``geo-antt osm convert``: ``osm_id``, ``highway``, ``name``). Adds the street figures
+        (metres, in the same metric CRS as the areas) to ``units`` and the uncovered stretches
+        to ``street_gaps``. A road lying in two overlapping units counts in each; rows without
+        a geometry count for nothing.
+    with_street_gaps
+        With ``roads``: also build the uncovered stretches (figures are the same either way).
 
     Returns
     -------
     CoverageResult
+
+    Raises
+    ------
+    ValidationError
+        A road geometry that is not a line (the rows are named by index).
+    CRSError
+        ``roads`` without a CRS.
     """
     specs = specs or load_layer_specs(settings.layers_dir)
     level = choose_level(units, level)
@@ -484,6 +752,11 @@ def compute_coverage(
             fig[f"covered_pct_{kind}"] = np.where(unit_area > 0, 100.0 * fig[f"covered_m2_{kind}"] / unit_area, 0.0)
     fig["uncovered_m2"] = np.maximum(unit_area - covered, 0.0)
     lap("coverage")
+    street_gaps = None
+    if roads is not None:
+        min_street = settings.min_street_gap_m if with_street_gaps else None
+        street_gaps = _street_coverage(fig, ug, roads, crs, all_pieces, piece_of, fkind, kind_pieces, kinds_sp, min_gap_m=min_street)
+        lap("streets")
 
     _count_models(fig, target_m, ug, models_m, units, specs, statuses)
     order = np.lexsort((-fig["uncovered_m2"].to_numpy(), fig["covered_pct"].to_numpy()))
@@ -505,7 +778,8 @@ def compute_coverage(
         fp_out.insert(1, "name", models_m.loc[fp_out.index, "name"].to_numpy())
     lap("gaps")
     return CoverageResult(
-        units=out_units, gaps_m=gaps, footprints_m=fp_out, level=level, metric_crs=crs, timings=timings
+        units=out_units, gaps_m=gaps, footprints_m=fp_out, level=level, metric_crs=crs, timings=timings,
+        street_gaps_m=street_gaps,
     )
 
 

@@ -9,14 +9,17 @@ import warnings
 from pathlib import Path
 
 
-from .inputs import add_input_arguments, load_inputs
+from .inputs import add_input_arguments, add_roads_argument, load_inputs_with_roads
 from .._errors import GeoAnttError
 from ..config import DEFAULT_SETTINGS
 from .. import io
 from ._main import leave_for_exit
 from ..coverage import compute_coverage
 
-__all__ = ["register"]
+__all__ = ["register", "MAX_STREET_GAP_M"]
+
+# Upper bound of --min-street-gap, metres (10 km: no stretch of a commune's road is longer).
+MAX_STREET_GAP_M = 10_000.0
 
 HELP = """\
 Compute, for every hamlet (or commune), the area covered by the active security models —
@@ -28,6 +31,11 @@ approximate hamlet areas are built inside their commune), and one or more --mode
 (CSV, XLSX, GeoJSON, GPKG; Vietnamese or English headers). Distances and areas are computed in
 metres in the UTM zone of the data (48N west of 108°E, 49N east) unless --crs names one.
 
+With --roads (road centre lines, e.g. the roads.geojson of geo-antt osm convert; or the roads a
+--data dataset lists), every unit also gets the metres of road inside it and inside the
+footprints (road_m, road_covered_m, road_covered_pct and per kind), units are ranked by the
+covered share of their streets, and --street-gaps writes the uncovered stretches of road.
+
 Outputs are RFC 7946 GeoJSON (WGS84, 7 decimals) or GeoPackage when the name ends in .gpkg.
 """
 
@@ -38,6 +46,7 @@ examples:
                     --models den.csv --out ap_coverage.geojson --gaps ap_gaps.geojson
   geo-antt coverage --boundaries xa.gpkg --models mo_hinh.csv --level commune \\
                     --crs EPSG:3405 --out xa.gpkg
+  geo-antt coverage --roads roads.geojson --out hamlets.geojson --street-gaps streets.geojson
 """
 
 
@@ -50,6 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_arguments(p)
+    streets = p.add_argument_group("streets (optional)")
+    add_roads_argument(streets)
+    streets.add_argument("--min-street-gap", metavar="METRES", type=_metres_between(0.0, MAX_STREET_GAP_M),
+                         default=DEFAULT_SETTINGS.min_street_gap_m,
+                         help=f"leave out uncovered stretches of road shorter than this, metres (0-{MAX_STREET_GAP_M:g}; default %(default)s)")
+    streets.add_argument("--street-gaps", metavar="FILE", help="write the uncovered stretches of road (.geojson or .gpkg; needs roads)")
     opt = p.add_argument_group("analysis")
     opt.add_argument("--level", choices=("hamlet", "commune", "district", "province"), help="level to report at (default: the finest present)")
     opt.add_argument("--crs", metavar="EPSG:NNNN", help="metric CRS for distances and areas (default: UTM zone of the data)")
@@ -67,9 +82,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _metres_between(low: float, high: float):
+    """An argparse type: a number of metres from ``low`` to ``high`` (both included)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of metres: {text!r}") from None
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g} metres, got {text}")
+        return value
+
+    return parse
+
+
 def _rank_by_need(res, args: argparse.Namespace):
     """Per-unit figures plus ``weighted_covered_pct``, ``uncovered``, ``uncovered_need`` and
-    ``need_rank`` (1 = most need): weighted by ``--demand`` when given, else by area."""
+    ``need_rank`` (1 = most need): weighted by ``--demand`` when given, else by street when
+    the coverage has roads, else by area."""
     import geopandas as gpd
 
     from ..placement import rank_uncovered
@@ -113,30 +144,46 @@ def _warned(fn, *a, **kw):
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = DEFAULT_SETTINGS.replace(metric_crs=args.crs, min_gap_area_m2=args.min_gap_area)
-    units, models, skipped = _warned(load_inputs, args)
+    settings = DEFAULT_SETTINGS.replace(metric_crs=args.crs, min_gap_area_m2=args.min_gap_area, min_street_gap_m=args.min_street_gap)
+    units, models, skipped, roads = _warned(load_inputs_with_roads, args)
     for prob in skipped:
         print(f"skipped: {prob}", file=sys.stderr)
-    res = _warned(compute_coverage, units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps))
+    if args.street_gaps and roads is None:
+        raise GeoAnttError("--street-gaps needs roads: give --roads FILE (or a --data dataset whose dataset.toml lists roads)")
+    res = _warned(compute_coverage, units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps),
+                  roads=roads, with_street_gaps=bool(args.street_gaps))
     ranked = _rank_by_need(res, args)
     io.write_layer(ranked, args.out)
     # the metric frames, reprojected and repaired chunk by chunk while being written: the same
     # files as res.gaps / res.footprints would give
     if args.gaps:
         io.write_layer(res.gaps_metric, args.gaps, make_valid=True)
+    if args.street_gaps:
+        io.write_layer(res.street_gaps_metric, args.street_gaps)
     if args.footprints:
         io.write_layer(res.footprints_metric, args.footprints, make_valid=True)
     u = res.units
     n_unc = int(ranked["uncovered"].sum())
-    print(f"{n_unc} of {len(ranked)} units below {args.threshold:g} % ({'weighted by ' + args.demand if args.demand else 'by area'})")
+    measure = "weighted by " + args.demand if args.demand else ("by street length" if roads is not None else "by area")
+    print(f"{n_unc} of {len(ranked)} units below {args.threshold:g} % ({measure})")
     print(
         f"{len(u)} {res.level} units, {int(u['n_models'].sum())} active models, "
         f"covered {u['covered_m2'].sum() / 1e6:.3f} of {u['area_m2'].sum() / 1e6:.3f} km² "
         f"({100 * u['covered_m2'].sum() / max(u['area_m2'].sum(), 1e-9):.2f} %), metric CRS {res.metric_crs.to_string()}"
     )
+    if roads is not None:
+        road_m, road_cov = float(u["road_m"].sum()), float(u["road_covered_m"].sum())
+        stretches = (f", {len(res.street_gaps_metric)} uncovered stretches of at least {settings.min_street_gap_m:g} m"
+                     if args.street_gaps else "")
+        print(f"streets: covered {road_cov / 1e3:.3f} of {road_m / 1e3:.3f} km of road "
+              f"({100 * road_cov / max(road_m, 1e-9):.2f} %){stretches}")
     worst = u.sort_values("rank").head(5)
     print("least covered: " + "; ".join(f"{r.unit_name} ({r.unit_code}) {r.covered_pct:.1f} %" for r in worst.itertuples()))
-    written = [args.out] + [p for p in (args.gaps, args.footprints) if p]
+    if roads is not None and not args.demand:
+        worst_streets = ranked.head(5)
+        print("least covered streets: " + "; ".join(
+            f"{r.unit_name} ({r.unit_code}) {r.weighted_covered_pct:.1f} % of {r.road_m / 1e3:.2f} km" for r in worst_streets.itertuples()))
+    written = [args.out] + [p for p in (args.gaps, args.street_gaps, args.footprints) if p]
     print("wrote " + ", ".join(str(Path(p)) for p in written))
     leave_for_exit(res, ranked, units, models)  # as the geo-antt program: no teardown
     return 0

@@ -14,7 +14,7 @@ import pandas as pd
 from .._errors import GeoAnttError, Problem, ValidationError
 from ..config import DEFAULT_SETTINGS
 
-__all__ = ["add_input_arguments", "add_db_argument", "load_inputs", "store_frames"]
+__all__ = ["add_input_arguments", "add_db_argument", "add_roads_argument", "load_inputs", "load_inputs_with_roads", "store_frames"]
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,13 @@ def add_db_argument(parser: Any) -> None:
     parser.add_argument("--db", metavar="URL", default=None,
                         help="read the units and models of a store instead of files: sqlite:///FILE, a file path, or "
                              "postgresql://user@host:port/db (default: $GEO_ANTT_DB when set; else the files)")
+
+
+def add_roads_argument(parser: Any) -> None:
+    """``--roads FILE``: road centre lines for the street coverage (else the dataset's roads)."""
+    parser.add_argument("--roads", metavar="FILE", default=None,
+                        help="road centre lines (LineStrings: GeoJSON, GPKG, SHP; any CRS; e.g. the roads.geojson of "
+                             "geo-antt osm convert) for coverage along streets (default: the roads of the --data dataset, if it lists any)")
 
 
 def store_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None:
@@ -70,15 +77,39 @@ def _shown(url: str) -> str:
 
 def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem]]:
     """Units (all levels) and models from ``--data`` or the files; also the skipped rows."""
-    from .. import io
-    from ..io.hamlets import read_hamlets
-    from ..io.dataset import load_dataset
+    units, models, skipped, _ = _load(args, roads=False)
+    return units, models, skipped
 
+
+def load_inputs_with_roads(
+    args: argparse.Namespace,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem], gpd.GeoDataFrame | None]:
+    """:func:`load_inputs` plus the roads: those of ``--roads`` (read with ``--input-crs`` for a
+    file that names no CRS), else those the dataset lists when the inputs are a dataset
+    directory, else None."""
+    return _load(args, roads=True)
+
+
+def _road_file(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
+    from ..io.features import read_roads
+
+    path = getattr(args, "roads", None)
+    return read_roads(path, crs=getattr(args, "input_crs", None)) if path else None
+
+
+def _load(
+    args: argparse.Namespace, *, roads: bool
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem], gpd.GeoDataFrame | None]:
+    from .. import io
+    from ..io.dataset import load_dataset
+    from ..io.hamlets import read_hamlets
+
+    given = _road_file(args) if roads else None  # first: a bad road file stops the run at once
     from_store = store_frames(args)
     if from_store is not None:
         if getattr(args, "boundaries", None) or getattr(args, "models", None) or getattr(args, "hamlets", None):
             raise GeoAnttError("--db reads the store's units and models: give it without --boundaries/--hamlets/--models")
-        return from_store[0], from_store[1], []
+        return from_store[0], from_store[1], [], given
     boundaries = list(getattr(args, "boundaries", None) or [])
     models_files = list(getattr(args, "models", None) or [])
     skip = bool(getattr(args, "skip_invalid", False))
@@ -86,8 +117,9 @@ def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoData
     if not boundaries:
         if models_files or getattr(args, "hamlets", None):
             raise GeoAnttError("--models/--hamlets need --boundaries (or use --data DIR)")
-        ds = load_dataset(getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir, skip_invalid=skip)
-        return ds.units, ds.models, list(ds.models.attrs.get("skipped", []))
+        ds = load_dataset(getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir, skip_invalid=skip,
+                          feature_layers=("roads",) if roads and given is None else ())
+        return ds.units, ds.models, list(ds.models.attrs.get("skipped", [])), given if given is not None else ds.roads
     # Everything in turn, on this thread. (CSV files used to be parsed on a second thread while
     # the boundaries were read; but Python's warning filters are process-wide and
     # ``warnings.catch_warnings`` is not thread-safe, so a library's catch_warnings on one
@@ -111,7 +143,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoData
     dup = models.index[models.index.duplicated()].unique()
     if len(dup):
         raise ValidationError([Problem(", ".join(models_files), None, "id", d, "the same model id appears in more than one file") for d in dup[:50]])
-    return gpd.GeoDataFrame(units, crs="EPSG:4326"), gpd.GeoDataFrame(models, crs="EPSG:4326"), skipped
+    return gpd.GeoDataFrame(units, crs="EPSG:4326"), gpd.GeoDataFrame(models, crs="EPSG:4326"), skipped, given
 
 
 def data_dir_of(args: argparse.Namespace) -> Path:

@@ -5,6 +5,8 @@ Layout (see DEVELOPING.md)::
     DIR/dataset.toml                 title, note, approximate flag, lists of files
     DIR/boundaries/*.geojson         units of each level
     DIR/models/*.geojson|csv|xlsx    security models
+    DIR/roads/*.geojson              road centre lines (optional: street coverage)
+    DIR/buildings/*.geojson          building footprints (optional)
 
 ``dataset.toml``::
 
@@ -13,11 +15,14 @@ Layout (see DEVELOPING.md)::
     approximate = true
     units = ["boundaries/provinces.geojson", "boundaries/communes.geojson", "boundaries/hamlets.geojson"]
     models = ["models/models.geojson"]
+    roads = ["roads/roads.geojson"]          # optional
+    buildings = ["buildings/buildings.gpkg"] # optional
 
 An entry of ``units`` or ``models`` may also be a table with options, e.g.
 ``{ path = "boundaries/xa.shp", level = "commune", crs = "EPSG:9210", columns = { code = "MA_XA" } }``
 or ``{ path = "models/camera.xlsx", sheet = "Camera", lang = "vi" }``. A units file of points
-(hamlet centres) becomes approximate hamlet areas inside the communes listed before it.
+(hamlet centres) becomes approximate hamlet areas inside the communes listed before it. An
+entry of ``roads`` or ``buildings`` may take ``crs`` and ``layer``.
 """
 
 from __future__ import annotations
@@ -27,24 +32,28 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import geopandas as gpd
 import pandas as pd
 
 from .._errors import GeoAnttError, NotFoundError, Problem, ValidationError
 from ..crs import WGS84
+from .features import read_buildings, read_roads
 from ._readers import _warn
 from .vector import _read_unit_frame, read_models
 from ..layers import LayerSpec, load_layer_specs
 from ..schema import MODEL_COLUMNS, UNIT_COLUMNS
 from ..units import check_parents, hamlets_from_points
 
-__all__ = ["Dataset", "load_dataset", "DATASET_FILE"]
+__all__ = ["Dataset", "load_dataset", "DATASET_FILE", "FEATURE_LAYERS"]
 
 DATASET_FILE = "dataset.toml"
 _UNIT_OPTIONS = ("level", "columns", "crs", "encoding", "layer")
 _MODEL_OPTIONS = ("crs", "lang", "sheet")
+_FEATURE_OPTIONS = ("crs", "layer")
+# the optional feature layers a dataset.toml may list (files of roads, of buildings)
+FEATURE_LAYERS = ("roads", "buildings")
 
 
 @dataclass(frozen=True)
@@ -59,11 +68,18 @@ class Dataset:
         Models frame (``MODEL_COLUMNS``, EPSG:4326, index = id).
     meta
         The ``dataset.toml`` table (title, note, approximate...) plus ``dir`` (the folder).
+    roads
+        Road centre lines of the ``roads`` files (EPSG:4326, their properties, e.g. ``osm_id``,
+        ``highway``, ``name``), None when the dataset lists none.
+    buildings
+        Building polygons of the ``buildings`` files (EPSG:4326), None when it lists none.
     """
 
     units: gpd.GeoDataFrame
     models: gpd.GeoDataFrame
     meta: Mapping[str, Any] = field(default_factory=dict)
+    roads: gpd.GeoDataFrame | None = None
+    buildings: gpd.GeoDataFrame | None = None
 
     def title(self, lang: str = "vi") -> str:
         """The dataset's title in ``lang`` ("vi" or "en"), falling back to the other one."""
@@ -106,6 +122,7 @@ def load_dataset(
     *,
     specs: Mapping[str, LayerSpec] | None = None,
     skip_invalid: bool = False,
+    feature_layers: Sequence[str] = FEATURE_LAYERS,
 ) -> Dataset:
     """Read the dataset in ``directory`` as described by its ``dataset.toml``.
 
@@ -118,6 +135,10 @@ def load_dataset(
     skip_invalid
         Passed to :func:`geo_antt.io.read_models`: leave out invalid model rows (listed in
         ``models.attrs["skipped"]``) instead of failing.
+    feature_layers
+        Which of the optional ``roads`` and ``buildings`` lists to read (the others are left
+        None; ``()`` for the commands that use neither). Their features are never skipped: a
+        bad one is a problem of the dataset.
 
     Returns
     -------
@@ -140,7 +161,7 @@ def load_dataset(
         meta = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise GeoAnttError(f"{toml_path}: invalid TOML: {exc}") from None
-    for key in ("units", "models"):
+    for key in ("units", "models", "roads", "buildings"):
         if key in meta and not isinstance(meta[key], list):
             raise GeoAnttError(f"{toml_path}: '{key}' must be a list of files")
     specs = load_layer_specs() if specs is None else specs
@@ -192,6 +213,19 @@ def load_dataset(
             else:
                 id_origin[mid] = str(path)
         mframes.append(m)
+    layers: dict[str, gpd.GeoDataFrame | None] = {"roads": None, "buildings": None}
+    for key, reader in (("roads", read_roads), ("buildings", read_buildings)):
+        if key not in feature_layers or not meta.get(key):
+            continue
+        parts = []
+        for item in meta[key]:
+            rel, opts = _entry(item, what=key, allowed=_FEATURE_OPTIONS, toml_path=toml_path)
+            try:
+                parts.append(reader(root / rel, **opts))
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+        if parts:
+            layers[key] = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=WGS84) if len(parts) > 1 else parts[0]
     if problems:
         raise ValidationError(problems)
     models = _empty_models() if not mframes else gpd.GeoDataFrame(pd.concat(mframes), crs=WGS84)
@@ -202,4 +236,4 @@ def load_dataset(
         _warn(f"{toml_path}: {len(orphans)} unit(s) whose parent_code is not in the dataset: {', '.join(orphans[:20])}{'...' if len(orphans) > 20 else ''}")
     meta = dict(meta)
     meta["dir"] = str(root)
-    return Dataset(units=units, models=models, meta=MappingProxyType(meta))
+    return Dataset(units=units, models=models, meta=MappingProxyType(meta), roads=layers["roads"], buildings=layers["buildings"])

@@ -72,6 +72,27 @@ def weighted_coverage(units_m: gpd.GeoDataFrame, geoms, weights: np.ndarray, cov
     return tot, cov
 
 
+def _rank_by_street(out: pd.DataFrame, *, threshold_pct: float, kind: str | None) -> pd.DataFrame:
+    """:func:`rank_uncovered` by metres of road (``out`` is a copy, changed in place)."""
+    col = "road_covered_m" if kind is None else f"road_covered_m_{kind}"
+    if "road_m" not in out.columns:
+        raise GeoAnttError("no street figures (column road_m missing): compute the coverage with roads")
+    if col not in out.columns:
+        raise GeoAnttError(f"no street figures for kind {kind!r} (column {col} missing)")
+    road = out["road_m"].to_numpy(dtype=float)
+    covered = np.minimum(out[col].to_numpy(dtype=float), road)
+    pct = np.where(road > 0, 100.0 * covered / np.where(road > 0, road, 1.0), 100.0)
+    out["kind_covered_pct"] = pct
+    out["demand_weight"] = road
+    out["weighted_covered_pct"] = pct
+    out["uncovered_need"] = np.maximum(road - covered, 0.0)
+    out["uncovered"] = pct < float(threshold_pct)
+    order = np.lexsort((-out["uncovered_need"].to_numpy(), pct))  # stable: ties keep their order
+    out = out.iloc[order]
+    out["need_rank"] = np.arange(1, len(out) + 1)
+    return out
+
+
 def rank_uncovered(
     coverage_units: pd.DataFrame,
     *,
@@ -82,6 +103,7 @@ def rank_uncovered(
     footprints: gpd.GeoDataFrame | None = None,
     units: gpd.GeoDataFrame | None = None,
     demand_name: str = "demand",
+    by: str | None = None,
 ) -> pd.DataFrame:
     """Rank units by uncovered need.
 
@@ -104,18 +126,31 @@ def rank_uncovered(
         when ``kind`` is given), needed with ``demand``.
     units
         Unit polygons when ``coverage_units`` has no geometry.
+    by
+        The measure without a demand layer: ``"area"`` (covered m²) or ``"street"`` (covered
+        metres of road: ``road_m``, ``road_covered_m`` and ``road_covered_m_<kind>`` of a
+        coverage computed with roads). Default: ``"street"`` when ``coverage_units`` has
+        ``road_m``, else ``"area"``; a demand layer is its own measure.
 
     Returns
     -------
     pandas.DataFrame
         ``coverage_units`` plus ``kind_covered_pct`` (the share judged), ``weighted_covered_pct``,
-        ``demand_weight``, ``uncovered_need`` (uncovered m² or uncovered demand weight),
-        ``uncovered`` (bool) and ``need_rank`` (1 = most need), sorted by uncovered first, then
-        need.
+        ``demand_weight``, ``uncovered_need`` (uncovered m², uncovered metres of road or
+        uncovered demand weight), ``uncovered`` (bool) and ``need_rank`` (1 = most need).
+        By area or demand: sorted by uncovered first, then need. By street: least covered
+        share of road first (a unit without roads counts as covered: 100 %), then most
+        uncovered metres of road.
     """
     out = pd.DataFrame(coverage_units).copy()
     if "area_m2" not in out.columns:
         raise GeoAnttError("coverage_units lacks 'area_m2': pass CoverageResult.units")
+    if by not in (None, "area", "street"):
+        raise GeoAnttError(f"by must be 'area' or 'street', got {by!r}")
+    if by == "street" or (by is None and demand is None and "road_m" in out.columns):
+        if demand is not None:
+            raise GeoAnttError("rank either by a demand layer or by street (by='street'), not both")
+        return _rank_by_street(out, threshold_pct=threshold_pct, kind=kind)
     if kind is not None:
         col = f"covered_m2_{kind}"
         if col not in out.columns:
