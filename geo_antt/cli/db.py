@@ -117,6 +117,19 @@ def _cmd_db_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_db_load_context(args: argparse.Namespace) -> int:
+    from ..io.features import read_buildings, read_roads
+
+    read = read_roads if args.layer == "roads" else read_buildings
+    frame = read(args.file)
+    with _open(args) as store:
+        done = store.load_context(args.layer, frame, unit_codes=args.unit, level=args.level, user=None)
+    for code, counts in done.items():
+        print(f"{args.file}: {args.layer} of unit {code}: {counts['inserted']} loaded, {counts['removed']} replaced")
+    print(f"{args.file}: {sum(c['inserted'] for c in done.values())} {args.layer} in {len(done)} unit(s)")
+    return 0
+
+
 def _cmd_users_add(args: argparse.Namespace) -> int:
     pw = None if args.no_password else _read_password(args)
     with _open(args) as store:
@@ -276,6 +289,16 @@ def register(subparsers: Any) -> None:
     q = sub.add_parser("load-units", parents=[db], help="insert or replace units from boundary files")
     q.add_argument("files", nargs="+", metavar="FILE")
     q.set_defaults(func=_cmd_db_load_units)
+    for layer, what in (("roads", "roads (lines: highway, name), clipped to each unit"),
+                        ("buildings", "buildings (polygons: building, levels, height_m), by the unit holding each")):
+        q = sub.add_parser(f"load-{layer}", parents=[db],
+                           help=f"replace the {what} of the units it covers (e.g. {layer}.geojson of `geo-antt osm convert`)")
+        q.add_argument("file", metavar="FILE")
+        q.add_argument("--unit", action="append", metavar="CODE",
+                       help="load for this unit only (repeat for several; default: every --level unit the file meets)")
+        q.add_argument("--level", default="commune", choices=("province", "district", "commune", "hamlet"),
+                       help="the units to load per when --unit is not given (default: commune)")
+        q.set_defaults(func=_cmd_db_load_context, layer=layer)
 
     p = subparsers.add_parser("users", help="accounts and roles")
     sub = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)

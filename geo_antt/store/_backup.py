@@ -14,7 +14,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -46,6 +46,7 @@ class Backup:
     models: list[dict[str, Any]]
     audit: list[dict[str, Any]]
     meta: dict[str, str]
+    context: list[dict[str, Any]] = field(default_factory=list)  # roads and buildings (layer context_features)
 
 
 def _iso(v: _dt.datetime | None) -> str | None:
@@ -75,8 +76,10 @@ def _text_frame(records: list[dict[str, Any]], columns: Sequence[str], *, floats
     return df
 
 
-def write_backup(path: Path, *, units: Sequence[Any], models: Sequence[Any], audit: Sequence[Any], revision: str | None) -> Path:
-    """Write the rows of the three tables to the GeoPackage ``path`` (atomic); returns ``path``."""
+def write_backup(path: Path, *, units: Sequence[Any], models: Sequence[Any], audit: Sequence[Any], revision: str | None,
+                 context: Sequence[Any] = ()) -> Path:
+    """Write the rows of the tables to the GeoPackage ``path`` (atomic); returns ``path``. The
+    roads and buildings (``context``) go to the layer ``context_features`` when there are any."""
     path = Path(path)
     if path.suffix.lower() != ".gpkg":
         raise GeoAnttError(f"{path}: a backup is a GeoPackage; give a file name ending in .gpkg")
@@ -125,6 +128,10 @@ def write_backup(path: Path, *, units: Sequence[Any], models: Sequence[Any], aud
     )
     ug = gpd.GeoDataFrame(u, geometry=_wkb_series(units), crs="EPSG:4326")
     mg = gpd.GeoDataFrame(m, geometry=_wkb_series(models), crs="EPSG:4326")
+    cg = gpd.GeoDataFrame(
+        _text_frame([{c: getattr(r, c) for c in _CONTEXT_COLS} for r in context], _CONTEXT_COLS, floats=("levels", "height_m")),
+        geometry=_wkb_series(context), crs="EPSG:4326",
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
     os.close(fd)
@@ -133,6 +140,8 @@ def write_backup(path: Path, *, units: Sequence[Any], models: Sequence[Any], aud
         pyogrio.write_dataframe(ug, tmp, layer="units", driver="GPKG", geometry_type="Unknown")
         pyogrio.write_dataframe(mg, tmp, layer="models", driver="GPKG", geometry_type="Unknown")
         pyogrio.write_dataframe(a, tmp, layer="audit_log", driver="GPKG")
+        if len(cg):
+            pyogrio.write_dataframe(cg, tmp, layer="context_features", driver="GPKG", geometry_type="Unknown")
         pyogrio.write_dataframe(meta, tmp, layer="backup_meta", driver="GPKG")
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -142,6 +151,9 @@ def write_backup(path: Path, *, units: Sequence[Any], models: Sequence[Any], aud
             os.unlink(tmp)
         raise
     return path
+
+
+_CONTEXT_COLS = ("layer", "unit_code", "feature_id", "name", "klass", "levels", "height_m")
 
 
 def _none(v: Any) -> Any:
@@ -226,4 +238,13 @@ def read_backup(path: Path) -> Backup:
         }
         for r in ad.to_dict("records")
     ]
-    return Backup(units=units, models=models, audit=audit, meta=meta)
+    context = []
+    if "context_features" in layers:  # backups before migration 0007 have none
+        cgdf = pyogrio.read_dataframe(path, layer="context_features")
+        cgeom = cgdf.geometry.values if len(cgdf) else []
+        for i, r in enumerate(cgdf.drop(columns="geometry").to_dict("records")):
+            rec = {c: _none(r.get(c)) for c in _CONTEXT_COLS}
+            for c in ("levels", "height_m"):
+                rec[c] = None if rec[c] is None else float(rec[c])
+            context.append({**rec, **_geom_cols(cgeom[i])})
+    return Backup(units=units, models=models, audit=audit, meta=meta, context=context)

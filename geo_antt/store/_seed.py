@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._errors import GeoAnttError
+from ..io.features import read_buildings, read_roads
 from ._files import read_models_file, read_units_file
 from ._store import Store
 
@@ -21,7 +22,7 @@ def seed_from_dataset(
     echo: Callable[[str], None] = print,
     max_lines: int = 20,
 ) -> dict[str, int]:
-    """Load the units and models listed in ``<data_dir>/dataset.toml`` into ``store``.
+    """Load the units, models, roads and buildings listed in ``<data_dir>/dataset.toml`` into ``store``.
 
     Units are inserted or replaced; models go through :meth:`Store.preview_import` and
     :meth:`Store.commit_import` (rejected rows are reported through ``echo`` and skipped), so a
@@ -42,7 +43,9 @@ def seed_from_dataset(
     Returns
     -------
     dict
-        ``{"units": n, "models": n}``: units written and models new or updated.
+        ``{"units": n, "models": n}``: units written and models new or updated (and
+        ``"roads"``/``"buildings"``: features loaded, when the dataset lists such files; they
+        replace the stored ones of every commune they meet).
 
     Raises
     ------
@@ -74,4 +77,10 @@ def seed_from_dataset(
         total["models"] += counts["new"] + counts["update"]
         echo(f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
              + (f", {counts['rejected']} rejected" if counts["rejected"] else ""))
+    for layer in ("roads", "buildings"):
+        for rel in meta.get(layer, []):
+            frame = (read_roads if layer == "roads" else read_buildings)(data / rel)
+            done = store.load_context(layer, frame, user=None)
+            total[layer] = total.get(layer, 0) + sum(c["inserted"] for c in done.values())
+            echo(f"{rel}: {total[layer]} {layer} in {len(done)} unit(s)")
     return total

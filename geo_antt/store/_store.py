@@ -51,6 +51,7 @@ from ..layers import load_layer_specs, parameter_problems
 from ..schema import COUNTING_STATUSES, MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
 from ..text import fold, nfc
 from . import _tables as T
+from ._context import ContextLayers
 from ._import import ImportPreview
 from ._records import (
     FLOAT_COLUMNS,
@@ -204,7 +205,7 @@ def _now() -> _dt.datetime:
     return utcnow()
 
 
-class Store:
+class Store(ContextLayers):
     """The persistent registry of geo-antt (see the module docstring).
 
     Open it with :meth:`Store.open`; close it with :meth:`close` (or use ``with``).
@@ -1739,7 +1740,8 @@ class Store:
     # backup
 
     def export_backup(self, path: str | os.PathLike[str], *, user: User | None = None) -> Path:
-        """Write units, models and the audit log to a GeoPackage at ``path`` (atomically). Admin only."""
+        """Write units, models, roads and buildings and the audit log to a GeoPackage at ``path``
+        (atomically). Admin only."""
         from ._backup import write_backup
 
         actor = self._actor(user)
@@ -1751,11 +1753,15 @@ class Store:
             unit_rows = conn.execute(sa.select(T.units).order_by(T.units.c.code)).all()
             model_rows = conn.execute(self._model_select().order_by(T.models.c.id)).all()
             audit_rows = conn.execute(sa.select(T.audit_log).order_by(T.audit_log.c.id)).all()
+            cf = T.context_features
+            context_rows = conn.execute(sa.select(cf).order_by(cf.c.layer, cf.c.unit_code, cf.c.feature_id)).all()
             rev = MigrationContext.configure(conn).get_current_revision()
-        return write_backup(Path(path), units=unit_rows, models=model_rows, audit=audit_rows, revision=rev)
+        return write_backup(Path(path), units=unit_rows, models=model_rows, audit=audit_rows, revision=rev,
+                            context=context_rows)
 
     def restore_backup(self, path: str | os.PathLike[str], *, user: User | None = None) -> dict[str, int]:
-        """Replace units, models and the audit log by those of a backup, in one transaction.
+        """Replace units, models, roads and buildings and the audit log by those of a backup, in one
+        transaction.
 
         Accounts are kept. Admin only. Returns the number of units, models and audit entries.
         """
@@ -1778,8 +1784,10 @@ class Store:
         with self._write() as conn:
             conn.execute(T.audit_log.delete())
             conn.execute(T.models.delete())
+            conn.execute(T.context_features.delete())
             conn.execute(T.units.delete())
-            for table, rows in ((T.units, b.units), (T.models, b.models), (T.audit_log, b.audit)):
+            for table, rows in ((T.units, b.units), (T.models, b.models), (T.audit_log, b.audit),
+                                (T.context_features, b.context)):
                 for i in range(0, len(rows), _CHUNK):
                     conn.execute(table.insert(), rows[i : i + _CHUNK])
             if self.backend == "postgresql" and b.audit:

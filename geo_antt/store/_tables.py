@@ -23,6 +23,7 @@ __all__ = [
     "coverage_cache",
     "store_meta",
     "web_sessions",
+    "context_features",
     "MODEL_DATA_COLUMNS",
 ]
 
@@ -151,4 +152,23 @@ web_sessions = sa.Table(  # 0006: one row per logged-in browser (SHA-256 of its 
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+
+# roads and buildings of each unit (migration 0007)
+context_features = sa.Table(
+    "context_features",
+    metadata,
+    sa.Column("layer", sa.String(16), primary_key=True),
+    sa.Column("unit_code", sa.String(64), primary_key=True),
+    sa.Column("feature_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("klass", sa.String(64)),
+    sa.Column("levels", sa.Float),
+    sa.Column("height_m", sa.Float),
+    sa.Column("geom", Geometry),
+    sa.Column("minx", sa.Float),
+    sa.Column("miny", sa.Float),
+    sa.Column("maxx", sa.Float),
+    sa.Column("maxy", sa.Float),
 )
