@@ -154,3 +154,29 @@ def test_seed_and_the_db_commands_load_roads_and_buildings(tmp_path: Path, capsy
         assert list(b["name"]) == ["Đường Đồng Khởi"] and s.context_counts()["roads"] == 3
     assert main(["db", "load-buildings", str(one), "--db", db]) == 1  # lines are no buildings
     assert "Polygon" in capsys.readouterr().err
+
+
+def test_coverage_of_a_store_measures_its_roads_once_per_unit(tmp_path: Path, capsys):
+    """``geo-antt coverage --db`` uses the store's roads: a road's pieces of two overlapping
+    communes are merged again, so each commune counts the road inside it once."""
+    from geo_antt.cli import main
+    from tests.storehelp import units_frame
+
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with Store.open(db, password_hasher=CHEAP_HASHER) as s:
+        units = units_frame()
+        units = units.loc[units["level"] != "hamlet"]
+        # B overlaps A by 0.02 degree: the stretch 106.18-106.2 lies in both
+        units.loc[units["code"] == "B", "geometry"] = shapely.box(106.18, 10.0, 106.4, 10.2)
+        s.put_units(units, user=None)
+        done = s.load_context("roads", _roads(), user=None)
+        assert sorted(done) == ["A", "B"]
+    out = tmp_path / "cov.geojson"
+    assert main(["coverage", "--db", db, "--level", "commune", "--out", str(out)]) == 0
+    assert ", 2 roads)" in capsys.readouterr().err  # w1 and w2 stored as 3 pieces, merged again to 2 roads
+    got = {f["properties"]["code"]: f["properties"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]}
+    w1, w2 = _roads().iloc[[0]], _roads().iloc[[1]]
+    a_expected = _metres(gpd.clip(w1, shapely.box(106.0, 10.0, 106.2, 10.2))) + _metres(w2)
+    b_expected = _metres(gpd.clip(w1, shapely.box(106.18, 10.0, 106.4, 10.2)))
+    assert got["A"]["road_m"] == pytest.approx(a_expected, rel=1e-4)
+    assert got["B"]["road_m"] == pytest.approx(b_expected, rel=1e-4)

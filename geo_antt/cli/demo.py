@@ -86,7 +86,7 @@ def _run_stats(args: argparse.Namespace) -> int:
     from .inputs import store_frames
 
     from_store = store_frames(args)
-    units, models = from_store if from_store is not None else load_frames(args.data)
+    units, models = (from_store.units, from_store.models) if from_store is not None else load_frames(args.data)
     code = resolve_unit(units, args.unit) if args.unit else None
     stats = model_stats(models, units, unit_code=code, since=args.since, until=args.until)
     if args.json:

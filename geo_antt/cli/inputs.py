@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import pandas as pd
@@ -14,7 +14,15 @@ import pandas as pd
 from .._errors import GeoAnttError, Problem, ValidationError
 from ..config import DEFAULT_SETTINGS
 
-__all__ = ["add_input_arguments", "add_db_argument", "add_roads_argument", "load_inputs", "load_inputs_with_roads", "store_frames"]
+__all__ = [
+    "StoreFrames",
+    "add_input_arguments",
+    "add_db_argument",
+    "add_roads_argument",
+    "load_inputs",
+    "load_inputs_with_roads",
+    "store_frames",
+]
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +53,17 @@ def add_roads_argument(parser: Any) -> None:
                              "geo-antt osm convert) for coverage along streets (default: the roads of the --data dataset, if it lists any)")
 
 
-def store_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None:
-    """Units and models of the store named by ``--db`` (or ``$GEO_ANTT_DB``), None without one.
+class StoreFrames(NamedTuple):
+    """What :func:`store_frames` read from a store."""
+
+    units: gpd.GeoDataFrame
+    models: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame | None  # None: not asked for, or the store has none
+
+
+def store_frames(args: argparse.Namespace, *, roads: bool = False) -> StoreFrames | None:
+    """Units and models of the store named by ``--db`` (or ``$GEO_ANTT_DB``), None without one;
+    with ``roads``, also the store's roads (their pieces per unit merged again).
 
     Without a store, says on stderr when the default store file exists beside the dataset
     (the web service's data, which edits and imports may have changed since the files)."""
@@ -64,8 +81,10 @@ def store_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDat
         raise GeoAnttError(f"--db {url}: no such store file")
     with Store.open(url) as store:
         units, models = store.units_frame(), store.models_frame(user=None)
-    print(f"source: the store {_shown(url)} ({len(units)} units, {len(models)} models)", file=sys.stderr)
-    return units, models
+        stored_roads = store.context_frame("roads", merged=True) if roads and store.context_counts()["roads"] else None
+    extra = "" if stored_roads is None else f", {len(stored_roads)} roads"
+    print(f"source: the store {_shown(url)} ({len(units)} units, {len(models)} models{extra})", file=sys.stderr)
+    return StoreFrames(units, models, stored_roads)
 
 
 def _shown(url: str) -> str:
@@ -105,11 +124,11 @@ def _load(
     from ..io.hamlets import read_hamlets
 
     given = _road_file(args) if roads else None  # first: a bad road file stops the run at once
-    from_store = store_frames(args)
+    from_store = store_frames(args, roads=roads and given is None)
     if from_store is not None:
         if getattr(args, "boundaries", None) or getattr(args, "models", None) or getattr(args, "hamlets", None):
             raise GeoAnttError("--db reads the store's units and models: give it without --boundaries/--hamlets/--models")
-        return from_store[0], from_store[1], [], given
+        return from_store.units, from_store.models, [], given if given is not None else from_store.roads
     boundaries = list(getattr(args, "boundaries", None) or [])
     models_files = list(getattr(args, "models", None) or [])
     skip = bool(getattr(args, "skip_invalid", False))

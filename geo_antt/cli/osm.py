@@ -94,7 +94,7 @@ def _unit_polygon(args: argparse.Namespace) -> Any:
     else:
         from_store = store_frames(args)
         if from_store is not None:
-            units, source = from_store[0], "the store"
+            units, source = from_store.units, "the store"
         else:
             data = Path(args.data or DEFAULT_DATA_DIR)
             units, source = load_dataset(data).units, str(data)

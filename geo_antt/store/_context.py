@@ -218,12 +218,17 @@ class ContextLayers(_Base):
         return {code: self.put_context_layer(layer, frame, unit_code=code, user=user) for code in sorted(set(unit_codes))}
 
     def context_frame(
-        self, layer: str, *, unit_codes: Sequence[str] | None = None, bbox: Sequence[float] | None = None
+        self, layer: str, *, unit_codes: Sequence[str] | None = None, bbox: Sequence[float] | None = None,
+        merged: bool = False,
     ) -> gpd.GeoDataFrame:
         """The stored ``layer`` features (EPSG:4326), of ``unit_codes`` when given, meeting
         ``bbox`` (min lon, min lat, max lon, max lat degrees) when given. Columns: ``osm_id``,
         ``unit_code``, ``name`` and ``highway`` (roads) or ``building``, ``levels``,
-        ``height_m`` (buildings); ordered by unit and id."""
+        ``height_m`` (buildings); ordered by unit and id.
+
+        ``merged``: one row per feature id, its pieces of every unit put back together (union:
+        a piece in two overlapping units counts once), ``unit_code`` the first unit; what an
+        analysis that clips to its own units (street coverage) needs."""
         if layer not in CONTEXT_LAYERS:
             raise GeoAnttError(f"unknown context layer {layer!r}; use one of: {', '.join(CONTEXT_LAYERS)}")
         klass_col = CONTEXT_LAYERS[layer][1]
@@ -242,7 +247,13 @@ class ContextLayers(_Base):
             data["levels"] = [r.levels for r in rows]
             data["height_m"] = [r.height_m for r in rows]
         geom = shapely.from_wkb(np.array([r.geom for r in rows], dtype=object)) if rows else []
-        return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
+        out = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
+        if merged and len(out) and out["osm_id"].duplicated().any():
+            out = out.dissolve(by="osm_id", aggfunc="first", sort=True).reset_index()
+            if layer == "roads":
+                out.geometry = shapely.line_merge(out.geometry.values)
+            out = out[list(data)+ ["geometry"]]
+        return out
 
     def context_counts(self) -> dict[str, int]:
         """Features stored per context layer (``{"roads": n, "buildings": n}``)."""
