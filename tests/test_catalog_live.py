@@ -89,14 +89,16 @@ def _texts(cat) -> dict[str, list[str]]:
 class Follower:
     """A catalog that follows ``store`` model by model, checked against a full rebuild."""
 
-    def __init__(self, store: Store, *, compact_every: int = 0) -> None:
-        self.store, self.compact_every, self.steps = store, compact_every, 0
+    def __init__(self, store: Store, *, compact_every: int = 0, roads: bool = False) -> None:
+        self.store, self.compact_every, self.steps, self.roads = store, compact_every, 0, roads
         self.gen = store.generation()
         self.cat = self.full()
         assert self.cat._live is not None
 
     def full(self):
-        return build_catalog(self.store.units_frame(), self.store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS)
+        roads = self.store.context_frame("roads", merged=True) if self.roads else None
+        return build_catalog(self.store.units_frame(), self.store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS,
+                             roads=roads)
 
     def step(self, *, expect_incremental: bool = True) -> None:
         ch = self.store.changes_since(self.gen)
@@ -195,6 +197,42 @@ def test_updates_equal_a_full_rebuild_on_the_demo_data(demo_store):
     f.step()
     _update(store, cams[3], status="active")  # back in service
     f.step()
+
+
+def test_street_figures_follow_the_models_too(demo_store):
+    """With the store's roads (a street grid over two communes), the catalog's coverage units
+    carry street figures, and moving, adding and retiring cameras keeps them equal to a full
+    rebuild's."""
+    import numpy as np
+
+    store = demo_store
+    units = store.units_frame()
+    m = store.models_frame()
+    cams = m[(m["kind"] == "camera") & (m["status"] == "active") & m.geometry.notna()]
+    communes = units.loc[units.index.isin(units.loc[cams["unit_code"], "parent_code"].dropna().unique())]
+    communes = communes.iloc[:2]
+    lines = []
+    for _, c in communes.iterrows():
+        x0, y0, x1, y1 = c.geometry.bounds
+        lines += [shapely.LineString([(x, y0), (x, y1)]) for x in np.linspace(x0, x1, 25)]
+        lines += [shapely.LineString([(x0, y), (x1, y)]) for y in np.linspace(y0, y1, 25)]
+    grid = gpd.GeoDataFrame({"osm_id": [f"w{i}" for i in range(len(lines))], "highway": "residential",
+                             "name": [f"Đường số {i}" for i in range(len(lines))]}, geometry=lines, crs="EPSG:4326")
+    store.load_context("roads", grid, unit_codes=list(communes.index), user=None)
+    f = Follower(store, roads=True)
+    props = [json.loads(x)["properties"] for x in f.cat.collections["coverage"].features]
+    with_roads = [p for p in props if p.get("road_m")]
+    assert with_roads and all(p["road_covered_m"] <= p["road_m"] + 1e-6 for p in with_roads)
+    inside = cams[cams["unit_code"].isin(units.index[units["parent_code"].isin(communes.index)])].index
+    # a camera stood on a street of the grid, another turned, one retired
+    _moved(store, inside[0], 0.0, 0.0, range_m=120.0)
+    f.step()
+    _update(store, inside[1], direction_deg=(0.0, 180.0))
+    store.retire_model(inside[2], expected_version=store.get_model(inside[2])["version"], user=None)
+    f.step()
+    after = {json.loads(x)["id"]: json.loads(x)["properties"] for x in f.cat.collections["coverage"].features}
+    assert sum(p.get("road_covered_m") or 0 for p in after.values()) != pytest.approx(
+        sum(p.get("road_covered_m") or 0 for p in props))  # the edits moved the street figures
 
 
 # -- the synthetic case, both backends --------------------------------------------------------------

@@ -80,6 +80,8 @@ class _Shared:
     targets: Mapping[str, str]  # unit code at or below a coverage unit -> that unit's code
     units: gpd.GeoDataFrame  # the coverage units' rows of the units frame
     units_m: gpd.GeoDataFrame  # the same in the metric CRS, made valid (as compute_coverage does)
+    roads: gpd.GeoDataFrame | None = None  # the roads of the street coverage (lon/lat), None without
+    road_tree: shapely.STRtree | None = None  # over the roads' lines in lon/lat
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class _Version:
 
 
 def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: Mapping[str, LayerSpec],
-                  settings: Settings, coverage: Any = None) -> Catalog:
+                  settings: Settings, coverage: Any = None, roads: gpd.GeoDataFrame | None = None) -> Catalog:
     """The catalog of ``units`` and ``models`` with their coverage, ready for :func:`update_catalog`.
 
     Parameters
@@ -110,6 +112,9 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
     coverage
         A coverage result to use instead of computing one; such a catalog is not updated model
         by model (its first update is a full rebuild).
+    roads
+        Road lines (EPSG:4326) for the street coverage figures (``road_m``, ``road_covered_m``,
+        ``road_covered_pct``... of every coverage unit, kept up to date model by model too).
 
     Returns
     -------
@@ -119,12 +124,14 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
     models, excluded = leave_out_unbuildable(_sorted(models), specs)
     given = coverage is not None
     if coverage is None and len(units):
-        coverage = compute_coverage(units, models, specs=specs, settings=settings)
+        coverage = compute_coverage(units, models, specs=specs, settings=settings,
+                                    roads=roads if roads is not None and len(roads) else None, with_street_gaps=False)
     cat = Catalog(units, models, specs=specs, coverage=coverage)
     cat.excluded_models = excluded
     if not given and coverage is not None:
         try:
-            cat._live = _start(cat, coverage, specs=specs, settings=settings)
+            cat._live = _start(cat, coverage, specs=specs, settings=settings,
+                               roads=roads if roads is not None and len(roads) else None)
         except _Rebuild:
             cat._live = None
     return cat
@@ -160,7 +167,8 @@ def _sorted(models: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return models
 
 
-def _start(cat: Catalog, coverage: Any, *, specs: Mapping[str, LayerSpec], settings: Settings) -> _Version:
+def _start(cat: Catalog, coverage: Any, *, specs: Mapping[str, LayerSpec], settings: Settings,
+           roads: gpd.GeoDataFrame | None = None) -> _Version:
     """Attach sort keys to the collections and gather the update state of a fresh catalog."""
     level = choose_level(cat.units, coverage.level)
     ids = cat._models.base.index.to_numpy(dtype=object)
@@ -195,6 +203,7 @@ def _start(cat: Catalog, coverage: Any, *, specs: Mapping[str, LayerSpec], setti
         specs=specs, settings=settings, level=level, codes=codes, pos=pos,
         tree=shapely.STRtree(target.geometry.to_numpy()), targets=_descendant_map(cat.units, pd.Index(codes)),
         units=target, units_m=units_m,
+        roads=roads, road_tree=None if roads is None else shapely.STRtree(roads.geometry.to_numpy()),
     )
     frame = cov.frame
     models = cat.models
@@ -487,8 +496,12 @@ def _recompute(sh: _Shared, version: _Version, collections: dict, models, touche
     extra_ids = sorted({mid for c in sh.codes[touched] for mid in version.nogeom.get(c, ())})
     if extra_ids:
         near = pd.concat([near, models.rows(extra_ids)])
+    near_roads = None
+    if sh.roads is not None and sh.road_tree is not None:  # the roads of the touched units only
+        ub = shapely.box(*np.asarray(shapely.bounds(sh.units.geometry.to_numpy()[touched])).T)
+        near_roads = sh.roads.iloc[np.unique(sh.road_tree.query(ub)[1])]
     res = compute_coverage(sh.units_m.iloc[touched], near, level=sh.level, specs=sh.specs, settings=sh.settings,
-                           with_gaps=True)
+                           with_gaps=True, roads=near_roads, with_street_gaps=False)
     figs = res.units
 
     cov = collections["coverage"]
@@ -561,8 +574,9 @@ class LiveCatalog:
             self.catalog = self._full(coverage=coverage)
 
     def _full(self, *, coverage: Any = None) -> Catalog:
+        roads = self.store.context_frame("roads", merged=True) if self.store.context_counts()["roads"] else None
         return build_catalog(self.store.units_frame(), self.store.models_frame(user=None), specs=self.specs,
-                             settings=self.settings, coverage=coverage)
+                             settings=self.settings, coverage=coverage, roads=roads)
 
     def current(self, generation: int | None = None) -> Catalog:
         """The catalog of the store's ``generation`` (read from the store when None; the web
