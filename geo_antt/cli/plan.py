@@ -12,7 +12,7 @@ import pandas as pd
 
 from .._errors import GeoAnttError
 from ..placement import planning_units, sites_feature_collection
-from .inputs import add_input_arguments, load_inputs
+from .inputs import add_input_arguments, add_roads_argument, load_inputs, load_inputs_with_roads
 from ..io import read_layer, write_atomic
 from ..text import nfc
 
@@ -53,6 +53,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--demand", metavar="FILE", help="demand layer (points/lines/polygons) weighting what to cover")
     p.add_argument("--weight-column", metavar="COL", help="numeric column of --demand (households, population...)")
     p.add_argument("--demand-spacing", type=float, metavar="METRES", help="demand grid spacing (m)")
+    add_roads_argument(p)
+    p.add_argument("--by", choices=("street", "area"), default=None,
+                   help="what to cover: street metres (sites on the streets; the default when there are roads) or area")
     p.add_argument("--solver", choices=("exact", "highs", "spopt", "greedy", "auto"), default="auto")
     p.add_argument("--fov-deg", type=float, help="camera angle of view, degrees")
     p.add_argument("--range-m", type=float, help="camera range, metres")
@@ -87,7 +90,11 @@ def load_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoData
 def run(args: argparse.Namespace) -> int:
     from ..placement import plan_sites
 
-    units, models, _meta = load_frames(args)
+    units, models, _skipped, roads = load_inputs_with_roads(args)
+    if args.by == "street" and roads is None:
+        raise GeoAnttError("--by street needs roads: give --roads FILE (or a dataset or store that has roads)")
+    if args.by == "area" or args.demand:
+        roads = None  # a demand layer is its own measure
     area = planning_units(units, args.unit)
     candidates = read_layer(args.candidates) if args.candidates else None
     demand = read_layer(args.demand) if args.demand else None
@@ -111,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         radius_m=args.radius_m,
         n_directions=args.directions,
         time_limit_s=args.time_limit,
+        roads=roads,
     )
     if args.out:
         write_atomic(args.out, json.dumps(sites_feature_collection(res), ensure_ascii=False))
@@ -129,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
         "gap_to_optimum": res.gap_to_optimum,
         "covered_m2_before": round(float(res.before["covered_m2"].sum()), 1),
         "covered_m2_after": round(float(res.after["covered_m2"].sum()), 1),
+        "by": res.stats.get("by", "area"),
+        **({"road_m": round(float(res.after["road_m"].sum()), 1),
+            "road_covered_m_before": round(float(res.before["road_covered_m"].sum()), 1),
+            "road_covered_m_after": round(float(res.after["road_covered_m"].sum()), 1)} if "road_m" in res.after.columns else {}),
         "stats": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.stats.items()},
     }
     if args.json:
@@ -137,20 +149,25 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     print(f"plan {args.kind} × {summary['sites']} in {args.unit}: solver {res.solver}"
           f"{' (optimal)' if res.optimal else ''}, newly covered {res.objective:,.0f}"
-          f"{'' if args.weight_column else ' m²'}", file=out)
+          f"{' m of street' if summary['by'] == 'street' else '' if args.weight_column else ' m²'}", file=out)
     if res.gap_to_optimum is not None:
         print(f"greedy heuristic: {res.greedy_objective:,.0f} (gap to optimum {100 * res.gap_to_optimum:.2f} %)", file=out)
     if res.stats.get("proven_by_bound"):
         print("optimal by the upper bound: the greedy choice reaches it (no solver had to run)", file=out)
     print(f"covered before {summary['covered_m2_before']:,.0f} m², after {summary['covered_m2_after']:,.0f} m²", file=out)
+    if "road_m" in summary:
+        print(f"streets covered before {summary['road_covered_m_before']:,.0f} m, after {summary['road_covered_m_after']:,.0f} m"
+              f" of {summary['road_m']:,.0f} m", file=out)
     # where to go: the hamlet by name and the site's position (WGS84, about 10 cm)
     names = area["name"].astype(str) if "name" in area.columns else pd.Series(dtype=str)
-    print(f"{'rank':>4}  {'unit':<10}  {'name':<22}  {'lat':>10}  {'lon':>11}  {'direction':>9}  {'gain_m2':>8}", file=out)
+    street = summary["by"] == "street"
+    print(f"{'rank':>4}  {'unit':<10}  {'name':<22}  {'lat':>10}  {'lon':>11}  {'direction':>9}  {'gain_m2':>8}"
+          + (f"  {'gain_m':>7}" if street else ""), file=out)
     for _, r in res.sites.iterrows():
         d = ",".join(f"{x:g}" for x in r["direction_deg"]) if r["direction_deg"] else "-"
         name = nfc(names.get(r["unit_code"], "")) or ""
         print(f"{r['rank']:>4}  {str(r['unit_code'])[:10]:<10}  {name[:22]:<22}  {r.geometry.y:>10.6f}  {r.geometry.x:>11.6f}  "
-              f"{d:>9}  {r['gain_m2']:>8.1f}", file=out)
+              f"{d:>9}  {r['gain_m2']:>8.1f}" + (f"  {r['gain_weight']:>7.1f}" if street else ""), file=out)
     if args.out:
         print(f"wrote {args.out}", file=out)
     return 0

@@ -50,9 +50,11 @@ def demand_points(
         Polygons already covered by active models (array, GeoSeries or one geometry), metric CRS
         of the result: points in them are marked covered.
     demand
-        Optional demand layer: points or polygons with a numeric ``weight_column`` (households,
-        population, incidents...). Points keep their weight; polygons are spread over the
-        lattice cells in proportion to area. Without it, demand is area: a lattice of square
+        Optional demand layer: points, lines or polygons with a numeric ``weight_column``
+        (households, population, incidents, street length...). Points keep their weight; lines
+        are cut into pieces of at most ``spacing_m`` metres sharing the weight by length (a
+        point at each piece's midpoint); polygons are spread over the lattice cells in
+        proportion to area. Without it, demand is area: a lattice of square
         cells of side ``spacing_m`` metres clipped to the units, weight = piece area in m².
     weight_column
         Column of ``demand`` holding the weight (default: every feature weighs 1).
@@ -104,19 +106,23 @@ def demand_points(
             w_list.append(w[is_point][di])
             u_list.append(ui[first])
         if is_line.any():
-            # lines (roads): weight spread along the length, one sample point per lattice cell
+            # lines (roads): cut into pieces of at most ``spacing_m`` metres, each a demand
+            # point at its midpoint weighing its share of the line's weight (pieces add up to
+            # the line exactly; only the lines' own length is walked, never a lattice)
             lines = g[is_line]
             lw = w[is_line] / np.maximum(shapely.length(lines), 1e-9)
-            ix, iy = _lattice_cells(tuple(shapely.total_bounds(lines)), spacing_m)
-            cells = shapely.box(ix * spacing_m, iy * spacing_m, (ix + 1) * spacing_m, (iy + 1) * spacing_m)
-            ltree = shapely.STRtree(lines)
-            ci, li = ltree.query(cells, predicate="intersects")
-            seg = shapely.intersection(lines[li], cells[ci])
-            seg_w = shapely.length(seg) * lw[li]
-            p = shapely.point_on_surface(seg)
-            di, ui = tree.query(p, predicate="intersects")
+            parts, owner = shapely.get_parts(lines, return_index=True)
+            parts = shapely.segmentize(parts, spacing_m)
+            xy, part = shapely.get_coordinates(parts, return_index=True)
+            same = part[1:] == part[:-1]
+            a0, a1 = xy[:-1][same], xy[1:][same]
+            seg_len = np.hypot(*(a1 - a0).T)
+            keep = seg_len > 0
+            mid = shapely.points(((a0 + a1) / 2)[keep])
+            seg_w = seg_len[keep] * lw[owner[part[:-1][same][keep]]]
+            di, ui = tree.query(mid, predicate="intersects")
             di, first = np.unique(di, return_index=True)
-            pts_list.append(p[di])
+            pts_list.append(mid[di])
             w_list.append(seg_w[di])
             u_list.append(ui[first])
         if is_poly.any():

@@ -27,6 +27,7 @@ from .candidates import (
 )
 from .demand import demand_points
 from .solvers import solve_mclp
+from .streets import street_demand, street_sites
 
 __all__ = ['PlanResult', 'plan_sites', 'plan_count', 'planning_units', 'sites_feature_collection']
 
@@ -182,6 +183,7 @@ def plan_sites(
     id_prefix: str = "plan-",
     level: str | None = None,
     max_candidates: int | None = 2000,
+    roads: gpd.GeoDataFrame | None = None,
 ) -> PlanResult:
     """Choose where ``count`` new models of ``kind`` cover the most uncovered demand.
 
@@ -203,7 +205,8 @@ def plan_sites(
     demand, weight_column
         Optional demand layer and its weight column (see :func:`demand_points`); default area.
     demand_spacing_m
-        Demand lattice spacing, metres (default: a quarter of the reach, between 2 and 25 m).
+        Demand lattice spacing, metres (default: a quarter of the reach, between 2 and 25 m;
+        along streets a 25th of the reach, between 1 and 5 m).
     specs, settings
         Layer specs and settings (defaults: the project's).
     solver
@@ -226,6 +229,11 @@ def plan_sites(
     max_candidates
         Cap of the default candidate lattice: over large gaps its spacing grows so that about
         this many sites are tried (None: no cap). User candidates are never thinned.
+    roads
+        Road lines (any CRS): plan along streets. Without ``demand``, the demand is the
+        uncovered street length (``gain_weight`` and the objective in metres of street); without
+        ``candidates``, the sites stand on the streets, one every ``candidate_spacing_m`` metres
+        (default: the footprint reach); the before/after figures carry the street columns.
 
     Returns
     -------
@@ -260,6 +268,14 @@ def plan_sites(
     cand_spacing = candidate_spacing_m if candidate_spacing_m is not None else max(2.0 * reach, 5.0)
     dem_spacing = demand_spacing_m if demand_spacing_m is not None else min(25.0, max(2.0, reach / 4.0))
     gaps_geom = None
+    by_street = roads is not None and len(roads) > 0
+    if by_street and demand is None:
+        demand, weight_column = street_demand(roads, units_m, crs=mcrs), "length_m"
+        if demand_spacing_m is None:  # one demand point per 2 m of street (a 50 m camera): an
+            dem_spacing = min(5.0, max(1.0, reach / 25.0))  # edge of a footprint errs by less
+    if by_street and candidates is None:
+        cand_spacing = candidate_spacing_m if candidate_spacing_m is not None else max(reach, 5.0)
+        candidates = street_sites(roads, units_m, crs=mcrs, spacing_m=cand_spacing, max_sites=max_candidates)
     if candidates is None:
         # default candidates: a lattice over the gaps (units minus existing footprints) + centres
         union_units = shapely.union_all(units_m.geometry.values)
@@ -300,8 +316,11 @@ def plan_sites(
     kw: dict[str, Any] = {"specs": specs, "settings": settings}
     if level is not None:
         kw["level"] = level
+    if by_street:
+        kw.update(roads=roads, with_street_gaps=False)
     before = compute_coverage(units, models, **kw).units
-    pct = pd.to_numeric(before["covered_pct"], errors="coerce")
+    share = "road_covered_pct" if by_street and "road_covered_pct" in before.columns else "covered_pct"
+    pct = pd.to_numeric(before[share], errors="coerce").fillna(100.0)  # a unit without roads: no need
     order = pct.rank(method="average", ascending=False)  # highest share: rank 1
     unit_need = (order - 1) / max(len(order) - 1, 1) if len(order) > 1 else order * 0 + 1.0
     need = unit_need.reindex(sites_m["unit_code"].astype(object)).fillna(0.0).to_numpy(dtype=float)
@@ -373,8 +392,11 @@ def plan_sites(
         "n_footprints": int(len(fps)),
         "n_demand_points": n_demand,
         "n_demand_open": n_open,
-        "demand": "area pieces (exact m²)" if demand is None else f"layer, lattice {dem_spacing:g} m",
-        "candidate_spacing_m": float(cand_spacing) if candidates is None else None,
+        "demand": ("area pieces (exact m²)" if demand is None
+                   else f"streets (metres), one point per {dem_spacing:g} m cell" if by_street and weight_column == "length_m"
+                   else f"layer, lattice {dem_spacing:g} m"),
+        "candidate_spacing_m": float(cand_spacing) if candidates is None or by_street else None,
+        "by": "street" if by_street else "area",
         "count": int(n),
         "reduced_rows": res["n_rows"],
         "reduced_nnz": res["nnz"],
