@@ -291,3 +291,36 @@ def test_xlsx_stores_formula_like_text_as_text(tmp_path):
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     texts = {c.value for c in cells}
     assert names[0] in texts and "@SUM(A1)" in texts
+
+
+def test_with_roads_the_report_measures_and_ranks_by_street(tmp_path):
+    """Streets along the middle of each hamlet: the hamlet tables carry street figures, the
+    uncovered list is ranked by street share with the rule stated, the summary gives the
+    share of street length covered; the same figures as the engine's."""
+    from geo_antt.coverage import compute_coverage
+
+    units, models = synthetic_dataset()
+    lines = [shapely.LineString([(X0 + 5, Y0 + 100), (X0 + 595, Y0 + 100)]),  # through H11, H12, H21
+             shapely.LineString([(X0 + 300, Y0 + 5), (X0 + 300, Y0 + 195)])]  # across H12
+    roads = gpd.GeoDataFrame({"osm_id": ["w1", "w2"], "highway": "residential", "name": ["Đường Một", "Hẻm Hai"]},
+                             geometry=lines, crs=UTM48).to_crs(4326)
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="vi", charts=False,
+                       roads=roads, threshold_pct=101.0)  # every hamlet listed
+    L_road_pct, L_unc = "Tỷ lệ đường được phủ (%)", "Đường chưa phủ (km)"
+    assert {"Đường (km)", "Đường được phủ (km)", L_road_pct} <= set(rep.hamlets.columns)
+    hamlets = units.loc[units["level"] == "hamlet"]
+    state = models.loc[models["status"] == "active"]
+    engine = compute_coverage(hamlets, state, roads=roads).units
+    got = rep.hamlets.set_index("Mã")
+    for code in hamlets.index:
+        assert got.loc[code, "Đường (km)"] == pytest.approx(engine.loc[code, "road_m"] / 1e3, abs=1e-3)
+        assert got.loc[code, L_road_pct] == pytest.approx(engine.loc[code, "road_covered_pct"], abs=0.01)
+    assert list(rep.uncovered.columns[-2:]) == [L_road_pct, L_unc]
+    shares = list(rep.uncovered[L_road_pct])
+    assert shares == sorted(shares)  # least covered street share first
+    summary = dict(zip(rep.summary.iloc[:, 0], rep.summary.iloc[:, 1]))
+    total = 100 * engine["road_covered_m"].sum() / engine["road_m"].sum()
+    assert summary["Tỷ lệ chiều dài đường được phủ (%)"] == pytest.approx(total, abs=1e-3)
+    assert "Xếp theo tỷ lệ chiều dài đường được phủ" in render_html(rep)
+    plain = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="vi", charts=False)
+    assert "Đường (km)" not in plain.hamlets.columns and "Xếp theo tỷ lệ diện tích" in render_html(plain)

@@ -434,7 +434,7 @@ def report(name: str):
     compare = request.args.get("compare", "year")
     ext = current_app.extensions["geo_antt"]
     with _Heavy():
-        rep = build_report(cat.units, cat.models, unit_code=code, period=(start, end), lang=lang,
+        rep = build_report(cat.units, cat.models, unit_code=code, period=(start, end), lang=lang, roads=cat.roads,
                            specs=ext.specs, settings=ext.settings, compare=compare)
         with tempfile.TemporaryDirectory(prefix="geo-antt-report-") as tmp:
             path = write_report(rep, Path(tmp) / f"report.{fmt}", fmt=fmt)

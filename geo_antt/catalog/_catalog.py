@@ -702,6 +702,7 @@ class Catalog:
                  specs: Mapping[str, LayerSpec], coverage: Any = None) -> None:
         self.specs = specs
         self.excluded_models: tuple[dict[str, str], ...] = ()  # left out by catalog.live (bad parameters)
+        self.roads: gpd.GeoDataFrame | None = None  # the streets of the coverage figures (catalog.live)
         self.units = _wgs84(units, "units")
         self.units.index = self.units.index.astype(str)
         models = _wgs84(models, "models")

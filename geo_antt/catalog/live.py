@@ -128,6 +128,7 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
                                     roads=roads if roads is not None and len(roads) else None, with_street_gaps=False)
     cat = Catalog(units, models, specs=specs, coverage=coverage)
     cat.excluded_models = excluded
+    cat.roads = roads if roads is not None and len(roads) else None
     if not given and coverage is not None:
         try:
             cat._live = _start(cat, coverage, specs=specs, settings=settings,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .inputs import add_input_arguments
+from .inputs import add_input_arguments, add_roads_argument
 from .._errors import GeoAnttError
 
 __all__ = ["register"]
@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_input_arguments(p)
+    add_roads_argument(p)
     p.add_argument("--unit", required=True, metavar="CODE", help="unit reported on (code or exact name)")
     p.add_argument("--period", required=True, metavar="START:END", help="ISO dates, inclusive, e.g. 2024-01-01:2024-09-30")
     p.add_argument("--format", choices=("html", "pdf", "xlsx"), help="output format (default: from --out)")
@@ -48,20 +49,22 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .plan import load_frames
     from ..report import build_report, parse_period, write_report
+    from .inputs import load_inputs_with_roads
 
     period = parse_period(args.period)
     fmt = args.format or Path(args.out).suffix.lstrip(".").lower()
     if fmt not in ("html", "pdf", "xlsx"):
         raise GeoAnttError(f"say --format html|pdf|xlsx (cannot tell from {args.out!r})")
-    units, models, _meta = load_frames(args)
+    units, models, _skipped, roads = load_inputs_with_roads(args)
     rep = build_report(units, models, unit_code=args.unit, period=period, lang=args.lang, threshold_pct=args.threshold,
-                       compare=args.compare)
+                       compare=args.compare, roads=roads)
     path = write_report(rep, args.out, fmt=fmt, pdf_engine=args.pdf_engine)
     f = rep.figures
     print(
         f"{rep.unit_name}: {f['n_models']} models ({f['n_new']} new, {f['n_active']} active), "
-        f"{f['n_names']} names, {f['n_fields']} fields; covered {f.get('covered_pct')} %; wrote {path}"
+        f"{f['n_names']} names, {f['n_fields']} fields; covered {f.get('covered_pct')} %"
+        + (f" of the area, {f['road_covered_pct']} % of the streets" if f.get("road_covered_pct") is not None else "")
+        + f"; wrote {path}"
     )
     return 0

@@ -95,13 +95,13 @@ def _safe_figures(state, hamlet_codes) -> dict[str, Any]:
     return {"safe_share": share, "n_safe_places": places}
 
 
-def _coverage_tables(level_units, state, *, specs, settings, threshold_pct, parent_names):
+def _coverage_tables(level_units, state, *, specs, settings, threshold_pct, parent_names, roads=None):
     from ..coverage import compute_coverage
     from ..placement import rank_uncovered
 
     if level_units is None or len(level_units) == 0:
         return None, None
-    res = compute_coverage(level_units, state, specs=specs, settings=settings)
+    res = compute_coverage(level_units, state, specs=specs, settings=settings, roads=roads, with_street_gaps=False)
     cov = res.units
     ranked = rank_uncovered(cov, threshold_pct=threshold_pct)
     return res, ranked
@@ -121,7 +121,20 @@ def _coverage_frame(res, ranked, level_units, L, parent_names) -> pd.DataFrame:
             L["pct"]: cov["covered_pct"].astype(float).round(2).to_numpy(),
         }
     )
+    if "road_m" in cov.columns:  # by street first: the rule rank_uncovered and the panel follow
+        out[L["road_km"]] = (cov["road_m"].astype(float) / 1e3).round(3).to_numpy()
+        out[L["road_covered_km"]] = (cov["road_covered_m"].astype(float) / 1e3).round(3).to_numpy()
+        out[L["road_pct"]] = cov["road_covered_pct"].astype(float).round(2).to_numpy()
+        return out.sort_values([L["road_pct"], L["pct"]], kind="stable", na_position="last").reset_index(drop=True)
     return out.sort_values(L["pct"], kind="stable").reset_index(drop=True)
+
+
+def _overall_road_pct(res) -> float | None:
+    """Share of the street length covered over all units (None without roads)."""
+    if res is None or "road_m" not in res.units.columns:
+        return None
+    r = float(res.units["road_m"].sum())
+    return round(100.0 * float(res.units["road_covered_m"].sum()) / r, 3) if r > 0 else None
 
 
 def _overall_pct(res) -> float | None:
@@ -200,6 +213,7 @@ def build_report(
     approximate: bool | None = None,
     charts: bool = True,
     compare: str = "year",
+    roads: gpd.GeoDataFrame | None = None,
 ) -> Report:
     """Gather the figures of ``unit_code`` (and everything under it) for ``period``.
 
@@ -255,7 +269,8 @@ def build_report(
     by_host = _count_table(state, new, "host", lambda c: _vocab_label(HOSTS, c, lang, L["unknown"]), L["host"], L)
     by_status = _count_table(state, new, "status", lambda c: _vocab_label(STATUSES, c, lang, L["unknown"]), L["status"], L)
 
-    kw = {"specs": specs, "settings": settings, "threshold_pct": threshold, "parent_names": parent_names}
+    roads = roads if roads is not None and len(roads) else None
+    kw = {"specs": specs, "settings": settings, "threshold_pct": threshold, "parent_names": parent_names, "roads": roads}
     counting, pcounting = _counting_at(state, end), _counting_at(pstate, pend)
     c_res, _ = _coverage_tables(communes if len(communes) else None, counting, **kw)
     h_res, h_rank = _coverage_tables(hamlets if len(hamlets) else None, counting, **kw)
@@ -263,29 +278,37 @@ def build_report(
     ph_res, ph_rank = _coverage_tables(hamlets if len(hamlets) else None, pcounting, **kw)
     communes_tbl = _coverage_frame(c_res, None, communes, L, parent_names) if c_res is not None else pd.DataFrame()
     hamlets_tbl = _coverage_frame(h_res, h_rank, hamlets, L, parent_names) if h_res is not None else pd.DataFrame()
+    by_street = h_res is not None and "road_m" in h_res.units.columns
     if h_rank is not None:
         unc = h_rank.loc[h_rank["uncovered"]]
-        uncovered_tbl = pd.DataFrame(
-            {
-                L["rank"]: np.arange(1, len(unc) + 1),
-                L["code"]: unc.index.astype(str),
-                L["name"]: hamlets["name"].reindex(unc.index).to_numpy() if "name" in hamlets.columns else "",
-                L["parent"]: hamlets["parent_code"].reindex(unc.index).map(lambda c: parent_names.get(str(c), str(c))).to_numpy(),
-                L["pct"]: unc["covered_pct"].astype(float).round(2).to_numpy(),
-                L["uncovered_km2"]: (unc["uncovered_need"].astype(float) / 1e6).round(4).to_numpy(),
-            }
-        )
+        cols = {
+            L["rank"]: np.arange(1, len(unc) + 1),
+            L["code"]: unc.index.astype(str),
+            L["name"]: hamlets["name"].reindex(unc.index).to_numpy() if "name" in hamlets.columns else "",
+            L["parent"]: hamlets["parent_code"].reindex(unc.index).map(lambda c: parent_names.get(str(c), str(c))).to_numpy(),
+        }
+        if by_street:  # ranked by street (rank_uncovered's rule when roads exist)
+            cols[L["road_pct"]] = unc["kind_covered_pct"].astype(float).round(2).to_numpy()
+            cols[L["uncovered_road_km"]] = (unc["uncovered_need"].astype(float) / 1e3).round(3).to_numpy()
+        else:
+            cols[L["pct"]] = unc["covered_pct"].astype(float).round(2).to_numpy()
+            cols[L["uncovered_km2"]] = (unc["uncovered_need"].astype(float) / 1e6).round(4).to_numpy()
+        uncovered_tbl = pd.DataFrame(cols)
     else:
         uncovered_tbl = pd.DataFrame()
     main_res = h_res if h_res is not None else c_res
     prev_res = ph_res if ph_res is not None else pc_res
     cur["covered_pct"] = _overall_pct(main_res)
     prev["covered_pct"] = _overall_pct(prev_res)
+    cur["road_covered_pct"] = _overall_road_pct(main_res)
+    prev["road_covered_pct"] = _overall_road_pct(prev_res)
     cur["n_uncovered"] = int(h_rank["uncovered"].sum()) if h_rank is not None else None
     prev["n_uncovered"] = int(ph_rank["uncovered"].sum()) if ph_rank is not None else None
     cur["n_communes"] = prev["n_communes"] = int(len(communes))
     cur["n_hamlets"] = prev["n_hamlets"] = int(len(hamlets))
     order = ["n_models", "n_new", "n_active", "n_inactive", "n_proposed", "n_names", "n_fields", "n_communes", "n_hamlets", "covered_pct", "n_uncovered", "safe_share", "n_safe_places"]
+    if cur["road_covered_pct"] is not None:
+        order.insert(order.index("covered_pct"), "road_covered_pct")
     rows = []
     for k in order:
         a, b = cur.get(k), prev.get(k)

@@ -92,7 +92,8 @@ def render_html(rep: Report) -> str:
         (f"<section id='communes-2025'><h2>{L['communes_2025']}</h2>{_table_html(rep.communes_2025, L['none'])}"
          f"<p class='meta'>{html.escape(L['note_2025'])}</p></section>"
          if len(rep.communes_2025) else ""),
-        f"<section id='uncovered'><h2>{L['uncovered_list'].format(t=_fmt(rep.threshold_pct))}</h2>{_table_html(rep.uncovered, L['none'])}</section>",
+        f"<section id='uncovered'><h2>{L['uncovered_list'].format(t=_fmt(rep.threshold_pct))}</h2>{_table_html(rep.uncovered, L['none'])}"
+        f"<p class='meta'>{html.escape(L['ranked_by_street' if rep.figures.get('road_covered_pct') is not None else 'ranked_by_area'])}</p></section>",
         f"<section id='hamlets'><h2>{L['coverage_hamlets']}</h2>{_table_html(rep.hamlets, L['none'])}</section>",
         "</body></html>",
     ]
