@@ -328,3 +328,35 @@ def test_hostile_plan_body_and_report_periods_are_400(client):
     for period in ("0001-01-01:0002-01-01", "2024-01-01:9999-12-31"):
         r = client.get(f"/report/28903.xlsx?period={period}")
         assert r.status_code == 400 and "allowed range 1900-01-01 to 2200-12-31" in r.get_json()["message"]
+
+
+def test_with_roads_in_the_store_the_panel_plans_along_the_streets(web_store, synthetic_dir):
+    """Roads loaded into the store: the catalog's figures carry street metres, and a plan stands
+    its sites on the streets and reports the street metres it watches."""
+    import numpy as np
+
+    from geo_antt.app import create_app
+    from tests.web_fixtures import login
+
+    units = web_store.units_frame()
+    x0, y0, x1, y1 = units.loc["28903"].geometry.bounds
+    lines = [shapely.LineString([(x, y0), (x, y1)]) for x in np.linspace(x0, x1, 8)]
+    lines += [shapely.LineString([(x0, y), (x1, y)]) for y in np.linspace(y0, y1, 8)]
+    grid = gpd.GeoDataFrame({"osm_id": [f"w{i}" for i in range(len(lines))], "highway": "residential",
+                             "name": [f"Đường {i}" for i in range(len(lines))]}, geometry=lines, crs="EPSG:4326")
+    web_store.load_context("roads", grid, unit_codes=["28903"], user=None)
+    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "SECRET_KEY": "web-test"})
+    client = login(app, "admin")
+    cat = _catalog(app)
+    assert cat.roads is not None and len(cat.roads) == len(grid)
+    cov = json.loads(client.get("/collections/coverage/items?limit=10000").get_data(as_text=True))
+    with_roads = [f["properties"] for f in cov["features"] if (f["properties"].get("road_m") or 0) > 0]
+    assert with_roads  # the hamlets of 28903 have streets now
+    r = _post(client, {"unit": "28903", "kind": "lighting", "count": 3})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    sm = r.get_json()["summary"]
+    assert sm["by"] == "street" and sm["road_covered_m_after"] > sm["road_covered_m_before"]
+    streets = shapely.union_all(grid.to_crs("EPSG:32648").geometry.values)
+    for f in _sites(r.get_json()):
+        p = gpd.GeoSeries([shape(f["geometry"])], crs="EPSG:4326").to_crs("EPSG:32648").iloc[0]
+        assert p.distance(streets) < 0.05  # on a street (to a few cm)

@@ -341,6 +341,11 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
         "seconds": round(seconds, 2),
         "hamlets": hamlets,
     }
+    fc["summary"]["by"] = result.stats.get("by", "area")
+    if "road_m" in result.after.columns:  # planned along streets: the street metres watched
+        fc["summary"]["road_m"] = _num(float(result.after["road_m"].sum()), 1)
+        fc["summary"]["road_covered_m_before"] = _num(float(result.before["road_covered_m"].sum()), 1)
+        fc["summary"]["road_covered_m_after"] = _num(float(result.after["road_covered_m"].sum()), 1)
     return fc
 
 
@@ -394,6 +399,7 @@ def plan():
             settings=ext.settings,
             solver=opts["solver"],
             time_limit_s=opts["time_limit_s"],
+            roads=cat.roads,  # along the streets when the store has roads
         )
     body = plan_response(res, unit_code=opts["unit"], unit_name=nfc(str(row["name"])), kind=opts["kind"],
                          seconds=time.perf_counter() - t0, names=cat.units["name"])
