@@ -586,7 +586,7 @@ def _street_gap_frame(
     codes = fig["unit_code"].to_numpy()[unit]
     seq = pd.Series(np.ones(len(unit), dtype=np.int64)).groupby(unit).cumsum().to_numpy()
 
-    def text(values: np.ndarray) -> pd.Series:  # object columns: missing text stays None
+    def text(values: np.ndarray | list[str]) -> pd.Series:  # object columns: missing text stays None
         return pd.Series(np.asarray(values, dtype=object), dtype=object)
 
     return gpd.GeoDataFrame(

@@ -239,7 +239,7 @@ def footprints(
         bad_fov = ~((fov > 0) & (fov <= 360))
         bad_rng = ~(rng > 0)
         no_dir = (counts == 0) & (fov < 360)
-        for i in np.flatnonzero(bad_fov | bad_rng | no_dir):
+        for i in np.flatnonzero(bad_fov | bad_rng | no_dir).tolist():
             mid = sect.index[i]
             if bad_fov[i]:
                 problems.append(Problem(source, None, "fov_deg", fov[i], f"model {mid}: field of view must be in (0, 360] degrees"))
@@ -270,7 +270,7 @@ def footprints(
     disc = m.loc[(rule == "disc").to_numpy()]
     if len(disc):
         rad = _per_kind(disc, "radius_m", specs)
-        for i in np.flatnonzero(~(rad > 0)):
+        for i in np.flatnonzero(~(rad > 0)).tolist():
             problems.append(Problem(source, None, "radius_m", rad[i], f"model {disc.index[i]}: radius must be a positive number of metres"))
         if not problems:
             g = disc.geometry.to_numpy()

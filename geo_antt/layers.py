@@ -12,6 +12,7 @@ them (:func:`parameter_problems`). Text fields are bounded by :data:`TEXT_MAX_LE
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -242,7 +243,7 @@ def _load(dir_: str) -> Mapping[str, LayerSpec]:
     return MappingProxyType(specs)
 
 
-def load_layer_specs(layers_dir: str | Path | None = None) -> Mapping[str, LayerSpec]:
+def load_layer_specs(layers_dir: str | os.PathLike[str] | None = None) -> Mapping[str, LayerSpec]:
     """Return ``{kind: LayerSpec}`` read from ``layers_dir`` (default: the project's ``layers/``)."""
     return _load(str(Path(layers_dir or DEFAULT_LAYERS_DIR).resolve()))
 

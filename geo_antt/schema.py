@@ -19,7 +19,9 @@ line along a road may be a LineString), or None for non-spatial models.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from .text import fold
 
@@ -127,7 +129,7 @@ ROLES = ("admin", "officer", "viewer")
 COUNTING_STATUSES = ("active",)
 
 
-def lookup_vocab(vocab: MappingProxyType, value: object) -> str | None:
+def lookup_vocab(vocab: Mapping[str, Any], value: object) -> str | None:
     """Return the code of ``value`` in ``vocab`` (code, either label or an alias; diacritics and
     case ignored), or None when it is not known."""
     key = fold(None if value is None else str(value))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import overload
 
 __all__ = ["nfc", "fold", "fold_key", "strip_unit_type"]
 
@@ -16,6 +17,12 @@ _UNIT_TYPE_WORDS = tuple(sorted((
 ), key=len, reverse=True))
 
 
+@overload
+def nfc(text: str) -> str: ...
+@overload
+def nfc(text: None) -> None: ...
+@overload
+def nfc(text: str | None) -> str | None: ...
 def nfc(text: str | None) -> str | None:
     """Return ``text`` in Unicode NFC with surrounding white space removed (None stays None)."""
     if text is None:

@@ -70,12 +70,13 @@ def _voronoi_cells(
     """
     groups: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(parent):
+        assert p is not None  # the caller raised for every hamlet without a commune
         groups[p].append(i)
     cells = np.empty(len(parent), dtype=object)
     multi: list[str] = []
-    for code, rows in groups.items():
-        if len(rows) == 1:
-            cells[rows[0]] = communes.loc[code]  # one hamlet: the whole commune
+    for code, members in groups.items():
+        if len(members) == 1:
+            cells[members[0]] = communes.loc[code]  # one hamlet: the whole commune
         else:
             multi.append(code)
     if not multi:
@@ -117,7 +118,7 @@ def _voronoi_cells(
     # the polygonal part of each clipped cell (None: the point's cell misses its commune)
     tid = shapely.get_type_id(clipped)
     polygonal = np.isin(tid, (3, 6)) & ~shapely.is_empty(clipped)
-    polys = np.where(polygonal, clipped, None)
+    polys: np.ndarray = np.where(polygonal, clipped, None)  # type: ignore[assignment]  # numpy's stubs read y=None as where(cond)
     for k in np.flatnonzero(~polygonal & (tid >= 0)).tolist():  # collections, rarely
         polys[k] = _polygonal_part(clipped[k])
     cells[rows] = polys
@@ -184,7 +185,7 @@ def hamlets_from_points(
     problems: list[Problem] = []
     geoms = pts_m.geometry
     has_pt = ~(geoms.isna() | geoms.is_empty)
-    for i in np.flatnonzero(~has_pt.to_numpy()):
+    for i in np.flatnonzero(~has_pt.to_numpy()).tolist():
         problems.append(Problem(source, i + 1, "geometry", None, f"hamlet {pts.index[i]}: no point"))
     contained = np.full(len(pts), None, dtype=object)
     if has_pt.any():

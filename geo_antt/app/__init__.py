@@ -137,8 +137,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
             app.config["SECRET_KEY"] = os.environ["GEO_ANTT_SECRET_KEY"]
         elif test_config is None:
             app.config["SECRET_KEY"] = persistent_secret_key(Path(app.instance_path) / "secret_key")
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's; Flask types app.json as the base JSONProvider
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider's; Flask types app.json as the base JSONProvider
 
     settings = app.config.get("SETTINGS") or DEFAULT_SETTINGS
     settings = settings.replace(

@@ -406,7 +406,7 @@ def init_auth(
     app.extensions[_EXT] = _AuthState(store=store, csrf=csrf, limiter=limiter, require_login=require_login)
     app.register_blueprint(bp)
     rate = app.config.get("GEO_ANTT_LOGIN_RATE", "5 per minute")
-    view = app.view_functions["auth.login"]
+    view: Callable[..., Any] = app.view_functions["auth.login"]
     # Only failed attempts count (401, or 400 for a missing CSRF token): the limits throttle
     # guessing from one client (OWASP ASVS 2.2.1) but never lock an account out for others,
     # and people who log in successfully (an office behind one address) never use them up.

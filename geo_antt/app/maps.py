@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from typing import Any
+from typing import Any, Literal
 
 import folium
 from flask import Blueprint, current_app, render_template, url_for
@@ -136,7 +136,7 @@ _UNIT_STYLE = {
 
 
 def _vocab(lang: str) -> dict[str, dict[str, str]]:
-    i = 1 if lang == "en" else 0
+    i: Literal[0, 1] = 1 if lang == "en" else 0
     return {name: {k: v[i] for k, v in vocab.items()} for name, vocab in
             (("field", FIELDS), ("host", HOSTS), ("status", STATUSES))}
 
@@ -171,7 +171,7 @@ def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str]:
     # maxZoom/minZoom as Leaflet map options (folium's max_zoom only reaches its own tile layer):
     # without tiles the map still needs them (marker clustering, zoom limits).
     m = folium.Map(location=[(ext[1] + ext[3]) / 2, (ext[0] + ext[2]) / 2], zoom_start=10, tiles=None,
-                   control_scale=True, width="100%", height="100%", **{"maxZoom": 19, "minZoom": 5})
+                   control_scale=True, width="100%", height="100%", maxZoom=19, minZoom=5)
     if settings.tile_url:
         folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or " ", name="Base map",
                          max_zoom=19, overlay=False, control=True).add_to(m)
@@ -207,6 +207,7 @@ def _map_parts(cat: Any, lang: str) -> tuple[list[dict[str, Any]], str, dict[str
     layers = _layers(lang)
     m, control_name = _build_map(layers)
     root = m.get_root()
+    assert isinstance(root, folium.Figure)  # a Map always sits in a Figure
     root.render()
     # folium declares the layer control with `let` (no window property): hand it to map.js, after
     # the control's own script (children render in order)

@@ -75,7 +75,7 @@ def _unit_arg() -> str | None:
 def landing():
     """Landing page: JSON for API clients (Accept JSON or ``?f=json``), the map for browsers."""
     if request.args.get("f") not in (None, "json", "html"):
-        raise GeoAnttError(f"f={request.args.get('f')[:40]!r}: use f=json or f=html")
+        raise GeoAnttError(f"f={request.args.get('f', '')[:40]!r}: use f=json or f=html")
     if not prefers_json():
         from .maps import render_map
 
@@ -412,7 +412,7 @@ def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:
     """OpenAPI paths of :mod:`geo_antt.app.registry` (``/api/registry/...``)."""
     p_id = {"name": "modelId", "in": "path", "required": True, "schema": {"type": "string"}}
     version = {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer"}}}
-    patch = {"type": "object", "required": ["version", "changes"], "properties": {
+    patch: dict[str, Any] = {"type": "object", "required": ["version", "changes"], "properties": {
         "version": {"type": "integer", "description": "the version read; 409 when someone saved since"},
         "changes": {"type": "object", "description": "model fields to change; geometry as a GeoJSON Point"}}}
     upload = {"type": "object", "required": ["file"], "properties": {

@@ -257,7 +257,7 @@ def unit_choices(*, lang: str = "vi") -> list[dict[str, str]]:
 
 def _nav(lang: str, t: Mapping[str, str]) -> list[dict[str, str]]:
     user = current_user()
-    q = {"lang": "en"} if lang == "en" else {}
+    q: dict[str, Any] = {"lang": "en"} if lang == "en" else {}
     items = [{"id": "nav-map", "href": url_for("views.map_page", **q), "text": t["map"]}]
     if user is not None and user.can_edit:
         items.append({"id": "nav-import", "href": url_for("pages.import_page", **q), "text": t["import"]})
@@ -318,7 +318,7 @@ def import_page() -> Any:
         "lang": lang,
         "strings": t,
         "fields": _field_labels(lang),
-        "urls": {"import": url_for("registry.import_file"), "audit": url_for("pages.audit_page", **({"lang": "en"} if lang == "en" else {}))},
+        "urls": {"import": url_for("registry.import_file"), "audit": url_for("pages.audit_page", lang="en" if lang == "en" else None)},
         "maxRows": 200,
         "reasons": [list(r) for r in REASONS_VI] if lang == "vi" else [],
         "kinds": {k: nfc(s.title(lang)) for k, s in current_app.extensions["geo_antt"].specs.items()},
@@ -443,4 +443,4 @@ def audit_page() -> Any:
                  units=unit_choices(lang=lang), page_no=page,
                  newer_url=page_url(page - 1) if page > 1 else None,
                  older_url=page_url(page + 1) if has_older else None,
-                 reset_url=url_for("pages.audit_page", **({"lang": "en"} if lang == "en" else {})))
+                 reset_url=url_for("pages.audit_page", lang="en" if lang == "en" else None))

@@ -262,7 +262,7 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
         raise GeoAnttError("a budget needs both budget_vnd and unit_cost_vnd (VND)")
     if count is None and budget is None:
         raise GeoAnttError("say how many sites to place (count) or give a budget (budget_vnd, unit_cost_vnd)")
-    if count is None and budget is not None and budget / unit_cost > MAX_COUNT:
+    if count is None and budget is not None and unit_cost is not None and budget / unit_cost > MAX_COUNT:
         count = MAX_COUNT
     limit = _number(body, "time_limit_s", minimum=1, maximum=MAX_TIME_LIMIT_S)
     return {

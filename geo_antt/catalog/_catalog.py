@@ -99,7 +99,7 @@ def _text(v: str) -> str:
     """NFC text; the (common) already-normalised case costs one C call."""
     if unicodedata.is_normalized("NFC", v) and not (v[:1].isspace() or v[-1:].isspace()):
         return v
-    return nfc(v)  # type: ignore[return-value]
+    return nfc(v)
 
 
 def _column_values(s: pd.Series) -> list[Any]:
@@ -108,7 +108,7 @@ def _column_values(s: pd.Series) -> list[Any]:
     if kind == "f":
         a = s.to_numpy(dtype=float)
         out = a.tolist()
-        for i in np.flatnonzero(~np.isfinite(a)):
+        for i in np.flatnonzero(~np.isfinite(a)).tolist():
             out[i] = None
         return out
     if kind in "iub":
@@ -132,7 +132,7 @@ def _geometry_json(geoms: np.ndarray) -> list[str]:
     """RFC 7946 geometry texts: coordinates rounded to 7 decimals (never breaking a valid
     geometry), exteriors counter-clockwise."""
     out = np.asarray(geoms, dtype=object)
-    present = ~shapely.is_missing(out) & ~shapely.is_empty(np.where(shapely.is_missing(out), None, out))
+    present = ~shapely.is_missing(out) & ~shapely.is_empty(np.where(shapely.is_missing(out), None, out))  # type: ignore[call-overload]  # numpy's stubs reject x=None
     texts = ["null"] * len(out)
     if present.any():
         g = out[present]
@@ -287,7 +287,7 @@ class _Table:
 
     @cached_property
     def links(self) -> np.ndarray:
-        if not self.patched:
+        if self.src is None:  # not patched
             return self.base_links
         out = np.empty(self.size, dtype=object)
         b = self.src >= 0
@@ -297,7 +297,7 @@ class _Table:
 
     @cached_property
     def geometries(self) -> np.ndarray:
-        if not self.patched:
+        if self.src is None:  # not patched
             return np.asarray(self.base.geometry.to_numpy(), dtype=object)
         out = np.empty(self.size, dtype=object)
         b = self.src >= 0
@@ -307,7 +307,7 @@ class _Table:
 
     @cached_property
     def keys(self) -> np.ndarray:
-        if not self.patched:
+        if self.src is None:  # not patched
             return self.base_keys
         out = np.empty(self.size, dtype=self.base_keys.dtype)
         b = self.src >= 0
@@ -319,7 +319,7 @@ class _Table:
         """Sorted merged positions of the rows whose geometry meets any of ``geoms``."""
         geoms = np.atleast_1d(np.asarray(geoms, dtype=object))
         hit = np.unique(self.base.sindex.query(geoms, predicate=predicate)[1]) if len(self.base) else np.array([], dtype=np.int64)
-        if self.patched:
+        if self.base_to_merged is not None:  # patched
             hit = self.base_to_merged[hit]
             hit = hit[hit >= 0]
             if self.n_extra:
@@ -343,7 +343,7 @@ class _Table:
             return None
         if not isinstance(i, (int, np.integer)):
             raise NotFoundError(f"feature id {fid!r} is not unique")
-        if not self.patched:
+        if self.base_to_merged is None:  # not patched
             return int(i)
         j = int(self.base_to_merged[int(i)])
         return None if j < 0 else j
@@ -356,7 +356,7 @@ class _Table:
     def take(self, pos: np.ndarray) -> gpd.GeoDataFrame:
         """The rows at merged positions ``pos`` (without building the merged frame)."""
         pos = np.asarray(pos, dtype=np.int64)
-        if not self.patched:
+        if self.src is None:  # not patched
             return self.base.take(pos)
         s = self.src[pos]
         b = s >= 0
@@ -418,7 +418,7 @@ class _Table:
             new["geoms"].append(np.asarray(add.geometry.to_numpy(), dtype=object))
             new["ids"].append(add.index.to_numpy(dtype=object))
             chunks = chunks + (add,)
-        x = {k: np.concatenate(v) for k, v in new.items()}
+        x: dict[str, Any] = {k: np.concatenate(v) for k, v in new.items()}
         x["keys"] = x["keys"].astype(self.base_keys.dtype, copy=False)
         order = np.argsort(x["keys"], kind="stable")
         x = {k: v[order] for k, v in x.items()}
@@ -481,12 +481,13 @@ class _MergedTexts(Sequence[str]):
     """The feature texts of a patched collection in merged order (base list + extra list)."""
 
     def __init__(self, table: _Table, base: list[str], extra: list[str]) -> None:
+        assert table.src is not None  # a patched table
         self._src, self._base, self._extra = table.src, base, extra
 
     def __len__(self) -> int:
         return len(self._src)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
         s = int(self._src[i])
@@ -1051,7 +1052,7 @@ def _model_counts(sel: pd.DataFrame) -> dict[str, Any]:
     try:
         from ..stats import model_stats
     except ImportError:  # pragma: no cover - stats module absent
-        model_stats = None
+        model_stats = None  # type: ignore[assignment]  # mypy's optional-import idiom
     if model_stats is not None:
         st = model_stats(sel)
         return {k: st[k] for k in ("by_kind", "by_field", "by_host", "by_status", "n_names")}

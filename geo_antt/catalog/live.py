@@ -455,11 +455,11 @@ def _touched(sh: _Shared, old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, old_foot
         probes.append(g)
         dist.append(_row_reach(new, sh.specs) * 1.01 * dlon)
     geoms = np.concatenate(probes) if probes else np.array([], dtype=object)
-    dist = np.concatenate(dist) + 1e-6 if probes else np.array([])
+    reach = np.concatenate(dist) + 1e-6 if probes else np.array([])
     ok = ~shapely.is_missing(geoms)
     ok[ok] = ~shapely.is_empty(geoms[ok])
     if ok.any():
-        hit.append(sh.tree.query(geoms[ok], predicate="dwithin", distance=dist[ok])[1])
+        hit.append(sh.tree.query(geoms[ok], predicate="dwithin", distance=reach[ok])[1])
     if not hit:
         return np.array([], dtype=np.int64)
     return np.unique(np.concatenate(hit)).astype(np.int64)

@@ -142,7 +142,7 @@ def _looks_projected(bounds: tuple[float, ...]) -> bool:
     return max(abs(float(v)) for v in bounds) > 1000.0
 
 
-def _in_box(bounds: tuple[float, float, float, float], box: tuple[float, float, float, float]) -> bool:
+def _in_box(bounds: tuple[float, ...], box: tuple[float, float, float, float]) -> bool:
     minx, miny, maxx, maxy = bounds
     bx0, by0, bx1, by1 = box
     return bx0 <= minx and maxx <= bx1 and by0 <= miny and maxy <= by1

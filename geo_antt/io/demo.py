@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 import geopandas as gpd
 import numpy as np
@@ -345,7 +345,7 @@ def _hamlet_names(district: DemoDistrict, commune: dict, n: int, rng: np.random.
     if numbered:
         return [(f"{word} {i}", word) for i in range(1, n + 1)]
     if word == "Ấp":
-        pool = _AP_NAMES
+        pool: tuple[str, ...] = _AP_NAMES
     elif district.code == "575":
         pool = _THON_NAMES_KHANH_SON
     else:
@@ -373,7 +373,7 @@ def _build_boundaries(communes: list[dict], *, seed: int, src_pkg: str):
     metric_commune: dict[str, Any] = {}
     crs_of_commune: dict[str, Any] = {}
     # one Voronoi per UTM zone over all communes of the districts in it (cells never overlap)
-    zones = sorted({z.to_epsg() for z in zone_of.values()})
+    zones = sorted({cast(int, z.to_epsg()) for z in zone_of.values()})  # UTM zones: always an EPSG code
     for epsg in zones:
         dcodes = [d.code for d in DEMO_DISTRICTS if zone_of[d.code].to_epsg() == epsg]
         cs = [c for dc in dcodes for c in by_district[dc]]
@@ -471,6 +471,7 @@ def _build_boundaries(communes: list[dict], *, seed: int, src_pkg: str):
     provinces: dict[str, list[_Unit]] = {}
     for u in units:
         if u.level == "district":
+            assert u.parent_code is not None  # every demo district sits in a province
             provinces.setdefault(u.parent_code, []).append(u)
     for pcode, dists in sorted(provinces.items()):
         pname = next(c["province"] for c in communes if c["province_code"] == pcode)
@@ -580,11 +581,9 @@ class _ModelMaker:
     # -- rows -----------------------------------------------------------------------------
     def _dates(self, status: str) -> tuple[str, str | None]:
         start = np.datetime64("2019-01-01") + int(self.rng.integers(0, 6 * 365 + 160))
-        end = None
+        end: str | None = None
         if status == "inactive":
-            end = start + int(self.rng.integers(200, 900))
-            end = min(end, np.datetime64("2025-10-31"))
-            end = str(end)
+            end = str(min(start + int(self.rng.integers(200, 900)), np.datetime64("2025-10-31")))
         return str(start), end
 
     def _status(self, p_inactive: float = 0.08) -> str:
@@ -619,7 +618,7 @@ class _ModelMaker:
         else:
             ctype = "fixed"
             first = (bearing + (0.0 if self.rng.random() < 0.5 else 180.0) + self.rng.uniform(-15, 15)) % 360.0
-            dirs = (round(first, 1),)
+            dirs: tuple[float, ...] = (round(first, 1),)
             if self.rng.random() < 0.25:  # a second camera on the same pole looking the other way
                 dirs = (round(first, 1), round((first + 180.0) % 360.0, 1))
             focal = float(self.rng.choice([2.8, 3.6, 4.0]))
@@ -675,7 +674,8 @@ class _ModelMaker:
 
 def _split_covered(codes: list[str], rng: np.random.Generator, *, uncovered_share: float) -> tuple[list[str], list[str]]:
     """Split hamlet codes into (covered, uncovered); at least one uncovered per commune with 4+."""
-    covered, uncovered = [], []
+    covered: list[str] = []
+    uncovered: list[str] = []
     by_commune: dict[str, list[str]] = {}
     for c in codes:
         by_commune.setdefault(c.split("-")[0], []).append(c)

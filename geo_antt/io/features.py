@@ -125,7 +125,7 @@ def _read_features(path: Path, *, allowed: tuple[str, ...], what: str, crs: obje
     geoms = np.asarray(raw.geometry.to_numpy(), dtype=object)
     labels = _labels(raw, what)
     fname = str(path)
-    problems: list[Problem] = []
+    problems = []
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     types = np.array([g.geom_type if g is not None else None for g in geoms], dtype=object)
     wrong = ~missing & ~np.isin(types, allowed)

@@ -18,7 +18,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 import geopandas as gpd
 import numpy as np
@@ -752,7 +752,7 @@ def _build_models(
     vocab_cols: dict[str, list[str | None]] = {}
     for fld, vocab in (("field", FIELDS), ("host", HOSTS)):
         known = "left empty (known: " + ", ".join(v[0] for v in vocab.values()) + ")"
-        vocab_cols[fld] = mapped(fld, _vocab(vocab, fld, known), lambda k, v, e, fld=fld: err(k, fld, v, str(e), "warning"))
+        vocab_cols[fld] = mapped(fld, _vocab(vocab, fld, known), lambda k, v, e, fld=fld: err(k, fld, v, str(e), "warning"))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
 
     # ---- numbers
     numbers: dict[str, np.ndarray] = {}
@@ -769,7 +769,7 @@ def _build_models(
         with np.errstate(invalid="ignore"):
             out_of_range = ~((arr >= lo) & (arr <= hi))
         for k in np.flatnonzero(out_of_range & ~np.isnan(arr)).tolist():
-            spec = specs.get(kinds[k]) if kinds[k] is not None else None
+            spec = specs.get(kk) if (kk := kinds[k]) is not None else None
             err(k, fld, col(fld)[k], bound_problem(spec, fld, float(arr[k])) or "out of bounds")
         numbers[fld] = arr
 
@@ -784,7 +784,7 @@ def _build_models(
     sector_kinds = {kd for kd, sp in specs.items() if sp.footprint == "sector"}
     no_direction = np.fromiter(map(operator.not_, directions), dtype=bool, count=n)
     for k in np.flatnonzero(no_direction & ~dir_failed & _member(kinds, sector_kinds)).tolist():
-        sp = specs[kinds[k]]
+        sp = specs[cast(str, kinds[k])]  # a sector kind (never None)
         fov = numbers["fov_deg"][k]
         fov = sp.defaults.get("fov_deg", math.nan) if math.isnan(fov) else fov
         if not fov >= 360.0:
@@ -794,7 +794,7 @@ def _build_models(
     camera_types = mapped("camera_type", _camera_type, lambda k, v, e: None)
     sharing = mapped("data_sharing", parse_bool, lambda k, v, e: err(k, "data_sharing", v, f"{e}; left empty", "warning"))
     dates = {
-        fld: mapped(fld, parse_date, lambda k, v, e, fld=fld: err(k, fld, v, str(e)))
+        fld: mapped(fld, parse_date, lambda k, v, e, fld=fld: err(k, fld, v, str(e)))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
         for fld in ("start_date", "end_date")
     }
 
@@ -813,7 +813,7 @@ def _build_models(
         if pts.any():
             xy = shapely.get_coordinates(garr[pts])
             lon[pts], lat[pts] = xy[:, 0], xy[:, 1]
-        for k in np.flatnonzero(~empty & ~pts):
+        for k in np.flatnonzero(~empty & ~pts).tolist():
             g = garr[k]
             if g.geom_type not in ("LineString", "MultiLineString"):
                 err(int(k), "geometry", g.geom_type, "geometry must be a Point (or a line for lighting)")
@@ -829,7 +829,7 @@ def _build_models(
         loc_field = "geometry"
     else:
         for fld, axis, target in (("lat", "lat", lat), ("lon", "lon", lon)):
-            arr, failed = _number_column(col(fld), lambda v, axis=axis: parse_coordinate(v, axis=axis))
+            arr, failed = _number_column(col(fld), lambda v, axis=axis: parse_coordinate(v, axis=axis))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
             target[:] = arr
             for k, exc in failed:
                 err(k, fld, col(fld)[k], str(exc))
@@ -848,18 +848,18 @@ def _build_models(
             xs, xfail = _number_column(col("x"), parse_number)
             ys, yfail = _number_column(col("y"), parse_number)
             for fld, failed in (("x", xfail), ("y", yfail)):
-                for k, exc in failed:
-                    err(k, fld, col(fld)[k], f"malformed number: {exc}")
+                for k, e in failed:
+                    err(k, fld, col(fld)[k], f"malformed number: {e}")
                     loc_err[k] = True
             use = np.isnan(lat) & np.isnan(lon) & ~np.isnan(xs) & ~np.isnan(ys)
             if use.any():
                 tx, ty = transformer.transform(xs[use], ys[use])
                 lon[use], lat[use] = tx, ty
-                for k in np.flatnonzero(use & ~(np.isfinite(lon) & np.isfinite(lat))):
+                for k in np.flatnonzero(use & ~(np.isfinite(lon) & np.isfinite(lat))).tolist():
                     err(int(k), "x", col("x")[k], "coordinates cannot be projected; check --crs")
                     loc_err[k] = True
         one = (np.isnan(lat) != np.isnan(lon)) & ~loc_err
-        for k in np.flatnonzero(one):
+        for k in np.flatnonzero(one).tolist():
             missing = "lat" if np.isnan(lat[k]) else "lon"
             err(int(k), missing, None, "missing coordinate: latitude and longitude go together")
             loc_err[k] = True
@@ -867,7 +867,7 @@ def _build_models(
     both = ~np.isnan(lat) & ~np.isnan(lon) & ~loc_err
     with np.errstate(invalid="ignore"):
         inside = (lon >= VIETNAM_BOUNDS[0]) & (lon <= VIETNAM_BOUNDS[2]) & (lat >= VIETNAM_BOUNDS[1]) & (lat <= VIETNAM_BOUNDS[3])
-    for k in np.flatnonzero(both & ~inside):
+    for k in np.flatnonzero(both & ~inside).tolist():
         err(int(k), loc_field, f"{lat[k]:g}, {lon[k]:g}", _check_lonlat(float(lon[k]), float(lat[k])) or "outside Vietnam")
         loc_err[k] = True
     has_point = both & inside
@@ -919,8 +919,8 @@ def _build_models(
         "notes": _text_column(col("notes"), _as_text),
     }
     if not fill_absent:
-        for k in [k for k in data if k not in ("id", "kind") and k not in col_of]:
-            del data[k]
+        for fld in [k for k in data if k not in ("id", "kind") and k not in col_of]:
+            del data[fld]
     for j, h in extras:
         if h in data or h == "geometry":
             continue

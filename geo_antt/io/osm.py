@@ -584,9 +584,9 @@ def convert_extract(
         osmium.FileProcessor(fname)
         .with_locations(_location_index(index))
         .with_areas(osmium.filter.KeyFilter("building"))
-        .with_filter(osmium.filter.TagFilter(("man_made", "surveillance"), ("highway", "street_lamp")).enable_for(osmium.osm.NODE))
-        .with_filter(osmium.filter.KeyFilter("building", "highway").enable_for(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("building").enable_for(osmium.osm.RELATION | osmium.osm.AREA))
+        .with_filter(osmium.filter.TagFilter(("man_made", "surveillance"), ("highway", "street_lamp")).enable_for(osmium.osm.NODE))  # type: ignore[func-returns-value]  # returns the filter; the stub says None
+        .with_filter(osmium.filter.KeyFilter("building", "highway").enable_for(osmium.osm.WAY))  # type: ignore[func-returns-value]  # returns the filter; the stub says None
+        .with_filter(osmium.filter.KeyFilter("building").enable_for(osmium.osm.RELATION | osmium.osm.AREA))  # type: ignore[func-returns-value]  # returns the filter; the stub says None
     )
     try:
         for obj in processor:

@@ -238,7 +238,7 @@ def to_geojson_dict(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) 
     return json.loads(to_geojson_text(gdf, decimals=decimals))
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None], *, suffix: str) -> Path:
+def _atomic_write(path: Path, write: Callable[[Path], object], *, suffix: str) -> Path:
     """Call ``write(tmp_path)`` on a temporary file next to ``path``, then move it into place.
 
     The old file (if any) stays untouched when ``write`` raises.
@@ -482,14 +482,14 @@ def _unit_mapping(
         level_col = _find_column(keys, ("level", "cap", "cap_hanh_chinh"))
     matched_level: str | None = None
     own = keys.get("code"), keys.get("level")
-    if not user and lvl is None and all(own):
+    if not user and lvl is None and own[0] and own[1]:
         # geo-antt's own layout (UNIT_COLUMNS): code, name, level, parent_code
         return own[0], keys.get("name"), keys.get("parentcode"), own[1], None
     if "code" not in chosen:
         for lv, codes, _names, _parents in table:
-            c = _find_column(keys, codes)
-            if c is not None:
-                code_col, matched_level = c, lv
+            found = _find_column(keys, codes)
+            if found is not None:
+                code_col, matched_level = found, lv
                 break
         if code_col is None:
             code_col = _find_column(keys, _GENERIC_CODE)
@@ -625,7 +625,7 @@ def _read_unit_frame(
             problems.append(Problem(fname, i + 1, code_col, c, f"duplicate unit code (first at row {seen[c]})"))
         else:
             seen[c] = i + 1
-    unnamed = [codes[i] for i in range(n) if names[i] is None and codes[i] is not None]
+    unnamed = [c for c, nm in zip(codes, names) if nm is None and c is not None]
     if unnamed:
         what = f"no name column found ({name_col or 'none'})" if name_col is None else f"empty '{name_col}'"
         _warn(f"{path}: {len(unnamed)} unit(s) without a name ({what}); their code is used as name: {', '.join(unnamed[:10])}{'...' if len(unnamed) > 10 else ''}")

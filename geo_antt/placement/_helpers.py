@@ -8,7 +8,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 
 from .._errors import GeoAnttError, Problem, ValidationError
 from ..crs import to_metric
@@ -49,7 +48,7 @@ def _disc_polygons(x, y, radius_m, *, segments_per_quarter: int):
     return disc_polygons(x, y, radius_m, segments_per_quarter=segments_per_quarter)
 
 
-def _as_metric(gdf: gpd.GeoDataFrame, crs: CRS | None, *, what: str) -> gpd.GeoDataFrame:
+def _as_metric(gdf: gpd.GeoDataFrame, crs: object, *, what: str) -> gpd.GeoDataFrame:
     if not isinstance(gdf, gpd.GeoDataFrame):
         msg = f"{what} should be a GeoDataFrame, got {type(gdf).__name__}"
         raise TypeError(msg)

@@ -384,6 +384,5 @@ def area_pieces(
     if not weights:
         return np.empty(0), sparse.csr_matrix((0, n), dtype=bool)
     r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    a = sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(n_rows, n), dtype=bool)
+    a = sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, np.concatenate(cols))), shape=(n_rows, n), dtype=bool)
     return np.concatenate(weights), a

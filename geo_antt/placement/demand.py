@@ -144,6 +144,7 @@ def demand_points(
         weight = np.concatenate(w_list)
         upos = np.concatenate(u_list).astype(np.int64)
         if near_xy is not None and len(pts):
+            assert reach_m is not None  # required with near (checked above)
             nt = shapely.STRtree(shapely.points(near_xy))
             pi, _ = nt.query(pts, predicate="dwithin", distance=reach_m * math.sqrt(2) + spacing_m)
             keep = np.zeros(len(pts), dtype=bool)

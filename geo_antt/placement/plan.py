@@ -124,7 +124,7 @@ def _proposed_models(sites_m, chosen_fp, spec, params, *, id_prefix: str) -> gpd
 
     n = len(chosen_fp)
     ids = [f"{id_prefix}{k + 1:03d}" for k in range(n)]
-    rows = {c: [None] * n for c in MODEL_COLUMNS}
+    rows: dict[str, list[Any]] = {c: [None] * n for c in MODEL_COLUMNS}
     rows["id"] = ids
     rows["kind"] = [spec.kind] * n
     rows["name"] = [f"{spec.title_vi} đề xuất {k + 1}" for k in range(n)]
@@ -334,9 +334,10 @@ def plan_sites(
     a_c = sparse.csc_matrix(a[:, chosen], dtype=bool) if len(chosen) else None
     chosen_need = need[site_pos[chosen]]
     wv = weights
-    order: list[int] = []
+    order = []
     gains_w: list[float] = []
     if len(chosen):
+        assert a_c is not None  # built above whenever something is chosen
         alive = np.ones(a.shape[0], dtype=bool)
         remaining = list(range(len(chosen)))
         while remaining:
@@ -346,6 +347,7 @@ def plan_sites(
                 g = float(wv[rows[alive[rows]]].sum())
                 if g > best_gain or (g == best_gain and chosen_need[k] > chosen_need[best]):
                     best, best_gain = k, g
+            assert best is not None  # every gain beats -1
             rows = a_c.indices[a_c.indptr[best] : a_c.indptr[best + 1]]
             alive[rows] = False
             order.append(best)

@@ -301,7 +301,7 @@ def solve_mclp(
         raise ValueError(f"'weights' has {len(w)} values for {a.shape[0]} demand rows")
     groups = np.arange(a.shape[1]) if groups is None else np.asarray(groups)
     ar, wr = _reduce(a, w)
-    info = {"n_rows": int(ar.shape[0]), "n_cols": int(ar.shape[1]), "nnz": int(ar.nnz)}
+    info: dict[str, Any] = {"n_rows": int(ar.shape[0]), "n_cols": int(ar.shape[1]), "nnz": int(ar.nnz)}
     if solver == "auto":
         solver = "exact" if ar.nnz <= AUTO_EXACT_MAX_NNZ else "greedy"
     if count == 0 or ar.shape[0] == 0:
@@ -316,10 +316,12 @@ def solve_mclp(
     # the greedy answer is a lower bound for the exact solvers (and CBC's warm start)
     greedy = _greedy(ar, wr, groups, int(count), bonus) if solver != "spopt" or compare_greedy else None
     if solver == "greedy":
+        assert greedy is not None  # computed for every solver but spopt
         sol = greedy
     elif solver == "spopt":
         sol = _spopt(ar, wr, groups, int(count))
     else:
+        assert greedy is not None  # computed for every solver but spopt
         pruned = _bounded(ar, wr, groups, int(count), greedy, bonus)
         if pruned is None:  # the greedy choice is optimal: no solver needed
             info["bound"] = "the greedy choice reaches the upper bound"

@@ -61,7 +61,7 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
     if pcts is not None and len(pcts):
         top = _pct_scale(pcts, thr)
         fig, ax = plt.subplots(figsize=(7.0, 2.8))
-        ax.hist(pcts, bins=np.linspace(0, top, 21), color="#2e7d32", edgecolor="white")
+        ax.hist(pcts, bins=np.linspace(0, top, 21).tolist(), color="#2e7d32", edgecolor="white")
         if thr <= top:
             ax.axvline(thr, color="#c62828", lw=1, ls="--")
         ax.set_xlabel(L["chart_hist_x"] if top >= 100 else f"{L['chart_hist_x']} ({L['chart_scaled'].format(thr=thr)})")

@@ -49,7 +49,7 @@ def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):,.4g}" if abs(v) < 1 and v != 0 else f"{float(v):,.2f}".rstrip("0").rstrip(".")
+        return f"{float(v):,.4g}" if abs(float(v)) < 1 and v != 0 else f"{float(v):,.2f}".rstrip("0").rstrip(".")
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
     return str(v)

@@ -71,7 +71,7 @@ def _pdf_matplotlib(rep: Report) -> bytes:
                 if chunk is None or chunk.empty:
                     fig.text(0.06, y - 0.03, L["none"], fontsize=9)
                 else:
-                    ax = fig.add_axes([0.06, 0.05, 0.88, y - 0.07])
+                    ax = fig.add_axes((0.06, 0.05, 0.88, y - 0.07))
                     ax.set_axis_off()
                     cells = [[_fmt(v) for v in row] for row in chunk.itertuples(index=False)]
                     t = ax.table(cellText=cells, colLabels=[str(c) for c in chunk.columns], loc="upper left", cellLoc="left")
@@ -84,7 +84,7 @@ def _pdf_matplotlib(rep: Report) -> bytes:
             if key in rep.charts:
                 img = plt.imread(io.BytesIO(rep.charts[key]), format="png")
                 fig = plt.figure(figsize=a4)
-                ax = fig.add_axes([0.06, 0.06, 0.88, 0.88])
+                ax = fig.add_axes((0.06, 0.06, 0.88, 0.88))
                 ax.imshow(img)
                 ax.set_axis_off()
                 pdf.savefig(fig)

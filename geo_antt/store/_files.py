@@ -27,7 +27,7 @@ def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]
     try:
         from ..io import load_models
     except ImportError:
-        load_models = None
+        load_models = None  # type: ignore[assignment]  # mypy's optional-import idiom
     if load_models is not None:
         gdf, problems = load_models(path, source_rows=True, fill_absent=False)
         return gdf, list(problems)
@@ -47,7 +47,7 @@ def read_units_file(path: str | Path) -> gpd.GeoDataFrame:
     try:
         from ..io import read_units
     except ImportError:
-        read_units = None
+        read_units = None  # type: ignore[assignment]  # mypy's optional-import idiom
     if read_units is not None:
         return read_units(path)
     p = Path(path)

@@ -119,6 +119,7 @@ class ImportPreview:
             + (f" ({len(self.outside)} outside the area)" if self.outside else "")
         ]
         shown = 0
+        mid: str | None
         for mid, diff in self.updates.items():
             if shown >= max_lines:
                 lines.append(f"  ... and {len(self.updates) - shown} more updates")

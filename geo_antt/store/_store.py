@@ -350,6 +350,7 @@ class Store(ContextLayers):
             with self._engine.connect() as conn:
                 sqlite = self.backend == "sqlite"
                 if sqlite:  # before the transaction begins (BEGIN IMMEDIATE waits busy_timeout)
+                    assert conn.connection.driver_connection is not None  # a live connection
                     conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={_TOUCH_WAIT_MS}")
                 try:
                     with conn.execution_options(geo_antt_write=True).begin():
@@ -358,6 +359,7 @@ class Store(ContextLayers):
                         work(conn)
                 finally:
                     if sqlite:
+                        assert conn.connection.driver_connection is not None  # a live connection
                         conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         except sa.exc.OperationalError as exc:
             if _is_lock_error(exc):
@@ -612,7 +614,7 @@ class Store(ContextLayers):
                 raise GeoAnttError(f"account {name!r} exists already")
             uid = conn.execute(
                 T.users.insert().values(name=name, password_hash=pw_hash, role=role, active=True, created_at=_now())
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]  # an INSERT's result has it; SQLAlchemy types it Optional
             if codes:
                 conn.execute(T.user_units.insert(), [{"user_id": uid, "unit_code": c} for c in codes])
             self._audit(conn, actor, "user_add", detail={"user": name, "role": role, "units": codes})
@@ -1127,6 +1129,7 @@ class Store(ContextLayers):
             row = conn.execute(self._model_select().where(T.models.c.id == model_id).with_for_update()).first()
             scope = self._scope(conn, actor)
             self._require_visible(scope, row, model_id)
+            assert row is not None  # _require_visible raised otherwise
             if row.version != int(expected_version):
                 raise ConflictError(
                     f"model {model_id} was changed by {row.updated_by} at {row.updated_at:%Y-%m-%d %H:%M:%S} UTC "
@@ -1239,6 +1242,7 @@ class Store(ContextLayers):
             rejected_ids.append(f"row {q.row}" if q.row is not None else label)
         with self._read() as conn:
             scope = self._scope(conn, actor)
+            allowed_units: set[str] | None
             if unit_code is not None:
                 if not self._unit_exists(conn, unit_code):
                     raise NotFoundError(f"unit {unit_code!r} is not in the store")
@@ -1274,7 +1278,7 @@ class Store(ContextLayers):
                 if rows_no[i] is not None:
                     return label
                 return f"{label}, id {mid}" if mid else f"{label}, feature {i + 1}"
-            records: list[tuple[Any, dict[str, Any]]] = []
+            records: list[tuple[str, Any, dict[str, Any]]] = []
             seen: dict[str, Any] = {}
             geoms = np.asarray(gdf.geometry.values, dtype=object)
             try:
@@ -1322,8 +1326,8 @@ class Store(ContextLayers):
             existing: dict[str, Any] = {}
             ids = [r["id"] for _, _, r in records]
             for chunk in _chunks(ids):
-                for row in conn.execute(self._model_select().where(T.models.c.id.in_(chunk))):
-                    existing[row.id] = row
+                for found in conn.execute(self._model_select().where(T.models.c.id.in_(chunk))):
+                    existing[found.id] = found
         new: list[dict[str, Any]] = []
         updates: dict[str, dict[str, tuple[Any, Any]]] = {}
         update_records: dict[str, dict[str, Any]] = {}
@@ -1487,7 +1491,7 @@ class Store(ContextLayers):
     def _reach_m(self, rec: Mapping[str, Any]) -> float:
         """How far (metres) a model's footprint can reach from its geometry."""
         spec = self._specs.get(rec.get("kind") or "")
-        vals = [rec.get("range_m"), rec.get("radius_m")]
+        vals: list[Any] = [rec.get("range_m"), rec.get("radius_m")]
         if spec is not None:
             vals += [spec.defaults.get("range_m"), spec.defaults.get("radius_m")]
         vals = [float(v) for v in vals if v is not None and v == v]
@@ -1589,7 +1593,7 @@ class Store(ContextLayers):
             res = conn.execute(self._model_select().where(changed))
             keys = list(res.keys())
             rows = res.all()
-        rows.sort(key=lambda r: r.id)
+        rows = sorted(rows, key=lambda r: r.id)
         models = _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
         return ModelChanges(generation=now, reload=False, models=models)
 
@@ -1687,7 +1691,7 @@ class Store(ContextLayers):
                 reach = min(reach, max(s.bounds[c][1] for s in self._specs.values() for c in ("range_m", "radius_m")))
                 dx, dy = _metres_to_degrees(reach * 1.05 + 1.0, lat=max(abs(y0), abs(y1)))
                 # non-spatial models count in the unit they name (or one below it)
-                nonspatial = T.models.c.geom.is_(None)
+                nonspatial: sa.ColumnElement[bool] = T.models.c.geom.is_(None)
                 if len(missing) <= _CHUNK:  # else all of them: fewer SQL parameters, same figures
                     below = self._closure_cte(missing, name="below")
                     nonspatial = sa.and_(nonspatial, T.models.c.unit_code.in_(sa.select(below.c.code)))
