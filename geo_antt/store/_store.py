@@ -51,7 +51,7 @@ from ..layers import load_layer_specs, parameter_problems
 from ..schema import COUNTING_STATUSES, MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
 from ..text import fold, nfc
 from . import _tables as T
-from ._context import ContextLayers
+from . import _context
 from ._import import ImportPreview
 from ._records import (
     FLOAT_COLUMNS,
@@ -205,7 +205,7 @@ def _now() -> _dt.datetime:
     return utcnow()
 
 
-class Store(ContextLayers):
+class Store:
     """The persistent registry of geo-antt (see the module docstring).
 
     Open it with :meth:`Store.open`; close it with :meth:`close` (or use ``with``).
@@ -472,6 +472,27 @@ class Store(ContextLayers):
         error, same message), so that ids cannot be probed across units."""
         if row is None or (scope is not None and row.unit_code not in scope):
             raise NotFoundError(f"no model with id {model_id!r}")
+
+    # ------------------------------------------------------------------------------------------
+    # roads and buildings (store/_context.py)
+
+    def put_context_layer(self, layer: str, frame: gpd.GeoDataFrame, *, unit_code: str, user: User | None) -> dict[str, int]:
+        """Replace one unit's roads or buildings (:func:`geo_antt.store._context.put_context_layer`)."""
+        return _context.put_context_layer(self, layer, frame, unit_code=unit_code, user=user)
+
+    def load_context(self, layer: str, frame: gpd.GeoDataFrame, *, unit_codes: Sequence[str] | None = None,
+                     level: str = "commune", user: User | None) -> dict[str, dict[str, int]]:
+        """Replace the roads or buildings of every unit they meet (:func:`geo_antt.store._context.load_context`)."""
+        return _context.load_context(self, layer, frame, unit_codes=unit_codes, level=level, user=user)
+
+    def context_frame(self, layer: str, *, unit_codes: Sequence[str] | None = None,
+                      bbox: Sequence[float] | None = None, merged: bool = False) -> gpd.GeoDataFrame:
+        """The stored roads or buildings (:func:`geo_antt.store._context.context_frame`)."""
+        return _context.context_frame(self, layer, unit_codes=unit_codes, bbox=bbox, merged=merged)
+
+    def context_counts(self) -> dict[str, int]:
+        """Roads and buildings stored (:func:`geo_antt.store._context.context_counts`)."""
+        return _context.context_counts(self)
 
     # ------------------------------------------------------------------------------------------
     # units
