@@ -14,7 +14,12 @@ The computation follows the fast path measured in DESIGN.md:
 5. with a road layer, the roads are clipped to the units once (STRtree, ``contains_properly`` on
    the prepared units, an intersection only for the roads crossing a border), and each unit's
    stretches of road are intersected with the same disjoint pieces: covered metres add up over
-   the pieces, and the uncovered stretches are the stretches minus their pieces.
+   the pieces, and the uncovered stretches are the stretches minus their pieces;
+6. with a building layer, the footprints of the kinds their layer file declares ``occluded``
+   are replaced by their visible footprints (:mod:`geo_antt.visibility`) before step 2, every
+   footprint loses the area inside buildings, and the buildings are cut out of the gaps: area
+   inside a building is never covered, and ``open_m2`` (the unit outside buildings) and
+   ``covered_open_pct`` join the figures.
 
 Geometry work runs in shapely's vectorised functions, split over the machine's cores with
 threads (shapely releases the GIL); there is no Python loop over models x units.
@@ -23,6 +28,7 @@ threads (shapely releases the GIL); there is no Python loop over models x units.
 from __future__ import annotations
 
 import time
+import warnings
 from functools import cached_property
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +48,7 @@ from .crs import metric_crs_for, project, to_wgs84
 from .footprints import footprints as build_footprints
 from .layers import LayerSpec, load_layer_specs, spatial_kinds
 from .schema import COUNTING_STATUSES, UNIT_LEVELS
+from .visibility import visible_footprints
 
 __all__ = [
     "CoverageResult",
@@ -65,6 +72,9 @@ class CoverageResult:
         covered, by area) and the unit polygon. With roads also ``road_m``, ``road_covered_m``,
         ``road_covered_pct``, ``road_uncovered_m``, ``road_covered_m_<kind>`` and
         ``road_covered_pct_<kind>`` (metres of road; the shares are NaN for a unit without roads).
+        With buildings also ``building_m2`` (area inside buildings), ``open_m2`` (``area_m2``
+        minus it) and ``covered_open_pct`` (``covered_m2`` in percent of ``open_m2``; NaN for a
+        unit that is all buildings); ``covered_m2`` then never includes a building's interior.
     gaps
         The uncovered parts of every unit as polygons (one row per part of at least
         ``min_gap_area_m2``), index = ``gap_id``: ``gap_id, unit_code, unit_name, level,
@@ -74,7 +84,8 @@ class CoverageResult:
         ``min_street_gap_m``; empty without roads), index = ``gap_id``: ``gap_id, unit_code,
         unit_name, level, parent_code, road_id, name, highway, length_m``.
     footprints
-        The footprint of every counted model, index = model id: ``kind, name, status, area_m2``.
+        The footprint of every counted model, index = model id: ``kind, name, status, area_m2``
+        (with buildings: the visible footprint, outside buildings).
     level
         The level the figures are for.
     metric_crs
@@ -646,6 +657,7 @@ def compute_coverage(
     with_gaps: bool = True,
     roads: gpd.GeoDataFrame | None = None,
     with_street_gaps: bool = True,
+    buildings: gpd.GeoDataFrame | None = None,
 ) -> CoverageResult:
     """Coverage figures and gaps of every unit of one level, by area and (with roads) by street.
 
@@ -675,6 +687,14 @@ def compute_coverage(
         a geometry count for nothing.
     with_street_gaps
         With ``roads``: also build the uncovered stretches (figures are the same either way).
+    buildings
+        Building footprints (Polygons/MultiPolygons, any CRS, may overlap; e.g. the
+        ``buildings.geojson`` of ``geo-antt osm convert``). The footprints of kinds whose layer
+        file says ``occluded = true`` become what their model sees without looking through a
+        building (:func:`geo_antt.visibility.visible_footprints`); no footprint covers the inside
+        of a building; gaps leave buildings out; ``units`` gains ``building_m2``, ``open_m2``
+        and ``covered_open_pct``. A model standing inside a building is warned about (its
+        building does not hide anything from it). Street figures use the visible footprints.
 
     Returns
     -------
@@ -683,9 +703,10 @@ def compute_coverage(
     Raises
     ------
     ValidationError
-        A road geometry that is not a line (the rows are named by index).
+        A road geometry that is not a line, a building geometry that is not a polygon (the rows
+        are named by index).
     CRSError
-        ``roads`` without a CRS.
+        ``roads`` or ``buildings`` without a CRS.
     """
     specs = specs or load_layer_specs(settings.layers_dir)
     level = choose_level(units, level)
@@ -718,6 +739,11 @@ def compute_coverage(
     else:
         fp = gpd.GeoDataFrame({"kind": [], "status": [], "area_m2": []}, geometry=[], crs=crs)
     lap("footprints")
+    bpieces = None
+    if buildings is not None:
+        bpieces = dissolve_overlaps(_building_polygons(buildings, crs))
+        fp = _visible(fp, models_m, bpieces, specs)
+        lap("visibility")
 
     fig = pd.DataFrame(index=target.index)
     fig["unit_code"] = target.index.astype(str)
@@ -739,10 +765,18 @@ def compute_coverage(
         sub, sub_piece = kind_pieces[kind]
         fig[f"covered_m2_{kind}"] = _covered_area_of_subpieces(ug, sub, sub_piece, pairs, len(all_pieces))
     lap("coverage")
+    building_area = np.zeros(len(ug))
+    if bpieces is not None:
+        bpairs = _unit_piece_pairs(ug, bpieces)
+        building_area = np.minimum(covered_area(ug, bpieces, pairs=bpairs), unit_area)
+    lap("coverage")
     raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs) if with_gaps else None
+    if raw_gaps is not None and bpieces is not None:
+        _subtract(raw_gaps, bpairs.unit, bpieces[bpairs.piece])  # gaps are open area only
     lap("gaps")
+    open_area = unit_area - building_area
     if raw_gaps is not None:
-        covered = np.clip(unit_area - shapely.area(raw_gaps), 0.0, None)
+        covered = np.clip(open_area - shapely.area(raw_gaps), 0.0, None)
     else:
         covered = covered_area(ug, all_pieces, pairs=pairs)
     fig["covered_m2"] = covered
@@ -751,6 +785,12 @@ def compute_coverage(
         for kind in kinds_sp:
             fig[f"covered_pct_{kind}"] = np.where(unit_area > 0, 100.0 * fig[f"covered_m2_{kind}"] / unit_area, 0.0)
     fig["uncovered_m2"] = np.maximum(unit_area - covered, 0.0)
+    if bpieces is not None:
+        fig["building_m2"] = building_area
+        fig["open_m2"] = open_area
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fig["covered_open_pct"] = np.where(open_area > 0, 100.0 * np.minimum(covered, open_area) / np.where(open_area > 0, open_area, 1.0), np.nan)
+        fig["uncovered_m2"] = np.maximum(open_area - covered, 0.0)
     lap("coverage")
     street_gaps = None
     if roads is not None:
@@ -781,6 +821,65 @@ def compute_coverage(
         units=out_units, gaps_m=gaps, footprints_m=fp_out, level=level, metric_crs=crs, timings=timings,
         street_gaps_m=street_gaps,
     )
+
+
+_POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
+
+
+def _building_polygons(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
+    """The building polygons that have a geometry, in the metric CRS (valid: repaired)."""
+    if not isinstance(buildings, gpd.GeoDataFrame):
+        msg = f"'buildings' should be a GeoDataFrame, got {type(buildings).__name__}"
+        raise TypeError(msg)
+    if buildings.crs is None:
+        raise CRSError("buildings have no CRS: say which one they are in (e.g. EPSG:4326)")
+    geoms = np.asarray(buildings.geometry.to_numpy(), dtype=object)
+    has = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    bad = np.flatnonzero(has & ~np.isin(shapely.get_type_id(geoms), _POLYGON_TYPES))
+    if bad.size:
+        raise ValidationError(
+            [
+                Problem("buildings", int(i) + 1, "geometry", str(buildings.index[i]), f"building geometry must be a Polygon or MultiPolygon, got {geoms[i].geom_type}")
+                for i in bad[:50]
+            ]
+        )
+    kept = buildings.iloc[np.flatnonzero(has)]
+    if not len(kept):
+        return np.array([], dtype=object)
+    out = np.asarray(project(kept[[kept.geometry.name]], crs).geometry.to_numpy(), dtype=object)
+    broken = ~_threaded(shapely.is_valid, out, min_chunk=4096)
+    if broken.any():  # reprojection may make a thin polygon self-touching: keep its polygonal part
+        fixed = shapely.make_valid(out[broken])
+        parts = shapely.get_parts(fixed)
+        poly = np.isin(shapely.get_type_id(parts), _POLYGON_TYPES)
+        out = np.concatenate([out[~broken], parts[poly]])
+    return out
+
+
+def _visible(fp: gpd.GeoDataFrame, models_m: gpd.GeoDataFrame, bpieces: np.ndarray, specs: Mapping[str, LayerSpec]) -> gpd.GeoDataFrame:
+    """The footprints frame with visible footprints (occluded kinds) and no building interiors
+    (every kind); warns about the models standing inside a building."""
+    if not len(fp):
+        return fp
+    pos = models_m.geometry.loc[fp.index].to_numpy()
+    is_pt = shapely.get_type_id(pos) == 0
+    x = np.where(is_pt, shapely.get_x(pos), np.nan)
+    y = np.where(is_pt, shapely.get_y(pos), np.nan)
+    occluded = fp["kind"].map({k: s.occluded for k, s in specs.items()}).fillna(False).to_numpy(dtype=bool)
+    vis = visible_footprints(fp.geometry.to_numpy(), x, y, bpieces, occluded=occluded)
+    if vis.inside.any():
+        ids = [str(i) for i in fp.index[vis.inside]]
+        more = f" and {len(ids) - 20} more" if len(ids) > 20 else ""
+        warnings.warn(
+            f"{len(ids)} model(s) stand inside a building, usually a mounting error (that building does not hide "
+            f"anything from them; its inside is not covered): {', '.join(ids[:20])}{more}",
+            UserWarning,
+            stacklevel=3,
+        )
+    out = fp.copy()
+    out = out.set_geometry(gpd.GeoSeries(vis.geoms, index=fp.index, crs=fp.crs))
+    out["area_m2"] = shapely.area(vis.geoms)
+    return out
 
 
 def _gap_frame(fig: pd.DataFrame, gaps: np.ndarray, crs: CRS, min_area_m2: float) -> gpd.GeoDataFrame:
