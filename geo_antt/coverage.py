@@ -17,7 +17,8 @@ The computation follows the fast path measured in DESIGN.md:
    the pieces, and the uncovered stretches are the stretches minus their pieces;
 6. with a building layer, the footprints of the kinds their layer file declares ``occluded``
    are replaced by their visible footprints (:mod:`geo_antt.visibility`) before step 2, every
-   footprint loses the area inside buildings, and the buildings are cut out of the gaps: area
+   footprint loses the area inside buildings, and the gaps are the units minus the disjoint
+   union of the pieces and the buildings (step 4 on that union): area
    inside a building is never covered, and ``open_m2`` (the unit outside buildings) and
    ``covered_open_pct`` join the figures.
 
@@ -192,6 +193,12 @@ def dissolve_overlaps(geoms: np.ndarray, *, return_index: bool = False):
     if n == 0:
         return (geoms, np.array([], dtype=np.int64)) if return_index else geoms
     left, right = _overlap_pairs(geoms)
+    return _merge_pairs(geoms, left, right, return_index=return_index)
+
+
+def _merge_pairs(geoms: np.ndarray, left: np.ndarray, right: np.ndarray, *, return_index: bool = False):
+    """:func:`dissolve_overlaps` given the pairs of ``geoms`` that intersect."""
+    n = len(geoms)
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
     ncomp, label = connected_components(graph, directed=False)
     sizes = np.bincount(label, minlength=ncomp)
@@ -765,20 +772,28 @@ def compute_coverage(
         sub, sub_piece = kind_pieces[kind]
         fig[f"covered_m2_{kind}"] = _covered_area_of_subpieces(ug, sub, sub_piece, pairs, len(all_pieces))
     lap("coverage")
+    raw_gaps = None
+    if with_gaps and bpieces is not None and len(bpieces):
+        # gaps are open area only: the buildings join the pieces they touch (a visible footprint
+        # ends on the walls) into disjoint blocked pieces, most of them then simple holes
+        raw_gaps = unit_gaps(ug, _blocked_pieces(all_pieces, bpieces))
+    elif with_gaps:
+        raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs)
+    lap("gaps")
     building_area = np.zeros(len(ug))
     if bpieces is not None:
-        bpairs = _unit_piece_pairs(ug, bpieces)
-        building_area = np.minimum(covered_area(ug, bpieces, pairs=bpairs), unit_area)
-    lap("coverage")
-    raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs) if with_gaps else None
-    if raw_gaps is not None and bpieces is not None:
-        _subtract(raw_gaps, bpairs.unit, bpieces[bpairs.piece])  # gaps are open area only
-    lap("gaps")
-    open_area = unit_area - building_area
-    if raw_gaps is not None:
-        covered = np.clip(open_area - shapely.area(raw_gaps), 0.0, None)
+        # the pieces never cover a building's inside: with gaps, the buildings are what the
+        # blocked pieces hold beyond the covered area; without, their own area in each unit
+        covered = covered_area(ug, all_pieces, pairs=pairs)
+        if raw_gaps is not None:
+            building_area = np.clip(unit_area - shapely.area(raw_gaps) - covered, 0.0, None)
+        else:
+            building_area = np.minimum(covered_area(ug, bpieces), unit_area)
+    elif raw_gaps is not None:
+        covered = np.clip(unit_area - shapely.area(raw_gaps), 0.0, None)
     else:
         covered = covered_area(ug, all_pieces, pairs=pairs)
+    open_area = unit_area - building_area
     fig["covered_m2"] = covered
     with np.errstate(invalid="ignore", divide="ignore"):
         fig["covered_pct"] = np.where(unit_area > 0, 100.0 * covered / unit_area, 0.0)
@@ -824,6 +839,17 @@ def compute_coverage(
 
 
 _POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
+
+
+def _blocked_pieces(pieces: np.ndarray, bpieces: np.ndarray) -> np.ndarray:
+    """The disjoint union of disjoint footprint pieces and disjoint buildings: each building is
+    merged with the pieces it touches (a visible footprint ends on the walls it sees), found by
+    one STRtree query of the pieces against the buildings."""
+    both = np.concatenate([pieces, bpieces])
+    if len(pieces) == 0:
+        return both
+    p, b = shapely.STRtree(bpieces).query(pieces, predicate="intersects")
+    return _merge_pairs(both, p, len(pieces) + b)
 
 
 def _building_polygons(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:

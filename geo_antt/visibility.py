@@ -214,6 +214,9 @@ def visible_footprints(
     on_pair = pair_flags("touches")
     inside[fi[in_pair]] = True
     shadow_pair = occ[fi] & ~in_pair
+    # only the candidate buildings' walls and polygons are needed: renumber them
+    used, bj = np.unique(bj, return_inverse=True)
+    b, nb = b[used], len(used)
     e = _edges(b)
     fb = shapely.bounds(fp)
     # reach: twice the farthest corner of the footprint's box from the viewpoint
