@@ -58,6 +58,8 @@ __all__ = [
     "covered_area",
     "unit_gaps",
     "choose_level",
+    "building_pieces",
+    "occluded_footprints",
 ]
 
 class CoverageResult:
@@ -748,8 +750,8 @@ def compute_coverage(
     lap("footprints")
     bpieces = None
     if buildings is not None:
-        bpieces = dissolve_overlaps(_building_polygons(buildings, crs))
-        fp = _visible(fp, models_m, bpieces, specs)
+        bpieces = building_pieces(buildings, crs)
+        fp = occluded_footprints(fp, models_m, bpieces, specs=specs)
         lap("visibility")
 
     fig = pd.DataFrame(index=target.index)
@@ -882,9 +884,55 @@ def _building_polygons(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
     return out
 
 
-def _visible(fp: gpd.GeoDataFrame, models_m: gpd.GeoDataFrame, bpieces: np.ndarray, specs: Mapping[str, LayerSpec]) -> gpd.GeoDataFrame:
-    """The footprints frame with visible footprints (occluded kinds) and no building interiors
-    (every kind); warns about the models standing inside a building."""
+def building_pieces(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
+    """Building footprints as disjoint polygons in a metric CRS (overlapping buildings merged).
+
+    Parameters
+    ----------
+    buildings
+        Polygons/MultiPolygons, any CRS (rows without a geometry are left out).
+    crs
+        The metric CRS to compute in (metres).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pairwise disjoint Polygons/MultiPolygons (:func:`dissolve_overlaps`).
+
+    Raises
+    ------
+    ValidationError
+        A geometry that is not polygonal (the rows are named by index).
+    CRSError
+        ``buildings`` without a CRS.
+    """
+    return dissolve_overlaps(_building_polygons(buildings, crs))
+
+
+def occluded_footprints(
+    fp: gpd.GeoDataFrame, models_m: gpd.GeoDataFrame, bpieces: np.ndarray, *, specs: Mapping[str, LayerSpec]
+) -> gpd.GeoDataFrame:
+    """Footprints cut by the buildings: visible footprints for the kinds whose layer file says
+    ``occluded = true``, and no building interiors for any kind.
+
+    Parameters
+    ----------
+    fp
+        Footprints frame of :func:`geo_antt.footprints.footprints` (metric CRS, index = model id).
+    models_m
+        The models (same CRS): the position of each footprint's model is its viewpoint (a model
+        placed by a line has none: its footprint only loses the building interiors).
+    bpieces
+        Disjoint building polygons, same CRS (:func:`building_pieces`).
+    specs
+        Layer specs by kind.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``fp`` with the new geometry and ``area_m2`` (m²). A model standing inside a building is
+        warned about (``UserWarning`` naming the ids).
+    """
     if not len(fp):
         return fp
     pos = models_m.geometry.loc[fp.index].to_numpy()

@@ -350,3 +350,29 @@ def _utm():
     from geo_antt.config import Settings
 
     return Settings(metric_crs="EPSG:32648")
+
+
+# -- placement with buildings -------------------------------------------------------------------
+
+
+def test_plan_judges_candidates_by_what_they_see(square_hamlet) -> None:
+    from geo_antt.placement import plan_sites
+
+    units = square_hamlet.to_crs(4326)
+    models = make_models([lamp("l0", 190, 90, r=5.0)]).to_crs(4326)
+    # two poles facing east: P0 has a house 5 m in front of it, P1 an open street; P2 stands
+    # inside a house and is no site at all
+    poles = gpd.GeoDataFrame(geometry=[Point(X0 + 10, Y0 + 20), Point(X0 + 10, Y0 + 70), Point(X0 + 150, Y0 + 30)],
+                             crs=32648, index=["P0", "P1", "P2"]).to_crs(4326)
+    b = houses((15, 5, 40, 35), (140, 20, 160, 40))
+    res = plan_sites(units, models, kind="camera", count=1, candidates=poles, range_m=25.0, directions_deg=[90.0], buildings=b)
+    assert res.sites["site_id"].tolist() == ["P1"]
+    full = math.pi * 25**2 / 4
+    assert res.objective == pytest.approx(full, rel=0.01)
+    # with the house, P0 alone sees far less than a whole sector, and P2 is never proposed
+    two = plan_sites(units, models, kind="camera", count=3, candidates=poles, range_m=25.0, directions_deg=[90.0], buildings=b)
+    gains = dict(zip(two.sites["site_id"], two.sites["gain_m2"]))
+    assert "P2" not in gains and gains["P0"] < 0.5 * full
+    # the before/after figures are the occluded engine's
+    assert "open_m2" in two.after.columns
+    assert float(two.after["covered_m2"].sum() - two.before["covered_m2"].sum()) == pytest.approx(two.objective, rel=1e-4)

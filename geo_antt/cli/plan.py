@@ -59,6 +59,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--radius-m", type=float, help="radius of lights/checkpoints, metres")
     p.add_argument("--directions", type=int, metavar="N", help="camera directions tried per site (default 8)")
     p.add_argument("--time-limit", type=float, default=300.0, metavar="SECONDS", help="exact solver time limit")
+    p.add_argument("--buildings", metavar="FILE",
+                   help="building footprints (Polygons, any CRS): candidates are judged by what they see without looking "
+                        "through walls, sites inside buildings are left out, building interiors are no demand")
     p.add_argument("--out", metavar="FILE", help="write the proposed sites and their footprints (GeoJSON)")
     p.add_argument("--table", metavar="FILE", help="write the before/after table per hamlet (CSV)")
     p.add_argument("--json", action="store_true", help="print the result summary as JSON")
@@ -93,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
     demand = read_layer(args.demand) if args.demand else None
     if args.weight_column and demand is None:
         raise GeoAnttError("--weight-column needs --demand FILE")
+    buildings = None
+    if args.buildings:
+        from ..io.features import read_buildings
+
+        buildings = read_buildings(args.buildings, crs=getattr(args, "input_crs", None))
     res = plan_sites(
         area,
         models,
@@ -111,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         radius_m=args.radius_m,
         n_directions=args.directions,
         time_limit_s=args.time_limit,
+        buildings=buildings,
     )
     if args.out:
         write_atomic(args.out, json.dumps(sites_feature_collection(res), ensure_ascii=False))
