@@ -11,6 +11,10 @@ Method, for footprints and buildings in one metric CRS (metres):
    twice the footprint's reach, with a middle vertex on the bisector so that the far side stays
    outside the footprint even for a wall seen under nearly 180 degrees. All shadows of all
    candidate edges are built at once from coordinate arrays (``shapely.polygons``);
+   A convex building seen from outside (most buildings) takes a faster, equally exact path: its
+   hidden region (the building and its shadow) is convex, so it is the convex hull of the
+   building's vertices, their projections and the far point on the bisector of its angular
+   extent: one polygon per (footprint, building) pair instead of a shadow per wall;
 3. per footprint, the shadows and the candidate buildings themselves (area inside buildings is
    never covered) are gathered into one multipolygon (``shapely.multipolygons(..., indices=)``),
    resolved into their union by a vectorised ``buffer(0)`` (checked against the parts' areas,
@@ -132,6 +136,38 @@ def _shadows(
     return shapely.polygons(ring), pair
 
 
+def _hull_shadows(vx: np.ndarray, vy: np.ndarray, reach: np.ndarray, e: _Edges, bld: np.ndarray) -> np.ndarray:
+    """Hidden region of each *convex* building ``bld[i]`` seen from outside it at
+    ``(vx[i], vy[i])``: the building and its shadow at once, as the convex hull of its vertices,
+    their projections away from the viewpoint out to ``max(reach[i], 2 * their distance)``
+    metres and a point that far on the bisector of the building's angular extent (so that the
+    hull's far side stays outside the footprint). The shadow of a convex building is convex and
+    those are its vertices, so this is exact."""
+    cnt = e.count[bld]
+    first = np.cumsum(cnt) - cnt
+    pair = np.repeat(np.arange(len(bld)), cnt)
+    k = e.start[bld][pair] + np.arange(len(pair)) - first[pair]
+    px, py = e.x0[k] - vx[pair], e.y0[k] - vy[pair]  # vertices relative to the viewpoint
+    d = np.hypot(px, py)
+    far = np.maximum(reach, 2.0 * np.maximum.reduceat(d, first))
+    # angular extent around the direction of the vertices' mean (inside the building)
+    cx = np.add.reduceat(px, first) / cnt
+    cy = np.add.reduceat(py, first) / cnt
+    ang = np.arctan2(cx[pair] * py - cy[pair] * px, cx[pair] * px + cy[pair] * py)
+    mid = np.arctan2(cy, cx) + (np.minimum.reduceat(ang, first) + np.maximum.reduceat(ang, first)) / 2.0
+    f = far[pair] / d
+    pts = np.concatenate([
+        np.column_stack([e.x0[k], e.y0[k]]),
+        np.column_stack([vx[pair] + f * px, vy[pair] + f * py]),
+        np.column_stack([vx + far * np.cos(mid), vy + far * np.sin(mid)]),
+    ])
+    owner = np.concatenate([pair, pair, np.arange(len(bld))])
+    srt = np.argsort(owner, kind="stable")
+    # the hull of each pair's points, read from a line through them (built from the coordinate
+    # array at once: no point objects)
+    return shapely.convex_hull(shapely.linestrings(pts[srt], indices=owner[srt]))
+
+
 def _union_groups(parts: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     """Union of the overlapping ``parts`` of each group (``group`` sorted, every group present):
     one vectorised ``buffer(0)`` of each group's multipolygon, checked against the parts'
@@ -224,6 +260,9 @@ def visible_footprints(
         rx = np.maximum(np.abs(fb[:, 0] - x), np.abs(fb[:, 2] - x))
         ry = np.maximum(np.abs(fb[:, 1] - y), np.abs(fb[:, 3] - y))
     reach = 2.0 * np.hypot(rx, ry)
+    # convex buildings (most): one hull gives the building and its shadow together
+    convex = (shapely.get_type_id(b) == 3) & (shapely.get_num_interior_rings(b) == 0)
+    convex[convex] = shapely.area(shapely.convex_hull(b[convex])) <= shapely.area(b[convex]) * (1 + 1e-12)
     bparts, bpart_of = shapely.get_parts(b, return_index=True)
     bpart_start = np.searchsorted(bpart_of, np.arange(nb), side="left")
     bpart_count = np.searchsorted(bpart_of, np.arange(nb), side="right") - bpart_start
@@ -237,14 +276,18 @@ def visible_footprints(
     def chunk(a: int, c: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = pair_start[a], pair_stop[c - 1]
         f, j, sp, on = fi[lo:hi], bj[lo:hi], shadow_pair[lo:hi], on_pair[lo:hi]
-        s = np.flatnonzero(sp)
+        hull = sp & convex[j] & ~on
+        s = np.flatnonzero(sp & ~hull)
+        h = np.flatnonzero(hull)
         quads, qpair = _shadows(x[f[s]], y[f[s]], reach[f[s]], e, j[s], on[s])
-        # the buildings themselves (each of their polygons)
-        cnt = bpart_count[j]
-        bp_pair = np.repeat(np.arange(len(j)), cnt)
-        bp = bparts[bpart_start[j][bp_pair] + np.arange(len(bp_pair)) - np.repeat(np.cumsum(cnt) - cnt, cnt)]
-        parts = np.concatenate([quads, bp])
-        owner = np.concatenate([f[s][qpair], f[bp_pair]])
+        hulls = _hull_shadows(x[f[h]], y[f[h]], reach[f[h]], e, j[h]) if h.size else np.array([], dtype=object)
+        # the other buildings themselves (each of their polygons): interiors are never covered
+        rest = np.flatnonzero(~hull)
+        cnt = bpart_count[j[rest]]
+        bp_pair = rest[np.repeat(np.arange(len(rest)), cnt)]
+        bp = bparts[bpart_start[j[bp_pair]] + np.arange(len(bp_pair)) - np.repeat(np.cumsum(cnt) - cnt, cnt)]
+        parts = np.concatenate([quads, hulls, bp])
+        owner = np.concatenate([f[s][qpair], f[h], f[bp_pair]])
         srt = np.argsort(owner, kind="stable")
         groups, group = np.unique(owner[srt], return_inverse=True)
         hidden = _union_groups(parts[srt], group, len(groups))

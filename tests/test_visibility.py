@@ -113,6 +113,29 @@ def test_rows_not_occluded_or_without_a_viewpoint_only_lose_the_building_inside(
         assert g.area == pytest.approx(d[0].area - d[0].intersection(wall).area, rel=1e-9)
 
 
+def test_the_hull_of_a_convex_building_is_its_walls_shadows() -> None:
+    """The fast path for convex buildings (one hull) hides what the general one (a shadow per
+    facing wall, plus the building) hides."""
+    from geo_antt.visibility import _edges, _hull_shadows, _shadows
+
+    rng = np.random.default_rng(7)
+    blds = [shapely.affinity.rotate(box(-a, -b, a, b), rng.uniform(0, 180)) for a, b in rng.uniform(1, 15, (40, 2))]
+    blds = np.array([shapely.affinity.translate(g, *rng.uniform(-40, 40, 2)) for g in blds])
+    vx, vy = rng.uniform(-60, 60, 40), rng.uniform(-60, 60, 40)
+    out = ~shapely.intersects(blds, shapely.points(vx, vy))
+    blds, vx, vy = blds[out], vx[out], vy[out]
+    e = _edges(blds)
+    idx = np.arange(len(blds))
+    reach = np.full(len(blds), 300.0)
+    hulls = _hull_shadows(vx, vy, reach, e, idx)
+    quads, pair = _shadows(vx, vy, reach, e, idx, np.zeros(len(blds), dtype=bool))
+    disc = shapely.buffer(shapely.points(vx, vy), 150.0)  # compare within the reach
+    for i in idx:
+        walls = shapely.union_all(np.concatenate([quads[pair == i], [blds[i]]]))
+        a, b = shapely.intersection(walls, disc[i]), shapely.intersection(hulls[i], disc[i])
+        assert shapely.symmetric_difference(a, b).area < 1e-6 * a.area
+
+
 def test_wall_edges_put_the_building_on_the_left() -> None:
     seg, owner = wall_edges(np.array([box(0, 0, 1, 1), box(5, 5, 6, 6).difference(box(5.2, 5.2, 5.8, 5.8))]))
     assert owner.tolist() == [0] * 4 + [1] * 8
