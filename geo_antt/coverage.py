@@ -88,13 +88,15 @@ class CoverageResult:
         unit_name, level, parent_code, road_id, name, highway, length_m``.
     footprints
         The footprint of every counted model, index = model id: ``kind, name, status, area_m2``
-        (with buildings: the visible footprint, outside buildings).
+        (with buildings: the visible footprint, outside buildings; None for a model that sees
+        nothing, e.g. a camera facing the wall it hangs on).
     level
         The level the figures are for.
     metric_crs
         The CRS the areas were computed in (metres).
     timings
-        Seconds spent per stage (footprints, dissolve, coverage, gaps, streets, counts).
+        Seconds spent per stage (footprints, visibility, dissolve, coverage, gaps, streets,
+        counts).
     """
 
     def __init__(
@@ -833,6 +835,9 @@ def compute_coverage(
     fp_out = fp.copy()
     if "name" in models_m.columns and len(fp_out):
         fp_out.insert(1, "name", models_m.loc[fp_out.index, "name"].to_numpy())
+    blind = shapely.is_empty(fp_out.geometry.to_numpy())
+    if blind.any():  # a camera facing its wall sees nothing: no geometry (GeoJSON null), area 0
+        fp_out = fp_out.set_geometry(gpd.GeoSeries(np.where(blind, None, fp_out.geometry.to_numpy()), index=fp_out.index, crs=fp_out.crs))
     lap("gaps")
     return CoverageResult(
         units=out_units, gaps_m=gaps, footprints_m=fp_out, level=level, metric_crs=crs, timings=timings,

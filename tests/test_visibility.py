@@ -219,6 +219,16 @@ def test_streets_behind_a_building_are_not_covered(square_hamlet) -> None:
     assert u.loc["H1", "road_covered_m"] == pytest.approx(2 * math.sqrt(400 - 100), rel=5e-3)
 
 
+def test_a_camera_that_sees_nothing_has_no_footprint(square_hamlet, tmp_path: Path) -> None:
+    models = make_models([cam("blind", 50, 20, 0.0, fov=60.0, r=30.0), cam("c", 20, 20, 0.0, fov=60.0, r=30.0)])
+    res = compute_coverage(square_hamlet, models, buildings=houses((45, 20, 55, 40)))  # "blind" hangs on its wall
+    fp = res.footprints_metric
+    assert fp.geometry.isna().tolist() == [True, False] and fp.loc["blind", "area_m2"] == 0.0
+    assert res.units.loc["H1", "covered_m2"] == pytest.approx(fp.loc["c", "area_m2"])
+    io.write_layer(fp, tmp_path / "fp.geojson", make_valid=True)
+    assert '"geometry":null' in (tmp_path / "fp.geojson").read_text(encoding="utf-8")
+
+
 def test_buildings_are_checked(square_hamlet) -> None:
     models = make_models([lamp("l", 50, 20)])
     with pytest.raises(CRSError):
