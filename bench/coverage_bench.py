@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from geo_antt import io  # noqa: E402
 from geo_antt.coverage import compute_coverage  # noqa: E402
 from geo_antt.crs import to_metric  # noqa: E402
-from geo_antt.units import read_hamlets  # noqa: E402
+from geo_antt.io.hamlets import read_hamlets  # noqa: E402
 
 HANOI = ROOT.parent / "shared" / "data" / "national" / "hanoi_communes_2025.geojson"
 

@@ -14,7 +14,13 @@ The computation follows the fast path measured in DESIGN.md:
 5. with a road layer, the roads are clipped to the units once (STRtree, ``contains_properly`` on
    the prepared units, an intersection only for the roads crossing a border), and each unit's
    stretches of road are intersected with the same disjoint pieces: covered metres add up over
-   the pieces, and the uncovered stretches are the stretches minus their pieces.
+   the pieces, and the uncovered stretches are the stretches minus their pieces;
+6. with a building layer, the footprints of the kinds their layer file declares ``occluded``
+   are replaced by their visible footprints (:mod:`geo_antt.visibility`) before step 2, every
+   footprint loses the area inside buildings, and the gaps are the units minus the disjoint
+   union of the pieces and the buildings (step 4 on that union): area
+   inside a building is never covered, and ``open_m2`` (the unit outside buildings) and
+   ``covered_open_pct`` join the figures.
 
 Geometry work runs in shapely's vectorised functions, split over the machine's cores with
 threads (shapely releases the GIL); there is no Python loop over models x units.
@@ -23,6 +29,7 @@ threads (shapely releases the GIL); there is no Python loop over models x units.
 from __future__ import annotations
 
 import time
+import warnings
 from functools import cached_property
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +49,7 @@ from .crs import metric_crs_for, project, to_wgs84
 from .footprints import footprints as build_footprints
 from .layers import LayerSpec, load_layer_specs, spatial_kinds
 from .schema import COUNTING_STATUSES, UNIT_LEVELS
+from .visibility import visible_footprints
 
 __all__ = [
     "CoverageResult",
@@ -50,6 +58,8 @@ __all__ = [
     "covered_area",
     "unit_gaps",
     "choose_level",
+    "building_pieces",
+    "occluded_footprints",
 ]
 
 class CoverageResult:
@@ -65,6 +75,9 @@ class CoverageResult:
         covered, by area) and the unit polygon. With roads also ``road_m``, ``road_covered_m``,
         ``road_covered_pct``, ``road_uncovered_m``, ``road_covered_m_<kind>`` and
         ``road_covered_pct_<kind>`` (metres of road; the shares are NaN for a unit without roads).
+        With buildings also ``building_m2`` (area inside buildings), ``open_m2`` (``area_m2``
+        minus it) and ``covered_open_pct`` (``covered_m2`` in percent of ``open_m2``; NaN for a
+        unit that is all buildings); ``covered_m2`` then never includes a building's interior.
     gaps
         The uncovered parts of every unit as polygons (one row per part of at least
         ``min_gap_area_m2``), index = ``gap_id``: ``gap_id, unit_code, unit_name, level,
@@ -74,13 +87,16 @@ class CoverageResult:
         ``min_street_gap_m``; empty without roads), index = ``gap_id``: ``gap_id, unit_code,
         unit_name, level, parent_code, road_id, name, highway, length_m``.
     footprints
-        The footprint of every counted model, index = model id: ``kind, name, status, area_m2``.
+        The footprint of every counted model, index = model id: ``kind, name, status, area_m2``
+        (with buildings: the visible footprint, outside buildings; None for a model that sees
+        nothing, e.g. a camera facing the wall it hangs on).
     level
         The level the figures are for.
     metric_crs
         The CRS the areas were computed in (metres).
     timings
-        Seconds spent per stage (footprints, dissolve, coverage, gaps, streets, counts).
+        Seconds spent per stage (footprints, visibility, dissolve, coverage, gaps, streets,
+        counts).
     """
 
     def __init__(
@@ -181,6 +197,12 @@ def dissolve_overlaps(geoms: np.ndarray, *, return_index: bool = False):
     if n == 0:
         return (geoms, np.array([], dtype=np.int64)) if return_index else geoms
     left, right = _overlap_pairs(geoms)
+    return _merge_pairs(geoms, left, right, return_index=return_index)
+
+
+def _merge_pairs(geoms: np.ndarray, left: np.ndarray, right: np.ndarray, *, return_index: bool = False):
+    """:func:`dissolve_overlaps` given the pairs of ``geoms`` that intersect."""
+    n = len(geoms)
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
     ncomp, label = connected_components(graph, directed=False)
     sizes = np.bincount(label, minlength=ncomp)
@@ -646,6 +668,7 @@ def compute_coverage(
     with_gaps: bool = True,
     roads: gpd.GeoDataFrame | None = None,
     with_street_gaps: bool = True,
+    buildings: gpd.GeoDataFrame | None = None,
 ) -> CoverageResult:
     """Coverage figures and gaps of every unit of one level, by area and (with roads) by street.
 
@@ -675,6 +698,14 @@ def compute_coverage(
         a geometry count for nothing.
     with_street_gaps
         With ``roads``: also build the uncovered stretches (figures are the same either way).
+    buildings
+        Building footprints (Polygons/MultiPolygons, any CRS, may overlap; e.g. the
+        ``buildings.geojson`` of ``geo-antt osm convert``). The footprints of kinds whose layer
+        file says ``occluded = true`` become what their model sees without looking through a
+        building (:func:`geo_antt.visibility.visible_footprints`); no footprint covers the inside
+        of a building; gaps leave buildings out; ``units`` gains ``building_m2``, ``open_m2``
+        and ``covered_open_pct``. A model standing inside a building is warned about (its
+        building does not hide anything from it). Street figures use the visible footprints.
 
     Returns
     -------
@@ -683,9 +714,10 @@ def compute_coverage(
     Raises
     ------
     ValidationError
-        A road geometry that is not a line (the rows are named by index).
+        A road geometry that is not a line, a building geometry that is not a polygon (the rows
+        are named by index).
     CRSError
-        ``roads`` without a CRS.
+        ``roads`` or ``buildings`` without a CRS.
     """
     specs = specs or load_layer_specs(settings.layers_dir)
     level = choose_level(units, level)
@@ -718,6 +750,11 @@ def compute_coverage(
     else:
         fp = gpd.GeoDataFrame({"kind": [], "status": [], "area_m2": []}, geometry=[], crs=crs)
     lap("footprints")
+    bpieces = None
+    if buildings is not None:
+        bpieces = building_pieces(buildings, crs)
+        fp = occluded_footprints(fp, models_m, bpieces, specs=specs)
+        lap("visibility")
 
     fig = pd.DataFrame(index=target.index)
     fig["unit_code"] = target.index.astype(str)
@@ -739,18 +776,40 @@ def compute_coverage(
         sub, sub_piece = kind_pieces[kind]
         fig[f"covered_m2_{kind}"] = _covered_area_of_subpieces(ug, sub, sub_piece, pairs, len(all_pieces))
     lap("coverage")
-    raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs) if with_gaps else None
+    raw_gaps = None
+    if with_gaps and bpieces is not None and len(bpieces):
+        # gaps are open area only: the buildings join the pieces they touch (a visible footprint
+        # ends on the walls) into disjoint blocked pieces, most of them then simple holes
+        raw_gaps = unit_gaps(ug, _blocked_pieces(all_pieces, bpieces))
+    elif with_gaps:
+        raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs)
     lap("gaps")
-    if raw_gaps is not None:
+    building_area = np.zeros(len(ug))
+    if bpieces is not None:
+        # the pieces never cover a building's inside: with gaps, the buildings are what the
+        # blocked pieces hold beyond the covered area; without, their own area in each unit
+        covered = covered_area(ug, all_pieces, pairs=pairs)
+        if raw_gaps is not None:
+            building_area = np.clip(unit_area - shapely.area(raw_gaps) - covered, 0.0, None)
+        else:
+            building_area = np.minimum(covered_area(ug, bpieces), unit_area)
+    elif raw_gaps is not None:
         covered = np.clip(unit_area - shapely.area(raw_gaps), 0.0, None)
     else:
         covered = covered_area(ug, all_pieces, pairs=pairs)
+    open_area = unit_area - building_area
     fig["covered_m2"] = covered
     with np.errstate(invalid="ignore", divide="ignore"):
         fig["covered_pct"] = np.where(unit_area > 0, 100.0 * covered / unit_area, 0.0)
         for kind in kinds_sp:
             fig[f"covered_pct_{kind}"] = np.where(unit_area > 0, 100.0 * fig[f"covered_m2_{kind}"] / unit_area, 0.0)
     fig["uncovered_m2"] = np.maximum(unit_area - covered, 0.0)
+    if bpieces is not None:
+        fig["building_m2"] = building_area
+        fig["open_m2"] = open_area
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fig["covered_open_pct"] = np.where(open_area > 0, 100.0 * np.minimum(covered, open_area) / np.where(open_area > 0, open_area, 1.0), np.nan)
+        fig["uncovered_m2"] = np.maximum(open_area - covered, 0.0)
     lap("coverage")
     street_gaps = None
     if roads is not None:
@@ -776,11 +835,130 @@ def compute_coverage(
     fp_out = fp.copy()
     if "name" in models_m.columns and len(fp_out):
         fp_out.insert(1, "name", models_m.loc[fp_out.index, "name"].to_numpy())
+    blind = shapely.is_empty(fp_out.geometry.to_numpy())
+    if blind.any():  # a camera facing its wall sees nothing: no geometry (GeoJSON null), area 0
+        fp_out = fp_out.set_geometry(gpd.GeoSeries(np.where(blind, None, fp_out.geometry.to_numpy()), index=fp_out.index, crs=fp_out.crs))
     lap("gaps")
     return CoverageResult(
         units=out_units, gaps_m=gaps, footprints_m=fp_out, level=level, metric_crs=crs, timings=timings,
         street_gaps_m=street_gaps,
     )
+
+
+_POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
+
+
+def _blocked_pieces(pieces: np.ndarray, bpieces: np.ndarray) -> np.ndarray:
+    """The disjoint union of disjoint footprint pieces and disjoint buildings: each building is
+    merged with the pieces it touches (a visible footprint ends on the walls it sees), found by
+    one STRtree query of the pieces against the buildings."""
+    both = np.concatenate([pieces, bpieces])
+    if len(pieces) == 0:
+        return both
+    p, b = shapely.STRtree(bpieces).query(pieces, predicate="intersects")
+    return _merge_pairs(both, p, len(pieces) + b)
+
+
+def _building_polygons(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
+    """The building polygons that have a geometry, in the metric CRS (valid: repaired)."""
+    if not isinstance(buildings, gpd.GeoDataFrame):
+        msg = f"'buildings' should be a GeoDataFrame, got {type(buildings).__name__}"
+        raise TypeError(msg)
+    if buildings.crs is None:
+        raise CRSError("buildings have no CRS: say which one they are in (e.g. EPSG:4326)")
+    geoms = np.asarray(buildings.geometry.to_numpy(), dtype=object)
+    has = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    bad = np.flatnonzero(has & ~np.isin(shapely.get_type_id(geoms), _POLYGON_TYPES))
+    if bad.size:
+        raise ValidationError(
+            [
+                Problem("buildings", int(i) + 1, "geometry", str(buildings.index[i]), f"building geometry must be a Polygon or MultiPolygon, got {geoms[i].geom_type}")
+                for i in bad[:50]
+            ]
+        )
+    kept = buildings.iloc[np.flatnonzero(has)]
+    if not len(kept):
+        return np.array([], dtype=object)
+    out = np.asarray(project(kept[[kept.geometry.name]], crs).geometry.to_numpy(), dtype=object)
+    broken = ~_threaded(shapely.is_valid, out, min_chunk=4096)
+    if broken.any():  # reprojection may make a thin polygon self-touching: keep its polygonal part
+        fixed = shapely.make_valid(out[broken])
+        parts = shapely.get_parts(fixed)
+        poly = np.isin(shapely.get_type_id(parts), _POLYGON_TYPES)
+        out = np.concatenate([out[~broken], parts[poly]])
+    return out
+
+
+def building_pieces(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
+    """Building footprints as disjoint polygons in a metric CRS (overlapping buildings merged).
+
+    Parameters
+    ----------
+    buildings
+        Polygons/MultiPolygons, any CRS (rows without a geometry are left out).
+    crs
+        The metric CRS to compute in (metres).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pairwise disjoint Polygons/MultiPolygons (:func:`dissolve_overlaps`).
+
+    Raises
+    ------
+    ValidationError
+        A geometry that is not polygonal (the rows are named by index).
+    CRSError
+        ``buildings`` without a CRS.
+    """
+    return dissolve_overlaps(_building_polygons(buildings, crs))
+
+
+def occluded_footprints(
+    fp: gpd.GeoDataFrame, models_m: gpd.GeoDataFrame, bpieces: np.ndarray, *, specs: Mapping[str, LayerSpec]
+) -> gpd.GeoDataFrame:
+    """Footprints cut by the buildings: visible footprints for the kinds whose layer file says
+    ``occluded = true``, and no building interiors for any kind.
+
+    Parameters
+    ----------
+    fp
+        Footprints frame of :func:`geo_antt.footprints.footprints` (metric CRS, index = model id).
+    models_m
+        The models (same CRS): the position of each footprint's model is its viewpoint (a model
+        placed by a line has none: its footprint only loses the building interiors).
+    bpieces
+        Disjoint building polygons, same CRS (:func:`building_pieces`).
+    specs
+        Layer specs by kind.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``fp`` with the new geometry and ``area_m2`` (m²). A model standing inside a building is
+        warned about (``UserWarning`` naming the ids).
+    """
+    if not len(fp):
+        return fp
+    pos = models_m.geometry.loc[fp.index].to_numpy()
+    is_pt = shapely.get_type_id(pos) == 0
+    x = np.where(is_pt, shapely.get_x(pos), np.nan)
+    y = np.where(is_pt, shapely.get_y(pos), np.nan)
+    occluded = fp["kind"].map({k: s.occluded for k, s in specs.items()}).fillna(False).to_numpy(dtype=bool)
+    vis = visible_footprints(fp.geometry.to_numpy(), x, y, bpieces, occluded=occluded)
+    if vis.inside.any():
+        ids = [str(i) for i in fp.index[vis.inside]]
+        more = f" and {len(ids) - 20} more" if len(ids) > 20 else ""
+        warnings.warn(
+            f"{len(ids)} model(s) stand inside a building, usually a mounting error (that building does not hide "
+            f"anything from them; its inside is not covered): {', '.join(ids[:20])}{more}",
+            UserWarning,
+            stacklevel=3,
+        )
+    out = fp.copy()
+    out = out.set_geometry(gpd.GeoSeries(vis.geoms, index=fp.index, crs=fp.crs))
+    out["area_m2"] = shapely.area(vis.geoms)
+    return out
 
 
 def _gap_frame(fig: pd.DataFrame, gaps: np.ndarray, crs: CRS, min_area_m2: float) -> gpd.GeoDataFrame:

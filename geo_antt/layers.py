@@ -1,5 +1,5 @@
-"""Layer specs: one TOML file per model kind in ``layers/`` (title, footprint rule, defaults,
-bounds, style, popup fields). Adding a model kind is adding a file.
+"""Layer specs: one TOML file per model kind in ``layers/`` (title, footprint rule and whether
+buildings occlude it, defaults, bounds, style, popup fields). Adding a model kind is adding a file.
 
 ``[bounds]`` gives the plausible range ``[low, high]`` of each parameter (``range_m``,
 ``radius_m``, ``height_m`` in metres, ``fov_deg`` in degrees); a parameter a file does not bound
@@ -66,6 +66,8 @@ MAX_DIRECTIONS = 8
 class LayerSpec:
     """One model kind: how its footprint is built and how it is drawn.
 
+    ``occluded``: buildings hide what lies behind them from this kind (``[footprint]
+    occluded`` of the file; cameras and lighting: true, a checkpoint's watch: false).
     ``defaults`` holds default parameters in their units (``fov_deg`` degrees, ``range_m``,
     ``radius_m`` and ``height_m`` metres); ``bounds`` the allowed ``(low, high)`` of each (both
     included), :data:`DEFAULT_BOUNDS` where the file gives none.
@@ -77,6 +79,7 @@ class LayerSpec:
     title_en: str
     aliases: tuple[str, ...]
     footprint: str
+    occluded: bool = False
     defaults: Mapping[str, float] = field(default_factory=dict)
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=lambda: DEFAULT_BOUNDS)
     color: str = "#555555"
@@ -98,6 +101,9 @@ def _parse(path: Path) -> LayerSpec:
         rule = d.get("footprint", {}).get("rule", "none")
         if rule not in FOOTPRINT_RULES:
             raise GeoAnttError(f"{path}: footprint.rule must be one of {FOOTPRINT_RULES}, got {rule!r}")
+        occluded = d.get("footprint", {}).get("occluded", False)
+        if not isinstance(occluded, bool):
+            raise GeoAnttError(f"{path}: footprint.occluded must be true or false, got {occluded!r}")
         title = d["title"]
         defaults = {k: float(v) for k, v in d.get("defaults", {}).items()}
         bounds = _bounds(path, d.get("bounds", {}), defaults)
@@ -108,6 +114,7 @@ def _parse(path: Path) -> LayerSpec:
             title_en=title["en"],
             aliases=tuple(fold(a) for a in d.get("aliases", ())),
             footprint=rule,
+            occluded=occluded,
             defaults=MappingProxyType(defaults),
             bounds=bounds,
             color=d.get("style", {}).get("color", "#555555"),

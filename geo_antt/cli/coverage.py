@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 
-from .inputs import add_input_arguments, add_roads_argument, load_inputs_with_roads
+from .inputs import add_buildings_argument, add_input_arguments, add_roads_argument, load_inputs_with_features
 from .._errors import GeoAnttError
 from ..config import DEFAULT_SETTINGS
 from .. import io
@@ -36,6 +36,12 @@ With --roads (road centre lines, e.g. the roads.geojson of geo-antt osm convert;
 footprints (road_m, road_covered_m, road_covered_pct and per kind), units are ranked by the
 covered share of their streets, and --street-gaps writes the uncovered stretches of road.
 
+With --buildings (building footprints, e.g. the buildings.geojson of geo-antt osm convert; or
+the buildings a --data dataset lists), cameras and lights see only what a straight line from
+them reaches without crossing a building (the kinds whose layer file says occluded = true),
+the inside of buildings is never covered, and every unit also gets building_m2, open_m2 (its
+area outside buildings) and covered_open_pct (covered share of the open area).
+
 Outputs are RFC 7946 GeoJSON (WGS84, 7 decimals) or GeoPackage when the name ends in .gpkg.
 """
 
@@ -47,6 +53,7 @@ examples:
   geo-antt coverage --boundaries xa.gpkg --models mo_hinh.csv --level commune \\
                     --crs EPSG:3405 --out xa.gpkg
   geo-antt coverage --roads roads.geojson --out hamlets.geojson --street-gaps streets.geojson
+  geo-antt coverage --buildings buildings.geojson --out hamlets.geojson --gaps gaps.geojson
 """
 
 
@@ -65,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          default=DEFAULT_SETTINGS.min_street_gap_m,
                          help=f"leave out uncovered stretches of road shorter than this, metres (0-{MAX_STREET_GAP_M:g}; default %(default)s)")
     streets.add_argument("--street-gaps", metavar="FILE", help="write the uncovered stretches of road (.geojson or .gpkg; needs roads)")
+    add_buildings_argument(p.add_argument_group("buildings (optional)"))
     opt = p.add_argument_group("analysis")
     opt.add_argument("--level", choices=("hamlet", "commune", "district", "province"), help="level to report at (default: the finest present)")
     opt.add_argument("--crs", metavar="EPSG:NNNN", help="metric CRS for distances and areas (default: UTM zone of the data)")
@@ -145,13 +153,13 @@ def _warned(fn, *a, **kw):
 
 def _run(args: argparse.Namespace) -> int:
     settings = DEFAULT_SETTINGS.replace(metric_crs=args.crs, min_gap_area_m2=args.min_gap_area, min_street_gap_m=args.min_street_gap)
-    units, models, skipped, roads = _warned(load_inputs_with_roads, args)
+    units, models, skipped, roads, buildings = _warned(load_inputs_with_features, args)
     for prob in skipped:
         print(f"skipped: {prob}", file=sys.stderr)
     if args.street_gaps and roads is None:
         raise GeoAnttError("--street-gaps needs roads: give --roads FILE (or a --data dataset whose dataset.toml lists roads)")
     res = _warned(compute_coverage, units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps),
-                  roads=roads, with_street_gaps=bool(args.street_gaps))
+                  roads=roads, with_street_gaps=bool(args.street_gaps), buildings=buildings)
     ranked = _rank_by_need(res, args)
     io.write_layer(ranked, args.out)
     # the metric frames, reprojected and repaired chunk by chunk while being written: the same
@@ -171,6 +179,10 @@ def _run(args: argparse.Namespace) -> int:
         f"covered {u['covered_m2'].sum() / 1e6:.3f} of {u['area_m2'].sum() / 1e6:.3f} km² "
         f"({100 * u['covered_m2'].sum() / max(u['area_m2'].sum(), 1e-9):.2f} %), metric CRS {res.metric_crs.to_string()}"
     )
+    if buildings is not None:
+        open_m2 = float(u["open_m2"].sum())
+        print(f"buildings: {len(buildings)} read; open area {open_m2 / 1e6:.3f} km², covered "
+              f"{100 * u['covered_m2'].sum() / max(open_m2, 1e-9):.2f} % of it (cameras and lights do not see through walls)")
     if roads is not None:
         road_m, road_cov = float(u["road_m"].sum()), float(u["road_covered_m"].sum())
         stretches = (f", {len(res.street_gaps_metric)} uncovered stretches of at least {settings.min_street_gap_m:g} m"

@@ -19,8 +19,10 @@ __all__ = [
     "add_input_arguments",
     "add_db_argument",
     "add_roads_argument",
+    "add_buildings_argument",
     "load_inputs",
     "load_inputs_with_roads",
+    "load_inputs_with_features",
     "store_frames",
 ]
 
@@ -53,17 +55,27 @@ def add_roads_argument(parser: Any) -> None:
                              "geo-antt osm convert) for coverage along streets (default: the roads of the --data dataset, if it lists any)")
 
 
+def add_buildings_argument(parser: Any) -> None:
+    """``--buildings FILE``: building footprints that hide what lies behind them (else the dataset's)."""
+    parser.add_argument("--buildings", metavar="FILE", default=None,
+                        help="building footprints (Polygons: GeoJSON, GPKG, SHP; any CRS; e.g. the buildings.geojson of "
+                             "geo-antt osm convert): cameras and lights do not see through them and their inside is never "
+                             "covered (default: the buildings of the --data dataset, if it lists any)")
+
+
 class StoreFrames(NamedTuple):
     """What :func:`store_frames` read from a store."""
 
     units: gpd.GeoDataFrame
     models: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame | None  # None: not asked for, or the store has none
+    buildings: gpd.GeoDataFrame | None = None  # the same
 
 
-def store_frames(args: argparse.Namespace, *, roads: bool = False) -> StoreFrames | None:
+def store_frames(args: argparse.Namespace, *, roads: bool = False, buildings: bool = False) -> StoreFrames | None:
     """Units and models of the store named by ``--db`` (or ``$GEO_ANTT_DB``), None without one;
-    with ``roads``, also the store's roads (their pieces per unit merged again).
+    with ``roads``/``buildings``, also the store's roads (their pieces per unit merged again)
+    and buildings.
 
     Without a store, says on stderr when the default store file exists beside the dataset
     (the web service's data, which edits and imports may have changed since the files)."""
@@ -81,10 +93,13 @@ def store_frames(args: argparse.Namespace, *, roads: bool = False) -> StoreFrame
         raise GeoAnttError(f"--db {url}: no such store file")
     with Store.open(url) as store:
         units, models = store.units_frame(), store.models_frame(user=None)
-        stored_roads = store.context_frame("roads", merged=True) if roads and store.context_counts()["roads"] else None
+        counts = store.context_counts()
+        stored_roads = store.context_frame("roads", merged=True) if roads and counts["roads"] else None
+        stored_buildings = store.context_frame("buildings") if buildings and counts["buildings"] else None
     extra = "" if stored_roads is None else f", {len(stored_roads)} roads"
+    extra += "" if stored_buildings is None else f", {len(stored_buildings)} buildings"
     print(f"source: the store {_shown(url)} ({len(units)} units, {len(models)} models{extra})", file=sys.stderr)
-    return StoreFrames(units, models, stored_roads)
+    return StoreFrames(units, models, stored_roads, stored_buildings)
 
 
 def _shown(url: str) -> str:
@@ -96,7 +111,7 @@ def _shown(url: str) -> str:
 
 def load_inputs(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem]]:
     """Units (all levels) and models from ``--data`` or the files; also the skipped rows."""
-    units, models, skipped, _ = _load(args, roads=False)
+    units, models, skipped, _, _ = _load(args)
     return units, models, skipped
 
 
@@ -106,29 +121,43 @@ def load_inputs_with_roads(
     """:func:`load_inputs` plus the roads: those of ``--roads`` (read with ``--input-crs`` for a
     file that names no CRS), else those the dataset lists when the inputs are a dataset
     directory, else None."""
-    return _load(args, roads=True)
+    units, models, skipped, roads, _ = _load(args, layers=("roads",))
+    return units, models, skipped, roads
 
 
-def _road_file(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
-    from ..io.features import read_roads
+def load_inputs_with_features(
+    args: argparse.Namespace,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem], gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
+    """:func:`load_inputs_with_roads` plus the buildings: those of ``--buildings``, else those
+    the dataset lists when the inputs are a dataset directory, else None."""
+    return _load(args, layers=("roads", "buildings"))
 
-    path = getattr(args, "roads", None)
-    return read_roads(path, crs=getattr(args, "input_crs", None)) if path else None
+
+def _feature_file(args: argparse.Namespace, key: str) -> gpd.GeoDataFrame | None:
+    from ..io.features import read_buildings, read_roads
+
+    path = getattr(args, key, None)
+    reader = read_roads if key == "roads" else read_buildings
+    return reader(path, crs=getattr(args, "input_crs", None)) if path else None
 
 
 def _load(
-    args: argparse.Namespace, *, roads: bool
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem], gpd.GeoDataFrame | None]:
+    args: argparse.Namespace, *, layers: tuple[str, ...] = ()
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem], gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
     from .. import io
     from ..io.dataset import load_dataset
     from ..io.hamlets import read_hamlets
 
-    given = _road_file(args) if roads else None  # first: a bad road file stops the run at once
-    from_store = store_frames(args, roads=roads and given is None)
+    # first: a bad road or building file stops the run at once
+    given = {key: _feature_file(args, key) for key in layers}
+    roads, buildings = given.get("roads"), given.get("buildings")
+    from_store = store_frames(args, roads="roads" in layers and roads is None,
+                              buildings="buildings" in layers and buildings is None)
     if from_store is not None:
         if getattr(args, "boundaries", None) or getattr(args, "models", None) or getattr(args, "hamlets", None):
             raise GeoAnttError("--db reads the store's units and models: give it without --boundaries/--hamlets/--models")
-        return from_store.units, from_store.models, [], given if given is not None else from_store.roads
+        return (from_store.units, from_store.models, [], roads if roads is not None else from_store.roads,
+                buildings if buildings is not None else from_store.buildings)
     boundaries = list(getattr(args, "boundaries", None) or [])
     models_files = list(getattr(args, "models", None) or [])
     skip = bool(getattr(args, "skip_invalid", False))
@@ -136,9 +165,10 @@ def _load(
     if not boundaries:
         if models_files or getattr(args, "hamlets", None):
             raise GeoAnttError("--models/--hamlets need --boundaries (or use --data DIR)")
-        ds = load_dataset(getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir, skip_invalid=skip,
-                          feature_layers=("roads",) if roads and given is None else ())
-        return ds.units, ds.models, list(ds.models.attrs.get("skipped", [])), given if given is not None else ds.roads
+        wanted = tuple(key for key in layers if given[key] is None)
+        ds = load_dataset(getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir, skip_invalid=skip, feature_layers=wanted)
+        return (ds.units, ds.models, list(ds.models.attrs.get("skipped", [])),
+                roads if roads is not None else ds.roads, buildings if buildings is not None else ds.buildings)
     # Everything in turn, on this thread. (CSV files used to be parsed on a second thread while
     # the boundaries were read; but Python's warning filters are process-wide and
     # ``warnings.catch_warnings`` is not thread-safe, so a library's catch_warnings on one
@@ -162,7 +192,7 @@ def _load(
     dup = models.index[models.index.duplicated()].unique()
     if len(dup):
         raise ValidationError([Problem(", ".join(models_files), None, "id", d, "the same model id appears in more than one file") for d in dup[:50]])
-    return gpd.GeoDataFrame(units, crs="EPSG:4326"), gpd.GeoDataFrame(models, crs="EPSG:4326"), skipped, given
+    return gpd.GeoDataFrame(units, crs="EPSG:4326"), gpd.GeoDataFrame(models, crs="EPSG:4326"), skipped, roads, buildings
 
 
 def data_dir_of(args: argparse.Namespace) -> Path:

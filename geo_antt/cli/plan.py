@@ -12,7 +12,7 @@ import pandas as pd
 
 from .._errors import GeoAnttError
 from ..placement import planning_units, sites_feature_collection
-from .inputs import add_input_arguments, add_roads_argument, load_inputs, load_inputs_with_roads
+from .inputs import add_input_arguments, add_roads_argument, load_inputs, load_inputs_with_features
 from ..io import read_layer, write_atomic
 from ..text import nfc
 
@@ -62,6 +62,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--radius-m", type=float, help="radius of lights/checkpoints, metres")
     p.add_argument("--directions", type=int, metavar="N", help="camera directions tried per site (default 8)")
     p.add_argument("--time-limit", type=float, default=300.0, metavar="SECONDS", help="exact solver time limit")
+    p.add_argument("--buildings", metavar="FILE",
+                   help="building footprints (Polygons, any CRS): candidates are judged by what they see without looking "
+                        "through walls, sites inside buildings are left out, building interiors are no demand")
     p.add_argument("--out", metavar="FILE", help="write the proposed sites and their footprints (GeoJSON)")
     p.add_argument("--table", metavar="FILE", help="write the before/after table per hamlet (CSV)")
     p.add_argument("--json", action="store_true", help="print the result summary as JSON")
@@ -90,7 +93,7 @@ def load_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoData
 def run(args: argparse.Namespace) -> int:
     from ..placement import plan_sites
 
-    units, models, _skipped, roads = load_inputs_with_roads(args)
+    units, models, _skipped, roads, buildings = load_inputs_with_features(args)
     if args.by == "street" and roads is None:
         raise GeoAnttError("--by street needs roads: give --roads FILE (or a dataset or store that has roads)")
     if args.by == "area" or args.demand:
@@ -119,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         n_directions=args.directions,
         time_limit_s=args.time_limit,
         roads=roads,
+        buildings=buildings,
     )
     if args.out:
         write_atomic(args.out, json.dumps(sites_feature_collection(res), ensure_ascii=False))

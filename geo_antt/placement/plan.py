@@ -184,6 +184,7 @@ def plan_sites(
     level: str | None = None,
     max_candidates: int | None = 2000,
     roads: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
 ) -> PlanResult:
     """Choose where ``count`` new models of ``kind`` cover the most uncovered demand.
 
@@ -234,6 +235,11 @@ def plan_sites(
         uncovered street length (``gain_weight`` and the objective in metres of street); without
         ``candidates``, the sites stand on the streets, one every ``candidate_spacing_m`` metres
         (default: the footprint reach); the before/after figures carry the street columns.
+    buildings
+        Building footprints (Polygons, any CRS): candidates are evaluated with their visible
+        footprints (when the kind's layer file says ``occluded = true``), a candidate site inside
+        a building is left out, existing coverage is the visible one, building interiors are no
+        demand, and the before/after figures come from ``compute_coverage(..., buildings=)``.
 
     Returns
     -------
@@ -241,8 +247,11 @@ def plan_sites(
     """
     from scipy import sparse
 
-    from ..coverage import compute_coverage
+    import warnings
+
+    from ..coverage import building_pieces, compute_coverage, occluded_footprints
     from ..footprints import footprints as build_footprints
+    from ..visibility import visible_footprints
 
     t_start = time.perf_counter()
     specs = specs if specs is not None else load_layer_specs()
@@ -262,7 +271,14 @@ def plan_sites(
     active = _active_models(models_m)
     seg = settings.sector_segments
     existing = build_footprints(active, specs=specs, segments_per_quarter=seg) if len(active) else None
+    bpieces = building_pieces(buildings, mcrs) if buildings is not None else None
+    if bpieces is not None and existing is not None and len(existing):
+        with warnings.catch_warnings():  # a model inside a building: the before figures warn once
+            warnings.simplefilter("ignore", UserWarning)
+            existing = occluded_footprints(existing, active, bpieces, specs=specs)
     existing_geom = None if existing is None or existing.empty else np.asarray(existing.geometry.values, dtype=object)
+    if bpieces is not None and len(bpieces):  # the inside of a building is never demand
+        existing_geom = bpieces if existing_geom is None else np.concatenate([existing_geom, bpieces])
 
     reach = params["reach_m"]
     cand_spacing = candidate_spacing_m if candidate_spacing_m is not None else max(2.0 * reach, 5.0)
@@ -291,6 +307,14 @@ def plan_sites(
             cand_spacing = math.sqrt(gap_area / max_candidates)
     sites_m = candidate_sites(units_m, gaps_geom, spacing_m=cand_spacing, candidates=candidates, crs=mcrs)
     fps = candidate_footprints(sites_m, params, segments_per_quarter=seg)
+    if bpieces is not None and len(fps) and len(bpieces):
+        # what each candidate would see; a site inside a building cannot take a model
+        at = sites_m.geometry.reindex(fps["site_id"].to_numpy()).to_numpy()
+        vis = visible_footprints(
+            fps.geometry.to_numpy(), shapely.get_x(at), shapely.get_y(at), bpieces, occluded=np.full(len(fps), spec.occluded)
+        )
+        fps = fps.set_geometry(gpd.GeoSeries(vis.geoms, index=fps.index, crs=fps.crs))
+        fps = fps.loc[~vis.inside & ~shapely.is_empty(vis.geoms) & (shapely.area(vis.geoms) > 0)].reset_index(drop=True)
     xy = np.column_stack([shapely.get_x(sites_m.geometry.values), shapely.get_y(sites_m.geometry.values)])
     if demand is None:
         weights, a = area_pieces(fps, units_m, covered=existing_geom)
@@ -318,6 +342,8 @@ def plan_sites(
         kw["level"] = level
     if by_street:
         kw.update(roads=roads, with_street_gaps=False)
+    if buildings is not None:
+        kw["buildings"] = buildings
     before = compute_coverage(units, models, **kw).units
     share = "road_covered_pct" if by_street and "road_covered_pct" in before.columns else "covered_pct"
     pct = pd.to_numeric(before[share], errors="coerce").fillna(100.0)  # a unit without roads: no need
