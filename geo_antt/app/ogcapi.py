@@ -71,6 +71,33 @@ def _unit_arg() -> str | None:
 # -- OGC API - Features ---------------------------------------------------------------------
 
 
+def is_feature_collection(col) -> bool:
+    """Whether the Features API serves ``col``: every collection but the non-spatial model kinds.
+
+    OGC API - Features 1.0.1 (OGC 17-069r4) requires a GeoJSON feature's ``geometry`` to be one
+    of the seven geometry objects (``featureGeoJSON.yaml``: ``geometry: $ref:
+    geometryGeoJSON.yaml``, a ``oneOf`` of Point ... GeometryCollection, not nullable; ``null``
+    was allowed only in the 2023 draft that followed), so models without a location (self-management
+    groups, "other" models) are served by the registry API (``/api/registry/models``) and the
+    exports, not here."""
+    return not (col.group == "models" and (col.spec is None or not col.spec.spatial))
+
+
+def _feature_collection(cid: str):
+    """Collection ``cid`` of the Features API (404 for an unknown or non-spatial one)."""
+    cat = get_catalog()
+    col = cat.get(cid)
+    if not is_feature_collection(col):
+        raise NotFoundError(f"collection {cid!r} has no locations: its models are served by /api/registry/models "
+                            f"and /export/{cid}.geojson, not by the Features API")
+    return col
+
+
+def _feature_collections() -> list:
+    return [c for c in get_catalog().collections.values() if is_feature_collection(c)]
+
+
+
 @bp.get("/")
 def landing():
     """Landing page: JSON for API clients (Accept JSON or ``?f=json``), the map for browsers."""
@@ -127,23 +154,22 @@ def _collection_doc(col, lang: str, allowed: frozenset[str] | None = None) -> di
 @bp.get("/collections")
 def collections():
     lang = _lang()
-    cat = get_catalog()
     allowed = scope_codes()
     return jsonify({
         "links": [{"href": url_for("api.collections", _external=True), "rel": "self", "type": "application/json"}],
-        "collections": [_collection_doc(c, lang, allowed) for c in cat.collections.values()],
+        "collections": [_collection_doc(c, lang, allowed) for c in _feature_collections()],
     })
 
 
 @bp.get("/collections/<cid>")
 def collection(cid: str):
-    return jsonify(_collection_doc(get_catalog().get(cid), _lang(), scope_codes()))
+    return jsonify(_collection_doc(_feature_collection(cid), _lang(), scope_codes()))
 
 
 @bp.get("/collections/<cid>/items")
 def items(cid: str):
     cat = get_catalog()
-    cat.get(cid)
+    _feature_collection(cid)
     if current_user() is None and cid not in PUBLIC_COLLECTIONS:
         # the public aggregate mode: figures and boundaries, never models, footprints or gaps
         raise Unauthorized("log in to see this collection")
@@ -177,6 +203,7 @@ def items(cid: str):
 
 @bp.get("/collections/<cid>/items/<fid>")
 def item(cid: str, fid: str):
+    _feature_collection(cid)
     text = get_catalog().item(cid, fid, allowed=scope_codes())
     links = [
         {"href": url_for("api.item", cid=cid, fid=fid, _external=True), "rel": "self", "type": GEOJSON},
@@ -194,8 +221,10 @@ def openapi():
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.0 document of this service (paths of the current app's collections)."""
     cat = get_catalog()
-    ids = list(cat.collections)
+    ids = [c.id for c in _feature_collections()]
     p_cid = {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string", "enum": ids}}
+    # the exports also hold the models without a location (geometry null, as RFC 7946 allows)
+    p_export = {**p_cid, "schema": {"type": "string", "enum": list(cat.collections)}}
     p_fid = {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}
     p_bbox = {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
               "description": "minLon,minLat,maxLon,maxLat in degrees (WGS84)",
@@ -242,11 +271,11 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": {"description": "GeoJSON Feature", "content": gj}, "404": err}}},
             "/export/{collectionId}.geojson": {"get": {
                 "summary": "Download a collection as GeoJSON (RFC 7946)", "operationId": "exportGeoJSON",
-                "parameters": [p_cid, p_unit],
+                "parameters": [p_export, p_unit],
                 "responses": {"200": {"description": "file", "content": gj}, "404": err}}},
             "/export/{collectionId}.gpkg": {"get": {
                 "summary": "Download a collection as GeoPackage", "operationId": "exportGeoPackage",
-                "parameters": [p_cid, p_unit],
+                "parameters": [p_export, p_unit],
                 "responses": {"200": {"description": "file",
                                       "content": {"application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}}}},
                               "404": err}}},
