@@ -224,7 +224,7 @@ def test_openapi_document(client):
                  "/export/{collectionId}.geojson", "/export/{collectionId}.gpkg"):
         assert path in doc["paths"]
     params = {p["name"] for p in doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]}
-    assert params == {"collectionId", "bbox", "limit", "offset", "unit"}
+    assert params == {"collectionId", "bbox", "bbox-crs", "limit", "offset", "unit", "crs"}
     assert "camera" in doc["paths"]["/collections/{collectionId}"]["get"]["parameters"][0]["schema"]["enum"]
 
 

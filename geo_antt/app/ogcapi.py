@@ -16,6 +16,7 @@ a ``unit`` outside the scope is a 403, one feature outside it a 404 exactly as a
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -26,7 +27,7 @@ from werkzeug.exceptions import Unauthorized
 from .._errors import GeoAnttError, NotFoundError
 from .context import PUBLIC_COLLECTIONS, prefers_json, get_catalog, get_meta, scope_codes, request_lang as _lang
 from .auth import current_user
-from ..catalog import feature_collection_text, parse_bbox
+from ..catalog import CRS84, bbox_region, feature_collection_text, parse_bbox, parse_crs_uri, supported_crs_uris
 from ..layers import BOUNDED_FIELDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH
 from ..schema import STATUSES
 
@@ -42,8 +43,9 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
-_CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_CRS84 = CRS84
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]+")
 
 
@@ -136,7 +138,8 @@ def _collection_doc(col, lang: str, allowed: frozenset[str] | None = None) -> di
         "id": col.id,
         "title": col.title(lang),
         "itemType": "feature",
-        "crs": [_CRS84],
+        "crs": supported_crs_uris(),
+        "storageCrs": _CRS84,
         "links": [
             {"href": url_for("api.collection", cid=col.id, _external=True), "rel": "self", "type": "application/json"},
             {"href": url_for("api.items", cid=col.id, _external=True), "rel": "items", "type": GEOJSON, "title": col.title(lang)},
@@ -174,11 +177,13 @@ def items(cid: str):
         # the public aggregate mode: figures and boundaries, never models, footprints or gaps
         raise Unauthorized("log in to see this collection")
     allowed = scope_codes()
-    bbox = parse_bbox(request.args.get("bbox"))
+    crs = parse_crs_uri(request.args.get("crs"), what="crs")
+    bbox, region = _bbox_args()
     limit = _int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     offset = _int_arg("offset", 0, minimum=0)
     unit = _unit_arg()
-    page = cat.items(cid, bbox=bbox, unit=unit, limit=limit, offset=offset, allowed=allowed)
+    page = cat.items(cid, bbox=bbox, region=region, unit=unit, limit=limit, offset=offset, allowed=allowed,
+                     crs=crs)
 
     base = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
 
@@ -198,18 +203,44 @@ def items(cid: str):
         "timeStamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": links,
     }
-    return Response(feature_collection_text(page.features, extra=extra), mimetype=GEOJSON)
+    resp = Response(feature_collection_text(page.features, extra=extra), mimetype=GEOJSON)
+    resp.headers["Content-Crs"] = f"<{crs.uri}>"
+    return resp
+
+
+def _bbox_args():
+    """``(bbox, region)`` of the ``bbox`` and ``bbox-crs`` parameters: a CRS84 bbox as such, one
+    in another CRS as the lon/lat polygon it covers (Part 2 ``/req/crs/fc-bbox-crs-action``)."""
+    bbox_crs = parse_crs_uri(request.args.get("bbox-crs"), what="bbox-crs")
+    text = request.args.get("bbox")
+    if bbox_crs.is_crs84:
+        return parse_bbox(text), None
+    if text is None or not text.strip():
+        return None, None
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise GeoAnttError(f"bbox must be 4 numbers in the axis order of bbox-crs {bbox_crs.uri}, got {text[:80]!r}")
+    try:
+        vals = tuple(float(p) for p in parts)
+    except ValueError:
+        raise GeoAnttError(f"bbox must be 4 numbers, got {text[:80]!r}") from None
+    if not all(math.isfinite(v) for v in vals):
+        raise GeoAnttError(f"bbox values must be finite numbers, got {text[:80]!r}")
+    return None, bbox_region(vals, bbox_crs)  # type: ignore[arg-type]
 
 
 @bp.get("/collections/<cid>/items/<fid>")
 def item(cid: str, fid: str):
     _feature_collection(cid)
-    text = get_catalog().item(cid, fid, allowed=scope_codes())
+    crs = parse_crs_uri(request.args.get("crs"), what="crs")
+    text = get_catalog().item(cid, fid, allowed=scope_codes(), crs=crs)
     links = [
         {"href": url_for("api.item", cid=cid, fid=fid, _external=True), "rel": "self", "type": GEOJSON},
         {"href": url_for("api.collection", cid=cid, _external=True), "rel": "collection", "type": "application/json"},
     ]
-    return Response(text[:-1] + ',"links":' + json.dumps(links) + "}", mimetype=GEOJSON)
+    resp = Response(text[:-1] + ',"links":' + json.dumps(links) + "}", mimetype=GEOJSON)
+    resp.headers["Content-Crs"] = f"<{crs.uri}>"
+    return resp
 
 
 @bp.get("/openapi")
@@ -227,7 +258,7 @@ def openapi_document() -> dict[str, Any]:
     p_export = {**p_cid, "schema": {"type": "string", "enum": list(cat.collections)}}
     p_fid = {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}
     p_bbox = {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
-              "description": "minLon,minLat,maxLon,maxLat in degrees (WGS84)",
+              "description": "minLon,minLat,maxLon,maxLat in degrees (WGS84), or in bbox-crs",
               "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}}
     p_limit = {"name": "limit", "in": "query", "required": False,
                "description": f"features per page; a larger value is served as {MAX_LIMIT} (the server's maximum)",
@@ -235,6 +266,15 @@ def openapi_document() -> dict[str, Any]:
     p_offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}}
     p_unit = {"name": "unit", "in": "query", "required": False,
               "description": "administrative unit code: that unit and all units below it", "schema": {"type": "string"}}
+    uris = supported_crs_uris()
+    p_crs = {"name": "crs", "in": "query", "required": False, "style": "form", "explode": False,
+             "description": "CRS of the geometries returned (OGC API - Features Part 2): CRS84 lon/lat (the default), "
+                            "EPSG:4326 lat/lon, WGS 84 / UTM 48N-49N or VN-2000 (metres, easting/northing, 3 decimals)",
+             "schema": {"type": "string", "format": "uri", "enum": uris, "default": _CRS84}}
+    p_bbox_crs = {"name": "bbox-crs", "in": "query", "required": False, "style": "form", "explode": False,
+                  "description": "CRS of bbox, in its axis order (EPSG:4326: minLat,minLon,maxLat,maxLon)",
+                  "schema": {"type": "string", "format": "uri", "enum": uris, "default": _CRS84}}
+    crs_header = {"Content-Crs": {"description": "the CRS of the geometries, <URI>", "schema": {"type": "string"}}}
     err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     js = {"application/json": {"schema": {"type": "object"}}}
     gj = {GEOJSON: {"schema": {"type": "object"}}}
@@ -264,11 +304,12 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": {"description": "collection", "content": js}, "404": err}}},
             "/collections/{collectionId}/items": {"get": {
                 "summary": "Features of a collection", "operationId": "getFeatures",
-                "parameters": [p_cid, p_bbox, p_limit, p_offset, p_unit],
-                "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": gj}, "400": err, "404": err}}},
+                "parameters": [p_cid, p_bbox, p_bbox_crs, p_limit, p_offset, p_unit, p_crs],
+                "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": gj, "headers": crs_header},
+                              "400": err, "404": err}}},
             "/collections/{collectionId}/items/{featureId}": {"get": {
-                "summary": "One feature", "operationId": "getFeature", "parameters": [p_cid, p_fid],
-                "responses": {"200": {"description": "GeoJSON Feature", "content": gj}, "404": err}}},
+                "summary": "One feature", "operationId": "getFeature", "parameters": [p_cid, p_fid, p_crs],
+                "responses": {"200": {"description": "GeoJSON Feature", "content": gj, "headers": crs_header}, "404": err}}},
             "/export/{collectionId}.geojson": {"get": {
                 "summary": "Download a collection as GeoJSON (RFC 7946)", "operationId": "exportGeoJSON",
                 "parameters": [p_export, p_unit],
