@@ -224,7 +224,8 @@ def test_openapi_document(client):
                  "/export/{collectionId}.geojson", "/export/{collectionId}.gpkg"):
         assert path in doc["paths"]
     params = {p["name"] for p in doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]}
-    assert params == {"collectionId", "bbox", "bbox-crs", "limit", "offset", "unit", "crs"}
+    assert params == {"collectionId", "bbox", "bbox-crs", "limit", "offset", "unit", "crs", "filter", "filter-lang",
+                      "filter-crs"}
     assert "camera" in doc["paths"]["/collections/{collectionId}"]["get"]["parameters"][0]["schema"]["enum"]
 
 

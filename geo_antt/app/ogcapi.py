@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import weakref
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,7 +28,17 @@ from werkzeug.exceptions import Unauthorized
 from .._errors import GeoAnttError, NotFoundError
 from .context import PUBLIC_COLLECTIONS, prefers_json, get_catalog, get_meta, scope_codes, request_lang as _lang
 from .auth import current_user
-from ..catalog import CRS84, bbox_region, feature_collection_text, parse_bbox, parse_crs_uri, supported_crs_uris
+from ..catalog import (
+    CRS84,
+    FILTER_LANGS,
+    bbox_region,
+    feature_collection_text,
+    parse_bbox,
+    parse_crs_uri,
+    parse_filter,
+    queryables as _queryables,
+    supported_crs_uris,
+)
 from ..layers import BOUNDED_FIELDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH
 from ..schema import STATUSES
 
@@ -44,7 +55,19 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ]
+_QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+_QUERYABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # collection -> {name: schema}
 _CRS84 = CRS84
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]+")
 
@@ -143,6 +166,8 @@ def _collection_doc(col, lang: str, allowed: frozenset[str] | None = None) -> di
         "links": [
             {"href": url_for("api.collection", cid=col.id, _external=True), "rel": "self", "type": "application/json"},
             {"href": url_for("api.items", cid=col.id, _external=True), "rel": "items", "type": GEOJSON, "title": col.title(lang)},
+            {"href": url_for("api.queryables", cid=col.id, _external=True), "rel": _QUERYABLES_REL,
+             "type": "application/schema+json", "title": "queryables (the properties a filter may name)"},
             {"href": url_for("api.export", name=f"{col.id}.geojson", _external=True), "rel": "enclosure", "type": GEOJSON},
             {"href": url_for("api.export", name=f"{col.id}.gpkg", _external=True), "rel": "enclosure",
              "type": "application/geopackage+sqlite3"},
@@ -182,8 +207,11 @@ def items(cid: str):
     limit = _int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     offset = _int_arg("offset", 0, minimum=0)
     unit = _unit_arg()
+    where = parse_filter(request.args.get("filter"), lang=request.args.get("filter-lang"),
+                         crs=parse_crs_uri(request.args.get("filter-crs"), what="filter-crs"),
+                         names=frozenset(_collection_queryables(cat.get(cid))))
     page = cat.items(cid, bbox=bbox, region=region, unit=unit, limit=limit, offset=offset, allowed=allowed,
-                     crs=crs)
+                     crs=crs, where=where)
 
     base = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
 
@@ -206,6 +234,31 @@ def items(cid: str):
     resp = Response(feature_collection_text(page.features, extra=extra), mimetype=GEOJSON)
     resp.headers["Content-Crs"] = f"<{crs.uri}>"
     return resp
+
+
+def _collection_queryables(col) -> dict[str, Any]:
+    """The queryables of a collection (computed once per collection object: they never change)."""
+    q = _QUERYABLES.get(col)
+    if q is None:
+        q = _QUERYABLES[col] = _queryables(col.frame)
+    return q
+
+
+@bp.get("/collections/<cid>/queryables")
+def queryables(cid: str):
+    """The properties a ``filter`` may name, as a JSON Schema (OGC API - Features Part 3)."""
+    col = _feature_collection(cid)
+    if current_user() is None and cid not in PUBLIC_COLLECTIONS:
+        raise Unauthorized("log in to see this collection")
+    doc = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": url_for("api.queryables", cid=cid, _external=True),
+        "type": "object",
+        "title": col.title(_lang()),
+        "properties": _collection_queryables(col),
+        "additionalProperties": False,
+    }
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/schema+json")
 
 
 def _bbox_args():
@@ -275,6 +328,16 @@ def openapi_document() -> dict[str, Any]:
                   "description": "CRS of bbox, in its axis order (EPSG:4326: minLat,minLon,maxLat,maxLon)",
                   "schema": {"type": "string", "format": "uri", "enum": uris, "default": _CRS84}}
     crs_header = {"Content-Crs": {"description": "the CRS of the geometries, <URI>", "schema": {"type": "string"}}}
+    p_filter = {"name": "filter", "in": "query", "required": False,
+                "description": "a CQL2 filter on the collection's queryables (/collections/{collectionId}/queryables), "
+                               "e.g. status = 'active' AND kind = 'camera', covered_pct < 5, "
+                               "S_INTERSECTS(geometry, POLYGON((...))); it only narrows what the account may see",
+                "schema": {"type": "string"}}
+    p_filter_lang = {"name": "filter-lang", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(FILTER_LANGS), "default": "cql2-text"}}
+    p_filter_crs = {"name": "filter-crs", "in": "query", "required": False, "style": "form", "explode": False,
+                    "description": "CRS of the filter's geometry literals, in its axis order",
+                    "schema": {"type": "string", "format": "uri", "enum": uris, "default": _CRS84}}
     err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     js = {"application/json": {"schema": {"type": "object"}}}
     gj = {GEOJSON: {"schema": {"type": "object"}}}
@@ -304,9 +367,15 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": {"description": "collection", "content": js}, "404": err}}},
             "/collections/{collectionId}/items": {"get": {
                 "summary": "Features of a collection", "operationId": "getFeatures",
-                "parameters": [p_cid, p_bbox, p_bbox_crs, p_limit, p_offset, p_unit, p_crs],
+                "parameters": [p_cid, p_bbox, p_bbox_crs, p_limit, p_offset, p_unit, p_crs, p_filter, p_filter_lang,
+                               p_filter_crs],
                 "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": gj, "headers": crs_header},
                               "400": err, "404": err}}},
+            "/collections/{collectionId}/queryables": {"get": {
+                "summary": "The properties a filter may name (JSON Schema)", "operationId": "getQueryables",
+                "parameters": [p_cid],
+                "responses": {"200": {"description": "queryables", "content": {
+                    "application/schema+json": {"schema": {"type": "object"}}}}, "404": err}}},
             "/collections/{collectionId}/items/{featureId}": {"get": {
                 "summary": "One feature", "operationId": "getFeature", "parameters": [p_cid, p_fid, p_crs],
                 "responses": {"200": {"description": "GeoJSON Feature", "content": gj, "headers": crs_header}, "404": err}}},
