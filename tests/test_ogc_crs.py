@@ -152,3 +152,12 @@ def test_gdal_reads_a_collection_in_vn2000(live_server, web_store, app, caplog):
     assert by_code.keys() == want.keys()
     for code, xy in by_code.items():
         np.testing.assert_allclose(xy, want[code], rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("query", ["limit=", "offset=", "bbox=", "crs=", "bbox-crs=", "filter-crs=", "filter-lang=",
+                                   "filter-lang=&filter=kind%20%3D%20%27camera%27"])
+def test_an_empty_parameter_is_400_not_the_default(client, query):
+    """The OpenAPI document's schemas allow no empty value for these (Schemathesis' negative
+    cases): an empty one is a client error, not silently the default."""
+    r = client.get(f"/collections/coverage/items?{query}")
+    assert r.status_code == 400, (query, r.get_data(as_text=True))

@@ -4,7 +4,11 @@ OGC API - Features Part 1 (core, GeoJSON, OpenAPI 3.0): ``/`` landing page (JSON
 clients such as GDAL's OAPIF driver and QGIS; the map page for a browser), ``/conformance``,
 ``/collections``, ``/collections/{id}``, ``/collections/{id}/items`` (``bbox``, ``limit``,
 ``offset``, and ``unit`` = a unit code: that unit and its descendants) and
-``/collections/{id}/items/{fid}``; ``/openapi`` describes them. ``/export/{id}.geojson|.gpkg``
+``/collections/{id}/items/{fid}``; ``/openapi`` describes them. Part 2 (CRS by reference):
+``crs`` and ``bbox-crs`` (CRS84, EPSG:4326, UTM 48N/49N, the VN-2000 zones), ``Content-Crs``,
+``storageCrs``/``crs`` per collection. Part 3: ``filter``/``filter-lang``/``filter-crs`` (CQL2
+text and JSON) and ``/collections/{id}/queryables`` (:mod:`geo_antt.catalog.query` does the
+work). Non-spatial model kinds are not Features API collections (:func:`is_feature_collection`). ``/export/{id}.geojson|.gpkg``
 downloads a collection (or the part under ``unit``). ``/api/search``, ``/api/units``,
 ``/api/stats`` feed the side panel.
 
@@ -42,7 +46,7 @@ from ..catalog import (
 from ..layers import BOUNDED_FIELDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH
 from ..schema import STATUSES
 
-__all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "openapi_document"]
+__all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "is_feature_collection", "openapi_document"]
 
 bp = Blueprint("api", __name__)
 
@@ -75,7 +79,7 @@ _SAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]+")
 
 def _int_arg(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         v = int(raw)
@@ -266,6 +270,8 @@ def _bbox_args():
     in another CRS as the lon/lat polygon it covers (Part 2 ``/req/crs/fc-bbox-crs-action``)."""
     bbox_crs = parse_crs_uri(request.args.get("bbox-crs"), what="bbox-crs")
     text = request.args.get("bbox")
+    if text is not None and not text.strip():
+        raise GeoAnttError("bbox is empty: give 4 numbers (or leave the parameter out)")
     if bbox_crs.is_crs84:
         return parse_bbox(text), None
     if text is None or not text.strip():

@@ -102,7 +102,7 @@ def parse_crs_uri(value: str | None, *, what: str = "crs") -> OutputCrs:
     GeoAnttError
         For a CRS this service does not serve; the message names it and the supported ones.
     """
-    if value is None or not value.strip():
+    if value is None:
         return _output_crs(None)
     v = value.strip()
     if v in _CRS84_FORMS:
@@ -322,7 +322,7 @@ def parse_filter(text: str | None, *, lang: str | None = None, crs: OutputCrs | 
         if lang is not None and lang not in FILTER_LANGS:
             raise GeoAnttError(f"filter-lang={lang[:40]!r}: use one of {', '.join(FILTER_LANGS)}")
         return None
-    lang = lang or "cql2-text"
+    lang = "cql2-text" if lang is None else lang
     if lang not in FILTER_LANGS:
         raise GeoAnttError(f"filter-lang={lang[:40]!r}: use one of {', '.join(FILTER_LANGS)}")
     if len(text) > _MAX_FILTER_CHARS:
