@@ -69,9 +69,9 @@ def test_collections_list(client):
     body = client.get("/collections").get_json()
     ids = [c["id"] for c in body["collections"]]
     for cid in ("provinces", "districts", "communes", "hamlets", "camera", "lighting", "checkpoint", "gate",
-                "self_management", "footprints", "coverage", "gaps"):
+                "footprints", "coverage", "gaps"):
         assert cid in ids
-    assert "other" not in ids  # non-spatial kind without models
+    assert "self_management" not in ids and "other" not in ids  # non-spatial: see the next test
     cam = next(c for c in body["collections"] if c["id"] == "camera")
     assert cam["title"] == "Camera an ninh"
     minx, miny, maxx, maxy = cam["extent"]["spatial"]["bbox"][0]
@@ -80,6 +80,23 @@ def test_collections_list(client):
     assert any(link["rel"] == "items" for link in cam["links"])
     en = client.get("/collections?lang=en").get_json()
     assert next(c for c in en["collections"] if c["id"] == "camera")["title"] == "Security camera"
+
+
+def test_models_without_a_location_stay_out_of_the_features_api(client):
+    """OGC 17-069r4's ``featureGeoJSON.yaml`` (1.0.1) allows no ``"geometry": null`` (its
+    geometry is ``$ref: geometryGeoJSON.yaml``, one of the seven geometry objects; null came
+    only with the 2023 draft), so non-spatial models are served by the registry API and the
+    exports (RFC 7946 allows null there), never by ``/collections``."""
+    for path in ("/collections/self_management", "/collections/self_management/items",
+                 f"/collections/self_management/items/{MODELS.index[MODELS['kind'] == 'self_management'][0]}"):
+        assert "/api/registry/models" in _error(client.get(path), 404)["message"], path
+    doc = client.get("/openapi").get_json()
+    cid = doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"][0]["schema"]["enum"]
+    assert "self_management" not in cid and "camera" in cid
+    exported = _json(client.get("/export/self_management.geojson"))["features"]
+    assert exported and all(f["geometry"] is None for f in exported)
+    registry = _json(client.get("/api/registry/models"))["features"]
+    assert any(f["properties"]["kind"] == "self_management" for f in registry)
 
 
 def test_collection_and_unknown_collection(client):
@@ -207,7 +224,8 @@ def test_openapi_document(client):
                  "/export/{collectionId}.geojson", "/export/{collectionId}.gpkg"):
         assert path in doc["paths"]
     params = {p["name"] for p in doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]}
-    assert params == {"collectionId", "bbox", "limit", "offset", "unit"}
+    assert params == {"collectionId", "bbox", "bbox-crs", "limit", "offset", "unit", "crs", "filter", "filter-lang",
+                      "filter-crs"}
     assert "camera" in doc["paths"]["/collections/{collectionId}"]["get"]["parameters"][0]["schema"]["enum"]
 
 

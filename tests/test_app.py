@@ -111,7 +111,7 @@ def test_logout_from_the_map_page(clients):
     assert c.get("/map").status_code == 302 and c.get("/api/stats").status_code == 401
 
 
-@pytest.mark.parametrize("cid", ["camera", "lighting", "gate", "self_management", "footprints", "gaps", "coverage",
+@pytest.mark.parametrize("cid", ["camera", "lighting", "gate", "footprints", "gaps", "coverage",
                                  "hamlets", "communes", "provinces"])
 def test_lists_contain_only_the_readers_units(ro, cid):
     every = _feature_units(cid, ro["admin"].get(f"/collections/{cid}/items").get_json())

@@ -4,7 +4,11 @@ OGC API - Features Part 1 (core, GeoJSON, OpenAPI 3.0): ``/`` landing page (JSON
 clients such as GDAL's OAPIF driver and QGIS; the map page for a browser), ``/conformance``,
 ``/collections``, ``/collections/{id}``, ``/collections/{id}/items`` (``bbox``, ``limit``,
 ``offset``, and ``unit`` = a unit code: that unit and its descendants) and
-``/collections/{id}/items/{fid}``; ``/openapi`` describes them. ``/export/{id}.geojson|.gpkg``
+``/collections/{id}/items/{fid}``; ``/openapi`` describes them. Part 2 (CRS by reference):
+``crs`` and ``bbox-crs`` (CRS84, EPSG:4326, UTM 48N/49N, the VN-2000 zones), ``Content-Crs``,
+``storageCrs``/``crs`` per collection. Part 3: ``filter``/``filter-lang``/``filter-crs`` (CQL2
+text and JSON) and ``/collections/{id}/queryables`` (:mod:`geo_antt.catalog.query` does the
+work). Non-spatial model kinds are not Features API collections (:func:`is_feature_collection`). ``/export/{id}.geojson|.gpkg``
 downloads a collection (or the part under ``unit``). ``/api/search``, ``/api/units``,
 ``/api/stats`` feed the side panel.
 
@@ -16,7 +20,9 @@ a ``unit`` outside the scope is a 403, one feature outside it a 404 exactly as a
 from __future__ import annotations
 
 import json
+import math
 import re
+import weakref
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,11 +32,21 @@ from werkzeug.exceptions import Unauthorized
 from .._errors import GeoAnttError, NotFoundError
 from .context import PUBLIC_COLLECTIONS, prefers_json, get_catalog, get_meta, scope_codes, request_lang as _lang
 from .auth import current_user
-from ..catalog import feature_collection_text, parse_bbox
+from ..catalog import (
+    CRS84,
+    FILTER_LANGS,
+    bbox_region,
+    feature_collection_text,
+    parse_bbox,
+    parse_crs_uri,
+    parse_filter,
+    queryables as _queryables,
+    supported_crs_uris,
+)
 from ..layers import BOUNDED_FIELDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH
 from ..schema import STATUSES
 
-__all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "openapi_document"]
+__all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "is_feature_collection", "openapi_document"]
 
 bp = Blueprint("api", __name__)
 
@@ -42,15 +58,28 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ]
-_CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+_QUERYABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # collection -> {name: schema}
+_CRS84 = CRS84
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]+")
 
 
 
 def _int_arg(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         v = int(raw)
@@ -69,6 +98,33 @@ def _unit_arg() -> str | None:
 
 
 # -- OGC API - Features ---------------------------------------------------------------------
+
+
+def is_feature_collection(col) -> bool:
+    """Whether the Features API serves ``col``: every collection but the non-spatial model kinds.
+
+    OGC API - Features 1.0.1 (OGC 17-069r4) requires a GeoJSON feature's ``geometry`` to be one
+    of the seven geometry objects (``featureGeoJSON.yaml``: ``geometry: $ref:
+    geometryGeoJSON.yaml``, a ``oneOf`` of Point ... GeometryCollection, not nullable; ``null``
+    was allowed only in the 2023 draft that followed), so models without a location (self-management
+    groups, "other" models) are served by the registry API (``/api/registry/models``) and the
+    exports, not here."""
+    return not (col.group == "models" and (col.spec is None or not col.spec.spatial))
+
+
+def _feature_collection(cid: str):
+    """Collection ``cid`` of the Features API (404 for an unknown or non-spatial one)."""
+    cat = get_catalog()
+    col = cat.get(cid)
+    if not is_feature_collection(col):
+        raise NotFoundError(f"collection {cid!r} has no locations: its models are served by /api/registry/models "
+                            f"and /export/{cid}.geojson, not by the Features API")
+    return col
+
+
+def _feature_collections() -> list:
+    return [c for c in get_catalog().collections.values() if is_feature_collection(c)]
+
 
 
 @bp.get("/")
@@ -109,10 +165,13 @@ def _collection_doc(col, lang: str, allowed: frozenset[str] | None = None) -> di
         "id": col.id,
         "title": col.title(lang),
         "itemType": "feature",
-        "crs": [_CRS84],
+        "crs": supported_crs_uris(),
+        "storageCrs": _CRS84,
         "links": [
             {"href": url_for("api.collection", cid=col.id, _external=True), "rel": "self", "type": "application/json"},
             {"href": url_for("api.items", cid=col.id, _external=True), "rel": "items", "type": GEOJSON, "title": col.title(lang)},
+            {"href": url_for("api.queryables", cid=col.id, _external=True), "rel": _QUERYABLES_REL,
+             "type": "application/schema+json", "title": "queryables (the properties a filter may name)"},
             {"href": url_for("api.export", name=f"{col.id}.geojson", _external=True), "rel": "enclosure", "type": GEOJSON},
             {"href": url_for("api.export", name=f"{col.id}.gpkg", _external=True), "rel": "enclosure",
              "type": "application/geopackage+sqlite3"},
@@ -127,32 +186,36 @@ def _collection_doc(col, lang: str, allowed: frozenset[str] | None = None) -> di
 @bp.get("/collections")
 def collections():
     lang = _lang()
-    cat = get_catalog()
     allowed = scope_codes()
     return jsonify({
         "links": [{"href": url_for("api.collections", _external=True), "rel": "self", "type": "application/json"}],
-        "collections": [_collection_doc(c, lang, allowed) for c in cat.collections.values()],
+        "collections": [_collection_doc(c, lang, allowed) for c in _feature_collections()],
     })
 
 
 @bp.get("/collections/<cid>")
 def collection(cid: str):
-    return jsonify(_collection_doc(get_catalog().get(cid), _lang(), scope_codes()))
+    return jsonify(_collection_doc(_feature_collection(cid), _lang(), scope_codes()))
 
 
 @bp.get("/collections/<cid>/items")
 def items(cid: str):
     cat = get_catalog()
-    cat.get(cid)
+    _feature_collection(cid)
     if current_user() is None and cid not in PUBLIC_COLLECTIONS:
         # the public aggregate mode: figures and boundaries, never models, footprints or gaps
         raise Unauthorized("log in to see this collection")
     allowed = scope_codes()
-    bbox = parse_bbox(request.args.get("bbox"))
+    crs = parse_crs_uri(request.args.get("crs"), what="crs")
+    bbox, region = _bbox_args()
     limit = _int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     offset = _int_arg("offset", 0, minimum=0)
     unit = _unit_arg()
-    page = cat.items(cid, bbox=bbox, unit=unit, limit=limit, offset=offset, allowed=allowed)
+    where = parse_filter(request.args.get("filter"), lang=request.args.get("filter-lang"),
+                         crs=parse_crs_uri(request.args.get("filter-crs"), what="filter-crs"),
+                         names=frozenset(_collection_queryables(cat.get(cid))))
+    page = cat.items(cid, bbox=bbox, region=region, unit=unit, limit=limit, offset=offset, allowed=allowed,
+                     crs=crs, where=where)
 
     base = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
 
@@ -172,17 +235,71 @@ def items(cid: str):
         "timeStamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": links,
     }
-    return Response(feature_collection_text(page.features, extra=extra), mimetype=GEOJSON)
+    resp = Response(feature_collection_text(page.features, extra=extra), mimetype=GEOJSON)
+    resp.headers["Content-Crs"] = f"<{crs.uri}>"
+    return resp
+
+
+def _collection_queryables(col) -> dict[str, Any]:
+    """The queryables of a collection (computed once per collection object: they never change)."""
+    q = _QUERYABLES.get(col)
+    if q is None:
+        q = _QUERYABLES[col] = _queryables(col.frame)
+    return q
+
+
+@bp.get("/collections/<cid>/queryables")
+def queryables(cid: str):
+    """The properties a ``filter`` may name, as a JSON Schema (OGC API - Features Part 3)."""
+    col = _feature_collection(cid)
+    if current_user() is None and cid not in PUBLIC_COLLECTIONS:
+        raise Unauthorized("log in to see this collection")
+    doc = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": url_for("api.queryables", cid=cid, _external=True),
+        "type": "object",
+        "title": col.title(_lang()),
+        "properties": _collection_queryables(col),
+        "additionalProperties": False,
+    }
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/schema+json")
+
+
+def _bbox_args():
+    """``(bbox, region)`` of the ``bbox`` and ``bbox-crs`` parameters: a CRS84 bbox as such, one
+    in another CRS as the lon/lat polygon it covers (Part 2 ``/req/crs/fc-bbox-crs-action``)."""
+    bbox_crs = parse_crs_uri(request.args.get("bbox-crs"), what="bbox-crs")
+    text = request.args.get("bbox")
+    if text is not None and not text.strip():
+        raise GeoAnttError("bbox is empty: give 4 numbers (or leave the parameter out)")
+    if bbox_crs.is_crs84:
+        return parse_bbox(text), None
+    if text is None or not text.strip():
+        return None, None
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise GeoAnttError(f"bbox must be 4 numbers in the axis order of bbox-crs {bbox_crs.uri}, got {text[:80]!r}")
+    try:
+        vals = tuple(float(p) for p in parts)
+    except ValueError:
+        raise GeoAnttError(f"bbox must be 4 numbers, got {text[:80]!r}") from None
+    if not all(math.isfinite(v) for v in vals):
+        raise GeoAnttError(f"bbox values must be finite numbers, got {text[:80]!r}")
+    return None, bbox_region(vals, bbox_crs)  # type: ignore[arg-type]
 
 
 @bp.get("/collections/<cid>/items/<fid>")
 def item(cid: str, fid: str):
-    text = get_catalog().item(cid, fid, allowed=scope_codes())
+    _feature_collection(cid)
+    crs = parse_crs_uri(request.args.get("crs"), what="crs")
+    text = get_catalog().item(cid, fid, allowed=scope_codes(), crs=crs)
     links = [
         {"href": url_for("api.item", cid=cid, fid=fid, _external=True), "rel": "self", "type": GEOJSON},
         {"href": url_for("api.collection", cid=cid, _external=True), "rel": "collection", "type": "application/json"},
     ]
-    return Response(text[:-1] + ',"links":' + json.dumps(links) + "}", mimetype=GEOJSON)
+    resp = Response(text[:-1] + ',"links":' + json.dumps(links) + "}", mimetype=GEOJSON)
+    resp.headers["Content-Crs"] = f"<{crs.uri}>"
+    return resp
 
 
 @bp.get("/openapi")
@@ -194,11 +311,13 @@ def openapi():
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.0 document of this service (paths of the current app's collections)."""
     cat = get_catalog()
-    ids = list(cat.collections)
+    ids = [c.id for c in _feature_collections()]
     p_cid = {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string", "enum": ids}}
+    # the exports also hold the models without a location (geometry null, as RFC 7946 allows)
+    p_export = {**p_cid, "schema": {"type": "string", "enum": list(cat.collections)}}
     p_fid = {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}
     p_bbox = {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
-              "description": "minLon,minLat,maxLon,maxLat in degrees (WGS84)",
+              "description": "minLon,minLat,maxLon,maxLat in degrees (WGS84), or in bbox-crs",
               "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}}
     p_limit = {"name": "limit", "in": "query", "required": False,
                "description": f"features per page; a larger value is served as {MAX_LIMIT} (the server's maximum)",
@@ -206,6 +325,25 @@ def openapi_document() -> dict[str, Any]:
     p_offset = {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}}
     p_unit = {"name": "unit", "in": "query", "required": False,
               "description": "administrative unit code: that unit and all units below it", "schema": {"type": "string"}}
+    uris = supported_crs_uris()
+    p_crs = {"name": "crs", "in": "query", "required": False, "style": "form", "explode": False,
+             "description": "CRS of the geometries returned (OGC API - Features Part 2): CRS84 lon/lat (the default), "
+                            "EPSG:4326 lat/lon, WGS 84 / UTM 48N-49N or VN-2000 (metres, easting/northing, 3 decimals)",
+             "schema": {"type": "string", "format": "uri", "enum": uris, "default": _CRS84}}
+    p_bbox_crs = {"name": "bbox-crs", "in": "query", "required": False, "style": "form", "explode": False,
+                  "description": "CRS of bbox, in its axis order (EPSG:4326: minLat,minLon,maxLat,maxLon)",
+                  "schema": {"type": "string", "format": "uri", "enum": uris, "default": _CRS84}}
+    crs_header = {"Content-Crs": {"description": "the CRS of the geometries, <URI>", "schema": {"type": "string"}}}
+    p_filter = {"name": "filter", "in": "query", "required": False,
+                "description": "a CQL2 filter on the collection's queryables (/collections/{collectionId}/queryables), "
+                               "e.g. status = 'active' AND kind = 'camera', covered_pct < 5, "
+                               "S_INTERSECTS(geometry, POLYGON((...))); it only narrows what the account may see",
+                "schema": {"type": "string"}}
+    p_filter_lang = {"name": "filter-lang", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(FILTER_LANGS), "default": "cql2-text"}}
+    p_filter_crs = {"name": "filter-crs", "in": "query", "required": False, "style": "form", "explode": False,
+                    "description": "CRS of the filter's geometry literals, in its axis order",
+                    "schema": {"type": "string", "format": "uri", "enum": uris, "default": _CRS84}}
     err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     js = {"application/json": {"schema": {"type": "object"}}}
     gj = {GEOJSON: {"schema": {"type": "object"}}}
@@ -235,18 +373,25 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": {"description": "collection", "content": js}, "404": err}}},
             "/collections/{collectionId}/items": {"get": {
                 "summary": "Features of a collection", "operationId": "getFeatures",
-                "parameters": [p_cid, p_bbox, p_limit, p_offset, p_unit],
-                "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": gj}, "400": err, "404": err}}},
+                "parameters": [p_cid, p_bbox, p_bbox_crs, p_limit, p_offset, p_unit, p_crs, p_filter, p_filter_lang,
+                               p_filter_crs],
+                "responses": {"200": {"description": "GeoJSON FeatureCollection", "content": gj, "headers": crs_header},
+                              "400": err, "404": err}}},
+            "/collections/{collectionId}/queryables": {"get": {
+                "summary": "The properties a filter may name (JSON Schema)", "operationId": "getQueryables",
+                "parameters": [p_cid],
+                "responses": {"200": {"description": "queryables", "content": {
+                    "application/schema+json": {"schema": {"type": "object"}}}}, "404": err}}},
             "/collections/{collectionId}/items/{featureId}": {"get": {
-                "summary": "One feature", "operationId": "getFeature", "parameters": [p_cid, p_fid],
-                "responses": {"200": {"description": "GeoJSON Feature", "content": gj}, "404": err}}},
+                "summary": "One feature", "operationId": "getFeature", "parameters": [p_cid, p_fid, p_crs],
+                "responses": {"200": {"description": "GeoJSON Feature", "content": gj, "headers": crs_header}, "404": err}}},
             "/export/{collectionId}.geojson": {"get": {
                 "summary": "Download a collection as GeoJSON (RFC 7946)", "operationId": "exportGeoJSON",
-                "parameters": [p_cid, p_unit],
+                "parameters": [p_export, p_unit],
                 "responses": {"200": {"description": "file", "content": gj}, "404": err}}},
             "/export/{collectionId}.gpkg": {"get": {
                 "summary": "Download a collection as GeoPackage", "operationId": "exportGeoPackage",
-                "parameters": [p_cid, p_unit],
+                "parameters": [p_export, p_unit],
                 "responses": {"200": {"description": "file",
                                       "content": {"application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}}}},
                               "404": err}}},

@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -39,6 +39,7 @@ from ..io import json_value
 from ..layers import LayerSpec
 from ..schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
 from ..text import fold, nfc, strip_unit_type
+from .query import OutputCrs, geometry_texts as crs_geometry_texts
 
 __all__ = [
     "Catalog",
@@ -159,6 +160,16 @@ def _feature_texts(frame: gpd.GeoDataFrame) -> list[str]:
     props = _property_texts(frame)
     return ['{"type":"Feature","id":' + ids[k] + ',"geometry":' + geoms[k] + _PROPERTIES + props[k] + "}"
             for k in range(len(frame))]
+
+
+_GEOMETRY = ',"geometry":'  # what separates a feature text's id from its geometry
+
+
+def _with_geometry(text: str, geometry: str) -> str:
+    """A feature text with its ``geometry`` replaced (the id text never holds the separator:
+    its quotes are escaped)."""
+    a = text.index(_GEOMETRY) + len(_GEOMETRY)
+    return text[:a] + geometry + text[text.index(_PROPERTIES, a):]
 
 
 def _with_properties(text: str, properties: str) -> str:
@@ -543,11 +554,14 @@ class Collection:
         return _bounds(self._table.geometries)
 
     def positions(self, *, bbox: tuple[float, float, float, float] | None = None,
-                  unit_codes: frozenset[str] | None = None) -> np.ndarray:
-        """Sorted row positions matching the bbox (intersects) and the unit set."""
-        if bbox is not None:
-            pos = self._table.query(shapely.box(*bbox))
-        else:
+                  unit_codes: frozenset[str] | None = None, region: Any = None) -> np.ndarray:
+        """Sorted row positions matching the bbox (intersects), the region (a lon/lat
+        geometry: intersects) and the unit set."""
+        pos = None
+        for g in ([shapely.box(*bbox)] if bbox is not None else []) + ([region] if region is not None else []):
+            hit = self._table.query(g)
+            pos = hit if pos is None else np.intersect1d(pos, hit)
+        if pos is None:
             pos = np.arange(len(self))
         if unit_codes is not None:
             keep = pd.Index(self.unit_codes[pos]).isin(list(unit_codes))
@@ -555,14 +569,26 @@ class Collection:
         return pos
 
     def page(self, *, bbox: tuple[float, float, float, float] | None = None,
-             unit_codes: frozenset[str] | None = None, limit: int, offset: int) -> ItemsPage:
-        """Features ``offset`` .. ``offset + limit`` of the matches, in frame order (stable paging)."""
-        pos = self.positions(bbox=bbox, unit_codes=unit_codes)
+             unit_codes: frozenset[str] | None = None, limit: int, offset: int, region: Any = None,
+             where: Callable[[gpd.GeoDataFrame], Any] | None = None, crs: OutputCrs | None = None) -> ItemsPage:
+        """Features ``offset`` .. ``offset + limit`` of the matches, in frame order (stable paging).
+
+        ``where``: a function of the matching rows (a frame, lon/lat) returning a boolean mask
+        of those to keep (a filter: it only narrows the matches). ``crs``: the page's geometries
+        written in that CRS (None or CRS84: the stored texts)."""
+        pos = self.positions(bbox=bbox, unit_codes=unit_codes, region=region)
+        if where is not None and len(pos):
+            keep = np.asarray(where(self._table.take(pos)), dtype=bool)
+            pos = pos[keep]
         sel = pos[offset: offset + limit]
         feats = self.features
-        return ItemsPage([feats[i] for i in sel], int(len(pos)), offset, limit)
+        texts = [feats[i] for i in sel]
+        if crs is not None and not crs.is_crs84 and len(sel):
+            geoms = crs_geometry_texts(self._table.geometries[sel], crs)
+            texts = [_with_geometry(t, g) for t, g in zip(texts, geoms)]
+        return ItemsPage(texts, int(len(pos)), offset, limit)
 
-    def feature(self, fid: str, *, allowed: frozenset[str] | None = None) -> str:
+    def feature(self, fid: str, *, allowed: frozenset[str] | None = None, crs: OutputCrs | None = None) -> str:
         """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent or when its unit
         is not in ``allowed`` (None: all): the same error and message, so that ids of other
         areas cannot be told from unknown ids."""
@@ -572,6 +598,8 @@ class Collection:
             raise NotFoundError(f"collection {self.id!r}: feature id {fid!r} is not unique") from None
         if i is None or (allowed is not None and str(self.unit_codes[i]) not in allowed):
             raise NotFoundError(f"collection {self.id!r} has no feature {fid!r}")
+        if crs is not None and not crs.is_crs84:
+            return _with_geometry(self.features[i], crs_geometry_texts(self._table.geometries[i:i + 1], crs)[0])
         return self.features[i]
 
     def bounds(self, *, allowed: frozenset[str] | None = None) -> tuple[float, float, float, float] | None:
@@ -833,7 +861,8 @@ class Catalog:
         return frozenset(inside)
 
     def items(self, cid: str, *, bbox: tuple[float, float, float, float] | None = None, unit: str | None = None,
-              limit: int = 1000, offset: int = 0, allowed: frozenset[str] | None = None) -> ItemsPage:
+              limit: int = 1000, offset: int = 0, allowed: frozenset[str] | None = None, region: Any = None,
+              where: Callable[[gpd.GeoDataFrame], Any] | None = None, crs: OutputCrs | None = None) -> ItemsPage:
         """One page of collection ``cid``.
 
         Parameters
@@ -848,6 +877,14 @@ class Catalog:
             Page size and start (features, in the collection's order).
         allowed
             Unit codes the reader may see (None: all).
+        region
+            A lon/lat geometry: features intersecting it (a ``bbox`` given in another CRS).
+        where
+            A filter: a function of the matching rows (frame) giving a boolean mask; it sees
+            only the rows in ``allowed``, so it can narrow the matches, never widen them.
+        crs
+            The CRS to write the page's geometries in (:func:`geo_antt.catalog.query.parse_crs_uri`;
+            None: CRS84).
 
         Raises
         ------
@@ -857,11 +894,13 @@ class Catalog:
             ``unit`` wholly outside ``allowed``.
         """
         col = self.get(cid)
-        return col.page(bbox=bbox, unit_codes=self.scoped(unit, allowed), limit=limit, offset=offset)
+        return col.page(bbox=bbox, unit_codes=self.scoped(unit, allowed), limit=limit, offset=offset,
+                        region=region, where=where, crs=crs)
 
-    def item(self, cid: str, fid: str, *, allowed: frozenset[str] | None = None) -> str:
-        """GeoJSON text of feature ``fid`` of ``cid`` (404 when unknown or outside ``allowed``)."""
-        return self.get(cid).feature(fid, allowed=allowed)
+    def item(self, cid: str, fid: str, *, allowed: frozenset[str] | None = None, crs: OutputCrs | None = None) -> str:
+        """GeoJSON text of feature ``fid`` of ``cid`` (404 when unknown or outside ``allowed``),
+        its geometry in ``crs`` (None: CRS84)."""
+        return self.get(cid).feature(fid, allowed=allowed, crs=crs)
 
     def top_units(self, allowed: frozenset[str]) -> list[str]:
         """The highest units of ``allowed`` (those whose parent is not in it), known here."""
