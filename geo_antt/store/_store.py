@@ -1422,8 +1422,11 @@ class Store:
         )
 
     def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False,
-                      audit_each: bool = True) -> dict[str, int]:
+                      audit_each: bool = True, progress: Callable[[int, int], Any] | None = None) -> dict[str, int]:
         """Apply a preview all-or-nothing, in one transaction; returns the counts applied.
+
+        ``progress(done, total)`` is called after each batch of rows written (models new and
+        updated; the transaction commits after the last).
 
         ``user`` defaults to the account that made the preview, reloaded from the store (so a
         disabled account or a lost role cannot commit); when given it must be that account.
@@ -1486,6 +1489,8 @@ class Store:
                 part = new_rows[i : i + _CHUNK]
                 conn.execute(T.models.insert(), part)
                 done += len(part)
+                if progress is not None:
+                    progress(done, total)
                 if pause_file and done >= half:
                     maybe_pause()
                     pause_file = None
@@ -1520,6 +1525,8 @@ class Store:
                     part = params[i : i + _CHUNK]
                     conn.execute(stmt, part)
                     done += len(part)
+                    if progress is not None:
+                        progress(done, total)
                     if pause_file and done >= half:
                         maybe_pause()
                         pause_file = None
