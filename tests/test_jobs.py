@@ -91,7 +91,7 @@ def test_jobs_are_bounded_per_account_and_overall_and_expire():
         if jobs.get("an", first.id).state == "done":
             break
         time.sleep(0.01)
-    assert jobs.get("an", first.id).result == "ok"
+    assert jobs.get("an", first.id).to_dict()["result"] == "ok"
     with pytest.raises(NotFoundError):
         jobs.get("binh", first.id)
     jobs.keep_s = 0.0

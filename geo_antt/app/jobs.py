@@ -29,7 +29,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import orjson
+
 from .._errors import GeoAnttError, NotFoundError
+from .._memory import release_memory
 
 __all__ = [
     "DEFAULT_JOB_LIMITS",
@@ -73,6 +76,9 @@ _TOO_MANY = {
 }
 
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
 class TooManyJobsError(GeoAnttError):
     """Too many unfinished jobs (of the account or of the app): HTTP 429."""
 
@@ -98,6 +104,7 @@ class Job:
     total: int | None = None
     finished_at: float | None = None
     result: Any = None
+    result_json: bytes | None = None
     error: dict[str, Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -105,8 +112,8 @@ class Job:
         """Report what the job does now (``phase`` a key of :data:`PHASES`; rows done and in all)."""
         self.phase, self.rows, self.total = phase, rows, total
 
-    def to_dict(self) -> dict[str, Any]:
-        """The job as the API shows it."""
+    def to_dict(self, *, with_result: bool = True) -> dict[str, Any]:
+        """The job as the API shows it (``result`` left out unless ``with_result``)."""
         out: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
@@ -116,11 +123,19 @@ class Job:
             "progress": {"phase": self.phase, "text": dict(PHASES[self.phase]), "rows": self.rows, "total": self.total},
             **self.info,
         }
-        if self.state == "done":
-            out["result"] = self.result
+        if self.state == "done" and with_result:
+            out["result"] = self.result if self.result_json is None else orjson.loads(self.result_json)
         if self.state == "failed":
             out["error"] = self.error
         return out
+
+    def to_json(self) -> bytes:
+        """:meth:`to_dict` as JSON text; a finished job's result is serialised once, when it
+        ends (a 50,000-row preview is megabytes: polling it must not re-encode it each time)."""
+        if self.state != "done" or self.result_json is None:
+            return orjson.dumps(self.to_dict(), option=_JSON_OPTIONS)
+        head = orjson.dumps(self.to_dict(with_result=False), option=_JSON_OPTIONS)
+        return head[:-1] + b',"result":' + self.result_json + b"}"
 
 
 def _iso(t: float) -> str:
@@ -196,10 +211,15 @@ class JobRegistry:
             job.error = {"status": 500, "error": "InternalError", "message": "the job failed on the server (see its log)"}
             job.state, job.phase = "failed", "failed"
         else:
-            job.result = result
+            try:
+                job.result_json = orjson.dumps(result, option=_JSON_OPTIONS)
+            except TypeError:  # a value orjson does not know: keep the object (Flask encodes it)
+                job.result = result
+            del result
             job.state, job.phase = "done", "done"
         finally:
             job.finished_at = time.time()
+            release_memory(collect=False)  # the parsed frame and the preview are gone
 
     def get(self, owner: str, job_id: str) -> Job:
         """The job ``job_id`` of account ``owner``.

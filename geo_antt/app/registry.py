@@ -325,7 +325,7 @@ def import_job(job_id: str) -> Any:
     """The state of an import job of the current account (404 for others' and unknown ids)."""
     user = current_user()
     job = _jobs().get(user.name if user is not None else "", job_id)
-    return jsonify(job.to_dict())
+    return current_app.response_class(job.to_json(), mimetype="application/json")
 
 
 def _jobs() -> JobRegistry:
