@@ -89,3 +89,36 @@ def registry_app(store: Store) -> Any:
     init_auth(app, store)
     init_registry(app, store)
     return app
+
+
+class JobAnswer:
+    """What ``POST /api/registry/import`` answered before it ran as a job: the job's result
+    (200) or its error (the error's status), with a Flask response's ``status_code`` / ``get_json``."""
+
+    def __init__(self, status_code: int, body: Any, job: dict[str, Any]) -> None:
+        self.status_code, self._body, self.job = status_code, body, job
+
+    def get_json(self) -> Any:
+        return self._body
+
+
+def post_import(client: Any, data: dict[str, Any], headers: dict[str, str] | None = None, *, timeout_s: float = 60) -> Any:
+    """POST an import, follow its job (``Location``) until it ends; a :class:`JobAnswer`, or the
+    response itself when the POST is refused at once (400 bad form, 403, 413, 429)."""
+    import time
+
+    r = client.post("/api/registry/import", data=data, headers=headers or {})
+    if r.status_code != 202:
+        return r
+    url = r.headers["Location"]
+    assert url.startswith("/api/registry/jobs/"), url
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = client.get(url, headers=headers or {}).get_json()
+        if job["state"] in ("done", "failed"):
+            break
+        assert time.monotonic() < deadline, f"import job still {job['state']} after {timeout_s} s"
+        time.sleep(0.02)
+    if job["state"] == "done":
+        return JobAnswer(200, job["result"], job)
+    return JobAnswer(job["error"]["status"], {k: v for k, v in job["error"].items() if k != "status"}, job)

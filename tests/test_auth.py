@@ -451,3 +451,48 @@ def test_login_and_logout_while_an_import_holds_the_lock(tmp_path, monkeypatch):
         assert still.get_json()["name"] == "can_bo_a"
         assert c.post("/logout", data={"csrf_token": _csrf(c)}).status_code == 302
         assert c.get("/api/me").status_code == 401
+
+
+def test_lookups_are_remembered_until_access_changes_anywhere(app, store, tmp_path, monkeypatch):
+    """The login guard looks a token/session up once, then trusts it while the store's access
+    revision stays put; a revocation by another process (a second Store on the file, as the CLI)
+    ends access on the very next request."""
+    calls = {"token": 0, "session": 0}
+    for name, kind in (("user_for_token", "token"), ("user_for_session", "session")):
+        real = getattr(store, name)
+
+        def counted(secret, _real=real, _kind=kind):
+            calls[_kind] += 1
+            return _real(secret)
+
+        monkeypatch.setattr(store, name, counted)
+    token = store.create_token("can_bo_b", label="script", user=None)
+    c = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    for _ in range(5):
+        assert c.get("/api/models", headers=auth).get_json() == ["b1"]
+    assert calls["token"] == 1
+    browser = app.test_client()
+    _login(browser)
+    for _ in range(5):
+        assert browser.get("/api/me").get_json()["name"] == "can_bo_a"
+    assert calls["session"] == 1
+    with Store.open(f"sqlite:///{tmp_path / 'auth.sqlite'}", password_hasher=CHEAP_HASHER) as other:
+        assert other.revoke_tokens("can_bo_b", user=None) == 1
+        assert c.get("/api/models", headers=auth).status_code == 401
+        assert browser.get("/api/me").status_code == 200  # another account's change: looked up again, still valid
+        assert calls["session"] == 2
+        other.end_sessions("can_bo_a", user=None)
+        assert browser.get("/api/me").status_code == 401
+
+
+def test_lookup_cache_can_be_turned_off(store, monkeypatch):
+    app = make_app(store, GEO_ANTT_AUTH_CACHE_S=0)
+    calls = []
+    real = store.user_for_token
+    monkeypatch.setattr(store, "user_for_token", lambda t: calls.append(t) or real(t))
+    token = store.create_token("can_bo_b", label="script", user=None)
+    c = app.test_client()
+    for _ in range(3):
+        assert c.get("/api/models", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert len(calls) == 3

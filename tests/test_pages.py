@@ -10,6 +10,7 @@ import re
 import pytest
 
 from geo_antt.app.pages import REASONS_VI
+from tests.storehelp import post_import
 from tests.web_fixtures import WEB_USERS, XSS_NAME, login
 
 OFFICER = WEB_USERS["officer"][0]  # can_bo_hm, Xã Hương Mỹ (28903)
@@ -58,7 +59,7 @@ def test_import_page_role_matrix(app):
     csv = b"id,kind,name,lat,lon,direction\nX1,camera,X,10.1032,106.3010,45\n"
     for role, unit in (("officer_b", "28903"), ("viewer", "28903")):
         c = login(app, role)
-        r = c.post("/api/registry/import", data={"unit": unit, "file": (io.BytesIO(csv), "x.csv")}, headers={"X-CSRFToken": c.csrf})
+        r = post_import(c, {"unit": unit, "file": (io.BytesIO(csv), "x.csv")}, headers={"X-CSRFToken": c.csrf})
         assert r.status_code == 403, (role, r.get_json())
     html = login(app, "admin").get("/import?lang=en").get_data(as_text=True)
     assert len(_options(html, "import-unit")) == 8 and "Preview" in html and "Write to the registry" in html
@@ -196,14 +197,14 @@ def test_import_preview_names_spreadsheet_rows(app, web_store):
     c = login(app, "officer")
     h = {"X-CSRFToken": c.csrf}
     before = web_store.models_frame()
-    r = c.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(csv), "xa_huong_my.csv")}, headers=h)
+    r = post_import(c, {"unit": "28903", "file": (io.BytesIO(csv), "xa_huong_my.csv")}, headers=h)
     body = r.get_json()
     assert r.status_code == 200 and body["counts"] == {"new": 1, "update": 0, "unchanged": 0, "rejected": 2}
     rej = sorted(body["rejected"], key=lambda p: p["row"])
     assert [(p["row"], p["id"], p["field"]) for p in rej] == [(3, "N2", "geometry"), (4, None, "vĩ độ")]
     assert rej[0]["reason"] == "position outside unit 28903" and rej[0]["file"] == "xa_huong_my.csv"
     assert body["outside"] == [{"row": 3, "id": "N2", "lon": 106.306, "lat": 10.103, "unit_code": "28903-02"}]
-    r = c.post("/api/registry/import", data={"unit": "28903", "commit": "1", "fingerprint": body["fingerprint"],
+    r = post_import(c, {"unit": "28903", "commit": "1", "fingerprint": body["fingerprint"],
                                               "file": (io.BytesIO(csv), "xa_huong_my.csv")}, headers=h)
     assert r.status_code == 400
     assert web_store.models_frame().index.equals(before.index)
@@ -217,17 +218,17 @@ def test_import_updates_only_the_columns_of_the_sheet(app, web_store):
            f"CAM002,camera,Camera nhà văn hoá,{cam['geometry'].y!r},{cam['geometry'].x!r},{cam['direction_deg'][0]!r}\n").encode("utf-8")
     c = login(app, "officer")
     h = {"X-CSRFToken": c.csrf}
-    body = c.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(csv), "ten.csv")}, headers=h).get_json()
+    body = post_import(c, {"unit": "28903", "file": (io.BytesIO(csv), "ten.csv")}, headers=h).get_json()
     assert body["counts"] == {"new": 0, "update": 1, "unchanged": 0, "rejected": 0}, body["rejected"]
     assert body["updates"] == {"CAM002": {"name": [cam["name"], "Camera nhà văn hoá"]}}
-    r = c.post("/api/registry/import", data={"unit": "28903", "commit": "1", "fingerprint": body["fingerprint"],
+    r = post_import(c, {"unit": "28903", "commit": "1", "fingerprint": body["fingerprint"],
                                               "file": (io.BytesIO(csv), "ten.csv")}, headers=h)
     assert r.status_code == 200 and r.get_json()["counts"]["update"] == 1
     after = web_store.get_model("CAM002")
     assert after["name"] == "Camera nhà văn hoá"
     for k in ("owner", "field", "host", "status", "unit_code", "direction_deg", "range_m", "data_sharing"):
         assert after[k] == cam[k], k
-    again = c.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(csv), "ten.csv")}, headers=h).get_json()
+    again = post_import(c, {"unit": "28903", "file": (io.BytesIO(csv), "ten.csv")}, headers=h).get_json()
     assert again["counts"] == {"new": 0, "update": 0, "unchanged": 1, "rejected": 0}
 
 
@@ -251,7 +252,7 @@ def test_rejection_reasons_are_translated(app, web_store):
         "N6,camera,Trùng,10.1033,106.3010,45,90,50,28903-02\n"
     ).encode("utf-8")
     c = login(app, "officer")
-    body = c.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(csv), "x.csv")},
+    body = post_import(c, {"unit": "28903", "file": (io.BytesIO(csv), "x.csv")},
                   headers={"X-CSRFToken": c.csrf}).get_json()
     shown = {p["row"]: _vi(p["reason"]) for p in body["rejected"]}
     assert shown[2] == "vị trí nằm ngoài địa bàn đơn vị 28903"

@@ -13,7 +13,7 @@ from flask import Flask
 from geo_antt.app.auth import init_auth
 from geo_antt.app.registry import init_registry
 from geo_antt.store import Store
-from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, registry_app, seed
+from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, post_import, registry_app, seed
 
 
 @pytest.fixture
@@ -107,23 +107,23 @@ def test_import_preview_then_commit(app, store):
     c = _client(app, "can_bo_a")
     h = {"X-CSRFToken": c.csrf}
     bad = _geojson_bytes([model_record("c1", "A1", 106.05, 10.06), model_record("c2", "A1", 106.35, 10.05)])
-    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(bad), "xa_an.geojson")}, headers=h)
+    r = post_import(c, {"unit": "A", "file": (io.BytesIO(bad), "xa_an.geojson")}, headers=h)
     body = r.get_json()
     assert r.status_code == 200 and body["counts"] == {"new": 1, "update": 0, "unchanged": 0, "rejected": 1}
     assert body["rejected"][0]["reason"] == "position outside unit A"
-    r = c.post("/api/registry/import", data={"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
+    r = post_import(c, {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
                                              "file": (io.BytesIO(bad), "xa_an.geojson")}, headers=h)
     assert r.status_code == 400 and "nothing imported" in r.get_json()["message"]
     good = _geojson_bytes([model_record("c1", "A1", 106.05, 10.06)])
-    body = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h).get_json()
-    r = c.post("/api/registry/import", data={"unit": "A", "commit": "1", "fingerprint": "stale",
+    body = post_import(c, {"unit": "A", "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h).get_json()
+    r = post_import(c, {"unit": "A", "commit": "1", "fingerprint": "stale",
                                              "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h)
     assert r.status_code == 409
-    r = c.post("/api/registry/import", data={"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
+    r = post_import(c, {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
                                              "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h)
     assert r.status_code == 200 and r.get_json()["counts"]["new"] == 1
     assert store.get_model("c1")["created_by"] == "can_bo_a"
-    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(good), "notes.txt")}, headers=h)
+    r = post_import(c, {"unit": "A", "file": (io.BytesIO(good), "notes.txt")}, headers=h)
     assert r.status_code == 400
     json.dumps(body)  # the preview is plain JSON
 
@@ -153,7 +153,7 @@ def test_ids_of_another_commune_answer_as_unknown_ids(app, store):
 
     def preview(mid):
         data = _geojson_bytes([model_record(mid, "A1", 106.05, 10.06)])
-        r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h)
+        r = post_import(c, {"unit": "A", "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h)
         body = r.get_json()
         body.pop("fingerprint")
         return r.status_code, json.dumps(body, sort_keys=True)
@@ -179,8 +179,8 @@ def test_create_or_import_with_a_taken_id_names_no_unit(app, store):
     message = r.get_json()["message"]
     assert "already in use" in message and "B1" not in message and "can_bo_b" not in message
     data = _geojson_bytes([model_record("b1", "A1", 106.05, 10.06)])
-    body = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h).get_json()
-    r = c.post("/api/registry/import", data={"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
+    body = post_import(c, {"unit": "A", "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h).get_json()
+    r = post_import(c, {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
                                              "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h)
     assert r.status_code == 409 and "already in use" in r.get_json()["message"] and "B1" not in r.get_json()["message"]
     assert store.get_model("b1")["unit_code"] == "B1" and store.get_model("b1")["version"] == 1
@@ -239,9 +239,9 @@ def test_hostile_bodies_and_files_are_400_not_500(app):
     r = c.post("/api/registry/models", data=deep, content_type="application/json", headers=h)
     assert r.status_code == 400 and "nested too deeply" in r.get_json()["message"]
     doc = '{"type": "FeatureCollection", "features": ' + deep + "}"
-    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(doc.encode()), "deep.geojson")}, headers=h)
+    r = post_import(c, {"unit": "A", "file": (io.BytesIO(doc.encode()), "deep.geojson")}, headers=h)
     assert r.status_code == 400 and "nested too deeply" in r.get_json()["message"]
-    r = c.post("/api/registry/import", data={"unit": "A", "file": (io.BytesIO(b"not a geopackage"), "x.gpkg")}, headers=h)
+    r = post_import(c, {"unit": "A", "file": (io.BytesIO(b"not a geopackage"), "x.gpkg")}, headers=h)
     assert r.status_code == 400 and "cannot read as a vector file" in r.get_json()["message"]
 
 

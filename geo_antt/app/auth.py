@@ -21,7 +21,10 @@ What it sets up:
   address. A throttled client gets ``429`` (even with the right password) until the window
   passes; other clients still log in to that account (throttling, not a lockout anyone can
   trigger), and successful logins never count;
-* a guard before every request: anonymous users get a redirect to ``/login`` (pages) or
+* a guard before every request: the token or session is looked up in the store (remembered
+  for ``GEO_ANTT_AUTH_CACHE_S`` seconds, and only while :meth:`~geo_antt.store.Store.revisions`
+  stays put: every logout, revocation or account change moves it, so access ends at once);
+  anonymous users get a redirect to ``/login`` (pages) or
   ``401`` JSON (``/api/...``, JSON requests, token requests) for everything but the login page,
   static files and views marked :func:`public`;
 * :class:`~geo_antt.PermissionDeniedError` rendered as ``403`` (JSON for the API).
@@ -32,10 +35,14 @@ In views: :func:`current_user`, :func:`login_required`, :func:`require_role`,
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import functools
+import hashlib
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
@@ -59,7 +66,8 @@ from werkzeug.exceptions import TooManyRequests
 from .._errors import BusyError, GeoAnttError, PermissionDeniedError
 from ..store import Store
 from ..text import fold
-from .context import WEB_ROOT, current_user, request_lang as _lang
+from ..store import User
+from .context import WEB_ROOT, current_user, request_lang as _lang, store_revisions
 
 __all__ = [
     "bp",
@@ -115,12 +123,62 @@ MESSAGES = {
 }
 
 
+# How long the login guard trusts a token/session lookup (seconds; config GEO_ANTT_AUTH_CACHE_S,
+# 0 = look up every request) and how many it keeps. A lookup is also forgotten as soon as the
+# store's generation or access revision moves (Store.revisions: logout, revocation, a password,
+# role, unit or state change, in any process), so ending access is still immediate.
+DEFAULT_AUTH_CACHE_S = 10.0
+_AUTH_CACHE_SIZE = 4096
+
+
+@dataclass
+class _LookupCache:
+    """Token/session -> account lookups of the login guard, keyed by the SHA-256 of the secret
+    and valid for one ``(generation, access revision)`` of the store and ``ttl_s`` seconds."""
+
+    ttl_s: float
+    _entries: collections.OrderedDict[str, tuple[User, tuple[int, int], float]] = field(default_factory=collections.OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def lookup(self, store: Store, kind: str, secret: str, find: Callable[[str], User | None],
+               on_hit: Callable[[str], Any] | None = None) -> User | None:
+        """The account for ``secret`` (``find(secret)`` on a miss; None results are not kept;
+        ``on_hit(secret)`` on a hit: a token's use is still recorded)."""
+        if self.ttl_s <= 0:
+            return find(secret)
+        revisions = store_revisions(store)
+        key = kind + hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[1] == revisions and now - hit[2] < self.ttl_s:
+                self._entries.move_to_end(key)
+                user = hit[0]
+            else:
+                user = None
+        if user is not None:
+            if on_hit is not None:
+                on_hit(secret)
+            return user
+        user = find(secret)
+        with self._lock:
+            if user is None:
+                self._entries.pop(key, None)
+            else:
+                self._entries[key] = (user, revisions, now)
+                self._entries.move_to_end(key)
+                while len(self._entries) > _AUTH_CACHE_SIZE:
+                    self._entries.popitem(last=False)
+        return user
+
+
 @dataclass(frozen=True)
 class _AuthState:
     store: Store
     csrf: CSRFProtect
     limiter: Limiter
     require_login: bool
+    lookups: _LookupCache
 
 
 def _state() -> _AuthState:
@@ -325,7 +383,8 @@ def _load_user_and_guard() -> Any:
     auth = request.headers.get("Authorization", "")
     by_token = False
     if auth.startswith("Bearer "):
-        user = state.store.user_for_token(auth[len("Bearer ") :].strip())
+        user = state.lookups.lookup(state.store, "t", auth[len("Bearer ") :].strip(), state.store.user_for_token,
+                                    state.store.record_token_use)
         if user is None:
             resp = jsonify({"error": "Unauthorized", "message": "invalid or revoked API token"})
             resp.status_code = 401
@@ -334,7 +393,8 @@ def _load_user_and_guard() -> Any:
         g.geo_antt_user = user
         by_token = True
     elif session.get(_SESSION_USER) or session.get(_SESSION_ID):
-        user = state.store.user_for_session(session.get(_SESSION_ID))
+        sid = session.get(_SESSION_ID)
+        user = state.lookups.lookup(state.store, "s", sid, state.store.user_for_session) if isinstance(sid, str) and sid else None
         if (
             user is None
             or user.name != session.get(_SESSION_USER)
@@ -382,7 +442,9 @@ def init_auth(
         views needs a logged-in user. Turn it off only to serve public aggregates.
 
     Config keys read: ``GEO_ANTT_SECURE_COOKIES`` (default False), ``GEO_ANTT_SESSION_HOURS``
-    (session lifetime, default 12 hours), ``GEO_ANTT_LOGIN_RATE``
+    (session lifetime, default 12 hours), ``GEO_ANTT_AUTH_CACHE_S`` (seconds a token/session
+    lookup is trusted while the store's access revision stays put, default 10; a session past
+    its expiry may so last up to that much longer; 0 = no cache), ``GEO_ANTT_LOGIN_RATE``
     (default ``"5 per minute"``), ``RATELIMIT_STORAGE_URI`` (default ``"memory://"``).
     """
     if not app.secret_key:
@@ -403,7 +465,8 @@ def init_auth(
         default_limits=[],
         key_prefix=f"geo-antt-{id(app)}",
     )
-    app.extensions[_EXT] = _AuthState(store=store, csrf=csrf, limiter=limiter, require_login=require_login)
+    lookups = _LookupCache(ttl_s=float(app.config.get("GEO_ANTT_AUTH_CACHE_S", DEFAULT_AUTH_CACHE_S)))
+    app.extensions[_EXT] = _AuthState(store=store, csrf=csrf, limiter=limiter, require_login=require_login, lookups=lookups)
     app.register_blueprint(bp)
     rate = app.config.get("GEO_ANTT_LOGIN_RATE", "5 per minute")
     view: Callable[..., Any] = app.view_functions["auth.login"]

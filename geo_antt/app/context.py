@@ -29,6 +29,7 @@ __all__ = [
     "request_lang",
     "scope_codes",
     "store_generation",
+    "store_revisions",
 ]
 
 def current_user() -> User | None:
@@ -113,6 +114,18 @@ def store_generation() -> int:
     if "geo_antt_generation" not in g:
         g.geo_antt_generation = get_store().generation()
     return g.geo_antt_generation
+
+
+def store_revisions(store: Store | None = None) -> tuple[int, int]:
+    """The store's generation and access revision (:meth:`Store.revisions`), read together once
+    per request (the login guard reads them first, so the generation costs no second query).
+    ``store``: the app's store (default :func:`get_store`)."""
+    if "geo_antt_access_revision" not in g:
+        generation, access = (store or get_store()).revisions()
+        g.geo_antt_access_revision = access
+        if "geo_antt_generation" not in g:
+            g.geo_antt_generation = generation
+    return g.geo_antt_generation, g.geo_antt_access_revision
 
 
 def get_meta() -> dict[str, Any]:

@@ -567,6 +567,22 @@ def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:
         "fingerprint": {"type": "string", "description": "the preview's fingerprint (needed with commit=1)"},
         "skip_rejected": {"type": "string", "enum": ["0", "1"], "description": "1: commit the good rows, skip rejected ones"}}}
     w = {"400": err, "403": err, "404": err, "409": err}
+    texts = {"type": "object", "required": ["vi", "en"], "properties": {"vi": {"type": "string"}, "en": {"type": "string"}}}
+    count = {"type": "integer", "nullable": True, "minimum": 0}
+    job = {"type": "object", "required": ["id", "kind", "state", "progress", "created_at"], "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["preview", "commit"]},
+        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": "string", "nullable": True, "format": "date-time"},
+        "file": {"type": "string"}, "unit": {"type": "string", "nullable": True},
+        "progress": {"type": "object", "required": ["phase", "text"], "properties": {
+            "phase": {"type": "string", "enum": ["queued", "reading", "checking", "writing", "done", "failed"]},
+            "text": texts, "rows": count, "total": count}},
+        "result": {"type": "object", "description": "state done: the preview (with its fingerprint), or the commit's counts"},
+        "error": {"type": "object", "required": ["status", "error", "message"], "description": "state failed",
+                  "properties": {"status": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"},
+                                 "problems": {"type": "array", "items": {"type": "object"}}}}}}
     props = _model_properties_schema()
     feature = {"type": "object", "required": ["properties", "geometry"], "properties": {
         "type": {"type": "string", "enum": ["Feature"]},
@@ -621,10 +637,23 @@ def _registry_paths(*, js, gj, err, p_bbox, p_unit) -> dict[str, Any]:
                                     "schema": {"type": "string", "enum": ["hamlet", "commune"], "default": "hamlet"}}],
             "responses": {"200": {"description": "figures per unit", "content": js}, "403": err}}},
         "/api/registry/import": {"post": {
-            "summary": "Import a spreadsheet: a preview first, then commit=1 with its fingerprint (all or nothing)",
+            "summary": "Start an import job: a preview first, then commit=1 with its fingerprint (all or nothing)",
+            "description": "The file is read, checked and (commit=1) written by a background job; poll the "
+                           "job at the Location given. Its result is the preview, or the counts committed.",
             "operationId": "importModels",
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": upload}}},
-            "responses": {"200": {"description": "the preview, or the result of the commit", "content": js}, **w}}},
+            "responses": {"202": {"description": "the job, queued",
+                                  "headers": {"Location": {"description": "/api/registry/jobs/{jobId}", "required": True,
+                                                           "schema": {"type": "string"}}},
+                                  "content": {"application/json": {"schema": job}}},
+                          "429": {**err, "description": "too many unfinished import jobs (of the account or the server)"},
+                          **w}}},
+        "/api/registry/jobs/{jobId}": {"get": {
+            "summary": "An import job of the current account: state, progress, and its result or error",
+            "operationId": "importJob",
+            "parameters": [{"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the job", "content": {"application/json": {"schema": job}}},
+                          "404": {**err, "description": "unknown or expired job, or another account's"}}}},
     }
 
 

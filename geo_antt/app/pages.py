@@ -9,7 +9,9 @@
     area. "Ghi vào sổ" is enabled only when nothing is rejected and something would change; it
     sends the file again with the preview's fingerprint, and the API applies exactly that
     preview, all or nothing (409 when the file or the registry changed meanwhile). Re-importing
-    the same file shows "nothing to change".
+    the same file shows "nothing to change". Both run as background jobs on the server (202 +
+    ``Location``); the page polls ``GET /api/registry/jobs/<id>`` and shows the job's phase and
+    rows (Vietnamese or English) until the result comes.
 
 ``GET /audit``
     Who changed what, when: newest first, the time in Vietnam time (UTC+7), the account, the
@@ -40,6 +42,7 @@ from .auth import current_user, login_required, require_role
 from .._time import VIETNAM_TZ, parse_local_time
 from ..schema import UNIT_LEVELS
 from ..text import fold, nfc
+from .jobs import warm_parse_pool
 from .maps import STRINGS as MAP_STRINGS
 
 __all__ = ["bp", "STRINGS", "REASONS_VI", "AUDIT_PAGE_SIZE", "unit_choices"]
@@ -58,6 +61,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview": "Xem trước",
         "commit": "Ghi vào sổ",
         "working": "Đang xử lý…",
+        "progress_rows": "{rows}/{total} dòng",
         "choose_file": "Hãy chọn một tệp.",
         "counts": "Kết quả xem trước",
         "n_new": "Thêm mới",
@@ -128,6 +132,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "preview": "Preview",
         "commit": "Write to the registry",
         "working": "Working…",
+        "progress_rows": "{rows} of {total} rows",
         "choose_file": "Choose a file.",
         "counts": "Preview",
         "n_new": "New",
@@ -306,6 +311,8 @@ def _bad_request(exc: GeoAnttError) -> Any:
 @require_role("admin", "officer")
 def import_page() -> Any:
     """The import page (admin, officer)."""
+    if int(current_app.config.get("GEO_ANTT_IMPORT_PROCESSES", 1)) > 0:
+        warm_parse_pool()
     lang = _lang()
     t = STRINGS[lang]
     user = current_user()
@@ -318,7 +325,9 @@ def import_page() -> Any:
         "lang": lang,
         "strings": t,
         "fields": _field_labels(lang),
-        "urls": {"import": url_for("registry.import_file"), "audit": url_for("pages.audit_page", lang="en" if lang == "en" else None)},
+        "urls": {"import": url_for("registry.import_file"),
+                 "jobs": url_for("registry.import_job", job_id="x")[:-1],
+                 "audit": url_for("pages.audit_page", lang="en" if lang == "en" else None)},
         "maxRows": 200,
         "reasons": [list(r) for r in REASONS_VI] if lang == "vi" else [],
         "kinds": {k: nfc(s.title(lang)) for k, s in current_app.extensions["geo_antt"].specs.items()},

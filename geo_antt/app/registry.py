@@ -31,9 +31,17 @@ Routes
     outside its kind's bounds (``layers/*.toml`` ``[bounds]``; rows written past the checks),
     one ``{"id", "field", "value", "reason"}`` per problem, to fix by a PATCH.
 ``POST /api/registry/import``
-    Multipart ``file`` (+ ``unit``): the preview with a ``fingerprint``; with ``commit=1`` and
-    that ``fingerprint`` the same import is applied, all or nothing (409 if the preview would now
-    differ).
+    Multipart ``file`` (+ ``unit``): starts a background job (:mod:`geo_antt.app.jobs`) and
+    answers 202 with it and ``Location: /api/registry/jobs/<id>`` (429 when the account or the
+    server has too many unfinished jobs). The job's result is the preview with a
+    ``fingerprint``; with ``commit=1`` and that ``fingerprint`` the same import is applied, all
+    or nothing (the job fails with status 409 if the preview would now differ). The file is
+    parsed in a separate process, so request threads keep answering.
+``GET  /api/registry/jobs/<id>``
+    The job of the current account: ``state`` queued/running/done/failed, ``progress``
+    (``phase``, ``text`` vi/en, ``rows``/``total`` where known), and ``result`` (done: the body
+    the import answered when it ran in the request) or ``error`` (failed: ``status``,
+    ``error``, ``message``, ``problems``). Another account's or an expired job: 404.
 
 Wire it with :func:`init_registry` after :func:`geo_antt.app.auth.init_auth`.
 """
@@ -45,22 +53,24 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import shapely.geometry
-from flask import Blueprint, Flask, current_app, jsonify, request, session
+from flask import Blueprint, Flask, current_app, jsonify, request, session, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from .._errors import ConflictError, GeoAnttError, PermissionDeniedError, ValidationError
 from .._time import parse_local_time
 from .auth import current_user, error_response
+from .jobs import DEFAULT_JOB_LIMITS, Job, JobRegistry, parse_pool, warm_parse_pool
 from ..schema import MODEL_COLUMNS
 from ..io import json_value
 from ..store import Store
-from ..store._files import read_models_file
+from ..store._files import read_models_upload
 
 __all__ = ["DEFAULT_BODY_LIMITS", "bp", "init_registry", "model_feature"]
 
 bp = Blueprint("registry", __name__, url_prefix="/api/registry")
 _EXT = "geo_antt_registry"
+_JOBS_EXT = "geo_antt_jobs"
 # Request body limits in bytes (instance config overrides each): an import upload, the login
 # form, and every other body (JSON). A body declaring more (Content-Length) is refused with 413
 # before it is read; one without Content-Length is cut off at the limit while it is read (413).
@@ -231,38 +241,95 @@ def excluded() -> Any:
     return jsonify({"models": list(get_catalog().excluded_models)})
 
 
+def _import_work(store: Store, user: Any, *, tmp: tempfile.TemporaryDirectory[str], path: Path, filename: str,
+                 unit: str | None, commit: bool, fingerprint: str | None, skip: bool, processes: int) -> Any:
+    """The job of one ``POST /import``: parse (in the parse process), preview, and commit when
+    asked; returns the body the synchronous endpoint answered."""
+
+    def work(job: Job) -> Any:
+        try:
+            job.progress("reading")
+            if processes > 0:
+                gdf, file_problems = parse_pool().submit(read_models_upload, str(path), filename).result()
+            else:
+                gdf, file_problems = read_models_upload(str(path), filename)
+        finally:
+            tmp.cleanup()
+        n_rows = len(gdf) + len({p.row for p in file_problems if p.severity == "error" and p.row is not None})
+        job.progress("checking", n_rows, n_rows)
+        preview = store.preview_import(gdf, user=user, unit_code=unit, source=filename, problems=file_problems)
+        del gdf
+        out = preview.to_dict()
+        out["file_problems"] = [p.to_dict() for p in file_problems]
+        out["fingerprint"] = preview.fingerprint()
+        if not commit:
+            return out
+        if fingerprint != out["fingerprint"]:
+            raise ConflictError("the import differs from the preview you saw (the file or the registry changed): preview again")
+        errors = [p for p in file_problems if p.severity == "error"]
+        if errors and not skip:
+            raise ValidationError(errors, message=f"{len(errors)} row(s) of {filename} could not be read; nothing imported")
+        total = len(preview.new) + len(preview.updates)
+        job.progress("writing", 0, total)
+        counts = store.commit_import(preview, user=user, skip_rejected=skip,
+                                     progress=lambda done, n: job.progress("writing", done, n))
+        return {"committed": True, "counts": counts, "file": secure_filename(filename) or "upload"}
+
+    return work
+
+
+def _parse_processes() -> int:
+    """Whether the current app parses uploads in the parse process (config
+    ``GEO_ANTT_IMPORT_PROCESSES``: 1, the default; 0 parses on the job thread)."""
+    return int(current_app.config.get("GEO_ANTT_IMPORT_PROCESSES", 1))
+
+
 @bp.post("/import")
 def import_file() -> Any:
-    """Preview (default) or commit (``commit=1`` + ``fingerprint``) an uploaded models file."""
+    """Start an import job: the preview (default) or the commit (``commit=1`` + ``fingerprint``)
+    of an uploaded models file; 202 with the job and ``Location: /api/registry/jobs/<id>``."""
+    user = current_user()
+    if user is None or user.role not in ("admin", "officer"):
+        raise PermissionDeniedError(f"importing needs the role admin or officer (account {getattr(user, 'name', None)!r} "
+                                    f"is {getattr(user, 'role', None)})")
     up = request.files.get("file")
     if up is None or not up.filename:
         raise GeoAnttError("no file uploaded (form field 'file')")
-    name = secure_filename(up.filename) or "upload"
     suffix = Path(up.filename).suffix.lower()
     if suffix not in _UPLOAD_SUFFIXES:
         raise GeoAnttError(f"{up.filename}: use one of {', '.join(_UPLOAD_SUFFIXES)}")
     unit = request.form.get("unit") or None
-    store = _store()
-    user = current_user()
-    with tempfile.TemporaryDirectory(prefix="geo-antt-import-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+    commit = request.form.get("commit") in ("1", "true", "yes")
+    tmp = tempfile.TemporaryDirectory(prefix="geo-antt-import-")
+    try:
+        path = Path(tmp.name) / f"upload{suffix}"
         up.save(path)
-        gdf, file_problems = read_models_file(path)
-    file_problems = [p.__class__(up.filename, p.row, p.field, p.value, p.reason, p.severity) for p in file_problems]
-    preview = store.preview_import(gdf, user=user, unit_code=unit, source=up.filename, problems=file_problems)
-    out = preview.to_dict()
-    out["file_problems"] = [p.to_dict() for p in file_problems]
-    out["fingerprint"] = preview.fingerprint()
-    if request.form.get("commit") not in ("1", "true", "yes"):
-        return jsonify(out)
-    if request.form.get("fingerprint") != out["fingerprint"]:
-        raise ConflictError("the import differs from the preview you saw (the file or the registry changed): preview again")
-    errors = [p for p in file_problems if p.severity == "error"]
-    skip = request.form.get("skip_rejected") in ("1", "true", "yes")
-    if errors and not skip:
-        raise ValidationError(errors, message=f"{len(errors)} row(s) of {up.filename} could not be read; nothing imported")
-    counts = store.commit_import(preview, user=user, skip_rejected=skip)
-    return jsonify({"committed": True, "counts": counts, "file": name})
+        work = _import_work(_store(), user, tmp=tmp, path=path, filename=up.filename, unit=unit, commit=commit,
+                            fingerprint=request.form.get("fingerprint"),
+                            skip=request.form.get("skip_rejected") in ("1", "true", "yes"), processes=_parse_processes())
+        lang = request.args.get("lang") or session.get("lang") or "vi"
+        job = _jobs().submit(user.name, "commit" if commit else "preview", work, lang=lang,
+                             info={"file": up.filename, "unit": unit})
+    except BaseException:
+        tmp.cleanup()
+        raise
+    location = url_for("registry.import_job", job_id=job.id)
+    resp = jsonify(job.to_dict())
+    resp.status_code = 202
+    resp.headers["Location"] = location
+    return resp
+
+
+@bp.get("/jobs/<job_id>")
+def import_job(job_id: str) -> Any:
+    """The state of an import job of the current account (404 for others' and unknown ids)."""
+    user = current_user()
+    job = _jobs().get(user.name if user is not None else "", job_id)
+    return current_app.response_class(job.to_json(), mimetype="application/json")
+
+
+def _jobs() -> JobRegistry:
+    return current_app.extensions[_JOBS_EXT]
 
 
 def _body_limit_key() -> str:
@@ -295,8 +362,13 @@ def init_registry(app: Flask, store: Store) -> None:
     2 MB); see :data:`DEFAULT_BODY_LIMITS`.
     """
     app.extensions[_EXT] = store
-    for key, value in DEFAULT_BODY_LIMITS.items():
+    for key, value in {**DEFAULT_BODY_LIMITS, **DEFAULT_JOB_LIMITS}.items():
         app.config.setdefault(key, value)
+    cfg = app.config
+    if int(cfg.get("GEO_ANTT_IMPORT_PROCESSES", 1)) > 0:
+        warm_parse_pool()  # the parse process starts with the app, not with its first upload
+    app.extensions[_JOBS_EXT] = JobRegistry(per_account=cfg["GEO_ANTT_JOBS_PER_ACCOUNT"], total=cfg["GEO_ANTT_JOBS_TOTAL"],
+                                            keep_s=cfg["GEO_ANTT_JOBS_KEEP_S"], threads=cfg["GEO_ANTT_JOB_THREADS"])
     # first of the before-request functions: the login guard (geo_antt.app.auth) must not be the
     # first to touch an unbounded body
     app.before_request_funcs.setdefault(None, []).insert(0, _limit_body)

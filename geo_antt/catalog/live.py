@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .._memory import release_memory
 from .._errors import GeoAnttError
 from ._catalog import Catalog, _align, _feature_texts, _link_codes, _property_texts, _reorder, _wgs84, _with_properties
 from ..config import Settings
@@ -615,6 +616,9 @@ class LiveCatalog:
         else:
             gen = self.store.generation()  # before reading: a later write is applied again next time
             self.catalog, self.generation, self.last_update = self._full(), gen, "full"
+            # the previous catalog and the build's intermediate frames are garbage now: give
+            # their pages back, or RSS keeps the peak of two catalogs (issue #13, item 7)
+            release_memory()
         self.rebuild_seconds = time.perf_counter() - t0
         _log.info("catalog updated (%s, %d model(s)) after a store change in %.3f s",
                   self.last_update, len(changes.models), self.rebuild_seconds)

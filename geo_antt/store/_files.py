@@ -11,7 +11,7 @@ import geopandas as gpd
 
 from .._errors import GeoAnttError, Problem, ValidationError
 
-__all__ = ["read_models_file", "read_units_file"]
+__all__ = ["read_models_file", "read_models_upload", "read_units_file", "readers_ready"]
 
 
 def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]:
@@ -40,6 +40,24 @@ def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]
     if "id" not in gdf.columns:
         raise ValidationError([Problem(str(p), None, "id", None, "missing column")])
     return gdf, []
+
+
+def read_models_upload(path: str | Path, filename: str) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """:func:`read_models_file` of an uploaded file saved at ``path``, its problems naming the
+    file as the user called it (``filename``). A plain function of picklable values: the web
+    app runs it in its parse process (``geo_antt.app.jobs.parse_pool``)."""
+    gdf, problems = read_models_file(path)
+    return gdf, [Problem(filename, p.row, p.field, p.value, p.reason, p.severity) for p in problems]
+
+
+def readers_ready() -> bool:
+    """Import the file readers (pandas, openpyxl, pyogrio); True. A parse process runs it when it
+    starts, so that the first upload does not wait for these imports."""
+    try:
+        from .. import io  # noqa: F401
+    except ImportError:
+        pass
+    return True
 
 
 def read_units_file(path: str | Path) -> gpd.GeoDataFrame:

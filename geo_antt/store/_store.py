@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as _pg_dialect, sqlite as _sqlite_dialect
 from alembic import command as _alembic_command
 from alembic.config import Config as _AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -91,6 +92,7 @@ _TOKEN_PREFIX = "gat_"
 _PREVIEW_USER = object()  # commit_import: "the account that made the preview"
 _TOUCH_INTERVAL_S = 60  # an API token's last_used_at is recorded at most once a minute
 _TOUCH_WAIT_MS = 100
+_ACCESS_KEY = "access_revision"  # store_meta: moves when a session or token stops being valid
 _BUSY_TIMEOUT_MS = 30_000  # how long a write waits for another writer before BusyError (SQLite)  # ... and only if the write lock is free within this many milliseconds
 _PG_LOCK_KEY = 7_470_011  # advisory lock serialising concurrent migrations on PostgreSQL
 _BULK_INVALIDATE = 200  # a write touching more models than this drops the whole coverage cache
@@ -232,6 +234,9 @@ class Store:
         self._hasher = password_hasher or PasswordHasher()
         self._specs = load_layer_specs(layers_dir)
         self._dummy_hash: str | None = None  # made on first use (hashing costs ~0.1 s)
+        # token hash -> time.monotonic() of the last recorded use (record_token_use); a token
+        # missing here has its use recorded on its next lookup
+        self._token_uses: dict[str, float] = {}
         self.url = engine.url.render_as_string(hide_password=True)
 
     # ------------------------------------------------------------------------------------------
@@ -657,6 +662,7 @@ class Store:
             if n != 1:
                 raise NotFoundError(f"no account named {name!r}")
             self._end_sessions(conn, name)
+            self._bump_access(conn)
             self._audit(conn, actor, "user_password", detail={"user": name})
 
     def set_user_active(self, name: str, active: bool, *, user: User | None) -> None:
@@ -670,6 +676,7 @@ class Store:
                 raise NotFoundError(f"no account named {name!r}")
             if not active:
                 self._end_sessions(conn, name)
+            self._bump_access(conn)
             self._audit(conn, actor, "user_active", detail={"user": name, "active": bool(active)})
 
     def set_user_access(
@@ -700,6 +707,7 @@ class Store:
             new = self._user_from_row(conn, new_row)
             if (new.role, new.unit_codes) != (old.role, old.unit_codes):
                 self._end_sessions(conn, name)
+            self._bump_access(conn)
             self._audit(conn, actor, "user_access", detail={"user": name, "old": old.to_dict(), "new": new.to_dict()})
         return new
 
@@ -773,6 +781,7 @@ class Store:
                 .where(T.api_tokens.c.user_id == row.id, T.api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=_now())
             ).rowcount
+            self._bump_access(conn)
             self._audit(conn, actor, "token_revoke", detail={"user": name, "count": n})
         return n
 
@@ -790,12 +799,39 @@ class Store:
             if row is None or not row.active:
                 return None
             user = self._user_from_row(conn, row)
-        now = _now()
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > _TOUCH_INTERVAL_S:
-            # best effort: a read never waits for the write lock (skipped while an import holds it)
-            stmt = T.api_tokens.update().where(T.api_tokens.c.id == row.token_id).values(last_used_at=now)
-            self._try_write(lambda conn: conn.execute(stmt))
+        if row.last_used_at is None or (_now() - row.last_used_at).total_seconds() > _TOUCH_INTERVAL_S:
+            self._token_uses.pop(h, None)
+            self.record_token_use(token)
+        else:
+            self._token_uses.setdefault(h, time.monotonic())
         return user
+
+    def record_token_use(self, token: str) -> bool:
+        """Record that ``token`` was just used (``api_tokens.last_used_at``), at most once every
+        ``_TOUCH_INTERVAL_S`` seconds per token, best effort: skipped (and tried again on the
+        next use) while another writer holds the database, so a read never waits for the write
+        lock. Callers that remember :meth:`user_for_token` answers call it on each use.
+
+        Returns
+        -------
+        bool
+            True when the use is recorded (now or within the last interval).
+        """
+        h = _token_hash(token)
+        last = self._token_uses.get(h)
+        now = time.monotonic()
+        if last is not None and now - last < _TOUCH_INTERVAL_S:
+            return True
+        stamp = _now()
+        stmt = (T.api_tokens.update()
+                .where(T.api_tokens.c.token_hash == h, T.api_tokens.c.revoked_at.is_(None))
+                .values(last_used_at=stamp))
+        if not self._try_write(lambda conn: conn.execute(stmt)):
+            return False
+        if len(self._token_uses) > 10_000:
+            self._token_uses.clear()
+        self._token_uses[h] = now
+        return True
 
     # ------------------------------------------------------------------------------------------
     # web sessions (server side, so that they can be ended at once)
@@ -849,6 +885,7 @@ class Store:
             return False
         with self._write() as conn:
             n = conn.execute(T.web_sessions.delete().where(T.web_sessions.c.id_hash == _token_hash(session_id))).rowcount
+            self._bump_access(conn)
         return n == 1
 
     def end_sessions(self, name: str, *, user: User | None) -> int:
@@ -862,10 +899,33 @@ class Store:
                 raise NotFoundError(f"no account named {name!r}")
             return self._end_sessions(conn, name)
 
-    @staticmethod
-    def _end_sessions(conn: sa.Connection, name: str) -> int:
+    @classmethod
+    def _end_sessions(cls, conn: sa.Connection, name: str) -> int:
         uid = sa.select(T.users.c.id).where(T.users.c.name == name).scalar_subquery()
-        return conn.execute(T.web_sessions.delete().where(T.web_sessions.c.user_id == uid)).rowcount
+        n = conn.execute(T.web_sessions.delete().where(T.web_sessions.c.user_id == uid)).rowcount
+        cls._bump_access(conn)
+        return n
+
+    @staticmethod
+    def _bump_access(conn: sa.Connection) -> None:
+        """Move ``store_meta.access_revision`` (in the caller's write transaction): a session
+        ended, a token revoked, an account's password, role, units or state changed. Readers
+        that remember token/session lookups (the web's login guard) drop them when it moves.
+        An upsert: stores made before it have no such row (no migration needed)."""
+        insert = _pg_dialect.insert if conn.dialect.name == "postgresql" else _sqlite_dialect.insert
+        stmt = insert(T.store_meta).values(key=_ACCESS_KEY, value=1)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[T.store_meta.c.key],
+                                                set_={"value": T.store_meta.c.value + 1}))
+
+    def revisions(self) -> tuple[int, int]:
+        """``(generation, access_revision)`` in one read: :meth:`generation`, and a counter that
+        moves whenever a web session ends, a token is revoked or an account's password, role,
+        units or state change (any process; 0 before the first such change)."""
+        keys = ("model_generation", _ACCESS_KEY)
+        with self._read() as conn:
+            rows = dict(conn.execute(sa.select(T.store_meta.c.key, T.store_meta.c.value)
+                                     .where(T.store_meta.c.key.in_(keys))).all())
+        return int(rows["model_generation"]), int(rows.get(_ACCESS_KEY, 0))
 
     # ------------------------------------------------------------------------------------------
     # audit
@@ -1388,8 +1448,11 @@ class Store:
         )
 
     def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False,
-                      audit_each: bool = True) -> dict[str, int]:
+                      audit_each: bool = True, progress: Callable[[int, int], Any] | None = None) -> dict[str, int]:
         """Apply a preview all-or-nothing, in one transaction; returns the counts applied.
+
+        ``progress(done, total)`` is called after each batch of rows written (models new and
+        updated; the transaction commits after the last).
 
         ``user`` defaults to the account that made the preview, reloaded from the store (so a
         disabled account or a lost role cannot commit); when given it must be that account.
@@ -1452,6 +1515,8 @@ class Store:
                 part = new_rows[i : i + _CHUNK]
                 conn.execute(T.models.insert(), part)
                 done += len(part)
+                if progress is not None:
+                    progress(done, total)
                 if pause_file and done >= half:
                     maybe_pause()
                     pause_file = None
@@ -1486,6 +1551,8 @@ class Store:
                     part = params[i : i + _CHUNK]
                     conn.execute(stmt, part)
                     done += len(part)
+                    if progress is not None:
+                        progress(done, total)
                     if pause_file and done >= half:
                         maybe_pause()
                         pause_file = None

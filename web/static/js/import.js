@@ -1,6 +1,8 @@
 /* geo-antt import page: preview an uploaded spreadsheet (POST /api/registry/import), then write
- * it to the registry with the preview's fingerprint (all or nothing). All user and file text is
- * set with textContent; nothing from the server or the file is parsed as HTML. */
+ * it to the registry with the preview's fingerprint (all or nothing). Both run on the server as
+ * a background job (202 + Location: /api/registry/jobs/<id>) that this page polls, showing its
+ * phase and rows. All user and file text is set with textContent; nothing from the server or
+ * the file is parsed as HTML. */
 (function () {
   'use strict';
   var cfgNode = document.getElementById('geo-antt-import-config');
@@ -166,9 +168,44 @@
       headers: { 'X-CSRFToken': csrfToken() || '', 'Accept': 'application/json' }
     }).then(function (r) {
       return r.json().catch(function () { return { message: r.status + ' ' + r.statusText }; }).then(function (body) {
-        return { status: r.status, ok: r.ok, body: body };
+        if (r.status !== 202) { return { status: r.status, ok: r.ok, body: body }; }
+        return follow(r.headers.get('Location') || (cfg.urls.jobs + body.id));
       });
     });
+  }
+  // Poll a job until it ends; its result (done) or its error (failed) as {status, ok, body}.
+  function follow(url) {
+    return new Promise(function (resolve, reject) {
+      var delay = 250;
+      function poll() {
+        fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' } }).then(function (r) {
+          return r.json().catch(function () { return null; }).then(function (job) {
+            if (!r.ok || !job) {
+              resolve({ status: r.status, ok: false, body: job || { message: r.status + ' ' + r.statusText } });
+              return;
+            }
+            if (job.state === 'done') { resolve({ status: 200, ok: true, body: job.result }); return; }
+            if (job.state === 'failed') {
+              var err = job.error || {};
+              resolve({ status: err.status || 500, ok: false, body: err });
+              return;
+            }
+            showProgress(job.progress || {});
+            delay = Math.min(delay * 1.5, 2000);
+            window.setTimeout(poll, delay);
+          });
+        }).catch(reject);
+      }
+      poll();
+    });
+  }
+  function showProgress(p) {
+    var text = (p.text && p.text[cfg.lang === 'en' ? 'en' : 'vi']) || S.working;
+    if (typeof p.rows === 'number' && typeof p.total === 'number' && p.total > 0) {
+      text += ' — ' + fmt(S.progress_rows, { rows: numFmt.format(p.rows), total: numFmt.format(p.total) });
+    }
+    showStatus(text + '…', null);
+    document.body.setAttribute('data-import-phase', p.phase || '');
   }
   function busy(on) {
     previewBtn.disabled = on;
