@@ -291,3 +291,25 @@ def test_xlsx_stores_formula_like_text_as_text(tmp_path):
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     texts = {c.value for c in cells}
     assert names[0] in texts and "@SUM(A1)" in texts
+
+
+def test_report_writes_numbers_as_the_web():
+    """One formatter (geo_antt/numbers.py): the Vietnamese report writes comma decimals, the
+    English one dots; a small covered share is never 0."""
+    from geo_antt.report.html import _fmt
+    from geo_antt.report.strings import _t
+
+    units, models = synthetic_dataset()
+    vi = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
+    text = render_html(vi)
+    cells = re.findall(r'<td class="num">([^<]+)</td>', text)
+    decimals = [c for c in cells if re.search(r"\d[.,]\d", c)]
+    assert decimals and all(re.fullmatch(r"-?[\d.]*\d(,\d+)?", c) for c in decimals), decimals
+    assert any("," in c for c in decimals)
+    en = render_html(build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="en", charts=False))
+    en_cells = re.findall(r'<td class="num">([^<]+)</td>', en)
+    assert any(re.fullmatch(r"\d+\.\d+", c) for c in en_cells) and not any(re.fullmatch(r"\d+,\d{1,2}", c) for c in en_cells)
+    assert (_fmt(0.865, "vi"), _fmt(27.98, "vi"), _fmt(1737, "vi"), _fmt(0.0041, "vi")) == ("0,865", "27,98", "1.737", "0,0041")
+    # a share of 0.004 % stays 0.004 in the tables (rounded to 2 decimals it would read 0)
+    pct = vi.hamlets[_t("vi")["pct"]]
+    assert not ((pct == 0) & (vi.hamlets[_t("vi")["covered_km2"]] > 0)).any()

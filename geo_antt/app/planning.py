@@ -318,8 +318,8 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
             "code": str(code),
             "name": nfc(str(name)) if isinstance(name, str) else str(code),
             "area_m2": _num(row.get("area_m2"), 1),
-            "covered_pct_before": _num(row["covered_pct_before"], 2),
-            "covered_pct_after": _num(row["covered_pct_after"], 2),
+            "covered_pct_before": _num(row["covered_pct_before"], 6),
+            "covered_pct_after": _num(row["covered_pct_after"], 6),
             "gain_m2": _num(row["gain_m2"], 1),
         })
     fc["summary"] = {
@@ -336,8 +336,8 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
         "gap_to_optimum": _num(result.gap_to_optimum, 6),
         "covered_m2_before": _num(before_m2, 1),
         "covered_m2_after": _num(after_m2, 1),
-        "covered_pct_before": _num(100.0 * before_m2 / area, 2) if area > 0 else None,
-        "covered_pct_after": _num(100.0 * after_m2 / area, 2) if area > 0 else None,
+        "covered_pct_before": _num(100.0 * before_m2 / area, 6) if area > 0 else None,
+        "covered_pct_after": _num(100.0 * after_m2 / area, 6) if area > 0 else None,
         "seconds": round(seconds, 2),
         "hamlets": hamlets,
     }

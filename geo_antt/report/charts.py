@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import COVERAGE_COLOURS
+from ..numbers import format_number, format_percent
 from .document import Report
 
 __all__ = []
@@ -33,8 +34,19 @@ def _pct_scale(values: pd.Series, threshold_pct: float) -> float:
     return max(1.25 * hi, 0.1)
 
 
-def _pct_text(v: float) -> str:
-    return f"{v:.2f}" if abs(v) < 1 else f"{v:.1f}"
+def _pct_text(v: float, lang: str) -> str:
+    return format_percent(v, lang=lang, sign=False)
+
+
+def _number_axes(ax, lang: str, *, x: bool = True, y: bool = True) -> None:
+    """Tick labels written as the rest of the report (comma decimals in Vietnamese)."""
+    from matplotlib.ticker import FuncFormatter
+
+    tick = FuncFormatter(lambda v, _pos: format_number(v, lang=lang, digits=2))
+    if x:
+        ax.xaxis.set_major_formatter(tick)
+    if y:
+        ax.yaxis.set_major_formatter(tick)
 
 
 def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, bytes]:
@@ -45,16 +57,18 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
 
     out: dict[str, bytes] = {}
     thr = rep.threshold_pct
+    thr_text = format_number(thr, lang=rep.lang)
     if len(rep.communes):
         tbl = rep.communes.sort_values(L["pct"])
         top = _pct_scale(tbl[L["pct"]], thr)
         fig, ax = plt.subplots(figsize=(7.0, max(2.0, 0.32 * len(tbl) + 0.8)))
         bars = ax.barh(tbl[L["name"]].astype(str), tbl[L["pct"]], color="#1565c0")
-        ax.bar_label(bars, labels=[_pct_text(v) for v in tbl[L["pct"]]], padding=2, fontsize=7)
+        ax.bar_label(bars, labels=[_pct_text(v, rep.lang) for v in tbl[L["pct"]]], padding=2, fontsize=7)
         ax.set_xlim(0, top * 1.08 if top < 100 else 100)
         if thr <= top:
             ax.axvline(thr, color="#c62828", lw=1, ls="--")
-        ax.set_xlabel(L["pct"] if top >= 100 else f"{L['pct']} ({L['chart_scaled'].format(thr=thr)})")
+        _number_axes(ax, rep.lang, y=False)
+        ax.set_xlabel(L["pct"] if top >= 100 else f"{L['pct']} ({L['chart_scaled'].format(thr=thr_text)})")
         ax.set_title(L["chart_bar"])
         out["bar"] = _png(fig)
     pcts = rep.hamlets[L["pct"]] if len(rep.hamlets) else (rep.communes[L["pct"]] if len(rep.communes) else None)
@@ -64,7 +78,8 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
         ax.hist(pcts, bins=np.linspace(0, top, 21), color="#2e7d32", edgecolor="white")
         if thr <= top:
             ax.axvline(thr, color="#c62828", lw=1, ls="--")
-        ax.set_xlabel(L["chart_hist_x"] if top >= 100 else f"{L['chart_hist_x']} ({L['chart_scaled'].format(thr=thr)})")
+        _number_axes(ax, rep.lang)
+        ax.set_xlabel(L["chart_hist_x"] if top >= 100 else f"{L['chart_hist_x']} ({L['chart_scaled'].format(thr=thr_text)})")
         ax.set_ylabel(L["chart_hist_y"])
         ax.set_title(L["chart_hist"])
         out["hist"] = _png(fig)
@@ -80,11 +95,13 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
             # the map page's classes and colours (fine at the low end: rural hamlets are often
             # under 1 % covered by area)
             from matplotlib.colors import BoundaryNorm, ListedColormap
+            from matplotlib.ticker import FuncFormatter
 
             edges = [0.0, *rep.coverage_classes_pct, 100.0]
             g.plot(column="covered_pct", ax=ax, cmap=ListedColormap(COVERAGE_COLOURS),
                    norm=BoundaryNorm(edges, len(COVERAGE_COLOURS)), edgecolor="#444", linewidth=0.4, legend=True,
-                   legend_kwds={"label": L["pct"], "shrink": 0.6, "ticks": edges, "spacing": "uniform"})
+                   legend_kwds={"label": L["pct"], "shrink": 0.6, "ticks": edges, "spacing": "uniform",
+                                "format": FuncFormatter(lambda v, _pos: format_number(v, lang=rep.lang, digits=2))})
             gaps = getattr(res, "gaps", None)
             if gaps is not None and len(gaps):
                 gaps.to_crs(g.crs).plot(ax=ax, facecolor="none", edgecolor="#c62828", hatch="////", linewidth=0.0)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..config import DEFAULT_SETTINGS, Settings
 from ..layers import LayerSpec, load_layer_specs
+from ..numbers import round_share
 from ..schema import FIELDS, HOSTS, STATUSES
 from ..text import fold, nfc
 from ..units import resolve_code, units_under
@@ -118,7 +119,7 @@ def _coverage_frame(res, ranked, level_units, L, parent_names) -> pd.DataFrame:
             L["parent"]: parents.to_numpy(),
             L["area_km2"]: (cov["area_m2"].astype(float) / 1e6).round(3).to_numpy(),
             L["covered_km2"]: (cov["covered_m2"].astype(float) / 1e6).round(4).to_numpy(),
-            L["pct"]: cov["covered_pct"].astype(float).round(2).to_numpy(),
+            L["pct"]: round_share(cov["covered_pct"].to_numpy(dtype=float)),
         }
     )
     return out.sort_values(L["pct"], kind="stable").reset_index(drop=True)
@@ -128,7 +129,7 @@ def _overall_pct(res) -> float | None:
     if res is None:
         return None
     a = float(res.units["area_m2"].sum())
-    return round(100.0 * float(res.units["covered_m2"].sum()) / a, 3) if a > 0 else None
+    return round_share(100.0 * float(res.units["covered_m2"].sum()) / a, 3) if a > 0 else None
 
 
 def _pre2025(communes: pd.DataFrame) -> bool:
@@ -182,7 +183,7 @@ def _communes_2025_table(communes, units, state, c_res, L) -> pd.DataFrame:
             L["old_codes"]: agg["old_codes"].to_numpy(),
             L["n_models"]: agg["n_models"].to_numpy(),
             L["area_km2"]: (agg["area_m2"] / 1e6).round(3).to_numpy(),
-            L["pct"]: (100.0 * agg["covered_m2"] / agg["area_m2"].where(agg["area_m2"] > 0)).round(2).to_numpy(),
+            L["pct"]: round_share((100.0 * agg["covered_m2"] / agg["area_m2"].where(agg["area_m2"] > 0)).to_numpy(dtype=float)),
         }
     )
 
@@ -271,7 +272,7 @@ def build_report(
                 L["code"]: unc.index.astype(str),
                 L["name"]: hamlets["name"].reindex(unc.index).to_numpy() if "name" in hamlets.columns else "",
                 L["parent"]: hamlets["parent_code"].reindex(unc.index).map(lambda c: parent_names.get(str(c), str(c))).to_numpy(),
-                L["pct"]: unc["covered_pct"].astype(float).round(2).to_numpy(),
+                L["pct"]: round_share(unc["covered_pct"].to_numpy(dtype=float)),
                 L["uncovered_km2"]: (unc["uncovered_need"].astype(float) / 1e6).round(4).to_numpy(),
             }
         )
@@ -291,7 +292,7 @@ def build_report(
         a, b = cur.get(k), prev.get(k)
         change = (a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
         if isinstance(change, float):
-            change = round(change, 3)
+            change = round_share(change, 3)
         rows.append((L[k], a if a is not None else "—", b if b is not None else "—", change if change is not None else "—"))
     summary = pd.DataFrame(rows, columns=[L["figure"], L["this_period"], L["prev_period"], L["change"]])
     if approximate is None:

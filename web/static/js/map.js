@@ -14,19 +14,18 @@
   var kindColor = {};
   var BOOL_FIELDS = { data_sharing: true, approximate: true };
   var state = { unit: null, stats: null };
-  var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
-  // shares under 1 % keep two significant digits: 0.03 % is not "0 %" (rural hamlets often
-  // have a few hundredths of a percent covered by area)
-  var smallFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumSignificantDigits: 2 });
+  var F = window.geoAntt.fmt;  // format.js: the one way to write a number (geo_antt/numbers.py)
 
   /* ---- DOM helpers: text is always set with textContent ---- */
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
-  function fmt(v) { return (typeof v === 'number') ? numFmt.format(v) : String(v); }
-  function pct(v) { return (typeof v === 'number') ? ((v > 0 && v < 1) ? smallFmt : numFmt).format(v) + ' %' : null; }
+  function fmt(v) { return (typeof v === 'number') ? F.number(v) : String(v); }
+  // shares keep enough digits: 0.03 % is not "0 %" (rural hamlets often have a few hundredths
+  // of a percent covered by area)
+  function pct(v) { return (typeof v === 'number') ? F.percent(v) : null; }
   function area(m2) {  // m² under a hectare, else ha
     if (typeof m2 !== 'number') { return null; }
-    return m2 < 10000 ? numFmt.format(Math.round(m2)) + ' m²' : fmt(m2 / 10000) + ' ha';
+    return m2 < 10000 ? F.number(Math.round(m2)) + ' m²' : fmt(m2 / 10000) + ' ha';
   }
   function apiGet(url) {
     return fetch(url, { headers: { Accept: 'application/json' } }).then(function (r) {
@@ -432,6 +431,6 @@
 
   selectUnit(null);
   loadAll();
-  window.geoAntt = { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
-                     refreshFigures: refreshFigures, markerIcon: markerIcon, formatPct: pct, formatArea: area };
+  Object.assign(window.geoAntt, { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
+                                 refreshFigures: refreshFigures, markerIcon: markerIcon, formatPct: pct, formatArea: area });
 }());

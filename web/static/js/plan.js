@@ -11,13 +11,12 @@
   var map = G.map;
   var PLANNABLE = { commune: true, hamlet: true, ward: true, township: true };
   var COLOR = '#ef6c00';
-  var numFmt = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
-  var pctFmt = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: 2 });
+  var F = G.fmt;  // format.js: the one way to write a number (geo_antt/numbers.py)
 
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
-  function m2(v) { return typeof v === 'number' ? numFmt.format(v) + ' m²' : '—'; }
-  function pct(v) { return typeof v === 'number' ? pctFmt.format(v) + ' %' : '—'; }
+  function m2(v) { return typeof v === 'number' ? F.number(v, 1) + ' m²' : '—'; }
+  function pct(v, digits) { return typeof v === 'number' ? F.percent(v, digits) : '—'; }
   var csrfToken = window.geoAnttDom.csrfToken;
 
   /* ---- the "Proposed" layer: footprints (dashed) under numbered markers ---- */
@@ -183,9 +182,8 @@
     // enough digits that a gain shows ("0,82 % → 0,82 %" read as none): up to 4 decimals
     var digits = 2;
     while (digits < 4 && sm.covered_pct_after > sm.covered_pct_before &&
-           sm.covered_pct_after.toFixed(digits) === sm.covered_pct_before.toFixed(digits)) { digits++; }
-    var fine = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: digits });
-    function pctFine(v) { return typeof v === 'number' ? fine.format(v) + ' %' : '—'; }
+           pct(sm.covered_pct_after, digits) === pct(sm.covered_pct_before, digits)) { digits++; }
+    function pctFine(v) { return pct(v, digits); }
     cov.appendChild(el('span', null, sm.unit_name + ': ' + pctFine(sm.covered_pct_before) + ' → '));
     cov.appendChild(el('strong', null, pctFine(sm.covered_pct_after)));
     result.appendChild(cov);
@@ -193,7 +191,7 @@
     result.appendChild(el('p', 'note', solver));
     if (sm.proven_by_bound) { result.appendChild(el('p', 'note', S.plan_by_bound)); }
     if (typeof sm.gap_to_optimum === 'number') {
-      result.appendChild(el('p', 'note', S.plan_gap + ' ' + pctFmt.format(100 * sm.gap_to_optimum) + ' %'));
+      result.appendChild(el('p', 'note', S.plan_gap + ' ' + pct(100 * sm.gap_to_optimum)));
     }
     if (!sites.length) {
       result.appendChild(el('p', 'muted', S.plan_none));
