@@ -257,7 +257,7 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     assert page.locator("#plan-result ol.plan-sites li").count() == 3
     assert page.locator(".leaflet-control-layers-overlays label", has_text="Đề xuất").count() == 1
     # the dashed footprints are drawn under the markers
-    assert page.locator("path[stroke-dasharray='6 5']").count() == 3
+    assert page.locator("path.proposed-footprint").count() == 3
     assert "m²" in page.locator("#plan-result").inner_text()
     # each site is listed with its hamlet and position (lat, lon), as the CLI gives them
     first_site = page.locator("#plan-result ol.plan-sites li button").first.inner_text()

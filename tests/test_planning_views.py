@@ -123,6 +123,8 @@ def test_plan_budget_caps_the_count(client):
         ({"unit": "28903", "count": 2, "solver": "magic"}, "solver"),
         ({"unit": "28903", "count": 2, "time_limit_s": 100000}, "time_limit_s"),
         ({"unit": "28903", "count": 2, "colour": "red"}, "colour"),
+        ({"unit": "28903", "count": 2, "min_spacing_m": -1}, "min_spacing_m"),
+        ({"unit": "28903", "count": 2, "min_spacing_m": "xa"}, "min_spacing_m"),
         ([1, 2, 3], "JSON object"),
     ],
 )
@@ -328,3 +330,33 @@ def test_hostile_plan_body_and_report_periods_are_400(client):
     for period in ("0001-01-01:0002-01-01", "2024-01-01:9999-12-31"):
         r = client.get(f"/report/28903.xlsx?period={period}")
         assert r.status_code == 400 and "allowed range 1900-01-01 to 2200-12-31" in r.get_json()["message"]
+
+
+def _metres_apart(sites):
+    import geopandas as gpd
+
+    pts = gpd.GeoSeries([shape(f["geometry"]) for f in sites], crs=4326).to_crs(32648)
+    return [a.distance(b) for i, a in enumerate(pts) for b in list(pts)[i + 1 :]]
+
+
+def test_plan_keeps_proposed_sites_apart(client):
+    """The least spacing between proposed sites: the kind's default (30 m for cameras), or the
+    request's ``min_spacing_m``."""
+    r = _post(client, {"unit": "28903", "kind": "camera", "count": 4})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    fc = r.get_json()
+    assert fc["summary"]["min_spacing_m"] == 30.0
+    assert min(_metres_apart(_sites(fc))) >= 30.0 - 1e-6
+    r = _post(client, {"unit": "28903", "kind": "camera", "count": 4, "min_spacing_m": 150})
+    fc = r.get_json()
+    assert r.status_code == 200 and fc["summary"]["min_spacing_m"] == 150.0
+    assert min(_metres_apart(_sites(fc))) >= 150.0 - 1e-6
+
+
+def test_plan_panel_offers_the_spacing_and_vietnamese_words(client):
+    page = client.get("/map").get_data(as_text=True)
+    assert 'id="plan-min-spacing"' in page and 'value="30"' in page and "Khoảng cách tối thiểu giữa hai vị trí (m)" in page
+    from geo_antt.app.planning import PLAN_STRINGS
+
+    vi = " ".join(PLAN_STRINGS["vi"].values()).lower()
+    assert "heuristic" not in vi and PLAN_STRINGS["vi"]["solver_greedy"] == "thuật toán tham lam"

@@ -20,12 +20,28 @@
   var csrfToken = window.geoAnttDom.csrfToken;
 
   /* ---- the "Proposed" layer: footprints (dashed) under numbered markers ---- */
+  // A camera's 20 m footprint is 5 px wide at zoom 15 and 2 px at 13: a '6 5' dash along a
+  // perimeter shorter than the dash is mostly gap, and a 0.18 fill over a few pixels shows
+  // nothing, so the footprints "vanished" below street zoom. Below STREET_ZOOM they are drawn
+  // solid and denser, and each site gets a dashed ring of a fixed size in pixels (a halo
+  // around its marker) that stays visible at any zoom.
+  var STREET_ZOOM = 17;
+  var HALO_ZOOM = 16;
+  function footprintStyle() {
+    var z = map.getZoom();
+    if (z >= STREET_ZOOM) { return { color: COLOR, weight: 2, dashArray: '6 5', fillColor: COLOR, fillOpacity: 0.18, className: 'proposed-footprint' }; }
+    return { color: COLOR, weight: 2, dashArray: null, fillColor: COLOR, fillOpacity: 0.35, className: 'proposed-footprint' };
+  }
   var proposed = L.featureGroup();
-  var footprints = L.geoJSON(null, {
-    style: function () { return { color: COLOR, weight: 2, dashArray: '6 5', fillColor: COLOR, fillOpacity: 0.18 }; },
-    interactive: false
-  }).addTo(proposed);
+  var footprints = L.geoJSON(null, { style: footprintStyle, interactive: false }).addTo(proposed);
+  var halos = L.featureGroup().addTo(proposed);
   var markers = L.featureGroup().addTo(proposed);
+  function updateZoomStyle() {
+    footprints.setStyle(footprintStyle);
+    var show = map.getZoom() < HALO_ZOOM;
+    halos.eachLayer(function (h) { h.setStyle({ opacity: show ? 1 : 0, fillOpacity: show ? 0.12 : 0 }); });
+  }
+  map.on('zoomend', updateZoomStyle);
   proposed.addTo(map);
   if (window.geoAnttLayerControl) { window.geoAnttLayerControl.addOverlay(proposed, S.plan_layer); }
 
@@ -68,6 +84,14 @@
   var reportStatus = document.getElementById('report-status');
   var reportLinks = document.querySelectorAll('#report-links a[data-format]');
   var busy = false;
+  var kindSelect = document.getElementById('plan-kind');
+  var spacingInput = document.getElementById('plan-min-spacing');
+  // the least spacing follows the kind chosen (its layer spec's default) until typed over
+  function kindSpacing() {
+    for (var i = 0; i < pcfg.kinds.length; i++) { if (pcfg.kinds[i].code === kindSelect.value) { return pcfg.kinds[i].minSpacing; } }
+    return 0;
+  }
+  kindSelect.addEventListener('change', function () { spacingInput.value = String(kindSpacing()); });
 
   function selected() {
     var st = G.state.stats;
@@ -104,6 +128,7 @@
 
   function clearPlan() {
     footprints.clearLayers();
+    halos.clearLayers();
     markers.clearLayers();
     clear(result);
     clearBtn.hidden = true;
@@ -167,12 +192,15 @@
     sites.forEach(function (f) {
       var p = f.properties;
       var c = f.geometry.coordinates;
+      halos.addLayer(L.circleMarker([c[1], c[0]], { radius: 19, color: COLOR, weight: 2, dashArray: '5 4', fillColor: COLOR,
+                                                     fillOpacity: 0.12, interactive: false, className: 'proposed-halo' }));
       var mk = L.marker([c[1], c[0]], { icon: siteIcon(p.rank), title: S.plan_site + ' ' + p.rank, zIndexOffset: 1000 });
       mk.bindPopup(function () { return sitePopup(p); });
       markers.addLayer(mk);
       byRank[p.rank] = mk;
     });
     if (!map.hasLayer(proposed)) { proposed.addTo(map); }
+    updateZoomStyle();
 
     var head = el('p', 'fig-total');
     head.appendChild(el('span', null, S.plan_total + ': '));
@@ -186,6 +214,10 @@
     function pctFine(v) { return pct(v, digits); }
     cov.appendChild(el('span', null, sm.unit_name + ': ' + pctFine(sm.covered_pct_before) + ' → '));
     cov.appendChild(el('strong', null, pctFine(sm.covered_pct_after)));
+    // the gain itself, in m²: a share of a large commune can move less than its last digit
+    if (typeof sm.covered_m2_after === 'number' && typeof sm.covered_m2_before === 'number') {
+      cov.appendChild(el('span', 'plan-gain', ' (+' + m2(sm.covered_m2_after - sm.covered_m2_before) + ')'));
+    }
     result.appendChild(cov);
     var solver = S.plan_solver + ': ' + (S['solver_' + sm.solver] || sm.solver) + (sm.optimal ? ' (' + S.plan_optimal + ')' : '');
     result.appendChild(el('p', 'note', solver));
@@ -237,6 +269,7 @@
     var u = selected();
     if (!u || !canPlan() || busy) { refresh(); return; }
     var body = { unit: u.code, kind: document.getElementById('plan-kind').value, count: document.getElementById('plan-count').value || null, solver: 'auto' };
+    if (spacingInput.value !== '') { body.min_spacing_m = spacingInput.value; }
     if (budget.value) {
       body.budget_vnd = budget.value;
       body.unit_cost_vnd = document.getElementById('plan-unit-cost').value || null;
