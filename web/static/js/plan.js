@@ -255,11 +255,9 @@
     }
     clearBtn.hidden = false;
     if (sites.length && markers.getBounds().isValid()) {
-      // on a phone the open panel hides the lower part of the map: fit above it
-      var panel = document.getElementById('panel');
-      var sheet = document.body.classList.contains('panel-open') && window.matchMedia('(max-width: 700px)').matches;
-      var below = sheet && panel ? Math.min(panel.offsetHeight, map.getSize().y - 120) : 0;
-      map.fitBounds(proposed.getBounds(), { maxZoom: 17, paddingTopLeft: [30, 30], paddingBottomRight: [30, 30 + below] });
+      // clear of the open panel (a phone's sheet) and of the map's controls (edit button, layer
+      // list, legend): no marker is left under them
+      G.fitPadded(proposed.getBounds(), { maxZoom: 17, margin: 20 });
     }
     document.body.setAttribute('data-plan-sites', String(sites.length));
   }
