@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -394,6 +394,7 @@ def compute_coverage(
     settings: Settings = DEFAULT_SETTINGS,
     statuses: Sequence[str] = COUNTING_STATUSES,
     with_gaps: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> CoverageResult:
     """Coverage figures and gaps of every unit of one level.
 
@@ -414,6 +415,10 @@ def compute_coverage(
         Statuses that count toward coverage.
     with_gaps
         Compute the gap polygons (the slower part); figures are the same either way.
+    progress
+        Called as ``progress(stage, done, total)`` after each stage (``"project"``,
+        ``"footprints"``, ``"dissolve"``, ``"coverage"``, ``"counts"``, ``"gaps"``), e.g. by the CLI's
+        progress bar.
 
     Returns
     -------
@@ -424,11 +429,17 @@ def compute_coverage(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
+    n_stages = 6 if with_gaps else 5
+    done = 0
+
     def lap(stage: str) -> None:
-        nonlocal clock
+        nonlocal clock, done
         now = time.perf_counter()
         timings[stage] = timings.get(stage, 0.0) + now - clock
         clock = now
+        if progress is not None:
+            done = min(done + 1, n_stages - 1)
+            progress(stage, done, n_stages)
 
     target = units.loc[(units["level"] == level).to_numpy()]
     crs = metric_crs_for(target, crs=settings.metric_crs)
@@ -504,6 +515,8 @@ def compute_coverage(
     if "name" in models_m.columns and len(fp_out):
         fp_out.insert(1, "name", models_m.loc[fp_out.index, "name"].to_numpy())
     lap("gaps")
+    if progress is not None:
+        progress("done", n_stages, n_stages)
     return CoverageResult(
         units=out_units, gaps_m=gaps, footprints_m=fp_out, level=level, metric_crs=crs, timings=timings
     )

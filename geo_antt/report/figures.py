@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -201,6 +201,7 @@ def build_report(
     approximate: bool | None = None,
     charts: bool = True,
     compare: str = "year",
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """Gather the figures of ``unit_code`` (and everything under it) for ``period``.
 
@@ -222,6 +223,9 @@ def build_report(
         Print the "approximate boundaries" note (default: any unit flagged ``approximate``).
     charts
         Draw the charts and the map (matplotlib).
+    progress
+        Called as ``progress(what, done, total)`` between the report's stages (coverage of this
+        period and the previous one, charts).
 
     Returns
     -------
@@ -258,10 +262,20 @@ def build_report(
 
     kw = {"specs": specs, "settings": settings, "threshold_pct": threshold, "parent_names": parent_names}
     counting, pcounting = _counting_at(state, end), _counting_at(pstate, pend)
+    n_steps = 5 if charts else 4
+
+    def step(what: str, done: int) -> None:
+        if progress is not None:
+            progress(what, done, n_steps)
+
+    step("coverage of the communes", 0)
     c_res, _ = _coverage_tables(communes if len(communes) else None, counting, **kw)
+    step("coverage of the hamlets", 1)
     h_res, h_rank = _coverage_tables(hamlets if len(hamlets) else None, counting, **kw)
+    step("coverage of the previous period", 2)
     pc_res, _ = _coverage_tables(communes if len(communes) else None, pcounting, **kw)
     ph_res, ph_rank = _coverage_tables(hamlets if len(hamlets) else None, pcounting, **kw)
+    step("tables", 3)
     communes_tbl = _coverage_frame(c_res, None, communes, L, parent_names) if c_res is not None else pd.DataFrame()
     hamlets_tbl = _coverage_frame(h_res, h_rank, hamlets, L, parent_names) if h_res is not None else pd.DataFrame()
     if h_rank is not None:
@@ -322,5 +336,7 @@ def build_report(
         prev_figures=prev,
     )
     if charts:
+        step("charts and map", 4)
         rep.charts = _draw_charts(rep, c_res, h_res, L, models=counting)
+    step("done", n_steps)
     return rep
