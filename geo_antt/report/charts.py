@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import geopandas as gpd
 import numpy as np
@@ -47,6 +48,50 @@ def _number_axes(ax, lang: str, *, x: bool = True, y: bool = True) -> None:
         ax.xaxis.set_major_formatter(tick)
     if y:
         ax.yaxis.set_major_formatter(tick)
+
+
+#: Most units named on the report map (more would pile up over each other).
+MAP_LABELS_MAX = 80
+
+
+def _unit_labels(ax, g: gpd.GeoDataFrame) -> None:
+    """The name of each unit at a point inside it (metric frame ``g``), when there are few
+    enough to read."""
+    if "unit_name" in g.columns:
+        names = g["unit_name"]
+    elif "name" in g.columns:
+        names = g["name"]
+    else:
+        names = pd.Series(g.index.astype(str), index=g.index)
+    if len(g) > MAP_LABELS_MAX:
+        return
+    size = 7 if len(g) <= 20 else 5
+    pts = g.geometry.representative_point()
+    for name, pt in zip(names, pts):
+        if pt is None or pt.is_empty or not isinstance(name, str) or not name:
+            continue
+        ax.annotate(name, (pt.x, pt.y), ha="center", va="center", fontsize=size, color="#102027",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
+
+
+def _scale_bar(ax, lang: str) -> None:
+    """A scale bar in the lower left corner of a map drawn in metres: a round length (1, 2 or
+    5 × 10^k m) near a fifth of the map's width."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    target = (x1 - x0) / 5.0
+    if not target > 0:
+        return
+    exp = math.floor(math.log10(target))
+    length = max(m * 10.0**exp for m in (1, 2, 5) if m * 10.0**exp <= target)
+    bx, by = x0 + 0.04 * (x1 - x0), y0 + 0.04 * (y1 - y0)
+    ax.plot([bx, bx + length], [by, by], color="#102027", lw=3, solid_capstyle="butt")
+    ax.plot([bx, bx], [by - 0.008 * (y1 - y0), by + 0.008 * (y1 - y0)], color="#102027", lw=1)
+    ax.plot([bx + length, bx + length], [by - 0.008 * (y1 - y0), by + 0.008 * (y1 - y0)], color="#102027", lw=1)
+    text = f"{format_number(length / 1000.0, lang=lang)} km" if length >= 1000 else f"{format_number(length, lang=lang)} m"
+    ax.annotate(text, (bx + length / 2, by + 0.015 * (y1 - y0)), ha="center", va="bottom", fontsize=7, color="#102027")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
 
 
 def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, bytes]:
@@ -113,6 +158,8 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
                 pts = pts.loc[pts.geometry.geom_type == "Point"]
                 if len(pts):
                     pts.plot(ax=ax, color="#0d47a1", markersize=4, marker="o")
+            _unit_labels(ax, g)
+            _scale_bar(ax, rep.lang)
             ax.set_axis_off()
             ax.set_title(f"{L['map']} — {rep.unit_name}")
             out["map"] = _png(fig)

@@ -28,6 +28,10 @@ tr { page-break-inside: avoid; } th, td { border: 1px solid #bbb; padding: 1mm 2
 th { background: #eee; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; page-break-inside: avoid; } .chart { text-align: center; }
 section { page-break-inside: auto; }
+h2 { break-after: avoid; page-break-after: avoid; }
+/* the map, its heading and caption on one page: the heading never sits alone at a page foot */
+.keep { break-inside: avoid; page-break-inside: avoid; }
+section#map img { max-height: 200mm; }
 """
 
 
@@ -88,7 +92,7 @@ def render_html(rep: Report) -> str:
         f"<section id='by-host'><h2>{L['by_host']}</h2>{_table_html(rep.by_host, L['none'], rep.lang)}</section>",
         f"<section id='by-status'><h2>{L['by_status']}</h2>{_table_html(rep.by_status, L['none'], rep.lang)}</section>",
         f"<section id='charts'><h2>{L['charts']}</h2>{img('bar', L['chart_bar'])}{img('hist', L['chart_hist'])}</section>",
-        f"<section id='map'><h2>{L['map']}</h2>{img('map', L['map'])}<p class='meta'>{L['map_caption']}</p></section>",
+        f"<section id='map'><div class='keep'><h2>{L['map']}</h2>{img('map', L['map'])}<p class='meta'>{L['map_caption']}</p></div></section>",
         f"<section id='communes'><h2>{L['coverage_communes']}</h2>{_table_html(rep.communes, L['none'], rep.lang)}</section>",
         (f"<section id='communes-2025'><h2>{L['communes_2025']}</h2>{_table_html(rep.communes_2025, L['none'], rep.lang)}"
          f"<p class='meta'>{html.escape(L['note_2025'])}</p></section>"
