@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 import warnings
 from functools import cached_property
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -669,6 +669,7 @@ def compute_coverage(
     roads: gpd.GeoDataFrame | None = None,
     with_street_gaps: bool = True,
     buildings: gpd.GeoDataFrame | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> CoverageResult:
     """Coverage figures and gaps of every unit of one level, by area and (with roads) by street.
 
@@ -706,6 +707,10 @@ def compute_coverage(
         of a building; gaps leave buildings out; ``units`` gains ``building_m2``, ``open_m2``
         and ``covered_open_pct``. A model standing inside a building is warned about (its
         building does not hide anything from it). Street figures use the visible footprints.
+    progress
+        Called as ``progress(stage, done, total)`` after each stage (``"project"``,
+        ``"footprints"``, ``"dissolve"``, ``"coverage"``, ``"counts"``, ``"gaps"``), e.g. by the CLI's
+        progress bar.
 
     Returns
     -------
@@ -724,11 +729,17 @@ def compute_coverage(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
+    n_stages = 6 if with_gaps else 5
+    done = 0
+
     def lap(stage: str) -> None:
-        nonlocal clock
+        nonlocal clock, done
         now = time.perf_counter()
         timings[stage] = timings.get(stage, 0.0) + now - clock
         clock = now
+        if progress is not None:
+            done = min(done + 1, n_stages - 1)
+            progress(stage, done, n_stages)
 
     target = units.loc[(units["level"] == level).to_numpy()]
     crs = metric_crs_for(target, crs=settings.metric_crs)
@@ -839,6 +850,8 @@ def compute_coverage(
     if blind.any():  # a camera facing its wall sees nothing: no geometry (GeoJSON null), area 0
         fp_out = fp_out.set_geometry(gpd.GeoSeries(np.where(blind, None, fp_out.geometry.to_numpy()), index=fp_out.index, crs=fp_out.crs))
     lap("gaps")
+    if progress is not None:
+        progress("done", n_stages, n_stages)
     return CoverageResult(
         units=out_units, gaps_m=gaps, footprints_m=fp_out, level=level, metric_crs=crs, timings=timings,
         street_gaps_m=street_gaps,

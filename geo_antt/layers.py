@@ -34,6 +34,7 @@ __all__ = [
     "BOUNDED_FIELDS",
     "TEXT_MAX_LENGTH",
     "MAX_DIRECTIONS",
+    "MAX_MIN_SPACING_M",
     "load_layer_specs",
     "resolve_kind",
     "spatial_kinds",
@@ -60,6 +61,8 @@ TEXT_MAX_LENGTH: Mapping[str, int] = MappingProxyType({
 })  # fmt: skip
 # Most directions (sectors) one camera may watch.
 MAX_DIRECTIONS = 8
+# Largest least distance between two proposed sites (placement.min_spacing_m), metres.
+MAX_MIN_SPACING_M = 5000.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class LayerSpec:
     color: str = "#555555"
     icon: str = "circle"
     popup_fields: tuple[str, ...] = ()
+    #: Least distance between two proposed sites of this kind, metres (``[placement]``; 0: none).
+    min_spacing_m: float = 0.0
 
     def title(self, lang: str = "vi") -> str:
         return self.title_en if lang == "en" else self.title_vi
@@ -120,9 +125,20 @@ def _parse(path: Path) -> LayerSpec:
             color=d.get("style", {}).get("color", "#555555"),
             icon=d.get("style", {}).get("icon", "circle"),
             popup_fields=tuple(d.get("popup", {}).get("fields", ())),
+            min_spacing_m=_min_spacing(path, d.get("placement", {}).get("min_spacing_m", 0.0)),
         )
     except KeyError as exc:
         raise GeoAnttError(f"{path}: layer spec lacks required key {exc}") from None
+
+
+def _min_spacing(path: Path, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and 0.0 <= v <= MAX_MIN_SPACING_M):
+        raise GeoAnttError(f"{path}: placement.min_spacing_m must be metres in [0, {MAX_MIN_SPACING_M:g}], got {value!r}")
+    return v
 
 
 def _bounds(path: Path, table: Mapping[str, object], defaults: Mapping[str, float]) -> Mapping[str, tuple[float, float]]:

@@ -105,11 +105,11 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
     dl.save_as(target)
     assert '"FeatureCollection"' in target.read_text(encoding="utf-8")
 
-    # shares under 1 % keep two significant digits (a rural hamlet's 0.031 % is not "0 %"),
+    # shares keep two decimals (geo_antt/numbers.py; a rural hamlet's 0.004 % is not "0 %"),
     # areas under a hectare are in m²
-    shown = page.evaluate("[0.0312, 0, 6.4308, 100].map(window.geoAntt.formatPct).concat("
+    shown = page.evaluate("[0.0312, 0.004, 0, 6.4308, 100].map(window.geoAntt.formatPct).concat("
                           "[420.4, 25300].map(window.geoAntt.formatArea))")
-    assert shown == ["0,031 %", "0 %", "6,4 %", "100 %", "420 m²", "2,5 ha"]
+    assert shown == ["0,03 %", "< 0,01 %", "0 %", "6,43 %", "100 %", "420 m²", "2,53 ha"]
 
     page.keyboard.press("Escape")
     page.evaluate("window.geoAntt.map.closePopup(); window.geoAntt.selectUnit('28903', {zoom: true})")
@@ -257,7 +257,7 @@ def test_plan_panel_in_chromium(live_server, browser, tmp_path):
     assert page.locator("#plan-result ol.plan-sites li").count() == 3
     assert page.locator(".leaflet-control-layers-overlays label", has_text="Đề xuất").count() == 1
     # the dashed footprints are drawn under the markers
-    assert page.locator("path[stroke-dasharray='6 5']").count() == 3
+    assert page.locator("path.proposed-footprint").count() == 3
     assert "m²" in page.locator("#plan-result").inner_text()
     # each site is listed with its hamlet and position (lat, lon), as the CLI gives them
     first_site = page.locator("#plan-result ol.plan-sites li button").first.inner_text()

@@ -557,9 +557,12 @@ def test_plan_budget_lights_and_greedy():
     assert len(res.sites) == 2 and res.solver == "greedy" and res.gap_to_optimum is None
     assert (res.sites["kind"] == "lighting").all()
     assert res.models["radius_m"].tolist() == [20.0, 20.0]
-    ex = plan_sites(units, models, kind="lighting", count=2)
+    ex = plan_sites(units, models, kind="lighting", count=2, min_spacing_m=0)
     assert ex.objective >= res.objective - 1e-6
-    sp = plan_sites(units, models, kind="lighting", count=2, solver="spopt")
+    # spopt cannot keep sites apart: it is compared without a spacing, and refuses one
+    with pytest.raises(GeoAnttError, match="apart"):
+        plan_sites(units, models, kind="lighting", count=2, solver="spopt", min_spacing_m=500)
+    sp = plan_sites(units, models, kind="lighting", count=2, solver="spopt", min_spacing_m=0)
     # spopt knows no tie-break: the exact plan may give up to TIE_BREAK of a light's disc per
     # site for the least covered hamlet
     from geo_antt.placement._helpers import TIE_BREAK
@@ -633,6 +636,13 @@ def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
         assert hamlets.loc[code].geometry.buffer(1e-6).contains(shapely.Point(lon, lat))
     rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--budget", "1"])
     assert rc == 1 and "unit-cost" in capsys.readouterr().err
+    # --min-spacing: no two proposed sites closer than it
+    rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--kind", "camera", "--count", "3",
+               "--min-spacing", "400", "--out", str(out), "--json"])
+    assert rc == 0 and json.loads(capsys.readouterr().out)["stats"]["min_spacing_m"] == 400.0
+    xy = gpd.GeoSeries([shapely.geometry.shape(f["geometry"]) for f in json.loads(out.read_text(encoding="utf-8"))["features"]
+                        if f["properties"]["layer"] == "site"], crs=4326).to_crs(32649)
+    assert all(a.distance(b) >= 400.0 - 1e-6 for i, a in enumerate(xy) for b in list(xy)[i + 1 :])
 
 
 def test_rank_uncovered_on_engine_output_with_demand_polygons():
@@ -652,3 +662,80 @@ def test_rank_uncovered_on_engine_output_with_demand_polygons():
     by_light = rank_uncovered(cov.units, threshold_pct=5.0, kind="lighting")
     assert by_light.loc["H1", "kind_covered_pct"] == 0.0 and by_light.loc["H2", "kind_covered_pct"] > 5.0
     assert by_light["uncovered"].tolist() == [True, False]
+
+
+# ---------------------------------------------------------------------------------------------
+# least spacing between proposed sites
+
+
+def _strip_case():
+    """A 48 m x 10 m strip; lamps of radius 20 m on four poles: A (20, 0) and B (28, 0) together
+    light the whole strip 8 m apart; D (-15, 0) lights its first 5 m; C (70, 0) nothing."""
+    x0, y0 = 600_000.0, 1_120_000.0
+    units = gpd.GeoDataFrame({"code": ["S"], "name": ["Ấp Dài"], "level": ["hamlet"]},
+                             geometry=[shapely.box(x0, y0 - 5, x0 + 48, y0 + 5)], crs=UTM48, index=["S"])
+    pts = {"A": (20, 0), "B": (28, 0), "C": (70, 0), "D": (-15, 0)}
+    poles = gpd.GeoDataFrame({"ref": list(pts)}, geometry=[shapely.Point(x0 + x, y0 + y) for x, y in pts.values()],
+                             crs=UTM48, index=list(pts))
+    no_models = _models([])
+    return units.to_crs(4326), no_models, poles.to_crs(4326)
+
+
+def _site_distances(res):
+    xy = res.sites.to_crs(UTM48).geometry
+    return [a.distance(b) for i, a in enumerate(xy) for b in list(xy)[i + 1 :]]
+
+
+@pytest.mark.parametrize("solver", ["exact", "highs", "greedy"])
+def test_no_two_proposed_sites_closer_than_the_spacing(solver):
+    from geo_antt.placement import plan_sites
+
+    units, models, poles = _strip_case()
+    free = plan_sites(units, models, kind="lighting", count=2, candidates=poles, radius_m=20.0, solver=solver, min_spacing_m=0)
+    assert _site_distances(free) == [pytest.approx(8.0)]  # the unconstrained optimum: A and B, back to back
+    strip = units.to_crs(UTM48).geometry.iloc[0]
+    lit = lambda refs: shapely.union_all([poles.to_crs(UTM48).geometry[r].buffer(20.0, 64) for r in refs]).intersection(strip).area  # noqa: E731
+    assert free.objective == pytest.approx(lit("AB"), rel=1e-2)
+    spaced = plan_sites(units, models, kind="lighting", count=2, candidates=poles, radius_m=20.0, solver=solver, min_spacing_m=30)
+    assert all(d >= 30.0 for d in _site_distances(spaced))
+    assert len(spaced.sites) == 2 and spaced.stats["min_spacing_m"] == 30.0
+    # the best spaced choice: B (8..48 m) and D (0..5 m), 43 m apart
+    assert _site_distances(spaced) == [pytest.approx(43.0)]
+    assert spaced.objective == pytest.approx(lit("BD"), rel=1e-2) and spaced.objective < free.objective
+    if solver != "greedy":
+        assert spaced.optimal
+
+
+def test_the_spacing_defaults_to_the_layer_spec():
+    from geo_antt.layers import load_layer_specs
+    from geo_antt.placement import plan_sites
+
+    specs = load_layer_specs()
+    assert specs["camera"].min_spacing_m == 30.0 and specs["lighting"].min_spacing_m == 25.0
+    units, models, poles = _strip_case()
+    res = plan_sites(units, models, kind="lighting", count=2, candidates=poles, radius_m=20.0)
+    assert res.stats["min_spacing_m"] == 25.0 and all(d >= 25.0 for d in _site_distances(res))
+    with pytest.raises(GeoAnttError, match="min_spacing_m"):
+        plan_sites(units, models, kind="lighting", count=2, candidates=poles, min_spacing_m=-1)
+
+
+def test_solvers_keep_to_conflicts_on_random_instances():
+    from geo_antt.placement import solve_mclp, spacing_conflicts
+
+    rng = np.random.default_rng(7)
+    for seed in range(12):
+        a, w = _random_instance(seed, n_rows=30, n_cols=9, density=0.35)
+        xy = rng.uniform(0, 100, size=(9, 2))
+        conf = spacing_conflicts(xy, 35.0)
+        best = 0.0
+        bad = {tuple(c) for c in conf.tolist()}
+        for combo in itertools.chain.from_iterable(itertools.combinations(range(9), k) for k in (1, 2, 3)):
+            if any((i, j) in bad for i, j in itertools.combinations(combo, 2)):
+                continue
+            best = max(best, _value(a, w, list(combo)))
+        for solver in ("exact", "highs", "greedy"):
+            res = solve_mclp(a, w, count=3, solver=solver, conflicts=conf, compare_greedy=True)
+            chosen = res["chosen"].tolist()
+            assert not any((i, j) in bad for i, j in itertools.combinations(sorted(chosen), 2)), (seed, solver)
+            if solver != "greedy":
+                assert res["objective"] == pytest.approx(best), (seed, solver)

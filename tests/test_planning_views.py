@@ -123,6 +123,8 @@ def test_plan_budget_caps_the_count(client):
         ({"unit": "28903", "count": 2, "solver": "magic"}, "solver"),
         ({"unit": "28903", "count": 2, "time_limit_s": 100000}, "time_limit_s"),
         ({"unit": "28903", "count": 2, "colour": "red"}, "colour"),
+        ({"unit": "28903", "count": 2, "min_spacing_m": -1}, "min_spacing_m"),
+        ({"unit": "28903", "count": 2, "min_spacing_m": "xa"}, "min_spacing_m"),
         ([1, 2, 3], "JSON object"),
     ],
 )
@@ -360,3 +362,33 @@ def test_with_roads_in_the_store_the_panel_plans_along_the_streets(web_store, sy
     for f in _sites(r.get_json()):
         p = gpd.GeoSeries([shape(f["geometry"])], crs="EPSG:4326").to_crs("EPSG:32648").iloc[0]
         assert p.distance(streets) < 0.05  # on a street (to a few cm)
+
+
+def _metres_apart(sites):
+    import geopandas as gpd
+
+    pts = gpd.GeoSeries([shape(f["geometry"]) for f in sites], crs=4326).to_crs(32648)
+    return [a.distance(b) for i, a in enumerate(pts) for b in list(pts)[i + 1 :]]
+
+
+def test_plan_keeps_proposed_sites_apart(client):
+    """The least spacing between proposed sites: the kind's default (30 m for cameras), or the
+    request's ``min_spacing_m``."""
+    r = _post(client, {"unit": "28903", "kind": "camera", "count": 4})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    fc = r.get_json()
+    assert fc["summary"]["min_spacing_m"] == 30.0
+    assert min(_metres_apart(_sites(fc))) >= 30.0 - 1e-6
+    r = _post(client, {"unit": "28903", "kind": "camera", "count": 4, "min_spacing_m": 150})
+    fc = r.get_json()
+    assert r.status_code == 200 and fc["summary"]["min_spacing_m"] == 150.0
+    assert min(_metres_apart(_sites(fc))) >= 150.0 - 1e-6
+
+
+def test_plan_panel_offers_the_spacing_and_vietnamese_words(client):
+    page = client.get("/map").get_data(as_text=True)
+    assert 'id="plan-min-spacing"' in page and 'value="30"' in page and "Khoảng cách tối thiểu giữa hai vị trí (m)" in page
+    from geo_antt.app.planning import PLAN_STRINGS
+
+    vi = " ".join(PLAN_STRINGS["vi"].values()).lower()
+    assert "heuristic" not in vi and PLAN_STRINGS["vi"]["solver_greedy"] == "thuật toán tham lam"

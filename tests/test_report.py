@@ -324,3 +324,69 @@ def test_with_roads_the_report_measures_and_ranks_by_street(tmp_path):
     assert "Xếp theo tỷ lệ chiều dài đường được phủ" in render_html(rep)
     plain = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="vi", charts=False)
     assert "Đường (km)" not in plain.hamlets.columns and "Xếp theo tỷ lệ diện tích" in render_html(plain)
+
+
+def test_report_writes_numbers_as_the_web():
+    """One formatter (geo_antt/numbers.py): the Vietnamese report writes comma decimals, the
+    English one dots; a small covered share is never 0."""
+    from geo_antt.report.html import _fmt
+    from geo_antt.report.strings import _t
+
+    units, models = synthetic_dataset()
+    vi = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
+    text = render_html(vi)
+    cells = re.findall(r'<td class="num">([^<]+)</td>', text)
+    decimals = [c for c in cells if re.search(r"\d[.,]\d", c)]
+    assert decimals and all(re.fullmatch(r"-?[\d.]*\d(,\d+)?", c) for c in decimals), decimals
+    assert any("," in c for c in decimals)
+    en = render_html(build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="en", charts=False))
+    en_cells = re.findall(r'<td class="num">([^<]+)</td>', en)
+    assert any(re.fullmatch(r"\d+\.\d+", c) for c in en_cells) and not any(re.fullmatch(r"\d+,\d{1,2}", c) for c in en_cells)
+    assert (_fmt(0.865, "vi"), _fmt(27.98, "vi"), _fmt(1737, "vi"), _fmt(0.0041, "vi")) == ("0,865", "27,98", "1.737", "0,0041")
+    # a share of 0.004 % stays 0.004 in the tables (rounded to 2 decimals it would read 0)
+    pct = vi.hamlets[_t("vi")["pct"]]
+    assert not ((pct == 0) & (vi.hamlets[_t("vi")["covered_km2"]] > 0)).any()
+
+
+def test_models_imported_in_the_period_count_as_new():
+    """A model without a start date counts as new on the day it was registered in the store
+    (``created_at``, Vietnam time): the cameras imported that day are "mới trong kỳ"."""
+    import pandas as pd
+
+    units, models = synthetic_dataset()
+    models = models.copy()
+    models.loc[["m1", "m8"], "start_date"] = None
+    models["created_at"] = pd.Timestamp("2023-01-01T00:00:00Z")
+    # m8 imported on 2024-06-30 at 20:00 Vietnam time (13:00 UTC): in the period
+    models["created_at"] = models["created_at"].astype("datetime64[ns, UTC]")
+    models.loc["m8", "created_at"] = pd.Timestamp("2024-06-30T13:00:00Z")
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False, compare="before")
+    assert rep.figures["n_new"] == 4  # m2 m3 m5 by their start dates, m8 by its import
+    # on 2024-06-30 at 17:30 UTC it is already 1 July in Vietnam: not in the period
+    models.loc["m8", "created_at"] = pd.Timestamp("2024-06-30T17:30:00Z")
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False, compare="before")
+    assert rep.figures["n_new"] == 3
+
+
+def test_report_map_heading_stays_with_the_map_and_the_map_has_labels_and_a_scale():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from geo_antt.crs import to_metric
+    from geo_antt.report.charts import _scale_bar, _unit_labels
+
+    units, models = synthetic_dataset()
+    html_text = render_html(build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False))
+    assert "h2 { break-after: avoid;" in html_text and ".keep { break-inside: avoid;" in html_text
+    assert re.search(r"<section id='map'><div class='keep'><h2>Bản đồ độ phủ", html_text)
+    hamlets = to_metric(units.loc[units["level"] == "hamlet"])
+    fig, ax = plt.subplots()
+    hamlets.plot(ax=ax)
+    _unit_labels(ax, hamlets)
+    _scale_bar(ax, "vi")
+    texts = [t.get_text() for t in ax.texts]
+    plt.close(fig)
+    assert {"Ấp Một A", "Ấp Một B", "Ấp Hai A"} <= set(texts)
+    assert any(re.fullmatch(r"\d+ m", t) for t in texts), texts  # the map is 600 m wide: a 100 m bar

@@ -162,7 +162,7 @@ def _layers(lang: str) -> list[dict[str, Any]]:
     return out
 
 
-def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str]:
+def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str, list[float]]:
     cat = get_catalog()
     settings = current_app.extensions["geo_antt"].settings
     allowed = scope_codes()
@@ -175,7 +175,7 @@ def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str]:
     if settings.tile_url:
         folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or " ", name="Base map",
                          max_zoom=19, overlay=False, control=True).add_to(m)
-    m.fit_bounds([[ext[1], ext[0]], [ext[3], ext[2]]])
+    m.fit_bounds([[ext[1], ext[0]], [ext[3], ext[2]]])  # map.js fits again around the panel and controls
     for d in layers:
         if d.get("cluster"):
             grp: folium.MacroElement = MarkerCluster(name=d["title"], show=d["show"],
@@ -186,7 +186,7 @@ def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str]:
         d["var"] = grp.get_name()
     control = folium.LayerControl(collapsed=False, position="topright")
     control.add_to(m)
-    return m, control.get_name()
+    return m, control.get_name(), [float(v) for v in ext]
 
 
 # The folium part of the map page (about 35 ms to render) depends only on the catalog, the
@@ -195,7 +195,7 @@ _MAP_PARTS: "weakref.WeakKeyDictionary[Any, dict[Any, tuple[list[dict[str, Any]]
 _MAP_PARTS_LOCK = threading.Lock()
 
 
-def _map_parts(cat: Any, lang: str) -> tuple[list[dict[str, Any]], str, dict[str, str]]:
+def _map_parts(cat: Any, lang: str) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
     """The layer list, the folium map's variable name and its rendered header/html/script for
     ``cat``, the language and the current account's scope (memoised per catalog)."""
     settings = current_app.extensions["geo_antt"].settings
@@ -205,14 +205,15 @@ def _map_parts(cat: Any, lang: str) -> tuple[list[dict[str, Any]], str, dict[str
     if hit is not None:
         return hit
     layers = _layers(lang)
-    m, control_name = _build_map(layers)
+    m, control_name, extent = _build_map(layers)
     root = m.get_root()
     assert isinstance(root, folium.Figure)  # a Map always sits in a Figure
     root.render()
     # folium declares the layer control with `let` (no window property): hand it to map.js, after
     # the control's own script (children render in order)
     root.script.add_child(folium.Element(f"window.geoAnttLayerControl = {control_name};"))
-    parts = {"map_header": root.header.render(), "map_html": root.html.render(), "map_script": root.script.render()}
+    parts: dict[str, Any] = {"map_header": root.header.render(), "map_html": root.html.render(), "map_script": root.script.render()}
+    parts["extent"] = extent  # [west, south, east, north] of the units in scope, for map.js's first view
     out = (layers, m.get_name(), parts)
     with _MAP_PARTS_LOCK:
         per_cat = _MAP_PARTS.setdefault(cat, {})
@@ -245,6 +246,7 @@ def render_map():
         },
         "exports": [{"id": c.id, "title": nfc(c.title(lang))} for c in cat.collections.values()],
         "hasCoverage": "coverage" in cat.collections,
+        "extent": map_parts["extent"],
         "coverageClasses": {"breaks": list(current_app.extensions["geo_antt"].settings.coverage_classes_pct),
                             "colors": list(COVERAGE_COLOURS)},
     }

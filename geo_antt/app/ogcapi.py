@@ -485,6 +485,7 @@ def _reject_unknown_query_params() -> None:
 
 def _planning_paths(*, js, gj, err) -> dict[str, Any]:
     """OpenAPI paths of :mod:`geo_antt.app.planning` (``/api/plan``, ``/report``)."""
+    from ..layers import MAX_MIN_SPACING_M
     from .planning import MAX_COUNT, MAX_TIME_LIMIT_S, _SOLVERS
 
     body = {"type": "object", "required": ["unit"], "additionalProperties": False, "properties": {
@@ -495,6 +496,8 @@ def _planning_paths(*, js, gj, err) -> dict[str, Any]:
         "unit_cost_vnd": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "description": "cost of one site in VND"},
         "solver": {"type": "string", "enum": list(_SOLVERS), "default": "auto"},
         "time_limit_s": {"type": "number", "minimum": 1, "maximum": MAX_TIME_LIMIT_S, "description": "solver time limit, seconds"},
+        "min_spacing_m": {"type": "number", "minimum": 0, "maximum": MAX_MIN_SPACING_M,
+                          "description": "least distance between two proposed sites, metres (default: the kind's layer spec, 30 for cameras)"},
     }}
     return {
         "/api/plan": {"post": {

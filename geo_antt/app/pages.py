@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from .._errors import GeoAnttError, PermissionDeniedError
+from ..numbers import format_number
 from .context import get_catalog, get_store, request_lang as _lang
 from .auth import current_user, login_required, require_role
 from .._time import VIETNAM_TZ, parse_local_time
@@ -342,24 +343,26 @@ def _to_local(t: Any) -> str:
     return t.to_pydatetime().astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M:%S")
 
 
-def _value_text(v: Any) -> str:
+def _value_text(v: Any, lang: str = "vi") -> str:
+    """A stored value as the audit page writes it (numbers as ``import.js`` writes them)."""
     if v is None:
         return "—"
     if isinstance(v, bool):
         return "✓" if v else "✗"
     if isinstance(v, (list, tuple)):
-        return ", ".join(_value_text(x) for x in v) or "—"
+        return ", ".join(_value_text(x, lang) for x in v) or "—"
     if isinstance(v, dict):
         if v.get("type") == "Point" and isinstance(v.get("coordinates"), list):
             x, y = v["coordinates"][:2]
-            return f"{y:.6f}, {x:.6f}"
+            return f"{format_number(y, lang=lang, digits=6)}, {format_number(x, lang=lang, digits=6)}"
         return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, float):
-        return f"{v:g}"
+    if isinstance(v, (int, float)):
+        return format_number(v, lang=lang, digits=6)
     return str(v)
 
 
-def _changes(action: str, old: Any, new: Any, detail: Any, labels: Mapping[str, str], t: Mapping[str, str]) -> list[dict[str, str]]:
+def _changes(action: str, old: Any, new: Any, detail: Any, labels: Mapping[str, str], t: Mapping[str, str],
+             lang: str = "vi") -> list[dict[str, str]]:
     """Rows ``{"field", "old", "new"}`` shown for one audit entry."""
     out: list[dict[str, str]] = []
     if isinstance(old, dict) or isinstance(new, dict):
@@ -369,13 +372,13 @@ def _changes(action: str, old: Any, new: Any, detail: Any, labels: Mapping[str, 
             if not old_d and new_d.get(k) in (None, "", [], {}):
                 continue  # a new model: its filled fields only
             label = "geometry" if k in ("geometry", "geom") else k
-            out.append({"field": labels.get(label, k), "old": _value_text(old_d.get(k)) if old_d else "",
-                        "new": _value_text(new_d.get(k))})
+            out.append({"field": labels.get(label, k), "old": _value_text(old_d.get(k), lang) if old_d else "",
+                        "new": _value_text(new_d.get(k), lang)})
     elif isinstance(detail, dict):
         for k, v in detail.items():
             if k == "counts" and isinstance(v, dict):
                 v = ", ".join(f"{t.get('n_' + ck, ck)}: {cv}" for ck, cv in v.items())
-            out.append({"field": t.get(f"detail_{k}", k), "old": "", "new": _value_text(v)})
+            out.append({"field": t.get(f"detail_{k}", k), "old": "", "new": _value_text(v, lang)})
     return out
 
 
@@ -434,7 +437,7 @@ def audit_page() -> Any:
             "model_name": r["model_name"] or "",
             "unit_code": r["unit_code"] or "",
             "unit_name": nfc(str(names.get(r["unit_code"], ""))) if r["unit_code"] else "",
-            "changes": _changes(action, r["old"], r["new"], r["detail"], labels, t),
+            "changes": _changes(action, r["old"], r["new"], r["detail"], labels, t, lang),
             # a new model (no old values): its fields folded away under a one-line summary
             "created": r["old"] is None and isinstance(r["new"], dict),
         })

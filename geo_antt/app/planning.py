@@ -28,6 +28,7 @@ from flask import Blueprint, current_app, request, send_file, url_for
 
 from .._errors import GeoAnttError, PermissionDeniedError
 from .context import get_catalog, request_lang as _lang, scope_codes
+from ..layers import MAX_MIN_SPACING_M
 from ..text import nfc
 
 __all__ = [
@@ -70,6 +71,8 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
         "plan_count": "Số lượng",
         "plan_budget": "Kinh phí (đồng, không bắt buộc)",
         "plan_unit_cost": "Đơn giá một mô hình (đồng)",
+        "plan_min_spacing": "Khoảng cách tối thiểu giữa hai vị trí (m)",
+        "plan_gain_total": "Tỷ lệ phủ",
         "plan_run": "Đề xuất",
         "plan_running": "Đang tính toán…",
         "plan_need_area": "Hãy chọn một xã hoặc thôn trước.",
@@ -112,6 +115,8 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
         "plan_count": "Number",
         "plan_budget": "Budget (VND, optional)",
         "plan_unit_cost": "Cost of one model (VND)",
+        "plan_min_spacing": "Least distance between two sites (m)",
+        "plan_gain_total": "Covered share",
         "plan_run": "Suggest",
         "plan_running": "Computing…",
         "plan_need_area": "Choose a commune or hamlet first.",
@@ -171,13 +176,15 @@ def _plan_context() -> dict[str, Any]:
     lang = _lang()
     t = PLAN_STRINGS[lang]
     specs = current_app.extensions["geo_antt"].specs
-    kinds = [{"code": k, "title": nfc(specs[k].title(lang)) if k in specs else t[f"kind_{k}"]}
+    kinds = [{"code": k, "title": nfc(specs[k].title(lang)) if k in specs else t[f"kind_{k}"],
+              "minSpacing": specs[k].min_spacing_m}
              for k in PLAN_KINDS if k in specs]
     config = {
         "lang": lang,
         "strings": t,
         "kinds": kinds,
         "maxCount": MAX_COUNT,
+        "maxSpacing": MAX_MIN_SPACING_M,
         "defaultPeriod": [d.isoformat() for d in default_period()],
         "urls": {
             "plan": url_for("planning.plan"),
@@ -226,13 +233,14 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
     body
         The decoded JSON: ``unit`` (code, required), ``kind`` (default "camera"), ``count``,
         ``budget_vnd`` + ``unit_cost_vnd``, ``solver`` (default "auto"), ``time_limit_s``
-        (default 60, at most 120).
+        (default 60, at most 120), ``min_spacing_m`` (metres between two proposed sites;
+        default the kind's layer spec).
 
     Returns
     -------
     dict
         ``unit``, ``kind``, ``count``, ``budget_vnd``, ``unit_cost_vnd``, ``solver``,
-        ``time_limit_s``.
+        ``time_limit_s``, ``min_spacing_m`` (None: the layer spec's).
 
     Raises
     ------
@@ -241,7 +249,7 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
     """
     if not isinstance(body, dict):
         raise GeoAnttError("the request body must be a JSON object, e.g. {\"unit\": \"23110\", \"count\": 3}")
-    unknown = sorted(set(body) - {"unit", "kind", "count", "budget_vnd", "unit_cost_vnd", "solver", "time_limit_s"})
+    unknown = sorted(set(body) - {"unit", "kind", "count", "budget_vnd", "unit_cost_vnd", "solver", "time_limit_s", "min_spacing_m"})
     if unknown:
         raise GeoAnttError(f"unknown field(s) {', '.join(unknown)}")
     unit = body.get("unit")
@@ -265,6 +273,7 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
     if count is None and budget is not None and unit_cost is not None and budget / unit_cost > MAX_COUNT:
         count = MAX_COUNT
     limit = _number(body, "time_limit_s", minimum=1, maximum=MAX_TIME_LIMIT_S)
+    spacing = _number(body, "min_spacing_m", minimum=0, maximum=MAX_MIN_SPACING_M)
     return {
         "unit": unit.strip(),
         "kind": kind.strip(),
@@ -273,6 +282,7 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
         "unit_cost_vnd": None if unit_cost is None else float(unit_cost),
         "solver": solver,
         "time_limit_s": float(DEFAULT_TIME_LIMIT_S if limit is None else limit),
+        "min_spacing_m": None if spacing is None else float(spacing),
     }
 
 
@@ -318,8 +328,8 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
             "code": str(code),
             "name": nfc(str(name)) if isinstance(name, str) else str(code),
             "area_m2": _num(row.get("area_m2"), 1),
-            "covered_pct_before": _num(row["covered_pct_before"], 2),
-            "covered_pct_after": _num(row["covered_pct_after"], 2),
+            "covered_pct_before": _num(row["covered_pct_before"], 6),
+            "covered_pct_after": _num(row["covered_pct_after"], 6),
             "gain_m2": _num(row["gain_m2"], 1),
         })
     fc["summary"] = {
@@ -336,8 +346,9 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
         "gap_to_optimum": _num(result.gap_to_optimum, 6),
         "covered_m2_before": _num(before_m2, 1),
         "covered_m2_after": _num(after_m2, 1),
-        "covered_pct_before": _num(100.0 * before_m2 / area, 2) if area > 0 else None,
-        "covered_pct_after": _num(100.0 * after_m2 / area, 2) if area > 0 else None,
+        "covered_pct_before": _num(100.0 * before_m2 / area, 6) if area > 0 else None,
+        "covered_pct_after": _num(100.0 * after_m2 / area, 6) if area > 0 else None,
+        "min_spacing_m": result.stats.get("min_spacing_m"),
         "seconds": round(seconds, 2),
         "hamlets": hamlets,
     }
@@ -400,6 +411,7 @@ def plan():
             solver=opts["solver"],
             time_limit_s=opts["time_limit_s"],
             roads=cat.roads,  # along the streets when the store has roads
+            min_spacing_m=opts["min_spacing_m"],
         )
     body = plan_response(res, unit_code=opts["unit"], unit_name=nfc(str(row["name"])), kind=opts["kind"],
                          seconds=time.perf_counter() - t0, names=cat.units["name"])

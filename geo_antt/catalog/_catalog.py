@@ -1019,7 +1019,7 @@ class Catalog:
                 area, covered = float(hamlets["area_m2"].sum()), float(hamlets["covered_m2"].sum())
             out["coverage"] = {
                 "area_m2": area, "covered_m2": covered,
-                "covered_pct": round(100.0 * covered / area, 2) if area > 0 else None,
+                "covered_pct": round(100.0 * covered / area, 6) if area > 0 else None,
                 "hamlets": int(len(hamlets)),
             }
             worst = hamlets.sort_values(["covered_pct", "name"], kind="stable").head(ranked_limit)

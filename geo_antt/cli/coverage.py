@@ -14,6 +14,7 @@ from .._errors import GeoAnttError
 from ..config import DEFAULT_SETTINGS
 from .. import io
 from ._main import leave_for_exit
+from ._progress import add_quiet_argument, progress_bar
 from ..coverage import compute_coverage
 
 __all__ = ["register", "MAX_STREET_GAP_M"]
@@ -87,6 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--out", metavar="FILE", required=True, help="per-unit figures with unit polygons (.geojson or .gpkg)")
     out.add_argument("--gaps", metavar="FILE", help="uncovered parts of every unit (.geojson or .gpkg)")
     out.add_argument("--footprints", metavar="FILE", help="footprint of every counted model (.geojson or .gpkg)")
+    add_quiet_argument(p)
     p.set_defaults(func=run)
 
 
@@ -158,18 +160,23 @@ def _run(args: argparse.Namespace) -> int:
         print(f"skipped: {prob}", file=sys.stderr)
     if args.street_gaps and roads is None:
         raise GeoAnttError("--street-gaps needs roads: give --roads FILE (or a --data dataset whose dataset.toml lists roads)")
-    res = _warned(compute_coverage, units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps),
-                  roads=roads, with_street_gaps=bool(args.street_gaps), buildings=buildings)
-    ranked = _rank_by_need(res, args)
-    io.write_layer(ranked, args.out)
-    # the metric frames, reprojected and repaired chunk by chunk while being written: the same
-    # files as res.gaps / res.footprints would give
-    if args.gaps:
-        io.write_layer(res.gaps_metric, args.gaps, make_valid=True)
-    if args.street_gaps:
-        io.write_layer(res.street_gaps_metric, args.street_gaps)
-    if args.footprints:
-        io.write_layer(res.footprints_metric, args.footprints, make_valid=True)
+    with progress_bar(args, "coverage") as bar:
+        res = _warned(compute_coverage, units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps),
+                      roads=roads, with_street_gaps=bool(args.street_gaps), buildings=buildings, progress=bar)
+        ranked = _rank_by_need(res, args)
+        # the metric frames are reprojected and repaired chunk by chunk while being written: the
+        # same files as res.gaps / res.footprints would give
+        writes = [(args.out, lambda: io.write_layer(ranked, args.out))]
+        if args.gaps:
+            writes.append((args.gaps, lambda: io.write_layer(res.gaps_metric, args.gaps, make_valid=True)))
+        if args.street_gaps:
+            writes.append((args.street_gaps, lambda: io.write_layer(res.street_gaps_metric, args.street_gaps)))
+        if args.footprints:
+            writes.append((args.footprints, lambda: io.write_layer(res.footprints_metric, args.footprints, make_valid=True)))
+        for k, (path, write) in enumerate(writes):
+            if bar is not None:
+                bar(f"writing {Path(path).name}", k, len(writes))
+            write()
     u = res.units
     n_unc = int(ranked["uncovered"].sum())
     measure = "weighted by " + args.demand if args.demand else ("by street length" if roads is not None else "by area")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import GeoAnttError, ValidationError
 from .._time import parse_local_time
 from ..schema import ROLES
+from ._progress import add_quiet_argument, progress_bar
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy: imported only by the commands that use it
     from ..store import Store, User
@@ -112,8 +113,8 @@ def _cmd_db_seed(args: argparse.Namespace) -> int:
     data = Path(args.data or DEFAULT_DATA_DIR)
     if not (data / "dataset.toml").is_file():
         raise GeoAnttError(f"{data / 'dataset.toml'}: no dataset.toml (give --data DIR of a dataset folder)")
-    with _open(args) as store:
-        seed_from_dataset(store, data, max_lines=args.max_lines)
+    with _open(args) as store, progress_bar(args, "seed") as bar:
+        seed_from_dataset(store, data, max_lines=args.max_lines, progress=bar)
     return 0
 
 
@@ -199,12 +200,20 @@ def _cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    gdf, io_problems = read_models_file(args.file)
+    # the bar is cleared before the preview is printed, and drawn again while it is written
+    with progress_bar(args, "import") as bar:
+        if bar is not None:
+            bar(f"reading {Path(args.file).name}", 0, 2)
+        gdf, io_problems = read_models_file(args.file)
     errors = [p for p in io_problems if p.severity == "error"]
     with _open(args) as store:
         actor = _actor(store, args.user)
-        # the reader's rejections (rows that could not be read) become rejections of the preview
-        preview = store.preview_import(gdf, user=actor, unit_code=args.unit, source=Path(args.file).name, problems=io_problems)
+        with progress_bar(args, "import") as bar:
+            if bar is not None:
+                bar(f"checking {len(gdf)} rows", 1, 2)
+            # the reader's rejections (rows that could not be read) become rejections of the preview
+            preview = store.preview_import(gdf, user=actor, unit_code=args.unit, source=Path(args.file).name,
+                                           problems=io_problems)
         if args.json:
             d = preview.to_dict()
             d["file_problems"] = [p.to_dict() for p in io_problems]
@@ -217,7 +226,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
             return 1 if (preview.has_rejections or errors) and not args.skip_rejected else 0
         if errors and not args.skip_rejected:
             raise ValidationError(errors, message=f"{len(errors)} row(s) of {args.file} could not be read; nothing imported (fix the file, or --skip-rejected)")
-        counts = store.commit_import(preview, user=actor, skip_rejected=args.skip_rejected)
+        with progress_bar(args, "import") as bar:
+            if bar is not None:
+                bar(f"writing {len(gdf)} rows", 0, 1)
+            counts = store.commit_import(preview, user=actor, skip_rejected=args.skip_rejected)
     print(f"imported: {counts['new']} new, {counts['update']} updated, {counts['unchanged']} unchanged"
           + (f", {counts['rejected']} rejected rows skipped" if args.skip_rejected else ""))
     return 0
@@ -285,6 +297,7 @@ def register(subparsers: Any) -> None:
     q.set_defaults(func=_cmd_db_upgrade)
     q = sub.add_parser("seed", parents=[db], help="load the units and models of the dataset folder (--data) into the store")
     q.add_argument("--max-lines", type=int, default=20, help="lines of details about rejected rows")
+    add_quiet_argument(q)
     q.set_defaults(func=_cmd_db_seed)
     q = sub.add_parser("load-units", parents=[db], help="insert or replace units from boundary files")
     q.add_argument("files", nargs="+", metavar="FILE")
@@ -351,6 +364,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--skip-rejected", action="store_true", help="with --commit: apply the accepted rows, skip rejected ones")
     p.add_argument("--json", action="store_true", help="print the preview as JSON")
     p.add_argument("--max-lines", type=int, default=50, help="lines of details per section (default 50)")
+    add_quiet_argument(p)
     p.set_defaults(func=_cmd_import)
 
     p = subparsers.add_parser("audit", parents=[db], help="who changed what, when (newest first)")

@@ -50,6 +50,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--unit-cost", type=float, metavar="VND", help="cost of one new model in VND")
     p.add_argument("--candidates", metavar="FILE", help="candidate sites (points, e.g. poles); default a grid over the gaps + hamlet centres")
     p.add_argument("--candidate-spacing", type=float, metavar="METRES", help="grid spacing of default candidates (m)")
+    p.add_argument("--min-spacing", type=float, metavar="METRES",
+                   help="least distance between two proposed sites, metres (default: the layer spec's, 30 for cameras; 0: none)")
     p.add_argument("--demand", metavar="FILE", help="demand layer (points/lines/polygons) weighting what to cover")
     p.add_argument("--weight-column", metavar="COL", help="numeric column of --demand (households, population...)")
     p.add_argument("--demand-spacing", type=float, metavar="METRES", help="demand grid spacing (m)")
@@ -123,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit,
         roads=roads,
         buildings=buildings,
+        min_spacing_m=args.min_spacing,
     )
     if args.out:
         write_atomic(args.out, json.dumps(sites_feature_collection(res), ensure_ascii=False))

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._progress import add_quiet_argument, progress_bar
 from .inputs import add_input_arguments, add_roads_argument
 from .._errors import GeoAnttError
 
@@ -45,6 +46,7 @@ def register(subparsers: Any) -> None:
                    help="how a PDF is made: chromium prints the HTML report as it looks in a browser (needs "
                         "/usr/bin/chromium), matplotlib draws a plainer PDF without a browser; auto: chromium "
                         "when installed (default)")
+    add_quiet_argument(p)
     p.set_defaults(func=run)
 
 
@@ -57,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
     if fmt not in ("html", "pdf", "xlsx"):
         raise GeoAnttError(f"say --format html|pdf|xlsx (cannot tell from {args.out!r})")
     units, models, _skipped, roads = load_inputs_with_roads(args)
-    rep = build_report(units, models, unit_code=args.unit, period=period, lang=args.lang, threshold_pct=args.threshold,
-                       compare=args.compare, roads=roads)
-    path = write_report(rep, args.out, fmt=fmt, pdf_engine=args.pdf_engine)
+    with progress_bar(args, "report") as bar:
+        rep = build_report(units, models, unit_code=args.unit, period=period, lang=args.lang, threshold_pct=args.threshold,
+                           compare=args.compare, roads=roads, progress=bar)
+        if bar is not None:
+            bar(f"writing {Path(args.out).name}", 0, 1)
+        path = write_report(rep, args.out, fmt=fmt, pdf_engine=args.pdf_engine)
     f = rep.figures
     print(
         f"{rep.unit_name}: {f['n_models']} models ({f['n_new']} new, {f['n_active']} active), "

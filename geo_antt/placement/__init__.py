@@ -54,7 +54,7 @@ from .plan import (
     sites_feature_collection,
 )
 from .ranking import rank_uncovered, weighted_coverage
-from .solvers import solve_mclp
+from .solvers import solve_mclp, spacing_conflicts
 
 __all__ = [
     "PlanResult",
@@ -65,6 +65,7 @@ __all__ = [
     "coverage_matrix",
     "area_pieces",
     "solve_mclp",
+    "spacing_conflicts",
     "plan_sites",
     "rank_uncovered",
     "weighted_coverage",

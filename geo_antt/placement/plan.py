@@ -15,7 +15,7 @@ import shapely
 from .._errors import CRSError, GeoAnttError, NotFoundError
 from ..config import DEFAULT_SETTINGS, Settings
 from ..crs import metric_crs_for, to_metric, to_wgs84
-from ..layers import LayerSpec, load_layer_specs
+from ..layers import MAX_MIN_SPACING_M, LayerSpec, load_layer_specs
 from ._helpers import _polygonal_units
 from .candidates import (
     _footprint_params,
@@ -26,7 +26,7 @@ from .candidates import (
     coverage_matrix,
 )
 from .demand import demand_points
-from .solvers import solve_mclp
+from .solvers import solve_mclp, spacing_conflicts
 from .streets import street_demand, street_sites
 
 __all__ = ['PlanResult', 'plan_sites', 'plan_count', 'planning_units', 'sites_feature_collection']
@@ -185,6 +185,7 @@ def plan_sites(
     max_candidates: int | None = 2000,
     roads: gpd.GeoDataFrame | None = None,
     buildings: gpd.GeoDataFrame | None = None,
+    min_spacing_m: float | None = None,
 ) -> PlanResult:
     """Choose where ``count`` new models of ``kind`` cover the most uncovered demand.
 
@@ -240,6 +241,10 @@ def plan_sites(
         footprints (when the kind's layer file says ``occluded = true``), a candidate site inside
         a building is left out, existing coverage is the visible one, building interiors are no
         demand, and the before/after figures come from ``compute_coverage(..., buildings=)``.
+    min_spacing_m
+        No two proposed sites stand closer than this, metres (default: the layer spec's
+        ``[placement] min_spacing_m``, 30 m for cameras; 0: no limit). Every solver but
+        "spopt" keeps to it.
 
     Returns
     -------
@@ -350,10 +355,15 @@ def plan_sites(
     order = pct.rank(method="average", ascending=False)  # highest share: rank 1
     unit_need = (order - 1) / max(len(order) - 1, 1) if len(order) > 1 else order * 0 + 1.0
     need = unit_need.reindex(sites_m["unit_code"].astype(object)).fillna(0.0).to_numpy(dtype=float)
+    spacing = float(spec.min_spacing_m if min_spacing_m is None else min_spacing_m)
+    if not (math.isfinite(spacing) and 0.0 <= spacing <= MAX_MIN_SPACING_M):
+        raise GeoAnttError(f"min_spacing_m must be metres in [0, {MAX_MIN_SPACING_M:g}], got {min_spacing_m!r}")
+    conflicts = spacing_conflicts(xy[site_pos], spacing, groups=site_pos) if len(site_pos) else None
     t_prep = time.perf_counter() - t_start
     res = solve_mclp(
         a, weights, count=n, groups=site_pos, solver=solver,
         time_limit_s=time_limit_s, compare_greedy=compare_greedy, priority=need[site_pos],
+        conflicts=conflicts,
     )
     chosen = res["chosen"]
     # rank the chosen footprints by a greedy replay: marginal demand weight, then area
@@ -425,6 +435,8 @@ def plan_sites(
                    else f"layer, lattice {dem_spacing:g} m"),
         "candidate_spacing_m": float(cand_spacing) if candidates is None or by_street else None,
         "by": "street" if by_street else "area",
+        "min_spacing_m": spacing,
+        "n_spacing_conflicts": 0 if conflicts is None else int(len(conflicts)),
         "count": int(n),
         "reduced_rows": res["n_rows"],
         "reduced_nnz": res["nnz"],

@@ -14,7 +14,7 @@ from ._helpers import AUTO_EXACT_MAX_NNZ, SOLVERS, TIE_BREAK
 if TYPE_CHECKING:  # scipy is imported where it is used
     from scipy import sparse
 
-__all__ = ['solve_mclp']
+__all__ = ['solve_mclp', 'spacing_conflicts']
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,51 @@ def _reduce(a: sparse.csr_matrix, w: np.ndarray):
     order = np.arange(len(rows))[::-1]
     first[rows[order]] = order
     return a[first], merged_w
+
+
+def spacing_conflicts(xy: np.ndarray, min_spacing_m: float, groups: np.ndarray | None = None) -> np.ndarray:
+    """Pairs ``(i, j)``, ``i < j``, of candidate columns standing closer than ``min_spacing_m``
+    (metres; ``xy`` their positions in a metric CRS) that may not both be chosen. Columns of one
+    group (directions of one site) are left out: the group rule already allows one of them.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (k, 2), int64.
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    if not min_spacing_m or min_spacing_m <= 0 or len(xy) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(xy).query_pairs(r=float(min_spacing_m), output_type="ndarray").astype(np.int64)
+    if len(pairs):
+        d = np.hypot(*(xy[pairs[:, 0]] - xy[pairs[:, 1]]).T)
+        pairs = pairs[d < min_spacing_m]  # strictly closer: a site exactly at the spacing is allowed
+    if groups is not None and len(pairs):
+        g = np.asarray(groups)
+        pairs = pairs[g[pairs[:, 0]] != g[pairs[:, 1]]]
+    return np.sort(pairs, axis=1) if len(pairs) else np.empty((0, 2), dtype=np.int64)
+
+
+def _conflict_lists(conflicts: np.ndarray | None, n_cols: int) -> list[np.ndarray] | None:
+    if conflicts is None or len(conflicts) == 0:
+        return None
+    from scipy import sparse
+
+    c = np.asarray(conflicts, dtype=np.int64)
+    m = sparse.coo_matrix((np.ones(2 * len(c)), (np.r_[c[:, 0], c[:, 1]], np.r_[c[:, 1], c[:, 0]])), shape=(n_cols, n_cols)).tocsr()
+    return [m.indices[m.indptr[j] : m.indptr[j + 1]] for j in range(n_cols)]
+
+
+def _sub_conflicts(conflicts: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
+    """The conflicts among the kept columns, in the kept columns' positions."""
+    if conflicts is None or len(conflicts) == 0:
+        return None
+    pos = np.full(int(max(conflicts.max(), keep.max())) + 1, -1, dtype=np.int64)
+    pos[keep] = np.arange(len(keep))
+    sub = pos[conflicts]
+    return sub[(sub >= 0).all(axis=1)]
 
 
 @dataclass(frozen=True)
@@ -99,9 +144,11 @@ def _bounded(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, gr
     return _Pruned(keep, sub[rows], w[rows])
 
 
-def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, bonus: np.ndarray | None = None) -> _Solution:
+def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, bonus: np.ndarray | None = None,
+            conflicts: np.ndarray | None = None) -> _Solution:
     """The classic greedy: take the candidate covering the most uncovered weight, p times (one
-    per group); ``bonus`` (tiny, per candidate) breaks ties. The objective is the covered weight."""
+    per group, none in ``conflicts`` with one taken); ``bonus`` (tiny, per candidate) breaks
+    ties. The objective is the covered weight."""
     from scipy import sparse
     t0 = time.perf_counter()
     a = sparse.csr_matrix(a, dtype=np.float64)
@@ -110,6 +157,7 @@ def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, bon
     gain = np.asarray(at @ w).ravel()
     extra = np.zeros(len(gain)) if bonus is None else bonus
     chosen: list[int] = []
+    near = _conflict_lists(conflicts, a.shape[1])
     for _ in range(p):
         if gain.size == 0:
             break
@@ -123,6 +171,8 @@ def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, bon
         if len(new):
             gain -= np.asarray(a[new].T @ w[new]).ravel()
         gain[groups == groups[j]] = -np.inf  # one footprint per site
+        if near is not None:
+            gain[near[j]] = -np.inf  # no two sites closer than the spacing
     obj = float(w[~alive].sum())
     return _Solution(np.asarray(chosen, dtype=np.int64), obj, False, time.perf_counter() - t0)
 
@@ -137,11 +187,11 @@ def _own_coefficients(csr: sparse.csr_matrix, w: np.ndarray, bonus: np.ndarray |
     return own, np.flatnonzero(~single)
 
 
-def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None) -> _Solution:
+def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None, conflicts=None) -> _Solution:
     """Exact MCLP with PuLP + CBC: max sum c_j x_j + sum w_i y_i, y_i <= sum_{j covers i} x_j,
     sum x_j <= p, at most one x per group. Demand rows covered by a single candidate are folded
     into that candidate's own coefficient c_j (the same optimum, far fewer rows); the tie-break
-    ``bonus`` of each candidate is added to it."""
+    ``bonus`` of each candidate is added to it; x_i + x_j <= 1 for each pair of ``conflicts``."""
     import pulp
     from scipy import sparse
 
@@ -169,6 +219,9 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None) -> _Solution
         if e_ - s_ > 1:
             terms = [(x[j], 1) for j in order[s_:e_]]
             prob += pulp.LpConstraint(pulp.LpAffineExpression(terms), sense=pulp.LpConstraintLE, rhs=1)
+    if conflicts is not None:
+        for i, j in np.asarray(conflicts, dtype=np.int64):
+            prob += pulp.LpConstraint(pulp.LpAffineExpression([(x[int(i)], 1), (x[int(j)], 1)]), sense=pulp.LpConstraintLE, rhs=1)
     warm_start = False
     if warm is not None and len(warm):
         for j in warm:
@@ -186,7 +239,7 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None) -> _Solution
     return _Solution(chosen, obj_value, bool(optimal), time.perf_counter() - t0)
 
 
-def _highs(a, w, groups, p, *, time_limit_s, bonus=None) -> _Solution:
+def _highs(a, w, groups, p, *, time_limit_s, bonus=None, conflicts=None) -> _Solution:
     """The same integer programme as :func:`_exact`, solved by HiGHS (scipy.optimize.milp)."""
     from scipy import sparse
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -198,6 +251,10 @@ def _highs(a, w, groups, p, *, time_limit_s, bonus=None) -> _Solution:
     k = len(multi)
     _, group_row = np.unique(groups, return_inverse=True)
     g = sparse.csr_matrix((np.ones(n_cols), (group_row, np.arange(n_cols))))
+    if conflicts is not None and len(conflicts):  # x_i + x_j <= 1: rows like the groups'
+        c = np.asarray(conflicts, dtype=np.int64)
+        rows = np.repeat(np.arange(len(c)), 2)
+        g = sparse.vstack([g, sparse.csr_matrix((np.ones(2 * len(c)), (rows, c.ravel())), shape=(len(c), n_cols))]).tocsr()
     m = sparse.vstack(
         [
             sparse.hstack([csr[multi], -sparse.identity(k, format="csr")]),
@@ -251,6 +308,7 @@ def solve_mclp(
     time_limit_s: float = 300.0,
     compare_greedy: bool = True,
     priority: np.ndarray | None = None,
+    conflicts: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Solve the maximal covering location problem on a coverage matrix.
 
@@ -279,6 +337,9 @@ def solve_mclp(
         choices covering the same weight, to ``TIE_BREAK`` (1e-3) of the largest row weight per
         candidate, the higher priorities win. The covered weight reported is the true one.
         Not used by "spopt".
+    conflicts
+        Pairs of candidate columns that may not both be chosen (two sites closer than the
+        least spacing, :func:`spacing_conflicts`); every solver but "spopt" keeps to them.
 
     Returns
     -------
@@ -300,6 +361,12 @@ def solve_mclp(
     if a.shape[0] != len(w):
         raise ValueError(f"'weights' has {len(w)} values for {a.shape[0]} demand rows")
     groups = np.arange(a.shape[1]) if groups is None else np.asarray(groups)
+    if conflicts is not None:
+        conflicts = np.asarray(conflicts, dtype=np.int64).reshape(-1, 2)
+        if len(conflicts) and (conflicts.min() < 0 or conflicts.max() >= a.shape[1]):
+            raise ValueError("'conflicts' names columns the matrix does not have")
+        if not len(conflicts):
+            conflicts = None
     ar, wr = _reduce(a, w)
     info: dict[str, Any] = {"n_rows": int(ar.shape[0]), "n_cols": int(ar.shape[1]), "nnz": int(ar.nnz)}
     if solver == "auto":
@@ -314,11 +381,13 @@ def solve_mclp(
         bonus = TIE_BREAK * float(wr.max()) * np.clip(np.nan_to_num(np.asarray(priority, dtype=float)), 0.0, 1.0)
         bonus[np.asarray(sparse.csr_matrix(ar, dtype=np.float64).T @ wr).ravel() <= 0] = 0.0  # nothing to cover: no pull
     # the greedy answer is a lower bound for the exact solvers (and CBC's warm start)
-    greedy = _greedy(ar, wr, groups, int(count), bonus) if solver != "spopt" or compare_greedy else None
+    greedy = _greedy(ar, wr, groups, int(count), bonus, conflicts) if solver != "spopt" or compare_greedy else None
     if solver == "greedy":
         assert greedy is not None  # computed for every solver but spopt
         sol = greedy
     elif solver == "spopt":
+        if conflicts is not None:
+            raise GeoAnttError("spopt's MCLP cannot keep proposed sites apart; use solver='exact' or a spacing of 0")
         sol = _spopt(ar, wr, groups, int(count))
     else:
         assert greedy is not None  # computed for every solver but spopt
@@ -333,11 +402,14 @@ def solve_mclp(
             info["proven_by_bound"] = False
             keep, sub_groups = pruned.keep, groups[pruned.keep]
             sub_bonus = None if bonus is None else bonus[keep]
+            sub_conf = _sub_conflicts(conflicts, keep)
             if solver == "highs":
-                sol = _highs(pruned.a, pruned.w, sub_groups, int(count), time_limit_s=time_limit_s, bonus=sub_bonus)
+                sol = _highs(pruned.a, pruned.w, sub_groups, int(count), time_limit_s=time_limit_s, bonus=sub_bonus,
+                             conflicts=sub_conf)
             else:
                 warm = np.flatnonzero(np.isin(keep, greedy.chosen))
-                sol = _exact(pruned.a, pruned.w, sub_groups, int(count), time_limit_s=time_limit_s, warm=warm, bonus=sub_bonus)
+                sol = _exact(pruned.a, pruned.w, sub_groups, int(count), time_limit_s=time_limit_s, warm=warm, bonus=sub_bonus,
+                             conflicts=sub_conf)
             sol = _Solution(keep[sol.chosen], sol.objective, sol.optimal, sol.seconds)
     gap = None
     if greedy is not None and solver != "greedy" and sol.optimal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..config import DEFAULT_SETTINGS, Settings
 from ..layers import LayerSpec, load_layer_specs
+from ..numbers import round_share
 from ..schema import FIELDS, HOSTS, STATUSES
 from ..text import fold, nfc
 from ..units import resolve_code, units_under
@@ -118,7 +119,7 @@ def _coverage_frame(res, ranked, level_units, L, parent_names) -> pd.DataFrame:
             L["parent"]: parents.to_numpy(),
             L["area_km2"]: (cov["area_m2"].astype(float) / 1e6).round(3).to_numpy(),
             L["covered_km2"]: (cov["covered_m2"].astype(float) / 1e6).round(4).to_numpy(),
-            L["pct"]: cov["covered_pct"].astype(float).round(2).to_numpy(),
+            L["pct"]: round_share(cov["covered_pct"].to_numpy(dtype=float)),
         }
     )
     if "road_m" in cov.columns:  # by street first: the rule rank_uncovered and the panel follow
@@ -141,7 +142,7 @@ def _overall_pct(res) -> float | None:
     if res is None:
         return None
     a = float(res.units["area_m2"].sum())
-    return round(100.0 * float(res.units["covered_m2"].sum()) / a, 3) if a > 0 else None
+    return round_share(100.0 * float(res.units["covered_m2"].sum()) / a, 3) if a > 0 else None
 
 
 def _pre2025(communes: pd.DataFrame) -> bool:
@@ -195,7 +196,7 @@ def _communes_2025_table(communes, units, state, c_res, L) -> pd.DataFrame:
             L["old_codes"]: agg["old_codes"].to_numpy(),
             L["n_models"]: agg["n_models"].to_numpy(),
             L["area_km2"]: (agg["area_m2"] / 1e6).round(3).to_numpy(),
-            L["pct"]: (100.0 * agg["covered_m2"] / agg["area_m2"].where(agg["area_m2"] > 0)).round(2).to_numpy(),
+            L["pct"]: round_share((100.0 * agg["covered_m2"] / agg["area_m2"].where(agg["area_m2"] > 0)).to_numpy(dtype=float)),
         }
     )
 
@@ -214,6 +215,7 @@ def build_report(
     charts: bool = True,
     compare: str = "year",
     roads: gpd.GeoDataFrame | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """Gather the figures of ``unit_code`` (and everything under it) for ``period``.
 
@@ -235,6 +237,9 @@ def build_report(
         Print the "approximate boundaries" note (default: any unit flagged ``approximate``).
     charts
         Draw the charts and the map (matplotlib).
+    progress
+        Called as ``progress(what, done, total)`` between the report's stages (coverage of this
+        period and the previous one, charts).
 
     Returns
     -------
@@ -272,10 +277,20 @@ def build_report(
     roads = roads if roads is not None and len(roads) else None
     kw = {"specs": specs, "settings": settings, "threshold_pct": threshold, "parent_names": parent_names, "roads": roads}
     counting, pcounting = _counting_at(state, end), _counting_at(pstate, pend)
+    n_steps = 5 if charts else 4
+
+    def step(what: str, done: int) -> None:
+        if progress is not None:
+            progress(what, done, n_steps)
+
+    step("coverage of the communes", 0)
     c_res, _ = _coverage_tables(communes if len(communes) else None, counting, **kw)
+    step("coverage of the hamlets", 1)
     h_res, h_rank = _coverage_tables(hamlets if len(hamlets) else None, counting, **kw)
+    step("coverage of the previous period", 2)
     pc_res, _ = _coverage_tables(communes if len(communes) else None, pcounting, **kw)
     ph_res, ph_rank = _coverage_tables(hamlets if len(hamlets) else None, pcounting, **kw)
+    step("tables", 3)
     communes_tbl = _coverage_frame(c_res, None, communes, L, parent_names) if c_res is not None else pd.DataFrame()
     hamlets_tbl = _coverage_frame(h_res, h_rank, hamlets, L, parent_names) if h_res is not None else pd.DataFrame()
     by_street = h_res is not None and "road_m" in h_res.units.columns
@@ -288,10 +303,10 @@ def build_report(
             L["parent"]: hamlets["parent_code"].reindex(unc.index).map(lambda c: parent_names.get(str(c), str(c))).to_numpy(),
         }
         if by_street:  # ranked by street (rank_uncovered's rule when roads exist)
-            cols[L["road_pct"]] = unc["kind_covered_pct"].astype(float).round(2).to_numpy()
+            cols[L["road_pct"]] = round_share(unc["kind_covered_pct"].to_numpy(dtype=float))
             cols[L["uncovered_road_km"]] = (unc["uncovered_need"].astype(float) / 1e3).round(3).to_numpy()
         else:
-            cols[L["pct"]] = unc["covered_pct"].astype(float).round(2).to_numpy()
+            cols[L["pct"]] = round_share(unc["covered_pct"].to_numpy(dtype=float))
             cols[L["uncovered_km2"]] = (unc["uncovered_need"].astype(float) / 1e6).round(4).to_numpy()
         uncovered_tbl = pd.DataFrame(cols)
     else:
@@ -314,7 +329,7 @@ def build_report(
         a, b = cur.get(k), prev.get(k)
         change = (a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
         if isinstance(change, float):
-            change = round(change, 3)
+            change = round_share(change, 3)
         rows.append((L[k], a if a is not None else "—", b if b is not None else "—", change if change is not None else "—"))
     summary = pd.DataFrame(rows, columns=[L["figure"], L["this_period"], L["prev_period"], L["change"]])
     if approximate is None:
@@ -344,5 +359,7 @@ def build_report(
         prev_figures=prev,
     )
     if charts:
+        step("charts and map", 4)
         rep.charts = _draw_charts(rep, c_res, h_res, L, models=counting)
+    step("done", n_steps)
     return rep

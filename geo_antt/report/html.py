@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._time import VIETNAM_TZ
+from ..numbers import MISSING, format_number
 from .document import Report
 from .strings import _t
 
@@ -27,10 +28,14 @@ tr { page-break-inside: avoid; } th, td { border: 1px solid #bbb; padding: 1mm 2
 th { background: #eee; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; page-break-inside: avoid; } .chart { text-align: center; }
 section { page-break-inside: auto; }
+h2 { break-after: avoid; page-break-after: avoid; }
+/* the map, its heading and caption on one page: the heading never sits alone at a page foot */
+.keep { break-inside: avoid; page-break-inside: avoid; }
+section#map img { max-height: 200mm; }
 """
 
 
-def _table_html(df: pd.DataFrame, empty: str) -> str:
+def _table_html(df: pd.DataFrame, empty: str, lang: str) -> str:
     if df is None or df.empty:
         return f"<p>{html.escape(empty)}</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
@@ -39,19 +44,19 @@ def _table_html(df: pd.DataFrame, empty: str) -> str:
         cells = []
         for v in row:
             num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-            txt = _fmt(v)
+            txt = _fmt(v, lang)
             cells.append(f'<td class="num">{txt}</td>' if num else f"<td>{html.escape(txt)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _fmt(v) -> str:
+def _fmt(v, lang: str) -> str:
+    """A table cell's text: numbers as the web writes them (``numbers.format_number``; the
+    figures are already rounded to the decimals they keep)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):,.4g}" if abs(float(v)) < 1 and v != 0 else f"{float(v):,.2f}".rstrip("0").rstrip(".")
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
+        return MISSING
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        return format_number(v, lang=lang, digits=4)
     return str(v)
 
 
@@ -80,21 +85,21 @@ def render_html(rep: Report) -> str:
         parts.append(f"<p class='note'>{html.escape(L['approximate'])}</p>")
     parts += [
         f"<section id='summary'><h2>{L['summary']} — {L['comparison'].lower()}</h2>",
-        _table_html(rep.summary, L["none"]),
+        _table_html(rep.summary, L['none'], rep.lang),
         "</section>",
-        f"<section id='by-kind'><h2>{L['by_kind']}</h2>{_table_html(rep.by_kind, L['none'])}</section>",
-        f"<section id='by-field'><h2>{L['by_field']}</h2>{_table_html(rep.by_field, L['none'])}</section>",
-        f"<section id='by-host'><h2>{L['by_host']}</h2>{_table_html(rep.by_host, L['none'])}</section>",
-        f"<section id='by-status'><h2>{L['by_status']}</h2>{_table_html(rep.by_status, L['none'])}</section>",
+        f"<section id='by-kind'><h2>{L['by_kind']}</h2>{_table_html(rep.by_kind, L['none'], rep.lang)}</section>",
+        f"<section id='by-field'><h2>{L['by_field']}</h2>{_table_html(rep.by_field, L['none'], rep.lang)}</section>",
+        f"<section id='by-host'><h2>{L['by_host']}</h2>{_table_html(rep.by_host, L['none'], rep.lang)}</section>",
+        f"<section id='by-status'><h2>{L['by_status']}</h2>{_table_html(rep.by_status, L['none'], rep.lang)}</section>",
         f"<section id='charts'><h2>{L['charts']}</h2>{img('bar', L['chart_bar'])}{img('hist', L['chart_hist'])}</section>",
-        f"<section id='map'><h2>{L['map']}</h2>{img('map', L['map'])}<p class='meta'>{L['map_caption']}</p></section>",
-        f"<section id='communes'><h2>{L['coverage_communes']}</h2>{_table_html(rep.communes, L['none'])}</section>",
-        (f"<section id='communes-2025'><h2>{L['communes_2025']}</h2>{_table_html(rep.communes_2025, L['none'])}"
+        f"<section id='map'><div class='keep'><h2>{L['map']}</h2>{img('map', L['map'])}<p class='meta'>{L['map_caption']}</p></div></section>",
+        f"<section id='communes'><h2>{L['coverage_communes']}</h2>{_table_html(rep.communes, L['none'], rep.lang)}</section>",
+        (f"<section id='communes-2025'><h2>{L['communes_2025']}</h2>{_table_html(rep.communes_2025, L['none'], rep.lang)}"
          f"<p class='meta'>{html.escape(L['note_2025'])}</p></section>"
          if len(rep.communes_2025) else ""),
-        f"<section id='uncovered'><h2>{L['uncovered_list'].format(t=_fmt(rep.threshold_pct))}</h2>{_table_html(rep.uncovered, L['none'])}"
+        f"<section id='uncovered'><h2>{L['uncovered_list'].format(t=_fmt(rep.threshold_pct, rep.lang))}</h2>{_table_html(rep.uncovered, L['none'], rep.lang)}"
         f"<p class='meta'>{html.escape(L['ranked_by_street' if rep.figures.get('road_covered_pct') is not None else 'ranked_by_area'])}</p></section>",
-        f"<section id='hamlets'><h2>{L['coverage_hamlets']}</h2>{_table_html(rep.hamlets, L['none'])}</section>",
+        f"<section id='hamlets'><h2>{L['coverage_hamlets']}</h2>{_table_html(rep.hamlets, L['none'], rep.lang)}</section>",
         "</body></html>",
     ]
     return "\n".join(parts)

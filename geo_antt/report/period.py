@@ -8,6 +8,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .._errors import GeoAnttError
+from .._time import VIETNAM_TZ
 
 __all__ = ['check_period', 'parse_period', 'previous_period']
 
@@ -130,7 +131,19 @@ def _counting_at(state: gpd.GeoDataFrame, end: dt.date) -> gpd.GeoDataFrame:
     return state.loc[keep.to_numpy()]
 
 
+def _registered_days(models: gpd.GeoDataFrame) -> pd.Series:
+    """The Vietnam-time day each model was registered in the store (``created_at``, UTC), NaT
+    where unknown (models read from files)."""
+    if "created_at" not in models.columns:
+        return pd.Series(pd.NaT, index=models.index, dtype="datetime64[ns]")
+    t = pd.to_datetime(models["created_at"], errors="coerce", utc=True)
+    return t.dt.tz_convert(VIETNAM_TZ).dt.tz_localize(None).dt.normalize()
+
+
 def _new_in(models: gpd.GeoDataFrame, start: dt.date, end: dt.date) -> gpd.GeoDataFrame:
+    """Models new in the period: their ``start_date`` lies in it or, for a model without one,
+    the day it was registered in the store (an import of the day counts that day)."""
     s = _dates(models.get("start_date"), len(models))
     s.index = models.index
+    s = s.fillna(_registered_days(models))
     return models.loc[((s >= pd.Timestamp(start)) & (s <= pd.Timestamp(end))).to_numpy()]

@@ -50,7 +50,7 @@ def _pdf_matplotlib(rep: Report) -> bytes:
         (L["by_host"], rep.by_host),
         (L["by_status"], rep.by_status),
         (L["coverage_communes"], rep.communes),
-        (L["uncovered_list"].format(t=_fmt(rep.threshold_pct)), rep.uncovered),
+        (L["uncovered_list"].format(t=_fmt(rep.threshold_pct, rep.lang)), rep.uncovered),
         (L["coverage_hamlets"], rep.hamlets),
     ]
     if len(rep.communes_2025):
@@ -73,7 +73,7 @@ def _pdf_matplotlib(rep: Report) -> bytes:
                 else:
                     ax = fig.add_axes((0.06, 0.05, 0.88, y - 0.07))
                     ax.set_axis_off()
-                    cells = [[_fmt(v) for v in row] for row in chunk.itertuples(index=False)]
+                    cells = [[_fmt(v, rep.lang) for v in row] for row in chunk.itertuples(index=False)]
                     t = ax.table(cellText=cells, colLabels=[str(c) for c in chunk.columns], loc="upper left", cellLoc="left")
                     t.auto_set_font_size(False)
                     t.set_fontsize(7)
@@ -106,7 +106,7 @@ def _xlsx(rep: Report) -> bytes:
         (L["by_status"], rep.by_status),
         (L["coverage_communes"], rep.communes),
         (L["coverage_hamlets"], rep.hamlets),
-        (L["uncovered_list"].format(t=_fmt(rep.threshold_pct)), rep.uncovered),
+        (L["uncovered_list"].format(t=_fmt(rep.threshold_pct, rep.lang)), rep.uncovered),
     ]
     if len(rep.communes_2025):
         sheets.append((L["communes_2025"], rep.communes_2025))

@@ -21,6 +21,7 @@ def seed_from_dataset(
     *,
     echo: Callable[[str], None] = print,
     max_lines: int = 20,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, int]:
     """Load the units, models, roads and buildings listed in ``<data_dir>/dataset.toml`` into ``store``.
 
@@ -39,6 +40,9 @@ def seed_from_dataset(
         Receives one line of progress per file (and the rejected rows).
     max_lines
         Rejected rows listed per file at most.
+    progress
+        Called as ``progress(what, done, total)`` as the files are read and written (units files
+        count one step each, model files two: read and preview, then commit).
 
     Returns
     -------
@@ -62,17 +66,29 @@ def seed_from_dataset(
         except tomllib.TOMLDecodeError as exc:
             raise GeoAnttError(f"{toml}: invalid TOML: {exc}") from None
     total = {"units": 0, "models": 0}
+    n_steps = len(meta.get("units", [])) + 2 * len(meta.get("models", []))
+    step = 0
+
+    def advance(what: str) -> None:
+        nonlocal step
+        if progress is not None:
+            progress(what, step, n_steps)
+        step += 1
+
     for rel in meta.get("units", []):
+        advance(f"units {rel}")
         counts = store.put_units(read_units_file(data / rel), user=None)
         total["units"] += counts["inserted"] + counts["updated"]
         echo(f"{rel}: {counts['inserted']} units inserted, {counts['updated']} updated")
     for rel in meta.get("models", []):
+        advance(f"reading {rel}")
         gdf, problems = read_models_file(data / rel)
         for p in problems:
             echo(f"  {'rejected' if p.severity == 'error' else 'warning'}: {p}")
         preview = store.preview_import(gdf, user=None, source=rel)
         if preview.has_rejections:
             echo(preview.summary(max_lines=max_lines))
+        advance(f"writing {rel}")
         counts = store.commit_import(preview, user=None, skip_rejected=True, audit_each=False)  # one batch entry
         total["models"] += counts["new"] + counts["update"]
         echo(f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
@@ -83,4 +99,6 @@ def seed_from_dataset(
             done = store.load_context(layer, frame, user=None)
             total[layer] = total.get(layer, 0) + sum(c["inserted"] for c in done.values())
             echo(f"{rel}: {total[layer]} {layer} in {len(done)} unit(s)")
+    if progress is not None:
+        progress("done", n_steps, n_steps)
     return total

@@ -18,7 +18,7 @@
   var statusEl = document.getElementById('import-status');
   var resultEl = document.getElementById('import-result');
   var current = null; // {file, unit, fingerprint}
-  var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 6 });
+  var NF = window.geoAntt.fmt;  // format.js (geo_antt/numbers.py)
 
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
@@ -34,11 +34,11 @@
   function valueText(v) {
     if (v === null || v === undefined || v === '') { return '—'; }
     if (typeof v === 'boolean') { return v ? '✓' : '✗'; }
-    if (typeof v === 'number') { return numFmt.format(v); }
+    if (typeof v === 'number') { return NF.number(v, 6); }
     if (Array.isArray(v)) { return v.length ? v.map(valueText).join(', ') : '—'; }
     if (typeof v === 'object') {
       if (v.type === 'Point' && Array.isArray(v.coordinates)) {
-        return numFmt.format(v.coordinates[1]) + ', ' + numFmt.format(v.coordinates[0]);
+        return NF.number(v.coordinates[1], 6) + ', ' + NF.number(v.coordinates[0], 6);
       }
       return JSON.stringify(v);
     }

@@ -14,19 +14,18 @@
   var kindColor = {};
   var BOOL_FIELDS = { data_sharing: true, approximate: true };
   var state = { unit: null, stats: null };
-  var numFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
-  // shares under 1 % keep two significant digits: 0.03 % is not "0 %" (rural hamlets often
-  // have a few hundredths of a percent covered by area)
-  var smallFmt = new Intl.NumberFormat(cfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumSignificantDigits: 2 });
+  var F = window.geoAntt.fmt;  // format.js: the one way to write a number (geo_antt/numbers.py)
 
   /* ---- DOM helpers: text is always set with textContent ---- */
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
-  function fmt(v) { return (typeof v === 'number') ? numFmt.format(v) : String(v); }
-  function pct(v) { return (typeof v === 'number') ? ((v > 0 && v < 1) ? smallFmt : numFmt).format(v) + ' %' : null; }
+  function fmt(v) { return (typeof v === 'number') ? F.number(v) : String(v); }
+  // shares keep enough digits: 0.03 % is not "0 %" (rural hamlets often have a few hundredths
+  // of a percent covered by area)
+  function pct(v) { return (typeof v === 'number') ? F.percent(v) : null; }
   function area(m2) {  // m² under a hectare, else ha
     if (typeof m2 !== 'number') { return null; }
-    return m2 < 10000 ? numFmt.format(Math.round(m2)) + ' m²' : fmt(m2 / 10000) + ' ha';
+    return m2 < 10000 ? F.number(Math.round(m2)) + ' m²' : fmt(m2 / 10000) + ' ha';
   }
   function apiGet(url) {
     return fetch(url, { headers: { Accept: 'application/json' } }).then(function (r) {
@@ -105,7 +104,21 @@
     return L.divIcon({ html: html, className: 'model-marker', iconSize: [24, 24], iconAnchor: [12, 12], popupAnchor: [0, -12] });
   }
   // zoom range in which a unit level shows its names permanently (hover tooltip otherwise)
-  var LABEL_ZOOMS = { provinces: [0, 10], districts: [9, 12], communes: [11, 19], hamlets: [15, 19] };
+  // (hamlet names from zoom 13, each only where it fits inside its hamlet: fitLabels)
+  var LABEL_ZOOMS = { provinces: [0, 10], districts: [9, 12], communes: [11, 19], hamlets: [13, 19] };
+  // a permanent name is shown only when it fits in its unit's width on screen (zoomed out, the
+  // names of small hamlets would pile up over each other)
+  function fitLabels(d) {
+    if (d.group !== 'units' || !labelsOn(d) || !map.hasLayer(d.layer)) { return; }
+    d.layer.eachLayer(function (layer) {
+      var tip = layer.getTooltip && layer.getTooltip();
+      var node = tip && tip.getElement && tip.getElement();
+      if (!node || !layer.getBounds) { return; }
+      var b = layer.getBounds();
+      var w = map.latLngToContainerPoint(b.getNorthEast()).x - map.latLngToContainerPoint(b.getSouthWest()).x;
+      node.classList.toggle('label-hidden', node.offsetWidth > w);
+    });
+  }
   function labelsOn(d) { var r = LABEL_ZOOMS[d.id] || [15, 19]; var z = map.getZoom(); return z >= r[0] && z <= r[1]; }
 
   // drawing order: choropleth < footprints < gaps < outlines (overlayPane, 400) < markers
@@ -194,6 +207,7 @@
         d.partial = fc.numberMatched > fc.numberReturned;
         d.loaded = { bounds: b, complete: !d.partial, labels: labelsOn(d) };
         updateNotice();
+        fitLabels(d);
       })
       .catch(function (err) { if (err.name !== 'AbortError' && window.console) { console.error(d.id, err); } });
   }
@@ -204,16 +218,29 @@
     if (d.color) { kindColor[d.id] = d.color; }
   });
   map.on('moveend', loadAll);
+  map.on('zoomend', function () { cfg.layers.forEach(fitLabels); });
   map.on('overlayadd', function (e) {
     cfg.layers.forEach(function (d) { if (d.layer === e.layer) { d.loaded = null; loadLayer(d); } });
   });
   map.on('overlayremove', updateNotice);
 
-  /* ---- legend ---- */
-  if (cfg.hasCoverage) {
-    var legend = L.control({ position: 'bottomright' });
-    legend.onAdd = function () {
-      var box = el('div', 'legend');
+  /* ---- legend: the classes of the layers that are on (coverage shares, gaps) ---- */
+  var legend = null;
+  function layerOn(id) {
+    var d = cfg.layers.filter(function (x) { return x.id === id; })[0];
+    return d && d.layer ? map.hasLayer(d.layer) : false;
+  }
+  function drawLegend() {
+    if (!legend) { return; }
+    var box = legend.getContainer();
+    if (!box) { return; }
+    clear(box);
+    var coverageOn = layerOn('coverage');
+    var gapLayer = cfg.layers.filter(function (d) { return d.id === 'gaps'; })[0];
+    var gapsOn = !!gapLayer && layerOn('gaps');
+    box.hidden = !coverageOn && !gapsOn;
+    box.setAttribute('data-layers', [coverageOn ? 'coverage' : null, gapsOn ? 'gaps' : null].filter(Boolean).join(' '));
+    if (coverageOn) {
       box.appendChild(el('strong', null, S.legend));
       var lows = [0].concat(BREAKS);
       COLORS.forEach(function (c, i) {
@@ -223,15 +250,63 @@
         row.appendChild(el('span', null, fmt(lows[i]) + '–' + fmt(i < BREAKS.length ? BREAKS[i] : 100)));
         box.appendChild(row);
       });
-      var gap = el('div', 'legend-row');
+    }
+    if (gapsOn) {
+      var gap = el('div', 'legend-row legend-gaps');
       var gs = el('span', 'swatch'); gs.style.background = '#e53935';
       gap.appendChild(gs);
-      var gapLayer = cfg.layers.filter(function (d) { return d.id === 'gaps'; })[0];
-      gap.appendChild(el('span', null, gapLayer ? gapLayer.title : ''));
-      if (gapLayer) { box.appendChild(gap); }
-      return box;
-    };
+      gap.appendChild(el('span', null, gapLayer.title));
+      box.appendChild(gap);
+    }
+  }
+  if (cfg.hasCoverage) {
+    legend = L.control({ position: 'bottomright' });
+    legend.onAdd = function () { return el('div', 'legend'); };
     legend.addTo(map);
+    drawLegend();
+    map.on('overlayadd overlayremove', drawLegend);
+  }
+
+  /* ---- the view around the panel and the map's controls ---- */
+  // Padding (px) that keeps fitted bounds clear of what lies over the map: the side panel where
+  // it slides over the map (a phone's sheet), and the controls in the map's corners (layer list,
+  // edit button, legend), each counted on the side where it costs the least of the map.
+  function viewPadding() {
+    var box = map.getContainer().getBoundingClientRect();
+    var W = box.width, H = box.height;
+    var pad = { left: 10, top: 10, right: 10, bottom: 10 };
+    var panel = document.getElementById('panel');
+    if (panel) {
+      var pr = panel.getBoundingClientRect();
+      var overlapH = Math.min(pr.bottom, box.bottom) - Math.max(pr.top, box.top);
+      var overlapW = Math.min(pr.right, box.right) - Math.max(pr.left, box.left);
+      if (overlapH > 0 && overlapW > W / 2) { pad.bottom = Math.max(pad.bottom, Math.min(box.bottom, pr.bottom) - Math.max(pr.top, box.top) + 10); }
+      else if (overlapW > 0 && overlapH > H / 2) { pad.left = Math.max(pad.left, overlapW + 10); }
+    }
+    ['topleft', 'topright', 'bottomleft', 'bottomright'].forEach(function (corner) {
+      var c = map._controlCorners && map._controlCorners[corner];
+      if (!c) { return; }
+      var r = c.getBoundingClientRect();
+      if (!r.width || !r.height) { return; }
+      var vert = corner.indexOf('top') === 0 ? 'top' : 'bottom';
+      var horiz = corner.indexOf('left') > 0 ? 'left' : 'right';
+      var h = (vert === 'top' ? r.bottom - box.top : box.bottom - r.top) + 6;
+      var w = (horiz === 'left' ? r.right - box.left : box.right - r.left) + 6;
+      if (w / W <= h / H) { pad[horiz] = Math.max(pad[horiz], w); } else { pad[vert] = Math.max(pad[vert], h); }
+    });
+    // always leave at least 100 px (or a third of the map) to show the bounds in
+    var sx = Math.min(1, Math.min(W - 100, Math.max(W / 3, W - 100)) / (pad.left + pad.right));
+    var sy = Math.min(1, Math.min(H - 100, Math.max(H / 3, H - 100)) / (pad.top + pad.bottom));
+    return { paddingTopLeft: [Math.round(pad.left * sx), Math.round(pad.top * sy)],
+             paddingBottomRight: [Math.round(pad.right * sx), Math.round(pad.bottom * sy)] };
+  }
+  function fitPadded(bounds, opts) {
+    var o = viewPadding();
+    var m = (opts && opts.margin) || 0;  // more room on every side (markers are drawn around their points)
+    o.paddingTopLeft = [o.paddingTopLeft[0] + m, o.paddingTopLeft[1] + m];
+    o.paddingBottomRight = [o.paddingBottomRight[0] + m, o.paddingBottomRight[1] + m];
+    Object.keys(opts || {}).forEach(function (k) { if (k !== 'margin') { o[k] = opts[k]; } });
+    map.fitBounds(bounds, o);
   }
 
   /* ---- selected-area outline ---- */
@@ -245,7 +320,7 @@
   var areaName = document.getElementById('area-name');
 
   function fitUnit(u) {
-    if (u && u.bbox) { map.fitBounds([[u.bbox[1], u.bbox[0]], [u.bbox[3], u.bbox[2]]], { maxZoom: 17 }); }
+    if (u && u.bbox) { fitPadded([[u.bbox[1], u.bbox[0]], [u.bbox[3], u.bbox[2]]], { maxZoom: 17 }); }
   }
 
   function buildDrill(path) {
@@ -430,8 +505,17 @@
   /* the figures of the area shown in the panel, fetched again */
   function refreshFigures() { return selectUnit(state.unit); }
 
+  // the first view: every unit in scope, clear of the panel and the controls. Fitted once the
+  // page's later scripts (plan.js: the "Proposed" overlay, edit.js: the edit button) have added
+  // their controls, so that their sizes count.
+  function firstView() {
+    if (cfg.extent) { fitPadded([[cfg.extent[1], cfg.extent[0]], [cfg.extent[3], cfg.extent[2]]], { animate: false }); }
+    document.body.setAttribute('data-first-view', 'done');
+  }
+  if (document.readyState !== 'complete') { window.addEventListener('load', function () { setTimeout(firstView, 0); }); } else { setTimeout(firstView, 0); }
   selectUnit(null);
   loadAll();
-  window.geoAntt = { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
-                     refreshFigures: refreshFigures, markerIcon: markerIcon, formatPct: pct, formatArea: area };
+  Object.assign(window.geoAntt, { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
+                                 refreshFigures: refreshFigures, markerIcon: markerIcon, formatPct: pct, formatArea: area,
+                                 viewPadding: viewPadding, fitPadded: fitPadded });
 }());

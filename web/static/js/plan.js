@@ -11,22 +11,37 @@
   var map = G.map;
   var PLANNABLE = { commune: true, hamlet: true, ward: true, township: true };
   var COLOR = '#ef6c00';
-  var numFmt = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { maximumFractionDigits: 1 });
-  var pctFmt = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: 2 });
+  var F = G.fmt;  // format.js: the one way to write a number (geo_antt/numbers.py)
 
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
-  function m2(v) { return typeof v === 'number' ? numFmt.format(v) + ' m²' : '—'; }
-  function pct(v) { return typeof v === 'number' ? pctFmt.format(v) + ' %' : '—'; }
+  function m2(v) { return typeof v === 'number' ? F.number(v, 1) + ' m²' : '—'; }
+  function pct(v, digits) { return typeof v === 'number' ? F.percent(v, digits) : '—'; }
   var csrfToken = window.geoAnttDom.csrfToken;
 
   /* ---- the "Proposed" layer: footprints (dashed) under numbered markers ---- */
+  // A camera's 20 m footprint is 5 px wide at zoom 15 and 2 px at 13: a '6 5' dash along a
+  // perimeter shorter than the dash is mostly gap, and a 0.18 fill over a few pixels shows
+  // nothing, so the footprints "vanished" below street zoom. Below STREET_ZOOM they are drawn
+  // solid and denser, and each site gets a dashed ring of a fixed size in pixels (a halo
+  // around its marker) that stays visible at any zoom.
+  var STREET_ZOOM = 17;
+  var HALO_ZOOM = 16;
+  function footprintStyle() {
+    var z = map.getZoom();
+    if (z >= STREET_ZOOM) { return { color: COLOR, weight: 2, dashArray: '6 5', fillColor: COLOR, fillOpacity: 0.18, className: 'proposed-footprint' }; }
+    return { color: COLOR, weight: 2, dashArray: null, fillColor: COLOR, fillOpacity: 0.35, className: 'proposed-footprint' };
+  }
   var proposed = L.featureGroup();
-  var footprints = L.geoJSON(null, {
-    style: function () { return { color: COLOR, weight: 2, dashArray: '6 5', fillColor: COLOR, fillOpacity: 0.18 }; },
-    interactive: false
-  }).addTo(proposed);
+  var footprints = L.geoJSON(null, { style: footprintStyle, interactive: false }).addTo(proposed);
+  var halos = L.featureGroup().addTo(proposed);
   var markers = L.featureGroup().addTo(proposed);
+  function updateZoomStyle() {
+    footprints.setStyle(footprintStyle);
+    var show = map.getZoom() < HALO_ZOOM;
+    halos.eachLayer(function (h) { h.setStyle({ opacity: show ? 1 : 0, fillOpacity: show ? 0.12 : 0 }); });
+  }
+  map.on('zoomend', updateZoomStyle);
   proposed.addTo(map);
   if (window.geoAnttLayerControl) { window.geoAnttLayerControl.addOverlay(proposed, S.plan_layer); }
 
@@ -69,6 +84,14 @@
   var reportStatus = document.getElementById('report-status');
   var reportLinks = document.querySelectorAll('#report-links a[data-format]');
   var busy = false;
+  var kindSelect = document.getElementById('plan-kind');
+  var spacingInput = document.getElementById('plan-min-spacing');
+  // the least spacing follows the kind chosen (its layer spec's default) until typed over
+  function kindSpacing() {
+    for (var i = 0; i < pcfg.kinds.length; i++) { if (pcfg.kinds[i].code === kindSelect.value) { return pcfg.kinds[i].minSpacing; } }
+    return 0;
+  }
+  kindSelect.addEventListener('change', function () { spacingInput.value = String(kindSpacing()); });
 
   function selected() {
     var st = G.state.stats;
@@ -105,6 +128,7 @@
 
   function clearPlan() {
     footprints.clearLayers();
+    halos.clearLayers();
     markers.clearLayers();
     clear(result);
     clearBtn.hidden = true;
@@ -168,12 +192,15 @@
     sites.forEach(function (f) {
       var p = f.properties;
       var c = f.geometry.coordinates;
+      halos.addLayer(L.circleMarker([c[1], c[0]], { radius: 19, color: COLOR, weight: 2, dashArray: '5 4', fillColor: COLOR,
+                                                     fillOpacity: 0.12, interactive: false, className: 'proposed-halo' }));
       var mk = L.marker([c[1], c[0]], { icon: siteIcon(p.rank), title: S.plan_site + ' ' + p.rank, zIndexOffset: 1000 });
       mk.bindPopup(function () { return sitePopup(p); });
       markers.addLayer(mk);
       byRank[p.rank] = mk;
     });
     if (!map.hasLayer(proposed)) { proposed.addTo(map); }
+    updateZoomStyle();
 
     var head = el('p', 'fig-total');
     head.appendChild(el('span', null, S.plan_total + ': '));
@@ -183,17 +210,20 @@
     // enough digits that a gain shows ("0,82 % → 0,82 %" read as none): up to 4 decimals
     var digits = 2;
     while (digits < 4 && sm.covered_pct_after > sm.covered_pct_before &&
-           sm.covered_pct_after.toFixed(digits) === sm.covered_pct_before.toFixed(digits)) { digits++; }
-    var fine = new Intl.NumberFormat(pcfg.lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: digits });
-    function pctFine(v) { return typeof v === 'number' ? fine.format(v) + ' %' : '—'; }
+           pct(sm.covered_pct_after, digits) === pct(sm.covered_pct_before, digits)) { digits++; }
+    function pctFine(v) { return pct(v, digits); }
     cov.appendChild(el('span', null, sm.unit_name + ': ' + pctFine(sm.covered_pct_before) + ' → '));
     cov.appendChild(el('strong', null, pctFine(sm.covered_pct_after)));
+    // the gain itself, in m²: a share of a large commune can move less than its last digit
+    if (typeof sm.covered_m2_after === 'number' && typeof sm.covered_m2_before === 'number') {
+      cov.appendChild(el('span', 'plan-gain', ' (+' + m2(sm.covered_m2_after - sm.covered_m2_before) + ')'));
+    }
     result.appendChild(cov);
     var solver = S.plan_solver + ': ' + (S['solver_' + sm.solver] || sm.solver) + (sm.optimal ? ' (' + S.plan_optimal + ')' : '');
     result.appendChild(el('p', 'note', solver));
     if (sm.proven_by_bound) { result.appendChild(el('p', 'note', S.plan_by_bound)); }
     if (typeof sm.gap_to_optimum === 'number') {
-      result.appendChild(el('p', 'note', S.plan_gap + ' ' + pctFmt.format(100 * sm.gap_to_optimum) + ' %'));
+      result.appendChild(el('p', 'note', S.plan_gap + ' ' + pct(100 * sm.gap_to_optimum)));
     }
     if (!sites.length) {
       result.appendChild(el('p', 'muted', S.plan_none));
@@ -225,11 +255,9 @@
     }
     clearBtn.hidden = false;
     if (sites.length && markers.getBounds().isValid()) {
-      // on a phone the open panel hides the lower part of the map: fit above it
-      var panel = document.getElementById('panel');
-      var sheet = document.body.classList.contains('panel-open') && window.matchMedia('(max-width: 700px)').matches;
-      var below = sheet && panel ? Math.min(panel.offsetHeight, map.getSize().y - 120) : 0;
-      map.fitBounds(proposed.getBounds(), { maxZoom: 17, paddingTopLeft: [30, 30], paddingBottomRight: [30, 30 + below] });
+      // clear of the open panel (a phone's sheet) and of the map's controls (edit button, layer
+      // list, legend): no marker is left under them
+      G.fitPadded(proposed.getBounds(), { maxZoom: 17, margin: 20 });
     }
     document.body.setAttribute('data-plan-sites', String(sites.length));
   }
@@ -239,6 +267,7 @@
     var u = selected();
     if (!u || !canPlan() || busy) { refresh(); return; }
     var body = { unit: u.code, kind: document.getElementById('plan-kind').value, count: document.getElementById('plan-count').value || null, solver: 'auto' };
+    if (spacingInput.value !== '') { body.min_spacing_m = spacingInput.value; }
     if (budget.value) {
       body.budget_vnd = budget.value;
       body.unit_cost_vnd = document.getElementById('plan-unit-cost').value || null;
