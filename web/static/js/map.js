@@ -509,6 +509,9 @@
   // page's later scripts (plan.js: the "Proposed" overlay, edit.js: the edit button) have added
   // their controls, so that their sizes count.
   function firstView() {
+    // a zoom animation still running (Leaflet's) would end on its own zoom after our fit
+    if (map._animatingZoom) { map.once('zoomend', function () { setTimeout(firstView, 0); }); return; }
+    map.invalidateSize({ pan: false });  // the container's size now that the page is laid out
     if (cfg.extent) { fitPadded([[cfg.extent[1], cfg.extent[0]], [cfg.extent[3], cfg.extent[2]]], { animate: false }); }
     document.body.setAttribute('data-first-view', 'done');
   }
