@@ -61,7 +61,7 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
         _insert_at_first_revision(store)
         assert "api_tokens" not in sa.inspect(store._engine).get_table_names()
     with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:  # opening upgrades to head
-        assert store.revision() == store.head_revision() == "0006"
+        assert store.revision() == store.head_revision() == "0007"
         f = store.models_frame()
         assert f.index.tolist() == ["m1", "m2"]
         assert f.loc["m1", "version"] == 3 and f.loc["m1", "name"] == "Camera Đình Làng"
@@ -87,7 +87,7 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
 def test_open_is_idempotent(store_url):
     for _ in range(2):
         with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
-            assert store.revision() == "0006"
+            assert store.revision() == "0007"
 
 
 def test_a_newer_schema_is_refused_clearly(tmp_path):
@@ -106,8 +106,27 @@ def test_web_sessions_revision_up_and_down(store_url):
         assert store.downgrade("0005") == "0005"
         assert "web_sessions" not in sa.inspect(store._engine).get_table_names()
         store.upgrade()
-        assert store.revision() == "0006"
+        assert store.revision() == "0007"
         assert store.user_for_session(sid) is None  # sessions do not survive a downgrade
         sid = store.start_session("an", lifetime_s=60)
         assert store.user_for_session(sid).name == "an"
         assert store.end_session(sid) and store.user_for_session(sid) is None
+
+
+def test_context_features_revision_up_and_down(store_url):
+    """0007 adds the roads and buildings table; a downgrade drops it (and them), an upgrade
+    brings an empty one back, and a load works again."""
+    import geopandas as gpd
+
+    from tests.storehelp import units_frame
+
+    with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
+        store.put_units(units_frame(), user=None)
+        road = gpd.GeoDataFrame({"osm_id": ["w1"], "highway": ["primary"], "name": ["Quốc lộ"]},
+                                geometry=[shapely.LineString([(106.05, 10.05), (106.15, 10.05)])], crs="EPSG:4326")
+        assert store.put_context_layer("roads", road, unit_code="A", user=None)["inserted"] == 1
+        assert store.downgrade("0006") == "0006"
+        assert "context_features" not in sa.inspect(store._engine).get_table_names()
+        store.upgrade()
+        assert store.revision() == "0007" and store.context_counts() == {"roads": 0, "buildings": 0}
+        assert store.put_context_layer("roads", road, unit_code="A", user=None)["inserted"] == 1
