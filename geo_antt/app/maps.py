@@ -20,6 +20,8 @@ from folium.plugins import MarkerCluster
 
 from .context import get_catalog, get_meta, scope_codes, request_lang as _lang
 from .auth import current_user
+from .assets import BASEMAP_SCRIPTS
+from .basemap import get_basemap
 from ..config import COVERAGE_COLOURS
 from ..schema import FIELDS, HOSTS, STATUSES
 from ..text import nfc
@@ -70,6 +72,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "data_sharing": "Chia sẻ dữ liệu", "host": "Nơi triển khai", "field": "Lĩnh vực", "start_date": "Ngày bắt đầu",
         "code": "Mã", "level": "Cấp", "kind": "Loại", "unit_code": "Đơn vị",
         "province": "Tỉnh", "district": "Huyện", "commune": "Xã", "hamlet": "Thôn",
+        "basemap": "Bản đồ nền",
         "logout": "Đăng xuất", "role_admin": "quản trị", "role_officer": "cán bộ", "role_viewer": "xem",
     },
     "en": {
@@ -110,6 +113,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "data_sharing": "Data sharing", "host": "Host", "field": "Field", "start_date": "Start date",
         "code": "Code", "level": "Level", "kind": "Kind", "unit_code": "Unit",
         "province": "Province", "district": "District", "commune": "Commune", "hamlet": "Hamlet",
+        "basemap": "Base map",
         "logout": "Log out", "role_admin": "admin", "role_officer": "officer", "role_viewer": "viewer",
     },
 }
@@ -247,6 +251,12 @@ def render_map():
         "coverageClasses": {"breaks": list(current_app.extensions["geo_antt"].settings.coverage_classes_pct),
                             "colors": list(COVERAGE_COLOURS)},
     }
+    bm = get_basemap()
+    if bm is not None:
+        base = bm.info.to_dict()
+        base["url"] = (url_for("basemap.archive") if bm.info.vector
+                       else url_for("basemap.tile", z="Z", x="X", y="Y").replace("/Z/X/Y", "/{z}/{x}/{y}"))
+        config["basemap"] = base
     title = nfc((meta.get("title") or {}).get(lang) or t["app_title"])
     note = (meta.get("note") or {}).get(lang)
     other = "en" if lang == "vi" else "vi"
@@ -260,6 +270,7 @@ def render_map():
         **map_parts,
         config=config,
         other_lang_url=url_for("views.map_page", lang=other),
+        basemap_scripts=BASEMAP_SCRIPTS if bm is not None and bm.info.vector else (),
         user=current_user(),
     )
 

@@ -415,6 +415,45 @@
     layerControl.addTo(map);
   }
 
+  /* ---- offline base map (geo-antt serve --basemap FILE): tiles from this server only ---- */
+  // Leaflet writes layer names and attributions as HTML: the file's texts go in escaped
+  function escapeHtml(s) { return String(s).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }
+  // the app's flavour of a vector base map: a plain street map (cream land, white streets,
+  // light buildings, pale water) under the blue-grey boundaries; protomaps' "light" for the rest
+  function basemapFlavor() {
+    return Object.assign({}, window.basemaps.namedFlavor('light'), {
+      background: '#f2efe9', earth: '#f2efe9', water: '#aad3df', buildings: '#e0d9ce',
+      park_a: '#e1ebd9', park_b: '#cfe3c3', wood_a: '#dde8d5', wood_b: '#c5dcb8', scrub_a: '#e1ebd9', scrub_b: '#cfe3c3',
+      pedestrian: '#ebe7e0', other: '#ffffff', minor_service: '#ffffff',
+      minor_a: '#ffffff', minor_b: '#ffffff', link: '#ffffff', major: '#ffffff', highway: '#fbe3b0',
+      minor_casing: '#cfc8bd', minor_service_casing: '#cfc8bd', link_casing: '#cfc8bd',
+      major_casing_early: '#c2baae', major_casing_late: '#c2baae', highway_casing_early: '#d9b36c', highway_casing_late: '#d9b36c',
+      roads_label_minor: '#5f6368', roads_label_major: '#455a64', city_label: '#37474f', subplace_label: '#546e7a'
+    });
+  }
+  function addBasemap(b) {
+    var bounds = b.bounds ? L.latLngBounds([b.bounds[1], b.bounds[0]], [b.bounds[3], b.bounds[2]]) : undefined;
+    var common = { attribution: escapeHtml(b.attribution || ''), bounds: bounds, maxZoom: 19 };
+    var layer;
+    if (b.vector) {
+      var flavor = basemapFlavor();
+      layer = window.protomapsL.leafletLayer(Object.assign(common, {
+        url: b.url, maxDataZoom: b.maxZoom, backgroundColor: flavor.background,
+        paintRules: window.protomapsL.paintRules(flavor),
+        // labels from name:vi (name:en on the English page), else the tiles' own name
+        labelRules: window.protomapsL.labelRules(flavor, cfg.lang)
+      }));
+    } else {
+      layer = L.tileLayer(b.url, Object.assign(common, { minNativeZoom: b.minZoom, maxNativeZoom: b.maxZoom }));
+    }
+    // the file's map is the one shown at start; a --tile-url layer stays in the control
+    map.eachLayer(function (l) { if (l instanceof L.TileLayer) { map.removeLayer(l); } });
+    layer.addTo(map);
+    if (layerControl) { layerControl.addBaseLayer(layer, escapeHtml(S.basemap + (b.name ? ' — ' + b.name : ''))); }
+    return layer;
+  }
+  var basemapLayer = cfg.basemap ? addBasemap(cfg.basemap) : null;
+
   /* reload some layers now (after an edit: the models of a kind, footprints, coverage, gaps);
    * layers not shown reload when they are ticked again */
   function reloadLayers(ids) {
@@ -432,6 +471,6 @@
 
   selectUnit(null);
   loadAll();
-  window.geoAntt = { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
+  window.geoAntt = { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers, basemap: basemapLayer,
                      refreshFigures: refreshFigures, markerIcon: markerIcon, formatPct: pct, formatArea: area };
 }());
