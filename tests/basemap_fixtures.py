@@ -10,7 +10,8 @@ import math
 import sqlite3
 from pathlib import Path
 
-__all__ = ["EARTH_RGB", "ROAD_NAME", "TILE_RGB", "make_mbtiles", "make_pmtiles", "png_tile", "tile_range"]
+__all__ = ["EARTH_RGB", "ROAD_NAME", "STREETS", "TILE_RGB", "make_mbtiles", "make_pmtiles", "png_tile", "tile_range",
+           "write_context_dataset"]
 
 TILE_RGB = (214, 40, 160)  # the raster tiles' colour: found in screenshots, absent from the page
 EARTH_RGB = (242, 239, 233)  # map.js's vector flavour: earth #f2efe9
@@ -107,3 +108,36 @@ def make_pmtiles(path: Path, *, bbox: tuple[float, float, float, float], zooms: 
              "vector_layers": [{"id": n, "fields": {}} for n in ("earth", "water", "buildings", "roads")]},
         )
     return path
+
+
+STREETS = (("Đường Nguyễn Đình Chiểu", "primary"), ("Đường Lê Lợi", "residential"), ("Hẻm 12", "service"))
+
+
+def write_context_dataset(src: Path, dst: Path) -> Path:
+    """A copy of dataset folder ``src`` in ``dst`` whose ``dataset.toml`` also lists roads
+    (a small street grid over the synthetic communes, named; one of them drawn east to west)
+    and buildings (small squares along the streets), as ``geo-antt osm convert`` writes them."""
+    import shutil
+
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    shutil.copytree(src, dst)
+    x0, y0 = 106.30, 10.10
+    roads = [
+        {"osm_id": 1, "highway": STREETS[0][1], "name": STREETS[0][0], "geometry": LineString([(x0 - 0.002, y0 + 0.002), (x0 + 0.010, y0 + 0.002)])},
+        {"osm_id": 2, "highway": STREETS[1][1], "name": STREETS[1][0], "geometry": LineString([(x0 + 0.004, y0 - 0.002), (x0 + 0.004, y0 + 0.006)])},
+        # drawn east to west: its name must still read left to right
+        {"osm_id": 3, "highway": STREETS[2][1], "name": STREETS[2][0], "geometry": LineString([(x0 + 0.007, y0 + 0.0032), (x0 + 0.001, y0 + 0.0032)])},
+        {"osm_id": 4, "highway": "track", "name": None, "geometry": LineString([(x0 + 0.03, y0 + 0.03), (x0 + 0.031, y0 + 0.031)])},
+    ]
+    buildings = [{"osm_id": 10 + i, "building": "house", "levels": 2.0, "height_m": None,
+                  "geometry": box(x0 + 0.0005 + i * 0.0008, y0 + 0.0024, x0 + 0.0011 + i * 0.0008, y0 + 0.0029)}
+                 for i in range(8)]
+    (dst / "osm").mkdir()
+    gpd.GeoDataFrame(roads, crs=4326).to_file(dst / "osm" / "roads.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame(buildings, crs=4326).to_file(dst / "osm" / "buildings.geojson", driver="GeoJSON")
+    toml = dst / "dataset.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + '\nroads = ["osm/roads.geojson"]\nbuildings = ["osm/buildings.geojson"]\n',
+                    encoding="utf-8")
+    return dst

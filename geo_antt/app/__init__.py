@@ -51,6 +51,7 @@ from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .._errors import GeoAnttError
+from ..catalog import context_layers
 from ..catalog.live import LiveCatalog
 from ..config import DEFAULT_SETTINGS
 from ..layers import load_layer_specs
@@ -165,8 +166,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
         meta: dict[str, Any] = dict(getattr(dataset, "meta", {}) or {})
         if dataset is None:
             meta = _seed_if_empty(store, Path(settings.data_dir))
+        # roads and buildings of dataset.toml (or of the DATASET object): the street map under
+        # the layers, from street zoom
+        context = context_layers(settings.data_dir, dataset=dataset)
         live = LiveCatalog(store, specs=specs, settings=settings, dataset=dataset, coverage=app.config.get("COVERAGE"),
-                            wait_s=float(app.config.get("CATALOG_WAIT_S", 1.0)))
+                            wait_s=float(app.config.get("CATALOG_WAIT_S", 1.0)), context=context)
     except BaseException:
         if owned:
             store.close()

@@ -20,7 +20,7 @@ from folium.plugins import MarkerCluster
 
 from .context import get_catalog, get_meta, scope_codes, request_lang as _lang
 from .auth import current_user
-from .assets import BASEMAP_SCRIPTS
+from .assets import BASEMAP_SCRIPTS, TEXTPATH_SCRIPT
 from .basemap import get_basemap
 from ..config import COVERAGE_COLOURS
 from ..schema import FIELDS, HOSTS, STATUSES
@@ -129,7 +129,12 @@ _LAYER_RULES: dict[str, tuple[int, bool]] = {
     "gaps": (12, False),
     "footprints": (14, True),
     "camera": (8, True),  # clustered: fine zoomed out (a capped page + "zoom in" notice in big areas)
+    # the street map of the dataset (context layers): from street zoom; shown at start unless a
+    # base-map file draws the streets already
+    "roads": (15, True),
+    "buildings": (15, True),
 }
+_CONTEXT_LIMIT = 3000  # context features per view request (more: the "zoom in" notice)
 _UNIT_STYLE = {
     "provinces": {"color": "#37474f", "weight": 3, "fill": False},
     "districts": {"color": "#546e7a", "weight": 2.5, "dashArray": "6 4", "fill": False},
@@ -153,10 +158,14 @@ def _layers(lang: str) -> list[dict[str, Any]]:
             continue
         spec = col.spec
         min_zoom, show = _LAYER_RULES.get(cid, (11, True))
+        if col.group == "context":
+            show = show and get_basemap() is None
         d: dict[str, Any] = {
             "id": cid, "group": col.group, "title": nfc(col.title(lang)), "minZoom": min_zoom, "show": show,
             "style": _UNIT_STYLE.get(cid),
         }
+        if col.group == "context":
+            d["limit"] = _CONTEXT_LIMIT
         if spec is not None:
             d["color"] = spec.color if _COLOR.match(spec.color) else "#555555"
             d["icon"] = spec.icon if _ICON.match(spec.icon) else "circle"
@@ -270,7 +279,8 @@ def render_map():
         **map_parts,
         config=config,
         other_lang_url=url_for("views.map_page", lang=other),
-        basemap_scripts=BASEMAP_SCRIPTS if bm is not None and bm.info.vector else (),
+        vendor_scripts=(BASEMAP_SCRIPTS if bm is not None and bm.info.vector else ())
+        + ((TEXTPATH_SCRIPT,) if "roads" in cat.collections else ()),
         user=current_user(),
     )
 

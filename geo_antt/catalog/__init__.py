@@ -11,5 +11,6 @@ from ._catalog import (
     feature_collection_text,
     parse_bbox,
 )
+from ._context import CONTEXT_COLLECTIONS, context_layers
 
-__all__ = ["Catalog", "Collection", "ItemsPage", "UNIT_COLLECTIONS", "feature_collection_text", "parse_bbox"]
+__all__ = ["CONTEXT_COLLECTIONS", "context_layers", "Catalog", "Collection", "ItemsPage", "UNIT_COLLECTIONS", "feature_collection_text", "parse_bbox"]

@@ -96,7 +96,8 @@ class _Version:
 
 
 def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: Mapping[str, LayerSpec],
-                  settings: Settings, coverage: Any = None) -> Catalog:
+                  settings: Settings, coverage: Any = None,
+                  context: Mapping[str, gpd.GeoDataFrame] | None = None) -> Catalog:
     """The catalog of ``units`` and ``models`` with their coverage, ready for :func:`update_catalog`.
 
     Parameters
@@ -110,6 +111,8 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
     coverage
         A coverage result to use instead of computing one; such a catalog is not updated model
         by model (its first update is a full rebuild).
+    context
+        Roads and buildings (:func:`geo_antt.catalog.context_layers`), served as they are.
 
     Returns
     -------
@@ -120,7 +123,7 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
     given = coverage is not None
     if coverage is None and len(units):
         coverage = compute_coverage(units, models, specs=specs, settings=settings)
-    cat = Catalog(units, models, specs=specs, coverage=coverage)
+    cat = Catalog(units, models, specs=specs, coverage=coverage, context=context)
     cat.excluded_models = excluded
     if not given and coverage is not None:
         try:
@@ -542,10 +545,12 @@ class LiveCatalog:
     waiting."""
 
     def __init__(self, store: Store, *, specs, settings: Settings, dataset: Any = None, coverage: Any = None,
-                 wait_s: float = 1.0) -> None:
+                 wait_s: float = 1.0, context: Mapping[str, gpd.GeoDataFrame] | None = None) -> None:
         """``wait_s``: seconds a request waits for another request's update of the catalog
-        before it is served from the previous one."""
+        before it is served from the previous one; ``context``: roads and buildings, kept in
+        every catalog."""
         self.store = store
+        self.context = dict(context or {})
         self.specs = specs
         self.settings = settings
         self.static = dataset is not None
@@ -556,13 +561,13 @@ class LiveCatalog:
         self.last_update: str | None = None  # "incremental" or "full", for logs and benches
         if dataset is not None:
             cov = coverage if coverage is not None else _compute_coverage(dataset, specs=specs, settings=settings)
-            self.catalog = Catalog(dataset.units, dataset.models, specs=specs, coverage=cov)
+            self.catalog = Catalog(dataset.units, dataset.models, specs=specs, coverage=cov, context=self.context)
         else:
             self.catalog = self._full(coverage=coverage)
 
     def _full(self, *, coverage: Any = None) -> Catalog:
         return build_catalog(self.store.units_frame(), self.store.models_frame(user=None), specs=self.specs,
-                             settings=self.settings, coverage=coverage)
+                             settings=self.settings, coverage=coverage, context=self.context)
 
     def current(self, generation: int | None = None) -> Catalog:
         """The catalog of the store's ``generation`` (read from the store when None; the web

@@ -105,19 +105,50 @@
     return L.divIcon({ html: html, className: 'model-marker', iconSize: [24, 24], iconAnchor: [12, 12], popupAnchor: [0, -12] });
   }
   // zoom range in which a unit level shows its names permanently (hover tooltip otherwise)
-  var LABEL_ZOOMS = { provinces: [0, 10], districts: [9, 12], communes: [11, 19], hamlets: [15, 19] };
+  var LABEL_ZOOMS = { provinces: [0, 10], districts: [9, 12], communes: [11, 19], hamlets: [15, 19], roads: [16, 19] };
   function labelsOn(d) { var r = LABEL_ZOOMS[d.id] || [15, 19]; var z = map.getZoom(); return z >= r[0] && z <= r[1]; }
 
-  // drawing order: choropleth < footprints < gaps < outlines (overlayPane, 400) < markers
-  [['geoAnttCoverage', 350], ['geoAnttFootprints', 360], ['geoAnttGaps', 370]].forEach(function (p) {
+  // drawing order: base map (tilePane) < buildings < roads < choropleth < footprints < gaps <
+  // outlines (overlayPane, 400) < markers
+  [['geoAnttBuildings', 330], ['geoAnttRoads', 340], ['geoAnttCoverage', 350], ['geoAnttFootprints', 360],
+    ['geoAnttGaps', 370]].forEach(function (p) {
     map.createPane(p[0]).style.zIndex = String(p[1]);
   });
-  var PANES = { coverage: 'geoAnttCoverage', footprints: 'geoAnttFootprints', gaps: 'geoAnttGaps' };
+  var PANES = { coverage: 'geoAnttCoverage', footprints: 'geoAnttFootprints', gaps: 'geoAnttGaps',
+                roads: 'geoAnttRoads', buildings: 'geoAnttBuildings' };
+  // the dataset's streets as a plain street map: grey lines, wider for main roads
+  var ROAD_WIDTH = { motorway: 8, trunk: 8, primary: 7, secondary: 6, tertiary: 5, residential: 4,
+                     unclassified: 4, living_street: 3.5, service: 3, track: 2, path: 1.5, footway: 1.5 };
+  var ROAD_LABEL = { 'font-size': '11px', 'font-family': 'sans-serif', fill: '#37474f', stroke: '#ffffff',
+                     'stroke-width': '3', 'paint-order': 'stroke', 'class': 'road-label' };
+  function roadLabel(f, layer) {
+    // names along the line (leaflet-textpath, SVG text nodes: never parsed as HTML), turned so
+    // that they read from left to right
+    var name = f.properties && f.properties.name;
+    if (!name || !layer.setText) { return; }
+    var ll = layer.getLatLngs();
+    while (ll.length && Array.isArray(ll[0])) { ll = ll[0]; }
+    var flip = ll.length > 1 && ll[0].lng > ll[ll.length - 1].lng;
+    layer.setText(String(name), { center: true, offset: 4, orientation: flip ? 'flip' : 0, attributes: ROAD_LABEL });
+  }
 
   function makeGeoJSON(d, data) {
     var opts = {};
     if (PANES[d.group]) { opts.pane = PANES[d.group]; }
-    if (d.group === 'units') {
+    if (d.group === 'context') {
+      opts.pane = PANES[d.id] || 'geoAnttBuildings';
+      opts.interactive = false;
+      if (d.id === 'roads') {
+        var named = labelsOn(d);
+        opts.style = function (f) {
+          return { color: '#a3a3a3', weight: ROAD_WIDTH[(f.properties || {}).highway] || 2.5, opacity: 1, lineCap: 'round' };
+        };
+        // set before the line is added: leaflet-textpath draws it when the line reaches the map
+        opts.onEachFeature = function (f, layer) { if (named) { roadLabel(f, layer); } };
+      } else {
+        opts.style = function () { return { color: '#c9bfb0', weight: 0.6, fillColor: '#e3dccf', fillOpacity: 1 }; };
+      }
+    } else if (d.group === 'units') {
       opts.style = function () { return d.style || { color: '#455a64', weight: 1, fill: false }; };
       var permanent = labelsOn(d);
       opts.onEachFeature = function (f, layer) {
@@ -178,13 +209,13 @@
     }
     var view = map.getBounds();
     if (d.loaded && d.loaded.complete && d.loaded.bounds.contains(view) &&
-        (d.group !== 'units' || labelsOn(d) === d.loaded.labels)) { return Promise.resolve(); }
+        ((d.group !== 'units' && d.group !== 'context') || labelsOn(d) === d.loaded.labels)) { return Promise.resolve(); }
     var b = view.pad(0.3);
     var bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())]
       .map(function (v) { return v.toFixed(6); }).join(',');
     if (d.abort) { d.abort.abort(); }
     d.abort = new AbortController();
-    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: 5000 });
+    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: d.limit || 5000 });
     return fetch(url, { signal: d.abort.signal, headers: { Accept: 'application/geo+json' } })
       .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
       .then(function (fc) {
