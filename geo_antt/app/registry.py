@@ -52,7 +52,7 @@ from werkzeug.utils import secure_filename
 from .._errors import ConflictError, GeoAnttError, PermissionDeniedError, ValidationError
 from .._time import parse_local_time
 from .auth import current_user, error_response
-from ..schema import MODEL_COLUMNS
+from ..schema import MODEL_COLUMNS, STATUSES
 from ..io import json_value
 from ..store import Store
 from ..store._files import read_models_file
@@ -142,6 +142,9 @@ def list_models() -> Any:
         except ValueError:
             raise GeoAnttError(f"bbox must be 'minlon,minlat,maxlon,maxlat', got {bbox!r}") from None
     status = request.args.getlist("status") or None
+    unknown = [v for v in status or () if v not in STATUSES]
+    if unknown:  # the documented enum: a typo must not look like "no models"
+        raise GeoAnttError(f"status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
     gdf = _store().models_frame(unit_code=request.args.get("unit") or None, bbox=box, user=current_user(), status=status)
     return jsonify(_frame_features(gdf))
 
