@@ -3,7 +3,9 @@
 # everything comes from the npm registry at set-up into web/static/vendor.
 #
 # Pinned in web/package.json + web/package-lock.json (leaflet, leaflet.markercluster,
-# @fortawesome/fontawesome-free). Idempotent: when web/static/vendor/.stamp already holds the
+# @fortawesome/fontawesome-free, protomaps-leaflet with the @protomaps/basemaps flavours it
+# depends on: the PMTiles base map drawn in the browser; leaflet-textpath: street names along
+# the roads). Idempotent: when web/static/vendor/.stamp already holds the
 # hash of the lock file, nothing is done. The npm install happens in a cache directory
 # (GEO_ANTT_NPM_CACHE, default ~/.cache/geo-antt/npm), never in the checkout.
 set -euo pipefail
@@ -25,7 +27,8 @@ fi
 NM=$CACHE/node_modules
 TMP=$(mktemp -d "web/static/.vendor.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-mkdir -p "$TMP/leaflet" "$TMP/leaflet.markercluster" "$TMP/fontawesome/css"
+mkdir -p "$TMP/leaflet" "$TMP/leaflet.markercluster" "$TMP/fontawesome/css" "$TMP/protomaps-leaflet" \
+  "$TMP/protomaps-basemaps" "$TMP/leaflet-textpath"
 cp "$NM/leaflet/dist/leaflet.js" "$NM/leaflet/dist/leaflet.css" "$TMP/leaflet/"
 cp -r "$NM/leaflet/dist/images" "$TMP/leaflet/"
 cp "$NM/leaflet.markercluster/dist/leaflet.markercluster.js" \
@@ -33,6 +36,9 @@ cp "$NM/leaflet.markercluster/dist/leaflet.markercluster.js" \
    "$NM/leaflet.markercluster/dist/MarkerCluster.Default.css" "$TMP/leaflet.markercluster/"
 cp "$NM/@fortawesome/fontawesome-free/css/all.min.css" "$TMP/fontawesome/css/"
 cp -r "$NM/@fortawesome/fontawesome-free/webfonts" "$TMP/fontawesome/"
+cp "$NM/protomaps-leaflet/dist/protomaps-leaflet.js" "$NM/protomaps-leaflet/LICENSE" "$TMP/protomaps-leaflet/"
+cp "$NM/@protomaps/basemaps/dist/basemaps.js" "$TMP/protomaps-basemaps/"
+cp "$NM/leaflet-textpath/leaflet.textpath.js" "$NM/leaflet-textpath/LICENSE" "$TMP/leaflet-textpath/"
 for p in leaflet leaflet.markercluster; do cp "$NM/$p/LICENSE" "$TMP/$p/" 2>/dev/null || true; done
 cp "$NM/@fortawesome/fontawesome-free/LICENSE.txt" "$TMP/fontawesome/"
 echo "$hash" > "$TMP/.stamp"

@@ -26,6 +26,8 @@ env ``GEO_ANTT_INSTANCE`` moves the folder), so every server process of one depl
 sessions alike. Tests (``test_config``) get an in-memory key unless they give one.
 
 Config keys: ``DATA_DIR``, ``DB``, ``PUBLIC_AGGREGATES``, ``TILE_URL``, ``TILE_ATTRIBUTION``,
+``BASEMAP`` (an MBTiles or PMTiles file served by the app itself, :mod:`geo_antt.app.basemap`;
+default env ``GEO_ANTT_BASEMAP``),
 ``LAYERS_DIR``, ``SETTINGS`` (a :class:`geo_antt.config.Settings`), the keys of
 :func:`geo_antt.app.auth.init_auth`, and for tests or embedding ``STORE`` (an open store, not closed
 by the app), ``DATASET`` (an object with ``units``, ``models``, ``meta``: served instead of the
@@ -49,11 +51,12 @@ from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .._errors import GeoAnttError
+from ..catalog import context_layers
 from ..catalog.live import LiveCatalog
 from ..config import DEFAULT_SETTINGS
 from ..layers import load_layer_specs
 from ..store import Store, resolve_db_url, seed_from_dataset
-from . import auth, edit, maps, ogcapi, pages, planning, registry
+from . import auth, basemap, edit, maps, ogcapi, pages, planning, registry
 from .assets import use_local_assets
 from .server import run_server
 from .context import (
@@ -124,6 +127,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
         TILE_URL=DEFAULT_SETTINGS.tile_url,
         TILE_ATTRIBUTION=DEFAULT_SETTINGS.tile_attribution,
         LAYERS_DIR=DEFAULT_SETTINGS.layers_dir,
+        BASEMAP=os.environ.get("GEO_ANTT_BASEMAP") or None,
         JSON_SORT_KEYS=False,
     )
     if test_config is None:
@@ -150,6 +154,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
     app.config["SETTINGS"] = settings
 
     use_local_assets(url_prefix="/static/vendor")
+    basemap.init_basemap(app, app.config.get("BASEMAP") or None)
     specs = load_layer_specs(settings.layers_dir)
     store = app.config.get("STORE")
     owned = store is None
@@ -161,8 +166,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
         meta: dict[str, Any] = dict(getattr(dataset, "meta", {}) or {})
         if dataset is None:
             meta = _seed_if_empty(store, Path(settings.data_dir))
+        # roads and buildings of dataset.toml (or of the DATASET object): the street map under
+        # the layers, from street zoom
+        context = context_layers(settings.data_dir, dataset=dataset)
         live = LiveCatalog(store, specs=specs, settings=settings, dataset=dataset, coverage=app.config.get("COVERAGE"),
-                            wait_s=float(app.config.get("CATALOG_WAIT_S", 1.0)))
+                            wait_s=float(app.config.get("CATALOG_WAIT_S", 1.0)), context=context)
     except BaseException:
         if owned:
             store.close()

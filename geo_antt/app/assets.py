@@ -7,7 +7,9 @@ for every map the process renders, by URLs under the app's ``/static/vendor/`` f
 ``scripts/vendor.sh`` fills from the npm packages pinned in ``web/package.json``.
 
 Only the assets the map page uses are kept: Leaflet, Leaflet.markercluster and Font Awesome
-(the model icons). folium's jQuery, Bootstrap, glyphicons and awesome-markers are dropped: the
+(the model icons); protomaps-leaflet and its @protomaps/basemaps flavours are loaded by the map
+page itself, only when a PMTiles base map is configured (:data:`BASEMAP_SCRIPTS`), and
+leaflet-textpath only when the dataset has roads (:data:`TEXTPATH_SCRIPT`). folium's jQuery, Bootstrap, glyphicons and awesome-markers are dropped: the
 page does not use them.
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from ..config import resource_dir
 
-__all__ = ["VENDOR_FILES", "VENDOR_DIR", "use_local_assets", "missing_vendor_files"]
+__all__ = ["VENDOR_FILES", "VENDOR_DIR", "BASEMAP_SCRIPTS", "TEXTPATH_SCRIPT", "use_local_assets", "missing_vendor_files"]
 
 VENDOR_DIR = resource_dir("web") / "static" / "vendor"
 
@@ -30,7 +32,17 @@ VENDOR_FILES: tuple[tuple[str, str, str], ...] = (
     ("js", "markerclusterjs", "leaflet.markercluster/leaflet.markercluster.js"),
     ("css", "markerclustercss", "leaflet.markercluster/MarkerCluster.css"),
     ("css", "markerclusterdefaultcss", "leaflet.markercluster/MarkerCluster.Default.css"),
+    # not folium's: the vector (PMTiles) base map, drawn in the browser
+    ("js", "protomaps_basemaps", "protomaps-basemaps/basemaps.js"),
+    ("js", "protomaps_leaflet", "protomaps-leaflet/protomaps-leaflet.js"),
+    # not folium's: street names along the roads of the dataset (the context layers)
+    ("js", "leaflet_textpath", "leaflet-textpath/leaflet.textpath.js"),
 )
+
+# Paths under the vendor folder of the scripts a vector base map needs, in load order.
+BASEMAP_SCRIPTS: tuple[str, ...] = tuple(p for k, n, p in VENDOR_FILES if n.startswith("protomaps_"))
+# Path under the vendor folder of the script that writes street names along the roads.
+TEXTPATH_SCRIPT = "leaflet-textpath/leaflet.textpath.js"
 
 _done_prefix: str | None = None
 

@@ -20,6 +20,8 @@ from folium.plugins import MarkerCluster
 
 from .context import get_catalog, get_meta, scope_codes, request_lang as _lang
 from .auth import current_user
+from .assets import BASEMAP_SCRIPTS, TEXTPATH_SCRIPT
+from .basemap import get_basemap
 from ..config import COVERAGE_COLOURS
 from ..schema import FIELDS, HOSTS, STATUSES
 from ..text import nfc
@@ -70,6 +72,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "data_sharing": "Chia sẻ dữ liệu", "host": "Nơi triển khai", "field": "Lĩnh vực", "start_date": "Ngày bắt đầu",
         "code": "Mã", "level": "Cấp", "kind": "Loại", "unit_code": "Đơn vị",
         "province": "Tỉnh", "district": "Huyện", "commune": "Xã", "hamlet": "Thôn",
+        "basemap": "Bản đồ nền",
         "logout": "Đăng xuất", "role_admin": "quản trị", "role_officer": "cán bộ", "role_viewer": "xem",
     },
     "en": {
@@ -110,6 +113,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "data_sharing": "Data sharing", "host": "Host", "field": "Field", "start_date": "Start date",
         "code": "Code", "level": "Level", "kind": "Kind", "unit_code": "Unit",
         "province": "Province", "district": "District", "commune": "Commune", "hamlet": "Hamlet",
+        "basemap": "Base map",
         "logout": "Log out", "role_admin": "admin", "role_officer": "officer", "role_viewer": "viewer",
     },
 }
@@ -125,7 +129,12 @@ _LAYER_RULES: dict[str, tuple[int, bool]] = {
     "gaps": (12, False),
     "footprints": (14, True),
     "camera": (8, True),  # clustered: fine zoomed out (a capped page + "zoom in" notice in big areas)
+    # the street map of the dataset (context layers): from street zoom; shown at start unless a
+    # base-map file draws the streets already
+    "roads": (15, True),
+    "buildings": (15, True),
 }
+_CONTEXT_LIMIT = 3000  # context features per view request (more: the "zoom in" notice)
 _UNIT_STYLE = {
     "provinces": {"color": "#37474f", "weight": 3, "fill": False},
     "districts": {"color": "#546e7a", "weight": 2.5, "dashArray": "6 4", "fill": False},
@@ -149,10 +158,14 @@ def _layers(lang: str) -> list[dict[str, Any]]:
             continue
         spec = col.spec
         min_zoom, show = _LAYER_RULES.get(cid, (11, True))
+        if col.group == "context":
+            show = show and get_basemap() is None
         d: dict[str, Any] = {
             "id": cid, "group": col.group, "title": nfc(col.title(lang)), "minZoom": min_zoom, "show": show,
             "style": _UNIT_STYLE.get(cid),
         }
+        if col.group == "context":
+            d["limit"] = _CONTEXT_LIMIT
         if spec is not None:
             d["color"] = spec.color if _COLOR.match(spec.color) else "#555555"
             d["icon"] = spec.icon if _ICON.match(spec.icon) else "circle"
@@ -250,6 +263,12 @@ def render_map():
         "coverageClasses": {"breaks": list(current_app.extensions["geo_antt"].settings.coverage_classes_pct),
                             "colors": list(COVERAGE_COLOURS)},
     }
+    bm = get_basemap()
+    if bm is not None:
+        base = bm.info.to_dict()
+        base["url"] = (url_for("basemap.archive") if bm.info.vector
+                       else url_for("basemap.tile", z="Z", x="X", y="Y").replace("/Z/X/Y", "/{z}/{x}/{y}"))
+        config["basemap"] = base
     title = nfc((meta.get("title") or {}).get(lang) or t["app_title"])
     note = (meta.get("note") or {}).get(lang)
     other = "en" if lang == "vi" else "vi"
@@ -263,6 +282,8 @@ def render_map():
         **map_parts,
         config=config,
         other_lang_url=url_for("views.map_page", lang=other),
+        vendor_scripts=(BASEMAP_SCRIPTS if bm is not None and bm.info.vector else ())
+        + ((TEXTPATH_SCRIPT,) if "roads" in cat.collections else ()),
         user=current_user(),
     )
 

@@ -61,7 +61,7 @@ from .._errors import ConflictError, GeoAnttError, PermissionDeniedError, Valida
 from .._time import parse_local_time
 from .auth import current_user, error_response
 from .jobs import DEFAULT_JOB_LIMITS, Job, JobRegistry, parse_pool, warm_parse_pool
-from ..schema import MODEL_COLUMNS
+from ..schema import MODEL_COLUMNS, STATUSES
 from ..io import json_value
 from ..store import Store
 from ..store._files import read_models_upload
@@ -152,6 +152,9 @@ def list_models() -> Any:
         except ValueError:
             raise GeoAnttError(f"bbox must be 'minlon,minlat,maxlon,maxlat', got {bbox!r}") from None
     status = request.args.getlist("status") or None
+    unknown = [v for v in status or () if v not in STATUSES]
+    if unknown:  # the documented enum: a typo must not look like "no models"
+        raise GeoAnttError(f"status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
     gdf = _store().models_frame(unit_code=request.args.get("unit") or None, bbox=box, user=current_user(), status=status)
     return jsonify(_frame_features(gdf))
 

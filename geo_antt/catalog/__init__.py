@@ -12,8 +12,10 @@ from ._catalog import (
     feature_collection_text,
     parse_bbox,
 )
+from ._context import CONTEXT_COLLECTIONS, context_layers
 from .query import CRS84, FILTER_LANGS, OutputCrs, bbox_region, parse_crs_uri, parse_filter, queryables, supported_crs_uris
 
 __all__ = ["Catalog", "Collection", "ItemsPage", "UNIT_COLLECTIONS", "feature_collection_text", "parse_bbox",
+           "CONTEXT_COLLECTIONS", "context_layers",
            "CRS84", "FILTER_LANGS", "OutputCrs", "bbox_region", "parse_crs_uri", "parse_filter", "queryables",
            "supported_crs_uris"]

@@ -40,6 +40,7 @@ from ..layers import LayerSpec
 from ..schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
 from ..text import fold, nfc, strip_unit_type
 from .query import OutputCrs, geometry_texts as crs_geometry_texts
+from ._context import CONTEXT_COLLECTIONS
 
 __all__ = [
     "Catalog",
@@ -563,7 +564,7 @@ class Collection:
             pos = hit if pos is None else np.intersect1d(pos, hit)
         if pos is None:
             pos = np.arange(len(self))
-        if unit_codes is not None:
+        if unit_codes is not None and self.group != "context":
             keep = pd.Index(self.unit_codes[pos]).isin(list(unit_codes))
             pos = pos[np.asarray(keep, dtype=bool)]
         return pos
@@ -596,7 +597,7 @@ class Collection:
             i = self._table.locate(fid)
         except NotFoundError:
             raise NotFoundError(f"collection {self.id!r}: feature id {fid!r} is not unique") from None
-        if i is None or (allowed is not None and str(self.unit_codes[i]) not in allowed):
+        if i is None or (allowed is not None and self.group != "context" and str(self.unit_codes[i]) not in allowed):
             raise NotFoundError(f"collection {self.id!r} has no feature {fid!r}")
         if crs is not None and not crs.is_crs84:
             return _with_geometry(self.features[i], crs_geometry_texts(self._table.geometries[i:i + 1], crs)[0])
@@ -604,7 +605,7 @@ class Collection:
 
     def bounds(self, *, allowed: frozenset[str] | None = None) -> tuple[float, float, float, float] | None:
         """Bounds (degrees) of the features in ``allowed`` (None: :attr:`extent`)."""
-        if allowed is None:
+        if allowed is None or self.group == "context":
             return self.extent
         return _bounds(self._table.geometries[self.positions(unit_codes=allowed)])
 
@@ -725,10 +726,15 @@ class Catalog:
     coverage
         A coverage result with ``.units`` (per-unit figures, index = unit code), ``.gaps`` and
         ``.footprints`` frames, or None (no coverage collections).
+    context
+        Context layers ``{"roads": frame, "buildings": frame}`` (:func:`geo_antt.catalog.context_layers`):
+        collections of the group ``context``, public to every reader (no unit scope; ``unit=``
+        keeps the features within the unit's bounding box).
     """
 
     def __init__(self, units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *,
-                 specs: Mapping[str, LayerSpec], coverage: Any = None) -> None:
+                 specs: Mapping[str, LayerSpec], coverage: Any = None,
+                 context: Mapping[str, gpd.GeoDataFrame] | None = None) -> None:
         self.specs = specs
         self.excluded_models: tuple[dict[str, str], ...] = ()  # left out by catalog.live (bad parameters)
         self.roads: gpd.GeoDataFrame | None = None  # the streets of the coverage figures (catalog.live)
@@ -782,6 +788,9 @@ class Catalog:
                 f.index = f.index.astype(str)
                 links = _link_codes(f, self.units, model_links=model_links if cid == "footprints" else None)
                 self._add(cid, *_DERIVED_TITLES[cid], cid, f, links)
+        for cid, f in (context or {}).items():
+            vi, en, _ = CONTEXT_COLLECTIONS[cid]
+            self._add(cid, vi, en, "context", _wgs84(f, cid), np.full(len(f), "", dtype=object))
 
     # -- building -------------------------------------------------------------------------
     def _add(self, cid, vi, en, group, frame, links, *, spec=None) -> None:
@@ -894,8 +903,22 @@ class Catalog:
             ``unit`` wholly outside ``allowed``.
         """
         col = self.get(cid)
-        return col.page(bbox=bbox, unit_codes=self.scoped(unit, allowed), limit=limit, offset=offset,
-                        region=region, where=where, crs=crs)
+        codes = self.scoped(unit, allowed)
+        if col.group == "context" and unit is not None:
+            bbox = self._unit_box(unit, bbox)
+            if bbox is None:
+                return ItemsPage([], 0, offset, limit)
+        return col.page(bbox=bbox, unit_codes=codes, limit=limit, offset=offset, region=region, where=where, crs=crs)
+
+    def _unit_box(self, unit: str, bbox: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        """The bounding box of ``unit``'s geometry, cut to ``bbox``; None when they do not meet."""
+        geom = self.unit(unit).geometry
+        if geom is None or geom.is_empty:
+            return None
+        w, s, e, n = geom.bounds
+        if bbox is not None:
+            w, s, e, n = max(w, bbox[0]), max(s, bbox[1]), min(e, bbox[2]), min(n, bbox[3])
+        return (w, s, e, n) if w <= e and s <= n else None
 
     def item(self, cid: str, fid: str, *, allowed: frozenset[str] | None = None, crs: OutputCrs | None = None) -> str:
         """GeoJSON text of feature ``fid`` of ``cid`` (404 when unknown or outside ``allowed``),
@@ -1054,18 +1077,25 @@ class Catalog:
         return rows
 
     # -- export ---------------------------------------------------------------------------
+    def _export_positions(self, col: Collection, unit: str | None, allowed: frozenset[str] | None) -> np.ndarray:
+        codes = self.scoped(unit, allowed)
+        if col.group == "context" and unit is not None:
+            box = self._unit_box(unit, None)
+            return col.positions(bbox=box) if box is not None else np.arange(0)
+        return col.positions(unit_codes=codes)
+
     def export_geojson(self, cid: str, *, unit: str | None = None, allowed: frozenset[str] | None = None) -> str:
         """The whole collection (or the part under ``unit``; only units in ``allowed``) as RFC
         7946 GeoJSON text."""
         col = self.get(cid)
-        pos = col.positions(unit_codes=self.scoped(unit, allowed))
+        pos = self._export_positions(col, unit, allowed)
         return feature_collection_text(col.features[i] for i in pos)
 
     def export_gpkg(self, cid: str, *, unit: str | None = None, allowed: frozenset[str] | None = None) -> bytes:
         """The collection (or the part under ``unit``; only units in ``allowed``) as a
         GeoPackage file (bytes), layer named after the collection."""
         col = self.get(cid)
-        pos = col.positions(unit_codes=self.scoped(unit, allowed))
+        pos = self._export_positions(col, unit, allowed)
         f = col.frame.iloc[pos].copy()
         for c in f.columns:
             if c == f.geometry.name:

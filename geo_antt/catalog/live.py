@@ -40,6 +40,7 @@ import shapely
 
 from .._memory import release_memory
 from .._errors import GeoAnttError
+from ._context import _tidy
 from ._catalog import Catalog, _align, _feature_texts, _link_codes, _property_texts, _reorder, _wgs84, _with_properties
 from ..config import Settings
 from ..coverage import _descendant_map, _valid_wgs84, choose_level, compute_coverage
@@ -99,7 +100,8 @@ class _Version:
 
 
 def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: Mapping[str, LayerSpec],
-                  settings: Settings, coverage: Any = None, roads: gpd.GeoDataFrame | None = None) -> Catalog:
+                  settings: Settings, coverage: Any = None, roads: gpd.GeoDataFrame | None = None,
+                  context: Mapping[str, gpd.GeoDataFrame] | None = None) -> Catalog:
     """The catalog of ``units`` and ``models`` with their coverage, ready for :func:`update_catalog`.
 
     Parameters
@@ -116,6 +118,8 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
     roads
         Road lines (EPSG:4326) for the street coverage figures (``road_m``, ``road_covered_m``,
         ``road_covered_pct``... of every coverage unit, kept up to date model by model too).
+    context
+        Roads and buildings (:func:`geo_antt.catalog.context_layers`), served as they are.
 
     Returns
     -------
@@ -127,7 +131,7 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
     if coverage is None and len(units):
         coverage = compute_coverage(units, models, specs=specs, settings=settings,
                                     roads=roads if roads is not None and len(roads) else None, with_street_gaps=False)
-    cat = Catalog(units, models, specs=specs, coverage=coverage)
+    cat = Catalog(units, models, specs=specs, coverage=coverage, context=context)
     cat.excluded_models = excluded
     cat.roads = roads if roads is not None and len(roads) else None
     if not given and coverage is not None:
@@ -557,10 +561,12 @@ class LiveCatalog:
     waiting."""
 
     def __init__(self, store: Store, *, specs, settings: Settings, dataset: Any = None, coverage: Any = None,
-                 wait_s: float = 1.0) -> None:
+                 wait_s: float = 1.0, context: Mapping[str, gpd.GeoDataFrame] | None = None) -> None:
         """``wait_s``: seconds a request waits for another request's update of the catalog
-        before it is served from the previous one."""
+        before it is served from the previous one; ``context``: roads and buildings, kept in
+        every catalog."""
         self.store = store
+        self.context = dict(context or {})
         self.specs = specs
         self.settings = settings
         self.static = dataset is not None
@@ -571,14 +577,23 @@ class LiveCatalog:
         self.last_update: str | None = None  # "incremental" or "full", for logs and benches
         if dataset is not None:
             cov = coverage if coverage is not None else _compute_coverage(dataset, specs=specs, settings=settings)
-            self.catalog = Catalog(dataset.units, dataset.models, specs=specs, coverage=cov)
+            self.catalog = Catalog(dataset.units, dataset.models, specs=specs, coverage=cov, context=self.context)
         else:
             self.catalog = self._full(coverage=coverage)
 
     def _full(self, *, coverage: Any = None) -> Catalog:
         roads = self.store.context_frame("roads", merged=True) if self.store.context_counts()["roads"] else None
         return build_catalog(self.store.units_frame(), self.store.models_frame(user=None), specs=self.specs,
-                             settings=self.settings, coverage=coverage, roads=roads)
+                             settings=self.settings, coverage=coverage, roads=roads, context=self._context())
+
+    def _context(self) -> dict[str, gpd.GeoDataFrame]:
+        """The roads and buildings the map draws: the store's when it holds any (loaded with
+        ``geo-antt db load-roads|load-buildings`` or seeded from the dataset), else those the
+        dataset folder lists."""
+        counts = self.store.context_counts()
+        if not any(counts.values()):
+            return self.context
+        return {cid: _tidy(cid, self.store.context_frame(cid, merged=True)) for cid, n in counts.items() if n}
 
     def current(self, generation: int | None = None) -> Catalog:
         """The catalog of the store's ``generation`` (read from the store when None; the web

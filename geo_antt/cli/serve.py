@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  geo-antt serve --data /srv/antt --port 8080\n"
             "  geo-antt serve --db postgresql://antt@db.intranet/antt\n"
             "  geo-antt serve --tile-url 'http://tiles.intranet/{z}/{x}/{y}.png'\n"
+            "  geo-antt serve --basemap /srv/antt/ben-tre.mbtiles   base map from one file (or .pmtiles)\n"
             "  ogrinfo OAPIF:http://127.0.0.1:5000/               read it with GDAL/QGIS"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -46,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="let anonymous users read aggregate figures (coverage, counts; never camera positions)")
     p.add_argument("--tile-url", default=None,
                    help="base-map tile URL template, e.g. an intranet tile server (default: no tiles)")
+    p.add_argument("--basemap", metavar="FILE", default=None,
+                   help="offline base map served by the app itself: an MBTiles file (raster PNG/JPEG/WebP, "
+                        "e.g. from QGIS) or a PMTiles archive (vector; default: env GEO_ANTT_BASEMAP, else none)")
     p.add_argument("--tile-attribution", default="", help="attribution text of the tiles")
     p.add_argument("--threads", type=int, default=8, metavar="N",
                    help="worker threads answering requests (default 8)")
@@ -75,6 +79,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.tile_url:
         config["TILE_URL"] = args.tile_url
         config["TILE_ATTRIBUTION"] = args.tile_attribution
+    if args.basemap:
+        config["BASEMAP"] = os.path.abspath(args.basemap)
     app = create_app(overrides=config)
     store = app.extensions["geo_antt"].store
     password = ensure_admin_account(store)

@@ -105,7 +105,7 @@
   }
   // zoom range in which a unit level shows its names permanently (hover tooltip otherwise)
   // (hamlet names from zoom 13, each only where it fits inside its hamlet: fitLabels)
-  var LABEL_ZOOMS = { provinces: [0, 10], districts: [9, 12], communes: [11, 19], hamlets: [13, 19] };
+  var LABEL_ZOOMS = { provinces: [0, 10], districts: [9, 12], communes: [11, 19], hamlets: [13, 19], roads: [16, 19] };
   // a permanent name is shown only when it fits in its unit's width on screen (zoomed out, the
   // names of small hamlets would pile up over each other)
   function fitLabels(d) {
@@ -121,16 +121,47 @@
   }
   function labelsOn(d) { var r = LABEL_ZOOMS[d.id] || [15, 19]; var z = map.getZoom(); return z >= r[0] && z <= r[1]; }
 
-  // drawing order: choropleth < footprints < gaps < outlines (overlayPane, 400) < markers
-  [['geoAnttCoverage', 350], ['geoAnttFootprints', 360], ['geoAnttGaps', 370]].forEach(function (p) {
+  // drawing order: base map (tilePane) < buildings < roads < choropleth < footprints < gaps <
+  // outlines (overlayPane, 400) < markers
+  [['geoAnttBuildings', 330], ['geoAnttRoads', 340], ['geoAnttCoverage', 350], ['geoAnttFootprints', 360],
+    ['geoAnttGaps', 370]].forEach(function (p) {
     map.createPane(p[0]).style.zIndex = String(p[1]);
   });
-  var PANES = { coverage: 'geoAnttCoverage', footprints: 'geoAnttFootprints', gaps: 'geoAnttGaps' };
+  var PANES = { coverage: 'geoAnttCoverage', footprints: 'geoAnttFootprints', gaps: 'geoAnttGaps',
+                roads: 'geoAnttRoads', buildings: 'geoAnttBuildings' };
+  // the dataset's streets as a plain street map: grey lines, wider for main roads
+  var ROAD_WIDTH = { motorway: 8, trunk: 8, primary: 7, secondary: 6, tertiary: 5, residential: 4,
+                     unclassified: 4, living_street: 3.5, service: 3, track: 2, path: 1.5, footway: 1.5 };
+  var ROAD_LABEL = { 'font-size': '11px', 'font-family': 'sans-serif', fill: '#37474f', stroke: '#ffffff',
+                     'stroke-width': '3', 'paint-order': 'stroke', 'class': 'road-label' };
+  function roadLabel(f, layer) {
+    // names along the line (leaflet-textpath, SVG text nodes: never parsed as HTML), turned so
+    // that they read from left to right
+    var name = f.properties && f.properties.name;
+    if (!name || !layer.setText) { return; }
+    var ll = layer.getLatLngs();
+    while (ll.length && Array.isArray(ll[0])) { ll = ll[0]; }
+    var flip = ll.length > 1 && ll[0].lng > ll[ll.length - 1].lng;
+    layer.setText(String(name), { center: true, offset: 4, orientation: flip ? 'flip' : 0, attributes: ROAD_LABEL });
+  }
 
   function makeGeoJSON(d, data) {
     var opts = {};
     if (PANES[d.group]) { opts.pane = PANES[d.group]; }
-    if (d.group === 'units') {
+    if (d.group === 'context') {
+      opts.pane = PANES[d.id] || 'geoAnttBuildings';
+      opts.interactive = false;
+      if (d.id === 'roads') {
+        var named = labelsOn(d);
+        opts.style = function (f) {
+          return { color: '#a3a3a3', weight: ROAD_WIDTH[(f.properties || {}).highway] || 2.5, opacity: 1, lineCap: 'round' };
+        };
+        // set before the line is added: leaflet-textpath draws it when the line reaches the map
+        opts.onEachFeature = function (f, layer) { if (named) { roadLabel(f, layer); } };
+      } else {
+        opts.style = function () { return { color: '#c9bfb0', weight: 0.6, fillColor: '#e3dccf', fillOpacity: 1 }; };
+      }
+    } else if (d.group === 'units') {
       opts.style = function () { return d.style || { color: '#455a64', weight: 1, fill: false }; };
       var permanent = labelsOn(d);
       opts.onEachFeature = function (f, layer) {
@@ -191,13 +222,13 @@
     }
     var view = map.getBounds();
     if (d.loaded && d.loaded.complete && d.loaded.bounds.contains(view) &&
-        (d.group !== 'units' || labelsOn(d) === d.loaded.labels)) { return Promise.resolve(); }
+        ((d.group !== 'units' && d.group !== 'context') || labelsOn(d) === d.loaded.labels)) { return Promise.resolve(); }
     var b = view.pad(0.3);
     var bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())]
       .map(function (v) { return v.toFixed(6); }).join(',');
     if (d.abort) { d.abort.abort(); }
     d.abort = new AbortController();
-    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: 5000 });
+    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: d.limit || 5000 });
     return fetch(url, { signal: d.abort.signal, headers: { Accept: 'application/geo+json' } })
       .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
       .then(function (fc) {
@@ -490,6 +521,45 @@
     layerControl.addTo(map);
   }
 
+  /* ---- offline base map (geo-antt serve --basemap FILE): tiles from this server only ---- */
+  // Leaflet writes layer names and attributions as HTML: the file's texts go in escaped
+  function escapeHtml(s) { return String(s).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }
+  // the app's flavour of a vector base map: a plain street map (cream land, white streets,
+  // light buildings, pale water) under the blue-grey boundaries; protomaps' "light" for the rest
+  function basemapFlavor() {
+    return Object.assign({}, window.basemaps.namedFlavor('light'), {
+      background: '#f2efe9', earth: '#f2efe9', water: '#aad3df', buildings: '#e0d9ce',
+      park_a: '#e1ebd9', park_b: '#cfe3c3', wood_a: '#dde8d5', wood_b: '#c5dcb8', scrub_a: '#e1ebd9', scrub_b: '#cfe3c3',
+      pedestrian: '#ebe7e0', other: '#ffffff', minor_service: '#ffffff',
+      minor_a: '#ffffff', minor_b: '#ffffff', link: '#ffffff', major: '#ffffff', highway: '#fbe3b0',
+      minor_casing: '#cfc8bd', minor_service_casing: '#cfc8bd', link_casing: '#cfc8bd',
+      major_casing_early: '#c2baae', major_casing_late: '#c2baae', highway_casing_early: '#d9b36c', highway_casing_late: '#d9b36c',
+      roads_label_minor: '#5f6368', roads_label_major: '#455a64', city_label: '#37474f', subplace_label: '#546e7a'
+    });
+  }
+  function addBasemap(b) {
+    var bounds = b.bounds ? L.latLngBounds([b.bounds[1], b.bounds[0]], [b.bounds[3], b.bounds[2]]) : undefined;
+    var common = { attribution: escapeHtml(b.attribution || ''), bounds: bounds, maxZoom: 19 };
+    var layer;
+    if (b.vector) {
+      var flavor = basemapFlavor();
+      layer = window.protomapsL.leafletLayer(Object.assign(common, {
+        url: b.url, maxDataZoom: b.maxZoom, backgroundColor: flavor.background,
+        paintRules: window.protomapsL.paintRules(flavor),
+        // labels from name:vi (name:en on the English page), else the tiles' own name
+        labelRules: window.protomapsL.labelRules(flavor, cfg.lang)
+      }));
+    } else {
+      layer = L.tileLayer(b.url, Object.assign(common, { minNativeZoom: b.minZoom, maxNativeZoom: b.maxZoom }));
+    }
+    // the file's map is the one shown at start; a --tile-url layer stays in the control
+    map.eachLayer(function (l) { if (l instanceof L.TileLayer) { map.removeLayer(l); } });
+    layer.addTo(map);
+    if (layerControl) { layerControl.addBaseLayer(layer, escapeHtml(S.basemap + (b.name ? ' — ' + b.name : ''))); }
+    return layer;
+  }
+  var basemapLayer = cfg.basemap ? addBasemap(cfg.basemap) : null;
+
   /* reload some layers now (after an edit: the models of a kind, footprints, coverage, gaps);
    * layers not shown reload when they are ticked again */
   function reloadLayers(ids) {
@@ -519,6 +589,6 @@
   selectUnit(null);
   loadAll();
   Object.assign(window.geoAntt, { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
-                                 refreshFigures: refreshFigures, markerIcon: markerIcon, formatPct: pct, formatArea: area,
-                                 viewPadding: viewPadding, fitPadded: fitPadded });
+                                 basemap: basemapLayer, refreshFigures: refreshFigures, markerIcon: markerIcon,
+                                 formatPct: pct, formatArea: area, viewPadding: viewPadding, fitPadded: fitPadded });
 }());
