@@ -16,7 +16,9 @@ HEADER = "mã,loại,tên,vĩ độ,kinh độ,hướng,góc,tầm xa,mã thôn\
 
 
 def _state(page, state: str) -> None:
-    page.locator(f"body[data-import-state='{state}']").wait_for(state="attached", timeout=10000)
+    # an import is a background job: the first one of a fresh machine waits for the parse
+    # worker process to start (it imports geopandas, compiling every module on a clean clone)
+    page.locator(f"body[data-import-state='{state}']").wait_for(state="attached", timeout=60000)
 
 
 def _preview(page, path: Path) -> None:
