@@ -174,7 +174,8 @@ def test_tiles_served_in_xyz_with_type_and_cache_headers(web_store, synthetic_di
 
 @pytest.mark.parametrize("address", ["a/0/0", "1/0/b", "-1/0/0", "1/-1/0", "1/2/0", "1/0/2", "0/1/0",
                                      "31/0/0", "1.5/0/0", "1/0/0.png", "99999999999999999999/0/0", "%20/0/0",
-                                     "1/0x1/0", "+1/0/0", "١/0/0"])
+                                     "1/0x1/0", "+1/0/0", "١/0/0", "nan/0/0", "1e308/0/0", "1/inf/0",
+                                     "1/0/" + "9" * 1_000_000])
 def test_bad_tile_addresses_are_400(web_store, synthetic_dir, synthetic_cov, mbtiles_file, address):
     app = _app(web_store, synthetic_dir, synthetic_cov, mbtiles_file)
     r = login(app, "admin").get(f"/basemap/{address}")
