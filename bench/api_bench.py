@@ -60,18 +60,32 @@ def build_case(*, province: str, n_cameras: int, hamlet_cell_m: float = 1200.0, 
     ci, pieces = ci[keep], pieces[keep]
     ccodes = cm["commune_code"].to_numpy()[ci]
     order = pd.Series(ccodes).groupby(ccodes).cumcount().to_numpy() + 1
-    hamlets = gpd.GeoDataFrame({
-        "code": [f"{c}-{k:03d}" for c, k in zip(ccodes, order)],
-        "name": [f"Ấp {k}, {n}" for k, n in zip(order, cm["commune_name"].to_numpy()[ci])],
-        "level": "hamlet", "parent_code": ccodes,
-    }, geometry=pieces, crs=metric)
-    units = pd.concat([
-        gpd.GeoDataFrame({"code": [pcode], "name": [province], "level": ["province"], "parent_code": [None]},
-                         geometry=[shapely.union_all(cm.geometry.to_numpy())], crs=metric),
-        gpd.GeoDataFrame({"code": cm["commune_code"], "name": cm["commune_full_name"], "level": "commune",
-                          "parent_code": pcode}, geometry=cm.geometry.to_numpy(), crs=metric),
-        hamlets,
-    ], ignore_index=True)
+    hamlets = gpd.GeoDataFrame(
+        {
+            "code": [f"{c}-{k:03d}" for c, k in zip(ccodes, order)],
+            "name": [f"Ấp {k}, {n}" for k, n in zip(order, cm["commune_name"].to_numpy()[ci])],
+            "level": "hamlet",
+            "parent_code": ccodes,
+        },
+        geometry=pieces,
+        crs=metric,
+    )
+    units = pd.concat(
+        [
+            gpd.GeoDataFrame(
+                {"code": [pcode], "name": [province], "level": ["province"], "parent_code": [None]},
+                geometry=[shapely.union_all(cm.geometry.to_numpy())],
+                crs=metric,
+            ),
+            gpd.GeoDataFrame(
+                {"code": cm["commune_code"], "name": cm["commune_full_name"], "level": "commune", "parent_code": pcode},
+                geometry=cm.geometry.to_numpy(),
+                crs=metric,
+            ),
+            hamlets,
+        ],
+        ignore_index=True,
+    )
     units["approximate"] = True
     units["valid_from"] = "2025-07-01"
     units["valid_to"] = None
@@ -83,19 +97,37 @@ def build_case(*, province: str, n_cameras: int, hamlet_cell_m: float = 1200.0, 
     centres = shapely.point_on_surface(hamlets.geometry.to_numpy())
     cx, cy = shapely.get_x(centres)[pick], shapely.get_y(centres)[pick]
     px, py = cx + rng.normal(0, 150, n_cameras), cy + rng.normal(0, 150, n_cameras)
-    models = gpd.GeoDataFrame({
-        "id": [f"CAM{i:06d}" for i in range(n_cameras)],
-        "kind": "camera",
-        "name": [f"Camera {i}" for i in range(n_cameras)],
-        "field": "crime_prevention", "host": "residential",
-        "status": np.where(rng.random(n_cameras) < 0.9, "active", "inactive"),
-        "unit_code": hamlets["code"].to_numpy()[pick],
-        "direction_deg": [(float(d),) for d in rng.uniform(0, 360, n_cameras)],
-        "fov_deg": 90.0, "range_m": 20.0, "radius_m": np.nan, "height_m": 3.5,
-        "camera_type": "fixed", "owner": "Hộ gia đình", "data_sharing": True,
-        "start_date": "2024-01-01", "end_date": None, "notes": None,
-    }, geometry=shapely.points(px, py), crs=metric).to_crs(4326).set_index("id", drop=False)
-    return SimpleNamespace(units=units, models=models, meta={"title": {"vi": f"Bench {province}", "en": f"Bench {province}"}})
+    models = (
+        gpd.GeoDataFrame(
+            {
+                "id": [f"CAM{i:06d}" for i in range(n_cameras)],
+                "kind": "camera",
+                "name": [f"Camera {i}" for i in range(n_cameras)],
+                "field": "crime_prevention",
+                "host": "residential",
+                "status": np.where(rng.random(n_cameras) < 0.9, "active", "inactive"),
+                "unit_code": hamlets["code"].to_numpy()[pick],
+                "direction_deg": [(float(d),) for d in rng.uniform(0, 360, n_cameras)],
+                "fov_deg": 90.0,
+                "range_m": 20.0,
+                "radius_m": np.nan,
+                "height_m": 3.5,
+                "camera_type": "fixed",
+                "owner": "Hộ gia đình",
+                "data_sharing": True,
+                "start_date": "2024-01-01",
+                "end_date": None,
+                "notes": None,
+            },
+            geometry=shapely.points(px, py),
+            crs=metric,
+        )
+        .to_crs(4326)
+        .set_index("id", drop=False)
+    )
+    return SimpleNamespace(
+        units=units, models=models, meta={"title": {"vi": f"Bench {province}", "en": f"Bench {province}"}}
+    )
 
 
 def _bboxes(col, *, n: int, target: int, seed: int) -> list[tuple[float, float, float, float]]:
@@ -148,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     col = cat.get("camera")
     n_h = int((case.units["level"] == "hamlet").sum())
     n_c = int((case.units["level"] == "commune").sum())
-    print(f"case: {args.province}: {n_c} communes, {n_h} hamlets, {len(case.models):,} cameras "
-          f"(built in {t1 - t0:.1f} s); app + catalog ready in {t2 - t1:.1f} s (coverage included when the engine is installed)")
+    print(
+        f"case: {args.province}: {n_c} communes, {n_h} hamlets, {len(case.models):,} cameras "
+        f"(built in {t1 - t0:.1f} s); app + catalog ready in {t2 - t1:.1f} s (coverage included when the engine is installed)"
+    )
     print("collections: " + ", ".join(f"{k} {len(c.frame):,}" for k, c in cat.collections.items()))
 
     boxes = _bboxes(col, n=args.queries, target=args.target, seed=2)
@@ -168,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         returned.append(fc["numberReturned"])
         sizes.append(len(body))
         r.close()
-    print(f"test client : {len(urls)} bbox queries, features/query median {int(np.median(returned))} "
-          f"(min {min(returned)}, max {max(returned)}), body median {np.median(sizes) / 1024:.0f} KiB")
+    print(
+        f"test client : {len(urls)} bbox queries, features/query median {int(np.median(returned))} "
+        f"(min {min(returned)}, max {max(returned)}), body median {np.median(sizes) / 1024:.0f} KiB"
+    )
     print(f"              {_pct(lat)}")
 
     # the server `geo-antt serve` runs (Waitress, its default thread count)
@@ -180,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         lat_http = []
-        for i, u in enumerate(urls):
+        for u in urls:
             s = time.perf_counter()
             conn.request("GET", u, headers={"Accept": "application/geo+json", **auth})
             resp = conn.getresponse()

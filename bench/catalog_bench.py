@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from geo_antt.catalog.live import COMPACT_ABOVE, MAX_INCREMENTAL, build_catalog, update_catalog
     from geo_antt.app import create_app
+    from geo_antt.catalog.live import COMPACT_ABOVE, MAX_INCREMENTAL, build_catalog, update_catalog
     from geo_antt.store import Store
 
     tmp = tempfile.TemporaryDirectory(prefix="geo-antt-catbench-")
@@ -66,15 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t0 = time.perf_counter()
         case = build_case(province=args.province, n_cameras=args.cameras)
-        units = case.units.drop(columns=[c for c in ("code",) if c in case.units.columns and case.units.index.name == "code"])
+        units = case.units.drop(
+            columns=[c for c in ("code",) if c in case.units.columns and case.units.index.name == "code"]
+        )
         store.put_units(units, user=None)
         store.commit_import(store.preview_import(case.models, user=None), user=None)
         store.add_user("bench", role="admin", password=None, user=None)
         auth = {"Authorization": "Bearer " + store.create_token("bench", label="catalog_bench", user=None)}
         n_h = int((case.units["level"] == "hamlet").sum())
-        print(f"case: {args.province}: {n_h} hamlets, {len(case.models):,} cameras in a {store.backend} store "
-              f"(built and imported in {time.perf_counter() - t0:.1f} s); load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores")
+        print(
+            f"case: {args.province}: {n_h} hamlets, {len(case.models):,} cameras in a {store.backend} store "
+            f"(built and imported in {time.perf_counter() - t0:.1f} s); load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores"
+        )
 
         t0 = time.perf_counter()
         app = create_app({"TESTING": False, "STORE": store, "DATA_DIR": tmp.name})
@@ -83,12 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         build_catalog(store.units_frame(), store.models_frame(), specs=live.specs, settings=live.settings)
         rebuild_s = time.perf_counter() - t0
-        print(f"full rebuild of the catalog (read the store, coverage of every model, every feature): {rebuild_s:.2f} s "
-              f"(app start {full_s:.2f} s)")
+        print(
+            f"full rebuild of the catalog (read the store, coverage of every model, every feature): {rebuild_s:.2f} s "
+            f"(app start {full_s:.2f} s)"
+        )
 
         client = app.test_client()
         rng = np.random.default_rng(3)
-        ids = rng.choice(case.models.index[case.models["status"] == "active"].to_numpy(), size=args.edits, replace=False)
+        ids = rng.choice(
+            case.models.index[case.models["status"] == "active"].to_numpy(), size=args.edits, replace=False
+        )
         patch_t, first_get_t, update_t, kinds, cpu_t = [], [], [], [], []
         for mid in ids:
             r = client.get(f"/api/registry/models/{mid}", headers=auth)
@@ -97,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             new = [round(lon + 0.0002, 7), round(lat + 0.0001, 7)]  # about 20 m
             change = {"geometry": {"type": "Point", "coordinates": new}, "direction_deg": [float(rng.uniform(0, 360))]}
             s = time.perf_counter()
-            r = client.patch(f"/api/registry/models/{mid}", json={"version": body["properties"]["version"], "changes": change},
-                             headers=auth)
+            r = client.patch(
+                f"/api/registry/models/{mid}",
+                json={"version": body["properties"]["version"], "changes": change},
+                headers=auth,
+            )
             t_patch = time.perf_counter() - s
             assert r.status_code == 200, r.get_data(as_text=True)
             s, c = time.perf_counter(), time.thread_time()
@@ -118,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         total = [a + b for a, b in zip(patch_t, first_get_t)]
         print(f"  PATCH -> the map layers show it                  {_ms(total)}")
         med_update = float(np.median(update_t))
-        print(f"  vs a full rebuild {rebuild_s * 1000:.0f} ms: {rebuild_s / med_update:.0f} times faster; "
-              f"floor 100 ms for one camera edit re-scored: {med_update * 1000:.1f} ms -> "
-              f"{'OK' if med_update < 0.1 else 'ABOVE FLOOR'}")
+        print(
+            f"  vs a full rebuild {rebuild_s * 1000:.0f} ms: {rebuild_s / med_update:.0f} times faster; "
+            f"floor 100 ms for one camera edit re-scored: {med_update * 1000:.1f} ms -> "
+            f"{'OK' if med_update < 0.1 else 'ABOVE FLOOR'}"
+        )
 
         print(f"break-even (imports of k moved cameras; incremental up to MAX_INCREMENTAL={MAX_INCREMENTAL}):")
         cat = live.current()
@@ -130,17 +143,33 @@ def main(argv: list[str] | None = None) -> int:
             pick = rng.choice(len(models), size=min(k, len(models)), replace=False)
             batch = models.iloc[pick].copy()
             batch["geometry"] = shapely.transform(batch.geometry.to_numpy(), lambda c: c + [0.0001, 0.0])
-            store.commit_import(store.preview_import(batch[[c for c in batch.columns if c not in
-                                                            ("version", "created_at", "updated_at", "created_by", "updated_by")]],
-                                                     user=None), user=None)
+            store.commit_import(
+                store.preview_import(
+                    batch[
+                        [
+                            c
+                            for c in batch.columns
+                            if c not in ("version", "created_at", "updated_at", "created_by", "updated_by")
+                        ]
+                    ],
+                    user=None,
+                ),
+                user=None,
+            )
             s = time.perf_counter()
             ch = store.changes_since(gen)
             new = update_catalog(cat, ch.models)
             dt = time.perf_counter() - s
             verdict = "incremental" if new is not None else "full rebuild needed"
-            note = f", compacted (> {COMPACT_ABOVE:,} changed rows)" if new is not None and not new.get("camera")._table.patched else ""
-            print(f"  k = {k:6,d}: changes_since + update {dt:7.2f} s  ({verdict}{note}; full rebuild {rebuild_s:.2f} s; "
-                  f"load average {os.getloadavg()[0]:.1f})")
+            note = (
+                f", compacted (> {COMPACT_ABOVE:,} changed rows)"
+                if new is not None and not new.get("camera")._table.patched
+                else ""
+            )
+            print(
+                f"  k = {k:6,d}: changes_since + update {dt:7.2f} s  ({verdict}{note}; full rebuild {rebuild_s:.2f} s; "
+                f"load average {os.getloadavg()[0]:.1f})"
+            )
             if new is not None:
                 cat, gen = new, ch.generation
     finally:

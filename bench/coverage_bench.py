@@ -54,7 +54,8 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 def make_case(out: Path, *, n_hamlets: int, n_cameras: int, n_lights: int, seed: int) -> tuple[Path, Path, Path]:
     """Write communes (a copy path is not needed: the real file is read), hamlet points and a
-    models CSV into ``out``; return their paths."""
+    models CSV into ``out``; return their paths.
+    """
     rng = np.random.default_rng(seed)
     communes = io.read_units(HANOI)
     cm = to_metric(communes)
@@ -98,7 +99,9 @@ def make_case(out: Path, *, n_hamlets: int, n_cameras: int, n_lights: int, seed:
             "lat": np.round(xy.y.to_numpy(), 7),
             "lon": np.round(xy.x.to_numpy(), 7),
             "direction_deg": np.r_[np.round(rng.uniform(0, 360, n_cameras), 1), np.full(n_lights, np.nan)],
-            "fov_deg": np.r_[np.where(ptz, 360.0, np.round(rng.uniform(80, 110, n_cameras))), np.full(n_lights, np.nan)],
+            "fov_deg": np.r_[
+                np.where(ptz, 360.0, np.round(rng.uniform(80, 110, n_cameras))), np.full(n_lights, np.nan)
+            ],
             "range_m": np.r_[np.round(rng.uniform(10, 30, n_cameras), 1), np.full(n_lights, np.nan)],
             "radius_m": np.r_[np.full(n_cameras, np.nan), np.round(rng.uniform(15, 30, n_lights), 1)],
             "status": np.where(rng.random(n) < 0.03, "inactive", "active"),
@@ -111,7 +114,8 @@ def make_case(out: Path, *, n_hamlets: int, n_cameras: int, n_lights: int, seed:
 
 def make_roads(communes: gpd.GeoDataFrame, *, n_segments: int) -> gpd.GeoDataFrame:
     """A street grid over the communes in their UTM zone, cut into block-long segments (spacing
-    chosen so that about ``n_segments`` of them touch the communes), in EPSG:4326."""
+    chosen so that about ``n_segments`` of them touch the communes), in EPSG:4326.
+    """
     cm = to_metric(communes)
     area = cm.union_all()
     spacing = float(np.sqrt(2.0 * area.area / n_segments))
@@ -131,17 +135,29 @@ def make_roads(communes: gpd.GeoDataFrame, *, n_segments: int) -> gpd.GeoDataFra
     segs = segs[shapely.intersects(area, segs)]
     kinds = np.array(["residential", "tertiary", "secondary", "primary"])
     return gpd.GeoDataFrame(
-        {"osm_id": np.arange(len(segs)), "highway": kinds[np.arange(len(segs)) % 4], "name": [f"Phố {i % 997}" for i in range(len(segs))]},
+        {
+            "osm_id": np.arange(len(segs)),
+            "highway": kinds[np.arange(len(segs)) % 4],
+            "name": [f"Phố {i % 997}" for i in range(len(segs))],
+        },
         geometry=segs,
         crs=cm.crs,
     ).to_crs(4326)
 
 
-def street_figures(units: pd.DataFrame, models: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, *, n_segments: int,
-                   out: Path, runs: int = 3) -> Path:
+def street_figures(
+    units: pd.DataFrame,
+    models: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
+    *,
+    n_segments: int,
+    out: Path,
+    runs: int = 3,
+) -> Path:
     """Seconds of the coverage without and with a street grid (best of ``runs`` each,
     alternating, the garbage collector set as the coverage command sets it); the grid is
-    written to ``out/roads.geojson`` for the whole-process run."""
+    written to ``out/roads.geojson`` for the whole-process run.
+    """
     t = time.perf_counter()
     roads = make_roads(communes, n_segments=n_segments)
     print(f"street grid             {time.perf_counter() - t:7.2f} s   ({len(roads)} road segments)")
@@ -170,10 +186,14 @@ def street_figures(units: pd.DataFrame, models: gpd.GeoDataFrame, communes: gpd.
     (pw, pc), (sw, sc) = min(plain), min(streets)
     print(f"coverage + gaps, plain  {pw:7.2f} s   ({pc:.2f} s CPU; runs: {runs_text(plain)})")
     print(f"  with roads=           {sw:7.2f} s   ({sc:.2f} s CPU; runs: {runs_text(streets)})")
-    print(f"  of which streets      {min(street_stage):7.2f} s   (best of {', '.join(f'{x:.2f}' for x in street_stage)}; "
-          f"figures + {len(res.street_gaps_metric)} street gaps)")
-    print(f"street coverage extra   {sw - pw:7.2f} s   ({sc - pc:+.2f} s CPU; {u['road_covered_m'].sum() / 1e3:.1f} of "
-          f"{u['road_m'].sum() / 1e3:.1f} km of road covered, {100 * u['road_covered_m'].sum() / u['road_m'].sum():.2f} %)")
+    print(
+        f"  of which streets      {min(street_stage):7.2f} s   (best of {', '.join(f'{x:.2f}' for x in street_stage)}; "
+        f"figures + {len(res.street_gaps_metric)} street gaps)"
+    )
+    print(
+        f"street coverage extra   {sw - pw:7.2f} s   ({sc - pc:+.2f} s CPU; {u['road_covered_m'].sum() / 1e3:.1f} of "
+        f"{u['road_m'].sum() / 1e3:.1f} km of road covered, {100 * u['road_covered_m'].sum() / u['road_m'].sum():.2f} %)"
+    )
     path = out / "roads.geojson"
     io.write_layer(roads, path)
     return path
@@ -181,7 +201,8 @@ def street_figures(units: pd.DataFrame, models: gpd.GeoDataFrame, communes: gpd.
 
 def overlay_pipeline(hamlets: gpd.GeoDataFrame, footprints_m: gpd.GeoDataFrame, crs) -> tuple[pd.Series, float]:
     """The plain pipeline: overlay(intersection) + dissolve per hamlet, and overlay(difference)
-    of the hamlets with the dissolved footprints for the gaps."""
+    of the hamlets with the dissolved footprints for the gaps.
+    """
     hm = hamlets.to_crs(crs)[["code", "geometry"]].reset_index(drop=True)
     fp = footprints_m[["geometry"]].reset_index(drop=True)
     inter = gpd.overlay(hm, fp, how="intersection", keep_geom_type=True)
@@ -199,7 +220,9 @@ def main() -> int:
     ap.add_argument("--lights", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-overlay", action="store_true", help="skip the (slow) overlay pipeline")
-    ap.add_argument("--road-segments", type=int, default=50_000, help="street grid segments for the street figure (0: none)")
+    ap.add_argument(
+        "--road-segments", type=int, default=50_000, help="street grid segments for the street figure (0: none)"
+    )
     ap.add_argument("--keep", metavar="DIR", help="write the generated case here and keep it")
     ap.add_argument("--reuse", action="store_true", help="with --keep: use the case files already in DIR")
     ap.add_argument("--runs", type=int, default=3, help="runs of the whole geo-antt coverage process (best reported)")
@@ -235,7 +258,9 @@ def main() -> int:
     units = pd.concat([communes, hamlets])
     res = compute_coverage(units, models)
     t4 = time.perf_counter()
-    print(f"hamlets: {len(hamlets)}, models: {len(models)} ({(models.status == 'active').sum()} active), metric CRS {res.metric_crs.to_string()}")
+    print(
+        f"hamlets: {len(hamlets)}, models: {len(models)} ({(models.status == 'active').sum()} active), metric CRS {res.metric_crs.to_string()}"
+    )
     print(f"load communes           {t1 - t0:7.2f} s")
     print(f"hamlet areas (Voronoi)  {t2 - t1:7.2f} s")
     print(f"load + validate models  {t3 - t2:7.2f} s")
@@ -259,25 +284,56 @@ def main() -> int:
         gap_ours = float(res.units["uncovered_m2"].sum())
         print(f"overlay + dissolve      {ov_s:7.2f} s")
         print(f"speed-up                {ov_s / cov_s:7.1f} x")
-        print(f"agreement: max relative difference per hamlet {rel.max():.2e} (floor 1e-2); "
-              f"uncovered area {gap_ours / 1e6:.3f} km² vs {ref_gap_area / 1e6:.3f} km²")
+        print(
+            f"agreement: max relative difference per hamlet {rel.max():.2e} (floor 1e-2); "
+            f"uncovered area {gap_ours / 1e6:.3f} km² vs {ref_gap_area / 1e6:.3f} km²"
+        )
         if rel.max() > 0.01:
             print("DISAGREEMENT above 1 %", file=sys.stderr)
             return 1
 
     rc = time_cli(communes_path, hamlet_points_path, models_path, tmp, runs=args.runs)
     if rc == 0 and roads_path is not None:
-        rc = time_cli(communes_path, hamlet_points_path, models_path, tmp, runs=args.runs,
-                      extra=["--roads", str(roads_path), "--street-gaps", str(tmp / "streets.geojson")])
+        rc = time_cli(
+            communes_path,
+            hamlet_points_path,
+            models_path,
+            tmp,
+            runs=args.runs,
+            extra=["--roads", str(roads_path), "--street-gaps", str(tmp / "streets.geojson")],
+        )
     return rc
 
 
-def time_cli(communes_path: Path, hamlet_points_path: Path, models_path: Path, tmp: Path, *, runs: int,
-             extra: list[str] | None = None) -> int:
+def time_cli(
+    communes_path: Path,
+    hamlet_points_path: Path,
+    models_path: Path,
+    tmp: Path,
+    *,
+    runs: int,
+    extra: list[str] | None = None,
+) -> int:
     """Run the whole ``geo-antt coverage`` process ``runs`` times (with ``extra`` arguments);
-    print every run's wall and user + system CPU seconds, the best run and the peak memory."""
-    cmd = [sys.executable, "-m", "geo_antt", "coverage", "--boundaries", str(communes_path), "--hamlets", str(hamlet_points_path),
-           "--models", str(models_path), "--out", str(tmp / "units.geojson"), "--gaps", str(tmp / "gaps.geojson"), *(extra or [])]
+    print every run's wall and user + system CPU seconds, the best run and the peak memory.
+    """
+    cmd = [
+        sys.executable,
+        "-m",
+        "geo_antt",
+        "coverage",
+        "--boundaries",
+        str(communes_path),
+        "--hamlets",
+        str(hamlet_points_path),
+        "--models",
+        str(models_path),
+        "--out",
+        str(tmp / "units.geojson"),
+        "--gaps",
+        str(tmp / "gaps.geojson"),
+        *(extra or []),
+    ]
     results = []
     for _ in range(max(1, runs)):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -290,11 +346,15 @@ def time_cli(communes_path: Path, hamlet_points_path: Path, models_path: Path, t
             return 1
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         results.append((wall, cpu))
-        print(f"geo-antt coverage{' ' + extra[0] if extra else ''} (whole process) {wall:6.2f} s wall, {cpu:6.2f} s CPU (user + system)")
+        print(
+            f"geo-antt coverage{' ' + extra[0] if extra else ''} (whole process) {wall:6.2f} s wall, {cpu:6.2f} s CPU (user + system)"
+        )
     wall, cpu = min(results)
     median = statistics.median(w for w, _ in results)
-    print(f"geo-antt coverage best of {len(results)}: {wall:6.2f} s wall ({cpu:.2f} s CPU), median {median:.2f} s, "
-          f"peak RSS {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB")
+    print(
+        f"geo-antt coverage best of {len(results)}: {wall:6.2f} s wall ({cpu:.2f} s CPU), median {median:.2f} s, "
+        f"peak RSS {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB"
+    )
     print("  " + proc.stdout.strip().replace("\n", "\n  "))
     return 0
 

@@ -54,7 +54,10 @@ def main(n_models: int = 110_000) -> None:
             codes += [f"{code}-{i:02d}" for i in range(40)]
             pts += list(inside[:40])
         points = gpd.GeoDataFrame({"code": codes}, geometry=pts, crs="EPSG:4326")
-        hamlets = _timed(f"hamlets_from_points ({len(points)} points, 126 communes)", lambda: units_mod.hamlets_from_points(points, units))
+        hamlets = _timed(
+            f"hamlets_from_points ({len(points)} points, 126 communes)",
+            lambda: units_mod.hamlets_from_points(points, units),
+        )
         print(f"  {len(hamlets)} approximate hamlets")
 
         rng = np.random.default_rng(0)
@@ -67,7 +70,11 @@ def main(n_models: int = 110_000) -> None:
             fh.write("Mã;Loại;Vĩ độ;Kinh độ;Hướng;Góc;Tầm xa;Trạng thái\n")
             for i in range(n_models):
                 d = "" if kinds[i] != "Camera" else str(dirs[i])
-                fh.write(f"M{i};{kinds[i]};{lat[i]:.6f}".replace(".", ",") + f";{lon[i]:.6f}".replace(".", ",") + f";{d};;;Hoạt động\n")
+                fh.write(
+                    f"M{i};{kinds[i]};{lat[i]:.6f}".replace(".", ",")
+                    + f";{lon[i]:.6f}".replace(".", ",")
+                    + f";{d};;;Hoạt động\n"
+                )
         print(f"  models CSV: {n_models} rows, {csv_path.stat().st_size / 1e6:.1f} MB")
         models = _timed(f"read_models CSV ({n_models} rows)", lambda: io.read_models(csv_path))
         print(f"  {len(models)} models")

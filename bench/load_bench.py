@@ -33,13 +33,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -121,13 +121,22 @@ def _add_cameras(db: str, n: int) -> None:
             px, py = rng.uniform(x0, x1, 4 * len(rows)), rng.uniform(y0, y1, 4 * len(rows))
             inside = shapely.contains_xy(geoms[h], px, py)
             take = min(len(rows) - got, int(inside.sum()))
-            xs[rows[got:got + take]], ys[rows[got:got + take]] = px[inside][:take], py[inside][:take]
+            xs[rows[got : got + take]], ys[rows[got : got + take]] = px[inside][:take], py[inside][:take]
             got += take
-    frame = gpd.GeoDataFrame({
-        "id": [f"LB{i:06d}" for i in range(n)], "kind": "camera", "name": [f"Camera tải {i}" for i in range(n)],
-        "status": "active", "unit_code": hamlets["code"].to_numpy()[pick].astype(str),
-        "direction_deg": [(float(d),) for d in rng.uniform(0, 360, n)], "fov_deg": 90.0, "range_m": 40.0,
-    }, geometry=gpd.points_from_xy(xs, ys), crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {
+            "id": [f"LB{i:06d}" for i in range(n)],
+            "kind": "camera",
+            "name": [f"Camera tải {i}" for i in range(n)],
+            "status": "active",
+            "unit_code": hamlets["code"].to_numpy()[pick].astype(str),
+            "direction_deg": [(float(d),) for d in rng.uniform(0, 360, n)],
+            "fov_deg": 90.0,
+            "range_m": 40.0,
+        },
+        geometry=gpd.points_from_xy(xs, ys),
+        crs="EPSG:4326",
+    )
     with Store.open(db) as store:
         store.commit_import(store.preview_import(frame, user=None, source="load_bench"), user=None, audit_each=False)
 
@@ -155,8 +164,9 @@ def _commune_csv(commune: str, rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _request(url: str, token: str, *, data: bytes | None = None, ctype: str | None = None,
-             timeout: float = 600) -> tuple[int, dict, object]:
+def _request(
+    url: str, token: str, *, data: bytes | None = None, ctype: str | None = None, timeout: float = 600
+) -> tuple[int, dict, object]:
     headers = {"Authorization": f"Bearer {token}"}
     if ctype:
         headers["Content-Type"] = ctype
@@ -168,13 +178,21 @@ def _request(url: str, token: str, *, data: bytes | None = None, ctype: str | No
 def _import_job(base: str, token: str, blob: bytes, fields: dict[str, str]) -> tuple[dict, float]:
     """POST the CSV (multipart), poll the job to its end; the job and its seconds."""
     boundary = "geoanttloadbench"
-    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                    for k, v in fields.items())
-    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="load.csv"\r\n'
-             f"Content-Type: text/csv\r\n\r\n").encode() + blob + f"\r\n--{boundary}--\r\n".encode()
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    )
+    body += (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="load.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + blob
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     t0 = time.perf_counter()
-    status, job, headers = _request(f"{base}/api/registry/import", token, data=body,
-                                    ctype=f"multipart/form-data; boundary={boundary}")
+    status, job, headers = _request(
+        f"{base}/api/registry/import", token, data=body, ctype=f"multipart/form-data; boundary={boundary}"
+    )
     assert status == 202, (status, job)
     url = base + headers["Location"]  # type: ignore[index]
     while job["state"] not in ("done", "failed"):
@@ -190,7 +208,7 @@ def import_bench(base: str, pid: int, token: str, commune: str, rows: int) -> No
     import numpy as np
 
     blob = _commune_csv(commune, rows)
-    print(f"import: {rows:,} new cameras of commune {commune} ({len(blob) / 2 ** 20:.1f} MB CSV) by its officer")
+    print(f"import: {rows:,} new cameras of commune {commune} ({len(blob) / 2**20:.1f} MB CSV) by its officer")
     latencies: list[float] = []
     stop = threading.Event()
 
@@ -200,6 +218,7 @@ def import_bench(base: str, pid: int, token: str, commune: str, rows: int) -> No
             _request(f"{base}/api/me", token, timeout=60)
             latencies.append(time.perf_counter() - t)
 
+    preview: dict = {}  # the preview job's answer; the commit quotes its fingerprint
     for phase, fields in (("preview", {"unit": commune}), ("commit", None)):
         if fields is None:
             fields = {"unit": commune, "commit": "1", "fingerprint": preview["result"]["fingerprint"]}
@@ -212,8 +231,10 @@ def import_bench(base: str, pid: int, token: str, commune: str, rows: int) -> No
         sampler.join(70)
         ms = np.asarray(latencies) * 1000
         counts = job["result"]["counts"]
-        print(f"  {phase:8s} job {seconds:6.1f} s  counts {counts}   /api/me during it: {len(ms)} answers, "
-              f"p50 {np.percentile(ms, 50):6.1f} ms  p99 {np.percentile(ms, 99):6.1f} ms  max {ms.max():6.1f} ms")
+        print(
+            f"  {phase:8s} job {seconds:6.1f} s  counts {counts}   /api/me during it: {len(ms)} answers, "
+            f"p50 {np.percentile(ms, 50):6.1f} ms  p99 {np.percentile(ms, 99):6.1f} ms  max {ms.max():6.1f} ms"
+        )
         print(_rss_line(f"after the {phase}", pid))
         if phase == "preview":
             preview = job
@@ -227,9 +248,23 @@ def import_bench(base: str, pid: int, token: str, commune: str, rows: int) -> No
 
 def wrk(url: str, token: str, *, duration_s: int, connections: int, threads: int = 2) -> dict[str, float]:
     """Run wrk once; its figures: req/s, p50/p99 in ms, errors (non-2xx/3xx + socket errors)."""
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency",
-                          "-H", f"Authorization: Bearer {token}", "-H", "Accept-Encoding: gzip", url],
-                         capture_output=True, text=True, timeout=duration_s + 60).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration_s}s",
+            "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "-H",
+            "Accept-Encoding: gzip",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration_s + 60,
+    ).stdout
     fig: dict[str, float] = {"req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
     for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
         m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
@@ -265,14 +300,27 @@ def main(argv: list[str] | None = None) -> int:
 
     communes = gpd.read_file(ROOT / "data" / "boundaries" / "communes.geojson")
     commune = args.commune or str(communes["code"].iloc[0])
-    _run(["users", "add", "load-admin", "--role", "admin", "--password-stdin"], env=env, stdin="load-admin-password-1\n")
-    _run(["users", "add", "load-officer", "--role", "officer", "--unit", commune, "--password-stdin"], env=env,
-         stdin="load-officer-password-1\n")
-    admin, officer = _token(_run(["token", "create", "load-admin"], env=env)), _token(_run(["token", "create", "load-officer"], env=env))
+    _run(
+        ["users", "add", "load-admin", "--role", "admin", "--password-stdin"], env=env, stdin="load-admin-password-1\n"
+    )
+    _run(
+        ["users", "add", "load-officer", "--role", "officer", "--unit", commune, "--password-stdin"],
+        env=env,
+        stdin="load-officer-password-1\n",
+    )
+    admin, officer = (
+        _token(_run(["token", "create", "load-admin"], env=env)),
+        _token(_run(["token", "create", "load-officer"], env=env)),
+    )
     port = _free_port()
-    server = subprocess.Popen(GEO_ANTT + ["serve", "--port", str(port), "--threads", str(args.threads), "--db", db,
-                                          "--data", str(ROOT / "data")], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        GEO_ANTT
+        + ["serve", "--port", str(port), "--threads", str(args.threads), "--db", db, "--data", str(ROOT / "data")],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         t_start = time.perf_counter()
@@ -282,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             except OSError:
                 if server.poll() is not None or time.perf_counter() - t_start > 1800:
-                    raise SystemExit("the server did not start")
+                    raise SystemExit("the server did not start") from None
                 time.sleep(0.5)
         print(f"server up in {time.perf_counter() - t_start:.0f} s", flush=True)
         targets = [
@@ -290,15 +338,22 @@ def main(argv: list[str] | None = None) -> int:
             ("all-cameras", f"{base}/collections/camera/items?limit=10000", admin),
             ("map-page", f"{base}/", admin),
         ]
-        print(f"geo-antt load bench: demo store, commune {commune}, {args.threads} server threads, "
-              f"wrk 2 threads x {args.connections} connections x {args.duration} s per target")
-        print(f"server RSS at start: {_rss_mb(server.pid):.0f} MB (parse process {_children_rss_mb(server.pid):.0f} MB)", flush=True)
+        print(
+            f"geo-antt load bench: demo store, commune {commune}, {args.threads} server threads, "
+            f"wrk 2 threads x {args.connections} connections x {args.duration} s per target"
+        )
+        print(
+            f"server RSS at start: {_rss_mb(server.pid):.0f} MB (parse process {_children_rss_mb(server.pid):.0f} MB)",
+            flush=True,
+        )
         for name, url, token in [] if args.only_import else targets:
             wrk(url, token, duration_s=2, connections=args.connections)  # warm-up
             rss0 = _rss_mb(server.pid)
             f = wrk(url, token, duration_s=args.duration, connections=args.connections)
-            print(f"{name:16s} {f['req_s']:8.1f} req/s  p50 {f['p50_ms']:7.1f} ms  p99 {f['p99_ms']:7.1f} ms  "
-                  f"errors {int(f['errors'])}  RSS {rss0:.0f} -> {_rss_mb(server.pid):.0f} MB")
+            print(
+                f"{name:16s} {f['req_s']:8.1f} req/s  p50 {f['p50_ms']:7.1f} ms  p99 {f['p99_ms']:7.1f} ms  "
+                f"errors {int(f['errors'])}  RSS {rss0:.0f} -> {_rss_mb(server.pid):.0f} MB"
+            )
         if args.import_rows:
             import_bench(base, server.pid, officer, commune, args.import_rows)
         if args.soak:
@@ -309,8 +364,11 @@ def main(argv: list[str] | None = None) -> int:
                 step = min(30, left)
                 f = wrk(url, token, duration_s=step, connections=args.connections)
                 left -= step
-                print(f"  t+{args.soak - left:5d} s  {f['req_s']:8.1f} req/s  p99 {f['p99_ms']:7.1f} ms  "
-                      f"errors {int(f['errors'])}  RSS {_rss_mb(server.pid):.0f} MB", flush=True)
+                print(
+                    f"  t+{args.soak - left:5d} s  {f['req_s']:8.1f} req/s  p99 {f['p99_ms']:7.1f} ms  "
+                    f"errors {int(f['errors'])}  RSS {_rss_mb(server.pid):.0f} MB",
+                    flush=True,
+                )
     finally:
         server.terminate()
         server.wait(30)

@@ -55,15 +55,21 @@ def make_buildings(hamlet_points: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *,
     crs = hp.crs
     cx, cy = hp.geometry.x.to_numpy(), hp.geometry.y.to_numpy()
     mm = models.to_crs(crs)
-    taken = set(zip(np.floor(mm.geometry.x.to_numpy() / CELL_M).astype(np.int64).tolist(),
-                    np.floor(mm.geometry.y.to_numpy() / CELL_M).astype(np.int64).tolist()))
+    taken = set(
+        zip(
+            np.floor(mm.geometry.x.to_numpy() / CELL_M).astype(np.int64).tolist(),
+            np.floor(mm.geometry.y.to_numpy() / CELL_M).astype(np.int64).tolist(),
+        )
+    )
     cells = np.empty((0, 2), dtype=np.int64)
     draw = int(n * 1.6)
     while len(cells) < n:
         h = rng.integers(0, len(cx), draw)
         d = rng.exponential(150.0, draw)
         a = rng.uniform(0, 2 * np.pi, draw)
-        c = np.column_stack([np.floor((cx[h] + d * np.sin(a)) / CELL_M), np.floor((cy[h] + d * np.cos(a)) / CELL_M)]).astype(np.int64)
+        c = np.column_stack(
+            [np.floor((cx[h] + d * np.sin(a)) / CELL_M), np.floor((cy[h] + d * np.cos(a)) / CELL_M)]
+        ).astype(np.int64)
         cells = np.unique(np.concatenate([cells, c]), axis=0)
         free = np.array([(int(i), int(j)) not in taken for i, j in cells], dtype=bool)
         cells = cells[free]
@@ -115,7 +121,9 @@ def main() -> int:
     if args.reuse and args.keep and (tmp / "models.csv").exists():
         hp_path, models_path = tmp / "hamlet_points.geojson", tmp / "models.csv"
     else:
-        _, hp_path, models_path = make_case(tmp, n_hamlets=args.hamlets, n_cameras=args.cameras, n_lights=args.lights, seed=args.seed)
+        _, hp_path, models_path = make_case(
+            tmp, n_hamlets=args.hamlets, n_cameras=args.cameras, n_lights=args.lights, seed=args.seed
+        )
     communes = io.read_units(HANOI)
     hamlets = read_hamlets(hp_path, communes)
     models = io.read_models(models_path)
@@ -127,7 +135,9 @@ def main() -> int:
         buildings = make_buildings(gpd.read_file(hp_path), models, n=args.buildings, seed=args.seed)
         if args.keep:
             buildings.to_file(bpath)
-    print(f"case ready in {time.perf_counter() - t:.1f} s: {len(hamlets)} hamlets, {len(models)} models, {len(buildings)} buildings")
+    print(
+        f"case ready in {time.perf_counter() - t:.1f} s: {len(hamlets)} hamlets, {len(models)} models, {len(buildings)} buildings"
+    )
 
     rss0 = peak_rss_mb()
     plain_s, plain_cpu, plain = timed(units, models, args.runs)
@@ -135,18 +145,28 @@ def main() -> int:
     occl_s, occl_cpu, occl = timed(units, models, args.runs, buildings=buildings)
     rss2 = peak_rss_mb()
     pu, ou = plain.units, occl.units
-    print(f"unoccluded coverage + gaps {plain_s:7.2f} s (CPU {plain_cpu:6.2f} s)  {len(plain.gaps_metric)} gap polygons")
+    print(
+        f"unoccluded coverage + gaps {plain_s:7.2f} s (CPU {plain_cpu:6.2f} s)  {len(plain.gaps_metric)} gap polygons"
+    )
     print(f"occluded coverage + gaps   {occl_s:7.2f} s (CPU {occl_cpu:6.2f} s)  {len(occl.gaps_metric)} gap polygons")
     print(f"ratio                      {occl_s / plain_s:7.2f} x wall, {occl_cpu / plain_cpu:5.2f} x CPU (goal <= 3x)")
     for stage, sec in occl.timings.items():
         print(f"  occluded: {stage:<13}{sec:7.2f} s   (unoccluded {plain.timings.get(stage, 0.0):6.2f} s)")
     area, open_m2 = pu["area_m2"].sum(), ou["open_m2"].sum()
-    print(f"covered, unoccluded        {pu['covered_m2'].sum() / 1e6:9.3f} km² ({100 * pu['covered_m2'].sum() / area:.2f} % of {area / 1e6:.1f} km²)")
-    print(f"covered, occluded          {ou['covered_m2'].sum() / 1e6:9.3f} km² ({100 * ou['covered_m2'].sum() / area:.2f} % of all, "
-          f"{100 * ou['covered_m2'].sum() / open_m2:.2f} % of the open {open_m2 / 1e6:.1f} km²; buildings {ou['building_m2'].sum() / 1e6:.2f} km²)")
+    print(
+        f"covered, unoccluded        {pu['covered_m2'].sum() / 1e6:9.3f} km² ({100 * pu['covered_m2'].sum() / area:.2f} % of {area / 1e6:.1f} km²)"
+    )
+    print(
+        f"covered, occluded          {ou['covered_m2'].sum() / 1e6:9.3f} km² ({100 * ou['covered_m2'].sum() / area:.2f} % of all, "
+        f"{100 * ou['covered_m2'].sum() / open_m2:.2f} % of the open {open_m2 / 1e6:.1f} km²; buildings {ou['building_m2'].sum() / 1e6:.2f} km²)"
+    )
     fp_plain = plain.footprints_metric["area_m2"].sum()
-    print(f"footprint area kept        {100 * occl.footprints_metric['area_m2'].sum() / fp_plain:.1f} % of the full footprints")
-    print(f"peak memory (ru_maxrss)    {rss2:.0f} MB (after loading {rss0:.0f} MB, after the unoccluded run {rss1:.0f} MB)")
+    print(
+        f"footprint area kept        {100 * occl.footprints_metric['area_m2'].sum() / fp_plain:.1f} % of the full footprints"
+    )
+    print(
+        f"peak memory (ru_maxrss)    {rss2:.0f} MB (after loading {rss0:.0f} MB, after the unoccluded run {rss1:.0f} MB)"
+    )
     return 0
 
 

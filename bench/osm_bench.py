@@ -115,10 +115,21 @@ def generate(path: Path, *, buildings: int, roads: int, models: int, seed: int =
                 tags["name"] = name
             w.add_way(Way(id=wid, nodes=list(range(first, first + 6)), tags=tags))
         for k, (outer, inner) in enumerate(relations, start=1):
-            w.add_relation(Relation(id=k, members=[("w", outer, "outer"), ("w", inner, "inner")],
-                                    tags={"type": "multipolygon", "building": "apartments", "building:levels": "12"}))
+            w.add_relation(
+                Relation(
+                    id=k,
+                    members=[("w", outer, "outer"), ("w", inner, "inner")],
+                    tags={"type": "multipolygon", "building": "apartments", "building:levels": "12"},
+                )
+            )
     assert model_start + 2 * models - 1 == nid
-    return {"nodes": nid, "building_ways": buildings - len(relations), "relations": len(relations), "roads": roads, "models": 2 * models}
+    return {
+        "nodes": nid,
+        "building_ways": buildings - len(relations),
+        "relations": len(relations),
+        "roads": roads,
+        "models": 2 * models,
+    }
 
 
 def convert_only(extract: Path, out: Path, index: str) -> None:
@@ -136,8 +147,19 @@ def convert_only(extract: Path, out: Path, index: str) -> None:
     t2 = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sizes = {p.name: p.stat().st_size for p in sorted(out.glob("*.geojson"))}
-    print(json.dumps({"convert_s": t1 - t0, "write_s": t2 - t1, "rss_imports_kib": base, "rss_convert_kib": peak_convert,
-                      "rss_peak_kib": peak, "counts": layers.counts(), "sizes": sizes}))
+    print(
+        json.dumps(
+            {
+                "convert_s": t1 - t0,
+                "write_s": t2 - t1,
+                "rss_imports_kib": base,
+                "rss_convert_kib": peak_convert,
+                "rss_peak_kib": peak,
+                "counts": layers.counts(),
+                "sizes": sizes,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -146,7 +168,9 @@ def main() -> None:
     ap.add_argument("--roads", type=int, default=50_000)
     ap.add_argument("--models", type=int, default=3_000, help="cameras, and as many street lamps")
     ap.add_argument("--index", default="flex_mem", help="node location index (default flex_mem)")
-    ap.add_argument("--keep", metavar="DIR", help="write the extract and the outputs here instead of a temporary folder")
+    ap.add_argument(
+        "--keep", metavar="DIR", help="write the extract and the outputs here instead of a temporary folder"
+    )
     ap.add_argument("--convert-only", nargs=2, metavar=("EXTRACT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.convert_only:
@@ -158,22 +182,34 @@ def main() -> None:
         extract = folder / "hanoi-synthetic.osm.pbf"
         t0 = time.perf_counter()
         made = generate(extract, buildings=args.buildings, roads=args.roads, models=args.models)
-        print(f"extract: {extract.stat().st_size / 2**20:.2f} MiB, {made['nodes']:,} nodes, {made['building_ways']:,} building ways, "
-              f"{made['relations']:,} multipolygon relations, {made['roads']:,} roads, {made['models']:,} camera/lamp nodes "
-              f"(written in {time.perf_counter() - t0:.1f} s)")
+        print(
+            f"extract: {extract.stat().st_size / 2**20:.2f} MiB, {made['nodes']:,} nodes, {made['building_ways']:,} building ways, "
+            f"{made['relations']:,} multipolygon relations, {made['roads']:,} roads, {made['models']:,} camera/lamp nodes "
+            f"(written in {time.perf_counter() - t0:.1f} s)"
+        )
         out = folder / "out"
         out.mkdir(exist_ok=True)
-        proc = subprocess.run([sys.executable, __file__, "--index", args.index, "--convert-only", str(extract), str(out)],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--index", args.index, "--convert-only", str(extract), str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode:
             sys.exit(proc.stderr)
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         c = r["counts"]
-        print(f"convert_extract: {r['convert_s']:.2f} s -> {c['roads']:,} roads, {c['buildings']:,} buildings, "
-              f"{c['cameras']:,} cameras, {c['lights']:,} lights, {c['problems']} problems (index {args.index})")
-        print(f"write 3 GeoJSON files: {r['write_s']:.2f} s ({', '.join(f'{k} {v / 2**20:.1f} MiB' for k, v in r['sizes'].items())})")
-        print(f"peak RSS (ru_maxrss): {r['rss_imports_kib'] / 1024:.0f} MiB after imports, {r['rss_convert_kib'] / 1024:.0f} MiB "
-              f"after the conversion, {r['rss_peak_kib'] / 1024:.0f} MiB after writing")
+        print(
+            f"convert_extract: {r['convert_s']:.2f} s -> {c['roads']:,} roads, {c['buildings']:,} buildings, "
+            f"{c['cameras']:,} cameras, {c['lights']:,} lights, {c['problems']} problems (index {args.index})"
+        )
+        print(
+            f"write 3 GeoJSON files: {r['write_s']:.2f} s ({', '.join(f'{k} {v / 2**20:.1f} MiB' for k, v in r['sizes'].items())})"
+        )
+        print(
+            f"peak RSS (ru_maxrss): {r['rss_imports_kib'] / 1024:.0f} MiB after imports, {r['rss_convert_kib'] / 1024:.0f} MiB "
+            f"after the conversion, {r['rss_peak_kib'] / 1024:.0f} MiB after writing"
+        )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.rows} rows, {len(blob) / 1024:.0f} KiB CSV; officer {WEB_USERS['officer'][0]} of 28903")
 
         def post(**form):
-            r = client.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(blob), "bench.csv"), **form}, headers=h)
+            r = client.post(
+                "/api/registry/import",
+                data={"unit": "28903", "file": (io.BytesIO(blob), "bench.csv"), **form},
+                headers=h,
+            )
             assert r.status_code == 200, r.get_data(as_text=True)[:500]
             return r.get_json()
 
@@ -82,9 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         assert again["counts"]["unchanged"] == args.rows
         page = _timed("/audit first page (50 of the log)", lambda: client.get("/audit"))
         assert page.status_code == 200
-        _timed(f"/audit?user={WEB_USERS['officer'][0]}&page=3", lambda: client.get(f"/audit?user={WEB_USERS['officer'][0]}&page=3"))
+        _timed(
+            f"/audit?user={WEB_USERS['officer'][0]}&page=3",
+            lambda: client.get(f"/audit?user={WEB_USERS['officer'][0]}&page=3"),
+        )
         _timed("/import page", lambda: client.get("/import"))
-        print(f"audit log entries: {len(store.audit_frame(limit=10 ** 7))}")
+        print(f"audit log entries: {len(store.audit_frame(limit=10**7))}")
         store.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

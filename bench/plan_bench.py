@@ -51,7 +51,9 @@ def random_points_in(poly, n, rng):
     return np.asarray(out[:n], dtype=object)
 
 
-def make_case(n_hamlets: int, n_candidates: int, *, core_m: float = 700.0, n_cam: int = 400, n_light: int = 150, seed: int = 7):
+def make_case(
+    n_hamlets: int, n_candidates: int, *, core_m: float = 700.0, n_cam: int = 400, n_light: int = 150, seed: int = 7
+):
     rng = np.random.default_rng(seed)
     commune = to_metric(commune_polygon())
     poly = shapely.union_all(commune.geometry.values)
@@ -61,8 +63,15 @@ def make_case(n_hamlets: int, n_candidates: int, *, core_m: float = 700.0, n_cam
     cells = cells[shapely.area(cells) > 0]
     codes = [f"B{i:03d}" for i in range(len(cells))]
     hamlets = gpd.GeoDataFrame(
-        {"code": codes, "name": [f"Thôn {i + 1}" for i in range(len(cells))], "level": "hamlet", "parent_code": "23110"},
-        geometry=cells, crs=commune.crs, index=pd.Index(codes, name="code"),
+        {
+            "code": codes,
+            "name": [f"Thôn {i + 1}" for i in range(len(cells))],
+            "level": "hamlet",
+            "parent_code": "23110",
+        },
+        geometry=cells,
+        crs=commune.crs,
+        index=pd.Index(codes, name="code"),
     ).to_crs(4326)
     # the village core (a 700 m disc around the commune's centre) holds the existing models
     # and the candidate poles: footprints overlap and compete, as in a real town centre
@@ -79,8 +88,11 @@ def make_case(n_hamlets: int, n_candidates: int, *, core_m: float = 700.0, n_cam
     rows["radius_m"] = [np.nan] * n_cam + [20.0] * n_light
     rows["height_m"] = [np.nan] * n
     models = gpd.GeoDataFrame(rows, geometry=pts, crs=commune.crs, index=pd.Index(rows["id"], name="id")).to_crs(4326)
-    cand = gpd.GeoDataFrame({"ref": [f"p{i}" for i in range(n_candidates)]},
-                            geometry=random_points_in(core, n_candidates, rng), crs=commune.crs).to_crs(4326)
+    cand = gpd.GeoDataFrame(
+        {"ref": [f"p{i}" for i in range(n_candidates)]},
+        geometry=random_points_in(core, n_candidates, rng),
+        crs=commune.crs,
+    ).to_crs(4326)
     return hamlets, models, cand
 
 
@@ -89,12 +101,16 @@ def main() -> int:
     ap.add_argument("--candidates", type=int, default=1000)
     ap.add_argument("--hamlets", type=int, default=200)
     ap.add_argument("--count", type=int, default=20)
-    ap.add_argument("--core-m", type=float, default=700.0, help="radius of the village core holding models and poles (m)")
+    ap.add_argument(
+        "--core-m", type=float, default=700.0, help="radius of the village core holding models and poles (m)"
+    )
     ap.add_argument("--cameras", type=int, default=400, help="existing cameras")
     args = ap.parse_args()
     hamlets, models, cand = make_case(args.hamlets, args.candidates, core_m=args.core_m, n_cam=args.cameras)
-    print(f"case: {len(hamlets)} hamlets, {len(models)} existing models, {len(cand)} candidate sites "
-          f"in a {args.core_m:g} m core, N = {args.count}")
+    print(
+        f"case: {len(hamlets)} hamlets, {len(models)} existing models, {len(cand)} candidate sites "
+        f"in a {args.core_m:g} m core, N = {args.count}"
+    )
     for solver in ("exact", "highs", "greedy"):
         t0 = time.perf_counter()
         res = plan_sites(hamlets, models, kind="camera", count=args.count, candidates=cand, solver=solver)
@@ -105,7 +121,11 @@ def main() -> int:
             f"{solver:>6}: total {wall:6.2f} s (prepare {s['prepare_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s); "
             f"{s['n_footprints']} footprints, {s['reduced_rows']} demand pieces, nnz {s['reduced_nnz']}; "
             f"objective {res.objective:,.1f} m² (engine after-before {gain:,.1f} m²), optimal={res.optimal}"
-            + (f", greedy {res.greedy_objective:,.1f} m², gap {100 * res.gap_to_optimum:.3f} %" if res.gap_to_optimum is not None else "")
+            + (
+                f", greedy {res.greedy_objective:,.1f} m², gap {100 * res.gap_to_optimum:.3f} %"
+                if res.gap_to_optimum is not None
+                else ""
+            )
         )
         if solver in ("exact", "highs"):
             verdict = "PASS" if wall < 30.0 and res.optimal else "FAIL"

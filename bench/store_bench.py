@@ -37,10 +37,18 @@ def _units(n_communes: int) -> gpd.GeoDataFrame:
         rows.append((f"C{i:04d}", f"Xã {i}", "commune", "P", shapely.box(x, y, x + 0.05, y + 0.05)))
         for j in range(16):  # 4 x 4 hamlets of 0.0125 degree (about 1.4 km)
             hx, hy = x + (j % 4) * 0.0125, y + (j // 4) * 0.0125
-            rows.append((f"C{i:04d}-{j:02d}", f"Ấp {j}", "hamlet", f"C{i:04d}", shapely.box(hx, hy, hx + 0.0125, hy + 0.0125)))
+            rows.append(
+                (f"C{i:04d}-{j:02d}", f"Ấp {j}", "hamlet", f"C{i:04d}", shapely.box(hx, hy, hx + 0.0125, hy + 0.0125))
+            )
     return gpd.GeoDataFrame(
-        {"code": [r[0] for r in rows], "name": [r[1] for r in rows], "level": [r[2] for r in rows], "parent_code": [r[3] for r in rows]},
-        geometry=[r[4] for r in rows], crs="EPSG:4326",
+        {
+            "code": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "level": [r[2] for r in rows],
+            "parent_code": [r[3] for r in rows],
+        },
+        geometry=[r[4] for r in rows],
+        crs="EPSG:4326",
     )
 
 
@@ -55,8 +63,10 @@ def _models(n: int, n_communes: int, rng: np.random.Generator) -> gpd.GeoDataFra
             "kind": "camera",
             "name": [f"Camera {i}" for i in range(n)],
             "status": "active",
-            "unit_code": [f"C{k:04d}-{int((xx - 105.0 - (k % side) * 0.05) // 0.0125) + 4 * int((yy - 10.0 - (k // side) * 0.05) // 0.0125):02d}"
-                          for k, xx, yy in zip(c, x, y)],
+            "unit_code": [
+                f"C{k:04d}-{int((xx - 105.0 - (k % side) * 0.05) // 0.0125) + 4 * int((yy - 10.0 - (k // side) * 0.05) // 0.0125):02d}"
+                for k, xx, yy in zip(c, x, y)
+            ],
             "direction_deg": [(float(d),) for d in rng.uniform(0, 360, n).round(1)],
             "fov_deg": 90.0,
             "range_m": 25.0,
@@ -118,15 +128,23 @@ def main() -> None:
             rec = store.get_model(mid)
             p = rec["geometry"]
             moved = shapely.Point(p.x + 0.0002, p.y + 0.0001)  # about 20 m; may cross into the next hamlet
-            _, dt1 = _t(lambda: store.update_model(mid, {"geometry": moved, "direction_deg": (float(rng.uniform(0, 360)),)},
-                                                   expected_version=rec["version"], user=None))
+            _, dt1 = _t(
+                lambda: store.update_model(
+                    mid,
+                    {"geometry": moved, "direction_deg": (float(rng.uniform(0, 360)),)},
+                    expected_version=rec["version"],
+                    user=None,
+                )
+            )
             cov, dt2 = _t(lambda: store.coverage_frame(unit_code="C0000"))
             edit_t.append(dt1)
             refresh_t.append(dt2)
             n_re.append(len(cov.attrs["recomputed"]))
-        print(f"  one camera edit re-scored: edit {statistics.median(edit_t) * 1000:.1f} ms + refresh "
-              f"{statistics.median(refresh_t) * 1000:.1f} ms median (max {max(refresh_t) * 1000:.1f} ms; "
-              f"{statistics.median(n_re):.0f} hamlet(s) recomputed of the commune's 16)")
+        print(
+            f"  one camera edit re-scored: edit {statistics.median(edit_t) * 1000:.1f} ms + refresh "
+            f"{statistics.median(refresh_t) * 1000:.1f} ms median (max {max(refresh_t) * 1000:.1f} ms; "
+            f"{statistics.median(n_re):.0f} hamlet(s) recomputed of the commune's 16)"
+        )
         store.close()
 
 

@@ -1,3 +1,5 @@
+"""``python -m geo_antt``: the same command line as ``geo-antt``."""
+
 from .cli._main import console_main
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 def chunk_bounds(n: int, *, min_chunk: int = 256, keys: np.ndarray | None = None) -> np.ndarray:
     """Boundaries ``[0, ..., n]`` of about ``4 * WORKERS`` chunks of at least ``min_chunk``
     rows (one chunk when ``n`` is small or a single worker). With ``keys`` (sorted), no run of
-    equal keys is split; unsorted keys give one chunk."""
+    equal keys is split; unsorted keys give one chunk.
+    """
     if n < 2 * min_chunk or WORKERS == 1:
         return np.array([0, n])
     k = min(4 * WORKERS, n // min_chunk)  # more chunks than threads (balance), none too small
@@ -44,7 +45,8 @@ def chunk_bounds(n: int, *, min_chunk: int = 256, keys: np.ndarray | None = None
 
 def balanced_bounds(weights: np.ndarray, *, n_chunks: int, min_chunk: int = 1) -> np.ndarray:
     """Boundaries ``[0, ..., n]`` of at most ``n_chunks`` chunks of about equal total weight
-    (e.g. coordinates per geometry), each of at least ``min_chunk`` rows where possible."""
+    (e.g. coordinates per geometry), each of at least ``min_chunk`` rows where possible.
+    """
     n = len(weights)
     k = max(1, min(n_chunks, n // max(1, min_chunk)))
     cum = np.cumsum(np.asarray(weights, dtype=float))

@@ -25,14 +25,16 @@ INSTALLED = not (_PACKAGE.parent / "pyproject.toml").is_file()
 
 def resource_dir(name: str) -> Path:
     """The project's ``web``, ``layers`` or ``data`` folder: ``geo_antt/_data/<name>``, a link to
-    the checkout's top-level folder, or the copy a wheel installs there."""
+    the checkout's top-level folder, or the copy a wheel installs there.
+    """
     return (_PACKAGE / "_data" / name).resolve()
 
 
 def state_dir() -> Path:
     """Where an installed geo-antt keeps what it writes by default (the SQLite store of the
     demo dataset): ``$GEO_ANTT_HOME``, else ``$XDG_DATA_HOME/geo-antt`` (``~/.local/share``);
-    a checkout keeps it in its ``data/`` folder (gitignored)."""
+    a checkout keeps it in its ``data/`` folder (gitignored).
+    """
     if os.environ.get("GEO_ANTT_HOME"):
         return Path(os.environ["GEO_ANTT_HOME"])
     if not INSTALLED:
@@ -90,13 +92,14 @@ class Settings:
     coverage_classes_pct: tuple[float, ...] = (1.0, 5.0, 20.0, 50.0)
 
     def __post_init__(self) -> None:
+        """Check the coverage classes: one bound fewer than colours, strictly rising, inside 0-100 %."""
         b = tuple(float(x) for x in self.coverage_classes_pct)
         if len(b) != len(COVERAGE_COLOURS) - 1 or any(not 0 < x < 100 for x in b) or list(b) != sorted(set(b)):
             msg = f"coverage_classes_pct must be {len(COVERAGE_COLOURS) - 1} increasing percentages between 0 and 100, got {self.coverage_classes_pct!r}"
             raise ValueError(msg)
         object.__setattr__(self, "coverage_classes_pct", b)
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
 

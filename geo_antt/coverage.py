@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import time
 import warnings
-from functools import cached_property
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -61,6 +61,7 @@ __all__ = [
     "building_pieces",
     "occluded_footprints",
 ]
+
 
 class CoverageResult:
     """What :func:`compute_coverage` returns. Frames are in EPSG:4326 (converted on first use).
@@ -120,17 +121,21 @@ class CoverageResult:
 
     @cached_property
     def gaps(self) -> gpd.GeoDataFrame:
+        """The uncovered parts of every unit, in WGS 84 (see ``gaps_metric`` for metres)."""
         return _valid_wgs84(self.gaps_metric)
 
     @cached_property
     def street_gaps(self) -> gpd.GeoDataFrame:
+        """The uncovered stretches of road, in WGS 84 (see ``street_gaps_metric``)."""
         return to_wgs84(self.street_gaps_metric)
 
     @cached_property
     def footprints(self) -> gpd.GeoDataFrame:
+        """The active models' footprints, in WGS 84 (see ``footprints_metric``)."""
         return _valid_wgs84(self.footprints_metric)
 
     def __repr__(self) -> str:
+        """Level and counts, for a console."""
         return f"<CoverageResult level={self.level} units={len(self.units)} gaps={len(self.gaps_metric)} footprints={len(self.footprints_metric)}>"
 
 
@@ -141,7 +146,8 @@ def _valid_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _overlap_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i < j) of geometries that intersect: STRtree bounding-box query, then the
-    exact predicate on the candidate pairs only, over the cores."""
+    exact predicate on the candidate pairs only, over the cores.
+    """
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms)
     keep = left < right
@@ -166,7 +172,9 @@ def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_
     lo = np.zeros(n_groups)
     np.maximum.at(lo, group_of, area)
     ua = shapely.area(out)
-    bad = np.flatnonzero((ua < lo * (1 - 1e-9)) | (ua > hi * (1 + 1e-9)) | ~_threaded(shapely.is_valid, out, min_chunk=64))
+    bad = np.flatnonzero(
+        (ua < lo * (1 - 1e-9)) | (ua > hi * (1 + 1e-9)) | ~_threaded(shapely.is_valid, out, min_chunk=64)
+    )
     for gi in bad:  # pragma: no cover - a safety net, not seen on real data
         out[gi] = shapely.union_all(geoms[order[group_of == gi]])
     return out
@@ -274,7 +282,8 @@ def _kind_pieces(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The union of one kind's footprints inside each disjoint piece that holds any of them:
     ``(sub-pieces, index of the piece holding each)``. A piece made of that kind alone is its
-    own sub-piece; only pieces where kinds mix need a union of the kind's members."""
+    own sub-piece; only pieces where kinds mix need a union of the kind's members.
+    """
     idx = np.flatnonzero(kinds == kind)
     if idx.size == 0:
         return np.array([], dtype=object), np.array([], dtype=np.int64)
@@ -306,7 +315,8 @@ def _covered_area_of_subpieces(
     """Covered area per unit of disjoint ``sub`` polygons, each lying in piece ``sub_piece`` of
     an already-paired set of pieces (e.g. one kind's pieces inside the all-kinds pieces): a
     piece inside a unit brings all its sub-polygons' area; only sub-polygons of crossing pieces
-    are intersected."""
+    are intersected.
+    """
     area = np.zeros(len(unit_geoms))
     if len(sub) == 0 or len(pairs.unit) == 0:
         return area
@@ -320,7 +330,11 @@ def _covered_area_of_subpieces(
         stop = np.searchsorted(sub_piece[order], pairs.piece[cross], side="right")
         cnt = stop - start
         rep_unit = np.repeat(pairs.unit[cross], cnt)
-        idx = order[np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])] if cnt.sum() else np.array([], dtype=np.int64)
+        idx = (
+            order[np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])]
+            if cnt.sum()
+            else np.array([], dtype=np.int64)
+        )
         if idx.size:
             inter = _threaded(shapely.intersection, unit_geoms[rep_unit], sub[idx])
             np.add.at(area, rep_unit, shapely.area(inter))
@@ -398,13 +412,23 @@ def _subtract(gaps: np.ndarray, unit_idx: np.ndarray, polys: np.ndarray) -> None
 # streets: metres of road inside each unit and inside the footprints
 
 _LINE_TYPES = (1, 2, 5)  # LineString, LinearRing, MultiLineString
-_STREET_GAP_COLUMNS = ("gap_id", "unit_code", "unit_name", "level", "parent_code", "road_id", "name", "highway", "length_m")
+_STREET_GAP_COLUMNS = (
+    "gap_id",
+    "unit_code",
+    "unit_name",
+    "level",
+    "parent_code",
+    "road_id",
+    "name",
+    "highway",
+    "length_m",
+)
 
 
 def _empty_street_gaps(crs: CRS | None) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({c: [] for c in _STREET_GAP_COLUMNS}, geometry=gpd.GeoSeries([], crs=crs), crs=crs).set_index(
-        "gap_id", drop=False
-    )
+    return gpd.GeoDataFrame(
+        {c: [] for c in _STREET_GAP_COLUMNS}, geometry=gpd.GeoSeries([], crs=crs), crs=crs
+    ).set_index("gap_id", drop=False)
 
 
 def _text_values(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -424,7 +448,8 @@ def _text_values(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def _road_lines(roads: gpd.GeoDataFrame, crs: CRS) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The roads that have a geometry, as metric lines, and their ``road_id``, ``name`` and
-    ``highway`` (``road_id``: the ``osm_id`` column, else the ``id`` column, else the index)."""
+    ``highway`` (``road_id``: the ``osm_id`` column, else the ``id`` column, else the index).
+    """
     if not isinstance(roads, gpd.GeoDataFrame):
         msg = f"'roads' should be a GeoDataFrame, got {type(roads).__name__}"
         raise TypeError(msg)
@@ -437,7 +462,13 @@ def _road_lines(roads: gpd.GeoDataFrame, crs: CRS) -> tuple[np.ndarray, dict[str
     if bad.size:
         raise ValidationError(
             [
-                Problem("roads", int(i) + 1, "geometry", str(roads.index[i]), f"road geometry must be a LineString or MultiLineString, got {geoms[i].geom_type}")
+                Problem(
+                    "roads",
+                    int(i) + 1,
+                    "geometry",
+                    str(roads.index[i]),
+                    f"road geometry must be a LineString or MultiLineString, got {geoms[i].geom_type}",
+                )
                 for i in bad[:50]
             ]
         )
@@ -449,13 +480,18 @@ def _road_lines(roads: gpd.GeoDataFrame, crs: CRS) -> tuple[np.ndarray, dict[str
         given = _text_values(kept, id_col)
         ids = np.where(pd.isna(given), ids, given)  # the index where the column has no value
     attrs = {"road_id": ids, "name": _text_values(kept, "name"), "highway": _text_values(kept, "highway")}
-    lines = np.asarray(project(kept[[kept.geometry.name]], crs).geometry.to_numpy(), dtype=object) if len(kept) else np.array([], dtype=object)
+    lines = (
+        np.asarray(project(kept[[kept.geometry.name]], crs).geometry.to_numpy(), dtype=object)
+        if len(kept)
+        else np.array([], dtype=object)
+    )
     return lines, attrs
 
 
 def _line_part(geoms: np.ndarray) -> np.ndarray:
     """The linear part of each geometry (an intersection with a polygon may add the points
-    where a road touches the border): LineString/MultiLineString, or None when nothing is left."""
+    where a road touches the border): LineString/MultiLineString, or None when nothing is left.
+    """
     out = geoms.copy()
     tid = shapely.get_type_id(geoms)
     odd = np.flatnonzero(~np.isin(tid, _LINE_TYPES))
@@ -566,6 +602,7 @@ def _street_coverage(
             klen[mixed] = shapely.length(_threaded(shapely.intersection, inter[mixed], sub[sub_of[p[mixed]]]))
         by_kind[kind] = np.bincount(su[s], weights=klen, minlength=n) if len(s) else np.zeros(n)
     with np.errstate(invalid="ignore", divide="ignore"):
+
         def share(metres: np.ndarray) -> np.ndarray:
             return np.where(road_m > 0, 100.0 * np.minimum(metres, road_m) / np.where(road_m > 0, road_m, 1.0), np.nan)
 
@@ -593,7 +630,13 @@ def _street_coverage(
 
 
 def _street_gap_frame(
-    fig: pd.DataFrame, left: np.ndarray, su: np.ndarray, sr: np.ndarray, attrs: Mapping[str, np.ndarray], crs: CRS, min_m: float
+    fig: pd.DataFrame,
+    left: np.ndarray,
+    su: np.ndarray,
+    sr: np.ndarray,
+    attrs: Mapping[str, np.ndarray],
+    crs: CRS,
+    min_m: float,
 ) -> gpd.GeoDataFrame:
     """One row per uncovered stretch of at least ``min_m`` metres (and longer than 0)."""
     ok = ~shapely.is_missing(left)
@@ -772,7 +815,9 @@ def compute_coverage(
     fig["unit_name"] = target["name"].to_numpy()
     fig["level"] = level
     fig["parent_code"] = target["parent_code"].to_numpy() if "parent_code" in target else None
-    fig["approximate"] = target["approximate"].fillna(False).astype(bool).to_numpy() if "approximate" in target else False
+    fig["approximate"] = (
+        target["approximate"].fillna(False).astype(bool).to_numpy() if "approximate" in target else False
+    )
     fig["area_m2"] = unit_area
 
     fpg = fp.geometry.to_numpy()
@@ -819,13 +864,17 @@ def compute_coverage(
         fig["building_m2"] = building_area
         fig["open_m2"] = open_area
         with np.errstate(invalid="ignore", divide="ignore"):
-            fig["covered_open_pct"] = np.where(open_area > 0, 100.0 * np.minimum(covered, open_area) / np.where(open_area > 0, open_area, 1.0), np.nan)
+            fig["covered_open_pct"] = np.where(
+                open_area > 0, 100.0 * np.minimum(covered, open_area) / np.where(open_area > 0, open_area, 1.0), np.nan
+            )
         fig["uncovered_m2"] = np.maximum(open_area - covered, 0.0)
     lap("coverage")
     street_gaps = None
     if roads is not None:
         min_street = settings.min_street_gap_m if with_street_gaps else None
-        street_gaps = _street_coverage(fig, ug, roads, crs, all_pieces, piece_of, fkind, kind_pieces, kinds_sp, min_gap_m=min_street)
+        street_gaps = _street_coverage(
+            fig, ug, roads, crs, all_pieces, piece_of, fkind, kind_pieces, kinds_sp, min_gap_m=min_street
+        )
         lap("streets")
 
     _count_models(fig, target_m, ug, models_m, units, specs, statuses)
@@ -841,19 +890,28 @@ def compute_coverage(
         gaps = _gap_frame(fig, raw_gaps, crs, settings.min_gap_area_m2)
     else:
         gaps = gpd.GeoDataFrame(
-            {c: [] for c in ("gap_id", "unit_code", "unit_name", "level", "parent_code", "area_m2")}, geometry=[], crs=crs
+            {c: [] for c in ("gap_id", "unit_code", "unit_name", "level", "parent_code", "area_m2")},
+            geometry=[],
+            crs=crs,
         )
     fp_out = fp.copy()
     if "name" in models_m.columns and len(fp_out):
         fp_out.insert(1, "name", models_m.loc[fp_out.index, "name"].to_numpy())
     blind = shapely.is_empty(fp_out.geometry.to_numpy())
     if blind.any():  # a camera facing its wall sees nothing: no geometry (GeoJSON null), area 0
-        fp_out = fp_out.set_geometry(gpd.GeoSeries(np.where(blind, None, fp_out.geometry.to_numpy()), index=fp_out.index, crs=fp_out.crs))
+        fp_out = fp_out.set_geometry(
+            gpd.GeoSeries(np.where(blind, None, fp_out.geometry.to_numpy()), index=fp_out.index, crs=fp_out.crs)
+        )
     lap("gaps")
     if progress is not None:
         progress("done", n_stages, n_stages)
     return CoverageResult(
-        units=out_units, gaps_m=gaps, footprints_m=fp_out, level=level, metric_crs=crs, timings=timings,
+        units=out_units,
+        gaps_m=gaps,
+        footprints_m=fp_out,
+        level=level,
+        metric_crs=crs,
+        timings=timings,
         street_gaps_m=street_gaps,
     )
 
@@ -864,7 +922,8 @@ _POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
 def _blocked_pieces(pieces: np.ndarray, bpieces: np.ndarray) -> np.ndarray:
     """The disjoint union of disjoint footprint pieces and disjoint buildings: each building is
     merged with the pieces it touches (a visible footprint ends on the walls it sees), found by
-    one STRtree query of the pieces against the buildings."""
+    one STRtree query of the pieces against the buildings.
+    """
     both = np.concatenate([pieces, bpieces])
     if len(pieces) == 0:
         return both
@@ -885,7 +944,13 @@ def _building_polygons(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
     if bad.size:
         raise ValidationError(
             [
-                Problem("buildings", int(i) + 1, "geometry", str(buildings.index[i]), f"building geometry must be a Polygon or MultiPolygon, got {geoms[i].geom_type}")
+                Problem(
+                    "buildings",
+                    int(i) + 1,
+                    "geometry",
+                    str(buildings.index[i]),
+                    f"building geometry must be a Polygon or MultiPolygon, got {geoms[i].geom_type}",
+                )
                 for i in bad[:50]
             ]
         )
@@ -983,7 +1048,11 @@ def _gap_frame(fig: pd.DataFrame, gaps: np.ndarray, crs: CRS, min_area_m2: float
     keep = area >= min_area_m2
     parts, src, area = parts[keep], src[keep], area[keep]
     codes = fig["unit_code"].to_numpy()[src]
-    seq = pd.Series(np.ones(len(src), dtype=np.int64)).groupby(src).cumsum().to_numpy() if len(src) else np.array([], dtype=np.int64)
+    seq = (
+        pd.Series(np.ones(len(src), dtype=np.int64)).groupby(src).cumsum().to_numpy()
+        if len(src)
+        else np.array([], dtype=np.int64)
+    )
     return gpd.GeoDataFrame(
         {
             "gap_id": [f"{c}-g{n}" for c, n in zip(codes, seq)],
@@ -1035,7 +1104,8 @@ def _count_models(
     statuses: Sequence[str],
 ) -> None:
     """Add ``n_<kind>``, ``n_models`` and ``n_inactive``: models located in each unit (by point
-    in polygon; non-spatial models by ``unit_code`` at or below the unit)."""
+    in polygon; non-spatial models by ``unit_code`` at or below the unit).
+    """
     n = len(fig)
     for kind in specs:
         fig[f"n_{kind}"] = 0

@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -43,7 +43,9 @@ def _package_dir() -> Path:
     try:
         import vietnamadminunits
     except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise GeoAnttError("the crosswalk needs the package 'vietnamadminunits' (pip install vietnamadminunits)") from exc
+        raise GeoAnttError(
+            "the crosswalk needs the package 'vietnamadminunits' (pip install vietnamadminunits)"
+        ) from exc
     return Path(vietnamadminunits.__file__).resolve().parent
 
 
@@ -58,7 +60,8 @@ def _query(sql: str) -> list[dict]:
 def old_communes() -> pd.DataFrame:
     """Pre-2025 communes known to ``vietnamadminunits``: index ``old_code`` (5-digit GSO code),
     columns ``old_name``, ``old_district``, ``old_district_code``, ``old_province``,
-    ``old_province_code``, ``old_key``, ``old_lat``, ``old_lon``."""
+    ``old_province_code``, ``old_key``, ``old_lat``, ``old_lon``.
+    """
     rows = _query(
         "SELECT wardCode, ward, district, districtCode, province, provinceCode, provinceKey, districtKey, wardKey, "
         "wardLat, wardLon FROM admin_units_legacy WHERE wardCode IS NOT NULL AND wardCode <> ''"
@@ -78,14 +81,26 @@ def old_communes() -> pd.DataFrame:
         }
     )
     df = df.drop_duplicates("old_code").set_index("old_code")
-    return df[["old_name", "old_district", "old_district_code", "old_province", "old_province_code", "old_key", "old_lat", "old_lon"]]
+    return df[
+        [
+            "old_name",
+            "old_district",
+            "old_district_code",
+            "old_province",
+            "old_province_code",
+            "old_key",
+            "old_lat",
+            "old_lon",
+        ]
+    ]
 
 
 @lru_cache(maxsize=1)
 def new_communes() -> pd.DataFrame:
     """Post-2025 communes: index ``new_code`` (5-digit code), columns ``new_name``,
     ``new_province``, ``new_province_code``, ``new_key`` (province key + "_" + commune key),
-    ``new_lat``, ``new_lon``, ``new_area_km2``."""
+    ``new_lat``, ``new_lon``, ``new_area_km2``.
+    """
     rows = _query(
         "SELECT wardCode, ward, province, provinceCode, provinceKey, wardKey, wardLat, wardLon, wardAreaKm2 FROM admin_units"
     )
@@ -102,7 +117,9 @@ def new_communes() -> pd.DataFrame:
             "wardAreaKm2": "new_area_km2",
         }
     )
-    return df.set_index("new_code")[["new_name", "new_province", "new_province_code", "new_key", "new_lat", "new_lon", "new_area_km2"]]
+    return df.set_index("new_code")[
+        ["new_name", "new_province", "new_province_code", "new_key", "new_lat", "new_lon", "new_area_km2"]
+    ]
 
 
 @lru_cache(maxsize=1)
@@ -140,8 +157,10 @@ def _full_table(allocation: str) -> pd.DataFrame:
             if allocation == "centroid" and not (math.isnan(row["old_lat"] or math.nan)):
                 best = min(
                     cands,
-                    key=lambda t: (t["newWardLat"] - row["old_lat"]) ** 2
-                    + ((t["newWardLon"] - row["old_lon"]) * math.cos(math.radians(row["old_lat"]))) ** 2,
+                    key=lambda t: (
+                        (t["newWardLat"] - row["old_lat"]) ** 2
+                        + ((t["newWardLon"] - row["old_lon"]) * math.cos(math.radians(row["old_lat"]))) ** 2
+                    ),
                 )
                 rule = "split: nearest centre"
             else:
@@ -151,7 +170,9 @@ def _full_table(allocation: str) -> pd.DataFrame:
         else:
             target, targets, rule = None, (), "unmapped"
         records.append((code, target, targets, len(targets) > 1, rule))
-    df = pd.DataFrame.from_records(records, columns=["old_code", "new_code", "targets", "split", "rule"]).set_index("old_code")
+    df = pd.DataFrame.from_records(records, columns=["old_code", "new_code", "targets", "split", "rule"]).set_index(
+        "old_code"
+    )
     df = old.join(df)
     df = df.join(new[["new_name", "new_province", "new_province_code"]], on="new_code")
     df["n_targets"] = df["targets"].map(len)

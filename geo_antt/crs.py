@@ -63,7 +63,8 @@ def parse_crs(value: object, *, what: str = "crs") -> CRS:
 
 def utm_crs_for_lon(lon: float) -> CRS:
     """WGS 84 / UTM 48N (EPSG:32648) west of 108°E, 49N (EPSG:32649) east of it; the generic
-    UTM zone formula outside Vietnam."""
+    UTM zone formula outside Vietnam.
+    """
     zone = int((lon + 180.0) // 6.0) + 1
     return CRS.from_epsg(32600 + max(1, min(60, zone)))
 
@@ -110,7 +111,8 @@ def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: object = None)
 
     Data wider than a UTM zone (a whole region or the country: 102-118°E) is distorted at the
     zone's far edge; a ``UserWarning`` says by how much when areas would be off by more than
-    1 % (:func:`utm_area_error`): name a CRS, or compute each zone's provinces apart."""
+    1 % (:func:`utm_area_error`): name a CRS, or compute each zone's provinces apart.
+    """
     if crs is not None:
         c = parse_crs(crs)
         _check_metric(c, what=str(crs))
@@ -178,7 +180,8 @@ def to_wgs84(gdf, *, make_valid: bool = False):
 
 def repair_invalid(geoms: np.ndarray) -> np.ndarray:
     """``geoms`` with its invalid geometries made valid (a copy), or ``geoms`` itself when all
-    are valid. The validity checks run over the cores."""
+    are valid. The validity checks run over the cores.
+    """
     bad = ~threaded(shapely.is_valid, geoms, min_chunk=64)
     if not bad.any():
         return geoms
@@ -193,13 +196,22 @@ _THREADED_COORDS = 100_000
 
 def project(gdf, crs):
     """``gdf.to_crs(crs)`` for a GeoDataFrame or GeoSeries, the same coordinates, computed
-    over the cores for large data (PROJ releases the GIL; one transformer per thread)."""
+    over the cores for large data (PROJ releases the GIL; one transformer per thread).
+    """
     if gdf.crs is None:
         raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
     target = parse_crs(crs)
     src = CRS(gdf.crs)
-    geoms = np.asarray(gdf.geometry.array, dtype=object) if isinstance(gdf, gpd.GeoDataFrame) else np.asarray(gdf.array, dtype=object)
-    if src.is_exact_same(target) or shapely.get_num_coordinates(geoms).sum() < _THREADED_COORDS or shapely.has_z(geoms).any():
+    geoms = (
+        np.asarray(gdf.geometry.array, dtype=object)
+        if isinstance(gdf, gpd.GeoDataFrame)
+        else np.asarray(gdf.array, dtype=object)
+    )
+    if (
+        src.is_exact_same(target)
+        or shapely.get_num_coordinates(geoms).sum() < _THREADED_COORDS
+        or shapely.has_z(geoms).any()
+    ):
         return gdf.to_crs(target)
     coords = shapely.get_coordinates(geoms)
 
@@ -207,7 +219,9 @@ def project(gdf, crs):
         x, y = Transformer.from_crs(src, target, always_xy=True).transform(coords[a:b, 0], coords[a:b, 1])
         return np.column_stack([x, y])
 
-    new = shapely.set_coordinates(geoms.copy(), np.concatenate(map_chunks(run, chunk_bounds(len(coords), min_chunk=_THREADED_COORDS // 4))))
+    new = shapely.set_coordinates(
+        geoms.copy(), np.concatenate(map_chunks(run, chunk_bounds(len(coords), min_chunk=_THREADED_COORDS // 4)))
+    )
     if isinstance(gdf, gpd.GeoSeries):
         return gpd.GeoSeries(new, index=gdf.index, name=gdf.name, crs=target)
     out = gdf.copy(deep=False)

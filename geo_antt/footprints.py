@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._threads import threaded
-
 from ._errors import Problem, ValidationError
+from ._threads import threaded
 from .crs import require_metric
 from .layers import LayerSpec, load_layer_specs
 
@@ -119,7 +118,8 @@ def disc_polygons(
     x_m: np.ndarray, y_m: np.ndarray, radius_m: np.ndarray, *, segments_per_quarter: int = 8
 ) -> np.ndarray:
     """Discs of ``radius_m`` metres around the points (projected coordinates in metres), of the
-    exact area ``pi * radius_m**2`` (see :func:`sector_polygons`)."""
+    exact area ``pi * radius_m**2`` (see :func:`sector_polygons`).
+    """
     n = len(np.asarray(x_m))
     return sector_polygons(
         x_m, y_m, np.zeros(n), np.full(n, 360.0), radius_m, segments_per_quarter=segments_per_quarter
@@ -235,18 +235,32 @@ def footprints(
     if len(sect):
         fov = _per_kind(sect, "fov_deg", specs, fallback=360.0)
         rng = _per_kind(sect, "range_m", specs)
-        counts, dflat = _direction_arrays(sect["direction_deg"] if "direction_deg" in sect else pd.Series([None] * len(sect)))
+        counts, dflat = _direction_arrays(
+            sect["direction_deg"] if "direction_deg" in sect else pd.Series([None] * len(sect))
+        )
         bad_fov = ~((fov > 0) & (fov <= 360))
         bad_rng = ~(rng > 0)
         no_dir = (counts == 0) & (fov < 360)
         for i in np.flatnonzero(bad_fov | bad_rng | no_dir).tolist():
             mid = sect.index[i]
             if bad_fov[i]:
-                problems.append(Problem(source, None, "fov_deg", fov[i], f"model {mid}: field of view must be in (0, 360] degrees"))
+                problems.append(
+                    Problem(source, None, "fov_deg", fov[i], f"model {mid}: field of view must be in (0, 360] degrees")
+                )
             if bad_rng[i]:
-                problems.append(Problem(source, None, "range_m", rng[i], f"model {mid}: range must be a positive number of metres"))
+                problems.append(
+                    Problem(source, None, "range_m", rng[i], f"model {mid}: range must be a positive number of metres")
+                )
             if no_dir[i] and not bad_fov[i]:
-                problems.append(Problem(source, None, "direction_deg", None, f"model {mid}: a camera with a field of view under 360 degrees needs a direction"))
+                problems.append(
+                    Problem(
+                        source,
+                        None,
+                        "direction_deg",
+                        None,
+                        f"model {mid}: a camera with a field of view under 360 degrees needs a direction",
+                    )
+                )
         if not problems:
             rep = np.maximum(counts, 1)
             row = np.repeat(np.arange(len(sect)), rep)
@@ -271,13 +285,26 @@ def footprints(
     if len(disc):
         rad = _per_kind(disc, "radius_m", specs)
         for i in np.flatnonzero(~(rad > 0)).tolist():
-            problems.append(Problem(source, None, "radius_m", rad[i], f"model {disc.index[i]}: radius must be a positive number of metres"))
+            problems.append(
+                Problem(
+                    source,
+                    None,
+                    "radius_m",
+                    rad[i],
+                    f"model {disc.index[i]}: radius must be a positive number of metres",
+                )
+            )
         if not problems:
             g = disc.geometry.to_numpy()
             is_pt = shapely.get_type_id(g) == 0
             polys = np.empty(len(disc), dtype=object)
             if is_pt.any():
-                polys[is_pt] = disc_polygons(shapely.get_x(g[is_pt]), shapely.get_y(g[is_pt]), rad[is_pt], segments_per_quarter=segments_per_quarter)
+                polys[is_pt] = disc_polygons(
+                    shapely.get_x(g[is_pt]),
+                    shapely.get_y(g[is_pt]),
+                    rad[is_pt],
+                    segments_per_quarter=segments_per_quarter,
+                )
             if (~is_pt).any():  # lighting lines along a road: buffered by the radius
                 polys[~is_pt] = shapely.buffer(g[~is_pt], rad[~is_pt], quad_segs=segments_per_quarter)
             parts_geom.append(polys)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from ._errors import GeoAnttError
 from .config import resource_dir
@@ -47,12 +48,14 @@ DEFAULT_LAYERS_DIR = resource_dir("layers")
 FOOTPRINT_RULES = ("sector", "disc", "none")
 # Parameters bounded per kind, and their bounds when a layer file does not give them: fov_deg in
 # degrees, the others in metres. A footprint never reaches further than the kind's bound.
-DEFAULT_BOUNDS: Mapping[str, tuple[float, float]] = MappingProxyType({
-    "fov_deg": (1.0, 360.0),
-    "range_m": (1.0, 300.0),
-    "radius_m": (1.0, 200.0),
-    "height_m": (0.0, 100.0),
-})
+DEFAULT_BOUNDS: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "fov_deg": (1.0, 360.0),
+        "range_m": (1.0, 300.0),
+        "radius_m": (1.0, 200.0),
+        "height_m": (0.0, 100.0),
+    }
+)
 BOUNDED_FIELDS = tuple(DEFAULT_BOUNDS)
 # Longest text of each model field, in characters (ids and codes 64, a name 200, notes 2000).
 TEXT_MAX_LENGTH: Mapping[str, int] = MappingProxyType({
@@ -92,6 +95,7 @@ class LayerSpec:
     min_spacing_m: float = 0.0
 
     def title(self, lang: str = "vi") -> str:
+        """The kind's name in ``lang`` (vi or en)."""
         return self.title_en if lang == "en" else self.title_vi
 
 
@@ -137,17 +141,27 @@ def _min_spacing(path: Path, value: object) -> float:
     except (TypeError, ValueError):
         v = math.nan
     if not (math.isfinite(v) and 0.0 <= v <= MAX_MIN_SPACING_M):
-        raise GeoAnttError(f"{path}: placement.min_spacing_m must be metres in [0, {MAX_MIN_SPACING_M:g}], got {value!r}")
+        raise GeoAnttError(
+            f"{path}: placement.min_spacing_m must be metres in [0, {MAX_MIN_SPACING_M:g}], got {value!r}"
+        )
     return v
 
 
-def _bounds(path: Path, table: Mapping[str, object], defaults: Mapping[str, float]) -> Mapping[str, tuple[float, float]]:
+def _bounds(
+    path: Path, table: Mapping[str, object], defaults: Mapping[str, float]
+) -> Mapping[str, tuple[float, float]]:
     """The ``[bounds]`` table of a layer file, completed with :data:`DEFAULT_BOUNDS`."""
     out = dict(DEFAULT_BOUNDS)
     for key, pair in table.items():
         if key not in DEFAULT_BOUNDS:
-            raise GeoAnttError(f"{path}: bounds.{key}: unknown parameter; bounded parameters are {', '.join(BOUNDED_FIELDS)}")
-        ok = isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+            raise GeoAnttError(
+                f"{path}: bounds.{key}: unknown parameter; bounded parameters are {', '.join(BOUNDED_FIELDS)}"
+            )
+        ok = (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+        )
         lo, hi = (float(pair[0]), float(pair[1])) if ok else (math.nan, math.nan)  # type: ignore[index]
         if not (ok and math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo <= hi):
             raise GeoAnttError(f"{path}: bounds.{key} must be [low, high] with 0 <= low <= high, got {pair!r}")
@@ -273,7 +287,8 @@ def load_layer_specs(layers_dir: str | os.PathLike[str] | None = None) -> Mappin
 
 def resolve_kind(value: object, specs: Mapping[str, LayerSpec]) -> str | None:
     """Return the kind code for ``value`` (a code, a title or an alias in Vietnamese or English;
-    diacritics and case ignored), or None when no spec claims it."""
+    diacritics and case ignored), or None when no spec claims it.
+    """
     key = fold(None if value is None else str(value))
     if not key:
         return None

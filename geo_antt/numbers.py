@@ -43,7 +43,8 @@ def _missing(value: Any) -> bool:
 
 def fraction_digits(value: float, digits: int) -> int:
     """The decimals ``format_number`` writes ``value`` with (at most): ``digits``, or more for
-    a non-zero value below 1 so that two significant digits show (0.004 -> 4)."""
+    a non-zero value below 1 so that two significant digits show (0.004 -> 4).
+    """
     v = abs(float(value))
     if v == 0 or v >= 1 or not math.isfinite(v):
         return digits
@@ -52,7 +53,9 @@ def fraction_digits(value: float, digits: int) -> int:
 
 def _rounded(value: float, decimals: int) -> decimal.Decimal:
     """``value`` to ``decimals`` places, ties away from zero on its shortest decimal text."""
-    return decimal.Decimal(repr(float(value))).quantize(decimal.Decimal(1).scaleb(-decimals), rounding=decimal.ROUND_HALF_UP)
+    return decimal.Decimal(repr(float(value))).quantize(
+        decimal.Decimal(1).scaleb(-decimals), rounding=decimal.ROUND_HALF_UP
+    )
 
 
 def _write(value: float, lang: str, decimals: int) -> str:
@@ -112,7 +115,7 @@ def format_percent(value: Any, *, lang: str, digits: int = 2, sign: bool = True)
     if _missing(value):
         return MISSING
     v = float(value)
-    step = 10.0 ** -digits
+    step = 10.0**-digits
     suffix = " %" if sign else ""
     if 0 < abs(v) < step:
         return ("< " if v > 0 else "> -") + _write(step, lang, digits) + suffix
@@ -125,7 +128,8 @@ def round_share(values: Any, digits: int = 2) -> Any:
     """``values`` (shares in percent: a number, an array or a Series) rounded as
     ``format_number`` writes them: ``digits`` decimals, but a non-zero share below 1 keeps two
     significant digits (0.0041 stays 0.0041), so the report's tables and sheets never show a
-    covered share as 0 when it is not. A Series keeps its index."""
+    covered share as 0 when it is not. A Series keeps its index.
+    """
     import numpy as np
     import pandas as pd
 

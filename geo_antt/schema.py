@@ -131,7 +131,8 @@ COUNTING_STATUSES = ("active",)
 
 def lookup_vocab(vocab: Mapping[str, Any], value: object) -> str | None:
     """Return the code of ``value`` in ``vocab`` (code, either label or an alias; diacritics and
-    case ignored), or None when it is not known."""
+    case ignored), or None when it is not known.
+    """
     key = fold(None if value is None else str(value))
     if not key:
         return None

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections import Counter
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -134,7 +135,8 @@ def _to_date(v: Any, *, what: str) -> _dt.date | None:
 
 def _ordered_counts(values: Iterable[Any], vocab: Iterable[str]) -> dict[str, int]:
     """Counts in vocabulary order (zeros included), then unknown codes, then missing values as
-    ``"unspecified"``."""
+    ``"unspecified"``.
+    """
     cnt = Counter("unspecified" if _is_missing(v) else str(v) for v in values)
     out = {k: cnt.pop(k, 0) for k in vocab}
     for k in sorted(k for k in cnt if k != "unspecified"):
@@ -272,25 +274,35 @@ def format_stats(stats: Mapping[str, Any], *, lang: str = "vi") -> str:
             f"Có {stats['total']} mô hình với {stats['n_names']} tên gọi trên {stats['n_fields']} lĩnh vực"
             + (f", trong đó {host_vi}." if host_vi else ".")
         )
-    lines.append(("By host: " if en else "Theo nơi thực hiện: ") + "; ".join(
-        f"{_label(HOSTS, k, lang)} {v}" for k, v in stats["by_host"].items()))
-    lines.append(("By field: " if en else "Theo lĩnh vực: ") + "; ".join(
-        f"{_label(FIELDS, k, lang)} {v}" for k, v in stats["by_field"].items()))
-    lines.append(("By kind: " if en else "Theo loại: ") + "; ".join(
-        f"{_kind_label(k, lang)} {v}" for k, v in stats["by_kind"].items()))
-    lines.append(("By status: " if en else "Tình trạng: ") + "; ".join(
-        f"{_label(STATUSES, k, lang)} {v}" for k, v in stats["by_status"].items()))
+    lines.append(
+        ("By host: " if en else "Theo nơi thực hiện: ")
+        + "; ".join(f"{_label(HOSTS, k, lang)} {v}" for k, v in stats["by_host"].items())
+    )
+    lines.append(
+        ("By field: " if en else "Theo lĩnh vực: ")
+        + "; ".join(f"{_label(FIELDS, k, lang)} {v}" for k, v in stats["by_field"].items())
+    )
+    lines.append(
+        ("By kind: " if en else "Theo loại: ")
+        + "; ".join(f"{_kind_label(k, lang)} {v}" for k, v in stats["by_kind"].items())
+    )
+    lines.append(
+        ("By status: " if en else "Tình trạng: ")
+        + "; ".join(f"{_label(STATUSES, k, lang)} {v}" for k, v in stats["by_status"].items())
+    )
     sp = stats.get("spatial", 0)
     lines.append(
         f"On the map (with a location): {sp}; without a location: {stats['total'] - sp}"
-        if en else f"Có vị trí trên bản đồ: {sp}; không có vị trí: {stats['total'] - sp}"
+        if en
+        else f"Có vị trí trên bản đồ: {sp}; không có vị trí: {stats['total'] - sp}"
     )
     if stats.get("period"):
         p = stats["period"]
         lo = p["since"] or "…"
         hi = p["until"] or "…"
         lines.append(
-            f"New models started {lo} – {hi}: {stats['new']}" if en
+            f"New models started {lo} – {hi}: {stats['new']}"
+            if en
             else f"Mô hình mới xây dựng từ {lo} đến {hi}: {stats['new']}"
         )
     return "\n".join(lines)

@@ -11,10 +11,33 @@ __all__ = ["nfc", "fold", "fold_key", "strip_unit_type"]
 _SPACE = re.compile(r"\s+")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 # Words that start official unit names (folded), longest first so that "thi xa" wins over "xa".
-_UNIT_TYPE_WORDS = tuple(sorted((
-    "thanh pho", "thi xa", "thi tran", "dac khu", "tinh", "huyen", "quan", "xa", "phuong",
-    "to dan pho", "khu pho", "ap", "thon", "ban", "buon", "soc", "xom", "khom", "to",
-), key=len, reverse=True))
+_UNIT_TYPE_WORDS = tuple(
+    sorted(
+        (
+            "thanh pho",
+            "thi xa",
+            "thi tran",
+            "dac khu",
+            "tinh",
+            "huyen",
+            "quan",
+            "xa",
+            "phuong",
+            "to dan pho",
+            "khu pho",
+            "ap",
+            "thon",
+            "ban",
+            "buon",
+            "soc",
+            "xom",
+            "khom",
+            "to",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
 
 
 @overload

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -18,10 +18,11 @@ import pandas as pd
 import shapely
 
 from ._errors import GeoAnttError, Problem, ValidationError
+from ._geometry import polygonal_part as _polygonal_part
 from ._threads import threaded as _threaded
 from .crs import WGS84, metric_crs_for, project
-from ._geometry import polygonal_part as _polygonal_part
 from .schema import UNIT_COLUMNS
+
 
 def _warn(message: str) -> None:
     warnings.warn(message, UserWarning, stacklevel=3)
@@ -41,7 +42,9 @@ __all__ = [
 def _commune_of_points(points_m: gpd.GeoSeries, communes_m: gpd.GeoDataFrame) -> np.ndarray:
     """Code of the commune containing each point (None when none does); vectorised STRtree."""
     # the communes (prepared) as query geometries against a tree of the points
-    poly_idx, pt_idx = shapely.STRtree(points_m.to_numpy()).query(communes_m.geometry.to_numpy(), predicate="intersects")
+    poly_idx, pt_idx = shapely.STRtree(points_m.to_numpy()).query(
+        communes_m.geometry.to_numpy(), predicate="intersects"
+    )
     out = np.full(len(points_m), None, dtype=object)
     codes = communes_m.index.to_numpy()
     # a point on a shared border: the first commune wins (stable order)
@@ -87,7 +90,13 @@ def _voronoi_cells(
     same = pd.DataFrame({"g": group, "x": xy[:, 0], "y": xy[:, 1]}).duplicated(keep=False).to_numpy()
     if same.any():
         problems = [
-            Problem(source, None, "geometry", ", ".join(str(codes[r]) for r in rows[same & (group == gi)]), f"hamlets of commune {multi[gi]} at the same place")
+            Problem(
+                source,
+                None,
+                "geometry",
+                ", ".join(str(codes[r]) for r in rows[same & (group == gi)]),
+                f"hamlets of commune {multi[gi]} at the same place",
+            )
             for gi in np.unique(group[same])
         ]
         raise ValidationError(problems)
@@ -195,11 +204,19 @@ def hamlets_from_points(
     for i, (g, c) in enumerate(zip(given, contained)):
         g = None if g is None or (isinstance(g, float) and np.isnan(g)) or str(g).strip() == "" else str(g)
         if g is not None and g not in com_m.index:
-            problems.append(Problem(source, i + 1, "parent_code", g, f"hamlet {pts.index[i]}: commune {g} is not among the communes"))
+            problems.append(
+                Problem(
+                    source, i + 1, "parent_code", g, f"hamlet {pts.index[i]}: commune {g} is not among the communes"
+                )
+            )
             parent.append(None)
             continue
         if g is None and c is None and has_pt.iloc[i]:
-            problems.append(Problem(source, i + 1, "geometry", geoms.iloc[i].wkt, f"hamlet {pts.index[i]}: the point lies in no commune"))
+            problems.append(
+                Problem(
+                    source, i + 1, "geometry", geoms.iloc[i].wkt, f"hamlet {pts.index[i]}: the point lies in no commune"
+                )
+            )
         parent.append(g if g is not None else c)
     if problems:
         raise ValidationError(problems)
@@ -230,12 +247,6 @@ def hamlets_from_points(
     first = list(UNIT_COLUMNS)
     out = out[first + [c for c in out.columns if c not in first]]
     return out
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,7 +297,11 @@ def check_parents(units: gpd.GeoDataFrame | pd.DataFrame, *, levels: Iterable[st
     present_levels = set(units["level"])
     order = ("province", "district", "commune", "hamlet")
     if levels is None:
-        levels = [lv for i, lv in enumerate(order) if i > 0 and lv in present_levels and any(o in present_levels for o in order[:i])]
+        levels = [
+            lv
+            for i, lv in enumerate(order)
+            if i > 0 and lv in present_levels and any(o in present_levels for o in order[:i])
+        ]
     levels = set(levels)
     codes = set(map(str, units.index))
     return [
@@ -322,7 +337,11 @@ def units_under(units: pd.DataFrame, code: str) -> pd.DataFrame:
     """
     idx = units.index.astype(str)
     code = resolve_code(units, code)
-    parent = units["parent_code"].astype("string").fillna("") if "parent_code" in units.columns else pd.Series("", index=units.index)
+    parent = (
+        units["parent_code"].astype("string").fillna("")
+        if "parent_code" in units.columns
+        else pd.Series("", index=units.index)
+    )
     keep = {str(code)}
     frontier = {str(code)}
     while frontier:

@@ -111,7 +111,8 @@ def _shadows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shadow polygons of the walls of building ``bld[i]`` seen from ``(vx[i], vy[i])``: those
     facing the viewpoint (every non-degenerate wall where ``all_edges[i]``), each out to
-    ``max(reach[i], 2 * its distance)`` metres; returns ``(shadows, pair index of each)``."""
+    ``max(reach[i], 2 * its distance)`` metres; returns ``(shadows, pair index of each)``.
+    """
     cnt = e.n_edges[bld]
     pair = np.repeat(np.arange(len(bld)), cnt)
     offset = np.arange(len(pair)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
@@ -142,7 +143,8 @@ def _hull_shadows(vx: np.ndarray, vy: np.ndarray, reach: np.ndarray, e: _Edges, 
     their projections away from the viewpoint out to ``max(reach[i], 2 * their distance)``
     metres and a point that far on the bisector of the building's angular extent (so that the
     hull's far side stays outside the footprint). The shadow of a convex building is convex and
-    those are its vertices, so this is exact."""
+    those are its vertices, so this is exact.
+    """
     cnt = e.n_edges[bld]
     first = np.cumsum(cnt) - cnt
     pair = np.repeat(np.arange(len(bld)), cnt)
@@ -156,11 +158,13 @@ def _hull_shadows(vx: np.ndarray, vy: np.ndarray, reach: np.ndarray, e: _Edges, 
     ang = np.arctan2(cx[pair] * py - cy[pair] * px, cx[pair] * px + cy[pair] * py)
     mid = np.arctan2(cy, cx) + (np.minimum.reduceat(ang, first) + np.maximum.reduceat(ang, first)) / 2.0
     f = far[pair] / d
-    pts = np.concatenate([
-        np.column_stack([e.x0[k], e.y0[k]]),
-        np.column_stack([vx[pair] + f * px, vy[pair] + f * py]),
-        np.column_stack([vx + far * np.cos(mid), vy + far * np.sin(mid)]),
-    ])
+    pts = np.concatenate(
+        [
+            np.column_stack([e.x0[k], e.y0[k]]),
+            np.column_stack([vx[pair] + f * px, vy[pair] + f * py]),
+            np.column_stack([vx + far * np.cos(mid), vy + far * np.sin(mid)]),
+        ]
+    )
     owner = np.concatenate([pair, pair, np.arange(len(bld))])
     srt = np.argsort(owner, kind="stable")
     # the hull of each pair's points, read from a line through them (built from the coordinate
@@ -171,7 +175,8 @@ def _hull_shadows(vx: np.ndarray, vy: np.ndarray, reach: np.ndarray, e: _Edges, 
 def _union_groups(parts: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     """Union of the overlapping ``parts`` of each group (``group`` sorted, every group present):
     one vectorised ``buffer(0)`` of each group's multipolygon, checked against the parts'
-    areas (between the largest and the sum); ``union_all`` for a group that fails."""
+    areas (between the largest and the sum); ``union_all`` for a group that fails.
+    """
     mp = shapely.multipolygons(parts, indices=group)
     out = shapely.buffer(mp, 0.0)
     area = shapely.area(parts)

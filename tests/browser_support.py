@@ -1,7 +1,8 @@
 """Shared pieces of the browser tests: where Chromium is, its flags, where screenshots go, and
 the project's one skip-or-fail rule, :func:`need` (a missing browser, web assets, real data or
 PostGIS skips a test on a developer's machine and fails it under CI=true).
-The ``live_server`` and ``browser`` fixtures that use them live in ``tests/conftest.py``."""
+The ``live_server`` and ``browser`` fixtures that use them live in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ CHROMIUM_ARGS = [
 
 def need(condition: bool, why: str) -> None:
     """Skip the test when ``condition`` is false, or fail it under CI=true (CI installs
-    everything, so there a missing prerequisite is a failure, never a silent skip)."""
+    everything, so there a missing prerequisite is a failure, never a silent skip).
+    """
     if not condition:
         if os.environ.get("CI") == "true":
             pytest.fail(why)
@@ -40,7 +42,8 @@ def wait_selected(page, code: str) -> None:
 
 def login_form(page, url: str, *, name: str, password: str) -> None:
     """Open ``url``: the server sends the browser to the login page; fill it in and submit; the
-    browser comes back to ``url``."""
+    browser comes back to ``url``.
+    """
     page.goto(url, wait_until="domcontentloaded")
     assert "/login" in page.url, page.url
     page.fill("#name", name)
@@ -67,5 +70,8 @@ def watched_page(browser, *, console: bool = True, ignore: str | None = None, **
     page.on("request", lambda r: requests.append(r.url))
     page.on("pageerror", lambda e: errors.append(str(e)))
     if console:
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not (ignore and ignore in m.text) else None)
+        page.on(
+            "console",
+            lambda m: errors.append(m.text) if m.type == "error" and not (ignore and ignore in m.text) else None,
+        )
     return ctx, page, requests, errors

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import glob
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -82,7 +83,19 @@ def make_models(rows: list[dict], *, crs: str = "EPSG:32648") -> gpd.GeoDataFram
         }
         recs.append(d)
         geoms.append(r.get("geometry") or (Point(r["x"], r["y"]) if r.get("x") is not None else None))
-    cols = ["id", "kind", "name", "field", "host", "status", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m"]
+    cols = [
+        "id",
+        "kind",
+        "name",
+        "field",
+        "host",
+        "status",
+        "unit_code",
+        "direction_deg",
+        "fov_deg",
+        "range_m",
+        "radius_m",
+    ]
     gdf = gpd.GeoDataFrame(pd.DataFrame(recs, columns=cols), geometry=geoms, crs=crs)
     return gdf.set_index("id", drop=False)
 
@@ -121,7 +134,8 @@ def synthetic_cov():
 @pytest.fixture(scope="session")
 def synthetic_store_file(tmp_path_factory, synthetic_dir) -> Path:
     """An SQLite store seeded from the synthetic dataset, with the web test accounts
-    (tests/web_fixtures.WEB_USERS); copied by :func:`web_store` for each test."""
+    (tests/web_fixtures.WEB_USERS); copied by :func:`web_store` for each test.
+    """
     from geo_antt.store import Store, seed_from_dataset
     from tests.storehelp import CHEAP_HASHER
     from tests.web_fixtures import add_web_users
@@ -149,11 +163,19 @@ def web_store(tmp_path, synthetic_store_file):
 @pytest.fixture()
 def app(web_store, synthetic_dir, synthetic_cov):
     """The web app (flaskr style) on the store seeded from the synthetic dataset, with its
-    coverage frames."""
+    coverage frames.
+    """
     from geo_antt.app import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store,
-                       "COVERAGE": synthetic_cov, "SECRET_KEY": "web-test"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(synthetic_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "web-test",
+        }
+    )
 
 
 @pytest.fixture()
@@ -241,15 +263,35 @@ def postgis_server() -> Iterator[dict[str, Any]]:
     log = base / "server.log"
     subprocess.run(
         [str(bindir / "initdb"), "-D", str(data), "-U", "geo", "--auth=trust", "-E", "UTF8", "--no-locale", "-N"],
-        check=True, capture_output=True, **run_as,
+        check=True,
+        capture_output=True,
+        **run_as,
     )
     port = _free_port()
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(base), "-h", "127.0.0.1",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=200"],
-            stdout=fh, stderr=subprocess.STDOUT, **run_as,
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(base),
+                "-h",
+                "127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            **run_as,
         )
     dsn = f"host=127.0.0.1 port={port} user=geo"
     deadline = time.monotonic() + 30
@@ -321,7 +363,8 @@ def live_server(app):
 @pytest.fixture()
 def browser():
     """Headless Debian Chromium through Playwright (skipped, or failed under CI=true, when
-    Chromium or the vendored web assets are missing)."""
+    Chromium or the vendored web assets are missing).
+    """
     from geo_antt.app.assets import missing_vendor_files
     from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, need
 

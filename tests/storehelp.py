@@ -70,7 +70,18 @@ def seed(store: Store) -> dict[str, User]:
     }
     store.create_model(model_record("a1", "A1", 106.05, 10.05), user=None)
     store.create_model(
-        model_record("a2", "A2", 106.15, 10.05, kind="lighting", name="Đèn ngõ 3", direction_deg=(), fov_deg=None, range_m=None, radius_m=15.0),
+        model_record(
+            "a2",
+            "A2",
+            106.15,
+            10.05,
+            kind="lighting",
+            name="Đèn ngõ 3",
+            direction_deg=(),
+            fov_deg=None,
+            range_m=None,
+            radius_m=15.0,
+        ),
         user=None,
     )
     store.create_model(model_record("b1", "B1", 106.25, 10.05, direction_deg=(0.0, 180.0)), user=None)
@@ -93,7 +104,8 @@ def registry_app(store: Store) -> Any:
 
 class JobAnswer:
     """What ``POST /api/registry/import`` answered before it ran as a job: the job's result
-    (200) or its error (the error's status), with a Flask response's ``status_code`` / ``get_json``."""
+    (200) or its error (the error's status), with a Flask response's ``status_code`` / ``get_json``.
+    """
 
     def __init__(self, status_code: int, body: Any, job: dict[str, Any]) -> None:
         self.status_code, self._body, self.job = status_code, body, job
@@ -102,9 +114,12 @@ class JobAnswer:
         return self._body
 
 
-def post_import(client: Any, data: dict[str, Any], headers: dict[str, str] | None = None, *, timeout_s: float = 60) -> Any:
+def post_import(
+    client: Any, data: dict[str, Any], headers: dict[str, str] | None = None, *, timeout_s: float = 60
+) -> Any:
     """POST an import, follow its job (``Location``) until it ends; a :class:`JobAnswer`, or the
-    response itself when the POST is refused at once (400 bad form, 403, 413, 429)."""
+    response itself when the POST is refused at once (400 bad form, 403, 413, 429).
+    """
     import time
 
     r = client.post("/api/registry/import", data=data, headers=headers or {})

@@ -53,7 +53,8 @@ def test_landing_html_for_browsers(client):
 @pytest.mark.parametrize("accept", ["*/*", None, "application/json;q=0.9,text/html;q=0.5", "application/geo+json, */*"])
 def test_landing_json_for_api_clients_that_do_not_ask_for_html(client, accept):
     """curl, httpx, GDAL and most scripts send ``Accept: */*`` (or nothing): they get the JSON
-    landing page, whose links the OGC conformance suite follows; HTML only when asked for."""
+    landing page, whose links the OGC conformance suite follows; HTML only when asked for.
+    """
     resp = client.get("/", headers={"Accept": accept} if accept else {})
     assert resp.status_code == 200 and resp.mimetype == "application/json"
     assert any(link["rel"] == "data" for link in resp.get_json()["links"])
@@ -68,8 +69,19 @@ def test_conformance(client):
 def test_collections_list(client):
     body = client.get("/collections").get_json()
     ids = [c["id"] for c in body["collections"]]
-    for cid in ("provinces", "districts", "communes", "hamlets", "camera", "lighting", "checkpoint", "gate",
-                "footprints", "coverage", "gaps"):
+    for cid in (
+        "provinces",
+        "districts",
+        "communes",
+        "hamlets",
+        "camera",
+        "lighting",
+        "checkpoint",
+        "gate",
+        "footprints",
+        "coverage",
+        "gaps",
+    ):
         assert cid in ids
     assert "self_management" not in ids and "other" not in ids  # non-spatial: see the next test
     cam = next(c for c in body["collections"] if c["id"] == "camera")
@@ -86,9 +98,13 @@ def test_models_without_a_location_stay_out_of_the_features_api(client):
     """OGC 17-069r4's ``featureGeoJSON.yaml`` (1.0.1) allows no ``"geometry": null`` (its
     geometry is ``$ref: geometryGeoJSON.yaml``, one of the seven geometry objects; null came
     only with the 2023 draft), so non-spatial models are served by the registry API and the
-    exports (RFC 7946 allows null there), never by ``/collections``."""
-    for path in ("/collections/self_management", "/collections/self_management/items",
-                 f"/collections/self_management/items/{MODELS.index[MODELS['kind'] == 'self_management'][0]}"):
+    exports (RFC 7946 allows null there), never by ``/collections``.
+    """
+    for path in (
+        "/collections/self_management",
+        "/collections/self_management/items",
+        f"/collections/self_management/items/{MODELS.index[MODELS['kind'] == 'self_management'][0]}",
+    ):
         assert "/api/registry/models" in _error(client.get(path), 404)["message"], path
     doc = client.get("/openapi").get_json()
     cid = doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"][0]["schema"]["enum"]
@@ -128,8 +144,11 @@ def test_items_bbox_filter_is_exact(client, cid):
     bbox = (106.3005, 10.1005, 106.3035, 10.1025)
     fc = _json(client.get(f"/collections/{cid}/items", query_string={"bbox": ",".join(map(str, bbox))}))
     everything = _json(client.get(f"/collections/{cid}/items"))
-    expected = {f["id"] for f in everything["features"]
-                if f["geometry"] is not None and shape(f["geometry"]).intersects(box(*bbox))}
+    expected = {
+        f["id"]
+        for f in everything["features"]
+        if f["geometry"] is not None and shape(f["geometry"]).intersects(box(*bbox))
+    }
     got = {f["id"] for f in fc["features"]}
     assert got == expected
     assert 0 < len(got) < len(everything["features"])
@@ -172,8 +191,9 @@ def test_items_limit_bounds(client):
     _error(client.get("/collections/camera/items?offset=-1"), 400)
 
 
-@pytest.mark.parametrize("bbox", ["1,2,3", "a,b,c,d", "106.4,10.1,106.3,10.2", "106,10,nan,11", "200,10,201,11",
-                                  "1,2,3,4,5"])
+@pytest.mark.parametrize(
+    "bbox", ["1,2,3", "a,b,c,d", "106.4,10.1,106.3,10.2", "106,10,nan,11", "200,10,201,11", "1,2,3,4,5"]
+)
 def test_items_bad_bbox_is_400(client, bbox):
     body = _error(client.get("/collections/camera/items", query_string={"bbox": bbox}), 400)
     assert body["error"] == "GeoAnttError" and "bbox" in body["message"]
@@ -219,19 +239,37 @@ def test_openapi_document(client):
     assert resp.status_code == 200
     doc = json.loads(resp.get_data(as_text=True))
     assert doc["openapi"].startswith("3.0")
-    for path in ("/", "/conformance", "/collections", "/collections/{collectionId}",
-                 "/collections/{collectionId}/items", "/collections/{collectionId}/items/{featureId}",
-                 "/export/{collectionId}.geojson", "/export/{collectionId}.gpkg"):
+    for path in (
+        "/",
+        "/conformance",
+        "/collections",
+        "/collections/{collectionId}",
+        "/collections/{collectionId}/items",
+        "/collections/{collectionId}/items/{featureId}",
+        "/export/{collectionId}.geojson",
+        "/export/{collectionId}.gpkg",
+    ):
         assert path in doc["paths"]
     params = {p["name"] for p in doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]}
-    assert params == {"collectionId", "bbox", "bbox-crs", "limit", "offset", "unit", "crs", "filter", "filter-lang",
-                      "filter-crs"}
+    assert params == {
+        "collectionId",
+        "bbox",
+        "bbox-crs",
+        "limit",
+        "offset",
+        "unit",
+        "crs",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+    }
     assert "camera" in doc["paths"]["/collections/{collectionId}"]["get"]["parameters"][0]["schema"]["enum"]
 
 
 def test_openapi_is_valid_and_documents_every_api_route(app, client):
     """The document passes the OpenAPI 3.0 validator, and every JSON/download route of the app
-    (OGC API, side panel, planning, report, registry) is in it with its methods."""
+    (OGC API, side panel, planning, report, registry) is in it with its methods.
+    """
     from openapi_spec_validator import validate
 
     doc = json.loads(client.get("/openapi").get_data(as_text=True))
@@ -242,7 +280,9 @@ def test_openapi_is_valid_and_documents_every_api_route(app, client):
         if not rule.rule.startswith(("/api/", "/collections", "/conformance", "/export", "/report", "/openapi")):
             continue
         # a Flask placeholder <x> stands for one path segment; the document's {x} are literal
-        pattern = re.compile("^" + re.sub(r"<(?:\w+:)?\w+>", "[^/]+", re.escape(rule.rule).replace("\\<", "<").replace("\\>", ">")) + "$")
+        pattern = re.compile(
+            "^" + re.sub(r"<(?:\w+:)?\w+>", "[^/]+", re.escape(rule.rule).replace("\\<", "<").replace("\\>", ">")) + "$"
+        )
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if not any(m == method and pattern.match(p) for p, m in documented):
                 missing.append((rule.rule, method))
@@ -294,7 +334,8 @@ def test_export_gpkg(client, tmp_path):
     assert sorted(got["id"]) == sorted(expected.index)
     assert got.crs.to_epsg() == 4326
     assert json.loads(got.set_index("id").loc["CAM013", "direction_deg"]) == pytest.approx(
-        list(expected.loc["CAM013", "direction_deg"]), abs=1e-6)
+        list(expected.loc["CAM013", "direction_deg"]), abs=1e-6
+    )
 
 
 def test_export_errors(client):
@@ -306,8 +347,16 @@ def test_export_errors(client):
 # -- side-panel JSON --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("q, code", [("huong my", "28903"), ("HƯƠNG MỸ", "28903"), ("dong xuan", "28903-02"),
-                                     ("Đồng   XUÂN", "28903-02"), ("tan phu", "28891-02")])
+@pytest.mark.parametrize(
+    "q, code",
+    [
+        ("huong my", "28903"),
+        ("HƯƠNG MỸ", "28903"),
+        ("dong xuan", "28903-02"),
+        ("Đồng   XUÂN", "28903-02"),
+        ("tan phu", "28891-02"),
+    ],
+)
 def test_search_ignores_diacritics_and_case(client, q, code):
     body = client.get("/api/search", query_string={"q": q}).get_json()
     assert body["results"][0]["code"] == code
@@ -361,7 +410,9 @@ def test_stats_whole_dataset_ranks_hamlets(client, synthetic_cov):
     assert all(parents[c] == UNITS.loc[UNITS.loc[c, "parent_code"], "name"] for c in expected)
     assert len(set(parents.values())) > 1
     cov = synthetic_cov.units
-    assert st["coverage"]["covered_pct"] == pytest.approx(100 * cov["covered_m2"].sum() / cov["area_m2"].sum(), abs=0.01)
+    assert st["coverage"]["covered_pct"] == pytest.approx(
+        100 * cov["covered_m2"].sum() / cov["area_m2"].sum(), abs=0.01
+    )
     assert {r["label"]: r["count"] for r in st["by_status"]} == {"Active": 19, "Inactive": 7, "Proposed": 0}
     _error(client.get("/api/stats?unit=nope"), 404)
 
@@ -399,8 +450,14 @@ def test_factory_in_memory_dataset_without_coverage(monkeypatch, web_store):
     from tests.web_fixtures import login
 
     monkeypatch.setattr("geo_antt.catalog.live._compute_coverage", lambda *a, **k: None)
-    a = app_mod.create_app({"TESTING": True, "STORE": web_store, "SECRET_KEY": "t",
-                            "DATASET": SimpleNamespace(units=UNITS, models=MODELS, meta={})})
+    a = app_mod.create_app(
+        {
+            "TESTING": True,
+            "STORE": web_store,
+            "SECRET_KEY": "t",
+            "DATASET": SimpleNamespace(units=UNITS, models=MODELS, meta={}),
+        }
+    )
     c = login(a, "admin")
     ids = [x["id"] for x in c.get("/collections").get_json()["collections"]]
     assert "coverage" not in ids and "camera" in ids
@@ -412,7 +469,8 @@ def test_factory_in_memory_dataset_without_coverage(monkeypatch, web_store):
 def test_an_unknown_query_parameter_is_a_client_error(client):
     """OGC API - Features /req/core/query-param-invalid: a parameter the operation does not take
     (a misspelt ``bbox``) answers 400 naming it, on every operation of the OpenAPI document;
-    ``f`` and ``lang`` are taken everywhere."""
+    ``f`` and ``lang`` are taken everywhere.
+    """
     r = client.get("/collections/camera/items?ooga=booga")
     assert r.status_code == 400 and "ooga" in r.get_json()["message"] and "bbox" in r.get_json()["message"]
     assert client.get("/collections/camera/items?bbx=1,2,3,4").status_code == 400
@@ -430,22 +488,34 @@ def test_search_and_coverage_reject_what_their_schema_does_not_allow(client):
     assert client.get("/?f=xml").status_code == 400
 
 
-@pytest.mark.parametrize("query", [
-    "/api/search?q=an&limit=1e308", "/api/search?q=an&limit=NaN", "/api/search?q=" + "x" * 10**6,
-    "/?f=" + "x" * 10**6, "/collections/camera/items?" + "x" * 10**6 + "=1",
-    "/report/28903.html?compare=1e308", "/report/28903.html?compare=" + "x" * 10**6,
-    "/report/28903.html?period=0001-01-01:9999-12-31",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/search?q=an&limit=1e308",
+        "/api/search?q=an&limit=NaN",
+        "/api/search?q=" + "x" * 10**6,
+        "/?f=" + "x" * 10**6,
+        "/collections/camera/items?" + "x" * 10**6 + "=1",
+        "/report/28903.html?compare=1e308",
+        "/report/28903.html?compare=" + "x" * 10**6,
+        "/report/28903.html?period=0001-01-01:9999-12-31",
+    ],
+)
 def test_hostile_parameters_of_the_changed_routes_are_400_with_a_short_message(client, query):
     """1e308, NaN and megabyte values in the parameters of the landing page, search, items and
-    the report: a 400 whose message does not echo the value back, never a 500."""
+    the report: a 400 whose message does not echo the value back, never a 500.
+    """
     r = client.get(query)
     assert r.status_code == 400 and len(r.get_data()) < 2000
 
 
 def test_a_megabyte_language_is_ignored(client):
     r = client.get("/?lang=" + "x" * 10**6, headers={"Accept": "text/html"})
-    assert r.status_code == 200 and 'lang="vi"' in r.get_data(as_text=True) and "geo_antt_lang" not in r.headers.get("Set-Cookie", "")
+    assert (
+        r.status_code == 200
+        and 'lang="vi"' in r.get_data(as_text=True)
+        and "geo_antt_lang" not in r.headers.get("Set-Cookie", "")
+    )
 
 
 def test_an_officer_token_cannot_report_on_another_commune(app, web_store):

@@ -1,5 +1,6 @@
 """The app factory as a multi-user system of record: the store behind the map, the login guard,
-the role x endpoint x scope matrix, the public aggregate mode, and the map following edits."""
+the role x endpoint x scope matrix, the public aggregate mode, and the map following edits.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +19,16 @@ A, B = "28903", "28891"  # Xã Hương Mỹ (the officer's and viewer's commune)
 UNIT_OF = {**{c: c for c in UNITS.index}, **dict(zip(MODELS.index, MODELS["unit_code"]))}
 IN_A = {c for c in UNITS.index if c.startswith(A)}
 # active cameras (inactive ones have no footprint)
-CAM_A = next(i for i, r in MODELS.iterrows() if r["kind"] == "camera" and r["status"] == "active" and r["unit_code"].startswith(A))
-CAM_B = next(i for i, r in MODELS.iterrows() if r["kind"] == "camera" and r["status"] == "active" and r["unit_code"].startswith(B))
+CAM_A = next(
+    i
+    for i, r in MODELS.iterrows()
+    if r["kind"] == "camera" and r["status"] == "active" and r["unit_code"].startswith(A)
+)
+CAM_B = next(
+    i
+    for i, r in MODELS.iterrows()
+    if r["kind"] == "camera" and r["status"] == "active" and r["unit_code"].startswith(B)
+)
 ROLES = ("admin", "officer", "viewer", None)
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -56,8 +65,9 @@ def ro(tmp_path_factory, synthetic_store_file, synthetic_dir, synthetic_cov):
     path = tmp_path_factory.mktemp("ro-store") / "web.sqlite"
     shutil.copyfile(synthetic_store_file, path)
     store = Store.open(f"sqlite:///{path}", password_hasher=CHEAP_HASHER)
-    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": store, "COVERAGE": synthetic_cov,
-                      "SECRET_KEY": "ro"})
+    app = create_app(
+        {"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": store, "COVERAGE": synthetic_cov, "SECRET_KEY": "ro"}
+    )
     yield {role: login(app, role) for role in ROLES}
     store.close()
 
@@ -65,10 +75,24 @@ def ro(tmp_path_factory, synthetic_store_file, synthetic_dir, synthetic_cov):
 # -- anonymous -----------------------------------------------------------------------------------
 
 ALL_GETS = [
-    "/", "/map", "/collections", "/collections/camera", "/collections/camera/items", f"/collections/camera/items/{CAM_A}",
-    "/collections/coverage/items", "/export/camera.geojson", "/export/coverage.gpkg", "/api/search?q=huong",
-    "/api/stats", "/api/units", "/openapi", "/conformance", "/api/registry/models", "/api/registry/coverage",
-    "/api/registry/audit", "/api/me",
+    "/",
+    "/map",
+    "/collections",
+    "/collections/camera",
+    "/collections/camera/items",
+    f"/collections/camera/items/{CAM_A}",
+    "/collections/coverage/items",
+    "/export/camera.geojson",
+    "/export/coverage.gpkg",
+    "/api/search?q=huong",
+    "/api/stats",
+    "/api/units",
+    "/openapi",
+    "/conformance",
+    "/api/registry/models",
+    "/api/registry/coverage",
+    "/api/registry/audit",
+    "/api/me",
 ]
 
 
@@ -81,7 +105,9 @@ def test_anonymous_gets_only_the_login_page_and_static_files(anon_client):
         else:
             assert r.status_code == 401 and r.get_json()["error"] == "Unauthorized", path
     assert c.get("/", headers={"Accept": "application/json"}).status_code == 401
-    r = c.patch(f"/api/registry/models/{CAM_A}", json={"version": 1, "changes": {"name": "x"}}, headers={"X-CSRFToken": c.csrf})
+    r = c.patch(
+        f"/api/registry/models/{CAM_A}", json={"version": 1, "changes": {"name": "x"}}, headers={"X-CSRFToken": c.csrf}
+    )
     assert r.status_code == 401
     login = c.get("/login")
     assert login.status_code == 200
@@ -111,8 +137,9 @@ def test_logout_from_the_map_page(clients):
     assert c.get("/map").status_code == 302 and c.get("/api/stats").status_code == 401
 
 
-@pytest.mark.parametrize("cid", ["camera", "lighting", "gate", "footprints", "gaps", "coverage",
-                                 "hamlets", "communes", "provinces"])
+@pytest.mark.parametrize(
+    "cid", ["camera", "lighting", "gate", "footprints", "gaps", "coverage", "hamlets", "communes", "provinces"]
+)
 def test_lists_contain_only_the_readers_units(ro, cid):
     every = _feature_units(cid, ro["admin"].get(f"/collections/{cid}/items").get_json())
     for role in ("officer", "viewer"):
@@ -123,11 +150,18 @@ def test_lists_contain_only_the_readers_units(ro, cid):
         assert got  # and the officer/viewer see something of their own
 
 
-@pytest.mark.parametrize("role, unit, status", [
-    ("admin", B, 200), ("officer", B, 403), ("viewer", B, 403),
-    ("officer", A, 200), ("officer", "835", 200), ("officer", "83", 200),  # a larger area: only A's part
-    ("officer", "nope", 404),
-])
+@pytest.mark.parametrize(
+    "role, unit, status",
+    [
+        ("admin", B, 200),
+        ("officer", B, 403),
+        ("viewer", B, 403),
+        ("officer", A, 200),
+        ("officer", "835", 200),
+        ("officer", "83", 200),  # a larger area: only A's part
+        ("officer", "nope", 404),
+    ],
+)
 def test_items_of_a_unit(ro, role, unit, status):
     r = ro[role].get(f"/collections/camera/items?unit={unit}")
     assert r.status_code == status, r.get_data(as_text=True)
@@ -138,15 +172,24 @@ def test_items_of_a_unit(ro, role, unit, status):
         assert body["numberMatched"] == len(ids)
 
 
-@pytest.mark.parametrize("role, cid, fid, status", [
-    ("admin", "camera", CAM_B, 200), ("admin", "camera", CAM_A, 200),
-    ("officer", "camera", CAM_A, 200), ("officer", "camera", CAM_B, 404),
-    ("viewer", "camera", CAM_A, 200), ("viewer", "camera", CAM_B, 404),
-    ("officer", "footprints", CAM_B, 404), ("officer", "footprints", CAM_A, 200),
-    ("officer", "gap" + "s", f"gap-{B}-01", 404), ("officer", "coverage", f"{B}-02", 404),
-    ("officer", "communes", B, 404), ("officer", "communes", A, 200),
-    ("officer", "camera", "CAM999", 404),
-])
+@pytest.mark.parametrize(
+    "role, cid, fid, status",
+    [
+        ("admin", "camera", CAM_B, 200),
+        ("admin", "camera", CAM_A, 200),
+        ("officer", "camera", CAM_A, 200),
+        ("officer", "camera", CAM_B, 404),
+        ("viewer", "camera", CAM_A, 200),
+        ("viewer", "camera", CAM_B, 404),
+        ("officer", "footprints", CAM_B, 404),
+        ("officer", "footprints", CAM_A, 200),
+        ("officer", "gap" + "s", f"gap-{B}-01", 404),
+        ("officer", "coverage", f"{B}-02", 404),
+        ("officer", "communes", B, 404),
+        ("officer", "communes", A, 200),
+        ("officer", "camera", "CAM999", 404),
+    ],
+)
 def test_one_item(ro, role, cid, fid, status):
     r = ro[role].get(f"/collections/{cid}/items/{fid}")
     assert r.status_code == status, r.get_data(as_text=True)
@@ -196,17 +239,26 @@ def test_search_units_and_stats_are_scoped(ro, role):
     assert c.get("/api/stats?unit=83").get_json()["models_total"] == st["models_total"]
 
 
-@pytest.mark.parametrize("role, model, status", [
-    ("admin", CAM_A, 200), ("admin", CAM_B, 200),
-    ("officer", CAM_A, 200), ("officer", CAM_B, 404),  # another commune's model: as an unknown id
-    ("viewer", CAM_A, 403), ("viewer", CAM_B, 403),
-    (None, CAM_A, 401),
-])
+@pytest.mark.parametrize(
+    "role, model, status",
+    [
+        ("admin", CAM_A, 200),
+        ("admin", CAM_B, 200),
+        ("officer", CAM_A, 200),
+        ("officer", CAM_B, 404),  # another commune's model: as an unknown id
+        ("viewer", CAM_A, 403),
+        ("viewer", CAM_B, 403),
+        (None, CAM_A, 401),
+    ],
+)
 def test_registry_edit(clients, role, model, status):
     c = clients[role]
     before = clients["admin"].get(f"/api/registry/models/{model}").get_json()["properties"]
-    r = c.patch(f"/api/registry/models/{model}", json={"version": before["version"], "changes": {"name": "Camera đổi tên"}},
-                headers={"X-CSRFToken": c.csrf})
+    r = c.patch(
+        f"/api/registry/models/{model}",
+        json={"version": before["version"], "changes": {"name": "Camera đổi tên"}},
+        headers={"X-CSRFToken": c.csrf},
+    )
     assert r.status_code == status, r.get_data(as_text=True)
     after = clients["admin"].get(f"/collections/camera/items/{model}").get_json()["properties"]
     assert (after["name"] == "Camera đổi tên") is (status == 200)
@@ -221,9 +273,14 @@ def test_an_edit_reaches_the_map_layers_and_coverage(clients, app):
     fp_before = c.get(f"/collections/footprints/items/{CAM_A}").get_json()["geometry"]
     lon, lat = rec["geometry"]["coordinates"]
     new = [round(lon + 0.0003, 7), round(lat - 0.0002, 7)]
-    r = c.patch(f"/api/registry/models/{CAM_A}", headers={"X-CSRFToken": c.csrf},
-                json={"version": rec["properties"]["version"],
-                      "changes": {"geometry": {"type": "Point", "coordinates": new}, "direction_deg": [45.0]}})
+    r = c.patch(
+        f"/api/registry/models/{CAM_A}",
+        headers={"X-CSRFToken": c.csrf},
+        json={
+            "version": rec["properties"]["version"],
+            "changes": {"geometry": {"type": "Point", "coordinates": new}, "direction_deg": [45.0]},
+        },
+    )
     assert r.status_code == 200, r.get_data(as_text=True)
     item = c.get(f"/collections/camera/items/{CAM_A}").get_json()
     assert item["geometry"]["coordinates"] == pytest.approx(new)
@@ -232,7 +289,10 @@ def test_an_edit_reaches_the_map_layers_and_coverage(clients, app):
     assert fp_after != fp_before  # the sector moved with the camera
     # a retired camera leaves the coverage: its footprint is gone
     v = c.get(f"/api/registry/models/{CAM_A}").get_json()["properties"]["version"]
-    assert c.post(f"/api/registry/models/{CAM_A}/retire", json={"version": v}, headers={"X-CSRFToken": c.csrf}).status_code == 200
+    assert (
+        c.post(f"/api/registry/models/{CAM_A}/retire", json={"version": v}, headers={"X-CSRFToken": c.csrf}).status_code
+        == 200
+    )
     assert c.get(f"/collections/footprints/items/{CAM_A}").status_code == 404
     assert c.get(f"/collections/camera/items/{CAM_A}").get_json()["properties"]["status"] == "inactive"
 
@@ -241,13 +301,17 @@ def test_a_store_change_from_outside_the_app_is_seen(app, web_store, clients):
     """An import from the command line (another writer of the same store) reaches the map."""
     rec = web_store.get_model(CAM_B, user=None)
     web_store.update_model(CAM_B, {"name": "Đổi từ dòng lệnh"}, expected_version=rec["version"], user=None)
-    assert clients["admin"].get(f"/collections/camera/items/{CAM_B}").get_json()["properties"]["name"] == "Đổi từ dòng lệnh"
+    assert (
+        clients["admin"].get(f"/collections/camera/items/{CAM_B}").get_json()["properties"]["name"]
+        == "Đổi từ dòng lệnh"
+    )
 
 
 def test_requests_are_served_from_the_previous_catalog_while_another_rebuilds_it(app, web_store, clients):
     """A slow catalog update (a large import's full rebuild) holds up only the request that runs
     it: another request waits at most ``wait_s``, then is answered from the previous catalog,
-    whole; once the update is done everyone sees the new one."""
+    whole; once the update is done everyone sees the new one.
+    """
     import threading
     import time
 
@@ -283,15 +347,26 @@ def test_requests_are_served_from_the_previous_catalog_while_another_rebuilds_it
 def test_an_officer_scope_follows_a_new_unit_and_a_changed_account(app, web_store, clients):
     """The scope of an account is remembered per generation of the store: a hamlet added under
     the officer's commune is in scope at the next request, and an account moved to another
-    commune sees that commune's models, not its old ones."""
+    commune sees that commune's models, not its old ones.
+    """
     import geopandas as gpd
     from shapely.geometry import box
 
     c = clients["officer"]
     assert c.get("/collections/hamlets/items/28903-new").status_code == 404
-    new = gpd.GeoDataFrame({"code": ["28903-new"], "name": ["Ấp Mới"], "level": ["hamlet"], "parent_code": [A],
-                            "approximate": [True], "valid_from": [None], "valid_to": [None]},
-                           geometry=[box(106.40, 10.05, 106.401, 10.051)], crs=4326).set_index(pd.Index(["28903-new"], name="code"))
+    new = gpd.GeoDataFrame(
+        {
+            "code": ["28903-new"],
+            "name": ["Ấp Mới"],
+            "level": ["hamlet"],
+            "parent_code": [A],
+            "approximate": [True],
+            "valid_from": [None],
+            "valid_to": [None],
+        },
+        geometry=[box(106.40, 10.05, 106.401, 10.051)],
+        crs=4326,
+    ).set_index(pd.Index(["28903-new"], name="code"))
     web_store.put_units(new, user=None)
     assert c.get("/collections/hamlets/items/28903-new").status_code == 200
     assert c.get(f"/collections/camera/items/{CAM_A}").status_code == 200
@@ -304,11 +379,17 @@ def test_an_officer_scope_follows_a_new_unit_and_a_changed_account(app, web_stor
 
 def test_the_map_page_is_rendered_per_scope_and_language(app, clients):
     """The map's folium part is remembered per catalog, language and scope: an officer's page is
-    framed on its own commune, an admin's on everything, and the English page is English."""
+    framed on its own commune, an admin's on everything, and the English page is English.
+    """
     import re as _re
 
     def bounds(html: str) -> list[float]:
-        return [float(x) for x in _re.search(r"fitBounds\(\s*\[\[([-\d.]+),\s*([-\d.]+)\],\s*\[([-\d.]+),\s*([-\d.]+)\]\]", html).groups()]
+        return [
+            float(x)
+            for x in _re.search(
+                r"fitBounds\(\s*\[\[([-\d.]+),\s*([-\d.]+)\],\s*\[([-\d.]+),\s*([-\d.]+)\]\]", html
+            ).groups()
+        ]
 
     pages = {}
     for _ in range(2):  # the second time from the memo: the same pages
@@ -328,8 +409,16 @@ def test_the_map_page_is_rendered_per_scope_and_language(app, clients):
 def public_app(web_store, synthetic_dir, synthetic_cov):
     from geo_antt.app import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "COVERAGE": synthetic_cov,
-                       "SECRET_KEY": "t", "PUBLIC_AGGREGATES": True})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(synthetic_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "t",
+            "PUBLIC_AGGREGATES": True,
+        }
+    )
 
 
 def test_public_aggregates_show_figures_but_no_cameras(public_app):
@@ -338,19 +427,31 @@ def test_public_aggregates_show_figures_but_no_cameras(public_app):
     assert st.status_code == 200 and st.get_json()["models_total"] == len(MODELS)
     assert c.get(f"/api/stats?unit={B}").get_json()["models_total"] == int(MODELS["unit_code"].str.startswith(B).sum())
     cov = c.get("/api/registry/coverage?level=hamlet")
-    assert cov.status_code == 200 and {u["code"] for u in cov.get_json()["units"]} == {c for c in UNITS.index if "-" in c}
+    assert cov.status_code == 200 and {u["code"] for u in cov.get_json()["units"]} == {
+        c for c in UNITS.index if "-" in c
+    }
     fc = c.get("/collections/coverage/items").get_json()
     assert len(fc["features"]) == 4 and "covered_pct" in fc["features"][0]["properties"]
     assert c.get("/api/units").status_code == 200
-    for path in ("/collections/camera/items", f"/collections/camera/items/{CAM_A}", "/collections/footprints/items",
-                 "/collections/gaps/items", "/collections/lighting/items", "/export/camera.geojson",
-                 "/export/coverage.geojson", "/api/registry/models", "/collections"):
+    for path in (
+        "/collections/camera/items",
+        f"/collections/camera/items/{CAM_A}",
+        "/collections/footprints/items",
+        "/collections/gaps/items",
+        "/collections/lighting/items",
+        "/export/camera.geojson",
+        "/export/coverage.geojson",
+        "/api/registry/models",
+        "/collections",
+    ):
         assert c.get(path).status_code == 401, path
     assert c.get("/map").status_code == 302
     text = json.dumps(st.get_json())
     assert not any(str(i) in text for i in MODELS.index)  # no model named, let alone placed
     # a logged-in officer still gets only their area in this mode
-    assert login(public_app, "officer").get("/api/stats").get_json()["models_total"] == int(MODELS["unit_code"].str.startswith(A).sum())
+    assert login(public_app, "officer").get("/api/stats").get_json()["models_total"] == int(
+        MODELS["unit_code"].str.startswith(A).sum()
+    )
 
 
 def test_public_mode_is_per_app(public_app, app):
@@ -365,8 +466,9 @@ def test_public_mode_is_per_app(public_app, app):
 def test_app_on_each_backend_seeds_scopes_and_follows_edits(store_url, synthetic_dir, synthetic_cov):
     from geo_antt.app import create_app
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "DB": store_url, "COVERAGE": synthetic_cov,
-                      "SECRET_KEY": "t"})
+    app = create_app(
+        {"TESTING": True, "DATA_DIR": str(synthetic_dir), "DB": store_url, "COVERAGE": synthetic_cov, "SECRET_KEY": "t"}
+    )
     store = app.extensions["geo_antt"].store
     try:
         assert len(store.models_frame(user=None)) == len(MODELS)  # seeded on first run
@@ -376,8 +478,11 @@ def test_app_on_each_backend_seeds_scopes_and_follows_edits(store_url, synthetic
         assert CAM_A in ids and CAM_B not in ids
         assert off.get(f"/collections/camera/items/{CAM_B}").status_code == 404  # as an unknown id
         v = off.get(f"/api/registry/models/{CAM_A}").get_json()["properties"]["version"]
-        r = off.patch(f"/api/registry/models/{CAM_A}", json={"version": v, "changes": {"name": "Mới"}},
-                      headers={"X-CSRFToken": off.csrf})
+        r = off.patch(
+            f"/api/registry/models/{CAM_A}",
+            json={"version": v, "changes": {"name": "Mới"}},
+            headers={"X-CSRFToken": off.csrf},
+        )
         assert r.status_code == 200
         assert off.get(f"/collections/camera/items/{CAM_A}").get_json()["properties"]["name"] == "Mới"
         assert WEB_USERS["officer"][0] in {u.name for u in store.list_users()}
@@ -401,13 +506,17 @@ def test_collection_extents_are_those_of_the_readers_features(ro):
 
 def test_the_language_chosen_sticks_through_login_and_the_pages(app):
     """/login?lang=en&next=/, log in: the map is in English, and so are the import and audit pages
-    without ?lang=, until ?lang=vi is chosen."""
+    without ?lang=, until ?lang=vi is chosen.
+    """
     from tests.web_fixtures import WEB_PASSWORD, csrf_token
 
     c = app.test_client()
     page = c.get("/login?lang=en&next=/").get_data(as_text=True)
     assert 'lang="en"' in page
-    r = c.post("/login", data={"csrf_token": csrf_token(c), "name": WEB_USERS["officer"][0], "password": WEB_PASSWORD, "next": "/"})
+    r = c.post(
+        "/login",
+        data={"csrf_token": csrf_token(c), "name": WEB_USERS["officer"][0], "password": WEB_PASSWORD, "next": "/"},
+    )
     assert r.status_code == 302
     for path in ("/", "/import", "/audit"):
         assert 'lang="en"' in c.get(path, headers=BROWSER).get_data(as_text=True), path

@@ -1,6 +1,7 @@
 """The layering is a checked contract: import-linter's contracts of pyproject.toml (layers, only
 the web layer imports Flask, no cycles between siblings) hold, and every module declares
-``__all__``."""
+``__all__``.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +28,14 @@ def test_every_module_declares_its_public_names() -> None:
         if "_data" in path.parts or path.name == "__main__.py" or "versions" in path.parts:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        names = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
-        names |= {node.target.id for node in tree.body if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+        names = {
+            t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
+        }
+        names |= {
+            node.target.id
+            for node in tree.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        }
         if "__all__" not in names:
             missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"modules without __all__: {missing}"

@@ -17,8 +17,13 @@ from tests.browser_support import need
 def test_use_local_assets_is_global_and_idempotent():
     _assets.use_local_assets(url_prefix="/static/vendor")
     _assets.use_local_assets(url_prefix="/static/vendor/")  # same prefix: nothing changes
-    urls = [u for _, u in folium.Map.default_js + folium.Map.default_css + MarkerCluster.default_js
-            + MarkerCluster.default_css]
+    urls = [
+        u
+        for _, u in folium.Map.default_js
+        + folium.Map.default_css
+        + MarkerCluster.default_js
+        + MarkerCluster.default_css
+    ]
     assert urls and all(u.startswith("/static/vendor/") for u in urls)
     assert [u for _, u in folium.folium._default_js] == ["/static/vendor/leaflet/leaflet.js"]
     with pytest.raises(ValueError, match="already point"):

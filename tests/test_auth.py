@@ -1,5 +1,6 @@
 """Accounts on the web (geo_antt.app.auth) in a minimal Flask app: login page, sessions, CSRF, rate
-limiting, API tokens, roles and unit scope."""
+limiting, API tokens, roles and unit scope.
+"""
 
 from __future__ import annotations
 
@@ -183,7 +184,9 @@ def test_api_tokens(app, store):
     r = c.get("/api/models", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.get_json() == ["b1"]
     # token requests carry no cookie: no CSRF token needed
-    r = c.post("/api/models/b1", json={"changes": {"range_m": 40}, "version": 1}, headers={"Authorization": f"Bearer {token}"})
+    r = c.post(
+        "/api/models/b1", json={"changes": {"range_m": 40}, "version": 1}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 200 and r.get_json()["version"] == 2
     r = c.get("/api/models", headers={"Authorization": "Bearer gat_wrong"})
     assert r.status_code == 401
@@ -194,16 +197,21 @@ def test_api_tokens(app, store):
 @pytest.mark.parametrize(
     ("name", "model", "status"),
     [
-        ("admin", "a1", 200), ("admin", "b1", 200),
-        ("can_bo_a", "a1", 200), ("can_bo_a", "b1", 404),  # another commune's model: as an unknown id
-        ("xem_a", "a1", 403), ("xem_a", "b1", 403),
+        ("admin", "a1", 200),
+        ("admin", "b1", 200),
+        ("can_bo_a", "a1", 200),
+        ("can_bo_a", "b1", 404),  # another commune's model: as an unknown id
+        ("xem_a", "a1", 403),
+        ("xem_a", "b1", 403),
     ],
 )
 def test_edit_endpoint_role_and_scope(app, store, name, model, status):
     c = app.test_client()
     _login(c, name=name)
     token = _csrf(c)
-    r = c.post(f"/api/models/{model}", json={"changes": {"notes": "kiểm tra"}, "version": 1}, headers={"X-CSRFToken": token})
+    r = c.post(
+        f"/api/models/{model}", json={"changes": {"notes": "kiểm tra"}, "version": 1}, headers={"X-CSRFToken": token}
+    )
     assert r.status_code == status
     assert (store.get_model(model)["notes"] == "kiểm tra") == (status == 200)
 
@@ -257,8 +265,15 @@ def test_init_auth_on_the_app_factory(synthetic_dir, synthetic_cov, web_store):
     from geo_antt.app import create_app
     from tests.web_fixtures import WEB_PASSWORD
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "COVERAGE": synthetic_cov,
-                      "SECRET_KEY": "t"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(synthetic_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "t",
+        }
+    )
     c = app.test_client()
     r = c.get("/map")
     assert r.status_code == 302 and r.headers["Location"] == "/login?next=/map"
@@ -331,8 +346,11 @@ def test_a_write_blocked_by_another_writer_answers_503(tmp_path, monkeypatch):
         c.get("/api/models", headers={"Authorization": f"Bearer {token}"})
         lock = _hold_write_lock(path)
         try:
-            r = c.post("/api/models/b1", json={"changes": {"range_m": 40}, "version": 1},
-                       headers={"Authorization": f"Bearer {token}"})
+            r = c.post(
+                "/api/models/b1",
+                json={"changes": {"range_m": 40}, "version": 1},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             with pytest.raises(BusyError, match="busy"):
                 store.set_user_active("xem_a", False, user=None)
         finally:
@@ -414,14 +432,14 @@ def test_expired_sessions_do_not_log_in(store):
     app = make_app(store)
     c = app.test_client()
     _login(c)
-    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     with store._engine.begin() as conn:  # as if the session had begun 13 hours ago
         conn.execute(T.web_sessions.update().values(expires_at=past))
     assert c.get("/api/me").status_code == 401
     _login(app.test_client())  # a login purges expired sessions
     with store._engine.connect() as conn:
         expiries = conn.execute(sa.select(T.web_sessions.c.expires_at)).scalars().all()
-    assert len(expiries) == 1 and expiries[0] > dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=11)
+    assert len(expiries) == 1 and expiries[0] > dt.datetime.now(dt.UTC) + dt.timedelta(hours=11)
 
 
 def test_login_and_logout_while_an_import_holds_the_lock(tmp_path, monkeypatch):
@@ -456,7 +474,8 @@ def test_login_and_logout_while_an_import_holds_the_lock(tmp_path, monkeypatch):
 def test_lookups_are_remembered_until_access_changes_anywhere(app, store, tmp_path, monkeypatch):
     """The login guard looks a token/session up once, then trusts it while the store's access
     revision stays put; a revocation by another process (a second Store on the file, as the CLI)
-    ends access on the very next request."""
+    ends access on the very next request.
+    """
     calls = {"token": 0, "session": 0}
     for name, kind in (("user_for_token", "token"), ("user_for_session", "session")):
         real = getattr(store, name)

@@ -1,6 +1,7 @@
 """The offline base map (geo_antt.io.basemap, geo_antt.app.basemap): MBTiles tiles in XYZ order
 with their media types and caching headers, empty 404s, 400 for bad addresses, the PMTiles
-archive by range requests, the map page's configuration and CSP, and ``serve --basemap``."""
+archive by range requests, the map page's configuration and CSP, and ``serve --basemap``.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +22,16 @@ BBOX = (106.29, 10.09, 106.318, 10.114)  # around the synthetic communes (tests/
 def _app(web_store, synthetic_dir, synthetic_cov, basemap):
     from geo_antt.app import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store,
-                       "COVERAGE": synthetic_cov, "SECRET_KEY": "web-test", "BASEMAP": str(basemap)})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(synthetic_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "web-test",
+            "BASEMAP": str(basemap),
+        }
+    )
 
 
 @pytest.fixture()
@@ -37,7 +46,9 @@ def pmtiles_file(tmp_path):
 
 def _config(client) -> dict:
     html = client.get("/map").get_data(as_text=True)
-    return json.loads(re.search(r'<script id="geo-antt-config" type="application/json">(.*?)</script>', html, re.DOTALL).group(1))
+    return json.loads(
+        re.search(r'<script id="geo-antt-config" type="application/json">(.*?)</script>', html, re.DOTALL).group(1)
+    )
 
 
 # -- reading the files ------------------------------------------------------------------------
@@ -46,8 +57,9 @@ def _config(client) -> dict:
 def test_mbtiles_rows_are_tms_and_served_as_xyz(tmp_path):
     a, b = png_tile(mark=1), png_tile(mark=2)
     # z=2: XYZ row 0 (north) is stored as TMS row 3; XYZ row 3 as TMS row 0
-    path = make_mbtiles(tmp_path / "f.mbtiles", bbox=(-180, -85, 180, 85), zooms=range(2, 3),
-                        tiles={(2, 1, 0): a, (2, 1, 3): b})
+    path = make_mbtiles(
+        tmp_path / "f.mbtiles", bbox=(-180, -85, 180, 85), zooms=range(2, 3), tiles={(2, 1, 0): a, (2, 1, 3): b}
+    )
     con = sqlite3.connect(path)
     assert con.execute("SELECT tile_data FROM tiles WHERE tile_row = 3").fetchone()[0] == a
     con.close()
@@ -78,8 +90,13 @@ def test_mbtiles_is_opened_read_only(mbtiles_file):
 
 def test_mbtiles_without_zooms_or_format_in_metadata(tmp_path):
     tiles = {(3, 2, 2): png_tile(fmt="JPEG"), (5, 1, 1): png_tile(fmt="JPEG")}
-    path = make_mbtiles(tmp_path / "j.mbtiles", bbox=(-10, -10, 10, 10), zooms=range(1), tiles=tiles,
-                        metadata={"minzoom": None, "maxzoom": None, "format": None, "bounds": None})
+    path = make_mbtiles(
+        tmp_path / "j.mbtiles",
+        bbox=(-10, -10, 10, 10),
+        zooms=range(1),
+        tiles=tiles,
+        metadata={"minzoom": None, "maxzoom": None, "format": None, "bounds": None},
+    )
     info = open_basemap(path).info
     assert (info.minzoom, info.maxzoom, info.format, info.bounds) == (3, 5, "jpg", None)
 
@@ -93,11 +110,14 @@ def test_content_type_from_bytes_then_metadata():
     assert tile_content_type(b"????", None) == "application/octet-stream"
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "not an MBTiles"),
-    (b"hello, world", "not an MBTiles"),
-    (b"PMTiles\x03" + b"\x00" * 10, "too short"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not an MBTiles"),
+        (b"hello, world", "not an MBTiles"),
+        (b"PMTiles\x03" + b"\x00" * 10, "too short"),
+    ],
+)
 def test_bad_files_are_refused(tmp_path, content, message):
     p = tmp_path / "bad.bin"
     p.write_bytes(content)
@@ -150,8 +170,9 @@ def test_tiles_served_in_xyz_with_type_and_cache_headers(web_store, synthetic_di
     z = 13
     x, y = tile_range(BBOX, z)[0]
     con = sqlite3.connect(mbtiles_file)
-    stored = con.execute("SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
-                         (z, x, (1 << z) - 1 - y)).fetchone()[0]
+    stored = con.execute(
+        "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?", (z, x, (1 << z) - 1 - y)
+    ).fetchone()[0]
     con.close()
     r = client.get(f"/basemap/{z}/{x}/{y}")
     assert r.status_code == 200 and r.data == stored
@@ -172,10 +193,30 @@ def test_tiles_served_in_xyz_with_type_and_cache_headers(web_store, synthetic_di
     assert login(app, None).get(f"/basemap/{z}/{x}/{y}").status_code == 302
 
 
-@pytest.mark.parametrize("address", ["a/0/0", "1/0/b", "-1/0/0", "1/-1/0", "1/2/0", "1/0/2", "0/1/0",
-                                     "31/0/0", "1.5/0/0", "1/0/0.png", "99999999999999999999/0/0", "%20/0/0",
-                                     "1/0x1/0", "+1/0/0", "١/0/0", "nan/0/0", "1e308/0/0", "1/inf/0",
-                                     "1/0/" + "9" * 1_000_000])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a/0/0",
+        "1/0/b",
+        "-1/0/0",
+        "1/-1/0",
+        "1/2/0",
+        "1/0/2",
+        "0/1/0",
+        "31/0/0",
+        "1.5/0/0",
+        "1/0/0.png",
+        "99999999999999999999/0/0",
+        "%20/0/0",
+        "1/0x1/0",
+        "+1/0/0",
+        "١/0/0",
+        "nan/0/0",
+        "1e308/0/0",
+        "1/inf/0",
+        "1/0/" + "9" * 1_000_000,
+    ],
+)
 def test_bad_tile_addresses_are_400(web_store, synthetic_dir, synthetic_cov, mbtiles_file, address):
     app = _app(web_store, synthetic_dir, synthetic_cov, mbtiles_file)
     r = login(app, "admin").get(f"/basemap/{address}")
@@ -193,9 +234,17 @@ def test_no_basemap_no_tiles(client):
 def test_map_page_with_mbtiles(web_store, synthetic_dir, synthetic_cov, mbtiles_file):
     client = login(_app(web_store, synthetic_dir, synthetic_cov, mbtiles_file), "admin")
     base = _config(client)["basemap"]
-    assert base == {"kind": "mbtiles", "name": "Bến Tre (thử)", "format": "png", "vector": False,
-                    "bounds": list(BBOX), "minZoom": 12, "maxZoom": 14, "attribution": "© Sở TN&MT",
-                    "url": "/basemap/{z}/{x}/{y}"}
+    assert base == {
+        "kind": "mbtiles",
+        "name": "Bến Tre (thử)",
+        "format": "png",
+        "vector": False,
+        "bounds": list(BBOX),
+        "minZoom": 12,
+        "maxZoom": 14,
+        "attribution": "© Sở TN&MT",
+        "url": "/basemap/{z}/{x}/{y}",
+    }
     resp = client.get("/map")
     assert "img-src 'self' data: blob:;" in resp.headers["Content-Security-Policy"]
     assert "protomaps" not in resp.get_data(as_text=True)  # raster: no vector renderer loaded
@@ -231,19 +280,29 @@ def test_pmtiles_served_by_range_requests(web_store, synthetic_dir, synthetic_co
     base = _config(client)["basemap"]
     assert base["vector"] and base["url"] == "/basemap.pmtiles" and (base["minZoom"], base["maxZoom"]) == (12, 14)
     html = client.get("/map").get_data(as_text=True)
-    assert ('<script src="/static/vendor/protomaps-basemaps/basemaps.js"></script>\n'
-            '<script src="/static/vendor/protomaps-leaflet/protomaps-leaflet.js"></script>') in html
+    assert (
+        '<script src="/static/vendor/protomaps-basemaps/basemaps.js"></script>\n'
+        '<script src="/static/vendor/protomaps-leaflet/protomaps-leaflet.js"></script>'
+    ) in html
     assert html.index("protomaps-leaflet.js") < html.index("/static/js/map.js")
     assert login(app, None).get("/basemap.pmtiles").status_code == 302
 
 
-def test_basemap_from_env_and_bad_file_stops_the_app(monkeypatch, web_store, synthetic_dir, synthetic_cov,
-                                                     mbtiles_file, tmp_path):
+def test_basemap_from_env_and_bad_file_stops_the_app(
+    monkeypatch, web_store, synthetic_dir, synthetic_cov, mbtiles_file, tmp_path
+):
     from geo_antt.app import create_app
 
     monkeypatch.setenv("GEO_ANTT_BASEMAP", str(mbtiles_file))
-    app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store,
-                      "COVERAGE": synthetic_cov, "SECRET_KEY": "t"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(synthetic_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "t",
+        }
+    )
     assert _config(login(app, "admin"))["basemap"]["kind"] == "mbtiles"
     bad = tmp_path / "x.mbtiles"
     bad.write_text("not tiles")

@@ -1,6 +1,7 @@
 """Plausible bounds of every model parameter and text (geo-antt #13, items 1, 2 and 9): declared
 once in ``layers/*.toml`` ``[bounds]``, refused on every write path (API, editor, import), and a
-stored row outside them (written past the checks) never breaks the service for the others."""
+stored row outside them (written past the checks) never breaks the service for the others.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import pytest
 import shapely
 
 from geo_antt import io
-from geo_antt.layers import DEFAULT_BOUNDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH, load_layer_specs, spatial_kinds
 from geo_antt._errors import GeoAnttError
+from geo_antt.layers import DEFAULT_BOUNDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH, load_layer_specs, spatial_kinds
 from geo_antt.store import Store
-from tests.storehelp import CHEAP_HASHER, PASSWORD, model_record, registry_app, seed
+from tests.storehelp import CHEAP_HASHER, PASSWORD, registry_app, seed
 
 SPECS = load_layer_specs()
 
@@ -124,7 +125,10 @@ def test_the_api_refuses_a_parameter_out_of_bounds_naming_field_value_and_range(
 
 def test_the_api_accepts_the_bounds_themselves(app):
     o = _client(app, "can_bo_a")
-    for mid, props in (("lo", {"range_m": 1.0, "fov_deg": 1.0, "height_m": 0.0}), ("hi", {"range_m": 300.0, "fov_deg": 360.0, "height_m": 100.0})):
+    for mid, props in (
+        ("lo", {"range_m": 1.0, "fov_deg": 1.0, "height_m": 0.0}),
+        ("hi", {"range_m": 300.0, "fov_deg": 360.0, "height_m": 100.0}),
+    ):
         r = o.post("/api/registry/models", json=_feature(mid, 106.05, 10.06, **props), headers={"X-CSRFToken": o.csrf})
         assert r.status_code == 201, r.get_json()
 
@@ -180,15 +184,25 @@ def test_the_api_bounds_every_text_field(app, field, limit):
 
 def test_a_megabyte_name_is_refused_by_the_api_and_by_import(app, tmp_path):
     o = _client(app, "can_bo_a")
-    r = o.post("/api/registry/models", json=_feature("big", 106.05, 10.06, name="a" * 10**6), headers={"X-CSRFToken": o.csrf})
+    r = o.post(
+        "/api/registry/models", json=_feature("big", 106.05, 10.06, name="a" * 10**6), headers={"X-CSRFToken": o.csrf}
+    )
     assert r.status_code == 400 and len(r.get_data()) < 2000
     p = tmp_path / "m.csv"
     # a megabyte cell: the whole file is refused by the table reader's cell limit, naming it
-    p.write_text("id,kind,lat,lon,radius_m,name\nok,lighting,10.5,106.5,20,Đèn\nbig,lighting,10.5,106.5,20," + "a" * 10**6 + "\n", encoding="utf-8")
+    p.write_text(
+        "id,kind,lat,lon,radius_m,name\nok,lighting,10.5,106.5,20,Đèn\nbig,lighting,10.5,106.5,20,"
+        + "a" * 10**6
+        + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(GeoAnttError, match="10,000 characters"):
         io.load_models(p)
     # a name over its 200 characters but within the cell limit: that row is rejected, named
-    p.write_text("id,kind,lat,lon,radius_m,name\nok,lighting,10.5,106.5,20,Đèn\nbig,lighting,10.5,106.5,20," + "a" * 300 + "\n", encoding="utf-8")
+    p.write_text(
+        "id,kind,lat,lon,radius_m,name\nok,lighting,10.5,106.5,20,Đèn\nbig,lighting,10.5,106.5,20," + "a" * 300 + "\n",
+        encoding="utf-8",
+    )
     g, problems = io.load_models(p)
     (e,) = [q for q in problems if q.severity == "error"]
     assert (e.row, e.field) == (3, "name") and "at most 200 characters" in e.reason and len(e.value) < 50
@@ -198,7 +212,11 @@ def test_a_megabyte_name_is_refused_by_the_api_and_by_import(app, tmp_path):
 @pytest.mark.parametrize("field", ["kind", "status", "host", "range_m", "unit_code"])
 def test_no_refusal_echoes_a_huge_value(app, field):
     o = _client(app, "can_bo_a")
-    r = o.post("/api/registry/models", json=_feature("big", 106.05, 10.06, **{field: "q" * 10**6}), headers={"X-CSRFToken": o.csrf})
+    r = o.post(
+        "/api/registry/models",
+        json=_feature("big", 106.05, 10.06, **{field: "q" * 10**6}),
+        headers={"X-CSRFToken": o.csrf},
+    )
     assert r.status_code in (400, 403) and len(r.get_data()) < 5000, (r.status_code, len(r.get_data()))
 
 
@@ -206,12 +224,18 @@ def test_direction_lists_are_bounded(app, tmp_path):
     o = _client(app, "can_bo_a")
     h = {"X-CSRFToken": o.csrf}
     ok = [i * 40.0 for i in range(MAX_DIRECTIONS)]
-    assert o.post("/api/registry/models", json=_feature("d8", 106.05, 10.06, direction_deg=ok), headers=h).status_code == 201
+    assert (
+        o.post("/api/registry/models", json=_feature("d8", 106.05, 10.06, direction_deg=ok), headers=h).status_code
+        == 201
+    )
     r = o.post("/api/registry/models", json=_feature("d9", 106.05, 10.06, direction_deg=[*ok, 350.0]), headers=h)
     assert r.status_code == 400 and r.get_json()["problems"][0]["field"] == "direction_deg"
     assert f"at most {MAX_DIRECTIONS}" in r.get_json()["problems"][0]["reason"]
     p = tmp_path / "m.csv"
-    p.write_text("id,kind,lat,lon,direction_deg\nd9,camera,10.5,106.5," + ";".join(str(i * 30) for i in range(9)) + "\n", encoding="utf-8")
+    p.write_text(
+        "id,kind,lat,lon,direction_deg\nd9,camera,10.5,106.5," + ";".join(str(i * 30) for i in range(9)) + "\n",
+        encoding="utf-8",
+    )
     _, problems = io.load_models(p)
     assert [(q.row, q.field) for q in problems if q.severity == "error"] == [(2, "direction_deg")]
 
@@ -238,8 +262,16 @@ def test_a_row_written_past_the_checks_is_left_out_and_listed(store_file, tmp_pa
         assert any("a1" in r.getMessage() and "range_m" in r.getMessage() for r in caplog.records)
         admin, officer = _client(app, "admin"), _client(app, "can_bo_a")
         for c in (admin, officer, _client(app, "xem_a"), _client(app, "can_bo_b")):
-            for url in ("/map", "/collections/camera/items", "/collections/coverage/items", "/collections/footprints/items",
-                        "/api/stats", "/api/stats?unit=P", "/api/registry/coverage?level=commune", "/api/registry/models"):
+            for url in (
+                "/map",
+                "/collections/camera/items",
+                "/collections/coverage/items",
+                "/collections/footprints/items",
+                "/api/stats",
+                "/api/stats?unit=P",
+                "/api/registry/coverage?level=commune",
+                "/api/registry/models",
+            ):
                 r = c.get(url)
                 assert r.status_code in (200, 403), (url, r.status_code)
                 assert r.status_code == 200 or url == "/api/stats?unit=P"
@@ -252,7 +284,11 @@ def test_a_row_written_past_the_checks_is_left_out_and_listed(store_file, tmp_pa
         assert officer.get("/api/registry/excluded").status_code == 403
         # the admin fixes it: it comes back
         v = admin.get("/api/registry/models/a1").get_json()["properties"]["version"]
-        r = admin.patch("/api/registry/models/a1", json={"version": v, "changes": {"range_m": 30}}, headers={"X-CSRFToken": admin.csrf})
+        r = admin.patch(
+            "/api/registry/models/a1",
+            json={"version": v, "changes": {"range_m": 30}},
+            headers={"X-CSRFToken": admin.csrf},
+        )
         assert r.status_code == 200
         assert "a1" in {f["id"] for f in admin.get("/collections/footprints/items").get_json()["features"]}
         assert admin.get("/api/registry/excluded").get_json()["models"] == []
@@ -303,7 +339,9 @@ def test_the_openapi_document_states_the_limits(store_file, tmp_path):
         assert (props["fov_deg"]["minimum"], props["fov_deg"]["maximum"]) == (1.0, 360.0)
         assert props["height_m"]["maximum"] == 100.0
         assert props["direction_deg"]["maxItems"] == MAX_DIRECTIONS
-        patch = doc["paths"]["/api/registry/models/{modelId}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+        patch = doc["paths"]["/api/registry/models/{modelId}"]["patch"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]
         assert patch["properties"]["changes"]["properties"]["name"]["maxLength"] == 200
         assert "/api/registry/excluded" in doc["paths"]
     finally:

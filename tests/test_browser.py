@@ -107,8 +107,10 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
 
     # shares keep two decimals (geo_antt/numbers.py; a rural hamlet's 0.004 % is not "0 %"),
     # areas under a hectare are in m²
-    shown = page.evaluate("[0.0312, 0.004, 0, 6.4308, 100].map(window.geoAntt.formatPct).concat("
-                          "[420.4, 25300].map(window.geoAntt.formatArea))")
+    shown = page.evaluate(
+        "[0.0312, 0.004, 0, 6.4308, 100].map(window.geoAntt.formatPct).concat("
+        "[420.4, 25300].map(window.geoAntt.formatArea))"
+    )
     assert shown == ["0,03 %", "< 0,01 %", "0 %", "6,43 %", "100 %", "420 m²", "2,53 ha"]
 
     page.keyboard.press("Escape")
@@ -147,19 +149,30 @@ def test_map_page_in_chromium(live_server, browser, tmp_path):
 @pytest.mark.browser
 def test_gdal_oapif_lists_collections(live_server, web_store):
     need(shutil.which("ogrinfo") is not None, "ogrinfo (gdal-bin) is not installed")
-    denied = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/"], capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "GDAL_HTTP_TIMEOUT": "20"})
+    denied = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GDAL_HTTP_TIMEOUT": "20"},
+    )
     assert denied.returncode != 0  # anonymous: 401
     token = web_store.create_token(WEB_USERS["admin"][0], label="ogrinfo", user=None)
     env = {**os.environ, "GDAL_HTTP_TIMEOUT": "20", "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}"}
-    out = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/"], capture_output=True, text=True,
-                         timeout=60, env=env)
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/"], capture_output=True, text=True, timeout=60, env=env
+    )
     assert out.returncode == 0, out.stderr
     for cid in ("communes", "hamlets", "camera", "coverage", "gaps"):
         assert f": {cid}" in out.stdout or f" {cid} (" in out.stdout, out.stdout
     # and the features of one layer, with paging through the next links
-    out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", f"OAPIF:{live_server}/", "camera"],
-                         capture_output=True, text=True, timeout=60, env=env)
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-so", f"OAPIF:{live_server}/", "camera"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     assert "Feature Count: 19" in out.stdout, out.stdout
 
@@ -167,7 +180,8 @@ def test_gdal_oapif_lists_collections(live_server, web_store):
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     """Live server on the embedded demo dataset (data/) seeded into a new store on first run
-    (as ``make run`` does), coverage computed by the engine; yields (url, admin password)."""
+    (as ``make run`` does), coverage computed by the engine; yields (url, admin password).
+    """
     from geo_antt.app import create_app, ensure_admin_account
     from geo_antt.config import DEFAULT_DATA_DIR
 
@@ -189,7 +203,9 @@ def demo_server(tmp_path_factory):
 
 @pytest.mark.browser
 def test_demo_map_in_chromium(demo_server, browser, tmp_path):
-    ctx, page, requests, errors = watched_page(browser, console=False, viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    ctx, page, requests, errors = watched_page(
+        browser, console=False, viewport={"width": 1280, "height": 800}, accept_downloads=True
+    )
     url, password = demo_server
     login_form(page, url + "/", name="admin", password=password)
     page.wait_for_selector("path.leaflet-interactive", timeout=15000)

@@ -1,6 +1,7 @@
 """The offline base map in headless Chromium: an MBTiles file (raster tiles from
 ``/basemap/{z}/{x}/{y}``) and a PMTiles archive (vector tiles read by range requests and drawn
-by protomaps-leaflet) show under the layers; every request stays on the app's origin."""
+by protomaps-leaflet) show under the layers; every request stays on the app's origin.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +27,16 @@ def app(request, web_store, synthetic_dir, synthetic_cov, tmp_path):
         path = make_mbtiles(tmp_path / "bt.mbtiles", bbox=BBOX, zooms=range(12, 16))
     else:
         path = make_pmtiles(tmp_path / "bt.pmtiles", bbox=BBOX, zooms=range(12, 15))
-    a = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store,
-                    "COVERAGE": synthetic_cov, "SECRET_KEY": "web-test", "BASEMAP": str(path)})
+    a = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(synthetic_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "web-test",
+            "BASEMAP": str(path),
+        }
+    )
     a.config["TEST_BASEMAP_KIND"] = request.param
     return a
 

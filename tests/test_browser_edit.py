@@ -41,7 +41,8 @@ def _angle_diff(a: float, b: float) -> float:
 def _free_spot(store) -> tuple[float, float]:
     """A point of the hamlet as far as possible from every model (so a camera placed there covers
     ground nobody covered, and the click lands on no marker), kept ~65 m inside its west and east
-    sides and ~33 m inside its north and south sides."""
+    sides and ~33 m inside its north and south sides.
+    """
     models = store.models_frame()  # inactive ones too: their markers must not catch the click
     pts = models[models.geometry.notna()].geometry
     best, where = -1.0, None
@@ -62,16 +63,19 @@ def _coverage_pct(page, code: str) -> float:
 def _to_screen(page, lon: float, lat: float) -> tuple[float, float]:
     """Page coordinates of a point of the map."""
     box = page.locator(".folium-map").bounding_box()
-    x, y = page.evaluate("([lat, lon]) => { const p = geoAntt.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
-                         [lat, lon])
+    x, y = page.evaluate(
+        "([lat, lon]) => { const p = geoAntt.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }", [lat, lon]
+    )
     return box["x"] + x, box["y"] + y
 
 
 def _to_lonlat(page, x: float, y: float) -> tuple[float, float]:
     """The map position under page coordinates (x, y)."""
     box = page.locator(".folium-map").bounding_box()
-    ll = page.evaluate("([x, y]) => { const l = geoAntt.map.containerPointToLatLng([x, y]); return [l.lng, l.lat]; }",
-                       [x - box["x"], y - box["y"]])
+    ll = page.evaluate(
+        "([x, y]) => { const l = geoAntt.map.containerPointToLatLng([x, y]); return [l.lng, l.lat]; }",
+        [x - box["x"], y - box["y"]],
+    )
     return ll[0], ll[1]
 
 
@@ -92,13 +96,16 @@ def _state(page, state: str) -> None:
         page.locator(f"body[data-edit-state='{state}']").wait_for(state="attached", timeout=8000)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "edit_failure.png"))
-        raise AssertionError(f"edit state {page.locator('body').get_attribute('data-edit-state')!r}, not {state!r}; "
-                             f"message {page.locator('#edit-message').inner_text()!r}") from None
+        raise AssertionError(
+            f"edit state {page.locator('body').get_attribute('data-edit-state')!r}, not {state!r}; "
+            f"message {page.locator('#edit-message').inner_text()!r}"
+        ) from None
 
 
 def _saved(page, model_id: str, version: int, writes: int) -> None:
     """Wait until the save of ``version`` answered and, after the page's ``writes``-th write, the
-    layers and figures were fetched again."""
+    layers and figures were fetched again.
+    """
     page.locator(f"body[data-edit-saved='{model_id}@{version}']").wait_for(state="attached", timeout=10000)
     page.locator(f"body[data-edit-refreshed='{writes}']").wait_for(state="attached", timeout=10000)
 
@@ -133,7 +140,8 @@ def _open(page, live_server: str, role: str, *, lang: str = "vi") -> None:
 @pytest.mark.browser
 def test_each_direction_of_a_camera_has_its_own_handle(live_server, browser, web_store):
     """A camera watching two ways gets a handle on each sector axis: dragging the second one
-    turns that direction only (and sets the range, shared by both); the save keeps both."""
+    turns that direction only (and sets the range, shared by both); the save keeps both.
+    """
     ctx, page, requests, errors = watched_page(browser, viewport={"width": 1280, "height": 800})
     _open(page, live_server, "officer")
     page.click("#edit-toggle")
@@ -362,8 +370,9 @@ def test_viewer_has_no_edit_controls_and_english_officer(live_server, browser, w
     # renaming it from the popup's "Edit" button keeps the date the date field cannot show
     cams = web_store.models_frame()
     cam = sorted(cams.index[(cams["kind"] == "camera") & (cams["unit_code"] == HAMLET)])[0]
-    version = web_store.update_model(cam, {"start_date": "quý 3/2023"}, expected_version=int(cams.at[cam, "version"]),
-                                     user=None)["version"]
+    version = web_store.update_model(
+        cam, {"start_date": "quý 3/2023"}, expected_version=int(cams.at[cam, "version"]), user=None
+    )["version"]
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
     _open(page, live_server, "officer", lang="en")
@@ -424,7 +433,8 @@ def test_viewer_has_no_edit_controls_and_english_officer(live_server, browser, w
 @pytest.mark.browser
 def test_phone_form_is_a_sheet_below_the_model(live_server, browser, web_store):
     """On a phone the form opens as a sheet at the bottom and the map pans so that the new model
-    and its handle stay visible above it."""
+    and its handle stay visible above it.
+    """
     ctx = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True)
     page = ctx.new_page()
     _open(page, live_server, "officer")

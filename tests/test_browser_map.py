@@ -1,6 +1,7 @@
 """The map's first view, its fits around the panel and controls, the legend, hamlet names and
 cluster colours, in Chromium on a 1366×900 desktop and a 390×844 phone (the demo dataset:
-five districts from Khánh Hòa to Bến Tre)."""
+five districts from Khánh Hòa to Bến Tre).
+"""
 
 from __future__ import annotations
 
@@ -33,9 +34,14 @@ def test_desktop_first_view_legend_labels_clusters(demo_server, browser):  # noq
     page.wait_for_selector("path.leaflet-interactive", timeout=15000)
     page.locator("body[data-first-view='done']").wait_for(state="attached", timeout=5000)
     page.wait_for_timeout(500)
-    box = page.evaluate("() => { const r = geoAntt.map.getContainer().getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }")
-    covers = (page.evaluate(_RECTS, ".leaflet-control-layers") + page.evaluate(_RECTS, ".legend")
-              + page.evaluate(_RECTS, ".leaflet-top.leaflet-left .leaflet-control"))
+    box = page.evaluate(
+        "() => { const r = geoAntt.map.getContainer().getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }"
+    )
+    covers = (
+        page.evaluate(_RECTS, ".leaflet-control-layers")
+        + page.evaluate(_RECTS, ".legend")
+        + page.evaluate(_RECTS, ".leaflet-top.leaflet-left .leaflet-control")
+    )
     provinces = page.evaluate(_PROVINCES)
     names = [n for n, _ in provinces]
     assert any("Khánh Hòa" in n for n in names) and any("Bến Tre" in n for n in names), names
@@ -83,7 +89,9 @@ def test_desktop_first_view_legend_labels_clusters(demo_server, browser):  # noq
 @pytest.mark.browser
 def test_phone_fits_above_the_panel_and_clear_of_the_edit_button(demo_server, browser):  # noqa: F811
     url, password = demo_server
-    ctx, page, _requests, _errors = watched_page(browser, console=False, viewport={"width": 390, "height": 844}, is_mobile=True)
+    ctx, page, _requests, _errors = watched_page(
+        browser, console=False, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
     login_form(page, url + "/", name="admin", password=password)
     page.wait_for_selector("path.leaflet-interactive", timeout=15000)
     page.click("#panel-toggle")
@@ -109,7 +117,9 @@ def test_phone_fits_above_the_panel_and_clear_of_the_edit_button(demo_server, br
     page.locator("body[data-plan-sites='3']").wait_for(state="attached", timeout=60000)
     page.wait_for_timeout(800)
     markers = page.evaluate(_RECTS, ".proposed-marker")
-    covers = page.evaluate(_RECTS, "#edit-toggle") + page.evaluate(_RECTS, "#panel-toggle") + page.evaluate(_RECTS, "#panel")
+    covers = (
+        page.evaluate(_RECTS, "#edit-toggle") + page.evaluate(_RECTS, "#panel-toggle") + page.evaluate(_RECTS, "#panel")
+    )
     assert len(markers) == 3
     assert page.evaluate(_RECTS, "#edit-toggle"), "the admin has the edit button"
     for m in markers:

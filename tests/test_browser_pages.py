@@ -32,15 +32,20 @@ def test_import_then_audit_in_chromium(live_server, browser, web_store, tmp_path
     lon, lat = cam["geometry"].x, cam["geometry"].y
     # one row (spreadsheet row 3) lies in the neighbouring commune, Xã An Thạnh
     bad = tmp_path / "xa_huong_my_loi.csv"
-    bad.write_text(HEADER
-                   + "HM-N1,camera,Camera cổng chợ,10.1032,106.3010,45,90,50,28903-02\n"
-                   + "HM-N2,camera,Camera đầu cầu,10.1030,106.3060,45,90,50,28903-02\n", encoding="utf-8")
+    bad.write_text(
+        HEADER
+        + "HM-N1,camera,Camera cổng chợ,10.1032,106.3010,45,90,50,28903-02\n"
+        + "HM-N2,camera,Camera đầu cầu,10.1030,106.3060,45,90,50,28903-02\n",
+        encoding="utf-8",
+    )
     good = tmp_path / "xa_huong_my.csv"
-    good.write_text(HEADER
-                    + "HM-N1,camera,Camera cổng chợ,10.1032,106.3010,45,90,50,28903-02\n"
-                    + "HM-N2,camera,Camera đầu cầu,10.1012,106.3025,180,90,40,28903-02\n"
-                    + f"CAM002,camera,Camera nhà văn hoá,{lat!r},{lon!r},{cam['direction_deg'][0]!r},90,60,28903-01\n",
-                    encoding="utf-8")
+    good.write_text(
+        HEADER
+        + "HM-N1,camera,Camera cổng chợ,10.1032,106.3010,45,90,50,28903-02\n"
+        + "HM-N2,camera,Camera đầu cầu,10.1012,106.3025,180,90,40,28903-02\n"
+        + f"CAM002,camera,Camera nhà văn hoá,{lat!r},{lon!r},{cam['direction_deg'][0]!r},90,60,28903-01\n",
+        encoding="utf-8",
+    )
     ids_before = sorted(web_store.models_frame().index)
 
     ctx, page, requests, errors = watched_page(browser, viewport={"width": 1280, "height": 900})

@@ -1,5 +1,6 @@
 """The plan panel in Chromium: the least spacing between proposed sites, the gain in m², and
-proposed footprints that stay visible below street zoom."""
+proposed footprints that stay visible below street zoom.
+"""
 
 from __future__ import annotations
 

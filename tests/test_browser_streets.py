@@ -1,5 +1,6 @@
 """Without a base-map file, the dataset's roads (named along the line) and buildings are drawn
-in headless Chromium from street zoom (15), under the choropleth, from the app only."""
+in headless Chromium from street zoom (15), under the choropleth, from the app only.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +19,15 @@ def app(web_store, synthetic_dir, synthetic_cov, tmp_path):
     from geo_antt.app import create_app
 
     data = write_context_dataset(synthetic_dir, tmp_path / "ds")
-    return create_app({"TESTING": True, "DATA_DIR": str(data), "STORE": web_store,
-                       "COVERAGE": synthetic_cov, "SECRET_KEY": "web-test"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(data),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "web-test",
+        }
+    )
 
 
 @pytest.mark.browser
@@ -54,8 +62,10 @@ def test_streets_drawn_from_street_zoom(live_server, browser):
     straight = page.locator(".leaflet-geoAnttRoads-pane text.road-label", has_text="Lê").get_attribute("transform")
     assert straight is None or straight.startswith("rotate(0")
     # the streets lie under the choropleth and outlines (a plain base layer)
-    z = page.evaluate("[getComputedStyle(document.querySelector('.leaflet-geoAnttRoads-pane')).zIndex,"
-                      " getComputedStyle(document.querySelector('.leaflet-geoAnttCoverage-pane')).zIndex]")
+    z = page.evaluate(
+        "[getComputedStyle(document.querySelector('.leaflet-geoAnttRoads-pane')).zIndex,"
+        " getComputedStyle(document.querySelector('.leaflet-geoAnttCoverage-pane')).zIndex]"
+    )
     assert int(z[0]) < int(z[1])
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "streets_z17.png"), clip=page.locator("#map-wrap").bounding_box())

@@ -7,10 +7,10 @@ import json
 import geopandas as gpd
 import pytest
 
-from tests.web_fixtures import synthetic_coverage, synthetic_models, synthetic_units
 from geo_antt._errors import GeoAnttError, NotFoundError
 from geo_antt.catalog import Catalog, parse_bbox
 from geo_antt.layers import load_layer_specs
+from tests.web_fixtures import synthetic_coverage, synthetic_models, synthetic_units
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,11 @@ def test_scoped_reads(cat):
     with pytest.raises(NotFoundError):
         cat.scoped("nope", a)
     page = cat.items("camera", allowed=a)
-    assert page.number_matched == sum(1 for f in page.features if json.loads(f)["properties"]["unit_code"].startswith("28903-")) > 0
+    assert (
+        page.number_matched
+        == sum(1 for f in page.features if json.loads(f)["properties"]["unit_code"].startswith("28903-"))
+        > 0
+    )
     with pytest.raises(NotFoundError, match="has no feature 'CAM013'"):  # as an unknown id
         cat.item("camera", "CAM013", allowed=a)  # a camera of Xã An Thạnh
     assert cat.top_units(a) == ["28903"]
@@ -91,7 +95,8 @@ def test_scoped_reads(cat):
 def test_a_collection_updated_row_by_row_equals_one_built_from_its_rows():
     """Copy-on-write updates (replace, add, remove; more updates than frames kept apart, and a
     compaction) give the features, order, links, bbox matches and frame of a collection built
-    from the final rows; every older version stays as it was."""
+    from the final rows; every older version stays as it was.
+    """
     import numpy as np
     import pandas as pd
     import shapely
@@ -101,14 +106,25 @@ def test_a_collection_updated_row_by_row_equals_one_built_from_its_rows():
     rng = np.random.default_rng(3)
 
     def frame(ids, xs):
-        return gpd.GeoDataFrame({"name": [f"điểm {i}" for i in ids], "v": np.arange(len(ids), dtype=float)},
-                                geometry=shapely.points(xs, np.full(len(xs), 10.0)), crs="EPSG:4326",
-                                index=pd.Index(ids, name="id"))
+        return gpd.GeoDataFrame(
+            {"name": [f"điểm {i}" for i in ids], "v": np.arange(len(ids), dtype=float)},
+            geometry=shapely.points(xs, np.full(len(xs), 10.0)),
+            crs="EPSG:4326",
+            index=pd.Index(ids, name="id"),
+        )
 
     def build(f):
         keys = f.index.to_numpy(dtype=object)
-        return Collection(id="c", title_vi="c", title_en="c", group="models", frame=f, unit_codes=[f"U{i[-1]}" for i in keys],
-                          features=_feature_texts(f), keys=keys)
+        return Collection(
+            id="c",
+            title_vi="c",
+            title_en="c",
+            group="models",
+            frame=f,
+            unit_codes=[f"U{i[-1]}" for i in keys],
+            features=_feature_texts(f),
+            keys=keys,
+        )
 
     rows = frame([f"m{i:03d}" for i in range(0, 1000, 2)], rng.uniform(106, 107, 500))
     col = build(rows)
@@ -120,8 +136,13 @@ def test_a_collection_updated_row_by_row_equals_one_built_from_its_rows():
         put = frame([i for i in ids if i not in drop], rng.uniform(106, 107, len(ids) - len(drop)))
         rows = pd.concat([rows.drop(index=[i for i in ids if i in rows.index]), put]).sort_index()
         history.append((col, list(col.features)))
-        col = col.with_changes(remove=np.array(ids, dtype=object), add=put, add_keys=put.index.to_numpy(dtype=object),
-                               add_links=[f"U{i[-1]}" for i in put.index], compact_above=None if step != 40 else 0)
+        col = col.with_changes(
+            remove=np.array(ids, dtype=object),
+            add=put,
+            add_keys=put.index.to_numpy(dtype=object),
+            add_links=[f"U{i[-1]}" for i in put.index],
+            compact_above=None if step != 40 else 0,
+        )
         assert len(col._table.x_chunks) <= 32  # the extra rows are gathered now and then
         gathered |= len(col._table.x_chunks) == 1 and col._table.n_extra > 32
         want = build(rows)
@@ -149,12 +170,15 @@ def demo_cat():
 
 
 def test_search_ranks_the_named_unit_before_looser_matches(demo_cat):
-    """"an thanh" is first the two communes named An Thạnh (a bare name: the unit-type word
+    """Searching "an thanh" lists first the two communes named An Thạnh (a bare name: the unit-type word
     left out), then the looser matches where "an" only stands inside a word ("Huyện Thạnh
-    Phú", "Xã Bình Thạnh"), the district first."""
+    Phú", "Xã Bình Thạnh"), the district first.
+    """
     res = demo_cat.search("an thanh")
     assert [(r["name"], r["context"].split(",")[0]) for r in res[:2]] == [
-        ("Xã An Thạnh", "Huyện Mỏ Cày Nam"), ("Xã An Thạnh", "Huyện Thạnh Phú")]
+        ("Xã An Thạnh", "Huyện Mỏ Cày Nam"),
+        ("Xã An Thạnh", "Huyện Thạnh Phú"),
+    ]
     assert res[2]["name"] == "Huyện Thạnh Phú"
     # the full name, typed in capitals, finds the same two first
     assert [r["code"] for r in demo_cat.search("XÃ AN THẠNH")][:2] == [r["code"] for r in res[:2]]

@@ -1,6 +1,7 @@
 """The catalog that follows the store (geo_antt.catalog.live): every update equals a full rebuild
 (demo data and the synthetic case, both store backends), old catalogs stay as they were, and
-readers during updates see one whole catalog, old or new."""
+readers during updates see one whole catalog, old or new.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def _close(a, b, *, what: str) -> None:
 
 def assert_same_catalog(inc, full) -> None:
     """``inc`` (updated) holds what ``full`` (built from scratch) holds: models, footprints and
-    units feature for feature, coverage figures and gap areas within 1e-6 relative."""
+    units feature for feature, coverage figures and gap areas within 1e-6 relative.
+    """
     assert list(inc.collections) == list(full.collections)
     for cid, fc in full.collections.items():
         ic = inc.collections[cid]
@@ -54,7 +56,10 @@ def assert_same_catalog(inc, full) -> None:
                 assert fx["id"] == fy["id"], cid
                 for k in fy["properties"]:
                     _close(fx["properties"][k], fy["properties"][k], what=f"{cid} {fy['id']} {k}")
-                gx, gy = shapely.from_geojson(json.dumps(fx["geometry"])), shapely.from_geojson(json.dumps(fy["geometry"]))
+                gx, gy = (
+                    shapely.from_geojson(json.dumps(fx["geometry"])),
+                    shapely.from_geojson(json.dumps(fy["geometry"])),
+                )
                 assert gx.area == pytest.approx(gy.area, rel=REL), f"{cid} {fy['id']} geometry"
                 assert shapely.symmetric_difference(gx, gy).area <= REL * max(gy.area, 1e-12), f"{cid} {fy['id']}"
         else:
@@ -65,8 +70,10 @@ def assert_same_catalog(inc, full) -> None:
     # the models table and its unit links
     assert list(inc.models.index) == list(full.models.index)
     assert inc.models.drop(columns="geometry").astype(str).equals(full.models.drop(columns="geometry").astype(str))
-    assert all(shapely.equals_exact(inc.models.geometry.to_numpy(), full.models.geometry.to_numpy(), 0)
-               | (inc.models.geometry.isna() & full.models.geometry.isna()).to_numpy())
+    assert all(
+        shapely.equals_exact(inc.models.geometry.to_numpy(), full.models.geometry.to_numpy(), 0)
+        | (inc.models.geometry.isna() & full.models.geometry.isna()).to_numpy()
+    )
     assert inc.model_links.equals(full.model_links)
     # the figures of the stats page: the whole area and one commune
     commune = full.units.index[full.units["level"] == "commune"][0]
@@ -97,8 +104,9 @@ class Follower:
 
     def full(self):
         roads = self.store.context_frame("roads", merged=True) if self.roads else None
-        return build_catalog(self.store.units_frame(), self.store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS,
-                             roads=roads)
+        return build_catalog(
+            self.store.units_frame(), self.store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS, roads=roads
+        )
 
     def step(self, *, expect_incremental: bool = True) -> None:
         ch = self.store.changes_since(self.gen)
@@ -119,8 +127,9 @@ class Follower:
 def _moved(store: Store, mid: str, dx: float, dy: float, **changes) -> None:
     rec = store.get_model(mid)
     p = rec["geometry"]
-    store.update_model(mid, {"geometry": shapely.Point(p.x + dx, p.y + dy), **changes},
-                       expected_version=rec["version"], user=None)
+    store.update_model(
+        mid, {"geometry": shapely.Point(p.x + dx, p.y + dy), **changes}, expected_version=rec["version"], user=None
+    )
 
 
 def _update(store: Store, mid: str, **changes) -> None:
@@ -128,8 +137,11 @@ def _update(store: Store, mid: str, **changes) -> None:
 
 
 def _import(store: Store, rows: list[dict], unit_code: str) -> None:
-    gdf = gpd.GeoDataFrame([{k: v for k, v in r.items() if k != "geometry"} for r in rows],
-                           geometry=[r.get("geometry") for r in rows], crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        [{k: v for k, v in r.items() if k != "geometry"} for r in rows],
+        geometry=[r.get("geometry") for r in rows],
+        crs="EPSG:4326",
+    )
     preview = store.preview_import(gdf, user=None, unit_code=unit_code)
     assert not preview.rejected, preview.rejected
     store.commit_import(preview, user=None)
@@ -169,16 +181,37 @@ def test_updates_equal_a_full_rebuild_on_the_demo_data(demo_store):
     _update(store, cams[1], direction_deg=(10.0, 190.0), range_m=80.0)  # two sectors, longer range
     h = hamlets.iloc[len(hamlets) // 2]
     p = h.geometry.representative_point()
-    store.create_model({"id": f"{cams[2]}-b", "kind": "camera", "name": "Camera mới", "status": "active",
-                        "unit_code": h["code"], "direction_deg": (90.0,), "fov_deg": 90.0, "range_m": 40.0,
-                        "geometry": p}, user=None)  # an id sorting in the middle of the others
+    store.create_model(
+        {
+            "id": f"{cams[2]}-b",
+            "kind": "camera",
+            "name": "Camera mới",
+            "status": "active",
+            "unit_code": h["code"],
+            "direction_deg": (90.0,),
+            "fov_deg": 90.0,
+            "range_m": 40.0,
+            "geometry": p,
+        },
+        user=None,
+    )  # an id sorting in the middle of the others
     f.step()
     store.retire_model(cams[3], expected_version=store.get_model(cams[3])["version"], user=None)
-    _update(store, cams[4], kind="checkpoint", direction_deg=(), fov_deg=None, range_m=None, radius_m=60.0)  # kind change
+    _update(
+        store, cams[4], kind="checkpoint", direction_deg=(), fov_deg=None, range_m=None, radius_m=60.0
+    )  # kind change
     f.step()
     _update(store, lights[0], name="Đèn đã đổi tên", notes="chỉ đổi tên")  # no coverage field
-    store.create_model({"id": "tq-moi", "kind": "self_management", "name": "Tổ tự quản mới", "status": "active",
-                        "unit_code": h["code"]}, user=None)
+    store.create_model(
+        {
+            "id": "tq-moi",
+            "kind": "self_management",
+            "name": "Tổ tự quản mới",
+            "status": "active",
+            "unit_code": h["code"],
+        },
+        user=None,
+    )
     f.step()
     # an import: new cameras and moved lights of one commune, in one transaction
     commune = h["parent_code"]
@@ -186,13 +219,25 @@ def test_updates_equal_a_full_rebuild_on_the_demo_data(demo_store):
     rows = []
     for i, (code, hr) in enumerate(inside.iterrows()):
         q = hr.geometry.representative_point()
-        rows.append({"id": f"imp-{i:03d}", "kind": "camera", "name": f"Camera nhập {i}", "status": "active",
-                     "unit_code": code, "direction_deg": [float(37 * i % 360)], "fov_deg": 70.0, "range_m": 50.0,
-                     "geometry": shapely.Point(q.x + 0.0001, q.y)})
+        rows.append(
+            {
+                "id": f"imp-{i:03d}",
+                "kind": "camera",
+                "name": f"Camera nhập {i}",
+                "status": "active",
+                "unit_code": code,
+                "direction_deg": [float(37 * i % 360)],
+                "fov_deg": 70.0,
+                "range_m": 50.0,
+                "geometry": shapely.Point(q.x + 0.0001, q.y),
+            }
+        )
     for mid in m[(m["kind"] == "lighting") & (m["unit_code"].isin(inside.index))].index[:5]:
         r = store.get_model(mid)
-        rows.append({k: r[k] for k in ("id", "kind", "name", "status", "unit_code", "radius_m")}
-                    | {"geometry": shapely.affinity.translate(r["geometry"], 0.0002, 0.0)})  # points and lines
+        rows.append(
+            {k: r[k] for k in ("id", "kind", "name", "status", "unit_code", "radius_m")}
+            | {"geometry": shapely.affinity.translate(r["geometry"], 0.0002, 0.0)}
+        )  # points and lines
     _import(store, rows, commune)
     f.step()
     _update(store, cams[3], status="active")  # back in service
@@ -202,7 +247,8 @@ def test_updates_equal_a_full_rebuild_on_the_demo_data(demo_store):
 def test_street_figures_follow_the_models_too(demo_store):
     """With the store's roads (a street grid over two communes), the catalog's coverage units
     carry street figures, and moving, adding and retiring cameras keeps them equal to a full
-    rebuild's."""
+    rebuild's.
+    """
     import numpy as np
 
     store = demo_store
@@ -216,8 +262,15 @@ def test_street_figures_follow_the_models_too(demo_store):
         x0, y0, x1, y1 = c.geometry.bounds
         lines += [shapely.LineString([(x, y0), (x, y1)]) for x in np.linspace(x0, x1, 25)]
         lines += [shapely.LineString([(x0, y), (x1, y)]) for y in np.linspace(y0, y1, 25)]
-    grid = gpd.GeoDataFrame({"osm_id": [f"w{i}" for i in range(len(lines))], "highway": "residential",
-                             "name": [f"Đường số {i}" for i in range(len(lines))]}, geometry=lines, crs="EPSG:4326")
+    grid = gpd.GeoDataFrame(
+        {
+            "osm_id": [f"w{i}" for i in range(len(lines))],
+            "highway": "residential",
+            "name": [f"Đường số {i}" for i in range(len(lines))],
+        },
+        geometry=lines,
+        crs="EPSG:4326",
+    )
     store.load_context("roads", grid, unit_codes=list(communes.index), user=None)
     f = Follower(store, roads=True)
     props = [json.loads(x)["properties"] for x in f.cat.collections["coverage"].features]
@@ -232,7 +285,8 @@ def test_street_figures_follow_the_models_too(demo_store):
     f.step()
     after = {json.loads(x)["id"]: json.loads(x)["properties"] for x in f.cat.collections["coverage"].features}
     assert sum(p.get("road_covered_m") or 0 for p in after.values()) != pytest.approx(
-        sum(p.get("road_covered_m") or 0 for p in props))  # the edits moved the street figures
+        sum(p.get("road_covered_m") or 0 for p in props)
+    )  # the edits moved the street figures
 
 
 # -- the synthetic case, both backends --------------------------------------------------------------
@@ -247,9 +301,20 @@ def test_updates_equal_a_full_rebuild_on_the_synthetic_case(store_url, synthetic
         other = "28903-02" if store.get_model("CAM002")["unit_code"] != "28903-02" else "28903-01"
         _update(store, "CAM002", unit_code=other)  # only its unit: the unit links and counts follow
         f.step()
-        store.create_model({"id": "CAM0025", "kind": "camera", "name": "Giữa hai ấp", "status": "active",
-                            "unit_code": "28903-01", "direction_deg": (180.0,), "fov_deg": 120.0, "range_m": 70.0,
-                            "geometry": shapely.Point(106.302, 10.102)}, user=None)  # on the hamlets' border
+        store.create_model(
+            {
+                "id": "CAM0025",
+                "kind": "camera",
+                "name": "Giữa hai ấp",
+                "status": "active",
+                "unit_code": "28903-01",
+                "direction_deg": (180.0,),
+                "fov_deg": 120.0,
+                "range_m": 70.0,
+                "geometry": shapely.Point(106.302, 10.102),
+            },
+            user=None,
+        )  # on the hamlets' border
         f.step()
         store.retire_model("LIGHT-28891-01", expected_version=1, user=None)
         f.step()
@@ -258,14 +323,21 @@ def test_updates_equal_a_full_rebuild_on_the_synthetic_case(store_url, synthetic
         _update(store, "CAM003", kind="lighting", direction_deg=(), fov_deg=None, range_m=None, radius_m=30.0)
         f.step()
         # a non-spatial kind that was absent: a new collection, so a full rebuild
-        store.create_model({"id": "KHAC1", "kind": "other", "name": "Mô hình khác", "status": "active",
-                            "unit_code": "28903-01"}, user=None)
+        store.create_model(
+            {"id": "KHAC1", "kind": "other", "name": "Mô hình khác", "status": "active", "unit_code": "28903-01"},
+            user=None,
+        )
         f.step(expect_incremental=False)
 
 
 def test_a_catalog_given_its_coverage_is_rebuilt_whole(web_store, synthetic_cov):
-    cat = build_catalog(web_store.units_frame(), web_store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS,
-                        coverage=synthetic_cov)
+    cat = build_catalog(
+        web_store.units_frame(),
+        web_store.models_frame(),
+        specs=SPECS,
+        settings=DEFAULT_SETTINGS,
+        coverage=synthetic_cov,
+    )
     gen = web_store.generation()
     _update(web_store, "CAM002", name="Đổi tên")
     assert update_catalog(cat, web_store.changes_since(gen).models) is None
@@ -277,7 +349,8 @@ def test_a_catalog_given_its_coverage_is_rebuilt_whole(web_store, synthetic_cov)
 def test_readers_see_one_whole_catalog_during_updates(web_store):
     """Threads read the live catalog while camera CAM002 moves step by step: in every catalog a
     reader gets, the camera, its footprint, the models table and the coverage of its hamlets all
-    belong to the same version of the camera."""
+    belong to the same version of the camera.
+    """
     from geo_antt.catalog.live import LiveCatalog as _LiveCatalog
 
     live = _LiveCatalog(web_store, specs=SPECS, settings=DEFAULT_SETTINGS)
@@ -321,7 +394,9 @@ def test_readers_see_one_whole_catalog_during_updates(web_store):
             p = shapely.Point(rec["geometry"].x + 0.0003, rec["geometry"].y + 0.0002 * (-1) ** k)
             web_store.update_model("CAM002", {"geometry": p}, expected_version=rec["version"], user=None)
             positions[rec["version"] + 1] = p
-            cat = build_catalog(web_store.units_frame(), web_store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS)
+            cat = build_catalog(
+                web_store.units_frame(), web_store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS
+            )
             expected[rec["version"] + 1] = figures(cat)
             live.current()
     finally:
@@ -342,7 +417,8 @@ def test_readers_see_one_whole_catalog_during_updates(web_store):
 def test_requests_during_edits_see_old_or_new_figures_never_a_mix(web_store, synthetic_dir):
     """Through the app: while an editor puts a camera in service and retires it again and again, every
     /api/stats answer for its hamlet is wholly the state with it or wholly the state without it
-    (model counts and coverage from one catalog)."""
+    (model counts and coverage from one catalog).
+    """
     from geo_antt.app import create_app
 
     app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "SECRET_KEY": "t"})
@@ -368,11 +444,14 @@ def test_requests_during_edits_see_old_or_new_figures_never_a_mix(web_store, syn
     for t in threads:
         t.start()
     try:
-        for k in range(3):
+        for _ in range(3):
             for status in ("active", "inactive"):
                 v = editor.get(f"/api/registry/models/{cam}").get_json()["properties"]["version"]
-                r = editor.patch(f"/api/registry/models/{cam}", json={"version": v, "changes": {"status": status}},
-                                 headers={"X-CSRFToken": editor.csrf})
+                r = editor.patch(
+                    f"/api/registry/models/{cam}",
+                    json={"version": v, "changes": {"status": status}},
+                    headers={"X-CSRFToken": editor.csrf},
+                )
                 assert r.status_code == 200, r.get_data(as_text=True)
                 states.add(state(admin.get(f"/api/stats?unit={hamlet}").get_json()))
     finally:
@@ -409,11 +488,14 @@ def test_the_live_catalog_rebuilds_whole_after_unit_changes_and_large_changes(we
         _update(web_store, mid, name=f"Đổi {mid}")
     cat = live.current()
     assert live.last_update == "full" and cat.models.loc["CAM004", "name"] == "Đổi CAM004"
-    assert_same_catalog(cat, build_catalog(web_store.units_frame(), web_store.models_frame(), specs=SPECS,
-                                           settings=DEFAULT_SETTINGS))
+    assert_same_catalog(
+        cat, build_catalog(web_store.units_frame(), web_store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS)
+    )
     # an update that fails is logged and replaced by a rebuild: the map keeps working
     monkeypatch.setattr(live_mod, "MAX_INCREMENTAL", 5000)
     monkeypatch.setattr(live_mod, "_recompute", lambda *a, **k: 1 / 0)
     _moved(web_store, "CAM005", 0.0001, 0.0)
     cat = live.current()
-    assert live.last_update == "full" and cat.models.loc["CAM005", "version"] == web_store.get_model("CAM005")["version"]
+    assert (
+        live.last_update == "full" and cat.models.loc["CAM005", "version"] == web_store.get_model("CAM005")["version"]
+    )

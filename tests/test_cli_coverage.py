@@ -19,7 +19,19 @@ def test_coverage_on_the_embedded_demo(tmp_path: Path, capsys) -> None:
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert "crs" not in doc
     props = [f["properties"] for f in doc["features"]]
-    assert {"unit_code", "unit_name", "level", "parent_code", "approximate", "area_m2", "covered_m2", "covered_pct", "covered_m2_camera", "n_camera", "rank"} <= set(props[0])
+    assert {
+        "unit_code",
+        "unit_name",
+        "level",
+        "parent_code",
+        "approximate",
+        "area_m2",
+        "covered_m2",
+        "covered_pct",
+        "covered_m2_camera",
+        "n_camera",
+        "rank",
+    } <= set(props[0])
     ranks = sorted(p["rank"] for p in props)
     assert ranks == list(range(1, len(props) + 1))
     uncovered = [p for p in props if p["covered_pct"] == 0]
@@ -43,7 +55,14 @@ def test_coverage_from_files_with_hamlet_points(tmp_path: Path, shared_data: Pat
         for i, (fx, fy) in enumerate([(0.3, 0.3), (0.7, 0.6), (0.5, 0.8)]):
             q = Point(minx + fx * (maxx - minx), miny + fy * (maxy - miny))
             if inner.contains(q):
-                pts.append({"code": f"{row.commune_code_gso}-{i}", "name": f"Thôn {i + 1}", "parent_code": row.commune_code_gso, "geometry": q})
+                pts.append(
+                    {
+                        "code": f"{row.commune_code_gso}-{i}",
+                        "name": f"Thôn {i + 1}",
+                        "parent_code": row.commune_code_gso,
+                        "geometry": q,
+                    }
+                )
     hp = gpd.GeoDataFrame(pts, crs=32648).to_crs(4326)
     hamlets = tmp_path / "thon.geojson"
     hp.to_file(hamlets)
@@ -56,7 +75,9 @@ def test_coverage_from_files_with_hamlet_points(tmp_path: Path, shared_data: Pat
         encoding="utf-8-sig",
     )
     out = tmp_path / "thon_coverage.gpkg"
-    rc = main(["coverage", "--boundaries", str(communes), "--hamlets", str(hamlets), "--models", str(csv), "--out", str(out)])
+    rc = main(
+        ["coverage", "--boundaries", str(communes), "--hamlets", str(hamlets), "--models", str(csv), "--out", str(out)]
+    )
     assert rc == 0, capsys.readouterr().err
     res = gpd.read_file(out)
     assert set(res["level"]) == {"hamlet"} and res["approximate"].all()
@@ -78,21 +99,28 @@ def test_bad_rows_stop_the_run_unless_skipped(tmp_path: Path, shared_data: Path,
     err = capsys.readouterr().err
     assert "models.csv" in err and "row 3" in err and "direction_deg" in err and "row 4" in err
     assert not out.exists()  # nothing written on failure
-    assert main(["coverage", "--boundaries", str(communes), "--models", str(csv), "--out", str(out), "--skip-invalid"]) == 0
+    assert (
+        main(["coverage", "--boundaries", str(communes), "--models", str(csv), "--out", str(out), "--skip-invalid"])
+        == 0
+    )
     err = capsys.readouterr().err
     assert err.count("skipped:") >= 2
     assert gpd.read_file(out)["n_camera"].sum() == 1
 
 
 def test_other_levels_and_missing_boundaries(tmp_path: Path, capsys) -> None:
-    assert main(["coverage", "--data", str(DEFAULT_DATA_DIR), "--level", "district", "--out", str(tmp_path / "d.geojson")]) == 0
+    assert (
+        main(["coverage", "--data", str(DEFAULT_DATA_DIR), "--level", "district", "--out", str(tmp_path / "d.geojson")])
+        == 0
+    )
     assert main(["coverage", "--models", "x.csv", "--out", str(tmp_path / "x.geojson")]) == 1
     assert "--boundaries" in capsys.readouterr().err
 
 
 def test_ranking_weighted_by_a_demand_layer(tmp_path: Path, capsys) -> None:
     """Households as demand points: a hamlet whose households all sit under a camera is covered
-    by weight even though its area is almost uncovered."""
+    by weight even though its area is almost uncovered.
+    """
     base = tmp_path / "area.geojson"
     assert main(["coverage", "--out", str(base)]) == 0
     units = gpd.read_file(base)
@@ -111,7 +139,22 @@ def test_ranking_weighted_by_a_demand_layer(tmp_path: Path, capsys) -> None:
     dpath = tmp_path / "ho_dan.geojson"
     demand.to_file(dpath)
     out = tmp_path / "ranked.geojson"
-    assert main(["coverage", "--out", str(out), "--demand", str(dpath), "--weight-column", "households", "--threshold", "50"]) == 0
+    assert (
+        main(
+            [
+                "coverage",
+                "--out",
+                str(out),
+                "--demand",
+                str(dpath),
+                "--weight-column",
+                "households",
+                "--threshold",
+                "50",
+            ]
+        )
+        == 0
+    )
     assert "weighted by" in capsys.readouterr().out
     r = gpd.read_file(out).set_index("unit_code")
     assert r.loc[covered_hamlet["unit_code"], "weighted_covered_pct"] == pytest.approx(100.0)
@@ -122,21 +165,37 @@ def test_ranking_weighted_by_a_demand_layer(tmp_path: Path, capsys) -> None:
     assert "nope" in capsys.readouterr().err
 
 
-def test_csv_models_read_alongside_the_boundaries_report_in_file_order(tmp_path: Path, shared_data: Path, capsys) -> None:
+def test_csv_models_read_alongside_the_boundaries_report_in_file_order(
+    tmp_path: Path, shared_data: Path, capsys
+) -> None:
     """CSV model files are parsed on a second thread while the boundaries are read: their
-    warnings still come in file order, and a boundary error still wins over a model error."""
+    warnings still come in file order, and a boundary error still wins over a model error.
+    """
     communes = shared_data / "boundaries" / "mo_cay_nam_communes_pre2025.geojson"
     first, second, bad = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "bad.csv"
     first.write_text("kind,lat,lon,radius_m\nlighting,10.13,106.33,20\n", encoding="utf-8")  # no id column: a warning
-    second.write_text("id,kind,lat,lon,radius_m,field\nL2,lighting,10.131,106.331,20,spaceflight\n", encoding="utf-8")  # unknown field: a warning
+    second.write_text(
+        "id,kind,lat,lon,radius_m,field\nL2,lighting,10.131,106.331,20,spaceflight\n", encoding="utf-8"
+    )  # unknown field: a warning
     bad.write_text("id,kind,lat,lon,radius_m\nX,lighting,106.33,10.13,20\n", encoding="utf-8")
     out = tmp_path / "u.geojson"
-    assert main(["coverage", "--boundaries", str(communes), "--models", str(first), str(second), "--out", str(out)]) == 0
+    assert (
+        main(["coverage", "--boundaries", str(communes), "--models", str(first), str(second), "--out", str(out)]) == 0
+    )
     err = capsys.readouterr().err
     warned = [line for line in err.splitlines() if line.startswith("warning:")]
-    assert len(warned) == 2 and "a.csv" in warned[0] and "no id column" in warned[0] and "b.csv" in warned[1] and "spaceflight" in warned[1]
+    assert (
+        len(warned) == 2
+        and "a.csv" in warned[0]
+        and "no id column" in warned[0]
+        and "b.csv" in warned[1]
+        and "spaceflight" in warned[1]
+    )
     assert gpd.read_file(out)["n_lighting"].sum() == 2
-    assert main(["coverage", "--boundaries", str(tmp_path / "missing.geojson"), "--models", str(bad), "--out", str(out)]) == 1
+    assert (
+        main(["coverage", "--boundaries", str(tmp_path / "missing.geojson"), "--models", str(bad), "--out", str(out)])
+        == 1
+    )
     err = capsys.readouterr().err
     assert "missing.geojson" in err and "bad.csv" not in err
     assert main(["coverage", "--boundaries", str(communes), "--models", str(first), str(bad), "--out", str(out)]) == 1
@@ -146,7 +205,8 @@ def test_csv_models_read_alongside_the_boundaries_report_in_file_order(tmp_path:
 
 def _mo_cay_nam_case(tmp_path: Path, shared_data: Path) -> tuple[Path, Path, Path]:
     """Real communes (Mỏ Cày Nam, pre-2025: neighbours overlap), 8 hamlet points each and 100
-    cameras/lights per hamlet around its centre, seeded: (communes, hamlets, models) files."""
+    cameras/lights per hamlet around its centre, seeded: (communes, hamlets, models) files.
+    """
     import numpy as np
     import pandas as pd
     import shapely
@@ -164,18 +224,29 @@ def _mo_cay_nam_case(tmp_path: Path, shared_data: Path) -> tuple[Path, Path, Pat
         pts.extend(cand)
         parent.extend([code] * len(cand))
     hamlets = tmp_path / "thon.geojson"
-    gpd.GeoDataFrame({"code": [f"{p}-{i}" for i, p in enumerate(parent)], "name": "Thôn", "parent_code": parent}, geometry=pts, crs=32648).to_crs(4326).to_file(hamlets)
+    gpd.GeoDataFrame(
+        {"code": [f"{p}-{i}" for i, p in enumerate(parent)], "name": "Thôn", "parent_code": parent},
+        geometry=pts,
+        crs=32648,
+    ).to_crs(4326).to_file(hamlets)
     cx, cy = shapely.get_coordinates(np.asarray(pts)).T
     n = 100 * len(pts)
     h, d, a = rng.integers(0, len(cx), n), rng.exponential(120.0, n), rng.uniform(0, 2 * np.pi, n)
     lonlat = gpd.GeoSeries(shapely.points(cx[h] + d * np.sin(a), cy[h] + d * np.cos(a)), crs=32648).to_crs(4326)
     light = rng.random(n) < 0.1
     models = tmp_path / "mo_hinh.csv"
-    pd.DataFrame({
-        "id": [f"M{i}" for i in range(n)], "kind": np.where(light, "lighting", "camera"), "lat": lonlat.y.round(7), "lon": lonlat.x.round(7),
-        "direction_deg": np.where(light, np.nan, rng.uniform(0, 360, n).round(1)), "fov_deg": np.where(light, np.nan, rng.uniform(80, 110, n).round()),
-        "range_m": np.where(light, np.nan, rng.uniform(10, 30, n).round(1)), "radius_m": np.where(light, rng.uniform(15, 30, n).round(1), np.nan),
-    }).to_csv(models, index=False)
+    pd.DataFrame(
+        {
+            "id": [f"M{i}" for i in range(n)],
+            "kind": np.where(light, "lighting", "camera"),
+            "lat": lonlat.y.round(7),
+            "lon": lonlat.x.round(7),
+            "direction_deg": np.where(light, np.nan, rng.uniform(0, 360, n).round(1)),
+            "fov_deg": np.where(light, np.nan, rng.uniform(80, 110, n).round()),
+            "range_m": np.where(light, np.nan, rng.uniform(10, 30, n).round(1)),
+            "radius_m": np.where(light, rng.uniform(15, 30, n).round(1), np.nan),
+        }
+    ).to_csv(models, index=False)
     return communes, hamlets, models
 
 
@@ -183,7 +254,8 @@ def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path,
     """Real communes, 8 hamlet points each and 100 cameras/lights per hamlet around its centre:
     a few gap holes come within millimetres of their hamlet's border, where plain rounding to
     7 decimals makes the rings cross (4 of the 254 gaps of this seeded case). The written gaps
-    and units are all valid."""
+    and units are all valid.
+    """
     import numpy as np
     import shapely
 
@@ -193,7 +265,19 @@ def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path,
 
     communes, hamlets, models = _mo_cay_nam_case(tmp_path, shared_data)
     out, gaps = tmp_path / "thon_coverage.geojson", tmp_path / "gaps.geojson"
-    args = ["coverage", "--boundaries", str(communes), "--hamlets", str(hamlets), "--models", str(models), "--out", str(out), "--gaps", str(gaps)]
+    args = [
+        "coverage",
+        "--boundaries",
+        str(communes),
+        "--hamlets",
+        str(hamlets),
+        "--models",
+        str(models),
+        "--out",
+        str(out),
+        "--gaps",
+        str(gaps),
+    ]
     assert main(args) == 0, capsys.readouterr().err
     written = gpd.read_file(gaps)
     assert len(written) > 100 and written.geometry.is_valid.all()
@@ -211,7 +295,8 @@ def test_written_gaps_stay_valid_once_rounded(tmp_path: Path, shared_data: Path,
 def test_the_coverage_command_gives_the_same_bytes_under_any_hash_seed(tmp_path: Path, shared_data: Path) -> None:
     """Outputs, summary and warnings do not depend on hash seed or thread timing: the program run
     under four hash seeds (those that once lost a warning among them) writes identical files and
-    prints identical text. The case has a hamlet point in the overlap of two real communes."""
+    prints identical text. The case has a hamlet point in the overlap of two real communes.
+    """
     import os
     import subprocess
     import sys
@@ -220,9 +305,28 @@ def test_the_coverage_command_gives_the_same_bytes_under_any_hash_seed(tmp_path:
     seen = set()
     for seed in ("0", "6", "8", "11"):
         out, gaps = tmp_path / f"cov-{seed}.geojson", tmp_path / f"gaps-{seed}.geojson"
-        proc = subprocess.run([sys.executable, "-m", "geo_antt", "coverage", "--boundaries", str(communes), "--hamlets", str(hamlets),
-                               "--models", str(models), "--out", str(out), "--gaps", str(gaps)],
-                              capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONHASHSEED": seed})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "geo_antt",
+                "coverage",
+                "--boundaries",
+                str(communes),
+                "--hamlets",
+                str(hamlets),
+                "--models",
+                str(models),
+                "--out",
+                str(out),
+                "--gaps",
+                str(gaps),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
         assert proc.returncode == 0, proc.stderr
         text = (proc.stdout.replace(str(out), "OUT").replace(str(gaps), "GAPS"), proc.stderr)
         seen.add((text, out.read_bytes(), gaps.read_bytes()))
@@ -234,20 +338,40 @@ def test_the_coverage_command_gives_the_same_bytes_under_any_hash_seed(tmp_path:
 def test_the_program_ends_at_once_with_its_outputs_and_messages_complete(tmp_path: Path) -> None:
     """As the geo-antt program, a finished coverage run leaves its results to the operating
     system (no teardown): the files, the printed summary and the exit code are all there. An
-    error still exits 1 with its message."""
+    error still exits 1 with its message.
+    """
     import subprocess
     import sys
 
     out, gaps = tmp_path / "hamlets.geojson", tmp_path / "gaps.geojson"
-    proc = subprocess.run([sys.executable, "-m", "geo_antt", "coverage", "--out", str(out), "--gaps", str(gaps)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "geo_antt", "coverage", "--out", str(out), "--gaps", str(gaps)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "least covered" in proc.stdout and proc.stdout.rstrip().endswith(f"wrote {out}, {gaps}")
     assert len(json.loads(out.read_text(encoding="utf-8"))["features"]) > 0
     assert len(gpd.read_file(gaps)) > 0
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
-    proc = subprocess.run([sys.executable, "-m", "geo_antt", "coverage", "--boundaries", str(tmp_path / "none.geojson"),
-                           "--models", str(tmp_path / "none.csv"), "--out", str(out)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo_antt",
+            "coverage",
+            "--boundaries",
+            str(tmp_path / "none.geojson"),
+            "--models",
+            str(tmp_path / "none.csv"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1 and "none.geojson" in proc.stderr
 
 

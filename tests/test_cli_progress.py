@@ -1,5 +1,6 @@
 """Progress bars of the long commands (geo_antt/cli/_progress.py): drawn on stderr when it is a
-terminal (a pseudo-terminal here), nothing when it is not, nothing with --quiet."""
+terminal (a pseudo-terminal here), nothing when it is not, nothing with --quiet.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ BAR = "━"  # rich's bar
 
 def _run(args: list[str], *, tty: bool, cwd: Path) -> tuple[int, bytes, bytes]:
     """Run ``python -m geo_antt ARGS``; stderr a pseudo-terminal when ``tty``. Returns
-    (exit code, stdout, stderr)."""
+    (exit code, stdout, stderr).
+    """
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "PYTHONPATH": str(ROOT)}
     env.pop("NO_COLOR", None)
     cmd = [sys.executable, "-m", "geo_antt", *args]
@@ -51,7 +53,15 @@ def _run(args: list[str], *, tty: bool, cwd: Path) -> tuple[int, bytes, bytes]:
 
 @pytest.fixture()
 def coverage_args(synthetic_dir, tmp_path):
-    return ["coverage", "--data", str(synthetic_dir), "--out", str(tmp_path / "cov.geojson"), "--gaps", str(tmp_path / "gaps.geojson")]
+    return [
+        "coverage",
+        "--data",
+        str(synthetic_dir),
+        "--out",
+        str(tmp_path / "cov.geojson"),
+        "--gaps",
+        str(tmp_path / "gaps.geojson"),
+    ]
 
 
 def test_coverage_draws_a_bar_on_a_terminal_only(coverage_args, tmp_path):
@@ -79,10 +89,36 @@ def test_seed_import_and_report_bars(synthetic_dir, tmp_path):
     assert rc in (0, 1) and "import" in err.decode("utf-8", "replace") and BAR in err.decode("utf-8", "replace")
     rc, _out, err = _run(["import", str(models), "--db", db, "--quiet"], tty=True, cwd=tmp_path)
     assert BAR not in err.decode("utf-8", "replace")
-    rc, out, err = _run(["report", "--data", str(synthetic_dir), "--unit", "28903", "--period", "2024-01-01:2024-06-30",
-                         "--out", str(tmp_path / "r.xlsx")], tty=True, cwd=tmp_path)
+    rc, out, err = _run(
+        [
+            "report",
+            "--data",
+            str(synthetic_dir),
+            "--unit",
+            "28903",
+            "--period",
+            "2024-01-01:2024-06-30",
+            "--out",
+            str(tmp_path / "r.xlsx"),
+        ],
+        tty=True,
+        cwd=tmp_path,
+    )
     assert rc == 0, err
     assert BAR in err.decode("utf-8", "replace") and b"wrote" in out
-    rc, out, err = _run(["report", "--data", str(synthetic_dir), "--unit", "28903", "--period", "2024-01-01:2024-06-30",
-                         "--out", str(tmp_path / "r.xlsx")], tty=False, cwd=tmp_path)
+    rc, out, err = _run(
+        [
+            "report",
+            "--data",
+            str(synthetic_dir),
+            "--unit",
+            "28903",
+            "--period",
+            "2024-01-01:2024-06-30",
+            "--out",
+            str(tmp_path / "r.xlsx"),
+        ],
+        tty=False,
+        cwd=tmp_path,
+    )
     assert rc == 0 and err == b""

@@ -33,7 +33,10 @@ def _models_file(path, records):
 
 def test_users_and_tokens(db, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-dai-123\n"))
-    assert main(["users", "add", "an", "--role", "officer", "--unit", "A", "--unit", "B1", "--password-stdin", "--db", db]) == 0
+    assert (
+        main(["users", "add", "an", "--role", "officer", "--unit", "A", "--unit", "B1", "--password-stdin", "--db", db])
+        == 0
+    )
     assert main(["users", "add", "xem", "--role", "viewer", "--no-password", "--db", db]) == 0
     assert main(["users", "add", "an", "--role", "viewer", "--no-password", "--db", db]) == 1
     assert "exists already" in capsys.readouterr().err
@@ -61,14 +64,20 @@ def test_users_and_tokens(db, monkeypatch, capsys):
 
 def test_import_preview_commit_and_audit(db, tmp_path, capsys):
     assert main(["users", "add", "an", "--role", "officer", "--unit", "A", "--no-password", "--db", db]) == 0
-    bad = _models_file(tmp_path / "bad.geojson", [model_record("c1", "A1", 106.05, 10.05), model_record("c2", "A1", 106.35, 10.05)])
-    good = _models_file(tmp_path / "good.geojson", [model_record("c1", "A1", 106.05, 10.05, direction_deg=(10.0, 200.0))])
+    bad = _models_file(
+        tmp_path / "bad.geojson", [model_record("c1", "A1", 106.05, 10.05), model_record("c2", "A1", 106.35, 10.05)]
+    )
+    good = _models_file(
+        tmp_path / "good.geojson", [model_record("c1", "A1", 106.05, 10.05, direction_deg=(10.0, 200.0))]
+    )
     capsys.readouterr()
     assert main(["import", bad, "--unit", "A", "--user", "an", "--db", db]) == 1
     out = capsys.readouterr().out
     assert "1 new, 0 updated, 0 unchanged, 1 rejected (1 outside the area)" in out
     # rejected rows are named by their place in the file (feature 2 here; a spreadsheet row for CSV/XLSX) and id
-    assert "bad.geojson, row 2, field 'geometry': position outside unit A (value '106.350000, 10.050000') [id c2]" in out
+    assert (
+        "bad.geojson, row 2, field 'geometry': position outside unit A (value '106.350000, 10.050000') [id c2]" in out
+    )
     assert main(["import", bad, "--unit", "A", "--user", "an", "--commit", "--db", db]) == 1
     assert "nothing imported" in capsys.readouterr().err
     with Store.open(db, password_hasher=CHEAP_HASHER) as s:
@@ -102,7 +111,8 @@ def test_import_preview_commit_and_audit(db, tmp_path, capsys):
 
 def test_import_csv_names_spreadsheet_rows(db, tmp_path, capsys):
     """Rows rejected by the reader (row 4: not a coordinate) and by the store (row 3: outside
-    the unit) are both named by their spreadsheet row (header = row 1) and counted."""
+    the unit) are both named by their spreadsheet row (header = row 1) and counted.
+    """
     csv = tmp_path / "xa_an.csv"
     csv.write_text(
         "mã,loại,tên,vĩ độ,kinh độ,hướng,góc,tầm xa,mã thôn\n"
@@ -144,7 +154,10 @@ def test_db_seed_from_a_dataset_folder(tmp_path, capsys):
     (data / "boundaries").mkdir(parents=True)
     (data / "models").mkdir()
     units_frame().to_file(data / "boundaries" / "units.geojson")
-    _models_file(data / "models" / "m.geojson", [model_record("c1", "A1", 106.05, 10.05), model_record("c2", "B1", 106.25, 10.05)])
+    _models_file(
+        data / "models" / "m.geojson",
+        [model_record("c1", "A1", 106.05, 10.05), model_record("c2", "B1", 106.25, 10.05)],
+    )
     (data / "dataset.toml").write_text('units = ["boundaries/units.geojson"]\nmodels = ["models/m.geojson"]\n')
     db = str(tmp_path / "seed.sqlite")
     assert main(["db", "seed", "--data", str(data), "--db", db]) == 0
@@ -157,7 +170,8 @@ def test_db_seed_from_a_dataset_folder(tmp_path, capsys):
 
 def test_seeding_a_store_is_one_audit_entry_per_file_not_one_per_model(tmp_path, synthetic_dir):
     """The audit log's first page shows what people did, not the seed's thousand rows: seeding
-    writes one batch entry per model file, with its counts."""
+    writes one batch entry per model file, with its counts.
+    """
     from geo_antt.store import Store, seed_from_dataset
 
     with Store.open(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
@@ -172,7 +186,8 @@ def test_seeding_a_store_is_one_audit_entry_per_file_not_one_per_model(tmp_path,
 def test_analysis_commands_read_the_store_with_db_and_say_so(tmp_path, synthetic_dir, capsys):
     """After a change in the store (what the web edits), `geo-antt stats --db` and `coverage --db`
     count what the store holds and name it; without --db the files are read, with a note when the
-    dataset's store file exists beside them."""
+    dataset's store file exists beside them.
+    """
     import json as _json
     import shutil
 

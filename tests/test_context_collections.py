@@ -1,6 +1,7 @@
 """Roads and buildings of a dataset (``roads``/``buildings`` in dataset.toml) as the context
 collections of the catalog: read, served by bounding box to every logged-in reader whatever
-its unit scope, and put on the map page from street zoom."""
+its unit scope, and put on the map page from street zoom.
+"""
 
 from __future__ import annotations
 
@@ -27,13 +28,22 @@ def context_dir(tmp_path, synthetic_dir):
 def context_app(web_store, context_dir, synthetic_cov):
     from geo_antt.app import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(context_dir), "STORE": web_store,
-                       "COVERAGE": synthetic_cov, "SECRET_KEY": "web-test"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(context_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "web-test",
+        }
+    )
 
 
 def _config(client) -> dict:
     html = client.get("/map").get_data(as_text=True)
-    return json.loads(re.search(r'<script id="geo-antt-config" type="application/json">(.*?)</script>', html, re.DOTALL).group(1))
+    return json.loads(
+        re.search(r'<script id="geo-antt-config" type="application/json">(.*?)</script>', html, re.DOTALL).group(1)
+    )
 
 
 def test_context_layers_read_from_dataset_toml(context_dir):
@@ -50,8 +60,11 @@ def test_context_layers_read_from_dataset_toml(context_dir):
 
 
 def test_context_layers_of_a_dataset_object_come_first(context_dir):
-    lines = gpd.GeoDataFrame({"name": ["Đường 30/4"], "highway": ["primary"], "other": [1]},
-                             geometry=[LineString([(106.3, 10.1), (106.31, 10.1)])], crs=4326)
+    lines = gpd.GeoDataFrame(
+        {"name": ["Đường 30/4"], "highway": ["primary"], "other": [1]},
+        geometry=[LineString([(106.3, 10.1), (106.31, 10.1)])],
+        crs=4326,
+    )
     layers = context_layers(context_dir, dataset=SimpleNamespace(roads=lines))
     assert list(layers["roads"]["name"]) == ["Đường 30/4"] and "other" not in layers["roads"].columns
     assert len(layers["buildings"]) == 8  # the dataset object has none: from the files
@@ -79,7 +92,10 @@ def test_context_collections_served_by_bbox_to_every_reader(context_app):
     fc = admin.get("/collections/roads/items?bbox=106.299,10.099,106.309,10.105").get_json()
     assert sorted(f["id"] for f in fc["features"]) == ["r1", "r2", "r3"]  # r4 lies further out
     assert {f["properties"]["name"] for f in fc["features"]} == {n for n, _ in STREETS}
-    assert admin.get("/collections/roads/items?bbox=106.299,10.099,106.309,10.105&limit=1").get_json()["numberMatched"] == 3
+    assert (
+        admin.get("/collections/roads/items?bbox=106.299,10.099,106.309,10.105&limit=1").get_json()["numberMatched"]
+        == 3
+    )
     # the viewer of Xã Hương Mỹ (28903) sees the streets of its neighbour too: public context
     viewer = login(context_app, "viewer")
     fc = viewer.get("/collections/roads/items?bbox=106.299,10.099,106.311,10.105").get_json()
@@ -93,8 +109,10 @@ def test_context_collections_served_by_bbox_to_every_reader(context_app):
     body = viewer.get("/export/roads.geojson?unit=28903").get_data(as_text=True)
     assert {f["id"] for f in json.loads(body)["features"]} == {"r1", "r2", "r3"}
     # never for anonymous readers
-    assert login(context_app, None).get("/collections/roads/items",
-                                        headers={"Accept": "application/json"}).status_code == 401
+    assert (
+        login(context_app, None).get("/collections/roads/items", headers={"Accept": "application/json"}).status_code
+        == 401
+    )
 
 
 def test_map_page_draws_context_layers_from_street_zoom(context_app, web_store, context_dir, synthetic_cov, tmp_path):
@@ -108,8 +126,16 @@ def test_map_page_draws_context_layers_from_street_zoom(context_app, web_store, 
     from geo_antt.app import create_app
 
     mb = make_mbtiles(tmp_path / "b.mbtiles", bbox=(106.29, 10.09, 106.32, 10.11), zooms=range(12, 13))
-    app2 = create_app({"TESTING": True, "DATA_DIR": str(context_dir), "STORE": web_store,
-                       "COVERAGE": synthetic_cov, "SECRET_KEY": "web-test", "BASEMAP": str(mb)})
+    app2 = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(context_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "SECRET_KEY": "web-test",
+            "BASEMAP": str(mb),
+        }
+    )
     layers = {d["id"]: d for d in _config(login(app2, "admin"))["layers"]}
     assert not layers["roads"]["show"] and not layers["buildings"]["show"]
 
@@ -126,8 +152,9 @@ def test_context_layers_survive_a_store_edit(context_app):
     live = context_app.extensions["geo_antt"].live
     store = context_app.extensions["geo_antt"].store
     before = live.catalog
-    store.update_model("CAM002", {"name": "Camera đổi tên"}, expected_version=store.get_model("CAM002")["version"],
-                       user=None)
+    store.update_model(
+        "CAM002", {"name": "Camera đổi tên"}, expected_version=store.get_model("CAM002")["version"], user=None
+    )
     with context_app.test_request_context():
         cat = get_catalog()
     assert cat is not before and "roads" in cat.collections and len(cat.collections["buildings"]) == 8

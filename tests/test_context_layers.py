@@ -1,6 +1,7 @@
 """Roads and buildings in the store (``context_features``): loaded per unit (roads clipped to it,
 buildings by the unit holding them), replaced whole, audited, scoped, kept by backups, seeded
-from a dataset and loaded by ``geo-antt db load-roads|load-buildings``; on SQLite and PostGIS."""
+from a dataset and loaded by ``geo-antt db load-roads|load-buildings``; on SQLite and PostGIS.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +33,11 @@ def users(store):
 
 def _roads() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"osm_id": ["w1", "w2", "w3"], "highway": ["primary", "residential", "service"],
-         "name": ["Quốc lộ 57", "Hẻm 3", None]},
+        {
+            "osm_id": ["w1", "w2", "w3"],
+            "highway": ["primary", "residential", "service"],
+            "name": ["Quốc lộ 57", "Hẻm 3", None],
+        },
         geometry=[
             shapely.LineString([(106.1, 10.1), (106.3, 10.1)]),  # crosses A | B at 106.2
             shapely.LineString([(106.05, 10.05), (106.05, 10.15)]),  # inside A
@@ -136,16 +140,30 @@ def test_seed_and_the_db_commands_load_roads_and_buildings(tmp_path: Path, capsy
     write_layer(_buildings(), data / "buildings.geojson")
     (data / "dataset.toml").write_text(
         'title = { vi = "Thử", en = "Test" }\nunits = ["boundaries/units.geojson"]\nmodels = []\n'
-        'roads = ["roads.geojson"]\nbuildings = ["buildings.geojson"]\n', encoding="utf-8")
+        'roads = ["roads.geojson"]\nbuildings = ["buildings.geojson"]\n',
+        encoding="utf-8",
+    )
     db = f"sqlite:///{tmp_path / 's.sqlite'}"
     assert main(["db", "seed", "--db", db, "--data", str(data)]) == 0
     with Store.open(db) as s:
         assert s.context_counts() == {"roads": 3, "buildings": 2}
     capsys.readouterr()
     one = tmp_path / "one.geojson"
-    one.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"osm_id": "w9", "highway": "tertiary", "name": "Đường Đồng Khởi"},
-         "geometry": {"type": "LineString", "coordinates": [[106.25, 10.05], [106.35, 10.05]]}}]}), encoding="utf-8")
+    one.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"osm_id": "w9", "highway": "tertiary", "name": "Đường Đồng Khởi"},
+                        "geometry": {"type": "LineString", "coordinates": [[106.25, 10.05], [106.35, 10.05]]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     assert main(["db", "load-roads", str(one), "--db", db, "--unit", "B"]) == 0
     out = capsys.readouterr().out
     assert "roads of unit B: 1 loaded, 1 replaced" in out
@@ -158,7 +176,8 @@ def test_seed_and_the_db_commands_load_roads_and_buildings(tmp_path: Path, capsy
 
 def test_coverage_of_a_store_measures_its_roads_once_per_unit(tmp_path: Path, capsys):
     """``geo-antt coverage --db`` uses the store's roads: a road's pieces of two overlapping
-    communes are merged again, so each commune counts the road inside it once."""
+    communes are merged again, so each commune counts the road inside it once.
+    """
     from geo_antt.cli import main
     from tests.storehelp import units_frame
 

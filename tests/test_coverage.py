@@ -19,7 +19,16 @@ QUARTER_DISC_20 = math.pi * 20**2 / 4  # camera: fov 90, range 20 m
 
 
 def cam(id_, x, y, direction=0.0, **kw):
-    return {"id": id_, "kind": "camera", "x": x, "y": y, "direction_deg": [direction], "fov_deg": 90.0, "range_m": 20.0, **kw}
+    return {
+        "id": id_,
+        "kind": "camera",
+        "x": x,
+        "y": y,
+        "direction_deg": [direction],
+        "fov_deg": 90.0,
+        "range_m": 20.0,
+        **kw,
+    }
 
 
 def test_camera_at_hamlet_centre(square_hamlet) -> None:
@@ -61,7 +70,11 @@ def test_footprint_crossing_a_border_counts_for_both(square_hamlet) -> None:
 
 def test_only_active_models_count(square_hamlet) -> None:
     models = make_models(
-        [cam("on", X0 + 50, Y0 + 50), cam("off", X0 + 150, Y0 + 50, status="inactive"), cam("plan", X0 + 150, Y0 + 50, status="proposed")]
+        [
+            cam("on", X0 + 50, Y0 + 50),
+            cam("off", X0 + 150, Y0 + 50, status="inactive"),
+            cam("plan", X0 + 150, Y0 + 50, status="proposed"),
+        ]
     )
     u = compute_coverage(square_hamlet, models).units
     assert u.loc["H2", "covered_m2"] == 0.0
@@ -83,8 +96,24 @@ def test_camera_looking_several_ways(square_hamlet) -> None:
     # two sectors touching at the apex (a MultiPolygon footprint), overlapped by a third camera
     models = make_models(
         [
-            {"id": "two", "kind": "camera", "x": X0 + 50, "y": Y0 + 50, "direction_deg": [0.0, 180.0], "fov_deg": 90.0, "range_m": 20.0},
-            {"id": "lone", "kind": "camera", "x": X0 + 150, "y": Y0 + 50, "direction_deg": [0.0, 180.0], "fov_deg": 90.0, "range_m": 20.0},
+            {
+                "id": "two",
+                "kind": "camera",
+                "x": X0 + 50,
+                "y": Y0 + 50,
+                "direction_deg": [0.0, 180.0],
+                "fov_deg": 90.0,
+                "range_m": 20.0,
+            },
+            {
+                "id": "lone",
+                "kind": "camera",
+                "x": X0 + 150,
+                "y": Y0 + 50,
+                "direction_deg": [0.0, 180.0],
+                "fov_deg": 90.0,
+                "range_m": 20.0,
+            },
             cam("over", X0 + 50, Y0 + 50),
         ]
     )
@@ -128,7 +157,10 @@ def test_ring_of_cameras_leaves_an_enclosed_gap() -> None:
     # 12 lights on a circle of radius 50 m, radius 20 m each: they overlap into an annulus
     ang = np.radians(np.arange(0, 360, 30))
     models = make_models(
-        [{"id": f"l{i}", "kind": "lighting", "x": X0 + 50 * np.sin(a), "y": Y0 + 50 * np.cos(a), "radius_m": 20.0} for i, a in enumerate(ang)]
+        [
+            {"id": f"l{i}", "kind": "lighting", "x": X0 + 50 * np.sin(a), "y": Y0 + 50 * np.cos(a), "radius_m": 20.0}
+            for i, a in enumerate(ang)
+        ]
     )
     res = compute_coverage(units, models, settings=Settings(min_gap_area_m2=1.0))
     gaps = res.gaps.to_crs(32648)
@@ -168,7 +200,12 @@ def test_dissolve_overlaps_pieces_are_disjoint() -> None:
 
 
 def _overlay_reference(units_m: gpd.GeoDataFrame, fp_m: gpd.GeoDataFrame) -> pd.Series:
-    ov = gpd.overlay(units_m[["code", "geometry"]].reset_index(drop=True), fp_m[["geometry"]].reset_index(drop=True), how="intersection", keep_geom_type=True)
+    ov = gpd.overlay(
+        units_m[["code", "geometry"]].reset_index(drop=True),
+        fp_m[["geometry"]].reset_index(drop=True),
+        how="intersection",
+        keep_geom_type=True,
+    )
     return ov.dissolve(by="code").area.reindex(units_m.index).fillna(0.0)
 
 
@@ -180,11 +217,30 @@ def random_case(seed: int, units: gpd.GeoDataFrame, n: int) -> gpd.GeoDataFrame:
         x, y = rng.uniform(minx - 30, maxx + 30), rng.uniform(miny - 30, maxy + 30)
         r = rng.random()
         if r < 0.6:
-            rows.append({"id": f"c{i}", "kind": "camera", "x": x, "y": y, "direction_deg": [rng.uniform(0, 360)], "fov_deg": rng.choice([80.0, 95.0, 110.0, 360.0]), "range_m": rng.uniform(10, 40)})
+            rows.append(
+                {
+                    "id": f"c{i}",
+                    "kind": "camera",
+                    "x": x,
+                    "y": y,
+                    "direction_deg": [rng.uniform(0, 360)],
+                    "fov_deg": rng.choice([80.0, 95.0, 110.0, 360.0]),
+                    "range_m": rng.uniform(10, 40),
+                }
+            )
         elif r < 0.9:
             rows.append({"id": f"l{i}", "kind": "lighting", "x": x, "y": y, "radius_m": rng.uniform(15, 30)})
         else:
-            rows.append({"id": f"k{i}", "kind": "checkpoint", "x": x, "y": y, "radius_m": rng.uniform(50, 100), "status": rng.choice(["active", "inactive"])})
+            rows.append(
+                {
+                    "id": f"k{i}",
+                    "kind": "checkpoint",
+                    "x": x,
+                    "y": y,
+                    "radius_m": rng.uniform(50, 100),
+                    "status": rng.choice(["active", "inactive"]),
+                }
+            )
     return make_models(rows, crs=units.crs)
 
 
@@ -195,7 +251,13 @@ def test_matches_overlay_pipeline_on_awkward_units() -> None:
     )
     islands = shapely.MultiPolygon([box(X0 + 700, Y0, X0 + 900, Y0 + 200), box(X0 + 700, Y0 + 300, X0 + 900, Y0 + 600)])
     overlapping = box(X0 + 500, Y0 + 500, X0 + 800, Y0 + 800)  # overlaps both others, like real data
-    units = make_units([("R", "ring", "hamlet", None, ring), ("I", "islands", "hamlet", None, islands), ("O", "overlap", "hamlet", None, overlapping)])
+    units = make_units(
+        [
+            ("R", "ring", "hamlet", None, ring),
+            ("I", "islands", "hamlet", None, islands),
+            ("O", "overlap", "hamlet", None, overlapping),
+        ]
+    )
     models = random_case(11, units, 600)
     res = compute_coverage(units, models, settings=Settings(min_gap_area_m2=0.0))
     units_m = units.to_crs(res.metric_crs)
@@ -207,7 +269,11 @@ def test_matches_overlay_pipeline_on_awkward_units() -> None:
         np.testing.assert_allclose(res.units[f"covered_m2_{kind}"].to_numpy(), ref_k.to_numpy(), rtol=1e-6, atol=1e-6)
     gaps = res.gaps.to_crs(res.metric_crs)
     assert gaps.geometry.is_valid.all()
-    np.testing.assert_allclose(gaps.groupby("unit_code").area_m2.sum().reindex(units.index).to_numpy(), res.units["uncovered_m2"].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        gaps.groupby("unit_code").area_m2.sum().reindex(units.index).to_numpy(),
+        res.units["uncovered_m2"].to_numpy(),
+        rtol=1e-6,
+    )
     assert len(fp) == (models.status == "active").sum()
 
 
@@ -224,10 +290,17 @@ def test_unit_gaps_handles_multipolygon_remainders() -> None:
 
 def test_real_communes_with_overlaps(shared_data) -> None:
     """Mỏ Cày Nam's pre-2025 communes (simplified 2009 map: overlaps and slivers between
-    neighbours) against the overlay pipeline."""
+    neighbours) against the overlay pipeline.
+    """
     raw = gpd.read_file(shared_data / "boundaries" / "mo_cay_nam_communes_pre2025.geojson")
     units = gpd.GeoDataFrame(
-        {"code": raw["commune_code_gso"], "name": raw["commune"], "level": "commune", "parent_code": raw["district_code_gso"], "approximate": False},
+        {
+            "code": raw["commune_code_gso"],
+            "name": raw["commune"],
+            "level": "commune",
+            "parent_code": raw["district_code_gso"],
+            "approximate": False,
+        },
         geometry=raw.geometry,
         crs=raw.crs,
     ).set_index("code", drop=False)
@@ -245,7 +318,9 @@ def test_real_communes_with_overlaps(shared_data) -> None:
 def test_unit_of_points_first_unit_on_shared_borders() -> None:
     from geo_antt.coverage import _unit_of_points
 
-    units = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10), shapely.box(0, 10, 10, 20), shapely.box(30, 30, 40, 40)])
+    units = np.array(
+        [shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10), shapely.box(0, 10, 10, 20), shapely.box(30, 30, 40, 40)]
+    )
     xy = [(5, 5), (10, 5), (15, 5), (10, 10), (50, 50), (0, 0), (5, 10), (35, 35), (20, 0), (12, 3)]
     points = shapely.points(np.array(xy, dtype=float))
     pi, ui = _unit_of_points(points, units)

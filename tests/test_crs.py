@@ -20,7 +20,12 @@ def _frame(n: int) -> gpd.GeoDataFrame:
     geoms[1] = None
     geoms[2] = shapely.Polygon()
     geoms[3] = shapely.difference(discs[3], shapely.buffer(shapely.points(x[3], y[3]), 2.0))  # a hole
-    return gpd.GeoDataFrame({"code": [f"u{i}" for i in range(n)], "v": np.arange(n)}, geometry=geoms, crs="EPSG:32648", index=pd.Index([f"u{i}" for i in range(n)], name="code"))
+    return gpd.GeoDataFrame(
+        {"code": [f"u{i}" for i in range(n)], "v": np.arange(n)},
+        geometry=geoms,
+        crs="EPSG:32648",
+        index=pd.Index([f"u{i}" for i in range(n)], name="code"),
+    )
 
 
 def test_project_equals_to_crs_on_large_frames(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +54,8 @@ def test_project_leaves_the_input_alone_and_keeps_columns(monkeypatch: pytest.Mo
 
 def test_utm_area_error_matches_the_projection(shared_data) -> None:
     """The estimate bounds the true area error of one zone: measured on the real communes of
-    the whole country (against an equal-area projection) it is at most the estimate."""
+    the whole country (against an equal-area projection) it is at most the estimate.
+    """
     from pathlib import Path
 
     from pyproj import CRS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -25,9 +26,15 @@ def _setup(tmp_path: Path, shared_data: Path, *, communes: str = "mo_cay_nam_com
     code = com.index[0]
     poly = com.geometry.iloc[0]
     pts = [poly.representative_point(), shapely.Point(poly.centroid.x + 0.001, poly.centroid.y)]
-    pts = [p for p in pts if poly.contains(p)] + [p for p in (shapely.affinity.translate(pts[0], 0.002, 0.0),) if poly.contains(p)]
+    pts = [p for p in pts if poly.contains(p)] + [
+        p for p in (shapely.affinity.translate(pts[0], 0.002, 0.0),) if poly.contains(p)
+    ]
     feats = [
-        {"type": "Feature", "properties": {"ma_thon": f"{code}-{i}", "ten_thon": f"Ấp {i}", "ma_xa": code}, "geometry": shapely.geometry.mapping(p)}
+        {
+            "type": "Feature",
+            "properties": {"ma_thon": f"{code}-{i}", "ten_thon": f"Ấp {i}", "ma_xa": code},
+            "geometry": shapely.geometry.mapping(p),
+        }
         for i, p in enumerate(pts, start=1)
     ]
     (b / "hamlets.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
@@ -35,7 +42,9 @@ def _setup(tmp_path: Path, shared_data: Path, *, communes: str = "mo_cay_nam_com
     (tmp_path / "models" / "a.csv").write_text(
         f"id,kind,lat,lon,direction_deg\ncam1,camera,{y},{x},90\nlamp1,lighting,{y},{x},\n", encoding="utf-8"
     )
-    (tmp_path / "models" / "b.csv").write_text(f"mã;loại;vĩ độ;kinh độ\nchot1;chốt dân phòng;{y};{x}\n", encoding="utf-8")
+    (tmp_path / "models" / "b.csv").write_text(
+        f"mã;loại;vĩ độ;kinh độ\nchot1;chốt dân phòng;{y};{x}\n", encoding="utf-8"
+    )
     (tmp_path / "dataset.toml").write_text(
         'title = { vi = "Mỏ Cày Nam (thử)", en = "Mo Cay Nam (test)" }\n'
         "approximate = true\n"
@@ -62,7 +71,7 @@ def test_load_dataset(tmp_path: Path, shared_data: Path) -> None:
     assert set(d.level("commune")["parent_code"]) == {"833"}
     assert list(d.models.index) == ["cam1", "lamp1", "chot1"]
     assert list(d.models["kind"]) == ["camera", "lighting", "checkpoint"]
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         d.units = d.units  # frozen
 
 

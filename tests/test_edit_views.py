@@ -1,5 +1,6 @@
 """The server side of map editing (geo_antt.app.edit): the edit script's settings for editors
-only, and ``/api/edit/locate`` (which unit of the user's area a clicked point is filed under)."""
+only, and ``/api/edit/locate`` (which unit of the user's area a clicked point is filed under).
+"""
 
 from __future__ import annotations
 
@@ -36,8 +37,11 @@ def test_editable_kinds_follow_the_layer_specs():
     assert "camera" in kinds and "self_management" not in kinds and "other" not in kinds
     cam = kinds["camera"]
     assert cam["rule"] == "sector" and cam["params"] == ["direction_deg", "fov_deg", "range_m"]
-    assert cam["defaults"] == {"fov_deg": specs["camera"].defaults["fov_deg"],
-                               "range_m": specs["camera"].defaults["range_m"], "direction_deg": 0.0}
+    assert cam["defaults"] == {
+        "fov_deg": specs["camera"].defaults["fov_deg"],
+        "range_m": specs["camera"].defaults["range_m"],
+        "direction_deg": 0.0,
+    }
     light = kinds["lighting"]
     assert light["rule"] == "disc" and light["params"] == ["radius_m"]
     assert light["defaults"] == {"radius_m": specs["lighting"].defaults["radius_m"]}

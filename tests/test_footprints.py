@@ -24,7 +24,8 @@ def test_sector_area_matches_formula(fov: float, rng: float) -> None:
 @pytest.mark.parametrize("fov", [20.0, 90.0, 200.0, 360.0])
 def test_sector_is_equal_area_and_close_to_the_arc(segments: int, fov: float) -> None:
     """Whatever the number of chords, the polygon has the sector's exact area; its outline lies
-    within a hair of the true arc (at the default 8 chords per quarter: +0.33 % / -0.17 %)."""
+    within a hair of the true arc (at the default 8 chords per quarter: +0.33 % / -0.17 %).
+    """
     rng = 50.0
     poly = sector_polygons([0.0], [0.0], [123.0], [fov], [rng], segments_per_quarter=segments)[0]
     assert poly.area == pytest.approx(math.pi * rng**2 * fov / 360.0, rel=1e-9)
@@ -85,7 +86,15 @@ def test_footprints_defaults_kinds_and_index() -> None:
         [
             {"id": "cam", "kind": "camera", "x": X0, "y": Y0, "direction_deg": [0.0]},  # defaults 90 deg, 20 m
             {"id": "ptz", "kind": "camera", "x": X0 + 500, "y": Y0, "fov_deg": 360.0, "range_m": 30.0},
-            {"id": "two", "kind": "camera", "x": X0 + 900, "y": Y0, "direction_deg": [0.0, 180.0], "fov_deg": 90.0, "range_m": 10.0},
+            {
+                "id": "two",
+                "kind": "camera",
+                "x": X0 + 900,
+                "y": Y0,
+                "direction_deg": [0.0, 180.0],
+                "fov_deg": 90.0,
+                "range_m": 10.0,
+            },
             {"id": "lamp", "kind": "lighting", "x": X0 + 200, "y": Y0},  # default radius 20 m
             {"id": "post", "kind": "checkpoint", "x": X0 + 300, "y": Y0, "radius_m": 50.0},
             {"id": "group", "kind": "self_management", "x": None, "y": None, "unit_code": "H1"},

@@ -56,7 +56,9 @@ def test_coordinates_round_trip_exactly() -> None:
 
 def test_real_boundaries(shared_data) -> None:
     """Every real boundary file: multipolygons with islands, thousands of vertices."""
-    g = np.concatenate([gpd.read_file(p).geometry.to_numpy() for p in sorted((shared_data / "boundaries").glob("*.geojson"))])
+    g = np.concatenate(
+        [gpd.read_file(p).geometry.to_numpy() for p in sorted((shared_data / "boundaries").glob("*.geojson"))]
+    )
     assert (shapely.get_num_geometries(g[shapely.get_type_id(g) == 6]) > 1).any()  # islands among them
     _same_as_geos(list(g))
     _same_as_geos(list(shapely.get_parts(g)))  # as polygons only
@@ -94,7 +96,10 @@ def test_rounding_never_breaks_a_valid_geometry() -> None:
     assert poly.is_valid
     plain = shapely.set_coordinates(shapely.Polygon(poly), np.round(shapely.get_coordinates(poly), 7))
     assert not plain.is_valid  # what plain rounding does to it
-    geoms = np.array([poly, None, box(105.1, 21.1, 105.2, 21.2), MultiPolygon([poly, box(105.01, 21.0, 105.02, 21.01)])], dtype=object)
+    geoms = np.array(
+        [poly, None, box(105.1, 21.1, 105.2, 21.2), MultiPolygon([poly, box(105.01, 21.0, 105.02, 21.01)])],
+        dtype=object,
+    )
     out = round_coordinates(geoms, 7)
     _check_rounded(geoms, out)
     assert out[2].equals(geoms[2]) and shapely.is_ccw(out[2].exterior)
@@ -114,11 +119,14 @@ def test_rounding_repairs_only_when_asked() -> None:
 
 def test_written_layers_stay_valid_once_rounded(tmp_path) -> None:
     """The GeoJSON and GeoPackage writers (metric frame reprojected on the way, as gaps are
-    written) and the web catalog's geometry text all keep the near-touching hole valid."""
+    written) and the web catalog's geometry text all keep the near-touching hole valid.
+    """
     from geo_antt import io
     from geo_antt.catalog._catalog import _geometry_json
 
-    wgs = gpd.GeoDataFrame({"name": ["ấp 1", "ấp 2"]}, geometry=[_near_touching(), box(105.1, 21.1, 105.2, 21.2)], crs="EPSG:4326")
+    wgs = gpd.GeoDataFrame(
+        {"name": ["ấp 1", "ấp 2"]}, geometry=[_near_touching(), box(105.1, 21.1, 105.2, 21.2)], crs="EPSG:4326"
+    )
     for frame in (wgs, wgs.to_crs("EPSG:32648")):
         for make_valid in (False, True):
             doc = json.loads(io.to_geojson_text(frame, make_valid=make_valid))

@@ -21,8 +21,8 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 
 from geo_antt import io
 from geo_antt._errors import CRSError, GeoAnttError, Problem, ValidationError
-from geo_antt.io.cells import ParseError, parse_coordinate, parse_directions, parse_number
 from geo_antt.cli import main as cli_main
+from geo_antt.io.cells import ParseError, parse_coordinate, parse_directions, parse_number
 
 
 def _signed_area(ring: list[list[float]]) -> float:
@@ -78,9 +78,9 @@ def test_geojson_is_rfc7946(tmp_path: Path) -> None:
 
 
 def test_to_geojson_dict_reprojects_and_keeps_none_geometry() -> None:
-    g = gpd.GeoDataFrame(
-        {"id": ["x", "y"]}, geometry=[Point(500000.0, 1100000.0), None], crs="EPSG:32648"
-    ).set_index("id", drop=False)
+    g = gpd.GeoDataFrame({"id": ["x", "y"]}, geometry=[Point(500000.0, 1100000.0), None], crs="EPSG:32648").set_index(
+        "id", drop=False
+    )
     d = io.to_geojson_dict(g)
     lon, lat = d["features"][0]["geometry"]["coordinates"]
     assert lon == pytest.approx(105.0, abs=1e-6) and 9.9 < lat < 10.0
@@ -113,6 +113,7 @@ def test_failed_write_leaves_old_file(tmp_path: Path, monkeypatch: pytest.Monkey
 
     def boom(*a, **k):
         raise OSError("disk full")
+
     monkeypatch.setattr("geo_antt.io.vector.os.fsync", boom)
     with pytest.raises(OSError, match="disk full"):
         io.write_layer(bad, target)
@@ -265,7 +266,13 @@ def test_crs_option_only_when_the_file_does_not_say(tmp_path: Path) -> None:
     assert u.geometry.iloc[0].equals_exact(wgs.geometry.iloc[0], 1e-9)
     # a GeoJSON exported in VN-2000 without a "crs" member: GDAL says degrees, the numbers say no
     vn = wgs.to_crs(3405)
-    feats = [{"type": "Feature", "properties": {"ma_xa": "1", "ten_xa": "A"}, "geometry": shapely.geometry.mapping(vn.geometry.iloc[0])}]
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"ma_xa": "1", "ten_xa": "A"},
+            "geometry": shapely.geometry.mapping(vn.geometry.iloc[0]),
+        }
+    ]
     p2 = tmp_path / "vn2000_nocrs.geojson"
     p2.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
     with pytest.raises(CRSError, match="not degrees"):
@@ -275,7 +282,21 @@ def test_crs_option_only_when_the_file_does_not_say(tmp_path: Path) -> None:
     # the same for a model file
     x, y = vn.geometry.iloc[0].centroid.coords[0]
     pm = tmp_path / "models_vn2000.geojson"
-    pm.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "k", "kind": "checkpoint"}, "geometry": {"type": "Point", "coordinates": [x, y]}}]}), encoding="utf-8")
+    pm.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"id": "k", "kind": "checkpoint"},
+                        "geometry": {"type": "Point", "coordinates": [x, y]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(CRSError, match="--crs"):
         io.load_models(pm)
     g = io.read_models(pm, crs="EPSG:3405")
@@ -294,7 +315,9 @@ def test_swapped_lat_lon(tmp_path: Path) -> None:
 def test_invalid_polygon_repaired_with_warning(tmp_path: Path) -> None:
     bowtie = Polygon([(106.0, 10.0), (106.01, 10.01), (106.01, 10.0), (106.0, 10.01)])
     assert not bowtie.is_valid
-    g = gpd.GeoDataFrame({"code": ["good", "bow"], "name": ["A", "B"]}, geometry=[_squares(1)[0], bowtie], crs="EPSG:4326")
+    g = gpd.GeoDataFrame(
+        {"code": ["good", "bow"], "name": ["A", "B"]}, geometry=[_squares(1)[0], bowtie], crs="EPSG:4326"
+    )
     p = tmp_path / "bow.geojson"
     g.to_file(p, engine="pyogrio")
     with pytest.warns(UserWarning, match=r"repaired 1 invalid polygon.*bow"):
@@ -306,11 +329,27 @@ def test_invalid_polygon_repaired_with_warning(tmp_path: Path) -> None:
 def test_bad_units_report_every_problem(tmp_path: Path) -> None:
     p = tmp_path / "bad.geojson"
     feats = [
-        {"type": "Feature", "properties": {"ma_xa": "1", "ten_xa": "A"}, "geometry": shapely.geometry.mapping(_squares(1)[0])},
-        {"type": "Feature", "properties": {"ma_xa": "1", "ten_xa": "B"}, "geometry": shapely.geometry.mapping(_squares(2)[1])},
+        {
+            "type": "Feature",
+            "properties": {"ma_xa": "1", "ten_xa": "A"},
+            "geometry": shapely.geometry.mapping(_squares(1)[0]),
+        },
+        {
+            "type": "Feature",
+            "properties": {"ma_xa": "1", "ten_xa": "B"},
+            "geometry": shapely.geometry.mapping(_squares(2)[1]),
+        },
         {"type": "Feature", "properties": {"ma_xa": "3", "ten_xa": "C"}, "geometry": None},
-        {"type": "Feature", "properties": {"ma_xa": "4", "ten_xa": "D"}, "geometry": {"type": "Point", "coordinates": [106.0, 10.0]}},
-        {"type": "Feature", "properties": {"ma_xa": None, "ten_xa": "E"}, "geometry": shapely.geometry.mapping(_squares(1)[0])},
+        {
+            "type": "Feature",
+            "properties": {"ma_xa": "4", "ten_xa": "D"},
+            "geometry": {"type": "Point", "coordinates": [106.0, 10.0]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"ma_xa": None, "ten_xa": "E"},
+            "geometry": shapely.geometry.mapping(_squares(1)[0]),
+        },
     ]
     p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
     with pytest.raises(ValidationError) as ei:
@@ -397,7 +436,7 @@ def test_csv_vietnamese_headers_bom_semicolon_comma_decimals(tmp_path: Path) -> 
         [
             VI_HEADER,
             "C1;Camera;Camera chợ;10,1269;106,6867;ĐB;90;30;;Hoạt động;Phòng chống tội phạm",
-            "C2;camera an ninh;Cam 2;10°07'36.9\"N;106°41'12\"E;\"90; 270\";;;;;",
+            'C2;camera an ninh;Cam 2;10°07\'36.9"N;106°41\'12"E;"90; 270";;;;;',
             "L1;Đèn chiếu sáng;Đèn 1;10,13;106,69;;;;25;Ngừng hoạt động;",
             "K1;Chốt dân phòng;Chốt 1;10.14;106.7;;;;;;pccc",
             "T1;Tổ tự quản;Tổ 1;;;;;;;;",
@@ -440,7 +479,10 @@ def test_csv_english_comma_no_bom(tmp_path: Path) -> None:
 
 
 def test_csv_cp1258_detected(tmp_path: Path) -> None:
-    lines = ["ma,loai,ten,vi do,kinh do,ban kinh", f"1,{_vn1258('Đèn chiếu sáng')},{_vn1258('Đèn ngõ Hương')},10.1,106.1,15"]
+    lines = [
+        "ma,loai,ten,vi do,kinh do,ban kinh",
+        f"1,{_vn1258('Đèn chiếu sáng')},{_vn1258('Đèn ngõ Hương')},10.1,106.1,15",
+    ]
     p = _write_csv(tmp_path / "w.csv", lines, encoding="cp1258")
     g, problems = io.load_models(p)
     assert [q.reason for q in problems if q.severity == "warning" and "Windows-1258" in q.reason]
@@ -531,7 +573,9 @@ def test_lone_n_follows_the_header_language(tmp_path: Path, header: str, lang: s
 
 
 def test_lone_n_ambiguous_is_rejected(tmp_path: Path) -> None:
-    p = _write_csv(tmp_path / "n.csv", ["id,kind,lat,kinh độ,hướng", "c,camera,10.5,106.5,N", "d,camera,10.5,106.5,Đông Bắc;NE"])
+    p = _write_csv(
+        tmp_path / "n.csv", ["id,kind,lat,kinh độ,hướng", "c,camera,10.5,106.5,N", "d,camera,10.5,106.5,Đông Bắc;NE"]
+    )
     g, problems = io.load_models(p)
     (err,) = [q for q in problems if q.severity == "error"]
     assert err.row == 2 and err.field == "hướng" and "ambiguous" in err.reason and err.value == "N"
@@ -544,8 +588,24 @@ def test_xlsx(tmp_path: Path) -> None:
     ws = wb.create_sheet("Mô hình", 0)  # first sheet
     ws.append(["DANH SÁCH CAMERA AN NINH XÃ THẠNH PHÚ"])  # a title above the header, then a blank row
     ws.append([None])
-    ws.append(["STT", "Mã mô hình", "Loại", "Tên", "Vĩ độ", "Kinh độ", "Hướng", "Góc nhìn", "Tầm xa (m)", "Ngày lắp đặt", "Chia sẻ dữ liệu"])
-    ws.append([1, "CAM-01", "Camera an ninh", "Ngã ba", 10.25, 106.375, "Tây Nam", 100, 35, dt.datetime(2024, 5, 1), "Có"])
+    ws.append(
+        [
+            "STT",
+            "Mã mô hình",
+            "Loại",
+            "Tên",
+            "Vĩ độ",
+            "Kinh độ",
+            "Hướng",
+            "Góc nhìn",
+            "Tầm xa (m)",
+            "Ngày lắp đặt",
+            "Chia sẻ dữ liệu",
+        ]
+    )
+    ws.append(
+        [1, "CAM-01", "Camera an ninh", "Ngã ba", 10.25, 106.375, "Tây Nam", 100, 35, dt.datetime(2024, 5, 1), "Có"]
+    )
     ws.append([2, "CAM-02", "Camera", "Chợ", "10,26", "106,38", 45, None, None, "15/08/2024", "không"])
     ws.append([None] * 11)
     ws.append([4, "CAM-03", "Camera", "Sai", 10.26, 106.38, 45, "rộng", None, None, None])
@@ -568,7 +628,9 @@ def test_xlsx(tmp_path: Path) -> None:
     g3, _ = io.load_models(tmp_path / "m.xlsx", source_rows=True, fill_absent=False)
     assert g3["source_row"].tolist() == [4, 5]
     assert {"owner", "status", "unit_code", "radius_m"}.isdisjoint(g3.columns)
-    assert {"id", "kind", "name", "direction_deg", "fov_deg", "range_m", "start_date", "data_sharing"} <= set(g3.columns)
+    assert {"id", "kind", "name", "direction_deg", "fov_deg", "range_m", "start_date", "data_sharing"} <= set(
+        g3.columns
+    )
     assert "source_row" not in g.columns and "owner" in g.columns
 
 
@@ -583,13 +645,23 @@ def test_projected_xy_with_crs(tmp_path: Path) -> None:
     assert "need the CRS" in err.reason and err.row is None and err.field == "x"
     assert len(g) == 0
     g = io.read_models(p, crs="EPSG:9210")
-    assert g.loc["k"].geometry.x == pytest.approx(105.85, abs=1e-6) and g.loc["k"].geometry.y == pytest.approx(21.03, abs=1e-6)
+    assert g.loc["k"].geometry.x == pytest.approx(105.85, abs=1e-6) and g.loc["k"].geometry.y == pytest.approx(
+        21.03, abs=1e-6
+    )
 
 
 def test_geojson_models_with_osm_tags(tmp_path: Path) -> None:
     feats = [
-        {"type": "Feature", "properties": {"id": "n1", "kind": "camera", "camera:direction": "NW", "camera:angle": 70}, "geometry": {"type": "Point", "coordinates": [106.5, 10.5]}},
-        {"type": "Feature", "properties": {"id": "n2", "kind": "lighting"}, "geometry": {"type": "Point", "coordinates": [10.5, 106.5]}},
+        {
+            "type": "Feature",
+            "properties": {"id": "n1", "kind": "camera", "camera:direction": "NW", "camera:angle": 70},
+            "geometry": {"type": "Point", "coordinates": [106.5, 10.5]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"id": "n2", "kind": "lighting"},
+            "geometry": {"type": "Point", "coordinates": [10.5, 106.5]},
+        },
         {"type": "Feature", "properties": {"id": "n3", "kind": "lighting"}, "geometry": None},
         {"type": "Feature", "properties": {"id": "n4", "kind": "other", "name": "5 không 3 sạch"}, "geometry": None},
     ]
@@ -647,7 +719,9 @@ def test_parsers() -> None:
 
 def test_cli_validate(tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = _write_csv(tmp_path / "good.csv", ["mã;loại;vĩ độ;kinh độ;hướng", "c;camera;10,5;106,5;N"])
-    bad = _write_csv(tmp_path / "bad.csv", ["id,kind,lat,lon,direction_deg", "a,camera,106.5,10.5,90", "a,camera,10.5,106.5,999"])
+    bad = _write_csv(
+        tmp_path / "bad.csv", ["id,kind,lat,lon,direction_deg", "a,camera,106.5,10.5,90", "a,camera,10.5,106.5,999"]
+    )
     communes = shared_data / "boundaries" / "thanh_phu_communes_2025.geojson"
     assert cli_main(["validate", str(good), str(communes)]) == 0
     out = capsys.readouterr().out
@@ -661,7 +735,11 @@ def test_cli_validate(tmp_path: Path, shared_data: Path, capsys: pytest.CaptureF
     assert cli_main(["validate", "--json", "--kind-lang", "en", str(bad), str(good)]) == 1
     rep = json.loads(capsys.readouterr().out)
     assert rep["errors"] == 3 and [f["rows_ok"] for f in rep["files"]] == [0, 1]
-    assert {(p["row"], p["field"]) for p in rep["files"][0]["problems"]} == {(2, "lat"), (3, "id"), (3, "direction_deg")}
+    assert {(p["row"], p["field"]) for p in rep["files"][0]["problems"]} == {
+        (2, "lat"),
+        (3, "id"),
+        (3, "direction_deg"),
+    }
 
 
 @settings(max_examples=200, deadline=None)
@@ -714,13 +792,17 @@ def test_vietnamese_kind_and_status_values(tmp_path: Path, kind: str, status: st
 
 def test_truong_sa_points_are_inside_vietnam(tmp_path: Path) -> None:
     """Trường Sa (Khánh Hòa) reaches 7.18°N and 117.83°E: its points are accepted, a point
-    further out at sea is not."""
-    p = _write_csv(tmp_path / "ts.csv", [
-        "id,kind,lat,lon",
-        "ba-ke,lighting,7.88,110.52",  # Đá Ba Kè
-        "song-tu-tay,checkpoint,11.43,114.33",  # Song Tử Tây
-        "sea,lighting,5.5,110.0",
-    ])
+    further out at sea is not.
+    """
+    p = _write_csv(
+        tmp_path / "ts.csv",
+        [
+            "id,kind,lat,lon",
+            "ba-ke,lighting,7.88,110.52",  # Đá Ba Kè
+            "song-tu-tay,checkpoint,11.43,114.33",  # Song Tử Tây
+            "sea,lighting,5.5,110.0",
+        ],
+    )
     g, problems = io.load_models(p)
     assert sorted(g["id"]) == ["ba-ke", "song-tu-tay"]
     assert [(pr.row, pr.field) for pr in problems] == [(4, "lat")]
@@ -729,7 +811,25 @@ def test_truong_sa_points_are_inside_vietnam(tmp_path: Path) -> None:
 
 # ---- the fast paths of the model reader give what the cell-by-cell paths give
 
-_CSV_ALPHABET = ["a", "id", "kind", "lat", "1", "2.5", " ", "\t", ",", ";", "\n", "\r", "\r\n", "đ", "\u00a0", "\x0c", '"']
+_CSV_ALPHABET = [
+    "a",
+    "id",
+    "kind",
+    "lat",
+    "1",
+    "2.5",
+    " ",
+    "\t",
+    ",",
+    ";",
+    "\n",
+    "\r",
+    "\r\n",
+    "đ",
+    "\u00a0",
+    "\x0c",
+    '"',
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -777,7 +877,11 @@ def test_number_column_is_the_cells_one_by_one(cells: list[str | None]) -> None:
 def test_text_columns_of_a_plain_csv_are_kept_as_read(tmp_path: Path) -> None:
     p = _write_csv(
         tmp_path / "t.csv",
-        ["id,kind,name,lat,lon,radius_m,unit_code,ghi chú", "a, lighting ,Đèn  Ngõ 5 ,10.5,106.5,25,00475 ,x", "b,lighting,,10.5,106.5,,,"],
+        [
+            "id,kind,name,lat,lon,radius_m,unit_code,ghi chú",
+            "a, lighting ,Đèn  Ngõ 5 ,10.5,106.5,25,00475 ,x",
+            "b,lighting,,10.5,106.5,,,",
+        ],
     )
     g = io.read_models(p)
     assert g.loc["a", "name"] == "Đèn  Ngõ 5" and g.loc["b", "name"] is None
@@ -788,7 +892,8 @@ def test_text_columns_of_a_plain_csv_are_kept_as_read(tmp_path: Path) -> None:
 
 def test_geojson_of_a_metric_frame_is_the_text_of_its_wgs84_frame() -> None:
     """The writer reprojects, repairs, rounds and orients chunk by chunk on threads: the text
-    is the same as for the frame reprojected (and repaired) first."""
+    is the same as for the frame reprojected (and repaired) first.
+    """
     from geo_antt.crs import to_wgs84
 
     rng = np.random.default_rng(7)
@@ -796,17 +901,27 @@ def test_geojson_of_a_metric_frame_is_the_text_of_its_wgs84_frame() -> None:
     x, y = rng.uniform(580_000, 600_000, n), rng.uniform(2_300_000, 2_320_000, n)
     geoms = shapely.buffer(shapely.points(x, y), rng.uniform(5, 40, n), quad_segs=rng.integers(2, 30)).astype(object)
     geoms[5] = None
-    geoms[6] = shapely.Polygon([(x[6], y[6]), (x[6] + 10, y[6] + 10), (x[6] + 10, y[6]), (x[6], y[6] + 10)])  # a bow-tie
-    geoms[7] = shapely.MultiPolygon([shapely.box(x[7], y[7], x[7] + 5, y[7] + 5), shapely.box(x[7] + 9, y[7], x[7] + 12, y[7] + 3)])
-    gdf = gpd.GeoDataFrame({"k": np.arange(n), "name": [f"gap {i}" for i in range(n)]}, geometry=geoms, crs="EPSG:32648",
-                           index=pd.Index([f"g{i}" for i in range(n)], name="gap_id"))
+    geoms[6] = shapely.Polygon(
+        [(x[6], y[6]), (x[6] + 10, y[6] + 10), (x[6] + 10, y[6]), (x[6], y[6] + 10)]
+    )  # a bow-tie
+    geoms[7] = shapely.MultiPolygon(
+        [shapely.box(x[7], y[7], x[7] + 5, y[7] + 5), shapely.box(x[7] + 9, y[7], x[7] + 12, y[7] + 3)]
+    )
+    gdf = gpd.GeoDataFrame(
+        {"k": np.arange(n), "name": [f"gap {i}" for i in range(n)]},
+        geometry=geoms,
+        crs="EPSG:32648",
+        index=pd.Index([f"g{i}" for i in range(n)], name="gap_id"),
+    )
     assert io.to_geojson_text(gdf) == io.to_geojson_text(gdf.to_crs(4326))
     fixed = io.to_geojson_text(gdf, make_valid=True)
     assert fixed == io.to_geojson_text(to_wgs84(gdf, make_valid=True))
     doc = json.loads(fixed)
     assert doc["features"][6]["geometry"]["type"] == "MultiPolygon" and doc["features"][5]["geometry"] is None
     assert shapely.is_valid(shapely.from_geojson(json.dumps(doc["features"][6]["geometry"])))
-    assert not shapely.is_valid(shapely.from_geojson(json.dumps(json.loads(io.to_geojson_text(gdf))["features"][6]["geometry"])))
+    assert not shapely.is_valid(
+        shapely.from_geojson(json.dumps(json.loads(io.to_geojson_text(gdf))["features"][6]["geometry"]))
+    )
 
 
 def test_a_validation_error_pickles_with_its_problems() -> None:
@@ -816,7 +931,9 @@ def test_a_validation_error_pickles_with_its_problems() -> None:
     from geo_antt import ValidationError
     from geo_antt._errors import Problem
 
-    err = ValidationError([Problem("m.csv", 3, "lat", "x", "not a number"), Problem("m.csv", 4, "kind", "ufo", "unknown kind")])
+    err = ValidationError(
+        [Problem("m.csv", 3, "lat", "x", "not a number"), Problem("m.csv", 4, "kind", "ufo", "unknown kind")]
+    )
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is ValidationError and back.problems == err.problems and back.message == err.message
     assert "row 3" in str(back) and "row 4" in str(back)
@@ -827,7 +944,8 @@ def test_a_validation_error_pickles_with_its_problems() -> None:
 
 def _sheet(path: Path, cells: dict[str, object], *, dimension: str | None = None) -> Path:
     """A small models workbook (header + one row) plus ``cells``; ``dimension`` rewrites the
-    sheet's declared ``<dimension ref=...>`` (a file may declare less than it holds)."""
+    sheet's declared ``<dimension ref=...>`` (a file may declare less than it holds).
+    """
     import re
     import zipfile
 
@@ -853,7 +971,9 @@ def _sheet(path: Path, cells: dict[str, object], *, dimension: str | None = None
 
 def test_xlsx_row_gap_is_refused_from_the_declared_size(tmp_path):
     path = _sheet(tmp_path / "gap.xlsx", {"A1000000": "x"})
-    with pytest.raises(GeoAnttError, match=r"gap\.xlsx: more than 200,000 rows \(sheet 'Sheet' declares 1,000,000\).*quá 200\.000 dòng"):
+    with pytest.raises(
+        GeoAnttError, match=r"gap\.xlsx: more than 200,000 rows \(sheet 'Sheet' declares 1,000,000\).*quá 200\.000 dòng"
+    ):
         io.load_models(path)
 
 

@@ -1,5 +1,6 @@
 """Imports as background jobs (geo_antt.app.jobs, POST /api/registry/import -> 202 + a job):
-the job API, its bounds and visibility, and a server that keeps answering during a large import."""
+the job API, its bounds and visibility, and a server that keeps answering during a large import.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +43,11 @@ def test_import_answers_202_with_a_job_that_only_its_account_sees(app):
     assert answer.status_code == 200 and answer.get_json()["counts"]["new"] == 3
     done = answer.job
     assert done["state"] == "done" and done["progress"] == {
-        "phase": "done", "text": {"vi": "Xong", "en": "Done"}, "rows": 3, "total": 3}
+        "phase": "done",
+        "text": {"vi": "Xong", "en": "Done"},
+        "rows": 3,
+        "total": 3,
+    }
     # another account (even an admin) gets exactly what an unknown id gets
     other = login(app, "admin")
     mine = other.get(f"/api/registry/jobs/{done['id']}")
@@ -52,14 +57,20 @@ def test_import_answers_202_with_a_job_that_only_its_account_sees(app):
     assert login(app, None).get(f"/api/registry/jobs/{done['id']}").status_code == 401
     # a viewer may not start one; the answer comes at once
     v = login(app, "viewer")
-    r = v.post("/api/registry/import", data={"unit": "28903", "file": (io.BytesIO(_csv(1)), "x.csv")}, headers={"X-CSRFToken": v.csrf})
+    r = v.post(
+        "/api/registry/import",
+        data={"unit": "28903", "file": (io.BytesIO(_csv(1)), "x.csv")},
+        headers={"X-CSRFToken": v.csrf},
+    )
     assert r.status_code == 403
 
 
 def test_a_failed_job_carries_the_error_the_request_gave(app):
     c = login(app, "officer")
     h = {"X-CSRFToken": c.csrf}
-    r = post_import(c, {"unit": "28903", "commit": "1", "fingerprint": "stale", "file": (io.BytesIO(_csv(2)), "x.csv")}, headers=h)
+    r = post_import(
+        c, {"unit": "28903", "commit": "1", "fingerprint": "stale", "file": (io.BytesIO(_csv(2)), "x.csv")}, headers=h
+    )
     assert r.status_code == 409 and r.job["state"] == "failed" and r.job["error"]["status"] == 409
     assert r.job["progress"]["phase"] == "failed"
 
@@ -69,8 +80,11 @@ def test_commit_job_reports_rows_written(app, web_store):
     h = {"X-CSRFToken": c.csrf}
     blob = _csv(1200)
     preview = post_import(c, {"unit": "28903", "file": (io.BytesIO(blob), "x.csv")}, headers=h).get_json()
-    r = post_import(c, {"unit": "28903", "commit": "1", "fingerprint": preview["fingerprint"],
-                        "file": (io.BytesIO(blob), "x.csv")}, headers=h)
+    r = post_import(
+        c,
+        {"unit": "28903", "commit": "1", "fingerprint": preview["fingerprint"], "file": (io.BytesIO(blob), "x.csv")},
+        headers=h,
+    )
     assert r.status_code == 200 and r.get_json()["counts"]["new"] == 1200
     assert r.job["kind"] == "commit" and r.job["progress"]["rows"] == r.job["progress"]["total"] == 1200
     assert web_store.get_model("J001199")["created_by"] == WEB_USERS["officer"][0]
@@ -111,8 +125,11 @@ def test_the_api_answers_429_beyond_the_bound(app):
     app.extensions[_JOBS_EXT].submit(user, "preview", lambda job: gate.wait(10))
     try:
         c = login(app, "officer")
-        r = c.post("/api/registry/import?lang=en", data={"unit": "28903", "file": (io.BytesIO(_csv(1)), "x.csv")},
-                   headers={"X-CSRFToken": c.csrf})
+        r = c.post(
+            "/api/registry/import?lang=en",
+            data={"unit": "28903", "file": (io.BytesIO(_csv(1)), "x.csv")},
+            headers={"X-CSRFToken": c.csrf},
+        )
         assert r.status_code == 429 and "at most 1" in r.get_json()["message"]
     finally:
         gate.set()
@@ -120,9 +137,15 @@ def test_the_api_answers_429_beyond_the_bound(app):
 
 def _multipart(fields: dict[str, str], filename: str, blob: bytes) -> tuple[bytes, str]:
     boundary = "geoanttjobtest"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-                 f"Content-Type: text/csv\r\n\r\n".encode() + blob + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: text/csv\r\n\r\n".encode()
+        + blob
+        + b"\r\n"
+    )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -137,8 +160,9 @@ def test_the_server_keeps_answering_during_a_50000_row_import(live_server, web_s
             return r.status, json.loads(r.read())
 
     body, ctype = _multipart({"unit": "28903"}, "lon.csv", _csv(50_000))
-    req = urllib.request.Request(live_server + "/api/registry/import", data=body, method="POST",
-                                 headers={**auth, "Content-Type": ctype})
+    req = urllib.request.Request(
+        live_server + "/api/registry/import", data=body, method="POST", headers={**auth, "Content-Type": ctype}
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         assert r.status == 202
         location = r.headers["Location"]

@@ -1,5 +1,6 @@
 """Schema migrations: a database made by the first revision, with data in it, upgrades to the
-newest revision without losing anything (both backends)."""
+newest revision without losing anything (both backends).
+"""
 
 from __future__ import annotations
 
@@ -16,41 +17,117 @@ from tests.storehelp import CHEAP_HASHER, PASSWORD
 
 
 def _insert_at_first_revision(store: Store) -> None:
-    now = dt.datetime(2025, 7, 1, 8, 30, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2025, 7, 1, 8, 30, tzinfo=dt.UTC)
     units = sa.table(
-        "units", sa.column("code"), sa.column("name"), sa.column("level"), sa.column("parent_code"),
-        sa.column("approximate", sa.Boolean), sa.column("geom", Geometry()),
-        sa.column("minx"), sa.column("miny"), sa.column("maxx"), sa.column("maxy"),
+        "units",
+        sa.column("code"),
+        sa.column("name"),
+        sa.column("level"),
+        sa.column("parent_code"),
+        sa.column("approximate", sa.Boolean),
+        sa.column("geom", Geometry()),
+        sa.column("minx"),
+        sa.column("miny"),
+        sa.column("maxx"),
+        sa.column("maxy"),
     )
     models = sa.table(
-        "models", sa.column("id"), sa.column("kind"), sa.column("name"), sa.column("status"), sa.column("unit_code"),
-        sa.column("direction_deg", sa.JSON), sa.column("fov_deg"), sa.column("range_m"), sa.column("geom", Geometry()),
-        sa.column("minx"), sa.column("miny"), sa.column("maxx"), sa.column("maxy"), sa.column("version"),
-        sa.column("created_at", UTCDateTime), sa.column("updated_at", UTCDateTime),
-        sa.column("created_by"), sa.column("updated_by"),
+        "models",
+        sa.column("id"),
+        sa.column("kind"),
+        sa.column("name"),
+        sa.column("status"),
+        sa.column("unit_code"),
+        sa.column("direction_deg", sa.JSON),
+        sa.column("fov_deg"),
+        sa.column("range_m"),
+        sa.column("geom", Geometry()),
+        sa.column("minx"),
+        sa.column("miny"),
+        sa.column("maxx"),
+        sa.column("maxy"),
+        sa.column("version"),
+        sa.column("created_at", UTCDateTime),
+        sa.column("updated_at", UTCDateTime),
+        sa.column("created_by"),
+        sa.column("updated_by"),
     )
-    users = sa.table("users", sa.column("id"), sa.column("name"), sa.column("password_hash"), sa.column("role"),
-                     sa.column("active", sa.Boolean), sa.column("created_at", UTCDateTime))
+    users = sa.table(
+        "users",
+        sa.column("id"),
+        sa.column("name"),
+        sa.column("password_hash"),
+        sa.column("role"),
+        sa.column("active", sa.Boolean),
+        sa.column("created_at", UTCDateTime),
+    )
     user_units = sa.table("user_units", sa.column("user_id"), sa.column("unit_code"))
     box = shapely.box(106.0, 10.0, 106.2, 10.2)
     with store._engine.begin() as conn:
-        conn.execute(units.insert().values(code="A", name="Xã An", level="commune", parent_code=None, approximate=False,
-                                           geom=shapely.to_wkb(box), minx=106.0, miny=10.0, maxx=106.2, maxy=10.2))
+        conn.execute(
+            units.insert().values(
+                code="A",
+                name="Xã An",
+                level="commune",
+                parent_code=None,
+                approximate=False,
+                geom=shapely.to_wkb(box),
+                minx=106.0,
+                miny=10.0,
+                maxx=106.2,
+                maxy=10.2,
+            )
+        )
         conn.execute(
             models.insert(),
             [
-                {"id": "m1", "kind": "camera", "name": "Camera Đình Làng", "status": "active", "unit_code": "A",
-                 "direction_deg": [90.0], "fov_deg": 60.0, "range_m": 25.0,
-                 "geom": shapely.to_wkb(shapely.Point(106.05, 10.05)), "minx": 106.05, "miny": 10.05, "maxx": 106.05,
-                 "maxy": 10.05, "version": 3, "created_at": now, "updated_at": now, "created_by": "an", "updated_by": "an"},
-                {"id": "m2", "kind": "self_management", "name": None, "status": "inactive", "unit_code": "A",
-                 "direction_deg": [], "fov_deg": None, "range_m": None, "geom": None, "minx": None, "miny": None,
-                 "maxx": None, "maxy": None, "version": 1, "created_at": now, "updated_at": now, "created_by": "an",
-                 "updated_by": "an"},
+                {
+                    "id": "m1",
+                    "kind": "camera",
+                    "name": "Camera Đình Làng",
+                    "status": "active",
+                    "unit_code": "A",
+                    "direction_deg": [90.0],
+                    "fov_deg": 60.0,
+                    "range_m": 25.0,
+                    "geom": shapely.to_wkb(shapely.Point(106.05, 10.05)),
+                    "minx": 106.05,
+                    "miny": 10.05,
+                    "maxx": 106.05,
+                    "maxy": 10.05,
+                    "version": 3,
+                    "created_at": now,
+                    "updated_at": now,
+                    "created_by": "an",
+                    "updated_by": "an",
+                },
+                {
+                    "id": "m2",
+                    "kind": "self_management",
+                    "name": None,
+                    "status": "inactive",
+                    "unit_code": "A",
+                    "direction_deg": [],
+                    "fov_deg": None,
+                    "range_m": None,
+                    "geom": None,
+                    "minx": None,
+                    "miny": None,
+                    "maxx": None,
+                    "maxy": None,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                    "created_by": "an",
+                    "updated_by": "an",
+                },
             ],
         )
-        uid = conn.execute(users.insert().values(name="an", password_hash=CHEAP_HASHER.hash(PASSWORD), role="officer",
-                                                 active=True, created_at=now).returning(users.c.id)).scalar_one()
+        uid = conn.execute(
+            users.insert()
+            .values(name="an", password_hash=CHEAP_HASHER.hash(PASSWORD), role="officer", active=True, created_at=now)
+            .returning(users.c.id)
+        ).scalar_one()
         conn.execute(user_units.insert().values(user_id=uid, unit_code="A"))
 
 
@@ -115,15 +192,19 @@ def test_web_sessions_revision_up_and_down(store_url):
 
 def test_context_features_revision_up_and_down(store_url):
     """0007 adds the roads and buildings table; a downgrade drops it (and them), an upgrade
-    brings an empty one back, and a load works again."""
+    brings an empty one back, and a load works again.
+    """
     import geopandas as gpd
 
     from tests.storehelp import units_frame
 
     with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
         store.put_units(units_frame(), user=None)
-        road = gpd.GeoDataFrame({"osm_id": ["w1"], "highway": ["primary"], "name": ["Quốc lộ"]},
-                                geometry=[shapely.LineString([(106.05, 10.05), (106.15, 10.05)])], crs="EPSG:4326")
+        road = gpd.GeoDataFrame(
+            {"osm_id": ["w1"], "highway": ["primary"], "name": ["Quốc lộ"]},
+            geometry=[shapely.LineString([(106.05, 10.05), (106.15, 10.05)])],
+            crs="EPSG:4326",
+        )
         assert store.put_context_layer("roads", road, unit_code="A", user=None)["inserted"] == 1
         assert store.downgrade("0006") == "0006"
         assert "context_features" not in sa.inspect(store._engine).get_table_names()

@@ -39,8 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def suite_python() -> str:
     python = shutil.which("python3") or sys.executable  # the venv is made from a system Python
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "ogctests-venv.sh")], capture_output=True, text=True, check=False,
-                         timeout=900, env={**os.environ, "PYTHON": python})
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ogctests-venv.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env={**os.environ, "PYTHON": python},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.strip().splitlines()[-1]
 
@@ -85,8 +91,23 @@ def _results(junit: Path) -> dict[str, str]:
 def test_the_ogc_api_features_core_suite_passes(suite_python, demo_live, tmp_path):
     url, token = demo_live
     junit = tmp_path / "ogctests.xml"
-    run = subprocess.run([suite_python, str(ROOT / "scripts" / "ogctests_run.py"), url, token, "-q", "-rfE",
-                          "-W", "ignore", f"--junitxml={junit}"], capture_output=True, text=True, check=False, timeout=900)
+    run = subprocess.run(
+        [
+            suite_python,
+            str(ROOT / "scripts" / "ogctests_run.py"),
+            url,
+            token,
+            "-q",
+            "-rfE",
+            "-W",
+            "ignore",
+            f"--junitxml={junit}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
     results = _results(junit)
     assert len(results) == 29, run.stdout[-5000:]
     bad = {name for name, status in results.items() if status != "passed"}

@@ -1,5 +1,6 @@
 """OGC API - Features Part 2 (CRS by reference): ``crs``, ``bbox-crs``, ``Content-Crs``,
-``storageCrs``/``crs`` per collection, and GDAL reading a collection in VN-2000."""
+``storageCrs``/``crs`` per collection, and GDAL reading a collection in VN-2000.
+"""
 
 from __future__ import annotations
 
@@ -83,11 +84,16 @@ def test_bbox_crs(client):
     cam = MODELS[MODELS["kind"] == "camera"]
     minx, miny, maxx, maxy = cam.total_bounds
     midx = (minx + maxx) / 2
-    want = {f["id"] for f in client.get(f"/collections/camera/items?bbox={minx - 1e-4},{miny - 1e-4},{midx},{maxy + 1e-4}")
-            .get_json()["features"]}
+    want = {
+        f["id"]
+        for f in client.get(
+            f"/collections/camera/items?bbox={minx - 1e-4},{miny - 1e-4},{midx},{maxy + 1e-4}"
+        ).get_json()["features"]
+    }
     assert 0 < len(want) < len(cam)
-    latlon = client.get(f"/collections/camera/items?bbox={miny - 1e-4},{minx - 1e-4},{maxy + 1e-4},{midx}"
-                        f"&bbox-crs={EPSG.format(4326)}").get_json()
+    latlon = client.get(
+        f"/collections/camera/items?bbox={miny - 1e-4},{minx - 1e-4},{maxy + 1e-4},{midx}&bbox-crs={EPSG.format(4326)}"
+    ).get_json()
     assert {f["id"] for f in latlon["features"]} == want
     # the same box in VN-2000 / TM-3 105-45: its projected corners, a little wider (the
     # projected box is not a lon/lat box, so compare with what it covers in lon/lat)
@@ -95,16 +101,25 @@ def test_bbox_crs(client):
     xs, ys = t.transform([minx, midx, minx, midx], [miny, miny, maxy, maxy])
     box_m = (min(xs) - 1, min(ys) - 1, max(xs) + 1, max(ys) + 1)
     r = client.get("/collections/camera/items?bbox=" + ",".join(map(str, box_m)) + "&bbox-crs=EPSG:9210").get_json()
-    inside = {fid for fid, p in cam.geometry.items()
-              if box_m[0] <= t.transform(p.x, p.y)[0] <= box_m[2] and box_m[1] <= t.transform(p.x, p.y)[1] <= box_m[3]}
+    inside = {
+        fid
+        for fid, p in cam.geometry.items()
+        if box_m[0] <= t.transform(p.x, p.y)[0] <= box_m[2] and box_m[1] <= t.transform(p.x, p.y)[1] <= box_m[3]
+    }
     assert {f["id"] for f in r["features"]} == inside and want <= inside
 
 
-@pytest.mark.parametrize("query, named", [
-    ("crs=EPSG:3857", "EPSG:3857"), ("crs=http://www.opengis.net/def/crs/EPSG/0/2154", "2154"),
-    ("bbox-crs=EPSG:27700&bbox=1,2,3,4", "EPSG:27700"), ("crs=nonsense", "nonsense"),
-    ("bbox-crs=EPSG:9210&bbox=1,2,3", "bbox"), ("bbox-crs=EPSG:9210&bbox=3,2,1,4", "bbox"),
-])
+@pytest.mark.parametrize(
+    "query, named",
+    [
+        ("crs=EPSG:3857", "EPSG:3857"),
+        ("crs=http://www.opengis.net/def/crs/EPSG/0/2154", "2154"),
+        ("bbox-crs=EPSG:27700&bbox=1,2,3,4", "EPSG:27700"),
+        ("crs=nonsense", "nonsense"),
+        ("bbox-crs=EPSG:9210&bbox=1,2,3", "bbox"),
+        ("bbox-crs=EPSG:9210&bbox=3,2,1,4", "bbox"),
+    ],
+)
 def test_unsupported_crs_is_400_naming_it(client, query, named):
     r = client.get(f"/collections/camera/items?{query}")
     assert r.status_code == 400 and named in r.get_json()["message"], r.get_data(as_text=True)
@@ -134,11 +149,18 @@ def test_gdal_reads_a_collection_in_vn2000(live_server, web_store, app, caplog):
     """GDAL's OAPIF driver with ``CRS=EPSG:9210`` (VN-2000 / TM-3 105-45) gets coordinates equal
     to pyproj's transformation to 1 mm (the bearer token through ``GDAL_HTTP_AUTH=BEARER``). Debian's ``ogrinfo`` is GDAL 3.6, whose OAPIF driver has
     no CRS option yet (3.7+), so this is the GDAL of pyogrio's wheel (3.12), in a child process
-    (the server answers from this one)."""
+    (the server answers from this one).
+    """
     token = web_store.create_token(WEB_USERS["admin"][0], label="gdal", user=None)
     env = {**os.environ, "GDAL_HTTP_AUTH": "BEARER", "GDAL_HTTP_BEARER": token, "GDAL_HTTP_TIMEOUT": "20"}
-    out = subprocess.run([sys.executable, "-c", _GDAL_READ, f"{live_server}/collections/communes"],
-                         capture_output=True, text=True, check=False, timeout=120, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", _GDAL_READ, f"{live_server}/collections/communes"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout)
     assert got["crs"] == 9210
@@ -154,10 +176,22 @@ def test_gdal_reads_a_collection_in_vn2000(live_server, web_store, app, caplog):
         np.testing.assert_allclose(xy, want[code], rtol=0, atol=1e-3)
 
 
-@pytest.mark.parametrize("query", ["limit=", "offset=", "bbox=", "crs=", "bbox-crs=", "filter-crs=", "filter-lang=",
-                                   "filter-lang=&filter=kind%20%3D%20%27camera%27"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=",
+        "offset=",
+        "bbox=",
+        "crs=",
+        "bbox-crs=",
+        "filter-crs=",
+        "filter-lang=",
+        "filter-lang=&filter=kind%20%3D%20%27camera%27",
+    ],
+)
 def test_an_empty_parameter_is_400_not_the_default(client, query):
     """The OpenAPI document's schemas allow no empty value for these (Schemathesis' negative
-    cases): an empty one is a client error, not silently the default."""
+    cases): an empty one is a client error, not silently the default.
+    """
     r = client.get(f"/collections/coverage/items?{query}")
     assert r.status_code == 400, (query, r.get_data(as_text=True))

@@ -1,7 +1,8 @@
 """OGC API - Features Part 3: ``filter`` in CQL2 text and JSON, ``filter-crs``, queryables.
 
 Every filter is checked against pandas' (or shapely's) own selection over the unfiltered
-features the same account gets."""
+features the same account gets.
+"""
 
 from __future__ import annotations
 
@@ -37,14 +38,25 @@ def _ids(c, cid: str, query: str) -> set[str]:
     return {f["id"] for f in fc["features"]}
 
 
-@pytest.mark.parametrize("cid, cql, pick", [
-    ("camera", "status = 'active' AND kind = 'camera'", lambda d: (d["status"] == "active") & (d["kind"] == "camera")),
-    ("camera", "status <> 'active' OR range_m > 40", lambda d: (d["status"] != "active") | (d["range_m"] > 40)),
-    ("coverage", "covered_pct < 5", lambda d: d["covered_pct"] < 5),
-    ("coverage", "covered_pct >= 5 AND covered_pct <= 50", lambda d: d["covered_pct"].between(5, 50)),
-    ("hamlets", "name LIKE 'Ấp%' AND parent_code IN ('28903')", lambda d: d["name"].str.startswith("Ấp") & (d["parent_code"] == "28903")),
-    ("camera", "NOT (status = 'active')", lambda d: ~(d["status"] == "active")),
-])
+@pytest.mark.parametrize(
+    "cid, cql, pick",
+    [
+        (
+            "camera",
+            "status = 'active' AND kind = 'camera'",
+            lambda d: (d["status"] == "active") & (d["kind"] == "camera"),
+        ),
+        ("camera", "status <> 'active' OR range_m > 40", lambda d: (d["status"] != "active") | (d["range_m"] > 40)),
+        ("coverage", "covered_pct < 5", lambda d: d["covered_pct"] < 5),
+        ("coverage", "covered_pct >= 5 AND covered_pct <= 50", lambda d: d["covered_pct"].between(5, 50)),
+        (
+            "hamlets",
+            "name LIKE 'Ấp%' AND parent_code IN ('28903')",
+            lambda d: d["name"].str.startswith("Ấp") & (d["parent_code"] == "28903"),
+        ),
+        ("camera", "NOT (status = 'active')", lambda d: ~(d["status"] == "active")),
+    ],
+)
 def test_a_property_filter_returns_what_pandas_picks(client, cid, cql, pick):
     d = _frame(client, cid)
     want = set(d.index[pick(d).fillna(False).astype(bool)])
@@ -55,8 +67,13 @@ def test_a_property_filter_returns_what_pandas_picks(client, cid, cql, pick):
 def test_cql2_json_is_the_same_filter(client):
     d = _frame(client, "camera")
     want = set(d.index[(d["status"] == "active") & (d["kind"] == "camera")])
-    expr = {"op": "and", "args": [{"op": "=", "args": [{"property": "status"}, "active"]},
-                                  {"op": "=", "args": [{"property": "kind"}, "camera"]}]}
+    expr = {
+        "op": "and",
+        "args": [
+            {"op": "=", "args": [{"property": "status"}, "active"]},
+            {"op": "=", "args": [{"property": "kind"}, "camera"]},
+        ],
+    }
     assert _ids(client, "camera", "filter-lang=cql2-json&filter=" + quote(json.dumps(expr))) == want
 
 
@@ -95,21 +112,29 @@ def test_a_filter_never_widens_the_scope(app):
     mine = set(_frame(officer, "camera").index)
     assert mine < every
     assert _ids(officer, "camera", "filter=" + quote("kind = 'camera' OR status <> 'x'")) == mine
-    assert _ids(officer, "camera", "filter=" + quote("S_INTERSECTS(geometry, POLYGON((90 0, 120 0, 120 30, 90 30, 90 0)))")) == mine
+    assert (
+        _ids(
+            officer, "camera", "filter=" + quote("S_INTERSECTS(geometry, POLYGON((90 0, 120 0, 120 30, 90 30, 90 0)))")
+        )
+        == mine
+    )
 
 
-@pytest.mark.parametrize("query, named", [
-    ("filter=" + quote("nope = 1"), "nope"),
-    ("filter=" + quote("status = "), "cql2-text"),
-    ("filter=" + quote("kind < 5"), "evaluated"),
-    ("filter=" + quote("foo(kind) = 1"), "foo"),
-    ("filter-lang=cql2-json&filter=" + quote("{not json"), "cql2-json"),
-    ("filter-lang=cql2-json&filter=" + quote(json.dumps({"op": "nope", "args": []})), "cql2-json"),
-    ("filter-lang=ecql&filter=" + quote("a = 1"), "ecql"),
-    ("filter-crs=EPSG:3857&filter=" + quote("S_INTERSECTS(geometry, POINT(1 2))"), "EPSG:3857"),
-    ("filter=" + quote("S_INTERSECTS(geometry, POLYGON((1 2, 3 4)))"), "filter"),
-    ("filter=", "filter"),
-])
+@pytest.mark.parametrize(
+    "query, named",
+    [
+        ("filter=" + quote("nope = 1"), "nope"),
+        ("filter=" + quote("status = "), "cql2-text"),
+        ("filter=" + quote("kind < 5"), "evaluated"),
+        ("filter=" + quote("foo(kind) = 1"), "foo"),
+        ("filter-lang=cql2-json&filter=" + quote("{not json"), "cql2-json"),
+        ("filter-lang=cql2-json&filter=" + quote(json.dumps({"op": "nope", "args": []})), "cql2-json"),
+        ("filter-lang=ecql&filter=" + quote("a = 1"), "ecql"),
+        ("filter-crs=EPSG:3857&filter=" + quote("S_INTERSECTS(geometry, POINT(1 2))"), "EPSG:3857"),
+        ("filter=" + quote("S_INTERSECTS(geometry, POLYGON((1 2, 3 4)))"), "filter"),
+        ("filter=", "filter"),
+    ],
+)
 def test_bad_filters_are_400_naming_the_problem(client, query, named):
     r = client.get(f"/collections/camera/items?{query}")
     assert r.status_code == 400, r.get_data(as_text=True)
@@ -123,7 +148,11 @@ def test_queryables(client):
     assert q["type"] == "object" and q["properties"]["covered_pct"]["type"] == "number"
     assert q["properties"]["geometry"]["x-ogc-role"] == "primary-geometry"
     cam = json.loads(client.get("/collections/camera/queryables").get_data(as_text=True))["properties"]
-    assert cam["status"]["type"] == "string" and cam["kind"]["type"] == "string" and cam["geometry"]["format"] == "geometry-point"
+    assert (
+        cam["status"]["type"] == "string"
+        and cam["kind"]["type"] == "string"
+        and cam["geometry"]["format"] == "geometry-point"
+    )
     assert "direction_deg" not in cam  # lists are not queryable
     links = client.get("/collections/camera").get_json()["links"]
     assert any(link["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/queryables" for link in links)

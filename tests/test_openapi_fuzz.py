@@ -31,8 +31,13 @@ from schemathesis.checks import (  # noqa: E402
 
 from tests.web_fixtures import WEB_USERS  # noqa: E402
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 EXAMPLES = 15  # per operation, role and mode
 
 
@@ -46,10 +51,16 @@ def _failures(app: Any, token: str) -> list[str]:
             checks = CHECKS + ([negative_data_rejection] if mode is GenerationMode.NEGATIVE else [])
 
             @given(case=op.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             def run(case: Any) -> None:
-                case.call_and_validate(headers=headers, checks=checks)
+                case.call_and_validate(headers=headers, checks=checks)  # noqa: B023 (run() is called at once, below)
 
             try:
                 run()

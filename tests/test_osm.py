@@ -1,5 +1,6 @@
 """geo_antt.io.osm and ``geo-antt osm convert``: OpenStreetMap extracts written by pyosmium's own
-writer (XML, PBF, bzip2), with every tagging variant the converter reads."""
+writer (XML, PBF, bzip2), with every tagging variant the converter reads.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from osmium.osm.mutable import Node, Relation, Way
 
 from geo_antt import io
 from geo_antt._errors import GeoAnttError
-from geo_antt.io.cells import ParseError
 from geo_antt.cli import main
 from geo_antt.config import DEFAULT_DATA_DIR
+from geo_antt.io.cells import ParseError
 from geo_antt.io.osm import (
     MODEL_EXTRA_COLUMNS,
     OsmProblem,
@@ -46,11 +47,15 @@ def nfd(text: str) -> str:
     return unicodedata.normalize("NFD", text)
 
 
-def write_extract(path: Path, nodes: list[tuple[int, float, float, dict[str, str]]],
-                  ways: list[tuple[int, list[int], dict[str, str]]] = (),  # type: ignore[assignment]
-                  relations: list[tuple[int, list[tuple[str, int, str]], dict[str, str]]] = ()) -> Path:  # type: ignore[assignment]
+def write_extract(
+    path: Path,
+    nodes: list[tuple[int, float, float, dict[str, str]]],
+    ways: list[tuple[int, list[int], dict[str, str]]] = (),  # type: ignore[assignment]
+    relations: list[tuple[int, list[tuple[str, int, str]], dict[str, str]]] = (),
+) -> Path:  # type: ignore[assignment]
     """An OSM file in the order OSM files keep (nodes, ways, relations, each by id), written by
-    pyosmium; the format comes from the suffix."""
+    pyosmium; the format comes from the suffix.
+    """
     with osmium.SimpleWriter(str(path)) as w:
         for nid, lon, lat, tags in sorted(nodes):
             w.add_node(Node(id=nid, location=(lon, lat), tags=tags, version=1))
@@ -74,8 +79,15 @@ CAMERAS: dict[int, dict[str, str]] = {
     110: {"camera:direction": "400"},  # out of range: left out
     111: {"camera:direction": "towards the gate"},  # garbage: left out
     112: {"surveillance:type": "guard"},  # a guard, not a camera
-    113: {"camera:direction": "S", "name": nfd("Camera cổng chợ Hàng Da"), "operator": nfd("Công an phường Hàng Bồ"),
-          "surveillance": "public", "surveillance:type": "camera", "surveillance:zone": "traffic", "height": "4 m"},
+    113: {
+        "camera:direction": "S",
+        "name": nfd("Camera cổng chợ Hàng Da"),
+        "operator": nfd("Công an phường Hàng Bồ"),
+        "surveillance": "public",
+        "surveillance:type": "camera",
+        "surveillance:zone": "traffic",
+        "height": "4 m",
+    },
     114: {"camera:direction": "N-E"},
     115: {"camera:direction": "10", "height": "150"},  # height out of the camera's bounds: value left out
 }
@@ -92,6 +104,7 @@ def sample_objects() -> tuple[list, list, list]:
     ]
     # road nodes: a line along y = Y0 from X0 to X0 + 0.01 (about 1 km), with a node of 8 decimals
     nodes += [(1, X0, Y0, {}), (2, X0 + 0.005, Y0, {}), (3, X0 + 0.01, Y0, {}), (4, X0 + 0.012345678, Y0 + 0.001, {})]
+
     # a building square of ~11 m at (X0+0.002, Y0+0.002), and others
     def square(base: int, x: float, y: float, d: float = 0.0001) -> list[tuple[int, float, float, dict[str, str]]]:
         return [(base, x, y, {}), (base + 1, x + d, y, {}), (base + 2, x + d, y + d, {}), (base + 3, x, y + d, {})]
@@ -117,8 +130,16 @@ def sample_objects() -> tuple[list, list, list]:
         (411, [41, 42, 43, 44, 41], {}),
     ]
     relations = [
-        (501, [("w", 410, "outer"), ("w", 411, "inner")], {"type": "multipolygon", "building": "apartments", "building:levels": "9", "height": "30.5"}),
-        (502, [("w", 410, "outer"), ("w", 9997, "inner")], {"type": "multipolygon", "building": "yes"}),  # a member missing
+        (
+            501,
+            [("w", 410, "outer"), ("w", 411, "inner")],
+            {"type": "multipolygon", "building": "apartments", "building:levels": "9", "height": "30.5"},
+        ),
+        (
+            502,
+            [("w", 410, "outer"), ("w", 9997, "inner")],
+            {"type": "multipolygon", "building": "yes"},
+        ),  # a member missing
     ]
     return nodes, ways, relations
 
@@ -164,14 +185,27 @@ def test_all_sixteen_compass_points() -> None:
     assert parse_camera_direction(";".join(words))[0] == tuple(22.5 * i for i in range(16))
 
 
-@pytest.mark.parametrize("text", ["400", "-10", "towards the gate", "", " ; ", "90;;180", "10-10", "NNN", "90,180", "N-400", "1e3"])
+@pytest.mark.parametrize(
+    "text", ["400", "-10", "towards the gate", "", " ; ", "90;;180", "10-10", "NNN", "90,180", "N-400", "1e3"]
+)
 def test_bad_camera_directions(text: str) -> None:
     with pytest.raises(ParseError):
         parse_camera_direction(text)
 
 
-@pytest.mark.parametrize(("text", "metres"), [("12", 12.0), ("12 m", 12.0), ("12m", 12.0), ("12.5", 12.5), ("12,5", 12.5),
-                                              ("40 ft", 12.192), ("40'", 12.192), ("12'6\"", 3.81)])
+@pytest.mark.parametrize(
+    ("text", "metres"),
+    [
+        ("12", 12.0),
+        ("12 m", 12.0),
+        ("12m", 12.0),
+        ("12.5", 12.5),
+        ("12,5", 12.5),
+        ("40 ft", 12.192),
+        ("40'", 12.192),
+        ("12'6\"", 3.81),
+    ],
+)
 def test_lengths(text: str, metres: float) -> None:
     assert parse_length(text) == pytest.approx(metres)
 
@@ -222,8 +256,12 @@ def test_roads(extract: Path) -> None:
     assert roads.loc["w301", "name"] == "Phố Hàng Bài" and unicodedata.is_normalized("NFC", roads.loc["w301", "name"])
     assert roads.loc["w302", "name"] == "Đường Trần Hưng Đạo" and roads.loc["w303", "name"] is None
     assert set(roads.geom_type) == {"LineString"}
-    assert np.allclose(shapely.get_coordinates(roads.geometry["w302"]), [[X0 + 0.005, Y0], [X0 + 0.01, Y0], [X0 + 0.012345678, Y0 + 0.001]],
-                       rtol=0, atol=1e-7)
+    assert np.allclose(
+        shapely.get_coordinates(roads.geometry["w302"]),
+        [[X0 + 0.005, Y0], [X0 + 0.01, Y0], [X0 + 0.012345678, Y0 + 0.001]],
+        rtol=0,
+        atol=1e-7,
+    )
 
 
 def test_buildings(extract: Path) -> None:
@@ -234,8 +272,14 @@ def test_buildings(extract: Path) -> None:
     w401 = b.loc["w401"]
     assert (w401["building"], w401["levels"], w401["height_m"]) == ("yes", 3.0, 12.0)
     # OSM keeps coordinates to 1e-7 degree
-    assert w401.geometry.normalize().equals_exact(shapely.box(X0 + 0.002, Y0 + 0.002, X0 + 0.0021, Y0 + 0.0021).normalize(), 1e-7)
-    assert b.loc["w403", "building"] == "house" and b.loc["w403", "levels"] == 2.0 and math.isnan(b.loc["w403", "height_m"])
+    assert w401.geometry.normalize().equals_exact(
+        shapely.box(X0 + 0.002, Y0 + 0.002, X0 + 0.0021, Y0 + 0.0021).normalize(), 1e-7
+    )
+    assert (
+        b.loc["w403", "building"] == "house"
+        and b.loc["w403", "levels"] == 2.0
+        and math.isnan(b.loc["w403", "height_m"])
+    )
     r501 = b.loc["r501"]
     assert (r501["building"], r501["levels"], r501["height_m"]) == ("apartments", 9.0, 30.5)
     poly = r501.geometry
@@ -269,16 +313,24 @@ def test_cameras(extract: Path) -> None:
     for nid, (dirs, fov, ctype) in expect.items():
         row = cams.loc[f"osm-n{nid}"]
         assert row["direction_deg"] == dirs, nid
-        assert (math.isnan(row["fov_deg"]) if math.isnan(fov) else row["fov_deg"] == fov), (nid, row["fov_deg"])
+        assert math.isnan(row["fov_deg"]) if math.isnan(fov) else row["fov_deg"] == fov, (nid, row["fov_deg"])
         assert row["camera_type"] == ctype, nid
     # defaults: nothing OSM does not say is invented (NaN = the layer default)
     assert cams["range_m"].isna().all() and cams["radius_m"].isna().all()
-    assert set(cams["status"]) == {"active"} and set(cams["field"]) == {"crime_prevention"} and set(cams["host"]) == {"residential"}
+    assert (
+        set(cams["status"]) == {"active"}
+        and set(cams["field"]) == {"crime_prevention"}
+        and set(cams["host"]) == {"residential"}
+    )
     assert set(cams["source"]) == {"osm"}
     c113 = cams.loc["osm-n113"]
     assert c113["name"] == "Camera cổng chợ Hàng Da" and unicodedata.is_normalized("NFC", c113["name"])
     assert c113["owner"] == "Công an phường Hàng Bồ" and unicodedata.is_normalized("NFC", c113["owner"])
-    assert (c113["surveillance"], c113["surveillance:type"], c113["surveillance:zone"]) == ("public", "camera", "traffic")
+    assert (c113["surveillance"], c113["surveillance:type"], c113["surveillance:zone"]) == (
+        "public",
+        "camera",
+        "traffic",
+    )
     assert c113["height_m"] == 4.0 and c113["osm_id"] == "n113"
     assert cams.loc["osm-n101", "name"] == "Camera OSM n101"
     assert math.isnan(cams.loc["osm-n115", "height_m"])  # 150 m: outside the camera's bounds
@@ -317,8 +369,20 @@ def test_problems_name_the_osm_objects(extract: Path) -> None:
     problems = convert_extract(extract).problems
     assert all(isinstance(p, OsmProblem) and p.file == str(extract) and p.row is None for p in problems)
     by_object = {p.osm_object: p for p in problems}
-    assert set(by_object) == {"node 109", "node 110", "node 111", "node 112", "node 115", "node 116", "node 202",
-                              "way 306", "way 402", "way 403", "way 404", "relation 502"}
+    assert set(by_object) == {
+        "node 109",
+        "node 110",
+        "node 111",
+        "node 112",
+        "node 115",
+        "node 116",
+        "node 202",
+        "way 306",
+        "way 402",
+        "way 403",
+        "way 404",
+        "relation 502",
+    }
     errors = {o for o, p in by_object.items() if p.severity == "error"}
     assert errors == {"node 109", "node 110", "node 111", "node 116", "way 306", "way 402", "way 404", "relation 502"}
     p110 = by_object["node 110"]
@@ -335,10 +399,21 @@ def test_problems_name_the_osm_objects(extract: Path) -> None:
 
 
 def test_a_clean_extract_has_no_problems(tmp_path: Path) -> None:
-    nodes = [(1, X0, Y0, {}), (2, X0 + 0.001, Y0, {}), (3, X0, Y0 + 0.001, {"man_made": "surveillance", "camera:direction": "E"})]
+    nodes = [
+        (1, X0, Y0, {}),
+        (2, X0 + 0.001, Y0, {}),
+        (3, X0, Y0 + 0.001, {"man_made": "surveillance", "camera:direction": "E"}),
+    ]
     layers = convert_extract(write_extract(tmp_path / "ok.osm.pbf", nodes, [(10, [1, 2], {"highway": "tertiary"})]))
-    assert layers.problems == [] and layers.counts() == {"roads": 1, "buildings": 0, "cameras": 1, "lights": 0,
-                                                          "problems": 0, "errors": 0, "warnings": 0}
+    assert layers.problems == [] and layers.counts() == {
+        "roads": 1,
+        "buildings": 0,
+        "cameras": 1,
+        "lights": 0,
+        "problems": 0,
+        "errors": 0,
+        "warnings": 0,
+    }
 
 
 def test_bbox_clips(tmp_path: Path) -> None:
@@ -349,7 +424,9 @@ def test_bbox_clips(tmp_path: Path) -> None:
     roads = layers.roads
     assert list(roads.index) == ["w301", "w302", "w303"]
     assert np.allclose(shapely.get_coordinates(roads.geometry["w301"]), [[X0, Y0], [X0 + 0.005, Y0]], rtol=0, atol=1e-7)
-    assert np.allclose(shapely.get_coordinates(roads.geometry["w302"]), [[X0 + 0.005, Y0], [X0 + 0.0055, Y0]], rtol=0, atol=1e-7)
+    assert np.allclose(
+        shapely.get_coordinates(roads.geometry["w302"]), [[X0 + 0.005, Y0], [X0 + 0.0055, Y0]], rtol=0, atol=1e-7
+    )
     assert sorted(layers.buildings.index) == ["w401", "w403"]  # r501 at X0+0.006 is outside
     assert len(layers.models) == 13  # the models of the sample lie at X0..X0+0.0014, inside
     tight = convert_extract(path, bbox=(X0 + 0.00115, Y0 + 0.0004, X0 + 0.00145, Y0 + 0.0006))
@@ -359,8 +436,17 @@ def test_bbox_clips(tmp_path: Path) -> None:
     # multipolygon that has no place
     assert [p.osm_object for p in tight.problems] == ["node 115", "relation 502"]
     # (way 306's known node and way 404 lie east of the box: not its problems)
-    assert [p.osm_object for p in layers.problems] == ["node 109", "node 110", "node 111", "node 112", "node 115",
-                                                      "node 202", "way 402", "way 403", "relation 502"]
+    assert [p.osm_object for p in layers.problems] == [
+        "node 109",
+        "node 110",
+        "node 111",
+        "node 112",
+        "node 115",
+        "node 202",
+        "way 402",
+        "way 403",
+        "relation 502",
+    ]
     with pytest.raises(GeoAnttError, match="swapped"):
         convert_extract(path, bbox=(Y0, X0, Y0 + 0.01, X0 + 0.01))
 
@@ -372,8 +458,15 @@ def test_cli_writes_files_the_project_reads(extract: Path, tmp_path: Path, capsy
     warnings = captured.err.strip().splitlines()
     assert len(warnings) == 12 and all(line.startswith(f"warning: {extract}, ") for line in warnings)
     assert any("node 110, tag 'camera:direction'" in line for line in warnings)
-    assert "3 roads, 3 buildings, 11 cameras, 2 lights written; 12 problems (8 objects left out, 4 values left empty)" in captured.out
-    assert sorted(p.name for p in out.iterdir()) == ["buildings.geojson", "models.geojson", "roads.geojson"]  # no temporary file left
+    assert (
+        "3 roads, 3 buildings, 11 cameras, 2 lights written; 12 problems (8 objects left out, 4 values left empty)"
+        in captured.out
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "buildings.geojson",
+        "models.geojson",
+        "roads.geojson",
+    ]  # no temporary file left
     roads = json.loads((out / "roads.geojson").read_text(encoding="utf-8"))
     assert "crs" not in roads and roads["type"] == "FeatureCollection"
     assert [f["id"] for f in roads["features"]] == ["w301", "w302", "w303"]
@@ -385,12 +478,21 @@ def test_cli_writes_files_the_project_reads(extract: Path, tmp_path: Path, capsy
     assert props["w403"]["height_m"] is None
     r501 = next(f for f in buildings["features"] if f["id"] == "r501")["geometry"]
     assert r501["type"] == "Polygon" and len(r501["coordinates"]) == 2
-    assert not shapely.is_ccw(shapely.LinearRing(r501["coordinates"][1])) and shapely.is_ccw(shapely.LinearRing(r501["coordinates"][0]))
+    assert not shapely.is_ccw(shapely.LinearRing(r501["coordinates"][1])) and shapely.is_ccw(
+        shapely.LinearRing(r501["coordinates"][0])
+    )
     # models.geojson: read by the project's model reader without an error, and `validate` passes
     models = out / "models.geojson"
     back = io.read_models(models)
-    assert len(back) == 13 and back.loc["osm-n104", "direction_deg"] == (90.0, 180.0) and back.loc["osm-n105", "fov_deg"] == 20.0
-    assert back.loc["osm-n113", "owner"] == "Công an phường Hàng Bồ" and back.loc["osm-n113", "surveillance:zone"] == "traffic"
+    assert (
+        len(back) == 13
+        and back.loc["osm-n104", "direction_deg"] == (90.0, 180.0)
+        and back.loc["osm-n105", "fov_deg"] == 20.0
+    )
+    assert (
+        back.loc["osm-n113", "owner"] == "Công an phường Hàng Bồ"
+        and back.loc["osm-n113", "surveillance:zone"] == "traffic"
+    )
     assert back.loc["osm-n201", "light:count"] == 2 and back.loc["osm-n113", "osm_id"] == "n113"
     assert main(["validate", str(models)]) == 0
     assert "0 errors, 0 warnings" in capsys.readouterr().out
@@ -452,8 +554,14 @@ def test_bad_files_are_clean_errors(kind: str, tmp_path: Path) -> None:
     with pytest.raises(GeoAnttError, match="cannot read as an OpenStreetMap extract"):
         convert_extract(bad)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "geo_antt", "osm", "convert", str(bad), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "geo_antt", "osm", "convert", str(bad), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"geo-antt osm: error: {bad}: cannot read as an OpenStreetMap extract")
     assert "Traceback" not in proc.stderr and not out.exists()

@@ -1,5 +1,6 @@
 """A wheel is self-contained: installed outside the checkout (not editable), geo-antt finds its
-templates, static files, layer specs and demo dataset in the package and serves the map."""
+templates, static files, layer specs and demo dataset in the package and serves the map.
+"""
 
 from __future__ import annotations
 

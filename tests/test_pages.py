@@ -1,5 +1,6 @@
 """The import and audit pages (geo_antt.app.pages): role matrix, scope, filters, paging, time zone,
-escaping; the import preview names spreadsheet rows."""
+escaping; the import preview names spreadsheet rows.
+"""
 
 from __future__ import annotations
 
@@ -89,7 +90,10 @@ def test_audit_page_scope_per_role(app, web_store):
     models = {m for _, m, _ in _entries(html)}
     assert "CAM002" in models and "GATE1" not in models
     # only models of Xã Hương Mỹ (28903-xx)
-    units = re.findall(r'<td class="unit" data-label="[^"]*">(?:<span class="unit-name">[^<]+</span> <code>)?([^<]*)(?:</code>)?</td>', html)
+    units = re.findall(
+        r'<td class="unit" data-label="[^"]*">(?:<span class="unit-name">[^<]+</span> <code>)?([^<]*)(?:</code>)?</td>',
+        html,
+    )
     assert re.search(r'<span class="unit-name">[^<]*\w[^<]*</span> <code>28903', html)  # units are shown by name
     assert units and all(u.startswith("28903") for u in units)
     viewer = login(app, "viewer").get("/audit").get_data(as_text=True)
@@ -125,7 +129,10 @@ def test_audit_filters(app, web_store):
     assert 'id="lang-switch" href="/audit?model=CAM002&amp;lang=en"' in html  # the filters survive
     en = c.get("/audit?model=CAM002&lang=en").get_data(as_text=True)
     assert "Audit log" in en and "Time (UTC+7)" in en and "Edited" in en
-    assert 'id="lang-switch" href="/audit?model=CAM002&amp;lang=vi"' in en and '<input type="hidden" name="lang" value="en">' in en
+    assert (
+        'id="lang-switch" href="/audit?model=CAM002&amp;lang=vi"' in en
+        and '<input type="hidden" name="lang" value="en">' in en
+    )
     assert "Audit log" in c.get("/audit").get_data(as_text=True)  # English sticks until Vietnamese is chosen
     assert "Nhật ký" in c.get("/audit?lang=vi").get_data(as_text=True)
     html = c.get(f"/audit?user={OFFICER}").get_data(as_text=True)
@@ -187,13 +194,14 @@ def test_audit_api_filters_are_backward_compatible(app, web_store):
 
 def test_import_preview_names_spreadsheet_rows(app, web_store):
     """What the import page shows: rejected rows by spreadsheet row (header = 1) and reason,
-    outside-area points, updates old -> new; committing is refused while rows are rejected."""
+    outside-area points, updates old -> new; committing is refused while rows are rejected.
+    """
     csv = (
         "mã,loại,tên,vĩ độ,kinh độ,hướng,góc,tầm xa,mã thôn\n"
         "N1,camera,Camera mới 1,10.1032,106.3010,45,90,50,28903-02\n"
         "N2,camera,Camera ngoài xã,10.1030,106.3060,45,90,50,28903-02\n"  # in Xã An Thạnh
         "N3,camera,Camera hỏng,không rõ,106.3010,45,90,50,28903-02\n"
-    ).encode("utf-8")
+    ).encode()
     c = login(app, "officer")
     h = {"X-CSRFToken": c.csrf}
     before = web_store.models_frame()
@@ -204,25 +212,39 @@ def test_import_preview_names_spreadsheet_rows(app, web_store):
     assert [(p["row"], p["id"], p["field"]) for p in rej] == [(3, "N2", "geometry"), (4, None, "vĩ độ")]
     assert rej[0]["reason"] == "position outside unit 28903" and rej[0]["file"] == "xa_huong_my.csv"
     assert body["outside"] == [{"row": 3, "id": "N2", "lon": 106.306, "lat": 10.103, "unit_code": "28903-02"}]
-    r = post_import(c, {"unit": "28903", "commit": "1", "fingerprint": body["fingerprint"],
-                                              "file": (io.BytesIO(csv), "xa_huong_my.csv")}, headers=h)
+    r = post_import(
+        c,
+        {
+            "unit": "28903",
+            "commit": "1",
+            "fingerprint": body["fingerprint"],
+            "file": (io.BytesIO(csv), "xa_huong_my.csv"),
+        },
+        headers=h,
+    )
     assert r.status_code == 400
     assert web_store.models_frame().index.equals(before.index)
 
 
 def test_import_updates_only_the_columns_of_the_sheet(app, web_store):
     """A sheet with a few columns updates those fields of stored models and keeps the others
-    (owner, field, status...); re-importing it changes nothing."""
+    (owner, field, status...); re-importing it changes nothing.
+    """
     cam = web_store.get_model("CAM002")
-    csv = ("mã,loại,tên,vĩ độ,kinh độ,hướng\n"  # a camera row needs its direction
-           f"CAM002,camera,Camera nhà văn hoá,{cam['geometry'].y!r},{cam['geometry'].x!r},{cam['direction_deg'][0]!r}\n").encode("utf-8")
+    csv = (
+        "mã,loại,tên,vĩ độ,kinh độ,hướng\n"  # a camera row needs its direction
+        f"CAM002,camera,Camera nhà văn hoá,{cam['geometry'].y!r},{cam['geometry'].x!r},{cam['direction_deg'][0]!r}\n"
+    ).encode()
     c = login(app, "officer")
     h = {"X-CSRFToken": c.csrf}
     body = post_import(c, {"unit": "28903", "file": (io.BytesIO(csv), "ten.csv")}, headers=h).get_json()
     assert body["counts"] == {"new": 0, "update": 1, "unchanged": 0, "rejected": 0}, body["rejected"]
     assert body["updates"] == {"CAM002": {"name": [cam["name"], "Camera nhà văn hoá"]}}
-    r = post_import(c, {"unit": "28903", "commit": "1", "fingerprint": body["fingerprint"],
-                                              "file": (io.BytesIO(csv), "ten.csv")}, headers=h)
+    r = post_import(
+        c,
+        {"unit": "28903", "commit": "1", "fingerprint": body["fingerprint"], "file": (io.BytesIO(csv), "ten.csv")},
+        headers=h,
+    )
     assert r.status_code == 200 and r.get_json()["counts"]["update"] == 1
     after = web_store.get_model("CAM002")
     assert after["name"] == "Camera nhà văn hoá"
@@ -250,10 +272,11 @@ def test_rejection_reasons_are_translated(app, web_store):
         "N5,đèn lồng,Lạ,10.1032,106.3010,,,,28903-02\n"
         "N6,camera,Sai thôn,10.1032,106.3010,45,90,50,28891-01\n"
         "N6,camera,Trùng,10.1033,106.3010,45,90,50,28903-02\n"
-    ).encode("utf-8")
+    ).encode()
     c = login(app, "officer")
-    body = post_import(c, {"unit": "28903", "file": (io.BytesIO(csv), "x.csv")},
-                  headers={"X-CSRFToken": c.csrf}).get_json()
+    body = post_import(
+        c, {"unit": "28903", "file": (io.BytesIO(csv), "x.csv")}, headers={"X-CSRFToken": c.csrf}
+    ).get_json()
     shown = {p["row"]: _vi(p["reason"]) for p in body["rejected"]}
     assert shown[2] == "vị trí nằm ngoài địa bàn đơn vị 28903"
     assert shown[3].startswith("không phải toạ độ")

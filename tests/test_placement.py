@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 import math
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -14,9 +14,9 @@ from scipy import sparse
 
 from geo_antt._errors import GeoAnttError, ValidationError
 from geo_antt.placement import (
+    candidate_sites,
     coverage_matrix,
     demand_points,
-    candidate_sites,
     plan_count,
     rank_uncovered,
     solve_mclp,
@@ -107,7 +107,8 @@ def test_one_direction_per_site_is_respected_and_optimal(seed):
 
 def test_greedy_reaching_the_upper_bound_is_proven_optimal_without_a_solver(monkeypatch):
     """Footprints that do not overlap (sparse coverage, the usual plan): the greedy choice
-    covers the sum of the best standalone values, which no choice can beat."""
+    covers the sum of the best standalone values, which no choice can beat.
+    """
     import geo_antt.placement.solvers as pl
 
     def no_solver(*a, **k):
@@ -133,7 +134,8 @@ def test_greedy_reaching_the_upper_bound_is_proven_optimal_without_a_solver(monk
 @pytest.mark.parametrize("seed", range(12))
 def test_candidates_ruled_out_by_bounds_never_change_the_optimum(seed):
     """A few strong candidates and many weak ones: the weak ones are ruled out before the
-    solver runs, and the optimum is still the brute-force one."""
+    solver runs, and the optimum is still the brute-force one.
+    """
     rng = np.random.default_rng(300 + seed)
     n_rows, n_cols = 30, 11
     a = rng.random((n_rows, n_cols)) < 0.08
@@ -268,9 +270,7 @@ def test_weighted_demand_points_and_polygons():
     dem = demand_points(units, demand=pts, weight_column="households")
     assert sorted(dem["weight"]) == [5, 7]  # the point outside every unit is dropped
     assert dict(zip(dem["unit_code"], dem["weight"])) == {"H1": 5, "H2": 7}
-    poly = gpd.GeoDataFrame(
-        {"population": [400.0]}, geometry=[shapely.box(x0 + 50, y0, x0 + 150, y0 + 100)], crs=UTM48
-    )
+    poly = gpd.GeoDataFrame({"population": [400.0]}, geometry=[shapely.box(x0 + 50, y0, x0 + 150, y0 + 100)], crs=UTM48)
     dem = demand_points(units, demand=poly, weight_column="population", spacing_m=10.0)
     tot = dem.groupby("unit_code")["weight"].sum()
     assert tot["H1"] == pytest.approx(200.0) and tot["H2"] == pytest.approx(200.0)
@@ -341,7 +341,9 @@ def test_rank_uncovered_weighted_by_households():
     assert r.loc["H2", "weighted_covered_pct"] == 0.0 and r.loc["H2", "uncovered_need"] == 3
     assert list(r.index) == ["H2", "H1"] and r["uncovered"].tolist() == [True, False]
     # a road weighted by its length: half of H1's stretch runs under the coverage
-    road = gpd.GeoDataFrame({"km": [0.2]}, geometry=[shapely.LineString([(x0, y0 + 25), (x0 + 200, y0 + 25)])], crs=UTM48)
+    road = gpd.GeoDataFrame(
+        {"km": [0.2]}, geometry=[shapely.LineString([(x0, y0 + 25), (x0 + 200, y0 + 25)])], crs=UTM48
+    )
     rr = rank_uncovered(cov, demand=road, weight_column="km", footprints=fp)
     assert rr.loc["H1", "demand_weight"] == pytest.approx(0.1) and rr.loc["H2", "demand_weight"] == pytest.approx(0.1)
     assert rr.loc["H1", "weighted_covered_pct"] == pytest.approx(50.0)
@@ -367,7 +369,9 @@ def test_area_pieces_measure_exactly_the_newly_covered_area():
     best = 0.0
     for k in (1, 2, 3):
         for combo in itertools.combinations(range(7), k):
-            truth = shapely.difference(shapely.intersection(shapely.union_all([geoms[i] for i in combo]), region), existing).area
+            truth = shapely.difference(
+                shapely.intersection(shapely.union_all([geoms[i] for i in combo]), region), existing
+            ).area
             got = float(w[dense[:, list(combo)].any(axis=1)].sum())
             assert got == pytest.approx(truth, rel=1e-6, abs=0.01)  # exact up to the 0.1 mm snap grid
             if k == 3:
@@ -379,7 +383,8 @@ def test_area_pieces_measure_exactly_the_newly_covered_area():
 def test_area_pieces_of_a_lattice_share_one_arrangement_and_stay_exact(monkeypatch):
     """Lattice sites with 8 directions each (the default candidates): the open ones are
     translated copies and share one arrangement; sites crossing the hamlets' border or the
-    existing coverage get their own. Every choice still measures its true new area."""
+    existing coverage get their own. Every choice still measures its true new area.
+    """
     import geo_antt.placement as pl
     import geo_antt.placement.candidates as pc
 
@@ -486,9 +491,18 @@ def test_plan_is_optimal_against_geometric_brute_force():
     units, models = _plan_case()
     x0, y0 = 600_000.0, 1_120_000.0
     poles_xy = [(x0 + 25, y0 + 55), (x0 + 60, y0 + 20), (x0 + 100, y0 + 80), (x0 + 140, y0 + 40), (x0 + 185, y0 + 90)]
-    poles = gpd.GeoDataFrame({"ref": list("ABCDE")}, geometry=[shapely.Point(p) for p in poles_xy], crs=UTM48, index=list("ABCDE"))
-    res = plan_sites(units, models, kind="camera", count=2, candidates=poles.to_crs(4326), range_m=30.0,
-                     directions_deg=[0, 90, 180, 270])
+    poles = gpd.GeoDataFrame(
+        {"ref": list("ABCDE")}, geometry=[shapely.Point(p) for p in poles_xy], crs=UTM48, index=list("ABCDE")
+    )
+    res = plan_sites(
+        units,
+        models,
+        kind="camera",
+        count=2,
+        candidates=poles.to_crs(4326),
+        range_m=30.0,
+        directions_deg=[0, 90, 180, 270],
+    )
     # brute force over every pair of (site, direction) on distinct sites, measured with shapely
     from geo_antt.footprints import sector_polygons
 
@@ -504,14 +518,19 @@ def test_plan_is_optimal_against_geometric_brute_force():
     xy = [(p.x, p.y) for p in poles.to_crs(4326).to_crs(UTM48).geometry]
     opts = [(s, d) for s in range(5) for d in (0.0, 90.0, 180.0, 270.0)]
     polys = sector_polygons(
-        np.array([xy[s][0] for s, _ in opts]), np.array([xy[s][1] for s, _ in opts]),
-        np.array([d for _, d in opts]), np.full(len(opts), 90.0), np.full(len(opts), 30.0),
+        np.array([xy[s][0] for s, _ in opts]),
+        np.array([xy[s][1] for s, _ in opts]),
+        np.array([d for _, d in opts]),
+        np.full(len(opts), 90.0),
+        np.full(len(opts), 30.0),
     )
     best = 0.0
     for i, j in itertools.combinations(range(len(opts)), 2):
         if opts[i][0] == opts[j][0]:
             continue
-        best = max(best, shapely.difference(shapely.intersection(shapely.union(polys[i], polys[j]), region), existing).area)
+        best = max(
+            best, shapely.difference(shapely.intersection(shapely.union(polys[i], polys[j]), region), existing).area
+        )
     # the engine's disc may have a slightly different polygonisation than buffer(): allow 0.5 %
     assert res.objective == pytest.approx(best, rel=5e-3)
     assert res.sites["site_id"].is_unique
@@ -520,7 +539,8 @@ def test_plan_is_optimal_against_geometric_brute_force():
 def test_equal_gains_go_to_the_least_covered_hamlet():
     """Two empty-looking hamlets, one already partly covered: a light fits wholly inside the
     gap of either, so both gain the same area; the plan puts it in the less covered one (and
-    still reports the true area)."""
+    still reports the true area).
+    """
     from geo_antt.placement import plan_sites
 
     units = _hamlets().to_crs(4326)
@@ -540,8 +560,12 @@ def test_plan_does_not_count_existing_coverage_again():
     units, models = _plan_case()
     x0, y0 = 600_000.0, 1_120_000.0
     # pole P0 stands on the existing camera c1: facing east it adds nothing
-    poles = gpd.GeoDataFrame(geometry=[shapely.Point(x0 + 20, y0 + 50), shapely.Point(x0 + 100, y0 + 20)], crs=UTM48, index=["P0", "P1"])
-    res = plan_sites(units, models, kind="camera", count=2, candidates=poles.to_crs(4326), range_m=30.0, directions_deg=[90.0])
+    poles = gpd.GeoDataFrame(
+        geometry=[shapely.Point(x0 + 20, y0 + 50), shapely.Point(x0 + 100, y0 + 20)], crs=UTM48, index=["P0", "P1"]
+    )
+    res = plan_sites(
+        units, models, kind="camera", count=2, candidates=poles.to_crs(4326), range_m=30.0, directions_deg=[90.0]
+    )
     gains = dict(zip(res.sites["site_id"], res.sites["gain_m2"]))
     full = math.pi * 30**2 / 4
     assert gains.get("P1") == pytest.approx(full, rel=0.01)
@@ -553,7 +577,9 @@ def test_plan_budget_lights_and_greedy():
     from geo_antt.placement import plan_sites
 
     units, models = _plan_case()
-    res = plan_sites(units, models, kind="đèn chiếu sáng", budget_vnd=10_000_000, unit_cost_vnd=4_000_000, solver="greedy")
+    res = plan_sites(
+        units, models, kind="đèn chiếu sáng", budget_vnd=10_000_000, unit_cost_vnd=4_000_000, solver="greedy"
+    )
     assert len(res.sites) == 2 and res.solver == "greedy" and res.gap_to_optimum is None
     assert (res.sites["kind"] == "lighting").all()
     assert res.models["radius_m"].tolist() == [20.0, 20.0]
@@ -585,7 +611,9 @@ def test_plan_with_household_demand():
         geometry=[shapely.Point(x0 + 180, y0 + 90), shapely.Point(x0 + 30, y0 + 10), shapely.Point(x0 + 110, y0 + 10)],
         crs=UTM48,
     ).to_crs(4326)
-    res = plan_sites(units, models, kind="lighting", count=1, demand=homes, weight_column="so_ho", candidate_spacing_m=20.0)
+    res = plan_sites(
+        units, models, kind="lighting", count=1, demand=homes, weight_column="so_ho", candidate_spacing_m=20.0
+    )
     assert res.objective == 50
     site = res.sites.to_crs(UTM48).geometry.iloc[0]
     assert site.distance(shapely.Point(x0 + 180, y0 + 90)) <= 20.0
@@ -599,7 +627,6 @@ def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
     import json
 
     from geo_antt.cli import main
-
     from geo_antt.cli.demo import load_frames
 
     units, _ = load_frames(DEMO_DIR)
@@ -610,9 +637,30 @@ def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
     poles_file = tmp_path / "poles.geojson"
     poles.to_file(poles_file, driver="GeoJSON")
     out = tmp_path / "sites.geojson"
-    rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--kind", "camera", "--count", "9",
-               "--budget", "50000000", "--unit-cost", "12000000", "--candidates", str(poles_file),
-               "--directions", "4", "--out", str(out), "--json"])
+    rc = main(
+        [
+            "plan",
+            "--data",
+            str(DEMO_DIR),
+            "--unit",
+            "23110",
+            "--kind",
+            "camera",
+            "--count",
+            "9",
+            "--budget",
+            "50000000",
+            "--unit-cost",
+            "12000000",
+            "--candidates",
+            str(poles_file),
+            "--directions",
+            "4",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["count"] == 4 and summary["sites"] == 4 and summary["optimal"]
@@ -624,8 +672,23 @@ def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
     assert {f["properties"]["unit_code"] for f in sites} <= set(hamlets.index)
     assert all(f["properties"]["status"] == "proposed" for f in sites)
     # the table says where to go: the hamlet's name and the site's lat/lon (WGS84)
-    rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--kind", "camera", "--count", "2",
-               "--candidates", str(poles_file), "--directions", "4"])
+    rc = main(
+        [
+            "plan",
+            "--data",
+            str(DEMO_DIR),
+            "--unit",
+            "23110",
+            "--kind",
+            "camera",
+            "--count",
+            "2",
+            "--candidates",
+            str(poles_file),
+            "--directions",
+            "4",
+        ]
+    )
     assert rc == 0
     lines = capsys.readouterr().out.splitlines()
     head = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["rank", "unit", "name"])
@@ -637,11 +700,33 @@ def test_plan_cli_on_the_demo_with_poles_and_budget(tmp_path, capsys):
     rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--budget", "1"])
     assert rc == 1 and "unit-cost" in capsys.readouterr().err
     # --min-spacing: no two proposed sites closer than it
-    rc = main(["plan", "--data", str(DEMO_DIR), "--unit", "23110", "--kind", "camera", "--count", "3",
-               "--min-spacing", "400", "--out", str(out), "--json"])
+    rc = main(
+        [
+            "plan",
+            "--data",
+            str(DEMO_DIR),
+            "--unit",
+            "23110",
+            "--kind",
+            "camera",
+            "--count",
+            "3",
+            "--min-spacing",
+            "400",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert rc == 0 and json.loads(capsys.readouterr().out)["stats"]["min_spacing_m"] == 400.0
-    xy = gpd.GeoSeries([shapely.geometry.shape(f["geometry"]) for f in json.loads(out.read_text(encoding="utf-8"))["features"]
-                        if f["properties"]["layer"] == "site"], crs=4326).to_crs(32649)
+    xy = gpd.GeoSeries(
+        [
+            shapely.geometry.shape(f["geometry"])
+            for f in json.loads(out.read_text(encoding="utf-8"))["features"]
+            if f["properties"]["layer"] == "site"
+        ],
+        crs=4326,
+    ).to_crs(32649)
     assert all(a.distance(b) >= 400.0 - 1e-6 for i, a in enumerate(xy) for b in list(xy)[i + 1 :])
 
 
@@ -652,7 +737,9 @@ def test_rank_uncovered_on_engine_output_with_demand_polygons():
     cov = compute_coverage(units, models)
     x0, y0 = 600_000.0, 1_120_000.0
     # population spread evenly over H1 only: weighted share of H1 = its area share, H2 has no demand
-    pop = gpd.GeoDataFrame({"dan_so": [800.0]}, geometry=[shapely.box(x0, y0, x0 + 100, y0 + 100)], crs=UTM48).to_crs(4326)
+    pop = gpd.GeoDataFrame({"dan_so": [800.0]}, geometry=[shapely.box(x0, y0, x0 + 100, y0 + 100)], crs=UTM48).to_crs(
+        4326
+    )
     r = rank_uncovered(cov.units, demand=pop, weight_column="dan_so", footprints=cov.footprints, threshold_pct=50.0)
     assert r.loc["H1", "demand_weight"] == pytest.approx(800.0)
     # uniform density over H1: the weighted share is exactly the area share
@@ -670,13 +757,22 @@ def test_rank_uncovered_on_engine_output_with_demand_polygons():
 
 def _strip_case():
     """A 48 m x 10 m strip; lamps of radius 20 m on four poles: A (20, 0) and B (28, 0) together
-    light the whole strip 8 m apart; D (-15, 0) lights its first 5 m; C (70, 0) nothing."""
+    light the whole strip 8 m apart; D (-15, 0) lights its first 5 m; C (70, 0) nothing.
+    """
     x0, y0 = 600_000.0, 1_120_000.0
-    units = gpd.GeoDataFrame({"code": ["S"], "name": ["Ấp Dài"], "level": ["hamlet"]},
-                             geometry=[shapely.box(x0, y0 - 5, x0 + 48, y0 + 5)], crs=UTM48, index=["S"])
+    units = gpd.GeoDataFrame(
+        {"code": ["S"], "name": ["Ấp Dài"], "level": ["hamlet"]},
+        geometry=[shapely.box(x0, y0 - 5, x0 + 48, y0 + 5)],
+        crs=UTM48,
+        index=["S"],
+    )
     pts = {"A": (20, 0), "B": (28, 0), "C": (70, 0), "D": (-15, 0)}
-    poles = gpd.GeoDataFrame({"ref": list(pts)}, geometry=[shapely.Point(x0 + x, y0 + y) for x, y in pts.values()],
-                             crs=UTM48, index=list(pts))
+    poles = gpd.GeoDataFrame(
+        {"ref": list(pts)},
+        geometry=[shapely.Point(x0 + x, y0 + y) for x, y in pts.values()],
+        crs=UTM48,
+        index=list(pts),
+    )
     no_models = _models([])
     return units.to_crs(4326), no_models, poles.to_crs(4326)
 
@@ -691,12 +787,18 @@ def test_no_two_proposed_sites_closer_than_the_spacing(solver):
     from geo_antt.placement import plan_sites
 
     units, models, poles = _strip_case()
-    free = plan_sites(units, models, kind="lighting", count=2, candidates=poles, radius_m=20.0, solver=solver, min_spacing_m=0)
+    free = plan_sites(
+        units, models, kind="lighting", count=2, candidates=poles, radius_m=20.0, solver=solver, min_spacing_m=0
+    )
     assert _site_distances(free) == [pytest.approx(8.0)]  # the unconstrained optimum: A and B, back to back
     strip = units.to_crs(UTM48).geometry.iloc[0]
-    lit = lambda refs: shapely.union_all([poles.to_crs(UTM48).geometry[r].buffer(20.0, 64) for r in refs]).intersection(strip).area  # noqa: E731
+    lit = lambda refs: (
+        shapely.union_all([poles.to_crs(UTM48).geometry[r].buffer(20.0, 64) for r in refs]).intersection(strip).area
+    )  # noqa: E731
     assert free.objective == pytest.approx(lit("AB"), rel=1e-2)
-    spaced = plan_sites(units, models, kind="lighting", count=2, candidates=poles, radius_m=20.0, solver=solver, min_spacing_m=30)
+    spaced = plan_sites(
+        units, models, kind="lighting", count=2, candidates=poles, radius_m=20.0, solver=solver, min_spacing_m=30
+    )
     assert all(d >= 30.0 for d in _site_distances(spaced))
     assert len(spaced.sites) == 2 and spaced.stats["min_spacing_m"] == 30.0
     # the best spaced choice: B (8..48 m) and D (0..5 m), 43 m apart

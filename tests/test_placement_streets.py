@@ -1,5 +1,6 @@
 """Placement along streets (``plan_sites(..., roads=)``): sites stand on the streets, the demand
-is uncovered street length, and a plan by street watches more street than a plan by area."""
+is uncovered street length, and a plan by street watches more street than a plan by area.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +18,24 @@ X0, Y0 = 600_000.0, 1_120_000.0
 
 def _units() -> gpd.GeoDataFrame:
     # one 400 m x 400 m hamlet (Mekong delta, UTM 48N)
-    return gpd.GeoDataFrame({"code": ["H1"], "name": ["Ấp 1"], "level": ["hamlet"]},
-                            geometry=[shapely.box(X0, Y0, X0 + 400, Y0 + 400)], crs=UTM48, index=["H1"])
+    return gpd.GeoDataFrame(
+        {"code": ["H1"], "name": ["Ấp 1"], "level": ["hamlet"]},
+        geometry=[shapely.box(X0, Y0, X0 + 400, Y0 + 400)],
+        crs=UTM48,
+        index=["H1"],
+    )
 
 
 def _roads() -> gpd.GeoDataFrame:
     # an L of two streets along two sides and one across the middle: most of the hamlet is fields
-    lines = [shapely.LineString([(X0 + 20, Y0 + 20), (X0 + 380, Y0 + 20)]),
-             shapely.LineString([(X0 + 20, Y0 + 20), (X0 + 20, Y0 + 380)]),
-             shapely.LineString([(X0 + 20, Y0 + 200), (X0 + 380, Y0 + 200)])]
-    return gpd.GeoDataFrame({"osm_id": ["w1", "w2", "w3"], "highway": "residential", "name": ["A", "B", "C"]},
-                            geometry=lines, crs=UTM48)
+    lines = [
+        shapely.LineString([(X0 + 20, Y0 + 20), (X0 + 380, Y0 + 20)]),
+        shapely.LineString([(X0 + 20, Y0 + 20), (X0 + 20, Y0 + 380)]),
+        shapely.LineString([(X0 + 20, Y0 + 200), (X0 + 380, Y0 + 200)]),
+    ]
+    return gpd.GeoDataFrame(
+        {"osm_id": ["w1", "w2", "w3"], "highway": "residential", "name": ["A", "B", "C"]}, geometry=lines, crs=UTM48
+    )
 
 
 def _no_models() -> gpd.GeoDataFrame:
@@ -52,7 +60,9 @@ def test_a_plan_by_street_stands_on_the_streets_and_watches_street_metres():
     assert 0.9 * 280.0 <= after <= 280.0 * 1.01  # (the equal-area disc outline reaches +0.33 % past the arc)
     by_area = plan_sites(_units(), _no_models(), kind="lighting", count=3, radius_m=40.0, solver="exact")
     assert by_area.stats["by"] == "area"
-    lit_by_area = shapely.length(shapely.intersection(streets, shapely.union_all(by_area.footprints.to_crs(UTM48).geometry.values)))
+    lit_by_area = shapely.length(
+        shapely.intersection(streets, shapely.union_all(by_area.footprints.to_crs(UTM48).geometry.values))
+    )
     assert after > lit_by_area + 50.0  # a plan for area lights the fields, not the streets
 
 
@@ -83,8 +93,9 @@ def test_the_plan_command_plans_along_the_roads_it_is_given(tmp_path, capsys):
     x0, y0, x1, y1 = communes.loc["28939"].geometry.bounds
     lines = [shapely.LineString([(x, y0), (x, y1)]) for x in np.linspace(x0, x1, 12)]
     lines += [shapely.LineString([(x0, y), (x1, y)]) for y in np.linspace(y0, y1, 12)]
-    roads = gpd.GeoDataFrame({"osm_id": [f"w{i}" for i in range(len(lines))], "highway": "residential"},
-                             geometry=lines, crs="EPSG:4326")
+    roads = gpd.GeoDataFrame(
+        {"osm_id": [f"w{i}" for i in range(len(lines))], "highway": "residential"}, geometry=lines, crs="EPSG:4326"
+    )
     write_layer(roads, tmp_path / "roads.geojson")
     args = ["plan", "--data", str(DEFAULT_DATA_DIR), "--unit", "28939", "--kind", "lighting", "--count", "3"]
     assert main([*args, "--roads", str(tmp_path / "roads.geojson"), "--json"]) == 0

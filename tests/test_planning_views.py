@@ -137,8 +137,12 @@ def test_plan_bad_input_is_400_json(client, body, needle):
 
 def test_plan_not_json_and_unknown_unit(client):
     token = getattr(client, "csrf", None)
-    r = client.post("/api/plan", data="unit=28903&count=3", content_type="application/x-www-form-urlencoded",
-                    headers={"X-CSRFToken": token} if token else {})
+    r = client.post(
+        "/api/plan",
+        data="unit=28903&count=3",
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-CSRFToken": token} if token else {},
+    )
     assert r.status_code == 400 and "JSON object" in r.get_json()["message"]
     r = _post(client, {"unit": "99999", "count": 3})
     assert r.status_code == 404
@@ -153,7 +157,9 @@ def test_map_page_has_the_plan_and_report_sections(client):
     text = client.get("/map").get_data(as_text=True)
     assert "Đề xuất vị trí mới" in text and "Báo cáo" in text
     assert "/static/js/plan.js" in text
-    cfg = json.loads(re.search(r'<script id="geo-antt-plan-config" type="application/json">(.*?)</script>', text, re.S).group(1))
+    cfg = json.loads(
+        re.search(r'<script id="geo-antt-plan-config" type="application/json">(.*?)</script>', text, re.S).group(1)
+    )
     assert cfg["urls"]["plan"] == "/api/plan" and cfg["urls"]["report"] == "/report/__NAME__"
     assert [k["code"] for k in cfg["kinds"]] == ["camera", "lighting", "checkpoint"]
     start, end = (dt.date.fromisoformat(d) for d in cfg["defaultPeriod"])
@@ -266,7 +272,8 @@ def test_demo_plan_in_a_ham_thuan_nam_commune(demo_client):
 
 def test_plan_needs_the_page_csrf_token(client):
     """A POST with the session cookie but without the CSRF token is refused; the page's
-    ``<meta name="csrf-token">`` value sent as ``X-CSRFToken`` (as plan.js does) passes."""
+    ``<meta name="csrf-token">`` value sent as ``X-CSRFToken`` (as plan.js does) passes.
+    """
     page = client.get("/map").get_data(as_text=True)
     token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
     body = {"unit": "28903-02", "kind": "checkpoint", "count": 1}
@@ -297,7 +304,11 @@ def _accept(client, site: dict):
     props.update(status="active", name=f"Đề xuất {p['rank']}", notes="geo-antt plan")
     token = getattr(client, "csrf", None)
     headers = {"X-CSRFToken": token} if token else {}
-    return client.post("/api/registry/models", json={"type": "Feature", "properties": props, "geometry": site["geometry"]}, headers=headers)
+    return client.post(
+        "/api/registry/models",
+        json={"type": "Feature", "properties": props, "geometry": site["geometry"]},
+        headers=headers,
+    )
 
 
 def test_accepting_a_proposal_makes_an_active_model_and_closes_the_gap(client, viewer_client):
@@ -306,7 +317,13 @@ def test_accepting_a_proposal_makes_an_active_model_and_closes_the_gap(client, v
     hamlet = site["properties"]["unit_code"]
     before = client.get(f"/collections/coverage/items/{hamlet}").get_json()["properties"]["covered_m2"]
     # the map page offers the button to editors only
-    cfg = lambda c: json.loads(re.search(r'<script id="geo-antt-plan-config" type="application/json">(.*?)</script>', c.get("/map").get_data(as_text=True), re.S).group(1))  # noqa: E731
+    cfg = lambda c: json.loads(
+        re.search(
+            r'<script id="geo-antt-plan-config" type="application/json">(.*?)</script>',
+            c.get("/map").get_data(as_text=True),
+            re.S,
+        ).group(1)
+    )  # noqa: E731
     assert cfg(client)["canEdit"] is True and cfg(viewer_client)["canEdit"] is False
     assert cfg(client)["urls"]["accept"] == "/api/registry/models"
     assert _accept(viewer_client, site).status_code == 403
@@ -334,7 +351,8 @@ def test_hostile_plan_body_and_report_periods_are_400(client):
 
 def test_with_roads_in_the_store_the_panel_plans_along_the_streets(web_store, synthetic_dir):
     """Roads loaded into the store: the catalog's figures carry street metres, and a plan stands
-    its sites on the streets and reports the street metres it watches."""
+    its sites on the streets and reports the street metres it watches.
+    """
     import numpy as np
 
     from geo_antt.app import create_app
@@ -344,8 +362,15 @@ def test_with_roads_in_the_store_the_panel_plans_along_the_streets(web_store, sy
     x0, y0, x1, y1 = units.loc["28903"].geometry.bounds
     lines = [shapely.LineString([(x, y0), (x, y1)]) for x in np.linspace(x0, x1, 8)]
     lines += [shapely.LineString([(x0, y), (x1, y)]) for y in np.linspace(y0, y1, 8)]
-    grid = gpd.GeoDataFrame({"osm_id": [f"w{i}" for i in range(len(lines))], "highway": "residential",
-                             "name": [f"Đường {i}" for i in range(len(lines))]}, geometry=lines, crs="EPSG:4326")
+    grid = gpd.GeoDataFrame(
+        {
+            "osm_id": [f"w{i}" for i in range(len(lines))],
+            "highway": "residential",
+            "name": [f"Đường {i}" for i in range(len(lines))],
+        },
+        geometry=lines,
+        crs="EPSG:4326",
+    )
     web_store.load_context("roads", grid, unit_codes=["28903"], user=None)
     app = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "SECRET_KEY": "web-test"})
     client = login(app, "admin")
@@ -373,7 +398,8 @@ def _metres_apart(sites):
 
 def test_plan_keeps_proposed_sites_apart(client):
     """The least spacing between proposed sites: the kind's default (30 m for cameras), or the
-    request's ``min_spacing_m``."""
+    request's ``min_spacing_m``.
+    """
     r = _post(client, {"unit": "28903", "kind": "camera", "count": 4})
     assert r.status_code == 200, r.get_data(as_text=True)
     fc = r.get_json()
@@ -387,7 +413,9 @@ def test_plan_keeps_proposed_sites_apart(client):
 
 def test_plan_panel_offers_the_spacing_and_vietnamese_words(client):
     page = client.get("/map").get_data(as_text=True)
-    assert 'id="plan-min-spacing"' in page and 'value="30"' in page and "Khoảng cách tối thiểu giữa hai vị trí (m)" in page
+    assert (
+        'id="plan-min-spacing"' in page and 'value="30"' in page and "Khoảng cách tối thiểu giữa hai vị trí (m)" in page
+    )
     from geo_antt.app.planning import PLAN_STRINGS
 
     vi = " ".join(PLAN_STRINGS["vi"].values()).lower()

@@ -71,7 +71,10 @@ def test_list_get_and_scope(app):
 def test_edit_conflict_retire_and_audit(app):
     c = _client(app, "can_bo_a")
     h = {"X-CSRFToken": c.csrf}
-    body = {"version": 1, "changes": {"geometry": {"type": "Point", "coordinates": [106.06, 10.06]}, "direction_deg": [45]}}
+    body = {
+        "version": 1,
+        "changes": {"geometry": {"type": "Point", "coordinates": [106.06, 10.06]}, "direction_deg": [45]},
+    }
     assert c.patch("/api/registry/models/a1", json=body).status_code == 400  # no CSRF token
     r = c.patch("/api/registry/models/a1", json=body, headers=h)
     assert r.status_code == 200 and r.get_json()["properties"]["version"] == 2
@@ -85,8 +88,12 @@ def test_edit_conflict_retire_and_audit(app):
 
 
 def test_create_needs_an_editor(app):
-    feature = {"type": "Feature", "id": "n1", "geometry": {"type": "Point", "coordinates": [106.12, 10.02]},
-               "properties": {"kind": "checkpoint", "name": "Chốt 1", "unit_code": "A2", "radius_m": 40}}
+    feature = {
+        "type": "Feature",
+        "id": "n1",
+        "geometry": {"type": "Point", "coordinates": [106.12, 10.02]},
+        "properties": {"kind": "checkpoint", "name": "Chốt 1", "unit_code": "A2", "radius_m": 40},
+    }
     v = _client(app, "xem_a")
     assert v.post("/api/registry/models", json=feature, headers={"X-CSRFToken": v.csrf}).status_code == 403
     o = _client(app, "can_bo_a")
@@ -111,16 +118,23 @@ def test_import_preview_then_commit(app, store):
     body = r.get_json()
     assert r.status_code == 200 and body["counts"] == {"new": 1, "update": 0, "unchanged": 0, "rejected": 1}
     assert body["rejected"][0]["reason"] == "position outside unit A"
-    r = post_import(c, {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
-                                             "file": (io.BytesIO(bad), "xa_an.geojson")}, headers=h)
+    r = post_import(
+        c,
+        {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"], "file": (io.BytesIO(bad), "xa_an.geojson")},
+        headers=h,
+    )
     assert r.status_code == 400 and "nothing imported" in r.get_json()["message"]
     good = _geojson_bytes([model_record("c1", "A1", 106.05, 10.06)])
     body = post_import(c, {"unit": "A", "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h).get_json()
-    r = post_import(c, {"unit": "A", "commit": "1", "fingerprint": "stale",
-                                             "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h)
+    r = post_import(
+        c, {"unit": "A", "commit": "1", "fingerprint": "stale", "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h
+    )
     assert r.status_code == 409
-    r = post_import(c, {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
-                                             "file": (io.BytesIO(good), "xa_an.geojson")}, headers=h)
+    r = post_import(
+        c,
+        {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"], "file": (io.BytesIO(good), "xa_an.geojson")},
+        headers=h,
+    )
     assert r.status_code == 200 and r.get_json()["counts"]["new"] == 1
     assert store.get_model("c1")["created_by"] == "can_bo_a"
     r = post_import(c, {"unit": "A", "file": (io.BytesIO(good), "notes.txt")}, headers=h)
@@ -137,17 +151,26 @@ def _same_answer(r_other, r_unknown, other_id, unknown_id):
 
 def test_ids_of_another_commune_answer_as_unknown_ids(app, store):
     """As an attacker with an officer's account of commune A: nothing tells b1 (a model of the
-    neighbouring commune B) from zz (no such model)."""
+    neighbouring commune B) from zz (no such model).
+    """
     c = _client(app, "can_bo_a")
     h = {"X-CSRFToken": c.csrf}
     r = _same_answer(c.get("/api/registry/models/b1"), c.get("/api/registry/models/zz"), "b1", "zz")
     assert r.status_code == 404 and "B" not in r.get_json()["message"].replace("b1", "")
     patch = {"version": 1, "changes": {"name": "x"}}
-    r = _same_answer(c.patch("/api/registry/models/b1", json=patch, headers=h),
-                     c.patch("/api/registry/models/zz", json=patch, headers=h), "b1", "zz")
+    r = _same_answer(
+        c.patch("/api/registry/models/b1", json=patch, headers=h),
+        c.patch("/api/registry/models/zz", json=patch, headers=h),
+        "b1",
+        "zz",
+    )
     assert r.status_code == 404
-    _same_answer(c.post("/api/registry/models/b1/retire", json={"version": 1}, headers=h),
-                 c.post("/api/registry/models/zz/retire", json={"version": 1}, headers=h), "b1", "zz")
+    _same_answer(
+        c.post("/api/registry/models/b1/retire", json={"version": 1}, headers=h),
+        c.post("/api/registry/models/zz/retire", json={"version": 1}, headers=h),
+        "b1",
+        "zz",
+    )
     _same_answer(c.get("/api/registry/audit?model=b1"), c.get("/api/registry/audit?model=zz"), "b1", "zz")
     assert c.get("/api/registry/audit?model=b1").get_json() == []
 
@@ -169,8 +192,12 @@ def test_create_or_import_with_a_taken_id_names_no_unit(app, store):
     h = {"X-CSRFToken": c.csrf}
 
     def create(mid):
-        feature = {"type": "Feature", "id": mid, "geometry": {"type": "Point", "coordinates": [106.12, 10.02]},
-                   "properties": {"kind": "checkpoint", "name": "Chốt", "unit_code": "A2", "radius_m": 40}}
+        feature = {
+            "type": "Feature",
+            "id": mid,
+            "geometry": {"type": "Point", "coordinates": [106.12, 10.02]},
+            "properties": {"kind": "checkpoint", "name": "Chốt", "unit_code": "A2", "radius_m": 40},
+        }
         return c.post("/api/registry/models", json=feature, headers=h)
 
     # an id of commune B answers as an id of the officer's own commune does: in use, nothing more
@@ -180,15 +207,19 @@ def test_create_or_import_with_a_taken_id_names_no_unit(app, store):
     assert "already in use" in message and "B1" not in message and "can_bo_b" not in message
     data = _geojson_bytes([model_record("b1", "A1", 106.05, 10.06)])
     body = post_import(c, {"unit": "A", "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h).get_json()
-    r = post_import(c, {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"],
-                                             "file": (io.BytesIO(data), "xa_an.geojson")}, headers=h)
+    r = post_import(
+        c,
+        {"unit": "A", "commit": "1", "fingerprint": body["fingerprint"], "file": (io.BytesIO(data), "xa_an.geojson")},
+        headers=h,
+    )
     assert r.status_code == 409 and "already in use" in r.get_json()["message"] and "B1" not in r.get_json()["message"]
     assert store.get_model("b1")["unit_code"] == "B1" and store.get_model("b1")["version"] == 1
 
 
 def test_reads_answer_while_an_import_holds_the_write_lock(app, store, tmp_path):
     """A CLI import holds SQLite's write lock: token reads, the coverage figures (whose cache
-    is written best-effort) and session reads answer at once; a write answers 503."""
+    is written best-effort) and session reads answer at once; a write answers 503.
+    """
     import sqlite3
     import time
 
@@ -207,13 +238,16 @@ def test_reads_answer_while_an_import_holds_the_write_lock(app, store, tmp_path)
         elapsed = time.perf_counter() - t0
         _store._BUSY_TIMEOUT_MS, saved = 200, _store._BUSY_TIMEOUT_MS  # a write: do not wait 30 s here
         try:
-            with Store.open(f"sqlite:///{tmp_path / 'reg.sqlite'}", password_hasher=CHEAP_HASHER, upgrade=False) as quick:
+            with Store.open(
+                f"sqlite:///{tmp_path / 'reg.sqlite'}", password_hasher=CHEAP_HASHER, upgrade=False
+            ) as quick:
                 app_w = Flask(__name__)
                 app_w.config.update(SECRET_KEY="test-secret", TESTING=True)
                 init_auth(app_w, quick)
                 init_registry(app_w, quick)
-                r_write = app_w.test_client().patch("/api/registry/models/b1", json={"version": 1, "changes": {"name": "x"}},
-                                                    headers=auth)
+                r_write = app_w.test_client().patch(
+                    "/api/registry/models/b1", json={"version": 1, "changes": {"name": "x"}}, headers=auth
+                )
         finally:
             _store._BUSY_TIMEOUT_MS = saved
     finally:
@@ -248,8 +282,13 @@ def test_hostile_bodies_and_files_are_400_not_500(app):
 def _post_stream(client, path, data: bytes, *, content_length: int, headers=None):
     """POST ``data`` as a raw stream declaring ``content_length``; returns (response, bytes read)."""
     stream = io.BytesIO(data)
-    r = client.post(path, input_stream=stream, content_type="multipart/form-data; boundary=xyz",
-                    headers=headers or {}, environ_overrides={"CONTENT_LENGTH": str(content_length)})
+    r = client.post(
+        path,
+        input_stream=stream,
+        content_type="multipart/form-data; boundary=xyz",
+        headers=headers or {},
+        environ_overrides={"CONTENT_LENGTH": str(content_length)},
+    )
     return r, stream.tell()
 
 
@@ -271,7 +310,7 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(app):
 
 def test_anonymous_post_is_401_without_reading_the_body(app):
     c = app.test_client()
-    body = b"--xyz\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\nen\r\n--xyz--\r\n" + b" " * 5000
+    body = b'--xyz\r\nContent-Disposition: form-data; name="lang"\r\n\r\nen\r\n--xyz--\r\n' + b" " * 5000
     r, read = _post_stream(c, "/api/registry/import", body, content_length=len(body))
     assert r.status_code == 401 and read == 0
     r, read = _post_stream(c, "/api/registry/models", body, content_length=len(body))

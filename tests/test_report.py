@@ -14,8 +14,8 @@ import shapely
 
 from geo_antt._errors import GeoAnttError, NotFoundError
 from geo_antt.report import build_report, parse_period, previous_period, render_html, write_report
-from geo_antt.units import units_under
 from geo_antt.schema import MODEL_COLUMNS
+from geo_antt.units import units_under
 
 UTM48 = "EPSG:32648"
 X0, Y0 = 600_000.0, 1_120_000.0
@@ -48,18 +48,115 @@ def synthetic_dataset():
     units.index.name = "code"
     # id, kind, name, field, host, status, unit, x, y, direction, start, end
     M = [
-        ("m1", "camera", "Camera an ninh", "crime_prevention", "residential", "active", "H11", 100, 100, (0.0,), "2023-03-01", None),
-        ("m2", "camera", "Camera an ninh", "traffic_safety", "residential", "active", "H11", 50, 50, (90.0,), "2024-02-10", None),
-        ("m3", "lighting", "Thắp sáng đường quê", "crime_prevention", "residential", "active", "H12", 300, 100, (), "2024-05-05", None),
-        ("m4", "checkpoint", "Chốt dân phòng", "crime_prevention", "agency", "inactive", "H12", 350, 150, (), "2023-09-01", None),
-        ("m5", "self_management", "Tổ tự quản", "subject_management", "residential", "active", "C2", None, None, (), "2024-03-01", None),
-        ("m6", "camera", "Camera an ninh", "crime_prevention", "school", "active", "H21", 500, 100, (180.0,), "2025-01-01", None),
-        ("m7", "lighting", "Thắp sáng đường quê", "fire_prevention", "enterprise", "inactive", "H21", 450, 50, (), "2022-01-01", "2023-12-01"),
+        (
+            "m1",
+            "camera",
+            "Camera an ninh",
+            "crime_prevention",
+            "residential",
+            "active",
+            "H11",
+            100,
+            100,
+            (0.0,),
+            "2023-03-01",
+            None,
+        ),
+        (
+            "m2",
+            "camera",
+            "Camera an ninh",
+            "traffic_safety",
+            "residential",
+            "active",
+            "H11",
+            50,
+            50,
+            (90.0,),
+            "2024-02-10",
+            None,
+        ),
+        (
+            "m3",
+            "lighting",
+            "Thắp sáng đường quê",
+            "crime_prevention",
+            "residential",
+            "active",
+            "H12",
+            300,
+            100,
+            (),
+            "2024-05-05",
+            None,
+        ),
+        (
+            "m4",
+            "checkpoint",
+            "Chốt dân phòng",
+            "crime_prevention",
+            "agency",
+            "inactive",
+            "H12",
+            350,
+            150,
+            (),
+            "2023-09-01",
+            None,
+        ),
+        (
+            "m5",
+            "self_management",
+            "Tổ tự quản",
+            "subject_management",
+            "residential",
+            "active",
+            "C2",
+            None,
+            None,
+            (),
+            "2024-03-01",
+            None,
+        ),
+        (
+            "m6",
+            "camera",
+            "Camera an ninh",
+            "crime_prevention",
+            "school",
+            "active",
+            "H21",
+            500,
+            100,
+            (180.0,),
+            "2025-01-01",
+            None,
+        ),
+        (
+            "m7",
+            "lighting",
+            "Thắp sáng đường quê",
+            "fire_prevention",
+            "enterprise",
+            "inactive",
+            "H21",
+            450,
+            50,
+            (),
+            "2022-01-01",
+            "2023-12-01",
+        ),
         ("m8", "other", "Gương sáng", "ethnic_affairs", "residential", "active", None, 420, 120, (), None, None),
     ]
     data = {c: [None] * len(M) for c in MODEL_COLUMNS}
     for k, m in enumerate(M):
-        data["id"][k], data["kind"][k], data["name"][k], data["field"][k], data["host"][k] = m[0], m[1], m[2], m[3], m[4]
+        data["id"][k], data["kind"][k], data["name"][k], data["field"][k], data["host"][k] = (
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+        )
         data["status"][k], data["unit_code"][k], data["direction_deg"][k] = m[5], m[6], m[9]
         data["start_date"][k], data["end_date"][k] = m[10], m[11]
     for c in ("fov_deg", "range_m", "radius_m", "height_m"):
@@ -83,7 +180,10 @@ def test_period_helpers():
     assert previous_period(dt.date(2024, 1, 1), dt.date(2024, 6, 30)) == (dt.date(2023, 1, 1), dt.date(2023, 6, 30))
     assert previous_period(dt.date(2026, 1, 1), dt.date(2026, 1, 12)) == (dt.date(2025, 1, 1), dt.date(2025, 1, 12))
     assert previous_period(dt.date(2024, 2, 1), dt.date(2024, 2, 29)) == (dt.date(2023, 2, 1), dt.date(2023, 2, 28))
-    assert previous_period(dt.date(2024, 1, 1), dt.date(2024, 6, 30), compare="before") == (dt.date(2023, 7, 3), dt.date(2023, 12, 31))
+    assert previous_period(dt.date(2024, 1, 1), dt.date(2024, 6, 30), compare="before") == (
+        dt.date(2023, 7, 3),
+        dt.date(2023, 12, 31),
+    )
     # longer than a year: the period just before
     assert previous_period(dt.date(2023, 1, 1), dt.date(2024, 6, 30)) == (dt.date(2021, 7, 3), dt.date(2022, 12, 31))
     with pytest.raises(GeoAnttError, match="compare"):
@@ -112,7 +212,13 @@ def test_report_figures_and_comparison():
     assert (f["n_names"], f["n_fields"], f["n_communes"], f["n_hamlets"]) == (5, 5, 2, 3)
     assert (p["n_models"], p["n_new"], p["n_active"], p["n_inactive"]) == (4, 1, 2, 2)
     kinds = dict(zip(rep.by_kind.iloc[:, 0], rep.by_kind.iloc[:, 1]))
-    assert kinds == {"Camera an ninh": 2, "Ánh sáng an ninh trật tự": 2, "Chốt dân phòng": 1, "Tổ nhân dân tự quản": 1, "Mô hình khác": 1}
+    assert kinds == {
+        "Camera an ninh": 2,
+        "Ánh sáng an ninh trật tự": 2,
+        "Chốt dân phòng": 1,
+        "Tổ nhân dân tự quản": 1,
+        "Mô hình khác": 1,
+    }
     hosts = dict(zip(rep.by_host.iloc[:, 0], rep.by_host.iloc[:, 1]))
     assert hosts == {"Khu dân cư": 5, "Cơ quan": 1, "Doanh nghiệp": 1}
     # coverage: only hamlets H11 (two cameras) and H12 (one light) are covered at the period end
@@ -127,7 +233,8 @@ def test_report_figures_and_comparison():
 
 def test_the_report_compares_with_the_same_period_a_year_earlier():
     """By default the previous period is 2023-01-01:2023-06-30: registered by its end m1 m7 m8
-    (m4 starts 2023-09-01) = 3, new m1 = 1, active m1 m8 = 2, inactive m7 = 1."""
+    (m4 starts 2023-09-01) = 3, new m1 = 1, active m1 m8 = 2, inactive m7 = 1.
+    """
     units, models = synthetic_dataset()
     rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
     p = rep.prev_figures
@@ -142,14 +249,18 @@ def test_report_html_contains_the_figures(tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "@page { size: A4" in text
     assert "Huyện Thử" in text and "01/01/2024 – 30/06/2024" in text
-    row = lambda label: re.search(rf"<td>{re.escape(label)}</td><td class=\"num\">([^<]+)</td><td class=\"num\">([^<]+)</td>", text)  # noqa: E731
+    row = lambda label: re.search(
+        rf"<td>{re.escape(label)}</td><td class=\"num\">([^<]+)</td><td class=\"num\">([^<]+)</td>", text
+    )  # noqa: E731
     assert row("Tổng số mô hình").groups() == ("7", "4")
     assert row("Mô hình mới trong kỳ").groups() == ("3", "1")
     assert row("Số tên mô hình khác nhau").groups()[0] == "5"
     assert row("Số lĩnh vực").groups()[0] == "5"
     assert text.count("data:image/png;base64,") == 3  # bar, histogram, map
     assert "Ấp Hai A" in text and "http" not in text.replace("http-equiv", "")
-    en = render_html(build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="en", charts=False))
+    en = render_html(
+        build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="en", charts=False)
+    )
     assert "Models in total" in en and "Coverage per hamlet" in en
 
 
@@ -208,7 +319,6 @@ def test_bad_format_and_unit(tmp_path):
         write_report(rep, tmp_path / "r.docx")
 
 
-
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -217,8 +327,21 @@ def test_report_of_the_demo_ham_thuan_nam_shows_127_34_5(tmp_path, capsys):
     from geo_antt.cli import main
 
     out = tmp_path / "ham-thuan-nam.html"
-    rc = main(["report", "--data", str(DEMO_DIR), "--unit", "Hàm Thuận Nam", "--period", "2025-01-01:2025-06-30",
-               "--format", "html", "--out", str(out)])
+    rc = main(
+        [
+            "report",
+            "--data",
+            str(DEMO_DIR),
+            "--unit",
+            "Hàm Thuận Nam",
+            "--period",
+            "2025-01-01:2025-06-30",
+            "--format",
+            "html",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = out.read_text(encoding="utf-8")
     first = lambda label: re.search(rf"<td>{re.escape(label)}</td><td class=\"num\">([^<]+)</td>", text).group(1)  # noqa: E731
@@ -229,13 +352,31 @@ def test_report_of_the_demo_ham_thuan_nam_shows_127_34_5(tmp_path, capsys):
     assert "Huyện Hàm Thuận Nam" in text
     assert "127 models" in capsys.readouterr().out
     # the 2025 communes: the 127 models summed through the crosswalk, Hàm Minh into Hàm Thuận Nam
-    sec = text[text.index("id='communes-2025'"):]
+    sec = text[text.index("id='communes-2025'") :]
     sec = sec[: sec.index("</section>")]
-    cells = re.findall(r"<tr><td>(\d{5})</td><td>([^<]+)</td><td class=\"num\">(\d+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td>", sec)
+    cells = re.findall(
+        r"<tr><td>(\d{5})</td><td>([^<]+)</td><td class=\"num\">(\d+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td>",
+        sec,
+    )
     assert len(cells) == 6 and sum(int(c[4]) for c in cells) == 127
     assert ("23110", "Xã Hàm Thuận Nam", "2", "23110, 23137") == cells[1][:4]
     xlsx = tmp_path / "htn.xlsx"
-    assert main(["report", "--data", str(DEMO_DIR), "--unit", "598", "--period", "2025-01-01:2025-06-30", "--out", str(xlsx)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--data",
+                str(DEMO_DIR),
+                "--unit",
+                "598",
+                "--period",
+                "2025-01-01:2025-06-30",
+                "--out",
+                str(xlsx),
+            ]
+        )
+        == 0
+    )
     from openpyxl import load_workbook
 
     ws = load_workbook(xlsx).worksheets[0]
@@ -245,7 +386,8 @@ def test_report_of_the_demo_ham_thuan_nam_shows_127_34_5(tmp_path, capsys):
 
 def test_chart_scale_follows_sparse_coverage():
     """Rural hamlets under 1 % covered get an enlarged axis (the bars are readable); once any
-    value nears the threshold the axis is the full 0-100 %."""
+    value nears the threshold the axis is the full 0-100 %.
+    """
     import pandas as pd
 
     from geo_antt.report.charts import _pct_scale
@@ -274,14 +416,20 @@ def test_periods_outside_the_dates_are_refused(period):
     with pytest.raises(GeoAnttError, match="outside the allowed range 1900-01-01 to 2200-12-31"):
         build_report(units, models, unit_code="D1", period=period, charts=False)
     with pytest.raises(GeoAnttError, match="outside the allowed range"):
-        build_report(units, models, unit_code="D1", period=tuple(dt.date.fromisoformat(p) for p in period.split(":")), charts=False)
+        build_report(
+            units,
+            models,
+            unit_code="D1",
+            period=tuple(dt.date.fromisoformat(p) for p in period.split(":")),
+            charts=False,
+        )
 
 
 def test_xlsx_stores_formula_like_text_as_text(tmp_path):
     from openpyxl import load_workbook
 
     units, models = synthetic_dataset()
-    names = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "\tTab", "\rCR"]
+    names = ['=HYPERLINK("http://x","y")', "+1+1", "-2", "@SUM(A1)", "\tTab", "\rCR"]
     for code, name in zip(["H11", "H12", "H21", "C1", "C2", "D1"], names):
         units.loc[code, "name"] = name
     rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
@@ -296,16 +444,28 @@ def test_xlsx_stores_formula_like_text_as_text(tmp_path):
 def test_with_roads_the_report_measures_and_ranks_by_street(tmp_path):
     """Streets along the middle of each hamlet: the hamlet tables carry street figures, the
     uncovered list is ranked by street share with the rule stated, the summary gives the
-    share of street length covered; the same figures as the engine's."""
+    share of street length covered; the same figures as the engine's.
+    """
     from geo_antt.coverage import compute_coverage
 
     units, models = synthetic_dataset()
-    lines = [shapely.LineString([(X0 + 5, Y0 + 100), (X0 + 595, Y0 + 100)]),  # through H11, H12, H21
-             shapely.LineString([(X0 + 300, Y0 + 5), (X0 + 300, Y0 + 195)])]  # across H12
-    roads = gpd.GeoDataFrame({"osm_id": ["w1", "w2"], "highway": "residential", "name": ["Đường Một", "Hẻm Hai"]},
-                             geometry=lines, crs=UTM48).to_crs(4326)
-    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="vi", charts=False,
-                       roads=roads, threshold_pct=101.0)  # every hamlet listed
+    lines = [
+        shapely.LineString([(X0 + 5, Y0 + 100), (X0 + 595, Y0 + 100)]),  # through H11, H12, H21
+        shapely.LineString([(X0 + 300, Y0 + 5), (X0 + 300, Y0 + 195)]),
+    ]  # across H12
+    roads = gpd.GeoDataFrame(
+        {"osm_id": ["w1", "w2"], "highway": "residential", "name": ["Đường Một", "Hẻm Hai"]}, geometry=lines, crs=UTM48
+    ).to_crs(4326)
+    rep = build_report(
+        units,
+        models,
+        unit_code="D1",
+        period="2024-01-01:2024-06-30",
+        lang="vi",
+        charts=False,
+        roads=roads,
+        threshold_pct=101.0,
+    )  # every hamlet listed
     L_road_pct, L_unc = "Tỷ lệ đường được phủ (%)", "Đường chưa phủ (km)"
     assert {"Đường (km)", "Đường được phủ (km)", L_road_pct} <= set(rep.hamlets.columns)
     hamlets = units.loc[units["level"] == "hamlet"]
@@ -328,7 +488,8 @@ def test_with_roads_the_report_measures_and_ranks_by_street(tmp_path):
 
 def test_report_writes_numbers_as_the_web():
     """One formatter (geo_antt/numbers.py): the Vietnamese report writes comma decimals, the
-    English one dots; a small covered share is never 0."""
+    English one dots; a small covered share is never 0.
+    """
     from geo_antt.report.html import _fmt
     from geo_antt.report.strings import _t
 
@@ -339,10 +500,19 @@ def test_report_writes_numbers_as_the_web():
     decimals = [c for c in cells if re.search(r"\d[.,]\d", c)]
     assert decimals and all(re.fullmatch(r"-?[\d.]*\d(,\d+)?", c) for c in decimals), decimals
     assert any("," in c for c in decimals)
-    en = render_html(build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="en", charts=False))
+    en = render_html(
+        build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", lang="en", charts=False)
+    )
     en_cells = re.findall(r'<td class="num">([^<]+)</td>', en)
-    assert any(re.fullmatch(r"\d+\.\d+", c) for c in en_cells) and not any(re.fullmatch(r"\d+,\d{1,2}", c) for c in en_cells)
-    assert (_fmt(0.865, "vi"), _fmt(27.98, "vi"), _fmt(1737, "vi"), _fmt(0.0041, "vi")) == ("0,865", "27,98", "1.737", "0,0041")
+    assert any(re.fullmatch(r"\d+\.\d+", c) for c in en_cells) and not any(
+        re.fullmatch(r"\d+,\d{1,2}", c) for c in en_cells
+    )
+    assert (_fmt(0.865, "vi"), _fmt(27.98, "vi"), _fmt(1737, "vi"), _fmt(0.0041, "vi")) == (
+        "0,865",
+        "27,98",
+        "1.737",
+        "0,0041",
+    )
     # a share of 0.004 % stays 0.004 in the tables (rounded to 2 decimals it would read 0)
     pct = vi.hamlets[_t("vi")["pct"]]
     assert not ((pct == 0) & (vi.hamlets[_t("vi")["covered_km2"]] > 0)).any()
@@ -350,7 +520,8 @@ def test_report_writes_numbers_as_the_web():
 
 def test_models_imported_in_the_period_count_as_new():
     """A model without a start date counts as new on the day it was registered in the store
-    (``created_at``, Vietnam time): the cameras imported that day are "mới trong kỳ"."""
+    (``created_at``, Vietnam time): the cameras imported that day are "mới trong kỳ".
+    """
     import pandas as pd
 
     units, models = synthetic_dataset()

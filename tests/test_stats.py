@@ -1,5 +1,6 @@
 """Conference figures: counting by kind/field/host/status for any area, unit look-up, report text,
-and the Hàm Thuận Nam figures reproduced from the generated demo data."""
+and the Hàm Thuận Nam figures reproduced from the generated demo data.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from shapely.geometry import Point
 
 from geo_antt import cli
-from geo_antt.cli.demo import load_frames
 from geo_antt._errors import GeoAnttError, NotFoundError
+from geo_antt.cli.demo import load_frames
 from geo_antt.config import DEFAULT_DATA_DIR
 from geo_antt.stats import descendant_codes, format_stats, model_stats, resolve_unit
 
@@ -38,14 +39,56 @@ def units() -> pd.DataFrame:
 def models() -> gpd.GeoDataFrame:
     rows = [
         # id, kind, name, field, host, status, unit_code, start_date, geometry
-        ("m1", "camera", "Camera an ninh", "crime_prevention", "residential", "active", "23137-01", "2024-03-01", Point(107.9, 10.8)),
-        ("m2", "camera", "Camera an ninh", "crime_prevention", "residential", "inactive", "23137-02", "2021-01-10", Point(107.9, 10.8)),
-        ("m3", "other", "Cổng trường an toàn giao thông", "traffic_safety", "school", "active", "23137", "2024-12-31", None),
-        ("m4", "self_management", "Tổ nhân dân tự quản", "crime_prevention", "residential", "active", "23110-01", "2019-05-05", None),
+        (
+            "m1",
+            "camera",
+            "Camera an ninh",
+            "crime_prevention",
+            "residential",
+            "active",
+            "23137-01",
+            "2024-03-01",
+            Point(107.9, 10.8),
+        ),
+        (
+            "m2",
+            "camera",
+            "Camera an ninh",
+            "crime_prevention",
+            "residential",
+            "inactive",
+            "23137-02",
+            "2021-01-10",
+            Point(107.9, 10.8),
+        ),
+        (
+            "m3",
+            "other",
+            "Cổng trường an toàn giao thông",
+            "traffic_safety",
+            "school",
+            "active",
+            "23137",
+            "2024-12-31",
+            None,
+        ),
+        (
+            "m4",
+            "self_management",
+            "Tổ nhân dân tự quản",
+            "crime_prevention",
+            "residential",
+            "active",
+            "23110-01",
+            "2019-05-05",
+            None,
+        ),
         ("m5", "other", "Cơ quan an toàn", "fire_prevention", "agency", "active", "23200", "2025-01-01", None),
         ("m6", "lighting", "Thắp sáng đường quê", None, "residential", "proposed", "598", None, Point(107.8, 10.7)),
     ]
-    df = pd.DataFrame(rows, columns=["id", "kind", "name", "field", "host", "status", "unit_code", "start_date", "geometry"])
+    df = pd.DataFrame(
+        rows, columns=["id", "kind", "name", "field", "host", "status", "unit_code", "start_date", "geometry"]
+    )
     return gpd.GeoDataFrame(df, geometry="geometry", crs=4326).set_index("id", drop=False).rename_axis(None)
 
 
@@ -64,8 +107,12 @@ def test_stats_of_a_district_count_the_models_below_it(units, models):
     assert s["by_host"] == {"residential": 4, "agency": 0, "enterprise": 0, "school": 1}
     assert s["by_status"] == {"active": 3, "inactive": 1, "proposed": 1}
     assert s["by_field"] == {
-        "crime_prevention": 3, "subject_management": 0, "traffic_safety": 1,
-        "ethnic_affairs": 0, "fire_prevention": 0, "unspecified": 1,
+        "crime_prevention": 3,
+        "subject_management": 0,
+        "traffic_safety": 1,
+        "ethnic_affairs": 0,
+        "fire_prevention": 0,
+        "unspecified": 1,
     }
     assert s["n_names"] == 4 and s["names"][0] == "Camera an ninh"
     assert s["n_fields"] == 2
@@ -120,7 +167,9 @@ def test_format_stats_vi_and_en(units, models):
     s = model_stats(models, units, unit_code="598", since="2024-01-01")
     vi = format_stats(s)
     assert vi.splitlines()[0] == "Huyện Hàm Thuận Nam (598)"
-    assert "Có 5 mô hình với 4 tên gọi trên 2 lĩnh vực, trong đó 4 mô hình ở khu dân cư, 1 mô hình ở cơ sở giáo dục." in vi
+    assert (
+        "Có 5 mô hình với 4 tên gọi trên 2 lĩnh vực, trong đó 4 mô hình ở khu dân cư, 1 mô hình ở cơ sở giáo dục." in vi
+    )
     assert "Camera an ninh 2" in vi and "Hoạt động 3" in vi and "Ngừng hoạt động 1" in vi
     assert "Mô hình mới xây dựng từ 2024-01-01 đến …: 2" in vi
     en = format_stats(s, lang="en")

@@ -1,5 +1,6 @@
 """The store on both backends (SQLite file, PostgreSQL + PostGIS): models, scope, versions,
-audit, import, backup."""
+audit, import, backup.
+"""
 
 from __future__ import annotations
 
@@ -83,8 +84,18 @@ def test_resolve_db_url(tmp_path, monkeypatch):
 
 def test_create_read_roundtrip(store, users):
     rec = model_record(
-        "c9", "A1", 106.0123456789, 10.0234567891, direction_deg=(45.0, 400.0), camera_type="PTZ", owner="Nhà ông Tư",
-        data_sharing=True, start_date="2024-05-01", field="crime_prevention", host="residential", notes="cổng chợ",
+        "c9",
+        "A1",
+        106.0123456789,
+        10.0234567891,
+        direction_deg=(45.0, 400.0),
+        camera_type="PTZ",
+        owner="Nhà ông Tư",
+        data_sharing=True,
+        start_date="2024-05-01",
+        field="crime_prevention",
+        host="residential",
+        notes="cổng chợ",
     )
     out = store.create_model(rec, user=users["officer"])
     assert out["version"] == 1 and out["created_by"] == "can_bo_a"
@@ -203,7 +214,9 @@ def test_officer_cannot_move_a_model_out_of_the_area(store, users):
         store.update_model("a1", {"geometry": shapely.Point(106.25, 10.05)}, expected_version=1, user=off)
     with pytest.raises(PermissionDeniedError):
         store.create_model(model_record("n1", "A1", 106.35, 10.05), user=off)
-    out = store.update_model("a1", {"geometry": {"type": "Point", "coordinates": [106.06, 10.06]}}, expected_version=1, user=off)
+    out = store.update_model(
+        "a1", {"geometry": {"type": "Point", "coordinates": [106.06, 10.06]}}, expected_version=1, user=off
+    )
     assert out["version"] == 2 and out["geometry"].equals(shapely.Point(106.06, 10.06))
 
 
@@ -258,7 +271,9 @@ def test_retire_is_not_delete_and_is_audited(store, users):
 
 
 def test_audit_records_old_and_new_values(store, users):
-    store.update_model("b1", {"name": "Camera cầu Bình", "direction_deg": [10, 20]}, expected_version=1, user=users["officer_b"])
+    store.update_model(
+        "b1", {"name": "Camera cầu Bình", "direction_deg": [10, 20]}, expected_version=1, user=users["officer_b"]
+    )
     a = store.audit_frame(model_id="b1")
     assert a["action"].tolist() == ["update", "create"]
     upd, created = a.iloc[0], a.iloc[1]
@@ -281,8 +296,18 @@ def _import_frame() -> gpd.GeoDataFrame:
     return _frame(
         [
             model_record("a1", "A1", 106.05, 10.05, range_m=30.0),  # update: range 25 -> 30
-            model_record("a2", "A2", 106.15, 10.05, kind="lighting", name="Đèn ngõ 3", direction_deg=(), fov_deg=None,
-                         range_m=None, radius_m=15.0),  # unchanged
+            model_record(
+                "a2",
+                "A2",
+                106.15,
+                10.05,
+                kind="lighting",
+                name="Đèn ngõ 3",
+                direction_deg=(),
+                fov_deg=None,
+                range_m=None,
+                radius_m=15.0,
+            ),  # unchanged
             model_record("n1", None, 106.12, 10.02),  # new, gets unit A
             model_record("n2", "A1", 106.01, 10.01, kind="checkpoint", radius_m=50.0, direction_deg=(), fov_deg=None),
         ]
@@ -339,7 +364,10 @@ def test_import_with_bad_rows_leaves_the_store_unchanged(store, users):
     assert sorted(r["id"] for r in p.new) == ["b1", "n1"]
     # without row numbers, rows are named by id
     by_id = store.preview_import(gdf.drop(columns="source_row"), user=users["officer"], unit_code="A", source="bad.csv")
-    assert str(by_id.rejected[0]) == "bad.csv, id n2, field 'geometry': position outside unit A (value '106.250000, 10.050000')"
+    assert (
+        str(by_id.rejected[0])
+        == "bad.csv, id n2, field 'geometry': position outside unit A (value '106.250000, 10.050000')"
+    )
     assert p.counts()["rejected"] == 4 and p.counts()["new"] == 2
     with pytest.raises(ValidationError) as ei:
         store.commit_import(p, user=users["officer"])
@@ -417,8 +445,12 @@ def test_killed_import_leaves_the_store_consistent(store, users, store_url, tmp_
     env = {**os.environ, IMPORT_PAUSE_ENV_VAR: str(marker), "PYTHONPATH": str(ROOT)}
     errlog = tmp_path / "stderr.txt"
     with open(errlog, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-c", _CRASH_SCRIPT, store_url, str(frame_path)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CRASH_SCRIPT, store_url, str(frame_path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert proc.poll() is None, errlog.read_text()
@@ -447,8 +479,12 @@ def test_killed_import_leaves_the_store_consistent(store, users, store_url, tmp_
 
 
 def test_backup_restore_round_trip(store, users, tmp_path):
-    store.update_model("a1", {"name": "Camera chợ Đình", "data_sharing": "có chia sẻ"}, expected_version=1, user=users["officer"])
-    store.create_model({"id": "g1", "kind": "self_management", "name": "Tổ tự quản 5", "unit_code": "A2"}, user=users["officer"])
+    store.update_model(
+        "a1", {"name": "Camera chợ Đình", "data_sharing": "có chia sẻ"}, expected_version=1, user=users["officer"]
+    )
+    store.create_model(
+        {"id": "g1", "kind": "self_management", "name": "Tổ tự quản 5", "unit_code": "A2"}, user=users["officer"]
+    )
     models_before = store.models_frame()
     units_before = store.units_frame()
     audit_before = store.audit_frame(limit=1000)
@@ -540,13 +576,28 @@ def test_accounts_and_tokens(store, users):
 def test_sqlite_bbox_query_uses_the_index(tmp_path):
     with Store.open(f"sqlite:///{tmp_path / 'x.sqlite'}", password_hasher=CHEAP_HASHER) as s:
         seed(s)
-        s.create_model(model_record("line", "A1", 0, 0, kind="lighting", direction_deg=(), fov_deg=None, range_m=None,
-                                    radius_m=5.0, geometry=shapely.LineString([(106.01, 10.01), (106.03, 10.02)])), user=None)
+        s.create_model(
+            model_record(
+                "line",
+                "A1",
+                0,
+                0,
+                kind="lighting",
+                direction_deg=(),
+                fov_deg=None,
+                range_m=None,
+                radius_m=5.0,
+                geometry=shapely.LineString([(106.01, 10.01), (106.03, 10.02)]),
+            ),
+            user=None,
+        )
         with s._engine.connect() as conn:
             q = s._model_select().where(s._bbox_filter((106.0, 10.0, 106.1, 10.1), conn))
             sql = str(q.compile(s._engine, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-            width_plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT max(maxx - minx) FROM models"))
+            width_plan = " ".join(
+                str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT max(maxx - minx) FROM models")
+            )
         # a narrow range of the index: minx between (query min x - widest box) and query max x
         assert "USING INDEX ix_models_bbox (minx>? AND minx<?)" in plan
         assert "ix_models_bbox_width" in width_plan
@@ -561,11 +612,19 @@ def test_postgis_stores_real_geometries_with_a_gist_index(postgis_url):
         seed(s)
         with s._engine.connect() as conn:
             assert conn.execute(sa.text("SELECT Find_SRID('public', 'models', 'geom')")).scalar_one() == 4326
-            idx = conn.execute(sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_models_geom'")).scalar_one()
+            idx = conn.execute(
+                sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_models_geom'")
+            ).scalar_one()
             assert "USING gist (geom)" in idx
-            inside = conn.execute(sa.text(
-                "SELECT m.id FROM models m JOIN units u ON ST_Within(m.geom, u.geom) WHERE u.code = 'A' ORDER BY m.id"
-            )).scalars().all()
+            inside = (
+                conn.execute(
+                    sa.text(
+                        "SELECT m.id FROM models m JOIN units u ON ST_Within(m.geom, u.geom) WHERE u.code = 'A' ORDER BY m.id"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             assert inside == ["a1", "a2"]
 
 
@@ -576,8 +635,13 @@ def test_postgis_stores_real_geometries_with_a_gist_index(postgis_url):
 def _full_coverage(store: Store) -> pd.DataFrame:
     from geo_antt.coverage import compute_coverage
 
-    res = compute_coverage(store.units_frame(), store.models_frame(), level="hamlet", with_gaps=False,
-                           settings=DEFAULT_SETTINGS.replace(metric_crs="EPSG:32648"))
+    res = compute_coverage(
+        store.units_frame(),
+        store.models_frame(),
+        level="hamlet",
+        with_gaps=False,
+        settings=DEFAULT_SETTINGS.replace(metric_crs="EPSG:32648"),
+    )
     return res.units
 
 
@@ -585,7 +649,9 @@ def _assert_same_figures(got: pd.DataFrame, want: pd.DataFrame) -> None:
     assert list(got.index) == sorted(want.index)
     want = want.loc[got.index]
     for col in ("area_m2", "covered_m2", "covered_m2_camera", "covered_m2_lighting"):
-        np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float), rtol=1e-9, atol=1e-6, err_msg=col)
+        np.testing.assert_allclose(
+            got[col].to_numpy(float), want[col].to_numpy(float), rtol=1e-9, atol=1e-6, err_msg=col
+        )
     for col in ("n_models", "n_camera", "n_lighting", "n_inactive", "rank"):
         assert got[col].astype(int).tolist() == want[col].astype(int).tolist(), col
 
@@ -599,7 +665,9 @@ def test_coverage_cache_recomputes_only_touched_units(store, users):
     assert again.attrs["recomputed"] == []  # all from the cache
     pd.testing.assert_frame_equal(again, first)
     # move camera a1 from hamlet A1 into hamlet A2: only A1 and A2 are recomputed
-    store.update_model("a1", {"geometry": shapely.Point(106.16, 10.06), "unit_code": "A2"}, expected_version=1, user=users["officer"])
+    store.update_model(
+        "a1", {"geometry": shapely.Point(106.16, 10.06), "unit_code": "A2"}, expected_version=1, user=users["officer"]
+    )
     after = store.coverage_frame()
     assert sorted(after.attrs["recomputed"]) == ["A1", "A2"]
     _assert_same_figures(after, _full_coverage(store))
@@ -612,7 +680,9 @@ def test_coverage_cache_recomputes_only_touched_units(store, users):
     _assert_same_figures(after, _full_coverage(store))
     # a non-spatial model counts in the unit it names: only that unit is recomputed
     n_before = after.loc["A2", "n_models"]
-    store.create_model({"id": "tq1", "kind": "self_management", "name": "Tổ tự quản 1", "unit_code": "A2"}, user=users["officer"])
+    store.create_model(
+        {"id": "tq1", "kind": "self_management", "name": "Tổ tự quản 1", "unit_code": "A2"}, user=users["officer"]
+    )
     after = store.coverage_frame()
     assert after.attrs["recomputed"] == ["A2"] and after.loc["A2", "n_models"] == n_before + 1
     _assert_same_figures(after, _full_coverage(store))
@@ -651,7 +721,9 @@ def test_changes_since_lists_the_models_written_after_a_generation(store, users)
     # an import tags its rows too; re-importing the same rows changes nothing
     g2 = store.generation()
     rec = model_record("a4", "A1", 106.02, 10.02)
-    gdf = gpd.GeoDataFrame([{k: v for k, v in rec.items() if k != "geometry"}], geometry=[rec["geometry"]], crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        [{k: v for k, v in rec.items() if k != "geometry"}], geometry=[rec["geometry"]], crs="EPSG:4326"
+    )
     store.commit_import(store.preview_import(gdf, user=None, unit_code="A"), user=None)
     assert list(store.changes_since(g2).models.index) == ["a4"]
     store.commit_import(store.preview_import(gdf, user=None, unit_code="A"), user=None)
@@ -672,7 +744,7 @@ def test_changes_since_asks_for_a_reload_after_units_change_or_a_restore(store, 
 
 
 def test_a_locked_database_is_a_busy_error_not_a_crash(tmp_path, monkeypatch):
-    """"database is locked" never escapes the store as a raw driver error (the web answers 503)."""
+    """A "database is locked" never escapes the store as a raw driver error (the web answers 503)."""
     import sqlite3
 
     from geo_antt import BusyError

@@ -1,5 +1,6 @@
 """Properties of the stored record form (geo_antt.store._records): normalising is idempotent and
-a record never differs from itself once stored — what makes a re-import change nothing."""
+a record never differs from itself once stored — what makes a re-import change nothing.
+"""
 
 from __future__ import annotations
 

@@ -23,11 +23,11 @@ from shapely.geometry import LineString, MultiLineString, Point, box
 
 from geo_antt import io
 from geo_antt._errors import CRSError, GeoAnttError, ValidationError
-from geo_antt.io.features import read_buildings, read_roads
 from geo_antt.cli import main
 from geo_antt.config import DEFAULT_DATA_DIR, DEFAULT_SETTINGS, Settings
 from geo_antt.coverage import compute_coverage
 from geo_antt.io.dataset import load_dataset
+from geo_antt.io.features import read_buildings, read_roads
 from geo_antt.placement import rank_uncovered
 
 from .conftest import X0, Y0, make_models, make_units
@@ -40,7 +40,16 @@ def lamp(id_, x, y, r=20.0, **kw):
 
 
 def cam(id_, x, y, direction, *, fov=90.0, r=20.0, **kw):
-    return {"id": id_, "kind": "camera", "x": X0 + x, "y": Y0 + y, "direction_deg": [direction], "fov_deg": fov, "range_m": r, **kw}
+    return {
+        "id": id_,
+        "kind": "camera",
+        "x": X0 + x,
+        "y": Y0 + y,
+        "direction_deg": [direction],
+        "fov_deg": fov,
+        "range_m": r,
+        **kw,
+    }
 
 
 def road_frame(lines, *, names=None, highway="residential", crs="EPSG:32648", ids=None) -> gpd.GeoDataFrame:
@@ -48,7 +57,11 @@ def road_frame(lines, *, names=None, highway="residential", crs="EPSG:32648", id
     geoms = [shapely.affinity.translate(g, X0, Y0) if g is not None else None for g in lines]
     n = len(geoms)
     return gpd.GeoDataFrame(
-        {"osm_id": ids if ids is not None else list(range(1, n + 1)), "highway": highway, "name": names or [f"Đường {i}" for i in range(1, n + 1)]},
+        {
+            "osm_id": ids if ids is not None else list(range(1, n + 1)),
+            "highway": highway,
+            "name": names or [f"Đường {i}" for i in range(1, n + 1)],
+        },
         geometry=geoms,
         crs=crs,
     )
@@ -97,7 +110,9 @@ def test_a_road_crossing_two_units_counts_its_part_in_each(square_hamlet) -> Non
 
 def test_only_active_models_cover_streets(square_hamlet) -> None:
     roads = road_frame([LineString([(0, 50), (200, 50)])])
-    models = make_models([lamp("on", 50, 50), lamp("off", 150, 50, status="inactive"), lamp("plan", 150, 50, status="proposed")])
+    models = make_models(
+        [lamp("on", 50, 50), lamp("off", 150, 50, status="inactive"), lamp("plan", 150, 50, status="proposed")]
+    )
     u = compute_coverage(square_hamlet, models, roads=roads).units
     assert u.loc["H1", "road_covered_m"] == pytest.approx(40.0, rel=0.005)
     assert u.loc["H2", "road_covered_m"] == 0.0 and u.loc["H2", "road_m"] == pytest.approx(100.0)
@@ -120,14 +135,20 @@ def test_per_kind_street_columns_follow_the_area_columns(square_hamlet) -> None:
     assert set(kinds) >= {"camera", "lighting", "checkpoint"}
     for kind in kinds:
         assert f"road_covered_m_{kind}" in u.columns and f"road_covered_pct_{kind}" in u.columns
-    assert {c for c in u.columns if c.startswith("road_")} == {"road_m", "road_covered_m", "road_covered_pct", "road_uncovered_m"} | {
-        f"road_covered_{w}_{k}" for k in kinds for w in ("m", "pct")
-    }
+    assert {c for c in u.columns if c.startswith("road_")} == {
+        "road_m",
+        "road_covered_m",
+        "road_covered_pct",
+        "road_uncovered_m",
+    } | {f"road_covered_{w}_{k}" for k in kinds for w in ("m", "pct")}
 
 
 def test_overlapping_units_count_a_road_in_each() -> None:
     units = make_units(
-        [("A", "Xã A", "commune", None, box(X0, Y0, X0 + 100, Y0 + 100)), ("B", "Xã B", "commune", None, box(X0 + 60, Y0, X0 + 160, Y0 + 100))]
+        [
+            ("A", "Xã A", "commune", None, box(X0, Y0, X0 + 100, Y0 + 100)),
+            ("B", "Xã B", "commune", None, box(X0 + 60, Y0, X0 + 160, Y0 + 100)),
+        ]
     )
     roads = road_frame([LineString([(0, 50), (160, 50)])])
     u = compute_coverage(units, make_models([lamp("l", 80, 50, r=10.0)]), roads=roads).units
@@ -137,23 +158,46 @@ def test_overlapping_units_count_a_road_in_each() -> None:
 
 
 def test_street_gaps_are_the_uncovered_stretches_and_short_ones_are_left_out(square_hamlet) -> None:
-    roads = road_frame([LineString([(0, 50), (100, 50)]), MultiLineString([[(0, 20), (40, 20)], [(60, 20), (100, 20)]])], names=["Đường Lê Lợi", None],
-                       highway=["primary", "service"])
+    roads = road_frame(
+        [LineString([(0, 50), (100, 50)]), MultiLineString([[(0, 20), (40, 20)], [(60, 20), (100, 20)]])],
+        names=["Đường Lê Lợi", None],
+        highway=["primary", "service"],
+    )
     # lamps covering 30..70 and 75..95 of the road at y=50: stretches 0..30, 70..75, 95..100
     models = make_models([lamp("a", 50, 50), lamp("b", 85, 50, r=10.0)])
     res = compute_coverage(square_hamlet, models, roads=roads)
     g = res.street_gaps_metric
     assert g.crs.equals(res.metric_crs) and list(g.columns) == [
-        "gap_id", "unit_code", "unit_name", "level", "parent_code", "road_id", "name", "highway", "length_m", "geometry"]
+        "gap_id",
+        "unit_code",
+        "unit_name",
+        "level",
+        "parent_code",
+        "road_id",
+        "name",
+        "highway",
+        "length_m",
+        "geometry",
+    ]
     first = g[g["road_id"] == "1"]
     assert list(first["length_m"].round(0)) == [30.0]  # the two 5 m stretches are under 10 m
-    assert first.iloc[0]["name"] == "Đường Lê Lợi" and first.iloc[0]["highway"] == "primary" and first.iloc[0]["unit_code"] == "H1"
+    assert (
+        first.iloc[0]["name"] == "Đường Lê Lợi"
+        and first.iloc[0]["highway"] == "primary"
+        and first.iloc[0]["unit_code"] == "H1"
+    )
     second = g[g["road_id"] == "2"]  # the multi-line road: two parts, far from the lamps, uncovered whole
-    assert sorted(second["length_m"].round(6)) == [40.0, 40.0] and second["name"].isna().all() and (second["highway"] == "service").all()
+    assert (
+        sorted(second["length_m"].round(6)) == [40.0, 40.0]
+        and second["name"].isna().all()
+        and (second["highway"] == "service").all()
+    )
     assert list(g.index) == ["H1-s1", "H1-s2", "H1-s3"] and g.index.is_unique
     assert shapely.equals_exact(first.geometry.iloc[0], LineString([(X0, Y0 + 50), (X0 + 30, Y0 + 50)]), tolerance=0.1)
     # a smaller minimum keeps them; all stretches add up to the uncovered metres
-    every = compute_coverage(square_hamlet, models, roads=roads, settings=Settings(min_street_gap_m=0.0)).street_gaps_metric
+    every = compute_coverage(
+        square_hamlet, models, roads=roads, settings=Settings(min_street_gap_m=0.0)
+    ).street_gaps_metric
     lengths = sorted(every.loc[every["road_id"] == "1", "length_m"])
     assert lengths == pytest.approx([5.0, 5.0, 30.0], abs=0.15)
     assert every["length_m"].sum() == pytest.approx(res.units["road_uncovered_m"].sum(), rel=1e-9)
@@ -179,11 +223,17 @@ def test_road_rows_are_checked(square_hamlet) -> None:
     ok = road_frame([LineString([(0, 50), (100, 50)]), None, LineString()])  # no geometry: counts nothing
     assert compute_coverage(square_hamlet, models, roads=ok).units.loc["H1", "road_m"] == pytest.approx(100.0)
     with pytest.raises(CRSError):
-        compute_coverage(square_hamlet, models, roads=road_frame([LineString([(0, 50), (100, 50)])]).set_crs(None, allow_override=True))
+        compute_coverage(
+            square_hamlet,
+            models,
+            roads=road_frame([LineString([(0, 50), (100, 50)])]).set_crs(None, allow_override=True),
+        )
     # an empty frame and a frame in another CRS are fine
     empty = compute_coverage(square_hamlet, models, roads=road_frame([])).units
     assert (empty["road_m"] == 0).all() and empty["road_covered_pct"].isna().all()
-    lonlat = compute_coverage(square_hamlet, models, roads=road_frame([LineString([(0, 50), (100, 50)])]).to_crs(4326)).units
+    lonlat = compute_coverage(
+        square_hamlet, models, roads=road_frame([LineString([(0, 50), (100, 50)])]).to_crs(4326)
+    ).units
     assert lonlat.loc["H1", "road_covered_m"] == pytest.approx(40.0, rel=0.005)
 
 
@@ -200,8 +250,13 @@ def test_road_ids_come_from_osm_id_else_the_index(square_hamlet) -> None:
 
 def test_street_figures_do_not_depend_on_the_order_of_the_roads(square_hamlet) -> None:
     rng = np.random.default_rng(3)
-    lines = [LineString([(rng.uniform(0, 200), rng.uniform(0, 100)), (rng.uniform(0, 200), rng.uniform(0, 100))]) for _ in range(40)]
-    models = make_models([lamp(f"l{i}", rng.uniform(0, 200), rng.uniform(0, 100), r=rng.uniform(5, 25)) for i in range(30)])
+    lines = [
+        LineString([(rng.uniform(0, 200), rng.uniform(0, 100)), (rng.uniform(0, 200), rng.uniform(0, 100))])
+        for _ in range(40)
+    ]
+    models = make_models(
+        [lamp(f"l{i}", rng.uniform(0, 200), rng.uniform(0, 100), r=rng.uniform(5, 25)) for i in range(30)]
+    )
     roads = road_frame(lines)
     a = compute_coverage(square_hamlet, models, roads=roads)
     b = compute_coverage(square_hamlet, models, roads=roads.iloc[::-1])
@@ -252,7 +307,8 @@ def test_rank_by_street_least_covered_share_first_then_uncovered_metres() -> Non
 
 def _sector(x: float, y: float, direction: float, fov: float, r: float) -> shapely.Polygon:
     """A camera's field of view by hand: the centre and 513 points of the true arc (bearings
-    clockwise from north), or a fine disc for 360 degrees."""
+    clockwise from north), or a fine disc for 360 degrees.
+    """
     if fov >= 360.0:
         return Point(x, y).buffer(r, quad_segs=128)
     b = np.radians(np.linspace(direction - fov / 2, direction + fov / 2, 513))
@@ -270,7 +326,9 @@ def test_real_communes_with_a_street_grid_agree_with_plain_shapely(shared_data: 
     x0, y0, x1, y1 = area.bounds
     lines = [LineString([(x, y0 - 50), (x, y1 + 50)]) for x in np.arange(x0 + 37.0, x1, 150.0)]
     lines += [LineString([(x0 - 50, y), (x1 + 50, y)]) for y in np.arange(y0 + 11.0, y1, 150.0)]
-    roads = gpd.GeoDataFrame({"osm_id": np.arange(len(lines)), "highway": "residential", "name": None}, geometry=lines, crs=32648).to_crs(4326)
+    roads = gpd.GeoDataFrame(
+        {"osm_id": np.arange(len(lines)), "highway": "residential", "name": None}, geometry=lines, crs=32648
+    ).to_crs(4326)
 
     rng = np.random.default_rng(20250701)
     shapely.prepare(area)
@@ -287,8 +345,18 @@ def test_real_communes_with_a_street_grid_agree_with_plain_shapely(shared_data: 
     for i, p in enumerate(points(600)):
         fov = 360.0 if rng.random() < 0.1 else float(rng.uniform(60, 120))
         status = "inactive" if rng.random() < 0.05 else "active"
-        rows.append({"id": f"c{i}", "kind": "camera", "x": p.x, "y": p.y, "direction_deg": [float(rng.uniform(0, 360))],
-                     "fov_deg": fov, "range_m": float(rng.uniform(15, 40)), "status": status})
+        rows.append(
+            {
+                "id": f"c{i}",
+                "kind": "camera",
+                "x": p.x,
+                "y": p.y,
+                "direction_deg": [float(rng.uniform(0, 360))],
+                "fov_deg": fov,
+                "range_m": float(rng.uniform(15, 40)),
+                "status": status,
+            }
+        )
     for i, p in enumerate(points(250)):
         rows.append({"id": f"l{i}", "kind": "lighting", "x": p.x, "y": p.y, "radius_m": float(rng.uniform(15, 30))})
     models = make_models(rows).to_crs(4326)
@@ -297,8 +365,16 @@ def test_real_communes_with_a_street_grid_agree_with_plain_shapely(shared_data: 
     assert res.metric_crs.to_epsg() == 32648
 
     active = [r for r in rows if r.get("status", "active") == "active"]
-    cams = shapely.union_all([_sector(r["x"], r["y"], r["direction_deg"][0], r["fov_deg"], r["range_m"]) for r in active if r["kind"] == "camera"])
-    lights = shapely.union_all([Point(r["x"], r["y"]).buffer(r["radius_m"], quad_segs=128) for r in active if r["kind"] == "lighting"])
+    cams = shapely.union_all(
+        [
+            _sector(r["x"], r["y"], r["direction_deg"][0], r["fov_deg"], r["range_m"])
+            for r in active
+            if r["kind"] == "camera"
+        ]
+    )
+    lights = shapely.union_all(
+        [Point(r["x"], r["y"]).buffer(r["radius_m"], quad_segs=128) for r in active if r["kind"] == "lighting"]
+    )
     cover = shapely.union(cams, lights)
     grid = MultiLineString(lines)
     u = res.units
@@ -308,10 +384,16 @@ def test_real_communes_with_a_street_grid_agree_with_plain_shapely(shared_data: 
         want = shapely.intersection(on_road, cover).length
         assert want > 500  # the check means something
         assert u.loc[code, "road_covered_m"] == pytest.approx(want, rel=0.005)
-        assert u.loc[code, "road_covered_m_camera"] == pytest.approx(shapely.intersection(on_road, cams).length, rel=0.005)
-        assert u.loc[code, "road_covered_m_lighting"] == pytest.approx(shapely.intersection(on_road, lights).length, rel=0.005)
+        assert u.loc[code, "road_covered_m_camera"] == pytest.approx(
+            shapely.intersection(on_road, cams).length, rel=0.005
+        )
+        assert u.loc[code, "road_covered_m_lighting"] == pytest.approx(
+            shapely.intersection(on_road, lights).length, rel=0.005
+        )
         gaps = res.street_gaps_metric
-        assert gaps.loc[gaps["unit_code"] == code, "length_m"].sum() == pytest.approx(u.loc[code, "road_uncovered_m"], rel=1e-6)
+        assert gaps.loc[gaps["unit_code"] == code, "length_m"].sum() == pytest.approx(
+            u.loc[code, "road_uncovered_m"], rel=1e-6
+        )
     # the overlaps count for each commune: more metres than the grid inside their union
     assert u["road_m"].sum() > shapely.intersection(area, grid).length + 1.0
 
@@ -320,7 +402,9 @@ def test_real_communes_with_a_street_grid_agree_with_plain_shapely(shared_data: 
 
 
 def _write_features(path: Path, geoms: list[dict | None], props: list[dict] | None = None) -> Path:
-    feats = [{"type": "Feature", "properties": (props or [{}] * len(geoms))[i], "geometry": g} for i, g in enumerate(geoms)]
+    feats = [
+        {"type": "Feature", "properties": (props or [{}] * len(geoms))[i], "geometry": g} for i, g in enumerate(geoms)
+    ]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -329,7 +413,12 @@ def test_read_roads_names_every_bad_feature(tmp_path: Path) -> None:
     line = {"type": "LineString", "coordinates": [[106.0, 10.0], [106.01, 10.0]]}
     f = _write_features(
         tmp_path / "duong.geojson",
-        [line, {"type": "Point", "coordinates": [106.0, 10.0]}, None, {"type": "LineString", "coordinates": [[106.0, 10.0], [106.0, 10.0]]}],
+        [
+            line,
+            {"type": "Point", "coordinates": [106.0, 10.0]},
+            None,
+            {"type": "LineString", "coordinates": [[106.0, 10.0], [106.0, 10.0]]},
+        ],
         [{"osm_id": 11, "name": "Đường 1"}, {"osm_id": 12}, {"osm_id": 13}, {"osm_id": 14}],
     )
     with pytest.raises(ValidationError) as exc:
@@ -340,7 +429,11 @@ def test_read_roads_names_every_bad_feature(tmp_path: Path) -> None:
     assert "row 3" in text and "road 13: empty geometry" in text
     assert "row 4" in text and "road 14: broken geometry" in text
     # a line of one point cannot even be built: still named
-    broken = _write_features(tmp_path / "one.geojson", [line, {"type": "LineString", "coordinates": [[106.0, 10.0]]}], [{"osm_id": 1}, {"osm_id": 2}])
+    broken = _write_features(
+        tmp_path / "one.geojson",
+        [line, {"type": "LineString", "coordinates": [[106.0, 10.0]]}],
+        [{"osm_id": 1}, {"osm_id": 2}],
+    )
     with pytest.raises(ValidationError, match=r"one\.geojson, row 2, field 'geometry': road 2: broken geometry"):
         read_roads(broken)
     empty = _write_features(tmp_path / "empty.geojson", [])
@@ -357,7 +450,9 @@ def test_read_roads_settles_the_crs(tmp_path: Path) -> None:
     back = read_roads(projected)
     assert back.crs.to_epsg() == 4326
     assert shapely.equals_exact(back.geometry.iloc[0], lonlat.geometry.iloc[0], tolerance=1e-8)
-    swapped = _write_features(tmp_path / "swapped.geojson", [{"type": "LineString", "coordinates": [[10.0, 106.0], [10.0, 106.01]]}])
+    swapped = _write_features(
+        tmp_path / "swapped.geojson", [{"type": "LineString", "coordinates": [[10.0, 106.0], [10.0, 106.01]]}]
+    )
     with pytest.raises(CRSError, match="swapped"):
         read_roads(swapped)
     # metres in a file that names no CRS: the given one is used
@@ -370,12 +465,19 @@ def test_read_roads_settles_the_crs(tmp_path: Path) -> None:
 
 
 def test_read_buildings_keeps_polygons_and_repairs_them(tmp_path: Path) -> None:
-    bow = {"type": "Polygon", "coordinates": [[[106.0, 10.0], [106.001, 10.001], [106.001, 10.0], [106.0, 10.001], [106.0, 10.0]]]}
+    bow = {
+        "type": "Polygon",
+        "coordinates": [[[106.0, 10.0], [106.001, 10.001], [106.001, 10.0], [106.0, 10.001], [106.0, 10.0]]],
+    }
     f = _write_features(tmp_path / "nha.geojson", [bow], [{"id": "n1"}])
     with pytest.warns(UserWarning, match="repaired 1 invalid building"):
         b = read_buildings(f)
     assert b.geometry.is_valid.all() and set(b.geom_type) <= {"Polygon", "MultiPolygon"}
-    lines = _write_features(tmp_path / "lines.geojson", [{"type": "LineString", "coordinates": [[106.0, 10.0], [106.01, 10.0]]}], [{"id": "x"}])
+    lines = _write_features(
+        tmp_path / "lines.geojson",
+        [{"type": "LineString", "coordinates": [[106.0, 10.0], [106.01, 10.0]]}],
+        [{"id": "x"}],
+    )
     with pytest.raises(ValidationError, match="building x: geometry must be a Polygon or MultiPolygon"):
         read_buildings(lines)
 
@@ -397,14 +499,22 @@ def _street_dataset(directory: Path, *, roads: bool = True) -> Path:
     for level, stem in (("commune", "communes"), ("hamlet", "hamlets")):
         units[units["level"] == level].to_file(directory / "boundaries" / f"{stem}.geojson", index=False)
     lon_lat = gpd.GeoSeries([Point(X0 + 50, Y0 + 50)], crs=32648).to_crs(4326).iloc[0]
-    (directory / "models" / "models.csv").write_text(f"id,kind,lat,lon,radius_m\nlamp1,lighting,{lon_lat.y:.8f},{lon_lat.x:.8f},20\n", encoding="utf-8")
-    toml = ('title = { vi = "Thử", en = "Test" }\n'
-            'units = ["boundaries/communes.geojson", "boundaries/hamlets.geojson"]\nmodels = ["models/models.csv"]\n')
+    (directory / "models" / "models.csv").write_text(
+        f"id,kind,lat,lon,radius_m\nlamp1,lighting,{lon_lat.y:.8f},{lon_lat.x:.8f},20\n", encoding="utf-8"
+    )
+    toml = (
+        'title = { vi = "Thử", en = "Test" }\n'
+        'units = ["boundaries/communes.geojson", "boundaries/hamlets.geojson"]\nmodels = ["models/models.csv"]\n'
+    )
     if roads:
         (directory / "roads").mkdir()
-        road_frame([LineString([(0, 50), (200, 50)])], names=["Đường Trục"]).to_crs(4326).to_file(directory / "roads" / "roads.geojson")
+        road_frame([LineString([(0, 50), (200, 50)])], names=["Đường Trục"]).to_crs(4326).to_file(
+            directory / "roads" / "roads.geojson"
+        )
         (directory / "buildings").mkdir()
-        gpd.GeoDataFrame({"id": ["n1"]}, geometry=[box(X0 + 10, Y0 + 10, X0 + 20, Y0 + 20)], crs=32648).to_file(directory / "buildings" / "nha.gpkg")
+        gpd.GeoDataFrame({"id": ["n1"]}, geometry=[box(X0 + 10, Y0 + 10, X0 + 20, Y0 + 20)], crs=32648).to_file(
+            directory / "buildings" / "nha.gpkg"
+        )
         toml += 'roads = ["roads/roads.geojson"]\nbuildings = [{ path = "buildings/nha.gpkg", layer = "nha" }]\n'
     (directory / "dataset.toml").write_text(toml, encoding="utf-8")
     return directory
@@ -412,7 +522,12 @@ def _street_dataset(directory: Path, *, roads: bool = True) -> Path:
 
 def test_a_dataset_may_list_roads_and_buildings(tmp_path: Path) -> None:
     ds = load_dataset(_street_dataset(tmp_path / "with"))
-    assert ds.roads is not None and len(ds.roads) == 1 and ds.roads.crs.to_epsg() == 4326 and list(ds.roads["name"]) == ["Đường Trục"]
+    assert (
+        ds.roads is not None
+        and len(ds.roads) == 1
+        and ds.roads.crs.to_epsg() == 4326
+        and list(ds.roads["name"]) == ["Đường Trục"]
+    )
     assert ds.buildings is not None and len(ds.buildings) == 1 and ds.buildings.crs.to_epsg() == 4326
     only = load_dataset(tmp_path / "with", feature_layers=("roads",))
     assert only.roads is not None and only.buildings is None
@@ -421,7 +536,11 @@ def test_a_dataset_may_list_roads_and_buildings(tmp_path: Path) -> None:
     plain = load_dataset(_street_dataset(tmp_path / "without", roads=False))
     assert plain.roads is None and plain.buildings is None
     # a bad road file is a problem of the dataset, named
-    _write_features(tmp_path / "with" / "roads" / "roads.geojson", [{"type": "Point", "coordinates": [105.0, 9.95]}], [{"osm_id": 5}])
+    _write_features(
+        tmp_path / "with" / "roads" / "roads.geojson",
+        [{"type": "Point", "coordinates": [105.0, 9.95]}],
+        [{"osm_id": 5}],
+    )
     with pytest.raises(ValidationError, match=r"roads\.geojson, row 1.*road 5"):
         load_dataset(tmp_path / "with")
     (tmp_path / "with" / "dataset.toml").write_text('roads = "roads/roads.geojson"\n', encoding="utf-8")
@@ -435,8 +554,12 @@ def test_the_command_uses_the_dataset_roads_unless_given(tmp_path: Path, capsys)
     assert main(["coverage", "--data", str(data), "--out", str(out), "--street-gaps", str(sg)]) == 0
     text = capsys.readouterr().out
     assert "(by street length)" in text and "streets: covered 0.040 of 0.200 km of road (20.0" in text
-    props = {f["properties"]["unit_code"]: f["properties"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]}
-    assert props["H1"]["road_m"] == pytest.approx(100.0, rel=1e-6) and props["H1"]["road_covered_m"] == pytest.approx(40.0, rel=0.005)
+    props = {
+        f["properties"]["unit_code"]: f["properties"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]
+    }
+    assert props["H1"]["road_m"] == pytest.approx(100.0, rel=1e-6) and props["H1"]["road_covered_m"] == pytest.approx(
+        40.0, rel=0.005
+    )
     assert props["H2"]["road_covered_m"] == 0.0 and props["H2"]["need_rank"] == 1
     stretches = json.loads(sg.read_text(encoding="utf-8"))["features"]
     assert sorted(round(f["properties"]["length_m"]) for f in stretches) == [30, 30, 100]
@@ -445,7 +568,9 @@ def test_the_command_uses_the_dataset_roads_unless_given(tmp_path: Path, capsys)
     other = road_frame([LineString([(150, 0), (150, 100)])]).to_crs(4326)
     other.to_file(tmp_path / "other.geojson")
     assert main(["coverage", "--data", str(data), "--roads", str(tmp_path / "other.geojson"), "--out", str(out)]) == 0
-    props = {f["properties"]["unit_code"]: f["properties"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]}
+    props = {
+        f["properties"]["unit_code"]: f["properties"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]
+    }
     assert props["H1"]["road_m"] == 0.0 and props["H2"]["road_m"] == pytest.approx(100.0, rel=1e-6)
     # street gaps need roads
     plain = _street_dataset(tmp_path / "plain", roads=False)
@@ -466,15 +591,22 @@ def demo_roads(tmp_path_factory) -> Path:
     ds = load_dataset(DEFAULT_DATA_DIR)
     hamlets = ds.level("hamlet")
     models = ds.models[ds.models["status"] == "active"]
-    joined = gpd.sjoin(gpd.GeoDataFrame(geometry=models.geometry.to_numpy(), crs=4326), hamlets[["parent_code", "geometry"]], predicate="within")
+    joined = gpd.sjoin(
+        gpd.GeoDataFrame(geometry=models.geometry.to_numpy(), crs=4326),
+        hamlets[["parent_code", "geometry"]],
+        predicate="within",
+    )
     commune = joined["parent_code"].value_counts().index[0]
     area = hamlets[hamlets["parent_code"] == commune].to_crs(32648).union_all()
     x0, y0, x1, y1 = area.bounds
     lines = [LineString([(x, y0), (x, y1)]) for x in np.arange(x0 + 13.0, x1, 100.0)]
     lines += [LineString([(x0, y), (x1, y)]) for y in np.arange(y0 + 7.0, y1, 100.0)]
     frame = gpd.GeoDataFrame(
-        {"osm_id": np.arange(1, len(lines) + 1), "highway": ["primary", "residential"] * (len(lines) // 2) + ["service"] * (len(lines) % 2),
-         "name": [f"Đường số {i}" for i in range(1, len(lines) + 1)]},
+        {
+            "osm_id": np.arange(1, len(lines) + 1),
+            "highway": ["primary", "residential"] * (len(lines) // 2) + ["service"] * (len(lines) % 2),
+            "name": [f"Đường số {i}" for i in range(1, len(lines) + 1)],
+        },
         geometry=lines,
         crs=32648,
     )
@@ -493,8 +625,17 @@ def test_the_command_with_roads_on_the_demo(tmp_path: Path, demo_roads: Path, ca
     assert text.rstrip().endswith(f"wrote {out}, {sg}")
     doc = json.loads(out.read_text(encoding="utf-8"))
     props = [f["properties"] for f in doc["features"]]
-    cols = {"road_m", "road_covered_m", "road_covered_pct", "road_uncovered_m", "road_covered_m_camera", "road_covered_pct_camera",
-            "road_covered_m_lighting", "road_covered_pct_lighting", "need_rank"}
+    cols = {
+        "road_m",
+        "road_covered_m",
+        "road_covered_pct",
+        "road_uncovered_m",
+        "road_covered_m_camera",
+        "road_covered_pct_camera",
+        "road_covered_m_lighting",
+        "road_covered_pct_lighting",
+        "need_rank",
+    }
     assert cols <= set(props[0])
     with_roads = [p for p in props if p["road_m"] > 0]
     assert len(with_roads) >= 3 and any(p["road_covered_m"] > 0 for p in with_roads)
@@ -513,7 +654,12 @@ def test_the_command_with_roads_on_the_demo(tmp_path: Path, demo_roads: Path, ca
     assert not list(tmp_path.glob(".*"))  # atomic writes: no temporary file left
     # with no minimum the short stretches come back, and all of them add up to what is uncovered
     every = tmp_path / "every.geojson"
-    assert main(["coverage", "--roads", str(roads), "--out", str(out), "--street-gaps", str(every), "--min-street-gap", "0"]) == 0
+    assert (
+        main(
+            ["coverage", "--roads", str(roads), "--out", str(out), "--street-gaps", str(every), "--min-street-gap", "0"]
+        )
+        == 0
+    )
     capsys.readouterr()
     all_gaps = [f["properties"] for f in json.loads(every.read_text(encoding="utf-8"))["features"]]
     short = [g for g in all_gaps if g["length_m"] < 10.0]
@@ -524,7 +670,9 @@ def test_the_command_with_roads_on_the_demo(tmp_path: Path, demo_roads: Path, ca
     utm = tmp_path / "utm.geojson"
     assert main(["coverage", "--roads", str(demo_roads / "roads_utm.gpkg"), "--out", str(utm)]) == 0
     capsys.readouterr()
-    again = {f["properties"]["unit_code"]: f["properties"] for f in json.loads(utm.read_text(encoding="utf-8"))["features"]}
+    again = {
+        f["properties"]["unit_code"]: f["properties"] for f in json.loads(utm.read_text(encoding="utf-8"))["features"]
+    }
     for p in with_roads:
         assert again[p["unit_code"]]["road_m"] == pytest.approx(p["road_m"], rel=1e-6)
         assert again[p["unit_code"]]["road_covered_m"] == pytest.approx(p["road_covered_m"], rel=1e-4, abs=1e-3)
@@ -532,7 +680,9 @@ def test_the_command_with_roads_on_the_demo(tmp_path: Path, demo_roads: Path, ca
 
 def test_bad_road_files_stop_the_command_naming_the_file(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.geojson"
-    points = _write_features(tmp_path / "diem.geojson", [{"type": "Point", "coordinates": [106.3, 10.1]}], [{"osm_id": 7}])
+    points = _write_features(
+        tmp_path / "diem.geojson", [{"type": "Point", "coordinates": [106.3, 10.1]}], [{"osm_id": 7}]
+    )
     assert main(["coverage", "--roads", str(points), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "diem.geojson, row 1, field 'geometry': road 7: geometry must be a LineString or MultiLineString" in err
@@ -565,9 +715,25 @@ def test_street_gaps_are_the_same_bytes_under_any_hash_seed(tmp_path: Path, demo
     seen = set()
     for seed in ("0", "5"):
         out, sg = tmp_path / f"u-{seed}.geojson", tmp_path / f"s-{seed}.geojson"
-        proc = subprocess.run([sys.executable, "-m", "geo_antt", "coverage", "--roads", str(demo_roads / "roads.geojson"),
-                               "--out", str(out), "--street-gaps", str(sg)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONHASHSEED": seed})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "geo_antt",
+                "coverage",
+                "--roads",
+                str(demo_roads / "roads.geojson"),
+                "--out",
+                str(out),
+                "--street-gaps",
+                str(sg),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
         assert proc.returncode == 0, proc.stderr
         seen.add((proc.stdout.replace(str(out), "OUT").replace(str(sg), "SG"), out.read_bytes(), sg.read_bytes()))
     assert len(seen) == 1

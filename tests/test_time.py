@@ -9,7 +9,7 @@ import pytest
 from geo_antt import GeoAnttError
 from geo_antt._time import VIETNAM_TZ, parse_local_time
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_a_date_is_a_vietnam_day():

@@ -1,5 +1,6 @@
 """The package type-checks: mypy, with the ``[tool.mypy]`` configuration of pyproject.toml
-(the files, the untyped libraries, the stricter checks), reports no error."""
+(the files, the untyped libraries, the stricter checks), reports no error.
+"""
 
 from __future__ import annotations
 

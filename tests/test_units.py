@@ -11,8 +11,8 @@ import pytest
 import shapely
 
 from geo_antt import io, units
-from geo_antt.io.hamlets import read_hamlets
 from geo_antt._errors import ValidationError
+from geo_antt.io.hamlets import read_hamlets
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,14 @@ def _hamlet_points(communes: gpd.GeoDataFrame, per_commune: dict[str, int], *, w
     rows = []
     for k, (code, n) in enumerate(per_commune.items()):
         for j, p in enumerate(_points_in(communes.geometry.loc[code], n, seed=k)):
-            rows.append({"code": f"{code}-{j + 1:02d}", "name": f"Ấp {j + 1}", "parent_code": code if with_parent else None, "geometry": p})
+            rows.append(
+                {
+                    "code": f"{code}-{j + 1:02d}",
+                    "name": f"Ấp {j + 1}",
+                    "parent_code": code if with_parent else None,
+                    "geometry": p,
+                }
+            )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
 
 
@@ -74,27 +81,38 @@ def test_parent_found_by_location(communes: gpd.GeoDataFrame) -> None:
 def test_bad_points_all_reported(communes: gpd.GeoDataFrame) -> None:
     code = communes.index[0]
     pts = _hamlet_points(communes, {code: 2}, with_parent=True)
-    far = gpd.GeoDataFrame({"code": ["far"], "name": ["x"], "parent_code": [None]}, geometry=[shapely.Point(105.0, 21.0)], crs=4326)
-    ghost = gpd.GeoDataFrame({"code": ["ghost"], "name": ["y"], "parent_code": ["99999"]}, geometry=[pts.geometry.iloc[0]], crs=4326)
+    far = gpd.GeoDataFrame(
+        {"code": ["far"], "name": ["x"], "parent_code": [None]}, geometry=[shapely.Point(105.0, 21.0)], crs=4326
+    )
+    ghost = gpd.GeoDataFrame(
+        {"code": ["ghost"], "name": ["y"], "parent_code": ["99999"]}, geometry=[pts.geometry.iloc[0]], crs=4326
+    )
     bad = gpd.GeoDataFrame(pd.concat([pts, far, ghost], ignore_index=True), crs=4326)
     with pytest.raises(ValidationError) as ei:
         units.hamlets_from_points(bad, communes)
     reasons = {p.row: p.reason for p in ei.value.problems}
     assert set(reasons) == {3, 4}
     assert "no commune" in reasons[3] and "99999" in reasons[4]
-    same = gpd.GeoDataFrame({"code": ["a", "b"], "name": ["a", "b"], "parent_code": [code, code]}, geometry=[pts.geometry.iloc[0]] * 2, crs=4326)
+    same = gpd.GeoDataFrame(
+        {"code": ["a", "b"], "name": ["a", "b"], "parent_code": [code, code]},
+        geometry=[pts.geometry.iloc[0]] * 2,
+        crs=4326,
+    )
     with pytest.raises(ValidationError, match="same place"):
         units.hamlets_from_points(same, communes)
 
 
 def test_points_outside_their_given_commune_are_named(communes: gpd.GeoDataFrame) -> None:
     """A point given a parent commune it lies outside of is warned about, with the commune it
-    lies in; one so far away that its cell misses the commune is named and gets no area."""
+    lies in; one so far away that its cell misses the commune is named and gets no area.
+    """
     a, b = communes.index[0], communes.index[1]
     pts = _hamlet_points(communes, {a: 3}, with_parent=True)
     in_b = _points_in(communes.geometry.loc[b], 1, seed=9)[0]
     east = shapely.Point(communes.total_bounds[2] + 0.5, communes.geometry.loc[a].centroid.y)  # 50 km off
-    odd = gpd.GeoDataFrame({"code": ["moved", "lost"], "name": ["m", "l"], "parent_code": [a, a]}, geometry=[in_b, east], crs=4326)
+    odd = gpd.GeoDataFrame(
+        {"code": ["moved", "lost"], "name": ["m", "l"], "parent_code": [a, a]}, geometry=[in_b, east], crs=4326
+    )
     with pytest.warns(UserWarning) as rec:
         h = units.hamlets_from_points(gpd.GeoDataFrame(pd.concat([pts, odd], ignore_index=True), crs=4326), communes)
     msg = " ".join(str(w.message) for w in rec)
@@ -105,7 +123,8 @@ def test_points_outside_their_given_commune_are_named(communes: gpd.GeoDataFrame
 
 def test_a_point_in_the_overlap_of_its_commune_and_a_neighbour_is_not_moved(shared_data: Path) -> None:
     """Real neighbours overlap (Mỏ Cày Nam: 28939 and 28945 share a sliver): a hamlet point inside
-    its own commune stays there and is not warned about, whichever commune comes first."""
+    its own commune stays there and is not warned about, whichever commune comes first.
+    """
     import warnings
 
     cm = io.read_units(shared_data / "boundaries" / "mo_cay_nam_communes_pre2025.geojson")
@@ -142,7 +161,10 @@ def test_read_hamlets_points_and_polygons(tmp_path: Path, communes: gpd.GeoDataF
 
 def test_unit_tree() -> None:
     u = gpd.GeoDataFrame(
-        {"parent_code": [None, "P", "P", "D1", "D1", "C1"], "level": ["province", "district", "district", "commune", "commune", "hamlet"]},
+        {
+            "parent_code": [None, "P", "P", "D1", "D1", "C1"],
+            "level": ["province", "district", "district", "commune", "commune", "hamlet"],
+        },
         index=["P", "D1", "D2", "C1", "C2", "H1"],
         geometry=[None] * 6,
     )

@@ -47,7 +47,9 @@ def test_no_external_asset_urls(client):
     assert "/static/vendor/leaflet/leaflet.js" in assets
     assert "/static/vendor/leaflet.markercluster/leaflet.markercluster.js" in assets
     assert all(s.startswith("/static/") for s in assets), assets
-    for name, url in folium.Map.default_js + folium.Map.default_css + MarkerCluster.default_js + MarkerCluster.default_css:
+    for name, url in (
+        folium.Map.default_js + folium.Map.default_css + MarkerCluster.default_js + MarkerCluster.default_css
+    ):
         assert url.startswith("/static/vendor/"), (name, url)
 
 
@@ -114,8 +116,14 @@ def test_page_escapes_dataset_text(monkeypatch, web_store):
     meta = {"title": {"vi": evil, "en": evil}, "note": {"vi": "<b>x</b>", "en": "x"}}
     units = synthetic_units()
     units.loc["28903", "name"] = evil
-    a = app_mod.create_app({"TESTING": True, "STORE": web_store, "SECRET_KEY": "t",
-                            "DATASET": SimpleNamespace(units=units, models=synthetic_models(), meta=meta)})
+    a = app_mod.create_app(
+        {
+            "TESTING": True,
+            "STORE": web_store,
+            "SECRET_KEY": "t",
+            "DATASET": SimpleNamespace(units=units, models=synthetic_models(), meta=meta),
+        }
+    )
     c = login(a, "admin")
     html = c.get("/map").get_data(as_text=True)
     assert "<script>alert(1)" not in html
@@ -144,8 +152,17 @@ def test_tiles_off_by_default_and_configurable(client, web_store, synthetic_dir,
 
     assert "L.tileLayer" not in _page(client)
     url = "http://tiles.intranet.local/{z}/{x}/{y}.png"
-    a = create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "COVERAGE": synthetic_cov,
-                    "TILE_URL": url, "TILE_ATTRIBUTION": "Bản đồ nội bộ", "SECRET_KEY": "t"})
+    a = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(synthetic_dir),
+            "STORE": web_store,
+            "COVERAGE": synthetic_cov,
+            "TILE_URL": url,
+            "TILE_ATTRIBUTION": "Bản đồ nội bộ",
+            "SECRET_KEY": "t",
+        }
+    )
     c = login(a, "admin")
     html = c.get("/map").get_data(as_text=True)
     assert "L.tileLayer" in html and url in html
@@ -164,8 +181,8 @@ def test_tile_origin_of_templates():
 
 
 def test_serve_command_prints_url_and_first_admin_password(monkeypatch, capsys, synthetic_dir, tmp_path):
-    from geo_antt.cli import serve as _cmd_web
     from geo_antt.cli import build_parser, main
+    from geo_antt.cli import serve as _cmd_web
     from geo_antt.store import Store
 
     calls = {}
@@ -195,15 +212,38 @@ def test_serve_command_prints_url_and_first_admin_password(monkeypatch, capsys, 
         assert len(store.models_frame(user=None)) == len(synthetic_models())  # seeded from --data
     # second run: the account exists, no password printed; the session key is the same, so
     # logins survive the restart
-    assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--port", "5077",
-                 "--threads", "3", "--trusted-proxy", "10.0.0.1"]) == 0
+    assert (
+        main(
+            [
+                "serve",
+                "--data",
+                str(synthetic_dir),
+                "--db",
+                db,
+                "--port",
+                "5077",
+                "--threads",
+                "3",
+                "--trusted-proxy",
+                "10.0.0.1",
+            ]
+        )
+        == 0
+    )
     calls["app"].extensions["geo_antt"].store.close()
     assert "password" not in capsys.readouterr().out
     assert calls["app"].secret_key == first_key and len(first_key) == 64
     assert calls["kw"]["threads"] == 3 and calls["kw"]["trusted_proxy"] == "10.0.0.1"
     assert calls["kw"]["trusted_proxy_headers"] == {"x-forwarded-for", "x-forwarded-proto"}
     args = build_parser().parse_args(["serve"])
-    assert (args.host, args.port, args.data, args.db, args.tile_url, args.dev) == ("127.0.0.1", 5000, None, None, None, False)
+    assert (args.host, args.port, args.data, args.db, args.tile_url, args.dev) == (
+        "127.0.0.1",
+        5000,
+        None,
+        None,
+        None,
+        False,
+    )
     assert args.func is _cmd_web.cmd_serve
     assert main(["serve", "--data", str(synthetic_dir), "--db", db, "--threads", "0"]) == 1
     assert "--threads 0" in capsys.readouterr().err
@@ -226,7 +266,8 @@ def test_serve_dev_uses_werkzeug(monkeypatch, synthetic_dir, tmp_path):
 
 def test_serve_runs_waitress_for_real(synthetic_dir, tmp_path):
     """The real command in a child process: Waitress answers, the login page is served, the
-    API needs a login, and Ctrl+C stops it."""
+    API needs a login, and Ctrl+C stops it.
+    """
     import os
     import signal
     import socket
@@ -240,8 +281,20 @@ def test_serve_runs_waitress_for_real(synthetic_dir, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, GEO_ANTT_INSTANCE=str(tmp_path / "instance"))
-    cmd = [sys.executable, "-m", "geo_antt", "serve", "--data", str(synthetic_dir),
-           "--db", f"sqlite:///{tmp_path / 'real.sqlite'}", "--port", str(port), "--threads", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "geo_antt",
+        "serve",
+        "--data",
+        str(synthetic_dir),
+        "--db",
+        f"sqlite:///{tmp_path / 'real.sqlite'}",
+        "--port",
+        str(port),
+        "--threads",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90

@@ -30,7 +30,16 @@ from .conftest import X0, Y0, make_models, make_units
 
 
 def cam(id_, x, y, direction, *, fov=90.0, r=20.0, **kw):
-    return {"id": id_, "kind": "camera", "x": X0 + x, "y": Y0 + y, "direction_deg": [direction], "fov_deg": fov, "range_m": r, **kw}
+    return {
+        "id": id_,
+        "kind": "camera",
+        "x": X0 + x,
+        "y": Y0 + y,
+        "direction_deg": [direction],
+        "fov_deg": fov,
+        "range_m": r,
+        **kw,
+    }
 
 
 def lamp(id_, x, y, r=20.0, kind="lighting", **kw):
@@ -39,7 +48,9 @@ def lamp(id_, x, y, r=20.0, kind="lighting", **kw):
 
 def houses(*boxes, crs="EPSG:32648") -> gpd.GeoDataFrame:
     """Buildings from (x0, y0, x1, y1) boxes in metres relative to (X0, Y0)."""
-    return gpd.GeoDataFrame({"id": range(len(boxes))}, geometry=[box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in boxes], crs=crs)
+    return gpd.GeoDataFrame(
+        {"id": range(len(boxes))}, geometry=[box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in boxes], crs=crs
+    )
 
 
 def segment_area(r: float, d: float) -> float:
@@ -58,7 +69,9 @@ def test_layer_files_say_which_kinds_buildings_hide() -> None:
 
 
 def test_a_non_boolean_occluded_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "x.toml").write_text('kind = "x"\ntitle = { vi = "X", en = "X" }\n[footprint]\nrule = "disc"\noccluded = "yes"\n', encoding="utf-8")
+    (tmp_path / "x.toml").write_text(
+        'kind = "x"\ntitle = { vi = "X", en = "X" }\n[footprint]\nrule = "disc"\noccluded = "yes"\n', encoding="utf-8"
+    )
     with pytest.raises(GeoAnttError, match="occluded must be true or false"):
         load_layer_specs(tmp_path)
 
@@ -108,14 +121,17 @@ def test_a_wall_mounted_camera_looking_into_its_wall_sees_nothing_behind_it() ->
 def test_rows_not_occluded_or_without_a_viewpoint_only_lose_the_building_inside() -> None:
     d = disc_polygons(np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array([20.0, 20.0]))
     wall = box(-100, 5, 100, 6)
-    vis = visible_footprints(d, np.array([0.0, np.nan]), np.array([0.0, np.nan]), np.array([wall]), occluded=np.array([False, True]))
+    vis = visible_footprints(
+        d, np.array([0.0, np.nan]), np.array([0.0, np.nan]), np.array([wall]), occluded=np.array([False, True])
+    )
     for g in vis.geoms:
         assert g.area == pytest.approx(d[0].area - d[0].intersection(wall).area, rel=1e-9)
 
 
 def test_the_hull_of_a_convex_building_is_its_walls_shadows() -> None:
     """The fast path for convex buildings (one hull) hides what the general one (a shadow per
-    facing wall, plus the building) hides."""
+    facing wall, plus the building) hides.
+    """
     from geo_antt.visibility import _edges, _hull_shadows, _shadows
 
     rng = np.random.default_rng(7)
@@ -162,12 +178,16 @@ def test_coverage_counts_only_open_area_in_sight(square_hamlet) -> None:
     assert u.loc["H1", "covered_open_pct"] == pytest.approx(100 * u.loc["H1", "covered_m2"] / 9900.0)
     assert u.loc["H1", "covered_pct"] == pytest.approx(100 * u.loc["H1", "covered_m2"] / 10000.0)
     # the checkpoint is not occluded: it keeps what lies behind the wall, not the wall's inside
-    assert u.loc["H2", "covered_m2"] == pytest.approx(disc_polygons(np.array([0.0]), np.array([0.0]), np.array([20.0]))[0].area - 100.0)
+    assert u.loc["H2", "covered_m2"] == pytest.approx(
+        disc_polygons(np.array([0.0]), np.array([0.0]), np.array([20.0]))[0].area - 100.0
+    )
     assert u.loc["H2", "covered_m2_checkpoint"] == pytest.approx(u.loc["H2", "covered_m2"])
     # gaps are the open area not covered; the footprints are the visible ones
     g = res.gaps_metric
     for code in ("H1", "H2"):
-        assert g.loc[g.unit_code == code, "area_m2"].sum() == pytest.approx(u.loc[code, "open_m2"] - u.loc[code, "covered_m2"], rel=1e-9)
+        assert g.loc[g.unit_code == code, "area_m2"].sum() == pytest.approx(
+            u.loc[code, "open_m2"] - u.loc[code, "covered_m2"], rel=1e-9
+        )
         assert u.loc[code, "uncovered_m2"] == pytest.approx(u.loc[code, "open_m2"] - u.loc[code, "covered_m2"])
     assert not shapely.union_all(g.geometry.to_numpy()).intersects(Point(X0 + 50, Y0 + 35))
     fp = res.footprints_metric
@@ -184,7 +204,9 @@ def test_a_camera_inside_a_building_is_reported(square_hamlet) -> None:
         res = compute_coverage(square_hamlet, models, buildings=b)
     # it sees out of its own building (not hidden by it), but the inside is not covered
     fp = res.footprints_metric.geometry.iloc[0]
-    full = sector_polygons(np.array([X0 + 50]), np.array([Y0 + 50]), np.array([90.0]), np.array([90.0]), np.array([30.0]))[0]
+    full = sector_polygons(
+        np.array([X0 + 50]), np.array([Y0 + 50]), np.array([90.0]), np.array([90.0]), np.array([30.0])
+    )[0]
     assert fp.area == pytest.approx(full.area - full.intersection(b.geometry.iloc[0]).area, rel=1e-9)
 
 
@@ -205,14 +227,19 @@ def test_non_occluded_kinds_are_not_shadowed(square_hamlet) -> None:
     models = make_models([lamp("k", 50, 50, kind="checkpoint")])
     res = compute_coverage(square_hamlet, models, buildings=wall)
     disc = disc_polygons(np.array([X0 + 50]), np.array([Y0 + 50]), np.array([20.0]))[0]
-    assert res.footprints_metric.geometry.iloc[0].area == pytest.approx(disc.area - disc.intersection(wall.geometry.iloc[0]).area, rel=1e-9)
+    assert res.footprints_metric.geometry.iloc[0].area == pytest.approx(
+        disc.area - disc.intersection(wall.geometry.iloc[0]).area, rel=1e-9
+    )
     lit = compute_coverage(square_hamlet, make_models([lamp("l", 50, 50)]), buildings=wall)
     assert lit.footprints_metric.area_m2.iloc[0] == pytest.approx(disc.area - segment_area(20, 10), rel=2e-3)
 
 
 def test_streets_behind_a_building_are_not_covered(square_hamlet) -> None:
-    roads = gpd.GeoDataFrame({"osm_id": [1, 2]}, geometry=[LineString([(X0, Y0 + 40), (X0 + 100, Y0 + 40)]),
-                                                          LineString([(X0, Y0 + 10), (X0 + 100, Y0 + 10)])], crs=32648)
+    roads = gpd.GeoDataFrame(
+        {"osm_id": [1, 2]},
+        geometry=[LineString([(X0, Y0 + 40), (X0 + 100, Y0 + 40)]), LineString([(X0, Y0 + 10), (X0 + 100, Y0 + 10)])],
+        crs=32648,
+    )
     models = make_models([lamp("l", 50, 20)])  # 20 m disc: chords on y = 10 (dist 10) and y = 40 (tangent)
     wall = houses((0, 25, 100, 30))  # between the lamp and the far road
     u = compute_coverage(square_hamlet, models, roads=roads, buildings=wall).units
@@ -244,9 +271,26 @@ def test_the_command_reads_buildings(tmp_path: Path, square_hamlet, capsys) -> N
     bpath, upath, mpath = tmp_path / "b.geojson", tmp_path / "u.geojson", tmp_path / "m.geojson"
     houses((45, 30, 55, 40)).to_crs(4326).to_file(bpath)
     units.reset_index(drop=True).to_file(upath)
-    models.assign(direction_deg=models["direction_deg"].map(lambda d: ";".join(map(str, d)))).reset_index(drop=True).to_file(mpath)
+    models.assign(direction_deg=models["direction_deg"].map(lambda d: ";".join(map(str, d)))).reset_index(
+        drop=True
+    ).to_file(mpath)
     out = tmp_path / "out.geojson"
-    assert main(["coverage", "--boundaries", str(upath), "--models", str(mpath), "--buildings", str(bpath), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "coverage",
+                "--boundaries",
+                str(upath),
+                "--models",
+                str(mpath),
+                "--buildings",
+                str(bpath),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "buildings: 1 read" in text
     got = gpd.read_file(out).set_index("unit_code")
@@ -259,7 +303,8 @@ def test_the_command_reads_buildings(tmp_path: Path, square_hamlet, capsys) -> N
 
 def _ray_cast_area(x: float, y: float, footprint, walls, n_rays: int = 4096) -> float:
     """Area of the polygon of the ends of ``n_rays`` rays from (x, y), each cut at the first wall
-    (building edge) or footprint outline it meets."""
+    (building edge) or footprint outline it meets.
+    """
     return _ray_polygon(x, y, footprint, walls, None, None, n_rays).area
 
 
@@ -273,7 +318,9 @@ def _ray_polygon(x, y, footprint, walls, direction, fov, n_rays: int = 4096) -> 
     # the footprint's outline away from the apex (the arc chords) stops a ray at the range
     c = np.asarray(footprint.exterior.coords)
     outline = np.column_stack([c[:-1], c[1:]])
-    at_apex = (np.hypot(outline[:, 0] - x, outline[:, 1] - y) < 1e-9) | (np.hypot(outline[:, 2] - x, outline[:, 3] - y) < 1e-9)
+    at_apex = (np.hypot(outline[:, 0] - x, outline[:, 1] - y) < 1e-9) | (
+        np.hypot(outline[:, 2] - x, outline[:, 3] - y) < 1e-9
+    )
     segs.append(outline[~at_apex])
     s = np.concatenate(segs)
     if direction is None:
@@ -296,7 +343,8 @@ def _ray_polygon(x, y, footprint, walls, direction, fov, n_rays: int = 4096) -> 
 
 def _town(x0: float, y0: float, size: float, rng: np.random.Generator) -> list[shapely.Polygon]:
     """Blocks of 40 m on a 47 m grid (7 m streets), each of six houses behind 1.5 m alleys,
-    some L-shaped, some turned a few degrees."""
+    some L-shaped, some turned a few degrees.
+    """
     out = []
     for bx in np.arange(x0, x0 + size, 47.0):
         for by in np.arange(y0, y0 + size, 47.0):
@@ -327,8 +375,14 @@ def test_visible_coverage_matches_ray_casting_on_real_communes(shared_data: Path
     town = _town(x0, y0, size, rng)
     rows = [("C1", "Xã 1", "commune", None, first), ("C2", "Xã 2", "commune", None, other)]
     for ci, commune in (("C1", first), ("C2", other)):
-        for q, quarter in enumerate([box(cx - 2000, cy - 2000, cx, cy), box(cx, cy - 2000, cx + 2000, cy),
-                                     box(cx - 2000, cy, cx, cy + 2000), box(cx, cy, cx + 2000, cy + 2000)]):
+        for q, quarter in enumerate(
+            [
+                box(cx - 2000, cy - 2000, cx, cy),
+                box(cx, cy - 2000, cx + 2000, cy),
+                box(cx - 2000, cy, cx, cy + 2000),
+                box(cx, cy, cx + 2000, cy + 2000),
+            ]
+        ):
             part = commune.intersection(quarter)
             if part.area > 1000:
                 rows.append((f"{ci}-{q}", f"Ấp {q}", "hamlet", ci, part))
@@ -344,8 +398,17 @@ def test_visible_coverage_matches_ray_casting_on_real_communes(shared_data: Path
     models = []
     for i, p in enumerate(pts[:320]):
         fov = 360.0 if rng.random() < 0.1 else float(rng.uniform(60, 120))
-        models.append({"id": f"c{i}", "kind": "camera", "x": p.x, "y": p.y, "direction_deg": [float(rng.uniform(0, 360))],
-                       "fov_deg": fov, "range_m": float(rng.uniform(10, 40))})
+        models.append(
+            {
+                "id": f"c{i}",
+                "kind": "camera",
+                "x": p.x,
+                "y": p.y,
+                "direction_deg": [float(rng.uniform(0, 360))],
+                "fov_deg": fov,
+                "range_m": float(rng.uniform(10, 40)),
+            }
+        )
     for i, p in enumerate(pts[320:]):
         models.append({"id": f"l{i}", "kind": "lighting", "x": p.x, "y": p.y, "radius_m": float(rng.uniform(10, 25))})
     frame = make_models(models)
@@ -395,17 +458,26 @@ def test_plan_judges_candidates_by_what_they_see(square_hamlet) -> None:
     models = make_models([lamp("l0", 190, 90, r=5.0)]).to_crs(4326)
     # two poles facing east: P0 has a house 5 m in front of it, P1 an open street; P2 stands
     # inside a house and is no site at all
-    poles = gpd.GeoDataFrame(geometry=[Point(X0 + 10, Y0 + 20), Point(X0 + 10, Y0 + 70), Point(X0 + 150, Y0 + 30)],
-                             crs=32648, index=["P0", "P1", "P2"]).to_crs(4326)
+    poles = gpd.GeoDataFrame(
+        geometry=[Point(X0 + 10, Y0 + 20), Point(X0 + 10, Y0 + 70), Point(X0 + 150, Y0 + 30)],
+        crs=32648,
+        index=["P0", "P1", "P2"],
+    ).to_crs(4326)
     b = houses((15, 5, 40, 35), (140, 20, 160, 40))
-    res = plan_sites(units, models, kind="camera", count=1, candidates=poles, range_m=25.0, directions_deg=[90.0], buildings=b)
+    res = plan_sites(
+        units, models, kind="camera", count=1, candidates=poles, range_m=25.0, directions_deg=[90.0], buildings=b
+    )
     assert res.sites["site_id"].tolist() == ["P1"]
     full = math.pi * 25**2 / 4
     assert res.objective == pytest.approx(full, rel=0.01)
     # with the house, P0 alone sees far less than a whole sector, and P2 is never proposed
-    two = plan_sites(units, models, kind="camera", count=3, candidates=poles, range_m=25.0, directions_deg=[90.0], buildings=b)
+    two = plan_sites(
+        units, models, kind="camera", count=3, candidates=poles, range_m=25.0, directions_deg=[90.0], buildings=b
+    )
     gains = dict(zip(two.sites["site_id"], two.sites["gain_m2"]))
     assert "P2" not in gains and gains["P0"] < 0.5 * full
     # the before/after figures are the occluded engine's
     assert "open_m2" in two.after.columns
-    assert float(two.after["covered_m2"].sum() - two.before["covered_m2"].sum()) == pytest.approx(two.objective, rel=1e-4)
+    assert float(two.after["covered_m2"].sum() - two.before["covered_m2"].sum()) == pytest.approx(
+        two.objective, rel=1e-4
+    )

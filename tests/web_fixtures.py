@@ -76,21 +76,74 @@ def synthetic_models() -> gpd.GeoDataFrame:
             x = minx + (maxx - minx) * rng.uniform(0.1, 0.9)
             y = miny + (maxy - miny) * rng.uniform(0.1, 0.9)
             name = XSS_NAME if n == 1 else f"Camera {code} số {i + 1}"
-            rows.append(dict(id=f"CAM{n:03d}", kind="camera", name=name, field="crime_prevention", host="residential",
-                             status="active" if i % 5 else "inactive", unit_code=code,
-                             direction_deg=[float(rng.uniform(0, 360))], fov_deg=90.0, range_m=60.0,
-                             owner="Hộ ông Nguyễn Văn Đức", data_sharing=True, geometry=Point(x, y)))
-        rows.append(dict(id=f"LIGHT-{code}", kind="lighting", name=f"Đèn {h['name']}", field="traffic_safety",
-                         host="residential", status="active", unit_code=code, radius_m=40.0,
-                         geometry=Point((minx + maxx) / 2, (miny + maxy) / 2)))
-    rows.append(dict(id="CHOT1", kind="checkpoint", name="Chốt dân phòng ngã ba", field="crime_prevention",
-                     host="agency", status="active", unit_code="28903-01", radius_m=100.0,
-                     geometry=Point(X0 + 0.001, Y0 + 0.003)))
-    rows.append(dict(id="GATE1", kind="gate", name="Cổng rào xóm Đình", field="crime_prevention",
-                     host="residential", status="active", unit_code="28891-01", radius_m=10.0,
-                     geometry=Point(X0 + 0.006, Y0 + 0.003)))
-    rows.append(dict(id="TQ1", kind="self_management", name="Tổ nhân dân tự quản số 1", field="subject_management",
-                     host="residential", status="active", unit_code="28903-02", geometry=None))
+            rows.append(
+                dict(
+                    id=f"CAM{n:03d}",
+                    kind="camera",
+                    name=name,
+                    field="crime_prevention",
+                    host="residential",
+                    status="active" if i % 5 else "inactive",
+                    unit_code=code,
+                    direction_deg=[float(rng.uniform(0, 360))],
+                    fov_deg=90.0,
+                    range_m=60.0,
+                    owner="Hộ ông Nguyễn Văn Đức",
+                    data_sharing=True,
+                    geometry=Point(x, y),
+                )
+            )
+        rows.append(
+            dict(
+                id=f"LIGHT-{code}",
+                kind="lighting",
+                name=f"Đèn {h['name']}",
+                field="traffic_safety",
+                host="residential",
+                status="active",
+                unit_code=code,
+                radius_m=40.0,
+                geometry=Point((minx + maxx) / 2, (miny + maxy) / 2),
+            )
+        )
+    rows.append(
+        dict(
+            id="CHOT1",
+            kind="checkpoint",
+            name="Chốt dân phòng ngã ba",
+            field="crime_prevention",
+            host="agency",
+            status="active",
+            unit_code="28903-01",
+            radius_m=100.0,
+            geometry=Point(X0 + 0.001, Y0 + 0.003),
+        )
+    )
+    rows.append(
+        dict(
+            id="GATE1",
+            kind="gate",
+            name="Cổng rào xóm Đình",
+            field="crime_prevention",
+            host="residential",
+            status="active",
+            unit_code="28891-01",
+            radius_m=10.0,
+            geometry=Point(X0 + 0.006, Y0 + 0.003),
+        )
+    )
+    rows.append(
+        dict(
+            id="TQ1",
+            kind="self_management",
+            name="Tổ nhân dân tự quản số 1",
+            field="subject_management",
+            host="residential",
+            status="active",
+            unit_code="28903-02",
+            geometry=None,
+        )
+    )
     g = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=4326)
     return g.set_index("id", drop=False)
 
@@ -126,8 +179,15 @@ def synthetic_coverage(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame) -> Sim
         inside = fp[fp.intersects(h.geometry)]
         cov = shapely.union_all(inside.geometry.to_numpy()).intersection(h.geometry) if len(inside) else Polygon()
         area = h.geometry.area
-        row = dict(code=code, name=h["name"], level="hamlet", area_m2=area, covered_m2=cov.area,
-                   covered_pct=100.0 * cov.area / area, geometry=h.geometry)
+        row = dict(
+            code=code,
+            name=h["name"],
+            level="hamlet",
+            area_m2=area,
+            covered_m2=cov.area,
+            covered_pct=100.0 * cov.area / area,
+            geometry=h.geometry,
+        )
         for kind in ("camera", "lighting", "checkpoint", "gate"):
             sub = inside[inside["kind"] == kind]
             c = shapely.union_all(sub.geometry.to_numpy()).intersection(h.geometry) if len(sub) else Polygon()
@@ -174,7 +234,8 @@ def write_dataset(directory: Path, units: gpd.GeoDataFrame, models: gpd.GeoDataF
         geom = shapely.geometry.mapping(r.geometry) if isinstance(r.geometry, shapely.Geometry) else None
         feats.append({"type": "Feature", "properties": props, "geometry": geom})
     (directory / "models" / "models.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), encoding="utf-8")
+        json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), encoding="utf-8"
+    )
     toml = (
         'title = { vi = "Dữ liệu thử Mỏ Cày Nam", en = "Mỏ Cày Nam test data" }\n'
         'note = { vi = "Ranh giới tổng hợp để kiểm thử", en = "Synthetic boundaries for tests" }\n'
@@ -213,7 +274,8 @@ def csrf_token(client) -> str:
 
 def login(app, role: str | None):
     """A test client of ``app`` logged in through the login form as the account of ``role``
-    (None: anonymous); ``client.csrf`` holds the session's CSRF token for writes."""
+    (None: anonymous); ``client.csrf`` holds the session's CSRF token for writes.
+    """
     client = app.test_client()
     if role is not None:
         name = WEB_USERS[role][0]

@@ -42,9 +42,10 @@ import logging
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, jsonify, request
@@ -58,7 +59,6 @@ from ..layers import load_layer_specs
 from ..store import Store, resolve_db_url, seed_from_dataset
 from . import auth, basemap, edit, maps, ogcapi, pages, planning, registry
 from .assets import use_local_assets
-from .server import run_server
 from .context import (
     API_PREFIXES,
     LANG_COOKIE,
@@ -73,6 +73,7 @@ from .context import (
     scope_codes,
     store_generation,
 )
+from .server import run_server
 
 __all__ = [
     "create_app",
@@ -169,15 +170,23 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
         # roads and buildings of dataset.toml (or of the DATASET object): the street map under
         # the layers, from street zoom
         context = context_layers(settings.data_dir, dataset=dataset)
-        live = LiveCatalog(store, specs=specs, settings=settings, dataset=dataset, coverage=app.config.get("COVERAGE"),
-                            wait_s=float(app.config.get("CATALOG_WAIT_S", 1.0)), context=context)
+        live = LiveCatalog(
+            store,
+            specs=specs,
+            settings=settings,
+            dataset=dataset,
+            coverage=app.config.get("COVERAGE"),
+            wait_s=float(app.config.get("CATALOG_WAIT_S", 1.0)),
+            context=context,
+        )
     except BaseException:
         if owned:
             store.close()
         raise
     scope_memo = functools.lru_cache(maxsize=256)(lambda user, generation: store.scope_codes(user))
-    app.extensions["geo_antt"] = SimpleNamespace(live=live, store=store, meta=meta, settings=settings, specs=specs,
-                                                 scope_memo=scope_memo)
+    app.extensions["geo_antt"] = SimpleNamespace(
+        live=live, store=store, meta=meta, settings=settings, specs=specs, scope_memo=scope_memo
+    )
 
     _register_errors(app)
     _register_security_headers(app, tile_url=settings.tile_url)
@@ -196,25 +205,19 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
     return app
 
 
-
-
-
-
-
-
-
-
-
-
 def _remember_lang(resp: Any) -> Any:
     """Keep a language chosen with ``?lang=`` for the next pages (one year)."""
     lang = request.args.get("lang")
     if lang in ("vi", "en") and request.cookies.get(LANG_COOKIE) != lang:
-        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax",
-                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True)
+        resp.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+        )
     return resp
-
-
 
 
 def ensure_admin_account(store: Store, *, name: str = "admin") -> str | None:
@@ -261,16 +264,16 @@ def persistent_secret_key(path: Path) -> str:
                 os.unlink(tmp)
         key = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise GeoAnttError(f"{path}: cannot read or create the session key ({exc}); "
-                           "set SECRET_KEY in instance/config.py or env GEO_ANTT_SECRET_KEY") from exc
+        raise GeoAnttError(
+            f"{path}: cannot read or create the session key ({exc}); "
+            "set SECRET_KEY in instance/config.py or env GEO_ANTT_SECRET_KEY"
+        ) from exc
     if len(key) < 32:
-        raise GeoAnttError(f"{path}: the session key is empty or shorter than 32 characters; "
-                           "delete the file to make a new one (everyone is logged out)")
+        raise GeoAnttError(
+            f"{path}: the session key is empty or shorter than 32 characters; "
+            "delete the file to make a new one (everyone is logged out)"
+        )
     return key
-
-
-
-
 
 
 def _register_errors(app: Flask) -> None:
@@ -300,7 +303,8 @@ def _tile_origin(tile_url: str | None) -> str | None:
 def _register_security_headers(app: Flask, *, tile_url: str | None) -> None:
     """A Content-Security-Policy on the HTML pages: scripts, styles, fonts and data only from
     this server (images also from the configured tile server), so the browser itself refuses
-    any request that would leave the intranet; ``nosniff`` everywhere."""
+    any request that would leave the intranet; ``nosniff`` everywhere.
+    """
     origin = _tile_origin(tile_url)
     img = "'self' data: blob:" + (f" {origin}" if origin else "")
     csp = (
@@ -319,7 +323,8 @@ def _register_security_headers(app: Flask, *, tile_url: str | None) -> None:
 
 def _public_copy(view):
     """The view, marked open to anonymous users (a wrapper: the function itself is shared by
-    every app made in this process)."""
+    every app made in this process).
+    """
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -334,19 +339,23 @@ def _public_copy(view):
 
 def _check_first_run(url: str | None, data_dir: Path) -> None:
     """A clear error, before any file is created, when the default SQLite store does not exist
-    yet and there is no dataset folder to seed it from."""
+    yet and there is no dataset folder to seed it from.
+    """
     resolved = resolve_db_url(url, data_dir=data_dir)
     if not resolved.startswith("sqlite:///"):
         return
-    db_file = Path(resolved[len("sqlite:///"):])
+    db_file = Path(resolved[len("sqlite:///") :])
     if not db_file.exists() and not (data_dir / "dataset.toml").is_file():
-        raise GeoAnttError(f"{data_dir / 'dataset.toml'}: no dataset.toml to seed a new store {db_file} from "
-                           "(give --data DIR of a dataset folder, or --db URL of an existing store)")
+        raise GeoAnttError(
+            f"{data_dir / 'dataset.toml'}: no dataset.toml to seed a new store {db_file} from "
+            "(give --data DIR of a dataset folder, or --db URL of an existing store)"
+        )
 
 
 def _seed_if_empty(store: Store, data_dir: Path) -> dict[str, Any]:
     """Seed an empty store from ``data_dir`` (first run); return the dataset's title and note
-    (``dataset.toml``; empty when the folder has none and the store is not empty)."""
+    (``dataset.toml``; empty when the folder has none and the store is not empty).
+    """
     toml = data_dir / "dataset.toml"
     if store.is_empty():
         _log.info("empty store %s: seeding it from %s", store.url, data_dir)
@@ -361,7 +370,3 @@ def _seed_if_empty(store: Store, data_dir: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError:
         return {}
     return {k: meta[k] for k in ("title", "note", "approximate") if k in meta}
-
-
-
-

@@ -19,7 +19,14 @@ from pathlib import Path
 
 from ..config import resource_dir
 
-__all__ = ["VENDOR_FILES", "VENDOR_DIR", "BASEMAP_SCRIPTS", "TEXTPATH_SCRIPT", "use_local_assets", "missing_vendor_files"]
+__all__ = [
+    "VENDOR_FILES",
+    "VENDOR_DIR",
+    "BASEMAP_SCRIPTS",
+    "TEXTPATH_SCRIPT",
+    "use_local_assets",
+    "missing_vendor_files",
+]
 
 VENDOR_DIR = resource_dir("web") / "static" / "vendor"
 
@@ -91,6 +98,7 @@ def use_local_assets(*, url_prefix: str = "/static/vendor") -> None:
 
 def missing_vendor_files(vendor_dir: Path | None = None) -> list[str]:
     """Return the vendor files (relative paths) absent from ``vendor_dir`` (default: the
-    project's ``web/static/vendor``); empty when ``scripts/vendor.sh`` has run."""
+    project's ``web/static/vendor``); empty when ``scripts/vendor.sh`` has run.
+    """
     base = Path(vendor_dir) if vendor_dir is not None else VENDOR_DIR
     return [p for _, _, p in VENDOR_FILES if not (base / p).is_file()]

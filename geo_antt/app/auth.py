@@ -42,8 +42,9 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -64,10 +65,10 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import TooManyRequests
 
 from .._errors import BusyError, GeoAnttError, PermissionDeniedError
-from ..store import Store
+from ..store import Store, User
 from ..text import fold
-from ..store import User
-from .context import WEB_ROOT, current_user, request_lang as _lang, store_revisions
+from .context import WEB_ROOT, current_user, store_revisions
+from .context import request_lang as _lang
 
 __all__ = [
     "bp",
@@ -134,16 +135,26 @@ _AUTH_CACHE_SIZE = 4096
 @dataclass
 class _LookupCache:
     """Token/session -> account lookups of the login guard, keyed by the SHA-256 of the secret
-    and valid for one ``(generation, access revision)`` of the store and ``ttl_s`` seconds."""
+    and valid for one ``(generation, access revision)`` of the store and ``ttl_s`` seconds.
+    """
 
     ttl_s: float
-    _entries: collections.OrderedDict[str, tuple[User, tuple[int, int], float]] = field(default_factory=collections.OrderedDict)
+    _entries: collections.OrderedDict[str, tuple[User, tuple[int, int], float]] = field(
+        default_factory=collections.OrderedDict
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def lookup(self, store: Store, kind: str, secret: str, find: Callable[[str], User | None],
-               on_hit: Callable[[str], Any] | None = None) -> User | None:
+    def lookup(
+        self,
+        store: Store,
+        kind: str,
+        secret: str,
+        find: Callable[[str], User | None],
+        on_hit: Callable[[str], Any] | None = None,
+    ) -> User | None:
         """The account for ``secret`` (``find(secret)`` on a miss; None results are not kept;
-        ``on_hit(secret)`` on a hit: a token's use is still recorded)."""
+        ``on_hit(secret)`` on a hit: a token's use is still recorded).
+        """
         if self.ttl_s <= 0:
             return find(secret)
         revisions = store_revisions(store)
@@ -188,7 +199,6 @@ def _state() -> _AuthState:
         raise RuntimeError("geo_antt.app.auth.init_auth(app, store) has not been called for this app") from None
 
 
-
 # Paths answered with JSON (401 instead of a redirect to the login page): the JSON API and the
 # OGC-API-Features-style endpoints; config GEO_ANTT_API_PREFIXES overrides.
 DEFAULT_API_PREFIXES = ("/api/", "/collections", "/conformance", "/openapi", "/export/")
@@ -196,7 +206,8 @@ DEFAULT_API_PREFIXES = ("/api/", "/collections", "/conformance", "/openapi", "/e
 
 def wants_json() -> bool:
     """True for API requests: API paths (``GEO_ANTT_API_PREFIXES``), ``?f=json``, JSON bodies,
-    token auth, or JSON preferred by the Accept header."""
+    token auth, or JSON preferred by the Accept header.
+    """
     prefixes = tuple(current_app.config.get("GEO_ANTT_API_PREFIXES") or DEFAULT_API_PREFIXES)
     if request.path.startswith(prefixes) or request.is_json or request.args.get("f") == "json":
         return True
@@ -208,7 +219,8 @@ def wants_json() -> bool:
 
 def error_response(exc: GeoAnttError) -> Any:
     """The JSON response for ``exc`` (status ``exc.http_status``); a :class:`~geo_antt.BusyError`
-    (the database is held by another writer) answers ``503`` with ``Retry-After``."""
+    (the database is held by another writer) answers ``503`` with ``Retry-After``.
+    """
     resp = jsonify(exc.to_dict())
     resp.status_code = exc.http_status
     if isinstance(exc, BusyError):
@@ -255,7 +267,9 @@ def require_role(*roles: str) -> Callable[[F], F]:
             if user is None:
                 return _unauthorized()
             if user.role not in roles:
-                raise PermissionDeniedError(f"this needs the role {' or '.join(roles)} (account {user.name!r} is {user.role})")
+                raise PermissionDeniedError(
+                    f"this needs the role {' or '.join(roles)} (account {user.name!r} is {user.role})"
+                )
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
@@ -340,7 +354,9 @@ def _too_many(exc: TooManyRequests) -> Any:
     t = MESSAGES[lang]
     if wants_json():
         return jsonify({"error": "TooManyRequests", "message": t["too_many"]}), 429
-    return render_template("auth/login.html", t=t, lang=lang, error=t["too_many"], next=request.values.get("next", "")), 429
+    return render_template(
+        "auth/login.html", t=t, lang=lang, error=t["too_many"], next=request.values.get("next", "")
+    ), 429
 
 
 @bp.route("/logout", methods=["POST"])
@@ -349,7 +365,8 @@ def logout() -> Any:
     """End the session (POST with the CSRF token) and go back to the login page.
 
     The session ends on the server too: its cookie, replayed later, no longer logs anyone in.
-    Other sessions of the account (other browsers) go on."""
+    Other sessions of the account (other browsers) go on.
+    """
     lang = session.get("lang", "vi")
     try:
         _state().store.end_session(session.get(_SESSION_ID))
@@ -362,7 +379,8 @@ def logout() -> Any:
 @bp.route("/auth/landing")
 def landing() -> Any:
     """Where a login without ``next`` lands: the app's home page (config ``GEO_ANTT_HOME_ENDPOINT``,
-    else ``views.index`` or ``index`` when present), else the account as JSON."""
+    else ``views.index`` or ``index`` when present), else the account as JSON.
+    """
     for endpoint in (current_app.config.get("GEO_ANTT_HOME_ENDPOINT"), "views.index", "views.map_page", "index"):
         if endpoint and endpoint in current_app.view_functions:
             return redirect(url_for(endpoint))
@@ -383,8 +401,9 @@ def _load_user_and_guard() -> Any:
     auth = request.headers.get("Authorization", "")
     by_token = False
     if auth.startswith("Bearer "):
-        user = state.lookups.lookup(state.store, "t", auth[len("Bearer ") :].strip(), state.store.user_for_token,
-                                    state.store.record_token_use)
+        user = state.lookups.lookup(
+            state.store, "t", auth[len("Bearer ") :].strip(), state.store.user_for_token, state.store.record_token_use
+        )
         if user is None:
             resp = jsonify({"error": "Unauthorized", "message": "invalid or revoked API token"})
             resp.status_code = 401
@@ -394,7 +413,11 @@ def _load_user_and_guard() -> Any:
         by_token = True
     elif session.get(_SESSION_USER) or session.get(_SESSION_ID):
         sid = session.get(_SESSION_ID)
-        user = state.lookups.lookup(state.store, "s", sid, state.store.user_for_session) if isinstance(sid, str) and sid else None
+        user = (
+            state.lookups.lookup(state.store, "s", sid, state.store.user_for_session)
+            if isinstance(sid, str) and sid
+            else None
+        )
         if (
             user is None
             or user.name != session.get(_SESSION_USER)
@@ -407,7 +430,9 @@ def _load_user_and_guard() -> Any:
         else:
             g.geo_antt_user = user
     view = current_app.view_functions.get(request.endpoint or "")
-    is_public = request.endpoint is None or request.endpoint == "static" or bool(getattr(view, "_geo_antt_public", False))
+    is_public = (
+        request.endpoint is None or request.endpoint == "static" or bool(getattr(view, "_geo_antt_public", False))
+    )
     if state.require_login and g.geo_antt_user is None and not is_public:
         return _unauthorized()
     if not by_token:
@@ -466,7 +491,9 @@ def init_auth(
         key_prefix=f"geo-antt-{id(app)}",
     )
     lookups = _LookupCache(ttl_s=float(app.config.get("GEO_ANTT_AUTH_CACHE_S", DEFAULT_AUTH_CACHE_S)))
-    app.extensions[_EXT] = _AuthState(store=store, csrf=csrf, limiter=limiter, require_login=require_login, lookups=lookups)
+    app.extensions[_EXT] = _AuthState(
+        store=store, csrf=csrf, limiter=limiter, require_login=require_login, lookups=lookups
+    )
     app.register_blueprint(bp)
     rate = app.config.get("GEO_ANTT_LOGIN_RATE", "5 per minute")
     view: Callable[..., Any] = app.view_functions["auth.login"]

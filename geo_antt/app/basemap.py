@@ -88,8 +88,9 @@ def archive() -> Any:
     if not isinstance(bm, PMTilesArchive):
         return Response(b"", status=404, mimetype="text/plain")
     try:
-        resp = send_file(bm.path, mimetype="application/octet-stream", conditional=True, etag=True,
-                         max_age=CACHE_SECONDS)
+        resp = send_file(
+            bm.path, mimetype="application/octet-stream", conditional=True, etag=True, max_age=CACHE_SECONDS
+        )
     except RequestedRangeNotSatisfiable:
         # the size in Content-Range lets the reader ask again (the app's JSON errors carry no headers)
         return Response(b"", status=416, mimetype="text/plain", headers={"Content-Range": f"bytes */{bm.size}"})

@@ -32,9 +32,11 @@ __all__ = [
     "store_revisions",
 ]
 
+
 def current_user() -> User | None:
     """The account of the current request (session or API token, set by the login guard of
-    :mod:`geo_antt.app.auth`), or None."""
+    :mod:`geo_antt.app.auth`), or None.
+    """
     return g.get("geo_antt_user")
 
 
@@ -99,7 +101,8 @@ LANG_COOKIE = "geo_antt_lang"
 def request_lang() -> str:
     """The language of the current request, ``"vi"`` or ``"en"``: ``?lang=`` (or a form's
     ``lang``) when given, else the language chosen earlier (a cookie set whenever ``?lang=`` is
-    given, or the one chosen at login), else Vietnamese."""
+    given, or the one chosen at login), else Vietnamese.
+    """
     # the login form posts its language; no other body is read for it (an anonymous request's
     # body is never parsed: the login guard answers first)
     posted = request.form.get("lang") if request.method == "POST" and request.endpoint == "auth.login" else None
@@ -119,7 +122,8 @@ def store_generation() -> int:
 def store_revisions(store: Store | None = None) -> tuple[int, int]:
     """The store's generation and access revision (:meth:`Store.revisions`), read together once
     per request (the login guard reads them first, so the generation costs no second query).
-    ``store``: the app's store (default :func:`get_store`)."""
+    ``store``: the app's store (default :func:`get_store`).
+    """
     if "geo_antt_access_revision" not in g:
         generation, access = (store or get_store()).revisions()
         g.geo_antt_access_revision = access
@@ -136,7 +140,8 @@ def get_meta() -> dict[str, Any]:
 def prefers_json() -> bool:
     """JSON, unless the client asks for HTML: ``?f=html``, or an Accept header that names
     ``text/html`` and ranks it above JSON (as browsers send). ``Accept: */*`` (curl, httpx, most
-    scripts and GIS clients) or none gets JSON, as pygeoapi decides; ``?f=json`` always JSON."""
+    scripts and GIS clients) or none gets JSON, as pygeoapi decides; ``?f=json`` always JSON.
+    """
     if request.path.startswith(API_PREFIXES):
         return True
     f = request.args.get("f")

@@ -28,11 +28,12 @@ import shapely
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from .._errors import GeoAnttError, NotFoundError, PermissionDeniedError
-from .context import get_catalog, scope_codes, request_lang as _lang
-from .auth import current_user
 from ..catalog import UNIT_COLLECTIONS
 from ..schema import UNIT_LEVELS
 from ..text import nfc
+from .auth import current_user
+from .context import get_catalog, scope_codes
+from .context import request_lang as _lang
 
 __all__ = ["bp", "EDIT_STRINGS", "EDIT_PARAMS", "editable_kinds", "locate_unit", "openapi_paths"]
 
@@ -159,7 +160,6 @@ EDIT_STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-
 def _can_edit() -> bool:
     user = current_user()
     return bool(user is not None and getattr(user, "can_edit", False))
@@ -186,8 +186,17 @@ def editable_kinds(specs: Any, *, lang: str = "vi") -> list[dict[str, Any]]:
         if spec.footprint == "sector":
             defaults.setdefault("direction_deg", 0.0)
         bounds = {p: list(spec.bounds[p]) for p in params if p in spec.bounds}
-        out.append({"code": kind, "title": nfc(spec.title(lang)), "color": spec.color, "rule": spec.footprint,
-                    "params": list(params), "defaults": defaults, "bounds": bounds})
+        out.append(
+            {
+                "code": kind,
+                "title": nfc(spec.title(lang)),
+                "color": spec.color,
+                "rule": spec.footprint,
+                "params": list(params),
+                "defaults": defaults,
+                "bounds": bounds,
+            }
+        )
     return out
 
 
@@ -213,8 +222,9 @@ def _edit_context() -> dict[str, Any]:
     return {"edit_t": t, "edit_config": config}
 
 
-def locate_unit(catalog: Any, lon: float, lat: float, *, allowed: frozenset[str] | None,
-                prefer: str | None = None) -> dict[str, Any]:
+def locate_unit(
+    catalog: Any, lon: float, lat: float, *, allowed: frozenset[str] | None, prefer: str | None = None
+) -> dict[str, Any]:
     """The deepest unit of ``catalog`` in ``allowed`` (None: any) that covers the point; or
     ``prefer`` when it is allowed and covers the point (a moved model stays filed under its unit).
 
@@ -300,19 +310,38 @@ def openapi_paths(*, js: dict[str, Any], err: dict[str, Any]) -> dict[str, Any]:
     js, err
         The document's JSON content and error response objects.
     """
+
     def degrees(name: str, low: float, high: float, what: str) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": True, "description": f"{what}, degrees (WGS84)",
-                "schema": {"type": "number", "minimum": low, "maximum": high}}
+        return {
+            "name": name,
+            "in": "query",
+            "required": True,
+            "description": f"{what}, degrees (WGS84)",
+            "schema": {"type": "number", "minimum": low, "maximum": high},
+        }
 
     return {
-        "/api/edit/locate": {"get": {
-            "summary": "The deepest unit of the account's area that covers a point (where a model placed there is filed)",
-            "operationId": "locateUnit",
-            "parameters": [
-                degrees("lon", -180.0, 180.0, "longitude"), degrees("lat", -90.0, 90.0, "latitude"),
-                {"name": "unit", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "a unit code kept when it still covers the point (the unit a moved model is filed under)"},
-            ],
-            "responses": {"200": {"description": "code, name, level, context (names of the units above)", "content": js},
-                          "400": err, "403": err, "404": err}}},
+        "/api/edit/locate": {
+            "get": {
+                "summary": "The deepest unit of the account's area that covers a point (where a model placed there is filed)",
+                "operationId": "locateUnit",
+                "parameters": [
+                    degrees("lon", -180.0, 180.0, "longitude"),
+                    degrees("lat", -90.0, 90.0, "latitude"),
+                    {
+                        "name": "unit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "a unit code kept when it still covers the point (the unit a moved model is filed under)",
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "code, name, level, context (names of the units above)", "content": js},
+                    "400": err,
+                    "403": err,
+                    "404": err,
+                },
+            }
+        },
     }

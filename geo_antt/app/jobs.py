@@ -26,8 +26,9 @@ import multiprocessing
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -131,7 +132,8 @@ class Job:
 
     def to_json(self) -> bytes:
         """:meth:`to_dict` as JSON text; a finished job's result is serialised once, when it
-        ends (a 50,000-row preview is megabytes: polling it must not re-encode it each time)."""
+        ends (a 50,000-row preview is megabytes: polling it must not re-encode it each time).
+        """
         if self.state != "done" or self.result_json is None:
             return orjson.dumps(self.to_dict(), option=_JSON_OPTIONS)
         head = orjson.dumps(self.to_dict(with_result=False), option=_JSON_OPTIONS)
@@ -141,7 +143,7 @@ class Job:
 def _iso(t: float) -> str:
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
 
 
 class JobRegistry:
@@ -167,11 +169,14 @@ class JobRegistry:
         self._pool: cf.ThreadPoolExecutor | None = None
 
     def _expire(self, now: float) -> None:
-        for jid in [j.id for j in self._jobs.values() if j.finished_at is not None and now - j.finished_at > self.keep_s]:
+        for jid in [
+            j.id for j in self._jobs.values() if j.finished_at is not None and now - j.finished_at > self.keep_s
+        ]:
             del self._jobs[jid]
 
-    def submit(self, owner: str, kind: str, work: Callable[[Job], Any], *, lang: str = "vi",
-               info: dict[str, Any] | None = None) -> Job:
+    def submit(
+        self, owner: str, kind: str, work: Callable[[Job], Any], *, lang: str = "vi", info: dict[str, Any] | None = None
+    ) -> Job:
         """Queue ``work(job)`` for account ``owner``; its return value becomes the job's result.
 
         ``work`` reports progress with ``job.progress(...)``; a :class:`~geo_antt.GeoAnttError`
@@ -208,7 +213,11 @@ class JobRegistry:
             job.state, job.phase = "failed", "failed"
         except Exception:  # noqa: BLE001 - a job never takes the pool down; the log has the trace
             _log.exception("background job %s (%s) failed", job.id, job.kind)
-            job.error = {"status": 500, "error": "InternalError", "message": "the job failed on the server (see its log)"}
+            job.error = {
+                "status": 500,
+                "error": "InternalError",
+                "message": "the job failed on the server (see its log)",
+            }
             job.state, job.phase = "failed", "failed"
         else:
             try:
@@ -251,7 +260,8 @@ _PARSE_LOCK = threading.Lock()
 def parse_pool() -> cf.ProcessPoolExecutor:
     """The process pool (one per server process, 1 worker, spawn context: no fork of a process
     running threads) that parses uploaded files off the server's GIL. Made on first use; a pool
-    broken by a killed worker is replaced."""
+    broken by a killed worker is replaced.
+    """
     global _PARSE_POOL
     with _PARSE_LOCK:
         pool = _PARSE_POOL
@@ -276,7 +286,8 @@ def warm_parse_pool() -> None:
     """Start the parse process and import its readers now, without waiting (the app factory and
     the import page call it, so that the first upload does not wait ~2 s for a new Python
     process). Only light modules are pickled to the child (``geo_antt.store._files``), so it
-    never imports Flask or the app."""
+    never imports Flask or the app.
+    """
     try:
         from ..store._files import readers_ready  # a light module: the child imports no Flask
 

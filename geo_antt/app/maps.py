@@ -18,13 +18,14 @@ import folium
 from flask import Blueprint, current_app, render_template, url_for
 from folium.plugins import MarkerCluster
 
-from .context import get_catalog, get_meta, scope_codes, request_lang as _lang
-from .auth import current_user
-from .assets import BASEMAP_SCRIPTS, TEXTPATH_SCRIPT
-from .basemap import get_basemap
 from ..config import COVERAGE_COLOURS
 from ..schema import FIELDS, HOSTS, STATUSES
 from ..text import nfc
+from .assets import BASEMAP_SCRIPTS, TEXTPATH_SCRIPT
+from .auth import current_user
+from .basemap import get_basemap
+from .context import get_catalog, get_meta, scope_codes
+from .context import request_lang as _lang
 
 __all__ = ["bp", "render_map", "STRINGS", "LANGS"]
 
@@ -64,16 +65,35 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_coverage": "Chưa có số liệu độ phủ",
         "approximate": "Ranh giới gần đúng (dữ liệu minh hoạ)",
         "about_data": "Về bộ dữ liệu",
-        "yes": "Có", "no": "Không",
+        "yes": "Có",
+        "no": "Không",
         "language": "English",
         "panel_toggle": "Bảng",
-        "name": "Tên", "status": "Tình trạng", "camera_type": "Loại camera", "direction_deg": "Hướng (độ)",
-        "fov_deg": "Góc nhìn (độ)", "range_m": "Tầm xa (m)", "radius_m": "Bán kính (m)", "owner": "Chủ sở hữu",
-        "data_sharing": "Chia sẻ dữ liệu", "host": "Nơi triển khai", "field": "Lĩnh vực", "start_date": "Ngày bắt đầu",
-        "code": "Mã", "level": "Cấp", "kind": "Loại", "unit_code": "Đơn vị",
-        "province": "Tỉnh", "district": "Huyện", "commune": "Xã", "hamlet": "Thôn",
+        "name": "Tên",
+        "status": "Tình trạng",
+        "camera_type": "Loại camera",
+        "direction_deg": "Hướng (độ)",
+        "fov_deg": "Góc nhìn (độ)",
+        "range_m": "Tầm xa (m)",
+        "radius_m": "Bán kính (m)",
+        "owner": "Chủ sở hữu",
+        "data_sharing": "Chia sẻ dữ liệu",
+        "host": "Nơi triển khai",
+        "field": "Lĩnh vực",
+        "start_date": "Ngày bắt đầu",
+        "code": "Mã",
+        "level": "Cấp",
+        "kind": "Loại",
+        "unit_code": "Đơn vị",
+        "province": "Tỉnh",
+        "district": "Huyện",
+        "commune": "Xã",
+        "hamlet": "Thôn",
         "basemap": "Bản đồ nền",
-        "logout": "Đăng xuất", "role_admin": "quản trị", "role_officer": "cán bộ", "role_viewer": "xem",
+        "logout": "Đăng xuất",
+        "role_admin": "quản trị",
+        "role_officer": "cán bộ",
+        "role_viewer": "xem",
     },
     "en": {
         "app_title": "Community security models map",
@@ -105,16 +125,35 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_coverage": "No coverage figures",
         "approximate": "Approximate boundaries (demonstration data)",
         "about_data": "About the data",
-        "yes": "Yes", "no": "No",
+        "yes": "Yes",
+        "no": "No",
         "language": "Tiếng Việt",
         "panel_toggle": "Panel",
-        "name": "Name", "status": "Status", "camera_type": "Camera type", "direction_deg": "Direction (degrees)",
-        "fov_deg": "Field of view (degrees)", "range_m": "Range (m)", "radius_m": "Radius (m)", "owner": "Owner",
-        "data_sharing": "Data sharing", "host": "Host", "field": "Field", "start_date": "Start date",
-        "code": "Code", "level": "Level", "kind": "Kind", "unit_code": "Unit",
-        "province": "Province", "district": "District", "commune": "Commune", "hamlet": "Hamlet",
+        "name": "Name",
+        "status": "Status",
+        "camera_type": "Camera type",
+        "direction_deg": "Direction (degrees)",
+        "fov_deg": "Field of view (degrees)",
+        "range_m": "Range (m)",
+        "radius_m": "Radius (m)",
+        "owner": "Owner",
+        "data_sharing": "Data sharing",
+        "host": "Host",
+        "field": "Field",
+        "start_date": "Start date",
+        "code": "Code",
+        "level": "Level",
+        "kind": "Kind",
+        "unit_code": "Unit",
+        "province": "Province",
+        "district": "District",
+        "commune": "Commune",
+        "hamlet": "Hamlet",
         "basemap": "Base map",
-        "logout": "Log out", "role_admin": "admin", "role_officer": "officer", "role_viewer": "viewer",
+        "logout": "Log out",
+        "role_admin": "admin",
+        "role_officer": "officer",
+        "role_viewer": "viewer",
     },
 }
 
@@ -143,11 +182,12 @@ _UNIT_STYLE = {
 }
 
 
-
 def _vocab(lang: str) -> dict[str, dict[str, str]]:
     i: Literal[0, 1] = 1 if lang == "en" else 0
-    return {name: {k: v[i] for k, v in vocab.items()} for name, vocab in
-            (("field", FIELDS), ("host", HOSTS), ("status", STATUSES))}
+    return {
+        name: {k: v[i] for k, v in vocab.items()}
+        for name, vocab in (("field", FIELDS), ("host", HOSTS), ("status", STATUSES))
+    }
 
 
 def _layers(lang: str) -> list[dict[str, Any]]:
@@ -161,7 +201,11 @@ def _layers(lang: str) -> list[dict[str, Any]]:
         if col.group == "context":
             show = show and get_basemap() is None
         d: dict[str, Any] = {
-            "id": cid, "group": col.group, "title": nfc(col.title(lang)), "minZoom": min_zoom, "show": show,
+            "id": cid,
+            "group": col.group,
+            "title": nfc(col.title(lang)),
+            "minZoom": min_zoom,
+            "show": show,
             "style": _UNIT_STYLE.get(cid),
         }
         if col.group == "context":
@@ -183,16 +227,31 @@ def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str, list[floa
     ext = units.total_bounds if len(units) else (102.0, 8.0, 117.5, 23.5)
     # maxZoom/minZoom as Leaflet map options (folium's max_zoom only reaches its own tile layer):
     # without tiles the map still needs them (marker clustering, zoom limits).
-    m = folium.Map(location=[(ext[1] + ext[3]) / 2, (ext[0] + ext[2]) / 2], zoom_start=10, tiles=None,
-                   control_scale=True, width="100%", height="100%", maxZoom=19, minZoom=5)
+    m = folium.Map(
+        location=[(ext[1] + ext[3]) / 2, (ext[0] + ext[2]) / 2],
+        zoom_start=10,
+        tiles=None,
+        control_scale=True,
+        width="100%",
+        height="100%",
+        maxZoom=19,
+        minZoom=5,
+    )
     if settings.tile_url:
-        folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution or " ", name="Base map",
-                         max_zoom=19, overlay=False, control=True).add_to(m)
+        folium.TileLayer(
+            tiles=settings.tile_url,
+            attr=settings.tile_attribution or " ",
+            name="Base map",
+            max_zoom=19,
+            overlay=False,
+            control=True,
+        ).add_to(m)
     m.fit_bounds([[ext[1], ext[0]], [ext[3], ext[2]]])  # map.js fits again around the panel and controls
     for d in layers:
         if d.get("cluster"):
-            grp: folium.MacroElement = MarkerCluster(name=d["title"], show=d["show"],
-                                                     options={"disableClusteringAtZoom": 16, "maxClusterRadius": 60})
+            grp: folium.MacroElement = MarkerCluster(
+                name=d["title"], show=d["show"], options={"disableClusteringAtZoom": 16, "maxClusterRadius": 60}
+            )
         else:
             grp = folium.FeatureGroup(name=d["title"], show=d["show"])
         grp.add_to(m)
@@ -204,13 +263,16 @@ def _build_map(layers: list[dict[str, Any]]) -> tuple[folium.Map, str, list[floa
 
 # The folium part of the map page (about 35 ms to render) depends only on the catalog, the
 # language and the account's scope: rendered once per catalog (the entries go with it).
-_MAP_PARTS: "weakref.WeakKeyDictionary[Any, dict[Any, tuple[list[dict[str, Any]], str, dict[str, str]]]]" = weakref.WeakKeyDictionary()
+_MAP_PARTS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[list[dict[str, Any]], str, dict[str, str]]]] = (
+    weakref.WeakKeyDictionary()
+)
 _MAP_PARTS_LOCK = threading.Lock()
 
 
 def _map_parts(cat: Any, lang: str) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
     """The layer list, the folium map's variable name and its rendered header/html/script for
-    ``cat``, the language and the current account's scope (memoised per catalog)."""
+    ``cat``, the language and the current account's scope (memoised per catalog).
+    """
     settings = current_app.extensions["geo_antt"].settings
     key = (lang, scope_codes(), settings.tile_url, settings.tile_attribution)
     with _MAP_PARTS_LOCK:
@@ -225,7 +287,11 @@ def _map_parts(cat: Any, lang: str) -> tuple[list[dict[str, Any]], str, dict[str
     # folium declares the layer control with `let` (no window property): hand it to map.js, after
     # the control's own script (children render in order)
     root.script.add_child(folium.Element(f"window.geoAnttLayerControl = {control_name};"))
-    parts: dict[str, Any] = {"map_header": root.header.render(), "map_html": root.html.render(), "map_script": root.script.render()}
+    parts: dict[str, Any] = {
+        "map_header": root.header.render(),
+        "map_html": root.html.render(),
+        "map_script": root.script.render(),
+    }
     parts["extent"] = extent  # [west, south, east, north] of the units in scope, for map.js's first view
     out = (layers, m.get_name(), parts)
     with _MAP_PARTS_LOCK:
@@ -260,14 +326,19 @@ def render_map():
         "exports": [{"id": c.id, "title": nfc(c.title(lang))} for c in cat.collections.values()],
         "hasCoverage": "coverage" in cat.collections,
         "extent": map_parts["extent"],
-        "coverageClasses": {"breaks": list(current_app.extensions["geo_antt"].settings.coverage_classes_pct),
-                            "colors": list(COVERAGE_COLOURS)},
+        "coverageClasses": {
+            "breaks": list(current_app.extensions["geo_antt"].settings.coverage_classes_pct),
+            "colors": list(COVERAGE_COLOURS),
+        },
     }
     bm = get_basemap()
     if bm is not None:
         base = bm.info.to_dict()
-        base["url"] = (url_for("basemap.archive") if bm.info.vector
-                       else url_for("basemap.tile", z="Z", x="X", y="Y").replace("/Z/X/Y", "/{z}/{x}/{y}"))
+        base["url"] = (
+            url_for("basemap.archive")
+            if bm.info.vector
+            else url_for("basemap.tile", z="Z", x="X", y="Y").replace("/Z/X/Y", "/{z}/{x}/{y}")
+        )
         config["basemap"] = base
     title = nfc((meta.get("title") or {}).get(lang) or t["app_title"])
     note = (meta.get("note") or {}).get(lang)

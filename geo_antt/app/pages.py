@@ -31,18 +31,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from .._errors import GeoAnttError, PermissionDeniedError
-from ..numbers import format_number
-from .context import get_catalog, get_store, request_lang as _lang
-from .auth import current_user, login_required, require_role
 from .._time import VIETNAM_TZ, parse_local_time
+from ..numbers import format_number
 from ..schema import UNIT_LEVELS
 from ..text import fold, nfc
+from .auth import current_user, login_required, require_role
+from .context import get_catalog, get_store
+from .context import request_lang as _lang
 from .jobs import warm_parse_pool
 from .maps import STRINGS as MAP_STRINGS
 
@@ -56,7 +58,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "vi": {
         "import_title": "Nhập dữ liệu mô hình từ bảng tính",
         "import_help": "Chọn đơn vị và tệp CSV, XLSX hoặc GeoJSON (dòng tiêu đề là dòng 1). Xem trước để kiểm tra; "
-                       "sổ chỉ thay đổi khi bấm “Ghi vào sổ”, và chỉ khi không có dòng nào bị từ chối.",
+        "sổ chỉ thay đổi khi bấm “Ghi vào sổ”, và chỉ khi không có dòng nào bị từ chối.",
         "unit": "Đơn vị",
         "file": "Tệp dữ liệu",
         "preview": "Xem trước",
@@ -117,17 +119,28 @@ STRINGS: dict[str, dict[str, str]] = {
         "audit": "Nhật ký",
         "forbidden_title": "Không có quyền",
         "forbidden": "Tài khoản của bạn không có quyền dùng trang này.",
-        "act_create": "Thêm mới", "act_update": "Sửa", "act_retire": "Ngừng hoạt động", "act_import": "Nhập từ tệp",
-        "act_import_batch": "Nhập tệp (tổng hợp)", "act_restore": "Khôi phục sao lưu", "act_units": "Nạp ranh giới",
-        "act_user_add": "Thêm tài khoản", "act_user_password": "Đổi mật khẩu", "act_user_active": "Bật/tắt tài khoản",
-        "act_user_access": "Đổi quyền tài khoản", "act_token_create": "Tạo mã API", "act_token_revoke": "Thu hồi mã API",
-        "detail_source": "Tệp", "detail_counts": "Số dòng", "detail_version": "Phiên bản",
+        "act_create": "Thêm mới",
+        "act_update": "Sửa",
+        "act_retire": "Ngừng hoạt động",
+        "act_import": "Nhập từ tệp",
+        "act_import_batch": "Nhập tệp (tổng hợp)",
+        "act_restore": "Khôi phục sao lưu",
+        "act_units": "Nạp ranh giới",
+        "act_user_add": "Thêm tài khoản",
+        "act_user_password": "Đổi mật khẩu",
+        "act_user_active": "Bật/tắt tài khoản",
+        "act_user_access": "Đổi quyền tài khoản",
+        "act_token_create": "Tạo mã API",
+        "act_token_revoke": "Thu hồi mã API",
+        "detail_source": "Tệp",
+        "detail_counts": "Số dòng",
+        "detail_version": "Phiên bản",
         "fields_n": "Mô hình mới – {n} trường",
     },
     "en": {
         "import_title": "Import models from a spreadsheet",
         "import_help": "Choose the unit and a CSV, XLSX or GeoJSON file (the header is row 1). Preview it first; the "
-                       "registry changes only on “Write to the registry”, and only when no row is rejected.",
+        "registry changes only on “Write to the registry”, and only when no row is rejected.",
         "unit": "Unit",
         "file": "Data file",
         "preview": "Preview",
@@ -188,11 +201,22 @@ STRINGS: dict[str, dict[str, str]] = {
         "audit": "Audit log",
         "forbidden_title": "Not allowed",
         "forbidden": "Your account may not use this page.",
-        "act_create": "Created", "act_update": "Edited", "act_retire": "Retired", "act_import": "Imported",
-        "act_import_batch": "Import (summary)", "act_restore": "Backup restored", "act_units": "Boundaries loaded",
-        "act_user_add": "Account added", "act_user_password": "Password changed", "act_user_active": "Account enabled/disabled",
-        "act_user_access": "Account access changed", "act_token_create": "API token created", "act_token_revoke": "API tokens revoked",
-        "detail_source": "File", "detail_counts": "Rows", "detail_version": "Version",
+        "act_create": "Created",
+        "act_update": "Edited",
+        "act_retire": "Retired",
+        "act_import": "Imported",
+        "act_import_batch": "Import (summary)",
+        "act_restore": "Backup restored",
+        "act_units": "Boundaries loaded",
+        "act_user_add": "Account added",
+        "act_user_password": "Password changed",
+        "act_user_active": "Account enabled/disabled",
+        "act_user_access": "Account access changed",
+        "act_token_create": "API token created",
+        "act_token_revoke": "API tokens revoked",
+        "detail_source": "File",
+        "detail_counts": "Rows",
+        "detail_version": "Version",
         "fields_n": "New model – {n} fields",
     },
 }
@@ -208,14 +232,23 @@ REASONS_VI: tuple[tuple[str, str], ...] = (
     (r"unknown unit", "mã đơn vị không có trong sổ"),
     (r"duplicate id \((?:also|first at) row (\d+)\)", "mã trùng (đã có ở dòng $1)"),
     (r"duplicate id \(also an earlier row\)", "mã trùng với một dòng trước"),
-    (r"id of a model of unit (.+), outside the area of account '(.+)'", "mã của một mô hình thuộc đơn vị $1, ngoài địa bàn của tài khoản '$2'"),
+    (
+        r"id of a model of unit (.+), outside the area of account '(.+)'",
+        "mã của một mô hình thuộc đơn vị $1, ngoài địa bàn của tài khoản '$2'",
+    ),
     (r"unknown kind; known kinds: (.+)", "loại mô hình không rõ; các loại: $1"),
     (r"unknown code; codes: (.+)", "mã không hợp lệ; các mã: $1"),
     (r"missing id", "thiếu mã"),
     (r"missing kind", "thiếu loại mô hình"),
     (r"missing status", "thiếu tình trạng"),
-    (r"missing coordinates: a (.+) must have a location \(lat/lon\)", "thiếu toạ độ: mô hình loại $1 phải có vị trí (vĩ độ, kinh độ)"),
-    (r"a (.+) needs a direction .*", "mô hình loại $1 cần có hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…), trừ khi góc nhìn là 360 độ"),
+    (
+        r"missing coordinates: a (.+) must have a location \(lat/lon\)",
+        "thiếu toạ độ: mô hình loại $1 phải có vị trí (vĩ độ, kinh độ)",
+    ),
+    (
+        r"a (.+) needs a direction .*",
+        "mô hình loại $1 cần có hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…), trừ khi góc nhìn là 360 độ",
+    ),
     (r"not a number.*", "không phải là số"),
     (r"not a coordinate.*", "không phải toạ độ (dùng độ thập phân như 10.1269 hoặc độ phút giây như 10°07'36.9\"N)"),
     (r"not a direction.*", "không phải hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…)"),
@@ -224,9 +257,22 @@ REASONS_VI: tuple[tuple[str, str], ...] = (
     (r"field of view must be in \(0, 360\] degrees", "góc nhìn phải trong khoảng (0, 360] độ"),
     (r"(?:range|radius) must be positive \(metres\)", "phải là số mét dương"),
 )
-_FIELD_KEYS = ("name", "status", "kind", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m", "owner",
-               "data_sharing", "host", "field", "start_date", "camera_type")
-
+_FIELD_KEYS = (
+    "name",
+    "status",
+    "kind",
+    "unit_code",
+    "direction_deg",
+    "fov_deg",
+    "range_m",
+    "radius_m",
+    "owner",
+    "data_sharing",
+    "host",
+    "field",
+    "start_date",
+    "camera_type",
+)
 
 
 def _field_labels(lang: str) -> dict[str, str]:
@@ -256,7 +302,12 @@ def unit_choices(*, lang: str = "vi") -> list[dict[str, str]]:
         for c, n, lv in zip(units.index, units["name"], units["level"])
     )
     return [
-        {"code": c, "name": n, "level": lv, "label": f"{n} ({c})" + (f" – {level_names[lv]}" if lv in level_names else "")}
+        {
+            "code": c,
+            "name": n,
+            "level": lv,
+            "label": f"{n} ({c})" + (f" – {level_names[lv]}" if lv in level_names else ""),
+        }
         for _, _, n, c, lv in rows
     ]
 
@@ -271,7 +322,9 @@ def _nav(lang: str, t: Mapping[str, str]) -> list[dict[str, str]]:
     return items
 
 
-def _page(template: str, *, lang: str, title: str, endpoint: str, args: Mapping[str, Any] | None = None, **ctx: Any) -> str:
+def _page(
+    template: str, *, lang: str, title: str, endpoint: str, args: Mapping[str, Any] | None = None, **ctx: Any
+) -> str:
     t = STRINGS[lang]
     other = "en" if lang == "vi" else "vi"
     other_args = {k: v for k, v in (args or {}).items() if v not in (None, "") and k != "lang"}
@@ -294,8 +347,13 @@ def _page(template: str, *, lang: str, title: str, endpoint: str, args: Mapping[
 def _forbidden(exc: PermissionDeniedError) -> Any:
     lang = _lang()
     t = STRINGS[lang]
-    body = _page("pages/forbidden.html", lang=lang, title=t["forbidden_title"], endpoint=request.endpoint or "pages.audit_page",
-                 message=exc.message)
+    body = _page(
+        "pages/forbidden.html",
+        lang=lang,
+        title=t["forbidden_title"],
+        endpoint=request.endpoint or "pages.audit_page",
+        message=exc.message,
+    )
     return body, 403
 
 
@@ -303,8 +361,13 @@ def _forbidden(exc: PermissionDeniedError) -> Any:
 def _bad_request(exc: GeoAnttError) -> Any:
     lang = _lang()
     t = STRINGS[lang]
-    body = _page("pages/forbidden.html", lang=lang, title=t["error"], endpoint=request.endpoint or "pages.audit_page",
-                 message=exc.message)
+    body = _page(
+        "pages/forbidden.html",
+        lang=lang,
+        title=t["error"],
+        endpoint=request.endpoint or "pages.audit_page",
+        message=exc.message,
+    )
     return body, exc.http_status
 
 
@@ -326,15 +389,24 @@ def import_page() -> Any:
         "lang": lang,
         "strings": t,
         "fields": _field_labels(lang),
-        "urls": {"import": url_for("registry.import_file"),
-                 "jobs": url_for("registry.import_job", job_id="x")[:-1],
-                 "audit": url_for("pages.audit_page", lang="en" if lang == "en" else None)},
+        "urls": {
+            "import": url_for("registry.import_file"),
+            "jobs": url_for("registry.import_job", job_id="x")[:-1],
+            "audit": url_for("pages.audit_page", lang="en" if lang == "en" else None),
+        },
         "maxRows": 200,
         "reasons": [list(r) for r in REASONS_VI] if lang == "vi" else [],
         "kinds": {k: nfc(s.title(lang)) for k, s in current_app.extensions["geo_antt"].specs.items()},
     }
-    return _page("pages/import.html", lang=lang, title=t["import_title"], endpoint="pages.import_page",
-                 units=choices, default_unit=default, config=config)
+    return _page(
+        "pages/import.html",
+        lang=lang,
+        title=t["import_title"],
+        endpoint="pages.import_page",
+        units=choices,
+        default_unit=default,
+        config=config,
+    )
 
 
 def _to_local(t: Any) -> str:
@@ -361,8 +433,9 @@ def _value_text(v: Any, lang: str = "vi") -> str:
     return str(v)
 
 
-def _changes(action: str, old: Any, new: Any, detail: Any, labels: Mapping[str, str], t: Mapping[str, str],
-             lang: str = "vi") -> list[dict[str, str]]:
+def _changes(
+    action: str, old: Any, new: Any, detail: Any, labels: Mapping[str, str], t: Mapping[str, str], lang: str = "vi"
+) -> list[dict[str, str]]:
     """Rows ``{"field", "old", "new"}`` shown for one audit entry."""
     out: list[dict[str, str]] = []
     if isinstance(old, dict) or isinstance(new, dict):
@@ -372,8 +445,13 @@ def _changes(action: str, old: Any, new: Any, detail: Any, labels: Mapping[str, 
             if not old_d and new_d.get(k) in (None, "", [], {}):
                 continue  # a new model: its filled fields only
             label = "geometry" if k in ("geometry", "geom") else k
-            out.append({"field": labels.get(label, k), "old": _value_text(old_d.get(k), lang) if old_d else "",
-                        "new": _value_text(new_d.get(k), lang)})
+            out.append(
+                {
+                    "field": labels.get(label, k),
+                    "old": _value_text(old_d.get(k), lang) if old_d else "",
+                    "new": _value_text(new_d.get(k), lang),
+                }
+            )
     elif isinstance(detail, dict):
         for k, v in detail.items():
             if k == "counts" and isinstance(v, dict):
@@ -426,21 +504,23 @@ def audit_page() -> Any:
     entries = []
     for r in df.to_dict("records"):
         action = str(r["action"])
-        entries.append({
-            "id": int(r["id"]),
-            "time": _to_local(r["at"]),
-            "iso": r["at"].isoformat() if r["at"] == r["at"] else "",
-            "user": r["user_name"],
-            "action": action,
-            "action_text": t.get(f"act_{action}", action),
-            "model_id": r["model_id"] or "",
-            "model_name": r["model_name"] or "",
-            "unit_code": r["unit_code"] or "",
-            "unit_name": nfc(str(names.get(r["unit_code"], ""))) if r["unit_code"] else "",
-            "changes": _changes(action, r["old"], r["new"], r["detail"], labels, t, lang),
-            # a new model (no old values): its fields folded away under a one-line summary
-            "created": r["old"] is None and isinstance(r["new"], dict),
-        })
+        entries.append(
+            {
+                "id": int(r["id"]),
+                "time": _to_local(r["at"]),
+                "iso": r["at"].isoformat() if r["at"] == r["at"] else "",
+                "user": r["user_name"],
+                "action": action,
+                "action_text": t.get(f"act_{action}", action),
+                "model_id": r["model_id"] or "",
+                "model_name": r["model_name"] or "",
+                "unit_code": r["unit_code"] or "",
+                "unit_name": nfc(str(names.get(r["unit_code"], ""))) if r["unit_code"] else "",
+                "changes": _changes(action, r["old"], r["new"], r["detail"], labels, t, lang),
+                # a new model (no old values): its fields folded away under a one-line summary
+                "created": r["old"] is None and isinstance(r["new"], dict),
+            }
+        )
     base = {k: v for k, v in args.items() if v}
     if lang == "en":
         base["lang"] = "en"
@@ -450,9 +530,17 @@ def audit_page() -> Any:
         q = dict(base, page=n) if n > 1 else dict(base)
         return path + ("?" + urlencode(q) if q else "")
 
-    return _page("pages/audit.html", lang=lang, title=t["audit_title"], endpoint="pages.audit_page",
-                 args={**base, "page": page if page > 1 else None}, entries=entries, filters=args,
-                 units=unit_choices(lang=lang), page_no=page,
-                 newer_url=page_url(page - 1) if page > 1 else None,
-                 older_url=page_url(page + 1) if has_older else None,
-                 reset_url=url_for("pages.audit_page", lang="en" if lang == "en" else None))
+    return _page(
+        "pages/audit.html",
+        lang=lang,
+        title=t["audit_title"],
+        endpoint="pages.audit_page",
+        args={**base, "page": page if page > 1 else None},
+        entries=entries,
+        filters=args,
+        units=unit_choices(lang=lang),
+        page_no=page,
+        newer_url=page_url(page - 1) if page > 1 else None,
+        older_url=page_url(page + 1) if has_older else None,
+        reset_url=url_for("pages.audit_page", lang="en" if lang == "en" else None),
+    )

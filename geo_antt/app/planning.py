@@ -21,15 +21,17 @@ import math
 import re
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Blueprint, current_app, request, send_file, url_for
 
 from .._errors import GeoAnttError, PermissionDeniedError
-from .context import get_catalog, request_lang as _lang, scope_codes
 from ..layers import MAX_MIN_SPACING_M
 from ..text import nfc
+from .context import get_catalog, scope_codes
+from .context import request_lang as _lang
 
 __all__ = [
     "bp",
@@ -66,7 +68,7 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
     "vi": {
         "plan": "Đề xuất vị trí mới",
         "plan_help": "Chọn loại và số lượng; máy tìm các vị trí phủ thêm nhiều diện tích chưa được phủ nhất "
-                     "(giữ nguyên các mô hình đang hoạt động).",
+        "(giữ nguyên các mô hình đang hoạt động).",
         "plan_kind": "Loại mô hình",
         "plan_count": "Số lượng",
         "plan_budget": "Kinh phí (đồng, không bắt buộc)",
@@ -110,7 +112,7 @@ PLAN_STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "plan": "Suggest new sites",
         "plan_help": "Choose a kind and a number; the sites that newly cover the most uncovered area are "
-                     "found (active models are kept).",
+        "found (active models are kept).",
         "plan_kind": "Kind of model",
         "plan_count": "Number",
         "plan_budget": "Budget (VND, optional)",
@@ -160,7 +162,6 @@ class ServiceBusyError(GeoAnttError):
     http_status = 503
 
 
-
 def _can_edit() -> bool:
     from .auth import current_user
 
@@ -176,9 +177,15 @@ def _plan_context() -> dict[str, Any]:
     lang = _lang()
     t = PLAN_STRINGS[lang]
     specs = current_app.extensions["geo_antt"].specs
-    kinds = [{"code": k, "title": nfc(specs[k].title(lang)) if k in specs else t[f"kind_{k}"],
-              "minSpacing": specs[k].min_spacing_m}
-             for k in PLAN_KINDS if k in specs]
+    kinds = [
+        {
+            "code": k,
+            "title": nfc(specs[k].title(lang)) if k in specs else t[f"kind_{k}"],
+            "minSpacing": specs[k].min_spacing_m,
+        }
+        for k in PLAN_KINDS
+        if k in specs
+    ]
     config = {
         "lang": lang,
         "strings": t,
@@ -200,8 +207,9 @@ def _plan_context() -> dict[str, Any]:
 # -- POST /api/plan ------------------------------------------------------------------------------
 
 
-def _number(body: dict[str, Any], key: str, *, integer: bool = False, minimum: float | None = None,
-            maximum: float | None = None) -> float | int | None:
+def _number(
+    body: dict[str, Any], key: str, *, integer: bool = False, minimum: float | None = None, maximum: float | None = None
+) -> float | int | None:
     v = body.get(key)
     if v is None or v == "":
         return None
@@ -248,8 +256,10 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
         A missing or malformed field (HTTP 400), naming it.
     """
     if not isinstance(body, dict):
-        raise GeoAnttError("the request body must be a JSON object, e.g. {\"unit\": \"23110\", \"count\": 3}")
-    unknown = sorted(set(body) - {"unit", "kind", "count", "budget_vnd", "unit_cost_vnd", "solver", "time_limit_s", "min_spacing_m"})
+        raise GeoAnttError('the request body must be a JSON object, e.g. {"unit": "23110", "count": 3}')
+    unknown = sorted(
+        set(body) - {"unit", "kind", "count", "budget_vnd", "unit_cost_vnd", "solver", "time_limit_s", "min_spacing_m"}
+    )
     if unknown:
         raise GeoAnttError(f"unknown field(s) {', '.join(unknown)}")
     unit = body.get("unit")
@@ -294,8 +304,9 @@ def _num(v: Any, nd: int = 3) -> float | None:
     return None if math.isnan(f) else round(f, nd)
 
 
-def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds: float,
-                  names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def plan_response(
+    result, *, unit_code: str, unit_name: str, kind: str, seconds: float, names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The JSON answer of ``POST /api/plan`` for a :class:`geo_antt.placement.PlanResult`.
 
     Returns
@@ -324,14 +335,16 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
     hamlets = []
     for code, row in table.iterrows():
         name = row.get("unit_name") if "unit_name" in table.columns else row.get("name")
-        hamlets.append({
-            "code": str(code),
-            "name": nfc(str(name)) if isinstance(name, str) else str(code),
-            "area_m2": _num(row.get("area_m2"), 1),
-            "covered_pct_before": _num(row["covered_pct_before"], 6),
-            "covered_pct_after": _num(row["covered_pct_after"], 6),
-            "gain_m2": _num(row["gain_m2"], 1),
-        })
+        hamlets.append(
+            {
+                "code": str(code),
+                "name": nfc(str(name)) if isinstance(name, str) else str(code),
+                "area_m2": _num(row.get("area_m2"), 1),
+                "covered_pct_before": _num(row["covered_pct_before"], 6),
+                "covered_pct_after": _num(row["covered_pct_after"], 6),
+                "gain_m2": _num(row["gain_m2"], 1),
+            }
+        )
     fc["summary"] = {
         "unit": unit_code,
         "unit_name": unit_name,
@@ -362,7 +375,8 @@ def plan_response(result, *, unit_code: str, unit_name: str, kind: str, seconds:
 
 def _check_scope(code: str) -> None:
     """403 when the account may not read unit ``code`` (once the app limits reads to the
-    account's units, :func:`geo_antt.app.context.scope_codes`)."""
+    account's units, :func:`geo_antt.app.context.scope_codes`).
+    """
     allowed = scope_codes()
     if allowed is not None and code not in allowed:
         raise PermissionDeniedError(f"unit {code!r} is outside the units of this account")
@@ -384,8 +398,7 @@ def plan():
     """Propose sites for new models in one unit (JSON body, see :func:`parse_plan_request`)."""
     import time
 
-    from ..placement import planning_units
-    from ..placement import plan_sites
+    from ..placement import plan_sites, planning_units
 
     try:
         body = request.get_json(silent=True)
@@ -413,8 +426,14 @@ def plan():
             roads=cat.roads,  # along the streets when the store has roads
             min_spacing_m=opts["min_spacing_m"],
         )
-    body = plan_response(res, unit_code=opts["unit"], unit_name=nfc(str(row["name"])), kind=opts["kind"],
-                         seconds=time.perf_counter() - t0, names=cat.units["name"])
+    body = plan_response(
+        res,
+        unit_code=opts["unit"],
+        unit_name=nfc(str(row["name"])),
+        kind=opts["kind"],
+        seconds=time.perf_counter() - t0,
+        names=cat.units["name"],
+    )
     return current_app.response_class(current_app.json.dumps(body), mimetype="application/geo+json")
 
 
@@ -452,10 +471,24 @@ def report(name: str):
     compare = request.args.get("compare", "year")
     ext = current_app.extensions["geo_antt"]
     with _Heavy():
-        rep = build_report(cat.units, cat.models, unit_code=code, period=(start, end), lang=lang, roads=cat.roads,
-                           specs=ext.specs, settings=ext.settings, compare=compare)
+        rep = build_report(
+            cat.units,
+            cat.models,
+            unit_code=code,
+            period=(start, end),
+            lang=lang,
+            roads=cat.roads,
+            specs=ext.specs,
+            settings=ext.settings,
+            compare=compare,
+        )
         with tempfile.TemporaryDirectory(prefix="geo-antt-report-") as tmp:
             path = write_report(rep, Path(tmp) / f"report.{fmt}", fmt=fmt)
             data = path.read_bytes()
-    return send_file(io.BytesIO(data), mimetype=_MIMETYPES[fmt], as_attachment=True,
-                     download_name=report_filename(code, start, end, fmt, lang=lang), max_age=0)
+    return send_file(
+        io.BytesIO(data),
+        mimetype=_MIMETYPES[fmt],
+        as_attachment=True,
+        download_name=report_filename(code, start, end, fmt, lang=lang),
+        max_age=0,
+    )

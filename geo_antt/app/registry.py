@@ -49,8 +49,9 @@ Wire it with :func:`init_registry` after :func:`geo_antt.app.auth.init_auth`.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import shapely.geometry
 from flask import Blueprint, Flask, current_app, jsonify, request, session, url_for
@@ -59,12 +60,12 @@ from werkzeug.utils import secure_filename
 
 from .._errors import ConflictError, GeoAnttError, PermissionDeniedError, ValidationError
 from .._time import parse_local_time
-from .auth import current_user, error_response
-from .jobs import DEFAULT_JOB_LIMITS, Job, JobRegistry, parse_pool, warm_parse_pool
-from ..schema import MODEL_COLUMNS, STATUSES
 from ..io import json_value
+from ..schema import MODEL_COLUMNS, STATUSES
 from ..store import Store
 from ..store._files import read_models_upload
+from .auth import current_user, error_response
+from .jobs import DEFAULT_JOB_LIMITS, Job, JobRegistry, parse_pool, warm_parse_pool
 
 __all__ = ["DEFAULT_BODY_LIMITS", "bp", "init_registry", "model_feature"]
 
@@ -155,7 +156,9 @@ def list_models() -> Any:
     unknown = [v for v in status or () if v not in STATUSES]
     if unknown:  # the documented enum: a typo must not look like "no models"
         raise GeoAnttError(f"status {unknown[0]!r} is not one of {', '.join(STATUSES)}")
-    gdf = _store().models_frame(unit_code=request.args.get("unit") or None, bbox=box, user=current_user(), status=status)
+    gdf = _store().models_frame(
+        unit_code=request.args.get("unit") or None, bbox=box, user=current_user(), status=status
+    )
     return jsonify(_frame_features(gdf))
 
 
@@ -229,7 +232,10 @@ def coverage() -> Any:
     if level not in ("hamlet", "commune"):
         raise GeoAnttError(f"level={level[:40]!r}: use hamlet or commune")
     frame = _store().coverage_frame(level=level, unit_code=request.args.get("unit") or None, user=current_user())
-    rows = [{"code": code, **{k: json_value(v) for k, v in r.items()}} for code, r in zip(frame.index, frame.to_dict("records"))]
+    rows = [
+        {"code": code, **{k: json_value(v) for k, v in r.items()}}
+        for code, r in zip(frame.index, frame.to_dict("records"))
+    ]
     return jsonify({"level": level, "units": rows})
 
 
@@ -244,10 +250,22 @@ def excluded() -> Any:
     return jsonify({"models": list(get_catalog().excluded_models)})
 
 
-def _import_work(store: Store, user: Any, *, tmp: tempfile.TemporaryDirectory[str], path: Path, filename: str,
-                 unit: str | None, commit: bool, fingerprint: str | None, skip: bool, processes: int) -> Any:
+def _import_work(
+    store: Store,
+    user: Any,
+    *,
+    tmp: tempfile.TemporaryDirectory[str],
+    path: Path,
+    filename: str,
+    unit: str | None,
+    commit: bool,
+    fingerprint: str | None,
+    skip: bool,
+    processes: int,
+) -> Any:
     """The job of one ``POST /import``: parse (in the parse process), preview, and commit when
-    asked; returns the body the synchronous endpoint answered."""
+    asked; returns the body the synchronous endpoint answered.
+    """
 
     def work(job: Job) -> Any:
         try:
@@ -268,14 +286,19 @@ def _import_work(store: Store, user: Any, *, tmp: tempfile.TemporaryDirectory[st
         if not commit:
             return out
         if fingerprint != out["fingerprint"]:
-            raise ConflictError("the import differs from the preview you saw (the file or the registry changed): preview again")
+            raise ConflictError(
+                "the import differs from the preview you saw (the file or the registry changed): preview again"
+            )
         errors = [p for p in file_problems if p.severity == "error"]
         if errors and not skip:
-            raise ValidationError(errors, message=f"{len(errors)} row(s) of {filename} could not be read; nothing imported")
+            raise ValidationError(
+                errors, message=f"{len(errors)} row(s) of {filename} could not be read; nothing imported"
+            )
         total = len(preview.new) + len(preview.updates)
         job.progress("writing", 0, total)
-        counts = store.commit_import(preview, user=user, skip_rejected=skip,
-                                     progress=lambda done, n: job.progress("writing", done, n))
+        counts = store.commit_import(
+            preview, user=user, skip_rejected=skip, progress=lambda done, n: job.progress("writing", done, n)
+        )
         return {"committed": True, "counts": counts, "file": secure_filename(filename) or "upload"}
 
     return work
@@ -283,18 +306,22 @@ def _import_work(store: Store, user: Any, *, tmp: tempfile.TemporaryDirectory[st
 
 def _parse_processes() -> int:
     """Whether the current app parses uploads in the parse process (config
-    ``GEO_ANTT_IMPORT_PROCESSES``: 1, the default; 0 parses on the job thread)."""
+    ``GEO_ANTT_IMPORT_PROCESSES``: 1, the default; 0 parses on the job thread).
+    """
     return int(current_app.config.get("GEO_ANTT_IMPORT_PROCESSES", 1))
 
 
 @bp.post("/import")
 def import_file() -> Any:
     """Start an import job: the preview (default) or the commit (``commit=1`` + ``fingerprint``)
-    of an uploaded models file; 202 with the job and ``Location: /api/registry/jobs/<id>``."""
+    of an uploaded models file; 202 with the job and ``Location: /api/registry/jobs/<id>``.
+    """
     user = current_user()
     if user is None or user.role not in ("admin", "officer"):
-        raise PermissionDeniedError(f"importing needs the role admin or officer (account {getattr(user, 'name', None)!r} "
-                                    f"is {getattr(user, 'role', None)})")
+        raise PermissionDeniedError(
+            f"importing needs the role admin or officer (account {getattr(user, 'name', None)!r} "
+            f"is {getattr(user, 'role', None)})"
+        )
     up = request.files.get("file")
     if up is None or not up.filename:
         raise GeoAnttError("no file uploaded (form field 'file')")
@@ -307,12 +334,22 @@ def import_file() -> Any:
     try:
         path = Path(tmp.name) / f"upload{suffix}"
         up.save(path)
-        work = _import_work(_store(), user, tmp=tmp, path=path, filename=up.filename, unit=unit, commit=commit,
-                            fingerprint=request.form.get("fingerprint"),
-                            skip=request.form.get("skip_rejected") in ("1", "true", "yes"), processes=_parse_processes())
+        work = _import_work(
+            _store(),
+            user,
+            tmp=tmp,
+            path=path,
+            filename=up.filename,
+            unit=unit,
+            commit=commit,
+            fingerprint=request.form.get("fingerprint"),
+            skip=request.form.get("skip_rejected") in ("1", "true", "yes"),
+            processes=_parse_processes(),
+        )
         lang = request.args.get("lang") or session.get("lang") or "vi"
-        job = _jobs().submit(user.name, "commit" if commit else "preview", work, lang=lang,
-                             info={"file": up.filename, "unit": unit})
+        job = _jobs().submit(
+            user.name, "commit" if commit else "preview", work, lang=lang, info={"file": up.filename, "unit": unit}
+        )
     except BaseException:
         tmp.cleanup()
         raise
@@ -345,7 +382,8 @@ def _body_limit_key() -> str:
 
 def _limit_body() -> None:
     """Before every request, ahead of the login guard: the body limit of the endpoint
-    (``request.max_content_length``), and 413 at once when Content-Length exceeds it."""
+    (``request.max_content_length``), and 413 at once when Content-Length exceeds it.
+    """
     key = _body_limit_key()
     limit = int(current_app.config[key])
     request.max_content_length = limit
@@ -370,8 +408,12 @@ def init_registry(app: Flask, store: Store) -> None:
     cfg = app.config
     if int(cfg.get("GEO_ANTT_IMPORT_PROCESSES", 1)) > 0:
         warm_parse_pool()  # the parse process starts with the app, not with its first upload
-    app.extensions[_JOBS_EXT] = JobRegistry(per_account=cfg["GEO_ANTT_JOBS_PER_ACCOUNT"], total=cfg["GEO_ANTT_JOBS_TOTAL"],
-                                            keep_s=cfg["GEO_ANTT_JOBS_KEEP_S"], threads=cfg["GEO_ANTT_JOB_THREADS"])
+    app.extensions[_JOBS_EXT] = JobRegistry(
+        per_account=cfg["GEO_ANTT_JOBS_PER_ACCOUNT"],
+        total=cfg["GEO_ANTT_JOBS_TOTAL"],
+        keep_s=cfg["GEO_ANTT_JOBS_KEEP_S"],
+        threads=cfg["GEO_ANTT_JOB_THREADS"],
+    )
     # first of the before-request functions: the login guard (geo_antt.app.auth) must not be the
     # first to touch an unbounded body
     app.before_request_funcs.setdefault(None, []).insert(0, _limit_body)

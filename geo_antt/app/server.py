@@ -7,8 +7,9 @@ from flask import Flask
 __all__ = ["run_server"]
 
 
-def run_server(app: Flask, *, host: str, port: int, dev: bool = False, threads: int = 8,
-               trusted_proxy: str | None = None) -> None:
+def run_server(
+    app: Flask, *, host: str, port: int, dev: bool = False, threads: int = 8, trusted_proxy: str | None = None
+) -> None:
     """Serve ``app`` on ``host``:``port`` until interrupted.
 
     Parameters
@@ -30,7 +31,10 @@ def run_server(app: Flask, *, host: str, port: int, dev: bool = False, threads: 
 
     options: dict[str, object] = {"threads": threads, "ident": "geo-antt"}
     if trusted_proxy:
-        options.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1,
-                       trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
-                       clear_untrusted_proxy_headers=True)
+        options.update(
+            trusted_proxy=trusted_proxy,
+            trusted_proxy_count=1,
+            trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+            clear_untrusted_proxy_headers=True,
+        )
     waitress.serve(app, host=host, port=port, **options)

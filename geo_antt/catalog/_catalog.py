@@ -22,25 +22,27 @@ import json
 import math
 import tempfile
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from ..io.geojson import geometry_texts, round_coordinates
 from .._errors import GeoAnttError, NotFoundError, PermissionDeniedError
 from ..crs import WGS84
 from ..io import json_value
+from ..io.geojson import geometry_texts, round_coordinates
 from ..layers import LayerSpec
 from ..schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
 from ..text import fold, nfc, strip_unit_type
-from .query import OutputCrs, geometry_texts as crs_geometry_texts
 from ._context import CONTEXT_COLLECTIONS
+from .query import OutputCrs
+from .query import geometry_texts as crs_geometry_texts
 
 __all__ = [
     "Catalog",
@@ -132,7 +134,8 @@ def _column_values(s: pd.Series) -> list[Any]:
 
 def _geometry_json(geoms: np.ndarray) -> list[str]:
     """RFC 7946 geometry texts: coordinates rounded to 7 decimals (never breaking a valid
-    geometry), exteriors counter-clockwise."""
+    geometry), exteriors counter-clockwise.
+    """
     out = np.asarray(geoms, dtype=object)
     present = ~shapely.is_missing(out) & ~shapely.is_empty(np.where(shapely.is_missing(out), None, out))  # type: ignore[call-overload]  # numpy's stubs reject x=None
     texts = ["null"] * len(out)
@@ -151,16 +154,20 @@ def _property_texts(frame: gpd.GeoDataFrame) -> list[str]:
     """The ``properties`` member of each row as JSON text (every column but the geometry)."""
     cols = [c for c in frame.columns if c != frame.geometry.name]
     values = [_column_values(frame[c]) for c in cols]
-    return [json.dumps({c: vals[k] for c, vals in zip(cols, values)}, ensure_ascii=False, allow_nan=False)
-            for k in range(len(frame))]
+    return [
+        json.dumps({c: vals[k] for c, vals in zip(cols, values)}, ensure_ascii=False, allow_nan=False)
+        for k in range(len(frame))
+    ]
 
 
 def _feature_texts(frame: gpd.GeoDataFrame) -> list[str]:
     geoms = _geometry_json(frame.geometry.values)
     ids = [json.dumps(str(i), ensure_ascii=False) for i in frame.index]
     props = _property_texts(frame)
-    return ['{"type":"Feature","id":' + ids[k] + ',"geometry":' + geoms[k] + _PROPERTIES + props[k] + "}"
-            for k in range(len(frame))]
+    return [
+        '{"type":"Feature","id":' + ids[k] + ',"geometry":' + geoms[k] + _PROPERTIES + props[k] + "}"
+        for k in range(len(frame))
+    ]
 
 
 _GEOMETRY = ',"geometry":'  # what separates a feature text's id from its geometry
@@ -168,23 +175,26 @@ _GEOMETRY = ',"geometry":'  # what separates a feature text's id from its geomet
 
 def _with_geometry(text: str, geometry: str) -> str:
     """A feature text with its ``geometry`` replaced (the id text never holds the separator:
-    its quotes are escaped)."""
+    its quotes are escaped).
+    """
     a = text.index(_GEOMETRY) + len(_GEOMETRY)
-    return text[:a] + geometry + text[text.index(_PROPERTIES, a):]
+    return text[:a] + geometry + text[text.index(_PROPERTIES, a) :]
 
 
 def _with_properties(text: str, properties: str) -> str:
     """A feature text with its ``properties`` replaced (id and geometry text kept as they are).
 
     The properties member is the last one of a feature text and the geometry JSON never holds
-    the separator, so its first occurrence is the one."""
+    the separator, so its first occurrence is the one.
+    """
     k = text.index(_PROPERTIES)
     return text[:k] + _PROPERTIES + properties + "}"
 
 
 def feature_collection_text(features: Iterable[str], *, extra: Mapping[str, Any] | None = None) -> str:
     """Join pre-serialised features into a GeoJSON FeatureCollection text (``extra`` members
-    such as numberMatched, links are written after ``features``)."""
+    such as numberMatched, links are written after ``features``).
+    """
     tail = ""
     if extra:
         tail = "," + json.dumps(extra, ensure_ascii=False)[1:-1]
@@ -220,8 +230,15 @@ class _Table:
     table keeps a consistent view.
     """
 
-    def __init__(self, frame: gpd.GeoDataFrame, links: np.ndarray, *, keys: np.ndarray | None = None,
-                 _removed: np.ndarray | None = None, _extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        frame: gpd.GeoDataFrame,
+        links: np.ndarray,
+        *,
+        keys: np.ndarray | None = None,
+        _removed: np.ndarray | None = None,
+        _extra: dict[str, Any] | None = None,
+    ) -> None:
         self.base = frame
         self.base_links = np.asarray(links, dtype=object)
         self.base_keys = np.arange(len(frame)) if keys is None else np.asarray(keys)
@@ -233,7 +250,12 @@ class _Table:
             _extra = {"chunks": (), "chunk": e, "row": e, "keys": self.base_keys[:0], "links": o, "geoms": o, "ids": o}
         self.x_chunks: tuple[gpd.GeoDataFrame, ...] = _extra["chunks"]
         self.x_chunk, self.x_row = _extra["chunk"], _extra["row"]
-        self.x_keys, self.x_links, self.x_geoms, self.x_ids = _extra["keys"], _extra["links"], _extra["geoms"], _extra["ids"]
+        self.x_keys, self.x_links, self.x_geoms, self.x_ids = (
+            _extra["keys"],
+            _extra["links"],
+            _extra["geoms"],
+            _extra["ids"],
+        )
         surv = np.flatnonzero(~self.removed)
         m = len(self.x_keys)
         if m == 0 and len(surv) == n:
@@ -330,7 +352,11 @@ class _Table:
     def query(self, geoms: Any, *, predicate: str = "intersects") -> np.ndarray:
         """Sorted merged positions of the rows whose geometry meets any of ``geoms``."""
         geoms = np.atleast_1d(np.asarray(geoms, dtype=object))
-        hit = np.unique(self.base.sindex.query(geoms, predicate=predicate)[1]) if len(self.base) else np.array([], dtype=np.int64)
+        hit = (
+            np.unique(self.base.sindex.query(geoms, predicate=predicate)[1])
+            if len(self.base)
+            else np.array([], dtype=np.int64)
+        )
         if self.base_to_merged is not None:  # patched
             hit = self.base_to_merged[hit]
             hit = hit[hit >= 0]
@@ -405,10 +431,12 @@ class _Table:
         c, d = np.searchsorted(self.x_keys, [lo, hi]) if self.n_extra else (0, 0)
         return np.concatenate([self.base_keys[base], self.x_keys[c:d]])
 
-    def with_changes(self, *, remove: np.ndarray, add: gpd.GeoDataFrame, add_keys: np.ndarray,
-                     add_links: np.ndarray) -> "_Table":
+    def with_changes(
+        self, *, remove: np.ndarray, add: gpd.GeoDataFrame, add_keys: np.ndarray, add_links: np.ndarray
+    ) -> _Table:
         """A new table without the rows keyed ``remove`` and with the rows ``add`` (keyed
-        ``add_keys``; a key may be removed and added again: a replaced row). The base is shared."""
+        ``add_keys``; a key may be removed and added again: a replaced row). The base is shared.
+        """
         bpos, xpos = self.key_positions(np.asarray(remove))
         removed = self.removed.copy()
         removed[bpos] = True
@@ -419,8 +447,14 @@ class _Table:
         if (~removed[bcheck]).any():
             raise GeoAnttError("table update adds a key that is already present")
         chunks = self.x_chunks
-        new = {"chunk": [self.x_chunk[keep]], "row": [self.x_row[keep]], "keys": [self.x_keys[keep]],
-               "links": [self.x_links[keep]], "geoms": [self.x_geoms[keep]], "ids": [self.x_ids[keep]]}
+        new = {
+            "chunk": [self.x_chunk[keep]],
+            "row": [self.x_row[keep]],
+            "keys": [self.x_keys[keep]],
+            "links": [self.x_links[keep]],
+            "geoms": [self.x_geoms[keep]],
+            "ids": [self.x_ids[keep]],
+        }
         if len(add):
             add = _align(add, self.base)
             new["chunk"].append(np.full(len(add), len(chunks), dtype=np.int64))
@@ -446,7 +480,7 @@ class _Table:
             out = _Table(self.base, self.base_links, keys=self.base_keys, _removed=removed, _extra=x)
         return out
 
-    def compacted(self) -> "_Table":
+    def compacted(self) -> _Table:
         """The same rows as a new base without a patch (its index is rebuilt on first query)."""
         if not self.patched:
             return self
@@ -514,10 +548,21 @@ class Collection:
     the unchanged rows, their texts and their spatial index with this one.
     """
 
-    def __init__(self, *, id: str, title_vi: str, title_en: str, group: str, frame: gpd.GeoDataFrame,
-                 unit_codes: Sequence[str] | np.ndarray, features: list[str], spec: LayerSpec | None = None,
-                 keys: np.ndarray | None = None, _table: _Table | None = None,
-                 _texts: tuple[list[str], list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        id: str,
+        title_vi: str,
+        title_en: str,
+        group: str,
+        frame: gpd.GeoDataFrame,
+        unit_codes: Sequence[str] | np.ndarray,
+        features: list[str],
+        spec: LayerSpec | None = None,
+        keys: np.ndarray | None = None,
+        _table: _Table | None = None,
+        _texts: tuple[list[str], list[str]] | None = None,
+    ) -> None:
         self.id, self.title_vi, self.title_en, self.group, self.spec = id, title_vi, title_en, group, spec
         self._table = _table if _table is not None else _Table(frame, np.asarray(unit_codes, dtype=object), keys=keys)
         self._texts = _texts if _texts is not None else (features, [])
@@ -554,10 +599,16 @@ class Collection:
         """Bounds (degrees) of the features with a geometry; None when there is none."""
         return _bounds(self._table.geometries)
 
-    def positions(self, *, bbox: tuple[float, float, float, float] | None = None,
-                  unit_codes: frozenset[str] | None = None, region: Any = None) -> np.ndarray:
+    def positions(
+        self,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        unit_codes: frozenset[str] | None = None,
+        region: Any = None,
+    ) -> np.ndarray:
         """Sorted row positions matching the bbox (intersects), the region (a lon/lat
-        geometry: intersects) and the unit set."""
+        geometry: intersects) and the unit set.
+        """
         pos = None
         for g in ([shapely.box(*bbox)] if bbox is not None else []) + ([region] if region is not None else []):
             hit = self._table.query(g)
@@ -569,19 +620,28 @@ class Collection:
             pos = pos[np.asarray(keep, dtype=bool)]
         return pos
 
-    def page(self, *, bbox: tuple[float, float, float, float] | None = None,
-             unit_codes: frozenset[str] | None = None, limit: int, offset: int, region: Any = None,
-             where: Callable[[gpd.GeoDataFrame], Any] | None = None, crs: OutputCrs | None = None) -> ItemsPage:
+    def page(
+        self,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        unit_codes: frozenset[str] | None = None,
+        limit: int,
+        offset: int,
+        region: Any = None,
+        where: Callable[[gpd.GeoDataFrame], Any] | None = None,
+        crs: OutputCrs | None = None,
+    ) -> ItemsPage:
         """Features ``offset`` .. ``offset + limit`` of the matches, in frame order (stable paging).
 
         ``where``: a function of the matching rows (a frame, lon/lat) returning a boolean mask
         of those to keep (a filter: it only narrows the matches). ``crs``: the page's geometries
-        written in that CRS (None or CRS84: the stored texts)."""
+        written in that CRS (None or CRS84: the stored texts).
+        """
         pos = self.positions(bbox=bbox, unit_codes=unit_codes, region=region)
         if where is not None and len(pos):
             keep = np.asarray(where(self._table.take(pos)), dtype=bool)
             pos = pos[keep]
-        sel = pos[offset: offset + limit]
+        sel = pos[offset : offset + limit]
         feats = self.features
         texts = [feats[i] for i in sel]
         if crs is not None and not crs.is_crs84 and len(sel):
@@ -592,7 +652,8 @@ class Collection:
     def feature(self, fid: str, *, allowed: frozenset[str] | None = None, crs: OutputCrs | None = None) -> str:
         """GeoJSON text of feature ``fid``; :class:`NotFoundError` when absent or when its unit
         is not in ``allowed`` (None: all): the same error and message, so that ids of other
-        areas cannot be told from unknown ids."""
+        areas cannot be told from unknown ids.
+        """
         try:
             i = self._table.locate(fid)
         except NotFoundError:
@@ -600,7 +661,7 @@ class Collection:
         if i is None or (allowed is not None and self.group != "context" and str(self.unit_codes[i]) not in allowed):
             raise NotFoundError(f"collection {self.id!r} has no feature {fid!r}")
         if crs is not None and not crs.is_crs84:
-            return _with_geometry(self.features[i], crs_geometry_texts(self._table.geometries[i:i + 1], crs)[0])
+            return _with_geometry(self.features[i], crs_geometry_texts(self._table.geometries[i : i + 1], crs)[0])
         return self.features[i]
 
     def bounds(self, *, allowed: frozenset[str] | None = None) -> tuple[float, float, float, float] | None:
@@ -615,47 +676,83 @@ class Collection:
         """The sort key of each feature (the collection's order is the order of its keys)."""
         return self._table.keys
 
-    def with_changes(self, *, remove: np.ndarray, add: gpd.GeoDataFrame, add_keys: np.ndarray,
-                     add_links: np.ndarray, add_texts: list[str] | None = None,
-                     compact_above: int | None = None) -> "Collection":
+    def with_changes(
+        self,
+        *,
+        remove: np.ndarray,
+        add: gpd.GeoDataFrame,
+        add_keys: np.ndarray,
+        add_links: np.ndarray,
+        add_texts: list[str] | None = None,
+        compact_above: int | None = None,
+    ) -> Collection:
         """A new collection without the features keyed ``remove`` and with the rows ``add``
         (sorted by ``add_keys``; texts made from them unless given). This one is unchanged.
         With more than ``compact_above`` changed rows in all, the new one is compacted (one
-        frame, one text list; its spatial index is rebuilt on first use)."""
+        frame, one text list; its spatial index is rebuilt on first use).
+        """
         texts = _feature_texts(add) if add_texts is None else list(add_texts)
         table = self._table.with_changes(remove=remove, add=add, add_keys=add_keys, add_links=add_links)
         # the extra texts follow the extra rows (sorted by key): rebuild that list
         old_x = dict(zip(self._table.x_keys.tolist(), self._texts[1]))
         new_x = dict(zip(np.asarray(add_keys, dtype=self._table.base_keys.dtype).tolist(), texts))
         extra = [new_x[k] if k in new_x else old_x[k] for k in table.x_keys.tolist()]
-        out = Collection(id=self.id, title_vi=self.title_vi, title_en=self.title_en, group=self.group,
-                         frame=self._table.base, unit_codes=(), features=[], spec=self.spec,
-                         _table=table, _texts=(self._texts[0], extra))
+        out = Collection(
+            id=self.id,
+            title_vi=self.title_vi,
+            title_en=self.title_en,
+            group=self.group,
+            frame=self._table.base,
+            unit_codes=(),
+            features=[],
+            spec=self.spec,
+            _table=table,
+            _texts=(self._texts[0], extra),
+        )
         if compact_above is not None and table.n_extra + int(table.removed.sum()) > compact_above:
             out = out.compacted()
         return out
 
-    def compacted(self) -> "Collection":
+    def compacted(self) -> Collection:
         """The same features without a patch."""
         if not self._table.patched:
             return self
         feats = self.features
         texts = [feats[i] for i in range(len(self))]
-        return Collection(id=self.id, title_vi=self.title_vi, title_en=self.title_en, group=self.group,
-                          frame=self._table.frame, unit_codes=(), features=texts, spec=self.spec,
-                          _table=self._table.compacted(), _texts=(texts, []))
+        return Collection(
+            id=self.id,
+            title_vi=self.title_vi,
+            title_en=self.title_en,
+            group=self.group,
+            frame=self._table.frame,
+            unit_codes=(),
+            features=texts,
+            spec=self.spec,
+            _table=self._table.compacted(),
+            _texts=(texts, []),
+        )
 
-    def with_texts(self, replaced: Mapping[int, str]) -> "Collection":
+    def with_texts(self, replaced: Mapping[int, str]) -> Collection:
         """A new collection whose base features at these positions have new texts (rows
-        unchanged); only for a collection without a patch."""
+        unchanged); only for a collection without a patch.
+        """
         if self._table.patched:
             raise GeoAnttError("with_texts needs a collection without a patch")
         texts = list(self._texts[0])
         for i, t in replaced.items():
             texts[i] = t
-        return Collection(id=self.id, title_vi=self.title_vi, title_en=self.title_en, group=self.group,
-                          frame=self._table.base, unit_codes=(), features=texts, spec=self.spec,
-                          _table=self._table, _texts=(texts, []))
+        return Collection(
+            id=self.id,
+            title_vi=self.title_vi,
+            title_en=self.title_en,
+            group=self.group,
+            frame=self._table.base,
+            unit_codes=(),
+            features=texts,
+            spec=self.spec,
+            _table=self._table,
+            _texts=(texts, []),
+        )
 
 
 def _bounds(geoms: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -670,10 +767,13 @@ def _bounds(geoms: np.ndarray) -> tuple[float, float, float, float] | None:
     return (float(np.min(b[:, 0])), float(np.min(b[:, 1])), float(np.max(b[:, 2])), float(np.max(b[:, 3])))
 
 
-def _link_codes(frame: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, model_links: pd.Series | None = None) -> np.ndarray:
+def _link_codes(
+    frame: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, model_links: pd.Series | None = None
+) -> np.ndarray:
     """The unit code each feature belongs to: a ``unit_code``/``hamlet_code`` column, else the
     model it derives from (``model_id`` column), else the deepest unit containing its
-    representative point."""
+    representative point.
+    """
     for col in ("unit_code", "hamlet_code"):
         if col in frame.columns:  # the common case: every feature names its unit
             v = frame[col].to_numpy(dtype=object)
@@ -732,9 +832,15 @@ class Catalog:
         keeps the features within the unit's bounding box).
     """
 
-    def __init__(self, units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *,
-                 specs: Mapping[str, LayerSpec], coverage: Any = None,
-                 context: Mapping[str, gpd.GeoDataFrame] | None = None) -> None:
+    def __init__(
+        self,
+        units: gpd.GeoDataFrame,
+        models: gpd.GeoDataFrame,
+        *,
+        specs: Mapping[str, LayerSpec],
+        coverage: Any = None,
+        context: Mapping[str, gpd.GeoDataFrame] | None = None,
+    ) -> None:
         self.specs = specs
         self.excluded_models: tuple[dict[str, str], ...] = ()  # left out by catalog.live (bad parameters)
         self.roads: gpd.GeoDataFrame | None = None  # the streets of the coverage figures (catalog.live)
@@ -764,8 +870,15 @@ class Catalog:
             if not spec.spatial and kind not in present:
                 continue
             f = models[models["kind"] == kind]
-            self._add(kind, spec.title_vi, spec.title_en, "models", f,
-                      model_links.reindex(f.index).to_numpy(dtype=object), spec=spec)
+            self._add(
+                kind,
+                spec.title_vi,
+                spec.title_en,
+                "models",
+                f,
+                model_links.reindex(f.index).to_numpy(dtype=object),
+                spec=spec,
+            )
 
         self._live: Any = None  # geo_antt.catalog.live state of a catalog that follows a store
         if coverage is not None:
@@ -795,10 +908,16 @@ class Catalog:
     # -- building -------------------------------------------------------------------------
     def _add(self, cid, vi, en, group, frame, links, *, spec=None) -> None:
         frame = frame.copy()
-        frame.sindex  # build the STRtree now, not on the first request
+        _ = frame.sindex  # build the STRtree now, not on the first request
         self.collections[cid] = Collection(
-            id=cid, title_vi=vi, title_en=en, group=group, frame=frame,
-            unit_codes=np.asarray(links, dtype=object), features=_feature_texts(frame), spec=spec,
+            id=cid,
+            title_vi=vi,
+            title_en=en,
+            group=group,
+            frame=frame,
+            unit_codes=np.asarray(links, dtype=object),
+            features=_feature_texts(frame),
+            spec=spec,
         )
 
     @property
@@ -869,9 +988,19 @@ class Catalog:
             raise PermissionDeniedError(f"unit {unit} lies outside your area")
         return frozenset(inside)
 
-    def items(self, cid: str, *, bbox: tuple[float, float, float, float] | None = None, unit: str | None = None,
-              limit: int = 1000, offset: int = 0, allowed: frozenset[str] | None = None, region: Any = None,
-              where: Callable[[gpd.GeoDataFrame], Any] | None = None, crs: OutputCrs | None = None) -> ItemsPage:
+    def items(
+        self,
+        cid: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        unit: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+        allowed: frozenset[str] | None = None,
+        region: Any = None,
+        where: Callable[[gpd.GeoDataFrame], Any] | None = None,
+        crs: OutputCrs | None = None,
+    ) -> ItemsPage:
         """One page of collection ``cid``.
 
         Parameters
@@ -910,7 +1039,9 @@ class Catalog:
                 return ItemsPage([], 0, offset, limit)
         return col.page(bbox=bbox, unit_codes=codes, limit=limit, offset=offset, region=region, where=where, crs=crs)
 
-    def _unit_box(self, unit: str, bbox: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+    def _unit_box(
+        self, unit: str, bbox: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
         """The bounding box of ``unit``'s geometry, cut to ``bbox``; None when they do not meet."""
         geom = self.unit(unit).geometry
         if geom is None or geom.is_empty:
@@ -922,7 +1053,8 @@ class Catalog:
 
     def item(self, cid: str, fid: str, *, allowed: frozenset[str] | None = None, crs: OutputCrs | None = None) -> str:
         """GeoJSON text of feature ``fid`` of ``cid`` (404 when unknown or outside ``allowed``),
-        its geometry in ``crs`` (None: CRS84)."""
+        its geometry in ``crs`` (None: CRS84).
+        """
         return self.get(cid).feature(fid, allowed=allowed, crs=crs)
 
     def top_units(self, allowed: frozenset[str]) -> list[str]:
@@ -958,8 +1090,13 @@ class Catalog:
         row = self.units.loc[code]
         g = row.geometry
         bbox = None if g is None or g.is_empty else [round(float(v), _DECIMALS) for v in g.bounds]
-        return {"code": code, "name": nfc(str(row["name"])), "level": row["level"],
-                "parent_code": json_value(row["parent_code"]), "bbox": bbox}
+        return {
+            "code": code,
+            "name": nfc(str(row["name"])),
+            "level": row["level"],
+            "parent_code": json_value(row["parent_code"]),
+            "bbox": bbox,
+        }
 
     def search(self, query: str, *, limit: int = 20, allowed: frozenset[str] | None = None) -> list[dict[str, Any]]:
         """Units whose name contains every word of ``query``, diacritics and case ignored
@@ -1008,11 +1145,13 @@ class Catalog:
             out.append(d)
         return out
 
-    def stats(self, code: str | None, *, lang: str = "vi", ranked_limit: int = 20,
-              allowed: frozenset[str] | None = None) -> dict[str, Any]:
+    def stats(
+        self, code: str | None, *, lang: str = "vi", ranked_limit: int = 20, allowed: frozenset[str] | None = None
+    ) -> dict[str, Any]:
         """Conference figures of unit ``code`` and below (all units when None): models counted
         by kind, field, host and status; coverage totals; the least-covered hamlets. Only the
-        units in ``allowed`` count (None: all)."""
+        units in ``allowed`` count (None: all).
+        """
         codes = self.scoped(code, allowed)
         if codes is None:
             sel = self.models
@@ -1036,35 +1175,51 @@ class Catalog:
             hamlets = cu  # one level: the finest the coverage was computed for
             if codes is not None:
                 hamlets = hamlets[hamlets.index.isin(codes)]
-            if code is not None and code in cu.index and "area_m2" in cu.columns and (allowed is None or code in allowed):
+            if (
+                code is not None
+                and code in cu.index
+                and "area_m2" in cu.columns
+                and (allowed is None or code in allowed)
+            ):
                 area, covered = float(cu.at[code, "area_m2"]), float(cu.at[code, "covered_m2"])
             else:
                 area, covered = float(hamlets["area_m2"].sum()), float(hamlets["covered_m2"].sum())
             out["coverage"] = {
-                "area_m2": area, "covered_m2": covered,
+                "area_m2": area,
+                "covered_m2": covered,
                 "covered_pct": round(100.0 * covered / area, 6) if area > 0 else None,
                 "hamlets": int(len(hamlets)),
             }
             worst = hamlets.sort_values(["covered_pct", "name"], kind="stable").head(ranked_limit)
             for hc, row in worst.iterrows():
-                d = self._unit_dict(hc) if hc in self.units.index else {"code": hc, "name": str(row["name"]), "bbox": None}
+                d = (
+                    self._unit_dict(hc)
+                    if hc in self.units.index
+                    else {"code": hc, "name": str(row["name"]), "bbox": None}
+                )
                 d["covered_pct"] = json_value(row["covered_pct"])
                 # the hamlet's commune: names such as "Khu phố 1" repeat in every commune
                 parent = self.units.at[hc, "parent_code"] if hc in self.units.index else None
-                d["parent_name"] = (nfc(str(self.units.at[parent, "name"]))
-                                    if isinstance(parent, str) and parent in self.units.index else None)
+                d["parent_name"] = (
+                    nfc(str(self.units.at[parent, "name"]))
+                    if isinstance(parent, str) and parent in self.units.index
+                    else None
+                )
                 out["least_covered"].append(d)
         return out
 
     def _path(self, code: str, allowed: frozenset[str] | None) -> list[str]:
         """Codes from the top to ``code``; for a scoped reader, from the reader's own top unit
-        (what the drill-down lists at its first level)."""
+        (what the drill-down lists at its first level).
+        """
         path = [*reversed(self.ancestors(code)), code]
         if allowed is None:
             return path
         return [c for c in path if c in allowed]
 
-    def _labelled(self, counts: Mapping[str, int], vocab: Mapping[str, tuple] | None, lang: str) -> list[dict[str, Any]]:
+    def _labelled(
+        self, counts: Mapping[str, int], vocab: Mapping[str, tuple] | None, lang: str
+    ) -> list[dict[str, Any]]:
         rows = []
         for k, n in counts.items():
             if vocab is not None and k in vocab:
@@ -1086,14 +1241,16 @@ class Catalog:
 
     def export_geojson(self, cid: str, *, unit: str | None = None, allowed: frozenset[str] | None = None) -> str:
         """The whole collection (or the part under ``unit``; only units in ``allowed``) as RFC
-        7946 GeoJSON text."""
+        7946 GeoJSON text.
+        """
         col = self.get(cid)
         pos = self._export_positions(col, unit, allowed)
         return feature_collection_text(col.features[i] for i in pos)
 
     def export_gpkg(self, cid: str, *, unit: str | None = None, allowed: frozenset[str] | None = None) -> bytes:
         """The collection (or the part under ``unit``; only units in ``allowed``) as a
-        GeoPackage file (bytes), layer named after the collection."""
+        GeoPackage file (bytes), layer named after the collection.
+        """
         col = self.get(cid)
         pos = self._export_positions(col, unit, allowed)
         f = col.frame.iloc[pos].copy()
@@ -1101,9 +1258,16 @@ class Catalog:
             if c == f.geometry.name:
                 continue
             if f[c].dtype == object:
-                f[c] = [None if v is None else (json.dumps(json_value(v), ensure_ascii=False)
-                                                 if isinstance(v, (tuple, list, np.ndarray)) else json_value(v))
-                        for v in f[c]]
+                f[c] = [
+                    None
+                    if v is None
+                    else (
+                        json.dumps(json_value(v), ensure_ascii=False)
+                        if isinstance(v, (tuple, list, np.ndarray))
+                        else json_value(v)
+                    )
+                    for v in f[c]
+                ]
         # keep the feature id as a column (the OGC id), unless a column already holds it
         if f.index.name in f.columns or (f.index.name is None and "id" in f.columns):
             f = f.reset_index(drop=True)
@@ -1117,7 +1281,8 @@ class Catalog:
 
 def _model_counts(sel: pd.DataFrame) -> dict[str, Any]:
     """Counts by kind, field, host and status: :func:`geo_antt.stats.model_stats` (vocabulary
-    order, zeros kept) when the package has it, else plain value counts."""
+    order, zeros kept) when the package has it, else plain value counts.
+    """
     try:
         from ..stats import model_stats
     except ImportError:  # pragma: no cover - stats module absent
@@ -1140,4 +1305,3 @@ def _wgs84(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     if not frame.crs.equals(WGS84):
         frame = frame.to_crs(WGS84)
     return frame.copy()
-

@@ -38,7 +38,8 @@ _GEOMETRY_TYPES = {"roads": ("LineString", "MultiLineString"), "buildings": ("Po
 
 def _tidy(cid: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Keep the collection's columns (those present), lines or polygons only, ids ``r1``/``b1``...
-    in file order (OSM ids may repeat once a way is cut)."""
+    in file order (OSM ids may repeat once a way is cut).
+    """
     frame = frame.to_crs(WGS84) if frame.crs is not None and not frame.crs.equals(WGS84) else frame
     if frame.index.name in CONTEXT_COLLECTIONS[cid][2] and frame.index.name not in frame.columns:
         frame = frame.reset_index()
@@ -46,7 +47,9 @@ def _tidy(cid: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     keep &= frame.geometry.geom_type.isin(_GEOMETRY_TYPES[cid])
     frame = frame[keep.to_numpy()]
     cols = [c for c in CONTEXT_COLLECTIONS[cid][2] if c in frame.columns]
-    out = gpd.GeoDataFrame(frame[cols].reset_index(drop=True), geometry=frame.geometry.reset_index(drop=True), crs=WGS84)
+    out = gpd.GeoDataFrame(
+        frame[cols].reset_index(drop=True), geometry=frame.geometry.reset_index(drop=True), crs=WGS84
+    )
     out.index = pd.Index([f"{cid[0]}{i + 1}" for i in range(len(out))], name="id", dtype=object)
     return out
 

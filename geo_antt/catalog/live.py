@@ -30,26 +30,34 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from .._memory import release_memory
 from .._errors import GeoAnttError
-from ._context import _tidy
-from ._catalog import Catalog, _align, _feature_texts, _link_codes, _property_texts, _reorder, _wgs84, _with_properties
+from .._memory import release_memory
 from ..config import Settings
 from ..coverage import _descendant_map, _valid_wgs84, choose_level, compute_coverage
 from ..footprints import footprints as build_footprints
 from ..layers import LayerSpec, parameter_problems
 from ..schema import COUNTING_STATUSES
 from ..store import Store
+from ._catalog import Catalog, _align, _feature_texts, _link_codes, _property_texts, _reorder, _wgs84, _with_properties
+from ._context import _tidy
 
-__all__ = ["LiveCatalog", "build_catalog", "update_catalog", "leave_out_unbuildable", "MAX_INCREMENTAL", "COMPACT_ABOVE"]
+__all__ = [
+    "LiveCatalog",
+    "build_catalog",
+    "update_catalog",
+    "leave_out_unbuildable",
+    "MAX_INCREMENTAL",
+    "COMPACT_ABOVE",
+]
 
 # More changed models than this: a full rebuild instead. bench/catalog_bench.py measured 1.3 to 4 ms
 # per changed camera (by machine load) against 23 to 50 s for a full rebuild at 100,000 cameras
@@ -66,7 +74,7 @@ _COVERAGE_FIELDS = ("kind", "status", "unit_code", "direction_deg", "fov_deg", "
 
 
 class _Rebuild(Exception):
-    """This change needs a full rebuild."""
+    """Raised when a change needs a full rebuild."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +107,16 @@ class _Version:
     kinds: Mapping[str, int]  # models per kind
 
 
-def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: Mapping[str, LayerSpec],
-                  settings: Settings, coverage: Any = None, roads: gpd.GeoDataFrame | None = None,
-                  context: Mapping[str, gpd.GeoDataFrame] | None = None) -> Catalog:
+def build_catalog(
+    units: gpd.GeoDataFrame,
+    models: gpd.GeoDataFrame,
+    *,
+    specs: Mapping[str, LayerSpec],
+    settings: Settings,
+    coverage: Any = None,
+    roads: gpd.GeoDataFrame | None = None,
+    context: Mapping[str, gpd.GeoDataFrame] | None = None,
+) -> Catalog:
     """The catalog of ``units`` and ``models`` with their coverage, ready for :func:`update_catalog`.
 
     Parameters
@@ -129,21 +144,30 @@ def build_catalog(units: gpd.GeoDataFrame, models: gpd.GeoDataFrame, *, specs: M
     models, excluded = leave_out_unbuildable(_sorted(models), specs)
     given = coverage is not None
     if coverage is None and len(units):
-        coverage = compute_coverage(units, models, specs=specs, settings=settings,
-                                    roads=roads if roads is not None and len(roads) else None, with_street_gaps=False)
+        coverage = compute_coverage(
+            units,
+            models,
+            specs=specs,
+            settings=settings,
+            roads=roads if roads is not None and len(roads) else None,
+            with_street_gaps=False,
+        )
     cat = Catalog(units, models, specs=specs, coverage=coverage, context=context)
     cat.excluded_models = excluded
     cat.roads = roads if roads is not None and len(roads) else None
     if not given and coverage is not None:
         try:
-            cat._live = _start(cat, coverage, specs=specs, settings=settings,
-                               roads=roads if roads is not None and len(roads) else None)
+            cat._live = _start(
+                cat, coverage, specs=specs, settings=settings, roads=roads if roads is not None and len(roads) else None
+            )
         except _Rebuild:
             cat._live = None
     return cat
 
 
-def leave_out_unbuildable(models: gpd.GeoDataFrame, specs: Mapping[str, LayerSpec]) -> tuple[gpd.GeoDataFrame, tuple[dict[str, str], ...]]:
+def leave_out_unbuildable(
+    models: gpd.GeoDataFrame, specs: Mapping[str, LayerSpec]
+) -> tuple[gpd.GeoDataFrame, tuple[dict[str, str], ...]]:
     """``models`` without those whose footprint parameters lie outside their kind's bounds.
 
     Such rows bypassed the write checks (written by hand or by an old version): one of them
@@ -161,7 +185,9 @@ def leave_out_unbuildable(models: gpd.GeoDataFrame, specs: Mapping[str, LayerSpe
         return models, ()
     excluded = tuple({"id": mid, "field": fld, "value": str(v), "reason": reason} for mid, fld, v, reason in problems)
     for p in excluded:
-        _log.warning("model %s left out of the map and coverage: %s = %s %s", p["id"], p["field"], p["value"], p["reason"])
+        _log.warning(
+            "model %s left out of the map and coverage: %s = %s %s", p["id"], p["field"], p["value"], p["reason"]
+        )
     bad = pd.Index([p["id"] for p in excluded])
     return models.loc[~models.index.astype(str).isin(bad)], excluded
 
@@ -173,8 +199,14 @@ def _sorted(models: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return models
 
 
-def _start(cat: Catalog, coverage: Any, *, specs: Mapping[str, LayerSpec], settings: Settings,
-           roads: gpd.GeoDataFrame | None = None) -> _Version:
+def _start(
+    cat: Catalog,
+    coverage: Any,
+    *,
+    specs: Mapping[str, LayerSpec],
+    settings: Settings,
+    roads: gpd.GeoDataFrame | None = None,
+) -> _Version:
     """Attach sort keys to the collections and gather the update state of a fresh catalog."""
     level = choose_level(cat.units, coverage.level)
     ids = cat._models.base.index.to_numpy(dtype=object)
@@ -206,10 +238,17 @@ def _start(cat: Catalog, coverage: Any, *, specs: Mapping[str, LayerSpec], setti
         metric[bad] = shapely.make_valid(metric[bad])
         units_m = units_m.set_geometry(gpd.GeoSeries(metric, index=units_m.index, crs=units_m.crs))
     shared = _Shared(
-        specs=specs, settings=settings, level=level, codes=codes, pos=pos,
-        tree=shapely.STRtree(target.geometry.to_numpy()), targets=_descendant_map(cat.units, pd.Index(codes)),
-        units=target, units_m=units_m,
-        roads=roads, road_tree=None if roads is None else shapely.STRtree(roads.geometry.to_numpy()),
+        specs=specs,
+        settings=settings,
+        level=level,
+        codes=codes,
+        pos=pos,
+        tree=shapely.STRtree(target.geometry.to_numpy()),
+        targets=_descendant_map(cat.units, pd.Index(codes)),
+        units=target,
+        units_m=units_m,
+        roads=roads,
+        road_tree=None if roads is None else shapely.STRtree(roads.geometry.to_numpy()),
     )
     frame = cov.frame
     models = cat.models
@@ -337,8 +376,9 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
         sel = new_kind == cid
         if len(rem) or sel.any():
             add = new[sel]
-            collections[cid] = col.with_changes(remove=rem, add=add, add_keys=ids[sel], add_links=links[sel],
-                                                compact_above=compact_above)
+            collections[cid] = col.with_changes(
+                remove=rem, add=add, add_keys=ids[sel], add_links=links[sel], compact_above=compact_above
+            )
 
     # the coverage units touched by the old or new state of a model whose coverage fields changed
     fcol = collections["footprints"]
@@ -377,7 +417,8 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
     if any(not v for v in fp_links):  # a model linked to no unit: as the full build does it
         fp_links = _link_codes(fp, cat.units, model_links=pd.Series(links, index=new.index))
     collections["footprints"] = fcol.with_changes(
-        remove=ids, add=fp, add_keys=fp.index.to_numpy(dtype=object), add_links=fp_links, compact_above=compact_above)
+        remove=ids, add=fp, add_keys=fp.index.to_numpy(dtype=object), add_links=fp_links, compact_above=compact_above
+    )
 
     out = copy.copy(cat)
     out.collections = collections
@@ -388,7 +429,9 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
 
 def _footprints(models_m: gpd.GeoDataFrame, sh: _Shared) -> gpd.GeoDataFrame:
     """Footprints of the counted models among ``models_m`` as compute_coverage makes them."""
-    counted = models_m["status"].isin(list(COUNTING_STATUSES)).to_numpy().copy() if len(models_m) else np.zeros(0, dtype=bool)
+    counted = (
+        models_m["status"].isin(list(COUNTING_STATUSES)).to_numpy().copy() if len(models_m) else np.zeros(0, dtype=bool)
+    )
     g = models_m.geometry.to_numpy()
     counted &= ~shapely.is_missing(g)
     counted[counted] = ~shapely.is_empty(g[counted])
@@ -444,7 +487,8 @@ def _coverage_changed(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
 def _touched(sh: _Shared, old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, old_footprints: np.ndarray) -> np.ndarray:
     """Positions of the coverage units the old or new footprint, location or unit of these
     models may touch: in lon/lat, units within 1e-6 degree of an old footprint or location, and
-    within a model's own reach (range or radius, 1 % more) of its new location."""
+    within a model's own reach (range or radius, 1 % more) of its new location.
+    """
     hit: list[np.ndarray] = []
     probes, dist = [], []
     for frame in (old, new):
@@ -488,11 +532,20 @@ def _degrees(metres: float, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dlon, dlat
 
 
-def _recompute(sh: _Shared, version: _Version, collections: dict, models, touched: np.ndarray,
-               units: gpd.GeoDataFrame, *, compact_above: int) -> tuple[_Version, gpd.GeoDataFrame]:
+def _recompute(
+    sh: _Shared,
+    version: _Version,
+    collections: dict,
+    models,
+    touched: np.ndarray,
+    units: gpd.GeoDataFrame,
+    *,
+    compact_above: int,
+) -> tuple[_Version, gpd.GeoDataFrame]:
     """Coverage figures and gaps of the ``touched`` coverage units, from the models near them
     (compute_coverage, as the store's cache does); ranks of every unit; changed features only.
-    Returns the new version and the footprints of the models near (metric CRS)."""
+    Returns the new version and the footprints of the models near (metric CRS).
+    """
     b = shapely.bounds(sh.units.geometry.to_numpy()[touched])
     lat = np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3]))
     dx, dy = _degrees(version.reach_m * 1.05 + 1.0, lat)
@@ -506,8 +559,16 @@ def _recompute(sh: _Shared, version: _Version, collections: dict, models, touche
     if sh.roads is not None and sh.road_tree is not None:  # the roads of the touched units only
         ub = shapely.box(*np.asarray(shapely.bounds(sh.units.geometry.to_numpy()[touched])).T)
         near_roads = sh.roads.iloc[np.unique(sh.road_tree.query(ub)[1])]
-    res = compute_coverage(sh.units_m.iloc[touched], near, level=sh.level, specs=sh.specs, settings=sh.settings,
-                           with_gaps=True, roads=near_roads, with_street_gaps=False)
+    res = compute_coverage(
+        sh.units_m.iloc[touched],
+        near,
+        level=sh.level,
+        specs=sh.specs,
+        settings=sh.settings,
+        with_gaps=True,
+        roads=near_roads,
+        with_street_gaps=False,
+    )
     figs = res.units
 
     cov = collections["coverage"]
@@ -533,9 +594,14 @@ def _recompute(sh: _Shared, version: _Version, collections: dict, models, touche
     rows["rank"] = rank[changed]
     feats = cov.features
     texts = [_with_properties(feats[int(i)], p) for i, p in zip(changed, _property_texts(rows))]
-    collections["coverage"] = cov.with_changes(remove=changed, add=rows, add_keys=changed,
-                                               add_links=cov.unit_codes[changed], add_texts=texts,
-                                               compact_above=compact_above)
+    collections["coverage"] = cov.with_changes(
+        remove=changed,
+        add=rows,
+        add_keys=changed,
+        add_links=cov.unit_codes[changed],
+        add_texts=texts,
+        compact_above=compact_above,
+    )
 
     if "gaps" in collections:
         gcol = collections["gaps"]
@@ -544,8 +610,9 @@ def _recompute(sh: _Shared, version: _Version, collections: dict, models, touche
         g.index = g.index.astype(str)
         keys = _gap_keys(g, sh.pos)
         links = _link_codes(g, units)
-        gcol2 = gcol.with_changes(remove=rem, add=g, add_keys=keys, add_links=links,
-                                  add_texts=_feature_texts(g), compact_above=compact_above)
+        gcol2 = gcol.with_changes(
+            remove=rem, add=g, add_keys=keys, add_links=links, add_texts=_feature_texts(g), compact_above=compact_above
+        )
         collections["gaps"] = gcol2
     return replace(version, pct=pct, unc=unc, rank=rank), res.footprints_metric
 
@@ -558,13 +625,24 @@ class LiveCatalog:
     units they touch); a large change, new units or a restore rebuild it whole. Requests keep
     the catalog they started with; the new one replaces it in one assignment, whole. While one
     request brings it up to date, the others are served from the previous catalog without
-    waiting."""
+    waiting.
+    """
 
-    def __init__(self, store: Store, *, specs, settings: Settings, dataset: Any = None, coverage: Any = None,
-                 wait_s: float = 1.0, context: Mapping[str, gpd.GeoDataFrame] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        specs,
+        settings: Settings,
+        dataset: Any = None,
+        coverage: Any = None,
+        wait_s: float = 1.0,
+        context: Mapping[str, gpd.GeoDataFrame] | None = None,
+    ) -> None:
         """``wait_s``: seconds a request waits for another request's update of the catalog
         before it is served from the previous one; ``context``: roads and buildings, kept in
-        every catalog."""
+        every catalog.
+        """
         self.store = store
         self.context = dict(context or {})
         self.specs = specs
@@ -583,13 +661,21 @@ class LiveCatalog:
 
     def _full(self, *, coverage: Any = None) -> Catalog:
         roads = self.store.context_frame("roads", merged=True) if self.store.context_counts()["roads"] else None
-        return build_catalog(self.store.units_frame(), self.store.models_frame(user=None), specs=self.specs,
-                             settings=self.settings, coverage=coverage, roads=roads, context=self._context())
+        return build_catalog(
+            self.store.units_frame(),
+            self.store.models_frame(user=None),
+            specs=self.specs,
+            settings=self.settings,
+            coverage=coverage,
+            roads=roads,
+            context=self._context(),
+        )
 
     def _context(self) -> dict[str, gpd.GeoDataFrame]:
         """The roads and buildings the map draws: the store's when it holds any (loaded with
         ``geo-antt db load-roads|load-buildings`` or seeded from the dataset), else those the
-        dataset folder lists."""
+        dataset folder lists.
+        """
         counts = self.store.context_counts()
         if not any(counts.values()):
             return self.context
@@ -598,7 +684,8 @@ class LiveCatalog:
     def current(self, generation: int | None = None) -> Catalog:
         """The catalog of the store's ``generation`` (read from the store when None; the web
         layer passes the one its request read), or the previous one while another caller
-        brings it up to date."""
+        brings it up to date.
+        """
         if self.static:
             return self.catalog
         gen = self.store.generation() if generation is None else generation
@@ -635,8 +722,12 @@ class LiveCatalog:
             # their pages back, or RSS keeps the peak of two catalogs (issue #13, item 7)
             release_memory()
         self.rebuild_seconds = time.perf_counter() - t0
-        _log.info("catalog updated (%s, %d model(s)) after a store change in %.3f s",
-                  self.last_update, len(changes.models), self.rebuild_seconds)
+        _log.info(
+            "catalog updated (%s, %d model(s)) after a store change in %.3f s",
+            self.last_update,
+            len(changes.models),
+            self.rebuild_seconds,
+        )
 
 
 def _compute_coverage(dataset, *, specs, settings: Settings):

@@ -67,7 +67,8 @@ class OutputCrs:
 
     ``epsg`` is None for CRS84 (the catalog's own coordinates); ``lat_first`` when the CRS's
     first axis is the latitude (EPSG:4326); ``decimals`` of each coordinate (7 for degrees, 3
-    for metres)."""
+    for metres).
+    """
 
     uri: str
     epsg: int | None
@@ -76,6 +77,7 @@ class OutputCrs:
 
     @property
     def is_crs84(self) -> bool:
+        """Whether the answer is in OGC:CRS84 (longitude, latitude), the API's default."""
         return self.epsg is None
 
 
@@ -90,7 +92,9 @@ def _output_crs(epsg: int | None) -> OutputCrs:
         return OutputCrs(CRS84, None, False, _DEGREE_DECIMALS)
     crs = CRS.from_epsg(epsg)
     lat_first = crs.axis_info[0].direction.lower() == "north" and crs.is_geographic
-    return OutputCrs(_EPSG_URI.format(epsg), epsg, lat_first, _DEGREE_DECIMALS if crs.is_geographic else _METRE_DECIMALS)
+    return OutputCrs(
+        _EPSG_URI.format(epsg), epsg, lat_first, _DEGREE_DECIMALS if crs.is_geographic else _METRE_DECIMALS
+    )
 
 
 def parse_crs_uri(value: str | None, *, what: str = "crs") -> OutputCrs:
@@ -112,8 +116,10 @@ def parse_crs_uri(value: str | None, *, what: str = "crs") -> OutputCrs:
         if m and int(m.group(1)) in SUPPORTED_EPSG:
             return _output_crs(int(m.group(1)))
     codes = ", ".join(f"EPSG:{e}" for e in SUPPORTED_EPSG)
-    raise GeoAnttError(f"{what}={v[:80]!r} is not served: use {CRS84} (the default) or one of "
-                       f"{_EPSG_URI.format('<code>')} with code {codes}")
+    raise GeoAnttError(
+        f"{what}={v[:80]!r} is not served: use {CRS84} (the default) or one of "
+        f"{_EPSG_URI.format('<code>')} with code {codes}"
+    )
 
 
 _local = threading.local()  # a pyproj Transformer is never shared between threads
@@ -158,7 +164,8 @@ def geometry_texts(geoms: np.ndarray, crs: OutputCrs) -> list[str]:
 def bbox_region(bbox: tuple[float, float, float, float], crs: OutputCrs) -> shapely.Geometry:
     """The lon/lat polygon of a ``bbox`` given in ``crs`` (its axis order: for EPSG:4326
     minLat,minLon,maxLat,maxLon); its outline densified so that the reprojected edges stay
-    within ~1 m of the true ones."""
+    within ~1 m of the true ones.
+    """
     a, b, c, d = bbox
     if crs.is_crs84:
         return shapely.box(a, b, c, d)
@@ -231,7 +238,8 @@ def _json_type(s: pd.Series) -> dict[str, Any] | None:
 
 def queryables(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """``{name: JSON Schema}`` of the properties a filter may name: the scalar columns of the
-    collection's frame (text, numbers, booleans, times) and its geometry."""
+    collection's frame (text, numbers, booleans, times) and its geometry.
+    """
     out: dict[str, dict[str, Any]] = {}
     geom_name = getattr(frame, "geometry", None) is not None and frame.geometry.name
     for col in frame.columns:
@@ -244,7 +252,9 @@ def queryables(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
         g = np.asarray(frame.geometry.to_numpy(), dtype=object)
         types = {t for t in shapely.get_type_id(g[~shapely.is_missing(g)]).tolist()}
         names = {0: "point", 1: "linestring", 3: "polygon", 4: "multipoint", 5: "multilinestring", 6: "multipolygon"}
-        fmt = f"geometry-{names[next(iter(types))]}" if len(types) == 1 and next(iter(types)) in names else "geometry-any"
+        fmt = (
+            f"geometry-{names[next(iter(types))]}" if len(types) == 1 and next(iter(types)) in names else "geometry-any"
+        )
         out[GEOMETRY_QUERYABLE] = {"title": "geometry", "format": fmt, "x-ogc-role": "primary-geometry"}
     return out
 
@@ -257,7 +267,8 @@ def _evaluator_class():
     class _Evaluator(GeoPandasEvaluator):
         """pygeofilter's geopandas evaluator, with names checked against the queryables,
         geometry literals moved from ``filter-crs`` to lon/lat, and what it does not evaluate
-        (functions, temporal predicates) refused by name."""
+        (functions, temporal predicates) refused by name.
+        """
 
         def __init__(self, df, names: frozenset[str], crs: OutputCrs) -> None:
             super().__init__(df)
@@ -266,7 +277,9 @@ def _evaluator_class():
         @handle(ast.Attribute)
         def attribute(self, node):
             if node.name not in self.names:
-                raise GeoAnttError(f"filter: unknown property {node.name!r}; queryables: {', '.join(sorted(self.names))}")
+                raise GeoAnttError(
+                    f"filter: unknown property {node.name!r}; queryables: {', '.join(sorted(self.names))}"
+                )
             if node.name == GEOMETRY_QUERYABLE:
                 return self.df.geometry
             return self.df[node.name]
@@ -297,8 +310,9 @@ def _evaluator_class():
 _EVALUATOR: list[Any] = []
 
 
-def parse_filter(text: str | None, *, lang: str | None = None, crs: OutputCrs | None = None,
-                 names: frozenset[str]) -> Callable[[pd.DataFrame], np.ndarray] | None:
+def parse_filter(
+    text: str | None, *, lang: str | None = None, crs: OutputCrs | None = None, names: frozenset[str]
+) -> Callable[[pd.DataFrame], np.ndarray] | None:
     """The mask function of a ``filter`` (None when absent) for an items query.
 
     Parameters
@@ -359,8 +373,10 @@ def _mask(evaluator, root, frame, names, crs, lang) -> np.ndarray:
     import geopandas as gpd
 
     if frame is None:
-        frame = gpd.GeoDataFrame({n: pd.Series([], dtype=object) for n in names if n != GEOMETRY_QUERYABLE},
-                                 geometry=gpd.GeoSeries([], crs=4326))
+        frame = gpd.GeoDataFrame(
+            {n: pd.Series([], dtype=object) for n in names if n != GEOMETRY_QUERYABLE},
+            geometry=gpd.GeoSeries([], crs=4326),
+        )
     try:
         result = evaluator(frame, names, crs).evaluate(root)
     except GeoAnttError:
@@ -371,5 +387,9 @@ def _mask(evaluator, root, frame, names, crs, lang) -> np.ndarray:
         return np.full(len(frame), bool(result))
     if not isinstance(result, (pd.Series, np.ndarray)):
         raise GeoAnttError("filter: it must be a condition (true or false for each feature)")
-    arr = np.asarray(pd.Series(result).fillna(False), dtype=bool) if isinstance(result, pd.Series) else np.asarray(result, dtype=bool)
+    arr = (
+        np.asarray(pd.Series(result).fillna(False), dtype=bool)
+        if isinstance(result, pd.Series)
+        else np.asarray(result, dtype=bool)
+    )
     return arr

@@ -12,7 +12,8 @@ import importlib
 import logging
 import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from .._errors import GeoAnttError, ValidationError
@@ -104,7 +105,8 @@ def leave_for_exit(*objects: Any) -> bool:
 def console_main() -> None:
     """The ``geo-antt`` program (console script and ``python -m geo_antt``): :func:`main`, then
     the exit; a command that called :func:`leave_for_exit` ends the process at once, after the
-    standard streams and the log handlers are flushed."""
+    standard streams and the log handlers are flushed.
+    """
     global _PROGRAM
     _PROGRAM = True
     code = main()

@@ -26,7 +26,8 @@ def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def progress_bar(args: argparse.Namespace, label: str) -> Iterator[Progress | None]:
     """A progress bar on stderr for the command's work, labelled ``label``: yields the callable
-    to hand to the work, or None (no terminal, or ``--quiet``). The bar is cleared at the end."""
+    to hand to the work, or None (no terminal, or ``--quiet``). The bar is cleared at the end.
+    """
     stream = sys.stderr
     if getattr(args, "quiet", False) or not (hasattr(stream, "isatty") and stream.isatty()):
         yield None
@@ -41,8 +42,17 @@ def progress_bar(args: argparse.Namespace, label: str) -> Iterator[Progress | No
     from rich.progress import Progress as Bar
 
     console = Console(file=stream, stderr=True)
-    with Bar(TextColumn("[bold]{task.fields[label]}"), BarColumn(), TaskProgressColumn(),
-             TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
+    with Bar(
+        TextColumn("[bold]{task.fields[label]}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    ) as bar:
         task = bar.add_task("", total=None, label=label)
 
         def update(what: str, done: int, total: int) -> None:

@@ -8,14 +8,13 @@ import sys
 import warnings
 from pathlib import Path
 
-
-from .inputs import add_buildings_argument, add_input_arguments, add_roads_argument, load_inputs_with_features
+from .. import io
 from .._errors import GeoAnttError
 from ..config import DEFAULT_SETTINGS
-from .. import io
+from ..coverage import compute_coverage
 from ._main import leave_for_exit
 from ._progress import add_quiet_argument, progress_bar
-from ..coverage import compute_coverage
+from .inputs import add_buildings_argument, add_input_arguments, add_roads_argument, load_inputs_with_features
 
 __all__ = ["register", "MAX_STREET_GAP_M"]
 
@@ -59,6 +58,7 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``geo-antt coverage`` to the command line."""
     p = subparsers.add_parser(
         "coverage",
         help="coverage and gaps per hamlet/commune",
@@ -69,23 +69,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_input_arguments(p)
     streets = p.add_argument_group("streets (optional)")
     add_roads_argument(streets)
-    streets.add_argument("--min-street-gap", metavar="METRES", type=_metres_between(0.0, MAX_STREET_GAP_M),
-                         default=DEFAULT_SETTINGS.min_street_gap_m,
-                         help=f"leave out uncovered stretches of road shorter than this, metres (0-{MAX_STREET_GAP_M:g}; default %(default)s)")
-    streets.add_argument("--street-gaps", metavar="FILE", help="write the uncovered stretches of road (.geojson or .gpkg; needs roads)")
+    streets.add_argument(
+        "--min-street-gap",
+        metavar="METRES",
+        type=_metres_between(0.0, MAX_STREET_GAP_M),
+        default=DEFAULT_SETTINGS.min_street_gap_m,
+        help=f"leave out uncovered stretches of road shorter than this, metres (0-{MAX_STREET_GAP_M:g}; default %(default)s)",
+    )
+    streets.add_argument(
+        "--street-gaps", metavar="FILE", help="write the uncovered stretches of road (.geojson or .gpkg; needs roads)"
+    )
     add_buildings_argument(p.add_argument_group("buildings (optional)"))
     opt = p.add_argument_group("analysis")
-    opt.add_argument("--level", choices=("hamlet", "commune", "district", "province"), help="level to report at (default: the finest present)")
-    opt.add_argument("--crs", metavar="EPSG:NNNN", help="metric CRS for distances and areas (default: UTM zone of the data)")
-    opt.add_argument("--min-gap-area", metavar="M2", type=float, default=DEFAULT_SETTINGS.min_gap_area_m2, help="drop gap pieces under this many square metres (default %(default)s)")
+    opt.add_argument(
+        "--level",
+        choices=("hamlet", "commune", "district", "province"),
+        help="level to report at (default: the finest present)",
+    )
+    opt.add_argument(
+        "--crs", metavar="EPSG:NNNN", help="metric CRS for distances and areas (default: UTM zone of the data)"
+    )
+    opt.add_argument(
+        "--min-gap-area",
+        metavar="M2",
+        type=float,
+        default=DEFAULT_SETTINGS.min_gap_area_m2,
+        help="drop gap pieces under this many square metres (default %(default)s)",
+    )
     need = p.add_argument_group("ranking by need (optional)")
-    need.add_argument("--demand", metavar="FILE", help="demand layer: points, lines or polygons (households, roads, incidents...)")
-    need.add_argument("--weight-column", metavar="COL", help="numeric column of --demand weighting it (default: count, length or area)")
-    need.add_argument("--threshold", metavar="PCT", type=float, default=DEFAULT_SETTINGS.uncovered_threshold_pct,
-                      help="a unit is 'uncovered' below this covered share, percent (default %(default)s)")
+    need.add_argument(
+        "--demand", metavar="FILE", help="demand layer: points, lines or polygons (households, roads, incidents...)"
+    )
+    need.add_argument(
+        "--weight-column",
+        metavar="COL",
+        help="numeric column of --demand weighting it (default: count, length or area)",
+    )
+    need.add_argument(
+        "--threshold",
+        metavar="PCT",
+        type=float,
+        default=DEFAULT_SETTINGS.uncovered_threshold_pct,
+        help="a unit is 'uncovered' below this covered share, percent (default %(default)s)",
+    )
     need.add_argument("--kind", metavar="KIND", help="judge coverage by one kind only (camera, lighting, ...)")
     out = p.add_argument_group("outputs")
-    out.add_argument("--out", metavar="FILE", required=True, help="per-unit figures with unit polygons (.geojson or .gpkg)")
+    out.add_argument(
+        "--out", metavar="FILE", required=True, help="per-unit figures with unit polygons (.geojson or .gpkg)"
+    )
     out.add_argument("--gaps", metavar="FILE", help="uncovered parts of every unit (.geojson or .gpkg)")
     out.add_argument("--footprints", metavar="FILE", help="footprint of every counted model (.geojson or .gpkg)")
     add_quiet_argument(p)
@@ -110,7 +141,8 @@ def _metres_between(low: float, high: float):
 def _rank_by_need(res, args: argparse.Namespace):
     """Per-unit figures plus ``weighted_covered_pct``, ``uncovered``, ``uncovered_need`` and
     ``need_rank`` (1 = most need): weighted by ``--demand`` when given, else by street when
-    the coverage has roads, else by area."""
+    the coverage has roads, else by area.
+    """
     import geopandas as gpd
 
     from ..placement import rank_uncovered
@@ -119,7 +151,9 @@ def _rank_by_need(res, args: argparse.Namespace):
     if args.demand:
         demand = io.read_layer(args.demand)
         if args.weight_column and args.weight_column not in demand.columns:
-            raise GeoAnttError(f"{args.demand}: no column {args.weight_column!r} (columns: {', '.join(map(str, demand.columns))})")
+            raise GeoAnttError(
+                f"{args.demand}: no column {args.weight_column!r} (columns: {', '.join(map(str, demand.columns))})"
+            )
     ranked = rank_uncovered(
         res.units,
         demand=demand,
@@ -154,15 +188,29 @@ def _warned(fn, *a, **kw):
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = DEFAULT_SETTINGS.replace(metric_crs=args.crs, min_gap_area_m2=args.min_gap_area, min_street_gap_m=args.min_street_gap)
+    settings = DEFAULT_SETTINGS.replace(
+        metric_crs=args.crs, min_gap_area_m2=args.min_gap_area, min_street_gap_m=args.min_street_gap
+    )
     units, models, skipped, roads, buildings = _warned(load_inputs_with_features, args)
     for prob in skipped:
         print(f"skipped: {prob}", file=sys.stderr)
     if args.street_gaps and roads is None:
-        raise GeoAnttError("--street-gaps needs roads: give --roads FILE (or a --data dataset whose dataset.toml lists roads)")
+        raise GeoAnttError(
+            "--street-gaps needs roads: give --roads FILE (or a --data dataset whose dataset.toml lists roads)"
+        )
     with progress_bar(args, "coverage") as bar:
-        res = _warned(compute_coverage, units, models, level=args.level, settings=settings, with_gaps=bool(args.gaps),
-                      roads=roads, with_street_gaps=bool(args.street_gaps), buildings=buildings, progress=bar)
+        res = _warned(
+            compute_coverage,
+            units,
+            models,
+            level=args.level,
+            settings=settings,
+            with_gaps=bool(args.gaps),
+            roads=roads,
+            with_street_gaps=bool(args.street_gaps),
+            buildings=buildings,
+            progress=bar,
+        )
         ranked = _rank_by_need(res, args)
         # the metric frames are reprojected and repaired chunk by chunk while being written: the
         # same files as res.gaps / res.footprints would give
@@ -172,7 +220,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.street_gaps:
             writes.append((args.street_gaps, lambda: io.write_layer(res.street_gaps_metric, args.street_gaps)))
         if args.footprints:
-            writes.append((args.footprints, lambda: io.write_layer(res.footprints_metric, args.footprints, make_valid=True)))
+            writes.append(
+                (args.footprints, lambda: io.write_layer(res.footprints_metric, args.footprints, make_valid=True))
+            )
         for k, (path, write) in enumerate(writes):
             if bar is not None:
                 bar(f"writing {Path(path).name}", k, len(writes))
@@ -188,20 +238,35 @@ def _run(args: argparse.Namespace) -> int:
     )
     if buildings is not None:
         open_m2 = float(u["open_m2"].sum())
-        print(f"buildings: {len(buildings)} read; open area {open_m2 / 1e6:.3f} km², covered "
-              f"{100 * u['covered_m2'].sum() / max(open_m2, 1e-9):.2f} % of it (cameras and lights do not see through walls)")
+        print(
+            f"buildings: {len(buildings)} read; open area {open_m2 / 1e6:.3f} km², covered "
+            f"{100 * u['covered_m2'].sum() / max(open_m2, 1e-9):.2f} % of it (cameras and lights do not see through walls)"
+        )
     if roads is not None:
         road_m, road_cov = float(u["road_m"].sum()), float(u["road_covered_m"].sum())
-        stretches = (f", {len(res.street_gaps_metric)} uncovered stretches of at least {settings.min_street_gap_m:g} m"
-                     if args.street_gaps else "")
-        print(f"streets: covered {road_cov / 1e3:.3f} of {road_m / 1e3:.3f} km of road "
-              f"({100 * road_cov / max(road_m, 1e-9):.2f} %){stretches}")
+        stretches = (
+            f", {len(res.street_gaps_metric)} uncovered stretches of at least {settings.min_street_gap_m:g} m"
+            if args.street_gaps
+            else ""
+        )
+        print(
+            f"streets: covered {road_cov / 1e3:.3f} of {road_m / 1e3:.3f} km of road "
+            f"({100 * road_cov / max(road_m, 1e-9):.2f} %){stretches}"
+        )
     worst = u.sort_values("rank").head(5)
-    print("least covered: " + "; ".join(f"{r.unit_name} ({r.unit_code}) {r.covered_pct:.1f} %" for r in worst.itertuples()))
+    print(
+        "least covered: "
+        + "; ".join(f"{r.unit_name} ({r.unit_code}) {r.covered_pct:.1f} %" for r in worst.itertuples())
+    )
     if roads is not None and not args.demand:
         worst_streets = ranked.head(5)
-        print("least covered streets: " + "; ".join(
-            f"{r.unit_name} ({r.unit_code}) {r.weighted_covered_pct:.1f} % of {r.road_m / 1e3:.2f} km" for r in worst_streets.itertuples()))
+        print(
+            "least covered streets: "
+            + "; ".join(
+                f"{r.unit_name} ({r.unit_code}) {r.weighted_covered_pct:.1f} % of {r.road_m / 1e3:.2f} km"
+                for r in worst_streets.itertuples()
+            )
+        )
     written = [args.out] + [p for p in (args.gaps, args.street_gaps, args.footprints) if p]
     print("wrote " + ", ".join(str(Path(p)) for p in written))
     leave_for_exit(res, ranked, units, models)  # as the geo-antt program: no teardown

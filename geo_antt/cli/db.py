@@ -46,13 +46,18 @@ def read_models_file(path):  # noqa: D103
 
     return f(path)
 
+
 __all__ = ["register"]
 
 
 def _db_parent() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--db", metavar="URL", help="sqlite:///FILE, a file path, or postgresql://user@host:port/db "
-                   "(default: $GEO_ANTT_DB, else DATA/geo-antt.sqlite)")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="sqlite:///FILE, a file path, or postgresql://user@host:port/db "
+        "(default: $GEO_ANTT_DB, else DATA/geo-antt.sqlite)",
+    )
     p.add_argument("--data", metavar="DIR", help="data folder holding the default SQLite file (default: data/)")
     return p
 
@@ -91,7 +96,11 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     with Store.open(args.db, data_dir=args.data, upgrade=False) as store:
         before = store.revision()
         after = store.upgrade()
-        print(f"{store.url}: schema {before or 'empty'} -> {after}" if before != after else f"{store.url}: schema at {after} (newest)")
+        print(
+            f"{store.url}: schema {before or 'empty'} -> {after}"
+            if before != after
+            else f"{store.url}: schema at {after} (newest)"
+        )
     return 0
 
 
@@ -212,8 +221,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar(f"checking {len(gdf)} rows", 1, 2)
             # the reader's rejections (rows that could not be read) become rejections of the preview
-            preview = store.preview_import(gdf, user=actor, unit_code=args.unit, source=Path(args.file).name,
-                                           problems=io_problems)
+            preview = store.preview_import(
+                gdf, user=actor, unit_code=args.unit, source=Path(args.file).name, problems=io_problems
+            )
         if args.json:
             d = preview.to_dict()
             d["file_problems"] = [p.to_dict() for p in io_problems]
@@ -225,13 +235,18 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 print("preview only: nothing changed (add --commit to apply)")
             return 1 if (preview.has_rejections or errors) and not args.skip_rejected else 0
         if errors and not args.skip_rejected:
-            raise ValidationError(errors, message=f"{len(errors)} row(s) of {args.file} could not be read; nothing imported (fix the file, or --skip-rejected)")
+            raise ValidationError(
+                errors,
+                message=f"{len(errors)} row(s) of {args.file} could not be read; nothing imported (fix the file, or --skip-rejected)",
+            )
         with progress_bar(args, "import") as bar:
             if bar is not None:
                 bar(f"writing {len(gdf)} rows", 0, 1)
             counts = store.commit_import(preview, user=actor, skip_rejected=args.skip_rejected)
-    print(f"imported: {counts['new']} new, {counts['update']} updated, {counts['unchanged']} unchanged"
-          + (f", {counts['rejected']} rejected rows skipped" if args.skip_rejected else ""))
+    print(
+        f"imported: {counts['new']} new, {counts['update']} updated, {counts['unchanged']} unchanged"
+        + (f", {counts['rejected']} rejected rows skipped" if args.skip_rejected else "")
+    )
     return 0
 
 
@@ -283,7 +298,9 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 def _cmd_restore(args: argparse.Namespace) -> int:
     with _open(args) as store:
         counts = store.restore_backup(args.file)
-    print(f"restored {counts['units']} units, {counts['models']} models, {counts['audit']} audit entries from {args.file}")
+    print(
+        f"restored {counts['units']} units, {counts['models']} models, {counts['audit']} audit entries from {args.file}"
+    )
     return 0
 
 
@@ -295,22 +312,37 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     q = sub.add_parser("upgrade", parents=[db], help="create the store or migrate it to the newest schema")
     q.set_defaults(func=_cmd_db_upgrade)
-    q = sub.add_parser("seed", parents=[db], help="load the units and models of the dataset folder (--data) into the store")
+    q = sub.add_parser(
+        "seed", parents=[db], help="load the units and models of the dataset folder (--data) into the store"
+    )
     q.add_argument("--max-lines", type=int, default=20, help="lines of details about rejected rows")
     add_quiet_argument(q)
     q.set_defaults(func=_cmd_db_seed)
     q = sub.add_parser("load-units", parents=[db], help="insert or replace units from boundary files")
     q.add_argument("files", nargs="+", metavar="FILE")
     q.set_defaults(func=_cmd_db_load_units)
-    for layer, what in (("roads", "roads (lines: highway, name), clipped to each unit"),
-                        ("buildings", "buildings (polygons: building, levels, height_m), by the unit holding each")):
-        q = sub.add_parser(f"load-{layer}", parents=[db],
-                           help=f"replace the {what} of the units it covers (e.g. {layer}.geojson of `geo-antt osm convert`)")
+    for layer, what in (
+        ("roads", "roads (lines: highway, name), clipped to each unit"),
+        ("buildings", "buildings (polygons: building, levels, height_m), by the unit holding each"),
+    ):
+        q = sub.add_parser(
+            f"load-{layer}",
+            parents=[db],
+            help=f"replace the {what} of the units it covers (e.g. {layer}.geojson of `geo-antt osm convert`)",
+        )
         q.add_argument("file", metavar="FILE")
-        q.add_argument("--unit", action="append", metavar="CODE",
-                       help="load for this unit only (repeat for several; default: every --level unit the file meets)")
-        q.add_argument("--level", default="commune", choices=("province", "district", "commune", "hamlet"),
-                       help="the units to load per when --unit is not given (default: commune)")
+        q.add_argument(
+            "--unit",
+            action="append",
+            metavar="CODE",
+            help="load for this unit only (repeat for several; default: every --level unit the file meets)",
+        )
+        q.add_argument(
+            "--level",
+            default="commune",
+            choices=("province", "district", "commune", "hamlet"),
+            help="the units to load per when --unit is not given (default: commune)",
+        )
         q.set_defaults(func=_cmd_db_load_context, layer=layer)
 
     p = subparsers.add_parser("users", help="accounts and roles")
@@ -354,14 +386,20 @@ def register(subparsers: Any) -> None:
     q.add_argument("name")
     q.set_defaults(func=_cmd_token_revoke)
 
-    p = subparsers.add_parser("import", parents=[db], help="import a models file: preview, then --commit",
-                              description="Preview (default) or apply (--commit) an import; all or nothing; "
-                                          "re-importing the same file changes nothing. Exit code 1 when rows are rejected.")
+    p = subparsers.add_parser(
+        "import",
+        parents=[db],
+        help="import a models file: preview, then --commit",
+        description="Preview (default) or apply (--commit) an import; all or nothing; "
+        "re-importing the same file changes nothing. Exit code 1 when rows are rejected.",
+    )
     p.add_argument("file")
     p.add_argument("--unit", metavar="CODE", help="the unit the file is for (positions must lie inside it)")
     p.add_argument("--user", metavar="NAME", help="import as this account (its scope applies; default: system)")
     p.add_argument("--commit", action="store_true", help="apply the import")
-    p.add_argument("--skip-rejected", action="store_true", help="with --commit: apply the accepted rows, skip rejected ones")
+    p.add_argument(
+        "--skip-rejected", action="store_true", help="with --commit: apply the accepted rows, skip rejected ones"
+    )
     p.add_argument("--json", action="store_true", help="print the preview as JSON")
     p.add_argument("--max-lines", type=int, default=50, help="lines of details per section (default 50)")
     add_quiet_argument(p)
@@ -373,7 +411,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--user", metavar="NAME", help="as seen by this account (its scope applies)")
     p.add_argument("--by", metavar="NAME", help="only changes made by this account")
     p.add_argument("--unit", metavar="CODE", help="only entries of this unit and the units below it")
-    p.add_argument("--since", metavar="DATE", help="from this date or time (YYYY-MM-DD[THH:MM]; Vietnam time unless an offset is given)")
+    p.add_argument(
+        "--since",
+        metavar="DATE",
+        help="from this date or time (YYYY-MM-DD[THH:MM]; Vietnam time unless an offset is given)",
+    )
     p.add_argument("--until", metavar="DATE", help="up to this date (the whole day) or time")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_audit)
@@ -382,6 +424,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("file", help="FILE.gpkg")
     p.set_defaults(func=_cmd_backup)
 
-    p = subparsers.add_parser("restore", parents=[db], help="replace units, models and audit log by a backup (accounts kept)")
+    p = subparsers.add_parser(
+        "restore", parents=[db], help="replace units, models and audit log by a backup (accounts kept)"
+    )
     p.add_argument("file", help="FILE.gpkg")
     p.set_defaults(func=_cmd_restore)

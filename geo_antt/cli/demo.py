@@ -29,12 +29,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="(re)generate the demo dataset, byte-identical for a given seed",
         description="Write DIR/dataset.toml, DIR/boundaries/*.geojson and DIR/models/models.geojson.",
     )
-    build.add_argument("--out", metavar="DIR", default=str(DEFAULT_DATA_DIR),
-                       help=f"dataset directory to write (default: {DEFAULT_DATA_DIR})")
+    build.add_argument(
+        "--out",
+        metavar="DIR",
+        default=str(DEFAULT_DATA_DIR),
+        help=f"dataset directory to write (default: {DEFAULT_DATA_DIR})",
+    )
     from ..io.demo import DEFAULT_SEED
 
-    build.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                       help=f"seed of the generated hamlets and models (default: {DEFAULT_SEED})")
+    build.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help=f"seed of the generated hamlets and models (default: {DEFAULT_SEED})",
+    )
     build.set_defaults(func=_run_demo_build)
     demo.set_defaults(func=lambda args: (demo.print_help(), 2)[1])
 
@@ -47,10 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  geo-antt stats --unit 'xa son binh' --lang en --since 2024-01-01",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    st.add_argument("--data", metavar="DIR", default=str(DEFAULT_DATA_DIR),
-                    help=f"dataset directory (default: {DEFAULT_DATA_DIR})")
-    st.add_argument("--unit", metavar="CODE_OR_NAME",
-                    help="unit code or name of any level (diacritics and case ignored); default: all")
+    st.add_argument(
+        "--data", metavar="DIR", default=str(DEFAULT_DATA_DIR), help=f"dataset directory (default: {DEFAULT_DATA_DIR})"
+    )
+    st.add_argument(
+        "--unit",
+        metavar="CODE_OR_NAME",
+        help="unit code or name of any level (diacritics and case ignored); default: all",
+    )
     st.add_argument("--since", metavar="YYYY-MM-DD", help="count new models started on or after this date")
     st.add_argument("--until", metavar="YYYY-MM-DD", help="count new models started on or before this date")
     from .inputs import add_db_argument
@@ -73,7 +85,8 @@ def _run_demo_build(args: argparse.Namespace) -> int:
 
 def load_frames(data_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return ``(units, models)`` of the dataset directory ``data_dir`` (see
-    :func:`geo_antt.io.dataset.load_dataset`)."""
+    :func:`geo_antt.io.dataset.load_dataset`).
+    """
     from ..io.dataset import load_dataset
 
     ds = load_dataset(Path(data_dir))
@@ -82,7 +95,6 @@ def load_frames(data_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _run_stats(args: argparse.Namespace) -> int:
     from ..stats import format_stats, model_stats, resolve_unit
-
     from .inputs import store_frames
 
     from_store = store_frames(args)

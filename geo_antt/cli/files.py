@@ -45,7 +45,9 @@ examples:
 def _looks_like_units(path: Path) -> bool:
     """Polygons -> a boundary file; points with a kind-like column -> models."""
     try:
-        info = pyogrio.read_info(path, layer=str(pyogrio.list_layers(path)[0][0]) if path.suffix.lower() == ".gpkg" else None)
+        info = pyogrio.read_info(
+            path, layer=str(pyogrio.list_layers(path)[0][0]) if path.suffix.lower() == ".gpkg" else None
+        )
     except Exception:  # unreadable: let read_units report it
         return True
     gtype = str(info.get("geometry_type") or "")
@@ -70,11 +72,16 @@ def validate_file(
     sheet: str | None = None,
 ) -> dict[str, Any]:
     """Validate one file; return ``{"file", "type", "rows_ok", "problems": [Problem...],
-    "defaults": {kind: {field: {"value", "rows"}}}}`` (the layer defaults blank cells get)."""
+    "defaults": {kind: {field: {"value", "rows"}}}}`` (the layer defaults blank cells get).
+    """
     path = Path(path)
     kind = what
     if kind == "auto":
-        kind = "models" if path.suffix.lower() in _TABLE_SUFFIXES or not path.exists() else ("units" if _looks_like_units(path) else "models")
+        kind = (
+            "models"
+            if path.suffix.lower() in _TABLE_SUFFIXES or not path.exists()
+            else ("units" if _looks_like_units(path) else "models")
+        )
     problems: list[Problem] = []
     rows_ok = 0
     defaults: dict[str, Any] = {}
@@ -87,7 +94,11 @@ def validate_file(
                 defaults = dict(gdf.attrs.get("defaults", {}))
             else:
                 # polygons of any level, or hamlet centre points
-                rows_ok = len(_read_unit_frame(path, level=level, columns=columns, crs=crs, encoding=None, layer=None, points=None))
+                rows_ok = len(
+                    _read_unit_frame(
+                        path, level=level, columns=columns, crs=crs, encoding=None, layer=None, points=None
+                    )
+                )
         except ValidationError as exc:
             problems.extend(exc.problems)
         except GeoAnttError as exc:
@@ -98,7 +109,9 @@ def validate_file(
         if issubclass(w.category, UserWarning):
             msg = str(w.message)
             prefix = f"{path}: "
-            problems.append(Problem(str(path), None, None, None, msg[len(prefix):] if msg.startswith(prefix) else msg, "warning"))
+            problems.append(
+                Problem(str(path), None, None, None, msg[len(prefix) :] if msg.startswith(prefix) else msg, "warning")
+            )
     return {"file": str(path), "type": kind, "rows_ok": rows_ok, "problems": problems, "defaults": defaults}
 
 
@@ -116,7 +129,8 @@ def _line(p: Problem) -> str:
 
 def _expand(files: list[str], *, what: str) -> list[tuple[Path, str, dict[str, Any]]]:
     """FILE arguments as (path, type, options); a dataset directory stands for the files its
-    dataset.toml lists (units and models, with their options)."""
+    dataset.toml lists (units and models, with their options).
+    """
     out: list[tuple[Path, str, dict[str, Any]]] = []
     for f in files:
         p = Path(f)
@@ -128,7 +142,11 @@ def _expand(files: list[str], *, what: str) -> list[tuple[Path, str, dict[str, A
                 raise GeoAnttError(f"{toml_path}: invalid TOML: {exc}") from None
             for key, typ in (("units", "units"), ("models", "models")):
                 for item in meta.get(key, []):
-                    rel, opts = (item, {}) if isinstance(item, str) else (item.get("path", ""), {k: v for k, v in item.items() if k != "path"})
+                    rel, opts = (
+                        (item, {})
+                        if isinstance(item, str)
+                        else (item.get("path", ""), {k: v for k, v in item.items() if k != "path"})
+                    )
                     out.append((p / rel, typ, opts))
         else:
             out.append((p, what, {}))
@@ -173,15 +191,21 @@ def _run(args: argparse.Namespace) -> int:
             w = len(r["problems"]) - e
             noun = "rows" if r["type"] == "models" else "units"
             status = "OK" if not e else f"{e} error{'s' if e != 1 else ''}"
-            print(f"{r['file']} ({r['type']}): {status}, {w} warning{'s' if w != 1 else ''}, {r['rows_ok']} valid {noun}")
+            print(
+                f"{r['file']} ({r['type']}): {status}, {w} warning{'s' if w != 1 else ''}, {r['rows_ok']} valid {noun}"
+            )
             for p in sorted(r["problems"], key=lambda p: (p.row or 0, p.severity != "error")):
                 print(_line(p))
             for kind, fields in sorted(r["defaults"].items()):
                 for fld, d in fields.items():
                     many = d["rows"] != 1
-                    print(f"  note: {d['rows']} {kind} row{'s' if many else ''} without {fld} use{'' if many else 's'} the layer default {d['value']:g}")
+                    print(
+                        f"  note: {d['rows']} {kind} row{'s' if many else ''} without {fld} use{'' if many else 's'} the layer default {d['value']:g}"
+                    )
         files = len(reports)
-        print(f"{files} file{'s' if files != 1 else ''}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}")
+        print(
+            f"{files} file{'s' if files != 1 else ''}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}"
+        )
     return 1 if n_err else 0
 
 
@@ -193,8 +217,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="CSV, XLSX, GeoJSON, GPKG or Shapefile; or a dataset directory (its dataset.toml files)")
-    p.add_argument("--crs", metavar="EPSG:NNNN", help="CRS of x/y columns or of a file without one (e.g. EPSG:3405, EPSG:9210 for VN-2000)")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="CSV, XLSX, GeoJSON, GPKG or Shapefile; or a dataset directory (its dataset.toml files)",
+    )
+    p.add_argument(
+        "--crs",
+        metavar="EPSG:NNNN",
+        help="CRS of x/y columns or of a file without one (e.g. EPSG:3405, EPSG:9210 for VN-2000)",
+    )
     p.add_argument(
         "--kind-lang",
         choices=("vi", "en"),
@@ -202,6 +235,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="language of compass letters: a lone N is North (en) or Nam = South (vi); default: the headers' language",
     )
     p.add_argument("--sheet", metavar="NAME", help="worksheet of XLSX files (default: the first)")
-    p.add_argument("--type", choices=("auto", "models", "units"), default="auto", help="what the files hold (default: guess from format and geometry)")
+    p.add_argument(
+        "--type",
+        choices=("auto", "models", "units"),
+        default="auto",
+        help="what the files hold (default: guess from format and geometry)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_run)

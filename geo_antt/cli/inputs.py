@@ -30,37 +30,71 @@ __all__ = [
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """``--data`` | ``--boundaries/--hamlets/--models``, ``--input-crs``, ``--skip-invalid``."""
     g = parser.add_argument_group("inputs (a dataset directory, or files)")
-    g.add_argument("--data", metavar="DIR", help="dataset directory with dataset.toml (default: the embedded demo in data/)")
-    g.add_argument("--boundaries", metavar="FILE", action="extend", nargs="+", default=[],
-                   help="unit boundaries of any level: GeoJSON, Shapefile, GeoPackage (repeatable)")
-    g.add_argument("--hamlets", metavar="FILE", help="hamlet polygons, or hamlet centre points (areas are then approximated inside their commune)")
-    g.add_argument("--models", metavar="FILE", action="extend", nargs="+", default=[],
-                   help="security models: CSV, XLSX, GeoJSON, GPKG (repeatable)")
-    g.add_argument("--input-crs", metavar="CRS", help="CRS of input files that do not say (e.g. EPSG:3405 for VN-2000 x/y)")
-    g.add_argument("--skip-invalid", action="store_true", help="skip invalid model rows (they are listed) instead of stopping")
+    g.add_argument(
+        "--data", metavar="DIR", help="dataset directory with dataset.toml (default: the embedded demo in data/)"
+    )
+    g.add_argument(
+        "--boundaries",
+        metavar="FILE",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="unit boundaries of any level: GeoJSON, Shapefile, GeoPackage (repeatable)",
+    )
+    g.add_argument(
+        "--hamlets",
+        metavar="FILE",
+        help="hamlet polygons, or hamlet centre points (areas are then approximated inside their commune)",
+    )
+    g.add_argument(
+        "--models",
+        metavar="FILE",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="security models: CSV, XLSX, GeoJSON, GPKG (repeatable)",
+    )
+    g.add_argument(
+        "--input-crs", metavar="CRS", help="CRS of input files that do not say (e.g. EPSG:3405 for VN-2000 x/y)"
+    )
+    g.add_argument(
+        "--skip-invalid", action="store_true", help="skip invalid model rows (they are listed) instead of stopping"
+    )
     add_db_argument(g)
 
 
 def add_db_argument(parser: Any) -> None:
     """``--db URL``: read the units and models of a store (what the web service serves)."""
-    parser.add_argument("--db", metavar="URL", default=None,
-                        help="read the units and models of a store instead of files: sqlite:///FILE, a file path, or "
-                             "postgresql://user@host:port/db (default: $GEO_ANTT_DB when set; else the files)")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="read the units and models of a store instead of files: sqlite:///FILE, a file path, or "
+        "postgresql://user@host:port/db (default: $GEO_ANTT_DB when set; else the files)",
+    )
 
 
 def add_roads_argument(parser: Any) -> None:
     """``--roads FILE``: road centre lines for the street coverage (else the dataset's roads)."""
-    parser.add_argument("--roads", metavar="FILE", default=None,
-                        help="road centre lines (LineStrings: GeoJSON, GPKG, SHP; any CRS; e.g. the roads.geojson of "
-                             "geo-antt osm convert) for coverage along streets (default: the roads of the --data dataset, if it lists any)")
+    parser.add_argument(
+        "--roads",
+        metavar="FILE",
+        default=None,
+        help="road centre lines (LineStrings: GeoJSON, GPKG, SHP; any CRS; e.g. the roads.geojson of "
+        "geo-antt osm convert) for coverage along streets (default: the roads of the --data dataset, if it lists any)",
+    )
 
 
 def add_buildings_argument(parser: Any) -> None:
     """``--buildings FILE``: building footprints that hide what lies behind them (else the dataset's)."""
-    parser.add_argument("--buildings", metavar="FILE", default=None,
-                        help="building footprints (Polygons: GeoJSON, GPKG, SHP; any CRS; e.g. the buildings.geojson of "
-                             "geo-antt osm convert): cameras and lights do not see through them and their inside is never "
-                             "covered (default: the buildings of the --data dataset, if it lists any)")
+    parser.add_argument(
+        "--buildings",
+        metavar="FILE",
+        default=None,
+        help="building footprints (Polygons: GeoJSON, GPKG, SHP; any CRS; e.g. the buildings.geojson of "
+        "geo-antt osm convert): cameras and lights do not see through them and their inside is never "
+        "covered (default: the buildings of the --data dataset, if it lists any)",
+    )
 
 
 class StoreFrames(NamedTuple):
@@ -78,15 +112,19 @@ def store_frames(args: argparse.Namespace, *, roads: bool = False, buildings: bo
     and buildings.
 
     Without a store, says on stderr when the default store file exists beside the dataset
-    (the web service's data, which edits and imports may have changed since the files)."""
+    (the web service's data, which edits and imports may have changed since the files).
+    """
     from ..store import DB_ENV_VAR, DEFAULT_DB_NAME, Store, resolve_db_url
 
     url = getattr(args, "db", None) or os.environ.get(DB_ENV_VAR) or None
     if url is None:
         default = data_dir_of(args) / DEFAULT_DB_NAME
         if not getattr(args, "boundaries", None) and default.is_file():
-            print(f"note: read the dataset files of {data_dir_of(args)}; the store {default} (what the web service "
-                  f"shows, with its edits and imports) may differ: add --db {default} to read it", file=sys.stderr)
+            print(
+                f"note: read the dataset files of {data_dir_of(args)}; the store {default} (what the web service "
+                f"shows, with its edits and imports) may differ: add --db {default} to read it",
+                file=sys.stderr,
+            )
         return None
     url = resolve_db_url(url)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
@@ -120,7 +158,8 @@ def load_inputs_with_roads(
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem], gpd.GeoDataFrame | None]:
     """:func:`load_inputs` plus the roads: those of ``--roads`` (read with ``--input-crs`` for a
     file that names no CRS), else those the dataset lists when the inputs are a dataset
-    directory, else None."""
+    directory, else None.
+    """
     units, models, skipped, roads, _ = _load(args, layers=("roads",))
     return units, models, skipped, roads
 
@@ -129,7 +168,8 @@ def load_inputs_with_features(
     args: argparse.Namespace,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Problem], gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
     """:func:`load_inputs_with_roads` plus the buildings: those of ``--buildings``, else those
-    the dataset lists when the inputs are a dataset directory, else None."""
+    the dataset lists when the inputs are a dataset directory, else None.
+    """
     return _load(args, layers=("roads", "buildings"))
 
 
@@ -151,13 +191,21 @@ def _load(
     # first: a bad road or building file stops the run at once
     given = {key: _feature_file(args, key) for key in layers}
     roads, buildings = given.get("roads"), given.get("buildings")
-    from_store = store_frames(args, roads="roads" in layers and roads is None,
-                              buildings="buildings" in layers and buildings is None)
+    from_store = store_frames(
+        args, roads="roads" in layers and roads is None, buildings="buildings" in layers and buildings is None
+    )
     if from_store is not None:
         if getattr(args, "boundaries", None) or getattr(args, "models", None) or getattr(args, "hamlets", None):
-            raise GeoAnttError("--db reads the store's units and models: give it without --boundaries/--hamlets/--models")
-        return (from_store.units, from_store.models, [], roads if roads is not None else from_store.roads,
-                buildings if buildings is not None else from_store.buildings)
+            raise GeoAnttError(
+                "--db reads the store's units and models: give it without --boundaries/--hamlets/--models"
+            )
+        return (
+            from_store.units,
+            from_store.models,
+            [],
+            roads if roads is not None else from_store.roads,
+            buildings if buildings is not None else from_store.buildings,
+        )
     boundaries = list(getattr(args, "boundaries", None) or [])
     models_files = list(getattr(args, "models", None) or [])
     skip = bool(getattr(args, "skip_invalid", False))
@@ -166,9 +214,16 @@ def _load(
         if models_files or getattr(args, "hamlets", None):
             raise GeoAnttError("--models/--hamlets need --boundaries (or use --data DIR)")
         wanted = tuple(key for key in layers if given[key] is None)
-        ds = load_dataset(getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir, skip_invalid=skip, feature_layers=wanted)
-        return (ds.units, ds.models, list(ds.models.attrs.get("skipped", [])),
-                roads if roads is not None else ds.roads, buildings if buildings is not None else ds.buildings)
+        ds = load_dataset(
+            getattr(args, "data", None) or DEFAULT_SETTINGS.data_dir, skip_invalid=skip, feature_layers=wanted
+        )
+        return (
+            ds.units,
+            ds.models,
+            list(ds.models.attrs.get("skipped", [])),
+            roads if roads is not None else ds.roads,
+            buildings if buildings is not None else ds.buildings,
+        )
     # Everything in turn, on this thread. (CSV files used to be parsed on a second thread while
     # the boundaries were read; but Python's warning filters are process-wide and
     # ``warnings.catch_warnings`` is not thread-safe, so a library's catch_warnings on one
@@ -179,7 +234,12 @@ def _load(
         units = pd.concat([units, read_hamlets(args.hamlets, units, crs=crs)])
     dup = units.index[units.index.duplicated()].unique()
     if len(dup):
-        raise ValidationError([Problem(", ".join(boundaries), None, "code", d, "the same unit code appears in more than one file") for d in dup[:50]])
+        raise ValidationError(
+            [
+                Problem(", ".join(boundaries), None, "code", d, "the same unit code appears in more than one file")
+                for d in dup[:50]
+            ]
+        )
     if not models_files:
         raise GeoAnttError("give --models FILE (one or more model files) with --boundaries")
     skipped: list[Problem] = []
@@ -191,8 +251,19 @@ def _load(
     models = pd.concat(frames) if len(frames) > 1 else frames[0]
     dup = models.index[models.index.duplicated()].unique()
     if len(dup):
-        raise ValidationError([Problem(", ".join(models_files), None, "id", d, "the same model id appears in more than one file") for d in dup[:50]])
-    return gpd.GeoDataFrame(units, crs="EPSG:4326"), gpd.GeoDataFrame(models, crs="EPSG:4326"), skipped, roads, buildings
+        raise ValidationError(
+            [
+                Problem(", ".join(models_files), None, "id", d, "the same model id appears in more than one file")
+                for d in dup[:50]
+            ]
+        )
+    return (
+        gpd.GeoDataFrame(units, crs="EPSG:4326"),
+        gpd.GeoDataFrame(models, crs="EPSG:4326"),
+        skipped,
+        roads,
+        buildings,
+    )
 
 
 def data_dir_of(args: argparse.Namespace) -> Path:

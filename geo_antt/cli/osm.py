@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .inputs import add_db_argument, store_frames
 from .._errors import GeoAnttError, NotFoundError
 from ..config import DEFAULT_DATA_DIR
+from .inputs import add_db_argument, store_frames
 
 __all__ = ["register"]
 
@@ -61,19 +61,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("extract", metavar="EXTRACT", help="the OSM file: .osm.pbf, .osm, .osm.bz2 or .osm.gz")
-    p.add_argument("--out", metavar="DIR", required=True, help="folder to write roads.geojson, buildings.geojson and models.geojson to")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="folder to write roads.geojson, buildings.geojson and models.geojson to",
+    )
     area = p.add_mutually_exclusive_group()
-    area.add_argument("--bbox", metavar="W,S,E,N", help="keep this lon/lat box only (WGS84 degrees, longitude first: 105.80,21.00,105.86,21.05)")
+    area.add_argument(
+        "--bbox",
+        metavar="W,S,E,N",
+        help="keep this lon/lat box only (WGS84 degrees, longitude first: 105.80,21.00,105.86,21.05)",
+    )
     area.add_argument("--unit", metavar="CODE", help="keep the area of this unit (any level) of the dataset only")
     units = p.add_argument_group("units for --unit (a dataset directory, boundary files, or a store)")
-    units.add_argument("--data", metavar="DIR", help=f"dataset directory with dataset.toml (default: the embedded demo in {DEFAULT_DATA_DIR.name}/)")
-    units.add_argument("--boundaries", metavar="FILE", action="extend", nargs="+", default=[],
-                       help="unit boundaries of any level: GeoJSON, Shapefile, GeoPackage (repeatable)")
-    units.add_argument("--input-crs", metavar="CRS", help="CRS of boundary files that do not say (e.g. EPSG:3405 for VN-2000)")
+    units.add_argument(
+        "--data",
+        metavar="DIR",
+        help=f"dataset directory with dataset.toml (default: the embedded demo in {DEFAULT_DATA_DIR.name}/)",
+    )
+    units.add_argument(
+        "--boundaries",
+        metavar="FILE",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="unit boundaries of any level: GeoJSON, Shapefile, GeoPackage (repeatable)",
+    )
+    units.add_argument(
+        "--input-crs", metavar="CRS", help="CRS of boundary files that do not say (e.g. EPSG:3405 for VN-2000)"
+    )
     add_db_argument(units)
-    p.add_argument("--node-index", metavar="INDEX", default="flex_mem",
-                   help="pyosmium's node location index: flex_mem (default; memory), or sparse_file_array,FILE / "
-                        "dense_file_array,FILE to keep a large extract's node locations on disk")
+    p.add_argument(
+        "--node-index",
+        metavar="INDEX",
+        default="flex_mem",
+        help="pyosmium's node location index: flex_mem (default; memory), or sparse_file_array,FILE / "
+        "dense_file_array,FILE to keep a large extract's node locations on disk",
+    )
     p.set_defaults(func=_run_convert)
     osm.set_defaults(func=lambda args: (osm.print_help(), 2)[1])
 
@@ -101,8 +126,16 @@ def _unit_polygon(args: argparse.Namespace) -> Any:
     code = str(args.unit).strip()
     if code not in units.index:
         key = fold(code)
-        near = [f"{c} ({n})" for c, n in zip(units.index, units["name"]) if key and (key in fold(str(n)) or key in fold(str(c)))]
-        hint = f"; did you mean {', '.join(near[:5])}?" if near else f"; its {len(units)} units have codes such as {', '.join(map(str, units.index[:3]))}"
+        near = [
+            f"{c} ({n})"
+            for c, n in zip(units.index, units["name"])
+            if key and (key in fold(str(n)) or key in fold(str(c)))
+        ]
+        hint = (
+            f"; did you mean {', '.join(near[:5])}?"
+            if near
+            else f"; its {len(units)} units have codes such as {', '.join(map(str, units.index[:3]))}"
+        )
         raise NotFoundError(f"--unit {code}: no unit with this code in {source}{hint}")
     geom = units.geometry.loc[code]
     if geom is None or geom.is_empty:

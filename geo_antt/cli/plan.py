@@ -11,10 +11,10 @@ import geopandas as gpd
 import pandas as pd
 
 from .._errors import GeoAnttError
-from ..placement import planning_units, sites_feature_collection
-from .inputs import add_input_arguments, add_roads_argument, load_inputs, load_inputs_with_features
 from ..io import read_layer, write_atomic
+from ..placement import planning_units, sites_feature_collection
 from ..text import nfc
+from .inputs import add_input_arguments, add_roads_argument, load_inputs, load_inputs_with_features
 
 __all__ = ["register", "load_frames"]
 
@@ -48,25 +48,40 @@ def register(subparsers: Any) -> None:
     p.add_argument("--count", type=int, help="number of new models")
     p.add_argument("--budget", type=float, metavar="VND", help="budget in VND (caps the count with --unit-cost)")
     p.add_argument("--unit-cost", type=float, metavar="VND", help="cost of one new model in VND")
-    p.add_argument("--candidates", metavar="FILE", help="candidate sites (points, e.g. poles); default a grid over the gaps + hamlet centres")
+    p.add_argument(
+        "--candidates",
+        metavar="FILE",
+        help="candidate sites (points, e.g. poles); default a grid over the gaps + hamlet centres",
+    )
     p.add_argument("--candidate-spacing", type=float, metavar="METRES", help="grid spacing of default candidates (m)")
-    p.add_argument("--min-spacing", type=float, metavar="METRES",
-                   help="least distance between two proposed sites, metres (default: the layer spec's, 30 for cameras; 0: none)")
+    p.add_argument(
+        "--min-spacing",
+        type=float,
+        metavar="METRES",
+        help="least distance between two proposed sites, metres (default: the layer spec's, 30 for cameras; 0: none)",
+    )
     p.add_argument("--demand", metavar="FILE", help="demand layer (points/lines/polygons) weighting what to cover")
     p.add_argument("--weight-column", metavar="COL", help="numeric column of --demand (households, population...)")
     p.add_argument("--demand-spacing", type=float, metavar="METRES", help="demand grid spacing (m)")
     add_roads_argument(p)
-    p.add_argument("--by", choices=("street", "area"), default=None,
-                   help="what to cover: street metres (sites on the streets; the default when there are roads) or area")
+    p.add_argument(
+        "--by",
+        choices=("street", "area"),
+        default=None,
+        help="what to cover: street metres (sites on the streets; the default when there are roads) or area",
+    )
     p.add_argument("--solver", choices=("exact", "highs", "spopt", "greedy", "auto"), default="auto")
     p.add_argument("--fov-deg", type=float, help="camera angle of view, degrees")
     p.add_argument("--range-m", type=float, help="camera range, metres")
     p.add_argument("--radius-m", type=float, help="radius of lights/checkpoints, metres")
     p.add_argument("--directions", type=int, metavar="N", help="camera directions tried per site (default 8)")
     p.add_argument("--time-limit", type=float, default=300.0, metavar="SECONDS", help="exact solver time limit")
-    p.add_argument("--buildings", metavar="FILE",
-                   help="building footprints (Polygons, any CRS): candidates are judged by what they see without looking "
-                        "through walls, sites inside buildings are left out, building interiors are no demand")
+    p.add_argument(
+        "--buildings",
+        metavar="FILE",
+        help="building footprints (Polygons, any CRS): candidates are judged by what they see without looking "
+        "through walls, sites inside buildings are left out, building interiors are no demand",
+    )
     p.add_argument("--out", metavar="FILE", help="write the proposed sites and their footprints (GeoJSON)")
     p.add_argument("--table", metavar="FILE", help="write the before/after table per hamlet (CSV)")
     p.add_argument("--json", action="store_true", help="print the result summary as JSON")
@@ -79,17 +94,14 @@ def register(subparsers: Any) -> None:
 
 def load_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """Units and models of ``--data DIR`` or ``--boundaries``/``--models``; returns
-    ``(units, models, meta)`` (units indexed by ``code``, models by ``id``)."""
+    ``(units, models, meta)`` (units indexed by ``code``, models by ``id``).
+    """
     units, models, _skipped = load_inputs(args)
     return units, models, {}
 
 
-
-
 # --------------------------------------------------------------------------------------------
 # output
-
-
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,36 +157,58 @@ def run(args: argparse.Namespace) -> int:
         "covered_m2_before": round(float(res.before["covered_m2"].sum()), 1),
         "covered_m2_after": round(float(res.after["covered_m2"].sum()), 1),
         "by": res.stats.get("by", "area"),
-        **({"road_m": round(float(res.after["road_m"].sum()), 1),
-            "road_covered_m_before": round(float(res.before["road_covered_m"].sum()), 1),
-            "road_covered_m_after": round(float(res.after["road_covered_m"].sum()), 1)} if "road_m" in res.after.columns else {}),
+        **(
+            {
+                "road_m": round(float(res.after["road_m"].sum()), 1),
+                "road_covered_m_before": round(float(res.before["road_covered_m"].sum()), 1),
+                "road_covered_m_after": round(float(res.after["road_covered_m"].sum()), 1),
+            }
+            if "road_m" in res.after.columns
+            else {}
+        ),
         "stats": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.stats.items()},
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return 0
     out = sys.stdout
-    print(f"plan {args.kind} × {summary['sites']} in {args.unit}: solver {res.solver}"
-          f"{' (optimal)' if res.optimal else ''}, newly covered {res.objective:,.0f}"
-          f"{' m of street' if summary['by'] == 'street' else '' if args.weight_column else ' m²'}", file=out)
+    print(
+        f"plan {args.kind} × {summary['sites']} in {args.unit}: solver {res.solver}"
+        f"{' (optimal)' if res.optimal else ''}, newly covered {res.objective:,.0f}"
+        f"{' m of street' if summary['by'] == 'street' else '' if args.weight_column else ' m²'}",
+        file=out,
+    )
     if res.gap_to_optimum is not None:
-        print(f"greedy heuristic: {res.greedy_objective:,.0f} (gap to optimum {100 * res.gap_to_optimum:.2f} %)", file=out)
+        print(
+            f"greedy heuristic: {res.greedy_objective:,.0f} (gap to optimum {100 * res.gap_to_optimum:.2f} %)", file=out
+        )
     if res.stats.get("proven_by_bound"):
         print("optimal by the upper bound: the greedy choice reaches it (no solver had to run)", file=out)
-    print(f"covered before {summary['covered_m2_before']:,.0f} m², after {summary['covered_m2_after']:,.0f} m²", file=out)
+    print(
+        f"covered before {summary['covered_m2_before']:,.0f} m², after {summary['covered_m2_after']:,.0f} m²", file=out
+    )
     if "road_m" in summary:
-        print(f"streets covered before {summary['road_covered_m_before']:,.0f} m, after {summary['road_covered_m_after']:,.0f} m"
-              f" of {summary['road_m']:,.0f} m", file=out)
+        print(
+            f"streets covered before {summary['road_covered_m_before']:,.0f} m, after {summary['road_covered_m_after']:,.0f} m"
+            f" of {summary['road_m']:,.0f} m",
+            file=out,
+        )
     # where to go: the hamlet by name and the site's position (WGS84, about 10 cm)
     names = area["name"].astype(str) if "name" in area.columns else pd.Series(dtype=str)
     street = summary["by"] == "street"
-    print(f"{'rank':>4}  {'unit':<10}  {'name':<22}  {'lat':>10}  {'lon':>11}  {'direction':>9}  {'gain_m2':>8}"
-          + (f"  {'gain_m':>7}" if street else ""), file=out)
+    print(
+        f"{'rank':>4}  {'unit':<10}  {'name':<22}  {'lat':>10}  {'lon':>11}  {'direction':>9}  {'gain_m2':>8}"
+        + (f"  {'gain_m':>7}" if street else ""),
+        file=out,
+    )
     for _, r in res.sites.iterrows():
         d = ",".join(f"{x:g}" for x in r["direction_deg"]) if r["direction_deg"] else "-"
         name = nfc(names.get(r["unit_code"], "")) or ""
-        print(f"{r['rank']:>4}  {str(r['unit_code'])[:10]:<10}  {name[:22]:<22}  {r.geometry.y:>10.6f}  {r.geometry.x:>11.6f}  "
-              f"{d:>9}  {r['gain_m2']:>8.1f}" + (f"  {r['gain_weight']:>7.1f}" if street else ""), file=out)
+        print(
+            f"{r['rank']:>4}  {str(r['unit_code'])[:10]:<10}  {name[:22]:<22}  {r.geometry.y:>10.6f}  {r.geometry.x:>11.6f}  "
+            f"{d:>9}  {r['gain_m2']:>8.1f}" + (f"  {r['gain_weight']:>7.1f}" if street else ""),
+            file=out,
+        )
     if args.out:
         print(f"wrote {args.out}", file=out)
     return 0

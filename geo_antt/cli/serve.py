@@ -38,26 +38,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
-    p.add_argument("--data", metavar="DIR", default=None,
-                   help="dataset directory with dataset.toml (default: env GEO_ANTT_DATA, else data/)")
-    p.add_argument("--db", metavar="URL", default=None,
-                   help="store: sqlite:///FILE or postgresql://user@host:port/db "
-                        "(default: env GEO_ANTT_DB, else DATA/geo-antt.sqlite, seeded from DATA on first run)")
-    p.add_argument("--public-aggregates", action="store_true",
-                   help="let anonymous users read aggregate figures (coverage, counts; never camera positions)")
-    p.add_argument("--tile-url", default=None,
-                   help="base-map tile URL template, e.g. an intranet tile server (default: no tiles)")
-    p.add_argument("--basemap", metavar="FILE", default=None,
-                   help="offline base map served by the app itself: an MBTiles file (raster PNG/JPEG/WebP, "
-                        "e.g. from QGIS) or a PMTiles archive (vector; default: env GEO_ANTT_BASEMAP, else none)")
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="dataset directory with dataset.toml (default: env GEO_ANTT_DATA, else data/)",
+    )
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="store: sqlite:///FILE or postgresql://user@host:port/db "
+        "(default: env GEO_ANTT_DB, else DATA/geo-antt.sqlite, seeded from DATA on first run)",
+    )
+    p.add_argument(
+        "--public-aggregates",
+        action="store_true",
+        help="let anonymous users read aggregate figures (coverage, counts; never camera positions)",
+    )
+    p.add_argument(
+        "--tile-url", default=None, help="base-map tile URL template, e.g. an intranet tile server (default: no tiles)"
+    )
+    p.add_argument(
+        "--basemap",
+        metavar="FILE",
+        default=None,
+        help="offline base map served by the app itself: an MBTiles file (raster PNG/JPEG/WebP, "
+        "e.g. from QGIS) or a PMTiles archive (vector; default: env GEO_ANTT_BASEMAP, else none)",
+    )
     p.add_argument("--tile-attribution", default="", help="attribution text of the tiles")
-    p.add_argument("--threads", type=int, default=8, metavar="N",
-                   help="worker threads answering requests (default 8)")
-    p.add_argument("--trusted-proxy", metavar="ADDR", default=None,
-                   help="address of a reverse proxy (nginx...) whose X-Forwarded-For/-Proto headers are "
-                        "trusted (login rate limits then count per client, not per proxy)")
-    p.add_argument("--dev", action="store_true",
-                   help="use Werkzeug's development server instead of Waitress (never in production)")
+    p.add_argument("--threads", type=int, default=8, metavar="N", help="worker threads answering requests (default 8)")
+    p.add_argument(
+        "--trusted-proxy",
+        metavar="ADDR",
+        default=None,
+        help="address of a reverse proxy (nginx...) whose X-Forwarded-For/-Proto headers are "
+        "trusted (login rate limits then count per client, not per proxy)",
+    )
+    p.add_argument(
+        "--dev", action="store_true", help="use Werkzeug's development server instead of Waitress (never in production)"
+    )
     p.set_defaults(func=cmd_serve)
 
 
@@ -86,12 +106,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     password = ensure_admin_account(store)
     if password is not None:
         db = f" --db '{args.db}'" if args.db else (f" --data '{args.data}'" if args.data else "")
-        print("geo-antt: first run - created the account 'admin' with the password:\n"
-              f"    {password}\n"
-              "  (shown only this once; log in with it, then change it: "
-              f"geo-antt users passwd admin{db})", flush=True)
+        print(
+            "geo-antt: first run - created the account 'admin' with the password:\n"
+            f"    {password}\n"
+            "  (shown only this once; log in with it, then change it: "
+            f"geo-antt users passwd admin{db})",
+            flush=True,
+        )
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"geo-antt: serving {store.url} at http://{host}:{args.port}/ (Ctrl+C to stop)", flush=True)
-    run_server(app, host=args.host, port=args.port, dev=args.dev, threads=args.threads,
-               trusted_proxy=args.trusted_proxy)
+    run_server(
+        app, host=args.host, port=args.port, dev=args.dev, threads=args.threads, trusted_proxy=args.trusted_proxy
+    )
     return 0

@@ -1,5 +1,6 @@
 """Shared helpers of the readers: vector files (encoding of Shapefiles, GeoPackage layers),
-CRS settling (VN-2000, files without a CRS, swapped lon/lat), cell values."""
+CRS settling (VN-2000, files without a CRS, swapped lon/lat), cell values.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import pyogrio.errors
 import shapely
 
 from .._errors import CRSError, GeoAnttError
-from .cells import ParseError, is_blank, parse_bool
 from ..crs import VIETNAM_BOUNDS, WGS84, parse_crs, to_wgs84
 from ..text import nfc
+from .cells import ParseError, is_blank, parse_bool
 
 __all__: list[str] = []  # private helpers of geo_antt.io and its friends
 
@@ -104,7 +105,9 @@ def _read_vector(path: Path, *, encoding: str | None, layer: str | None) -> gpd.
                 codec = _detect_dbf_encoding(dbf)
                 if codec is not None:
                     label = "UTF-8" if codec == "utf-8" else "Windows-1258 (cp1258)"
-                    _warn(f"{path}: no .cpg file; text decoded as {label} (detected). Add a .cpg or pass encoding= to choose.")
+                    _warn(
+                        f"{path}: no .cpg file; text decoded as {label} (detected). Add a .cpg or pass encoding= to choose."
+                    )
     transcode = None
     if codec == "cp1258" and suffix == ".shp":
         # GDAL's iconv CP1258 decoder drops the last character of every string (it waits for a
@@ -138,7 +141,8 @@ def _read_vector(path: Path, *, encoding: str | None, layer: str | None) -> gpd.
 
 def _looks_projected(bounds: tuple[float, ...]) -> bool:
     """Coordinates in metres (VN-2000, UTM: hundreds of thousands), not degrees (swapped
-    lon/lat stays below 180)."""
+    lon/lat stays below 180).
+    """
     return max(abs(float(v)) for v in bounds) > 1000.0
 
 
@@ -160,7 +164,8 @@ def _settle_crs(gdf: gpd.GeoDataFrame, *, crs: object, path: Path) -> gpd.GeoDat
 
     The file's own CRS wins; ``crs`` is used when the file has none, or when it claims
     degrees (as every GeoJSON does) while its coordinates are not degrees (a GeoJSON exported
-    in VN-2000 without a ``crs`` member)."""
+    in VN-2000 without a ``crs`` member).
+    """
     geoms = gdf.geometry
     has_geom = ~(geoms.isna() | geoms.is_empty)
     bounds = tuple(float(v) for v in shapely.total_bounds(geoms[has_geom].to_numpy())) if has_geom.any() else None
@@ -176,22 +181,36 @@ def _settle_crs(gdf: gpd.GeoDataFrame, *, crs: object, path: Path) -> gpd.GeoDat
         return to_wgs84(gdf)
     if gdf.crs is None:
         if _in_box(bounds, _NATIONAL_BOX):
-            _warn(f"{path}: no CRS in the file; its coordinates are lon/lat in Vietnam, read as EPSG:4326 (WGS 84). Pass crs= / --crs to choose another.")
+            _warn(
+                f"{path}: no CRS in the file; its coordinates are lon/lat in Vietnam, read as EPSG:4326 (WGS 84). Pass crs= / --crs to choose another."
+            )
             return gdf.set_crs(WGS84)
         if _in_box(bounds, _SWAPPED_BOX):
-            raise CRSError(f"{path}: no CRS in the file and the coordinates look like latitude/longitude swapped (x from {bounds[0]:.4f} to {bounds[2]:.4f} is a latitude in Vietnam): put longitude first")
-        raise CRSError(f"{path}: the file has no CRS and its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not lon/lat in Vietnam; say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N, EPSG:9210 for a VN-2000 TM-3 zone)")
+            raise CRSError(
+                f"{path}: no CRS in the file and the coordinates look like latitude/longitude swapped (x from {bounds[0]:.4f} to {bounds[2]:.4f} is a latitude in Vietnam): put longitude first"
+            )
+        raise CRSError(
+            f"{path}: the file has no CRS and its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not lon/lat in Vietnam; say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N, EPSG:9210 for a VN-2000 TM-3 zone)"
+        )
     if gdf.crs.is_geographic:
         if _in_box(bounds, _SWAPPED_BOX) and not _in_box(bounds, _NATIONAL_BOX):
-            raise CRSError(f"{path}: latitude and longitude are swapped (x from {bounds[0]:.4f} to {bounds[2]:.4f} is a latitude in Vietnam, y a longitude): put longitude first")
+            raise CRSError(
+                f"{path}: latitude and longitude are swapped (x from {bounds[0]:.4f} to {bounds[2]:.4f} is a latitude in Vietnam, y a longitude): put longitude first"
+            )
         if not _in_box(bounds, (-180.0, -90.0, 180.0, 90.0)):
-            raise CRSError(f"{path}: the file says {gdf.crs.to_string()} (degrees) but its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not degrees; say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
+            raise CRSError(
+                f"{path}: the file says {gdf.crs.to_string()} (degrees) but its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not degrees; say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
+            )
     out = to_wgs84(gdf)
     ob = tuple(float(v) for v in shapely.total_bounds(out.geometry[has_geom].to_numpy()))
     if not all(math.isfinite(v) for v in ob):
-        raise CRSError(f"{path}: coordinates cannot be projected from {gdf.crs.to_string()} to lon/lat; check the CRS (--crs)")
+        raise CRSError(
+            f"{path}: coordinates cannot be projected from {gdf.crs.to_string()} to lon/lat; check the CRS (--crs)"
+        )
     if not _in_box(ob, _NATIONAL_BOX):
-        _warn(f"{path}: the data lies outside Vietnam (lon {ob[0]:.3f}..{ob[2]:.3f}, lat {ob[1]:.3f}..{ob[3]:.3f}) once read as {gdf.crs.to_string()}; check the CRS (--crs)")
+        _warn(
+            f"{path}: the data lies outside Vietnam (lon {ob[0]:.3f}..{ob[2]:.3f}, lat {ob[1]:.3f}..{ob[3]:.3f}) once read as {gdf.crs.to_string()}; check the CRS (--crs)"
+        )
     return out
 
 
@@ -239,7 +258,6 @@ def _check_lonlat(lon: float, lat: float) -> str | None:
 
 def _object_array(values: list[Any]) -> pd.Series:
     """A list as an object column (pandas 3 would make text a ``str`` column with NaN for
-    missing; geo-antt frames keep None), tuples kept as tuples."""
+    missing; geo-antt frames keep None), tuples kept as tuples.
+    """
     return pd.Series(np.fromiter(values, dtype=object, count=len(values)), dtype=object)
-
-

@@ -42,9 +42,15 @@ MAX_ZOOM = 30
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PMTILES_MAGIC = b"PMTiles"
-_CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp",
-                  "avif": "image/avif", "pbf": "application/vnd.mapbox-vector-tile",
-                  "mvt": "application/vnd.mapbox-vector-tile"}
+_CONTENT_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "pbf": "application/vnd.mapbox-vector-tile",
+    "mvt": "application/vnd.mapbox-vector-tile",
+}
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -86,14 +92,22 @@ class BasemapInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the map page."""
-        return {"kind": self.kind, "name": self.name, "format": self.format, "vector": self.vector,
-                "bounds": list(self.bounds) if self.bounds else None, "minZoom": self.minzoom,
-                "maxZoom": self.maxzoom, "attribution": self.attribution}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "format": self.format,
+            "vector": self.vector,
+            "bounds": list(self.bounds) if self.bounds else None,
+            "minZoom": self.minzoom,
+            "maxZoom": self.maxzoom,
+            "attribution": self.attribution,
+        }
 
 
 def tile_content_type(data: bytes, fmt: str | None = None) -> str:
     """The media type of tile bytes: from their signature (PNG, JPEG, WebP, GIF), else from
-    the file's declared format ``fmt``, else ``application/octet-stream``."""
+    the file's declared format ``fmt``, else ``application/octet-stream``.
+    """
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return "image/png"
     if data[:3] == b"\xff\xd8\xff":
@@ -180,7 +194,8 @@ class MBTiles:
                 if not fmt:
                     row = con.execute("SELECT tile_data FROM tiles LIMIT 1").fetchone()
                     fmt = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(
-                        tile_content_type(bytes(row[0])) if row and row[0] else "", "png")
+                        tile_content_type(bytes(row[0])) if row and row[0] else "", "png"
+                    )
             except sqlite3.DatabaseError as exc:
                 con.close()
                 raise GeoAnttError(f"{where}: not a readable MBTiles file ({exc})") from exc
@@ -189,8 +204,10 @@ class MBTiles:
             raise GeoAnttError(f"{where}: cannot open the MBTiles file ({exc})") from exc
         if fmt in ("pbf", "mvt"):
             self.close()
-            raise GeoAnttError(f"{where}: an MBTiles file of vector tiles; convert it to PMTiles "
-                               f"(pmtiles convert {self.path.name} basemap.pmtiles) and serve that")
+            raise GeoAnttError(
+                f"{where}: an MBTiles file of vector tiles; convert it to PMTiles "
+                f"(pmtiles convert {self.path.name} basemap.pmtiles) and serve that"
+            )
         if fmt not in _CONTENT_TYPES:
             self.close()
             raise GeoAnttError(f"{where}: tile format {fmt!r} is not png, jpg or webp")
@@ -200,9 +217,13 @@ class MBTiles:
             minzoom = minzoom if minzoom is not None else zooms[0]
             maxzoom = maxzoom if maxzoom is not None else zooms[1]
         self.info = BasemapInfo(
-            kind="mbtiles", path=self.path, name=_plain(meta.get("name")) or self.path.stem, format=fmt,
+            kind="mbtiles",
+            path=self.path,
+            name=_plain(meta.get("name")) or self.path.stem,
+            format=fmt,
             bounds=_bounds(meta.get("bounds"), where),
-            minzoom=int(minzoom if minzoom is not None else 0), maxzoom=int(maxzoom if maxzoom is not None else 0),
+            minzoom=int(minzoom if minzoom is not None else 0),
+            maxzoom=int(maxzoom if maxzoom is not None else 0),
             attribution=_plain(meta.get("attribution")),
         )
         if self.info.minzoom > self.info.maxzoom:
@@ -239,8 +260,10 @@ class MBTiles:
         _check_address(z, x, y)
         con = self._acquire()
         try:
-            row = con.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                              (z, x, (1 << z) - 1 - y)).fetchone()
+            row = con.execute(
+                "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+                (z, x, (1 << z) - 1 - y),
+            ).fetchone()
         finally:
             self._release(con)
         return bytes(row[0]) if row and row[0] else None
@@ -294,22 +317,37 @@ class PMTilesArchive:
         except (MagicNumberNotFound, SpecVersionUnsupported, ValueError, OSError) as exc:
             raise GeoAnttError(f"{where}: not a PMTiles v3 archive ({type(exc).__name__})") from exc
         self._header = header
-        fmt = {TileType.MVT: "pbf", TileType.PNG: "png", TileType.JPEG: "jpg", TileType.WEBP: "webp",
-               TileType.AVIF: "avif"}.get(header["tile_type"])
+        fmt = {
+            TileType.MVT: "pbf",
+            TileType.PNG: "png",
+            TileType.JPEG: "jpg",
+            TileType.WEBP: "webp",
+            TileType.AVIF: "avif",
+        }.get(header["tile_type"])
         if fmt is None:
             raise GeoAnttError(f"{where}: tile type {header['tile_type'].name} is not MVT, PNG, JPEG, WebP or AVIF")
         if fmt != "pbf" and header["tile_compression"] not in (Compression.NONE, Compression.UNKNOWN):
             raise GeoAnttError(f"{where}: compressed raster tiles ({header['tile_compression'].name})")
         e7 = 1e-7
-        box = (header["min_lon_e7"] * e7, header["min_lat_e7"] * e7, header["max_lon_e7"] * e7, header["max_lat_e7"] * e7)
+        box = (
+            header["min_lon_e7"] * e7,
+            header["min_lat_e7"] * e7,
+            header["max_lon_e7"] * e7,
+            header["max_lat_e7"] * e7,
+        )
         try:
             bounds = _bounds(box, where)
         except GeoAnttError:
             bounds = None  # an archive without bounds (all zeros): the whole world
         meta = meta if isinstance(meta, dict) else {}
         self.info = BasemapInfo(
-            kind="pmtiles", path=self.path, name=_plain(meta.get("name")) or self.path.stem, format=fmt,
-            bounds=bounds, minzoom=int(header["min_zoom"]), maxzoom=int(header["max_zoom"]),
+            kind="pmtiles",
+            path=self.path,
+            name=_plain(meta.get("name")) or self.path.stem,
+            format=fmt,
+            bounds=bounds,
+            minzoom=int(header["min_zoom"]),
+            maxzoom=int(header["max_zoom"]),
             attribution=_plain(meta.get("attribution")),
         )
 
@@ -359,4 +397,3 @@ def open_basemap(path: str | Path) -> MBTiles | PMTilesArchive:
     if head.startswith(_PMTILES_MAGIC):
         return PMTilesArchive(p)
     raise GeoAnttError(f"{p}: not an MBTiles (SQLite) or PMTiles file")
-

@@ -48,12 +48,15 @@ def is_blank(v: Any) -> bool:
     return False
 
 
-_NUM_UNIT = re.compile(r"^([+-]?[0-9][0-9.,\s\u00a0]*)\s*(m|met|meter|metre|metres|meters|°|º|deg|do|degrees|độ)?$", re.IGNORECASE)
+_NUM_UNIT = re.compile(
+    r"^([+-]?[0-9][0-9.,\s\u00a0]*)\s*(m|met|meter|metre|metres|meters|°|º|deg|do|degrees|độ)?$", re.IGNORECASE
+)
 
 
 def parse_number(v: Any) -> float:
     """A number from a cell: int/float, or text with a dot or comma decimal ("10,5", "1.234,5",
-    "20 m", "90°"). Raises ParseError for anything else."""
+    "20 m", "90°"). Raises ParseError for anything else.
+    """
     if isinstance(v, bool):
         raise ParseError("not a number")
     if isinstance(v, (int, float)):
@@ -114,9 +117,9 @@ _DMS = re.compile(
 
 
 def parse_coordinate(v: Any, *, axis: str) -> float:
-    """A latitude (``axis="lat"``) or longitude (``"lon"``) in decimal degrees.
+    r"""A latitude (``axis="lat"``) or longitude (``"lon"``) in decimal degrees.
 
-    Accepts numbers ("10.1269", "10,1269") and degrees-minutes-seconds ("10°07'36.9\\"N",
+    Accepts numbers ("10.1269", "10,1269") and degrees-minutes-seconds ("10°07'36.9\"N",
     "106 41 12 E", "N 10°07.615'", "10d07m36.9s"); S/W (Nam/Tây) make it negative.
     """
     if not isinstance(v, str):
@@ -145,7 +148,9 @@ def parse_coordinate(v: Any, *, axis: str) -> float:
     if hemi:
         if _HEMI_AXIS[hemi] != axis:
             want = "N/S" if axis == "lat" else "E/W"
-            raise ParseError(f"hemisphere {hemi.upper()} on a {'latitude' if axis == 'lat' else 'longitude'} (expected {want})")
+            raise ParseError(
+                f"hemisphere {hemi.upper()} on a {'latitude' if axis == 'lat' else 'longitude'} (expected {want})"
+            )
         sign *= _HEMI[hemi]
     return sign * value
 
@@ -224,7 +229,8 @@ _MY = re.compile(r"^(\d{1,2})[/.\-](\d{4})$")
 
 def parse_date(v: Any) -> str:
     """An ISO date string from a cell: a date/datetime, "2025-07-01", "01/07/2025" (day first,
-    as written in Vietnam), "07/2025" (-> first of the month) or a year "2025"."""
+    as written in Vietnam), "07/2025" (-> first of the month) or a year "2025".
+    """
     if isinstance(v, _dt.datetime):
         return v.date().isoformat()
     if isinstance(v, _dt.date):

@@ -29,22 +29,23 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from .._errors import GeoAnttError, NotFoundError, Problem, ValidationError
 from ..crs import WGS84
-from .features import read_buildings, read_roads
-from ._readers import _warn
-from .vector import _read_unit_frame, read_models
 from ..layers import LayerSpec, load_layer_specs
 from ..schema import MODEL_COLUMNS, UNIT_COLUMNS
 from ..units import check_parents, hamlets_from_points
+from ._readers import _warn
+from .features import read_buildings, read_roads
+from .vector import _read_unit_frame, read_models
 
 __all__ = ["Dataset", "load_dataset", "DATASET_FILE", "FEATURE_LAYERS"]
 
@@ -100,19 +101,25 @@ def _entry(item: Any, *, what: str, allowed: tuple[str, ...], toml_path: Path) -
         opts = {k: v for k, v in item.items() if k != "path"}
         unknown = set(opts) - set(allowed)
         if unknown:
-            raise GeoAnttError(f"{toml_path}: {what} entry {item['path']!r}: unknown option(s) {sorted(unknown)}; allowed: {', '.join(allowed)}")
+            raise GeoAnttError(
+                f"{toml_path}: {what} entry {item['path']!r}: unknown option(s) {sorted(unknown)}; allowed: {', '.join(allowed)}"
+            )
         return item["path"], opts
     raise GeoAnttError(f"{toml_path}: each {what} entry must be a file name or a table with 'path', got {item!r}")
 
 
 def _empty_units() -> gpd.GeoDataFrame:
-    g = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in UNIT_COLUMNS}, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
+    g = gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in UNIT_COLUMNS}, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84
+    )
     g.index = pd.Index([], name="code", dtype=object)
     return g
 
 
 def _empty_models() -> gpd.GeoDataFrame:
-    g = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in MODEL_COLUMNS}, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
+    g = gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in MODEL_COLUMNS}, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84
+    )
     g.index = pd.Index([], name="id", dtype=object)
     return g
 
@@ -185,7 +192,9 @@ def load_dataset(
             communes = [f[f["level"] == "commune"] for f in frames]
             communes = [c for c in communes if len(c)]
             if not communes:
-                raise GeoAnttError(f"{path}: hamlet points need the communes: list the communes file before it in {toml_path.name}")
+                raise GeoAnttError(
+                    f"{path}: hamlet points need the communes: list the communes file before it in {toml_path.name}"
+                )
             frame = hamlets_from_points(frame, pd.concat(communes), source=str(path))
         for i, code in enumerate(frame.index):
             if code in origin:
@@ -225,7 +234,9 @@ def load_dataset(
             except ValidationError as exc:
                 problems.extend(exc.problems)
         if parts:
-            layers[key] = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=WGS84) if len(parts) > 1 else parts[0]
+            layers[key] = (
+                gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=WGS84) if len(parts) > 1 else parts[0]
+            )
     if problems:
         raise ValidationError(problems)
     models = _empty_models() if not mframes else gpd.GeoDataFrame(pd.concat(mframes), crs=WGS84)
@@ -233,7 +244,11 @@ def load_dataset(
 
     orphans = check_parents(units)
     if orphans:
-        _warn(f"{toml_path}: {len(orphans)} unit(s) whose parent_code is not in the dataset: {', '.join(orphans[:20])}{'...' if len(orphans) > 20 else ''}")
+        _warn(
+            f"{toml_path}: {len(orphans)} unit(s) whose parent_code is not in the dataset: {', '.join(orphans[:20])}{'...' if len(orphans) > 20 else ''}"
+        )
     meta = dict(meta)
     meta["dir"] = str(root)
-    return Dataset(units=units, models=models, meta=MappingProxyType(meta), roads=layers["roads"], buildings=layers["buildings"])
+    return Dataset(
+        units=units, models=models, meta=MappingProxyType(meta), roads=layers["roads"], buildings=layers["buildings"]
+    )

@@ -31,10 +31,11 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
-from typing import Any, Iterable, Sequence, cast
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -42,10 +43,10 @@ import shapely
 import shapely.ops
 from shapely.geometry import LineString, Point, Polygon, box, mapping
 
-from .vector import write_atomic
 from .._errors import GeoAnttError
 from ..crs import WGS84, to_metric, to_wgs84, utm_crs_for_lon
 from ..text import nfc
+from .vector import write_atomic
 
 __all__ = [
     "DEFAULT_SEED",
@@ -87,21 +88,90 @@ HAM_THUAN_NAM_THON = 49
 HAM_THUAN_NAM_KHU_PHO = 7
 
 _AP_NAMES = (
-    "Phú Hòa", "An Hòa", "Tân Lợi", "Bình Thạnh", "Long Thạnh", "Thạnh Phước", "Mỹ Lợi",
-    "Hòa Bình", "Tân Thuận", "Phước Lộc", "An Bình", "Phú Lợi", "Thới Hòa", "Hưng Nhơn",
-    "Vĩnh Hòa", "Bình Lợi", "Tân Phú", "Long Hòa", "Phú Thạnh", "An Phú", "Thành Long",
-    "Mỹ Hòa", "Phước Hòa", "Thuận Hòa", "Tân An", "Định Hòa", "Hòa Lợi", "Bình Phú",
-    "Thạnh Hòa", "An Lợi", "Tân Quới", "Phú Khương", "Thạnh Lợi", "Long Phú", "Vĩnh Phú",
-    "Tân Long", "Hòa Thạnh", "Mỹ Thạnh", "Phước Thạnh", "Bình Hòa", "Thới An", "Giồng Kè",
+    "Phú Hòa",
+    "An Hòa",
+    "Tân Lợi",
+    "Bình Thạnh",
+    "Long Thạnh",
+    "Thạnh Phước",
+    "Mỹ Lợi",
+    "Hòa Bình",
+    "Tân Thuận",
+    "Phước Lộc",
+    "An Bình",
+    "Phú Lợi",
+    "Thới Hòa",
+    "Hưng Nhơn",
+    "Vĩnh Hòa",
+    "Bình Lợi",
+    "Tân Phú",
+    "Long Hòa",
+    "Phú Thạnh",
+    "An Phú",
+    "Thành Long",
+    "Mỹ Hòa",
+    "Phước Hòa",
+    "Thuận Hòa",
+    "Tân An",
+    "Định Hòa",
+    "Hòa Lợi",
+    "Bình Phú",
+    "Thạnh Hòa",
+    "An Lợi",
+    "Tân Quới",
+    "Phú Khương",
+    "Thạnh Lợi",
+    "Long Phú",
+    "Vĩnh Phú",
+    "Tân Long",
+    "Hòa Thạnh",
+    "Mỹ Thạnh",
+    "Phước Thạnh",
+    "Bình Hòa",
+    "Thới An",
+    "Giồng Kè",
 )
 _THON_NAMES_BINH_THUAN = (
-    "Lập Phước", "Văn Lâm", "Dân Hòa", "Ba Bàu", "Đá Ong", "Phú Sơn", "Tân Hòa", "Hòa Thuận",
-    "Tân Quang", "Dân Thuận", "Phú Mỹ", "Tân Thắng", "Kim Ngọc", "Đằng Thanh", "Bình Sơn",
-    "Suối Le", "Tân Điền", "Hiệp Tiến", "Minh Tiến", "Lâm Giang", "Hà Lãng", "Phú Điền",
+    "Lập Phước",
+    "Văn Lâm",
+    "Dân Hòa",
+    "Ba Bàu",
+    "Đá Ong",
+    "Phú Sơn",
+    "Tân Hòa",
+    "Hòa Thuận",
+    "Tân Quang",
+    "Dân Thuận",
+    "Phú Mỹ",
+    "Tân Thắng",
+    "Kim Ngọc",
+    "Đằng Thanh",
+    "Bình Sơn",
+    "Suối Le",
+    "Tân Điền",
+    "Hiệp Tiến",
+    "Minh Tiến",
+    "Lâm Giang",
+    "Hà Lãng",
+    "Phú Điền",
 )
 _THON_NAMES_KHANH_SON = (
-    "Tà Lương", "Ha Nít", "Tà Gụ", "Xóm Cỏ", "Ka Tơ", "Suối Đá", "Dốc Gạo", "Cô Róa",
-    "Hòn Dung", "A Pa", "Tà Giang", "Ma O", "Ha Gia", "Tha Mang", "Suối Me", "Ko Lắc",
+    "Tà Lương",
+    "Ha Nít",
+    "Tà Gụ",
+    "Xóm Cỏ",
+    "Ka Tơ",
+    "Suối Đá",
+    "Dốc Gạo",
+    "Cô Róa",
+    "Hòn Dung",
+    "A Pa",
+    "Tà Giang",
+    "Ma O",
+    "Ha Gia",
+    "Tha Mang",
+    "Suối Me",
+    "Ko Lắc",
 )
 # The one real hamlet named by the reports: the new camera model of thôn Liên Hòa, xã Sơn Bình.
 _LIEN_HOA = ("22726", "Liên Hòa")
@@ -111,7 +181,9 @@ _LIEN_HOA = ("22726", "Liên Hòa")
 # communes from vietnamadminunits
 # --------------------------------------------------------------------------------------------
 
-_BOUNDS = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\S+\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
+_BOUNDS = re.compile(
+    r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\S+\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$"
+)
 
 
 def _parse_bounds(text: str, *, where: str) -> tuple[float, float, float, float]:
@@ -233,7 +305,8 @@ def _tessellate(seeds: np.ndarray, region) -> list:
 
 def _node(polys: Sequence) -> list:
     """Return ``polys`` (a non-overlapping coverage) with every vertex of a neighbour that lies on
-    a shared border inserted into both sides (no T-junctions)."""
+    a shared border inserted into both sides (no T-junctions).
+    """
     lines = shapely.union_all([p.boundary for p in polys])  # noded linework
     faces = list(shapely.get_parts(shapely.polygonize(list(shapely.get_parts(lines)))))
     tree = shapely.STRtree(list(polys))
@@ -358,7 +431,8 @@ def _hamlet_names(district: DemoDistrict, commune: dict, n: int, rng: np.random.
 
 def _build_boundaries(communes: list[dict], *, seed: int, src_pkg: str):
     """Return (units, hamlet_info): every unit as WGS84 ``_Unit`` and, per hamlet code, its metric
-    polygon, centre, CRS and district for the model generator."""
+    polygon, centre, CRS and district for the model generator.
+    """
     by_district = {d.code: [c for c in communes if c["district_code"] == d.code] for d in DEMO_DISTRICTS}
     zone_of = {}
     for d in DEMO_DISTRICTS:
@@ -377,9 +451,7 @@ def _build_boundaries(communes: list[dict], *, seed: int, src_pkg: str):
     for epsg in zones:
         dcodes = [d.code for d in DEMO_DISTRICTS if zone_of[d.code].to_epsg() == epsg]
         cs = [c for dc in dcodes for c in by_district[dc]]
-        pts = to_metric(
-            gpd.GeoSeries([Point(c["lon"], c["lat"]) for c in cs], crs=WGS84), crs=f"EPSG:{epsg}"
-        )
+        pts = to_metric(gpd.GeoSeries([Point(c["lon"], c["lat"]) for c in cs], crs=WGS84), crs=f"EPSG:{epsg}")
         seeds = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
         boxes = gpd.GeoSeries([shapely.segmentize(box(*c["bounds"]), 0.002) for c in cs], crs=WGS84)
         boxes = list(to_metric(boxes, crs=f"EPSG:{epsg}").values)
@@ -425,8 +497,13 @@ def _build_boundaries(communes: list[dict], *, seed: int, src_pkg: str):
                 metric_hamlets[code] = cell
                 hamlet_rows[c["code"]].append((code, name, word))
                 hamlet_info[code] = {
-                    "metric": cell, "centre": Point(seeds[k - 1]), "crs": crs_of_commune[c["code"]],
-                    "district": d.code, "commune": c["code"], "commune_name": c["name"], "name": name,
+                    "metric": cell,
+                    "centre": Point(seeds[k - 1]),
+                    "crs": crs_of_commune[c["code"]],
+                    "district": d.code,
+                    "commune": c["code"],
+                    "commune_name": c["name"],
+                    "name": name,
                 }
     # node every hamlet of a zone together (shared borders get the same vertices on both sides,
     # so that no overlap or gap appears once the straight metric edges are projected), project,
@@ -445,8 +522,14 @@ def _build_boundaries(communes: list[dict], *, seed: int, src_pkg: str):
             commune_wgs.append(g)
             units.append(
                 _Unit(
-                    code=c["code"], name=c["name"], level="commune", parent_code=d.code,
-                    unit_type=c["unit_type"], geometry=g, source=commune_src, valid_to=PRE_2025_VALID_TO,
+                    code=c["code"],
+                    name=c["name"],
+                    level="commune",
+                    parent_code=d.code,
+                    unit_type=c["unit_type"],
+                    geometry=g,
+                    source=commune_src,
+                    valid_to=PRE_2025_VALID_TO,
                     extra={
                         "successor_code_2025": c["successor_code_2025"],
                         "successor_name_2025": c["successor_name_2025"],
@@ -456,14 +539,25 @@ def _build_boundaries(communes: list[dict], *, seed: int, src_pkg: str):
             )
             for code, name, word in hamlet_rows[c["code"]]:
                 units.append(
-                    _Unit(code=code, name=name, level="hamlet", parent_code=c["code"], unit_type=word,
-                          geometry=hamlet_wgs[code], source=hamlet_src)
+                    _Unit(
+                        code=code,
+                        name=name,
+                        level="hamlet",
+                        parent_code=c["code"],
+                        unit_type=word,
+                        geometry=hamlet_wgs[code],
+                        source=hamlet_src,
+                    )
                 )
         dist_geom = _snap(shapely.union_all(commune_wgs))
         units.append(
             _Unit(
-                code=d.code, name=cs[0]["district"], level="district", parent_code=cs[0]["province_code"],
-                unit_type=cs[0]["district"].split(" ")[0], geometry=dist_geom,
+                code=d.code,
+                name=cs[0]["district"],
+                level="district",
+                parent_code=cs[0]["province_code"],
+                unit_type=cs[0]["district"].split(" ")[0],
+                geometry=dist_geom,
                 source=f"{src_pkg} admin_units_legacy; hợp các xã demo / union of the demo communes",
                 valid_to=PRE_2025_VALID_TO,
             )
@@ -478,7 +572,11 @@ def _build_boundaries(communes: list[dict], *, seed: int, src_pkg: str):
         dnames = ", ".join(u.name for u in dists)
         units.append(
             _Unit(
-                code=pcode, name=pname, level="province", parent_code=None, unit_type=pname.split(" ")[0],
+                code=pcode,
+                name=pname,
+                level="province",
+                parent_code=None,
+                unit_type=pname.split(" ")[0],
                 geometry=_snap(shapely.union_all([u.geometry for u in dists])),
                 source=f"{src_pkg} admin_units_legacy; hợp các huyện demo / union of the demo districts",
                 valid_to=PRE_2025_VALID_TO,
@@ -568,7 +666,8 @@ class _ModelMaker:
 
     def point_on_road(self, hcode: str, *, spread_m: float = 300.0) -> tuple[Point, float]:
         """A point on the hamlet road within ``spread_m`` metres of the centre, and the road
-        bearing there (degrees clockwise from north)."""
+        bearing there (degrees clockwise from north).
+        """
         road = self.road(hcode)
         c = self.hamlets[hcode]["centre"]
         at = road.project(c)
@@ -589,27 +688,58 @@ class _ModelMaker:
     def _status(self, p_inactive: float = 0.08) -> str:
         return "inactive" if self.rng.random() < p_inactive else "active"
 
-    def add(self, *, kind: str, name: str, field: str, host: str, unit_code: str, geometry=None,
-            crs: str | None = None, notes: str | None = None, status: str | None = None,
-            start_date: str | None = None, **params: Any) -> None:
+    def add(
+        self,
+        *,
+        kind: str,
+        name: str,
+        field: str,
+        host: str,
+        unit_code: str,
+        geometry=None,
+        crs: str | None = None,
+        notes: str | None = None,
+        status: str | None = None,
+        start_date: str | None = None,
+        **params: Any,
+    ) -> None:
         status = status or self._status()
         start, end = self._dates(status)
         row = {
-            "kind": kind, "name": name, "field": field, "host": host, "status": status,
+            "kind": kind,
+            "name": name,
+            "field": field,
+            "host": host,
+            "status": status,
             "unit_code": unit_code,
             "direction_deg": params.get("direction_deg", ()),
-            "fov_deg": params.get("fov_deg"), "range_m": params.get("range_m"),
-            "radius_m": params.get("radius_m"), "height_m": params.get("height_m"),
-            "camera_type": params.get("camera_type"), "owner": params.get("owner"),
+            "fov_deg": params.get("fov_deg"),
+            "range_m": params.get("range_m"),
+            "radius_m": params.get("radius_m"),
+            "height_m": params.get("height_m"),
+            "camera_type": params.get("camera_type"),
+            "owner": params.get("owner"),
             "data_sharing": params.get("data_sharing"),
-            "start_date": start_date or start, "end_date": end, "notes": notes,
-            "_geom": geometry, "_crs": crs,
+            "start_date": start_date or start,
+            "end_date": end,
+            "notes": notes,
+            "_geom": geometry,
+            "_crs": crs,
         }
         self.rows.append(row)
 
-    def camera(self, hcode: str, *, name: str, field: str = "crime_prevention", host: str = "residential",
-               notes: str | None = None, status: str | None = None, start_date: str | None = None,
-               dome_share: float = 0.12) -> None:
+    def camera(
+        self,
+        hcode: str,
+        *,
+        name: str,
+        field: str = "crime_prevention",
+        host: str = "residential",
+        notes: str | None = None,
+        status: str | None = None,
+        start_date: str | None = None,
+        dome_share: float = 0.12,
+    ) -> None:
         h = self.hamlets[hcode]
         p, bearing = self.point_on_road(hcode)
         if self.rng.random() < dome_share:
@@ -625,13 +755,34 @@ class _ModelMaker:
             fov = {2.8: 105.0, 3.6: 92.0, 4.0: 82.0}[focal] + float(self.rng.integers(-2, 3))
             params = {"direction_deg": dirs, "fov_deg": fov, "range_m": float(self.rng.integers(10, 31))}
         owner = _OWNERS[int(self.rng.integers(0, len(_OWNERS)))]
-        self.add(kind="camera", name=name, field=field, host=host, unit_code=hcode, geometry=p, crs=h["crs"],
-                 notes=notes, status=status, start_date=start_date, camera_type=ctype,
-                 height_m=float(self.rng.choice([3.0, 3.5, 4.0, 4.5, 5.0])), owner=owner,
-                 data_sharing=bool(self.rng.random() < 0.7), **params)
+        self.add(
+            kind="camera",
+            name=name,
+            field=field,
+            host=host,
+            unit_code=hcode,
+            geometry=p,
+            crs=h["crs"],
+            notes=notes,
+            status=status,
+            start_date=start_date,
+            camera_type=ctype,
+            height_m=float(self.rng.choice([3.0, 3.5, 4.0, 4.5, 5.0])),
+            owner=owner,
+            data_sharing=bool(self.rng.random() < 0.7),
+            **params,
+        )
 
-    def lighting(self, hcode: str, *, name: str, field: str = "crime_prevention", host: str = "residential",
-                 line: bool | None = None, notes: str | None = None) -> None:
+    def lighting(
+        self,
+        hcode: str,
+        *,
+        name: str,
+        field: str = "crime_prevention",
+        host: str = "residential",
+        line: bool | None = None,
+        notes: str | None = None,
+    ) -> None:
         h = self.hamlets[hcode]
         radius = float(self.rng.integers(15, 31))
         if line is None:
@@ -645,41 +796,102 @@ class _ModelMaker:
                 geom, _ = self.point_on_road(hcode, spread_m=150.0)
         else:
             geom, _ = self.point_on_road(hcode, spread_m=150.0)
-        self.add(kind="lighting", name=name, field=field, host=host, unit_code=hcode, geometry=geom,
-                 crs=h["crs"], notes=notes, radius_m=radius, owner="UBND xã")
+        self.add(
+            kind="lighting",
+            name=name,
+            field=field,
+            host=host,
+            unit_code=hcode,
+            geometry=geom,
+            crs=h["crs"],
+            notes=notes,
+            radius_m=radius,
+            owner="UBND xã",
+        )
 
-    def checkpoint(self, hcode: str, *, name: str = "Chốt dân phòng", field: str = "crime_prevention",
-                   host: str = "residential", notes: str | None = None) -> None:
+    def checkpoint(
+        self,
+        hcode: str,
+        *,
+        name: str = "Chốt dân phòng",
+        field: str = "crime_prevention",
+        host: str = "residential",
+        notes: str | None = None,
+    ) -> None:
         h = self.hamlets[hcode]
         p, _ = self.point_on_road(hcode, spread_m=600.0)
-        self.add(kind="checkpoint", name=name, field=field, host=host, unit_code=hcode, geometry=p,
-                 crs=h["crs"], notes=notes, radius_m=float(self.rng.integers(5, 16) * 10))
+        self.add(
+            kind="checkpoint",
+            name=name,
+            field=field,
+            host=host,
+            unit_code=hcode,
+            geometry=p,
+            crs=h["crs"],
+            notes=notes,
+            radius_m=float(self.rng.integers(5, 16) * 10),
+        )
 
-    def gate(self, hcode: str, *, name: str = "Cổng rào an ninh tự quản", field: str = "crime_prevention",
-             host: str = "residential", notes: str | None = None) -> None:
+    def gate(
+        self,
+        hcode: str,
+        *,
+        name: str = "Cổng rào an ninh tự quản",
+        field: str = "crime_prevention",
+        host: str = "residential",
+        notes: str | None = None,
+    ) -> None:
         h = self.hamlets[hcode]
         p, _ = self.point_on_road(hcode, spread_m=800.0)
-        self.add(kind="gate", name=name, field=field, host=host, unit_code=hcode, geometry=p,
-                 crs=h["crs"], notes=notes, radius_m=float(self.rng.integers(8, 13)))
+        self.add(
+            kind="gate",
+            name=name,
+            field=field,
+            host=host,
+            unit_code=hcode,
+            geometry=p,
+            crs=h["crs"],
+            notes=notes,
+            radius_m=float(self.rng.integers(8, 13)),
+        )
 
-    def nonspatial(self, unit_code: str, *, kind: str, name: str, field: str = "crime_prevention",
-                   host: str = "residential", notes: str | None = None, status: str | None = None,
-                   start_date: str | None = None) -> None:
-        self.add(kind=kind, name=name, field=field, host=host, unit_code=unit_code, notes=notes,
-                 status=status, start_date=start_date)
+    def nonspatial(
+        self,
+        unit_code: str,
+        *,
+        kind: str,
+        name: str,
+        field: str = "crime_prevention",
+        host: str = "residential",
+        notes: str | None = None,
+        status: str | None = None,
+        start_date: str | None = None,
+    ) -> None:
+        self.add(
+            kind=kind,
+            name=name,
+            field=field,
+            host=host,
+            unit_code=unit_code,
+            notes=notes,
+            status=status,
+            start_date=start_date,
+        )
 
     def spatial(self, kind: str, hcode: str, **kw: Any) -> None:
         getattr(self, kind)(hcode, **kw)
 
 
-def _split_covered(codes: list[str], rng: np.random.Generator, *, uncovered_share: float) -> tuple[list[str], list[str]]:
+def _split_covered(
+    codes: list[str], rng: np.random.Generator, *, uncovered_share: float
+) -> tuple[list[str], list[str]]:
     """Split hamlet codes into (covered, uncovered); at least one uncovered per commune with 4+."""
     covered: list[str] = []
     uncovered: list[str] = []
     by_commune: dict[str, list[str]] = {}
     for c in codes:
         by_commune.setdefault(c.split("-")[0], []).append(c)
-    for cc, hs in by_commune.items():
+    for hs in by_commune.values():
         k = int(round(len(hs) * uncovered_share))
         if len(hs) >= 4:
             k = max(k, 1)
@@ -689,12 +901,23 @@ def _split_covered(codes: list[str], rng: np.random.Generator, *, uncovered_shar
     return covered, uncovered
 
 
-def _generic_district(m: _ModelMaker, communes: list[dict], *, camera_name: str, light_name: str,
-                      cams: tuple[int, int], lights: tuple[int, int], p_checkpoint: float,
-                      gates: tuple[int, int] = (0, 0), uncovered_share: float = 0.25,
-                      dense: dict[str, str] | None = None, exclude: Sequence[str] = ()) -> list[str]:
+def _generic_district(
+    m: _ModelMaker,
+    communes: list[dict],
+    *,
+    camera_name: str,
+    light_name: str,
+    cams: tuple[int, int],
+    lights: tuple[int, int],
+    p_checkpoint: float,
+    gates: tuple[int, int] = (0, 0),
+    uncovered_share: float = 0.25,
+    dense: dict[str, str] | None = None,
+    exclude: Sequence[str] = (),
+) -> list[str]:
     """Generated models of a district (hamlets in ``exclude`` get none); returns the codes of the
-    hamlets left without spatial models."""
+    hamlets left without spatial models.
+    """
     dense = dense or {}
     rng = m.rng
     codes = sorted(h for h in m.hamlets if h not in exclude)
@@ -729,15 +952,30 @@ def _models_mo_cay_nam(m: _ModelMaker, communes: list[dict]) -> None:
         by_name["Hương Mỹ"]: "Xã Hương Mỹ: sơ kết mô hình phòng, chống tội phạm (camera, ánh sáng an ninh)",
         by_name["An Định"]: "Xã An Định: sơ kết mô hình phòng, chống tội phạm (camera, ánh sáng an ninh)",
     }
-    _generic_district(m, communes, camera_name="Camera phòng, chống tội phạm", light_name="Ánh sáng an ninh trật tự",
-                      cams=(1, 3), lights=(0, 2), p_checkpoint=0.2, dense=dense)
+    _generic_district(
+        m,
+        communes,
+        camera_name="Camera phòng, chống tội phạm",
+        light_name="Ánh sáng an ninh trật tự",
+        cams=(1, 3),
+        lights=(0, 2),
+        p_checkpoint=0.2,
+        dense=dense,
+    )
     for cc in dense:
         m.nonspatial(cc, kind="other", name="Mô hình phòng, chống tội phạm", notes=dense[cc])
 
 
 def _models_thanh_phu(m: _ModelMaker, communes: list[dict]) -> None:
-    _generic_district(m, communes, camera_name="Camera an ninh trật tự", light_name="Thắp sáng đường quê",
-                      cams=(1, 3), lights=(0, 2), p_checkpoint=0.25)
+    _generic_district(
+        m,
+        communes,
+        camera_name="Camera an ninh trật tự",
+        light_name="Thắp sáng đường quê",
+        cams=(1, 3),
+        lights=(0, 2),
+        p_checkpoint=0.25,
+    )
     # 46 agencies, enterprises and schools registered as "safe" units
     hosts = ["agency"] * 14 + ["enterprise"] * 8 + ["school"] * 24
     names = {
@@ -748,18 +986,37 @@ def _models_thanh_phu(m: _ModelMaker, communes: list[dict]) -> None:
     hamlets = sorted(m.hamlets)
     for i, host in enumerate(hosts):
         h = hamlets[int(m.rng.integers(0, len(hamlets)))]
-        m.nonspatial(h, kind="other", name=names[host], host=host, status="active",
-                     notes=f"Đơn vị an toàn về ANTT số {i + 1}/46 (cơ quan, doanh nghiệp, nhà trường)")
+        m.nonspatial(
+            h,
+            kind="other",
+            name=names[host],
+            host=host,
+            status="active",
+            notes=f"Đơn vị an toàn về ANTT số {i + 1}/46 (cơ quan, doanh nghiệp, nhà trường)",
+        )
 
 
 def _models_go_cong_tay(m: _ModelMaker, communes: list[dict]) -> None:
-    _generic_district(m, communes, camera_name="Camera an ninh trật tự", light_name="Ánh sáng an ninh trật tự",
-                      cams=(1, 2), lights=(1, 2), p_checkpoint=0.45, gates=(1, 3))
+    _generic_district(
+        m,
+        communes,
+        camera_name="Camera an ninh trật tự",
+        light_name="Ánh sáng an ninh trật tự",
+        cams=(1, 2),
+        lights=(1, 2),
+        p_checkpoint=0.45,
+        gates=(1, 3),
+    )
     for c in communes:  # the Bình Tân self-management model, replicated in 100 % of communes
         origin = c["short_name"] == "Bình Tân"
-        m.nonspatial(c["code"], kind="self_management", name="Mô hình tự quản Bình Tân", status="active",
-                     start_date="2019-03-15" if origin else None,
-                     notes="Nơi khởi xướng mô hình" if origin else "Nhân rộng mô hình tự quản của xã Bình Tân")
+        m.nonspatial(
+            c["code"],
+            kind="self_management",
+            name="Mô hình tự quản Bình Tân",
+            status="active",
+            start_date="2019-03-15" if origin else None,
+            notes="Nơi khởi xướng mô hình" if origin else "Nhân rộng mô hình tự quản của xã Bình Tân",
+        )
 
 
 def _models_ham_thuan_nam(m: _ModelMaker, communes: list[dict]) -> None:
@@ -789,19 +1046,51 @@ def _models_ham_thuan_nam(m: _ModelMaker, communes: list[dict]) -> None:
 
 def _models_khanh_son(m: _ModelMaker, communes: list[dict]) -> None:
     by_name = {c["short_name"]: c["code"] for c in communes}
-    lien_hoa = next(h for h, i in m.hamlets.items() if i["commune"] == by_name["Sơn Bình"] and i["name"] == "Thôn Liên Hòa")
+    lien_hoa = next(
+        h for h, i in m.hamlets.items() if i["commune"] == by_name["Sơn Bình"] and i["name"] == "Thôn Liên Hòa"
+    )
     for _ in range(4):  # the new camera model of thôn Liên Hòa
-        m.camera(lien_hoa, name="Camera an ninh thôn Liên Hòa", status="active", start_date="2025-03-26",
-                 notes="Mô hình mới: camera an ninh tại thôn Liên Hòa, xã Sơn Bình", dome_share=0.25)
-    m.nonspatial(_hamlets_of(m.hamlets, by_name["Sơn Lâm"])[0], kind="other", name="Gương sáng",
-                 status="active", notes="Mô hình \"Gương sáng\" của xã Sơn Lâm")
-    m.nonspatial(_hamlets_of(m.hamlets, by_name["Sơn Trung"])[0], kind="self_management",
-                 name="Giáo xứ tự quản về an ninh trật tự", field="ethnic_affairs", status="active",
-                 notes="Giáo xứ tự quản, xã Sơn Trung")
-    m.nonspatial(_hamlets_of(m.hamlets, by_name["Sơn Hiệp"])[0], kind="self_management",
-                 name="Thôn tự quản về an ninh trật tự", status="active", notes="Thôn tự quản, xã Sơn Hiệp")
-    _generic_district(m, communes, exclude=(lien_hoa,), camera_name="Camera an ninh trật tự", light_name="Ánh sáng an ninh trật tự",
-                      cams=(0, 2), lights=(0, 1), p_checkpoint=0.3, uncovered_share=0.35)
+        m.camera(
+            lien_hoa,
+            name="Camera an ninh thôn Liên Hòa",
+            status="active",
+            start_date="2025-03-26",
+            notes="Mô hình mới: camera an ninh tại thôn Liên Hòa, xã Sơn Bình",
+            dome_share=0.25,
+        )
+    m.nonspatial(
+        _hamlets_of(m.hamlets, by_name["Sơn Lâm"])[0],
+        kind="other",
+        name="Gương sáng",
+        status="active",
+        notes='Mô hình "Gương sáng" của xã Sơn Lâm',
+    )
+    m.nonspatial(
+        _hamlets_of(m.hamlets, by_name["Sơn Trung"])[0],
+        kind="self_management",
+        name="Giáo xứ tự quản về an ninh trật tự",
+        field="ethnic_affairs",
+        status="active",
+        notes="Giáo xứ tự quản, xã Sơn Trung",
+    )
+    m.nonspatial(
+        _hamlets_of(m.hamlets, by_name["Sơn Hiệp"])[0],
+        kind="self_management",
+        name="Thôn tự quản về an ninh trật tự",
+        status="active",
+        notes="Thôn tự quản, xã Sơn Hiệp",
+    )
+    _generic_district(
+        m,
+        communes,
+        exclude=(lien_hoa,),
+        camera_name="Camera an ninh trật tự",
+        light_name="Ánh sáng an ninh trật tự",
+        cams=(0, 2),
+        lights=(0, 1),
+        p_checkpoint=0.3,
+        uncovered_share=0.35,
+    )
 
 
 _DISTRICT_MODELS = {
@@ -875,7 +1164,11 @@ def _feature_collection(name: str, features: Iterable[tuple[dict[str, Any], Any]
     """GeoJSON text: one feature per line, fixed property order, coordinates rounded."""
     lines = []
     for props, geom in features:
-        f = {"type": "Feature", "properties": {k: _clean(v) for k, v in props.items()}, "geometry": _geometry_json(geom)}
+        f = {
+            "type": "Feature",
+            "properties": {k: _clean(v) for k, v in props.items()},
+            "geometry": _geometry_json(geom),
+        }
         lines.append(json.dumps(f, ensure_ascii=False, separators=(",", ":")))
     head = json.dumps({"type": "FeatureCollection", "name": name}, ensure_ascii=False, separators=(",", ":"))[:-1]
     return head + ',"features":[\n' + ",\n".join(lines) + "\n]}\n"
@@ -964,8 +1257,13 @@ def build_demo(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED) -> 
             if u.level != level:
                 continue
             props: dict[str, Any] = {
-                "code": u.code, "name": u.name, "level": u.level, "parent_code": u.parent_code,
-                "approximate": True, "valid_from": None, "valid_to": u.valid_to,
+                "code": u.code,
+                "name": u.name,
+                "level": u.level,
+                "parent_code": u.parent_code,
+                "approximate": True,
+                "valid_from": None,
+                "valid_to": u.valid_to,
                 "unit_type": u.unit_type,
             }
             props.update(u.extra or {})
@@ -988,6 +1286,8 @@ def build_demo(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED) -> 
     written["models"] = path
 
     path = out / "dataset.toml"
-    write_atomic(path, _dataset_toml(seed=seed, src_pkg=src_pkg, units=[r for _, r in _UNIT_FILES], models=[MODELS_FILE]))
+    write_atomic(
+        path, _dataset_toml(seed=seed, src_pkg=src_pkg, units=[r for _, r in _UNIT_FILES], models=[MODELS_FILE])
+    )
     written["dataset"] = path
     return written

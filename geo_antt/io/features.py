@@ -23,9 +23,9 @@ import shapely
 import shapely.errors
 
 from .._errors import GeoAnttError, Problem, ValidationError
-from ._readers import _as_code, _read_vector, _settle_crs, _warn
 from ..crs import to_wgs84
 from ..text import nfc
+from ._readers import _as_code, _read_vector, _settle_crs, _warn
 
 __all__ = ["read_roads", "read_buildings", "ROAD_TYPES", "BUILDING_TYPES"]
 
@@ -71,7 +71,8 @@ def read_roads(path: str | os.PathLike[str], *, crs: object = None, layer: str |
 
 def read_buildings(path: str | os.PathLike[str], *, crs: object = None, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a building footprint layer (Polygons/MultiPolygons); as :func:`read_roads`, except
-    that an invalid polygon is repaired with ``shapely.make_valid`` (a warning names them)."""
+    that an invalid polygon is repaired with ``shapely.make_valid`` (a warning names them).
+    """
     return _read_features(Path(path), allowed=BUILDING_TYPES, what="building", crs=crs, layer=layer)
 
 
@@ -91,7 +92,8 @@ def _labels(raw: gpd.GeoDataFrame, what: str) -> list[str]:
 
 def _broken_features(path: Path, layer: str | None, what: str) -> list[Problem]:
     """The features whose geometry GEOS cannot even build (``_read_vector`` failed on them):
-    read the raw WKB and parse it feature by feature."""
+    read the raw WKB and parse it feature by feature.
+    """
     kwargs: dict[str, Any] = {"layer": layer} if layer is not None else {}
     if layer is None and path.suffix.lower() == ".gpkg":
         kwargs["layer"] = str(pyogrio.list_layers(path)[0][0])
@@ -108,11 +110,15 @@ def _broken_features(path: Path, layer: str | None, what: str) -> list[Problem]:
             label = what
             if id_pos is not None and (v := _as_code(fields[id_pos][i])) is not None:
                 label = f"{what} {v}"
-            problems.append(Problem(str(path), i + 1, "geometry", None, f"{label}: broken geometry ({str(exc).strip()})"))
+            problems.append(
+                Problem(str(path), i + 1, "geometry", None, f"{label}: broken geometry ({str(exc).strip()})")
+            )
     return problems
 
 
-def _read_features(path: Path, *, allowed: tuple[str, ...], what: str, crs: object, layer: str | None) -> gpd.GeoDataFrame:
+def _read_features(
+    path: Path, *, allowed: tuple[str, ...], what: str, crs: object, layer: str | None
+) -> gpd.GeoDataFrame:
     try:
         raw = _read_vector(path, encoding=None, layer=layer)
     except shapely.errors.GEOSException as exc:
@@ -138,9 +144,19 @@ def _read_features(path: Path, *, allowed: tuple[str, ...], what: str, crs: obje
         if missing[i]:
             problems.append(Problem(fname, int(i) + 1, "geometry", None, f"{labels[i]}: empty geometry"))
         elif wrong[i]:
-            problems.append(Problem(fname, int(i) + 1, "geometry", types[i], f"{labels[i]}: geometry must be a {kinds}"))
+            problems.append(
+                Problem(fname, int(i) + 1, "geometry", types[i], f"{labels[i]}: geometry must be a {kinds}")
+            )
         elif not repair:
-            problems.append(Problem(fname, int(i) + 1, "geometry", types[i], f"{labels[i]}: broken geometry ({shapely.is_valid_reason(geoms[i])})"))
+            problems.append(
+                Problem(
+                    fname,
+                    int(i) + 1,
+                    "geometry",
+                    types[i],
+                    f"{labels[i]}: broken geometry ({shapely.is_valid_reason(geoms[i])})",
+                )
+            )
         if len(problems) >= _MAX_PROBLEMS:
             break
     if problems:
@@ -151,12 +167,16 @@ def _read_features(path: Path, *, allowed: tuple[str, ...], what: str, crs: obje
         for j, i in enumerate(bad):  # keep the polygonal part (make_valid may add lines)
             parts = [p for p in shapely.get_parts(fixed[j]) if p.geom_type in BUILDING_TYPES]
             if not parts:
-                raise ValidationError([Problem(fname, int(i) + 1, "geometry", types[i], f"{labels[i]}: no polygon left after repair")])
+                raise ValidationError(
+                    [Problem(fname, int(i) + 1, "geometry", types[i], f"{labels[i]}: no polygon left after repair")]
+                )
             fixed[j] = shapely.union_all(parts) if len(parts) > 1 else parts[0]
         geoms = geoms.copy()
         geoms[bad] = fixed
         raw = raw.set_geometry(gpd.GeoSeries(geoms, index=raw.index, crs=raw.crs))
-        _warn(f"{path}: repaired {len(bad)} invalid {what} polygon(s) with make_valid (features {', '.join(str(int(i) + 1) for i in bad[:20])}{'...' if len(bad) > 20 else ''})")
+        _warn(
+            f"{path}: repaired {len(bad)} invalid {what} polygon(s) with make_valid (features {', '.join(str(int(i) + 1) for i in bad[:20])}{'...' if len(bad) > 20 else ''})"
+        )
     raw = _settle_crs(raw, crs=crs, path=path)
     geom_col = raw.geometry.name
     for c in raw.columns:

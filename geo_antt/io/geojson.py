@@ -124,7 +124,8 @@ def geometry_texts(geoms: np.ndarray) -> np.ndarray:
 
 def _coordinate_text(coords: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
     """``(text, start, stop)``: the JSON array of the (n, 2) ``coords`` and, for pair ``i``,
-    ``text[start[i]:stop[i]] == "[x,y]"``."""
+    ``text[start[i]:stop[i]] == "[x,y]"``.
+    """
     data = orjson.dumps(np.ascontiguousarray(coords, dtype=np.float64), option=orjson.OPT_SERIALIZE_NUMPY)
     close = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _CLOSE)[:-1]  # the last one ends the array
     if len(close) != len(coords):  # pragma: no cover - a number written as something else (NaN -> null is fine)
@@ -155,7 +156,9 @@ def _polygon_texts(geoms: np.ndarray, multi: np.ndarray) -> list[str]:
     # What comes before each ring: the geometry's head before its first ring (after the
     # previous geometry's tail and a newline), "]],[[" before a polygon's first ring, "],["
     # before any other ring. All geometries are then one join, split at the newlines.
-    head = np.where(multi, '{"type":"MultiPolygon","coordinates":[[[', '{"type":"Polygon","coordinates":[[').astype(object)
+    head = np.where(multi, '{"type":"MultiPolygon","coordinates":[[[', '{"type":"Polygon","coordinates":[[').astype(
+        object
+    )
     tail = np.where(multi, "]]]}", "]]}").astype(object)
     before = np.full(n_rings, "],[", dtype=object)
     before[poly_off[:-1]] = "]],[["

@@ -1,5 +1,6 @@
 """Hamlets given as points (a table or a point layer): read, then turned into polygons by
-:func:`geo_antt.units.hamlets_from_points`."""
+:func:`geo_antt.units.hamlets_from_points`.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +56,9 @@ def read_hamlets(
     if Path(path).suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
         frame = _hamlet_points_table(Path(path), columns=columns, sheet=layer)
         return hamlets_from_points(frame, communes, metric_crs=metric_crs, source=str(path))
-    frame = _read_unit_frame(path, level="hamlet", columns=columns, crs=crs, encoding=encoding, layer=layer, points=None)
+    frame = _read_unit_frame(
+        path, level="hamlet", columns=columns, crs=crs, encoding=encoding, layer=layer, points=None
+    )
     types = set(frame.geom_type)
     if types <= {"Point"}:
         return hamlets_from_points(frame, communes, metric_crs=metric_crs, source=str(path))
@@ -95,7 +98,9 @@ def _hamlet_points_table(path: Path, *, columns: dict[str, str] | None, sheet: s
             where[field_] = j
     missing = [f for f in ("code", "lat", "lon") if f not in where]
     if missing:
-        raise GeoAnttError(f"{path}: no column for {', '.join(missing)} (e.g. mã thôn, vĩ độ, kinh độ); the header is {header}")
+        raise GeoAnttError(
+            f"{path}: no column for {', '.join(missing)} (e.g. mã thôn, vĩ độ, kinh độ); the header is {header}"
+        )
     problems: list[Problem] = []
     rows = []
     for k, rownum in enumerate(rownums):
@@ -117,15 +122,37 @@ def _hamlet_points_table(path: Path, *, columns: dict[str, str] | None, sheet: s
         if why:
             problems.append(Problem(str(path), rownum, header[where["lat"]], f"{lat:g}, {lon:g}", why))
             continue
-        rows.append({"code": code, "name": _as_text(cell.get("name")) or code, "parent_code": _as_code(cell.get("parent_code")), "geometry": shapely.Point(lon, lat)})
+        rows.append(
+            {
+                "code": code,
+                "name": _as_text(cell.get("name")) or code,
+                "parent_code": _as_code(cell.get("parent_code")),
+                "geometry": shapely.Point(lon, lat),
+            }
+        )
     if problems:
         raise ValidationError(problems)
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84) if rows else gpd.GeoDataFrame({"code": []}, geometry=[], crs=WGS84)
+    return (
+        gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)
+        if rows
+        else gpd.GeoDataFrame({"code": []}, geometry=[], crs=WGS84)
+    )
 
 
 _POINT_HEADERS = {
     "code": ("ma_thon", "ma_ap", "ma_to_dan_pho", "ma_thon_ap", "hamlet_code", "ma", "code", "id"),
-    "name": ("ten_thon", "ten_ap", "ten_to_dan_pho", "ten_thon_ap", "hamlet", "hamlet_name", "ten", "name", "thon", "ap"),
+    "name": (
+        "ten_thon",
+        "ten_ap",
+        "ten_to_dan_pho",
+        "ten_thon_ap",
+        "hamlet",
+        "hamlet_name",
+        "ten",
+        "name",
+        "thon",
+        "ap",
+    ),
     "parent_code": ("ma_xa", "commune_code", "commune_code_2025", "commune_code_gso", "parent_code", "ma_phuong_xa"),
     "lat": ("lat", "latitude", "vi_do", "vido"),
     "lon": ("lon", "lng", "long", "longitude", "kinh_do", "kinhdo"),

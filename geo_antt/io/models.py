@@ -11,14 +11,15 @@ import codecs
 import csv
 import io as io_mod
 import itertools
-import operator
 import json
 import math
+import operator
 import os
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, cast
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -27,27 +28,6 @@ import shapely
 from pyproj import Transformer
 
 from .._errors import CRSError, GeoAnttError, Problem, ValidationError
-from .cells import (
-    ParseError,
-    is_blank,
-    parse_bool,
-    parse_coordinate,
-    parse_date,
-    parse_directions,
-    parse_number,
-)
-from ._readers import (
-    _NATIONAL_BOX,
-    _SWAPPED_BOX,
-    _as_code,
-    _as_text,
-    _check_lonlat,
-    _in_box,
-    _looks_projected,
-    _object_array,
-    _read_vector,
-    _warn,
-)
 from ..crs import VIETNAM_BOUNDS, WGS84, parse_crs, to_wgs84
 from ..layers import (
     DEFAULT_BOUNDS,
@@ -61,6 +41,27 @@ from ..layers import (
 )
 from ..schema import FIELDS, HOSTS, STATUSES, lookup_vocab
 from ..text import fold, fold_key, nfc
+from ._readers import (
+    _NATIONAL_BOX,
+    _SWAPPED_BOX,
+    _as_code,
+    _as_text,
+    _check_lonlat,
+    _in_box,
+    _looks_projected,
+    _object_array,
+    _read_vector,
+    _warn,
+)
+from .cells import (
+    ParseError,
+    is_blank,
+    parse_bool,
+    parse_coordinate,
+    parse_date,
+    parse_directions,
+    parse_number,
+)
 
 __all__ = ["load_models", "read_models"]
 
@@ -72,15 +73,24 @@ CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 # field -> (English header aliases, Vietnamese header aliases); matched with fold_key.
 _MODEL_HEADERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "id": (("id", "model_id", "code", "ref", "identifier", "@id"), ("ma", "ma_mo_hinh", "ma_so", "ma_camera", "so_hieu", "ky_hieu")),
+    "id": (
+        ("id", "model_id", "code", "ref", "identifier", "@id"),
+        ("ma", "ma_mo_hinh", "ma_so", "ma_camera", "so_hieu", "ky_hieu"),
+    ),
     "row_no": (("no", "row", "#"), ("stt", "so_thu_tu", "tt")),
-    "kind": (("kind", "type", "model_type", "category", "layer"), ("loai", "loai_mo_hinh", "mo_hinh", "kieu", "loai_hinh", "phan_loai")),
+    "kind": (
+        ("kind", "type", "model_type", "category", "layer"),
+        ("loai", "loai_mo_hinh", "mo_hinh", "kieu", "loai_hinh", "phan_loai"),
+    ),
     "name": (("name", "title", "label"), ("ten", "ten_mo_hinh", "ten_goi", "ten_camera", "ten_diem")),
     "lat": (("lat", "latitude", "y_lat", "lat_deg"), ("vi_do", "vido", "vd")),
     "lon": (("lon", "lng", "long", "longitude", "x_lon", "lon_deg"), ("kinh_do", "kinhdo", "kd")),
     "x": (("x", "easting", "x_m"), ("toa_do_x", "x_vn2000")),
     "y": (("y", "northing", "y_m"), ("toa_do_y", "y_vn2000")),
-    "coordinates": (("coordinates", "coords", "location", "latlon", "lat_lon", "position"), ("toa_do", "vi_tri", "toa_do_gps", "dinh_vi")),
+    "coordinates": (
+        ("coordinates", "coords", "location", "latlon", "lat_lon", "position"),
+        ("toa_do", "vi_tri", "toa_do_gps", "dinh_vi"),
+    ),
     "direction_deg": (
         ("direction_deg", "direction", "bearing", "heading", "azimuth", "camera:direction", "azimuth_deg"),
         ("huong", "huong_camera", "huong_quay", "huong_nhin", "goc_huong", "phuong_huong", "huong_do"),
@@ -89,20 +99,53 @@ _MODEL_HEADERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("fov_deg", "fov", "angle", "camera:angle", "field_of_view", "view_angle", "angle_deg"),
         ("goc", "goc_nhin", "goc_quan_sat", "goc_quay", "goc_mo", "goc_do"),
     ),
-    "range_m": (("range_m", "range", "distance", "distance_m", "view_distance"), ("tam_xa", "tam_nhin", "tam_quan_sat", "khoang_cach", "tam_xa_m", "cu_ly")),
-    "radius_m": (("radius_m", "radius", "radius_meters"), ("ban_kinh", "ban_kinh_m", "ban_kinh_chieu_sang", "ban_kinh_bao_ve")),
-    "height_m": (("height_m", "height", "camera:height", "elevation_m"), ("chieu_cao", "do_cao", "chieu_cao_m", "do_cao_lap_dat")),
+    "range_m": (
+        ("range_m", "range", "distance", "distance_m", "view_distance"),
+        ("tam_xa", "tam_nhin", "tam_quan_sat", "khoang_cach", "tam_xa_m", "cu_ly"),
+    ),
+    "radius_m": (
+        ("radius_m", "radius", "radius_meters"),
+        ("ban_kinh", "ban_kinh_m", "ban_kinh_chieu_sang", "ban_kinh_bao_ve"),
+    ),
+    "height_m": (
+        ("height_m", "height", "camera:height", "elevation_m"),
+        ("chieu_cao", "do_cao", "chieu_cao_m", "do_cao_lap_dat"),
+    ),
     "status": (("status", "state", "operational_status"), ("trang_thai", "tinh_trang", "tinh_trang_hoat_dong")),
     "field": (("field", "domain", "sector", "area_of_work"), ("linh_vuc", "linh_vuc_hoat_dong")),
     "host": (
         ("host", "host_type", "location_type", "placed_at", "setting"),
-        ("noi", "noi_lap_dat", "noi_trien_khai", "don_vi_chu_quan", "dia_ban", "loai_dia_ban", "mo_hinh_tai", "noi_xay_dung"),
+        (
+            "noi",
+            "noi_lap_dat",
+            "noi_trien_khai",
+            "don_vi_chu_quan",
+            "dia_ban",
+            "loai_dia_ban",
+            "mo_hinh_tai",
+            "noi_xay_dung",
+        ),
     ),
-    "unit_code": (("unit_code", "hamlet_code", "commune_code", "unit"), ("ma_don_vi", "ma_thon", "ma_ap", "ma_xa", "ma_to_dan_pho", "ma_dia_ban")),
-    "camera_type": (("camera_type", "camera:type", "camera_mount", "camera:mount"), ("loai_camera", "kieu_camera", "chung_loai_camera")),
-    "owner": (("owner", "operator", "owned_by"), ("chu_so_huu", "chu_dau_tu", "nguoi_quan_ly", "don_vi_quan_ly", "so_huu")),
-    "data_sharing": (("data_sharing", "sharing", "shared", "connected"), ("chia_se_du_lieu", "chia_se", "ket_noi", "ket_noi_du_lieu", "cam_ket_chia_se")),
-    "start_date": (("start_date", "date", "installed", "install_date", "start", "since"), ("ngay", "ngay_lap_dat", "ngay_bat_dau", "ngay_trien_khai", "ngay_thanh_lap", "thoi_gian")),
+    "unit_code": (
+        ("unit_code", "hamlet_code", "commune_code", "unit"),
+        ("ma_don_vi", "ma_thon", "ma_ap", "ma_xa", "ma_to_dan_pho", "ma_dia_ban"),
+    ),
+    "camera_type": (
+        ("camera_type", "camera:type", "camera_mount", "camera:mount"),
+        ("loai_camera", "kieu_camera", "chung_loai_camera"),
+    ),
+    "owner": (
+        ("owner", "operator", "owned_by"),
+        ("chu_so_huu", "chu_dau_tu", "nguoi_quan_ly", "don_vi_quan_ly", "so_huu"),
+    ),
+    "data_sharing": (
+        ("data_sharing", "sharing", "shared", "connected"),
+        ("chia_se_du_lieu", "chia_se", "ket_noi", "ket_noi_du_lieu", "cam_ket_chia_se"),
+    ),
+    "start_date": (
+        ("start_date", "date", "installed", "install_date", "start", "since"),
+        ("ngay", "ngay_lap_dat", "ngay_bat_dau", "ngay_trien_khai", "ngay_thanh_lap", "thoi_gian"),
+    ),
     "end_date": (("end_date", "end", "removed", "until"), ("ngay_ket_thuc", "ngay_ngung", "ngay_thao_do")),
     "notes": (("notes", "note", "remarks", "description", "comment"), ("ghi_chu", "mo_ta", "chu_thich")),
 }
@@ -173,7 +216,16 @@ def _decode_csv(path: Path, raw: bytes) -> tuple[str, str, list[Problem]]:
     else:
         codec, label = "cp1252", "Windows-1252"
     text = raw.decode(codec, errors="replace")
-    notes.append(Problem(str(path), None, None, None, f"not UTF-8: decoded as {label}; save as UTF-8 (CSV UTF-8) to be sure", "warning"))
+    notes.append(
+        Problem(
+            str(path),
+            None,
+            None,
+            None,
+            f"not UTF-8: decoded as {label}; save as UTF-8 (CSV UTF-8) to be sure",
+            "warning",
+        )
+    )
     return text, codec, notes
 
 
@@ -202,8 +254,9 @@ def _header_key(h: Any) -> str:
 def _split_header(records: list[tuple[int, list[Any]]]) -> tuple[list[str], list[tuple[int, list[Any]]]]:
     """Find the header among the first non-empty rows (title lines above it are common in
     Vietnamese reports: the first row with two or more known column names), return
-    (header, data rows after it)."""
-    for k, (_rownum, vals) in enumerate(records[:10]):
+    (header, data rows after it).
+    """
+    for k, (_rownum, vals) in enumerate(records[:10]):  # noqa: B007 (k, the header row, is read after the loop)
         known = {_HEADER_INDEX[key][0] for key in map(_header_key, vals) if key in _HEADER_INDEX}
         if len(known) >= 2:
             break
@@ -217,7 +270,8 @@ def _split_header(records: list[tuple[int, list[Any]]]) -> tuple[list[str], list
 
 def _to_columns(header: list[str], records: list[tuple[int, list[Any]]]) -> tuple[list[int], list[list[Any]]]:
     """Row numbers and the columns (one list per header cell) of row-major records; short
-    rows are padded with None, cells beyond the header are dropped."""
+    rows are padded with None, cells beyond the header are dropped.
+    """
     width = len(header)
     rows = [vals for _r, vals in records]
     if rows and min(map(len, rows)) >= width:  # the usual case: no short row, zip transposes
@@ -233,7 +287,8 @@ def _plain_csv_columns(text: str, delim: str) -> list[list[str]] | None:
     the text is not plain. Plain: no quote character (so a record is a line and a cell is the
     text between delimiters, exactly as :mod:`csv` reads it), no NUL, and every non-empty line
     with the same number of cells. Empty lines come back as rows of empty cells, so that the
-    row number of record ``i`` is ``i + 1``."""
+    row number of record ``i`` is ``i + 1``.
+    """
     if not text or '"' in text or "\x00" in text:
         return None
     if "\r" in text:  # csv ends a record at \r, \n or \r\n: the same as one \n
@@ -245,8 +300,15 @@ def _plain_csv_columns(text: str, delim: str) -> list[list[str]] | None:
     n_cells_lines = n_lines - lines.count("")
     try:
         frame = pd.read_csv(
-            io_mod.StringIO(text), sep=delim, header=None, dtype=str, na_filter=False, skip_blank_lines=False,
-            quoting=csv.QUOTE_NONE, engine="c", low_memory=False,
+            io_mod.StringIO(text),
+            sep=delim,
+            header=None,
+            dtype=str,
+            na_filter=False,
+            skip_blank_lines=False,
+            quoting=csv.QUOTE_NONE,
+            engine="c",
+            low_memory=False,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return None  # a line with more cells than the first one: the csv module's path
@@ -266,7 +328,8 @@ def _read_csv_table(path: Path) -> tuple[list[str], list[int], list[list[Any]], 
 
 def _check_csv_header(path: Path, text: str, delim: str) -> None:
     """Raise when the first non-blank record of a CSV text is wider than the limit (read
-    lazily: only that record is parsed)."""
+    lazily: only that record is parsed).
+    """
     for recno, rec in enumerate(csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim), start=1):
         if recno > MAX_TABLE_ROWS:
             raise _table_limit_error(path, "rows", f"row {recno:,}")
@@ -303,7 +366,9 @@ def _csv_text_table(text: str, delim: str, *, path: Path | None = None) -> tuple
     return _csv_module_table(text, delim, path=path)
 
 
-def _csv_module_table(text: str, delim: str, *, path: Path | None = None) -> tuple[list[str], list[int], list[list[Any]]]:
+def _csv_module_table(
+    text: str, delim: str, *, path: Path | None = None
+) -> tuple[list[str], list[int], list[list[Any]]]:
     reader = csv.reader(io_mod.StringIO(text, newline=""), delimiter=delim)
     # a record is blank when all its cells are empty or white space (any() and the first cell
     # decide most records without joining them)
@@ -327,7 +392,8 @@ def _csv_module_table(text: str, delim: str, *, path: Path | None = None) -> tup
 
 def _plain_table(columns: list[list[str]]) -> tuple[list[str], list[int], list[list[Any]]]:
     """(header, row numbers, columns) of the records of a plain CSV given as columns: the
-    same as ``_split_header`` + ``_to_columns`` on its non-blank records, column-wise."""
+    same as ``_split_header`` + ``_to_columns`` on its non-blank records, column-wise.
+    """
     n = len(columns[0])
     blank = np.ones(n, dtype=bool)
     for c in columns:
@@ -394,7 +460,7 @@ def _read_xlsx_table(path: Path, sheet: str | None) -> tuple[list[str], list[int
 
 
 def _split_pair(v: Any) -> tuple[str, str]:
-    """"10.1269, 106.6867" / "10,1269; 106,6867" / DMS pair -> (lat text, lon text)."""
+    """Split a pair: "10.1269, 106.6867" / "10,1269; 106,6867" / DMS pair -> (lat text, lon text)."""
     s = str(v).strip().strip("()[]")
     for sep in (";", "|", "\t"):
         if sep in s:
@@ -501,8 +567,21 @@ def load_models(
         if table is None:
             table = _read_vector_table(path, crs=crs)
         header, rownums, columns, geoms, problems = table
-    return _build_models(fname, path.stem, header, rownums, columns, geoms, problems, crs=crs, specs=specs, lang=lang,
-                         vector=geoms is not None, source_rows=source_rows, fill_absent=fill_absent)
+    return _build_models(
+        fname,
+        path.stem,
+        header,
+        rownums,
+        columns,
+        geoms,
+        problems,
+        crs=crs,
+        specs=specs,
+        lang=lang,
+        vector=geoms is not None,
+        source_rows=source_rows,
+        fill_absent=fill_absent,
+    )
 
 
 _CRS84_NAMES = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326", "EPSG:4326", "CRS84", "OGC:CRS84")
@@ -511,13 +590,16 @@ _CRS84_NAMES = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326", "
 def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any]], list[Any], list[Problem]] | None:
     """A GeoJSON FeatureCollection read with the json module (much faster than GDAL for
     100,000 points, and JSON arrays stay lists). None when GDAL should read it instead (a
-    legacy ``crs`` member naming a projected CRS, or not a FeatureCollection)."""
+    legacy ``crs`` member naming a projected CRS, or not a FeatureCollection).
+    """
     try:
         doc = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         raise GeoAnttError(f"{path}: not valid JSON ({exc})") from None
     except RecursionError:
-        raise GeoAnttError(f"{path}: JSON nested too deeply (arrays or objects inside each other) to be GeoJSON") from None
+        raise GeoAnttError(
+            f"{path}: JSON nested too deeply (arrays or objects inside each other) to be GeoJSON"
+        ) from None
     if not isinstance(doc, dict):
         return None
     if doc.get("type") == "Feature":
@@ -561,7 +643,9 @@ def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any
     return keys, list(range(1, len(feats) + 1)), columns, list(garr), []
 
 
-def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[int], list[list[Any]], list[Any], list[Problem]]:
+def _read_vector_table(
+    path: Path, *, crs: object
+) -> tuple[list[str], list[int], list[list[Any]], list[Any], list[Problem]]:
     gdf = _read_vector(path, encoding=None, layer=None)
     notes: list[Problem] = []
     geo = gdf.geometry
@@ -573,14 +657,27 @@ def _read_vector_table(path: Path, *, crs: object) -> tuple[list[str], list[int]
     elif gdf.crs is not None and gdf.crs.is_geographic and present.any():
         b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy()))
         if _looks_projected(b):
-            raise CRSError(f"{path}: the coordinates are not degrees (x {b[0]:.1f}..{b[2]:.1f}); say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
+            raise CRSError(
+                f"{path}: the coordinates are not degrees (x {b[0]:.1f}..{b[2]:.1f}); say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
+            )
     if gdf.crs is None:
         b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy())) if present.any() else VIETNAM_BOUNDS
         if _in_box(b, _NATIONAL_BOX) or _in_box(b, _SWAPPED_BOX) or not present.any():
-            notes.append(Problem(str(path), None, None, None, "no CRS in the file: coordinates read as lon/lat (EPSG:4326)", "warning"))
+            notes.append(
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    None,
+                    "no CRS in the file: coordinates read as lon/lat (EPSG:4326)",
+                    "warning",
+                )
+            )
             gdf = gdf.set_crs(WGS84)
         else:
-            raise CRSError(f"{path}: the file has no CRS and its coordinates are not lon/lat; give it with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)")
+            raise CRSError(
+                f"{path}: the file has no CRS and its coordinates are not lon/lat; give it with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
+            )
     gdf = to_wgs84(gdf)
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
     norm = unicodedata.normalize
@@ -618,7 +715,16 @@ def _build_models(
             continue
         field_, hl = hit
         if field_ in col_of:
-            problems.append(Problem(fname, None, h, None, f"second column for '{field_}' (first: '{header[col_of[field_]]}'); ignored", "warning"))
+            problems.append(
+                Problem(
+                    fname,
+                    None,
+                    h,
+                    None,
+                    f"second column for '{field_}' (first: '{header[col_of[field_]]}'); ignored",
+                    "warning",
+                )
+            )
             continue
         col_of[field_] = j
         if key not in ("id", "x", "y"):
@@ -631,13 +737,30 @@ def _build_models(
         has_latlon = "lat" in col_of or "lon" in col_of or "coordinates" in col_of
         if ("x" in col_of or "y" in col_of) and not has_latlon:
             if crs is None:
-                problems.append(Problem(fname, None, header[col_of.get("x", col_of.get("y", 0))], None, "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)"))
+                problems.append(
+                    Problem(
+                        fname,
+                        None,
+                        header[col_of.get("x", col_of.get("y", 0))],
+                        None,
+                        "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)",
+                    )
+                )
             else:
                 xy_crs = parse_crs(crs, what=f"{fname}: crs")
         if "kind" not in col_of:
             problems.append(Problem(fname, None, None, None, "no kind column (kind / loại / loại mô hình)"))
         if not has_latlon and "x" not in col_of and "y" not in col_of:
-            problems.append(Problem(fname, None, None, None, "no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)", "warning"))
+            problems.append(
+                Problem(
+                    fname,
+                    None,
+                    None,
+                    None,
+                    "no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)",
+                    "warning",
+                )
+            )
     if "id" not in col_of and rownums:
         problems.append(Problem(fname, None, None, None, f"no id column: ids {stem}-<row> were generated", "warning"))
     transformer = Transformer.from_crs(xy_crs, WGS84, always_xy=True) if xy_crs is not None else None
@@ -659,13 +782,18 @@ def _build_models(
     counter = itertools.count()
 
     def err(k: int, field_: str | None, value: Any, reason: str, severity: str = "error") -> None:
-        found.append((k, next(counter), Problem(fname, rownums[k], hname(field_) if field_ else None, value, reason, severity)))
+        found.append(
+            (k, next(counter), Problem(fname, rownums[k], hname(field_) if field_ else None, value, reason, severity))
+        )
         if severity == "error":
             bad[k] = True
 
-    def mapped(field_: str, fn: Callable[[Any], Any], on_error: Callable[[int, Any, ParseError], None], *, blank: Any = None) -> list[Any]:
+    def mapped(
+        field_: str, fn: Callable[[Any], Any], on_error: Callable[[int, Any, ParseError], None], *, blank: Any = None
+    ) -> list[Any]:
         """``fn`` over a column, computed once per distinct value (a column of 100,000 rows
-        holds a few kinds, statuses or directions); ParseErrors go to ``on_error``."""
+        holds a few kinds, statuses or directions); ParseErrors go to ``on_error``.
+        """
         if field_ not in col_of:
             return [blank] * n  # no such column: every cell is blank
         values = col(field_)
@@ -748,11 +876,17 @@ def _build_models(
         return look
 
     known_status = "use one of: " + ", ".join(f"{c} ({v[0]})" for c, v in STATUSES.items())
-    statuses = mapped("status", _vocab(STATUSES, "status", known_status), lambda k, v, e: err(k, "status", v, str(e)), blank="active")
+    statuses = mapped(
+        "status", _vocab(STATUSES, "status", known_status), lambda k, v, e: err(k, "status", v, str(e)), blank="active"
+    )
     vocab_cols: dict[str, list[str | None]] = {}
     for fld, vocab in (("field", FIELDS), ("host", HOSTS)):
         known = "left empty (known: " + ", ".join(v[0] for v in vocab.values()) + ")"
-        vocab_cols[fld] = mapped(fld, _vocab(vocab, fld, known), lambda k, v, e, fld=fld: err(k, fld, v, str(e), "warning"))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
+        vocab_cols[fld] = mapped(
+            fld,
+            _vocab(vocab, fld, known),
+            lambda k, v, e, fld=fld: err(k, fld, v, str(e), "warning"),  # type: ignore[misc]  # a lambda with a default
+        )
 
     # ---- numbers
     numbers: dict[str, np.ndarray] = {}
@@ -788,11 +922,18 @@ def _build_models(
         fov = numbers["fov_deg"][k]
         fov = sp.defaults.get("fov_deg", math.nan) if math.isnan(fov) else fov
         if not fov >= 360.0:
-            err(k, "direction_deg", None, f"a {sp.kind} needs a direction (degrees clockwise from north or N/Bắc...), unless its fov_deg is 360")
+            err(
+                k,
+                "direction_deg",
+                None,
+                f"a {sp.kind} needs a direction (degrees clockwise from north or N/Bắc...), unless its fov_deg is 360",
+            )
 
     # ---- other attributes
     camera_types = mapped("camera_type", _camera_type, lambda k, v, e: None)
-    sharing = mapped("data_sharing", parse_bool, lambda k, v, e: err(k, "data_sharing", v, f"{e}; left empty", "warning"))
+    sharing = mapped(
+        "data_sharing", parse_bool, lambda k, v, e: err(k, "data_sharing", v, f"{e}; left empty", "warning")
+    )
     dates = {
         fld: mapped(fld, parse_date, lambda k, v, e, fld=fld: err(k, fld, v, str(e)))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
         for fld in ("start_date", "end_date")
@@ -866,9 +1007,19 @@ def _build_models(
         loc_field = "lat" if "lat" in col_of else "coordinates" if "coordinates" in col_of else "x"
     both = ~np.isnan(lat) & ~np.isnan(lon) & ~loc_err
     with np.errstate(invalid="ignore"):
-        inside = (lon >= VIETNAM_BOUNDS[0]) & (lon <= VIETNAM_BOUNDS[2]) & (lat >= VIETNAM_BOUNDS[1]) & (lat <= VIETNAM_BOUNDS[3])
+        inside = (
+            (lon >= VIETNAM_BOUNDS[0])
+            & (lon <= VIETNAM_BOUNDS[2])
+            & (lat >= VIETNAM_BOUNDS[1])
+            & (lat <= VIETNAM_BOUNDS[3])
+        )
     for k in np.flatnonzero(both & ~inside).tolist():
-        err(int(k), loc_field, f"{lat[k]:g}, {lon[k]:g}", _check_lonlat(float(lon[k]), float(lat[k])) or "outside Vietnam")
+        err(
+            int(k),
+            loc_field,
+            f"{lat[k]:g}, {lon[k]:g}",
+            _check_lonlat(float(lon[k]), float(lat[k])) or "outside Vietnam",
+        )
         loc_err[k] = True
     has_point = both & inside
     geometry = np.full(n, None, dtype=object)
@@ -893,7 +1044,12 @@ def _build_models(
                 v = col(fld)[k]
                 err(k, fld, f"{v[:40]}…", text_problem(fld, v) or "too long")
     for k in [k for k, d in enumerate(directions) if len(d) > MAX_DIRECTIONS]:
-        err(k, "direction_deg", len(directions[k]), f"{len(directions[k])} directions; at most {MAX_DIRECTIONS} (one sector each)")
+        err(
+            k,
+            "direction_deg",
+            len(directions[k]),
+            f"{len(directions[k])} directions; at most {MAX_DIRECTIONS} (one sector each)",
+        )
 
     # ---- the frame of the valid rows
     found.sort(key=lambda t: (t[0], t[1]))
@@ -930,7 +1086,9 @@ def _build_models(
     if any(p.severity == "error" and p.row is None for p in problems):
         keep = keep[:0]
     # text columns keep None for "missing" (object dtype), numbers are float with NaN
-    frame = pd.DataFrame({c: _take(v, keep) if isinstance(v, np.ndarray) else _object_array(_take(v, keep)) for c, v in data.items()})
+    frame = pd.DataFrame(
+        {c: _take(v, keep) if isinstance(v, np.ndarray) else _object_array(_take(v, keep)) for c, v in data.items()}
+    )
     gdf = gpd.GeoDataFrame(frame, geometry=geometry[keep], crs=WGS84)
     gdf.index = pd.Index(np.asarray(_take(ids, keep), dtype=object), name="id")
     defaults: dict[str, dict[str, dict[str, float | int]]] = {}
@@ -951,7 +1109,10 @@ def _clean_column(values: Iterable[Any]) -> list[Any]:
     values = values if isinstance(values, list) else list(values)
     if set(map(type, values)) == {str}:
         return [v.strip() or None for v in values]  # a CSV column: text only
-    return [(v.strip() or None) if type(v) is str else None if v is None or (type(v) is float and v != v) else v for v in values]
+    return [
+        (v.strip() or None) if type(v) is str else None if v is None or (type(v) is float and v != v) else v
+        for v in values
+    ]
 
 
 def _member(values: list[Any], allowed: set[Any]) -> np.ndarray:
@@ -961,7 +1122,8 @@ def _member(values: list[Any], allowed: set[Any]) -> np.ndarray:
 
 def _text_column(values: list[Any], convert: Callable[[Any], str | None]) -> list[Any]:
     """``convert`` (``_as_text``/``_as_code``) over a cleaned column. A column of cleaned text
-    (stripped, not empty) already in NFC is its own result, so it is checked at once."""
+    (stripped, not empty) already in NFC is its own result, so it is checked at once.
+    """
     given = [v for v in values if v is not None]
     if not given:
         return [None] * len(values)
@@ -980,7 +1142,8 @@ def _take(values: Any, keep: np.ndarray) -> Any:
 
 def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np.ndarray, list[tuple[int, ParseError]]]:
     """Floats of a column (NaN where blank) and the cells that failed: plain numbers and
-    "10.5"/"10,5" directly, anything else (DMS, units, thousands) through ``parse``."""
+    "10.5"/"10,5" directly, anything else (DMS, units, thousands) through ``parse``.
+    """
     out = np.full(len(values), np.nan)
     failed: list[tuple[int, ParseError]] = []
     arr = np.fromiter(values, dtype=object, count=len(values))
@@ -1007,7 +1170,11 @@ def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np
     # fast path: the whole column at once ("10,5" -> "10.5"); any odd cell -> cell by cell
     try:
         prepared = [
-            "nan" if v is None else v.replace(",", ".") if type(v) is str and v.count(",") == 1 and "." not in v and "_" not in v else v
+            "nan"
+            if v is None
+            else v.replace(",", ".")
+            if type(v) is str and v.count(",") == 1 and "." not in v and "_" not in v
+            else v
             for v in values
         ]
         if any(type(v) is str and "_" in v for v in prepared):
@@ -1049,9 +1216,16 @@ def _number_column(values: list[Any], parse: Callable[[Any], float]) -> tuple[np
     return out, failed
 
 
-def _reparse(out: np.ndarray, values: list[Any], rows: np.ndarray, parse: Callable[[Any], float], failed: list[tuple[int, ParseError]]) -> None:
+def _reparse(
+    out: np.ndarray,
+    values: list[Any],
+    rows: np.ndarray,
+    parse: Callable[[Any], float],
+    failed: list[tuple[int, ParseError]],
+) -> None:
     """In place: ``out[k] = parse(values[k])`` for the cells the bulk conversion left non-finite
-    (DMS, units...); a cell ``parse`` rejects becomes NaN and goes to ``failed``."""
+    (DMS, units...); a cell ``parse`` rejects becomes NaN and goes to ``failed``.
+    """
     for k in rows.tolist():
         try:
             out[k] = parse(values[k])
@@ -1113,7 +1287,8 @@ def read_models(
 
 def _settle_models(gdf: gpd.GeoDataFrame, problems: list[Problem], *, skip_invalid: bool) -> gpd.GeoDataFrame:
     """The end of :func:`read_models`: raise the errors (or keep them in ``attrs["skipped"]``)
-    and issue the warnings."""
+    and issue the warnings.
+    """
     errors = [p for p in problems if p.severity == "error"]
     if errors and not skip_invalid:
         raise ValidationError(errors)
@@ -1122,4 +1297,3 @@ def _settle_models(gdf: gpd.GeoDataFrame, problems: list[Problem], *, skip_inval
             _warn(str(p))
     gdf.attrs["skipped"] = errors
     return gdf
-

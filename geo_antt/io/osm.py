@@ -33,10 +33,11 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -48,12 +49,12 @@ import pandas as pd
 import shapely
 
 from .._errors import GeoAnttError, Problem
-from .cells import COMPASS_EN, ParseError
-from ._readers import _NATIONAL_BOX, _object_array
 from ..crs import VIETNAM_BOUNDS, WGS84
 from ..layers import MAX_DIRECTIONS, TEXT_MAX_LENGTH, LayerSpec, bound_problem, load_layer_specs, text_problem
 from ..schema import MODEL_COLUMNS
 from ..text import nfc
+from ._readers import _NATIONAL_BOX, _object_array
+from .cells import COMPASS_EN, ParseError
 
 __all__ = [
     "OSM_SUFFIXES",
@@ -88,10 +89,12 @@ NOT_ROADS = frozenset({
 # field of 606 of the demo's 610 cameras and 383 of its 389 lights, and of the reports'
 # "camera an ninh" and "ánh sáng an ninh trật tự" models), hosted by the residential area
 # (khu dân cư: who runs a mapped camera is unknown; the operator tag goes to ``owner``).
-MODEL_DEFAULTS: Mapping[str, Mapping[str, str]] = MappingProxyType({
-    "camera": MappingProxyType({"field": "crime_prevention", "host": "residential", "status": "active"}),
-    "lighting": MappingProxyType({"field": "crime_prevention", "host": "residential", "status": "active"}),
-})
+MODEL_DEFAULTS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "camera": MappingProxyType({"field": "crime_prevention", "host": "residential", "status": "active"}),
+        "lighting": MappingProxyType({"field": "crime_prevention", "host": "residential", "status": "active"}),
+    }
+)
 
 # Columns of the models frame after MODEL_COLUMNS: OSM tags kept as they are, and the source.
 # Their names fold to no header the model reader knows (``camera:angle`` would be read as the
@@ -145,11 +148,13 @@ class OsmProblem(Problem):
         return f"{self.osm_type} {self.osm_id}" if self.osm_type else ""
 
     def __str__(self) -> str:
+        """File, OSM object and tag, then the reason and the value."""
         where = ", ".join(w for w in (self.file, self.osm_object, f"tag '{self.field}'" if self.field else "") if w)
         val = "" if self.value is None else f" (value {self.value!r:.200})"
         return f"{where}: {self.reason}{val}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON, with the OSM object ("way 123") in ``object``."""
         d = super().to_dict()
         d["object"] = self.osm_object or None
         return d
@@ -166,7 +171,8 @@ class OsmLayers:
 
     def counts(self) -> dict[str, int]:
         """Features of each kind and problems: ``roads``, ``buildings``, ``cameras``, ``lights``,
-        ``problems`` (``errors``: objects left out, ``warnings``: values left out)."""
+        ``problems`` (``errors``: objects left out, ``warnings``: values left out).
+        """
         kinds = self.models["kind"] if "kind" in self.models else pd.Series([], dtype=object)
         errors = sum(1 for p in self.problems if p.severity == "error")
         return {
@@ -191,7 +197,9 @@ def _angle(token: str) -> float:
         return float(t.rstrip("°ºdegDEG ").strip())
     d = COMPASS_EN.get(t.lower())
     if d is None:
-        raise ParseError("not a direction (degrees clockwise from north, a compass point N, NNE, ... NNW, or a range such as 350-10)")
+        raise ParseError(
+            "not a direction (degrees clockwise from north, a compass point N, NNE, ... NNW, or a range such as 350-10)"
+        )
     return d
 
 
@@ -256,8 +264,8 @@ def parse_camera_direction(text: str) -> tuple[tuple[float, ...], float | None]:
 
 
 def parse_length(text: str) -> float:
-    """Metres from an OSM length (``height``): ``"12"``, ``"12.5"``, ``"12 m"``, ``"12m"``, feet
-    (``"40 ft"``, ``"40'"``, ``"12'6\\""``); a decimal comma (``"12,5"``) is read as a point.
+    r"""Metres from an OSM length (``height``): ``"12"``, ``"12.5"``, ``"12 m"``, ``"12m"``, feet
+    (``"40 ft"``, ``"40'"``, ``"12'6\""``); a decimal comma (``"12,5"``) is read as a point.
 
     Raises
     ------
@@ -411,7 +419,8 @@ class _Clip:
 
     def keeps_polygons(self, geoms: np.ndarray) -> np.ndarray:
         """Which polygons are in the area: those whose point on surface (always inside the
-        polygon) is, so that a building on an edge belongs to one side only."""
+        polygon) is, so that a building on an edge belongs to one side only.
+        """
         if self.geom is None:
             return np.ones(len(geoms), dtype=bool)
         return shapely.intersects(self.geom, shapely.point_on_surface(geoms))
@@ -419,7 +428,8 @@ class _Clip:
 
 def _line_part(g: Any) -> Any:
     """The linear part of an intersection (a line touching the edge adds points): a LineString,
-    a MultiLineString, or None."""
+    a MultiLineString, or None.
+    """
     if g is None or g.is_empty:
         return None
     tid = shapely.get_type_id(g)
@@ -434,9 +444,12 @@ def _line_part(g: Any) -> Any:
 
 class _Layer:
     """Features of one output layer, gathered as WKB and turned into geometries (clipped) a
-    batch at a time; only the kept ones stay, and only their problems go to ``problems``."""
+    batch at a time; only the kept ones stay, and only their problems go to ``problems``.
+    """
 
-    def __init__(self, columns: tuple[str, ...], keep: Callable[[np.ndarray], np.ndarray], problems: list[OsmProblem]) -> None:
+    def __init__(
+        self, columns: tuple[str, ...], keep: Callable[[np.ndarray], np.ndarray], problems: list[OsmProblem]
+    ) -> None:
         self.columns = columns
         self._keep = keep
         self._problems = problems
@@ -469,14 +482,20 @@ class _Layer:
 
     def frame(self, numeric: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
         """The kept features: index ``osm_id``, the columns (``numeric`` ones as floats, the
-        others as objects with None for missing) and the geometry, EPSG:4326."""
+        others as objects with None for missing) and the geometry, EPSG:4326.
+        """
         self.flush()
         ids = [i for c in self._chunks for i in c[0]]
         geoms = np.concatenate([c[1] for c in self._chunks]) if self._chunks else np.array([], dtype=object)
         rows = [v for c in self._chunks for v in c[2]]
         self._chunks = []
         data = {col: [r[j] for r in rows] for j, col in enumerate(self.columns)}
-        frame = pd.DataFrame({col: np.asarray(data[col], dtype=float) if col in numeric else _object_array(data[col]) for col in self.columns})
+        frame = pd.DataFrame(
+            {
+                col: np.asarray(data[col], dtype=float) if col in numeric else _object_array(data[col])
+                for col in self.columns
+            }
+        )
         frame.index = pd.Index(np.asarray(ids, dtype=object), name="osm_id", dtype=object)
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index, crs=WGS84), crs=WGS84)
 
@@ -488,7 +507,9 @@ class _Layer:
 def _osm_file(path: Path) -> str:
     name = path.name.lower()
     if not any(name.endswith(s) for s in OSM_SUFFIXES):
-        raise GeoAnttError(f"{path}: not an OpenStreetMap file name; the extract must end in .osm.pbf, .osm, .osm.bz2 or .osm.gz")
+        raise GeoAnttError(
+            f"{path}: not an OpenStreetMap file name; the extract must end in .osm.pbf, .osm, .osm.bz2 or .osm.gz"
+        )
     return str(path)
 
 
@@ -496,8 +517,10 @@ def _location_index(index: str) -> str:
     name = str(index).split(",", 1)[0]
     known = osmium.index.map_types()
     if name not in known:
-        raise GeoAnttError(f"node location index {index!r}: not one of {', '.join(known)} (flex_mem suits most extracts; "
-                           "sparse_file_array,FILE keeps a country's node locations on disk)")
+        raise GeoAnttError(
+            f"node location index {index!r}: not one of {', '.join(known)} (flex_mem suits most extracts; "
+            "sparse_file_array,FILE keeps a country's node locations on disk)"
+        )
     return str(index)
 
 
@@ -580,11 +603,14 @@ def convert_extract(
     area = _Clip(box, clip)
     specs = load_layer_specs() if specs is None else specs
     state = _Conversion(str(p), area, specs)
+    # enable_for() returns the filter; pyosmium's stub says None, hence the type: ignore below
+    nodes = osmium.filter.TagFilter(("man_made", "surveillance"), ("highway", "street_lamp"))
+    nodes = nodes.enable_for(osmium.osm.NODE)  # type: ignore[func-returns-value,assignment]
     processor = (
         osmium.FileProcessor(fname)
         .with_locations(_location_index(index))
         .with_areas(osmium.filter.KeyFilter("building"))
-        .with_filter(osmium.filter.TagFilter(("man_made", "surveillance"), ("highway", "street_lamp")).enable_for(osmium.osm.NODE))  # type: ignore[func-returns-value]  # returns the filter; the stub says None
+        .with_filter(nodes)
         .with_filter(osmium.filter.KeyFilter("building", "highway").enable_for(osmium.osm.WAY))  # type: ignore[func-returns-value]  # returns the filter; the stub says None
         .with_filter(osmium.filter.KeyFilter("building").enable_for(osmium.osm.RELATION | osmium.osm.AREA))  # type: ignore[func-returns-value]  # returns the filter; the stub says None
     )
@@ -598,7 +624,8 @@ def convert_extract(
 
 class _Conversion:
     """The state of one :func:`convert_extract` run: the layers being gathered, the buildings
-    waiting for their area, the problems."""
+    waiting for their area, the problems.
+    """
 
     def __init__(self, fname: str, area: _Clip, specs: Mapping[str, LayerSpec]) -> None:
         self.fname = fname
@@ -634,7 +661,8 @@ class _Conversion:
 
     def text(self, value: str) -> str | None:
         """``nfc(value)``, remembered: a file holds a few building and highway values and
-        street names many times."""
+        street names many times.
+        """
         out = self._texts.get(value)
         if out is None:
             out = self._texts[value] = nfc(value) or None
@@ -642,8 +670,17 @@ class _Conversion:
                 self._texts.clear()
         return out
 
-    def problem(self, osm_type: str, osm_id: int, tag: str | None, value: Any, reason: str, severity: str = "error",
-                *, to: list[OsmProblem] | None = None) -> None:
+    def problem(
+        self,
+        osm_type: str,
+        osm_id: int,
+        tag: str | None,
+        value: Any,
+        reason: str,
+        severity: str = "error",
+        *,
+        to: list[OsmProblem] | None = None,
+    ) -> None:
         """Report a problem of an OSM object (to ``to`` instead, when given)."""
         p = OsmProblem(self.fname, None, tag, value, reason, severity, osm_type=osm_type, osm_id=osm_id)
         (self.problems if to is None else to).append(p)
@@ -660,11 +697,18 @@ class _Conversion:
 
     def missing_nodes(self, way: Any) -> bool:
         """Report the nodes of ``way`` that the extract does not hold (when the way has a node
-        near the area: elsewhere it would be left out anyway); True when there are any."""
+        near the area: elsewhere it would be left out anyway); True when there are any.
+        """
         missing = [n.ref for n in way.nodes if not n.location.valid()]
         if missing and self.area.near_way(way):
             shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            self.problem("way", way.id, None, None, f"references node{'s' if len(missing) > 1 else ''} {shown}, not in the extract; left out")
+            self.problem(
+                "way",
+                way.id,
+                None,
+                None,
+                f"references node{'s' if len(missing) > 1 else ''} {shown}, not in the extract; left out",
+            )
         return bool(missing)
 
     def way(self, way: Any) -> None:
@@ -689,7 +733,8 @@ class _Conversion:
 
     def building_way(self, way: Any) -> None:
         """Check a building way: the area assembler makes its polygon when it can (an unclosed
-        outline or a missing node gives none, silently), so the reasons are found here."""
+        outline or a missing node gives none, silently), so the reasons are found here.
+        """
         try:  # libosmium checks every node's location (a line of them is the cheapest test)
             self.wkb.create_linestring(way)
         except osmium.InvalidLocationError:
@@ -697,7 +742,13 @@ class _Conversion:
             return
         except RuntimeError:  # fewer than two distinct points
             if self.area.near_way(way):
-                self.problem("way", way.id, "building", way.tags.get("building"), "building outline of fewer than 2 distinct points; left out")
+                self.problem(
+                    "way",
+                    way.id,
+                    "building",
+                    way.tags.get("building"),
+                    "building outline of fewer than 2 distinct points; left out",
+                )
             return
         nodes = way.nodes
         count = len(nodes)
@@ -707,10 +758,22 @@ class _Conversion:
                 return  # outside the area: its polygon, if any, would be left out
         if not way.is_closed():
             ends = f"first node {nodes[0].ref}, last node {nodes[count - 1].ref}"
-            self.problem("way", way.id, "building", way.tags.get("building"), f"building outline is not closed ({ends}); left out")
+            self.problem(
+                "way",
+                way.id,
+                "building",
+                way.tags.get("building"),
+                f"building outline is not closed ({ends}); left out",
+            )
             return
         if count < 4:
-            self.problem("way", way.id, "building", way.tags.get("building"), f"building outline of {count} nodes (a closed ring needs 4); left out")
+            self.problem(
+                "way",
+                way.id,
+                "building",
+                way.tags.get("building"),
+                f"building outline of {count} nodes (a closed ring needs 4); left out",
+            )
             return
         self.waiting_ways.add(way.id)
 
@@ -787,8 +850,13 @@ class _Conversion:
         lon, lat = loc.lon, loc.lat
         x0, y0, x1, y1 = VIETNAM_BOUNDS
         if not (x0 <= lon <= x1 and y0 <= lat <= y1):
-            self.problem("node", node.id, None, f"{lat:g}, {lon:g}",
-                         f"{kind} outside Vietnam ({x0:g}-{x1:g}°E, {y0:g}-{y1:g}°N): the model files hold Vietnam's models; left out")
+            self.problem(
+                "node",
+                node.id,
+                None,
+                f"{lat:g}, {lon:g}",
+                f"{kind} outside Vietnam ({x0:g}-{x1:g}°E, {y0:g}-{y1:g}°N): the model files hold Vietnam's models; left out",
+            )
             return None
         rec: dict[str, Any] = dict.fromkeys(MODEL_COLUMNS)
         rec.update(dict.fromkeys(MODEL_EXTRA_COLUMNS))
@@ -799,19 +867,35 @@ class _Conversion:
             rec[fld] = math.nan
         name = nfc(tags.get("name") or "") or None
         if name is not None and text_problem("name", name):
-            self.problem("node", node.id, "name", f"{name[:40]}…", f"name {text_problem('name', name)}; the generated name is used", "warning")
+            self.problem(
+                "node",
+                node.id,
+                "name",
+                f"{name[:40]}…",
+                f"name {text_problem('name', name)}; the generated name is used",
+                "warning",
+            )
             name = None
         rec["name"] = name or nfc(f"{default_name} n{node.id}")
         owner = nfc(tags.get("operator") or "") or None
         if owner is not None and text_problem("owner", owner):
-            self.problem("node", node.id, "operator", f"{owner[:40]}…", f"operator {text_problem('owner', owner)}; left empty", "warning")
+            self.problem(
+                "node",
+                node.id,
+                "operator",
+                f"{owner[:40]}…",
+                f"operator {text_problem('owner', owner)}; left empty",
+                "warning",
+            )
             owner = None
         rec["owner"] = owner
         for key in ("surveillance", "surveillance:type", "surveillance:zone", "light:direction"):
             v = nfc(tags.get(key) or "") or None
             rec[key] = v[: TEXT_MAX_LENGTH["notes"]] if v else None
         spec = self.specs.get(kind)
-        height_key = "height" if "height" in tags else "camera:height" if kind == "camera" and "camera:height" in tags else None
+        height_key = (
+            "height" if "height" in tags else "camera:height" if kind == "camera" and "camera:height" in tags else None
+        )
         if height_key:
             text = tags[height_key]
             try:
@@ -845,7 +929,13 @@ class _Conversion:
                 self.problem("node", node.id, key, text, f"{exc}; camera left out")
                 return
             if len(directions) > MAX_DIRECTIONS:
-                self.problem("node", node.id, key, text, f"{len(directions)} directions; at most {MAX_DIRECTIONS} (one sector each); camera left out")
+                self.problem(
+                    "node",
+                    node.id,
+                    key,
+                    text,
+                    f"{len(directions)} directions; at most {MAX_DIRECTIONS} (one sector each); camera left out",
+                )
                 return
         ctype = tags.get("camera:type")
         if ctype is not None:
@@ -856,14 +946,21 @@ class _Conversion:
         if fov is not None:
             why = bound_problem(spec, "fov_deg", fov)
             if why:
-                self.problem("node", node.id, key, tags.get(key or ""), f"field of view {fov:g} degrees: {why}; camera left out")
+                self.problem(
+                    "node", node.id, key, tags.get(key or ""), f"field of view {fov:g} degrees: {why}; camera left out"
+                )
                 return
             rec["fov_deg"] = fov
         if not directions:
             all_around = fov if fov is not None else (spec.defaults.get("fov_deg", math.nan) if spec else math.nan)
             if not all_around >= 360.0:
-                self.problem("node", node.id, "camera:direction", None,
-                             "no camera:direction: a camera's sector needs a direction (unless camera:type is dome or panning); left out")
+                self.problem(
+                    "node",
+                    node.id,
+                    "camera:direction",
+                    None,
+                    "no camera:direction: a camera's sector needs a direction (unless camera:type is dome or panning); left out",
+                )
                 return
         rec["direction_deg"] = directions
         if "camera:angle" in tags:  # the tilt from the horizontal: never the field of view
@@ -872,7 +969,9 @@ class _Conversion:
             if _NUMBER.match(t) and -90.0 <= float(t) <= 90.0:
                 rec["tilt_deg"] = float(t)
             else:
-                self.problem("node", node.id, "camera:angle", text, "not a tilt in degrees from -90 to 90; left empty", "warning")
+                self.problem(
+                    "node", node.id, "camera:angle", text, "not a tilt in degrees from -90 to 90; left empty", "warning"
+                )
         self.models.append(rec)
 
     def lamp(self, node: Any) -> None:
@@ -886,7 +985,14 @@ class _Conversion:
             if t.isdigit() and 0 < int(t) <= 1000:
                 rec["light:count"] = int(t)
             else:
-                self.problem("node", node.id, "light:count", text, "not a number of lights (a whole number such as 2); left empty", "warning")
+                self.problem(
+                    "node",
+                    node.id,
+                    "light:count",
+                    text,
+                    "not a number of lights (a whole number such as 2); left empty",
+                    "warning",
+                )
         self.models.append(rec)
 
     # ---- the end
@@ -894,10 +1000,21 @@ class _Conversion:
     def result(self) -> OsmLayers:
         """The frames and the problems, once the whole file is read."""
         for wid in sorted(self.waiting_ways):
-            self.problem("way", wid, "building", None, "building outline cannot be made a polygon (it crosses itself or repeats a segment); left out")
+            self.problem(
+                "way",
+                wid,
+                "building",
+                None,
+                "building outline cannot be made a polygon (it crosses itself or repeats a segment); left out",
+            )
         for rid in sorted(self.waiting_relations):
-            self.problem("relation", rid, "building", None,
-                         "multipolygon building cannot be assembled (member ways missing from the extract, or rings that do not close); left out")
+            self.problem(
+                "relation",
+                rid,
+                "building",
+                None,
+                "multipolygon building cannot be assembled (member ways missing from the extract, or rings that do not close); left out",
+            )
         roads = self.roads.frame()
         buildings = self.buildings.frame(numeric=("levels", "height_m"))
         # in file order: nodes, ways, relations, each by id (a building's value problems are
@@ -923,4 +1040,3 @@ class _Conversion:
         frame.index = pd.Index(frame["id"].to_numpy(dtype=object), name="id")
         geometry = shapely.points(lon, lat) if len(recs) else np.array([], dtype=object)
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index, crs=WGS84), crs=WGS84)
-

@@ -17,9 +17,10 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,13 +30,13 @@ from pyproj import CRS, Transformer
 
 from .._errors import GeoAnttError, Problem, ValidationError
 from .._geometry import polygonal_part
-from .models import load_models, read_models
-from .geojson import geometry_texts, round_coordinates
 from .._threads import WORKERS, balanced_bounds, map_chunks, threaded
-from ._readers import _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
 from ..crs import WGS84, to_wgs84
 from ..schema import UNIT_LEVELS
 from ..text import fold, fold_key, nfc
+from ._readers import _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
+from .geojson import geometry_texts, round_coordinates
+from .models import load_models, read_models
 
 __all__ = [
     "GEOJSON_DECIMALS",
@@ -61,7 +62,8 @@ GEOJSON_DECIMALS = 7
 
 def _prepare_geometry(geoms: np.ndarray, *, decimals: int = GEOJSON_DECIMALS) -> np.ndarray:
     """Round coordinates (vectorised, never breaking validity) and orient polygon exteriors
-    counter-clockwise (:func:`geo_antt.io.geojson.round_coordinates`), over the cores."""
+    counter-clockwise (:func:`geo_antt.io.geojson.round_coordinates`), over the cores.
+    """
     return threaded(lambda g: round_coordinates(g, decimals), np.asarray(geoms, dtype=object), min_chunk=64)
 
 
@@ -96,7 +98,8 @@ def _geometry_json(gdf: gpd.GeoDataFrame, *, decimals: int, make_valid: bool) ->
 
 def json_value(v: Any) -> Any:
     """One value as something :func:`json.dumps` accepts (RFC 7946 properties, JSON API):
-    numpy scalars as Python numbers, NaN/inf/NA as null, dates as ISO text, tuples as lists."""
+    numpy scalars as Python numbers, NaN/inf/NA as null, dates as ISO text, tuples as lists.
+    """
     if v is None:
         return None
     if isinstance(v, (bool, np.bool_)):
@@ -134,19 +137,28 @@ _PLAIN_TYPES = frozenset({str, type(None), bool, int, float, tuple, list})
 
 def _json_ready(s: pd.Series) -> Any:
     """A column that ``DataFrame.to_json`` encodes as RFC 7946 wants (NaN/inf -> null, dates
-    -> ISO strings, tuples -> arrays): the column itself when it already is, else converted."""
+    -> ISO strings, tuples -> arrays): the column itself when it already is, else converted.
+    """
     dt = s.dtype
     if pd.api.types.is_float_dtype(dt):
         arr = s.to_numpy(dtype=float, na_value=np.nan)
         return np.where(np.isfinite(arr), arr, np.nan)
-    if pd.api.types.is_bool_dtype(dt) or pd.api.types.is_integer_dtype(dt) or (pd.api.types.is_string_dtype(dt) and dt != object):
+    if (
+        pd.api.types.is_bool_dtype(dt)
+        or pd.api.types.is_integer_dtype(dt)
+        or (pd.api.types.is_string_dtype(dt) and not pd.api.types.is_object_dtype(dt))
+    ):
         return s.to_numpy(dtype=object, na_value=None) if s.hasnans else s.to_numpy()
-    if dt == object:
+    if pd.api.types.is_object_dtype(dt):
         vals = s.tolist()
         kinds = set(map(type, vals))
-        if kinds <= _PLAIN_TYPES and float not in kinds and not any(
-            isinstance(v, (tuple, list)) and any(type(x) not in (int, float, str, bool) or x != x for x in v)
-            for v in (vals if tuple in kinds or list in kinds else ())
+        if (
+            kinds <= _PLAIN_TYPES
+            and float not in kinds
+            and not any(
+                isinstance(v, (tuple, list)) and any(type(x) not in (int, float, str, bool) or x != x for x in v)
+                for v in (vals if tuple in kinds or list in kinds else ())
+            )
         ):
             return np.array(vals + [None], dtype=object)[:-1]
     return np.array(_column_values(s) + [None], dtype=object)[:-1]
@@ -156,7 +168,7 @@ def _column_values(s: pd.Series) -> list[Any]:
     """A column as JSON-ready Python values; vectorised for the common dtypes."""
     dt = s.dtype
     if pd.api.types.is_bool_dtype(dt) and not isinstance(dt, pd.CategoricalDtype):
-        if dt == object:
+        if pd.api.types.is_object_dtype(dt):
             return [json_value(v) for v in s]
         arr = s.to_numpy(dtype=object, na_value=None)
         return [None if v is None else bool(v) for v in arr]
@@ -174,7 +186,7 @@ def _column_values(s: pd.Series) -> list[Any]:
         return s.to_numpy().tolist()
     if pd.api.types.is_datetime64_any_dtype(dt):
         return [None if pd.isna(v) else _iso(v.to_pydatetime()) for v in s]
-    if pd.api.types.is_string_dtype(dt) and dt != object:
+    if pd.api.types.is_string_dtype(dt) and not pd.api.types.is_object_dtype(dt):
         return [None if pd.isna(v) else str(v) for v in s]
     return [json_value(v) for v in s]
 
@@ -225,7 +237,9 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS, 
     if isinstance(g.index, pd.RangeIndex):
         ids = [str(i) for i in g.index]
     else:
-        ids = [encode_basestring(i) if type(i) is str else json.dumps(json_value(i), ensure_ascii=False) for i in g.index]
+        ids = [
+            encode_basestring(i) if type(i) is str else json.dumps(json_value(i), ensure_ascii=False) for i in g.index
+        ]
     parts = [
         f'{{"type":"Feature","id":{fid},"properties":{p},"geometry":{gj if gj is not None else "null"}}}'
         for fid, p, gj in zip(ids, prop_json, geom_json)
@@ -279,7 +293,8 @@ def read_layer(path: str | os.PathLike[str], *, layer: str | None = None, crs: o
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write ``data`` (text as UTF-8) to ``path`` atomically: a temporary file next to it,
-    then :func:`os.replace`; the old file stays intact when anything fails."""
+    then :func:`os.replace`; the old file stays intact when anything fails.
+    """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     return _atomic_write(Path(path), lambda tmp: tmp.write_bytes(payload), suffix=".tmp")
 
@@ -324,7 +339,9 @@ def _fmt_item(x: Any) -> str:
     return str(x)
 
 
-def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: str | None = None, make_valid: bool = False) -> Path:
+def write_layer(
+    gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: str | None = None, make_valid: bool = False
+) -> Path:
     """Write ``gdf`` atomically as RFC 7946 GeoJSON, or as GeoPackage when ``path`` ends in .gpkg.
 
     Parameters
@@ -382,14 +399,53 @@ _UNIT_DEFAULTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ..
     (
         "hamlet",
         ("hamlet_code", "hamlet_id", "ma_thon", "ma_ap", "ma_ban", "ma_to_dan_pho", "ma_thon_ap", "ma_khu_dan_cu"),
-        ("hamlet_full_name", "hamlet_name", "hamlet", "ten_thon", "ten_ap", "ten_ban", "ten_to_dan_pho", "ten_thon_ap", "thon", "ap", "ten_khu_dan_cu"),
+        (
+            "hamlet_full_name",
+            "hamlet_name",
+            "hamlet",
+            "ten_thon",
+            "ten_ap",
+            "ten_ban",
+            "ten_to_dan_pho",
+            "ten_thon_ap",
+            "thon",
+            "ap",
+            "ten_khu_dan_cu",
+        ),
         ("commune_code_2025", "commune_code_gso", "commune_code", "commune_id", "ma_xa", "parent_code"),
     ),
     (
         "commune",
-        ("commune_code_2025", "commune_code_gso", "commune_code", "commune_id", "ma_xa", "ma_phuong_xa", "ma_xa_phuong"),
-        ("commune_2025", "commune_full_name", "commune", "commune_name", "ten_xa", "ten_phuong_xa", "ten_xa_phuong", "xa"),
-        ("district_code_gso", "district_code", "district_id", "ma_huyen", "province_code_2025", "province_code", "province_id", "ma_tinh", "parent_code"),
+        (
+            "commune_code_2025",
+            "commune_code_gso",
+            "commune_code",
+            "commune_id",
+            "ma_xa",
+            "ma_phuong_xa",
+            "ma_xa_phuong",
+        ),
+        (
+            "commune_2025",
+            "commune_full_name",
+            "commune",
+            "commune_name",
+            "ten_xa",
+            "ten_phuong_xa",
+            "ten_xa_phuong",
+            "xa",
+        ),
+        (
+            "district_code_gso",
+            "district_code",
+            "district_id",
+            "ma_huyen",
+            "province_code_2025",
+            "province_code",
+            "province_id",
+            "ma_tinh",
+            "parent_code",
+        ),
     ),
     (
         "district",
@@ -521,7 +577,6 @@ _POLYGONAL = ("Polygon", "MultiPolygon")
 _polygonal_part = polygonal_part  # the readers' name for it
 
 
-
 def read_units(
     path: str | os.PathLike[str],
     *,
@@ -588,7 +643,8 @@ def _read_unit_frame(
     points: bool | None,
 ) -> gpd.GeoDataFrame:
     """:func:`read_units` for polygons (``points=False``), points (True) or whichever the file
-    holds (None: points when every geometry is a point)."""
+    holds (None: points when every geometry is a point).
+    """
     path = Path(path)
     raw = _read_vector(path, encoding=encoding, layer=layer)
     if points is None:
@@ -611,7 +667,11 @@ def _read_unit_frame(
             if lv is None and lvl is not None and _as_text(v) is None:
                 lv = lvl
             if lv is None:
-                problems.append(Problem(fname, i + 1, str(level_col), _as_text(v), f"unknown level; use one of {', '.join(UNIT_LEVELS)}"))
+                problems.append(
+                    Problem(
+                        fname, i + 1, str(level_col), _as_text(v), f"unknown level; use one of {', '.join(UNIT_LEVELS)}"
+                    )
+                )
             levels.append(lv)
     else:
         levels = [lvl] * n
@@ -628,7 +688,9 @@ def _read_unit_frame(
     unnamed = [c for c, nm in zip(codes, names) if nm is None and c is not None]
     if unnamed:
         what = f"no name column found ({name_col or 'none'})" if name_col is None else f"empty '{name_col}'"
-        _warn(f"{path}: {len(unnamed)} unit(s) without a name ({what}); their code is used as name: {', '.join(unnamed[:10])}{'...' if len(unnamed) > 10 else ''}")
+        _warn(
+            f"{path}: {len(unnamed)} unit(s) without a name ({what}); their code is used as name: {', '.join(unnamed[:10])}{'...' if len(unnamed) > 10 else ''}"
+        )
         names = [names[i] if names[i] is not None else codes[i] for i in range(n)]
 
     geoms = raw.geometry.to_numpy().copy()
@@ -642,15 +704,29 @@ def _read_unit_frame(
             if g.geom_type == "MultiPoint" and shapely.get_num_geometries(g) == 1:
                 geoms[i] = shapely.get_geometry(g, 0)
             elif g.geom_type != "Point":
-                problems.append(Problem(fname, i + 1, "geometry", g.geom_type, f"unit {label}: geometry must be a Point (a file of unit centres)"))
+                problems.append(
+                    Problem(
+                        fname,
+                        i + 1,
+                        "geometry",
+                        g.geom_type,
+                        f"unit {label}: geometry must be a Point (a file of unit centres)",
+                    )
+                )
             continue
         if g.geom_type not in _POLYGONAL and g.geom_type != "GeometryCollection":
-            problems.append(Problem(fname, i + 1, "geometry", g.geom_type, f"unit {label}: geometry must be a Polygon or MultiPolygon"))
+            problems.append(
+                Problem(
+                    fname, i + 1, "geometry", g.geom_type, f"unit {label}: geometry must be a Polygon or MultiPolygon"
+                )
+            )
             continue
         if g.geom_type == "GeometryCollection" or not g.is_valid:
             fixed = _polygonal_part(shapely.make_valid(g)) if not g.is_valid else _polygonal_part(g)
             if fixed is None:
-                problems.append(Problem(fname, i + 1, "geometry", g.geom_type, f"unit {label}: no polygon left after repair"))
+                problems.append(
+                    Problem(fname, i + 1, "geometry", g.geom_type, f"unit {label}: no polygon left after repair")
+                )
                 continue
             if not g.is_valid:
                 repaired.append(f"{label} ({shapely.is_valid_reason(g)})")
@@ -658,14 +734,24 @@ def _read_unit_frame(
     if problems:
         raise ValidationError(problems)
     if repaired:
-        _warn(f"{path}: repaired {len(repaired)} invalid polygon(s) with make_valid: {'; '.join(repaired[:20])}{'...' if len(repaired) > 20 else ''}")
+        _warn(
+            f"{path}: repaired {len(repaired)} invalid polygon(s) with make_valid: {'; '.join(repaired[:20])}{'...' if len(repaired) > 20 else ''}"
+        )
 
     extra = [c for c in raw.columns if c not in (code_col, name_col, parent_col, level_col, raw.geometry.name)]
     if "id" in extra and code_col != "id" and [_as_code(v) for v in raw["id"]] == codes:
         extra.remove("id")  # the GeoJSON feature id written by write_layer: same as the code
     approx = [_as_flag(v) for v in raw["approximate"]] if "approximate" in raw.columns else [False] * n
-    valid_from = [_as_text(v) for v in raw["valid_from"]] if "valid_from" in raw.columns else [_default_valid_from(code_col, levels[i]) for i in range(n)]
-    valid_to = [_as_text(v) for v in raw["valid_to"]] if "valid_to" in raw.columns else [_default_valid_to(code_col, levels[i]) for i in range(n)]
+    valid_from = (
+        [_as_text(v) for v in raw["valid_from"]]
+        if "valid_from" in raw.columns
+        else [_default_valid_from(code_col, levels[i]) for i in range(n)]
+    )
+    valid_to = (
+        [_as_text(v) for v in raw["valid_to"]]
+        if "valid_to" in raw.columns
+        else [_default_valid_to(code_col, levels[i]) for i in range(n)]
+    )
     data: dict[str, Any] = {
         "code": codes,
         "name": names,
@@ -700,5 +786,3 @@ def _default_valid_from(code_col: str, level: str | None) -> str | None:
 
 def _default_valid_to(code_col: str, level: str | None) -> str | None:
     return _PRE_REFORM_END if level == "district" else None
-
-

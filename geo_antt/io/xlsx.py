@@ -10,7 +10,8 @@ into a string cell holding the same text.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["append_text_row"]
 

@@ -12,7 +12,7 @@ import shapely
 from .._errors import GeoAnttError, Problem, ValidationError
 from ..crs import to_metric
 
-__all__ = ['SOLVERS']
+__all__ = ["SOLVERS"]
 
 
 SOLVERS = ("exact", "highs", "spopt", "greedy", "auto")
@@ -66,7 +66,8 @@ def _polygonal_units(units_m: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _lattice_cells(bounds: tuple[float, float, float, float], spacing_m: float, *, near_xy=None, reach_m=None):
     """Indices (ix, iy) of lattice cells of side ``spacing_m`` over ``bounds``; with ``near_xy``
-    only the cells within ``reach_m`` (box) of those points."""
+    only the cells within ``reach_m`` (box) of those points.
+    """
     if spacing_m <= 0 or not math.isfinite(spacing_m):
         raise GeoAnttError(f"spacing_m must be a positive number of metres, got {spacing_m!r}")
     minx, miny, maxx, maxy = bounds

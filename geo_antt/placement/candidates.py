@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +27,7 @@ from ._helpers import (
 if TYPE_CHECKING:  # scipy is imported where it is used
     from scipy import sparse
 
-__all__ = ['candidate_sites', 'candidate_footprints', 'coverage_matrix', 'area_pieces']
+__all__ = ["candidate_sites", "candidate_footprints", "coverage_matrix", "area_pieces"]
 
 
 def candidate_sites(
@@ -195,7 +196,9 @@ def candidate_footprints(
             polys = _sector_polygons(xs, ys, ds, fov, rng, segments_per_quarter=segments_per_quarter)
         sid = np.repeat(site_ids, n)
     else:
-        polys = _disc_polygons(x, y, np.full(len(x), params["radius_m"], dtype=float), segments_per_quarter=segments_per_quarter)
+        polys = _disc_polygons(
+            x, y, np.full(len(x), params["radius_m"], dtype=float), segments_per_quarter=segments_per_quarter
+        )
         ds = np.full(len(x), np.nan)
         sid = site_ids
     return gpd.GeoDataFrame(
@@ -207,8 +210,10 @@ def candidate_footprints(
 
 def coverage_matrix(demand: gpd.GeoDataFrame, footprints: gpd.GeoDataFrame) -> sparse.csr_matrix:
     """Boolean sparse matrix (demand points × footprints): True where the footprint covers the
-    point (boundary included)."""
+    point (boundary included).
+    """
     from scipy import sparse
+
     pts = np.asarray(demand.geometry.values, dtype=object)
     polys = np.asarray(footprints.geometry.values, dtype=object)
     if len(pts) == 0 or len(polys) == 0:
@@ -229,10 +234,12 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _translation_keys(fp: np.ndarray, order: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                      which: np.ndarray) -> dict[int, bytes]:
+def _translation_keys(
+    fp: np.ndarray, order: np.ndarray, starts: np.ndarray, ends: np.ndarray, which: np.ndarray
+) -> dict[int, bytes]:
     """For each component flagged in ``which``: a key equal for components that are the same
-    footprints translated (coordinates relative to the component's first vertex, to 1 µm)."""
+    footprints translated (coordinates relative to the component's first vertex, to 1 µm).
+    """
     keys: dict[int, bytes] = {}
     for c in np.flatnonzero(which).tolist():
         geoms = fp[order[starts[c] : ends[c]]]
@@ -245,7 +252,8 @@ def _translation_keys(fp: np.ndarray, order: np.ndarray, starts: np.ndarray, end
 def _arrangement(geoms: np.ndarray, region: shapely.Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pieces of the arrangement of ``geoms`` (one component of overlapping footprints)
     inside ``region``: their areas (m²) and the (piece, footprint) pairs of which footprint
-    covers which piece, footprints numbered by their position in ``geoms``."""
+    covers which piece, footprints numbered by their position in ``geoms``.
+    """
     if len(geoms) == 1:
         return np.array([shapely.area(region)]), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
     none = np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)

@@ -21,7 +21,7 @@ from ._helpers import (
     _weights_from_column,
 )
 
-__all__ = ['demand_points']
+__all__ = ["demand_points"]
 
 
 def demand_points(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,7 +30,7 @@ from .demand import demand_points
 from .solvers import solve_mclp, spacing_conflicts
 from .streets import street_demand, street_sites
 
-__all__ = ['PlanResult', 'plan_sites', 'plan_count', 'planning_units', 'sites_feature_collection']
+__all__ = ["PlanResult", "plan_sites", "plan_count", "planning_units", "sites_feature_collection"]
 
 
 @dataclass(frozen=True)
@@ -250,9 +251,9 @@ def plan_sites(
     -------
     PlanResult
     """
-    from scipy import sparse
-
     import warnings
+
+    from scipy import sparse
 
     from ..coverage import building_pieces, compute_coverage, occluded_footprints
     from ..footprints import footprints as build_footprints
@@ -264,7 +265,12 @@ def plan_sites(
     spec = _spec_for(kind, specs)
     n = plan_count(count=count, budget_vnd=budget_vnd, unit_cost_vnd=unit_cost_vnd)
     params = _footprint_params(
-        spec, fov_deg=fov_deg, range_m=range_m, radius_m=radius_m, directions_deg=directions_deg, n_directions=n_directions
+        spec,
+        fov_deg=fov_deg,
+        range_m=range_m,
+        radius_m=radius_m,
+        directions_deg=directions_deg,
+        n_directions=n_directions,
     )
     mcrs = metric_crs_for(units, crs=settings.metric_crs)
     units_m = _polygonal_units(to_metric(units, crs=mcrs))
@@ -316,7 +322,11 @@ def plan_sites(
         # what each candidate would see; a site inside a building cannot take a model
         at = sites_m.geometry.reindex(fps["site_id"].to_numpy()).to_numpy()
         vis = visible_footprints(
-            fps.geometry.to_numpy(), shapely.get_x(at), shapely.get_y(at), bpieces, occluded=np.full(len(fps), spec.occluded)
+            fps.geometry.to_numpy(),
+            shapely.get_x(at),
+            shapely.get_y(at),
+            bpieces,
+            occluded=np.full(len(fps), spec.occluded),
         )
         fps = fps.set_geometry(gpd.GeoSeries(vis.geoms, index=fps.index, crs=fps.crs))
         fps = fps.loc[~vis.inside & ~shapely.is_empty(vis.geoms) & (shapely.area(vis.geoms) > 0)].reset_index(drop=True)
@@ -361,8 +371,14 @@ def plan_sites(
     conflicts = spacing_conflicts(xy[site_pos], spacing, groups=site_pos) if len(site_pos) else None
     t_prep = time.perf_counter() - t_start
     res = solve_mclp(
-        a, weights, count=n, groups=site_pos, solver=solver,
-        time_limit_s=time_limit_s, compare_greedy=compare_greedy, priority=need[site_pos],
+        a,
+        weights,
+        count=n,
+        groups=site_pos,
+        solver=solver,
+        time_limit_s=time_limit_s,
+        compare_greedy=compare_greedy,
+        priority=need[site_pos],
         conflicts=conflicts,
     )
     chosen = res["chosen"]
@@ -404,7 +420,9 @@ def plan_sites(
         piece = shapely.difference(shapely.intersection(poly, union_units), covered_so_far)
         gains_m2.append(float(shapely.area(piece)))
         covered_so_far = shapely.union(covered_so_far, poly)
-    sites = new_models[["kind", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m", "status", "geometry"]].copy()
+    sites = new_models[
+        ["kind", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m", "status", "geometry"]
+    ].copy()
     sites.insert(0, "rank", np.arange(1, len(sites) + 1))
     sites.insert(1, "site_id", list(chosen_fp["site_id"]))
     sites["gain_weight"] = gains_w
@@ -430,9 +448,13 @@ def plan_sites(
         "n_footprints": int(len(fps)),
         "n_demand_points": n_demand,
         "n_demand_open": n_open,
-        "demand": ("area pieces (exact m²)" if demand is None
-                   else f"streets (metres), one point per {dem_spacing:g} m cell" if by_street and weight_column == "length_m"
-                   else f"layer, lattice {dem_spacing:g} m"),
+        "demand": (
+            "area pieces (exact m²)"
+            if demand is None
+            else f"streets (metres), one point per {dem_spacing:g} m cell"
+            if by_street and weight_column == "length_m"
+            else f"layer, lattice {dem_spacing:g} m"
+        ),
         "candidate_spacing_m": float(cand_spacing) if candidates is None or by_street else None,
         "by": "street" if by_street else "area",
         "min_spacing_m": spacing,
@@ -464,7 +486,8 @@ def plan_sites(
 
 def planning_units(units: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
     """The polygons to plan over for unit ``code``: its hamlets, or the smallest units under it,
-    or the unit itself."""
+    or the unit itself.
+    """
     from ..units import units_under
 
     scope = units_under(units, code)
@@ -482,7 +505,8 @@ def planning_units(units: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
 
 def sites_feature_collection(result, *, decimals: int = 7) -> dict:
     """GeoJSON FeatureCollection of the proposed sites (``layer`` = "site") followed by their
-    footprints (``layer`` = "footprint"), RFC 7946 (WGS84, 7 decimals)."""
+    footprints (``layer`` = "footprint"), RFC 7946 (WGS84, 7 decimals).
+    """
     from ..io import to_geojson_dict
 
     sites = result.sites.copy()

@@ -11,7 +11,7 @@ from .._errors import GeoAnttError
 from ..crs import to_metric
 from ._helpers import _as_metric, _polygonal_units, _weights_from_column
 
-__all__ = ['rank_uncovered', 'weighted_coverage']
+__all__ = ["rank_uncovered", "weighted_coverage"]
 
 
 def weighted_coverage(units_m: gpd.GeoDataFrame, geoms, weights: np.ndarray, covered) -> tuple[pd.Series, pd.Series]:
@@ -174,7 +174,9 @@ def rank_uncovered(
             raise GeoAnttError("a demand layer needs the footprints of the active models: pass footprints=")
         if kind is not None and "kind" in fp.columns:
             fp = fp.loc[fp["kind"] == kind]
-        units_m = _polygonal_units(to_metric(gpd.GeoDataFrame(geo_units, geometry=geo_units.geometry.name, crs=geo_units.crs)))
+        units_m = _polygonal_units(
+            to_metric(gpd.GeoDataFrame(geo_units, geometry=geo_units.geometry.name, crs=geo_units.crs))
+        )
         fp_m = to_metric(fp, crs=units_m.crs) if len(fp) else fp
         cov_geom = shapely.union_all(np.asarray(fp_m.geometry.values, dtype=object)) if len(fp) else shapely.Polygon()
         dem_m = _as_metric(demand, units_m.crs, what=demand_name)

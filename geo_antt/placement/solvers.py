@@ -14,7 +14,7 @@ from ._helpers import AUTO_EXACT_MAX_NNZ, SOLVERS, TIE_BREAK
 if TYPE_CHECKING:  # scipy is imported where it is used
     from scipy import sparse
 
-__all__ = ['solve_mclp', 'spacing_conflicts']
+__all__ = ["solve_mclp", "spacing_conflicts"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class _Solution:
 def _reduce(a: sparse.csr_matrix, w: np.ndarray):
     """Drop rows no column covers and merge rows covered by the same set of columns."""
     from scipy import sparse
+
     a = sparse.csr_matrix(a, dtype=bool)
     a.sort_indices()
     nnz_row = np.diff(a.indptr)
@@ -82,7 +83,9 @@ def _conflict_lists(conflicts: np.ndarray | None, n_cols: int) -> list[np.ndarra
     from scipy import sparse
 
     c = np.asarray(conflicts, dtype=np.int64)
-    m = sparse.coo_matrix((np.ones(2 * len(c)), (np.r_[c[:, 0], c[:, 1]], np.r_[c[:, 1], c[:, 0]])), shape=(n_cols, n_cols)).tocsr()
+    m = sparse.coo_matrix(
+        (np.ones(2 * len(c)), (np.r_[c[:, 0], c[:, 1]], np.r_[c[:, 1], c[:, 0]])), shape=(n_cols, n_cols)
+    ).tocsr()
     return [m.indices[m.indptr[j] : m.indptr[j + 1]] for j in range(n_cols)]
 
 
@@ -103,8 +106,9 @@ class _Pruned:
     w: np.ndarray
 
 
-def _bounded(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, greedy: _Solution,
-             bonus: np.ndarray | None = None) -> _Pruned | None:
+def _bounded(
+    a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, greedy: _Solution, bonus: np.ndarray | None = None
+) -> _Pruned | None:
     """Bounds that settle or shrink the exact problem before a solver sees it.
 
     A candidate alone covers ``v_j`` (the weight of its rows), and ``p`` candidates of
@@ -144,12 +148,20 @@ def _bounded(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, gr
     return _Pruned(keep, sub[rows], w[rows])
 
 
-def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, bonus: np.ndarray | None = None,
-            conflicts: np.ndarray | None = None) -> _Solution:
+def _greedy(
+    a: sparse.csr_matrix,
+    w: np.ndarray,
+    groups: np.ndarray,
+    p: int,
+    bonus: np.ndarray | None = None,
+    conflicts: np.ndarray | None = None,
+) -> _Solution:
     """The classic greedy: take the candidate covering the most uncovered weight, p times (one
     per group, none in ``conflicts`` with one taken); ``bonus`` (tiny, per candidate) breaks
-    ties. The objective is the covered weight."""
+    ties. The objective is the covered weight.
+    """
     from scipy import sparse
+
     t0 = time.perf_counter()
     a = sparse.csr_matrix(a, dtype=np.float64)
     at = a.T.tocsr()
@@ -179,7 +191,8 @@ def _greedy(a: sparse.csr_matrix, w: np.ndarray, groups: np.ndarray, p: int, bon
 
 def _own_coefficients(csr: sparse.csr_matrix, w: np.ndarray, bonus: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The integer programmes' objective coefficient of each candidate (the weight of the rows
-    it alone covers, plus its tie-break ``bonus``) and the rows covered by several candidates."""
+    it alone covers, plus its tie-break ``bonus``) and the rows covered by several candidates.
+    """
     single = np.diff(csr.indptr) == 1
     own = np.bincount(csr.indices[csr.indptr[:-1][single]], weights=w[single], minlength=csr.shape[1])
     if bonus is not None:
@@ -191,7 +204,8 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None, conflicts=No
     """Exact MCLP with PuLP + CBC: max sum c_j x_j + sum w_i y_i, y_i <= sum_{j covers i} x_j,
     sum x_j <= p, at most one x per group. Demand rows covered by a single candidate are folded
     into that candidate's own coefficient c_j (the same optimum, far fewer rows); the tie-break
-    ``bonus`` of each candidate is added to it; x_i + x_j <= 1 for each pair of ``conflicts``."""
+    ``bonus`` of each candidate is added to it; x_i + x_j <= 1 for each pair of ``conflicts``.
+    """
     import pulp
     from scipy import sparse
 
@@ -221,7 +235,9 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None, conflicts=No
             prob += pulp.LpConstraint(pulp.LpAffineExpression(terms), sense=pulp.LpConstraintLE, rhs=1)
     if conflicts is not None:
         for i, j in np.asarray(conflicts, dtype=np.int64):
-            prob += pulp.LpConstraint(pulp.LpAffineExpression([(x[int(i)], 1), (x[int(j)], 1)]), sense=pulp.LpConstraintLE, rhs=1)
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression([(x[int(i)], 1), (x[int(j)], 1)]), sense=pulp.LpConstraintLE, rhs=1
+            )
     warm_start = False
     if warm is not None and len(warm):
         for j in warm:
@@ -233,7 +249,7 @@ def _exact(a, w, groups, p, *, time_limit_s, warm=None, bonus=None, conflicts=No
         raise GeoAnttError(f"the CBC solver found no solution (status {pulp.LpStatus[prob.status]})")
     xv = np.array([v.value() or 0.0 for v in x])
     chosen = np.flatnonzero(xv > 0.5)
-    covered = np.asarray((csr[:, chosen].sum(axis=1) > 0)).ravel() if len(chosen) else np.zeros(n_rows, bool)
+    covered = np.asarray(csr[:, chosen].sum(axis=1) > 0).ravel() if len(chosen) else np.zeros(n_rows, bool)
     obj_value = float(w[covered].sum())
     optimal = prob.sol_status == pulp.LpSolutionOptimal
     return _Solution(chosen, obj_value, bool(optimal), time.perf_counter() - t0)
@@ -254,7 +270,9 @@ def _highs(a, w, groups, p, *, time_limit_s, bonus=None, conflicts=None) -> _Sol
     if conflicts is not None and len(conflicts):  # x_i + x_j <= 1: rows like the groups'
         c = np.asarray(conflicts, dtype=np.int64)
         rows = np.repeat(np.arange(len(c)), 2)
-        g = sparse.vstack([g, sparse.csr_matrix((np.ones(2 * len(c)), (rows, c.ravel())), shape=(len(c), n_cols))]).tocsr()
+        g = sparse.vstack(
+            [g, sparse.csr_matrix((np.ones(2 * len(c)), (rows, c.ravel())), shape=(len(c), n_cols))]
+        ).tocsr()
     m = sparse.vstack(
         [
             sparse.hstack([csr[multi], -sparse.identity(k, format="csr")]),
@@ -274,7 +292,7 @@ def _highs(a, w, groups, p, *, time_limit_s, bonus=None, conflicts=None) -> _Sol
     if res.x is None:
         raise GeoAnttError(f"HiGHS found no solution ({res.message})")
     chosen = np.flatnonzero(res.x[:n_cols] > 0.5)
-    covered = np.asarray((csr[:, chosen].sum(axis=1) > 0)).ravel() if len(chosen) else np.zeros(n_rows, bool)
+    covered = np.asarray(csr[:, chosen].sum(axis=1) > 0).ravel() if len(chosen) else np.zeros(n_rows, bool)
     return _Solution(chosen, float(w[covered].sum()), res.status == 0, time.perf_counter() - t0)
 
 
@@ -290,9 +308,7 @@ def _spopt(a, w, groups, p) -> _Solution:
     cost = np.where(dense, 0.0, 1.0)
     model = MCLP.from_cost_matrix(cost, np.asarray(w, dtype=float), service_radius=0.5, p_facilities=int(p))
     model = model.solve(pulp.PULP_CBC_CMD(msg=False))
-    chosen = np.asarray(
-        [j for j, var in enumerate(model.fac_vars) if (var.value() or 0) > 0.5], dtype=np.int64
-    )
+    chosen = np.asarray([j for j, var in enumerate(model.fac_vars) if (var.value() or 0) > 0.5], dtype=np.int64)
     covered = dense[:, chosen].any(axis=1) if len(chosen) else np.zeros(dense.shape[0], bool)
     optimal = pulp.LpStatus[model.problem.status] == "Optimal"
     return _Solution(chosen, float(w[covered].sum()), optimal, time.perf_counter() - t0)
@@ -352,6 +368,7 @@ def solve_mclp(
         :func:`_bounded`) and ``proven_by_bound`` (True: no solver had to run).
     """
     from scipy import sparse
+
     if solver not in SOLVERS:
         raise GeoAnttError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}")
     if count < 0 or int(count) != count:
@@ -372,14 +389,24 @@ def solve_mclp(
     if solver == "auto":
         solver = "exact" if ar.nnz <= AUTO_EXACT_MAX_NNZ else "greedy"
     if count == 0 or ar.shape[0] == 0:
-        return {"chosen": np.empty(0, dtype=np.int64), "objective": 0.0, "solver": solver, "optimal": True,
-                "greedy_objective": 0.0, "gap_to_optimum": 0.0, "seconds": 0.0, **info}
+        return {
+            "chosen": np.empty(0, dtype=np.int64),
+            "objective": 0.0,
+            "solver": solver,
+            "optimal": True,
+            "greedy_objective": 0.0,
+            "gap_to_optimum": 0.0,
+            "seconds": 0.0,
+            **info,
+        }
     bonus = None
     if priority is not None:
         if len(priority) != a.shape[1]:
             raise ValueError(f"'priority' has {len(priority)} values for {a.shape[1]} candidates")
         bonus = TIE_BREAK * float(wr.max()) * np.clip(np.nan_to_num(np.asarray(priority, dtype=float)), 0.0, 1.0)
-        bonus[np.asarray(sparse.csr_matrix(ar, dtype=np.float64).T @ wr).ravel() <= 0] = 0.0  # nothing to cover: no pull
+        bonus[np.asarray(sparse.csr_matrix(ar, dtype=np.float64).T @ wr).ravel() <= 0] = (
+            0.0  # nothing to cover: no pull
+        )
     # the greedy answer is a lower bound for the exact solvers (and CBC's warm start)
     greedy = _greedy(ar, wr, groups, int(count), bonus, conflicts) if solver != "spopt" or compare_greedy else None
     if solver == "greedy":
@@ -404,12 +431,27 @@ def solve_mclp(
             sub_bonus = None if bonus is None else bonus[keep]
             sub_conf = _sub_conflicts(conflicts, keep)
             if solver == "highs":
-                sol = _highs(pruned.a, pruned.w, sub_groups, int(count), time_limit_s=time_limit_s, bonus=sub_bonus,
-                             conflicts=sub_conf)
+                sol = _highs(
+                    pruned.a,
+                    pruned.w,
+                    sub_groups,
+                    int(count),
+                    time_limit_s=time_limit_s,
+                    bonus=sub_bonus,
+                    conflicts=sub_conf,
+                )
             else:
                 warm = np.flatnonzero(np.isin(keep, greedy.chosen))
-                sol = _exact(pruned.a, pruned.w, sub_groups, int(count), time_limit_s=time_limit_s, warm=warm, bonus=sub_bonus,
-                             conflicts=sub_conf)
+                sol = _exact(
+                    pruned.a,
+                    pruned.w,
+                    sub_groups,
+                    int(count),
+                    time_limit_s=time_limit_s,
+                    warm=warm,
+                    bonus=sub_bonus,
+                    conflicts=sub_conf,
+                )
             sol = _Solution(keep[sol.chosen], sol.objective, sol.optimal, sol.seconds)
     gap = None
     if greedy is not None and solver != "greedy" and sol.optimal:

@@ -1,5 +1,6 @@
 """Placement along streets: the demand is the uncovered street length and the candidate sites
-stand on the streets (what a commune can actually mount a camera or a lamp on)."""
+stand on the streets (what a commune can actually mount a camera or a lamp on).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ def _lines_in(roads: gpd.GeoDataFrame, units_m: gpd.GeoDataFrame, crs: CRS) -> n
     cut = shapely.intersection(g, area)
     out = []
     for geom in cut:  # keep the line part: touching points are no street
-        parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("LineString", "MultiLineString") and p.length > 0]
+        parts = [
+            p for p in shapely.get_parts(geom) if p.geom_type in ("LineString", "MultiLineString") and p.length > 0
+        ]
         if parts:
             out.append(shapely.line_merge(shapely.multilinestrings(parts)) if len(parts) > 1 else parts[0])
     return np.asarray(out, dtype=object)
@@ -55,7 +58,8 @@ def street_sites(
 ) -> gpd.GeoDataFrame:
     """Candidate sites on the streets of the units: a point every ``spacing_m`` metres along each
     road (its ends included), the spacing widened so that about ``max_sites`` points are made
-    at most (None: no cap)."""
+    at most (None: no cap).
+    """
     lines = _lines_in(roads, units_m, crs)
     if not len(lines):
         raise GeoAnttError("no road lies in the units to plan over: plan by area (without roads)")

@@ -28,7 +28,8 @@ def _png(fig) -> bytes:
 def _pct_scale(values: pd.Series, threshold_pct: float) -> float:
     """The upper end of a percentage axis: 100, or, when every value lies well below the
     threshold (sparse coverage: rural hamlets are often under 1 % covered), a quarter more
-    than the largest value, so that the bars can be read at all."""
+    than the largest value, so that the bars can be read at all.
+    """
     hi = float(values.max()) if len(values) else 0.0
     if not np.isfinite(hi) or hi >= 0.5 * threshold_pct:
         return 100.0
@@ -56,7 +57,8 @@ MAP_LABELS_MAX = 80
 
 def _unit_labels(ax, g: gpd.GeoDataFrame) -> None:
     """The name of each unit at a point inside it (metric frame ``g``), when there are few
-    enough to read."""
+    enough to read.
+    """
     if "unit_name" in g.columns:
         names = g["unit_name"]
     elif "name" in g.columns:
@@ -70,13 +72,21 @@ def _unit_labels(ax, g: gpd.GeoDataFrame) -> None:
     for name, pt in zip(names, pts):
         if pt is None or pt.is_empty or not isinstance(name, str) or not name:
             continue
-        ax.annotate(name, (pt.x, pt.y), ha="center", va="center", fontsize=size, color="#102027",
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
+        ax.annotate(
+            name,
+            (pt.x, pt.y),
+            ha="center",
+            va="center",
+            fontsize=size,
+            color="#102027",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7},
+        )
 
 
 def _scale_bar(ax, lang: str) -> None:
     """A scale bar in the lower left corner of a map drawn in metres: a round length (1, 2 or
-    5 × 10^k m) near a fifth of the map's width."""
+    5 × 10^k m) near a fifth of the map's width.
+    """
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     target = (x1 - x0) / 5.0
@@ -88,7 +98,9 @@ def _scale_bar(ax, lang: str) -> None:
     ax.plot([bx, bx + length], [by, by], color="#102027", lw=3, solid_capstyle="butt")
     ax.plot([bx, bx], [by - 0.008 * (y1 - y0), by + 0.008 * (y1 - y0)], color="#102027", lw=1)
     ax.plot([bx + length, bx + length], [by - 0.008 * (y1 - y0), by + 0.008 * (y1 - y0)], color="#102027", lw=1)
-    text = f"{format_number(length / 1000.0, lang=lang)} km" if length >= 1000 else f"{format_number(length, lang=lang)} m"
+    text = (
+        f"{format_number(length / 1000.0, lang=lang)} km" if length >= 1000 else f"{format_number(length, lang=lang)} m"
+    )
     ax.annotate(text, (bx + length / 2, by + 0.015 * (y1 - y0)), ha="center", va="bottom", fontsize=7, color="#102027")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
@@ -124,7 +136,9 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
         if thr <= top:
             ax.axvline(thr, color="#c62828", lw=1, ls="--")
         _number_axes(ax, rep.lang)
-        ax.set_xlabel(L["chart_hist_x"] if top >= 100 else f"{L['chart_hist_x']} ({L['chart_scaled'].format(thr=thr_text)})")
+        ax.set_xlabel(
+            L["chart_hist_x"] if top >= 100 else f"{L['chart_hist_x']} ({L['chart_scaled'].format(thr=thr_text)})"
+        )
         ax.set_ylabel(L["chart_hist_y"])
         ax.set_title(L["chart_hist"])
         out["hist"] = _png(fig)
@@ -143,10 +157,22 @@ def _draw_charts(rep: Report, c_res, h_res, L, *, models=None) -> dict[str, byte
             from matplotlib.ticker import FuncFormatter
 
             edges = [0.0, *rep.coverage_classes_pct, 100.0]
-            g.plot(column="covered_pct", ax=ax, cmap=ListedColormap(COVERAGE_COLOURS),
-                   norm=BoundaryNorm(edges, len(COVERAGE_COLOURS)), edgecolor="#444", linewidth=0.4, legend=True,
-                   legend_kwds={"label": L["pct"], "shrink": 0.6, "ticks": edges, "spacing": "uniform",
-                                "format": FuncFormatter(lambda v, _pos: format_number(v, lang=rep.lang, digits=2))})
+            g.plot(
+                column="covered_pct",
+                ax=ax,
+                cmap=ListedColormap(COVERAGE_COLOURS),
+                norm=BoundaryNorm(edges, len(COVERAGE_COLOURS)),
+                edgecolor="#444",
+                linewidth=0.4,
+                legend=True,
+                legend_kwds={
+                    "label": L["pct"],
+                    "shrink": 0.6,
+                    "ticks": edges,
+                    "spacing": "uniform",
+                    "format": FuncFormatter(lambda v, _pos: format_number(v, lang=rep.lang, digits=2)),
+                },
+            )
             gaps = getattr(res, "gaps", None)
             if gaps is not None and len(gaps):
                 gaps.to_crs(g.crs).plot(ax=ax, facecolor="none", edgecolor="#c62828", hatch="////", linewidth=0.0)

@@ -1,5 +1,6 @@
 """What a report holds: :class:`Report`, filled by :func:`geo_antt.report.build_report` and read
-by the chart, HTML, PDF and XLSX writers."""
+by the chart, HTML, PDF and XLSX writers.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,9 +30,7 @@ from .period import (
 )
 from .strings import _t
 
-__all__ = ['Report', 'build_report']
-
-
+__all__ = ["Report", "build_report"]
 
 
 def _vocab_label(vocab, code, lang: str, unknown: str) -> str:
@@ -86,7 +85,9 @@ def _safe_figures(state, hamlet_codes) -> dict[str, Any]:
         return {"safe_share": None if not len(hamlet_codes) else 0.0, "n_safe_places": 0}
     active = (state["status"] == "active") if "status" in state.columns else pd.Series(True, index=state.index)
     safe = state.loc[(state["name"].map(fold).str.contains(_SAFE, regex=False).fillna(False) & active).to_numpy()]
-    host = safe["host"].astype("string") if "host" in safe.columns else pd.Series(pd.NA, index=safe.index, dtype="string")
+    host = (
+        safe["host"].astype("string") if "host" in safe.columns else pd.Series(pd.NA, index=safe.index, dtype="string")
+    )
     places = int(host.isin(["agency", "enterprise", "school"]).fillna(False).sum())
     share = None
     if len(hamlet_codes):
@@ -111,7 +112,11 @@ def _coverage_tables(level_units, state, *, specs, settings, threshold_pct, pare
 def _coverage_frame(res, ranked, level_units, L, parent_names) -> pd.DataFrame:
     cov = res.units
     names = level_units["name"].reindex(cov.index) if "name" in level_units.columns else pd.Series("", index=cov.index)
-    parents = level_units["parent_code"].reindex(cov.index).map(lambda c: parent_names.get(str(c), str(c)) if pd.notna(c) else "")
+    parents = (
+        level_units["parent_code"]
+        .reindex(cov.index)
+        .map(lambda c: parent_names.get(str(c), str(c)) if pd.notna(c) else "")
+    )
     out = pd.DataFrame(
         {
             L["code"]: cov.index.astype(str),
@@ -196,7 +201,9 @@ def _communes_2025_table(communes, units, state, c_res, L) -> pd.DataFrame:
             L["old_codes"]: agg["old_codes"].to_numpy(),
             L["n_models"]: agg["n_models"].to_numpy(),
             L["area_km2"]: (agg["area_m2"] / 1e6).round(3).to_numpy(),
-            L["pct"]: round_share((100.0 * agg["covered_m2"] / agg["area_m2"].where(agg["area_m2"] > 0)).to_numpy(dtype=float)),
+            L["pct"]: round_share(
+                (100.0 * agg["covered_m2"] / agg["area_m2"].where(agg["area_m2"] > 0)).to_numpy(dtype=float)
+            ),
         }
     )
 
@@ -265,17 +272,25 @@ def build_report(
     prev = _figures(models_scope, pstart, pend, L, hamlet_codes)
     parent_names = {str(k): nfc(str(v)) for k, v in units["name"].items()} if "name" in units.columns else {}
 
-    kind_label = lambda k: (specs[k].title(lang) if k in specs else (str(k) if k else L["unknown"]))  # noqa: E731
+    kind_label = lambda k: specs[k].title(lang) if k in specs else (str(k) if k else L["unknown"])  # noqa: E731
     state, new = cur.pop("_state"), cur.pop("_new")
     pstate = prev.pop("_state")
     prev.pop("_new")
     by_kind = _count_table(state, new, "kind", kind_label, L["kind"], L)
     by_field = _count_table(state, new, "field", lambda c: _vocab_label(FIELDS, c, lang, L["unknown"]), L["field"], L)
     by_host = _count_table(state, new, "host", lambda c: _vocab_label(HOSTS, c, lang, L["unknown"]), L["host"], L)
-    by_status = _count_table(state, new, "status", lambda c: _vocab_label(STATUSES, c, lang, L["unknown"]), L["status"], L)
+    by_status = _count_table(
+        state, new, "status", lambda c: _vocab_label(STATUSES, c, lang, L["unknown"]), L["status"], L
+    )
 
     roads = roads if roads is not None and len(roads) else None
-    kw = {"specs": specs, "settings": settings, "threshold_pct": threshold, "parent_names": parent_names, "roads": roads}
+    kw = {
+        "specs": specs,
+        "settings": settings,
+        "threshold_pct": threshold,
+        "parent_names": parent_names,
+        "roads": roads,
+    }
     counting, pcounting = _counting_at(state, end), _counting_at(pstate, pend)
     n_steps = 5 if charts else 4
 
@@ -300,7 +315,10 @@ def build_report(
             L["rank"]: np.arange(1, len(unc) + 1),
             L["code"]: unc.index.astype(str),
             L["name"]: hamlets["name"].reindex(unc.index).to_numpy() if "name" in hamlets.columns else "",
-            L["parent"]: hamlets["parent_code"].reindex(unc.index).map(lambda c: parent_names.get(str(c), str(c))).to_numpy(),
+            L["parent"]: hamlets["parent_code"]
+            .reindex(unc.index)
+            .map(lambda c: parent_names.get(str(c), str(c)))
+            .to_numpy(),
         }
         if by_street:  # ranked by street (rank_uncovered's rule when roads exist)
             cols[L["road_pct"]] = round_share(unc["kind_covered_pct"].to_numpy(dtype=float))
@@ -321,7 +339,21 @@ def build_report(
     prev["n_uncovered"] = int(ph_rank["uncovered"].sum()) if ph_rank is not None else None
     cur["n_communes"] = prev["n_communes"] = int(len(communes))
     cur["n_hamlets"] = prev["n_hamlets"] = int(len(hamlets))
-    order = ["n_models", "n_new", "n_active", "n_inactive", "n_proposed", "n_names", "n_fields", "n_communes", "n_hamlets", "covered_pct", "n_uncovered", "safe_share", "n_safe_places"]
+    order = [
+        "n_models",
+        "n_new",
+        "n_active",
+        "n_inactive",
+        "n_proposed",
+        "n_names",
+        "n_fields",
+        "n_communes",
+        "n_hamlets",
+        "covered_pct",
+        "n_uncovered",
+        "safe_share",
+        "n_safe_places",
+    ]
     if cur["road_covered_pct"] is not None:
         order.insert(order.index("covered_pct"), "road_covered_pct")
     rows = []
@@ -330,10 +362,14 @@ def build_report(
         change = (a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
         if isinstance(change, float):
             change = round_share(change, 3)
-        rows.append((L[k], a if a is not None else "—", b if b is not None else "—", change if change is not None else "—"))
+        rows.append(
+            (L[k], a if a is not None else "—", b if b is not None else "—", change if change is not None else "—")
+        )
     summary = pd.DataFrame(rows, columns=[L["figure"], L["this_period"], L["prev_period"], L["change"]])
     if approximate is None:
-        approximate = bool(scope["approximate"].fillna(False).astype(bool).any()) if "approximate" in scope.columns else False
+        approximate = (
+            bool(scope["approximate"].fillna(False).astype(bool).any()) if "approximate" in scope.columns else False
+        )
     communes_2025 = _communes_2025_table(communes, units, state, c_res, L)
     rep = Report(
         unit_code=code,

@@ -15,7 +15,7 @@ from ..numbers import MISSING, format_number
 from .document import Report
 from .strings import _t
 
-__all__ = ['render_html']
+__all__ = ["render_html"]
 
 
 _CSS = """
@@ -52,7 +52,8 @@ def _table_html(df: pd.DataFrame, empty: str, lang: str) -> str:
 
 def _fmt(v, lang: str) -> str:
     """A table cell's text: numbers as the web writes them (``numbers.format_number``; the
-    figures are already rounded to the decimals they keep)."""
+    figures are already rounded to the decimals they keep).
+    """
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return MISSING
     if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
@@ -85,7 +86,7 @@ def render_html(rep: Report) -> str:
         parts.append(f"<p class='note'>{html.escape(L['approximate'])}</p>")
     parts += [
         f"<section id='summary'><h2>{L['summary']} — {L['comparison'].lower()}</h2>",
-        _table_html(rep.summary, L['none'], rep.lang),
+        _table_html(rep.summary, L["none"], rep.lang),
         "</section>",
         f"<section id='by-kind'><h2>{L['by_kind']}</h2>{_table_html(rep.by_kind, L['none'], rep.lang)}</section>",
         f"<section id='by-field'><h2>{L['by_field']}</h2>{_table_html(rep.by_field, L['none'], rep.lang)}</section>",
@@ -94,9 +95,12 @@ def render_html(rep: Report) -> str:
         f"<section id='charts'><h2>{L['charts']}</h2>{img('bar', L['chart_bar'])}{img('hist', L['chart_hist'])}</section>",
         f"<section id='map'><div class='keep'><h2>{L['map']}</h2>{img('map', L['map'])}<p class='meta'>{L['map_caption']}</p></div></section>",
         f"<section id='communes'><h2>{L['coverage_communes']}</h2>{_table_html(rep.communes, L['none'], rep.lang)}</section>",
-        (f"<section id='communes-2025'><h2>{L['communes_2025']}</h2>{_table_html(rep.communes_2025, L['none'], rep.lang)}"
-         f"<p class='meta'>{html.escape(L['note_2025'])}</p></section>"
-         if len(rep.communes_2025) else ""),
+        (
+            f"<section id='communes-2025'><h2>{L['communes_2025']}</h2>{_table_html(rep.communes_2025, L['none'], rep.lang)}"
+            f"<p class='meta'>{html.escape(L['note_2025'])}</p></section>"
+            if len(rep.communes_2025)
+            else ""
+        ),
         f"<section id='uncovered'><h2>{L['uncovered_list'].format(t=_fmt(rep.threshold_pct, rep.lang))}</h2>{_table_html(rep.uncovered, L['none'], rep.lang)}"
         f"<p class='meta'>{html.escape(L['ranked_by_street' if rep.figures.get('road_covered_pct') is not None else 'ranked_by_area'])}</p></section>",
         f"<section id='hamlets'><h2>{L['coverage_hamlets']}</h2>{_table_html(rep.hamlets, L['none'], rep.lang)}</section>",

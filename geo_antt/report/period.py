@@ -10,7 +10,7 @@ import pandas as pd
 from .._errors import GeoAnttError
 from .._time import VIETNAM_TZ
 
-__all__ = ['check_period', 'parse_period', 'previous_period']
+__all__ = ["check_period", "parse_period", "previous_period"]
 
 
 def parse_period(text: str) -> tuple[dt.date, dt.date]:
@@ -87,10 +87,6 @@ def previous_period(start: dt.date, end: dt.date, *, compare: str = "year") -> t
     return pend - dt.timedelta(days=days - 1), pend
 
 
-
-
-
-
 def _dates(s: pd.Series | None, n: int) -> pd.Series:
     if s is None:
         return pd.Series(pd.NaT, index=range(n))
@@ -100,9 +96,14 @@ def _dates(s: pd.Series | None, n: int) -> pd.Series:
 def _models_in(models: gpd.GeoDataFrame, scope: pd.DataFrame, all_codes: set[str]) -> gpd.GeoDataFrame:
     """Models of the units in ``scope``: by ``unit_code``; a model whose code is missing or
     names no known unit (e.g. hamlet codes with only commune boundaries loaded) counts where it
-    stands."""
+    stands.
+    """
     codes = set(scope.index.astype(str))
-    uc = models["unit_code"].astype("string") if "unit_code" in models.columns else pd.Series(pd.NA, index=models.index, dtype="string")
+    uc = (
+        models["unit_code"].astype("string")
+        if "unit_code" in models.columns
+        else pd.Series(pd.NA, index=models.index, dtype="string")
+    )
     inside = uc.isin(codes).fillna(False).to_numpy(dtype=bool)
     unknown = (uc.isna() | ~uc.isin(all_codes).fillna(False)).to_numpy(dtype=bool)
     loose = unknown & models.geometry.notna().to_numpy()
@@ -133,7 +134,8 @@ def _counting_at(state: gpd.GeoDataFrame, end: dt.date) -> gpd.GeoDataFrame:
 
 def _registered_days(models: gpd.GeoDataFrame) -> pd.Series:
     """The Vietnam-time day each model was registered in the store (``created_at``, UTC), NaT
-    where unknown (models read from files)."""
+    where unknown (models read from files).
+    """
     if "created_at" not in models.columns:
         return pd.Series(pd.NaT, index=models.index, dtype="datetime64[ns]")
     t = pd.to_datetime(models["created_at"], errors="coerce", utc=True)
@@ -142,7 +144,8 @@ def _registered_days(models: gpd.GeoDataFrame) -> pd.Series:
 
 def _new_in(models: gpd.GeoDataFrame, start: dt.date, end: dt.date) -> gpd.GeoDataFrame:
     """Models new in the period: their ``start_date`` lies in it or, for a model without one,
-    the day it was registered in the store (an import of the day counts that day)."""
+    the day it was registered in the store (an import of the day counts that day).
+    """
     s = _dates(models.get("start_date"), len(models))
     s.index = models.index
     s = s.fillna(_registered_days(models))

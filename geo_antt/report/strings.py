@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from .._errors import GeoAnttError
 
-__all__ = ['FORMATS']
+__all__ = ["FORMATS"]
 
 
 FORMATS = ("html", "pdf", "xlsx")
@@ -88,7 +88,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "sheet_summary": "Tong hop",
     },
     "en": {
-        "title": "Report of the movement \"All people protect national security\"",
+        "title": 'Report of the movement "All people protect national security"',
         "period": "Reporting period",
         "previous": "Previous period",
         "generated": "Generated",
@@ -110,7 +110,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "covered_pct": "Area covered (%)",
         "road_covered_pct": "Street length covered (%)",
         "n_uncovered": "Uncovered hamlets",
-        "safe_share": "Hamlets with a \"safe residential area\" model (%)",
+        "safe_share": 'Hamlets with a "safe residential area" model (%)',
         "n_safe_places": "Agencies, enterprises, schools registered as safe",
         "not_recorded": "not recorded",
         "by_kind": "Models by kind",

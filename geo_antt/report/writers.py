@@ -16,7 +16,7 @@ from .document import Report
 from .html import _fmt, render_html
 from .strings import CHROMIUM, FORMATS, _t
 
-__all__ = ['write_report']
+__all__ = ["write_report"]
 
 
 def _pdf_chromium(page_html: str, executable: str) -> bytes:
@@ -64,7 +64,12 @@ def _pdf_matplotlib(rep: Report) -> bytes:
                 y = 0.95
                 if first:
                     fig.text(0.06, 0.97, L["title"], fontsize=12, weight="bold")
-                    fig.text(0.06, 0.955, f"{rep.unit_name} — {L['period']}: {rep.start:%d/%m/%Y} – {rep.end:%d/%m/%Y}", fontsize=9)
+                    fig.text(
+                        0.06,
+                        0.955,
+                        f"{rep.unit_name} — {L['period']}: {rep.start:%d/%m/%Y} – {rep.end:%d/%m/%Y}",
+                        fontsize=9,
+                    )
                     y = 0.93
                     first = False
                 fig.text(0.06, y, title, fontsize=11, weight="bold")
@@ -74,7 +79,9 @@ def _pdf_matplotlib(rep: Report) -> bytes:
                     ax = fig.add_axes((0.06, 0.05, 0.88, y - 0.07))
                     ax.set_axis_off()
                     cells = [[_fmt(v, rep.lang) for v in row] for row in chunk.itertuples(index=False)]
-                    t = ax.table(cellText=cells, colLabels=[str(c) for c in chunk.columns], loc="upper left", cellLoc="left")
+                    t = ax.table(
+                        cellText=cells, colLabels=[str(c) for c in chunk.columns], loc="upper left", cellLoc="left"
+                    )
                     t.auto_set_font_size(False)
                     t.set_fontsize(7)
                     t.scale(1, 1.2)

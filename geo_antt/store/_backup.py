@@ -14,9 +14,10 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -50,7 +51,7 @@ class Backup:
 
 
 def _iso(v: _dt.datetime | None) -> str | None:
-    return None if v is None else v.astimezone(_dt.timezone.utc).isoformat()
+    return None if v is None else v.astimezone(_dt.UTC).isoformat()
 
 
 def _dumps(v: Any) -> str | None:
@@ -62,7 +63,9 @@ def _wkb_series(rows: Sequence[Any]) -> gpd.GeoSeries:
     return gpd.GeoSeries(shapely.from_wkb(arr), crs="EPSG:4326")
 
 
-def _text_frame(records: list[dict[str, Any]], columns: Sequence[str], *, floats: Sequence[str] = (), ints: Sequence[str] = ()) -> pd.DataFrame:
+def _text_frame(
+    records: list[dict[str, Any]], columns: Sequence[str], *, floats: Sequence[str] = (), ints: Sequence[str] = ()
+) -> pd.DataFrame:
     df = pd.DataFrame(records, columns=list(columns))
     for c in columns:
         if c in floats:
@@ -76,16 +79,31 @@ def _text_frame(records: list[dict[str, Any]], columns: Sequence[str], *, floats
     return df
 
 
-def write_backup(path: Path, *, units: Sequence[Any], models: Sequence[Any], audit: Sequence[Any], revision: str | None,
-                 context: Sequence[Any] = ()) -> Path:
+def write_backup(
+    path: Path,
+    *,
+    units: Sequence[Any],
+    models: Sequence[Any],
+    audit: Sequence[Any],
+    revision: str | None,
+    context: Sequence[Any] = (),
+) -> Path:
     """Write the rows of the tables to the GeoPackage ``path`` (atomic); returns ``path``. The
-    roads and buildings (``context``) go to the layer ``context_features`` when there are any."""
+    roads and buildings (``context``) go to the layer ``context_features`` when there are any.
+    """
     path = Path(path)
     if path.suffix.lower() != ".gpkg":
         raise GeoAnttError(f"{path}: a backup is a GeoPackage; give a file name ending in .gpkg")
     unit_cols = [*UNIT_COLUMNS, "extra"]
     u = _text_frame(
-        [{**{c: getattr(r, c) for c in UNIT_COLUMNS}, "approximate": int(bool(r.approximate)), "extra": _dumps(r.extra)} for r in units],
+        [
+            {
+                **{c: getattr(r, c) for c in UNIT_COLUMNS},
+                "approximate": int(bool(r.approximate)),
+                "extra": _dumps(r.extra),
+            }
+            for r in units
+        ],
         unit_cols,
         ints=("approximate",),
     )
@@ -111,8 +129,15 @@ def write_backup(path: Path, *, units: Sequence[Any], models: Sequence[Any], aud
     a = _text_frame(
         [
             {
-                "id": r.id, "at": _iso(r.at), "user_name": r.user_name, "action": r.action, "model_id": r.model_id,
-                "unit_code": r.unit_code, "old": _dumps(r.old), "new": _dumps(r.new), "detail": _dumps(r.detail),
+                "id": r.id,
+                "at": _iso(r.at),
+                "user_name": r.user_name,
+                "action": r.action,
+                "model_id": r.model_id,
+                "unit_code": r.unit_code,
+                "old": _dumps(r.old),
+                "new": _dumps(r.new),
+                "detail": _dumps(r.detail),
             }
             for r in audit
         ],
@@ -122,15 +147,25 @@ def write_backup(path: Path, *, units: Sequence[Any], models: Sequence[Any], aud
     meta = pd.DataFrame(
         {
             "key": ["format", "geo_antt_version", "schema_revision", "created_at", "units", "models", "audit"],
-            "value": [BACKUP_FORMAT, __version__, revision or "", _iso(_dt.datetime.now(_dt.timezone.utc)),
-                      str(len(units)), str(len(models)), str(len(audit))],
+            "value": [
+                BACKUP_FORMAT,
+                __version__,
+                revision or "",
+                _iso(_dt.datetime.now(_dt.UTC)),
+                str(len(units)),
+                str(len(models)),
+                str(len(audit)),
+            ],
         }
     )
     ug = gpd.GeoDataFrame(u, geometry=_wkb_series(units), crs="EPSG:4326")
     mg = gpd.GeoDataFrame(m, geometry=_wkb_series(models), crs="EPSG:4326")
     cg = gpd.GeoDataFrame(
-        _text_frame([{c: getattr(r, c) for c in _CONTEXT_COLS} for r in context], _CONTEXT_COLS, floats=("levels", "height_m")),
-        geometry=_wkb_series(context), crs="EPSG:4326",
+        _text_frame(
+            [{c: getattr(r, c) for c in _CONTEXT_COLS} for r in context], _CONTEXT_COLS, floats=("levels", "height_m")
+        ),
+        geometry=_wkb_series(context),
+        crs="EPSG:4326",
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
@@ -198,11 +233,23 @@ def read_backup(path: Path) -> Backup:
         raise ValidationError([Problem(str(path), None, None, None, f"not a GeoPackage ({exc})")]) from None
     missing = {"units", "models", "audit_log", "backup_meta"} - layers
     if missing:
-        raise ValidationError([Problem(str(path), None, None, None, f"not a geo-antt backup: layer(s) {', '.join(sorted(missing))} missing")])
+        raise ValidationError(
+            [
+                Problem(
+                    str(path), None, None, None, f"not a geo-antt backup: layer(s) {', '.join(sorted(missing))} missing"
+                )
+            ]
+        )
     meta_df = pyogrio.read_dataframe(path, layer="backup_meta", read_geometry=False)
     meta = dict(zip(meta_df["key"], meta_df["value"]))
     if meta.get("format") != BACKUP_FORMAT:
-        raise ValidationError([Problem(str(path), None, "format", meta.get("format"), f"unknown backup format (expected {BACKUP_FORMAT})")])
+        raise ValidationError(
+            [
+                Problem(
+                    str(path), None, "format", meta.get("format"), f"unknown backup format (expected {BACKUP_FORMAT})"
+                )
+            ]
+        )
     ug = pyogrio.read_dataframe(path, layer="units")
     mg = pyogrio.read_dataframe(path, layer="models")
     ad = pyogrio.read_dataframe(path, layer="audit_log", read_geometry=False)
@@ -211,9 +258,15 @@ def read_backup(path: Path) -> Backup:
     for i, r in enumerate(ug.drop(columns="geometry").to_dict("records")):
         units.append(
             {
-                "code": r["code"], "name": r["name"], "level": r["level"], "parent_code": _none(r["parent_code"]),
-                "approximate": bool(r["approximate"]), "valid_from": _none(r["valid_from"]), "valid_to": _none(r["valid_to"]),
-                "extra": _loads(r["extra"]), **_geom_cols(ugeom[i]),
+                "code": r["code"],
+                "name": r["name"],
+                "level": r["level"],
+                "parent_code": _none(r["parent_code"]),
+                "approximate": bool(r["approximate"]),
+                "valid_from": _none(r["valid_from"]),
+                "valid_to": _none(r["valid_to"]),
+                "extra": _loads(r["extra"]),
+                **_geom_cols(ugeom[i]),
             }
         )
     models = []
@@ -225,16 +278,26 @@ def read_backup(path: Path) -> Backup:
         for c in _MODEL_FLOAT:
             rec[c] = None if rec[c] is None else float(rec[c])
         rec.update(
-            version=int(r["version"]), created_at=_ts(r["created_at"]), updated_at=_ts(r["updated_at"]),
-            created_by=_none(r["created_by"]), updated_by=_none(r["updated_by"]), search_name=fold(rec["name"]) or None,
+            version=int(r["version"]),
+            created_at=_ts(r["created_at"]),
+            updated_at=_ts(r["updated_at"]),
+            created_by=_none(r["created_by"]),
+            updated_by=_none(r["updated_by"]),
+            search_name=fold(rec["name"]) or None,
             **_geom_cols(mgeom[i]),
         )
         models.append(rec)
     audit = [
         {
-            "id": int(r["id"]), "at": _ts(r["at"]), "user_name": r["user_name"], "action": r["action"],
-            "model_id": _none(r["model_id"]), "unit_code": _none(r["unit_code"]),
-            "old": _loads(r["old"]), "new": _loads(r["new"]), "detail": _loads(r["detail"]),
+            "id": int(r["id"]),
+            "at": _ts(r["at"]),
+            "user_name": r["user_name"],
+            "action": r["action"],
+            "model_id": _none(r["model_id"]),
+            "unit_code": _none(r["unit_code"]),
+            "old": _loads(r["old"]),
+            "new": _loads(r["new"]),
+            "detail": _loads(r["detail"]),
         }
         for r in ad.to_dict("records")
     ]

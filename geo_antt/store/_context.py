@@ -12,7 +12,8 @@ unit, rows before and after) and moves the store's generation, so the web catalo
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,7 +29,14 @@ from . import _tables as T
 if TYPE_CHECKING:  # the Store these functions serve (its methods call them)
     from ._store import Store, User
 
-__all__ = ["CONTEXT_LAYERS", "MAX_CONTEXT_FEATURES", "context_counts", "context_frame", "load_context", "put_context_layer"]
+__all__ = [
+    "CONTEXT_LAYERS",
+    "MAX_CONTEXT_FEATURES",
+    "context_counts",
+    "context_frame",
+    "load_context",
+    "put_context_layer",
+]
 
 # layer -> (geometry types kept, the frame's class column)
 CONTEXT_LAYERS: Mapping[str, tuple[tuple[str, ...], str]] = {
@@ -128,8 +136,10 @@ def put_context_layer(
     geoms = np.asarray(wgs.geometry.values, dtype=object)
     ids = np.asarray(_feature_ids(wgs), dtype=object)
     ok = np.array([g is not None and not g.is_empty and g.geom_type in types for g in geoms], dtype=bool)
-    bad = [Problem(layer, int(i) + 1, "geometry", None, f"{layer} need {' or '.join(types)} geometries")
-           for i in np.flatnonzero(~ok)[:20]]
+    bad = [
+        Problem(layer, int(i) + 1, "geometry", None, f"{layer} need {' or '.join(types)} geometries")
+        for i in np.flatnonzero(~ok)[:20]
+    ]
     if bad:
         raise ValidationError(bad)
     shapely.prepare(unit)
@@ -142,7 +152,9 @@ def put_context_layer(
             cut = shapely.intersection(geoms[cross], unit)
             parts = []
             for g in cut:  # the line part of the cut (a touching point is no road)
-                lines = [p for p in shapely.get_parts(g) if p.geom_type in ("LineString", "MultiLineString") and p.length > 0]
+                lines = [
+                    p for p in shapely.get_parts(g) if p.geom_type in ("LineString", "MultiLineString") and p.length > 0
+                ]
                 parts.append(shapely.line_merge(shapely.multilinestrings(lines)) if lines else None)
             pieces[cross] = np.asarray(parts, dtype=object)
         keep = hit & np.array([g is not None and not g.is_empty for g in pieces], dtype=bool)
@@ -150,20 +162,32 @@ def put_context_layer(
         pieces = geoms
         keep = shapely.contains(unit, shapely.point_on_surface(geoms))
     if int(keep.sum()) > MAX_CONTEXT_FEATURES:
-        raise GeoAnttError(f"{layer}: {int(keep.sum())} features in unit {unit_code}; at most {MAX_CONTEXT_FEATURES} per unit")
+        raise GeoAnttError(
+            f"{layer}: {int(keep.sum())} features in unit {unit_code}; at most {MAX_CONTEXT_FEATURES} per unit"
+        )
     sel = np.flatnonzero(keep)
     names = wgs["name"].to_numpy(dtype=object) if "name" in wgs.columns else np.full(len(wgs), None, dtype=object)
     klass = wgs[klass_col].to_numpy(dtype=object) if klass_col in wgs.columns else np.full(len(wgs), None, dtype=object)
     levels = wgs["levels"].to_numpy(dtype=object) if "levels" in wgs.columns else np.full(len(wgs), None, dtype=object)
-    height = wgs["height_m"].to_numpy(dtype=object) if "height_m" in wgs.columns else np.full(len(wgs), None, dtype=object)
+    height = (
+        wgs["height_m"].to_numpy(dtype=object) if "height_m" in wgs.columns else np.full(len(wgs), None, dtype=object)
+    )
     b = shapely.bounds(pieces[sel]) if len(sel) else np.empty((0, 4))
     wkb = shapely.to_wkb(pieces[sel]) if len(sel) else []
     rows = [
         {
-            "layer": layer, "unit_code": unit_code, "feature_id": str(ids[i]), "name": _text(names[i]),
-            "klass": _text(klass[i], limit=64), "levels": _bounded(levels[i], _LEVELS_MAX),
-            "height_m": _bounded(height[i], _HEIGHT_MAX_M), "geom": wkb[k],
-            "minx": float(b[k, 0]), "miny": float(b[k, 1]), "maxx": float(b[k, 2]), "maxy": float(b[k, 3]),
+            "layer": layer,
+            "unit_code": unit_code,
+            "feature_id": str(ids[i]),
+            "name": _text(names[i]),
+            "klass": _text(klass[i], limit=64),
+            "levels": _bounded(levels[i], _LEVELS_MAX),
+            "height_m": _bounded(height[i], _HEIGHT_MAX_M),
+            "geom": wkb[k],
+            "minx": float(b[k, 0]),
+            "miny": float(b[k, 1]),
+            "maxx": float(b[k, 2]),
+            "maxy": float(b[k, 3]),
         }
         for k, i in enumerate(sel)
     ]
@@ -173,15 +197,26 @@ def put_context_layer(
         removed = conn.execute(sa.select(sa.func.count()).select_from(cf).where(where)).scalar() or 0
         conn.execute(cf.delete().where(where))
         for start in range(0, len(rows), 5_000):
-            conn.execute(cf.insert(), rows[start:start + 5_000])
+            conn.execute(cf.insert(), rows[start : start + 5_000])
         store._models_changed(conn, None)  # readers reload
-        store._audit(conn, actor, "context", unit_code=unit_code,
-                    detail={"layer": layer, "removed": int(removed), "inserted": len(rows)})
+        store._audit(
+            conn,
+            actor,
+            "context",
+            unit_code=unit_code,
+            detail={"layer": layer, "removed": int(removed), "inserted": len(rows)},
+        )
     return {"removed": int(removed), "inserted": len(rows)}
 
+
 def load_context(
-    store: Store, layer: str, frame: gpd.GeoDataFrame, *, unit_codes: Sequence[str] | None = None,
-    level: str = "commune", user: User | None,
+    store: Store,
+    layer: str,
+    frame: gpd.GeoDataFrame,
+    *,
+    unit_codes: Sequence[str] | None = None,
+    level: str = "commune",
+    user: User | None,
 ) -> dict[str, dict[str, int]]:
     """:meth:`put_context_layer` for each of ``unit_codes``, or, when None, for every unit of
     ``level`` (with a polygon, in the account's area) that a feature of ``frame`` meets.
@@ -210,8 +245,13 @@ def load_context(
             raise GeoAnttError(f"{layer}: no {level} of the store meets the features (give --unit CODE)")
     return {code: put_context_layer(store, layer, frame, unit_code=code, user=user) for code in sorted(set(unit_codes))}
 
+
 def context_frame(
-    store: Store, layer: str, *, unit_codes: Sequence[str] | None = None, bbox: Sequence[float] | None = None,
+    store: Store,
+    layer: str,
+    *,
+    unit_codes: Sequence[str] | None = None,
+    bbox: Sequence[float] | None = None,
     merged: bool = False,
 ) -> gpd.GeoDataFrame:
     """The stored ``layer`` features (EPSG:4326), of ``unit_codes`` when given, meeting
@@ -221,7 +261,8 @@ def context_frame(
 
     ``merged``: one row per feature id, its pieces of every unit put back together (union:
     a piece in two overlapping units counts once), ``unit_code`` the first unit; what an
-    analysis that clips to its own units (street coverage) needs."""
+    analysis that clips to its own units (street coverage) needs.
+    """
     if layer not in CONTEXT_LAYERS:
         raise GeoAnttError(f"unknown context layer {layer!r}; use one of: {', '.join(CONTEXT_LAYERS)}")
     klass_col = CONTEXT_LAYERS[layer][1]
@@ -234,8 +275,12 @@ def context_frame(
         q = q.where(store._bbox_filter(bbox, table=cf))
     with store._read() as conn:
         rows = conn.execute(q.order_by(cf.c.unit_code, cf.c.feature_id)).all()
-    data: dict[str, list[Any]] = {"osm_id": [r.feature_id for r in rows], "unit_code": [r.unit_code for r in rows],
-                                  "name": [r.name for r in rows], klass_col: [r.klass for r in rows]}
+    data: dict[str, list[Any]] = {
+        "osm_id": [r.feature_id for r in rows],
+        "unit_code": [r.unit_code for r in rows],
+        "name": [r.name for r in rows],
+        klass_col: [r.klass for r in rows],
+    }
     if layer == "buildings":
         data["levels"] = [r.levels for r in rows]
         data["height_m"] = [r.height_m for r in rows]
@@ -245,8 +290,9 @@ def context_frame(
         out = out.dissolve(by="osm_id", aggfunc="first", sort=True).reset_index()
         if layer == "roads":
             out.geometry = shapely.line_merge(out.geometry.values)
-        out = out[list(data)+ ["geometry"]]
+        out = out[list(data) + ["geometry"]]
     return out
+
 
 def context_counts(store: Store) -> dict[str, int]:
     """Features stored per context layer (``{"roads": n, "buildings": n}``)."""

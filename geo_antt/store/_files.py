@@ -33,7 +33,9 @@ def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]
         return gdf, list(problems)
     p = Path(path)
     if p.suffix.lower() not in (".geojson", ".json", ".gpkg"):
-        raise GeoAnttError(f"{p}: reading {p.suffix} files needs geo_antt.io.load_models (not in this build); use GeoJSON or GeoPackage")
+        raise GeoAnttError(
+            f"{p}: reading {p.suffix} files needs geo_antt.io.load_models (not in this build); use GeoJSON or GeoPackage"
+        )
     if not p.is_file():
         raise FileNotFoundError(2, "No such file", str(p))
     gdf = gpd.read_file(p)
@@ -45,14 +47,16 @@ def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]
 def read_models_upload(path: str | Path, filename: str) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """:func:`read_models_file` of an uploaded file saved at ``path``, its problems naming the
     file as the user called it (``filename``). A plain function of picklable values: the web
-    app runs it in its parse process (``geo_antt.app.jobs.parse_pool``)."""
+    app runs it in its parse process (``geo_antt.app.jobs.parse_pool``).
+    """
     gdf, problems = read_models_file(path)
     return gdf, [Problem(filename, p.row, p.field, p.value, p.reason, p.severity) for p in problems]
 
 
 def readers_ready() -> bool:
     """Import the file readers (pandas, openpyxl, pyogrio); True. A parse process runs it when it
-    starts, so that the first upload does not wait for these imports."""
+    starts, so that the first upload does not wait for these imports.
+    """
     try:
         from .. import io  # noqa: F401
     except ImportError:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .._errors import Problem
 from ._records import json_value, to_json_record
@@ -103,7 +104,8 @@ class ImportPreview:
 
     def fingerprint(self) -> str:
         """A digest of what the commit would do (new records, changes, rejections): a browser
-        sends it back with the commit so that nothing else than what was shown is applied."""
+        sends it back with the commit so that nothing else than what was shown is applied.
+        """
         d = self.to_dict()
         d.pop("source", None)
         blob = json.dumps(d, sort_keys=True, ensure_ascii=False, default=str)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -174,7 +175,9 @@ def normalize_record(raw: Mapping[str, Any], *, partial: bool = False, rounded: 
     """
     unknown = sorted(set(raw) - set(MODEL_COLUMNS) - {"geometry"})
     if unknown:
-        raise GeoAnttError(f"unknown model field(s) {', '.join(map(repr, unknown))}; fields are {', '.join(MODEL_COLUMNS)}, geometry")
+        raise GeoAnttError(
+            f"unknown model field(s) {', '.join(map(repr, unknown))}; fields are {', '.join(MODEL_COLUMNS)}, geometry"
+        )
     out: dict[str, Any] = {}
     keys = list(raw) if partial else [*MODEL_COLUMNS, "geometry"]
     try:
@@ -222,7 +225,9 @@ def check_record(rec: Mapping[str, Any], specs: Mapping[str, LayerSpec]) -> list
             problems.append((col, rec.get(col), reason))
     dirs = rec.get("direction_deg") or ()
     if len(dirs) > MAX_DIRECTIONS:
-        problems.append(("direction_deg", len(dirs), f"{len(dirs)} directions; at most {MAX_DIRECTIONS} (one sector each)"))
+        problems.append(
+            ("direction_deg", len(dirs), f"{len(dirs)} directions; at most {MAX_DIRECTIONS} (one sector each)")
+        )
     for col, v in rec.items():
         reason = text_problem(col, v)
         if reason is not None:

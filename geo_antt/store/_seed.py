@@ -1,11 +1,12 @@
 """Fill a store from a dataset folder (``dataset.toml``): what ``geo-antt db seed`` and the web
-service's first run do."""
+service's first run do.
+"""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .._errors import GeoAnttError
 from ..io.features import read_buildings, read_roads
@@ -91,8 +92,10 @@ def seed_from_dataset(
         advance(f"writing {rel}")
         counts = store.commit_import(preview, user=None, skip_rejected=True, audit_each=False)  # one batch entry
         total["models"] += counts["new"] + counts["update"]
-        echo(f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
-             + (f", {counts['rejected']} rejected" if counts["rejected"] else ""))
+        echo(
+            f"{rel}: {counts['new']} models new, {counts['update']} updated, {counts['unchanged']} unchanged"
+            + (f", {counts['rejected']} rejected" if counts["rejected"] else "")
+        )
     for layer in ("roads", "buildings"):
         for rel in meta.get(layer, []):
             frame = (read_roads if layer == "roads" else read_buildings)(data / rel)

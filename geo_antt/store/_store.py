@@ -18,16 +18,16 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as _pg_dialect, sqlite as _sqlite_dialect
 from alembic import command as _alembic_command
 from alembic.config import Config as _AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -35,8 +35,9 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError as _AlembicCommandError
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.dialects import postgresql as _pg_dialect
+from sqlalchemy.dialects import sqlite as _sqlite_dialect
 
-from ..io import json_value
 from .._errors import (
     BusyError,
     ConflictError,
@@ -48,11 +49,12 @@ from .._errors import (
 )
 from ..config import DEFAULT_DATA_DIR, DEFAULT_SETTINGS, Settings, state_dir
 from ..crs import utm_crs_for_lon
+from ..io import json_value
 from ..layers import load_layer_specs, parameter_problems
 from ..schema import COUNTING_STATUSES, MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
 from ..text import fold, nfc
-from . import _tables as T
 from . import _context
+from . import _tables as T
 from ._import import ImportPreview
 from ._records import (
     FLOAT_COLUMNS,
@@ -102,7 +104,8 @@ _TAG_LIMIT = 20_000  # a write of more models than this makes readers reload all
 @dataclass(frozen=True)
 class ModelChanges:
     """What :meth:`Store.changes_since` returns: the store's ``generation`` now, whether the
-    reader must ``reload`` everything, and the changed ``models`` (a models frame)."""
+    reader must ``reload`` everything, and the changed ``models`` (a models frame).
+    """
 
     generation: int
     reload: bool
@@ -251,7 +254,7 @@ class Store:
         upgrade: bool = True,
         password_hasher: PasswordHasher | None = None,
         layers_dir: str | os.PathLike[str] | None = None,
-    ) -> "Store":
+    ) -> Store:
         """Open (and create on first use) the store at ``url``.
 
         Parameters
@@ -282,7 +285,7 @@ class Store:
         """Release every database connection."""
         self._engine.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -350,7 +353,8 @@ class Store:
         """Run ``work(conn)`` in one write transaction if the write lock is free within
         ``_TOUCH_WAIT_MS`` milliseconds; True when it ran. Never raises for a busy database:
         for bookkeeping that must not make a reader wait (a token's ``last_used_at``, the
-        coverage cache)."""
+        coverage cache).
+        """
         try:
             with self._engine.connect() as conn:
                 sqlite = self.backend == "sqlite"
@@ -380,7 +384,9 @@ class Store:
         except sa.exc.OperationalError as exc:  # rare with WAL (e.g. a checkpoint in progress)
             if not _is_lock_error(exc):
                 raise
-            raise BusyError("the registry is busy (another write holds the database): try again in a few seconds") from None
+            raise BusyError(
+                "the registry is busy (another write holds the database): try again in a few seconds"
+            ) from None
 
     # ------------------------------------------------------------------------------------------
     # scope
@@ -410,9 +416,12 @@ class Store:
             return None
         return self._closure(conn, user.unit_codes)
 
-    def _within_unit(self, conn: sa.Connection, actor: User, unit_code: str, column: sa.ColumnElement) -> sa.ColumnElement:
+    def _within_unit(
+        self, conn: sa.Connection, actor: User, unit_code: str, column: sa.ColumnElement
+    ) -> sa.ColumnElement:
         """Condition "``column`` is ``unit_code`` or a unit below it", after checking the unit
-        exists (404) and overlaps the account's area (403)."""
+        exists (404) and overlaps the account's area (403).
+        """
         if not self._unit_exists(conn, unit_code):
             raise NotFoundError(f"unit {unit_code!r} is not in the store")
         if not actor.is_admin:
@@ -466,7 +475,9 @@ class Store:
         if scope is None:
             return
         if unit_code is None:
-            raise PermissionDeniedError(f"{what}: no unit_code; account {user.name!r} may only use its own units ({', '.join(user.unit_codes) or 'none'})")
+            raise PermissionDeniedError(
+                f"{what}: no unit_code; account {user.name!r} may only use its own units ({', '.join(user.unit_codes) or 'none'})"
+            )
         if unit_code not in scope:
             raise PermissionDeniedError(f"{what}: unit {unit_code} is outside the area of account {user.name!r}")
 
@@ -474,24 +485,40 @@ class Store:
     def _require_visible(scope: set[str] | None, row: Any, model_id: str) -> None:
         """Raise :class:`~geo_antt.NotFoundError` unless the model ``row`` exists and is in
         ``scope``: a model outside the account's area answers exactly as an unknown id (same
-        error, same message), so that ids cannot be probed across units."""
+        error, same message), so that ids cannot be probed across units.
+        """
         if row is None or (scope is not None and row.unit_code not in scope):
             raise NotFoundError(f"no model with id {model_id!r}")
 
     # ------------------------------------------------------------------------------------------
     # roads and buildings (store/_context.py)
 
-    def put_context_layer(self, layer: str, frame: gpd.GeoDataFrame, *, unit_code: str, user: User | None) -> dict[str, int]:
+    def put_context_layer(
+        self, layer: str, frame: gpd.GeoDataFrame, *, unit_code: str, user: User | None
+    ) -> dict[str, int]:
         """Replace one unit's roads or buildings (:func:`geo_antt.store._context.put_context_layer`)."""
         return _context.put_context_layer(self, layer, frame, unit_code=unit_code, user=user)
 
-    def load_context(self, layer: str, frame: gpd.GeoDataFrame, *, unit_codes: Sequence[str] | None = None,
-                     level: str = "commune", user: User | None) -> dict[str, dict[str, int]]:
+    def load_context(
+        self,
+        layer: str,
+        frame: gpd.GeoDataFrame,
+        *,
+        unit_codes: Sequence[str] | None = None,
+        level: str = "commune",
+        user: User | None,
+    ) -> dict[str, dict[str, int]]:
         """Replace the roads or buildings of every unit they meet (:func:`geo_antt.store._context.load_context`)."""
         return _context.load_context(self, layer, frame, unit_codes=unit_codes, level=level, user=user)
 
-    def context_frame(self, layer: str, *, unit_codes: Sequence[str] | None = None,
-                      bbox: Sequence[float] | None = None, merged: bool = False) -> gpd.GeoDataFrame:
+    def context_frame(
+        self,
+        layer: str,
+        *,
+        unit_codes: Sequence[str] | None = None,
+        bbox: Sequence[float] | None = None,
+        merged: bool = False,
+    ) -> gpd.GeoDataFrame:
         """The stored roads or buildings (:func:`geo_antt.store._context.context_frame`)."""
         return _context.context_frame(self, layer, unit_codes=unit_codes, bbox=bbox, merged=merged)
 
@@ -563,7 +590,8 @@ class Store:
 
     def unit_names(self, *, user: User | None = None) -> pd.DataFrame:
         """Code, name, level and parent of the units ``user`` may see (admins: all), without
-        boundaries: a cheap list for pickers. Index ``code``, ordered by code."""
+        boundaries: a cheap list for pickers. Index ``code``, ordered by code.
+        """
         actor = self._actor(user)
         u = T.units
         q = sa.select(u.c.code, u.c.name, u.c.level, u.c.parent_code).order_by(u.c.code)
@@ -600,10 +628,19 @@ class Store:
 
     def _user_from_row(self, conn: sa.Connection, row: Any) -> User:
         codes = conn.execute(
-            sa.select(T.user_units.c.unit_code).where(T.user_units.c.user_id == row.id).order_by(T.user_units.c.unit_code)
+            sa.select(T.user_units.c.unit_code)
+            .where(T.user_units.c.user_id == row.id)
+            .order_by(T.user_units.c.unit_code)
         ).scalars()
         stamp = hashlib.sha256((row.password_hash or "").encode("utf-8")).hexdigest()[:16]
-        return User(name=row.name, role=row.role, unit_codes=tuple(codes), active=bool(row.active), id=row.id, credential_stamp=stamp)
+        return User(
+            name=row.name,
+            role=row.role,
+            unit_codes=tuple(codes),
+            active=bool(row.active),
+            id=row.id,
+            credential_stamp=stamp,
+        )
 
     def add_user(
         self,
@@ -635,7 +672,9 @@ class Store:
         with self._write() as conn:
             for c in codes:
                 if not self._unit_exists(conn, c):
-                    raise NotFoundError(f"unit {c!r} is not in the store (load the boundaries first: geo-antt db load-units)")
+                    raise NotFoundError(
+                        f"unit {c!r} is not in the store (load the boundaries first: geo-antt db load-units)"
+                    )
             if conn.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first():
                 raise GeoAnttError(f"account {name!r} exists already")
             uid = conn.execute(
@@ -667,7 +706,8 @@ class Store:
 
     def set_user_active(self, name: str, active: bool, *, user: User | None) -> None:
         """Enable or disable an account (admin only); a disabled account's tokens stop working and
-        its web sessions end."""
+        its web sessions end.
+        """
         actor = self._actor(user)
         self._require_admin(actor, "enable or disable accounts")
         with self._write() as conn:
@@ -683,7 +723,8 @@ class Store:
         self, name: str, *, role: str | None = None, unit_codes: Iterable[str] | None = None, user: User | None
     ) -> User:
         """Change the role and/or the units of an account (admin only); returns it afterwards.
-        A change ends the account's web sessions (it logs in again with its new rights)."""
+        A change ends the account's web sessions (it logs in again with its new rights).
+        """
         actor = self._actor(user)
         self._require_admin(actor, "change accounts")
         if role is not None and role not in ROLES:
@@ -762,7 +803,9 @@ class Store:
             if row is None:
                 raise NotFoundError(f"no account named {name!r}")
             conn.execute(
-                T.api_tokens.insert().values(user_id=row.id, token_hash=_token_hash(token), label=nfc(label) or None, created_at=_now())
+                T.api_tokens.insert().values(
+                    user_id=row.id, token_hash=_token_hash(token), label=nfc(label) or None, created_at=_now()
+                )
             )
             self._audit(conn, actor, "token_create", detail={"user": name, "label": nfc(label) or None})
         return token
@@ -823,9 +866,11 @@ class Store:
         if last is not None and now - last < _TOUCH_INTERVAL_S:
             return True
         stamp = _now()
-        stmt = (T.api_tokens.update()
-                .where(T.api_tokens.c.token_hash == h, T.api_tokens.c.revoked_at.is_(None))
-                .values(last_used_at=stamp))
+        stmt = (
+            T.api_tokens.update()
+            .where(T.api_tokens.c.token_hash == h, T.api_tokens.c.revoked_at.is_(None))
+            .values(last_used_at=stamp)
+        )
         if not self._try_write(lambda conn: conn.execute(stmt)):
             return False
         if len(self._token_uses) > 10_000:
@@ -858,7 +903,9 @@ class Store:
             conn.execute(T.web_sessions.delete().where(T.web_sessions.c.expires_at <= now))
             conn.execute(
                 T.web_sessions.insert().values(
-                    id_hash=_token_hash(sid), user_id=row.id, created_at=now,
+                    id_hash=_token_hash(sid),
+                    user_id=row.id,
+                    created_at=now,
                     expires_at=now + _dt.timedelta(seconds=float(lifetime_s)),
                 )
             )
@@ -866,7 +913,8 @@ class Store:
 
     def user_for_session(self, session_id: str | None) -> User | None:
         """The active account of the unexpired, not ended web session ``session_id``, else None
-        (a read: never waits for a writer)."""
+        (a read: never waits for a writer).
+        """
         if not session_id or not isinstance(session_id, str):
             return None
         with self._read() as conn:
@@ -884,13 +932,16 @@ class Store:
         if not session_id or not isinstance(session_id, str):
             return False
         with self._write() as conn:
-            n = conn.execute(T.web_sessions.delete().where(T.web_sessions.c.id_hash == _token_hash(session_id))).rowcount
+            n = conn.execute(
+                T.web_sessions.delete().where(T.web_sessions.c.id_hash == _token_hash(session_id))
+            ).rowcount
             self._bump_access(conn)
         return n == 1
 
     def end_sessions(self, name: str, *, user: User | None) -> int:
         """End every web session of account ``name`` (admin, or the account itself: "log out
-        everywhere"); returns how many were open."""
+        everywhere"); returns how many were open.
+        """
         actor = self._actor(user)
         if not actor.is_admin and actor.name != name:
             raise PermissionDeniedError("only an admin may end another account's sessions")
@@ -911,20 +962,26 @@ class Store:
         """Move ``store_meta.access_revision`` (in the caller's write transaction): a session
         ended, a token revoked, an account's password, role, units or state changed. Readers
         that remember token/session lookups (the web's login guard) drop them when it moves.
-        An upsert: stores made before it have no such row (no migration needed)."""
+        An upsert: stores made before it have no such row (no migration needed).
+        """
         insert = _pg_dialect.insert if conn.dialect.name == "postgresql" else _sqlite_dialect.insert
         stmt = insert(T.store_meta).values(key=_ACCESS_KEY, value=1)
-        conn.execute(stmt.on_conflict_do_update(index_elements=[T.store_meta.c.key],
-                                                set_={"value": T.store_meta.c.value + 1}))
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=[T.store_meta.c.key], set_={"value": T.store_meta.c.value + 1})
+        )
 
     def revisions(self) -> tuple[int, int]:
         """``(generation, access_revision)`` in one read: :meth:`generation`, and a counter that
         moves whenever a web session ends, a token is revoked or an account's password, role,
-        units or state change (any process; 0 before the first such change)."""
+        units or state change (any process; 0 before the first such change).
+        """
         keys = ("model_generation", _ACCESS_KEY)
         with self._read() as conn:
-            rows = dict(conn.execute(sa.select(T.store_meta.c.key, T.store_meta.c.value)
-                                     .where(T.store_meta.c.key.in_(keys))).all())
+            rows = dict(
+                conn.execute(
+                    sa.select(T.store_meta.c.key, T.store_meta.c.value).where(T.store_meta.c.key.in_(keys))
+                ).all()
+            )
         return int(rows["model_generation"]), int(rows.get(_ACCESS_KEY, 0))
 
     # ------------------------------------------------------------------------------------------
@@ -944,8 +1001,14 @@ class Store:
     ) -> None:
         conn.execute(
             T.audit_log.insert().values(
-                at=_now(), user_name=actor.name, action=action, model_id=model_id, unit_code=unit_code,
-                old=old, new=new, detail=detail,
+                at=_now(),
+                user_name=actor.name,
+                action=action,
+                model_id=model_id,
+                unit_code=unit_code,
+                old=old,
+                new=new,
+                detail=detail,
             )
         )
 
@@ -1039,7 +1102,9 @@ class Store:
         rec["geometry"] = None if row.geom is None else shapely.from_wkb(row.geom)
         return rec
 
-    def _bbox_filter(self, bbox: Sequence[float], conn: sa.Connection | None = None, *, table: sa.Table = T.models) -> Any:
+    def _bbox_filter(
+        self, bbox: Sequence[float], conn: sa.Connection | None = None, *, table: sa.Table = T.models
+    ) -> Any:
         try:
             minx, miny, maxx, maxy = (float(v) for v in bbox)
         except (TypeError, ValueError):
@@ -1131,7 +1196,9 @@ class Store:
             return
         area = self._area(conn, rec["unit_code"])
         if area is None:
-            raise PermissionDeniedError(f"{what}: unit {rec['unit_code']} has no boundary polygon; its positions cannot be checked")
+            raise PermissionDeniedError(
+                f"{what}: unit {rec['unit_code']} has no boundary polygon; its positions cannot be checked"
+            )
         if not area.covers(rec["geometry"]):
             raise PermissionDeniedError(f"{what}: the position lies outside unit {rec['unit_code']}")
 
@@ -1156,7 +1223,9 @@ class Store:
         now = _now()
         with self._write() as conn:
             if rec["unit_code"] is not None and not self._unit_exists(conn, rec["unit_code"]):
-                raise ValidationError([Problem(f"model {rec['id']}", None, "unit_code", rec["unit_code"], "unknown unit")])
+                raise ValidationError(
+                    [Problem(f"model {rec['id']}", None, "unit_code", rec["unit_code"], "unknown unit")]
+                )
             self._check_unit_in_scope(self._scope(conn, actor), rec["unit_code"], actor, what=f"model {rec['id']}")
             self._check_position(conn, rec, actor, what=f"model {rec['id']}")
             if conn.execute(sa.select(T.models.c.id).where(T.models.c.id == rec["id"])).first():
@@ -1164,7 +1233,14 @@ class Store:
             conn.execute(T.models.insert().values(_db_values(rec, version=1, now=now, who=actor.name, created=True)))
             self._models_changed(conn, [rec])
             self._audit(conn, actor, "create", model_id=rec["id"], unit_code=rec["unit_code"], new=to_json_record(rec))
-        return {**rec, "version": 1, "created_at": now, "updated_at": now, "created_by": actor.name, "updated_by": actor.name}
+        return {
+            **rec,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": actor.name,
+            "updated_by": actor.name,
+        }
 
     def update_model(
         self,
@@ -1224,7 +1300,9 @@ class Store:
             self._validate(new, what=f"model {model_id}")
             if "unit_code" in diff:
                 if new["unit_code"] is not None and not self._unit_exists(conn, new["unit_code"]):
-                    raise ValidationError([Problem(f"model {model_id}", None, "unit_code", new["unit_code"], "unknown unit")])
+                    raise ValidationError(
+                        [Problem(f"model {model_id}", None, "unit_code", new["unit_code"], "unknown unit")]
+                    )
                 self._check_unit_in_scope(scope, new["unit_code"], actor, what=f"model {model_id}")
             if "geometry" in diff or "unit_code" in diff:
                 self._check_position(conn, new, actor, what=f"model {model_id}")
@@ -1238,17 +1316,31 @@ class Store:
                 raise ConflictError(f"model {model_id} was changed meanwhile; reload and edit again")
             self._models_changed(conn, [old, new])
             self._audit(
-                conn, actor, _action, model_id=model_id, unit_code=new["unit_code"],
+                conn,
+                actor,
+                _action,
+                model_id=model_id,
+                unit_code=new["unit_code"],
                 old=to_json_record({k: o for k, (o, _) in diff.items()}),
                 new=to_json_record({k: v for k, (_, v) in diff.items()}),
                 detail={"version": version},
             )
-        return {**new, "version": version, "created_at": row.created_at, "updated_at": now, "created_by": row.created_by, "updated_by": actor.name}
+        return {
+            **new,
+            "version": version,
+            "created_at": row.created_at,
+            "updated_at": now,
+            "created_by": row.created_by,
+            "updated_by": actor.name,
+        }
 
     def retire_model(self, model_id: str, *, expected_version: int, user: User | None) -> dict[str, Any]:
         """Set a model's status to ``inactive`` (models are never deleted); same checks as
-        :meth:`update_model`; audited as ``retire``."""
-        return self.update_model(model_id, {"status": "inactive"}, expected_version=expected_version, user=user, _action="retire")
+        :meth:`update_model`; audited as ``retire``.
+        """
+        return self.update_model(
+            model_id, {"status": "inactive"}, expected_version=expected_version, user=user, _action="retire"
+        )
 
     # ------------------------------------------------------------------------------------------
     # import
@@ -1359,6 +1451,7 @@ class Store:
                 if rows_no[i] is not None:
                     return label
                 return f"{label}, id {mid}" if mid else f"{label}, feature {i + 1}"
+
             records: list[tuple[str, Any, dict[str, Any]]] = []
             seen: dict[str, Any] = {}
             geoms = np.asarray(gdf.geometry.values, dtype=object)
@@ -1394,7 +1487,9 @@ class Store:
                     x, y = rec["geometry"].representative_point().coords[0]
                     where = f"unit {unit_code}" if unit_code else f"the area of account {actor.name!r}"
                     probs.append(("geometry", f"{x:.6f}, {y:.6f}", f"position outside {where}"))
-                    outside.append({"row": rowno, "id": mid, "lon": round(x, 7), "lat": round(y, 7), "unit_code": rec["unit_code"]})
+                    outside.append(
+                        {"row": rowno, "id": mid, "lon": round(x, 7), "lat": round(y, 7), "unit_code": rec["unit_code"]}
+                    )
                 if mid is not None:
                     seen.setdefault(mid, rowno)
                 if probs:
@@ -1414,7 +1509,7 @@ class Store:
         update_records: dict[str, dict[str, Any]] = {}
         base_versions: dict[str, int] = {}
         unchanged: list[str] = []
-        for place, rowno, rec in records:
+        for _place, _rowno, rec in records:
             row = existing.get(rec["id"])
             if row is None or (scope is not None and row.unit_code not in scope):
                 # a model outside the area previews as an unknown id would (no existence
@@ -1447,8 +1542,15 @@ class Store:
             outside=tuple(outside),
         )
 
-    def commit_import(self, preview: ImportPreview, *, user: User | None | object = _PREVIEW_USER, skip_rejected: bool = False,
-                      audit_each: bool = True, progress: Callable[[int, int], Any] | None = None) -> dict[str, int]:
+    def commit_import(
+        self,
+        preview: ImportPreview,
+        *,
+        user: User | None | object = _PREVIEW_USER,
+        skip_rejected: bool = False,
+        audit_each: bool = True,
+        progress: Callable[[int, int], Any] | None = None,
+    ) -> dict[str, int]:
         """Apply a preview all-or-nothing, in one transaction; returns the counts applied.
 
         ``progress(done, total)`` is called after each batch of rows written (models new and
@@ -1474,7 +1576,9 @@ class Store:
         actor = self._actor(user)  # type: ignore[arg-type]
         self._require_edit(actor)
         if actor.name != preview.user_name:
-            raise PermissionDeniedError(f"this preview was made by {preview.user_name!r}; {actor.name!r} cannot commit it")
+            raise PermissionDeniedError(
+                f"this preview was made by {preview.user_name!r}; {actor.name!r} cannot commit it"
+            )
         if preview.store_url and preview.store_url != self.url:
             raise GeoAnttError("this preview was made against another store")
         if preview.rejected and not skip_rejected:
@@ -1485,7 +1589,12 @@ class Store:
             )
         if not preview.new and not preview.updates:
             # Re-importing the same data changes nothing (not even the audit log).
-            return {"new": 0, "update": 0, "unchanged": len(preview.unchanged), "rejected": len(preview.rejected_ids) if skip_rejected else 0}
+            return {
+                "new": 0,
+                "update": 0,
+                "unchanged": len(preview.unchanged),
+                "rejected": len(preview.rejected_ids) if skip_rejected else 0,
+            }
         now = _now()
         pause_file = os.environ.get(IMPORT_PAUSE_ENV_VAR)
         total = len(preview.new) + len(preview.updates)
@@ -1508,7 +1617,9 @@ class Store:
                     sa.select(T.models.c.id, T.models.c.version).where(T.models.c.id.in_(chunk)).with_for_update()
                 ):
                     if ver != preview.base_versions[mid]:
-                        raise ConflictError(f"model {mid!r} was changed by someone else after the preview; preview again")
+                        raise ConflictError(
+                            f"model {mid!r} was changed by someone else after the preview; preview again"
+                        )
             new_rows = [_db_values(r, version=1, now=now, who=actor.name, created=True) for r in preview.new]
             audit_rows: list[dict[str, Any]] = []
             for i in range(0, len(new_rows), _CHUNK):
@@ -1522,12 +1633,22 @@ class Store:
                     pause_file = None
             for r in preview.new if audit_each else ():
                 audit_rows.append(
-                    {"at": now, "user_name": actor.name, "action": "import", "model_id": r["id"], "unit_code": r["unit_code"],
-                     "old": None, "new": to_json_record(r), "detail": {"source": preview.source, "version": 1}}
+                    {
+                        "at": now,
+                        "user_name": actor.name,
+                        "action": "import",
+                        "model_id": r["id"],
+                        "unit_code": r["unit_code"],
+                        "old": None,
+                        "new": to_json_record(r),
+                        "detail": {"source": preview.source, "version": 1},
+                    }
                 )
             if preview.updates:
                 upd_ids = list(preview.updates)
-                cols = list(_db_values(preview.update_records[upd_ids[0]], version=1, now=now, who=actor.name, created=False))
+                cols = list(
+                    _db_values(preview.update_records[upd_ids[0]], version=1, now=now, who=actor.name, created=False)
+                )
                 stmt = (
                     T.models.update()
                     .where(T.models.c.id == sa.bindparam("_id"))
@@ -1535,17 +1656,28 @@ class Store:
                 )
                 params = []
                 for mid in upd_ids:
-                    v = _db_values(preview.update_records[mid], version=preview.base_versions[mid] + 1, now=now, who=actor.name, created=False)
+                    v = _db_values(
+                        preview.update_records[mid],
+                        version=preview.base_versions[mid] + 1,
+                        now=now,
+                        who=actor.name,
+                        created=False,
+                    )
                     params.append({**v, "_id": mid})
                     diff = preview.updates[mid]
                     if not audit_each:
                         continue
                     audit_rows.append(
-                        {"at": now, "user_name": actor.name, "action": "import", "model_id": mid,
-                         "unit_code": preview.update_records[mid]["unit_code"],
-                         "old": to_json_record({k: o for k, (o, _) in diff.items()}),
-                         "new": to_json_record({k: n for k, (_, n) in diff.items()}),
-                         "detail": {"source": preview.source, "version": preview.base_versions[mid] + 1}}
+                        {
+                            "at": now,
+                            "user_name": actor.name,
+                            "action": "import",
+                            "model_id": mid,
+                            "unit_code": preview.update_records[mid]["unit_code"],
+                            "old": to_json_record({k: o for k, (o, _) in diff.items()}),
+                            "new": to_json_record({k: n for k, (_, n) in diff.items()}),
+                            "detail": {"source": preview.source, "version": preview.base_versions[mid] + 1},
+                        }
                     )
                 for i in range(0, len(params), _CHUNK):
                     part = params[i : i + _CHUNK]
@@ -1558,12 +1690,21 @@ class Store:
                         pause_file = None
             for i in range(0, len(audit_rows), _CHUNK):
                 conn.execute(T.audit_log.insert(), audit_rows[i : i + _CHUNK])
-            counts = {"new": len(preview.new), "update": len(preview.updates), "unchanged": len(preview.unchanged),
-                      "rejected": len(preview.rejected_ids) if skip_rejected else 0}
+            counts = {
+                "new": len(preview.new),
+                "update": len(preview.updates),
+                "unchanged": len(preview.unchanged),
+                "rejected": len(preview.rejected_ids) if skip_rejected else 0,
+            }
             changed = list(preview.new) + [self._row_record_from_values(mid, preview) for mid in preview.updates]
             self._models_changed(conn, changed + [preview.update_records[m] for m in preview.updates])
-            self._audit(conn, actor, "import_batch", unit_code=preview.unit_code,
-                        detail={"source": preview.source, "counts": counts})
+            self._audit(
+                conn,
+                actor,
+                "import_batch",
+                unit_code=preview.unit_code,
+                detail={"source": preview.source, "counts": counts},
+            )
         return counts
 
     @staticmethod
@@ -1590,7 +1731,8 @@ class Store:
     def _models_changed(self, conn: sa.Connection, records: Sequence[Mapping[str, Any]] | None) -> None:
         """Drop the cached coverage of every unit the footprints of ``records`` (old and new
         versions) can touch — all of it when ``records`` is None or long — and bump the model
-        generation (in the caller's transaction)."""
+        generation (in the caller's transaction).
+        """
         conn.execute(
             T.store_meta.update().where(T.store_meta.c.key == "model_generation").values(value=T.store_meta.c.value + 1)
         )
@@ -1612,11 +1754,17 @@ class Store:
                 reach = self._reach_m(rec) * 1.05 + 1.0
                 x0, y0, x1, y1 = g.bounds
                 dx, dy = _metres_to_degrees(reach, lat=max(abs(y0), abs(y1)))
-                hit = sa.select(T.units.c.code).where(self._bbox_filter((x0 - dx, y0 - dy, x1 + dx, y1 + dy), conn, table=T.units))
+                hit = sa.select(T.units.c.code).where(
+                    self._bbox_filter((x0 - dx, y0 - dy, x1 + dx, y1 + dy), conn, table=T.units)
+                )
                 conn.execute(cc.delete().where(cc.c.unit_code.in_(hit)))
             if rec.get("unit_code"):
                 up = self._closure_cte([rec["unit_code"]], name="up", up=True)
-                conn.execute(cc.delete().where(sa.or_(cc.c.unit_code.in_(sa.select(up.c.code)), cc.c.unit_code == rec["unit_code"])))
+                conn.execute(
+                    cc.delete().where(
+                        sa.or_(cc.c.unit_code.in_(sa.select(up.c.code)), cc.c.unit_code == rec["unit_code"])
+                    )
+                )
 
     def _settings_key(self, settings: Settings, level: str) -> str:
         d = {
@@ -1630,11 +1778,12 @@ class Store:
 
     def generation(self) -> int:
         """A counter that grows with every change of models or units (any process): readers
-        that keep frames in memory compare it to know when to reload."""
+        that keep frames in memory compare it to know when to reload.
+        """
         with self._read() as conn:
             return self._generation(conn)
 
-    def changes_since(self, generation: int, *, max_models: int | None = None) -> "ModelChanges":
+    def changes_since(self, generation: int, *, max_models: int | None = None) -> ModelChanges:
         """What changed after generation ``generation`` (a value of :meth:`generation` read earlier).
 
         One consistent snapshot (one read transaction; REPEATABLE READ on PostgreSQL): the current
@@ -1688,8 +1837,10 @@ class Store:
     def is_empty(self) -> bool:
         """True when the store holds no unit and no model (a new store, before seeding)."""
         with self._read() as conn:
-            return (conn.execute(sa.select(T.units.c.code).limit(1)).first() is None
-                    and conn.execute(sa.select(T.models.c.id).limit(1)).first() is None)
+            return (
+                conn.execute(sa.select(T.units.c.code).limit(1)).first() is None
+                and conn.execute(sa.select(T.models.c.id).limit(1)).first() is None
+            )
 
     def _generation(self, conn: sa.Connection, *, lock: bool = False) -> int:
         q = sa.select(T.store_meta.c.value).where(T.store_meta.c.key == "model_generation")
@@ -1763,17 +1914,23 @@ class Store:
                 crs = settings.metric_crs
                 if crs is None:
                     x0, x1 = conn.execute(
-                        sa.select(sa.func.min(T.units.c.minx), sa.func.max(T.units.c.maxx)).where(T.units.c.level == level)
+                        sa.select(sa.func.min(T.units.c.minx), sa.func.max(T.units.c.maxx)).where(
+                            T.units.c.level == level
+                        )
                     ).one()
                     crs = utm_crs_for_lon((x0 + x1) / 2.0).to_string()
                 target = self._units_geo(conn, missing)
                 x0, y0, x1, y1 = target.total_bounds
                 reach = max(
                     [self._reach_m({"kind": k}) for k in self._specs]
-                    + [float(v) for v in (
-                        conn.execute(sa.select(sa.func.max(T.models.c.range_m))).scalar(),
-                        conn.execute(sa.select(sa.func.max(T.models.c.radius_m))).scalar(),
-                    ) if v is not None]
+                    + [
+                        float(v)
+                        for v in (
+                            conn.execute(sa.select(sa.func.max(T.models.c.range_m))).scalar(),
+                            conn.execute(sa.select(sa.func.max(T.models.c.radius_m))).scalar(),
+                        )
+                        if v is not None
+                    ]
                 )
                 # no counted footprint reaches further than the kinds' bounds (others are left out)
                 reach = min(reach, max(s.bounds[c][1] for s in self._specs.values() for c in ("range_m", "radius_m")))
@@ -1792,13 +1949,25 @@ class Store:
                 models = _models_frame_from_columns(dict(zip(keys, zip(*rows))) if rows else {k: () for k in keys})
                 bad = {mid for mid, *_ in parameter_problems(models, self._specs)}
                 if bad:  # rows that bypassed the write checks count nowhere (see _catalog_live)
-                    _log.warning("coverage leaves out %d model(s) with parameters outside their bounds: %s", len(bad), ", ".join(sorted(bad)[:20]))
+                    _log.warning(
+                        "coverage leaves out %d model(s) with parameters outside their bounds: %s",
+                        len(bad),
+                        ", ".join(sorted(bad)[:20]),
+                    )
                     models = models.loc[~models.index.astype(str).isin(bad)]
                 result = compute_coverage(
-                    target, models, level=level, specs=self._specs, settings=settings.replace(metric_crs=crs), with_gaps=False
+                    target,
+                    models,
+                    level=level,
+                    specs=self._specs,
+                    settings=settings.replace(metric_crs=crs),
+                    with_gaps=False,
                 )
                 figs = result.units.drop(columns=[c for c in ("geometry", "rank") if c in result.units.columns])
-                computed = {str(code): {k: json_value(v) for k, v in row.items()} for code, row in zip(figs.index, figs.to_dict("records"))}
+                computed = {
+                    str(code): {k: json_value(v) for k, v in row.items()}
+                    for code, row in zip(figs.index, figs.to_dict("records"))
+                }
         if computed:
 
             def keep(conn: sa.Connection) -> None:
@@ -1807,7 +1976,10 @@ class Store:
                     for chunk in _chunks(list(computed)):
                         conn.execute(cc.delete().where(cc.c.unit_code.in_(chunk)))
                     now = _now()
-                    rows_in = [{"unit_code": c, "settings_key": key, "figures": f, "computed_at": now} for c, f in computed.items()]
+                    rows_in = [
+                        {"unit_code": c, "settings_key": key, "figures": f, "computed_at": now}
+                        for c, f in computed.items()
+                    ]
                     for i in range(0, len(rows_in), _CHUNK):
                         conn.execute(cc.insert(), rows_in[i : i + _CHUNK])
 
@@ -1817,7 +1989,9 @@ class Store:
         frame = pd.DataFrame.from_dict({c: allfigs[c] for c in codes if c in allfigs}, orient="index")
         frame.index.name = "code"
         if len(frame):
-            order = np.lexsort((-frame["uncovered_m2"].to_numpy(dtype=float), frame["covered_pct"].to_numpy(dtype=float)))
+            order = np.lexsort(
+                (-frame["uncovered_m2"].to_numpy(dtype=float), frame["covered_pct"].to_numpy(dtype=float))
+            )
             rank = np.empty(len(frame), dtype=np.int64)
             rank[order] = np.arange(1, len(frame) + 1)
             frame["rank"] = rank
@@ -1833,7 +2007,8 @@ class Store:
 
     def export_backup(self, path: str | os.PathLike[str], *, user: User | None = None) -> Path:
         """Write units, models, roads and buildings and the audit log to a GeoPackage at ``path``
-        (atomically). Admin only."""
+        (atomically). Admin only.
+        """
         from ._backup import write_backup
 
         actor = self._actor(user)
@@ -1848,8 +2023,9 @@ class Store:
             cf = T.context_features
             context_rows = conn.execute(sa.select(cf).order_by(cf.c.layer, cf.c.unit_code, cf.c.feature_id)).all()
             rev = MigrationContext.configure(conn).get_current_revision()
-        return write_backup(Path(path), units=unit_rows, models=model_rows, audit=audit_rows, revision=rev,
-                            context=context_rows)
+        return write_backup(
+            Path(path), units=unit_rows, models=model_rows, audit=audit_rows, revision=rev, context=context_rows
+        )
 
     def restore_backup(self, path: str | os.PathLike[str], *, user: User | None = None) -> dict[str, int]:
         """Replace units, models, roads and buildings and the audit log by those of a backup, in one
@@ -1865,12 +2041,17 @@ class Store:
         problems: list[Problem] = []
         for i, u in enumerate(b.units, start=1):
             if not u.get("code") or u.get("level") not in UNIT_LEVELS:
-                problems.append(Problem(f"{path} (units)", i, "level", u.get("level"), f"unit {u.get('code')!r}: bad code or level"))
+                problems.append(
+                    Problem(f"{path} (units)", i, "level", u.get("level"), f"unit {u.get('code')!r}: bad code or level")
+                )
         for i, m in enumerate(b.models, start=1):
             rec = {c: m.get(c) for c in MODEL_COLUMNS}
             rec["direction_deg"] = tuple(m.get("direction_deg") or ())
             rec["geometry"] = None if m.get("geom") is None else shapely.from_wkb(m["geom"])
-            problems.extend(Problem(f"{path} (models)", i, f, v, f"model {m.get('id')!r}: {r}") for f, v, r in check_record(rec, self._specs))
+            problems.extend(
+                Problem(f"{path} (models)", i, f, v, f"model {m.get('id')!r}: {r}")
+                for f, v, r in check_record(rec, self._specs)
+            )
         if problems:
             raise ValidationError(problems)
         with self._write() as conn:
@@ -1878,12 +2059,18 @@ class Store:
             conn.execute(T.models.delete())
             conn.execute(T.context_features.delete())
             conn.execute(T.units.delete())
-            for table, rows in ((T.units, b.units), (T.models, b.models), (T.audit_log, b.audit),
-                                (T.context_features, b.context)):
+            for table, rows in (
+                (T.units, b.units),
+                (T.models, b.models),
+                (T.audit_log, b.audit),
+                (T.context_features, b.context),
+            ):
                 for i in range(0, len(rows), _CHUNK):
                     conn.execute(table.insert(), rows[i : i + _CHUNK])
             if self.backend == "postgresql" and b.audit:
-                conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))"))
+                conn.execute(
+                    sa.text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT max(id) FROM audit_log))")
+                )
             counts = {"units": len(b.units), "models": len(b.models), "audit": len(b.audit)}
             self._models_changed(conn, None)
             self._audit(conn, actor, "restore", detail={"file": Path(path).name, **counts})
@@ -1903,7 +2090,8 @@ def _metres_to_degrees(metres: float, *, lat: float) -> tuple[float, float]:
 
 def _id_taken(model_id: str) -> str:
     """The one message for a new model whose id is taken, whoever's model holds it: ids are
-    unique across units, so a create reveals that an id is in use, but never where or whose."""
+    unique across units, so a create reveals that an id is in use, but never where or whose.
+    """
     return (
         f"the id {model_id!r} is already in use (ids are unique across all units): "
         "choose another id, or leave it out and one is generated"
@@ -1923,7 +2111,7 @@ def _aware(t: _dt.datetime) -> _dt.datetime:
     """A datetime with a time zone (naive ones are UTC)."""
     if not isinstance(t, _dt.datetime):
         raise TypeError(f"expected a datetime, got {type(t).__name__}")
-    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.timezone.utc)
+    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.UTC)
 
 
 def _token_hash(token: str) -> str:
@@ -1974,7 +2162,11 @@ def _models_frame_from_columns(columns: Mapping[str, Sequence[Any]]) -> gpd.GeoD
     for c in FLOAT_COLUMNS:
         data[c] = np.array(columns[c], dtype=float)  # None -> NaN
     data["version"] = np.array(columns["version"], dtype="int64")
-    geoms = shapely.from_wkb(np.array(columns["geom"], dtype=object)) if len(columns["geom"]) else np.array([], dtype=object)
+    geoms = (
+        shapely.from_wkb(np.array(columns["geom"], dtype=object))
+        if len(columns["geom"])
+        else np.array([], dtype=object)
+    )
     gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
     gdf["created_at"] = pd.to_datetime(gdf["created_at"], utc=True)
     gdf["updated_at"] = pd.to_datetime(gdf["updated_at"], utc=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..schema import MODEL_COLUMNS
-
 from ._types import Geometry, UTCDateTime
 
 __all__ = [

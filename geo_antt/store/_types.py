@@ -23,7 +23,7 @@ SRID = 4326
 
 def utcnow() -> _dt.datetime:
     """The current time, timezone-aware UTC, to the microsecond."""
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 class _GeomFromWKB(FunctionElement):
@@ -119,7 +119,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is not None:
-            value = value.astimezone(_dt.timezone.utc)
+            value = value.astimezone(_dt.UTC)
         return value.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
@@ -128,5 +128,5 @@ class UTCDateTime(TypeDecorator):
         if isinstance(value, str):  # pragma: no cover - defensive, SQLite returns datetimes
             value = _dt.datetime.fromisoformat(value)
         if value.tzinfo is None:
-            return value.replace(tzinfo=_dt.timezone.utc)
-        return value.astimezone(_dt.timezone.utc)
+            return value.replace(tzinfo=_dt.UTC)
+        return value.astimezone(_dt.UTC)

@@ -35,7 +35,9 @@ def upgrade() -> None:
     op.add_column("models", sa.Column("search_name", sa.Text))
     # Backfill: existing rows get the folded form of their name (no diacritics, lower case, đ->d).
     bind = op.get_bind()
-    models = sa.table("models", sa.column("id", sa.String), sa.column("name", sa.Text), sa.column("search_name", sa.Text))
+    models = sa.table(
+        "models", sa.column("id", sa.String), sa.column("name", sa.Text), sa.column("search_name", sa.Text)
+    )
     rows = bind.execute(sa.select(models.c.id, models.c.name)).all()
     if rows:
         bind.execute(
