@@ -13,18 +13,27 @@ cd "$(dirname "$0")/.."
 LOCK=web/package-lock.json
 DEST=web/static/vendor
 hash=$(sha256sum "$LOCK" web/package.json scripts/vendor.sh | sha256sum | cut -c1-16)
-if [ -f "$DEST/.stamp" ] && [ "$(cat "$DEST/.stamp")" = "$hash" ]; then
-  exit 0
-fi
-command -v npm >/dev/null 2>&1 || { echo "vendor.sh: npm is needed to install the web assets (apt-get install npm)" >&2; exit 1; }
 CACHE=${GEO_ANTT_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/geo-antt/npm}/$hash
-if [ ! -f "$CACHE/.done" ]; then
+NM=$CACHE/node_modules
+install_cache() {
+  [ -f "$CACHE/.done" ] && return 0
+  command -v npm >/dev/null 2>&1 || { echo "vendor.sh: npm is needed to install the web assets (apt-get install npm)" >&2; exit 1; }
   rm -rf "$CACHE"; mkdir -p "$CACHE"
   cp web/package.json "$LOCK" "$CACHE/"
   (cd "$CACHE" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
   touch "$CACHE/.done"
+}
+# `vendor.sh --node-modules` installs the pinned packages (with the dev tools: eslint) into the
+# cache if needed and prints where they are (scripts/eslint.sh runs eslint from there)
+if [ "${1:-}" = "--node-modules" ]; then
+  install_cache
+  echo "$NM"
+  exit 0
 fi
-NM=$CACHE/node_modules
+if [ -f "$DEST/.stamp" ] && [ "$(cat "$DEST/.stamp")" = "$hash" ]; then
+  exit 0
+fi
+install_cache
 TMP=$(mktemp -d "web/static/.vendor.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$TMP/leaflet" "$TMP/leaflet.markercluster" "$TMP/fontawesome/css" "$TMP/protomaps-leaflet" \

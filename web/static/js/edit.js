@@ -24,7 +24,6 @@
   ecfg.kinds.forEach(function (k) { KINDS[k.code] = k; });
   // Leaflet's sphere (L.CRS.Earth.R): map.distance() and the handle geometry agree exactly
   var R = 6371000;
-  var PARAM_FIELDS = ['direction_deg', 'fov_deg', 'range_m', 'radius_m'];
   var ATTR_FIELDS = ['name', 'field', 'host', 'status', 'start_date', 'end_date'];
   var FIELD_REASON = {
     fov_deg: 'err_fov', range_m: 'err_metres', radius_m: 'err_metres', height_m: 'err_metres',

@@ -202,7 +202,7 @@
   function showProgress(p) {
     var text = (p.text && p.text[cfg.lang === 'en' ? 'en' : 'vi']) || S.working;
     if (typeof p.rows === 'number' && typeof p.total === 'number' && p.total > 0) {
-      text += ' — ' + fmt(S.progress_rows, { rows: numFmt.format(p.rows), total: numFmt.format(p.total) });
+      text += ' — ' + fmt(S.progress_rows, { rows: NF.number(p.rows, 0), total: NF.number(p.total, 0) });
     }
     showStatus(text + '…', null);
     document.body.setAttribute('data-import-phase', p.phase || '');
