@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import translate
+
 # Longest value text a problem shows (characters); longer ones are cut with an ellipsis.
 _MAX_VALUE_CHARS = 200
 
@@ -55,6 +57,7 @@ class Problem:
     value: Any
     reason: str
     severity: str = "error"  # "error" or "warning"
+    model_id: str | None = None  # the row's model id, where the row has one
 
     def __str__(self) -> str:
         where = self.file
@@ -78,7 +81,9 @@ class Problem:
             "row": self.row,
             "field": self.field,
             "value": v,
-            "reason": self.reason,
+            "reason": str(self.reason),
+            # the reason in Vietnamese too (the catalogs of geo_antt/locale), for pages in either language
+            "reason_vi": translate(self.reason, "vi"),
             "severity": self.severity,
         }
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ._errors import GeoAnttError
 from .config import resource_dir
+from .i18n import msg
 from .text import fold
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ def _bounds(
 
 
 def _unit(fld: str) -> str:
-    return "degrees" if fld.endswith("_deg") else "metres"
+    return msg("degrees") if fld.endswith("_deg") else msg("metres")
 
 
 def bound_problem(spec: LayerSpec | None, fld: str, value: float | None) -> str | None:
@@ -201,8 +202,15 @@ def bound_problem(spec: LayerSpec | None, fld: str, value: float | None) -> str 
     lo, hi = (spec.bounds if spec is not None else DEFAULT_BOUNDS).get(fld, (-math.inf, math.inf))
     if math.isfinite(value) and lo <= value <= hi:
         return None
-    what = f" for a {spec.kind}" if spec is not None else ""
-    return f"must be a number of {_unit(fld)} from {lo:g} to {hi:g}{what}"
+    if spec is None:
+        return msg("must be a number of {unit} from {low:g} to {high:g}", unit=_unit(fld), low=lo, high=hi)
+    return msg(
+        "must be a number of {unit} from {low:g} to {high:g} for a {kind}",
+        unit=_unit(fld),
+        low=lo,
+        high=hi,
+        kind=spec.kind,
+    )
 
 
 def text_problem(fld: str, value: object) -> str | None:
@@ -210,7 +218,7 @@ def text_problem(fld: str, value: object) -> str | None:
     limit = TEXT_MAX_LENGTH.get(fld)
     if limit is None or not isinstance(value, str) or len(value) <= limit:
         return None
-    return f"is {len(value)} characters long; at most {limit} characters are allowed"
+    return msg("is {n} characters long; at most {limit} characters are allowed", n=len(value), limit=limit)
 
 
 def parameter_problems(models: pd.DataFrame, specs: Mapping[str, LayerSpec]) -> list[tuple[str, str, object, str]]:

@@ -48,7 +48,7 @@ from .context import request_lang as _lang
 from .jobs import warm_parse_pool
 from .maps import STRINGS as MAP_STRINGS
 
-__all__ = ["bp", "STRINGS", "REASONS_VI", "AUDIT_PAGE_SIZE", "unit_choices"]
+__all__ = ["bp", "STRINGS", "AUDIT_PAGE_SIZE", "unit_choices"]
 
 bp = Blueprint("pages", __name__)
 AUDIT_PAGE_SIZE = 50
@@ -224,39 +224,6 @@ STRINGS: dict[str, dict[str, str]] = {
 # row: (regular expression of the whole English reason, replacement with $1... groups; the same
 # syntax in Python's re, after $n -> \n, and in JavaScript). The import page shows the
 # translation and keeps the English reason as a tooltip; an unknown reason is shown as it is.
-REASONS_VI: tuple[tuple[str, str], ...] = (
-    (r"position outside unit (.+)", "vị trí nằm ngoài địa bàn đơn vị $1"),
-    (r"position outside the area of account '(.+)'", "vị trí nằm ngoài địa bàn của tài khoản '$1'"),
-    (r"outside unit (.+)", "đơn vị không thuộc $1"),
-    (r"outside the area of account '(.+)'", "đơn vị nằm ngoài địa bàn của tài khoản '$1'"),
-    (r"unknown unit", "mã đơn vị không có trong sổ"),
-    (r"duplicate id \((?:also|first at) row (\d+)\)", "mã trùng (đã có ở dòng $1)"),
-    (r"duplicate id \(also an earlier row\)", "mã trùng với một dòng trước"),
-    (
-        r"id of a model of unit (.+), outside the area of account '(.+)'",
-        "mã của một mô hình thuộc đơn vị $1, ngoài địa bàn của tài khoản '$2'",
-    ),
-    (r"unknown kind; known kinds: (.+)", "loại mô hình không rõ; các loại: $1"),
-    (r"unknown code; codes: (.+)", "mã không hợp lệ; các mã: $1"),
-    (r"missing id", "thiếu mã"),
-    (r"missing kind", "thiếu loại mô hình"),
-    (r"missing status", "thiếu tình trạng"),
-    (
-        r"missing coordinates: a (.+) must have a location \(lat/lon\)",
-        "thiếu toạ độ: mô hình loại $1 phải có vị trí (vĩ độ, kinh độ)",
-    ),
-    (
-        r"a (.+) needs a direction .*",
-        "mô hình loại $1 cần có hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…), trừ khi góc nhìn là 360 độ",
-    ),
-    (r"not a number.*", "không phải là số"),
-    (r"not a coordinate.*", "không phải toạ độ (dùng độ thập phân như 10.1269 hoặc độ phút giây như 10°07'36.9\"N)"),
-    (r"not a direction.*", "không phải hướng (độ theo chiều kim đồng hồ từ hướng Bắc, hoặc Bắc, Đông Bắc, ĐB…)"),
-    (r"direction (.+) outside 0-360 degrees", "hướng $1 nằm ngoài khoảng 0–360 độ"),
-    (r"not a (?:valid )?date.*", "không phải ngày (dùng 2025-07-01 hoặc 01/07/2025)"),
-    (r"field of view must be in \(0, 360\] degrees", "góc nhìn phải trong khoảng (0, 360] độ"),
-    (r"(?:range|radius) must be positive \(metres\)", "phải là số mét dương"),
-)
 _FIELD_KEYS = (
     "name",
     "status",
@@ -395,7 +362,6 @@ def import_page() -> Any:
             "audit": url_for("pages.audit_page", lang="en" if lang == "en" else None),
         },
         "maxRows": 200,
-        "reasons": [list(r) for r in REASONS_VI] if lang == "vi" else [],
         "kinds": {k: nfc(s.title(lang)) for k, s in current_app.extensions["geo_antt"].specs.items()},
     }
     return _page(

@@ -19,6 +19,7 @@ import shapely
 
 from .._errors import CRSError, GeoAnttError
 from ..crs import VIETNAM_BOUNDS, WGS84, parse_crs, to_wgs84
+from ..i18n import msg
 from ..text import nfc
 from .cells import ParseError, is_blank, parse_bool
 
@@ -252,8 +253,22 @@ def _check_lonlat(lon: float, lat: float) -> str | None:
     if _in_box((lon, lat, lon, lat), VIETNAM_BOUNDS):
         return None
     if _in_box((lat, lon, lat, lon), VIETNAM_BOUNDS):
-        return f"latitude and longitude are swapped (latitude {lat:g} is a longitude in Vietnam, longitude {lon:g} a latitude): exchange the two columns"
-    return f"point (lon {lon:g}, lat {lat:g}) is outside Vietnam ({VIETNAM_BOUNDS[0]:g}-{VIETNAM_BOUNDS[2]:g}°E, {VIETNAM_BOUNDS[1]:g}-{VIETNAM_BOUNDS[3]:g}°N)"
+        return msg(
+            "latitude and longitude are swapped (latitude {lat:g} is a longitude in Vietnam, longitude {lon:g} "
+            "a latitude): exchange the two columns",
+            lat=lat,
+            lon=lon,
+        )
+    w, s, e, n = VIETNAM_BOUNDS
+    return msg(
+        "point (lon {lon:g}, lat {lat:g}) is outside Vietnam ({w:g}-{e:g}°E, {s:g}-{n:g}°N)",
+        lon=lon,
+        lat=lat,
+        w=w,
+        e=e,
+        s=s,
+        n=n,
+    )
 
 
 def _object_array(values: list[Any]) -> pd.Series:

@@ -13,6 +13,7 @@ import math
 import re
 from typing import Any
 
+from ..i18n import msg
 from ..text import fold
 
 __all__ = [
@@ -30,7 +31,12 @@ __all__ = [
 
 
 class ParseError(ValueError):
-    """A cell that cannot be read; the message says why."""
+    """A cell that cannot be read; the message (a translatable :class:`~geo_antt.i18n.Message`) says why."""
+
+    @property
+    def message(self) -> str:
+        """The reason, as raised (a :class:`~geo_antt.i18n.Message` keeps its translations)."""
+        return self.args[0] if self.args and isinstance(self.args[0], str) else str(self)
 
 
 class AmbiguousDirection(ParseError):
@@ -58,11 +64,11 @@ def parse_number(v: Any) -> float:
     "20 m", "90°"). Raises ParseError for anything else.
     """
     if isinstance(v, bool):
-        raise ParseError("not a number")
+        raise ParseError(msg("not a number"))
     if isinstance(v, (int, float)):
         f = float(v)
         if math.isnan(f) or math.isinf(f):
-            raise ParseError("not a number")
+            raise ParseError(msg("not a number"))
         return f
     if hasattr(v, "__float__") and not isinstance(v, str):
         return float(v)
@@ -78,12 +84,12 @@ def parse_number(v: Any) -> float:
                 return f
     m = _NUM_UNIT.match(s)
     if not m:
-        raise ParseError("not a number")
+        raise ParseError(msg("not a number"))
     t = m.group(1).replace("\u00a0", " ").strip()
     if " " in t:
         # spaces only as thousands separators ("1 234,5"), never between free numbers
         if not re.fullmatch(r"[+-]?\d{1,3}( \d{3})+([.,]\d+)?", t):
-            raise ParseError("not a number")
+            raise ParseError(msg("not a number"))
         t = t.replace(" ", "")
     sign = ""
     if t[:1] in "+-":
@@ -94,14 +100,14 @@ def parse_number(v: Any) -> float:
         t = t.replace(thousands, "").replace(dec, ".")
     elif "," in t:
         if t.count(",") > 1:
-            raise ParseError("not a number (several commas)")
+            raise ParseError(msg("not a number (several commas)"))
         t = t.replace(",", ".")
     elif t.count(".") > 1:
-        raise ParseError("not a number (several dots)")
+        raise ParseError(msg("not a number (several dots)"))
     try:
         return float(sign + t)
     except ValueError:
-        raise ParseError("not a number") from None
+        raise ParseError(msg("not a number")) from None
 
 
 _HEMI = {"n": 1, "s": -1, "e": 1, "w": -1, "bac": 1, "nam": -1, "dong": 1, "tay": -1}
@@ -132,24 +138,26 @@ def parse_coordinate(v: Any, *, axis: str) -> float:
     f = fold(s).replace("''", '"')
     m = _DMS.match(f + " ") or _DMS.match(f)
     if not m or (m.group("pre") and m.group("post")):
-        raise ParseError("not a coordinate (use decimal degrees like 10.1269 or DMS like 10°07'36.9\"N)")
+        raise ParseError(msg("not a coordinate (use decimal degrees like 10.1269 or DMS like 10°07'36.9\"N)"))
     hemi = m.group("pre") or m.group("post")
     deg = parse_number(m.group("deg"))
     minutes = parse_number(m.group("min")) if m.group("min") else 0.0
     seconds = parse_number(m.group("sec")) if m.group("sec") else 0.0
     if minutes >= 60 or seconds >= 60:
-        raise ParseError("minutes and seconds must be below 60")
+        raise ParseError(msg("minutes and seconds must be below 60"))
     if (m.group("min") is None and m.group("sec") is None) and hemi is None:
-        raise ParseError("not a coordinate")
+        raise ParseError(msg("not a coordinate"))
     if m.group("sec") and not m.group("min"):
-        raise ParseError("not a coordinate")
+        raise ParseError(msg("not a coordinate"))
     value = abs(deg) + minutes / 60.0 + seconds / 3600.0
     sign = -1.0 if deg < 0 or str(m.group("deg")).startswith("-") else 1.0
     if hemi:
         if _HEMI_AXIS[hemi] != axis:
             want = "N/S" if axis == "lat" else "E/W"
             raise ParseError(
-                f"hemisphere {hemi.upper()} on a {'latitude' if axis == 'lat' else 'longitude'} (expected {want})"
+                msg("hemisphere {hemi} on a latitude (expected {want})", hemi=hemi.upper(), want=want)
+                if axis == "lat"
+                else msg("hemisphere {hemi} on a longitude (expected {want})", hemi=hemi.upper(), want=want)
             )
         sign *= _HEMI[hemi]
     return sign * value
@@ -185,14 +193,17 @@ def _compass(token: str, *, lang: str | None) -> float:
         if lang == "vi":
             return vi
         raise AmbiguousDirection(
-            f"'{token.strip()}' is ambiguous: North in English, Nam (South) in Vietnamese; "
-            "write degrees (0 or 180), Bắc/Nam, or choose the language (--kind-lang vi|en)"
+            msg(
+                "'{token}' is ambiguous: North in English, Nam (South) in Vietnamese; "
+                "write degrees (0 or 180), Bắc/Nam, or choose the language (--kind-lang vi|en)",
+                token=token.strip(),
+            )
         )
     if en is not None:
         return en
     if vi is not None:
         return vi
-    raise ParseError("not a direction (use degrees clockwise from north, or N, NE, ... / Bắc, Đông Bắc, ĐB, ...)")
+    raise ParseError(msg("not a direction (use degrees clockwise from north, or N, NE, ... / Bắc, Đông Bắc, ĐB, ...)"))
 
 
 def parse_directions(v: Any, *, lang: str | None = None) -> tuple[float, ...]:
@@ -217,7 +228,7 @@ def parse_directions(v: Any, *, lang: str | None = None) -> tuple[float, ...]:
         except ParseError:
             d = _compass(str(p), lang=lang)
         if not 0.0 <= d <= 360.0:
-            raise ParseError(f"direction {d:g} outside 0-360 degrees")
+            raise ParseError(msg("direction {value:g} outside 0-360 degrees", value=d))
         out.append(d % 360.0)
     return tuple(out)
 
@@ -248,8 +259,8 @@ def parse_date(v: Any) -> str:
         if re.fullmatch(r"\d{4}", s) and 1900 <= int(s) <= 2100:
             return f"{s}-01-01"
     except ValueError:
-        raise ParseError("not a valid date") from None
-    raise ParseError("not a date (use 2025-07-01 or 01/07/2025)")
+        raise ParseError(msg("not a valid date")) from None
+    raise ParseError(msg("not a date (use 2025-07-01 or 01/07/2025)"))
 
 
 _TRUE = {"1", "yes", "y", "true", "co", "x", "dong y", "chia se", "co chia se", "ket noi", "da ket noi"}
@@ -267,4 +278,4 @@ def parse_bool(v: Any) -> bool:
         return True
     if key in _FALSE:
         return False
-    raise ParseError("not yes/no (use có/không or yes/no)")
+    raise ParseError(msg("not yes/no (use có/không or yes/no)"))

@@ -29,6 +29,7 @@ from pyproj import Transformer
 
 from .._errors import CRSError, GeoAnttError, Problem, ValidationError
 from ..crs import VIETNAM_BOUNDS, WGS84, parse_crs, to_wgs84
+from ..i18n import msg
 from ..layers import (
     DEFAULT_BOUNDS,
     MAX_DIRECTIONS,
@@ -174,6 +175,9 @@ MAX_TABLE_COLUMNS = 200
 MAX_CELL_CHARS = 10_000
 """At most this many characters in one cell."""
 
+_VOCAB_NAMES = {"status": msg("status"), "field": msg("field"), "host": msg("host")}
+"""The names of the vocabularies in messages (translated with them)."""
+
 _LIMIT_TEXT = {
     "rows": ("more than {n:,} rows", "quá {n_vi} dòng"),
     "columns": ("more than {n:,} columns", "quá {n_vi} cột"),
@@ -211,8 +215,9 @@ def _decode_csv(path: Path, raw: bytes) -> tuple[str, str, list[Problem]]:
         pass
     text1258 = raw.decode("cp1258", errors="replace")
     vi_marks = sum(text1258.count(ch) for ch in "ăĂđĐơƠưƯ\u0300\u0301\u0303\u0309\u0323")
+    label: str
     if vi_marks:
-        codec, label = "cp1258", "Windows-1258 (Vietnamese)"
+        codec, label = "cp1258", msg("Windows-1258 (Vietnamese)")
     else:
         codec, label = "cp1252", "Windows-1252"
     text = raw.decode(codec, errors="replace")
@@ -222,7 +227,7 @@ def _decode_csv(path: Path, raw: bytes) -> tuple[str, str, list[Problem]]:
             None,
             None,
             None,
-            f"not UTF-8: decoded as {label}; save as UTF-8 (CSV UTF-8) to be sure",
+            msg("not UTF-8: decoded as {codec}; save as UTF-8 (CSV UTF-8) to be sure", codec=label),
             "warning",
         )
     )
@@ -478,7 +483,7 @@ def _split_pair(v: Any) -> tuple[str, str]:
     parts = s.split()
     if len(parts) == 2:
         return parts[0], parts[1]
-    raise ParseError("not a coordinate pair (write 'latitude, longitude', e.g. 10.1269, 106.6867)")
+    raise ParseError(msg("not a coordinate pair (write 'latitude, longitude', e.g. 10.1269, 106.6867)"))
 
 
 def _camera_type(v: Any) -> str:
@@ -669,7 +674,7 @@ def _read_vector_table(
                     None,
                     None,
                     None,
-                    "no CRS in the file: coordinates read as lon/lat (EPSG:4326)",
+                    msg("no CRS in the file: coordinates read as lon/lat (EPSG:4326)"),
                     "warning",
                 )
             )
@@ -721,7 +726,11 @@ def _build_models(
                     None,
                     h,
                     None,
-                    f"second column for '{field_}' (first: '{header[col_of[field_]]}'); ignored",
+                    msg(
+                        "second column for '{field}' (first: '{first}'); ignored",
+                        field=field_,
+                        first=header[col_of[field_]],
+                    ),
                     "warning",
                 )
             )
@@ -743,13 +752,15 @@ def _build_models(
                         None,
                         header[col_of.get("x", col_of.get("y", 0))],
                         None,
-                        "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)",
+                        msg(
+                            "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)"
+                        ),
                     )
                 )
             else:
                 xy_crs = parse_crs(crs, what=f"{fname}: crs")
         if "kind" not in col_of:
-            problems.append(Problem(fname, None, None, None, "no kind column (kind / loại / loại mô hình)"))
+            problems.append(Problem(fname, None, None, None, msg("no kind column (kind / loại / loại mô hình)")))
         if not has_latlon and "x" not in col_of and "y" not in col_of:
             problems.append(
                 Problem(
@@ -757,12 +768,14 @@ def _build_models(
                     None,
                     None,
                     None,
-                    "no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)",
+                    msg("no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)"),
                     "warning",
                 )
             )
     if "id" not in col_of and rownums:
-        problems.append(Problem(fname, None, None, None, f"no id column: ids {stem}-<row> were generated", "warning"))
+        problems.append(
+            Problem(fname, None, None, None, msg("no id column: ids {stem}-<row> were generated", stem=stem), "warning")
+        )
     transformer = Transformer.from_crs(xy_crs, WGS84, always_xy=True) if xy_crs is not None else None
 
     def hname(field_: str) -> str:
@@ -783,7 +796,19 @@ def _build_models(
 
     def err(k: int, field_: str | None, value: Any, reason: str, severity: str = "error") -> None:
         found.append(
-            (k, next(counter), Problem(fname, rownums[k], hname(field_) if field_ else None, value, reason, severity))
+            (
+                k,
+                next(counter),
+                Problem(
+                    fname,
+                    rownums[k],
+                    hname(field_) if field_ else None,
+                    value,
+                    reason,
+                    severity,
+                    model_id=ids[k] if k < len(ids) else None,
+                ),
+            )
         )
         if severity == "error":
             bad[k] = True
@@ -840,7 +865,7 @@ def _build_models(
         ids: list[str | None] = [v if type(v) is str else _as_code(v) for v in col("id")]
         if None in ids:
             for k in [k for k, rid in enumerate(ids) if rid is None]:
-                err(k, "id", None, "missing id")
+                err(k, "id", None, msg("missing id"))
     else:
         ids = [f"{stem}-{r}" for r in rownums]
     if len(set(ids)) < len(ids):  # some id repeats (or several are missing): find which
@@ -850,7 +875,7 @@ def _build_models(
                 continue
             first = seen_ids.setdefault(rid, rownums[k])
             if first != rownums[k]:
-                err(k, "id", rid, f"duplicate id (first at row {first})")
+                err(k, "id", rid, msg("duplicate id (first at row {row})", row=first))
 
     # ---- kind and vocabularies
     known_kinds = ", ".join(f"{sp.kind} ({sp.title_vi})" for sp in specs.values())
@@ -858,34 +883,37 @@ def _build_models(
     def _kind(v: Any) -> str:
         kd = resolve_kind(v, specs)
         if kd is None:
-            raise ParseError(f"unknown kind; known kinds: {known_kinds}")
+            raise ParseError(msg("unknown kind; known kinds: {known}", known=known_kinds))
         return kd
 
-    kinds: list[str | None] = mapped("kind", _kind, lambda k, v, e: err(k, "kind", v, str(e)))
+    kinds: list[str | None] = mapped("kind", _kind, lambda k, v, e: err(k, "kind", v, e.message))
     if "kind" in col_of and None in col("kind"):
         for k in [k for k, v in enumerate(col("kind")) if v is None]:
-            err(k, "kind", None, "missing kind")
+            err(k, "kind", None, msg("missing kind"))
 
     def _vocab(vocab: Mapping[str, Any], what: str, known: str) -> Callable[[Any], str]:
         def look(v: Any) -> str:
             code = lookup_vocab(vocab, v)
             if code is None:
-                raise ParseError(f"unknown {what}; {known}")
+                raise ParseError(msg("unknown {what}; {known}", what=_VOCAB_NAMES.get(what, what), known=known))
             return code
 
         return look
 
-    known_status = "use one of: " + ", ".join(f"{c} ({v[0]})" for c, v in STATUSES.items())
+    known_status = msg("use one of: {codes}", codes=", ".join(f"{c} ({v[0]})" for c, v in STATUSES.items()))
     statuses = mapped(
-        "status", _vocab(STATUSES, "status", known_status), lambda k, v, e: err(k, "status", v, str(e)), blank="active"
+        "status",
+        _vocab(STATUSES, "status", known_status),
+        lambda k, v, e: err(k, "status", v, e.message),
+        blank="active",
     )
     vocab_cols: dict[str, list[str | None]] = {}
     for fld, vocab in (("field", FIELDS), ("host", HOSTS)):
-        known = "left empty (known: " + ", ".join(v[0] for v in vocab.values()) + ")"
+        known = msg("left empty (known: {names})", names=", ".join(v[0] for v in vocab.values()))
         vocab_cols[fld] = mapped(
             fld,
             _vocab(vocab, fld, known),
-            lambda k, v, e, fld=fld: err(k, fld, v, str(e), "warning"),  # type: ignore[misc]  # a lambda with a default
+            lambda k, v, e, fld=fld: err(k, fld, v, e.message, "warning"),  # type: ignore[misc]  # a lambda with a default
         )
 
     # ---- numbers
@@ -893,7 +921,7 @@ def _build_models(
     for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
         arr, failed = _number_column(col(fld), parse_number)
         for k, exc in failed:
-            err(k, fld, col(fld)[k], f"malformed number: {exc}")
+            err(k, fld, col(fld)[k], msg("malformed number: {reason}", reason=exc.message))
         # the kind's bounds (layers/*.toml [bounds]); rows of an unknown kind take the defaults
         lo = np.full(n, DEFAULT_BOUNDS[fld][0])
         hi = np.full(n, DEFAULT_BOUNDS[fld][1])
@@ -904,7 +932,7 @@ def _build_models(
             out_of_range = ~((arr >= lo) & (arr <= hi))
         for k in np.flatnonzero(out_of_range & ~np.isnan(arr)).tolist():
             spec = specs.get(kk) if (kk := kinds[k]) is not None else None
-            err(k, fld, col(fld)[k], bound_problem(spec, fld, float(arr[k])) or "out of bounds")
+            err(k, fld, col(fld)[k], bound_problem(spec, fld, float(arr[k])) or msg("out of bounds"))
         numbers[fld] = arr
 
     # ---- directions (and the cameras that need one)
@@ -912,7 +940,7 @@ def _build_models(
 
     def _dir_error(k: int, v: Any, exc: ParseError) -> None:
         dir_failed[k] = True
-        err(k, "direction_deg", v, str(exc))
+        err(k, "direction_deg", v, exc.message)
 
     directions = mapped("direction_deg", lambda v: parse_directions(v, lang=dir_lang), _dir_error, blank=())
     sector_kinds = {kd for kd, sp in specs.items() if sp.footprint == "sector"}
@@ -926,16 +954,21 @@ def _build_models(
                 k,
                 "direction_deg",
                 None,
-                f"a {sp.kind} needs a direction (degrees clockwise from north or N/Bắc...), unless its fov_deg is 360",
+                msg(
+                    "a {kind} needs a direction (degrees clockwise from north or N/Bắc...), unless its fov_deg is 360",
+                    kind=sp.kind,
+                ),
             )
 
     # ---- other attributes
     camera_types = mapped("camera_type", _camera_type, lambda k, v, e: None)
     sharing = mapped(
-        "data_sharing", parse_bool, lambda k, v, e: err(k, "data_sharing", v, f"{e}; left empty", "warning")
+        "data_sharing",
+        parse_bool,
+        lambda k, v, e: err(k, "data_sharing", v, msg("{reason}; left empty", reason=e.message), "warning"),
     )
     dates = {
-        fld: mapped(fld, parse_date, lambda k, v, e, fld=fld: err(k, fld, v, str(e)))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
+        fld: mapped(fld, parse_date, lambda k, v, e, fld=fld: err(k, fld, v, e.message))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
         for fld in ("start_date", "end_date")
     }
 
@@ -957,7 +990,7 @@ def _build_models(
         for k in np.flatnonzero(~empty & ~pts).tolist():
             g = garr[k]
             if g.geom_type not in ("LineString", "MultiLineString"):
-                err(int(k), "geometry", g.geom_type, "geometry must be a Point (or a line for lighting)")
+                err(int(k), "geometry", g.geom_type, msg("geometry must be a Point (or a line for lighting)"))
                 loc_err[k] = True
                 continue
             xy = shapely.get_coordinates(g)
@@ -973,7 +1006,7 @@ def _build_models(
             arr, failed = _number_column(col(fld), lambda v, axis=axis: parse_coordinate(v, axis=axis))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
             target[:] = arr
             for k, exc in failed:
-                err(k, fld, col(fld)[k], str(exc))
+                err(k, fld, col(fld)[k], exc.message)
                 loc_err[k] = True
         if "coordinates" in col_of:
             for k, v in enumerate(col("coordinates")):
@@ -983,26 +1016,26 @@ def _build_models(
                     a, b = _split_pair(v)
                     lat[k], lon[k] = parse_coordinate(a.strip(), axis="lat"), parse_coordinate(b.strip(), axis="lon")
                 except ParseError as exc:
-                    err(k, "coordinates", v, str(exc))
+                    err(k, "coordinates", v, exc.message)
                     loc_err[k] = True
         if transformer is not None:
             xs, xfail = _number_column(col("x"), parse_number)
             ys, yfail = _number_column(col("y"), parse_number)
             for fld, failed in (("x", xfail), ("y", yfail)):
                 for k, e in failed:
-                    err(k, fld, col(fld)[k], f"malformed number: {e}")
+                    err(k, fld, col(fld)[k], msg("malformed number: {reason}", reason=e.message))
                     loc_err[k] = True
             use = np.isnan(lat) & np.isnan(lon) & ~np.isnan(xs) & ~np.isnan(ys)
             if use.any():
                 tx, ty = transformer.transform(xs[use], ys[use])
                 lon[use], lat[use] = tx, ty
                 for k in np.flatnonzero(use & ~(np.isfinite(lon) & np.isfinite(lat))).tolist():
-                    err(int(k), "x", col("x")[k], "coordinates cannot be projected; check --crs")
+                    err(int(k), "x", col("x")[k], msg("coordinates cannot be projected; check --crs"))
                     loc_err[k] = True
         one = (np.isnan(lat) != np.isnan(lon)) & ~loc_err
         for k in np.flatnonzero(one).tolist():
             missing = "lat" if np.isnan(lat[k]) else "lon"
-            err(int(k), missing, None, "missing coordinate: latitude and longitude go together")
+            err(int(k), missing, None, msg("missing coordinate: latitude and longitude go together"))
             loc_err[k] = True
         loc_field = "lat" if "lat" in col_of else "coordinates" if "coordinates" in col_of else "x"
     both = ~np.isnan(lat) & ~np.isnan(lon) & ~loc_err
@@ -1018,7 +1051,7 @@ def _build_models(
             int(k),
             loc_field,
             f"{lat[k]:g}, {lon[k]:g}",
-            _check_lonlat(float(lon[k]), float(lat[k])) or "outside Vietnam",
+            _check_lonlat(float(lon[k]), float(lat[k])) or msg("outside Vietnam"),
         )
         loc_err[k] = True
     has_point = both & inside
@@ -1034,7 +1067,7 @@ def _build_models(
     for k in np.flatnonzero(~has_geom & ~loc_err & _member(kinds, spatial)).tolist():
         if xy_without_crs and (col("x")[k] is not None or col("y")[k] is not None):
             continue  # reported once for the file: x/y need --crs
-        err(k, None, None, f"missing coordinates: a {kinds[k]} must have a location (lat/lon)")
+        err(k, None, None, msg("missing coordinates: a {kind} must have a location (lat/lon)", kind=kinds[k]))
 
     # ---- lengths: text fields (layers.TEXT_MAX_LENGTH characters) and direction lists
     for fld in ("id", "name", "unit_code", "owner", "notes"):
@@ -1042,13 +1075,13 @@ def _build_models(
             limit = TEXT_MAX_LENGTH[fld]
             for k in [k for k, v in enumerate(col(fld)) if isinstance(v, str) and len(v) > limit]:
                 v = col(fld)[k]
-                err(k, fld, f"{v[:40]}…", text_problem(fld, v) or "too long")
+                err(k, fld, f"{v[:40]}…", text_problem(fld, v) or msg("too long"))
     for k in [k for k, d in enumerate(directions) if len(d) > MAX_DIRECTIONS]:
         err(
             k,
             "direction_deg",
             len(directions[k]),
-            f"{len(directions[k])} directions; at most {MAX_DIRECTIONS} (one sector each)",
+            msg("{n} directions; at most {limit} (one sector each)", n=len(directions[k]), limit=MAX_DIRECTIONS),
         )
 
     # ---- the frame of the valid rows

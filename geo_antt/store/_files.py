@@ -5,6 +5,7 @@ Without ``geo_antt.io`` only vector files already in the canonical columns are r
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
@@ -50,7 +51,7 @@ def read_models_upload(path: str | Path, filename: str) -> tuple[gpd.GeoDataFram
     app runs it in its parse process (``geo_antt.app.jobs.parse_pool``).
     """
     gdf, problems = read_models_file(path)
-    return gdf, [Problem(filename, p.row, p.field, p.value, p.reason, p.severity) for p in problems]
+    return gdf, [dataclasses.replace(p, file=filename) for p in problems]
 
 
 def readers_ready() -> bool:

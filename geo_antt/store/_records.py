@@ -19,6 +19,7 @@ import shapely
 import shapely.geometry
 
 from .._errors import GeoAnttError
+from ..i18n import msg
 from ..layers import MAX_DIRECTIONS, LayerSpec, bound_problem, text_problem
 from ..schema import FIELDS, HOSTS, MODEL_COLUMNS, STATUSES
 from ..text import nfc
@@ -212,11 +213,11 @@ def check_record(rec: Mapping[str, Any], specs: Mapping[str, LayerSpec]) -> list
     kind = rec.get("kind")
     spec = specs.get(kind) if kind else None
     if spec is None:
-        problems.append(("kind", kind, f"unknown kind; known kinds: {', '.join(specs)}"))
+        problems.append(("kind", kind, msg("unknown kind; known kinds: {known}", known=", ".join(specs))))
     for col, vocab in (("field", FIELDS), ("host", HOSTS), ("status", STATUSES)):
         v = rec.get(col)
         if v is not None and v not in vocab:
-            problems.append((col, v, f"unknown code; codes: {', '.join(vocab)}"))
+            problems.append((col, v, msg("unknown code; codes: {codes}", codes=", ".join(vocab))))
     if rec.get("status") is None:
         problems.append(("status", None, "missing status"))
     for col in ("fov_deg", "range_m", "radius_m", "height_m"):
@@ -226,7 +227,11 @@ def check_record(rec: Mapping[str, Any], specs: Mapping[str, LayerSpec]) -> list
     dirs = rec.get("direction_deg") or ()
     if len(dirs) > MAX_DIRECTIONS:
         problems.append(
-            ("direction_deg", len(dirs), f"{len(dirs)} directions; at most {MAX_DIRECTIONS} (one sector each)")
+            (
+                "direction_deg",
+                len(dirs),
+                msg("{n} directions; at most {limit} (one sector each)", n=len(dirs), limit=MAX_DIRECTIONS),
+            )
         )
     for col, v in rec.items():
         reason = text_problem(col, v)
@@ -234,10 +239,10 @@ def check_record(rec: Mapping[str, Any], specs: Mapping[str, LayerSpec]) -> list
             problems.append((col, f"{v[:40]}…", reason))
     ct = rec.get("camera_type")
     if ct is not None and ct not in CAMERA_TYPES:
-        problems.append(("camera_type", ct, f"camera type must be one of {', '.join(CAMERA_TYPES)}"))
+        problems.append(("camera_type", ct, msg("camera type must be one of {types}", types=", ".join(CAMERA_TYPES))))
     geom = rec.get("geometry")
     if spec is not None and spec.spatial and geom is None:
-        problems.append(("geometry", None, f"a {kind} needs a location"))
+        problems.append(("geometry", None, msg("a {kind} needs a location", kind=kind)))
     if geom is not None:
         if geom.geom_type not in ("Point", "LineString", "MultiPoint", "MultiLineString"):
             problems.append(("geometry", geom.geom_type, "a model is located by a point or a line"))

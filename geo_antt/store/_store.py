@@ -49,6 +49,7 @@ from .._errors import (
 )
 from ..config import DEFAULT_DATA_DIR, DEFAULT_SETTINGS, Settings, state_dir
 from ..crs import utm_crs_for_lon
+from ..i18n import msg
 from ..io import json_value
 from ..layers import load_layer_specs, parameter_problems
 from ..schema import COUNTING_STATUSES, MODEL_COLUMNS, UNIT_COLUMNS, UNIT_LEVELS
@@ -1396,8 +1397,8 @@ class Store:
             gdf = gdf.to_crs("EPSG:4326")
         if "id" not in gdf.columns:
             if gdf.index.name != "id":
-                msg = "missing column: every model needs an id (an import updates models by id)"
-                raise ValidationError([Problem(source or "import", None, "id", None, msg)])
+                why = msg("missing column: every model needs an id (an import updates models by id)")
+                raise ValidationError([Problem(source or "import", None, "id", None, why)])
             gdf = gdf.reset_index()
         present = [c for c in MODEL_COLUMNS if c in gdf.columns] + ["geometry"]
         label = source or "import"
@@ -1411,7 +1412,7 @@ class Store:
                 warnings.append(q)
                 continue
             rejected.append(q)
-            problem_ids.append(None)
+            problem_ids.append(q.model_id)
             rejected_ids.append(f"row {q.row}" if q.row is not None else label)
         with self._read() as conn:
             scope = self._scope(conn, actor)
@@ -1428,12 +1429,12 @@ class Store:
                 allowed_units = scope
                 areas = [self._area(conn, c) for c in actor.unit_codes] if not actor.is_admin else []
             if any(a is None for a in areas):
-                msg = "a unit of the import area has no boundary polygon: positions cannot be checked"
+                why = msg("a unit of the import area has no boundary polygon: positions cannot be checked")
                 if actor.is_admin:
-                    warnings.append(Problem(label, None, "geometry", unit_code, msg, severity="warning"))
+                    warnings.append(Problem(label, None, "geometry", unit_code, why, severity="warning"))
                     areas = [a for a in areas if a is not None]
                 else:
-                    raise PermissionDeniedError(msg)
+                    raise PermissionDeniedError(why)
             area = shapely.union_all(areas) if areas else None
             if area is not None:
                 shapely.prepare(area)
@@ -1476,17 +1477,38 @@ class Store:
                 probs = check_record(rec, self._specs)
                 mid = rec["id"]
                 if mid is not None and mid in seen:
-                    first = f"row {seen[mid]}" if seen[mid] is not None else "an earlier row"
-                    probs.append(("id", mid, f"duplicate id (also {first})"))
+                    probs.append(
+                        (
+                            "id",
+                            mid,
+                            msg("duplicate id (also row {row})", row=seen[mid])
+                            if seen[mid] is not None
+                            else msg("duplicate id (also an earlier row)"),
+                        )
+                    )
                 if rec["unit_code"] is not None and rec["unit_code"] not in known_units:
-                    probs.append(("unit_code", rec["unit_code"], "unknown unit"))
+                    probs.append(("unit_code", rec["unit_code"], msg("unknown unit")))
                 elif allowed_units is not None and rec["unit_code"] not in allowed_units:
-                    where = f"unit {unit_code}" if unit_code else f"the area of account {actor.name!r}"
-                    probs.append(("unit_code", rec["unit_code"], f"outside {where}"))
+                    probs.append(
+                        (
+                            "unit_code",
+                            rec["unit_code"],
+                            msg("outside unit {unit}", unit=unit_code)
+                            if unit_code
+                            else msg("outside the area of account '{account}'", account=actor.name),
+                        )
+                    )
                 if area is not None and rec["geometry"] is not None and not area.covers(rec["geometry"]):
                     x, y = rec["geometry"].representative_point().coords[0]
-                    where = f"unit {unit_code}" if unit_code else f"the area of account {actor.name!r}"
-                    probs.append(("geometry", f"{x:.6f}, {y:.6f}", f"position outside {where}"))
+                    probs.append(
+                        (
+                            "geometry",
+                            f"{x:.6f}, {y:.6f}",
+                            msg("position outside unit {unit}", unit=unit_code)
+                            if unit_code
+                            else msg("position outside the area of account '{account}'", account=actor.name),
+                        )
+                    )
                     outside.append(
                         {"row": rowno, "id": mid, "lon": round(x, 7), "lat": round(y, 7), "unit_code": rec["unit_code"]}
                     )

@@ -45,15 +45,13 @@
     return String(v);
   }
   function fieldLabel(name) { return name ? (F[name] || name) : '—'; }
-  var REASONS = (cfg.reasons || []).map(function (r) { return [new RegExp('^(?:' + r[0] + ')$'), r[1]]; });
-  function reasonText(reason) {
-    var s = String(reason || '');
-    for (var i = 0; i < REASONS.length; i++) {
-      if (REASONS[i][0].test(s)) { return s.replace(REASONS[i][0], REASONS[i][1]); }
-    }
-    return s;
+  // a problem's reason in the page's language: the server writes it in both (reason: English,
+  // reason_vi: from the translation catalog geo_antt/locale/vi/LC_MESSAGES/messages.po)
+  function reasonText(p) {
+    if (!p) { return ''; }
+    return String((cfg.lang === 'vi' && p.reason_vi) || p.reason || '');
   }
-  function reasonCell(reason) { return { text: reasonText(reason), cls: 'reason', title: String(reason || '') }; }
+  function reasonCell(p) { return { text: reasonText(p), cls: 'reason', title: String((p && p.reason) || '') }; }
   function kindText(k) { return (cfg.kinds && cfg.kinds[k]) || k || '—'; }
   function table(id, headers, rows, rowClass) {
     var t = el('table', 'data');
@@ -111,7 +109,7 @@
     if (rejected.length) {
       section(S.rejected, table('import-rejected', [S.row, S.id, S.field, S.value, S.reason], rejected.map(function (r) {
         return [{ text: r.row === null || r.row === undefined ? '—' : r.row, cls: 'num row' }, r.id || '—',
-                fieldLabel(r.field), valueText(r.value), reasonCell(r.reason)];
+                fieldLabel(r.field), valueText(r.value), reasonCell(r)];
       }), 'rej'));
     }
     if (outside.length) {
@@ -139,7 +137,7 @@
     if (warns.length) {
       var ul = el('ul', 'warnings');
       warns.forEach(function (w) {
-        ul.appendChild(el('li', null, (w.row ? S.row + ' ' + w.row + ': ' : '') + (w.field ? fieldLabel(w.field) + ': ' : '') + reasonText(w.reason)));
+        ul.appendChild(el('li', null, (w.row ? S.row + ' ' + w.row + ': ' : '') + (w.field ? fieldLabel(w.field) + ': ' : '') + reasonText(w)));
       });
       section(S.warnings, ul);
     }
@@ -219,7 +217,7 @@
     if (Array.isArray(b.problems) && b.problems.length) {
       clear(resultEl);
       section(S.rejected, table('import-rejected', [S.row, S.field, S.value, S.reason], b.problems.slice().sort(byRow).map(function (r) {
-        return [{ text: r.row === null || r.row === undefined ? '—' : r.row, cls: 'num row' }, fieldLabel(r.field), valueText(r.value), reasonCell(r.reason)];
+        return [{ text: r.row === null || r.row === undefined ? '—' : r.row, cls: 'num row' }, fieldLabel(r.field), valueText(r.value), reasonCell(r)];
       }), 'rej'));
     }
   }

@@ -1,0 +1,101 @@
+"""Translations come from the gettext catalogs (geo_antt/locale), and every message has both
+languages: the catalog template matches the code, each message has its Vietnamese, with the same
+fields; the import preview gives its reasons in Vietnamese for the page.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+import string
+import unicodedata
+from pathlib import Path
+
+from geo_antt import i18n
+from geo_antt.i18n import Message, msg, translate
+from geo_antt.io import load_models
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("geo_antt_i18n_script", ROOT / "scripts" / "i18n.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _cp1258(text: str) -> bytes:
+    """``text`` as Windows-1258 writes Vietnamese: â ê ô ă ơ ư đ precomposed, tone marks combining."""
+    out = b""
+    for ch in text:
+        try:
+            out += ch.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", ch)
+        shape = "".join(c for c in parts[1:] if c in "\u0302\u0306\u031b")  # circumflex, breve, horn
+        tones = "".join(c for c in parts[1:] if c not in shape)
+        out += unicodedata.normalize("NFC", parts[0] + shape).encode("cp1258") + tones.encode("cp1258")
+    return out
+
+
+def _fields(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+def test_the_catalog_template_matches_the_code_and_every_message_has_vietnamese():
+    found = _script().problems()
+    assert found == [], "\n".join(found[:20])
+
+
+def test_every_translation_has_the_fields_of_its_message():
+    cat = i18n.catalog("vi")
+    assert cat is not None
+    checked = 0
+    for m in cat:
+        if not m.id:
+            continue
+        assert _fields(m.string) == _fields(m.id), (m.id, m.string)
+        checked += 1
+    assert checked >= 60
+
+
+def test_a_message_is_its_english_text_and_translates_with_its_parameters():
+    m = msg("duplicate id (first at row {row})", row=7)
+    assert m == "duplicate id (first at row 7)" and isinstance(m, str)
+    assert translate(m, "vi") == "mã trùng (đã có ở dòng 7)"
+    assert translate(m, "en") == str(m)
+    # parameters that are messages are translated too; a job's result crosses processes
+    nested = msg("malformed number: {reason}", reason=msg("not a number (several dots)"))
+    assert translate(nested, "vi") == "số không hợp lệ: không phải là số (có nhiều dấu chấm)"
+    back = pickle.loads(pickle.dumps(nested))
+    assert isinstance(back, Message) and back == nested and translate(back, "vi") == translate(nested, "vi")
+    # text that is no message (a unit's name, a library's error) stays as it is
+    assert translate("Xã Hương Mỹ", "vi") == "Xã Hương Mỹ"
+    assert translate(Message("a message the catalog does not know {x}", {"x": 1}), "vi").endswith("know 1")
+
+
+def test_the_reasons_a_new_user_read_in_english_are_vietnamese(tmp_path):
+    """The three reasons of the officer's-day issue: swapped coordinates, unknown status, a
+    file that is not UTF-8 (Windows-1258), each in Vietnamese beside its English.
+    """
+    text = (
+        "mã,loại,tên,vĩ độ,kinh độ,hướng,tình trạng\n"
+        "C1,camera,Cổng chợ,106.3010,10.1032,45,đang hoạt động\n"
+        "C2,camera,Đình làng,10.1032,106.3010,45,đã dỡ bỏ hẳn\n"
+    )
+    p = tmp_path / "sổ.csv"
+    p.write_bytes(_cp1258(text))
+    _gdf, problems = load_models(p)
+    by_field = {q.field: q for q in problems}
+    swapped = by_field["vĩ độ"].to_dict()
+    assert swapped["reason"].startswith("latitude and longitude are swapped")
+    assert swapped["reason_vi"].startswith("vĩ độ và kinh độ bị đảo") and "hãy đổi chỗ hai cột" in swapped["reason_vi"]
+    status = by_field["tình trạng"].to_dict()
+    assert status["reason"].startswith("unknown status; use one of:")
+    assert status["reason_vi"].startswith("tình trạng không rõ; dùng một trong:")
+    encoding = next(q for q in problems if q.field is None and "UTF-8" in q.reason).to_dict()
+    assert encoding["reason_vi"].startswith("tệp không phải UTF-8: đã đọc theo bảng mã Windows-1258 (tiếng Việt)")
+    assert swapped["severity"] == "error" and by_field["vĩ độ"].model_id == "C1"
