@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .i18n import translate
+from .i18n import msg, translate
 
 # Longest value text a problem shows (characters); longer ones are cut with an ellipsis.
 _MAX_VALUE_CHARS = 200
@@ -60,13 +60,19 @@ class Problem:
     model_id: str | None = None  # the row's model id, where the row has one
 
     def __str__(self) -> str:
+        return self.text("en")
+
+    def text(self, lang: str = "en") -> str:
+        """The problem as one line in ``lang`` ("vi" or "en"): where, why, and the value."""
         where = self.file
         if self.row is not None:
-            where += f", row {self.row}"
+            where += ", " + translate(msg("row {row}", row=self.row), lang)
         if self.field:
-            where += f", field '{self.field}'"
-        val = "" if self.value is None else f" (value {self.value!r:.{_MAX_VALUE_CHARS}})"
-        return f"{where}: {self.reason}{val}"
+            where += ", " + translate(msg("field '{field}'", field=self.field), lang)
+        val = ""
+        if self.value is not None:
+            val = " (" + translate(msg("value {value}", value=f"{self.value!r:.{_MAX_VALUE_CHARS}}"), lang) + ")"
+        return f"{where}: {translate(self.reason, lang)}{val}"
 
     def to_dict(self) -> dict[str, Any]:
         v = self.value
@@ -93,14 +99,21 @@ class ValidationError(GeoAnttError, ValueError):
 
     def __init__(self, problems: list[Problem], *, message: str | None = None) -> None:
         self.problems = list(problems)
+        self._own_message = message is None
         if message is None:
-            n = len(self.problems)
-            head = f"{n} problem{'s' if n != 1 else ''} found"
-            lines = [str(p) for p in self.problems[:50]]
-            if n > 50:
-                lines.append(f"... and {n - 50} more")
-            message = head + ":\n  " + "\n  ".join(lines)
+            message = self.text("en")
         super().__init__(message)
+
+    def text(self, lang: str = "en", *, max_lines: int = 50) -> str:
+        """The problems in ``lang``: a count, then one line each (at most ``max_lines``)."""
+        if not self._own_message:
+            return translate(self.message, lang)
+        n = len(self.problems)
+        head = translate(msg("1 problem found") if n == 1 else msg("{n} problems found", n=n), lang)
+        lines = [p.text(lang) for p in self.problems[:max_lines]]
+        if n > max_lines:
+            lines.append(translate(msg("... and {n} more", n=n - max_lines), lang))
+        return head + ":\n  " + "\n  ".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
@@ -109,10 +122,10 @@ class ValidationError(GeoAnttError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled with its problems (a process pool or a queue hands the error back whole)
-        return (_validation_error, (type(self), self.problems, self.message))
+        return (_validation_error, (type(self), self.problems, None if self._own_message else self.message))
 
 
-def _validation_error(cls: type[ValidationError], problems: list[Problem], message: str) -> ValidationError:
+def _validation_error(cls: type[ValidationError], problems: list[Problem], message: str | None) -> ValidationError:
     return cls(problems, message=message)
 
 

@@ -28,7 +28,17 @@ from typing import Any
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-__all__ = ["LANGUAGES", "Message", "msg", "gettext", "pgettext", "translate", "catalog", "locale_dir"]
+__all__ = [
+    "LANGUAGES",
+    "Message",
+    "msg",
+    "gettext",
+    "pgettext",
+    "translate",
+    "catalog",
+    "locale_dir",
+    "language_from_environment",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +78,20 @@ class Message(str):
     def in_language(self, lang: str) -> str:
         """The message in ``lang`` ("vi" or "en"); English where the catalog has no translation."""
         return translate(self, lang)
+
+
+def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The language of the command line: ``GEO_ANTT_LANG``, else the POSIX locale variables
+    (``LC_ALL``, ``LC_MESSAGES``, ``LANG``; ``vi_VN.UTF-8`` -> "vi"); English when none says vi.
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    for var in ("GEO_ANTT_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        v = (env.get(var) or "").strip().lower()
+        if v:
+            return "vi" if v.startswith("vi") else "en"
+    return "en"
 
 
 def msg(template: str, /, **params: Any) -> Message:

@@ -129,7 +129,10 @@ def test_import_csv_names_spreadsheet_rows(db, tmp_path, capsys):
     assert "row 4, field 'vĩ độ': not a coordinate" in out
     assert main(["import", str(csv), "--unit", "A", "--json", "--db", db]) == 1
     d = json.loads(capsys.readouterr().out)
-    assert sorted((r["row"], r["id"]) for r in d["rejected"]) == [(3, "c2"), (4, None)]
+    assert sorted((r["row"], r["id"]) for r in d["rejected"]) == [
+        (3, "c2"),
+        (4, "c3"),
+    ]  # a row the reader rejects keeps its id
     assert d["outside"] == [{"row": 3, "id": "c2", "lon": 106.35, "lat": 10.05, "unit_code": "A1"}]
     assert main(["import", str(csv), "--unit", "A", "--commit", "--skip-rejected", "--db", db]) == 0
     assert "imported: 1 new, 0 updated, 0 unchanged, 2 rejected rows skipped" in capsys.readouterr().out

@@ -99,3 +99,27 @@ def test_the_reasons_a_new_user_read_in_english_are_vietnamese(tmp_path):
     encoding = next(q for q in problems if q.field is None and "UTF-8" in q.reason).to_dict()
     assert encoding["reason_vi"].startswith("tệp không phải UTF-8: đã đọc theo bảng mã Windows-1258 (tiếng Việt)")
     assert swapped["severity"] == "error" and by_field["vĩ độ"].model_id == "C1"
+
+
+def test_the_command_line_writes_problems_in_the_language_asked(tmp_path, capsys, monkeypatch):
+    from geo_antt.cli import main
+
+    p = tmp_path / "so.csv"
+    p.write_text("mã,loại,tên,vĩ độ,kinh độ,hướng\nC1,camera,Cổng chợ,106.3010,10.1032,45\n", encoding="utf-8")
+    assert main(["--lang", "vi", "validate", str(p)]) == 1
+    out = capsys.readouterr().out
+    assert "lỗi: dòng 2, cột 'vĩ độ': vĩ độ và kinh độ bị đảo" in out and "swapped" not in out
+    monkeypatch.setenv("GEO_ANTT_LANG", "")
+    monkeypatch.setenv("LC_ALL", "")
+    monkeypatch.setenv("LC_MESSAGES", "")
+    monkeypatch.setenv("LANG", "vi_VN.UTF-8")  # the locale of a Vietnamese desktop
+    assert main(["validate", str(p)]) == 1
+    assert "hãy đổi chỗ hai cột" in capsys.readouterr().out
+    assert main(["--lang", "en", "validate", str(p)]) == 1
+    assert "error: row 2, field 'vĩ độ': latitude and longitude are swapped" in capsys.readouterr().out
+    # an error that stops a command is written in the language too
+    bad = tmp_path / "bad.csv"
+    bad.write_text("mã,loại,vĩ độ,kinh độ\nC1,camera,10.1,106.3\nC1,camera,10.1,106.3\n", encoding="utf-8")
+    assert main(["--lang", "vi", "coverage", "--models", str(bad), "--out", str(tmp_path / "o.geojson")]) != 0
+    err = capsys.readouterr().err
+    assert "vấn đề" in err or "lỗi" in err, err

@@ -177,7 +177,10 @@ def bbox_region(bbox: tuple[float, float, float, float], crs: OutputCrs) -> shap
     if crs.epsg == 4326:
         return ring
     if max(c - a, d - b) > 0:
-        ring = shapely.segmentize(ring, max(c - a, d - b) / 256)
+        try:
+            ring = shapely.segmentize(ring, max(c - a, d - b) / 256)
+        except shapely.errors.GEOSException:  # e.g. a box of 1e-9 m at 1e12 m: GEOS refuses the step
+            raise GeoAnttError(f"bbox {bbox} is not a usable box in {crs.uri}") from None
     t = _transformer(crs.epsg, inverse=True)  # type: ignore[arg-type]
 
     def back(xy: np.ndarray) -> np.ndarray:

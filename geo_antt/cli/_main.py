@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import __version__
 from .._errors import GeoAnttError, ValidationError
+from ..i18n import LANGUAGES, language_from_environment, msg, translate
 
 __all__ = ["main", "build_parser", "console_main", "leave_for_exit"]
 
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"geo-antt {__version__}")
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help="language of messages and problems (vi or en; default: GEO_ANTT_LANG, else LANG, e.g. vi_VN.UTF-8)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -62,13 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    lang = args.lang or language_from_environment()
+    args.lang_messages = lang
     try:
         return int(args.func(args) or 0)
     except ValidationError as exc:
-        print(f"geo-antt {args.command}: {exc.message}", file=sys.stderr)
+        print(f"geo-antt {args.command}: {exc.text(lang)}", file=sys.stderr)
         return 1
     except GeoAnttError as exc:
-        print(f"geo-antt {args.command}: error: {exc.message}", file=sys.stderr)
+        print(
+            f"geo-antt {args.command}: {translate(msg('error'), lang)}: {translate(exc.message, lang)}", file=sys.stderr
+        )
         return 1
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         print(f"geo-antt {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)

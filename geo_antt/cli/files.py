@@ -13,6 +13,7 @@ from typing import Any
 import pyogrio
 
 from .._errors import GeoAnttError, Problem, ValidationError
+from ..i18n import msg, translate
 from ..io.dataset import DATASET_FILE
 from ..io.models import load_models
 from ..io.vector import _read_unit_frame
@@ -115,16 +116,16 @@ def validate_file(
     return {"file": str(path), "type": kind, "rows_ok": rows_ok, "problems": problems, "defaults": defaults}
 
 
-def _line(p: Problem) -> str:
+def _line(p: Problem, lang: str = "en") -> str:
     where = []
     if p.row is not None:
-        where.append(f"row {p.row}")
+        where.append(translate(msg("row {row}", row=p.row), lang))
     if p.field:
-        where.append(f"field '{p.field}'")
+        where.append(translate(msg("field '{field}'", field=p.field), lang))
     head = ", ".join(where)
-    val = "" if p.value is None else f" (value {p.value!r})"
-    tag = "error" if p.severity == "error" else "warning"
-    return f"  {tag}: {head + ': ' if head else ''}{p.reason}{val}"
+    val = "" if p.value is None else " (" + translate(msg("value {value}", value=repr(p.value)), lang) + ")"
+    tag = translate(msg("error") if p.severity == "error" else msg("warning"), lang)
+    return f"  {tag}: {head + ': ' if head else ''}{translate(p.reason, lang)}{val}"
 
 
 def _expand(files: list[str], *, what: str) -> list[tuple[Path, str, dict[str, Any]]]:
@@ -195,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"{r['file']} ({r['type']}): {status}, {w} warning{'s' if w != 1 else ''}, {r['rows_ok']} valid {noun}"
             )
             for p in sorted(r["problems"], key=lambda p: (p.row or 0, p.severity != "error")):
-                print(_line(p))
+                print(_line(p, getattr(args, "lang_messages", "en")))
             for kind, fields in sorted(r["defaults"].items()):
                 for fld, d in fields.items():
                     many = d["rows"] != 1
