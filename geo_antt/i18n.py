@@ -38,6 +38,8 @@ __all__ = [
     "catalog",
     "locale_dir",
     "language_from_environment",
+    "N_",
+    "strings_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -165,3 +167,29 @@ def translate(text: Any, lang: str) -> str:
     if isinstance(text, str):
         return _lookup(lang, text, None) or text
     return str(text)
+
+
+def N_(context: str, text: str) -> str:  # noqa: N802 (the gettext convention for a marker)
+    """Mark ``text`` (English) as a message of ``context`` for the catalog; returns it unchanged.
+
+    The entries of a page's string table are written ``"key": N_("pages", "English")``; Babel
+    extracts them with their context (``msgctxt``), so that the same English may read
+    differently in two places ("Field": a column of a form, or a model's lĩnh vực).
+    """
+    return text
+
+
+def strings_table(context: str, entries: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """A page's strings in every language: ``{"vi": {key: text}, "en": {key: text}}``.
+
+    Parameters
+    ----------
+    context : str
+        The entries' context in the catalog (the table's name: "pages", "maps", ...).
+    entries : mapping
+        Key to English text (each written ``N_(context, "...")``).
+    """
+    out: dict[str, dict[str, str]] = {}
+    for lang in LANGUAGES:
+        out[lang] = {k: (pgettext(lang, context, v) if lang != SOURCE_LANGUAGE else v) for k, v in entries.items()}
+    return out

@@ -26,7 +26,8 @@ PACKAGE = ROOT / "geo_antt"
 LOCALE = PACKAGE / "locale"
 POT = LOCALE / "messages.pot"
 LANGS = ("vi",)
-KEYWORDS = {"msg": None}  # msg(template, **params): the first argument is the msgid
+# msg(template, **params): the first argument is the msgid; N_(context, text): a page string
+KEYWORDS = {"msg": None, "N_": ((1, "c"), 2)}
 # a fixed date, so that the template changes only when the messages do
 _DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -78,10 +79,10 @@ def update() -> None:
 def problems() -> list[str]:
     """Why the catalogs do not match the code (empty when they do)."""
     out: list[str] = []
-    code = {m.id for m in extract() if m.id}
+    code = {(m.id, m.context) for m in extract() if m.id}
     if not POT.exists():
         return [f"{POT} is missing: run python scripts/i18n.py update"]
-    pot = {m.id for m in _read(POT) if m.id}
+    pot = {(m.id, m.context) for m in _read(POT) if m.id}
     if code != pot:
         out.append(
             f"{POT.relative_to(ROOT)} is stale (run python scripts/i18n.py update): "
@@ -90,10 +91,11 @@ def problems() -> list[str]:
     for lang in LANGS:
         po = LOCALE / lang / "LC_MESSAGES" / "messages.po"
         cat = _read(po, lang)
-        for mid in sorted(code):
-            m = cat.get(mid)
+        for mid, ctx in sorted(code, key=lambda t: (t[1] or "", t[0])):
+            m = cat.get(mid, context=ctx)
             if m is None or not m.string or m.fuzzy:
-                out.append(f"{po.relative_to(ROOT)}: no {lang} translation of {mid!r}")
+                where = f" ({ctx})" if ctx else ""
+                out.append(f"{po.relative_to(ROOT)}: no {lang} translation of {mid!r}{where}")
     return out
 
 

@@ -207,7 +207,10 @@ def test_import_preview_names_spreadsheet_rows(app, web_store):
     body = r.get_json()
     assert r.status_code == 200 and body["counts"] == {"new": 1, "update": 0, "unchanged": 0, "rejected": 2}
     rej = sorted(body["rejected"], key=lambda p: p["row"])
-    assert [(p["row"], p["id"], p["field"]) for p in rej] == [(3, "N2", "geometry"), (4, None, "vĩ độ")]
+    assert [(p["row"], p["id"], p["field"]) for p in rej] == [
+        (3, "N2", "geometry"),
+        (4, "N3", "vĩ độ"),
+    ]  # the reader's rows keep their ids
     assert rej[0]["reason"] == "position outside unit 28903" and rej[0]["file"] == "xa_huong_my.csv"
     assert body["outside"] == [{"row": 3, "id": "N2", "lon": 106.306, "lat": 10.103, "unit_code": "28903-02"}]
     r = post_import(

@@ -65,6 +65,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import TooManyRequests
 
 from .._errors import BusyError, GeoAnttError, PermissionDeniedError
+from ..i18n import N_, strings_table
 from ..store import Store, User
 from ..text import fold
 from .context import WEB_ROOT, current_user, store_revisions
@@ -92,36 +93,26 @@ _SESSION_STAMP = "geo_antt_stamp"
 _SESSION_ID = "geo_antt_sid"  # the server-side session (Store.start_session): logout ends it
 F = TypeVar("F", bound=Callable[..., Any])
 
-MESSAGES = {
-    "vi": {
-        "title": "Đăng nhập",
-        "app": "Hệ thống bản đồ mô hình an ninh cơ sở",
-        "name": "Tên đăng nhập",
-        "password": "Mật khẩu",
-        "submit": "Đăng nhập",
-        "bad_login": "Sai tên đăng nhập hoặc mật khẩu.",
-        "too_many": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau một phút.",
-        "busy": "Hệ thống đang bận ghi dữ liệu (ví dụ một lần nhập dữ liệu). Vui lòng thử lại sau vài giây.",
-        "login_required": "Vui lòng đăng nhập.",
-        "forbidden": "Bạn không có quyền truy cập nội dung này.",
-        "other_lang": "English",
-        "other_lang_code": "en",
+MESSAGES = strings_table(
+    "auth",
+    {
+        "title": N_("auth", "Log in"),
+        "app": N_("auth", "Community security models map"),
+        "name": N_("auth", "User name"),
+        "password": N_("auth", "Password"),
+        "submit": N_("auth", "Log in"),
+        "bad_login": N_("auth", "Wrong user name or password."),
+        "too_many": N_("auth", "Too many failed logins. Please try again in a minute."),
+        "busy": N_(
+            "auth",
+            "The registry is busy with another write (an import, for example). Please try again in a few seconds.",
+        ),
+        "login_required": N_("auth", "Please log in."),
+        "forbidden": N_("auth", "You may not see this."),
+        "other_lang": N_("auth", "Tiếng Việt"),
+        "other_lang_code": N_("auth", "vi"),
     },
-    "en": {
-        "title": "Log in",
-        "app": "Community security models map",
-        "name": "User name",
-        "password": "Password",
-        "submit": "Log in",
-        "bad_login": "Wrong user name or password.",
-        "too_many": "Too many failed logins. Please try again in a minute.",
-        "busy": "The registry is busy with another write (an import, for example). Please try again in a few seconds.",
-        "login_required": "Please log in.",
-        "forbidden": "You may not see this.",
-        "other_lang": "Tiếng Việt",
-        "other_lang_code": "vi",
-    },
-}
+)
 
 
 # How long the login guard trusts a token/session lookup (seconds; config GEO_ANTT_AUTH_CACHE_S,
