@@ -107,7 +107,13 @@
       if (/not a number|finite number/.test(text || '') && field !== 'geometry') { return S.err_number; }
       return S[FIELD_REASON[field] || 'err_value'];
     }
-    (data.problems || []).forEach(function (p) { if (p.field) { out[p.field] = reason(p.field, p.reason); } });
+    // the server's own reason, in the page's language (it names the allowed range: "từ 1 đến 300")
+    var vi = document.documentElement.lang !== 'en';
+    (data.problems || []).forEach(function (p) {
+      if (!p.field) { return; }
+      var own = vi ? p.reason_vi : p.reason;
+      out[p.field] = own || reason(p.field, p.reason);
+    });
     var m = /field '([a-z_]+)': (.*)/.exec(data.message || '');
     if (m && !out[m[1]]) { out[m[1]] = reason(m[1], m[2]); }
     return out;
