@@ -39,7 +39,11 @@ class GeoAnttError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form used by the CLI and the web error handler."""
-        return {"error": type(self).__name__, "message": self.message}
+        return {"error": type(self).__name__, "message": str(self.message), "message_vi": self.text("vi")}
+
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` (a :func:`~geo_antt.i18n.msg` message is translated; other text stays)."""
+        return translate(self.message, lang)
 
 
 @dataclass(frozen=True)

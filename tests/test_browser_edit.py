@@ -218,7 +218,9 @@ def test_officer_adds_moves_rotates_and_retires_a_camera(live_server, browser, w
     page.click("#edit-save")
     page.locator("[data-error-for='fov_deg']:not([hidden])").wait_for(timeout=5000)
     # the server's reason, in Vietnamese, names the allowed range of the kind (layers/camera.toml)
-    assert page.locator("[data-error-for='fov_deg']").inner_text() == "phải là số độ từ 1 đến 360 với mô hình loại camera"
+    assert (
+        page.locator("[data-error-for='fov_deg']").inner_text() == "phải là số độ từ 1 đến 360 với mô hình loại camera"
+    )
     assert "Dữ liệu chưa hợp lệ" in page.locator(".edit-error").inner_text()
     assert set(web_store.models_frame().index) == before_ids  # nothing written
     page.screenshot(path=str(ARTIFACTS / "edit_add_invalid.png"))

@@ -123,3 +123,13 @@ def test_the_command_line_writes_problems_in_the_language_asked(tmp_path, capsys
     assert main(["--lang", "vi", "coverage", "--models", str(bad), "--out", str(tmp_path / "o.geojson")]) != 0
     err = capsys.readouterr().err
     assert "vấn đề" in err or "lỗi" in err, err
+
+
+def test_api_errors_carry_their_vietnamese():
+    from geo_antt._errors import GeoAnttError
+    from geo_antt.app.planning import ServiceBusyError
+
+    d = ServiceBusyError(msg("another plan or report is being computed; try again in a minute")).to_dict()
+    assert d["message"].startswith("another plan") and d["message_vi"].startswith("hệ thống đang tính")
+    plain = GeoAnttError("a library's own words").to_dict()
+    assert plain["message_vi"] == plain["message"] == "a library's own words"

@@ -641,7 +641,11 @@ def openapi_document() -> dict[str, Any]:
                 "Error": {
                     "type": "object",
                     "required": ["error", "message"],
-                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message": {"type": "string"},
+                        "message_vi": {"type": "string", "description": "the message in Vietnamese"},
+                    },
                 }
             },
             "securitySchemes": {

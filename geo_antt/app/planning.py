@@ -28,7 +28,7 @@ from typing import Any
 from flask import Blueprint, current_app, request, send_file, url_for
 
 from .._errors import GeoAnttError, PermissionDeniedError
-from ..i18n import N_, strings_table
+from ..i18n import N_, msg, strings_table
 from ..layers import MAX_MIN_SPACING_M
 from ..text import nfc
 from .context import get_catalog, scope_codes
@@ -239,9 +239,9 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
     if unit_cost is not None and unit_cost <= 0:
         raise GeoAnttError("unit_cost_vnd must be more than 0")
     if (budget is None) != (unit_cost is None):
-        raise GeoAnttError("a budget needs both budget_vnd and unit_cost_vnd (VND)")
+        raise GeoAnttError(msg("a budget needs both budget_vnd and unit_cost_vnd (VND)"))
     if count is None and budget is None:
-        raise GeoAnttError("say how many sites to place (count) or give a budget (budget_vnd, unit_cost_vnd)")
+        raise GeoAnttError(msg("say how many sites to place (count) or give a budget (budget_vnd, unit_cost_vnd)"))
     if count is None and budget is not None and unit_cost is not None and budget / unit_cost > MAX_COUNT:
         count = MAX_COUNT
     limit = _number(body, "time_limit_s", minimum=1, maximum=MAX_TIME_LIMIT_S)
@@ -341,7 +341,7 @@ def _check_scope(code: str) -> None:
     """
     allowed = scope_codes()
     if allowed is not None and code not in allowed:
-        raise PermissionDeniedError(f"unit {code!r} is outside the units of this account")
+        raise PermissionDeniedError(msg("unit '{unit}' is outside the units of this account", unit=code))
 
 
 class _Heavy:
@@ -349,7 +349,7 @@ class _Heavy:
 
     def __enter__(self) -> None:
         if not _HEAVY.acquire(timeout=_WAIT_S):
-            raise ServiceBusyError("another plan or report is being computed; try again in a minute")
+            raise ServiceBusyError(msg("another plan or report is being computed; try again in a minute"))
 
     def __exit__(self, *exc: object) -> None:
         _HEAVY.release()

@@ -197,7 +197,14 @@ def normalize_record(raw: Mapping[str, Any], *, partial: bool = False, rounded: 
             else:
                 out[k] = _text(v)
     except _BadValue as exc:
-        raise GeoAnttError(f"field '{exc.field}': {exc.reason} (value {exc.value!r:.200})") from None
+        raise GeoAnttError(
+            msg(
+                "field '{field}': {reason} (value {value})",
+                field=exc.field,
+                reason=exc.reason,
+                value=f"{exc.value!r:.200}",
+            )
+        ) from None
     if not partial and out.get("status") is None:
         out["status"] = "active"
     if out.get("camera_type") is not None:

@@ -211,7 +211,7 @@
   }
   function showError(res) {
     var b = res.body || {};
-    var msg = res.status === 409 ? S.conflict : (b.message || (S.error + ' ' + res.status));
+    var msg = res.status === 409 ? S.conflict : ((cfg.lang === 'vi' && b.message_vi) || b.message || (S.error + ' ' + res.status));
     showStatus(msg, 'error');
     document.body.setAttribute('data-import-state', 'error');
     if (Array.isArray(b.problems) && b.problems.length) {

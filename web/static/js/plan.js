@@ -16,6 +16,10 @@
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
   function m2(v) { return typeof v === 'number' ? F.number(v, 1) + ' m²' : '—'; }
+  // an error's message in the page's language (the server sends message and message_vi)
+  function serverMessage(data) {
+    return (document.documentElement.lang !== 'en' && data && data.message_vi) || (data && data.message) || '';
+  }
   function pct(v, digits) { return typeof v === 'number' ? F.percent(v, digits) : '—'; }
   var csrfToken = window.geoAnttDom.csrfToken;
 
@@ -169,7 +173,7 @@
                                 body: JSON.stringify({ type: 'Feature', properties: props, geometry: f.geometry }) })
         .then(function (r) {
           return r.json().catch(function () { return { message: 'HTTP ' + r.status }; }).then(function (data) {
-            if (!r.ok) { throw new Error(data.message || ('HTTP ' + r.status)); }
+            if (!r.ok) { throw new Error(serverMessage(data) || ('HTTP ' + r.status)); }
             return data;
           });
         })
@@ -283,7 +287,7 @@
     fetch(pcfg.urls.plan, { method: 'POST', headers: headers, body: JSON.stringify(body), credentials: 'same-origin' })
       .then(function (r) {
         return r.json().catch(function () { return { message: 'HTTP ' + r.status }; }).then(function (data) {
-          if (!r.ok) { throw new Error(data.message || ('HTTP ' + r.status)); }
+          if (!r.ok) { throw new Error(serverMessage(data) || ('HTTP ' + r.status)); }
           return data;
         });
       })
