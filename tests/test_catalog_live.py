@@ -287,6 +287,23 @@ def test_street_figures_follow_the_models_too(demo_store):
     assert sum(p.get("road_covered_m") or 0 for p in after.values()) != pytest.approx(
         sum(p.get("road_covered_m") or 0 for p in props)
     )  # the edits moved the street figures
+    # the panel's figure and its least-covered list measure streets where they are known, ranked
+    # by the rule of rank_uncovered (the CLI's and the report's ranking)
+    from geo_antt.placement import rank_uncovered
+
+    commune = communes.index[0]
+    st = f.cat.stats(commune, ranked_limit=1000)
+    assert st["coverage"]["measure"] == "street" and st["coverage"]["road_m"] > 0
+    cu = f.cat.coverage_units
+    hamlets = cu[cu.index.isin(units.index[units["parent_code"] == commune])]
+    expected = list(rank_uncovered(hamlets, by="street").index)
+    assert [h["code"] for h in st["least_covered"]] == expected
+    first = st["least_covered"][0]
+    assert first["measure"] == "street" and first["road_covered_pct"] == pytest.approx(
+        100
+        * min(hamlets.at[first["code"], "road_covered_m"], hamlets.at[first["code"], "road_m"])
+        / hamlets.at[first["code"], "road_m"]
+    )
 
 
 # -- the synthetic case, both backends --------------------------------------------------------------

@@ -1189,8 +1189,32 @@ class Catalog:
                 "covered_m2": covered,
                 "covered_pct": round(100.0 * covered / area, 6) if area > 0 else None,
                 "hamlets": int(len(hamlets)),
+                "measure": "area",
             }
-            worst = hamlets.sort_values(["covered_pct", "name"], kind="stable").head(ranked_limit)
+            # where streets are known the measure is the covered street length, ranked by the rule
+            # of placement.rank_uncovered: street share (a hamlet without road counts as covered),
+            # then the most uncovered metres first
+            by_street = "road_m" in hamlets.columns and float(hamlets["road_m"].fillna(0).sum()) > 0
+            if by_street:
+                if code is not None and code in cu.index and (allowed is None or code in allowed):
+                    road, road_cov = float(cu.at[code, "road_m"]), float(cu.at[code, "road_covered_m"])
+                else:
+                    road, road_cov = float(hamlets["road_m"].sum()), float(hamlets["road_covered_m"].sum())
+                out["coverage"].update(
+                    measure="street",
+                    road_m=road,
+                    road_covered_m=road_cov,
+                    road_covered_pct=round(100.0 * min(road_cov, road) / road, 6) if road > 0 else None,
+                )
+                r = hamlets["road_m"].fillna(0).to_numpy(dtype=float)
+                c = np.minimum(hamlets["road_covered_m"].fillna(0).to_numpy(dtype=float), r)
+                share = np.where(r > 0, 100.0 * c / np.where(r > 0, r, 1.0), 100.0)
+                order = np.lexsort((-(r - c), share))
+                worst = hamlets.iloc[order].head(ranked_limit)
+                shares = dict(zip(hamlets.index[order], share[order]))
+            else:
+                worst = hamlets.sort_values(["covered_pct", "name"], kind="stable").head(ranked_limit)
+                shares = {}
             for hc, row in worst.iterrows():
                 d = (
                     self._unit_dict(hc)
@@ -1198,6 +1222,10 @@ class Catalog:
                     else {"code": hc, "name": str(row["name"]), "bbox": None}
                 )
                 d["covered_pct"] = json_value(row["covered_pct"])
+                d["measure"] = "street" if by_street else "area"
+                if by_street:
+                    d["road_covered_pct"] = round(float(shares[hc]), 6)
+                    d["road_m"] = json_value(row["road_m"])
                 # the hamlet's commune: names such as "Khu phố 1" repeat in every commune
                 parent = self.units.at[hc, "parent_code"] if hc in self.units.index else None
                 d["parent_name"] = (

@@ -76,12 +76,23 @@
     if (window.geoAntt && window.geoAntt.modelPopupExtra) { window.geoAntt.modelPopupExtra(box, d, f); }
     return box;
   }
+  // the share a unit is shaded and ranked by: its covered street length where streets are known
+  // (the server's rule: geo_antt.placement.rank_uncovered), else its covered area
+  function hasStreets(p) { return typeof p.road_m === 'number' && p.road_m > 0 && typeof p.road_covered_m === 'number'; }
+  function shareOf(p) {
+    if (hasStreets(p)) { return 100 * Math.min(p.road_covered_m, p.road_m) / p.road_m; }
+    return p.covered_pct;
+  }
   function coveragePopup(f) {
     var p = f.properties || {};
-    var rows = [[S.code, f.id], [S.covered_pct, pct(p.covered_pct)],
+    var rows = [[S.code, f.id]];
+    if (hasStreets(p)) {
+      rows.push([S.road_covered_pct, pct(shareOf(p))], [S.road_m, fmt(Math.round(p.road_m)) + ' m']);
+    }
+    rows.push([S.covered_pct, pct(p.covered_pct)],
       [S.area_m2, area(p.area_m2)],
       [S.covered_m2, area(p.covered_m2)],
-      [S.rank, valueText('rank', p.rank)]];
+      [S.rank, valueText('rank', p.rank)]);
     Object.keys(p).forEach(function (k) {
       if (k.indexOf('n_') === 0 && cfg.kinds[k.slice(2)]) { rows.push([cfg.kinds[k.slice(2)], valueText(k, p[k])]); }
     });
@@ -171,7 +182,7 @@
       };
     } else if (d.group === 'coverage') {
       opts.style = function (f) {
-        return { color: '#455a64', weight: 0.6, fillColor: pctColor(f.properties.covered_pct), fillOpacity: 0.6 };
+        return { color: '#455a64', weight: 0.6, fillColor: pctColor(shareOf(f.properties)), fillOpacity: 0.6 };
       };
       opts.onEachFeature = function (f, layer) { layer.bindPopup(function () { return coveragePopup(f); }); };
     } else if (d.group === 'gaps') {
@@ -411,9 +422,19 @@
     figures.appendChild(total);
     if (st.coverage) {
       var cov = el('p', 'fig-total');
-      cov.appendChild(el('span', null, S.coverage + ': '));
-      cov.appendChild(el('strong', null, st.coverage.covered_pct === null ? '—' : pct(st.coverage.covered_pct)));
+      var street = st.coverage.measure === 'street';
+      var share = street ? st.coverage.road_covered_pct : st.coverage.covered_pct;
+      cov.setAttribute('data-measure', street ? 'street' : 'area');
+      cov.appendChild(el('span', null, (street ? S.coverage_street : S.coverage) + ': '));
+      cov.appendChild(el('strong', null, share === null || share === undefined ? '—' : pct(share)));
       cov.appendChild(el('span', null, ' (' + S.hamlets + ': ' + fmt(st.coverage.hamlets) + ')'));
+      if (street) {
+        var areaLine = el('p', 'fig-total muted');
+        areaLine.appendChild(el('span', null, S.coverage_area + ': '));
+        areaLine.appendChild(el('span', null, st.coverage.covered_pct === null ? '—' : pct(st.coverage.covered_pct)));
+        figures.appendChild(cov);
+        cov = areaLine;
+      }
       figures.appendChild(cov);
     } else {
       figures.appendChild(el('p', 'muted', S.no_coverage));
@@ -429,7 +450,8 @@
     st.least_covered.forEach(function (h) {
       var li = el('li');
       var label = h.name + (several && h.parent_name ? ' (' + h.parent_name + ')' : '');
-      var btn = el('button', 'link-button', label + ' — ' + (h.covered_pct === null ? '—' : pct(h.covered_pct)));
+      var hs = h.measure === 'street' ? h.road_covered_pct : h.covered_pct;
+      var btn = el('button', 'link-button', label + ' — ' + (hs === null || hs === undefined ? '—' : pct(hs)));
       btn.type = 'button';
       btn.setAttribute('data-code', h.code);
       btn.addEventListener('click', function () { selectUnit(h.code, { zoom: true }); });
