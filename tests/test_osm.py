@@ -416,6 +416,46 @@ def test_a_clean_extract_has_no_problems(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("suffix", [".osm", ".osm.pbf"])
+def test_a_building_tagged_on_its_way_and_its_relation_is_counted_once(tmp_path: Path, suffix: str) -> None:
+    """A courtyard house mapped twice (the outer way tagged building=house, and the multipolygon
+    relation with the courtyard as its inner ring tagged building=yes): one building, the
+    relation's, with its hole; a warning names the way. A way outside any relation stays.
+    """
+    d = 0.0002  # about 20 m
+    nodes = [
+        (1, X0, Y0, {}),
+        (2, X0 + 3 * d, Y0, {}),
+        (3, X0 + 3 * d, Y0 + 3 * d, {}),
+        (4, X0, Y0 + 3 * d, {}),
+        (5, X0 + d, Y0 + d, {}),
+        (6, X0 + 2 * d, Y0 + d, {}),
+        (7, X0 + 2 * d, Y0 + 2 * d, {}),
+        (8, X0 + d, Y0 + 2 * d, {}),
+        (11, X0 + 5 * d, Y0, {}),
+        (12, X0 + 6 * d, Y0, {}),
+        (13, X0 + 6 * d, Y0 + d, {}),
+        (14, X0 + 5 * d, Y0 + d, {}),
+    ]
+    ways = [
+        (20, [1, 2, 3, 4, 1], {"building": "house", "building:levels": "2"}),
+        (21, [5, 6, 7, 8, 5], {}),
+        (22, [11, 12, 13, 14, 11], {"building": "yes"}),  # a house of its own
+    ]
+    relations = [(30, [("w", 20, "outer"), ("w", 21, "inner")], {"type": "multipolygon", "building": "yes"})]
+    layers = convert_extract(write_extract(tmp_path / f"twice{suffix}", nodes, ways, relations))
+    b = layers.buildings
+    assert sorted(b.index) == ["r30", "w22"]
+    utm = b.to_crs(32648)
+    side = 3 * d * 111_320 * math.cos(math.radians(Y0))  # about 62 m east-west
+    assert shapely.get_num_interior_rings(b.geometry["r30"]) == 1
+    assert utm.area["r30"] == pytest.approx(utm.area["w22"] * 8, rel=0.02)  # 9 cells less the courtyard
+    assert utm.area["r30"] < side * side * 1.01
+    warned = [(p.osm_object, p.severity) for p in layers.problems]
+    assert warned == [("way 20", "warning")], layers.problems
+    assert "relation 30" in layers.problems[0].reason
+
+
 def test_bbox_clips(tmp_path: Path) -> None:
     path = write_extract(tmp_path / "s.osm.pbf", *sample_objects())
     # the west half: x < X0 + 0.0055 cuts road 302 (X0+0.005 .. X0+0.0123) and keeps road 301 whole

@@ -643,6 +643,9 @@ class _Conversion:
         self.waiting_ways: set[int] = set()
         self.waiting_relations: set[int] = set()
         self.relation_areas: set[int] = set()
+        # the outer ways of each building relation: a way tagged building=* itself as well is
+        # the same building, counted once (the relation's polygon, which has its holes)
+        self.relation_outers: dict[int, list[int]] = {}
         self._texts: dict[str, str | None] = {}
         self._handlers: dict[type, Callable[[Any], None]] = {
             osmium.osm.Node: self.node,
@@ -783,6 +786,7 @@ class _Conversion:
         tags = rel.tags
         if tags.get("type") != "multipolygon" or tags.get("building") in (None, "no"):
             return
+        self.relation_outers[rel.id] = [m.ref for m in rel.members if m.type == "w" and m.role in ("outer", "")]
         if rel.id in self.relation_areas:
             self.relation_areas.discard(rel.id)
         else:
@@ -1016,12 +1020,33 @@ class _Conversion:
                 "multipolygon building cannot be assembled (member ways missing from the extract, or rings that do not close); left out",
             )
         roads = self.roads.frame()
-        buildings = self.buildings.frame(numeric=("levels", "height_m"))
+        buildings = self._once(self.buildings.frame(numeric=("levels", "height_m")))
         # in file order: nodes, ways, relations, each by id (a building's value problems are
         # known once its batch is clipped)
         rank = {"node": 0, "way": 1, "relation": 2}
         self.problems.sort(key=lambda p: (rank.get(p.osm_type, 3), p.osm_id or 0))
         return OsmLayers(roads=roads, buildings=buildings, models=self._models_frame(), problems=self.problems)
+
+    def _once(self, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """``buildings`` without the ways that are the outline of a building relation kept too."""
+        kept = set(buildings.index)
+        doubles: dict[str, int] = {}
+        for rid in sorted(self.relation_outers):
+            if f"r{rid}" not in kept:
+                continue  # the relation was not assembled (or lies outside the area): keep its ways
+            for wid in self.relation_outers[rid]:
+                if f"w{wid}" in kept:
+                    doubles.setdefault(f"w{wid}", rid)
+        for wid, rid in doubles.items():
+            self.problem(
+                "way",
+                int(wid[1:]),
+                "building",
+                buildings.at[wid, "building"],
+                f"also the outline of building relation {rid}: counted once, as the relation",
+                "warning",
+            )
+        return buildings[~buildings.index.isin(list(doubles))] if doubles else buildings
 
     def _models_frame(self) -> gpd.GeoDataFrame:
         recs = self.models
