@@ -1037,12 +1037,12 @@ class _Conversion:
             for wid in self.relation_outers[rid]:
                 if f"w{wid}" in kept:
                     doubles.setdefault(f"w{wid}", rid)
-        for wid, rid in doubles.items():
+        for way_id, rid in doubles.items():
             self.problem(
                 "way",
-                int(wid[1:]),
+                int(way_id[1:]),
                 "building",
-                buildings.at[wid, "building"],
+                buildings.at[way_id, "building"],
                 f"also the outline of building relation {rid}: counted once, as the relation",
                 "warning",
             )
