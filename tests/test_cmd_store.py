@@ -109,6 +109,23 @@ def test_import_preview_commit_and_audit(db, tmp_path, capsys):
     assert "--until: '1.1.2020' is not a date" in capsys.readouterr().err
 
 
+def test_import_reads_x_y_columns_in_the_crs_given(db, tmp_path, capsys):
+    """x/y columns (UTM 48N metres) need --input-crs, which the refusal names; with it the row
+    is read where it lies (106.05 E, 10.05 N: inside unit A).
+    """
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 32648, always_xy=True).transform(106.05, 10.05)
+    csv = tmp_path / "xy.csv"
+    csv.write_text(f"id,kind,name,x,y,direction\nxy1,camera,Cam,{x:.1f},{y:.1f},90\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["import", str(csv), "--unit", "A", "--db", db]) == 1
+    assert "give --input-crs" in capsys.readouterr().out
+    assert main(["import", str(csv), "--unit", "A", "--input-crs", "EPSG:32648", "--json", "--db", db]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["counts"]["new"] == 1 and d["new"][0]["id"] == "xy1"
+
+
 def test_import_csv_names_spreadsheet_rows(db, tmp_path, capsys):
     """Rows rejected by the reader (row 4: not a coordinate) and by the store (row 3: outside
     the unit) are both named by their spreadsheet row (header = row 1) and counted.

@@ -252,7 +252,7 @@ def test_no_crs(tmp_path: Path) -> None:
     p2 = tmp_path / "proj_nocrs.shp"
     with pytest.warns(UserWarning, match="'crs' was not provided"):
         proj.to_file(p2, engine="pyogrio")
-    with pytest.raises(CRSError, match="--crs"):
+    with pytest.raises(CRSError, match="--input-crs"):
         io.read_units(p2, level="commune")
     u2 = io.read_units(p2, level="commune", crs="EPSG:3405")
     assert u2.geometry.iloc[0].centroid.distance(_squares(1)[0].centroid) < 0.005
@@ -297,7 +297,7 @@ def test_crs_option_only_when_the_file_does_not_say(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    with pytest.raises(CRSError, match="--crs"):
+    with pytest.raises(CRSError, match="--input-crs"):
         io.load_models(pm)
     g = io.read_models(pm, crs="EPSG:3405")
     assert g.loc["k"].geometry.distance(wgs.geometry.iloc[0].centroid) < 0.005

@@ -41,10 +41,10 @@ def read_units_file(path):  # noqa: D103 - lazy forwarders to geo_antt.store._fi
     return f(path)
 
 
-def read_models_file(path):  # noqa: D103
+def read_models_file(path, *, crs=None):  # noqa: D103
     from ..store._files import read_models_file as f
 
-    return f(path)
+    return f(path, crs=crs)
 
 
 __all__ = ["register"]
@@ -213,7 +213,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     with progress_bar(args, "import") as bar:
         if bar is not None:
             bar(f"reading {Path(args.file).name}", 0, 2)
-        gdf, io_problems = read_models_file(args.file)
+        gdf, io_problems = read_models_file(args.file, crs=args.input_crs)
     errors = [p for p in io_problems if p.severity == "error"]
     with _open(args) as store:
         actor = _actor(store, args.user)
@@ -395,6 +395,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("file")
     p.add_argument("--unit", metavar="CODE", help="the unit the file is for (positions must lie inside it)")
+    p.add_argument(
+        "--input-crs",
+        metavar="CRS",
+        help="CRS of x/y columns or of a file without one (e.g. EPSG:3405, EPSG:9210 for VN-2000)",
+    )
     p.add_argument("--user", metavar="NAME", help="import as this account (its scope applies; default: system)")
     p.add_argument("--commit", action="store_true", help="apply the import")
     p.add_argument(

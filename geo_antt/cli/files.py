@@ -225,9 +225,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CSV, XLSX, GeoJSON, GPKG or Shapefile; or a dataset directory (its dataset.toml files)",
     )
     p.add_argument(
+        "--input-crs",
         "--crs",
+        dest="crs",
         metavar="EPSG:NNNN",
-        help="CRS of x/y columns or of a file without one (e.g. EPSG:3405, EPSG:9210 for VN-2000)",
+        help="CRS of x/y columns or of a file without one (e.g. EPSG:3405, EPSG:9210 for VN-2000); "
+        "--crs is the same option",
     )
     p.add_argument(
         "--kind-lang",

@@ -183,7 +183,7 @@ def _settle_crs(gdf: gpd.GeoDataFrame, *, crs: object, path: Path) -> gpd.GeoDat
     if gdf.crs is None:
         if _in_box(bounds, _NATIONAL_BOX):
             _warn(
-                f"{path}: no CRS in the file; its coordinates are lon/lat in Vietnam, read as EPSG:4326 (WGS 84). Pass crs= / --crs to choose another."
+                f"{path}: no CRS in the file; its coordinates are lon/lat in Vietnam, read as EPSG:4326 (WGS 84). Pass crs= / --input-crs to choose another."
             )
             return gdf.set_crs(WGS84)
         if _in_box(bounds, _SWAPPED_BOX):
@@ -191,7 +191,7 @@ def _settle_crs(gdf: gpd.GeoDataFrame, *, crs: object, path: Path) -> gpd.GeoDat
                 f"{path}: no CRS in the file and the coordinates look like latitude/longitude swapped (x from {bounds[0]:.4f} to {bounds[2]:.4f} is a latitude in Vietnam): put longitude first"
             )
         raise CRSError(
-            f"{path}: the file has no CRS and its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not lon/lat in Vietnam; say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N, EPSG:9210 for a VN-2000 TM-3 zone)"
+            f"{path}: the file has no CRS and its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not lon/lat in Vietnam; say which CRS they are in with --input-crs (e.g. EPSG:3405 for VN-2000 / UTM 48N, EPSG:9210 for a VN-2000 TM-3 zone)"
         )
     if gdf.crs.is_geographic:
         if _in_box(bounds, _SWAPPED_BOX) and not _in_box(bounds, _NATIONAL_BOX):
@@ -200,17 +200,17 @@ def _settle_crs(gdf: gpd.GeoDataFrame, *, crs: object, path: Path) -> gpd.GeoDat
             )
         if not _in_box(bounds, (-180.0, -90.0, 180.0, 90.0)):
             raise CRSError(
-                f"{path}: the file says {gdf.crs.to_string()} (degrees) but its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not degrees; say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
+                f"{path}: the file says {gdf.crs.to_string()} (degrees) but its coordinates (x {bounds[0]:.1f}..{bounds[2]:.1f}, y {bounds[1]:.1f}..{bounds[3]:.1f}) are not degrees; say which CRS they are in with --input-crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
             )
     out = to_wgs84(gdf)
     ob = tuple(float(v) for v in shapely.total_bounds(out.geometry[has_geom].to_numpy()))
     if not all(math.isfinite(v) for v in ob):
         raise CRSError(
-            f"{path}: coordinates cannot be projected from {gdf.crs.to_string()} to lon/lat; check the CRS (--crs)"
+            f"{path}: coordinates cannot be projected from {gdf.crs.to_string()} to lon/lat; check the CRS (--input-crs)"
         )
     if not _in_box(ob, _NATIONAL_BOX):
         _warn(
-            f"{path}: the data lies outside Vietnam (lon {ob[0]:.3f}..{ob[2]:.3f}, lat {ob[1]:.3f}..{ob[3]:.3f}) once read as {gdf.crs.to_string()}; check the CRS (--crs)"
+            f"{path}: the data lies outside Vietnam (lon {ob[0]:.3f}..{ob[2]:.3f}, lat {ob[1]:.3f}..{ob[3]:.3f}) once read as {gdf.crs.to_string()}; check the CRS (--input-crs)"
         )
     return out
 

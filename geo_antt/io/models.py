@@ -644,7 +644,7 @@ def _read_geojson_table(path: Path) -> tuple[list[str], list[int], list[list[Any
     garr = _make_geometry(geoms)
     present = ~shapely.is_missing(garr) & ~shapely.is_empty(garr)
     if present.any() and _looks_projected(tuple(shapely.total_bounds(garr[present]))):
-        return None  # projected coordinates: GDAL and --crs
+        return None  # projected coordinates: GDAL and --input-crs
     return keys, list(range(1, len(feats) + 1)), columns, list(garr), []
 
 
@@ -663,7 +663,7 @@ def _read_vector_table(
         b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy()))
         if _looks_projected(b):
             raise CRSError(
-                f"{path}: the coordinates are not degrees (x {b[0]:.1f}..{b[2]:.1f}); say which CRS they are in with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
+                f"{path}: the coordinates are not degrees (x {b[0]:.1f}..{b[2]:.1f}); say which CRS they are in with --input-crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
             )
     if gdf.crs is None:
         b = tuple(float(v) for v in shapely.total_bounds(geo[present].to_numpy())) if present.any() else VIETNAM_BOUNDS
@@ -681,7 +681,7 @@ def _read_vector_table(
             gdf = gdf.set_crs(WGS84)
         else:
             raise CRSError(
-                f"{path}: the file has no CRS and its coordinates are not lon/lat; give it with --crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
+                f"{path}: the file has no CRS and its coordinates are not lon/lat; give it with --input-crs (e.g. EPSG:3405 for VN-2000 / UTM 48N)"
             )
     gdf = to_wgs84(gdf)
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
@@ -753,7 +753,7 @@ def _build_models(
                         header[col_of.get("x", col_of.get("y", 0))],
                         None,
                         msg(
-                            "x/y columns need the CRS they are in: give --crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)"
+                            "x/y columns need the CRS they are in: give --input-crs (e.g. EPSG:3405 or EPSG:9210 for VN-2000)"
                         ),
                     )
                 )
@@ -768,7 +768,7 @@ def _build_models(
                     None,
                     None,
                     None,
-                    msg("no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --crs)"),
+                    msg("no coordinate columns (lat + lon / vĩ độ + kinh độ, or x + y with --input-crs)"),
                     "warning",
                 )
             )
@@ -1030,7 +1030,7 @@ def _build_models(
                 tx, ty = transformer.transform(xs[use], ys[use])
                 lon[use], lat[use] = tx, ty
                 for k in np.flatnonzero(use & ~(np.isfinite(lon) & np.isfinite(lat))).tolist():
-                    err(int(k), "x", col("x")[k], msg("coordinates cannot be projected; check --crs"))
+                    err(int(k), "x", col("x")[k], msg("coordinates cannot be projected; check --input-crs"))
                     loc_err[k] = True
         one = (np.isnan(lat) != np.isnan(lon)) & ~loc_err
         for k in np.flatnonzero(one).tolist():
@@ -1066,7 +1066,7 @@ def _build_models(
     xy_without_crs = not vector and ("x" in col_of or "y" in col_of) and transformer is None
     for k in np.flatnonzero(~has_geom & ~loc_err & _member(kinds, spatial)).tolist():
         if xy_without_crs and (col("x")[k] is not None or col("y")[k] is not None):
-            continue  # reported once for the file: x/y need --crs
+            continue  # reported once for the file: x/y need --input-crs
         err(k, None, None, msg("missing coordinates: a {kind} must have a location (lat/lon)", kind=kinds[k]))
 
     # ---- lengths: text fields (layers.TEXT_MAX_LENGTH characters) and direction lists

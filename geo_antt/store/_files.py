@@ -15,7 +15,7 @@ from .._errors import GeoAnttError, Problem, ValidationError
 __all__ = ["read_models_file", "read_models_upload", "read_units_file", "readers_ready"]
 
 
-def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+def read_models_file(path: str | Path, *, crs: object = None) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Read a models file into a canonical models frame and the problems of rejected rows.
 
     Uses :func:`geo_antt.io.load_models` (CSV, XLSX, GeoJSON, GeoPackage with header matching
@@ -30,7 +30,7 @@ def read_models_file(path: str | Path) -> tuple[gpd.GeoDataFrame, list[Problem]]
     except ImportError:
         load_models = None  # type: ignore[assignment]  # mypy's optional-import idiom
     if load_models is not None:
-        gdf, problems = load_models(path, source_rows=True, fill_absent=False)
+        gdf, problems = load_models(path, crs=crs, source_rows=True, fill_absent=False)
         return gdf, list(problems)
     p = Path(path)
     if p.suffix.lower() not in (".geojson", ".json", ".gpkg"):
