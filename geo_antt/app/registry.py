@@ -64,6 +64,7 @@ from ..io import json_value
 from ..schema import MODEL_COLUMNS, STATUSES
 from ..store import Store
 from ..store._files import read_models_upload
+from ..store._upload import preview_upload
 from .auth import current_user, error_response
 from .jobs import DEFAULT_JOB_LIMITS, Job, JobRegistry, parse_pool, warm_parse_pool
 
@@ -268,21 +269,42 @@ def _import_work(
     """
 
     def work(job: Job) -> Any:
+        store_args = store.reopen_args() if processes > 0 else None
+        preview: Any
         try:
             job.progress("reading")
-            if processes > 0:
-                gdf, file_problems = parse_pool().submit(read_models_upload, str(path), filename).result()
+            if store_args is not None:
+                # read and check in the parse process: the server's threads keep the GIL
+                out, preview, file_problems = (
+                    parse_pool()
+                    .submit(
+                        preview_upload,
+                        str(path),
+                        filename,
+                        store_args=store_args,
+                        user=user,
+                        unit_code=unit,
+                        keep_preview=commit,
+                    )
+                    .result()
+                )
+                c = out["counts"]
+                n_rows = int(c["new"] + c["update"] + c["unchanged"] + c["rejected"])
+                job.progress("checking", n_rows, n_rows)
             else:
-                gdf, file_problems = read_models_upload(str(path), filename)
+                if processes > 0:
+                    gdf, file_problems = parse_pool().submit(read_models_upload, str(path), filename).result()
+                else:
+                    gdf, file_problems = read_models_upload(str(path), filename)
+                n_rows = len(gdf) + len({p.row for p in file_problems if p.severity == "error" and p.row is not None})
+                job.progress("checking", n_rows, n_rows)
+                preview = store.preview_import(gdf, user=user, unit_code=unit, source=filename, problems=file_problems)
+                del gdf
+                out = preview.to_dict()
+                out["file_problems"] = [p.to_dict() for p in file_problems]
+                out["fingerprint"] = preview.fingerprint()
         finally:
             tmp.cleanup()
-        n_rows = len(gdf) + len({p.row for p in file_problems if p.severity == "error" and p.row is not None})
-        job.progress("checking", n_rows, n_rows)
-        preview = store.preview_import(gdf, user=user, unit_code=unit, source=filename, problems=file_problems)
-        del gdf
-        out = preview.to_dict()
-        out["file_problems"] = [p.to_dict() for p in file_problems]
-        out["fingerprint"] = preview.fingerprint()
         if not commit:
             return out
         if fingerprint != out["fingerprint"]:

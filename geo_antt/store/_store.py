@@ -237,6 +237,7 @@ class Store:
         self._write_engine = engine.execution_options(geo_antt_write=True)
         self._hasher = password_hasher or PasswordHasher()
         self._specs = load_layer_specs(layers_dir)
+        self._layers_dir = None if layers_dir is None else str(layers_dir)
         self._dummy_hash: str | None = None  # made on first use (hashing costs ~0.1 s)
         # token hash -> time.monotonic() of the last recorded use (record_token_use); a token
         # missing here has its use recorded on its next lookup
@@ -281,6 +282,15 @@ class Store:
                 store.close()
                 raise
         return store
+
+    def reopen_args(self) -> tuple[str, str | None] | None:
+        """``(url with its password, layers_dir)`` for another process to open this store with
+        :meth:`open`; None when it cannot (an in-memory SQLite database lives in this process only).
+        """
+        url = self._engine.url
+        if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or "mode=memory" in str(url)):
+            return None
+        return url.render_as_string(hide_password=False), self._layers_dir
 
     def close(self) -> None:
         """Release every database connection."""
