@@ -261,3 +261,48 @@ def test_plan_refuses_a_tier_with_a_range_or_a_resolution_out_of_bounds() -> Non
     assert res.stats["tier_range_m"] == pytest.approx(10.24)
     assert res.sites["gain_m2"].iloc[0] == pytest.approx(math.pi * 10.24**2 / 4, rel=1e-6)
     assert res.models["resolution_px"].iloc[0] == 2560.0
+
+
+def test_api_tier_parameter(client, web_store) -> None:
+    """``?tier=`` on footprints and ``/api/stats``: a camera given a resolution gets its tier
+    footprint (1920 px over 90 degrees identifies to 3.84 m: pi * 3.84^2 / 4 m^2); one without
+    keeps its range and is counted as tier unknown; the models themselves keep their range_m;
+    an unknown or empty tier is a 400 naming the tiers.
+    """
+    import json
+
+    cams = web_store.models_frame()
+    cams = cams[(cams["kind"] == "camera") & (cams["status"] == "active")]
+    one = next(i for i, r in cams.iterrows() if len(r["direction_deg"]) == 1)
+    web_store.update_model(
+        one, {"resolution_px": 1920.0, "fov_deg": 90.0}, expected_version=int(cams.loc[one, "version"]), user=None
+    )
+
+    def footprint(tier: str | None) -> dict:
+        q = f"&tier={tier}" if tier else ""
+        fc = json.loads(client.get(f"/collections/footprints/items?limit=10000{q}").get_data(as_text=True))
+        return {f.get("properties", {}).get("model_id") or f["id"]: f["properties"] for f in fc["features"]}
+
+    plain, ident = footprint(None), footprint("identify")
+    rng = float(cams.loc[one, "range_m"]) if cams.loc[one, "range_m"] == cams.loc[one, "range_m"] else 20.0
+    assert plain[one]["area_m2"] == pytest.approx(math.pi * rng**2 / 4, rel=1e-6)
+    assert ident[one]["area_m2"] == pytest.approx(math.pi * 3.84**2 / 4, rel=1e-6)
+    other = next(i for i in cams.index if i != one and i in plain)
+    assert ident[other]["area_m2"] == pytest.approx(plain[other]["area_m2"], rel=1e-9)
+    fc = json.loads(client.get("/collections/camera/items?limit=10000&tier=identify").get_data(as_text=True))
+    shown = next(f["properties"] for f in fc["features"] if f["id"] == one)
+    assert shown["resolution_px"] == 1920.0 and shown.get("range_m") == web_store.get_model(one)["range_m"]
+    st = client.get("/api/stats?tier=identify").get_json()
+    assert st["tier"] == {
+        "code": "identify",
+        "title": "Nhận dạng",
+        "px_per_m": 250.0,
+        "rated": 1,
+        "unknown": len(cams) - 1,
+    }
+    assert st["coverage"]["covered_m2"] <= client.get("/api/stats").get_json()["coverage"]["covered_m2"]
+    assert "tier" not in client.get("/api/stats").get_json()
+    for bad in ("inspect", ""):
+        r = client.get(f"/api/stats?tier={bad}")
+        assert r.status_code == 400 and "tiers: detect, observe, recognise, identify" in r.get_json()["message"]
+    assert client.get("/collections/gaps/items?tier=bogus").status_code == 400

@@ -65,6 +65,11 @@ EDIT_STRINGS: dict[str, dict[str, str]] = {
         "fov_deg": "Góc nhìn (°)",
         "range_m": "Tầm xa (m)",
         "radius_m": "Bán kính (m)",
+        "resolution_px": "Độ phân giải (điểm ảnh ngang; 2MP = 1920)",
+        "lens": "Ống kính",
+        "tier_ranges": "Tầm theo mục đích",
+        "tier_no_resolution": "Nhập độ phân giải để xem tầm phát hiện, quan sát, nhận biết, nhận dạng",
+        "err_resolution": "phải là số điểm ảnh trong giới hạn cho phép",
         "unit": "Địa bàn",
         "position": "Vị trí",
         "none": "— không chọn —",
@@ -120,6 +125,11 @@ EDIT_STRINGS: dict[str, dict[str, str]] = {
         "fov_deg": "Field of view (°)",
         "range_m": "Range (m)",
         "radius_m": "Radius (m)",
+        "resolution_px": "Resolution (horizontal pixels; 2MP = 1920)",
+        "lens": "Lens",
+        "tier_ranges": "Range by purpose",
+        "tier_no_resolution": "Enter the resolution to see the detect, observe, recognise and identify ranges",
+        "err_resolution": "must be a number of pixels within the allowed range",
         "unit": "Area",
         "position": "Position",
         "none": "— none —",
@@ -182,6 +192,8 @@ def editable_kinds(specs: Any, *, lang: str = "vi") -> list[dict[str, Any]]:
         params = EDIT_PARAMS.get(spec.footprint)
         if not spec.spatial or params is None:
             continue
+        if spec.tiers:  # a camera's resolution gives its range per purpose (geo_antt.tiers)
+            params = (*params, "resolution_px")
         defaults = {p: float(spec.defaults[p]) for p in params if p in spec.defaults}
         if spec.footprint == "sector":
             defaults.setdefault("direction_deg", 0.0)
@@ -195,6 +207,7 @@ def editable_kinds(specs: Any, *, lang: str = "vi") -> list[dict[str, Any]]:
                 "params": list(params),
                 "defaults": defaults,
                 "bounds": bounds,
+                "tiers": bool(spec.tiers),
             }
         )
     return out

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, render_template, url_for
 from folium.plugins import MarkerCluster
 
 from ..config import COVERAGE_COLOURS
-from ..schema import FIELDS, HOSTS, STATUSES
+from ..schema import FIELDS, HOSTS, LENSES, STATUSES
 from ..text import nfc
 from .assets import BASEMAP_SCRIPTS, TEXTPATH_SCRIPT
 from .auth import current_user
@@ -75,6 +75,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "direction_deg": "Hướng (độ)",
         "fov_deg": "Góc nhìn (độ)",
         "range_m": "Tầm xa (m)",
+        "resolution_px": "Độ phân giải (điểm ảnh ngang)",
+        "lens": "Ống kính",
+        "tier_ranges": "Tầm theo mục đích (IEC 62676-4)",
+        "tier": "Mục đích của camera",
+        "tier_recorded": "Tầm xa ghi nhận",
+        "tier_unknown": "Camera chưa rõ độ phân giải (giữ tầm xa ghi nhận)",
+        "tier_help": "Phủ, vùng trống và vùng nhìn theo tầm mà độ phân giải của camera cho phép",
         "radius_m": "Bán kính (m)",
         "owner": "Chủ sở hữu",
         "data_sharing": "Chia sẻ dữ liệu",
@@ -135,6 +142,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "direction_deg": "Direction (degrees)",
         "fov_deg": "Field of view (degrees)",
         "range_m": "Range (m)",
+        "resolution_px": "Resolution (horizontal pixels)",
+        "lens": "Lens",
+        "tier_ranges": "Range by purpose (IEC 62676-4)",
+        "tier": "What the cameras are for",
+        "tier_recorded": "Recorded range",
+        "tier_unknown": "Cameras of unknown resolution (recorded range kept)",
+        "tier_help": "Coverage, gaps and footprints at the range each camera's resolution allows",
         "radius_m": "Radius (m)",
         "owner": "Owner",
         "data_sharing": "Data sharing",
@@ -186,8 +200,27 @@ def _vocab(lang: str) -> dict[str, dict[str, str]]:
     i: Literal[0, 1] = 1 if lang == "en" else 0
     return {
         name: {k: v[i] for k, v in vocab.items()}
-        for name, vocab in (("field", FIELDS), ("host", HOSTS), ("status", STATUSES))
+        for name, vocab in (("field", FIELDS), ("host", HOSTS), ("status", STATUSES), ("lens", LENSES))
     }
+
+
+def _tiers(specs: Any, lang: str) -> dict[str, Any]:
+    """The tier table and, per kind with tiers, what its ranges need: the default fov (degrees)
+    and the largest range (metres, ``bounds.range_m``), for the switch, popups and editor.
+    """
+    codes: dict[str, dict[str, Any]] = {}
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind, spec in specs.items():
+        if not spec.tiers:
+            continue
+        kinds[kind] = {
+            "fov_deg": spec.defaults.get("fov_deg", 360.0),
+            "max_range_m": spec.bounds["range_m"][1],
+            "px_per_m": {t.code: t.px_per_m for t in spec.tiers},
+        }
+        for t in spec.tiers:
+            codes.setdefault(t.code, {"code": t.code, "title": nfc(t.title(lang)), "px_per_m": t.px_per_m})
+    return {"list": list(codes.values()), "kinds": kinds}
 
 
 def _layers(lang: str) -> list[dict[str, Any]]:
@@ -315,6 +348,7 @@ def render_map():
         "layers": layers,
         "strings": t,
         "vocab": _vocab(lang),
+        "tiers": _tiers(cat.specs, lang),
         "kinds": {k: s.title(lang) for k, s in cat.specs.items()},
         "urls": {
             "collections": url_for("api.collections"),

@@ -86,6 +86,12 @@ _LABELS: dict[str, dict[str, str]] = {
         "old_codes": "Mã xã cũ",
         "approximate": "Ranh giới thôn, ấp là ước lượng, chỉ dùng minh họa.",
         "sheet_summary": "Tong hop",
+        "tiers": "Độ phủ theo mục đích của camera (IEC 62676-4)",
+        "tier": "Mục đích",
+        "px_per_m": "Mật độ điểm ảnh (px/m)",
+        "tier_recorded": "Tầm xa ghi nhận",
+        "tier_unknown": "Camera chưa rõ độ phân giải",
+        "note_tiers": "Tầm của camera cho mỗi mục đích tính từ độ phân giải ngang và góc nhìn (ống kính thường: R / (2·p·tan(góc/2)); mắt cá, toàn cảnh: R / (p·góc theo radian)); camera chưa rõ độ phân giải giữ tầm xa ghi nhận. Các mô hình khác (đèn, chốt) không đổi.",
     },
     "en": {
         "title": 'Report of the movement "All people protect national security"',
@@ -157,6 +163,12 @@ _LABELS: dict[str, dict[str, str]] = {
         "old_codes": "Former codes",
         "approximate": "Hamlet boundaries are approximate, for illustration only.",
         "sheet_summary": "Summary",
+        "tiers": "Coverage by what the cameras are for (IEC 62676-4)",
+        "tier": "Purpose",
+        "px_per_m": "Pixel density (px/m)",
+        "tier_recorded": "Recorded range",
+        "tier_unknown": "Cameras of unknown resolution",
+        "note_tiers": "A camera's range for each purpose comes from its horizontal resolution and field of view (rectilinear lens: R / (2·p·tan(fov/2)); fisheye, panoramic: R / (p·fov in radians)); cameras of unknown resolution keep their recorded range. Other models (lights, checkpoints) are unchanged.",
     },
 }
 
