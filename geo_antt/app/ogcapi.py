@@ -780,6 +780,15 @@ def _planning_paths(*, js, gj, err) -> dict[str, Any]:
                 "maximum": MAX_MIN_SPACING_M,
                 "description": "least distance between two proposed sites, metres (default: the kind's layer spec, 30 for cameras)",
             },
+            "tier": {
+                "type": "string",
+                "enum": list(
+                    dict.fromkeys(t.code for s in current_app.extensions["geo_antt"].specs.values() for t in s.tiers)
+                ),
+                "description": "plan cameras for one purpose (IEC 62676-4): the new cameras' range is that tier's "
+                "for the layer spec's resolution (1920 px) and field of view; registered cameras count with "
+                "their tier ranges",
+            },
         },
     }
     return {

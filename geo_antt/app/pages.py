@@ -266,6 +266,8 @@ _FIELD_KEYS = (
     "fov_deg",
     "range_m",
     "radius_m",
+    "resolution_px",
+    "lens",
     "owner",
     "data_sharing",
     "host",

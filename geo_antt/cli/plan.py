@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         st = res.stats
         print(
             f"tier {args.tier}: new cameras of {st['resolution_px']:g} px reach {st['tier_range_m']:.2f} m; "
-            f"registered cameras: {st['tier_rated']} ranged by their resolution, {st['tier_unknown']} tier unknown "
+            f"registered cameras in the area: {st['tier_rated']} ranged by their resolution, {st['tier_unknown']} tier unknown "
             "(no resolution_px: their range_m is kept)",
             file=out,
         )

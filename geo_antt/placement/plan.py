@@ -137,6 +137,16 @@ def _tier_range(
     return rng, res
 
 
+def _tier_run_in(models: gpd.GeoDataFrame, units_m: gpd.GeoDataFrame, run: TierRun, specs) -> TierRun:
+    """``run`` counted over the models standing in ``units_m`` (metric) only."""
+    if not len(models) or models.crs is None:
+        return TierRun(run.tier, 0, 0)
+    area = shapely.union_all(units_m.geometry.to_numpy())
+    g = models.to_crs(units_m.crs).geometry.to_numpy()
+    inside = shapely.intersects(area, g) & ~shapely.is_missing(g)
+    return apply_tier(models.loc[inside], run.tier, specs)[1]
+
+
 def _active_models(models: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if "status" not in models.columns:
         return models
@@ -316,6 +326,8 @@ def plan_sites(
     )
     mcrs = metric_crs_for(units, crs=settings.metric_crs)
     units_m = _polygonal_units(to_metric(units, crs=mcrs))
+    if tier_run is not None:  # count the cameras of the planned area only
+        tier_run = _tier_run_in(models, units_m, tier_run, specs)
     if models.crs is None:
         if len(models):
             raise CRSError("models have no CRS: say which one they are in (e.g. EPSG:4326)")
