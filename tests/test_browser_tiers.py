@@ -113,6 +113,34 @@ def test_tier_switch_shrinks_footprints_and_matches_the_cli(demo_server, browser
     ids_rec, a_rec = page.evaluate(_DRAWN)
     assert set(ids_id) <= set(ids_rec) and a_id < a_rec, (len(ids_rec), a_rec, len(ids_id), a_id)
 
+    # a rated camera's popup lists its four ranges (the engine's formula, metres to 1 cm)
+    props = page.evaluate("""() => new Promise(done => {
+      const d = geoAntt.config.layers.find(x => x.id === 'camera');
+      const m = d.layer.getLayers().find(l => { const p = l.feature.properties;
+        return typeof p.resolution_px === 'number' && typeof p.fov_deg === 'number' && !p.lens && p.fov_deg < 180; });
+      d.layer.zoomToShowLayer(m, () => { m.openPopup(); done(m.feature.properties); }); })""")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    row = popup.locator("tr", has_text="Tầm theo mục đích (IEC 62676-4)").inner_text()
+    half = math.tan(math.radians(props["fov_deg"] / 2))
+    for title, ppm in (("Phát hiện", 25), ("Quan sát", 62), ("Nhận biết", 125), ("Nhận dạng", 250)):
+        metres = min(props["resolution_px"] / (2 * ppm * half), 300.0)
+        assert f"{title} {format_number(round(metres, 2), lang='vi')} m" in row, (row, props)
+    page.screenshot(path=str(ARTIFACTS / "tier_popup.png"))
+    page.evaluate("geoAntt.map.closePopup()")
+
+    # planning for a tier in the panel: new 2MP cameras of 90 degrees identify to 3.84 m
+    page.evaluate(f"geoAntt.selectUnit('{COMMUNE}', {{zoom: true}})")
+    wait_selected(page, COMMUNE)
+    page.select_option("#plan-kind", "camera")
+    page.select_option("#plan-tier", "identify")
+    page.fill("#plan-count", "2")
+    page.click("#plan-run")
+    page.locator("body[data-plan-sites='2']").wait_for(state="attached", timeout=60000)
+    assert "Nhận dạng 3,84 m" in page.locator("#plan-tier-line").inner_text()
+    page.select_option("#plan-kind", "lighting")  # lights have no tiers: the choice goes away
+    assert page.locator("#plan-tier-row").is_hidden() and page.locator("#plan-tier").input_value() == ""
+
     # the popup's four ranges: the page's formula is the engine's (1920 px over 90 degrees)
     ranges = page.evaluate("geoAntt.tierRanges('camera', {resolution_px: 1920, fov_deg: 90})")
     assert [(r["code"], round(r["m"], 4)) for r in ranges] == [
@@ -163,6 +191,8 @@ def test_editor_shows_the_four_ranges_live(live_server, browser, web_store):
     )
     page.select_option("#edit-lens", "fisheye")  # 1920 / (250 * pi / 3) = 7.33 m
     assert shown("identify") == f"Nhận dạng {format_number(round(1920 / (250 * math.pi / 3), 2), lang='vi')} m"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "tier_editor.png"))
     page.fill("#edit-resolution_px", "100")
     page.click("#edit-save")
     page.locator(".edit-row[data-field='resolution_px'] .field-error:not([hidden])").wait_for(timeout=8000)
@@ -172,7 +202,5 @@ def test_editor_shows_the_four_ranges_live(live_server, browser, web_store):
     page.locator("body[data-edit-refreshed='1']").wait_for(state="attached", timeout=10000)
     cam = web_store.get_model(page.locator("body").get_attribute("data-edit-saved").split("@")[0])
     assert cam["resolution_px"] == 1920.0 and cam["lens"] == "fisheye" and cam["fov_deg"] == 60.0
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "tier_editor.png"))
     ctx.close()
     assert not errors, errors

@@ -309,3 +309,5 @@ def test_api_tier_parameter(client, web_store) -> None:
         r = client.get(f"/api/stats?tier={bad}")
         assert r.status_code == 400 and "tiers: detect, observe, recognise, identify" in r.get_json()["message"]
     assert client.get("/collections/gaps/items?tier=bogus").status_code == 400
+    en = client.get("/map?lang=en").get_data(as_text=True)
+    assert "What the cameras are for" in en and "Identify (250 px/m)" in en and "Recorded range" in en
