@@ -2,11 +2,16 @@
 buildings occlude it, defaults, bounds, style, popup fields). Adding a model kind is adding a file.
 
 ``[bounds]`` gives the plausible range ``[low, high]`` of each parameter (``range_m``,
-``radius_m``, ``height_m`` in metres, ``fov_deg`` in degrees); a parameter a file does not bound
+``radius_m``, ``height_m`` in metres, ``fov_deg`` in degrees, ``resolution_px`` in pixels); a
+parameter a file does not bound
 takes :data:`DEFAULT_BOUNDS`. Every write path (API, map editor, spreadsheet import, CLI) checks
 them through :func:`bound_problem`, and the coverage engine leaves out a stored model outside
 them (:func:`parameter_problems`). Text fields are bounded by :data:`TEXT_MAX_LENGTH`
 (characters) and directions by :data:`MAX_DIRECTIONS`.
+
+``[tiers]`` (cameras) declares the purposes of IEC 62676-4 (detect, observe, recognise,
+identify) with the pixel density each needs (:class:`Tier`); ``geo_antt.tiers`` turns them into
+ranges.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ from typing import TYPE_CHECKING
 from ._errors import GeoAnttError
 from .config import resource_dir
 from .i18n import msg
-from .text import fold
+from .text import fold, nfc
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "LayerSpec",
+    "Tier",
+    "MAX_PX_PER_M",
     "DEFAULT_LAYERS_DIR",
     "DEFAULT_BOUNDS",
     "BOUNDED_FIELDS",
@@ -55,18 +62,40 @@ DEFAULT_BOUNDS: Mapping[str, tuple[float, float]] = MappingProxyType(
         "range_m": (1.0, 300.0),
         "radius_m": (1.0, 200.0),
         "height_m": (0.0, 100.0),
+        "resolution_px": (320.0, 16384.0),
     }
 )
 BOUNDED_FIELDS = tuple(DEFAULT_BOUNDS)
 # Longest text of each model field, in characters (ids and codes 64, a name 200, notes 2000).
 TEXT_MAX_LENGTH: Mapping[str, int] = MappingProxyType({
-    "id": 64, "kind": 64, "field": 64, "host": 64, "status": 64, "unit_code": 64, "camera_type": 64,
+    "id": 64, "kind": 64, "field": 64, "host": 64, "status": 64, "unit_code": 64, "camera_type": 64, "lens": 64,
     "name": 200, "owner": 200, "notes": 2000, "start_date": 64, "end_date": 64, "data_sharing": 64,
 })  # fmt: skip
 # Most directions (sectors) one camera may watch.
 MAX_DIRECTIONS = 8
 # Largest least distance between two proposed sites (placement.min_spacing_m), metres.
 MAX_MIN_SPACING_M = 5000.0
+# Largest pixel density a tier may ask for, pixels per metre of target (IEC 62676-4 tops at
+# 1,000 px/m for "inspect").
+MAX_PX_PER_M = 10_000.0
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One purpose a camera may serve (``[tiers]`` of a layer file; IEC 62676-4 "DORI").
+
+    ``code`` (``detect``, ``observe``, ``recognise``, ``identify``), names in Vietnamese and
+    English, and ``px_per_m``: the least pixel density on the target, pixels per metre.
+    """
+
+    code: str
+    title_vi: str
+    title_en: str
+    px_per_m: float
+
+    def title(self, lang: str = "vi") -> str:
+        """The tier's name in ``lang`` (vi or en)."""
+        return self.title_en if lang == "en" else self.title_vi
 
 
 @dataclass(frozen=True)
@@ -94,6 +123,15 @@ class LayerSpec:
     popup_fields: tuple[str, ...] = ()
     #: Least distance between two proposed sites of this kind, metres (``[placement]``; 0: none).
     min_spacing_m: float = 0.0
+    #: Purposes and the pixel density each needs (``[tiers]``, in file order; empty: no tiers).
+    tiers: tuple[Tier, ...] = ()
+    #: Horizontal resolution of a proposed site when planning for a tier, pixels
+    #: (``[placement] resolution_px``; NaN: the kind has no tiers).
+    placement_resolution_px: float = math.nan
+
+    def tier(self, code: str) -> Tier | None:
+        """The tier ``code`` of this kind, or None when it declares none of that code."""
+        return next((t for t in self.tiers if t.code == code), None)
 
     def title(self, lang: str = "vi") -> str:
         """The kind's name in ``lang`` (vi or en)."""
@@ -117,6 +155,13 @@ def _parse(path: Path) -> LayerSpec:
         title = d["title"]
         defaults = {k: float(v) for k, v in d.get("defaults", {}).items()}
         bounds = _bounds(path, d.get("bounds", {}), defaults)
+        tiers = _tiers(path, d.get("tiers", {}))
+        placement = d.get("placement", {})
+        res_px = placement.get("resolution_px", 1920.0 if tiers else math.nan)
+        if tiers and _out_of_bounds(bounds, "resolution_px", res_px):
+            raise GeoAnttError(
+                f"{path}: placement.resolution_px must be pixels in {list(bounds['resolution_px'])}, got {res_px!r}"
+            )
         return LayerSpec(
             kind=kind,
             spatial=bool(d.get("spatial", rule != "none")),
@@ -130,10 +175,38 @@ def _parse(path: Path) -> LayerSpec:
             color=d.get("style", {}).get("color", "#555555"),
             icon=d.get("style", {}).get("icon", "circle"),
             popup_fields=tuple(d.get("popup", {}).get("fields", ())),
-            min_spacing_m=_min_spacing(path, d.get("placement", {}).get("min_spacing_m", 0.0)),
+            min_spacing_m=_min_spacing(path, placement.get("min_spacing_m", 0.0)),
+            tiers=tiers,
+            placement_resolution_px=float(res_px),
         )
     except KeyError as exc:
         raise GeoAnttError(f"{path}: layer spec lacks required key {exc}") from None
+
+
+def _out_of_bounds(bounds: Mapping[str, tuple[float, float]], fld: str, value: object) -> bool:
+    """True when ``value`` is not a finite number within ``bounds[fld]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    lo, hi = bounds[fld]
+    return not (math.isfinite(value) and lo <= value <= hi)
+
+
+def _tiers(path: Path, table: Mapping[str, object]) -> tuple[Tier, ...]:
+    """The ``[tiers]`` table of a layer file: ``code = { px_per_m = N, vi = "...", en = "..." }``."""
+    out: list[Tier] = []
+    for code, entry in table.items():
+        if not isinstance(entry, Mapping):
+            raise GeoAnttError(f"{path}: tiers.{code} must be a table {{ px_per_m = N, vi = ..., en = ... }}")
+        ppm = entry.get("px_per_m")
+        vi, en = entry.get("vi"), entry.get("en")
+        if _out_of_bounds({"px": (1.0, MAX_PX_PER_M)}, "px", ppm):
+            raise GeoAnttError(
+                f"{path}: tiers.{code}.px_per_m must be pixels per metre in [1, {MAX_PX_PER_M:g}], got {ppm!r}"
+            )
+        if not (isinstance(vi, str) and vi and isinstance(en, str) and en):
+            raise GeoAnttError(f"{path}: tiers.{code} needs names vi and en")
+        out.append(Tier(code=str(code), title_vi=nfc(vi), title_en=en, px_per_m=float(ppm)))  # type: ignore[arg-type]
+    return tuple(out)
 
 
 def _min_spacing(path: Path, value: object) -> float:
@@ -176,7 +249,7 @@ def _bounds(
 
 
 def _unit(fld: str) -> str:
-    return msg("degrees") if fld.endswith("_deg") else msg("metres")
+    return msg("degrees") if fld.endswith("_deg") else msg("pixels") if fld.endswith("_px") else msg("metres")
 
 
 def bound_problem(spec: LayerSpec | None, fld: str, value: float | None) -> str | None:
@@ -187,7 +260,8 @@ def bound_problem(spec: LayerSpec | None, fld: str, value: float | None) -> str 
     spec
         The model's layer spec (None: :data:`DEFAULT_BOUNDS`).
     fld
-        ``fov_deg`` (degrees), ``range_m``, ``radius_m`` or ``height_m`` (metres).
+        ``fov_deg`` (degrees), ``range_m``, ``radius_m``, ``height_m`` (metres) or
+        ``resolution_px`` (pixels).
     value
         The value; None (use the kind's default) is allowed.
 

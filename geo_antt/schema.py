@@ -13,7 +13,9 @@ the kinds defined by ``layers/*.toml`` (camera, lighting, checkpoint, gate, and 
 ones); ``field``, ``host`` and ``status`` use the codes of :data:`FIELDS`, :data:`HOSTS` and
 :data:`STATUSES`. ``direction_deg`` holds a tuple of directions in degrees clockwise from north
 (a camera may look several ways: one sector each); ``fov_deg`` is the total horizontal angle of
-view in degrees, ``range_m`` and ``radius_m`` are metres. The geometry is a Point (a lighting
+view in degrees, ``range_m`` and ``radius_m`` are metres; ``resolution_px`` is a camera's
+horizontal resolution in pixels (NaN: not known) and ``lens`` a code of :data:`LENSES` (None:
+rectilinear), from which ``geo_antt.tiers`` derives its range for each purpose. The geometry is a Point (a lighting
 line along a road may be a LineString), or None for non-spatial models.
 """
 
@@ -32,6 +34,8 @@ __all__ = [
     "FIELDS",
     "HOSTS",
     "STATUSES",
+    "LENSES",
+    "DEFAULT_LENS",
     "COUNTING_STATUSES",
     "ROLES",
     "lookup_vocab",
@@ -62,6 +66,8 @@ MODEL_COLUMNS = (
     "range_m",
     "radius_m",
     "height_m",
+    "resolution_px",
+    "lens",
     "camera_type",
     "owner",
     "data_sharing",
@@ -121,6 +127,21 @@ STATUSES = MappingProxyType(
         "proposed": ("Đề xuất", "Proposed", ("de xuat", "du kien", "proposed", "planned")),
     }
 )
+
+# Camera lenses: a rectilinear lens (the usual one; fov under 180 degrees) or a fisheye /
+# panoramic one, whose pixels spread evenly over the angle (geo_antt.tiers).
+LENSES = MappingProxyType(
+    {
+        "rectilinear": (
+            "Ống kính thường",
+            "Rectilinear",
+            ("thuong", "ong kinh thuong", "tieu chuan", "standard", "normal", "rectilinear lens"),
+        ),
+        "fisheye": ("Mắt cá", "Fisheye", ("mat ca", "ong kinh mat ca", "fish eye", "fish-eye", "fisheye lens")),
+        "panoramic": ("Toàn cảnh", "Panoramic", ("toan canh", "panorama", "360", "panoramic lens")),
+    }
+)
+DEFAULT_LENS = "rectilinear"
 
 # Account roles: admin (everything), officer (edits models of its units), viewer (reads them).
 ROLES = ("admin", "officer", "viewer")

@@ -262,6 +262,7 @@ def test_openapi_document(client):
         "filter",
         "filter-lang",
         "filter-crs",
+        "tier",
     }
     assert "camera" in doc["paths"]["/collections/{collectionId}"]["get"]["parameters"][0]["schema"]["enum"]
 

@@ -36,7 +36,10 @@ def test_editable_kinds_follow_the_layer_specs():
     assert set(kinds) == {k for k, s in specs.items() if s.spatial and s.footprint in EDIT_PARAMS}
     assert "camera" in kinds and "self_management" not in kinds and "other" not in kinds
     cam = kinds["camera"]
-    assert cam["rule"] == "sector" and cam["params"] == ["direction_deg", "fov_deg", "range_m"]
+    # a kind with tiers (layers/camera.toml [tiers]) also takes its resolution: the form shows
+    # the range of each tier from it
+    assert cam["rule"] == "sector" and cam["params"] == ["direction_deg", "fov_deg", "range_m", "resolution_px"]
+    assert cam["tiers"] is True and kinds["lighting"]["tiers"] is False
     assert cam["defaults"] == {
         "fov_deg": specs["camera"].defaults["fov_deg"],
         "range_m": specs["camera"].defaults["range_m"],
@@ -52,7 +55,11 @@ def test_editable_kinds_follow_the_layer_specs():
 def test_the_editor_form_gets_each_kinds_bounds():
     """edit.js sets the inputs' min/max and stops a dragged range at the bound from these."""
     kinds = {k["code"]: k for k in editable_kinds(load_layer_specs())}
-    assert kinds["camera"]["bounds"] == {"fov_deg": [1.0, 360.0], "range_m": [1.0, 300.0]}
+    assert kinds["camera"]["bounds"] == {
+        "fov_deg": [1.0, 360.0],
+        "range_m": [1.0, 300.0],
+        "resolution_px": [320.0, 16384.0],
+    }
     assert kinds["lighting"]["bounds"] == {"radius_m": [1.0, 200.0]}
     assert kinds["gate"]["bounds"] == {"radius_m": [1.0, 100.0]}
 

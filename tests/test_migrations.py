@@ -138,7 +138,7 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
         _insert_at_first_revision(store)
         assert "api_tokens" not in sa.inspect(store._engine).get_table_names()
     with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:  # opening upgrades to head
-        assert store.revision() == store.head_revision() == "0007"
+        assert store.revision() == store.head_revision() == "0008"
         f = store.models_frame()
         assert f.index.tolist() == ["m1", "m2"]
         assert f.loc["m1", "version"] == 3 and f.loc["m1", "name"] == "Camera Đình Làng"
@@ -164,7 +164,7 @@ def test_upgrade_from_first_revision_keeps_data(store_url):
 def test_open_is_idempotent(store_url):
     for _ in range(2):
         with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
-            assert store.revision() == "0007"
+            assert store.revision() == "0008"
 
 
 def test_a_newer_schema_is_refused_clearly(tmp_path):
@@ -183,7 +183,7 @@ def test_web_sessions_revision_up_and_down(store_url):
         assert store.downgrade("0005") == "0005"
         assert "web_sessions" not in sa.inspect(store._engine).get_table_names()
         store.upgrade()
-        assert store.revision() == "0007"
+        assert store.revision() == "0008"
         assert store.user_for_session(sid) is None  # sessions do not survive a downgrade
         sid = store.start_session("an", lifetime_s=60)
         assert store.user_for_session(sid).name == "an"
@@ -209,5 +209,36 @@ def test_context_features_revision_up_and_down(store_url):
         assert store.downgrade("0006") == "0006"
         assert "context_features" not in sa.inspect(store._engine).get_table_names()
         store.upgrade()
-        assert store.revision() == "0007" and store.context_counts() == {"roads": 0, "buildings": 0}
+        assert store.revision() == "0008" and store.context_counts() == {"roads": 0, "buildings": 0}
         assert store.put_context_layer("roads", road, unit_code="A", user=None)["inserted"] == 1
+
+
+def test_camera_resolution_revision_up_and_down(store_url):
+    """0008 adds a camera's resolution and lens (NULL for the rows already there); a downgrade
+    drops both columns and keeps the models, an upgrade brings them back empty.
+    """
+    from tests.storehelp import units_frame
+
+    with Store.open(store_url, password_hasher=CHEAP_HASHER) as store:
+        store.put_units(units_frame(), user=None)
+        rec = {
+            "id": "c1",
+            "kind": "camera",
+            "status": "active",
+            "direction_deg": (90.0,),
+            "fov_deg": 90.0,
+            "resolution_px": 2560.0,
+            "lens": "fisheye",
+            "geometry": shapely.Point(106.05, 10.05),
+        }
+        store.create_model(rec, user=None)
+        got = store.get_model("c1", user=None)
+        assert got["resolution_px"] == 2560.0 and got["lens"] == "fisheye"
+        assert store.downgrade("0007") == "0007"
+        with store._engine.connect() as conn:
+            cols = set(conn.execute(sa.text("SELECT * FROM models")).keys())
+        assert "resolution_px" not in cols and "lens" not in cols
+        store.upgrade()
+        assert store.revision() == "0008"
+        got = store.get_model("c1", user=None)
+        assert got["resolution_px"] is None and got["lens"] is None and got["fov_deg"] == 90.0

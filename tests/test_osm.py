@@ -67,8 +67,8 @@ def write_extract(
 
 
 CAMERAS: dict[int, dict[str, str]] = {
-    101: {"camera:direction": "90"},
-    102: {"camera:direction": "ENE"},
+    101: {"camera:direction": "90", "camera:resolution": "4MP"},  # 2560 px (geo_antt.tiers)
+    102: {"camera:direction": "ENE", "camera:resolution": "100"},  # under the camera's bounds: left empty
     103: {"camera:direction": "nnw"},
     104: {"camera:direction": "90;180"},
     105: {"camera:direction": "350-10"},
@@ -334,6 +334,7 @@ def test_cameras(extract: Path) -> None:
     assert c113["height_m"] == 4.0 and c113["osm_id"] == "n113"
     assert cams.loc["osm-n101", "name"] == "Camera OSM n101"
     assert math.isnan(cams.loc["osm-n115", "height_m"])  # 150 m: outside the camera's bounds
+    assert cams.loc["osm-n101", "resolution_px"] == 2560.0 and math.isnan(cams.loc["osm-n102", "resolution_px"])
     assert c113.geometry.equals_exact(shapely.Point(X0 + 0.0001 * list(CAMERAS).index(113), Y0 + 0.0005), 1e-7)
     assert list(m.columns) == [*MODEL_COLUMNS, *MODEL_EXTRA_COLUMNS, "geometry"] and m.index.name == "id"
 
@@ -370,6 +371,7 @@ def test_problems_name_the_osm_objects(extract: Path) -> None:
     assert all(isinstance(p, OsmProblem) and p.file == str(extract) and p.row is None for p in problems)
     by_object = {p.osm_object: p for p in problems}
     assert set(by_object) == {
+        "node 102",
         "node 109",
         "node 110",
         "node 111",
@@ -395,6 +397,9 @@ def test_problems_name_the_osm_objects(extract: Path) -> None:
     assert (by_object["way 403"].field, by_object["way 403"].value) == ("height", "tall")
     assert by_object["node 115"].field == "height" and "from 0 to 100" in by_object["node 115"].reason
     assert "outside Vietnam" in by_object["node 116"].reason
+    p102 = by_object["node 102"]  # camera:resolution 100: a warning, the camera kept
+    assert (p102.severity, p102.field, p102.value) == ("warning", "camera:resolution", "100")
+    assert "from 320 to 16384" in p102.reason
     assert by_object["node 110"].to_dict()["object"] == "node 110"
 
 
@@ -477,6 +482,7 @@ def test_bbox_clips(tmp_path: Path) -> None:
     assert [p.osm_object for p in tight.problems] == ["node 115", "relation 502"]
     # (way 306's known node and way 404 lie east of the box: not its problems)
     assert [p.osm_object for p in layers.problems] == [
+        "node 102",
         "node 109",
         "node 110",
         "node 111",
@@ -496,10 +502,10 @@ def test_cli_writes_files_the_project_reads(extract: Path, tmp_path: Path, capsy
     assert main(["osm", "convert", str(extract), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     warnings = captured.err.strip().splitlines()
-    assert len(warnings) == 12 and all(line.startswith(f"warning: {extract}, ") for line in warnings)
+    assert len(warnings) == 13 and all(line.startswith(f"warning: {extract}, ") for line in warnings)
     assert any("node 110, tag 'camera:direction'" in line for line in warnings)
     assert (
-        "3 roads, 3 buildings, 11 cameras, 2 lights written; 12 problems (8 objects left out, 4 values left empty)"
+        "3 roads, 3 buildings, 11 cameras, 2 lights written; 13 problems (8 objects left out, 5 values left empty)"
         in captured.out
     )
     assert sorted(p.name for p in out.iterdir()) == [

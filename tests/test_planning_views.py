@@ -420,3 +420,26 @@ def test_plan_panel_offers_the_spacing_and_vietnamese_words(client):
 
     vi = " ".join(PLAN_STRINGS["vi"].values()).lower()
     assert "heuristic" not in vi and PLAN_STRINGS["vi"]["solver_greedy"] == "thuật toán tham lam"
+
+
+def test_plan_for_a_tier(client):
+    """``tier`` in the body: new 2MP cameras of 90 degrees identify to 3.84 m, so each site adds
+    at most pi * 3.84^2 / 4 = 11.58 m^2 (the synthetic cameras have no resolution: all of the
+    commune's are tier unknown); the panel offers the tiers; a light has none (400).
+    """
+    import math
+
+    r = _post(client, {"unit": "28903", "kind": "camera", "count": 2, "tier": "identify"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    sm = r.get_json()["summary"]
+    assert sm["tier"] == "identify" and sm["tier_range_m"] == pytest.approx(3.84) and sm["resolution_px"] == 1920.0
+    assert 0 < sm["objective_m2"] <= 2 * math.pi * 3.84**2 / 4 + 0.01
+    assert sm["tier_unknown"] > 0
+    plain = _post(client, {"unit": "28903", "kind": "camera", "count": 2}).get_json()["summary"]
+    assert "tier" not in plain and plain["objective_m2"] > sm["objective_m2"]
+    bad = _post(client, {"unit": "28903", "kind": "lighting", "count": 2, "tier": "identify"})
+    assert bad.status_code == 400 and "has no tier" in bad.get_json()["message"]
+    bad = _post(client, {"unit": "28903", "kind": "camera", "count": 2, "tier": 7})
+    assert bad.status_code == 400 and "tier must be a tier code" in bad.get_json()["message"]
+    page = client.get("/map").get_data(as_text=True)
+    assert 'id="plan-tier"' in page and "Nhận dạng (250 px/m)" in page and "Mục đích của camera mới" in page

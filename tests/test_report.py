@@ -271,7 +271,8 @@ def test_report_xlsx_has_one_sheet_per_table(tmp_path):
     rep = build_report(units, models, unit_code="C1", period="2024-01-01:2024-06-30", charts=False)
     out = write_report(rep, tmp_path / "r.xlsx")
     wb = load_workbook(out)
-    assert len(wb.sheetnames) == 8
+    assert len(wb.sheetnames) == 9  # the last: coverage per camera tier
+    assert wb.sheetnames[-1].startswith("Độ phủ theo mục đích")
     ws = wb[wb.sheetnames[0]]
     values = {r[0]: r[1] for r in ws.iter_rows(min_row=2, values_only=True)}
     assert values["Tổng số mô hình"] == 4  # m1 m2 m3 m4 in C1
@@ -561,3 +562,32 @@ def test_report_map_heading_stays_with_the_map_and_the_map_has_labels_and_a_scal
     plt.close(fig)
     assert {"Ấp Một A", "Ấp Một B", "Ấp Hai A"} <= set(texts)
     assert any(re.fullmatch(r"\d+ m", t) for t in texts), texts  # the map is 600 m wide: a 100 m bar
+
+
+def test_one_table_of_coverage_per_camera_tier(tmp_path):
+    """Camera m1 (H11, north, default 90 degrees) has 1920 px, m2 has no resolution: per tier,
+    m1 covers a quarter disc of 1920 / (2 p) metres, m2 keeps its 20 m and the light m3 its
+    20 m disc; 3 hamlets of 200 m x 200 m.
+    """
+    units, models = synthetic_dataset()
+    models["resolution_px"] = models["resolution_px"].astype(object)
+    models.loc[models["id"] == "m1", "resolution_px"] = 1920.0
+    rep = build_report(units, models, unit_code="D1", period="2024-01-01:2024-06-30", charts=False)
+    tbl = rep.tiers.set_index("Mục đích")
+    assert list(tbl.index) == ["Tầm xa ghi nhận", "Phát hiện", "Quan sát", "Nhận biết", "Nhận dạng"]
+    others = math.pi * 20**2 / 4 + math.pi * 20**2  # m2 (tier unknown) and the light
+    for name, ppm, reach in (
+        ("Tầm xa ghi nhận", "—", 20.0),
+        ("Phát hiện", 25.0, 38.4),
+        ("Quan sát", 62.0, 1920 / 124),
+        ("Nhận biết", 125.0, 7.68),
+        ("Nhận dạng", 250.0, 3.84),
+    ):
+        covered = math.pi * reach**2 / 4 + others
+        assert tbl.loc[name, "Mật độ điểm ảnh (px/m)"] == ppm
+        assert tbl.loc[name, "Được phủ (km²)"] == pytest.approx(covered / 1e6, abs=5e-5)
+        assert tbl.loc[name, "Tỷ lệ phủ (%)"] == pytest.approx(100 * covered / 120_000, abs=1e-3)
+        assert tbl.loc[name, "Camera chưa rõ độ phân giải"] == ("—" if ppm == "—" else 1)
+    assert "Độ phủ theo mục đích của camera" in render_html(rep)
+    lights_only = models.loc[~models["kind"].isin(["camera"])]
+    assert build_report(units, lights_only, unit_code="D1", period="2024-01-01:2024-06-30", charts=False).tiers.empty

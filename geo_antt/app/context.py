@@ -11,7 +11,9 @@ from typing import Any
 
 from flask import current_app, g, request, session
 
+from .._errors import GeoAnttError
 from ..catalog import Catalog
+from ..catalog.live import tier_catalog
 from ..config import resource_dir
 from ..store import Store, User
 
@@ -23,6 +25,8 @@ __all__ = [
     "WEB_ROOT",
     "current_user",
     "get_catalog",
+    "get_tier_catalog",
+    "tier_arg",
     "get_meta",
     "get_store",
     "prefers_json",
@@ -59,6 +63,31 @@ PUBLIC_COLLECTIONS = frozenset({"provinces", "districts", "communes", "hamlets",
 def get_catalog() -> Catalog:
     """The catalog of the current app (rebuilt first when the store changed since)."""
     return current_app.extensions["geo_antt"].live.current(store_generation())
+
+
+def tier_arg() -> str | None:
+    """The request's ``tier`` parameter (``detect``, ``observe``, ``recognise``, ``identify``;
+    absent: None, the cameras' recorded ranges); another value (an empty one too) is a 400
+    naming the tiers.
+    """
+    value = request.args.get("tier")
+    if value is None:
+        return None
+    specs = current_app.extensions["geo_antt"].specs
+    codes = list(dict.fromkeys(t.code for s in specs.values() for t in s.tiers))
+    if value not in codes:
+        raise GeoAnttError(f"tier: unknown tier {value[:40]!r}; tiers: {', '.join(codes) or 'none declared'}")
+    return value
+
+
+def get_tier_catalog(tier: str | None) -> Catalog:
+    """The current catalog (``tier`` None), or its version with the cameras ranged for ``tier``
+    (built on first use, :func:`geo_antt.catalog.live.tier_catalog`).
+    """
+    cat = get_catalog()
+    if tier is None:
+        return cat
+    return tier_catalog(cat, tier, settings=current_app.extensions["geo_antt"].settings)
 
 
 def get_store() -> Store:

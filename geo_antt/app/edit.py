@@ -113,6 +113,13 @@ EDIT_STRINGS: dict[str, dict[str, str]] = strings_table(
         "err_csrf": N_("edit", "This page's session has expired; reload the page and try again."),
         "err_server": N_("edit", "Server error"),
         "err_network": N_("edit", "The server cannot be reached."),
+        "resolution_px": N_("edit", "Resolution (horizontal pixels; 2MP = 1920)"),
+        "lens": N_("edit", "Lens"),
+        "tier_ranges": N_("edit", "Range by purpose"),
+        "tier_no_resolution": N_(
+            "edit", "Enter the resolution to see the detect, observe, recognise and identify ranges"
+        ),
+        "err_resolution": N_("edit", "must be a number of pixels within the allowed range"),
     },
 )
 
@@ -139,6 +146,8 @@ def editable_kinds(specs: Any, *, lang: str = "vi") -> list[dict[str, Any]]:
         params = EDIT_PARAMS.get(spec.footprint)
         if not spec.spatial or params is None:
             continue
+        if spec.tiers:  # a camera's resolution gives its range per purpose (geo_antt.tiers)
+            params = (*params, "resolution_px")
         defaults = {p: float(spec.defaults[p]) for p in params if p in spec.defaults}
         if spec.footprint == "sector":
             defaults.setdefault("direction_deg", 0.0)
@@ -152,6 +161,7 @@ def editable_kinds(specs: Any, *, lang: str = "vi") -> list[dict[str, Any]]:
                 "params": list(params),
                 "defaults": defaults,
                 "bounds": bounds,
+                "tiers": bool(spec.tiers),
             }
         )
     return out

@@ -20,7 +20,7 @@ from folium.plugins import MarkerCluster
 
 from ..config import COVERAGE_COLOURS
 from ..i18n import N_, strings_table
-from ..schema import FIELDS, HOSTS, STATUSES
+from ..schema import FIELDS, HOSTS, LENSES, STATUSES
 from ..text import nfc
 from .assets import BASEMAP_SCRIPTS, TEXTPATH_SCRIPT
 from .auth import current_user
@@ -100,6 +100,13 @@ STRINGS: dict[str, dict[str, str]] = strings_table(
         "role_admin": N_("maps", "admin"),
         "role_officer": N_("maps", "officer"),
         "role_viewer": N_("maps", "viewer"),
+        "resolution_px": N_("maps", "Resolution (horizontal pixels)"),
+        "lens": N_("maps", "Lens"),
+        "tier_ranges": N_("maps", "Range by purpose (IEC 62676-4)"),
+        "tier": N_("maps", "What the cameras are for"),
+        "tier_recorded": N_("maps", "Recorded range"),
+        "tier_unknown": N_("maps", "Cameras of unknown resolution (recorded range kept)"),
+        "tier_help": N_("maps", "Coverage, gaps and footprints at the range each camera's resolution allows"),
     },
 )
 
@@ -132,8 +139,27 @@ def _vocab(lang: str) -> dict[str, dict[str, str]]:
     i: Literal[0, 1] = 1 if lang == "en" else 0
     return {
         name: {k: v[i] for k, v in vocab.items()}
-        for name, vocab in (("field", FIELDS), ("host", HOSTS), ("status", STATUSES))
+        for name, vocab in (("field", FIELDS), ("host", HOSTS), ("status", STATUSES), ("lens", LENSES))
     }
+
+
+def _tiers(specs: Any, lang: str) -> dict[str, Any]:
+    """The tier table and, per kind with tiers, what its ranges need: the default fov (degrees)
+    and the largest range (metres, ``bounds.range_m``), for the switch, popups and editor.
+    """
+    codes: dict[str, dict[str, Any]] = {}
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind, spec in specs.items():
+        if not spec.tiers:
+            continue
+        kinds[kind] = {
+            "fov_deg": spec.defaults.get("fov_deg", 360.0),
+            "max_range_m": spec.bounds["range_m"][1],
+            "px_per_m": {t.code: t.px_per_m for t in spec.tiers},
+        }
+        for t in spec.tiers:
+            codes.setdefault(t.code, {"code": t.code, "title": nfc(t.title(lang)), "px_per_m": t.px_per_m})
+    return {"list": list(codes.values()), "kinds": kinds}
 
 
 def _layers(lang: str) -> list[dict[str, Any]]:
@@ -261,6 +287,7 @@ def render_map():
         "layers": layers,
         "strings": t,
         "vocab": _vocab(lang),
+        "tiers": _tiers(cat.specs, lang),
         "kinds": {k: s.title(lang) for k, s in cat.specs.items()},
         "urls": {
             "collections": url_for("api.collections"),

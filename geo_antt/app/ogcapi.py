@@ -46,7 +46,15 @@ from ..catalog import (
 from ..layers import BOUNDED_FIELDS, MAX_DIRECTIONS, TEXT_MAX_LENGTH
 from ..schema import STATUSES
 from .auth import current_user
-from .context import PUBLIC_COLLECTIONS, get_catalog, get_meta, prefers_json, scope_codes
+from .context import (
+    PUBLIC_COLLECTIONS,
+    get_catalog,
+    get_meta,
+    get_tier_catalog,
+    prefers_json,
+    scope_codes,
+    tier_arg,
+)
 from .context import request_lang as _lang
 
 __all__ = ["bp", "DEFAULT_LIMIT", "MAX_LIMIT", "CONFORMANCE", "is_feature_collection", "openapi_document"]
@@ -57,6 +65,8 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000
 MAX_QUERY_CHARS = 200  # a search text (unit names are far shorter)
 GEOJSON = "application/geo+json"
+# Collection groups whose features change with the cameras' tier (``?tier=``).
+TIER_GROUPS = frozenset({"footprints", "coverage", "gaps"})
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -264,6 +274,9 @@ def items(cid: str):
         crs=parse_crs_uri(request.args.get("filter-crs"), what="filter-crs"),
         names=frozenset(_collection_queryables(cat.get(cid))),
     )
+    tier = tier_arg()
+    if tier is not None and cat.get(cid).group in TIER_GROUPS:  # the models themselves keep their ranges
+        cat = get_tier_catalog(tier)
     page = cat.items(
         cid, bbox=bbox, region=region, unit=unit, limit=limit, offset=offset, allowed=allowed, crs=crs, where=where
     )
@@ -403,6 +416,16 @@ def openapi_document() -> dict[str, Any]:
         "description": "administrative unit code: that unit and all units below it",
         "schema": {"type": "string"},
     }
+    specs = current_app.extensions["geo_antt"].specs
+    p_tier = {
+        "name": "tier",
+        "in": "query",
+        "required": False,
+        "description": "what the cameras are good for (IEC 62676-4): footprints, coverage and gaps with each "
+        "camera's range for that purpose, from its resolution_px and fov_deg (a camera without a resolution "
+        "keeps its range_m); other collections ignore it",
+        "schema": {"type": "string", "enum": list(dict.fromkeys(t.code for s in specs.values() for t in s.tiers))},
+    }
     uris = supported_crs_uris()
     p_crs = {
         "name": "crs",
@@ -537,6 +560,7 @@ def openapi_document() -> dict[str, Any]:
                         p_filter,
                         p_filter_lang,
                         p_filter_crs,
+                        p_tier,
                     ],
                     "responses": {
                         "200": {"description": "GeoJSON FeatureCollection", "content": gj, "headers": crs_header},
@@ -628,7 +652,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Conference figures of a unit and below",
                     "operationId": "unitStats",
-                    "parameters": [p_unit],
+                    "parameters": [p_unit, p_tier],
                     "responses": {"200": {"description": "figures", "content": js}, "404": err},
                 }
             },
@@ -759,6 +783,15 @@ def _planning_paths(*, js, gj, err) -> dict[str, Any]:
                 "minimum": 0,
                 "maximum": MAX_MIN_SPACING_M,
                 "description": "least distance between two proposed sites, metres (default: the kind's layer spec, 30 for cameras)",
+            },
+            "tier": {
+                "type": "string",
+                "enum": list(
+                    dict.fromkeys(t.code for s in current_app.extensions["geo_antt"].specs.values() for t in s.tiers)
+                ),
+                "description": "plan cameras for one purpose (IEC 62676-4): the new cameras' range is that tier's "
+                "for the layer spec's resolution (1920 px) and field of view; registered cameras count with "
+                "their tier ranges",
             },
         },
     }
@@ -1155,4 +1188,5 @@ def units():
 
 @bp.get("/api/stats")
 def stats():
-    return jsonify(get_catalog().stats(_unit_arg(), lang=_lang(), allowed=scope_codes()))
+    unit = _unit_arg()
+    return jsonify(get_tier_catalog(tier_arg()).stats(unit, lang=_lang(), allowed=scope_codes()))

@@ -155,6 +155,8 @@ _FIELD_KEYS = (
     "fov_deg",
     "range_m",
     "radius_m",
+    "resolution_px",
+    "lens",
     "owner",
     "data_sharing",
     "host",

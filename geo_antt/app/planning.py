@@ -31,6 +31,7 @@ from .._errors import GeoAnttError, PermissionDeniedError
 from ..i18n import N_, msg, strings_table
 from ..layers import MAX_MIN_SPACING_M
 from ..text import nfc
+from ..tiers import tier_codes, tier_of
 from .context import get_catalog, scope_codes
 from .context import request_lang as _lang
 
@@ -114,6 +115,11 @@ PLAN_STRINGS: dict[str, dict[str, str]] = strings_table(
         "kind_camera": N_("plan", "Camera"),
         "kind_lighting": N_("plan", "Security lighting"),
         "kind_checkpoint": N_("plan", "Civil-defence checkpoint"),
+        "plan_tier": N_("plan", "Purpose of the new cameras"),
+        "plan_tier_none": N_("plan", "The kind's default range"),
+        "plan_tier_range": N_(
+            "plan", "New cameras of {px} pixels: {tier} range {m} m; cameras of unknown resolution: {n}"
+        ),
     },
 )
 
@@ -144,6 +150,7 @@ def _plan_context() -> dict[str, Any]:
             "code": k,
             "title": nfc(specs[k].title(lang)) if k in specs else t[f"kind_{k}"],
             "minSpacing": specs[k].min_spacing_m,
+            "tiers": bool(specs[k].tiers),
         }
         for k in PLAN_KINDS
         if k in specs
@@ -152,6 +159,10 @@ def _plan_context() -> dict[str, Any]:
         "lang": lang,
         "strings": t,
         "kinds": kinds,
+        "tiers": [
+            {"code": c, "title": nfc(tier_of(specs, c).title(lang)), "px_per_m": tier_of(specs, c).px_per_m}
+            for c in tier_codes(specs)
+        ],
         "maxCount": MAX_COUNT,
         "maxSpacing": MAX_MIN_SPACING_M,
         "defaultPeriod": [d.isoformat() for d in default_period()],
@@ -204,13 +215,15 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
         The decoded JSON: ``unit`` (code, required), ``kind`` (default "camera"), ``count``,
         ``budget_vnd`` + ``unit_cost_vnd``, ``solver`` (default "auto"), ``time_limit_s``
         (default 60, at most 120), ``min_spacing_m`` (metres between two proposed sites;
-        default the kind's layer spec).
+        default the kind's layer spec), ``tier`` (plan cameras for one purpose of
+        :mod:`geo_antt.tiers`: ``detect``, ``observe``, ``recognise``, ``identify``).
 
     Returns
     -------
     dict
         ``unit``, ``kind``, ``count``, ``budget_vnd``, ``unit_cost_vnd``, ``solver``,
-        ``time_limit_s``, ``min_spacing_m`` (None: the layer spec's).
+        ``time_limit_s``, ``min_spacing_m`` (None: the layer spec's), ``tier`` (None: the
+        kind's default range).
 
     Raises
     ------
@@ -220,7 +233,8 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise GeoAnttError('the request body must be a JSON object, e.g. {"unit": "23110", "count": 3}')
     unknown = sorted(
-        set(body) - {"unit", "kind", "count", "budget_vnd", "unit_cost_vnd", "solver", "time_limit_s", "min_spacing_m"}
+        set(body)
+        - {"unit", "kind", "count", "budget_vnd", "unit_cost_vnd", "solver", "time_limit_s", "min_spacing_m", "tier"}
     )
     if unknown:
         raise GeoAnttError(f"unknown field(s) {', '.join(unknown)}")
@@ -246,6 +260,9 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
         count = MAX_COUNT
     limit = _number(body, "time_limit_s", minimum=1, maximum=MAX_TIME_LIMIT_S)
     spacing = _number(body, "min_spacing_m", minimum=0, maximum=MAX_MIN_SPACING_M)
+    tier = body.get("tier")
+    if tier is not None and (not isinstance(tier, str) or not tier.strip() or len(tier) > 64):
+        raise GeoAnttError(f"tier must be a tier code such as identify or detect; got {str(tier)[:64]!r}")
     return {
         "unit": unit.strip(),
         "kind": kind.strip(),
@@ -255,6 +272,7 @@ def parse_plan_request(body: Any) -> dict[str, Any]:
         "solver": solver,
         "time_limit_s": float(DEFAULT_TIME_LIMIT_S if limit is None else limit),
         "min_spacing_m": None if spacing is None else float(spacing),
+        "tier": None if tier is None else tier.strip(),
     }
 
 
@@ -328,6 +346,11 @@ def plan_response(
         "hamlets": hamlets,
     }
     fc["summary"]["by"] = result.stats.get("by", "area")
+    if "tier" in result.stats:  # planned for one purpose: the new cameras' range, the unrated ones
+        fc["summary"]["tier"] = result.stats["tier"]
+        fc["summary"]["tier_range_m"] = _num(result.stats["tier_range_m"], 3)
+        fc["summary"]["resolution_px"] = result.stats["resolution_px"]
+        fc["summary"]["tier_unknown"] = result.stats["tier_unknown"]
     if "road_m" in result.after.columns:  # planned along streets: the street metres watched
         fc["summary"]["road_m"] = _num(float(result.after["road_m"].sum()), 1)
         fc["summary"]["road_covered_m_before"] = _num(float(result.before["road_covered_m"].sum()), 1)
@@ -387,6 +410,7 @@ def plan():
             time_limit_s=opts["time_limit_s"],
             roads=cat.roads,  # along the streets when the store has roads
             min_spacing_m=opts["min_spacing_m"],
+            tier=opts["tier"],
         )
     body = plan_response(
         res,

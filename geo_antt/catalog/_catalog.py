@@ -38,8 +38,9 @@ from ..crs import WGS84
 from ..io import json_value
 from ..io.geojson import geometry_texts, round_coordinates
 from ..layers import LayerSpec
-from ..schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
+from ..schema import COUNTING_STATUSES, FIELDS, HOSTS, STATUSES, UNIT_LEVELS
 from ..text import fold, nfc, strip_unit_type
+from ..tiers import tier_of
 from ._context import CONTEXT_COLLECTIONS
 from .query import OutputCrs
 from .query import geometry_texts as crs_geometry_texts
@@ -844,6 +845,7 @@ class Catalog:
         self.specs = specs
         self.excluded_models: tuple[dict[str, str], ...] = ()  # left out by catalog.live (bad parameters)
         self.roads: gpd.GeoDataFrame | None = None  # the streets of the coverage figures (catalog.live)
+        self.tier: str | None = None  # the cameras' tier of this catalog's coverage (catalog.live.tier_catalog)
         self.units = _wgs84(units, "units")
         self.units.index = self.units.index.astype(str)
         models = _wgs84(models, "models")
@@ -1170,6 +1172,8 @@ class Catalog:
             "coverage": None,
             "least_covered": [],
         }
+        if self.tier is not None:
+            out["tier"] = self._tier_figures(sel, lang)
         cu = self.coverage_units
         if cu is not None:
             hamlets = cu  # one level: the finest the coverage was computed for
@@ -1235,6 +1239,24 @@ class Catalog:
                 )
                 out["least_covered"].append(d)
         return out
+
+    def _tier_figures(self, sel: pd.DataFrame, lang: str) -> dict[str, Any]:
+        """The tier of this catalog and its counted cameras in ``sel``: ``rated`` (ranged by
+        their resolution) and ``unknown`` (no ``resolution_px``: their ``range_m`` kept).
+        """
+        code = str(self.tier)
+        kinds = [k for k, s in self.specs.items() if s.tier(code) is not None]
+        t = tier_of(self.specs, code)
+        counted = sel["kind"].isin(kinds) & sel["status"].isin(list(COUNTING_STATUSES))
+        res = sel["resolution_px"] if "resolution_px" in sel else pd.Series(np.nan, index=sel.index)
+        known = pd.to_numeric(res, errors="coerce").notna()
+        return {
+            "code": code,
+            "title": t.title(lang),
+            "px_per_m": t.px_per_m,
+            "rated": int((counted & known).sum()),
+            "unknown": int((counted & ~known).sum()),
+        }
 
     def _path(self, code: str, allowed: frozenset[str] | None) -> list[str]:
         """Codes from the top to ``code``; for a scoped reader, from the reader's own top unit

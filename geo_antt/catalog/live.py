@@ -30,6 +30,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -47,6 +48,7 @@ from ..footprints import footprints as build_footprints
 from ..layers import LayerSpec, parameter_problems
 from ..schema import COUNTING_STATUSES
 from ..store import Store
+from ..tiers import apply_tier, tier_of
 from ._catalog import Catalog, _align, _feature_texts, _link_codes, _property_texts, _reorder, _wgs84, _with_properties
 from ._context import _tidy
 
@@ -55,6 +57,7 @@ __all__ = [
     "build_catalog",
     "update_catalog",
     "leave_out_unbuildable",
+    "tier_catalog",
     "MAX_INCREMENTAL",
     "COMPACT_ABOVE",
 ]
@@ -71,6 +74,10 @@ _GAP_SLOTS = 1_000_000
 # Model fields that change a footprint, a location or a count; the others (name, notes...)
 # change only the model's own features.
 _COVERAGE_FIELDS = ("kind", "status", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m", "geometry")
+# The catalogs of each tier, per base catalog (built on first use, dropped with their base: a
+# store change makes a new base catalog, so a tier's figures never lag behind the plain ones).
+_TIER_CATALOGS: weakref.WeakKeyDictionary[Catalog, dict[str, Catalog]] = weakref.WeakKeyDictionary()
+_TIER_LOCK = threading.Lock()
 
 
 class _Rebuild(Exception):
@@ -163,6 +170,48 @@ def build_catalog(
         except _Rebuild:
             cat._live = None
     return cat
+
+
+def tier_catalog(cat: Catalog, tier: str, *, settings: Settings) -> Catalog:
+    """The catalog of ``cat``'s units and models with every camera ranged for ``tier``.
+
+    Built on first use (:func:`geo_antt.tiers.apply_tier`, then
+    :func:`geo_antt.coverage.compute_coverage` at ``cat``'s coverage level, with its streets)
+    and kept as long as ``cat`` lives; one build at a time. Its ``footprints``, ``coverage`` and
+    ``gaps`` collections and its :meth:`Catalog.stats` coverage are the tier's; serve the models
+    themselves from ``cat`` (their ``range_m`` here is the tier's). ``Catalog.tier`` is the
+    code.
+
+    Raises
+    ------
+    GeoAnttError
+        When no layer spec declares ``tier``.
+    """
+    tier_of(cat.specs, tier)
+    with _TIER_LOCK:
+        done = _TIER_CATALOGS.setdefault(cat, {})
+        if tier in done:
+            return done[tier]
+        models, _run = apply_tier(cat.models, tier, cat.specs)
+        cu = cat.coverage_units
+        level = str(cu["level"].iloc[0]) if cu is not None and len(cu) and "level" in cu else None
+        coverage = (
+            compute_coverage(
+                cat.units,
+                models,
+                level=level,
+                specs=cat.specs,
+                settings=settings,
+                roads=cat.roads,
+                with_street_gaps=False,
+            )
+            if len(cat.units)
+            else None
+        )
+        out = Catalog(cat.units, models, specs=cat.specs, coverage=coverage)
+        out.roads, out.excluded_models, out.tier = cat.roads, cat.excluded_models, tier
+        done[tier] = out
+        return out
 
 
 def leave_out_unbuildable(

@@ -12,6 +12,8 @@ from .. import io
 from .._errors import GeoAnttError
 from ..config import DEFAULT_SETTINGS
 from ..coverage import compute_coverage
+from ..layers import load_layer_specs
+from ..tiers import apply_tier, tier_codes
 from ._main import leave_for_exit
 from ._progress import add_quiet_argument, progress_bar
 from .inputs import add_buildings_argument, add_input_arguments, add_roads_argument, load_inputs_with_features
@@ -42,6 +44,11 @@ them reaches without crossing a building (the kinds whose layer file says occlud
 the inside of buildings is never covered, and every unit also gets building_m2, open_m2 (its
 area outside buildings) and covered_open_pct (covered share of the open area).
 
+With --tier detect|observe|recognise|identify (IEC 62676-4: 25, 62, 125, 250 px per metre of
+target), a camera's range is what its resolution_px and fov_deg give for that purpose (see
+layers/camera.toml [tiers]); a camera without resolution_px keeps its range_m and is counted as
+"tier unknown" in the summary.
+
 Outputs are RFC 7946 GeoJSON (WGS84, 7 decimals) or GeoPackage when the name ends in .gpkg.
 """
 
@@ -54,6 +61,7 @@ examples:
                     --crs EPSG:3405 --out xa.gpkg
   geo-antt coverage --roads roads.geojson --out hamlets.geojson --street-gaps streets.geojson
   geo-antt coverage --buildings buildings.geojson --out hamlets.geojson --gaps gaps.geojson
+  geo-antt coverage --tier identify --out hamlets_identify.geojson --gaps gaps_identify.geojson
 """
 
 
@@ -85,6 +93,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--level",
         choices=("hamlet", "commune", "district", "province"),
         help="level to report at (default: the finest present)",
+    )
+    opt.add_argument(
+        "--tier",
+        choices=tier_codes(load_layer_specs()),
+        help="coverage for one purpose of the cameras (IEC 62676-4 DORI): ranges from resolution_px and fov_deg",
     )
     opt.add_argument(
         "--crs", metavar="EPSG:NNNN", help="metric CRS for distances and areas (default: UTM zone of the data)"
@@ -198,6 +211,9 @@ def _run(args: argparse.Namespace) -> int:
         raise GeoAnttError(
             "--street-gaps needs roads: give --roads FILE (or a --data dataset whose dataset.toml lists roads)"
         )
+    tier_run = None
+    if args.tier:
+        models, tier_run = apply_tier(models, args.tier, load_layer_specs(settings.layers_dir))
     with progress_bar(args, "coverage") as bar:
         res = _warned(
             compute_coverage,
@@ -236,6 +252,8 @@ def _run(args: argparse.Namespace) -> int:
         f"covered {u['covered_m2'].sum() / 1e6:.3f} of {u['area_m2'].sum() / 1e6:.3f} km² "
         f"({100 * u['covered_m2'].sum() / max(u['area_m2'].sum(), 1e-9):.2f} %), metric CRS {res.metric_crs.to_string()}"
     )
+    if tier_run is not None:
+        print(tier_run.summary())
     if buildings is not None:
         open_m2 = float(u["open_m2"].sum())
         print(

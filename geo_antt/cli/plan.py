@@ -12,8 +12,10 @@ import pandas as pd
 
 from .._errors import GeoAnttError
 from ..io import read_layer, write_atomic
+from ..layers import load_layer_specs
 from ..placement import planning_units, sites_feature_collection
 from ..text import nfc
+from ..tiers import tier_codes
 from .inputs import add_input_arguments, add_roads_argument, load_inputs, load_inputs_with_features
 
 __all__ = ["register", "load_frames"]
@@ -74,6 +76,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fov-deg", type=float, help="camera angle of view, degrees")
     p.add_argument("--range-m", type=float, help="camera range, metres")
     p.add_argument("--radius-m", type=float, help="radius of lights/checkpoints, metres")
+    p.add_argument(
+        "--tier",
+        choices=tier_codes(load_layer_specs()),
+        help="plan cameras for one purpose (IEC 62676-4): their range is that tier's range for --resolution "
+        "pixels and --fov-deg; registered cameras count with their own tier ranges (instead of --range-m)",
+    )
+    p.add_argument(
+        "--resolution",
+        type=float,
+        metavar="PX",
+        help="horizontal pixels of the new cameras with --tier (default: the layer spec's, 1920 = 2MP)",
+    )
     p.add_argument("--directions", type=int, metavar="N", help="camera directions tried per site (default 8)")
     p.add_argument("--time-limit", type=float, default=300.0, metavar="SECONDS", help="exact solver time limit")
     p.add_argument(
@@ -138,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         roads=roads,
         buildings=buildings,
         min_spacing_m=args.min_spacing,
+        tier=args.tier,
+        resolution_px=args.resolution,
     )
     if args.out:
         write_atomic(args.out, json.dumps(sites_feature_collection(res), ensure_ascii=False))
@@ -167,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             else {}
         ),
         "stats": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.stats.items()},
+        **({"tier": args.tier, "tier_unknown": res.stats["tier_unknown"]} if args.tier else {}),
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -178,6 +195,14 @@ def run(args: argparse.Namespace) -> int:
         f"{' m of street' if summary['by'] == 'street' else '' if args.weight_column else ' m²'}",
         file=out,
     )
+    if args.tier:
+        st = res.stats
+        print(
+            f"tier {args.tier}: new cameras of {st['resolution_px']:g} px reach {st['tier_range_m']:.2f} m; "
+            f"registered cameras in the area: {st['tier_rated']} ranged by their resolution, {st['tier_unknown']} tier unknown "
+            "(no resolution_px: their range_m is kept)",
+            file=out,
+        )
     if res.gap_to_optimum is not None:
         print(
             f"greedy heuristic: {res.greedy_objective:,.0f} (gap to optimum {100 * res.gap_to_optimum:.2f} %)", file=out

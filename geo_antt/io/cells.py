@@ -25,6 +25,8 @@ __all__ = [
     "parse_directions",
     "parse_date",
     "parse_bool",
+    "parse_resolution",
+    "MEGAPIXEL_WIDTHS",
     "COMPASS_EN",
     "COMPASS_VI",
 ]
@@ -279,3 +281,65 @@ def parse_bool(v: Any) -> bool:
     if key in _FALSE:
         return False
     raise ParseError(msg("not yes/no (use có/không or yes/no)"))
+
+
+# Horizontal pixels of the usual security-camera sensors, by the shorthand a sheet writes:
+# megapixels (1MP 1280x720, 2MP 1920x1080, 3MP 2304x1296, 4MP 2560x1440, 5MP 2592x1944,
+# 6MP 3072x2048, 8MP 3840x2160, 12MP 4000x3000) and video names (720p, 1080p, 2K, 4K, 8K).
+MEGAPIXEL_WIDTHS = {
+    1.0: 1280.0,
+    1.3: 1280.0,
+    2.0: 1920.0,
+    3.0: 2304.0,
+    4.0: 2560.0,
+    5.0: 2592.0,
+    6.0: 3072.0,
+    8.0: 3840.0,
+    12.0: 4000.0,
+}
+_VIDEO_WIDTHS = {
+    "720p": 1280.0,
+    "1080p": 1920.0,
+    "2k": 2560.0,
+    "1440p": 2560.0,
+    "4k": 3840.0,
+    "2160p": 3840.0,
+    "8k": 7680.0,
+}
+_MEGAPIXEL = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(?:mp|mpx|mpix|megapixels?|cham)$")
+_PIXELS = re.compile(r"^(\d{3,5})(?:\s*px|\s*pixels?|\s*diem anh)?(?:\s*[x×*]\s*\d{3,5}(?:\s*px)?)?$")
+
+
+def parse_resolution(v: Any) -> float:
+    """A camera's horizontal resolution in pixels from a cell: a number of pixels (``1920``,
+    ``"1920 px"``, ``"1920x1080"``), megapixels (``"2MP"``, ``"4 MP"``, ``"2 megapixel"``,
+    ``"2 chấm"``; see :data:`MEGAPIXEL_WIDTHS`) or a video name (``"1080p"``, ``"4K"``).
+    Raises ParseError for anything else (bounds are checked by the caller).
+    """
+    if isinstance(v, bool):
+        raise ParseError(msg("not a resolution"))
+    if isinstance(v, (int, float)):
+        f = float(v)
+        if not math.isfinite(f):
+            raise ParseError(msg("not a resolution"))
+        return f
+    s = fold(str(v)).strip()
+    if s in _VIDEO_WIDTHS:
+        return _VIDEO_WIDTHS[s]
+    m = _MEGAPIXEL.match(s)
+    if m:
+        mp = float(m.group(1).replace(",", "."))
+        if mp in MEGAPIXEL_WIDTHS:
+            return MEGAPIXEL_WIDTHS[mp]
+        known = ", ".join(f"{k:g}MP" for k in MEGAPIXEL_WIDTHS)
+        raise ParseError(
+            msg(
+                "unknown megapixel figure {mp:g}MP (known: {known}); write the horizontal pixels, e.g. 1920",
+                mp=mp,
+                known=known,
+            )
+        )
+    m = _PIXELS.match(s)
+    if m:
+        return float(m.group(1))
+    raise ParseError(msg("not a resolution: write the horizontal pixels (1920, 1920x1080) or 2MP, 4MP, 8MP, 4K"))

@@ -645,6 +645,9 @@ class _ModelMaker:
         self.d = district
         self.hamlets = hamlets  # code -> info (only this district's)
         self.rng = np.random.default_rng([seed, int(district.code), 7])
+        # the cameras' resolution and lens come from a stream of their own, so that adding them
+        # left every other generated value as it was
+        self.sensor_rng = np.random.default_rng([seed, int(district.code), 11])
         self.rows: list[dict[str, Any]] = []
         self.src = f"geo-antt demo (seed {seed}): giả lập / generated"
         self._roads: dict[str, LineString] = {}
@@ -717,6 +720,8 @@ class _ModelMaker:
             "range_m": params.get("range_m"),
             "radius_m": params.get("radius_m"),
             "height_m": params.get("height_m"),
+            "resolution_px": params.get("resolution_px"),
+            "lens": params.get("lens"),
             "camera_type": params.get("camera_type"),
             "owner": params.get("owner"),
             "data_sharing": params.get("data_sharing"),
@@ -754,6 +759,7 @@ class _ModelMaker:
             focal = float(self.rng.choice([2.8, 3.6, 4.0]))
             fov = {2.8: 105.0, 3.6: 92.0, 4.0: 82.0}[focal] + float(self.rng.integers(-2, 3))
             params = {"direction_deg": dirs, "fov_deg": fov, "range_m": float(self.rng.integers(10, 31))}
+        params.update(self._sensor(dome=ctype == "dome"))
         owner = _OWNERS[int(self.rng.integers(0, len(_OWNERS)))]
         self.add(
             kind="camera",
@@ -772,6 +778,18 @@ class _ModelMaker:
             data_sharing=bool(self.rng.random() < 0.7),
             **params,
         )
+
+    def _sensor(self, *, dome: bool) -> dict[str, Any]:
+        """Resolution (pixels) and lens of a camera, as a commune records them: about two in
+        three sheets give the resolution (2MP most often, then 4MP, a few 8MP); half the
+        recorded domes are 360-degree fisheyes.
+        """
+        r = self.sensor_rng
+        known, pick, fish = r.random(), r.random(), r.random()
+        if known >= 0.65:
+            return {}
+        res = 1920.0 if pick < 0.6 else 2560.0 if pick < 0.9 else 3840.0
+        return {"resolution_px": res, "lens": "fisheye" if dome and fish < 0.5 else None}
 
     def lighting(
         self,

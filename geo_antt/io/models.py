@@ -40,7 +40,7 @@ from ..layers import (
     resolve_kind,
     text_problem,
 )
-from ..schema import FIELDS, HOSTS, STATUSES, lookup_vocab
+from ..schema import FIELDS, HOSTS, LENSES, STATUSES, lookup_vocab
 from ..text import fold, fold_key, nfc
 from ._readers import (
     _NATIONAL_BOX,
@@ -62,6 +62,7 @@ from .cells import (
     parse_date,
     parse_directions,
     parse_number,
+    parse_resolution,
 )
 
 __all__ = ["load_models", "read_models"]
@@ -112,6 +113,20 @@ _MODEL_HEADERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("height_m", "height", "camera:height", "elevation_m"),
         ("chieu_cao", "do_cao", "chieu_cao_m", "do_cao_lap_dat"),
     ),
+    "resolution_px": (
+        (
+            "resolution_px",
+            "resolution",
+            "camera:resolution",
+            "horizontal_resolution",
+            "megapixel",
+            "megapixels",
+            "pixels",
+            "mp",
+        ),
+        ("do_phan_giai", "phan_giai", "do_phan_giai_camera", "so_diem_anh", "diem_anh", "so_cham"),
+    ),
+    "lens": (("lens", "lens_type", "camera:lens"), ("ong_kinh", "loai_ong_kinh", "kieu_ong_kinh")),
     "status": (("status", "state", "operational_status"), ("trang_thai", "tinh_trang", "tinh_trang_hoat_dong")),
     "field": (("field", "domain", "sector", "area_of_work"), ("linh_vuc", "linh_vuc_hoat_dong")),
     "host": (
@@ -546,7 +561,9 @@ def load_models(
     Headers are matched ignoring case, diacritics and punctuation, in English or Vietnamese
     (``lat``/``vĩ độ``, ``lon``/``kinh độ``, ``kind``/``loại``, ``direction_deg``/``hướng``/
     ``camera:direction``, ``fov_deg``/``góc``/``camera:angle``, ``range_m``/``tầm xa``,
-    ``radius_m``/``bán kính``, ``status``/``trạng thái``...). Blank ``fov_deg``, ``range_m``,
+    ``radius_m``/``bán kính``, ``resolution_px``/``độ phân giải``/``resolution`` (pixels, or
+    ``2MP``, ``4MP``, ``8MP``, ``4K``...: :func:`geo_antt.io.cells.parse_resolution`),
+    ``lens``/``ống kính`` (rectilinear, fisheye, panoramic), ``status``/``trạng thái``...). Blank ``fov_deg``, ``range_m``,
     ``radius_m`` and ``height_m`` stay NaN: the footprint code then uses the kind's default from
     its layer spec; ``frame.attrs["defaults"]`` lists, per kind, the defaults that will apply
     and how many rows rely on them. A blank status means ``active``. Without an id column,
@@ -918,10 +935,11 @@ def _build_models(
 
     # ---- numbers
     numbers: dict[str, np.ndarray] = {}
-    for fld in ("fov_deg", "range_m", "radius_m", "height_m"):
-        arr, failed = _number_column(col(fld), parse_number)
+    for fld in ("fov_deg", "range_m", "radius_m", "height_m", "resolution_px"):
+        is_res = fld == "resolution_px"
+        arr, failed = _number_column(col(fld), parse_resolution if is_res else parse_number)
         for k, exc in failed:
-            err(k, fld, col(fld)[k], msg("malformed number: {reason}", reason=exc.message))
+            err(k, fld, col(fld)[k], exc.message if is_res else msg("malformed number: {reason}", reason=exc.message))
         # the kind's bounds (layers/*.toml [bounds]); rows of an unknown kind take the defaults
         lo = np.full(n, DEFAULT_BOUNDS[fld][0])
         hi = np.full(n, DEFAULT_BOUNDS[fld][1])
@@ -961,6 +979,8 @@ def _build_models(
             )
 
     # ---- other attributes
+    known_lens = "use one of: " + ", ".join(f"{c} ({v[0]})" for c, v in LENSES.items())
+    lenses = mapped("lens", _vocab(LENSES, "lens", known_lens), lambda k, v, e: err(k, "lens", v, str(e)))
     camera_types = mapped("camera_type", _camera_type, lambda k, v, e: None)
     sharing = mapped(
         "data_sharing",
@@ -1100,6 +1120,8 @@ def _build_models(
         "range_m": numbers["range_m"],
         "radius_m": numbers["radius_m"],
         "height_m": numbers["height_m"],
+        "resolution_px": numbers["resolution_px"],
+        "lens": lenses,
         "camera_type": camera_types,
         "owner": _text_column(col("owner"), _as_text),
         "data_sharing": sharing,

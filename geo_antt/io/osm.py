@@ -54,7 +54,7 @@ from ..layers import MAX_DIRECTIONS, TEXT_MAX_LENGTH, LayerSpec, bound_problem, 
 from ..schema import MODEL_COLUMNS
 from ..text import nfc
 from ._readers import _NATIONAL_BOX, _object_array
-from .cells import COMPASS_EN, ParseError
+from .cells import COMPASS_EN, ParseError, parse_resolution
 
 __all__ = [
     "OSM_SUFFIXES",
@@ -976,6 +976,16 @@ class _Conversion:
                 self.problem(
                     "node", node.id, "camera:angle", text, "not a tilt in degrees from -90 to 90; left empty", "warning"
                 )
+        if "camera:resolution" in tags:  # horizontal pixels, or 2MP / 4K (geo_antt.tiers)
+            text = tags["camera:resolution"]
+            try:
+                res = parse_resolution(text)
+                why = bound_problem(spec, "resolution_px", res)
+                if why:
+                    raise ParseError(f"resolution {res:g} px: {why}")
+                rec["resolution_px"] = res
+            except ParseError as exc:
+                self.problem("node", node.id, "camera:resolution", text, f"{exc}; left empty", "warning")
         self.models.append(rec)
 
     def lamp(self, node: Any) -> None:
@@ -1053,7 +1063,7 @@ class _Conversion:
         lon = np.array([r.pop("_lon") for r in recs], dtype=float)
         lat = np.array([r.pop("_lat") for r in recs], dtype=float)
         columns = (*MODEL_COLUMNS, *MODEL_EXTRA_COLUMNS)
-        numeric = ("fov_deg", "range_m", "radius_m", "height_m", "tilt_deg")
+        numeric = ("fov_deg", "range_m", "radius_m", "height_m", "resolution_px", "tilt_deg")
         data: dict[str, Any] = {}
         for col in columns:
             values = [r[col] for r in recs]

@@ -16,7 +16,8 @@ import shapely
 from .._errors import CRSError, GeoAnttError, NotFoundError
 from ..config import DEFAULT_SETTINGS, Settings
 from ..crs import metric_crs_for, to_metric, to_wgs84
-from ..layers import MAX_MIN_SPACING_M, LayerSpec, load_layer_specs
+from ..layers import MAX_MIN_SPACING_M, LayerSpec, bound_problem, load_layer_specs
+from ..tiers import TierRun, apply_tier, tier_range_m
 from ._helpers import _polygonal_units
 from .candidates import (
     _footprint_params,
@@ -114,6 +115,38 @@ def plan_count(*, count: int | None = None, budget_vnd: float | None = None, uni
     return int(count) if cap is None else min(int(count), cap)
 
 
+def _tier_range(
+    spec: LayerSpec, tier: str, *, range_m: float | None, fov_deg: float | None, resolution_px: float | None
+) -> tuple[float, float]:
+    """(range of ``tier`` for a new camera of ``spec``'s kind, metres; its resolution, pixels)."""
+    t = spec.tier(tier)
+    if t is None:
+        known = ", ".join(x.code for x in spec.tiers)
+        raise GeoAnttError(
+            f"a {spec.kind} has no tier {tier!r}"
+            + (f"; its tiers: {known}" if known else " (its layer file declares none)")
+        )
+    if range_m is not None:
+        raise GeoAnttError("give a tier or a range_m, not both: the tier sets the range of the new cameras")
+    res = spec.placement_resolution_px if resolution_px is None else float(resolution_px)
+    reason = bound_problem(spec, "resolution_px", res)
+    if reason is not None:
+        raise GeoAnttError(f"resolution_px {reason}, got {res!r}")
+    fov = float(fov_deg if fov_deg is not None else spec.defaults.get("fov_deg", 90.0))
+    rng = float(tier_range_m(res, fov, t.px_per_m, max_range_m=spec.bounds["range_m"][1])[0])
+    return rng, res
+
+
+def _tier_run_in(models: gpd.GeoDataFrame, units_m: gpd.GeoDataFrame, run: TierRun, specs) -> TierRun:
+    """``run`` counted over the models standing in ``units_m`` (metric) only."""
+    if not len(models) or models.crs is None:
+        return TierRun(run.tier, 0, 0)
+    area = shapely.union_all(units_m.geometry.to_numpy())
+    g = models.to_crs(units_m.crs).geometry.to_numpy()
+    inside = shapely.intersects(area, g) & ~shapely.is_missing(g)
+    return apply_tier(models.loc[inside], run.tier, specs)[1]
+
+
 def _active_models(models: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if "status" not in models.columns:
         return models
@@ -187,6 +220,8 @@ def plan_sites(
     roads: gpd.GeoDataFrame | None = None,
     buildings: gpd.GeoDataFrame | None = None,
     min_spacing_m: float | None = None,
+    tier: str | None = None,
+    resolution_px: float | None = None,
 ) -> PlanResult:
     """Choose where ``count`` new models of ``kind`` cover the most uncovered demand.
 
@@ -246,6 +281,16 @@ def plan_sites(
         No two proposed sites stand closer than this, metres (default: the layer spec's
         ``[placement] min_spacing_m``, 30 m for cameras; 0: no limit). Every solver but
         "spopt" keeps to it.
+    tier
+        Plan for one purpose of the kind's ``[tiers]`` (``detect``, ``observe``, ``recognise``,
+        ``identify``; :mod:`geo_antt.tiers`): the candidates' range is that tier's range for a
+        camera of ``resolution_px`` and ``fov_deg`` (so ``range_m`` may not be given too), and
+        the registered cameras count with their tier ranges (those without a resolution keep
+        their ``range_m``: ``stats["tier_unknown"]``). With ``buildings`` the candidates are
+        judged by the visible part of that footprint.
+    resolution_px
+        Horizontal resolution of the new cameras, pixels (default: the layer spec's
+        ``[placement] resolution_px``, 1920 for cameras); only with ``tier``.
 
     Returns
     -------
@@ -264,6 +309,13 @@ def plan_sites(
     settings = settings or DEFAULT_SETTINGS
     spec = _spec_for(kind, specs)
     n = plan_count(count=count, budget_vnd=budget_vnd, unit_cost_vnd=unit_cost_vnd)
+    tier_run: TierRun | None = None
+    new_resolution = math.nan
+    if tier is not None:
+        range_m, new_resolution = _tier_range(spec, tier, range_m=range_m, fov_deg=fov_deg, resolution_px=resolution_px)
+        models, tier_run = apply_tier(models, tier, specs)
+    elif resolution_px is not None:
+        raise GeoAnttError("resolution_px (the new cameras' pixels) goes with a tier: give tier too")
     params = _footprint_params(
         spec,
         fov_deg=fov_deg,
@@ -274,6 +326,8 @@ def plan_sites(
     )
     mcrs = metric_crs_for(units, crs=settings.metric_crs)
     units_m = _polygonal_units(to_metric(units, crs=mcrs))
+    if tier_run is not None:  # count the cameras of the planned area only
+        tier_run = _tier_run_in(models, units_m, tier_run, specs)
     if models.crs is None:
         if len(models):
             raise CRSError("models have no CRS: say which one they are in (e.g. EPSG:4326)")
@@ -412,6 +466,7 @@ def plan_sites(
     order = useful
     chosen_fp = fps.iloc[chosen[order]] if len(order) else fps.iloc[[]]
     new_models = _proposed_models(sites_m, chosen_fp, spec, params, id_prefix=id_prefix)
+    new_models["resolution_px"] = new_resolution
     # marginal area gain (m²) in rank order, against existing coverage and earlier ranks
     union_units = shapely.union_all(units_m.geometry.values)
     covered_so_far = shapely.union_all(existing_geom) if existing_geom is not None else shapely.Polygon()
@@ -468,6 +523,17 @@ def plan_sites(
         "solve_seconds": res["seconds"],
         "total_seconds": time.perf_counter() - t_start,
         "metric_crs": mcrs.to_string(),
+        **(
+            {
+                "tier": tier_run.tier,
+                "tier_range_m": float(params["range_m"]),
+                "resolution_px": float(new_resolution),
+                "tier_rated": tier_run.rated,
+                "tier_unknown": tier_run.unknown,
+            }
+            if tier_run is not None
+            else {}
+        ),
     }
     return PlanResult(
         sites=to_wgs84(sites),

@@ -41,3 +41,6 @@ class Report:
     figures: dict[str, Any] = field(default_factory=dict)
     prev_figures: dict[str, Any] = field(default_factory=dict)
     charts: dict[str, bytes] = field(default_factory=dict)
+    #: covered area (and street length) of the reported units for the recorded ranges and for
+    #: each camera tier (IEC 62676-4), one row each; empty without tiers or cameras
+    tiers: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -135,6 +135,47 @@ def _coverage_frame(res, ranked, level_units, L, parent_names) -> pd.DataFrame:
     return out.sort_values(L["pct"], kind="stable").reset_index(drop=True)
 
 
+def _tier_table(level_units, models, main_res, *, specs, settings, roads, L, lang: str) -> pd.DataFrame:
+    """One row for the recorded ranges (``main_res``) and one per camera tier: covered area
+    (km², share) and, with roads, covered street length (km, share) of ``level_units``; the
+    cameras of unknown resolution (they keep their recorded range) in the last column.
+    """
+    from ..coverage import compute_coverage
+    from ..tiers import apply_tier, tier_codes, tier_of
+
+    codes = tier_codes(specs)
+    tiered_kinds = [k for k, s in specs.items() if s.tiers]
+    if main_res is None or not codes or not models["kind"].isin(tiered_kinds).any():
+        return pd.DataFrame()
+    rows: list[tuple[str, Any, Any, Any]] = [(L["tier_recorded"], None, main_res, None)]
+    for code in codes:
+        tiered, run = apply_tier(models, code, specs)
+        res = compute_coverage(
+            level_units, tiered, specs=specs, settings=settings, roads=roads, with_gaps=False, with_street_gaps=False
+        )
+        t = tier_of(specs, code)
+        rows.append((t.title(lang), t.px_per_m, res, run.unknown))
+    with_roads = "road_m" in main_res.units.columns
+    out: dict[str, list[Any]] = {L["tier"]: [], L["px_per_m"]: [], L["covered_km2"]: [], L["pct"]: []}
+    if with_roads:
+        out[L["road_covered_km"]] = []
+        out[L["road_pct"]] = []
+    out[L["tier_unknown"]] = []
+    for title, ppm, res, unknown in rows:
+        u = res.units
+        area, covered = float(u["area_m2"].sum()), float(u["covered_m2"].sum())
+        out[L["tier"]].append(title)
+        out[L["px_per_m"]].append("—" if ppm is None else ppm)
+        out[L["covered_km2"]].append(round(covered / 1e6, 4))
+        out[L["pct"]].append(round_share(100.0 * covered / area, 3) if area > 0 else None)
+        if with_roads:
+            road, road_cov = float(u["road_m"].sum()), float(u["road_covered_m"].sum())
+            out[L["road_covered_km"]].append(round(road_cov / 1e3, 3))
+            out[L["road_pct"]].append(round(100.0 * road_cov / road, 2) if road > 0 else None)
+        out[L["tier_unknown"]].append("—" if unknown is None else unknown)
+    return pd.DataFrame(out)
+
+
 def _overall_road_pct(res) -> float | None:
     """Share of the street length covered over all units (None without roads)."""
     if res is None or "road_m" not in res.units.columns:
@@ -371,6 +412,16 @@ def build_report(
             bool(scope["approximate"].fillna(False).astype(bool).any()) if "approximate" in scope.columns else False
         )
     communes_2025 = _communes_2025_table(communes, units, state, c_res, L)
+    tiers_tbl = _tier_table(
+        hamlets if h_res is not None else communes,
+        counting,
+        main_res,
+        specs=specs,
+        settings=settings,
+        roads=roads,
+        L=L,
+        lang=lang,
+    )
     rep = Report(
         unit_code=code,
         unit_name=unit_name,
@@ -393,6 +444,7 @@ def build_report(
         approximate=approximate,
         figures=cur,
         prev_figures=prev,
+        tiers=tiers_tbl,
     )
     if charts:
         step("charts and map", 4)

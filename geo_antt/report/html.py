@@ -101,6 +101,12 @@ def render_html(rep: Report) -> str:
             if len(rep.communes_2025)
             else ""
         ),
+        (
+            f"<section id='tiers'><h2>{L['tiers']}</h2>{_table_html(rep.tiers, L['none'], rep.lang)}"
+            f"<p class='meta'>{html.escape(L['note_tiers'])}</p></section>"
+            if len(rep.tiers)
+            else ""
+        ),
         f"<section id='uncovered'><h2>{L['uncovered_list'].format(t=_fmt(rep.threshold_pct, rep.lang))}</h2>{_table_html(rep.uncovered, L['none'], rep.lang)}"
         f"<p class='meta'>{html.escape(L['ranked_by_street' if rep.figures.get('road_covered_pct') is not None else 'ranked_by_area'])}</p></section>",
         f"<section id='hamlets'><h2>{L['coverage_hamlets']}</h2>{_table_html(rep.hamlets, L['none'], rep.lang)}</section>",

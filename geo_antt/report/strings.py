@@ -96,6 +96,15 @@ _LABELS: dict[str, dict[str, str]] = strings_table(
         "old_codes": N_("report", "Former codes"),
         "approximate": N_("report", "Hamlet boundaries are approximate, for illustration only."),
         "sheet_summary": N_("report", "Summary"),
+        "tiers": N_("report", "Coverage by what the cameras are for (IEC 62676-4)"),
+        "tier": N_("report", "Purpose"),
+        "px_per_m": N_("report", "Pixel density (px/m)"),
+        "tier_recorded": N_("report", "Recorded range"),
+        "tier_unknown": N_("report", "Cameras of unknown resolution"),
+        "note_tiers": N_(
+            "report",
+            "A camera's range for each purpose comes from its horizontal resolution and field of view (rectilinear lens: R / (2·p·tan(fov/2)); fisheye, panoramic: R / (p·fov in radians)); cameras of unknown resolution keep their recorded range. Other models (lights, checkpoints) are unchanged.",
+        ),
     },
 )
 

@@ -55,6 +55,8 @@ def _pdf_matplotlib(rep: Report) -> bytes:
     ]
     if len(rep.communes_2025):
         tables.append((L["communes_2025"], rep.communes_2025))
+    if len(rep.tiers):
+        tables.append((L["tiers"], rep.tiers))
     with PdfPages(buf) as pdf:
         first = True
         for title, df in tables:
@@ -117,6 +119,8 @@ def _xlsx(rep: Report) -> bytes:
     ]
     if len(rep.communes_2025):
         sheets.append((L["communes_2025"], rep.communes_2025))
+    if len(rep.tiers):
+        sheets.append((L["tiers"], rep.tiers))
     first = True
     used: set[str] = set()
     for title, df in sheets:

@@ -35,7 +35,7 @@ __all__ = ["BACKUP_FORMAT", "Backup", "write_backup", "read_backup"]
 BACKUP_FORMAT = "geo-antt-backup/1"
 _MODEL_META = ("version", "created_at", "updated_at", "created_by", "updated_by")
 _MODEL_JSON = ("direction_deg", "data_sharing")
-_MODEL_FLOAT = ("fov_deg", "range_m", "radius_m", "height_m")
+_MODEL_FLOAT = ("fov_deg", "range_m", "radius_m", "height_m", "resolution_px")
 _AUDIT_COLS = ("id", "at", "user_name", "action", "model_id", "unit_code", "old", "new", "detail")
 
 
@@ -272,7 +272,7 @@ def read_backup(path: Path) -> Backup:
     models = []
     mgeom = mg.geometry.values if len(mg) else []
     for i, r in enumerate(mg.drop(columns="geometry").to_dict("records")):
-        rec = {c: _none(r[c]) for c in MODEL_COLUMNS}
+        rec = {c: _none(r.get(c)) for c in MODEL_COLUMNS}  # a backup made before 0008 has no resolution_px, lens
         rec["direction_deg"] = _loads(r["direction_deg"]) or []
         rec["data_sharing"] = _loads(r["data_sharing"])
         for c in _MODEL_FLOAT:

@@ -21,7 +21,7 @@ import shapely.geometry
 from .._errors import GeoAnttError
 from ..i18n import msg
 from ..layers import MAX_DIRECTIONS, LayerSpec, bound_problem, text_problem
-from ..schema import FIELDS, HOSTS, MODEL_COLUMNS, STATUSES
+from ..schema import FIELDS, HOSTS, LENSES, MODEL_COLUMNS, STATUSES, lookup_vocab
 from ..text import nfc
 
 __all__ = [
@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 GEOMETRY_DECIMALS = 7
-FLOAT_COLUMNS = ("fov_deg", "range_m", "radius_m", "height_m")
-TEXT_COLUMNS = ("id", "kind", "name", "field", "host", "status", "unit_code", "camera_type", "owner", "notes")
+FLOAT_COLUMNS = ("fov_deg", "range_m", "radius_m", "height_m", "resolution_px")
+TEXT_COLUMNS = ("id", "kind", "name", "field", "host", "status", "unit_code", "camera_type", "lens", "owner", "notes")
 DATE_COLUMNS = ("start_date", "end_date")
 CAMERA_TYPES = ("fixed", "ptz", "dome")
 _FLOAT_TOL = 1e-9
@@ -209,6 +209,8 @@ def normalize_record(raw: Mapping[str, Any], *, partial: bool = False, rounded: 
         out["status"] = "active"
     if out.get("camera_type") is not None:
         out["camera_type"] = out["camera_type"].lower()
+    if out.get("lens") is not None:  # a code, a label or an alias ("mắt cá") -> the code
+        out["lens"] = lookup_vocab(LENSES, out["lens"]) or out["lens"]
     return out
 
 
@@ -227,7 +229,7 @@ def check_record(rec: Mapping[str, Any], specs: Mapping[str, LayerSpec]) -> list
             problems.append((col, v, msg("unknown code; codes: {codes}", codes=", ".join(vocab))))
     if rec.get("status") is None:
         problems.append(("status", None, "missing status"))
-    for col in ("fov_deg", "range_m", "radius_m", "height_m"):
+    for col in FLOAT_COLUMNS:
         reason = bound_problem(spec, col, rec.get(col))
         if reason is not None:
             problems.append((col, rec.get(col), reason))
@@ -247,6 +249,9 @@ def check_record(rec: Mapping[str, Any], specs: Mapping[str, LayerSpec]) -> list
     ct = rec.get("camera_type")
     if ct is not None and ct not in CAMERA_TYPES:
         problems.append(("camera_type", ct, msg("camera type must be one of {types}", types=", ".join(CAMERA_TYPES))))
+    lens = rec.get("lens")
+    if lens is not None and lens not in LENSES:
+        problems.append(("lens", lens, msg("lens must be one of {lenses}", lenses=", ".join(LENSES))))
     geom = rec.get("geometry")
     if spec is not None and spec.spatial and geom is None:
         problems.append(("geometry", None, msg("a {kind} needs a location", kind=kind)))

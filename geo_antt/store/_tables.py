@@ -61,6 +61,8 @@ models = sa.Table(
     sa.Column("range_m", sa.Float),
     sa.Column("radius_m", sa.Float),
     sa.Column("height_m", sa.Float),
+    sa.Column("resolution_px", sa.Float),  # 0008
+    sa.Column("lens", sa.String(32)),  # 0008
     sa.Column("camera_type", sa.String(32)),
     sa.Column("owner", sa.Text),
     sa.Column("data_sharing", sa.JSON),

@@ -24,9 +24,9 @@
   ecfg.kinds.forEach(function (k) { KINDS[k.code] = k; });
   // Leaflet's sphere (L.CRS.Earth.R): map.distance() and the handle geometry agree exactly
   var R = 6371000;
-  var ATTR_FIELDS = ['name', 'field', 'host', 'status', 'start_date', 'end_date'];
+  var ATTR_FIELDS = ['name', 'field', 'host', 'status', 'start_date', 'end_date', 'lens'];
   var FIELD_REASON = {
-    fov_deg: 'err_fov', range_m: 'err_metres', radius_m: 'err_metres', height_m: 'err_metres',
+    fov_deg: 'err_fov', range_m: 'err_metres', resolution_px: 'err_resolution', lens: 'err_code', radius_m: 'err_metres', height_m: 'err_metres',
     direction_deg: 'err_number', field: 'err_code', host: 'err_code', status: 'err_code', camera_type: 'err_code',
     start_date: 'err_date', end_date: 'err_date', geometry: 'err_geometry', kind: 'err_kind', unit_code: 'err_unit'
   };
@@ -379,6 +379,7 @@
         if (bound) { input.max = String(bound[1]); } else if (name === 'fov_deg') { input.max = '360'; }
       }
       input.addEventListener('input', function () { fromInputs(s); });
+      if (name === 'resolution_px') { input.placeholder = '1920'; }
       if (name === 'fov_deg' || name === 'range_m') {
         // angle and range side by side
         if (!pair) { pair = el('div', 'edit-row-2'); parent.appendChild(pair); }
@@ -412,7 +413,27 @@
       }
     });
     redraw(s);
+    showTierRanges(s);
     return bad;
+  }
+
+  // the four ranges of a camera (map.js tierRanges: the engine's formula), live while its
+  // resolution, field of view or lens change
+  function showTierRanges(s) {
+    var out = document.getElementById('edit-tier-ranges');
+    if (!out) { return; }
+    var lens = document.getElementById(inputId('lens'));
+    var ranges = G.tierRanges(s.kind, { resolution_px: s.params.resolution_px, fov_deg: s.params.fov_deg,
+                                        lens: lens && lens.value ? lens.value : null });
+    clear(out);
+    if (!ranges.length) { out.appendChild(el('span', 'muted', S.tier_no_resolution)); return; }
+    out.appendChild(el('span', null, S.tier_ranges + ': '));
+    ranges.forEach(function (r, i) {
+      var b = el('strong', null, r.title + ' ' + window.geoAntt.fmt.number(Math.round(r.m * 100) / 100) + ' m');
+      b.setAttribute('data-tier', r.code);
+      if (i) { out.appendChild(el('span', null, ' · ')); }
+      out.appendChild(b);
+    });
   }
 
   function buildForm(s) {
@@ -459,6 +480,14 @@
     var params = el('div', 'edit-params');
     paramRows(params, s);
     form.appendChild(params);
+    if (k.tiers) {
+      var lensSel = select(mcfg.vocab.lens, p.lens, true);
+      lensSel.addEventListener('change', function () { showTierRanges(s); });
+      row(form, 'lens', lensSel);
+      var tr = el('p', 'edit-tier-ranges');
+      tr.id = 'edit-tier-ranges';
+      form.appendChild(tr);
+    }
     row(form, 'field', select(mcfg.vocab.field, p.field, true));
     row(form, 'host', select(mcfg.vocab.host, p.host, true));
     row(form, 'status', select(mcfg.vocab.status, p.status || 'active', false));
@@ -513,6 +542,7 @@
     });
     form.addEventListener('submit', function (ev) { ev.preventDefault(); doSave(s); });
     formSlot.appendChild(form);
+    showTierRanges(s);
     box.classList.add('has-form');
     map.getContainer().classList.add('geo-antt-edit-form');
     hint.hidden = true;

@@ -13,7 +13,9 @@
   var COLORS = cfg.coverageClasses.colors;
   var kindColor = {};
   var BOOL_FIELDS = { data_sharing: true, approximate: true };
-  var state = { unit: null, stats: null };
+  var state = { unit: null, stats: null, tier: null };
+  // the collections whose features follow the tier switch (the server's ogcapi.TIER_GROUPS)
+  var TIER_GROUPS = { footprints: true, coverage: true, gaps: true };
   var F = window.geoAntt.fmt;  // format.js: the one way to write a number (geo_antt/numbers.py)
 
   /* ---- DOM helpers: text is always set with textContent ---- */
@@ -66,10 +68,31 @@
     box.appendChild(tbl);
     return box;
   }
+  /* a camera's range for each tier (geo_antt/tiers.py, layers/camera.toml [tiers]): R / (2 p
+   * tan(fov/2)) for a rectilinear lens under 180 degrees, R / (p fov_rad) otherwise, at most
+   * the kind's largest range; [] without a resolution or for a kind without tiers */
+  function tierRanges(kind, p) {
+    var k = cfg.tiers.kinds[kind];
+    var res = p.resolution_px;
+    if (!k || typeof res !== 'number' || !isFinite(res)) { return []; }
+    var fov = (typeof p.fov_deg === 'number' && isFinite(p.fov_deg)) ? p.fov_deg : k.fov_deg;
+    var angular = p.lens === 'fisheye' || p.lens === 'panoramic' || fov >= 180;
+    var rad = fov * Math.PI / 180;
+    var width = angular ? rad : 2 * Math.tan(rad / 2);
+    return cfg.tiers.list.filter(function (t) { return k.px_per_m[t.code]; }).map(function (t) {
+      return { code: t.code, title: t.title, m: Math.min(res / (k.px_per_m[t.code] * width), k.max_range_m) };
+    });
+  }
+  function tierRangesText(kind, p) {
+    var r = tierRanges(kind, p);
+    return r.length ? r.map(function (x) { return x.title + ' ' + fmt(Math.round(x.m * 100) / 100) + ' m'; }).join(' · ') : null;
+  }
   function modelPopup(d, f) {
     var p = f.properties || {};
     var fields = d.popupFields && d.popupFields.length ? d.popupFields : ['name', 'status'];
-    var rows = fields.filter(function (k) { return k !== 'name'; }).map(function (k) { return [S[k] || k, valueText(k, p[k])]; });
+    var rows = fields.filter(function (k) { return k !== 'name'; }).map(function (k) {
+      return [S[k] || k, k === 'tier_ranges' ? tierRangesText(p.kind || d.id, p) : valueText(k, p[k])];
+    });
     rows.unshift([S.code, f.id]);
     var box = popupTable((p.name || f.id) + ' — ' + d.title, rows);
     // edit.js (editors only) adds its buttons ("Sửa")
@@ -239,7 +262,8 @@
       .map(function (v) { return v.toFixed(6); }).join(',');
     if (d.abort) { d.abort.abort(); }
     d.abort = new AbortController();
-    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items', { bbox: bbox, limit: d.limit || 5000 });
+    var url = withParams(cfg.urls.collections + '/' + encodeURIComponent(d.id) + '/items',
+      { bbox: bbox, limit: d.limit || 5000, tier: TIER_GROUPS[d.group] ? state.tier : null });
     return fetch(url, { signal: d.abort.signal, headers: { Accept: 'application/geo+json' } })
       .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
       .then(function (fc) {
@@ -428,16 +452,30 @@
       cov.appendChild(el('span', null, (street ? S.coverage_street : S.coverage) + ': '));
       cov.appendChild(el('strong', null, share === null || share === undefined ? '—' : pct(share)));
       cov.appendChild(el('span', null, ' (' + S.hamlets + ': ' + fmt(st.coverage.hamlets) + ')'));
-      if (street) {
+      if (street) {  // the street share first; the area share (#fig-coverage) beside it
         var areaLine = el('p', 'fig-total muted');
         areaLine.appendChild(el('span', null, S.coverage_area + ': '));
-        areaLine.appendChild(el('span', null, st.coverage.covered_pct === null ? '—' : pct(st.coverage.covered_pct)));
+        areaLine.appendChild(el('strong', null, st.coverage.covered_pct === null ? '—' : pct(st.coverage.covered_pct)));
+        cov.id = 'fig-coverage-street';
         figures.appendChild(cov);
         cov = areaLine;
       }
+      cov.id = 'fig-coverage';
       figures.appendChild(cov);
+      var cm2 = el('p', 'fig-total');
+      cm2.appendChild(el('span', null, S.covered_m2 + ': '));
+      cm2.appendChild(el('strong', null, area(st.coverage.covered_m2)));
+      cm2.id = 'fig-covered-m2';
+      figures.appendChild(cm2);
     } else {
       figures.appendChild(el('p', 'muted', S.no_coverage));
+    }
+    if (st.tier) {  // the cameras without a resolution keep their recorded range
+      var tu = el('p', 'fig-total');
+      tu.id = 'fig-tier-unknown';
+      tu.appendChild(el('span', null, st.tier.title + ' — ' + S.tier_unknown + ': '));
+      tu.appendChild(el('strong', null, fmt(st.tier.unknown)));
+      figures.appendChild(tu);
     }
     [['by_kind', S.by_kind], ['by_field', S.by_field], ['by_host', S.by_host], ['by_status', S.by_status]].forEach(function (k) {
       if (st[k[0]] && st[k[0]].length) { figures.appendChild(countTable(k[1], st[k[0]])); }
@@ -481,7 +519,9 @@
   function selectUnit(code, opts) {
     state.unit = code;
     highlight.clearLayers();
-    return apiGet(withParams(cfg.urls.stats, { unit: code, lang: cfg.lang })).then(function (st) {
+    var tier = state.tier;
+    return apiGet(withParams(cfg.urls.stats, { unit: code, lang: cfg.lang, tier: tier })).then(function (st) {
+      if (tier !== state.tier) { return null; }  // the switch moved on meanwhile: its own request draws
       state.stats = st;
       areaName.textContent = st.unit ? st.unit.name : S.all_areas;
       renderStats(st);
@@ -497,7 +537,22 @@
         if (opts && opts.zoom) { fitUnit(st.unit); }
       }
       // set once the panel (figures, drill-down selects) shows the new area
-      return drilled.then(function () { document.body.setAttribute('data-selected-unit', code || ''); });
+      return drilled.then(function () {
+        document.body.setAttribute('data-selected-unit', code || '');
+        document.body.setAttribute('data-tier', tier || '');
+      });
+    });
+  }
+
+  /* ---- the tier switch: footprints, coverage, gaps and figures for one purpose ---- */
+  var tierSelect = document.getElementById('tier');
+  if (tierSelect) {
+    tierSelect.addEventListener('change', function () {
+      state.tier = tierSelect.value || null;
+      document.body.setAttribute('data-tier-loading', state.tier || '');
+      Promise.all([reloadLayers(Object.keys(TIER_GROUPS)), refreshFigures()]).then(function () {
+        document.body.setAttribute('data-tier-drawn', state.tier || 'recorded');
+      });
     });
   }
 
@@ -612,5 +667,6 @@
   loadAll();
   Object.assign(window.geoAntt, { map: map, config: cfg, selectUnit: selectUnit, state: state, reloadLayers: reloadLayers,
                                  basemap: basemapLayer, refreshFigures: refreshFigures, markerIcon: markerIcon,
-                                 formatPct: pct, formatArea: area, viewPadding: viewPadding, fitPadded: fitPadded });
+                                 formatPct: pct, formatArea: area, viewPadding: viewPadding, fitPadded: fitPadded,
+                                 tierRanges: tierRanges });
 }());

@@ -95,7 +95,19 @@
     for (var i = 0; i < pcfg.kinds.length; i++) { if (pcfg.kinds[i].code === kindSelect.value) { return pcfg.kinds[i].minSpacing; } }
     return 0;
   }
-  kindSelect.addEventListener('change', function () { spacingInput.value = String(kindSpacing()); });
+  // a purpose (tier) only for kinds that have tiers (cameras)
+  var tierSelect = document.getElementById('plan-tier');
+  function kindHasTiers() {
+    for (var i = 0; i < pcfg.kinds.length; i++) { if (pcfg.kinds[i].code === kindSelect.value) { return pcfg.kinds[i].tiers; } }
+    return false;
+  }
+  function syncTier() {
+    if (!tierSelect) { return; }
+    document.getElementById('plan-tier-row').hidden = !kindHasTiers();
+    if (!kindHasTiers()) { tierSelect.value = ''; }
+  }
+  syncTier();
+  kindSelect.addEventListener('change', function () { spacingInput.value = String(kindSpacing()); syncTier(); });
 
   function selected() {
     var st = G.state.stats;
@@ -206,6 +218,15 @@
     if (!map.hasLayer(proposed)) { proposed.addTo(map); }
     updateZoomStyle();
 
+    if (sm.tier) {  // planned for one purpose: the new cameras' range and the unrated ones
+      var tname = sm.tier;
+      (pcfg.tiers || []).forEach(function (t) { if (t.code === sm.tier) { tname = t.title; } });
+      var tl = el('p', 'muted', S.plan_tier_range.replace('{px}', window.geoAntt.fmt.number(sm.resolution_px))
+        .replace('{tier}', tname).replace('{m}', window.geoAntt.fmt.number(sm.tier_range_m))
+        .replace('{n}', window.geoAntt.fmt.number(sm.tier_unknown)));
+      tl.id = 'plan-tier-line';
+      result.appendChild(tl);
+    }
     var head = el('p', 'fig-total');
     head.appendChild(el('span', null, S.plan_total + ': '));
     head.appendChild(el('strong', null, m2(sm.objective_m2)));
@@ -272,6 +293,7 @@
     if (!u || !canPlan() || busy) { refresh(); return; }
     var body = { unit: u.code, kind: document.getElementById('plan-kind').value, count: document.getElementById('plan-count').value || null, solver: 'auto' };
     if (spacingInput.value !== '') { body.min_spacing_m = spacingInput.value; }
+    if (tierSelect && tierSelect.value) { body.tier = tierSelect.value; }
     if (budget.value) {
       body.budget_vnd = budget.value;
       body.unit_cost_vnd = document.getElementById('plan-unit-cost').value || null;
