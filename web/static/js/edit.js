@@ -39,7 +39,6 @@
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
   function setState(s) { document.body.setAttribute('data-edit-state', s); }
-  var csrfToken = window.geoAnttDom.csrfToken;
   function url(template, id) { return template.replace('__ID__', encodeURIComponent(id)); }
 
   /* ---- geometry on Leaflet's sphere ---- */
@@ -72,19 +71,7 @@
 
   /* ---- requests ---- */
   function send(method, address, body) {
-    var headers = { Accept: 'application/json' };
-    if (body !== undefined) { headers['Content-Type'] = 'application/json'; }
-    var token = csrfToken();
-    if (token && method !== 'GET') { headers['X-CSRFToken'] = token; }
-    return fetch(address, { method: method, headers: headers, credentials: 'same-origin', cache: 'no-store',
-                            body: body === undefined ? undefined : JSON.stringify(body) })
-      .catch(function () { var e = new Error('network'); e.status = 0; e.data = {}; throw e; })
-      .then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (data) {
-          if (!r.ok) { var e = new Error(data.message || ('HTTP ' + r.status)); e.status = r.status; e.data = data; throw e; }
-          return data;
-        });
-      });
+    return window.geoAnttDom.request(method, address, { json: body });
   }
   function locate(latlng, prefer) {
     var q = '?lon=' + encodeURIComponent(latlng.lng.toFixed(7)) + '&lat=' + encodeURIComponent(latlng.lat.toFixed(7)) +

@@ -22,7 +22,7 @@
 
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
-  var csrfToken = window.geoAnttDom.csrfToken;
+  var request = window.geoAnttDom.request;
   function fmt(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, k) { return values[k] !== undefined ? String(values[k]) : ''; });
   }
@@ -161,14 +161,10 @@
       fd.append('commit', '1');
       fd.append('fingerprint', current.fingerprint);
     }
-    return fetch(cfg.urls['import'], {
-      method: 'POST', body: fd, credentials: 'same-origin',
-      headers: { 'X-CSRFToken': csrfToken() || '', 'Accept': 'application/json' }
-    }).then(function (r) {
-      return r.json().catch(function () { return { message: r.status + ' ' + r.statusText }; }).then(function (body) {
-        if (r.status !== 202) { return { status: r.status, ok: r.ok, body: body }; }
-        return follow(r.headers.get('Location') || (cfg.urls.jobs + body.id));
-      });
+    return request('POST', cfg.urls['import'], { form: fd, raw: true }).then(function (r) {
+      var body = r.data || { message: 'HTTP ' + r.status };
+      if (r.status !== 202) { return { status: r.status, ok: r.ok, body: body }; }
+      return follow(r.headers.get('Location') || (cfg.urls.jobs + body.id));
     });
   }
   // Poll a job until it ends; its result (done) or its error (failed) as {status, ok, body}.
@@ -176,22 +172,21 @@
     return new Promise(function (resolve, reject) {
       var delay = 250;
       function poll() {
-        fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' } }).then(function (r) {
-          return r.json().catch(function () { return null; }).then(function (job) {
-            if (!r.ok || !job) {
-              resolve({ status: r.status, ok: false, body: job || { message: r.status + ' ' + r.statusText } });
-              return;
-            }
-            if (job.state === 'done') { resolve({ status: 200, ok: true, body: job.result }); return; }
-            if (job.state === 'failed') {
-              var err = job.error || {};
-              resolve({ status: err.status || 500, ok: false, body: err });
-              return;
-            }
-            showProgress(job.progress || {});
-            delay = Math.min(delay * 1.5, 2000);
-            window.setTimeout(poll, delay);
-          });
+        request('GET', url, { raw: true }).then(function (r) {
+          var job = r.data;
+          if (!r.ok || !job) {
+            resolve({ status: r.status, ok: false, body: job || { message: 'HTTP ' + r.status } });
+            return;
+          }
+          if (job.state === 'done') { resolve({ status: 200, ok: true, body: job.result }); return; }
+          if (job.state === 'failed') {
+            var err = job.error || {};
+            resolve({ status: err.status || 500, ok: false, body: err });
+            return;
+          }
+          showProgress(job.progress || {});
+          delay = Math.min(delay * 1.5, 2000);
+          window.setTimeout(poll, delay);
         }).catch(reject);
       }
       poll();

@@ -16,12 +16,8 @@
   var el = window.geoAnttDom.el;
   var clear = window.geoAnttDom.clear;
   function m2(v) { return typeof v === 'number' ? F.number(v, 1) + ' m²' : '—'; }
-  // an error's message in the page's language (the server sends message and message_vi)
-  function serverMessage(data) {
-    return (document.documentElement.lang !== 'en' && data && data.message_vi) || (data && data.message) || '';
-  }
   function pct(v, digits) { return typeof v === 'number' ? F.percent(v, digits) : '—'; }
-  var csrfToken = window.geoAnttDom.csrfToken;
+  var request = window.geoAnttDom.request;
 
   /* ---- the "Proposed" layer: footprints (dashed) under numbered markers ---- */
   // A camera's 20 m footprint is 5 px wide at zoom 15 and 2 px at 13: a '6 5' dash along a
@@ -178,17 +174,7 @@
         direction_deg: p.direction_deg, fov_deg: p.fov_deg, range_m: p.range_m, radius_m: p.radius_m,
         notes: 'geo-antt plan'
       };
-      var headers = { 'Content-Type': 'application/json', 'Accept': 'application/json' };
-      var token = csrfToken();
-      if (token) { headers['X-CSRFToken'] = token; }
-      fetch(pcfg.urls.accept, { method: 'POST', headers: headers, credentials: 'same-origin',
-                                body: JSON.stringify({ type: 'Feature', properties: props, geometry: f.geometry }) })
-        .then(function (r) {
-          return r.json().catch(function () { return { message: 'HTTP ' + r.status }; }).then(function (data) {
-            if (!r.ok) { throw new Error(serverMessage(data) || ('HTTP ' + r.status)); }
-            return data;
-          });
-        })
+      request('POST', pcfg.urls.accept, { json: { type: 'Feature', properties: props, geometry: f.geometry } })
         .then(function (feat) {
           b.textContent = S.plan_accepted;
           b.setAttribute('data-model-id', String(feat.id));
@@ -298,21 +284,12 @@
       body.budget_vnd = budget.value;
       body.unit_cost_vnd = document.getElementById('plan-unit-cost').value || null;
     }
-    var headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-    var token = csrfToken();
-    if (token) { headers['X-CSRFToken'] = token; }
     busy = true;
     runBtn.disabled = true;
     status.classList.remove('warn');
     status.textContent = S.plan_running;
     document.body.removeAttribute('data-plan-sites');
-    fetch(pcfg.urls.plan, { method: 'POST', headers: headers, body: JSON.stringify(body), credentials: 'same-origin' })
-      .then(function (r) {
-        return r.json().catch(function () { return { message: 'HTTP ' + r.status }; }).then(function (data) {
-          if (!r.ok) { throw new Error(serverMessage(data) || ('HTTP ' + r.status)); }
-          return data;
-        });
-      })
+    request('POST', pcfg.urls.plan, { json: body })
       .then(function (fc) { busy = false; status.textContent = ''; showResult(fc); refresh(); })
       .catch(function (err) {
         busy = false;
