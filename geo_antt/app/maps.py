@@ -55,6 +55,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "least_covered": "Các thôn phủ thấp nhất",
         "downloads": "Tải dữ liệu địa bàn",
         "legend": "Tỷ lệ phủ (%)",
+        "legend_covered": "Được phủ: trong tầm nhìn của camera, ánh sáng của đèn",
+        "legend_occluded": "Được phủ: phần camera nhìn thấy, đèn chiếu tới; không xuyên qua nhà, trong nhà không tính",
         "covered_pct": "Tỷ lệ phủ",
         "area_m2": "Diện tích",
         "covered_m2": "Diện tích được phủ",
@@ -115,6 +117,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "least_covered": "Least-covered hamlets",
         "downloads": "Download the area's layers",
         "legend": "Covered (%)",
+        "legend_covered": "Covered: in a camera's field of view or a light's reach",
+        "legend_occluded": "Covered: what cameras see and lights reach, not through buildings; inside buildings never counts",
         "covered_pct": "Covered",
         "area_m2": "Area",
         "covered_m2": "Covered area",
@@ -325,6 +329,8 @@ def render_map():
         },
         "exports": [{"id": c.id, "title": nfc(c.title(lang))} for c in cat.collections.values()],
         "hasCoverage": "coverage" in cat.collections,
+        # the figures were computed with buildings (visible footprints): the legend says so
+        "occluded": "coverage" in cat.collections and "building_m2" in cat.collections["coverage"].frame.columns,
         "extent": map_parts["extent"],
         "coverageClasses": {
             "breaks": list(current_app.extensions["geo_antt"].settings.coverage_classes_pct),
