@@ -168,8 +168,10 @@ def overlay_peer(units, models, plain, occl, buildings, *, n_hamlets: int, n_ray
     near = np.unique(shapely.STRtree(fp.geometry.to_numpy()).query(hm.geometry.to_numpy(), predicate="intersects")[1])
     fp = fp.iloc[near]
     bm = buildings.to_crs(crs)
-    zone = shapely.box(*shapely.total_bounds(fp.geometry.to_numpy()))
-    bm = bm.iloc[shapely.STRtree(bm.geometry.to_numpy()).query(zone, predicate="intersects")]
+    # the buildings that meet a footprint (one that misses every footprint hides nothing)
+    bm = bm.iloc[
+        np.unique(shapely.STRtree(bm.geometry.to_numpy()).query(fp.geometry.to_numpy(), predicate="intersects")[1])
+    ]
     bpieces = building_pieces(bm, crs)
     specs = load_layer_specs()
     occluded = fp["kind"].map({k: v.occluded for k, v in specs.items()}).fillna(False).to_numpy(dtype=bool).copy()

@@ -368,17 +368,31 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     keep = shapely.get_type_id(parts) == 3
     parts, part_src = parts[keep], part_src[keep]
     hole_rings = shapely.get_exterior_ring(holes)
-    # the first vertex of each hole: from the coordinates at once, no point per ring
-    coords, owner = shapely.get_coordinates(hole_rings, return_index=True)
-    anchor = shapely.points(coords[np.searchsorted(owner, np.arange(len(hole_rings)))])
-    # the parts (prepared) hold the anchors: a tree of the anchors queried with the parts,
-    # pairs listed by anchor as a query of the anchors would list them
-    p_idx, a_idx = shapely.STRtree(anchor).query(parts, predicate="contains")
-    by_anchor = np.lexsort((p_idx, a_idx))
-    a_idx, p_idx = a_idx[by_anchor], p_idx[by_anchor]
-    # each hole sits in exactly one part of its own unit; anything else takes the overlay path
-    own = targets[part_src[p_idx]] == hole_unit[a_idx]
-    a_idx, p_idx = a_idx[own], p_idx[own]
+    n_parts = np.bincount(part_src, minlength=len(targets))
+    # a hole of a unit whose gap is one polygon lies in that polygon: it is inside the unit,
+    # disjoint from every other piece, and a piece enclosing it would have split the gap
+    # into parts; only the holes of units with several parts look for theirs (by a point)
+    first_part = np.full(len(targets), -1, dtype=np.int64)
+    first_part[part_src[::-1]] = np.arange(len(parts))[::-1]
+    t_of_hole = np.searchsorted(targets, hole_unit)
+    direct = n_parts[t_of_hole] == 1
+    a_direct = np.flatnonzero(direct)
+    p_direct = first_part[t_of_hole[a_direct]]
+    look = np.flatnonzero(~direct)
+    a_idx, p_idx = np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    if look.size:
+        # the first vertex of each hole: from the coordinates at once, no point per ring
+        coords, owner = shapely.get_coordinates(hole_rings[look], return_index=True)
+        anchor = shapely.points(coords[np.searchsorted(owner, np.arange(len(look)))])
+        # the parts (prepared) hold the anchors: a tree of the anchors queried with the parts,
+        # pairs listed by anchor as a query of the anchors would list them
+        p_idx, a_idx = shapely.STRtree(anchor).query(parts, predicate="contains")
+        by_anchor = np.lexsort((p_idx, a_idx))
+        a_idx, p_idx = look[a_idx[by_anchor]], p_idx[by_anchor]
+        # each hole sits in exactly one part of its own unit; anything else takes the overlay path
+        own = targets[part_src[p_idx]] == hole_unit[a_idx]
+        a_idx, p_idx = a_idx[own], p_idx[own]
+    a_idx, p_idx = np.concatenate([a_direct, a_idx]), np.concatenate([p_direct, p_idx])
     found = np.zeros(len(holes), dtype=bool)
     found[a_idx] = True
     rings, ring_src = shapely.get_rings(parts, return_index=True)
@@ -386,7 +400,6 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     key = np.concatenate([ring_src * 2, p_idx * 2 + 1])  # a part's own rings first, then its holes
     order = np.argsort(key, kind="stable")
     new_parts = shapely.polygons(all_rings[order], indices=key[order] // 2)
-    n_parts = np.bincount(part_src, minlength=len(targets))
     single = n_parts == 1
     first = np.concatenate([[0], np.cumsum(n_parts)[:-1]])
     gaps[targets[single]] = new_parts[first[single]]
