@@ -49,6 +49,7 @@ from .crs import metric_crs_for, project, to_wgs84
 from .footprints import footprints as build_footprints
 from .layers import LayerSpec, load_layer_specs, spatial_kinds
 from .schema import COUNTING_STATUSES, UNIT_LEVELS
+from .terrain import ElevationSource, terrain_footprints
 from .visibility import visible_footprints
 
 __all__ = [
@@ -60,6 +61,8 @@ __all__ = [
     "choose_level",
     "building_pieces",
     "occluded_footprints",
+    "terrain_occluded_footprints",
+    "model_heights",
 ]
 
 
@@ -365,17 +368,31 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     keep = shapely.get_type_id(parts) == 3
     parts, part_src = parts[keep], part_src[keep]
     hole_rings = shapely.get_exterior_ring(holes)
-    # the first vertex of each hole: from the coordinates at once, no point per ring
-    coords, owner = shapely.get_coordinates(hole_rings, return_index=True)
-    anchor = shapely.points(coords[np.searchsorted(owner, np.arange(len(hole_rings)))])
-    # the parts (prepared) hold the anchors: a tree of the anchors queried with the parts,
-    # pairs listed by anchor as a query of the anchors would list them
-    p_idx, a_idx = shapely.STRtree(anchor).query(parts, predicate="contains")
-    by_anchor = np.lexsort((p_idx, a_idx))
-    a_idx, p_idx = a_idx[by_anchor], p_idx[by_anchor]
-    # each hole sits in exactly one part of its own unit; anything else takes the overlay path
-    own = targets[part_src[p_idx]] == hole_unit[a_idx]
-    a_idx, p_idx = a_idx[own], p_idx[own]
+    n_parts = np.bincount(part_src, minlength=len(targets))
+    # a hole of a unit whose gap is one polygon lies in that polygon: it is inside the unit,
+    # disjoint from every other piece, and a piece enclosing it would have split the gap
+    # into parts; only the holes of units with several parts look for theirs (by a point)
+    first_part = np.full(len(targets), -1, dtype=np.int64)
+    first_part[part_src[::-1]] = np.arange(len(parts))[::-1]
+    t_of_hole = np.searchsorted(targets, hole_unit)
+    direct = n_parts[t_of_hole] == 1
+    a_direct = np.flatnonzero(direct)
+    p_direct = first_part[t_of_hole[a_direct]]
+    look = np.flatnonzero(~direct)
+    a_idx, p_idx = np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    if look.size:
+        # the first vertex of each hole: from the coordinates at once, no point per ring
+        coords, owner = shapely.get_coordinates(hole_rings[look], return_index=True)
+        anchor = shapely.points(coords[np.searchsorted(owner, np.arange(len(look)))])
+        # the parts (prepared) hold the anchors: a tree of the anchors queried with the parts,
+        # pairs listed by anchor as a query of the anchors would list them
+        p_idx, a_idx = shapely.STRtree(anchor).query(parts, predicate="contains")
+        by_anchor = np.lexsort((p_idx, a_idx))
+        a_idx, p_idx = look[a_idx[by_anchor]], p_idx[by_anchor]
+        # each hole sits in exactly one part of its own unit; anything else takes the overlay path
+        own = targets[part_src[p_idx]] == hole_unit[a_idx]
+        a_idx, p_idx = a_idx[own], p_idx[own]
+    a_idx, p_idx = np.concatenate([a_direct, a_idx]), np.concatenate([p_direct, p_idx])
     found = np.zeros(len(holes), dtype=bool)
     found[a_idx] = True
     rings, ring_src = shapely.get_rings(parts, return_index=True)
@@ -383,7 +400,6 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     key = np.concatenate([ring_src * 2, p_idx * 2 + 1])  # a part's own rings first, then its holes
     order = np.argsort(key, kind="stable")
     new_parts = shapely.polygons(all_rings[order], indices=key[order] // 2)
-    n_parts = np.bincount(part_src, minlength=len(targets))
     single = n_parts == 1
     first = np.concatenate([[0], np.cumsum(n_parts)[:-1]])
     gaps[targets[single]] = new_parts[first[single]]
@@ -712,6 +728,7 @@ def compute_coverage(
     roads: gpd.GeoDataFrame | None = None,
     with_street_gaps: bool = True,
     buildings: gpd.GeoDataFrame | None = None,
+    dem: ElevationSource | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> CoverageResult:
     """Coverage figures and gaps of every unit of one level, by area and (with roads) by street.
@@ -750,6 +767,11 @@ def compute_coverage(
         of a building; gaps leave buildings out; ``units`` gains ``building_m2``, ``open_m2``
         and ``covered_open_pct``. A model standing inside a building is warned about (its
         building does not hide anything from it). Street figures use the visible footprints.
+    dem
+        An elevation model (e.g. :func:`geo_antt.io.dem.open_dem` of a GeoTIFF): the footprints
+        of the same ``occluded`` kinds also lose the ground their model cannot see from its
+        ``height_m`` above the terrain (:func:`geo_antt.terrain.terrain_footprints`), after the
+        buildings; everything downstream (figures, gaps, streets) uses what is left.
     progress
         Called as ``progress(stage, done, total)`` after each stage (``"project"``,
         ``"footprints"``, ``"dissolve"``, ``"coverage"``, ``"counts"``, ``"gaps"``), e.g. by the CLI's
@@ -766,6 +788,8 @@ def compute_coverage(
         are named by index).
     CRSError
         ``roads`` or ``buildings`` without a CRS.
+    GeoAnttError
+        ``dem`` has no elevation where an occluded model stands.
     """
     specs = specs or load_layer_specs(settings.layers_dir)
     level = choose_level(units, level)
@@ -809,6 +833,9 @@ def compute_coverage(
         bpieces = building_pieces(buildings, crs)
         fp = occluded_footprints(fp, models_m, bpieces, specs=specs)
         lap("visibility")
+    if dem is not None:
+        fp = terrain_occluded_footprints(fp, models_m, dem, crs, specs=specs)
+        lap("terrain")
 
     fig = pd.DataFrame(index=target.index)
     fig["unit_code"] = target.index.astype(str)
@@ -1036,6 +1063,74 @@ def occluded_footprints(
     out = fp.copy()
     out = out.set_geometry(gpd.GeoSeries(vis.geoms, index=fp.index, crs=fp.crs))
     out["area_m2"] = shapely.area(vis.geoms)
+    return out
+
+
+def model_heights(models: pd.DataFrame, specs: Mapping[str, LayerSpec]) -> np.ndarray:
+    """Each model's ``height_m`` above the ground (metres): its own, else its kind's default,
+    else 0.
+    """
+    if "height_m" in models.columns:
+        h = pd.to_numeric(models["height_m"], errors="coerce").to_numpy(dtype=float, copy=True)
+    else:
+        h = np.full(len(models), np.nan)
+    kinds = models["kind"].to_numpy()
+    for kind in pd.unique(kinds):
+        spec = specs.get(kind)
+        sel = (kinds == kind) & np.isnan(h)
+        h[sel] = spec.defaults.get("height_m", 0.0) if spec is not None else 0.0
+    return h
+
+
+def terrain_occluded_footprints(
+    fp: gpd.GeoDataFrame,
+    models_m: gpd.GeoDataFrame,
+    dem: ElevationSource,
+    crs: CRS,
+    *,
+    specs: Mapping[str, LayerSpec],
+) -> gpd.GeoDataFrame:
+    """Footprints cut by the terrain, for the kinds whose layer file says ``occluded = true``.
+
+    Parameters
+    ----------
+    fp
+        Footprints frame (metric CRS ``crs``, index = model id), e.g. after
+        :func:`occluded_footprints`.
+    models_m
+        The models (same CRS): a point model's position is its viewpoint, ``height_m`` (NaN:
+        the kind's default) its height above the ground in metres; a model placed by a line is
+        left as it is.
+    dem
+        The elevation model.
+    crs
+        The metric CRS.
+    specs
+        Layer specs by kind.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``fp`` with the new geometry and ``area_m2`` (m²).
+
+    Raises
+    ------
+    GeoAnttError
+        ``dem`` has no elevation where an occluded model stands.
+    """
+    if not len(fp):
+        return fp
+    at = models_m.loc[fp.index]
+    pos = at.geometry.to_numpy()
+    is_pt = shapely.get_type_id(pos) == 0
+    x = np.where(is_pt, shapely.get_x(pos), np.nan)
+    y = np.where(is_pt, shapely.get_y(pos), np.nan)
+    occluded = fp["kind"].map({k: s.occluded for k, s in specs.items()}).fillna(False).to_numpy(dtype=bool)
+    geoms = terrain_footprints(
+        fp.geometry.to_numpy(), x, y, model_heights(at, specs), dem, crs, occluded=occluded, ids=list(fp.index)
+    )
+    out = fp.set_geometry(gpd.GeoSeries(geoms, index=fp.index, crs=fp.crs))
+    out["area_m2"] = shapely.area(geoms)
     return out
 
 

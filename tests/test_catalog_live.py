@@ -96,16 +96,23 @@ def _texts(cat) -> dict[str, list[str]]:
 class Follower:
     """A catalog that follows ``store`` model by model, checked against a full rebuild."""
 
-    def __init__(self, store: Store, *, compact_every: int = 0, roads: bool = False) -> None:
+    def __init__(self, store: Store, *, compact_every: int = 0, roads: bool = False, buildings: bool = False) -> None:
         self.store, self.compact_every, self.steps, self.roads = store, compact_every, 0, roads
+        self.buildings = buildings
         self.gen = store.generation()
         self.cat = self.full()
         assert self.cat._live is not None
 
     def full(self):
         roads = self.store.context_frame("roads", merged=True) if self.roads else None
+        buildings = self.store.context_frame("buildings", merged=True) if self.buildings else None
         return build_catalog(
-            self.store.units_frame(), self.store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS, roads=roads
+            self.store.units_frame(),
+            self.store.models_frame(),
+            specs=SPECS,
+            settings=DEFAULT_SETTINGS,
+            roads=roads,
+            buildings=buildings,
         )
 
     def step(self, *, expect_incremental: bool = True) -> None:
@@ -304,6 +311,50 @@ def test_street_figures_follow_the_models_too(demo_store):
         * min(hamlets.at[first["code"], "road_covered_m"], hamlets.at[first["code"], "road_m"])
         / hamlets.at[first["code"], "road_m"]
     )
+
+
+def test_visible_footprints_follow_the_models_with_buildings(demo_store):
+    """With the store's buildings (houses around every camera of two communes), the catalog's
+    footprints are the visible ones and its coverage units carry building_m2 and open_m2;
+    moving and turning a camera (the map editor's edits) and retiring one keep every feature equal
+    to a full rebuild's, and the moved camera's footprint is cut by the house it now faces.
+    """
+    import numpy as np
+
+    store = demo_store
+    units = store.units_frame()
+    m = store.models_frame()
+    cams = m[(m["kind"] == "camera") & (m["status"] == "active") & m.geometry.notna()]
+    communes = units.loc[units.index.isin(units.loc[cams["unit_code"], "parent_code"].dropna().unique())].iloc[:2]
+    inside = cams[cams["unit_code"].isin(units.index[units["parent_code"].isin(communes.index)])]
+    lat = float(inside.geometry.y.mean())
+    mx, my = 1 / (111_320.0 * np.cos(np.radians(lat))), 1 / 110_574.0  # degrees per metre
+    houses = []
+    for p in inside.geometry:  # four 8 m x 8 m houses 12 m north, south, east and west of each camera
+        for dx, dy in ((0, 12), (0, -12), (12, 0), (-12, 0)):
+            cx, cy = p.x + dx * mx, p.y + dy * my
+            houses.append(shapely.box(cx - 4 * mx, cy - 4 * my, cx + 4 * mx, cy + 4 * my))
+    frame = gpd.GeoDataFrame(
+        {"osm_id": [f"b{i}" for i in range(len(houses))], "building": "house"}, geometry=houses, crs="EPSG:4326"
+    )
+    store.load_context("buildings", frame, unit_codes=list(communes.index), user=None)
+    f = Follower(store, buildings=True)
+    props = {json.loads(x)["id"]: json.loads(x)["properties"] for x in f.cat.collections["coverage"].features}
+    assert any(p.get("building_m2") for p in props.values())
+    assert all(p["covered_m2"] <= p["open_m2"] + 1e-6 for p in props.values() if "open_m2" in p)
+    fp = f.cat.collections["footprints"].frame
+    cam = inside.index[0]
+    before = float(fp.loc[cam].geometry.area)
+    # moved 2 m west and turned to face its western house: the house hides most of the sector
+    _moved(store, cam, -2 * mx, 0.0, direction_deg=(270.0,), range_m=40.0)
+    f.step()
+    seen = f.cat.collections["footprints"].frame.loc[cam]
+    full_sector = np.pi * 40.0**2 * float(SPECS["camera"].defaults["fov_deg"]) / 360.0
+    assert seen["area_m2"] < 0.5 * full_sector
+    assert float(seen.geometry.area) != pytest.approx(before)
+    _update(store, inside.index[1], direction_deg=(45.0, 225.0))
+    store.retire_model(inside.index[2], expected_version=store.get_model(inside.index[2])["version"], user=None)
+    f.step()
 
 
 # -- the synthetic case, both backends --------------------------------------------------------------

@@ -160,3 +160,16 @@ def test_context_layers_survive_a_store_edit(context_app):
     assert cat is not before and "roads" in cat.collections and len(cat.collections["buildings"]) == 8
     live.catalog = live._full()
     assert len(live.catalog.collections["roads"]) == 4
+
+
+def test_with_buildings_the_web_coverage_is_the_visible_one_and_the_legend_says_so(context_app, client):
+    # the app started from a given coverage (no buildings); its next full build uses the
+    # dataset's buildings: visible footprints, building_m2 / open_m2, and the legend's note
+    live = context_app.extensions["geo_antt"].live
+    assert not _config(login(context_app, "admin"))["occluded"]
+    live.catalog = live._full()
+    cov = live.catalog.collections["coverage"].frame
+    assert {"building_m2", "open_m2", "covered_open_pct"} <= set(cov.columns)
+    assert (cov["covered_m2"] <= cov["open_m2"] + 1e-6).all()
+    assert _config(login(context_app, "admin"))["occluded"]
+    assert not _config(client)["occluded"]  # the synthetic app (no buildings): plain coverage

@@ -107,6 +107,10 @@ STRINGS: dict[str, dict[str, str]] = strings_table(
         "tier_recorded": N_("maps", "Recorded range"),
         "tier_unknown": N_("maps", "Cameras of unknown resolution (recorded range kept)"),
         "tier_help": N_("maps", "Coverage, gaps and footprints at the range each camera's resolution allows"),
+        "legend_covered": N_("maps", "Covered: in a camera's field of view or a light's reach"),
+        "legend_occluded": N_(
+            "maps", "Covered: what cameras see and lights reach, not through buildings; inside buildings never counts"
+        ),
     },
 )
 
@@ -298,6 +302,8 @@ def render_map():
         },
         "exports": [{"id": c.id, "title": nfc(c.title(lang))} for c in cat.collections.values()],
         "hasCoverage": "coverage" in cat.collections,
+        # the figures were computed with buildings (visible footprints): the legend says so
+        "occluded": "coverage" in cat.collections and "building_m2" in cat.collections["coverage"].frame.columns,
         "extent": map_parts["extent"],
         "coverageClasses": {
             "breaks": list(current_app.extensions["geo_antt"].settings.coverage_classes_pct),

@@ -846,6 +846,8 @@ class Catalog:
         self.excluded_models: tuple[dict[str, str], ...] = ()  # left out by catalog.live (bad parameters)
         self.roads: gpd.GeoDataFrame | None = None  # the streets of the coverage figures (catalog.live)
         self.tier: str | None = None  # the cameras' tier of this catalog's coverage (catalog.live.tier_catalog)
+        # the buildings its coverage is occluded by (lon/lat), or None (catalog.live.build_catalog)
+        self.buildings: gpd.GeoDataFrame | None = None
         self.units = _wgs84(units, "units")
         self.units.index = self.units.index.astype(str)
         models = _wgs84(models, "models")

@@ -30,6 +30,7 @@ import logging
 import math
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -99,6 +100,8 @@ class _Shared:
     units_m: gpd.GeoDataFrame  # the same in the metric CRS, made valid (as compute_coverage does)
     roads: gpd.GeoDataFrame | None = None  # the roads of the street coverage (lon/lat), None without
     road_tree: shapely.STRtree | None = None  # over the roads' lines in lon/lat
+    buildings: gpd.GeoDataFrame | None = None  # the buildings that hide what lies behind them (lon/lat)
+    building_tree: shapely.STRtree | None = None  # over their polygons in lon/lat
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def build_catalog(
     coverage: Any = None,
     roads: gpd.GeoDataFrame | None = None,
     context: Mapping[str, gpd.GeoDataFrame] | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
 ) -> Catalog:
     """The catalog of ``units`` and ``models`` with their coverage, ready for :func:`update_catalog`.
 
@@ -142,6 +146,10 @@ def build_catalog(
         ``road_covered_pct``... of every coverage unit, kept up to date model by model too).
     context
         Roads and buildings (:func:`geo_antt.catalog.context_layers`), served as they are.
+    buildings
+        Building footprints (EPSG:4326): coverage, gaps and footprints are the visible ones
+        (``compute_coverage(..., buildings=)``), model by model too (an update recomputes the
+        touched units with the buildings near them).
 
     Returns
     -------
@@ -150,22 +158,30 @@ def build_catalog(
     """
     models, excluded = leave_out_unbuildable(_sorted(models), specs)
     given = coverage is not None
+    buildings = buildings if buildings is not None and len(buildings) else None
     if coverage is None and len(units):
-        coverage = compute_coverage(
+        coverage = _coverage(
             units,
             models,
             specs=specs,
             settings=settings,
             roads=roads if roads is not None and len(roads) else None,
             with_street_gaps=False,
+            buildings=buildings,
         )
     cat = Catalog(units, models, specs=specs, coverage=coverage, context=context)
     cat.excluded_models = excluded
     cat.roads = roads if roads is not None and len(roads) else None
+    cat.buildings = buildings
     if not given and coverage is not None:
         try:
             cat._live = _start(
-                cat, coverage, specs=specs, settings=settings, roads=roads if roads is not None and len(roads) else None
+                cat,
+                coverage,
+                specs=specs,
+                settings=settings,
+                roads=roads if roads is not None and len(roads) else None,
+                buildings=buildings,
             )
         except _Rebuild:
             cat._live = None
@@ -196,7 +212,7 @@ def tier_catalog(cat: Catalog, tier: str, *, settings: Settings) -> Catalog:
         cu = cat.coverage_units
         level = str(cu["level"].iloc[0]) if cu is not None and len(cu) and "level" in cu else None
         coverage = (
-            compute_coverage(
+            _coverage(
                 cat.units,
                 models,
                 level=level,
@@ -204,14 +220,28 @@ def tier_catalog(cat: Catalog, tier: str, *, settings: Settings) -> Catalog:
                 settings=settings,
                 roads=cat.roads,
                 with_street_gaps=False,
+                buildings=cat.buildings,  # the tier's footprints are the visible ones too
             )
             if len(cat.units)
             else None
         )
         out = Catalog(cat.units, models, specs=cat.specs, coverage=coverage)
         out.roads, out.excluded_models, out.tier = cat.roads, cat.excluded_models, tier
+        out.buildings = cat.buildings
         done[tier] = out
         return out
+
+
+def _coverage(*args: Any, **kwargs: Any) -> Any:
+    """``compute_coverage(...)`` with its warnings (a camera inside a building) logged: the web
+    catalog has no one to show them to, and a warning must not fail a request.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = compute_coverage(*args, **kwargs)
+    for w in caught:
+        _log.warning("coverage: %s", w.message)
+    return res
 
 
 def leave_out_unbuildable(
@@ -255,6 +285,7 @@ def _start(
     specs: Mapping[str, LayerSpec],
     settings: Settings,
     roads: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
 ) -> _Version:
     """Attach sort keys to the collections and gather the update state of a fresh catalog."""
     level = choose_level(cat.units, coverage.level)
@@ -298,6 +329,8 @@ def _start(
         units_m=units_m,
         roads=roads,
         road_tree=None if roads is None else shapely.STRtree(roads.geometry.to_numpy()),
+        buildings=buildings,
+        building_tree=None if buildings is None else shapely.STRtree(buildings.geometry.to_numpy()),
     )
     frame = cov.frame
     models = cat.models
@@ -608,7 +641,14 @@ def _recompute(
     if sh.roads is not None and sh.road_tree is not None:  # the roads of the touched units only
         ub = shapely.box(*np.asarray(shapely.bounds(sh.units.geometry.to_numpy()[touched])).T)
         near_roads = sh.roads.iloc[np.unique(sh.road_tree.query(ub)[1])]
-    res = compute_coverage(
+    near_buildings = None
+    if sh.buildings is not None and sh.building_tree is not None:
+        # a building hides part of a footprint only if it meets it: those within two reaches of
+        # the touched units (the near models stand within one, their footprints reach one more)
+        dx2, dy2 = _degrees(2.0 * (version.reach_m * 1.05 + 1.0), lat)
+        wide = shapely.box(b[:, 0] - dx2, b[:, 1] - dy2, b[:, 2] + dx2, b[:, 3] + dy2)
+        near_buildings = sh.buildings.iloc[np.unique(sh.building_tree.query(wide)[1])]
+    res = _coverage(
         sh.units_m.iloc[touched],
         near,
         level=sh.level,
@@ -617,6 +657,7 @@ def _recompute(
         with_gaps=True,
         roads=near_roads,
         with_street_gaps=False,
+        buildings=near_buildings,
     )
     figs = res.units
 
@@ -703,13 +744,26 @@ class LiveCatalog:
         self.rebuild_seconds: float | None = None
         self.last_update: str | None = None  # "incremental" or "full", for logs and benches
         if dataset is not None:
-            cov = coverage if coverage is not None else _compute_coverage(dataset, specs=specs, settings=settings)
+            cov = (
+                coverage
+                if coverage is not None
+                else _compute_coverage(dataset, specs=specs, settings=settings, buildings=self.context.get("buildings"))
+            )
             self.catalog = Catalog(dataset.units, dataset.models, specs=specs, coverage=cov, context=self.context)
+            b = self.context.get("buildings")
+            self.catalog.buildings = b if coverage is None and b is not None and len(b) else None
         else:
             self.catalog = self._full(coverage=coverage)
 
     def _full(self, *, coverage: Any = None) -> Catalog:
-        roads = self.store.context_frame("roads", merged=True) if self.store.context_counts()["roads"] else None
+        counts = self.store.context_counts()
+        roads = self.store.context_frame("roads", merged=True) if counts["roads"] else None
+        context = self._context()
+        # cameras and lights do not see through the buildings the map draws: the store's, else
+        # the dataset's
+        buildings = self.store.context_frame("buildings", merged=True) if counts["buildings"] else None
+        if buildings is None:
+            buildings = context.get("buildings")
         return build_catalog(
             self.store.units_frame(),
             self.store.models_frame(user=None),
@@ -717,7 +771,8 @@ class LiveCatalog:
             settings=self.settings,
             coverage=coverage,
             roads=roads,
-            context=self._context(),
+            context=context,
+            buildings=buildings,
         )
 
     def _context(self) -> dict[str, gpd.GeoDataFrame]:
@@ -779,7 +834,8 @@ class LiveCatalog:
         )
 
 
-def _compute_coverage(dataset, *, specs, settings: Settings):
+def _compute_coverage(dataset, *, specs, settings: Settings, buildings: gpd.GeoDataFrame | None = None):
     if not len(dataset.units):
         return None
-    return compute_coverage(dataset.units, dataset.models, specs=specs, settings=settings)
+    buildings = buildings if buildings is not None and len(buildings) else None
+    return _coverage(dataset.units, dataset.models, specs=specs, settings=settings, buildings=buildings)

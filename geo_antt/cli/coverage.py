@@ -16,7 +16,14 @@ from ..layers import load_layer_specs
 from ..tiers import apply_tier, tier_codes
 from ._main import leave_for_exit
 from ._progress import add_quiet_argument, progress_bar
-from .inputs import add_buildings_argument, add_input_arguments, add_roads_argument, load_inputs_with_features
+from .inputs import (
+    add_buildings_argument,
+    add_dem_argument,
+    add_input_arguments,
+    add_roads_argument,
+    load_inputs_with_features,
+    open_dem_argument,
+)
 
 __all__ = ["register", "MAX_STREET_GAP_M"]
 
@@ -49,6 +56,11 @@ target), a camera's range is what its resolution_px and fov_deg give for that pu
 layers/camera.toml [tiers]); a camera without resolution_px keeps its range_m and is counted as
 "tier unknown" in the summary.
 
+With --dem (a GeoTIFF of ground heights in metres, any CRS), the same kinds also see only the
+ground a straight line from their height_m above it reaches over the terrain (xarray-spatial's
+viewshed, over the cells of the model's reach); "covered" is then what is seen past walls and
+over hills.
+
 Outputs are RFC 7946 GeoJSON (WGS84, 7 decimals) or GeoPackage when the name ends in .gpkg.
 """
 
@@ -62,6 +74,7 @@ examples:
   geo-antt coverage --roads roads.geojson --out hamlets.geojson --street-gaps streets.geojson
   geo-antt coverage --buildings buildings.geojson --out hamlets.geojson --gaps gaps.geojson
   geo-antt coverage --tier identify --out hamlets_identify.geojson --gaps gaps_identify.geojson
+  geo-antt coverage --dem dem.tif --buildings buildings.geojson --out hamlets.geojson
 """
 
 
@@ -88,6 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--street-gaps", metavar="FILE", help="write the uncovered stretches of road (.geojson or .gpkg; needs roads)"
     )
     add_buildings_argument(p.add_argument_group("buildings (optional)"))
+    add_dem_argument(p.add_argument_group("terrain (optional)"))
     opt = p.add_argument_group("analysis")
     opt.add_argument(
         "--level",
@@ -204,6 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = DEFAULT_SETTINGS.replace(
         metric_crs=args.crs, min_gap_area_m2=args.min_gap_area, min_street_gap_m=args.min_street_gap
     )
+    dem = open_dem_argument(args)  # a bad file is an error before any work
     units, models, skipped, roads, buildings = _warned(load_inputs_with_features, args)
     for prob in skipped:
         print(f"skipped: {prob}", file=sys.stderr)
@@ -225,6 +240,7 @@ def _run(args: argparse.Namespace) -> int:
             roads=roads,
             with_street_gaps=bool(args.street_gaps),
             buildings=buildings,
+            dem=dem,
             progress=bar,
         )
         ranked = _rank_by_need(res, args)
@@ -259,6 +275,10 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"buildings: {len(buildings)} read; open area {open_m2 / 1e6:.3f} km², covered "
             f"{100 * u['covered_m2'].sum() / max(open_m2, 1e-9):.2f} % of it (cameras and lights do not see through walls)"
+        )
+    if dem is not None:
+        print(
+            f"terrain: {dem.name} ({dem.crs.to_string()}); cameras and lights see only the ground their line of sight reaches"
         )
     if roads is not None:
         road_m, road_cov = float(u["road_m"].sum()), float(u["road_covered_m"].sum())

@@ -20,6 +20,8 @@ __all__ = [
     "add_db_argument",
     "add_roads_argument",
     "add_buildings_argument",
+    "add_dem_argument",
+    "open_dem_argument",
     "load_inputs",
     "load_inputs_with_roads",
     "load_inputs_with_features",
@@ -95,6 +97,26 @@ def add_buildings_argument(parser: Any) -> None:
         "geo-antt osm convert): cameras and lights do not see through them and their inside is never "
         "covered (default: the buildings of the --data dataset, if it lists any)",
     )
+
+
+def add_dem_argument(parser: Any) -> None:
+    """``--dem FILE``: an elevation model over which cameras and lights look (line of sight)."""
+    parser.add_argument(
+        "--dem",
+        metavar="FILE",
+        default=None,
+        help="digital elevation model (GeoTIFF of ground heights in metres, any CRS): cameras and lights "
+        "see only the ground a straight line from height_m above them reaches over the terrain",
+    )
+
+
+def open_dem_argument(args: argparse.Namespace) -> Any:
+    """The elevation model of ``--dem`` (:func:`geo_antt.io.dem.open_dem`), or None."""
+    if not getattr(args, "dem", None):
+        return None
+    from ..io.dem import open_dem
+
+    return open_dem(args.dem)
 
 
 class StoreFrames(NamedTuple):

@@ -16,7 +16,14 @@ from ..layers import load_layer_specs
 from ..placement import planning_units, sites_feature_collection
 from ..text import nfc
 from ..tiers import tier_codes
-from .inputs import add_input_arguments, add_roads_argument, load_inputs, load_inputs_with_features
+from .inputs import (
+    add_dem_argument,
+    add_input_arguments,
+    add_roads_argument,
+    load_inputs,
+    load_inputs_with_features,
+    open_dem_argument,
+)
 
 __all__ = ["register", "load_frames"]
 
@@ -96,6 +103,7 @@ def register(subparsers: Any) -> None:
         help="building footprints (Polygons, any CRS): candidates are judged by what they see without looking "
         "through walls, sites inside buildings are left out, building interiors are no demand",
     )
+    add_dem_argument(p)
     p.add_argument("--out", metavar="FILE", help="write the proposed sites and their footprints (GeoJSON)")
     p.add_argument("--table", metavar="FILE", help="write the before/after table per hamlet (CSV)")
     p.add_argument("--json", action="store_true", help="print the result summary as JSON")
@@ -121,6 +129,7 @@ def load_frames(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, gpd.GeoData
 def run(args: argparse.Namespace) -> int:
     from ..placement import plan_sites
 
+    dem = open_dem_argument(args)
     units, models, _skipped, roads, buildings = load_inputs_with_features(args)
     if args.by == "street" and roads is None:
         raise GeoAnttError("--by street needs roads: give --roads FILE (or a dataset or store that has roads)")
@@ -151,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit,
         roads=roads,
         buildings=buildings,
+        dem=dem,
         min_spacing_m=args.min_spacing,
         tier=args.tier,
         resolution_px=args.resolution,

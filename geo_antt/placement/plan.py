@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +30,9 @@ from .candidates import (
 from .demand import demand_points
 from .solvers import solve_mclp, spacing_conflicts
 from .streets import street_demand, street_sites
+
+if TYPE_CHECKING:
+    from ..terrain import ElevationSource
 
 __all__ = ["PlanResult", "plan_sites", "plan_count", "planning_units", "sites_feature_collection"]
 
@@ -219,6 +222,7 @@ def plan_sites(
     max_candidates: int | None = 2000,
     roads: gpd.GeoDataFrame | None = None,
     buildings: gpd.GeoDataFrame | None = None,
+    dem: ElevationSource | None = None,
     min_spacing_m: float | None = None,
     tier: str | None = None,
     resolution_px: float | None = None,
@@ -277,6 +281,11 @@ def plan_sites(
         footprints (when the kind's layer file says ``occluded = true``), a candidate site inside
         a building is left out, existing coverage is the visible one, building interiors are no
         demand, and the before/after figures come from ``compute_coverage(..., buildings=)``.
+    dem
+        An elevation model (:func:`geo_antt.io.dem.open_dem`): existing and candidate footprints
+        of an ``occluded`` kind also lose the ground their model cannot see from its
+        ``height_m`` (candidates: the kind's default) over the terrain, and the before/after
+        figures come from ``compute_coverage(..., dem=)``.
     min_spacing_m
         No two proposed sites stand closer than this, metres (default: the layer spec's
         ``[placement] min_spacing_m``, 30 m for cameras; 0: no limit). Every solver but
@@ -300,8 +309,15 @@ def plan_sites(
 
     from scipy import sparse
 
-    from ..coverage import building_pieces, compute_coverage, occluded_footprints
+    from ..coverage import (
+        building_pieces,
+        compute_coverage,
+        model_heights,
+        occluded_footprints,
+        terrain_occluded_footprints,
+    )
     from ..footprints import footprints as build_footprints
+    from ..terrain import terrain_footprints
     from ..visibility import visible_footprints
 
     t_start = time.perf_counter()
@@ -341,6 +357,8 @@ def plan_sites(
         with warnings.catch_warnings():  # a model inside a building: the before figures warn once
             warnings.simplefilter("ignore", UserWarning)
             existing = occluded_footprints(existing, active, bpieces, specs=specs)
+    if dem is not None and existing is not None and len(existing):
+        existing = terrain_occluded_footprints(existing, active, dem, mcrs, specs=specs)
     existing_geom = None if existing is None or existing.empty else np.asarray(existing.geometry.values, dtype=object)
     if bpieces is not None and len(bpieces):  # the inside of a building is never demand
         existing_geom = bpieces if existing_geom is None else np.concatenate([existing_geom, bpieces])
@@ -384,12 +402,28 @@ def plan_sites(
         )
         fps = fps.set_geometry(gpd.GeoSeries(vis.geoms, index=fps.index, crs=fps.crs))
         fps = fps.loc[~vis.inside & ~shapely.is_empty(vis.geoms) & (shapely.area(vis.geoms) > 0)].reset_index(drop=True)
+    if dem is not None and len(fps) and spec.occluded:
+        # what each candidate would see over the terrain, from the kind's default height
+        at = sites_m.geometry.reindex(fps["site_id"].to_numpy()).to_numpy()
+        height = model_heights(pd.DataFrame({"kind": [spec.kind]}), specs)[0]
+        seen = terrain_footprints(
+            fps.geometry.to_numpy(),
+            shapely.get_x(at),
+            shapely.get_y(at),
+            np.full(len(fps), height),
+            dem,
+            mcrs,
+            occluded=np.ones(len(fps), dtype=bool),
+            ids=[f"candidate {s}" for s in fps["site_id"]],
+        )
+        fps = fps.set_geometry(gpd.GeoSeries(seen, index=fps.index, crs=fps.crs))
+        fps = fps.loc[~shapely.is_empty(seen) & (shapely.area(seen) > 0)].reset_index(drop=True)
     xy = np.column_stack([shapely.get_x(sites_m.geometry.values), shapely.get_y(sites_m.geometry.values)])
     if demand is None:
         weights, a = area_pieces(fps, units_m, covered=existing_geom)
         n_demand, n_open = int(a.shape[0]), int(a.shape[0])
     else:
-        dem = demand_points(
+        dpts = demand_points(
             units_m,
             covered=existing_geom,
             demand=demand,
@@ -399,10 +433,10 @@ def plan_sites(
             reach_m=reach if len(xy) else None,
             crs=mcrs,
         )
-        open_dem = dem.loc[~dem["covered"].to_numpy()]
+        open_dem = dpts.loc[~dpts["covered"].to_numpy()]
         weights = open_dem["weight"].to_numpy()
         a = coverage_matrix(open_dem, fps)
-        n_demand, n_open = int(len(dem)), int(len(open_dem))
+        n_demand, n_open = int(len(dpts)), int(len(open_dem))
     site_pos = pd.Index(sites_m.index.astype(str)).get_indexer(fps["site_id"])
     # among sites of equal gain, those in the least covered units first: priority 1 for the
     # least covered unit down to 0 for the best covered (by rank; units outside: 0)
@@ -413,6 +447,8 @@ def plan_sites(
         kw.update(roads=roads, with_street_gaps=False)
     if buildings is not None:
         kw["buildings"] = buildings
+    if dem is not None:
+        kw["dem"] = dem
     before = compute_coverage(units, models, **kw).units
     share = "road_covered_pct" if by_street and "road_covered_pct" in before.columns else "covered_pct"
     pct = pd.to_numeric(before[share], errors="coerce").fillna(100.0)  # a unit without roads: no need

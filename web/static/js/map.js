@@ -308,6 +308,8 @@
     box.setAttribute('data-layers', [coverageOn ? 'coverage' : null, gapsOn ? 'gaps' : null].filter(Boolean).join(' '));
     if (coverageOn) {
       box.appendChild(el('strong', null, S.legend));
+      // what "covered" means: with buildings, only what a camera sees and a light reaches
+      box.appendChild(el('div', 'legend-note', cfg.occluded ? S.legend_occluded : S.legend_covered));
       var lows = [0].concat(BREAKS);
       COLORS.forEach(function (c, i) {
         var row = el('div', 'legend-row');
