@@ -97,6 +97,8 @@ def registry_app(store: Store) -> Any:
 
     app = Flask(__name__)
     app.config.update(SECRET_KEY="test-secret", TESTING=True)
+    app.json.sort_keys = False  # as create_app writes JSON: in order, Vietnamese as UTF-8
+    app.json.ensure_ascii = False
     init_auth(app, store)
     init_registry(app, store)
     return app

@@ -109,6 +109,8 @@ def test_the_command_line_writes_problems_in_the_language_asked(tmp_path, capsys
     assert main(["--lang", "vi", "validate", str(p)]) == 1
     out = capsys.readouterr().out
     assert "lỗi: dòng 2, cột 'vĩ độ': vĩ độ và kinh độ bị đảo" in out and "swapped" not in out
+    assert "(mô hình): 1 lỗi, 0 lưu ý, 0 dòng hợp lệ" in out and "1 tệp: 1 lỗi, 0 lưu ý" in out
+    assert "error" not in out and "warning" not in out
     monkeypatch.setenv("GEO_ANTT_LANG", "")
     monkeypatch.setenv("LC_ALL", "")
     monkeypatch.setenv("LC_MESSAGES", "")

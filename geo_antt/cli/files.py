@@ -187,26 +187,60 @@ def _run(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
     else:
+        lang = getattr(args, "lang_messages", "en")
+        vi = lang != "en"  # Vietnamese has no plural forms: one template each (the catalog's)
         for r in reports:
             e = sum(1 for p in r["problems"] if p.severity == "error")
             w = len(r["problems"]) - e
             noun = "rows" if r["type"] == "models" else "units"
-            status = "OK" if not e else f"{e} error{'s' if e != 1 else ''}"
-            print(
-                f"{r['file']} ({r['type']}): {status}, {w} warning{'s' if w != 1 else ''}, {r['rows_ok']} valid {noun}"
-            )
+            if vi:
+                what = msg("models") if r["type"] == "models" else msg("units")
+                status = msg("OK") if not e else msg("{n} errors", n=e)
+                line = msg(
+                    "{file} ({what}): {status}, {warnings} warnings, {valid} valid rows",
+                    file=r["file"],
+                    what=what,
+                    status=status,
+                    warnings=w,
+                    valid=r["rows_ok"],
+                )
+                print(translate(line, lang))
+            else:
+                status = "OK" if not e else f"{e} error{'s' if e != 1 else ''}"
+                print(
+                    f"{r['file']} ({r['type']}): {status}, {w} warning{'s' if w != 1 else ''}, "
+                    f"{r['rows_ok']} valid {noun}"
+                )
             for p in sorted(r["problems"], key=lambda p: (p.row or 0, p.severity != "error")):
-                print(_line(p, getattr(args, "lang_messages", "en")))
+                print(_line(p, lang))
             for kind, fields in sorted(r["defaults"].items()):
                 for fld, d in fields.items():
                     many = d["rows"] != 1
-                    print(
-                        f"  note: {d['rows']} {kind} row{'s' if many else ''} without {fld} use{'' if many else 's'} the layer default {d['value']:g}"
-                    )
+                    if vi:
+                        note = msg(
+                            "note: {n} {kind} rows without {field} use the layer default {value:g}",
+                            n=d["rows"],
+                            kind=kind,
+                            field=fld,
+                            value=d["value"],
+                        )
+                        print("  " + translate(note, lang))
+                    else:
+                        print(
+                            f"  note: {d['rows']} {kind} row{'s' if many else ''} without {fld} "
+                            f"use{'' if many else 's'} the layer default {d['value']:g}"
+                        )
         files = len(reports)
-        print(
-            f"{files} file{'s' if files != 1 else ''}: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}"
-        )
+        if vi:
+            total = msg(
+                "{files} files: {errors} errors, {warnings} warnings", files=files, errors=n_err, warnings=n_warn
+            )
+            print(translate(total, lang))
+        else:
+            print(
+                f"{files} file{'s' if files != 1 else ''}: {n_err} error{'s' if n_err != 1 else ''}, "
+                f"{n_warn} warning{'s' if n_warn != 1 else ''}"
+            )
     return 1 if n_err else 0
 
 
