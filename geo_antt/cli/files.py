@@ -206,9 +206,9 @@ def _run(args: argparse.Namespace) -> int:
                 )
                 print(translate(line, lang))
             else:
-                status = "OK" if not e else f"{e} error{'s' if e != 1 else ''}"
+                status_en = "OK" if not e else f"{e} error{'s' if e != 1 else ''}"
                 print(
-                    f"{r['file']} ({r['type']}): {status}, {w} warning{'s' if w != 1 else ''}, "
+                    f"{r['file']} ({r['type']}): {status_en}, {w} warning{'s' if w != 1 else ''}, "
                     f"{r['rows_ok']} valid {noun}"
                 )
             for p in sorted(r["problems"], key=lambda p: (p.row or 0, p.severity != "error")):
