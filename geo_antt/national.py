@@ -20,8 +20,8 @@ is therefore cut into administrative partitions and each is computed by the same
    same for buildings (they hide what lies behind them); roads go to the partitions whose unit
    boxes they meet.
 4. **Run**: with a ``distributed.Client`` (a ``LocalCluster`` of N worker processes, or a
-   scheduler's address) the partitions' inputs are scattered to the workers and
-   ``client.map`` runs the engine once per partition (Dask retries a partition whose worker dies);
+   scheduler's address) ``client.map`` runs the engine once per partition, its inputs in the
+   task graph (so Dask reruns a partition whose worker dies: scattered data would be lost with it);
    without one they run in turn in this process. Each partition returns its figures, gaps,
    street gaps and footprints in EPSG:4326; the figures are concatenated in the input order of
    the units and ranked again over the whole country.
@@ -520,9 +520,15 @@ def compute_national_coverage(
     if client is None:
         outs = [_run_partition(pl) for pl in payloads]
     else:
-        # the inputs go straight to the workers; the task graph holds only their futures
-        data = client.scatter(payloads)
-        futures = client.map(_run_partition, data, key=[f"geo-antt-partition-{p.key}" for p in parts], pure=False)
+        import dask
+
+        # The payloads travel in the task graph, not as scattered data: the scheduler keeps
+        # them, so a partition whose worker dies is run again elsewhere (scattered data lost
+        # with its worker cannot be recomputed). They are large on purpose: no graph warning.
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1TB"}):
+            futures = client.map(
+                _run_partition, payloads, key=[f"geo-antt-partition-{p.key}" for p in parts], pure=False
+            )
         if progress is not None:
             progress(futures)
         outs = client.gather(futures)
