@@ -199,3 +199,83 @@ def test_a_worker_killed_mid_run_is_retried_with_the_same_result(case, client, t
     for col in FIGURES:
         assert _relative(res.units[col], before.units[col]) <= 1e-9
     client.wait_for_workers(2, timeout=60)
+
+
+def _case_files(case, tmp_path: Path) -> list[str]:
+    from geo_antt import io
+
+    units, models = case
+    paths = tmp_path / "communes.parquet", tmp_path / "hamlets.parquet", tmp_path / "models.parquet"
+    io.write_layer(units.loc[units["level"] == "commune"], paths[0])
+    io.write_layer(units.loc[units["level"] == "hamlet"], paths[1])
+    io.write_layer(models, paths[2])
+    return ["--boundaries", str(paths[0]), "--hamlets", str(paths[1]), "--models", str(paths[2])]
+
+
+def test_cli_on_dask_writes_geoparquet_equal_to_the_in_process_run(case, client, tmp_path: Path, capsys) -> None:
+    # --scheduler: the module's cluster (a --workers run starts its own LocalCluster the same way)
+    from geo_antt.cli import main
+
+    inputs = _case_files(case, tmp_path)
+    runs = {}
+    for name, how in (("dask", ["--scheduler", client.scheduler.address]), ("here", ["--crs", "utm"])):
+        out, gaps = tmp_path / f"{name}.parquet", tmp_path / f"{name}-gaps"
+        rc = main(["coverage", *inputs, *how, "--out", str(out), "--gaps", str(gaps), "-q"])
+        text = capsys.readouterr()
+        assert rc == 0, text.err
+        assert "3 partitions" in text.out and "EPSG:32648 (" in text.out and "EPSG:32649 (" in text.out
+        assert sorted(p.name for p in gaps.iterdir()) == ["46.parquet", "48-32648.parquet", "48-32649.parquet"]
+        runs[name] = (gpd.read_parquet(out).set_index("unit_code"), gpd.read_parquet(gaps))
+    (a, ga), (b, gb) = runs["dask"], runs["here"]
+    units, _ = case
+    assert sorted(a.index) == sorted(units.index[units["level"] == "hamlet"]) and a.crs == "EPSG:4326"
+    for col in FIGURES:
+        assert _relative(a.loc[b.index, col], b[col]) <= 1e-9
+    assert len(ga) == len(gb) > 0 and ga.crs == "EPSG:4326"
+    assert abs(ga["area_m2"].sum() - gb["area_m2"].sum()) <= 1e-9 * gb["area_m2"].sum()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "0"], "must be from 1 to 256"),
+        (["--workers", "two"], "not a whole number"),
+        (["--scheduler", "localhost:8786"], "not a scheduler address"),
+        (["--scheduler", "tcp://host:99999"], "not a scheduler address"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "not allowed with argument"),
+    ],
+)
+def test_cli_refuses_bad_cluster_arguments(argv: list[str], message: str, tmp_path: Path, capsys) -> None:
+    from geo_antt.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["coverage", *argv, "--out", str(tmp_path / "x.parquet")])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_refuses_one_crs_for_a_dask_run(case, tmp_path: Path, capsys) -> None:
+    from geo_antt.cli import main
+
+    inputs = _case_files(case, tmp_path)
+    rc = main(["coverage", *inputs, "--workers", "2", "--crs", "EPSG:32648", "--out", str(tmp_path / "x.parquet")])
+    assert rc == 1 and "its own metric CRS" in capsys.readouterr().err
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_partitioned_output_replaces_only_a_previous_output(case, tmp_path: Path) -> None:
+    from geo_antt import io
+    from geo_antt._errors import GeoAnttError
+
+    units, _ = case
+    communes = units.loc[units["level"] == "commune"]
+    out = tmp_path / "gaps"
+    io.write_partitioned({"46": communes.iloc[:3], "48-32649": communes.iloc[3:5]}, out)
+    assert len(gpd.read_parquet(out)) == 5
+    io.write_partitioned({"46": communes.iloc[:2]}, out)  # a previous output: replaced whole
+    assert [p.name for p in out.iterdir()] == ["46.parquet"] and len(io.read_layer(out)) == 2
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(GeoAnttError, match="other files than .parquet"):
+        io.write_partitioned({"46": communes.iloc[:2]}, out)
+    with pytest.raises(GeoAnttError, match="not a file name"):
+        io.write_partitioned({"../x": communes.iloc[:2]}, tmp_path / "other")
+    assert (out / "notes.txt").exists() and not (tmp_path / "other").exists()
