@@ -20,6 +20,7 @@ Usage: python bench/national_bench.py [--small] [--hamlets 70000] [--cameras 100
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -216,6 +217,16 @@ def _worker_peaks(client) -> list[float]:
     return sorted(client.run(peak_rss_mb).values())
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _engine_seconds(res) -> float:
+    return sum(res.timings[p.key] for p in res.partitions)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="three provinces across 108°E, scaled down")
@@ -251,15 +262,16 @@ def main() -> int:
         print(f"driver after the case   {peak_rss_mb():7.0f} MB peak")
         results = {}
         if not args.no_inprocess:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu_seconds()
             res = compute_national_coverage(units, models, level=args.level, with_gaps=not args.no_gaps)
-            wall = time.perf_counter() - t
+            wall, cpu = time.perf_counter() - t, cpu_seconds() - c
             results["in process"] = res
             print(
-                f"in process              {wall:7.1f} s   ({len(res.partitions)} partitions; "
-                f"driver peak {peak_rss_mb():.0f} MB)"
+                f"in process              {wall:7.1f} s   ({cpu:.1f} s CPU; {len(res.partitions)} partitions, engine "
+                f"{_engine_seconds(res):.1f} s; driver peak {peak_rss_mb():.0f} MB)"
             )
         walls: dict[int, float] = {}
+        cpus: dict[int, float] = {}
         for n in [int(x) for x in args.workers.split(",") if x.strip()]:
             with (
                 LocalCluster(
@@ -272,20 +284,26 @@ def main() -> int:
                 ) as cluster,
                 Client(cluster) as client,
             ):
-                client.run(lambda: __import__("geo_antt.coverage"))  # imports are not the run's time
+                client.run(lambda: __import__("geo_antt.national"))  # imports are not the run's time
+                cpu0 = sum(client.run(cpu_seconds).values())
                 t = time.perf_counter()
                 res = compute_national_coverage(
                     units, models, level=args.level, client=client, with_gaps=not args.no_gaps
                 )
                 walls[n] = time.perf_counter() - t
                 peaks = _worker_peaks(client)
+                cpus[n] = sum(client.run(cpu_seconds).values()) - cpu0
             results[f"{n} workers"] = res
             print(
                 f"{n} worker(s)             {walls[n]:7.1f} s   (peak per worker {', '.join(f'{p:.0f}' for p in peaks)} MB; "
-                f"compute {res.timings['compute']:.1f} s, partitioning {res.timings['partition']:.1f} s)"
+                f"compute {res.timings['compute']:.1f} s, partitioning {res.timings['partition']:.1f} s; "
+                f"{len(res.partitions)} partitions, engine {_engine_seconds(res):.1f} s, workers' CPU {cpus[n]:.1f} s)"
             )
         if 1 in walls and 2 in walls:
-            print(f"speed-up 1 -> 2 workers {walls[1] / walls[2]:7.2f} x  (floor 1.6 x)")
+            print(
+                f"speed-up 1 -> 2 workers {walls[1] / walls[2]:7.2f} x  (floor 1.6 x; load average "
+                f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+            )
         any_res = next(iter(results.values()))
         err = area_errors(any_res.units, units)
         worst = err.abs().idxmax()

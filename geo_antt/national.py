@@ -20,7 +20,8 @@ is therefore cut into administrative partitions and each is computed by the same
    same for buildings (they hide what lies behind them); roads go to the partitions whose unit
    boxes they meet.
 4. **Run**: with a ``distributed.Client`` (a ``LocalCluster`` of N worker processes, or a
-   scheduler's address) ``client.map`` runs the engine once per partition, its inputs in the
+   scheduler's address) one task per partition runs the engine (``client.submit``, the largest
+   first), its inputs in the
    task graph (so Dask reruns a partition whose worker dies: scattered data would be lost with it);
    without one they run in turn in this process. Each partition returns its figures, gaps,
    street gaps and footprints in EPSG:4326; the figures are concatenated in the input order of
@@ -410,7 +411,7 @@ def compute_national_coverage(
     roads: gpd.GeoDataFrame | None = None,
     with_street_gaps: bool = True,
     buildings: gpd.GeoDataFrame | None = None,
-    max_units: int = MAX_PARTITION_UNITS,
+    max_units: int | None = None,
     progress: Callable[[list[Any]], None] | None = None,
 ) -> NationalResult:
     """Coverage figures and gaps of every unit of one level, partitioned by province.
@@ -420,7 +421,7 @@ def compute_national_coverage(
     units, models
         Units and models frames (see ``geo_antt.schema``), any CRS.
     client
-        A ``distributed.Client``: the partitions run on its workers (``client.map``; a partition
+        A ``distributed.Client``: the partitions run on its workers (``client.submit``; a partition
         whose worker dies is run again). None: in this process, one after the other.
     level
         The reported level (default: the finest present).
@@ -430,7 +431,9 @@ def compute_national_coverage(
     settings, statuses, with_gaps, roads, with_street_gaps, buildings
         As for :func:`geo_antt.coverage.compute_coverage`.
     max_units
-        Units per partition at most.
+        Units per partition at most (see :func:`partition_units`). None: :data:`MAX_PARTITION_UNITS`,
+        and with a ``client`` at most a quarter of the units per worker thread (50 at least), so
+        that the workers stay busy to the end.
     progress
         Called with the list of futures once they are submitted (e.g. ``distributed.progress``);
         only with a ``client``.
@@ -452,6 +455,12 @@ def compute_national_coverage(
     t0 = time.perf_counter()
     specs = _specs(settings.layers_dir)
     level = choose_level(units, level)
+    if max_units is None:
+        max_units = MAX_PARTITION_UNITS
+        if client is not None:
+            threads = max(1, sum(client.nthreads().values()))
+            n_level = int((units["level"] == level).sum())
+            max_units = min(max_units, max(50, -(-n_level // (4 * threads))))
     parts = partition_units(units, level=level, crs_system=crs_system, max_units=max_units)
     halo = footprint_halo_m(specs, models)
     units_w = to_wgs84(units)
@@ -526,12 +535,22 @@ def compute_national_coverage(
         # them, so a partition whose worker dies is run again elsewhere (scattered data lost
         # with its worker cannot be recomputed). They are large on purpose: no graph warning.
         with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1TB"}):
-            futures = client.map(
-                _run_partition, payloads, key=[f"geo-antt-partition-{p.key}" for p in parts], pure=False
-            )
+            # the largest partitions first (by models, then units): none is left alone at the end
+            order = sorted(range(len(parts)), key=lambda i: (-len(near[i]), -len(parts[i].codes), i))
+            futures = [
+                client.submit(
+                    _run_partition,
+                    payloads[i],
+                    key=f"geo-antt-partition-{parts[i].key}",
+                    pure=False,
+                    priority=len(order) - n,
+                )
+                for n, i in enumerate(order)
+            ]
         if progress is not None:
             progress(futures)
-        outs = client.gather(futures)
+        gathered = client.gather(futures)
+        outs = [gathered[order.index(i)] for i in range(len(parts))]
     t2 = time.perf_counter()
     return _assemble(outs, parts, target, level, {"partition": t1 - t0, "compute": t2 - t1})
 
