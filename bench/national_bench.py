@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from geo_antt import io  # noqa: E402
 from geo_antt.crs import partition_crs, project  # noqa: E402
+from geo_antt.io.models import MAX_TABLE_ROWS  # noqa: E402
 from geo_antt.units import hamlets_from_points  # noqa: E402
 
 COMMUNES = ROOT.parent / "shared" / "data" / "national" / "vn_communes_2025.gpkg"
@@ -139,13 +140,18 @@ def models_table(
     pop = communes["population"].astype(float).fillna(communes["population"].median()).clip(lower=1000)
     centres = shapely.point_on_surface(np.asarray(hamlets.geometry.to_numpy(), dtype=object))
     hx, hy = shapely.get_x(centres), shapely.get_y(centres)
-    by_commune = pd.Series(np.arange(len(hamlets))).groupby(hamlets["parent_code"].to_numpy()).apply(np.asarray)
     codes = communes.index.to_numpy()
-    weights = pop.to_numpy() / pop.sum()
+    # the hamlets of each commune as one run of positions: pick = start + floor(u * count)
+    of = pd.Index(codes).get_indexer(hamlets["parent_code"].to_numpy())
+    by = np.argsort(of, kind="stable")
+    count = np.bincount(of, minlength=len(codes))
+    start = np.r_[0, np.cumsum(count)[:-1]]
+    weights = pop.to_numpy() * (count > 0)
+    weights = weights / weights.sum()
 
     def around(n: int) -> tuple[np.ndarray, np.ndarray]:
         c = rng.choice(len(codes), size=n, p=weights)
-        pick = np.array([by_commune[codes[i]][rng.integers(0, len(by_commune[codes[i]]))] for i in c], dtype=np.int64)
+        pick = by[start[c] + np.floor(rng.random(n) * count[c]).astype(np.int64)]
         d = rng.exponential(120.0, n) / _M_PER_DEG
         a = rng.uniform(0, 2 * np.pi, n)
         lat = hy[pick] + d * np.cos(a)
@@ -188,20 +194,25 @@ def build_case(
     n_lights: int,
     seed: int,
     border: tuple[str, str, int] | None = None,
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, Path]:
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[Path]]:
     """Units (communes + hamlets) and models (read back through ``io.read_models`` from the
-    CSV written to ``out/models.csv``, as the CLI reads them); ``border`` = (province a,
+    CSV sheets written to ``out/models-NN.csv``, as the CLI reads them); ``border`` = (province a,
     province b, n): n cameras of 300 m on their shared border.
     """
     rng = np.random.default_rng(seed)
     hamlets = make_hamlets(communes, n_hamlets=n_hamlets, rng=rng)
     extra = border_points(communes, *border, rng) if border is not None else None
     table = models_table(hamlets, communes, n_cameras=n_cameras, n_lights=n_lights, rng=rng, extra_points=extra)
-    path = out / "models.csv"
-    table.to_csv(path, index=False)
-    models = io.read_models(path)
+    # one sheet holds at most MAX_TABLE_ROWS rows: a national registry comes as several sheets
+    paths = []
+    rows = MAX_TABLE_ROWS - 1  # the limit counts the header line too
+    for n, a in enumerate(range(0, len(table), rows), start=1):
+        paths.append(out / f"models-{n:02d}.csv")
+        table.iloc[a : a + rows].to_csv(paths[-1], index=False)
+    frames = [io.read_models(p) for p in paths]
+    models = gpd.GeoDataFrame(pd.concat(frames), crs="EPSG:4326") if len(frames) > 1 else frames[0]
     units = gpd.GeoDataFrame(pd.concat([communes, hamlets]), crs="EPSG:4326")
-    return units, models, path
+    return units, models, paths
 
 
 def area_errors(figures: pd.DataFrame, units: gpd.GeoDataFrame) -> pd.Series:

@@ -27,8 +27,10 @@ is therefore cut into administrative partitions and each is computed by the same
    street gaps and footprints in EPSG:4326; the figures are concatenated in the input order of
    the units and ranked again over the whole country.
 
-A model is counted (``n_<kind>``) by the unit that holds it, as in one process; its footprint is
-reported once, by the first partition whose unit boxes hold its location (a model beyond every
+A model is counted (``n_<kind>``) by the unit that holds it, as in one process (on the border
+between two parts of one bisected province: by the unit first in the units' order, as one
+process over the province counts it; in two provinces whose polygons overlap: in each, as runs
+of each province apart count it); its footprint is reported once, by the first partition whose unit boxes hold its location (a model beyond every
 unit box by the partition whose halo holds it).
 """
 
@@ -99,6 +101,9 @@ class Partition:
         Lon/lat box of its units (degrees).
     area_error
         Largest relative area error of ``crs`` over ``bounds`` (:func:`geo_antt.crs.utm_area_error`).
+    group
+        The key of the province (or its part in one CRS) it was bisected from: its own key when
+        it was not.
     """
 
     key: str
@@ -107,6 +112,7 @@ class Partition:
     crs: str
     bounds: tuple[float, float, float, float]
     area_error: float
+    group: str = ""
 
 
 @dataclass
@@ -313,6 +319,7 @@ def partition_units(
                         crs=f"EPSG:{gcrs.to_epsg()}",
                         bounds=pbox,
                         area_error=utm_area_error(pbox, gcrs),
+                        group=gkey,
                     )
                 )
     return out
@@ -394,6 +401,7 @@ def _run_partition(payload: dict[str, Any]) -> dict[str, Any]:
         "gaps": res.gaps if payload["with_gaps"] else res.gaps_metric.to_crs(WGS84),
         "street_gaps": res.street_gaps,
         "footprints": to_wgs84(fp, make_valid=True),
+        "model_units": res.model_units,
         "seconds": time.perf_counter() - t,
     }
 
@@ -552,7 +560,49 @@ def compute_national_coverage(
         gathered = client.gather(futures)
         outs = [gathered[order.index(i)] for i in range(len(parts))]
     t2 = time.perf_counter()
-    return _assemble(outs, parts, target, level, {"partition": t1 - t0, "compute": t2 - t1})
+    counted = _doubly_counted(outs, parts, tpos)
+    result = _assemble(outs, parts, target, level, {"partition": t1 - t0, "compute": t2 - t1})
+    _uncount(result.units, counted, models_w, statuses)
+    return result
+
+
+def _doubly_counted(outs: list[dict[str, Any]], parts: list[Partition], tpos: pd.Series) -> pd.DataFrame:
+    """(model, unit) counts to take back: a model on the border between two parts of one
+    bisected group is counted by both; one process over the group counts it in the unit first
+    in the units' order (:func:`geo_antt.coverage._unit_of_points`), so the others are dropped.
+    Parts of different groups (other provinces, other CRSs) keep their counts, as runs of
+    each province apart do.
+    """
+    rows = [
+        pd.DataFrame({"model": o["model_units"].index, "unit": o["model_units"].to_numpy(), "group": p.group})
+        for o, p in zip(outs, parts)
+        if len(o["model_units"])
+    ]
+    if not rows:
+        return pd.DataFrame({"model": [], "unit": []})
+    mu = pd.concat(rows, ignore_index=True)
+    mu["pos"] = tpos.reindex(mu["unit"].astype(str)).to_numpy()
+    mu = mu.sort_values(["group", "model", "pos"], kind="stable")
+    extra = mu.duplicated(["group", "model"], keep="first").to_numpy()
+    return mu.loc[extra, ["model", "unit"]]
+
+
+def _uncount(figures: pd.DataFrame, counted: pd.DataFrame, models: pd.DataFrame, statuses: Sequence[str]) -> None:
+    """Take the ``counted`` (model, unit) pairs out of ``n_<kind>``, ``n_models``, ``n_inactive``."""
+    if not len(counted):
+        return
+    kind = models["kind"].reindex(counted["model"]).to_numpy()
+    status = models["status"].reindex(counted["model"]).to_numpy()
+    unit = counted["unit"].astype(str).to_numpy()
+    active = np.isin(status, list(statuses))
+    for k in sorted(set(kind[active].tolist())):
+        if f"n_{k}" in figures.columns:
+            sub = pd.Series(unit[active & (kind == k)]).value_counts()
+            figures.loc[sub.index, f"n_{k}"] -= sub.to_numpy()
+    for col, sel in (("n_models", active), ("n_inactive", status == "inactive")):
+        sub = pd.Series(unit[sel]).value_counts()
+        if len(sub):
+            figures.loc[sub.index, col] -= sub.to_numpy()
 
 
 def _assemble(
