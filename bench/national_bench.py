@@ -49,8 +49,19 @@ SMALL_PROVINCES = ("46", "48", "51")  # Huế (west of 108°E), Đà Nẵng, Qu�
 _M_PER_DEG = 111_320.0
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024.0  # kB on Linux
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, MB: ``VmHWM`` of /proc/self/status (of this
+    process alone: ``ru_maxrss`` is inherited from the parent through fork and exec, so a
+    worker process would report its cluster's driver).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
 def read_communes(path: Path = COMMUNES, provinces: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
