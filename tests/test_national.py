@@ -233,6 +233,11 @@ def test_cli_on_dask_writes_geoparquet_equal_to_the_in_process_run(case, client,
             assert groups == {"46", "48-32648", "48-32649"}
             assert len(stems) > 3 and f"{len(stems)} partitions" in text.out
         runs[name] = (gpd.read_parquet(out).set_index("unit_code"), gpd.read_parquet(gaps))
+    # a partitioned output is what dask-geopandas reads as partitions
+    dask_geopandas = pytest.importorskip("dask_geopandas")
+    lazy = dask_geopandas.read_parquet(tmp_path / "dask-gaps")
+    assert lazy.npartitions == len(list((tmp_path / "dask-gaps").iterdir()))
+    assert len(lazy.compute()) == len(runs["dask"][1])
     (a, ga), (b, gb) = runs["dask"], runs["here"]
     units, _ = case
     assert sorted(a.index) == sorted(units.index[units["level"] == "hamlet"]) and a.crs == "EPSG:4326"

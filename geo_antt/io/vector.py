@@ -280,7 +280,8 @@ def write_partitioned(
 ) -> Path:
     """Write a partitioned layer as a directory of GeoParquet files, ``<key>.parquet`` each
     (EPSG:4326; read back whole with ``geopandas.read_parquet(directory)`` or
-    ``dask_geopandas.read_parquet``, or partition by partition).
+    ``dask_geopandas.read_parquet`` (one partition per file; dask-geopandas is in the ``test``
+    extra), or file by file).
 
     Parameters
     ----------
