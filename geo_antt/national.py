@@ -556,9 +556,18 @@ def compute_national_coverage(
                 for n, i in enumerate(order)
             ]
         if progress is not None:
-            progress(futures)
-        gathered = client.gather(futures)
-        outs = [gathered[order.index(i)] for i in range(len(parts))]
+            progress(futures)  # Dask's bar waits for them all
+        from distributed import as_completed
+
+        # results come back as they are done, and leave the workers at once
+        part_of = {f.key: order[n] for n, f in enumerate(futures)}
+        done = as_completed(futures, with_results=True)
+        futures.clear()
+        outs_by: dict[int, dict[str, Any]] = {}
+        for fut, out in done:
+            outs_by[part_of[fut.key]] = out
+            fut.release()
+        outs = [outs_by[i] for i in range(len(parts))]
     t2 = time.perf_counter()
     counted = _doubly_counted(outs, parts, tpos)
     result = _assemble(outs, parts, target, level, {"partition": t1 - t0, "compute": t2 - t1})
