@@ -27,6 +27,8 @@ __all__ = [
     "utm_crs_for_lon",
     "utm_area_error",
     "VN2000_TM3_MERIDIANS",
+    "EQUAL_AREA_CRS",
+    "EQUAL_AREA_PROJ",
     "vn2000_crs_for_lon",
     "partition_crs",
     "metric_crs_for",
@@ -134,6 +136,10 @@ VN2000_TM3_MERIDIANS: dict[float, int] = {
     108.5: 9218,
 }
 _VN2000_TM3_EAST_LIMIT = 110.0
+# Albers equal-area conic over Vietnam (the projection of ../shared/data/national/NATIONAL.md):
+# for a unit no Transverse Mercator zone measures (wider than a zone): areas exact, metres.
+EQUAL_AREA_PROJ = "+proj=aea +lat_0=16 +lon_0=106 +lat_1=10 +lat_2=22 +datum=WGS84 +units=m +no_defs"
+EQUAL_AREA_CRS = CRS.from_proj4(EQUAL_AREA_PROJ)
 
 
 def vn2000_crs_for_lon(lon: float) -> CRS:

@@ -10,7 +10,9 @@ is therefore cut into administrative partitions and each is computed by the same
    one CRS cannot measure within :data:`AREA_ERROR_BOUND` (0.25 %) is split by the CRS of each
    unit's own centre; a group of more than ``max_units`` units is bisected (across the longer
    side of its units' centres) until no part has more. All parts of a group share its CRS, so
-   splitting changes no figure.
+   splitting changes no figure. A unit wider than any zone measures within the bound (Đặc khu
+   Trường Sa, 109.5-117.8°E: 0.32 % in UTM 49N) goes to a partition ``<key>-aea`` computed in
+   the Albers equal-area projection of NATIONAL.md (:data:`geo_antt.crs.EQUAL_AREA_CRS`).
 2. **CRS** (:func:`geo_antt.crs.partition_crs`): the UTM zone of the group's centre (EPSG:32648
    west of 108°E, 32649 east), or with ``crs_system="vn2000"`` the VN-2000 TM-3 zone nearest it.
 3. **Halo** (:func:`footprint_halo_m`): every partition gets every model whose location lies
@@ -46,11 +48,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from ._errors import GeoAnttError
 from .config import DEFAULT_SETTINGS, Settings
 from .coverage import choose_level, compute_coverage
-from .crs import WGS84, partition_crs, to_wgs84, utm_area_error
+from .crs import EQUAL_AREA_CRS, EQUAL_AREA_PROJ, WGS84, partition_crs, to_wgs84, utm_area_error
 from .layers import LayerSpec, load_layer_specs, spatial_kinds
 from .schema import COUNTING_STATUSES
 
@@ -96,7 +99,7 @@ class Partition:
     codes
         Codes of its units of the reported level, in input order.
     crs
-        Its metric CRS, as ``"EPSG:NNNN"``.
+        Its metric CRS, as ``"EPSG:NNNN"`` (or :data:`geo_antt.crs.EQUAL_AREA_PROJ`).
     bounds
         Lon/lat box of its units (degrees).
     area_error
@@ -304,10 +307,21 @@ def partition_units(
             )
             if len(set(own.tolist())) > 1:
                 groups = [(f"{prov}-{epsg}", rows[own == epsg]) for epsg in sorted(set(own.tolist()))]
+        final: list[tuple[str, np.ndarray, CRS]] = []
         for gkey, grows in groups:
-            gbox = _box(b[grows])
-            gcrs = partition_crs(gbox, system=crs_system)
+            gcrs = partition_crs(_box(b[grows]), system=crs_system)
+            # a unit wider than any zone measures (Trường Sa spans 109.5-117.8°E) is computed
+            # in the equal-area projection: its area exact, its footprints' areas too
+            wide = np.array([utm_area_error(_box(b[i : i + 1]), gcrs) > AREA_ERROR_BOUND for i in grows], dtype=bool)
+            if wide.all():
+                final.append((f"{gkey}-aea", grows, EQUAL_AREA_CRS))
+            elif wide.any():
+                final += [(gkey, grows[~wide], gcrs), (f"{gkey}-aea", grows[wide], EQUAL_AREA_CRS)]
+            else:
+                final.append((gkey, grows, gcrs))
+        for gkey, grows, gcrs in final:
             parts = _bisect(grows, cx * np.cos(np.radians(cy)), cy, max_units)
+            name = EQUAL_AREA_PROJ if gcrs is EQUAL_AREA_CRS else f"EPSG:{gcrs.to_epsg()}"
             for n, prows in enumerate(parts, start=1):
                 key = gkey if len(parts) == 1 else f"{gkey}-{n}"
                 pbox = _box(b[prows])
@@ -316,7 +330,7 @@ def partition_units(
                         key=key,
                         province=prov,
                         codes=tuple(codes[prows].tolist()),
-                        crs=f"EPSG:{gcrs.to_epsg()}",
+                        crs=name,
                         bounds=pbox,
                         area_error=utm_area_error(pbox, gcrs),
                         group=gkey,

@@ -291,3 +291,22 @@ def test_partitioned_output_replaces_only_a_previous_output(case, tmp_path: Path
     with pytest.raises(GeoAnttError, match="not a file name"):
         io.write_partitioned({"../x": communes.iloc[:2]}, tmp_path / "other")
     assert (out / "notes.txt").exists() and not (tmp_path / "other").exists()
+
+
+def test_a_unit_wider_than_any_zone_is_computed_equal_area(shared_data: Path, case) -> None:
+    # Đặc khu Trường Sa (Khánh Hoà) spans 109.5-117.8°E: 0.32 % too large in UTM 49N, whose
+    # meridian (111°E) the rest of the province keeps
+    from geo_antt.crs import EQUAL_AREA_PROJ
+
+    _, models = case  # none of them near Khánh Hoà: its partitions get no model
+    kh = read_communes(shared_data / "national" / "vn_communes_2025.gpkg", provinces=("56",))
+    parts = {p.key: p for p in partition_units(kh)}
+    assert set(parts) == {"56", "56-aea"} and parts["56-aea"].codes == ("22736",)
+    assert parts["56"].crs == "EPSG:32649" and parts["56-aea"].crs == EQUAL_AREA_PROJ
+    res = compute_national_coverage(kh, models, with_gaps=False)
+    err = area_errors(res.units, kh)
+    assert abs(err.loc["22736"]) <= 1e-9 and err.abs().max() <= AREA_ERROR_BOUND
+    assert res.units["covered_m2"].sum() == 0 and res.units["n_models"].sum() == 0
+    with pytest.warns(UserWarning, match="wider than one UTM zone"):  # its own UTM zone (49N)
+        alone = compute_coverage(kh.loc[["22736"]], models.iloc[:0], with_gaps=False)
+    assert area_errors(alone.units, kh).loc["22736"] > AREA_ERROR_BOUND
