@@ -167,6 +167,11 @@ def test_commune_areas_within_a_quarter_percent_of_equal_area(case) -> None:
     err = area_errors(res.units, units)
     assert len(err) == 134
     assert err.abs().max() <= AREA_ERROR_BOUND
+    # VN-2000 TM-3 zones (k0 = 0.9999, 3° wide): closer still
+    vn = compute_national_coverage(units, models, level="commune", with_gaps=False, crs_system="vn2000")
+    assert set(vn.units["metric_crs"]) <= {f"EPSG:{c}" for c in (*range(5896, 5900), *range(9205, 9219), 3406)}
+    assert area_errors(vn.units, units).abs().max() <= AREA_ERROR_BOUND
+    assert _relative(vn.units["n_models"], res.units["n_models"]) == 0.0
     # one UTM zone for both provinces (49N, the centre of 107.0-112.7°E) misses the bound on
     # Huế's west (under the 1 % that makes metric_crs_for warn)
     one = compute_coverage(units, models, level="commune", with_gaps=False)
