@@ -22,7 +22,24 @@ import numpy as np
 __all__ = ["WORKERS", "balanced_bounds", "chunk_bounds", "map_chunks", "threaded"]
 
 # Threads for geometry work (shapely and pyproj release the GIL); more than 4 rarely pays.
-WORKERS = max(1, min(4, os.cpu_count() or 1))
+# ``GEO_ANTT_THREADS`` (1-64) sets it: a Dask worker process of a national run uses 1, the
+# partitions being its parallelism.
+
+
+def _workers(env: str | None) -> int:
+    if env is None or not env.strip():
+        return max(1, min(4, os.cpu_count() or 1))
+    try:
+        n = int(env)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        msg = f"GEO_ANTT_THREADS must be a whole number from 1 to 64, got {env!r}"
+        raise ValueError(msg)
+    return n
+
+
+WORKERS = _workers(os.environ.get("GEO_ANTT_THREADS"))
 
 
 def chunk_bounds(n: int, *, min_chunk: int = 256, keys: np.ndarray | None = None) -> np.ndarray:

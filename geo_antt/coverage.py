@@ -101,6 +101,9 @@ class CoverageResult:
     timings
         Seconds spent per stage (footprints, visibility, dissolve, coverage, gaps, streets,
         counts).
+    model_units
+        The unit each counted model was counted in (index = model id, values = unit code; a
+        model in no unit is absent): what ``n_<kind>``, ``n_models`` and ``n_inactive`` add up.
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class CoverageResult:
         metric_crs: CRS,
         timings: dict[str, float],
         street_gaps_m: gpd.GeoDataFrame | None = None,
+        model_units: pd.Series | None = None,
     ) -> None:
         self.units = units
         self.level = level
@@ -121,6 +125,7 @@ class CoverageResult:
         self.gaps_metric = gaps_m
         self.footprints_metric = footprints_m
         self.street_gaps_metric = street_gaps_m if street_gaps_m is not None else _empty_street_gaps(metric_crs)
+        self.model_units = model_units if model_units is not None else pd.Series([], dtype=object, name="unit_code")
 
     @cached_property
     def gaps(self) -> gpd.GeoDataFrame:
@@ -904,7 +909,10 @@ def compute_coverage(
         )
         lap("streets")
 
-    _count_models(fig, target_m, ug, models_m, units, specs, statuses)
+    counted_mi, counted_ui = _count_models(fig, target_m, ug, models_m, units, specs, statuses)
+    model_units = pd.Series(
+        fig["unit_code"].to_numpy()[counted_ui], index=models_m.index[counted_mi], name="unit_code", dtype=object
+    )
     order = np.lexsort((-fig["uncovered_m2"].to_numpy(), fig["covered_pct"].to_numpy()))
     rank = np.empty(len(fig), dtype=np.int64)
     rank[order] = np.arange(1, len(fig) + 1)
@@ -940,6 +948,7 @@ def compute_coverage(
         metric_crs=crs,
         timings=timings,
         street_gaps_m=street_gaps,
+        model_units=model_units,
     )
 
 
@@ -1167,7 +1176,8 @@ def _unit_of_points(points: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, 
 
     The units are the query geometries (prepared, so a unit with many models is tested fast)
     against a tree of the points. A point on a shared border belongs to one unit only: the
-    first that a query of that point against the units lists.
+    first of them in the order of ``units`` (whatever other units are given: a partitioned
+    run counts it where one process does).
     """
     # boxes from the tree (one thread), the exact test on the prepared units over the cores
     ui, pi = shapely.STRtree(points).query(units)
@@ -1182,6 +1192,8 @@ def _unit_of_points(points: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, 
     if shared.size:
         alone = hits[pi] == 1
         sp, su = shapely.STRtree(units).query(points[shared], predicate="intersects")
+        by = np.lexsort((su, sp))  # the tree lists hits in its own order: keep the first unit
+        sp, su = sp[by], su[by]
         first = np.unique(sp, return_index=True)[1]
         pi = np.concatenate([pi[alone], shared[sp[first]]])
         ui = np.concatenate([ui[alone], su[first]])
@@ -1197,17 +1209,19 @@ def _count_models(
     units: gpd.GeoDataFrame,
     specs: Mapping[str, LayerSpec],
     statuses: Sequence[str],
-) -> None:
+) -> tuple[np.ndarray, np.ndarray]:
     """Add ``n_<kind>``, ``n_models`` and ``n_inactive``: models located in each unit (by point
-    in polygon; non-spatial models by ``unit_code`` at or below the unit).
+    in polygon; non-spatial models by ``unit_code`` at or below the unit). Returns the pairs
+    (model position, unit position) counted.
     """
     n = len(fig)
     for kind in specs:
         fig[f"n_{kind}"] = 0
     fig["n_models"] = 0
     fig["n_inactive"] = 0
+    none = np.array([], dtype=np.int64)
     if len(models_m) == 0:
-        return
+        return none, none
     geom = models_m.geometry
     has = (geom.notna() & ~geom.is_empty).to_numpy()
     unit_idx_parts, model_idx_parts = [], []
@@ -1229,7 +1243,7 @@ def _count_models(
         unit_idx_parts.append(mapped[ok])
         model_idx_parts.append(np.flatnonzero(~has)[ok])
     if not unit_idx_parts:
-        return
+        return none, none
     ui = np.concatenate(unit_idx_parts)
     mi = np.concatenate(model_idx_parts)
     kinds = models_m["kind"].to_numpy()[mi]
@@ -1240,3 +1254,4 @@ def _count_models(
         fig[f"n_{kind}"] = np.bincount(ui[sel], minlength=n)
     fig["n_models"] = np.bincount(ui[active], minlength=n)
     fig["n_inactive"] = np.bincount(ui[status == "inactive"], minlength=n)
+    return mi, ui

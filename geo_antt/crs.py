@@ -26,6 +26,11 @@ __all__ = [
     "parse_crs",
     "utm_crs_for_lon",
     "utm_area_error",
+    "VN2000_TM3_MERIDIANS",
+    "EQUAL_AREA_CRS",
+    "EQUAL_AREA_PROJ",
+    "vn2000_crs_for_lon",
+    "partition_crs",
     "metric_crs_for",
     "to_metric",
     "project",
@@ -75,9 +80,12 @@ _UTM_K0 = 0.9996
 
 
 def utm_area_error(bounds: tuple[float, float, float, float], zone_crs: CRS) -> float:
-    """The largest relative area error of a UTM zone over a lon/lat box (degrees): the area
-    scale k² of Transverse Mercator, k ≈ k0 (1 + (Δλ cos φ)² / 2), at the box's corner farthest
-    from the central meridian and nearest the equator (``|k²| - 1``; 0.0019 = 0.19 %).
+    """The largest relative area error of a Transverse Mercator CRS (a UTM zone, a VN-2000 TM-3
+    zone) over a lon/lat box (degrees): the area scale k² of Transverse Mercator,
+    k ≈ k0 (1 + (Δλ cos φ)² / 2), at the box's corner farthest from the central meridian and
+    nearest the equator, and at the meridian itself (``|k²| - 1``; 0.0019 = 0.19 %). k0 is the
+    CRS's own scale factor (0.9996 for UTM, 0.9999 for TM-3); 0.0 for a CRS that is not
+    Transverse Mercator.
 
     Examples
     --------
@@ -87,12 +95,88 @@ def utm_area_error(bounds: tuple[float, float, float, float], zone_crs: CRS) -> 
     lon0 = _central_meridian(zone_crs)
     if lon0 is None:
         return 0.0
+    k0 = _scale_factor(zone_crs)
     minx, miny, maxx, maxy = bounds
     dlon = math.radians(max(abs(minx - lon0), abs(maxx - lon0)))
     lat = 0.0 if miny <= 0.0 <= maxy else min(abs(miny), abs(maxy))
     x = dlon * math.cos(math.radians(lat))
-    k_edge, k_mid = _UTM_K0 * (1.0 + x * x / 2.0), _UTM_K0
+    k_edge, k_mid = k0 * (1.0 + x * x / 2.0), k0
     return max(abs(k_edge * k_edge - 1.0), abs(k_mid * k_mid - 1.0))
+
+
+def _scale_factor(crs: CRS) -> float:
+    op = crs.coordinate_operation
+    for p in op.params if op is not None else ():
+        if p.name.lower().startswith("scale factor"):
+            return float(p.value)
+    return _UTM_K0
+
+
+# Central meridians (degrees east) of the VN-2000 TM-3 zones EPSG knows (k0 = 0.9999): the
+# provincial zones of Circular 973/2001/TT-TCĐC (9205-9218, 5899) and the 3° zones 481, 482 and
+# 491 (5896-5898). East of 110°E VN-2000 has only its UTM 49N (EPSG:3406).
+VN2000_TM3_MERIDIANS: dict[float, int] = {
+    102.0: 5896,
+    103.0: 9205,
+    104.0: 9206,
+    104.5: 9207,
+    104.75: 9208,
+    105.0: 5897,
+    105.5: 9209,
+    105.75: 9210,
+    106.0: 9211,
+    106.25: 9212,
+    106.5: 9213,
+    107.0: 9214,
+    107.25: 9215,
+    107.5: 9216,
+    107.75: 5899,
+    108.0: 5898,
+    108.25: 9217,
+    108.5: 9218,
+}
+_VN2000_TM3_EAST_LIMIT = 110.0
+# Albers equal-area conic over Vietnam (the projection of ../shared/data/national/NATIONAL.md):
+# for a unit no Transverse Mercator zone measures (wider than a zone): areas exact, metres.
+EQUAL_AREA_PROJ = "+proj=aea +lat_0=16 +lon_0=106 +lat_1=10 +lat_2=22 +datum=WGS84 +units=m +no_defs"
+EQUAL_AREA_CRS = CRS.from_proj4(EQUAL_AREA_PROJ)
+
+
+def vn2000_crs_for_lon(lon: float) -> CRS:
+    """The VN-2000 TM-3 zone whose central meridian is nearest ``lon`` (degrees east; ties go
+    west), VN-2000 / UTM 49N (EPSG:3406) east of 110°E, where no TM-3 zone is defined.
+
+    Examples
+    --------
+    >>> vn2000_crs_for_lon(105.8).to_epsg()  # Hà Nội: 105°45'
+    9210
+    >>> vn2000_crs_for_lon(114.0).to_epsg()
+    3406
+    """
+    if lon > _VN2000_TM3_EAST_LIMIT:
+        return CRS.from_epsg(3406)
+    meridian = min(VN2000_TM3_MERIDIANS, key=lambda m: (abs(m - lon), m))
+    return CRS.from_epsg(VN2000_TM3_MERIDIANS[meridian])
+
+
+def partition_crs(bounds: tuple[float, float, float, float], *, system: str = "utm") -> CRS:
+    """The metric CRS of one partition of a national run, from its lon/lat box (degrees): the
+    UTM zone of the box's centre (``system="utm"``: EPSG:32648 west of 108°E, 32649 east), or
+    the VN-2000 TM-3 zone nearest it (``"vn2000"``, :func:`vn2000_crs_for_lon`).
+
+    Raises
+    ------
+    CRSError
+        An unknown ``system``.
+    """
+    minx, _, maxx, _ = bounds
+    lon = (minx + maxx) / 2.0
+    if system == "utm":
+        return utm_crs_for_lon(lon)
+    if system == "vn2000":
+        return vn2000_crs_for_lon(lon)
+    msg = f"unknown partition CRS system {system!r}: use 'utm' or 'vn2000'"
+    raise CRSError(msg)
 
 
 def _central_meridian(crs: CRS) -> float | None:

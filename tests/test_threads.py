@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import shapely
@@ -43,3 +45,12 @@ def test_balanced_bounds_split_by_weight() -> None:
     assert max(sums) <= 2 * w.sum() / 4
     assert _threads.balanced_bounds(np.ones(5), n_chunks=8, min_chunk=64).tolist() == [0, 5]
     assert _threads.map_chunks(lambda x, y: y - x, np.array([0, 3, 10])) == [3, 7]
+
+
+def test_thread_count_from_the_environment() -> None:
+    # GEO_ANTT_THREADS: a Dask worker of a national run computes single-threaded
+    assert _threads._workers("1") == 1 and _threads._workers(" 3 ") == 3
+    assert _threads._workers(None) == _threads._workers("") == max(1, min(4, os.cpu_count() or 1))
+    for bad in ("0", "65", "two", "1.5"):
+        with pytest.raises(ValueError, match="GEO_ANTT_THREADS must be a whole number from 1 to 64"):
+            _threads._workers(bad)

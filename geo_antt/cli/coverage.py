@@ -1,12 +1,17 @@
-"""``geo-antt coverage``: coverage and gaps of every hamlet (or commune), written as GeoJSON/GPKG."""
+"""``geo-antt coverage``: coverage and gaps of every hamlet (or commune), written as
+GeoJSON/GPKG/GeoParquet; ``--workers``/``--scheduler`` run it partitioned by province on Dask.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import re
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 from .. import io
 from .._errors import GeoAnttError
@@ -25,10 +30,16 @@ from .inputs import (
     open_dem_argument,
 )
 
-__all__ = ["register", "MAX_STREET_GAP_M"]
+__all__ = ["register", "MAX_STREET_GAP_M", "MAX_WORKERS", "CRS_SYSTEMS"]
 
 # Upper bound of --min-street-gap, metres (10 km: no stretch of a commune's road is longer).
 MAX_STREET_GAP_M = 10_000.0
+# Upper bound of --workers: local worker processes (a larger cluster is a --scheduler's).
+MAX_WORKERS = 256
+# --crs values that ask for a national run: each partition in its own CRS of this system.
+CRS_SYSTEMS = ("utm", "vn2000")
+# tcp://host:port (or tls://); the host a name, an IPv4 address or a bracketed IPv6 one.
+_SCHEDULER = re.compile(r"^(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252}):(\d{1,5})$")
 
 HELP = """\
 Compute, for every hamlet (or commune), the area covered by the active security models —
@@ -61,7 +72,17 @@ ground a straight line from their height_m above it reaches over the terrain (xa
 viewshed, over the cells of the model's reach); "covered" is then what is seen past walls and
 over hills.
 
-Outputs are RFC 7946 GeoJSON (WGS84, 7 decimals) or GeoPackage when the name ends in .gpkg.
+Outputs are RFC 7946 GeoJSON (WGS84, 7 decimals), GeoPackage when the name ends in .gpkg,
+GeoParquet when it ends in .parquet. Inputs may be GeoParquet too.
+
+The whole country: --workers N runs the coverage on a Dask cluster of N local worker processes,
+--scheduler tcp://host:8786 on an existing cluster (every worker needs geo-antt installed). The
+units are partitioned by province (split further when large), each partition computed in the
+metric CRS that suits it: the UTM zone of its centre, or with --crs vn2000 the nearest VN-2000
+TM-3 zone (--crs utm|vn2000 alone runs the partitions in this process). Models whose footprint
+can reach a partition are given to it, so the figures equal one run per province. There,
+--gaps/--street-gaps/--footprints without a file suffix are directories of one GeoParquet file
+per partition.
 """
 
 EXAMPLES = """\
@@ -75,6 +96,9 @@ examples:
   geo-antt coverage --buildings buildings.geojson --out hamlets.geojson --gaps gaps.geojson
   geo-antt coverage --tier identify --out hamlets_identify.geojson --gaps gaps_identify.geojson
   geo-antt coverage --dem dem.tif --buildings buildings.geojson --out hamlets.geojson
+  geo-antt coverage --boundaries vn_communes.parquet --hamlets thon.parquet --models models.parquet \\
+                    --workers 2 --out hamlets.parquet --gaps gaps/          # Dask, by province
+  geo-antt coverage --data national/ --scheduler tcp://10.0.0.5:8786 --crs vn2000 --out xa.parquet
 """
 
 
@@ -114,7 +138,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="coverage for one purpose of the cameras (IEC 62676-4 DORI): ranges from resolution_px and fov_deg",
     )
     opt.add_argument(
-        "--crs", metavar="EPSG:NNNN", help="metric CRS for distances and areas (default: UTM zone of the data)"
+        "--crs",
+        metavar="EPSG:NNNN|utm|vn2000",
+        help="metric CRS for distances and areas (default: UTM zone of the data); utm or vn2000: "
+        "one CRS of that system per partition (a national run)",
     )
     opt.add_argument(
         "--min-gap-area",
@@ -140,12 +167,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a unit is 'uncovered' below this covered share, percent (default %(default)s)",
     )
     need.add_argument("--kind", metavar="KIND", help="judge coverage by one kind only (camera, lighting, ...)")
+    dist = p.add_argument_group("the whole country on Dask (optional)")
+    where = dist.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        metavar="N",
+        type=_whole_between(1, MAX_WORKERS),
+        help=f"run the partitions on a local Dask cluster of N worker processes (1-{MAX_WORKERS})",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        type=_scheduler_address,
+        help="run the partitions on an existing Dask cluster (tcp://host:8786)",
+    )
     out = p.add_argument_group("outputs")
     out.add_argument(
-        "--out", metavar="FILE", required=True, help="per-unit figures with unit polygons (.geojson or .gpkg)"
+        "--out",
+        metavar="FILE",
+        required=True,
+        help="per-unit figures with unit polygons (.geojson, .gpkg or .parquet)",
     )
-    out.add_argument("--gaps", metavar="FILE", help="uncovered parts of every unit (.geojson or .gpkg)")
-    out.add_argument("--footprints", metavar="FILE", help="footprint of every counted model (.geojson or .gpkg)")
+    out.add_argument(
+        "--gaps", metavar="FILE", help="uncovered parts of every unit (.geojson, .gpkg, .parquet; a directory on Dask)"
+    )
+    out.add_argument(
+        "--footprints",
+        metavar="FILE",
+        help="footprint of every counted model (.geojson, .gpkg, .parquet; a directory on Dask)",
+    )
     add_quiet_argument(p)
     p.set_defaults(func=run)
 
@@ -163,6 +213,29 @@ def _metres_between(low: float, high: float):
         return value
 
     return parse
+
+
+def _whole_between(low: int, high: int):
+    """An argparse type: a whole number from ``low`` to ``high`` (both included)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text}")
+        return value
+
+    return parse
+
+
+def _scheduler_address(text: str) -> str:
+    """An argparse type: a Dask scheduler address, ``tcp://host:port`` (or ``tls://``)."""
+    m = _SCHEDULER.match(text.strip())
+    if m is None or not 1 <= int(m.group(3)) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a scheduler address (tcp://host:8786): {text!r}")
+    return text.strip()
 
 
 def _rank_by_need(res, args: argparse.Namespace):
@@ -214,7 +287,20 @@ def _warned(fn, *a, **kw):
     return out
 
 
+def _national(args: argparse.Namespace) -> bool:
+    """Whether the run is partitioned (``--workers``, ``--scheduler`` or ``--crs utm|vn2000``)."""
+    system = (args.crs or "").strip().lower()
+    if (getattr(args, "workers", None) or getattr(args, "scheduler", None)) and args.crs and system not in CRS_SYSTEMS:
+        raise GeoAnttError(
+            f"--crs {args.crs}: a run on Dask computes each partition in its own metric CRS; "
+            f"give --crs {' or --crs '.join(CRS_SYSTEMS)} (or leave it out: utm)"
+        )
+    return bool(getattr(args, "workers", None) or getattr(args, "scheduler", None) or system in CRS_SYSTEMS)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if _national(args):
+        return _run_national(args)
     settings = DEFAULT_SETTINGS.replace(
         metric_crs=args.crs, min_gap_area_m2=args.min_gap_area, min_street_gap_m=args.min_street_gap
     )
@@ -308,4 +394,137 @@ def _run(args: argparse.Namespace) -> int:
     written = [args.out] + [p for p in (args.gaps, args.street_gaps, args.footprints) if p]
     print("wrote " + ", ".join(str(Path(p)) for p in written))
     leave_for_exit(res, ranked, units, models)  # as the geo-antt program: no teardown
+    return 0
+
+
+def _is_directory_output(path: str) -> bool:
+    """A partitioned output: an existing directory, a path ending in ``/``, or one without a
+    file suffix.
+    """
+    return path.endswith(("/", "\\")) or Path(path).is_dir() or Path(path).suffix == ""
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace):
+    """A ``distributed.Client``: of a LocalCluster of ``--workers`` processes (one thread each,
+    the engine single-threaded in them), of the ``--scheduler``, or None (in this process).
+    """
+    if not (args.workers or args.scheduler):
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if args.scheduler:
+        try:
+            client = Client(args.scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise GeoAnttError(
+                f"--scheduler {args.scheduler}: cannot connect to a Dask scheduler there ({exc})"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env={"GEO_ANTT_THREADS": "1"},
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _dask_progress(args: argparse.Namespace):
+    """Dask's own console progress bar (``distributed.progress``, on stderr) when stderr is a
+    terminal and not ``--quiet``; else None.
+    """
+    stream = sys.stderr
+    if getattr(args, "quiet", False) or not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    from distributed import progress
+
+    def show(futures: list) -> None:
+        with contextlib.redirect_stdout(stream):
+            progress(futures)
+        print(file=stream)
+
+    return show
+
+
+def _write_parts(path: str, parts: dict, whole, *, make_valid: bool) -> None:
+    if _is_directory_output(path):
+        io.write_partitioned(parts, path, make_valid=make_valid)
+    else:
+        io.write_layer(whole(), path, make_valid=make_valid)
+
+
+def _run_national(args: argparse.Namespace) -> int:
+    from ..national import compute_national_coverage
+
+    system = (args.crs or "utm").strip().lower()
+    settings = DEFAULT_SETTINGS.replace(min_gap_area_m2=args.min_gap_area, min_street_gap_m=args.min_street_gap)
+    if getattr(args, "dem", None):
+        raise GeoAnttError(
+            "--dem is not available in a partitioned run (--workers, --scheduler, --crs utm|vn2000) yet: "
+            "run the terrain coverage per province without them"
+        )
+    units, models, skipped, roads, buildings = _warned(load_inputs_with_features, args)
+    for prob in skipped:
+        print(f"skipped: {prob}", file=sys.stderr)
+    if args.street_gaps and roads is None:
+        raise GeoAnttError(
+            "--street-gaps needs roads: give --roads FILE (or a --data dataset whose dataset.toml lists roads)"
+        )
+    tier_run = None
+    if args.tier:  # the cameras' ranges for that purpose, before the partitions take them
+        models, tier_run = apply_tier(models, args.tier, load_layer_specs(settings.layers_dir))
+    with _client(args) as client:
+        res = _warned(
+            compute_national_coverage,
+            units,
+            models,
+            client=client,
+            level=args.level,
+            crs_system=system,
+            settings=settings,
+            with_gaps=bool(args.gaps),
+            roads=roads,
+            with_street_gaps=bool(args.street_gaps),
+            buildings=buildings,
+            progress=_dask_progress(args) if client is not None else None,
+        )
+    footprints = res.all_footprints() if args.demand else None
+    ranked = _rank_by_need(SimpleNamespace(units=res.units, footprints=footprints), args)
+    io.write_layer(ranked, args.out)
+    if args.gaps:
+        _write_parts(args.gaps, res.gaps, res.all_gaps, make_valid=True)
+    if args.street_gaps:
+        _write_parts(args.street_gaps, res.street_gaps, res.all_street_gaps, make_valid=False)
+    if args.footprints:
+        _write_parts(args.footprints, res.footprints, res.all_footprints, make_valid=True)
+    u = res.units
+    n_unc = int(ranked["uncovered"].sum())
+    measure = "weighted by " + args.demand if args.demand else ("by street length" if roads is not None else "by area")
+    print(f"{n_unc} of {len(ranked)} units below {args.threshold:g} % ({measure})")
+    if tier_run is not None:
+        print(tier_run.summary())
+    counts = u["metric_crs"].value_counts()
+    where = f"{args.workers} local worker(s)" if args.workers else (args.scheduler or "this process")
+    print(
+        f"{len(u)} {res.level} units in {len(res.partitions)} partitions on {where}, {int(u['n_models'].sum())} active "
+        f"models, covered {u['covered_m2'].sum() / 1e6:.3f} of {u['area_m2'].sum() / 1e6:.3f} km² "
+        f"({100 * u['covered_m2'].sum() / max(u['area_m2'].sum(), 1e-9):.2f} %), metric CRS per partition: "
+        + ", ".join(f"{crs} ({counts[crs]} units)" for crs in res.crs_names)
+    )
+    worst = u.sort_values("rank").head(5)
+    print(
+        "least covered: "
+        + "; ".join(f"{r.unit_name} ({r.unit_code}) {r.covered_pct:.1f} %" for r in worst.itertuples())
+    )
+    written = [args.out] + [p for p in (args.gaps, args.street_gaps, args.footprints) if p]
+    print("wrote " + ", ".join(str(Path(p)) for p in written))
+    leave_for_exit(res, ranked, units, models)
     return 0

@@ -1,5 +1,5 @@
 """Readers and writers: vector files and GeoJSON text (:mod:`.vector`, :mod:`.geojson`), model
-sheets (:mod:`.models`: CSV, XLSX, GeoJSON, GeoPackage) and their cell parsers (:mod:`.cells`),
+sheets (:mod:`.models`: CSV, XLSX, GeoJSON, GeoPackage, GeoParquet) and their cell parsers (:mod:`.cells`),
 hamlet tables (:mod:`.hamlets`), dataset folders (:mod:`.dataset`), the demo generator
 (:mod:`.demo`) and XLSX cells (:mod:`.xlsx`).
 
@@ -19,6 +19,7 @@ from .vector import (
     to_geojson_text,
     write_atomic,
     write_layer,
+    write_partitioned,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "to_geojson_text",
     "write_atomic",
     "write_layer",
+    "write_partitioned",
 ]

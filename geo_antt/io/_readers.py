@@ -84,12 +84,28 @@ def _transcode(gdf: gpd.GeoDataFrame, codec: str) -> gpd.GeoDataFrame:
     return out
 
 
+# GeoParquet (geopandas' reader, pyarrow): a file, or a directory of them (a partitioned output).
+PARQUET_SUFFIXES = (".parquet", ".geoparquet")
+
+
+def _read_parquet(path: Path) -> gpd.GeoDataFrame:
+    """A GeoParquet file or a directory of GeoParquet files, as one frame."""
+    import pyarrow
+
+    try:
+        return gpd.read_parquet(path)
+    except (ValueError, OSError, pyarrow.ArrowException) as exc:
+        raise GeoAnttError(f"{path}: cannot read as GeoParquet ({exc})") from None
+
+
 def _read_vector(path: Path, *, encoding: str | None, layer: str | None) -> gpd.GeoDataFrame:
     """Read a vector file with pyogrio (Shapefile encoding detected when there is no .cpg)."""
     if not path.exists():
         raise FileNotFoundError(2, "No such file or directory", str(path))
     kwargs: dict[str, Any] = {}
     suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES or path.is_dir():
+        return _read_parquet(path)
     codec: str | None = None
     if encoding is not None:
         try:

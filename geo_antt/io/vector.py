@@ -17,7 +17,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from .._threads import WORKERS, balanced_bounds, map_chunks, threaded
 from ..crs import WGS84, to_wgs84
 from ..schema import UNIT_LEVELS
 from ..text import fold, fold_key, nfc
-from ._readers import _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
+from ._readers import PARQUET_SUFFIXES, _as_code, _as_flag, _as_text, _object_array, _read_vector, _settle_crs, _warn
 from .geojson import geometry_texts, round_coordinates
 from .models import load_models, read_models
 
@@ -46,6 +46,7 @@ __all__ = [
     "read_layer",
     "read_models",
     "read_units",
+    "write_partitioned",
     "to_geojson_dict",
     "to_geojson_text",
     "write_atomic",
@@ -274,6 +275,62 @@ def _atomic_write(path: Path, write: Callable[[Path], object], *, suffix: str) -
     return path
 
 
+def write_partitioned(
+    parts: Mapping[str, gpd.GeoDataFrame], directory: str | os.PathLike[str], *, make_valid: bool = False
+) -> Path:
+    """Write a partitioned layer as a directory of GeoParquet files, ``<key>.parquet`` each
+    (EPSG:4326; read back whole with ``geopandas.read_parquet(directory)`` or
+    ``dask_geopandas.read_parquet`` (one partition per file; dask-geopandas is in the ``test``
+    extra), or file by file).
+
+    Parameters
+    ----------
+    parts
+        Frames by partition key (letters, digits, ``-`` and ``_``); every frame is written, an
+        empty one too (so the directory names every partition).
+    directory
+        Destination directory. It is replaced only once every file is written: a new directory
+        next to it, then renamed; an existing directory is replaced only when it holds nothing
+        but ``.parquet`` files (a previous output).
+    make_valid
+        As for :func:`write_layer`.
+
+    Raises
+    ------
+    GeoAnttError
+        ``directory`` is a file, or a directory holding other files; a key that is no file name.
+    """
+    import shutil
+
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise GeoAnttError(
+            f"{out}: exists and is not a directory; a partitioned output is a directory of .parquet files"
+        )
+    if out.is_dir() and any(not (p.is_file() and p.suffix == ".parquet") for p in out.iterdir()):
+        raise GeoAnttError(f"{out}: the directory holds other files than .parquet; give a new or empty directory")
+    for key in parts:
+        if not key or not all(ch.isalnum() or ch in "-_" for ch in key) or key.startswith("-"):
+            raise GeoAnttError(f"partition key {key!r} is not a file name (letters, digits, - and _)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for key, frame in parts.items():
+            _gpkg_frame(frame, make_valid=make_valid).to_parquet(tmp / f"{key}.parquet", index=False)
+        os.chmod(tmp, 0o777 & ~_umask())
+        if out.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
 def read_layer(path: str | os.PathLike[str], *, layer: str | None = None, crs: object = None) -> gpd.GeoDataFrame:
     """Read any vector layer (a demand layer, candidate sites...) as it is, in EPSG:4326.
 
@@ -342,7 +399,8 @@ def _fmt_item(x: Any) -> str:
 def write_layer(
     gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: str | None = None, make_valid: bool = False
 ) -> Path:
-    """Write ``gdf`` atomically as RFC 7946 GeoJSON, or as GeoPackage when ``path`` ends in .gpkg.
+    """Write ``gdf`` atomically as RFC 7946 GeoJSON, as GeoPackage when ``path`` ends in .gpkg,
+    as GeoParquet (pyarrow, geometry as WKB, EPSG:4326) when it ends in .parquet.
 
     Parameters
     ----------
@@ -370,6 +428,9 @@ def write_layer(
         msg = f"'gdf' should be a GeoDataFrame, got {type(gdf).__name__}"
         raise TypeError(msg)
     path = Path(path)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        pq = _gpkg_frame(gdf, make_valid=make_valid)
+        return _atomic_write(path, lambda tmp: pq.to_parquet(tmp, index=False), suffix=".tmp")
     if path.suffix.lower() == ".gpkg":
         frame = _gpkg_frame(gdf, make_valid=make_valid)
         name = layer or path.stem
