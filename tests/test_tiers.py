@@ -311,3 +311,68 @@ def test_api_tier_parameter(client, web_store) -> None:
     assert client.get("/collections/gaps/items?tier=bogus").status_code == 400
     en = client.get("/map?lang=en").get_data(as_text=True)
     assert "What the cameras are for" in en and "Identify (250 px/m)" in en and "Recorded range" in en
+
+
+def test_hostile_tier_and_resolution_values_are_400s_for_an_officer(app, web_store) -> None:
+    """What an officer's token may send to the routes that take a tier or a resolution: 1e308,
+    NaN, a million characters, JSON nested deep, another commune's model: a 400 (or the unknown
+    id's 404) with a short message, never a 500, and nothing written.
+    """
+    from tests.web_fixtures import WEB_USERS
+
+    token = web_store.create_token(WEB_USERS["officer"][0], label="t", user=None)
+    h = {"Authorization": f"Bearer {token}"}
+    c = app.test_client()
+    huge = "x" * 1_000_000
+    for value in ("1e308", "NaN", huge, "identify\x00", "IDENTIFY"):
+        for url in ("/api/stats", "/collections/footprints/items", "/collections/coverage/items"):
+            r = c.get(url, query_string={"tier": value}, headers=h)
+            assert r.status_code == 400, (url, value[:20], r.status_code)
+            assert len(r.get_data()) < 2000 and "tiers: detect" in r.get_json()["message"]
+    nested: object = "identify"
+    for _ in range(100_000):
+        nested = [nested]
+    for tier in (1e308, float("nan"), huge, ["identify"]):
+        body = {"unit": "28903", "kind": "camera", "count": 1, "tier": tier}
+        r = c.post("/api/plan", data=__import__("json").dumps(body), content_type="application/json", headers=h)
+        assert r.status_code == 400, (str(tier)[:20], r.status_code)
+        assert len(r.get_data()) < 2000
+    deep = '{"unit": "28903", "count": 1, "tier": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    r = c.post("/api/plan", data=deep, content_type="application/json", headers=h)
+    assert r.status_code == 400
+    # a resolution out of bounds on the officer's own camera: refused, the row unchanged
+    mine = web_store.models_frame(unit_code="28903")
+    cam = mine.index[mine["kind"] == "camera"][0]
+    before = web_store.get_model(cam)
+    for px in (1e308, float("inf"), 100.0, huge, [1920]):
+        r = c.patch(
+            f"/api/registry/models/{cam}",
+            data=__import__("json").dumps({"version": before["version"], "changes": {"resolution_px": px}}),
+            content_type="application/json",
+            headers=h,
+        )
+        assert r.status_code == 400, (str(px)[:20], r.status_code, r.get_data()[:200])
+    assert web_store.get_model(cam)["version"] == before["version"]
+    # NaN is the store's "no value" (as for every number): it clears the resolution, the row stays valid
+    r = c.patch(
+        f"/api/registry/models/{cam}",
+        data='{"version": %d, "changes": {"resolution_px": NaN}}' % before["version"],
+        content_type="application/json",
+        headers=h,
+    )
+    assert r.status_code == 200 and web_store.get_model(cam).get("resolution_px") is None
+    # another commune's camera looks exactly like an unknown id
+    other = web_store.models_frame(unit_code="28891")
+    theirs = other.index[other["kind"] == "camera"][0]
+    for mid in (theirs, "no-such-model"):
+        r = c.patch(
+            f"/api/registry/models/{mid}",
+            json={"version": 1, "changes": {"resolution_px": 1920.0}},
+            headers=h,
+        )
+        assert r.status_code == 404, (mid, r.status_code)
+    a = c.patch(f"/api/registry/models/{theirs}", json={"version": 1, "changes": {"resolution_px": 1920}}, headers=h)
+    b = c.patch(
+        "/api/registry/models/no-such-model", json={"version": 1, "changes": {"resolution_px": 1920}}, headers=h
+    )
+    assert a.get_json()["message"].replace(theirs, "ID") == b.get_json()["message"].replace("no-such-model", "ID")
