@@ -4,6 +4,7 @@ the resolution shorthand and Vietnamese headers of a model sheet, and the bounds
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -334,7 +335,7 @@ def test_hostile_tier_and_resolution_values_are_400s_for_an_officer(app, web_sto
         nested = [nested]
     for tier in (1e308, float("nan"), huge, ["identify"]):
         body = {"unit": "28903", "kind": "camera", "count": 1, "tier": tier}
-        r = c.post("/api/plan", data=__import__("json").dumps(body), content_type="application/json", headers=h)
+        r = c.post("/api/plan", data=json.dumps(body), content_type="application/json", headers=h)
         assert r.status_code == 400, (str(tier)[:20], r.status_code)
         assert len(r.get_data()) < 2000
     deep = '{"unit": "28903", "count": 1, "tier": ' + "[" * 100_000 + "]" * 100_000 + "}"
@@ -347,7 +348,7 @@ def test_hostile_tier_and_resolution_values_are_400s_for_an_officer(app, web_sto
     for px in (1e308, float("inf"), 100.0, huge, [1920]):
         r = c.patch(
             f"/api/registry/models/{cam}",
-            data=__import__("json").dumps({"version": before["version"], "changes": {"resolution_px": px}}),
+            data=json.dumps({"version": before["version"], "changes": {"resolution_px": px}}),
             content_type="application/json",
             headers=h,
         )
@@ -356,7 +357,7 @@ def test_hostile_tier_and_resolution_values_are_400s_for_an_officer(app, web_sto
     # NaN is the store's "no value" (as for every number): it clears the resolution, the row stays valid
     r = c.patch(
         f"/api/registry/models/{cam}",
-        data='{"version": %d, "changes": {"resolution_px": NaN}}' % before["version"],
+        data='{"version": ' + str(before["version"]) + ', "changes": {"resolution_px": NaN}}',
         content_type="application/json",
         headers=h,
     )
