@@ -15,15 +15,37 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._errors import GeoAnttError, NotFoundError
 from .schema import FIELDS, HOSTS, STATUSES, UNIT_LEVELS
 from .text import fold, strip_unit_type
 
-__all__ = ["model_stats", "format_stats", "resolve_unit", "descendant_codes"]
+__all__ = ["model_stats", "format_stats", "resolve_unit", "descendant_codes", "street_share_order"]
 
 _LEVEL_RANK = {lvl: i for i, lvl in enumerate(UNIT_LEVELS)}
+
+
+def street_share_order(road_m: np.ndarray, road_covered_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one ranking rule by streets: least covered share of street length first, then the
+    most uncovered metres (a unit without road counts as covered: nothing to watch).
+
+    Parameters
+    ----------
+    road_m, road_covered_m
+        Metres of road in each unit and inside the footprints (NaN: none).
+
+    Returns
+    -------
+    (order, share_pct)
+        Positions in ranking order (stable: ties keep their order) and each unit's covered
+        share in percent (in input order).
+    """
+    road = np.nan_to_num(np.asarray(road_m, dtype=float))
+    covered = np.minimum(np.nan_to_num(np.asarray(road_covered_m, dtype=float)), road)
+    share = np.where(road > 0, 100.0 * covered / np.where(road > 0, road, 1.0), 100.0)
+    return np.lexsort((-(road - covered), share)), share
 
 
 def _is_missing(v: Any) -> bool:

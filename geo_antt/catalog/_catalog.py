@@ -39,6 +39,7 @@ from ..io import json_value
 from ..io.geojson import geometry_texts, round_coordinates
 from ..layers import LayerSpec
 from ..schema import COUNTING_STATUSES, FIELDS, HOSTS, STATUSES, UNIT_LEVELS
+from ..stats import street_share_order
 from ..text import fold, nfc, strip_unit_type
 from ..tiers import tier_of
 from ._context import CONTEXT_COLLECTIONS
@@ -1212,10 +1213,9 @@ class Catalog:
                     road_covered_m=road_cov,
                     road_covered_pct=round(100.0 * min(road_cov, road) / road, 6) if road > 0 else None,
                 )
-                r = hamlets["road_m"].fillna(0).to_numpy(dtype=float)
-                c = np.minimum(hamlets["road_covered_m"].fillna(0).to_numpy(dtype=float), r)
-                share = np.where(r > 0, 100.0 * c / np.where(r > 0, r, 1.0), 100.0)
-                order = np.lexsort((-(r - c), share))
+                order, share = street_share_order(
+                    hamlets["road_m"].to_numpy(dtype=float), hamlets["road_covered_m"].to_numpy(dtype=float)
+                )
                 worst = hamlets.iloc[order].head(ranked_limit)
                 shares = dict(zip(hamlets.index[order], share[order]))
             else:

@@ -9,6 +9,7 @@ import shapely
 
 from .._errors import GeoAnttError
 from ..crs import to_metric
+from ..stats import street_share_order
 from ._helpers import _as_metric, _polygonal_units, _weights_from_column
 
 __all__ = ["rank_uncovered", "weighted_coverage"]
@@ -81,13 +82,12 @@ def _rank_by_street(out: pd.DataFrame, *, threshold_pct: float, kind: str | None
         raise GeoAnttError(f"no street figures for kind {kind!r} (column {col} missing)")
     road = out["road_m"].to_numpy(dtype=float)
     covered = np.minimum(out[col].to_numpy(dtype=float), road)
-    pct = np.where(road > 0, 100.0 * covered / np.where(road > 0, road, 1.0), 100.0)
+    order, pct = street_share_order(road, covered)
     out["kind_covered_pct"] = pct
     out["demand_weight"] = road
     out["weighted_covered_pct"] = pct
     out["uncovered_need"] = np.maximum(road - covered, 0.0)
     out["uncovered"] = pct < float(threshold_pct)
-    order = np.lexsort((-out["uncovered_need"].to_numpy(), pct))  # stable: ties keep their order
     out = out.iloc[order]
     out["need_rank"] = np.arange(1, len(out) + 1)
     return out
