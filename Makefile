@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# pytest-xdist worker processes (the CI machine has 2 cores); test modules stay whole on one
+# worker (--dist loadfile), so a module's fixtures are built once
+PYTEST_WORKERS ?= 2
 
 .PHONY: setup test-deps run test bench clean lock
 
@@ -29,7 +32,7 @@ run: setup
 # failure with `make test PYTHONHASHSEED=N`
 test: test-deps
 	@seed=$${PYTHONHASHSEED:-$$(shuf -i 0-4294967295 -n 1)}; echo "make test: PYTHONHASHSEED=$$seed"; \
-	PYTHONHASHSEED=$$seed $(PY) -m pytest -q
+	PYTHONHASHSEED=$$seed $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(PY) bench/coverage_bench.py
