@@ -118,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             t_patch = time.perf_counter() - s
             assert r.status_code == 200, r.get_data(as_text=True)
-            s, c = time.perf_counter(), time.thread_time()
+            s, c = time.perf_counter(), time.process_time()
             item = client.get(f"/collections/camera/items/{mid}", headers=auth).get_json()
             t_get = time.perf_counter() - s
-            cpu_t.append(time.thread_time() - c)
+            cpu_t.append(time.process_time() - c)
             assert item["geometry"]["coordinates"] == new
             patch_t.append(t_patch)
             first_get_t.append(t_get)
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  PATCH /api/registry/models/ID (store write, audit) {_ms(patch_t)}")
         print(f"  catalog update alone                             {_ms(update_t)}")
         print(f"  first GET after it (update + the item)           {_ms(first_get_t)}")
-        print(f"    its CPU time (this thread; wall time above includes waiting for a core) {_ms(cpu_t)}")
+        print(f"    its CPU time (the request and the background catalog update) {_ms(cpu_t)}")
         total = [a + b for a, b in zip(patch_t, first_get_t)]
         print(f"  PATCH -> the map layers show it                  {_ms(total)}")
         med_update = float(np.median(update_t))
@@ -224,7 +224,7 @@ def _occluded_edits(store, case, live, *, n_buildings: int, n_edits: int, rng) -
             expected_version=rec["version"],
             user=None,
         )
-        s, c = time.perf_counter(), time.thread_time()
+        s, c = time.perf_counter(), time.process_time()
         ch = store.changes_since(gen)
         new = update_catalog(cat, ch.models)
         times.append(time.perf_counter() - s)

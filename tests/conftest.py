@@ -178,6 +178,10 @@ def app(web_store, synthetic_dir, synthetic_cov):
             "STORE": web_store,
             "COVERAGE": synthetic_cov,
             "SECRET_KEY": "web-test",
+            # a request waits for the catalog's update at most this long before it is served the
+            # previous catalog (1 s in service); the tests read what they just wrote, also on a
+            # loaded CI machine. tests/test_catalog_live.py tests the short wait.
+            "CATALOG_WAIT_S": 30.0,
         }
     )
 

@@ -49,7 +49,7 @@ Wire it with :func:`init_registry` after :func:`geo_antt.app.auth.init_auth`.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,7 @@ def create_model() -> Any:
         record = dict(body)
     record = {k: v for k, v in record.items() if k in MODEL_COLUMNS or k == "geometry"}
     rec = _store().create_model(record, user=current_user())
+    _map_follows()
     return jsonify(model_feature(rec)), 201
 
 
@@ -193,6 +194,7 @@ def update_model(model_id: str) -> Any:
     if not isinstance(changes, dict) or not changes:
         raise GeoAnttError("'changes' must be an object of fields to change")
     rec = _store().update_model(model_id, changes, expected_version=_version(body), user=current_user())
+    _map_follows()
     return jsonify(model_feature(rec))
 
 
@@ -200,7 +202,26 @@ def update_model(model_id: str) -> Any:
 def retire_model(model_id: str) -> Any:
     """Retire a model (status inactive)."""
     rec = _store().retire_model(model_id, expected_version=_version(_body()), user=current_user())
+    _map_follows()
     return jsonify(model_feature(rec))
+
+
+def _catalog_update() -> Callable[[], None] | None:
+    """What starts the map catalog's update (None for the registry API alone, without maps)."""
+    ext = current_app.extensions.get("geo_antt")
+    return None if ext is None else ext.live.request_update
+
+
+def _map_follows() -> None:
+    """After a write: answer once the map catalog shows it (read your writes: the page that
+    saved reloads its layers next), waiting at most ``CATALOG_WRITE_WAIT_S`` seconds (default
+    10; an edit's incremental update takes ~0.1 s); after that the save answers anyway and the
+    map follows a moment later.
+    """
+    ext = current_app.extensions.get("geo_antt")  # None: the registry API alone, without maps
+    if ext is None:
+        return
+    ext.live.wait_until_current(timeout_s=float(current_app.config.get("CATALOG_WRITE_WAIT_S", 10.0)))
 
 
 @bp.get("/audit")
@@ -263,9 +284,11 @@ def _import_work(
     fingerprint: str | None,
     skip: bool,
     processes: int,
+    on_commit: Callable[[], None] | None = None,
 ) -> Any:
     """The job of one ``POST /import``: parse (in the parse process), preview, and commit when
-    asked; returns the body the synchronous endpoint answered.
+    asked; returns the body the synchronous endpoint answered. ``on_commit`` is called after a
+    commit (the live catalog starts its update at once, not on the next request).
     """
 
     def work(job: Job) -> Any:
@@ -321,6 +344,8 @@ def _import_work(
         counts = store.commit_import(
             preview, user=user, skip_rejected=skip, progress=lambda done, n: job.progress("writing", done, n)
         )
+        if on_commit is not None:
+            on_commit()
         return {"committed": True, "counts": counts, "file": secure_filename(filename) or "upload"}
 
     return work
@@ -367,6 +392,7 @@ def import_file() -> Any:
             fingerprint=request.form.get("fingerprint"),
             skip=request.form.get("skip_rejected") in ("1", "true", "yes"),
             processes=_parse_processes(),
+            on_commit=_catalog_update(),
         )
         lang = request.args.get("lang") or session.get("lang") or "vi"
         job = _jobs().submit(

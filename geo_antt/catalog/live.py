@@ -713,9 +713,9 @@ class LiveCatalog:
     (:meth:`Store.changes_since`) are applied to a copy of the catalog
     (:func:`geo_antt.catalog.live.update_catalog`: only their rows, footprints and the coverage
     units they touch); a large change, new units or a restore rebuild it whole. Requests keep
-    the catalog they started with; the new one replaces it in one assignment, whole. While one
-    request brings it up to date, the others are served from the previous catalog without
-    waiting.
+    the catalog they started with; the new one replaces it in one assignment, whole. A
+    background thread brings it up to date; requests wait for it at most ``wait_s``, then are
+    served from the previous catalog.
     """
 
     def __init__(
@@ -738,7 +738,10 @@ class LiveCatalog:
         self.specs = specs
         self.settings = settings
         self.static = dataset is not None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held by the one thread that updates the catalog
+        self._updated = threading.Condition()  # notified whenever the catalog changes
+        self._updater: threading.Thread | None = None
+        self._failed_at = -math.inf  # monotonic time of the last failed update
         self.wait_s = wait_s
         self.generation = store.generation()
         self.rebuild_seconds: float | None = None
@@ -787,29 +790,90 @@ class LiveCatalog:
 
     def current(self, generation: int | None = None) -> Catalog:
         """The catalog of the store's ``generation`` (read from the store when None; the web
-        layer passes the one its request read), or the previous one while another caller
-        brings it up to date.
+        layer passes the one its request read), or the previous one while it is brought up to
+        date.
+
+        The update runs on a background thread, never on a request's: a request that finds the
+        catalog behind starts it (when it is not running) and waits for it at most ``wait_s``
+        (an edit's incremental update takes ~0.1 s, so an officer sees the save just made),
+        then is served from the previous catalog (whole and consistent, one generation behind)
+        instead of waiting out a full rebuild after a large import (issue #13, item 7).
         """
         if self.static:
             return self.catalog
         gen = self.store.generation() if generation is None else generation
         if gen == self.generation:
             return self.catalog
-        # One request brings the catalog up to date. The others wait for it at most
-        # ``wait_s`` (an edit's incremental update takes ~0.1 s, so an officer sees the save
-        # just made), then are served from the previous catalog (whole and consistent, one
-        # generation behind) instead of queueing behind a rebuild after a large import.
-        if not self._lock.acquire(timeout=self.wait_s):
-            return self.catalog
-        try:
-            if self.store.generation() != self.generation:  # not brought up to date meanwhile
-                self.refresh()
-        finally:
-            self._lock.release()
+        self.request_update()
+        deadline = time.monotonic() + self.wait_s
+        with self._updated:
+            while self.generation != gen and self.updating:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._updated.wait(left)
         return self.catalog
 
+    @property
+    def updating(self) -> bool:
+        """Whether a background update of the catalog is running."""
+        t = self._updater
+        return t is not None and t.is_alive()
+
+    def request_update(self) -> None:
+        """Start bringing the catalog up to the store's generation on a background thread,
+        unless one is already at it (or the last attempt failed less than ``RETRY_S`` ago: a
+        broken store costs a log line per ``RETRY_S``, not a rebuild per request). Writers call
+        it after a large change so that the rebuild starts before the next request.
+        """
+        with self._updated:
+            if self.updating or time.monotonic() - self._failed_at < self.RETRY_S:
+                return
+            self._updater = threading.Thread(target=self._update_loop, name="geo-antt-catalog", daemon=True)
+            self._updater.start()
+
+    RETRY_S = 5.0
+
+    def _update_loop(self) -> None:
+        """The background updater: refresh until the catalog has caught up with the store."""
+        try:
+            while True:
+                with self._lock:
+                    if self.store.generation() == self.generation:
+                        return
+                    self.refresh()
+                with self._updated:
+                    self._updated.notify_all()
+        except Exception:  # the previous catalog keeps being served; retried after RETRY_S
+            _log.exception("updating the map catalog failed; serving the previous one")
+            self._failed_at = time.monotonic()
+        finally:
+            with self._updated:
+                self._updater = None if self._updater is threading.current_thread() else self._updater
+                self._updated.notify_all()
+
+    def wait_until_current(self, timeout_s: float | None = None) -> bool:
+        """Wait (at most ``timeout_s`` seconds; None: as long as it takes) until the catalog
+        has the store's generation, updating it if needed; whether it has. For the command
+        line, tests and benchmarks: a request never waits longer than ``wait_s``.
+        """
+        deadline = math.inf if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            if self.static or self.store.generation() == self.generation:
+                return True
+            self.request_update()
+            with self._updated:
+                if self.updating:
+                    self._updated.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+                elif time.monotonic() - self._failed_at < self.RETRY_S:
+                    return False  # the update failed: do not spin
+            if time.monotonic() >= deadline:
+                return self.store.generation() == self.generation
+
     def refresh(self) -> None:
-        """Bring the catalog up to the store's generation now (callers hold the lock)."""
+        """Bring the catalog up to the store's generation now, on the caller's thread (the
+        background updater holds the lock while it calls it).
+        """
         t0 = time.perf_counter()
         changes = self.store.changes_since(self.generation, max_models=MAX_INCREMENTAL)
         try:
