@@ -87,6 +87,29 @@ def test_to_geojson_dict_reprojects_and_keeps_none_geometry() -> None:
     assert d["features"][1]["geometry"] is None
 
 
+def test_to_geojson_text_diffable_for_files_kept_in_git() -> None:
+    """The demo dataset's form: a named collection, no ids, one line each for the header, every
+    feature and the closing bracket, properties as the json module writes them.
+    """
+    g = gpd.GeoDataFrame(
+        {"name": ["Ấp 1 / khu A", "b"], "direction_deg": [(70.2,), ()], "range_m": [25.0, float("nan")]},
+        geometry=[Point(106.1234567, 10.5), None],
+        crs="EPSG:4326",
+    )
+    text = io.to_geojson_text(g, decimals=6, name="models", ids=False, diffable=True)
+    assert text.split("\n") == [
+        '{"type":"FeatureCollection","name":"models","features":[',
+        '{"type":"Feature","properties":{"name":"Ấp 1 / khu A","direction_deg":[70.2],"range_m":25.0},'
+        '"geometry":{"type":"Point","coordinates":[106.123457,10.5]}},',
+        '{"type":"Feature","properties":{"name":"b","direction_deg":[],"range_m":null},"geometry":null}',
+        "]}",
+        "",
+    ]
+    plain = json.loads(io.to_geojson_text(g, decimals=6))
+    assert [f["properties"] for f in json.loads(text)["features"]] == [f["properties"] for f in plain["features"]]
+    assert [f["id"] for f in plain["features"]] == [0, 1]
+
+
 def test_geojson_round_trip(tmp_path: Path) -> None:
     src = _frame()
     out = io.write_layer(src, tmp_path / "x.geojson")

@@ -41,12 +41,12 @@ import geopandas as gpd
 import numpy as np
 import shapely
 import shapely.ops
-from shapely.geometry import LineString, Point, Polygon, box, mapping
+from shapely.geometry import LineString, Point, Polygon, box
 
 from .._errors import GeoAnttError
 from ..crs import WGS84, to_metric, to_wgs84, utm_crs_for_lon
 from ..text import nfc
-from .vector import write_atomic
+from .vector import to_geojson_text, write_atomic
 
 __all__ = [
     "DEFAULT_SEED",
@@ -1145,51 +1145,18 @@ def _build_models(communes: list[dict], hamlet_info: dict[str, dict], *, seed: i
 # --------------------------------------------------------------------------------------------
 
 
-def _round_coords(obj: Any) -> Any:
-    if isinstance(obj, (list, tuple)):
-        if obj and isinstance(obj[0], (int, float)):
-            return [round(float(v), COORD_DECIMALS) for v in obj]
-        return [_round_coords(v) for v in obj]
-    return obj
-
-
-def _geometry_json(geom) -> dict[str, Any] | None:
-    if geom is None or geom.is_empty:
-        return None
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        geom = shapely.orient_polygons(geom, exterior_cw=False)  # RFC 7946 right-hand rule
-    gj = mapping(geom)
-    return {"type": gj["type"], "coordinates": _round_coords(gj["coordinates"])}
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float):
-        if math.isnan(v):
-            return None
-        return round(v, 3)
-    if isinstance(v, (np.floating,)):
-        return _clean(float(v))
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if isinstance(v, tuple):
-        return [_clean(x) for x in v]
-    return v
-
-
 def _feature_collection(name: str, features: Iterable[tuple[dict[str, Any], Any]]) -> str:
-    """GeoJSON text: one feature per line, fixed property order, coordinates rounded."""
-    lines = []
+    """GeoJSON text of ``(properties, geometry)`` pairs, as a file kept in git: one feature per
+    line, the properties in their order, coordinates rounded to ``COORD_DECIMALS`` (the shared
+    writer, :func:`geo_antt.io.vector.to_geojson_text` with ``diffable=True``).
+    """
+    rows: list[dict[str, Any]] = []
+    geoms: list[Any] = []
     for props, geom in features:
-        f = {
-            "type": "Feature",
-            "properties": {k: _clean(v) for k, v in props.items()},
-            "geometry": _geometry_json(geom),
-        }
-        lines.append(json.dumps(f, ensure_ascii=False, separators=(",", ":")))
-    head = json.dumps({"type": "FeatureCollection", "name": name}, ensure_ascii=False, separators=(",", ":"))[:-1]
-    return head + ',"features":[\n' + ",\n".join(lines) + "\n]}\n"
+        rows.append(props)
+        geoms.append(None if geom is None or geom.is_empty else geom)
+    frame = gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms, crs=WGS84))
+    return to_geojson_text(frame, decimals=COORD_DECIMALS, name=name, ids=False, diffable=True)
 
 
 def _toml_str(s: str) -> str:

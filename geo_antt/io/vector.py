@@ -192,7 +192,15 @@ def _column_values(s: pd.Series) -> list[Any]:
     return [json_value(v) for v in s]
 
 
-def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS, make_valid: bool = False) -> str:
+def to_geojson_text(
+    gdf: gpd.GeoDataFrame,
+    *,
+    decimals: int = GEOJSON_DECIMALS,
+    make_valid: bool = False,
+    name: str | None = None,
+    ids: bool = True,
+    diffable: bool = False,
+) -> str:
     """Return ``gdf`` as an RFC 7946 FeatureCollection string.
 
     Parameters
@@ -206,6 +214,15 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS, 
     make_valid
         Also repair (``shapely.make_valid``) the geometries that are invalid in EPSG:4326 and
         still invalid once rounded; without it they are written as they are.
+    name
+        A ``name`` member of the FeatureCollection (the layer name, as GDAL writes it).
+    ids
+        Give each feature an ``id`` (the frame's index); False: no ``id`` members.
+    diffable
+        For files kept under version control (the demo dataset): the header, each feature and
+        the closing bracket on lines of their own, and the properties written by :mod:`json`
+        (shortest floats, ``/`` not escaped), so that the same data are the same bytes and a
+        change diffs feature by feature. Slower (one :func:`json.dumps` per feature).
 
     Returns
     -------
@@ -214,6 +231,7 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS, 
         string), the non-geometry columns as ``properties`` (tuples/lists as arrays, NaN as
         null, dates as ISO strings) and the geometry with counter-clockwise exterior rings.
         A frame whose index is named and not a column also gets the index as a property.
+        Features are one per line.
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
         msg = f"'gdf' should be a GeoDataFrame, got {type(gdf).__name__}"
@@ -223,29 +241,51 @@ def to_geojson_text(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS, 
     geom_json = _geometry_json(g, decimals=decimals, make_valid=make_valid)
 
     prop_cols = [c for c in g.columns if c != geom_col and not isinstance(g[c].dtype, gpd.array.GeometryDtype)]
-    props = pd.DataFrame(index=pd.RangeIndex(len(g)))
     idx_name = g.index.name
-    if idx_name is not None and idx_name not in prop_cols and not isinstance(g.index, pd.RangeIndex):
-        props[str(idx_name)] = _json_ready(g.index.to_series())
-    for c in prop_cols:
-        props[str(c)] = _json_ready(g[c])
-    if len(props.columns):
-        # pandas' C encoder, one record per line (newlines inside strings are escaped)
-        text = props.to_json(orient="records", lines=True, force_ascii=False, double_precision=15)
-        prop_json = text.split("\n")[: len(g)]
+    index_prop = idx_name is not None and idx_name not in prop_cols and not isinstance(g.index, pd.RangeIndex)
+    if diffable:
+        keys = [str(c) for c in prop_cols]
+        columns = [g[c].tolist() for c in prop_cols]
+        if index_prop:
+            keys.insert(0, str(idx_name))
+            columns.insert(0, g.index.tolist())
+        prop_json = [
+            json.dumps(dict(zip(keys, map(json_value, row))), ensure_ascii=False, separators=(",", ":"))
+            for row in zip(*columns)
+        ] or ["{}"] * len(g)
     else:
-        prop_json = ["{}"] * len(g)
-    if isinstance(g.index, pd.RangeIndex):
-        ids = [str(i) for i in g.index]
+        props = pd.DataFrame(index=pd.RangeIndex(len(g)))
+        if index_prop:
+            props[str(idx_name)] = _json_ready(g.index.to_series())
+        for c in prop_cols:
+            props[str(c)] = _json_ready(g[c])
+        if len(props.columns):
+            # pandas' C encoder, one record per line (newlines inside strings are escaped)
+            text = props.to_json(orient="records", lines=True, force_ascii=False, double_precision=15)
+            prop_json = text.split("\n")[: len(g)]
+        else:
+            prop_json = ["{}"] * len(g)
+    if not ids:
+        heads = ['{"type":"Feature",'] * len(g)
+    elif isinstance(g.index, pd.RangeIndex):
+        heads = [f'{{"type":"Feature","id":{i},' for i in g.index]
     else:
-        ids = [
-            encode_basestring(i) if type(i) is str else json.dumps(json_value(i), ensure_ascii=False) for i in g.index
+        heads = [
+            '{"type":"Feature","id":'
+            + (encode_basestring(i) if type(i) is str else json.dumps(json_value(i), ensure_ascii=False))
+            + ","
+            for i in g.index
         ]
     parts = [
-        f'{{"type":"Feature","id":{fid},"properties":{p},"geometry":{gj if gj is not None else "null"}}}'
-        for fid, p, gj in zip(ids, prop_json, geom_json)
+        f'{head}"properties":{p},"geometry":{gj if gj is not None else "null"}}}'
+        for head, p, gj in zip(heads, prop_json, geom_json)
     ]
-    return '{"type":"FeatureCollection","features":[' + ",\n".join(parts) + "]}\n"
+    collection = '{"type":"FeatureCollection",'
+    if name is not None:
+        collection += '"name":' + json.dumps(name, ensure_ascii=False) + ","
+    if diffable:
+        return collection + '"features":[\n' + ",\n".join(parts) + "\n]}\n"
+    return collection + '"features":[' + ",\n".join(parts) + "]}\n"
 
 
 def to_geojson_dict(gdf: gpd.GeoDataFrame, *, decimals: int = GEOJSON_DECIMALS) -> dict[str, Any]:
