@@ -131,3 +131,111 @@ def test_locate_on_the_boundary(client, corner):
     """A point on a hamlet's border is covered by it (the store checks positions with covers)."""
     got = _locate(client, *corner).get_json()
     assert got["level"] == "hamlet"
+
+
+# -- the footprint preview the editor draws while dragging ----------------------------------------
+
+
+@pytest.fixture()
+def built_app(web_store, synthetic_dir):
+    """The app on the synthetic store with one 10 m x 10 m house whose east wall stands 10 m
+    west of the point P (in Ấp Đồng Xuân), so that a camera at P facing west sees little.
+    """
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from geo_antt.app import create_app
+
+    lon, lat = IN_DONG_XUAN
+    mx, my = 1 / (111_320.0 * np.cos(np.radians(lat))), 1 / 110_574.0  # degrees per metre
+    house = shapely.box(lon - 20 * mx, lat - 5 * my, lon - 10 * mx, lat + 5 * my)
+    frame = gpd.GeoDataFrame({"osm_id": ["b1"], "building": ["house"]}, geometry=[house], crs="EPSG:4326")
+    web_store.load_context("buildings", frame, unit_codes=["28903"], user=None)
+    return create_app(
+        {"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "SECRET_KEY": "t", "CATALOG_WAIT_S": 30}
+    )
+
+
+def _preview(client, props: dict, point=IN_DONG_XUAN):
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(point)}, "properties": props}
+    return client.post("/api/edit/footprint", json=feature, headers={"X-CSRFToken": client.csrf})
+
+
+def test_the_preview_is_the_footprint_the_camera_gets_once_saved(built_app, web_store):
+    """Issue #16: dragging or turning a camera in the editor shows what it would see, cut by the
+    houses: facing the house it sees a fraction of its sector, facing away all of it; and the
+    preview is exactly the footprint that the map shows once the camera is saved there.
+    """
+    import math
+
+    import shapely
+
+    officer = login(built_app, "officer")
+    before = (web_store.generation(), set(web_store.models_frame().index))
+    cam = {"kind": "camera", "direction_deg": 270, "fov_deg": 60, "range_m": 40}
+    r = _preview(officer, cam)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    west = r.get_json()
+    sector = math.pi * 40**2 * 60 / 360
+    p = west["properties"]
+    assert p["occluded"] and p["buildings"] == 1 and not p["inside_building"]
+    assert p["sector_m2"] == pytest.approx(sector, rel=0.01)
+    # by hand: the house's east wall (10 m away, 10 m wide, across the axis) hides everything
+    # behind it within atan(5/10) = 26.57° of the axis; seen are the triangle up to the wall
+    # (50 m²) and the two 30° - 26.57° slivers of the sector beside the house, 40 m long
+    edge = math.degrees(math.atan(0.5))
+    expected = 0.5 * 10 * 10 + 2 * (30 - edge) / 360 * math.pi * 40**2
+    assert p["area_m2"] == pytest.approx(expected, rel=0.01)
+    east = _preview(officer, {**cam, "direction_deg": 90}).get_json()["properties"]
+    assert east["area_m2"] == pytest.approx(east["sector_m2"], rel=1e-9)
+    # a light's disc is cut by the house too (walls stop light); a checkpoint's watch is not
+    light = _preview(officer, {"kind": "lighting", "radius_m": 30}).get_json()["properties"]
+    assert light["occluded"] and light["area_m2"] < light["sector_m2"]
+    check = _preview(officer, {"kind": "checkpoint", "radius_m": 30}).get_json()["properties"]
+    assert not check["occluded"] and check["area_m2"] == pytest.approx(check["sector_m2"])
+
+    # saved there, the camera's footprint on the map is the preview's
+    assert (web_store.generation(), set(web_store.models_frame().index)) == before  # previews write nothing
+    r = officer.post(
+        "/api/registry/models",
+        json={
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": list(IN_DONG_XUAN)},
+            "properties": {**cam, "name": "Camera thử", "unit_code": "28903-02"},
+        },
+        headers={"X-CSRFToken": officer.csrf},
+    )
+    assert r.status_code == 201, r.get_data(as_text=True)
+    mid = r.get_json()["id"]
+    item = officer.get(f"/collections/footprints/items/{mid}").get_json()
+    saved = shapely.geometry.shape(item["geometry"])
+    shown = shapely.geometry.shape(west["geometry"])
+    assert shapely.symmetric_difference(saved, shown).area <= 1e-6 * shown.area
+
+
+def test_the_preview_checks_like_a_save_and_only_for_editors(built_app, web_store):
+    officer, viewer = login(built_app, "officer"), login(built_app, "viewer")
+    cam = {"kind": "camera", "direction_deg": 270, "fov_deg": 60, "range_m": 40}
+    assert _preview(viewer, cam).status_code == 403
+    assert _preview(login(built_app, None), cam).status_code in (401, 403)
+    # the kind's bounds, named as a save names them (layers/camera.toml)
+    r = _preview(officer, {**cam, "range_m": 1e308})
+    assert r.status_code == 400 and "range_m" in r.get_data(as_text=True)
+    assert _preview(officer, {**cam, "direction_deg": "north-ish"}).status_code == 400
+    assert _preview(officer, {**cam, "kind": "self_management"}).status_code == 400  # no footprint
+    for far in ((1e308, 10.0), (106.0, -1e308), (200.0, 10.0)):  # rounding 1e308 overflowed once
+        r = _preview(officer, cam, point=far)
+        assert r.status_code == 400 and "geometry" in r.get_data(as_text=True), far
+    assert _preview(officer, cam, point=(IN_DONG_XUAN[1], IN_DONG_XUAN[0])).status_code in (200, 400)
+    r = officer.post(
+        "/api/edit/footprint",
+        data="[" * 100_000,
+        content_type="application/json",
+        headers={"X-CSRFToken": officer.csrf},
+    )
+    assert r.status_code == 400
+    # a camera mounted inside the house: said, and the house hides nothing from it
+    lon, lat = IN_DONG_XUAN
+    inside = _preview(officer, cam, point=(lon - 15 / 111_320.0 / 0.97, lat)).get_json()["properties"]
+    assert inside["inside_building"]

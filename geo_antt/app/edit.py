@@ -17,6 +17,11 @@ module only adds:
     as ``{"code", "name", "level", "context"}`` (``unit``: kept when it still covers the point);
     the new or moved model is filed under it. 403
     when the point lies in no unit of the user's area, 404 when it lies in no unit at all.
+``POST /api/edit/footprint``
+    What a model being placed or turned would see (:func:`geo_antt.catalog.preview.preview_footprint`):
+    its footprint cut by the buildings, for the editor to draw while the officer drags; the
+    record is checked by the store's one validation path (400 naming the field and its bounds);
+    nothing is written.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from .._errors import GeoAnttError, NotFoundError, PermissionDeniedError
 from ..catalog import UNIT_COLLECTIONS
+from ..catalog.preview import preview_footprint
 from ..i18n import N_, strings_table
 from ..schema import UNIT_LEVELS
 from ..text import nfc
 from .auth import current_user
 from .context import get_catalog, scope_codes
 from .context import request_lang as _lang
+from .registry import _body
 
 __all__ = ["bp", "EDIT_STRINGS", "EDIT_PARAMS", "editable_kinds", "locate_unit", "openapi_paths"]
 
@@ -184,6 +191,7 @@ def _edit_context() -> dict[str, Any]:
             "model": url_for("registry.get_model", model_id="__ID__"),
             "retire": url_for("registry.retire_model", model_id="__ID__"),
             "locate": url_for("edit.locate"),
+            "footprint": url_for("edit.footprint"),
         },
     }
     return {"edit_t": t, "edit_config": config}
@@ -269,6 +277,27 @@ def locate() -> Any:
     return jsonify(locate_unit(get_catalog(), lon, lat, allowed=scope_codes(), prefer=request.args.get("unit") or None))
 
 
+# the fields of a model that decide its footprint (the rest of a record is not needed to draw it)
+_FOOTPRINT_FIELDS = ("kind", "direction_deg", "fov_deg", "range_m", "radius_m", "height_m")
+
+
+@bp.post("/api/edit/footprint")
+def footprint() -> Any:
+    """The footprint a model would have (a GeoJSON Feature), for the editor's drawing (editors only)."""
+    if not _can_edit():
+        user = current_user()
+        raise PermissionDeniedError(f"account {getattr(user, 'name', None)!r} may not edit models")
+    body = _body()
+    props = body.get("properties") if body.get("type") == "Feature" else body
+    if not isinstance(props, dict):
+        raise GeoAnttError("'properties' must be an object")
+    record = {k: props[k] for k in _FOOTPRINT_FIELDS if k in props}
+    record["geometry"] = body.get("geometry") if body.get("type") == "Feature" else props.get("geometry")
+    ext = current_app.extensions["geo_antt"]
+    rec = ext.store.check_model(record)
+    return jsonify(preview_footprint(get_catalog(), rec, specs=ext.specs))
+
+
 def openapi_paths(*, js: dict[str, Any], err: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI 3.0 paths of this module (merged into :func:`geo_antt.app.ogcapi.openapi_document`).
 
@@ -287,7 +316,59 @@ def openapi_paths(*, js: dict[str, Any], err: dict[str, Any]) -> dict[str, Any]:
             "schema": {"type": "number", "minimum": low, "maximum": high},
         }
 
+    params = {
+        "kind": {"type": "string", "maxLength": 200},
+        "direction_deg": {
+            "oneOf": [
+                {"type": "number", "minimum": 0, "maximum": 360},
+                {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 360}, "maxItems": 16},
+            ],
+            "description": "degrees clockwise from north (one per sector)",
+        },
+        "fov_deg": {"type": "number", "description": "degrees, within the kind's bounds"},
+        "range_m": {"type": "number", "description": "metres, within the kind's bounds"},
+        "radius_m": {"type": "number", "description": "metres, within the kind's bounds"},
+        "height_m": {"type": "number", "description": "metres above the ground"},
+    }
+    point = {
+        "type": "object",
+        "required": ["type", "coordinates"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Point"]},
+            "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3},
+        },
+    }
     return {
+        "/api/edit/footprint": {
+            "post": {
+                "summary": "Editors: the footprint a model would have there (cut by the buildings), nothing written",
+                "operationId": "previewFootprint",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["type", "geometry", "properties"],
+                                "properties": {
+                                    "type": {"type": "string", "enum": ["Feature"]},
+                                    "geometry": point,
+                                    "properties": {"type": "object", "required": ["kind"], "properties": params},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "a GeoJSON Feature: the visible footprint; area_m2, sector_m2 (m²), occluded, buildings, inside_building",
+                        "content": js,
+                    },
+                    "400": err,
+                    "403": err,
+                },
+            }
+        },
         "/api/edit/locate": {
             "get": {
                 "summary": "The deepest unit of the account's area that covers a point (where a model placed there is filed)",

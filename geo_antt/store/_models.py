@@ -118,6 +118,22 @@ class ModelsMixin(CoverageCacheMixin, AuditMixin):
         if not area.covers(rec["geometry"]):
             raise PermissionDeniedError(f"{what}: the position lies outside unit {rec['unit_code']}")
 
+    def check_model(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """``record`` as :meth:`create_model` would store it (normalised and checked by the same
+        path: types, codes, the kind's parameter bounds, text lengths), without writing anything
+        or needing an account: for previews. A missing id becomes ``"preview"``.
+
+        Raises
+        ------
+        ValidationError
+            Every problem of the record, as :meth:`create_model` raises them.
+        """
+        rec = normalize_record(record)
+        if rec["id"] is None:
+            rec["id"] = "preview"
+        self._validate(rec, what=f"model {rec['id']}")
+        return rec
+
     def create_model(self, record: Mapping[str, Any], *, user: User | None) -> dict[str, Any]:
         """Add one model; returns it as stored (``version`` 1). A missing id is generated.
 

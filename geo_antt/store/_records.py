@@ -153,6 +153,9 @@ def normalize_geometry(value: Any, *, rounded: bool = False) -> shapely.Geometry
         raise _BadValue("geometry", value, "not a geometry")
     if value.is_empty:
         return None
+    xy = shapely.get_coordinates(value, include_z=bool(shapely.has_z(value)))
+    if not np.isfinite(xy).all() or (np.abs(xy) > 1e9).any():  # rounding 1e308 overflows
+        raise _BadValue("geometry", f"{value.wkt:.80}", "coordinates must be finite numbers of degrees")
     if rounded:
         return value
     return shapely.transform(value, lambda c: np.round(c, GEOMETRY_DECIMALS))

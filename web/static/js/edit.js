@@ -5,7 +5,8 @@
  * model (or the "Edit" button of its popup) selects it: its marker becomes draggable, a handle at
  * the end of each of a camera's sector axes sets that direction (bearing from the camera,
  * clockwise from north) and the range (metres, map.distance), a handle on a light's or
- * checkpoint's circle sets the radius; the footprint is redrawn live. Save writes through /api/registry (POST, or PATCH with
+ * checkpoint's circle sets the radius; the footprint is redrawn live, and what the model would
+ * really see (its footprint cut by the buildings, from the server) is drawn over it. Save writes through /api/registry (POST, or PATCH with
  * the version the edit is based on; 409 = someone saved first: the model is reloaded), "Retire"
  * sets the status to inactive after a confirmation. After each write the affected layers (the
  * kind's models, footprints, coverage, gaps) and the panel's figures are fetched again.
@@ -34,6 +35,7 @@
   var editMode = false;
   var session = null;
   var refreshCount = 0;
+  var previewCount = 0;  // footprint previews drawn (data-edit-preview, for tests)
 
   /* ---- DOM helpers: text is always set with textContent ---- */
   var el = window.geoAnttDom.el;
@@ -218,6 +220,74 @@
       s.shapes.addLayer(L.polyline([s.latlng, hp], { pane: 'geoAnttEdit', color: '#263238', weight: 1.5, dashArray: '3 4', interactive: false }));
       if (i !== dragging) { h.setLatLng(hp); }
     });
+    askPreview(s);
+  }
+
+  /* ---- what the model would see there: the server cuts the drawn sector (or disc) by the
+   * buildings, exactly as the map will once it is saved (POST /api/edit/footprint). One request
+   * at a time: while one is out, the latest state waits and is asked next, so a drag is followed
+   * at the speed of the server's answers; a late answer of an older state is dropped. ---- */
+  function previewBody(s) {
+    var k = kindOf(s), v = effective(s), props = { kind: s.kind };
+    if (k.rule === 'sector') {
+      if (!(v.range > 0 && v.fov > 0)) { return null; }
+      props.direction_deg = v.dirs; props.fov_deg = v.fov; props.range_m = v.range;
+    } else {
+      if (!(v.radius > 0)) { return null; }
+      props.radius_m = v.radius;
+    }
+    var geometry = { type: 'Point', coordinates: [round7(s.latlng.lng), round7(s.latlng.lat)] };
+    return { type: 'Feature', geometry: geometry, properties: props };
+  }
+  function askPreview(s) {
+    if (!ecfg.urls.footprint) { return; }
+    s.previewWanted = previewBody(s);
+    document.body.setAttribute('data-edit-preview-state', 'pending');
+    if (s.previewOut) { return; }
+    sendPreview(s);
+  }
+  function sendPreview(s) {
+    var body = s.previewWanted;
+    s.previewWanted = null;
+    if (!body) { showVisible(s, null); previewDone(s); return; }
+    var key = JSON.stringify(body);
+    s.previewOut = true;
+    send('POST', ecfg.urls.footprint, body).then(function (f) {
+      s.previewOut = false;
+      if (session !== s) { return; }
+      showVisible(s, f, key);
+      previewDone(s);
+    }, function () {
+      s.previewOut = false;
+      if (session !== s) { return; }
+      showVisible(s, null);  // the plain sector stays; a save reports any problem itself
+      previewDone(s);
+    });
+  }
+  // the next state waiting, or the page says the drawing is up to date (data-edit-preview-state)
+  function previewDone(s) {
+    if (s.previewWanted) { sendPreview(s); return; }
+    document.body.setAttribute('data-edit-preview-state', 'done');
+  }
+  function showVisible(s, f, key) {
+    if (s.visible) { drawn.removeLayer(s.visible); s.visible = null; }
+    var seen = !!(f && f.properties && f.properties.occluded && f.geometry);
+    if (seen) {
+      var k = kindOf(s);
+      s.visible = L.geoJSON(f, {
+        pane: 'geoAnttEdit', interactive: false,
+        style: { color: k.color, weight: 1, fillColor: k.color, fillOpacity: 0.5 }
+      }).addTo(drawn);
+    }
+    // the drawn sector is an outline when the buildings' cut is shown over it
+    s.shapes.eachLayer(function (l) { if (l instanceof L.Polygon) { l.setStyle({ fillOpacity: seen ? 0.06 : 0.22 }); } });
+    s.previewKey = key || null;
+    previewCount += 1;
+    document.body.setAttribute('data-edit-preview', String(previewCount));
+    if (f && f.properties) {
+      document.body.setAttribute('data-edit-visible-m2', String(f.properties.area_m2));
+      document.body.setAttribute('data-edit-sector-m2', String(f.properties.sector_m2));
+    }
   }
 
   function drawSession(s) {
