@@ -735,6 +735,8 @@ def compute_coverage(
     buildings: gpd.GeoDataFrame | None = None,
     dem: ElevationSource | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    building_pieces_m: np.ndarray | None = None,
+    footprints_m: gpd.GeoDataFrame | None = None,
 ) -> CoverageResult:
     """Coverage figures and gaps of every unit of one level, by area and (with roads) by street.
 
@@ -781,6 +783,17 @@ def compute_coverage(
         Called as ``progress(stage, done, total)`` after each stage (``"project"``,
         ``"footprints"``, ``"dissolve"``, ``"coverage"``, ``"counts"``, ``"gaps"``), e.g. by the CLI's
         progress bar.
+    building_pieces_m
+        Instead of ``buildings``: the buildings already made disjoint polygons in the metric CRS
+        this call computes in (:func:`building_pieces` of ``settings.metric_crs``, or of the
+        units' UTM zone), e.g. those of a whole province near a few units; the same results as
+        the ``buildings`` they were made from.
+    footprints_m
+        Footprints made before (metric CRS, indexed by model id, columns ``kind``, ``status``,
+        ``area_m2`` and the geometry; already cut by the same buildings and terrain, as this
+        call's ``footprints_metric`` returns them): the counted models found there keep that
+        footprint, only the others' are built (and cut). Used by the live catalog, which keeps
+        every model's footprint between edits.
 
     Returns
     -------
@@ -826,21 +839,37 @@ def compute_coverage(
     lap("project")
 
     kinds_sp = spatial_kinds(specs)
+    kept = None  # footprints given for some counted models (footprints_m)
     if len(models_m):
         counted = models_m["status"].isin(list(statuses)).to_numpy().copy()
-        counted &= (models_m.geometry.notna() & ~models_m.geometry.is_empty).to_numpy()
+        g = models_m.geometry.to_numpy()
+        counted &= ~(shapely.is_missing(g) | shapely.is_empty(g))
+        if footprints_m is not None and len(footprints_m):
+            have = counted & models_m.index.isin(footprints_m.index)
+            if have.any():
+                kept = footprints_m.loc[models_m.index[have]]
+                kept = kept.drop(columns=[c for c in ("name",) if c in kept.columns])
+                counted &= ~have
         fp = build_footprints(models_m.loc[counted], specs=specs, segments_per_quarter=settings.sector_segments)
     else:
         fp = gpd.GeoDataFrame({"kind": [], "status": [], "area_m2": []}, geometry=[], crs=crs)
     lap("footprints")
     bpieces = None
-    if buildings is not None:
+    if building_pieces_m is not None:
+        bpieces = np.asarray(building_pieces_m, dtype=object)
+    elif buildings is not None:
         bpieces = building_pieces(buildings, crs)
+    if bpieces is not None:
         fp = occluded_footprints(fp, models_m, bpieces, specs=specs)
         lap("visibility")
     if dem is not None:
         fp = terrain_occluded_footprints(fp, models_m, dem, crs, specs=specs)
         lap("terrain")
+    if kept is not None:  # the given ones, in the models' order with the new ones
+        both = pd.concat([kept[list(fp.columns)], fp]) if len(fp) else kept[list(fp.columns)]
+        at = models_m.index.get_indexer(both.index)
+        fp = both.iloc[np.argsort(at, kind="stable")]
+        fp = fp.set_geometry(gpd.GeoSeries(fp.geometry.to_numpy(), index=fp.index, crs=crs))
 
     fig = pd.DataFrame(index=target.index)
     fig["unit_code"] = target.index.astype(str)

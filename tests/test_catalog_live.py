@@ -357,6 +357,49 @@ def test_visible_footprints_follow_the_models_with_buildings(demo_store):
     f.step()
 
 
+def test_moving_a_camera_among_buildings_again_and_again_equals_a_full_rebuild(demo_store):
+    """The map editor's drags: one camera moved and turned five times next to houses (its
+    neighbours' kept footprints reused by every update, its own made again each time), then a
+    neighbour turned: every update's visible footprints and per-hamlet covered_m2 equal a full
+    ``build_catalog``'s.
+    """
+    import numpy as np
+
+    store = demo_store
+    units = store.units_frame()
+    m = store.models_frame()
+    cams = m[(m["kind"] == "camera") & (m["status"] == "active") & m.geometry.notna()]
+    commune = units.loc[units.index.isin(units.loc[cams["unit_code"], "parent_code"].dropna().unique())].iloc[:1]
+    inside = cams[cams["unit_code"].isin(units.index[units["parent_code"].isin(commune.index)])]
+    lat = float(inside.geometry.y.mean())
+    mx, my = 1 / (111_320.0 * np.cos(np.radians(lat))), 1 / 110_574.0
+    houses = []
+    for p in inside.geometry:  # two houses beside each camera, one of them overlapping a third
+        for dx, dy in ((10, 6), (-14, -3)):
+            cx, cy = p.x + dx * mx, p.y + dy * my
+            houses.append(shapely.box(cx - 5 * mx, cy - 3 * my, cx + 5 * mx, cy + 3 * my))
+        houses.append(shapely.box(p.x + 12 * mx, p.y + 4 * my, p.x + 20 * mx, p.y + 12 * my))
+    frame = gpd.GeoDataFrame(
+        {"osm_id": [f"b{i}" for i in range(len(houses))], "building": "house"}, geometry=houses, crs="EPSG:4326"
+    )
+    store.load_context("buildings", frame, unit_codes=list(commune.index), user=None)
+    f = Follower(store, buildings=True)
+    cam = inside.index[0]
+    for k, (dx, dy, deg) in enumerate(((3, 1, 0.0), (2, -2, 60.0), (-4, 1, 120.0), (1, 3, 200.0), (-2, -2, 300.0))):
+        _moved(store, cam, dx * mx, dy * my, direction_deg=(deg,))
+        f.step()
+        full = f.full()
+        a = f.cat.collections["footprints"].frame.loc[cam]
+        b = full.collections["footprints"].frame.loc[cam]
+        assert float(a["area_m2"]) == pytest.approx(float(b["area_m2"]), rel=1e-6), k
+        assert shapely.symmetric_difference(a.geometry, b.geometry).area <= 1e-6 * max(b.geometry.area, 1e-9), k
+        ci = f.cat.collections["coverage"].frame["covered_m2"]
+        cf = full.collections["coverage"].frame["covered_m2"].reindex(ci.index)
+        assert np.allclose(ci.to_numpy(dtype=float), cf.to_numpy(dtype=float), rtol=1e-6, atol=1e-6), k
+    _update(store, inside.index[1], direction_deg=(90.0,))
+    f.step()
+
+
 # -- the synthetic case, both backends --------------------------------------------------------------
 
 

@@ -44,7 +44,8 @@ import shapely
 from .._errors import GeoAnttError
 from .._memory import release_memory
 from ..config import Settings
-from ..coverage import _descendant_map, _valid_wgs84, choose_level, compute_coverage
+from ..coverage import _descendant_map, _valid_wgs84, building_pieces, choose_level, compute_coverage
+from ..crs import metric_crs_for
 from ..footprints import footprints as build_footprints
 from ..layers import LayerSpec, parameter_problems
 from ..schema import COUNTING_STATUSES
@@ -72,6 +73,8 @@ COMPACT_ABOVE = 4_000
 _log = logging.getLogger(__name__)
 # Gap keys: unit position x _GAP_SLOTS + the gap's number in its unit.
 _GAP_SLOTS = 1_000_000
+# Footprints kept (metric CRS) in an update's own table before it is merged into the shared one.
+_FOOTPRINT_OVERLAY = 20_000
 # Model fields that change a footprint, a location or a count; the others (name, notes...)
 # change only the model's own features.
 _COVERAGE_FIELDS = ("kind", "status", "unit_code", "direction_deg", "fov_deg", "range_m", "radius_m", "geometry")
@@ -101,7 +104,10 @@ class _Shared:
     roads: gpd.GeoDataFrame | None = None  # the roads of the street coverage (lon/lat), None without
     road_tree: shapely.STRtree | None = None  # over the roads' lines in lon/lat
     buildings: gpd.GeoDataFrame | None = None  # the buildings that hide what lies behind them (lon/lat)
-    building_tree: shapely.STRtree | None = None  # over their polygons in lon/lat
+    # the same made disjoint in the metric CRS once per full build (coverage.building_pieces) and
+    # an STRtree over them: an update takes those near the touched units, ready-made
+    building_pieces_m: np.ndarray | None = None
+    building_pieces_tree: shapely.STRtree | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,11 @@ class _Version:
     reach_m: float  # how far any footprint may reach from its model (never shrinks)
     nogeom: Mapping[str, frozenset[str]]  # coverage unit code -> ids of models without geometry counted there
     kinds: Mapping[str, int]  # models per kind
+    # every counted model's footprint as compute_coverage made it (metric CRS, visible with
+    # buildings; an empty polygon for one that sees nothing): the full build's (shared by every
+    # version) and the models changed since (None: none, made again when needed)
+    fp_base: Mapping[str, Any] | None = None
+    fp_over: Mapping[str, Any] | None = None
 
 
 def build_catalog(
@@ -159,7 +170,12 @@ def build_catalog(
     models, excluded = leave_out_unbuildable(_sorted(models), specs)
     given = coverage is not None
     buildings = buildings if buildings is not None and len(buildings) else None
+    bpieces = None
     if coverage is None and len(units):
+        if buildings is not None:  # made disjoint once, kept for the updates
+            level = choose_level(units)
+            crs = metric_crs_for(units.loc[(units["level"] == level).to_numpy()], crs=settings.metric_crs)
+            bpieces = building_pieces(buildings, crs)
         coverage = _coverage(
             units,
             models,
@@ -167,7 +183,8 @@ def build_catalog(
             settings=settings,
             roads=roads if roads is not None and len(roads) else None,
             with_street_gaps=False,
-            buildings=buildings,
+            buildings=buildings if bpieces is None else None,
+            building_pieces_m=bpieces,
         )
     cat = Catalog(units, models, specs=specs, coverage=coverage, context=context)
     cat.excluded_models = excluded
@@ -182,6 +199,7 @@ def build_catalog(
                 settings=settings,
                 roads=roads if roads is not None and len(roads) else None,
                 buildings=buildings,
+                bpieces=bpieces,
             )
         except _Rebuild:
             cat._live = None
@@ -286,6 +304,7 @@ def _start(
     settings: Settings,
     roads: gpd.GeoDataFrame | None = None,
     buildings: gpd.GeoDataFrame | None = None,
+    bpieces: np.ndarray | None = None,
 ) -> _Version:
     """Attach sort keys to the collections and gather the update state of a fresh catalog."""
     level = choose_level(cat.units, coverage.level)
@@ -330,8 +349,11 @@ def _start(
         roads=roads,
         road_tree=None if roads is None else shapely.STRtree(roads.geometry.to_numpy()),
         buildings=buildings,
-        building_tree=None if buildings is None else shapely.STRtree(buildings.geometry.to_numpy()),
+        building_pieces_m=bpieces if buildings is not None else None,
+        building_pieces_tree=shapely.STRtree(bpieces) if buildings is not None and bpieces is not None else None,
     )
+    if buildings is not None and bpieces is None:
+        raise _Rebuild
     frame = cov.frame
     models = cat.models
     nogeom: dict[str, set[str]] = {}
@@ -345,7 +367,17 @@ def _start(
         reach_m=max([_reach_m(models, specs)] + [_spec_reach(s) for s in specs.values()]),
         nogeom={k: frozenset(v) for k, v in nogeom.items()},
         kinds={str(k): int(n) for k, n in models["kind"].astype(str).value_counts().items()},
+        fp_base=_footprint_table(coverage.footprints_metric),
+        fp_over={},
     )
+
+
+def _footprint_table(fp: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Model id -> footprint geometry (an empty polygon where it has none: sees nothing)."""
+    g = np.asarray(fp.geometry.to_numpy(), dtype=object).copy()
+    miss = shapely.is_missing(g)
+    g[miss] = shapely.Polygon()
+    return dict(zip(fp.index.astype(str), g))
 
 
 def _gap_keys(gaps: pd.DataFrame, pos: Mapping[str, int]) -> np.ndarray:
@@ -477,9 +509,27 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
     reach = max(live.reach_m, _reach_m(new, sh.specs))
     version = replace(live, reach_m=reach, nogeom=nogeom, kinds=kinds)
     fp_parts = []
+    if version.fp_base is not None and version.fp_over is not None:
+        # the changed models' footprints are made again; the new ones are kept below
+        over = dict(version.fp_over)
+        for mid in rel:
+            over[mid] = None
+        version = replace(version, fp_over=over)
     if len(touched):
-        version, res_fp = _recompute(sh, version, collections, models, touched, cat.units, compact_above=compact_above)
-        fp_parts.append(res_fp.loc[res_fp.index.isin(rel)])  # the changed models' new footprints
+        version, res_fp = _recompute(
+            sh, version, collections, models, touched, cat.units, compact_above=compact_above, fresh_ids=frozenset(rel)
+        )
+        made_fp = res_fp.loc[res_fp.index.isin(rel)]  # the changed models' new footprints
+        fp_parts.append(made_fp)
+        if version.fp_over is not None and version.fp_base is not None and len(made_fp):
+            over = dict(version.fp_over)
+            over.update(_footprint_table(made_fp))
+            if len(over) > _FOOTPRINT_OVERLAY:  # merged into a new shared table
+                base = dict(version.fp_base)
+                base.update(over)
+                version = replace(version, fp_base={k: v for k, v in base.items() if v is not None}, fp_over={})
+            else:
+                version = replace(version, fp_over=over)
     # new footprints of changed models that no touched unit's computation made (outside every unit)
     made = set(fp_parts[0].index) if fp_parts else set()
     todo = new_rel.loc[~new_rel.index.isin(made)]
@@ -507,6 +557,37 @@ def _update(cat: Catalog, live: _Version, changed: gpd.GeoDataFrame, *, compact_
     out._models = models
     out._live = version
     return out
+
+
+def _kept_footprints(version: _Version, near: pd.DataFrame, fresh: frozenset[str], crs: Any) -> gpd.GeoDataFrame | None:
+    """The footprints ``version`` keeps for the models ``near`` (not those in ``fresh``), as
+    ``compute_coverage(footprints_m=)`` takes them.
+    """
+    base, over = version.fp_base, version.fp_over
+    if base is None or over is None:
+        return None
+    ids, geoms, at = [], [], []
+    for i, mid in enumerate(map(str, near.index)):
+        if mid in fresh:
+            continue
+        g = over[mid] if mid in over else base.get(mid)
+        if g is not None:
+            ids.append(mid)
+            geoms.append(g)
+            at.append(i)
+    if not ids:
+        return None
+    g = np.asarray(geoms, dtype=object)
+    return gpd.GeoDataFrame(
+        {
+            "kind": near["kind"].to_numpy()[at],
+            "status": near["status"].to_numpy()[at],
+            "area_m2": shapely.area(g),
+        },
+        geometry=gpd.GeoSeries(g, index=pd.Index(ids, dtype=object), crs=crs),
+        index=pd.Index(ids, dtype=object),
+        crs=crs,
+    )
 
 
 def _footprints(models_m: gpd.GeoDataFrame, sh: _Shared) -> gpd.GeoDataFrame:
@@ -623,10 +704,12 @@ def _recompute(
     units: gpd.GeoDataFrame,
     *,
     compact_above: int,
+    fresh_ids: frozenset[str] = frozenset(),
 ) -> tuple[_Version, gpd.GeoDataFrame]:
     """Coverage figures and gaps of the ``touched`` coverage units, from the models near them
     (compute_coverage, as the store's cache does); ranks of every unit; changed features only.
-    Returns the new version and the footprints of the models near (metric CRS).
+    Returns the new version and the footprints of the models near (metric CRS). The models
+    near keep their footprint (``version``'s), except those in ``fresh_ids``: theirs are made.
     """
     b = shapely.bounds(sh.units.geometry.to_numpy()[touched])
     lat = np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3]))
@@ -641,13 +724,14 @@ def _recompute(
     if sh.roads is not None and sh.road_tree is not None:  # the roads of the touched units only
         ub = shapely.box(*np.asarray(shapely.bounds(sh.units.geometry.to_numpy()[touched])).T)
         near_roads = sh.roads.iloc[np.unique(sh.road_tree.query(ub)[1])]
-    near_buildings = None
-    if sh.buildings is not None and sh.building_tree is not None:
+    near_pieces = None
+    if sh.building_pieces_m is not None and sh.building_pieces_tree is not None:
         # a building hides part of a footprint only if it meets it: those within two reaches of
         # the touched units (the near models stand within one, their footprints reach one more)
-        dx2, dy2 = _degrees(2.0 * (version.reach_m * 1.05 + 1.0), lat)
-        wide = shapely.box(b[:, 0] - dx2, b[:, 1] - dy2, b[:, 2] + dx2, b[:, 3] + dy2)
-        near_buildings = sh.buildings.iloc[np.unique(sh.building_tree.query(wide)[1])]
+        ub = np.atleast_2d(shapely.bounds(sh.units_m.geometry.to_numpy()[touched]))
+        d = 2.0 * (version.reach_m * 1.05 + 1.0)
+        wide = shapely.box(ub[:, 0] - d, ub[:, 1] - d, ub[:, 2] + d, ub[:, 3] + d)
+        near_pieces = sh.building_pieces_m[np.unique(sh.building_pieces_tree.query(wide)[1])]
     res = _coverage(
         sh.units_m.iloc[touched],
         near,
@@ -657,7 +741,8 @@ def _recompute(
         with_gaps=True,
         roads=near_roads,
         with_street_gaps=False,
-        buildings=near_buildings,
+        building_pieces_m=near_pieces,
+        footprints_m=_kept_footprints(version, near, fresh_ids, sh.settings.metric_crs),
     )
     figs = res.units
 
