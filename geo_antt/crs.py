@@ -14,6 +14,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.crs import ProjectedCRS
+from pyproj.crs.coordinate_operation import TransverseMercatorConversion
 from pyproj.exceptions import CRSError as _PyprojCRSError
 
 from ._errors import CRSError
@@ -30,6 +32,11 @@ __all__ = [
     "EQUAL_AREA_CRS",
     "EQUAL_AREA_PROJ",
     "vn2000_crs_for_lon",
+    "VN2000_PROVINCE_MERIDIANS",
+    "VN2000_PROVINCES_2025",
+    "vn2000_tm3_crs",
+    "province_meridian",
+    "vn2000_crs_for_province",
     "partition_crs",
     "metric_crs_for",
     "to_metric",
@@ -142,6 +149,138 @@ EQUAL_AREA_PROJ = "+proj=aea +lat_0=16 +lon_0=106 +lat_1=10 +lat_2=22 +datum=WGS
 EQUAL_AREA_CRS = CRS.from_proj4(EQUAL_AREA_PROJ)
 
 
+# Central meridian (kinh tuyến trục, degrees east) of the VN-2000 TM-3 zone of each province,
+# Circular 973/2001/TT-TCĐC (Phụ lục), keyed by the official (GSO) code of the 63 provinces before
+# 1 July 2025. The 34 provinces since then (Resolution 202/2025/QH15) kept the code of the former
+# province that hosts their seat (e.g. 52 Gia Lai: seat Quy Nhơn, Bình Định's code; 80 Tây Ninh:
+# Long An's; 91 An Giang: Kiên Giang's), so a post-2025 code gets its seat's meridian from this
+# same table (for 52: Bình Định's 108°15', not Gia Lai's 108°30').
+VN2000_PROVINCE_MERIDIANS: dict[str, float] = {
+    "01": 105.0,  # Hà Nội
+    "02": 105.5,  # Hà Giang
+    "04": 105.75,  # Cao Bằng
+    "06": 106.5,  # Bắc Kạn
+    "08": 106.0,  # Tuyên Quang
+    "10": 104.75,  # Lào Cai
+    "11": 103.0,  # Điện Biên
+    "12": 103.0,  # Lai Châu
+    "14": 104.0,  # Sơn La
+    "15": 104.75,  # Yên Bái (since 2025: Lào Cai)
+    "17": 106.0,  # Hòa Bình
+    "19": 106.5,  # Thái Nguyên
+    "20": 107.25,  # Lạng Sơn
+    "22": 107.75,  # Quảng Ninh
+    "24": 107.0,  # Bắc Giang (since 2025: Bắc Ninh)
+    "25": 104.75,  # Phú Thọ
+    "26": 105.0,  # Vĩnh Phúc
+    "27": 105.5,  # Bắc Ninh
+    "30": 105.5,  # Hải Dương
+    "31": 105.75,  # Hải Phòng
+    "33": 105.5,  # Hưng Yên
+    "34": 105.5,  # Thái Bình
+    "35": 105.0,  # Hà Nam
+    "36": 105.5,  # Nam Định
+    "37": 105.0,  # Ninh Bình
+    "38": 105.0,  # Thanh Hóa
+    "40": 104.75,  # Nghệ An
+    "42": 105.5,  # Hà Tĩnh
+    "44": 106.0,  # Quảng Bình (since 2025: Quảng Trị)
+    "45": 106.25,  # Quảng Trị
+    "46": 107.0,  # Thừa Thiên Huế (since 2025: Huế)
+    "48": 107.75,  # Đà Nẵng
+    "49": 107.75,  # Quảng Nam
+    "51": 108.0,  # Quảng Ngãi
+    "52": 108.25,  # Bình Định (since 2025: Gia Lai)
+    "54": 108.5,  # Phú Yên
+    "56": 108.25,  # Khánh Hòa
+    "58": 108.25,  # Ninh Thuận
+    "60": 108.5,  # Bình Thuận
+    "62": 107.5,  # Kon Tum
+    "64": 108.5,  # Gia Lai
+    "66": 108.5,  # Đắk Lắk
+    "67": 108.5,  # Đắk Nông
+    "68": 107.75,  # Lâm Đồng
+    "70": 106.25,  # Bình Phước
+    "72": 105.5,  # Tây Ninh
+    "74": 105.75,  # Bình Dương
+    "75": 107.75,  # Đồng Nai
+    "77": 107.75,  # Bà Rịa - Vũng Tàu
+    "79": 105.75,  # TP Hồ Chí Minh
+    "80": 105.75,  # Long An (since 2025: Tây Ninh)
+    "82": 105.75,  # Tiền Giang (since 2025: Đồng Tháp)
+    "83": 105.75,  # Bến Tre
+    "84": 105.5,  # Trà Vinh
+    "86": 105.5,  # Vĩnh Long
+    "87": 105.0,  # Đồng Tháp
+    "89": 104.75,  # An Giang
+    "91": 104.5,  # Kiên Giang (since 2025: An Giang)
+    "92": 105.0,  # Cần Thơ
+    "93": 105.0,  # Hậu Giang
+    "94": 105.5,  # Sóc Trăng
+    "95": 105.0,  # Bạc Liêu
+    "96": 104.5,  # Cà Mau
+}
+# The post-2025 province codes (all of them codes of the table above: their seat's province).
+VN2000_PROVINCES_2025 = (
+    "01", "04", "08", "11", "12", "14", "15", "19", "20", "22", "24", "25", "31", "33", "37", "38", "40",
+    "42", "44", "46", "48", "51", "52", "56", "66", "68", "75", "79", "80", "82", "86", "91", "92", "96",
+)  # fmt: skip
+
+
+def vn2000_tm3_crs(meridian: float) -> CRS:
+    """The VN-2000 TM-3 zone of central meridian ``meridian`` (degrees east; k0 = 0.9999, false
+    easting 500 km): its EPSG code when EPSG has one, else the same Transverse Mercator on the
+    VN-2000 geographic CRS (EPSG:4756, with its own shift to WGS 84).
+
+    Examples
+    --------
+    >>> vn2000_tm3_crs(107.75).to_epsg()
+    5899
+    """
+    epsg = VN2000_TM3_MERIDIANS.get(float(meridian))
+    if epsg is not None:
+        return CRS.from_epsg(epsg)
+    conversion = TransverseMercatorConversion(
+        latitude_natural_origin=0.0,
+        longitude_natural_origin=float(meridian),
+        false_easting=500_000.0,
+        false_northing=0.0,
+        scale_factor_natural_origin=0.9999,
+    )
+    name = f"VN-2000 / TM-3 {int(meridian)}-{round(meridian % 1 * 60):02d}"
+    return CRS(ProjectedCRS(conversion, name=name, geodetic_crs=CRS.from_epsg(4756)))
+
+
+def province_meridian(code: object) -> float | None:
+    """The official VN-2000 central meridian of a province (:data:`VN2000_PROVINCE_MERIDIANS`)
+    from its GSO code (``"01"``, ``"1"`` or ``1``); None for a code not in the table.
+
+    Examples
+    --------
+    >>> province_meridian("48")  # Đà Nẵng: 107°45'
+    107.75
+    """
+    if code is None or code != code:  # NaN
+        return None
+    text = str(code).strip()
+    if text.isdigit() and len(text) <= 2:
+        text = text.zfill(2)
+    return VN2000_PROVINCE_MERIDIANS.get(text)
+
+
+def vn2000_crs_for_province(code: object) -> CRS | None:
+    """The VN-2000 TM-3 zone Circular 973/2001/TT-TCĐC fixes for a province (GSO code), or None
+    when the code is not a province code of the table.
+
+    Examples
+    --------
+    >>> vn2000_crs_for_province("01").to_epsg()  # Hà Nội: 105°00'
+    5897
+    """
+    meridian = province_meridian(code)
+    return None if meridian is None else vn2000_tm3_crs(meridian)
+
+
 def vn2000_crs_for_lon(lon: float) -> CRS:
     """The VN-2000 TM-3 zone whose central meridian is nearest ``lon`` (degrees east; ties go
     west), VN-2000 / UTM 49N (EPSG:3406) east of 110°E, where no TM-3 zone is defined.
@@ -159,10 +298,12 @@ def vn2000_crs_for_lon(lon: float) -> CRS:
     return CRS.from_epsg(VN2000_TM3_MERIDIANS[meridian])
 
 
-def partition_crs(bounds: tuple[float, float, float, float], *, system: str = "utm") -> CRS:
+def partition_crs(bounds: tuple[float, float, float, float], *, system: str = "utm", province: object = None) -> CRS:
     """The metric CRS of one partition of a national run, from its lon/lat box (degrees): the
     UTM zone of the box's centre (``system="utm"``: EPSG:32648 west of 108°E, 32649 east), or
-    the VN-2000 TM-3 zone nearest it (``"vn2000"``, :func:`vn2000_crs_for_lon`).
+    for ``"vn2000"`` the official TM-3 zone of ``province`` (its GSO code,
+    :func:`vn2000_crs_for_province`) when it is one of the table, else the VN-2000 TM-3 zone
+    nearest the box's centre (:func:`vn2000_crs_for_lon`).
 
     Raises
     ------
@@ -174,7 +315,8 @@ def partition_crs(bounds: tuple[float, float, float, float], *, system: str = "u
     if system == "utm":
         return utm_crs_for_lon(lon)
     if system == "vn2000":
-        return vn2000_crs_for_lon(lon)
+        official = vn2000_crs_for_province(province) if province is not None else None
+        return official if official is not None else vn2000_crs_for_lon(lon)
     msg = f"unknown partition CRS system {system!r}: use 'utm' or 'vn2000'"
     raise CRSError(msg)
 

@@ -14,7 +14,10 @@ is therefore cut into administrative partitions and each is computed by the same
    Trường Sa, 109.5-117.8°E: 0.32 % in UTM 49N) goes to a partition ``<key>-aea`` computed in
    the Albers equal-area projection of NATIONAL.md (:data:`geo_antt.crs.EQUAL_AREA_CRS`).
 2. **CRS** (:func:`geo_antt.crs.partition_crs`): the UTM zone of the group's centre (EPSG:32648
-   west of 108°E, 32649 east), or with ``crs_system="vn2000"`` the VN-2000 TM-3 zone nearest it.
+   west of 108°E, 32649 east), or with ``crs_system="vn2000"`` the VN-2000 TM-3 zone Circular
+   973/2001/TT-TCĐC fixes for the province when its code is one of
+   :data:`geo_antt.crs.VN2000_PROVINCE_MERIDIANS` (the parts of a province split by CRS, and a
+   province of another code: the zone nearest the part's centre).
 3. **Halo** (:func:`footprint_halo_m`): every partition gets every model whose location lies
    within the largest footprint reach of any kind (the ``range_m``/``radius_m`` bounds of
    ``layers/*.toml``, or a larger value found in the data) of the box of one of its units, so a
@@ -267,8 +270,8 @@ def partition_units(
     level
         The reported level (default: the finest present).
     crs_system
-        ``"utm"`` (the UTM zone of each partition's centre) or ``"vn2000"`` (the nearest VN-2000
-        TM-3 zone).
+        ``"utm"`` (the UTM zone of each partition's centre) or ``"vn2000"`` (the province's
+        official VN-2000 TM-3 zone when its code is known, else the nearest one).
     max_units
         Units per partition at most (1-1,000,000); a larger province is bisected.
 
@@ -300,7 +303,7 @@ def partition_units(
         rows = np.flatnonzero(province == prov)
         groups: list[tuple[str, np.ndarray]] = [(prov, rows)]
         box = _box(b[rows])
-        crs = partition_crs(box, system=crs_system)
+        crs = partition_crs(box, system=crs_system, province=prov)
         if utm_area_error(box, crs) > AREA_ERROR_BOUND and len(rows) > 1:
             own = np.array(
                 [partition_crs((cx[i], cy[i], cx[i], cy[i]), system=crs_system).to_epsg() for i in rows], dtype=np.int64
@@ -309,7 +312,8 @@ def partition_units(
                 groups = [(f"{prov}-{epsg}", rows[own == epsg]) for epsg in sorted(set(own.tolist()))]
         final: list[tuple[str, np.ndarray, CRS]] = []
         for gkey, grows in groups:
-            gcrs = partition_crs(_box(b[grows]), system=crs_system)
+            # the province whole: its official zone (vn2000); split by zone: each part's nearest
+            gcrs = partition_crs(_box(b[grows]), system=crs_system, province=prov if gkey == prov else None)
             # a unit wider than any zone measures (Trường Sa spans 109.5-117.8°E) is computed
             # in the equal-area projection: its area exact, its footprints' areas too
             wide = np.array([utm_area_error(_box(b[i : i + 1]), gcrs) > AREA_ERROR_BOUND for i in grows], dtype=bool)

@@ -82,3 +82,94 @@ def test_metric_crs_warns_only_beyond_a_zone(recwarn) -> None:
         crs_mod.metric_crs_for(wide)
     assert crs_mod.metric_crs_for(wide, crs="EPSG:3405").to_epsg() == 3405  # named: no warning
     assert len(recwarn) == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# VN-2000: the official TM-3 zone of each province (Circular 973/2001/TT-TCĐC)
+
+OFFICIAL = {  # GSO code: central meridian (degrees, minutes)
+    "01": (105, 0),  # Hà Nội
+    "31": (105, 45),  # Hải Phòng
+    "79": (105, 45),  # TP Hồ Chí Minh
+    "48": (107, 45),  # Đà Nẵng
+    "68": (107, 45),  # Lâm Đồng
+    "56": (108, 15),  # Khánh Hòa
+    "22": (107, 45),  # Quảng Ninh
+    "10": (104, 45),  # Lào Cai
+    "11": (103, 0),  # Điện Biên
+    "12": (103, 0),  # Lai Châu
+    "14": (104, 0),  # Sơn La
+    "92": (105, 0),  # Cần Thơ
+    "91": (104, 30),  # Kiên Giang
+    "96": (104, 30),  # Cà Mau
+    "52": (108, 15),  # Bình Định
+    "64": (108, 30),  # Gia Lai
+    "66": (108, 30),  # Đắk Lắk
+    "46": (107, 0),  # Thừa Thiên Huế
+    "40": (104, 45),  # Nghệ An
+    "38": (105, 0),  # Thanh Hóa
+}
+
+
+@pytest.mark.parametrize(("code", "dm"), sorted(OFFICIAL.items()))
+def test_the_official_meridian_of_a_province(code: str, dm: tuple[int, int]) -> None:
+    meridian = dm[0] + dm[1] / 60
+    assert crs_mod.province_meridian(code) == meridian
+    zone = crs_mod.vn2000_crs_for_province(code)
+    assert zone is not None and crs_mod._central_meridian(zone) == pytest.approx(meridian, abs=1e-12)
+    assert _scale_factor_of(zone) == 0.9999
+
+
+def _scale_factor_of(crs) -> float:
+    return crs_mod._scale_factor(crs)
+
+
+def test_the_table_has_the_63_provinces_and_every_2025_province() -> None:
+    table = crs_mod.VN2000_PROVINCE_MERIDIANS
+    assert len(table) == 63 and all(len(c) == 2 and c.isdigit() for c in table)
+    assert len(crs_mod.VN2000_PROVINCES_2025) == 34 and set(crs_mod.VN2000_PROVINCES_2025) <= set(table)
+    assert set(table.values()) <= set(crs_mod.VN2000_TM3_MERIDIANS)  # every one has its EPSG code
+    assert crs_mod.province_meridian(1) == crs_mod.province_meridian("1") == 105.0
+    assert crs_mod.province_meridian("P") is None and crs_mod.vn2000_crs_for_province(None) is None
+    assert crs_mod.province_meridian(float("nan")) is None
+
+
+def test_the_2025_provinces_of_the_real_data_are_in_the_table(shared_data) -> None:
+    import pyogrio
+
+    path = shared_data / "national" / "vn_provinces_2025.gpkg"
+    codes = pyogrio.read_dataframe(path, layer="provinces", read_geometry=False)["province_code"]
+    assert sorted(codes.astype(str)) == sorted(crs_mod.VN2000_PROVINCES_2025)
+
+
+def test_a_meridian_epsg_lacks_is_the_same_transverse_mercator() -> None:
+    from pyproj import CRS, Transformer
+
+    made = crs_mod.vn2000_tm3_crs(109.0)
+    assert made.to_epsg() is None and crs_mod._central_meridian(made) == 109.0
+    # built the same way for a meridian EPSG has, it gives EPSG's coordinates (to the millimetre)
+    own = _built(105.0)
+    lon, lat = np.array([104.2, 105.0, 105.9]), np.array([20.1, 21.0, 21.4])
+    a = Transformer.from_crs("EPSG:4326", own, always_xy=True).transform(lon, lat)
+    b = Transformer.from_crs("EPSG:4326", "EPSG:5897", always_xy=True).transform(lon, lat)
+    assert np.abs(np.subtract(a, b)).max() < 1e-3
+    assert CRS.from_epsg(5897).geodetic_crs == made.geodetic_crs == CRS.from_epsg(4756)
+
+
+def _built(meridian: float):
+    """The CRS vn2000_tm3_crs builds when EPSG has no code for ``meridian``."""
+    saved = dict(crs_mod.VN2000_TM3_MERIDIANS)
+    try:
+        crs_mod.VN2000_TM3_MERIDIANS.pop(meridian)
+        return crs_mod.vn2000_tm3_crs(meridian)
+    finally:
+        crs_mod.VN2000_TM3_MERIDIANS.clear()
+        crs_mod.VN2000_TM3_MERIDIANS.update(saved)
+
+
+def test_partition_crs_takes_the_province_zone_before_the_nearest() -> None:
+    hanoi_box = (105.29, 20.56, 106.02, 21.39)  # nearest meridian of its centre: 105°45'
+    assert crs_mod.partition_crs(hanoi_box, system="vn2000").to_epsg() == 9210
+    assert crs_mod.partition_crs(hanoi_box, system="vn2000", province="01").to_epsg() == 5897
+    assert crs_mod.partition_crs(hanoi_box, system="vn2000", province="X9").to_epsg() == 9210
+    assert crs_mod.partition_crs(hanoi_box, system="utm", province="01").to_epsg() == 32648

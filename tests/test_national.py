@@ -99,12 +99,31 @@ def test_partitions_are_provinces_split_where_one_zone_would_misstate_areas(case
     assert sorted(c for p in parts for c in p.codes) == sorted(hamlets.index)
     province_of = hamlets["parent_code"].map(units["parent_code"])
     assert set(province_of.loc[list(parts[0].codes)]) == {HUE}
-    # bisection keeps the group's CRS; vn2000: the TM-3 meridian nearest Huế's centre is 107°30'
+    # bisection keeps the group's CRS; vn2000: Huế's official TM-3 meridian is 107°00' (the
+    # one nearest its centre would be 107°30', EPSG:9216)
     small = partition_units(units, max_units=100)
     assert {p.key.rsplit("-", 1)[0] for p in small if p.province == HUE} == {HUE}
     assert all(len(p.codes) <= 100 for p in small) and len(small) > 3
     assert {p.crs for p in small if p.province == HUE} == {"EPSG:32648"}
-    assert partition_units(units, crs_system="vn2000")[0].crs == "EPSG:9216"
+    vn = partition_units(units, crs_system="vn2000")
+    assert vn[0].key == HUE and vn[0].crs == "EPSG:9214"
+    # Đà Nẵng with Hoàng Sa is wider than its zone (107°45'): split by the nearest zones
+    assert all(p.area_error <= AREA_ERROR_BOUND for p in vn) and len(vn) > 2
+
+
+def test_vn2000_partitions_take_their_province_official_zone(shared_data: Path, case) -> None:
+    units, _ = case
+    hanoi = read_communes(shared_data / "national" / "vn_communes_2025.gpkg", provinces=("01",))
+    (p,) = partition_units(hanoi, crs_system="vn2000")
+    assert (p.province, p.crs) == ("01", "EPSG:5897")  # 105°00' (nearest its centre: 105°45')
+    assert p.area_error <= AREA_ERROR_BOUND
+    communes = units.loc[(units["level"] == "commune").to_numpy()]
+    mainland = communes.loc[
+        (communes["parent_code"] == DA_NANG).to_numpy() & (communes.bounds["maxx"] < 109).to_numpy()
+    ]
+    (p,) = partition_units(mainland, crs_system="vn2000")
+    assert (p.province, p.crs) == (DA_NANG, "EPSG:5899")  # 107°45'
+    assert p.area_error <= AREA_ERROR_BOUND
 
 
 def test_distributed_run_equals_single_process_runs_per_partition(case, client) -> None:

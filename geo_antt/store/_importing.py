@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from ._base import _CHUNK, SYSTEM_USER, User, _chunks, _db_values, _id_taken, _i
 from ._coverage_cache import CoverageCacheMixin
 from ._import import ImportPreview
 from ._records import check_record, normalize_record, record_diff, round_geometries, to_json_record
+from ._types import SRID, Geometry
 
 __all__ = ["ImportingMixin", "IMPORT_PAUSE_ENV_VAR"]
 
@@ -337,15 +338,17 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                         )
             new_rows = [_db_values(r, version=1, now=now, who=actor.name, created=True) for r in preview.new]
             audit_rows: list[dict[str, Any]] = []
-            for i in range(0, len(new_rows), _CHUNK):
-                part = new_rows[i : i + _CHUNK]
-                conn.execute(T.models.insert(), part)
-                done += len(part)
+
+            def written(n: int) -> None:
+                nonlocal done, pause_file
+                done += n
                 if progress is not None:
                     progress(done, total)
                 if pause_file and done >= half:
                     maybe_pause()
                     pause_file = None
+
+            _insert_rows(conn, T.models, new_rows, written=written)
             for r in preview.new if audit_each else ():
                 audit_rows.append(
                     {
@@ -403,8 +406,7 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                     if pause_file and done >= half:
                         maybe_pause()
                         pause_file = None
-            for i in range(0, len(audit_rows), _CHUNK):
-                conn.execute(T.audit_log.insert(), audit_rows[i : i + _CHUNK])
+            _insert_rows(conn, T.audit_log, audit_rows)
             counts = {
                 "new": len(preview.new),
                 "update": len(preview.updates),
@@ -428,3 +430,64 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
         rec = dict(preview.update_records[mid])
         rec.update({k: o for k, (o, _) in preview.updates[mid].items()})
         return rec
+
+
+def _insert_rows(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    written: Callable[[int], Any] | None = None,
+) -> None:
+    """Insert ``rows`` (dicts with the same keys: column values as ``table.insert()`` takes
+    them) in the caller's transaction; ``written(n)`` after every ``n`` rows sent.
+
+    SQLite: ``executemany`` in batches of ``_CHUNK``. PostgreSQL: one ``COPY ... FROM STDIN``
+    (psycopg 3) on the connection of the transaction, each value through its column's bind
+    processor (what ``executemany`` would send) and geometries as hex EWKB with SRID 4326 (what
+    ``ST_GeomFromWKB(wkb, 4326)`` makes of the WKB), so both paths store the same values.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        for part in _chunks(rows):
+            conn.execute(table.insert(), part)
+            if written is not None:
+                written(len(part))
+        return
+    names = list(rows[0])
+    columns: list[Sequence[Any]] = []
+    for n in names:
+        col = table.c[n]
+        values = [r[n] for r in rows]
+        if isinstance(col.type, Geometry):
+            columns.append(_ewkb_hex(values))
+            continue
+        proc = col.type._cached_bind_processor(conn.dialect)
+        columns.append(values if proc is None else [proc(v) for v in values])  # None too: JSON null
+    prep = conn.dialect.identifier_preparer
+    sql = f"COPY {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) FROM STDIN"
+    pg = conn.connection.driver_connection  # the psycopg connection of this transaction
+    assert pg is not None  # a live connection
+    try:
+        with pg.cursor() as cur, cur.copy(sql) as copy:
+            for i in range(0, len(rows), _CHUNK):
+                for row in zip(*(c[i : i + _CHUNK] for c in columns)):
+                    copy.write_row(row)
+                if written is not None:
+                    written(min(_CHUNK, len(rows) - i))
+    except conn.dialect.loaded_dbapi.Error as exc:  # the exception executemany would raise
+        raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def _ewkb_hex(wkbs: Sequence[Any]) -> list[str | None]:
+    """Hex EWKB with SRID 4326 of WKB geometries (the text form of a geometry PostGIS reads in
+    ``COPY``: the same geometry as ``ST_GeomFromWKB(wkb, 4326)``).
+    """
+    out: list[str | None] = [None] * len(wkbs)
+    at = [i for i, w in enumerate(wkbs) if w is not None]
+    if at:
+        geoms = shapely.set_srid(shapely.from_wkb(np.array([bytes(wkbs[i]) for i in at], dtype=object)), SRID)
+        for i, h in zip(at, shapely.to_wkb(geoms, hex=True, include_srid=True)):
+            out[i] = str(h)
+    return out
