@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -64,6 +65,17 @@ def parse_crs(value: object, *, what: str = "crs") -> CRS:
     """
     if isinstance(value, CRS):
         return value
+    if type(value) in (str, int):  # the same text names the same CRS: made once (CRS is immutable)
+        return _parse_cached(value, what)
+    return _parse(value, what)
+
+
+@lru_cache(maxsize=64)
+def _parse_cached(value: str | int, what: str) -> CRS:
+    return _parse(value, what)
+
+
+def _parse(value: object, what: str) -> CRS:
     try:
         if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
             return CRS.from_epsg(int(value))
@@ -346,8 +358,8 @@ def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: object = None)
     if gdf.crs is None:
         raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
     if gdf.crs.is_projected and _is_metres(gdf.crs):
-        return CRS(gdf.crs)
-    g = gdf.to_crs(WGS84) if not CRS(gdf.crs).equals(WGS84) else gdf
+        return _crs_of(gdf)
+    g = gdf.to_crs(WGS84) if not _crs_of(gdf).equals(WGS84) else gdf
     minx, miny, maxx, maxy = g.total_bounds
     if not all(map(lambda v: v == v, (minx, maxx))):  # NaN: empty frame
         raise CRSError("cannot choose a metric CRS for empty data")
@@ -362,6 +374,12 @@ def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, crs: object = None)
             stacklevel=2,
         )
     return zone
+
+
+def _crs_of(gdf) -> CRS:
+    """``CRS(gdf.crs)``: geopandas already holds a :class:`pyproj.CRS` (no copy made)."""
+    c = gdf.crs
+    return c if isinstance(c, CRS) else CRS(c)
 
 
 def _is_metres(crs: CRS) -> bool:
@@ -382,7 +400,7 @@ def to_metric(gdf, *, crs: object = None):
     if gdf.crs is None:
         raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
     target = metric_crs_for(gdf, crs=crs)
-    if CRS(gdf.crs).equals(target):
+    if _crs_of(gdf).equals(target):
         return gdf
     return project(gdf, target)
 
@@ -395,7 +413,7 @@ def to_wgs84(gdf, *, make_valid: bool = False):
     """
     if gdf.crs is None:
         raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
-    out = gdf if CRS(gdf.crs).equals(WGS84) else project(gdf, WGS84)
+    out = gdf if _crs_of(gdf).equals(WGS84) else project(gdf, WGS84)
     if make_valid and len(out):
         g = out.geometry.to_numpy()
         repaired = repair_invalid(g)
@@ -427,7 +445,7 @@ def project(gdf, crs):
     if gdf.crs is None:
         raise CRSError("data has no CRS: say which one it is in (e.g. EPSG:4326 or EPSG:3405)")
     target = parse_crs(crs)
-    src = CRS(gdf.crs)
+    src = _crs_of(gdf)
     geoms = (
         np.asarray(gdf.geometry.array, dtype=object)
         if isinstance(gdf, gpd.GeoDataFrame)
@@ -459,4 +477,6 @@ def require_metric(gdf, *, what: str = "data") -> None:
     """Raise :class:`CRSError` unless ``gdf`` is in a projected CRS in metres."""
     if gdf.crs is None:
         raise CRSError(f"{what} has no CRS; metric computations need a projected CRS in metres")
-    _check_metric(CRS(gdf.crs), what=f"{what} CRS {CRS(gdf.crs).to_string()}")
+    crs = _crs_of(gdf)
+    if not crs.is_projected or not _is_metres(crs):  # the message (to_string is slow) only then
+        _check_metric(crs, what=f"{what} CRS {crs.to_string()}")

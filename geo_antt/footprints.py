@@ -180,6 +180,15 @@ def _direction_arrays(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return counts, np.array([x for d in dirs for x in d], dtype=float)
 
 
+def _rule_of(rules: Mapping[str, str], kind: object) -> str:
+    """``rules[kind]``, ``"none"`` for an unknown (or missing) kind."""
+    try:
+        r = rules.get(kind)  # type: ignore[call-overload]
+    except TypeError:  # unhashable
+        return "none"
+    return "none" if r is None or r != r else r
+
+
 def footprints(
     models: gpd.GeoDataFrame,
     *,
@@ -220,12 +229,14 @@ def footprints(
     require_metric(models, what="models")
     specs = specs or load_layer_specs()
     rules = {k: s.footprint for k, s in specs.items()}
-    kinds = models["kind"].astype(object)
-    rule = kinds.map(rules).fillna("none")
-    geom = models.geometry
-    keep = (rule != "none") & geom.notna() & ~geom.is_empty
-    m = models.loc[keep.to_numpy()]
-    rule = rule.loc[keep.to_numpy()]
+    kinds = models["kind"].astype(object).to_numpy()
+    rule_all = np.array([_rule_of(rules, k) for k in kinds], dtype=object)
+    g_all = np.asarray(models.geometry.to_numpy(), dtype=object)
+    keep = rule_all != "none"
+    keep &= ~shapely.is_missing(g_all)
+    keep[keep] = ~shapely.is_empty(g_all[keep])
+    m = models.loc[keep]
+    rule = pd.Series(rule_all[keep], index=m.index, dtype=object)
     problems: list[Problem] = []
     parts_geom: list[np.ndarray] = []
     parts_idx: list[np.ndarray] = []

@@ -320,16 +320,15 @@ def parameter_problems(models: pd.DataFrame, specs: Mapping[str, LayerSpec]) -> 
     out: list[tuple[str, str, object, str]] = []
     if not len(models) or "kind" not in models:
         return out
-    kind_col = pd.Series(models["kind"].astype(object).to_numpy())
-    kinds = kind_col.to_numpy()
+    kinds = models["kind"].astype(object).to_numpy()
     bad = np.zeros(len(models), dtype=bool)
     cols: dict[str, np.ndarray] = {}
     for fld in BOUNDED_FIELDS:
         if fld not in models:
             continue
         v = pd.to_numeric(models[fld], errors="coerce").to_numpy(dtype=float)
-        lo = kind_col.map({k: s.bounds[fld][0] for k, s in specs.items()}).fillna(-np.inf).to_numpy(dtype=float)
-        hi = kind_col.map({k: s.bounds[fld][1] for k, s in specs.items()}).fillna(np.inf).to_numpy(dtype=float)
+        lo = _per_kind_bound(kinds, {k: s.bounds[fld][0] for k, s in specs.items()}, -np.inf)
+        hi = _per_kind_bound(kinds, {k: s.bounds[fld][1] for k, s in specs.items()}, np.inf)
         with np.errstate(invalid="ignore"):
             cols[fld] = ~np.isnan(v) & ~((v >= lo) & (v <= hi))
         bad |= cols[fld]
@@ -345,6 +344,23 @@ def parameter_problems(models: pd.DataFrame, specs: Mapping[str, LayerSpec]) -> 
                 out.append((mid, fld, value, bound_problem(spec, fld, float(value)) or "not a number"))
         if dirs is not None and too_many[i]:
             out.append((mid, "direction_deg", len(dirs[i]), f"{len(dirs[i])} directions; at most {MAX_DIRECTIONS}"))
+    return out
+
+
+def _per_kind_bound(kinds, bounds: Mapping[str, object], missing: float):
+    """``bounds[kind]`` of each row as floats, ``missing`` for an unknown kind or no bound
+    (what ``Series.map(bounds).fillna(missing)`` gives, without its cost on a few rows).
+    """
+    import numpy as np
+
+    out = np.full(len(kinds), missing, dtype=float)
+    for i, k in enumerate(kinds):
+        try:
+            v = bounds.get(k)
+        except TypeError:  # an unhashable kind: no bound
+            v = None
+        if v is not None and v == v:
+            out[i] = float(v)  # type: ignore[arg-type]
     return out
 
 
