@@ -644,6 +644,9 @@ def test_requests_are_served_the_previous_catalog_while_a_slow_update_runs(web_s
     assert live.wait_until_current(timeout_s=0.1) is False
     gate.set()
     assert live.wait_until_current(timeout_s=30)
+    updater = live._updater  # caught up; it ends after one more look at the store's generation
+    if updater is not None:
+        updater.join(30)
     assert not live.updating
     new = live.current()
     assert new is not old and new.models.loc["CAM002", "name"] == "Sau khi nhập"
