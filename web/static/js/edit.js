@@ -227,13 +227,19 @@
    * buildings, exactly as the map will once it is saved (POST /api/edit/footprint). One request
    * at a time: while one is out, the latest state waits and is asked next, so a drag is followed
    * at the speed of the server's answers; a late answer of an older state is dropped. ---- */
+  // a value the form shows as out of its kind's bounds is not sent: the save reports it
+  function inBounds(k, name, value) {
+    var b = (k.bounds || {})[name];
+    return isFinite(value) && (!b || (value >= b[0] && value <= b[1]));
+  }
   function previewBody(s) {
     var k = kindOf(s), v = effective(s), props = { kind: s.kind };
     if (k.rule === 'sector') {
-      if (!(v.range > 0 && v.fov > 0)) { return null; }
+      if (!(inBounds(k, 'fov_deg', v.fov) && inBounds(k, 'range_m', v.range))) { return null; }
+      if (!v.dirs.every(function (d) { return isFinite(d); })) { return null; }
       props.direction_deg = v.dirs; props.fov_deg = v.fov; props.range_m = v.range;
     } else {
-      if (!(v.radius > 0)) { return null; }
+      if (!inBounds(k, 'radius_m', v.radius)) { return null; }
       props.radius_m = v.radius;
     }
     var geometry = { type: 'Point', coordinates: [round7(s.latlng.lng), round7(s.latlng.lat)] };
