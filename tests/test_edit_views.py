@@ -235,6 +235,40 @@ def test_the_preview_checks_like_a_save_and_only_for_editors(built_app, web_stor
         headers={"X-CSRFToken": officer.csrf},
     )
     assert r.status_code == 400
+    # NaN, a million characters, a body over the JSON limit
+    r = officer.post(
+        "/api/edit/footprint",
+        data=b'{"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.3, 10.1]}, '
+        b'"properties": {"kind": "camera", "direction_deg": 0, "fov_deg": NaN, "range_m": 40}}',
+        content_type="application/json",
+        headers={"X-CSRFToken": officer.csrf},
+    )
+    # NaN is a missing value, as on every write path: the kind's default field of view
+    from geo_antt.layers import load_layer_specs as _specs
+
+    dflt = _preview(officer, {**cam, "fov_deg": _specs()["camera"].defaults["fov_deg"]}).get_json()
+    assert r.status_code == 200 and r.get_json()["properties"]["sector_m2"] == dflt["properties"]["sector_m2"]
+    assert _preview(officer, {**cam, "kind": "c" * 1_000_000}).status_code in (400, 413)
+    import io
+
+    stream = io.BytesIO(b"{}" * 500)
+    r = officer.post(
+        "/api/edit/footprint",
+        input_stream=stream,
+        content_type="application/json",
+        headers={"X-CSRFToken": officer.csrf},
+        environ_overrides={"CONTENT_LENGTH": str(300 * 2**20)},
+    )
+    assert r.status_code == 413 and stream.tell() == 0  # refused from its Content-Length, unread
+    # an officer's API token works as the session does; a viewer's token does not
+    token = web_store.create_token("can_bo_hm", label="t", user=None)
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(IN_DONG_XUAN)}, "properties": cam}
+    api = built_app.test_client()
+    r = api.post("/api/edit/footprint", json=feature, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.get_json()["properties"]["occluded"]
+    vtoken = web_store.create_token("xem_hm", label="t", user=None)
+    r = api.post("/api/edit/footprint", json=feature, headers={"Authorization": f"Bearer {vtoken}"})
+    assert r.status_code == 403
     # a camera mounted inside the house: said, and the house hides nothing from it
     lon, lat = IN_DONG_XUAN
     inside = _preview(officer, cam, point=(lon - 15 / 111_320.0 / 0.97, lat)).get_json()["properties"]
