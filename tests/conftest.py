@@ -178,12 +178,21 @@ def app(web_store, synthetic_dir, synthetic_cov):
             "STORE": web_store,
             "COVERAGE": synthetic_cov,
             "SECRET_KEY": "web-test",
-            # a request waits for the catalog's update at most this long before it is served the
-            # previous catalog (1 s in service); the tests read what they just wrote, also on a
-            # loaded CI machine. tests/test_catalog_live.py tests the short wait.
-            "CATALOG_WAIT_S": 30.0,
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def _catalog_waits(monkeypatch):
+    """Every app a test builds waits for the catalog it asked for (1 s and 10 s in service), so
+    that a test reads what it just wrote however loaded the CI machine is: the outcome must not
+    depend on thread timing. tests/test_catalog_live.py sets ``CATALOG_WAIT_S`` itself to test
+    the short wait and the previous catalog served meanwhile.
+    """
+    from geo_antt.app import context
+
+    monkeypatch.setattr(context, "CATALOG_WAIT_S", 120.0)
+    monkeypatch.setattr(context, "CATALOG_WRITE_WAIT_S", 120.0)
 
 
 @pytest.fixture()

@@ -55,9 +55,7 @@ def app(web_store, synthetic_dir, spot):
     HOUSE["geometry"] = house
     frame = gpd.GeoDataFrame({"osm_id": ["b1"], "building": ["house"]}, geometry=[house], crs="EPSG:4326")
     web_store.load_context("buildings", frame, unit_codes=["28903"], user=None)
-    return create_app(
-        {"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "SECRET_KEY": "t", "CATALOG_WAIT_S": 30}
-    )
+    return create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "SECRET_KEY": "t"})
 
 
 def _preview(page) -> tuple[float, float]:

@@ -152,9 +152,7 @@ def built_app(web_store, synthetic_dir):
     house = shapely.box(lon - 20 * mx, lat - 5 * my, lon - 10 * mx, lat + 5 * my)
     frame = gpd.GeoDataFrame({"osm_id": ["b1"], "building": ["house"]}, geometry=[house], crs="EPSG:4326")
     web_store.load_context("buildings", frame, unit_codes=["28903"], user=None)
-    return create_app(
-        {"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "SECRET_KEY": "t", "CATALOG_WAIT_S": 30}
-    )
+    return create_app({"TESTING": True, "DATA_DIR": str(synthetic_dir), "STORE": web_store, "SECRET_KEY": "t"})
 
 
 def _preview(client, props: dict, point=IN_DONG_XUAN):

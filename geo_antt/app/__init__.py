@@ -58,6 +58,7 @@ from ..config import DEFAULT_SETTINGS
 from ..layers import load_layer_specs
 from ..store import Store, resolve_db_url, seed_from_dataset
 from . import auth, basemap, edit, maps, ogcapi, pages, planning, registry
+from . import context as _app_context
 from .assets import use_local_assets
 from .context import (
     API_PREFIXES,
@@ -176,7 +177,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, overrides: Mappi
             settings=settings,
             dataset=dataset,
             coverage=app.config.get("COVERAGE"),
-            wait_s=float(app.config.get("CATALOG_WAIT_S", 1.0)),
+            wait_s=float(app.config.get("CATALOG_WAIT_S", _app_context.CATALOG_WAIT_S)),
             context=context,
         )
     except BaseException:

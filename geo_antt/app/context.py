@@ -19,6 +19,8 @@ from ..store import Store, User
 
 __all__ = [
     "API_PREFIXES",
+    "CATALOG_WAIT_S",
+    "CATALOG_WRITE_WAIT_S",
     "LANG_COOKIE",
     "PUBLIC_COLLECTIONS",
     "PUBLIC_ENDPOINTS",
@@ -35,6 +37,13 @@ __all__ = [
     "store_generation",
     "store_revisions",
 ]
+
+#: How long a request waits for a catalog update it started, in seconds, before it is served
+#: the previous catalog (``CATALOG_WAIT_S`` in the app config overrides it).
+CATALOG_WAIT_S = 1.0
+#: How long a registry write waits for the map to show it, in seconds (read your writes;
+#: ``CATALOG_WRITE_WAIT_S`` in the app config overrides it).
+CATALOG_WRITE_WAIT_S = 10.0
 
 
 def current_user() -> User | None:

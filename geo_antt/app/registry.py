@@ -65,6 +65,7 @@ from ..schema import MODEL_COLUMNS, STATUSES
 from ..store import Store
 from ..store._files import read_models_upload
 from ..store._upload import preview_upload
+from . import context
 from .auth import current_user, error_response
 from .jobs import DEFAULT_JOB_LIMITS, Job, JobRegistry, parse_pool, warm_parse_pool
 
@@ -221,7 +222,9 @@ def _map_follows() -> None:
     ext = current_app.extensions.get("geo_antt")  # None: the registry API alone, without maps
     if ext is None:
         return
-    ext.live.wait_until_current(timeout_s=float(current_app.config.get("CATALOG_WRITE_WAIT_S", 10.0)))
+    ext.live.wait_until_current(
+        timeout_s=float(current_app.config.get("CATALOG_WRITE_WAIT_S", context.CATALOG_WRITE_WAIT_S))
+    )
 
 
 @bp.get("/audit")
