@@ -346,6 +346,50 @@ def test_requests_are_served_from_the_previous_catalog_while_another_rebuilds_it
     assert clients["admin"].get(f"/collections/camera/items/{CAM_B}").get_json()["properties"]["name"] == "Sau khi nhập"
 
 
+def test_a_request_waits_for_a_catalog_behind_the_store_once(app, web_store, clients):
+    """While a large import's rebuild runs, a request is served the previous catalog after one
+    wait of ``wait_s``, not one per helper that asks for the catalog (an items request asked
+    about ten times: ten waits, 14 s in the load bench), and every part of its reply comes from
+    that one catalog.
+    """
+    import threading
+
+    live = app.extensions["geo_antt"].live
+    live.wait_s = 0.05
+    release = threading.Event()
+    real_refresh, real_current = live.refresh, live.current
+    asked: list[int] = []
+
+    def slow_refresh() -> None:
+        assert release.wait(30)
+        real_refresh()
+
+    def counted(generation=None):
+        asked.append(generation)
+        return real_current(generation)
+
+    live.refresh, live.current = slow_refresh, counted
+    rec = web_store.get_model(CAM_B, user=None)
+    web_store.update_model(CAM_B, {"name": "Sau khi nhập"}, expected_version=rec["version"], user=None)
+    try:
+        for url in (
+            f"/collections/camera/items?unit={B}&limit=1",
+            f"/collections/camera/items/{CAM_B}",
+            "/map",
+            "/api/stats",
+        ):
+            asked.clear()
+            r = clients["admin"].get(url)
+            assert r.status_code == 200, (url, r.status_code)
+            assert len(asked) == 1, (url, len(asked))
+        assert (
+            clients["admin"].get(f"/collections/camera/items/{CAM_B}").get_json()["properties"]["name"] == rec["name"]
+        )
+    finally:
+        release.set()
+    assert live.wait_until_current(timeout_s=30)
+
+
 def test_an_officer_scope_follows_a_new_unit_and_a_changed_account(app, web_store, clients):
     """The scope of an account is remembered per generation of the store: a hamlet added under
     the officer's commune is in scope at the next request, and an account moved to another

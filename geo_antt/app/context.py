@@ -70,8 +70,14 @@ PUBLIC_COLLECTIONS = frozenset({"provinces", "districts", "communes", "hamlets",
 
 
 def get_catalog() -> Catalog:
-    """The catalog of the current app (rebuilt first when the store changed since)."""
-    return current_app.extensions["geo_antt"].live.current(store_generation())
+    """The catalog of the current app for this request: chosen once per request (the store's
+    generation read once, :func:`store_generation`), so that every part of a reply comes from one
+    catalog and a request waits for a catalog behind the store at most once, ``wait_s``
+    (:meth:`LiveCatalog.current`), however many helpers ask for it.
+    """
+    if "geo_antt_catalog" not in g:
+        g.geo_antt_catalog = current_app.extensions["geo_antt"].live.current(store_generation())
+    return g.geo_antt_catalog
 
 
 def tier_arg() -> str | None:
