@@ -193,6 +193,7 @@ def _occluded_edits(store, case, live, *, n_buildings: int, n_edits: int, rng) -
     from occlusion_bench import make_buildings, peak_rss_mb
 
     from geo_antt.catalog.live import build_catalog, update_catalog
+    from geo_antt.catalog.preview import preview_footprint
 
     hamlets = case.units[case.units["level"] == "hamlet"]
     centres = gpd.GeoDataFrame(geometry=hamlets.geometry.representative_point().to_numpy(), crs=hamlets.crs)
@@ -215,9 +216,22 @@ def _occluded_edits(store, case, live, *, n_buildings: int, n_edits: int, rng) -
     ids = rng.choice(active.index.to_numpy()[near], size=min(n_edits, len(near)), replace=False)
     gen = store.generation()
     times, cpu, cut = [], [], []
+    preview_t, preview_cpu, preview_cut = [], [], []
     for mid in ids:
         rec = store.get_model(mid)
         p = rec["geometry"]
+        # the map editor's redraw while the officer drags and turns the camera (POST
+        # /api/edit/footprint: the record checked as a save would be, then its visible footprint
+        # among the catalog's buildings), before anything is saved
+        draft = {
+            k: rec[k] for k in ("kind", "unit_code", "name", "status", "fov_deg", "range_m", "height_m") if k in rec
+        }
+        draft.update(geometry=shapely.Point(p.x + 0.0002, p.y + 0.0001), direction_deg=float(rng.uniform(0, 360)))
+        s, c = time.perf_counter(), time.thread_time()
+        feat = preview_footprint(cat, store.check_model(draft), specs=live.specs)
+        preview_t.append(time.perf_counter() - s)
+        preview_cpu.append(time.thread_time() - c)
+        preview_cut.append(feat["properties"]["area_m2"] / max(feat["properties"]["sector_m2"], 1e-9))
         store.update_model(
             mid,
             {"geometry": shapely.Point(p.x + 0.0002, p.y + 0.0001), "direction_deg": (float(rng.uniform(0, 360)),)},
@@ -234,14 +248,25 @@ def _occluded_edits(store, case, live, *, n_buildings: int, n_edits: int, rng) -
         fp = cat.collections["footprints"].frame.loc[str(mid)]
         cut.append(float(fp["area_m2"]))
     med = float(np.median(times))
+    pmed = float(np.median(preview_t))
+    print(
+        f"the editor's redraw of the occluded footprint while a camera is moved and turned "
+        f"(check + preview_footprint, {len(ids)} cameras with a house within 50 m):"
+    )
+    print(f"  {_ms(preview_t)}")
+    print(f"    its CPU time {_ms(preview_cpu)}")
+    print(
+        f"  visible share of the sector: median {100 * np.median(preview_cut):.1f} %; goal 100 ms per redraw: "
+        f"{pmed * 1000:.1f} ms -> {'OK' if pmed < 0.1 else 'ABOVE GOAL'}"
+    )
     print(
         f"one camera edit with buildings, {len(ids)} edits of cameras with a house within 50 m (changes_since + update):"
     )
     print(f"  catalog update (the occluded footprint redrawn, touched units' figures and gaps) {_ms(times)}")
     print(f"    its CPU time {_ms(cpu)}")
     print(
-        f"  visible footprint of the edited cameras: median {np.median(cut):.0f} m²; goal 100 ms per edit: "
-        f"{med * 1000:.1f} ms -> {'OK' if med < 0.1 else 'ABOVE GOAL'}"
+        f"  visible footprint of the edited cameras: median {np.median(cut):.0f} m²; the map shows the save "
+        f"{med * 1000:.1f} ms after it (goal 100 ms: {'OK' if med < 0.1 else 'ABOVE GOAL'})"
     )
 
 

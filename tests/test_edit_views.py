@@ -212,6 +212,40 @@ def test_the_preview_is_the_footprint_the_camera_gets_once_saved(built_app, web_
     assert shapely.symmetric_difference(saved, shown).area <= 1e-6 * shown.area
 
 
+def test_the_preview_without_the_live_pieces_cuts_the_same(built_app, web_store):
+    """A catalog without the live catalog's disjoint building pieces (a dataset's, served as it
+    is) previews from its buildings frame: the same visible footprint as the pieces give.
+    """
+    import copy
+
+    import shapely
+
+    from geo_antt.catalog.preview import preview_footprint
+
+    live = built_app.extensions["geo_antt"].live
+    cat = live.current()
+    rec = web_store.check_model(
+        {
+            "kind": "camera",
+            "direction_deg": 270,
+            "fov_deg": 60,
+            "range_m": 40,
+            "geometry": shapely.Point(*IN_DONG_XUAN),
+            "unit_code": "28903-02",
+        }
+    )
+    specs = built_app.extensions["geo_antt"].specs
+    fast = preview_footprint(cat, rec, specs=specs)
+    plain = copy.copy(cat)
+    plain._live = None  # as a catalog of a dataset has none
+    slow = preview_footprint(plain, rec, specs=specs)
+    assert fast["properties"]["occluded"] and slow["properties"]["occluded"]
+    assert fast["properties"]["area_m2"] < 0.5 * fast["properties"]["sector_m2"]
+    assert slow["properties"]["area_m2"] == pytest.approx(fast["properties"]["area_m2"], rel=1e-9)
+    a, b = shapely.geometry.shape(fast["geometry"]), shapely.geometry.shape(slow["geometry"])
+    assert shapely.symmetric_difference(a, b).area <= 1e-9 * a.area
+
+
 def test_the_preview_checks_like_a_save_and_only_for_editors(built_app, web_store):
     officer, viewer = login(built_app, "officer"), login(built_app, "viewer")
     cam = {"kind": "camera", "direction_deg": 270, "fov_deg": 60, "range_m": 40}

@@ -4,7 +4,8 @@ While an officer drags a camera or turns it, the editor draws its plain sector a
 :func:`preview_footprint` (``POST /api/edit/footprint``) for what the camera would really see:
 the sector cut by the buildings of the catalog, computed exactly as coverage computes it
 (:func:`geo_antt.footprints.footprints`, then :func:`geo_antt.coverage.occluded_footprints` with
-the buildings near the camera only), in the catalog's metric CRS.
+the buildings near the camera only: the live catalog's disjoint building pieces, made once per
+full build, found by one query of their STRtree), in the catalog's metric CRS.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyproj import CRS
 
 from .._errors import GeoAnttError
 from ..coverage import building_pieces, occluded_footprints
@@ -31,18 +33,28 @@ _DEG_PER_M_LAT = 1.0 / 111_320.0  # degrees of latitude per metre (a bound, not 
 
 
 def _buildings_near(cat: Catalog, bounds: tuple[float, float, float, float]) -> gpd.GeoDataFrame | None:
-    """The catalog's buildings whose boxes meet ``bounds`` (lon/lat), from its STRtree."""
-    sh = getattr(getattr(cat, "_live", None), "shared", None)
-    buildings = getattr(sh, "buildings", None) if sh is not None else getattr(cat, "buildings", None)
+    """The catalog's buildings whose boxes meet ``bounds`` (lon/lat); for a catalog without
+    the live catalog's ready-made pieces (a dataset's, or a tier's).
+    """
+    buildings = getattr(cat, "buildings", None)
     if buildings is None or not len(buildings):
         return None
-    tree = getattr(sh, "building_tree", None) if sh is not None else None
-    box = shapely.box(*bounds)
-    if tree is None:
-        idx = np.flatnonzero(shapely.intersects(buildings.geometry.to_numpy(), box))
-    else:
-        idx = np.unique(tree.query(box))
-    return buildings.iloc[idx]
+    return buildings.iloc[np.flatnonzero(shapely.intersects(buildings.geometry.to_numpy(), shapely.box(*bounds)))]
+
+
+def _pieces_near(cat: Catalog, crs: Any, bounds_m: np.ndarray) -> np.ndarray | None:
+    """The live catalog's buildings made disjoint once per full build, in its metric CRS
+    (what coverage cuts the footprints with), whose boxes meet ``bounds_m`` (metres): one
+    query of their STRtree. None when the catalog has none, or they are in another CRS.
+    """
+    sh = getattr(getattr(cat, "_live", None), "shared", None)
+    pieces = getattr(sh, "building_pieces_m", None)
+    tree = getattr(sh, "building_pieces_tree", None)
+    if pieces is None or tree is None or getattr(sh.settings, "metric_crs", None) is None:
+        return None
+    if not CRS.from_user_input(sh.settings.metric_crs).equals(crs):
+        return None
+    return np.asarray(pieces, dtype=object)[np.unique(tree.query(shapely.box(*bounds_m)))]
 
 
 def preview_footprint(cat: Catalog, record: Mapping[str, Any], *, specs: Mapping[str, LayerSpec]) -> dict[str, Any]:
@@ -68,7 +80,7 @@ def preview_footprint(cat: Catalog, record: Mapping[str, Any], *, specs: Mapping
         ``area_m2`` (m², what it sees), ``sector_m2`` (m², the footprint without buildings),
         ``occluded`` (whether buildings were taken into account: the kind's layer file says
         ``occluded = true`` and buildings lie near), ``buildings`` (how many buildings near were
-        considered) and ``inside_building`` (the position lies inside a building: usually a
+        considered, overlapping ones counted once: they are made disjoint as coverage does) and ``inside_building`` (the position lies inside a building: usually a
         mounting error).
 
     Raises
@@ -95,14 +107,18 @@ def preview_footprint(cat: Catalog, record: Mapping[str, Any], *, specs: Mapping
     n_near, inside = 0, False
     occluded = False
     if spec.occluded:
-        b = fp.to_crs(WGS84).total_bounds
-        pad = 1.0 * _DEG_PER_M_LAT  # a metre of margin: a wall on the sector's edge counts
-        near = _buildings_near(cat, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad))
-        if near is not None and len(near):
-            n_near = len(near)
+        bm = fp.total_bounds + np.array([-1.0, -1.0, 1.0, 1.0])  # a metre of margin: a wall on the edge counts
+        pieces = _pieces_near(cat, crs, bm)
+        if pieces is None:
+            b = fp.to_crs(WGS84).total_bounds
+            pad = 1.0 * _DEG_PER_M_LAT
+            near = _buildings_near(cat, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad))
+            pieces = building_pieces(near, crs) if near is not None and len(near) else None
+        if pieces is not None and len(pieces):
+            n_near = len(pieces)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                fp = occluded_footprints(fp, models_m, building_pieces(near, crs), specs=specs)
+                fp = occluded_footprints(fp, models_m, pieces, specs=specs)
             inside = any("inside a building" in str(w.message) for w in caught)
             occluded = True
     out = fp.to_crs(WGS84)
