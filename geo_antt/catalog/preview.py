@@ -50,9 +50,8 @@ def _pieces_near(cat: Catalog, crs: Any, bounds_m: np.ndarray) -> np.ndarray | N
     sh = getattr(getattr(cat, "_live", None), "shared", None)
     pieces = getattr(sh, "building_pieces_m", None)
     tree = getattr(sh, "building_pieces_tree", None)
-    if pieces is None or tree is None or getattr(sh.settings, "metric_crs", None) is None:
-        return None
-    if not CRS.from_user_input(sh.settings.metric_crs).equals(crs):
+    metric = getattr(getattr(sh, "settings", None), "metric_crs", None)
+    if pieces is None or tree is None or metric is None or not CRS.from_user_input(metric).equals(crs):
         return None
     return np.asarray(pieces, dtype=object)[np.unique(tree.query(shapely.box(*bounds_m)))]
 
