@@ -216,25 +216,27 @@ def _occluded_edits(store, case, live, *, n_buildings: int, n_edits: int, rng) -
     ids = rng.choice(active.index.to_numpy()[near], size=min(n_edits, len(near)), replace=False)
     gen = store.generation()
     times, cpu, cut = [], [], []
-    preview_t, preview_cpu, preview_cut = [], [], []
+    preview_t, preview_cpu, preview_cut, preview_near, preview_diff = [], [], [], [], []
     for mid in ids:
         rec = store.get_model(mid)
         p = rec["geometry"]
+        where, turn = shapely.Point(p.x + 0.0002, p.y + 0.0001), float(rng.uniform(0, 360))
         # the map editor's redraw while the officer drags and turns the camera (POST
         # /api/edit/footprint: the record checked as a save would be, then its visible footprint
         # among the catalog's buildings), before anything is saved
         draft = {
             k: rec[k] for k in ("kind", "unit_code", "name", "status", "fov_deg", "range_m", "height_m") if k in rec
         }
-        draft.update(geometry=shapely.Point(p.x + 0.0002, p.y + 0.0001), direction_deg=float(rng.uniform(0, 360)))
+        draft.update(geometry=where, direction_deg=turn)
         s, c = time.perf_counter(), time.thread_time()
         feat = preview_footprint(cat, store.check_model(draft), specs=live.specs)
         preview_t.append(time.perf_counter() - s)
         preview_cpu.append(time.thread_time() - c)
         preview_cut.append(feat["properties"]["area_m2"] / max(feat["properties"]["sector_m2"], 1e-9))
+        preview_near.append(feat["properties"]["buildings"])
         store.update_model(
             mid,
-            {"geometry": shapely.Point(p.x + 0.0002, p.y + 0.0001), "direction_deg": (float(rng.uniform(0, 360)),)},
+            {"geometry": where, "direction_deg": (turn,)},
             expected_version=rec["version"],
             user=None,
         )
@@ -247,6 +249,8 @@ def _occluded_edits(store, case, live, *, n_buildings: int, n_edits: int, rng) -
         cat, gen = new, ch.generation
         fp = cat.collections["footprints"].frame.loc[str(mid)]
         cut.append(float(fp["area_m2"]))
+        # the preview drew what the map shows once saved
+        preview_diff.append(abs(float(fp["area_m2"]) - feat["properties"]["area_m2"]) / max(float(fp["area_m2"]), 1e-9))
     med = float(np.median(times))
     pmed = float(np.median(preview_t))
     print(
@@ -256,7 +260,9 @@ def _occluded_edits(store, case, live, *, n_buildings: int, n_edits: int, rng) -
     print(f"  {_ms(preview_t)}")
     print(f"    its CPU time {_ms(preview_cpu)}")
     print(
-        f"  visible share of the sector: median {100 * np.median(preview_cut):.1f} %; goal 100 ms per redraw: "
+        f"  building pieces near: median {np.median(preview_near):.0f}; visible share of the sector: median "
+        f"{100 * np.median(preview_cut):.1f} %, min {100 * np.min(preview_cut):.1f} %; largest difference from the "
+        f"saved footprint {100 * max(preview_diff):.4f} %; goal 100 ms per redraw: "
         f"{pmed * 1000:.1f} ms -> {'OK' if pmed < 0.1 else 'ABOVE GOAL'}"
     )
     print(

@@ -400,6 +400,47 @@ def test_moving_a_camera_among_buildings_again_and_again_equals_a_full_rebuild(d
     f.step()
 
 
+def test_a_camera_moved_outside_every_unit_keeps_its_walls(demo_store):
+    """A camera put outside every unit (no unit's figures are recomputed for it), among houses
+    that lie outside every unit too (a dataset's buildings are not clipped to the units), still
+    gets its visible footprint as a full build makes it: the incremental update used to give it
+    the plain sector.
+    """
+    import numpy as np
+
+    store = demo_store
+    units = store.units_frame()
+    m = store.models_frame()
+    cam = m[(m["kind"] == "camera") & (m["status"] == "active") & m.geometry.notna()].index[0]
+    minx, miny, maxx, maxy = units.total_bounds
+    x, y = maxx + 0.05, (miny + maxy) / 2  # about 5 km east of every unit
+    mx, my = 1 / (111_320.0 * np.cos(np.radians(y))), 1 / 110_574.0
+    houses = [shapely.box(x + dx * mx, y - 30 * my, x + (dx + 8) * mx, y + 30 * my) for dx in (6, -14)]
+    frame = gpd.GeoDataFrame({"osm_id": ["e1", "w1"], "building": "house"}, geometry=houses, crs="EPSG:4326")
+
+    def full():
+        return build_catalog(
+            store.units_frame(), store.models_frame(), specs=SPECS, settings=DEFAULT_SETTINGS, buildings=frame
+        )
+
+    cat, gen = full(), store.generation()
+    rec = store.get_model(cam)
+    store.update_model(
+        cam,
+        {"geometry": shapely.Point(x, y), "direction_deg": (90.0,), "range_m": 40.0, "fov_deg": 90.0},
+        expected_version=rec["version"],
+        user=None,
+    )
+    new = update_catalog(cat, store.changes_since(gen).models)
+    assert new is not None
+    rebuilt = full()
+    assert_same_catalog(new, rebuilt)
+    fp = new.collections["footprints"].frame.loc[cam]
+    # the house 6 m east hides most of the quarter disc facing it
+    assert float(fp["area_m2"]) < 0.3 * np.pi * 40.0**2 / 4
+    assert float(fp["area_m2"]) == pytest.approx(float(rebuilt.collections["footprints"].frame.loc[cam, "area_m2"]))
+
+
 # -- the synthetic case, both backends --------------------------------------------------------------
 
 

@@ -44,7 +44,14 @@ import shapely
 from .._errors import GeoAnttError
 from .._memory import release_memory
 from ..config import Settings
-from ..coverage import _descendant_map, _valid_wgs84, building_pieces, choose_level, compute_coverage
+from ..coverage import (
+    _descendant_map,
+    _valid_wgs84,
+    building_pieces,
+    choose_level,
+    compute_coverage,
+    occluded_footprints,
+)
 from ..crs import metric_crs_for
 from ..footprints import footprints as build_footprints
 from ..layers import LayerSpec, parameter_problems
@@ -601,6 +608,17 @@ def _footprints(models_m: gpd.GeoDataFrame, sh: _Shared) -> gpd.GeoDataFrame:
     if not counted.any():
         return gpd.GeoDataFrame({"kind": [], "name": [], "status": [], "area_m2": []}, geometry=[], crs=models_m.crs)
     fp = build_footprints(models_m.loc[counted], specs=sh.specs, segments_per_quarter=sh.settings.sector_segments)
+    if len(fp) and sh.building_pieces_m is not None and sh.building_pieces_tree is not None:
+        # cut by the buildings they meet, as the full build cuts every footprint
+        near = sh.building_pieces_m[np.unique(sh.building_pieces_tree.query(fp.geometry.to_numpy())[1])]
+        if len(near):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a model inside a building: the full build warns
+                fp = occluded_footprints(fp, models_m, near, specs=sh.specs)
+            g = fp.geometry.to_numpy()
+            blind = shapely.is_empty(g)
+            if blind.any():  # one facing its wall sees nothing: no geometry, as compute_coverage gives it
+                fp = fp.set_geometry(gpd.GeoSeries(np.where(blind, None, g), index=fp.index, crs=fp.crs))
     if "name" in models_m.columns and len(fp):
         fp.insert(1, "name", models_m.loc[fp.index, "name"].to_numpy())
     return fp
