@@ -268,11 +268,14 @@ def items(cid: str):
     limit = _int_arg("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     offset = _int_arg("offset", 0, minimum=0)
     unit = _unit_arg()
+    text = request.args.get("filter")
     where = parse_filter(
-        request.args.get("filter"),
+        text,
         lang=request.args.get("filter-lang"),
         crs=parse_crs_uri(request.args.get("filter-crs"), what="filter-crs"),
-        names=frozenset(_collection_queryables(cat.get(cid))),
+        # the queryables scan the collection's values once per collection object (each edit
+        # makes a new one): only for a request that filters
+        names=frozenset(_collection_queryables(cat.get(cid))) if text is not None else frozenset(),
     )
     tier = tier_arg()
     if tier is not None and cat.get(cid).group in TIER_GROUPS:  # the models themselves keep their ranges

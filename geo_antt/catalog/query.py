@@ -229,6 +229,8 @@ def _json_type(s: pd.Series) -> dict[str, Any] | None:
         return {"type": "number"}
     if kind == "M":
         return {"type": "string", "format": "date-time"}
+    if isinstance(s.dtype, pd.StringDtype):  # text by its type: no scan of the values
+        return {"type": "string"}
     values = [v for v in s.to_numpy(dtype=object) if not (v is None or (isinstance(v, float) and np.isnan(v)))]
     if all(isinstance(v, str) for v in values):
         return {"type": "string"}
