@@ -258,6 +258,11 @@ def import_bench(base: str, pid: int, token: str, commune: str, rows: int) -> No
         f"max {ms.max():.0f} ms; the catalog caught up {time.perf_counter() - t0:.1f} s after the commit"
     )
     print(_rss_line("after the catalog rebuild", pid))
+    # the updater gives the previous catalog's pages back (malloc_trim) just after the swap,
+    # once the requests still reading it are done
+    for wait in (5, 30):
+        time.sleep(wait - (5 if wait == 30 else 0))
+        print(_rss_line(f"{wait} s after the rebuild", pid))
 
 
 def wrk(url: str, token: str, *, duration_s: int, connections: int, threads: int = 2) -> dict[str, float]:
