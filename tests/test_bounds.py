@@ -123,6 +123,32 @@ def test_the_api_refuses_a_parameter_out_of_bounds_naming_field_value_and_range(
     assert r.status_code == 400 and allowed in r.get_json()["problems"][0]["reason"]
 
 
+@pytest.mark.parametrize("dirs", [[400], [90, -10], [360.5]])
+def test_a_bearing_outside_0_360_is_refused_not_wrapped(app, store, dirs):
+    """As a sheet's cell is: 400 is a typo for 40 (or 100), never silently stored as 40."""
+    o = _client(app, "can_bo_a")
+    r = o.post(
+        "/api/registry/models", json=_feature("n1", 106.05, 10.06, direction_deg=dirs), headers={"X-CSRFToken": o.csrf}
+    )
+    assert r.status_code == 400, r.get_json()
+    text = r.get_data(as_text=True)
+    assert "direction_deg" in text and "0-360" in text and "n1" not in store.models_frame(user=None).index
+    v = o.get("/api/registry/models/a1").get_json()["properties"]["version"]
+    r = o.patch(
+        "/api/registry/models/a1",
+        json={"version": v, "changes": {"direction_deg": dirs}},
+        headers={"X-CSRFToken": o.csrf},
+    )
+    assert r.status_code == 400 and "0-360" in r.get_data(as_text=True)
+    # 0 and 360 themselves are bearings (360 is north, stored as 0)
+    r = o.post(
+        "/api/registry/models",
+        json=_feature("n2", 106.05, 10.06, direction_deg=[0, 360]),
+        headers={"X-CSRFToken": o.csrf},
+    )
+    assert r.status_code == 201 and store.get_model("n2")["direction_deg"] == (0.0, 0.0)
+
+
 def test_the_api_accepts_the_bounds_themselves(app):
     o = _client(app, "can_bo_a")
     for mid, props in (

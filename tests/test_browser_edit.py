@@ -225,6 +225,13 @@ def test_officer_adds_moves_rotates_and_retires_a_camera(live_server, browser, w
     assert set(web_store.models_frame().index) == before_ids  # nothing written
     page.screenshot(path=str(ARTIFACTS / "edit_add_invalid.png"))
     page.fill("#edit-fov_deg", "90")
+    # a bearing of 400 is a typo: the form says so and nothing is sent or stored (not 40)
+    page.fill("#edit-direction_deg", "400")
+    page.click("#edit-save")
+    page.locator("[data-error-for='direction_deg']:not([hidden])").wait_for(timeout=5000)
+    assert "0 đến 360" in page.locator("[data-error-for='direction_deg']").inner_text()
+    assert set(web_store.models_frame().index) == before_ids
+    page.fill("#edit-direction_deg", str(direction))
     page.click("#edit-save")
     page.locator("body[data-edit-saved]").wait_for(state="attached", timeout=10000)
     saved = page.locator("body").get_attribute("data-edit-saved")

@@ -88,7 +88,7 @@ def test_create_read_roundtrip(store, users):
         "A1",
         106.0123456789,
         10.0234567891,
-        direction_deg=(45.0, 400.0),
+        direction_deg=(45.0, 360.0),
         camera_type="PTZ",
         owner="Nhà ông Tư",
         data_sharing=True,
@@ -100,7 +100,7 @@ def test_create_read_roundtrip(store, users):
     out = store.create_model(rec, user=users["officer"])
     assert out["version"] == 1 and out["created_by"] == "can_bo_a"
     got = store.get_model("c9", user=users["officer"])
-    assert got["direction_deg"] == (45.0, 40.0)  # degrees normalised to [0, 360)
+    assert got["direction_deg"] == (45.0, 0.0)  # degrees normalised to [0, 360)
     assert got["camera_type"] == "ptz" and got["data_sharing"] is True and got["owner"] == "Nhà ông Tư"
     assert got["geometry"].equals_exact(shapely.Point(106.0123457, 10.0234568), 1e-12)  # 7 decimals
     f = store.models_frame(user=users["admin"])

@@ -109,6 +109,7 @@ EDIT_STRINGS: dict[str, dict[str, str]] = strings_table(
         "err_invalid": N_("edit", "Some values are not valid; correct the marked fields."),
         "err_number": N_("edit", "must be a number"),
         "err_fov": N_("edit", "must be more than 0 and at most 360 degrees"),
+        "err_direction": N_("edit", "each direction must be from 0 to 360 degrees clockwise from north"),
         "err_metres": N_("edit", "must be a number of metres, 0 or more"),
         "err_code": N_("edit", "is not in the list"),
         "err_date": N_("edit", "is not a valid date (year-month-day)"),

@@ -107,6 +107,8 @@ def _directions(v: Any) -> tuple[float, ...]:
             continue
         if not math.isfinite(f):
             raise _BadValue("direction_deg", d, "not a finite number")
+        if not 0.0 <= f <= 360.0:  # as a sheet's cell: a typo (400 for 40?) is not guessed at
+            raise _BadValue("direction_deg", d, msg("direction {value:g} outside 0-360 degrees", value=f))
         d = round(f % 360.0, 9)
         out.append(0.0 if d >= 360.0 else d)  # -1e-300 % 360 == 360.0 in floating point
     return tuple(out)

@@ -464,8 +464,10 @@
         var parts = raw ? raw.split(/[,;\s]+/).filter(function (x) { return x !== ''; }) : [];
         var nums = parts.map(Number);
         if (nums.some(function (n) { return !isFinite(n); })) { bad[name] = S.err_number; return; }
-        // into [0, 360) only when outside it (a stored 77.511131365 must come back unchanged)
-        s.params.direction_deg = nums.map(function (n) { return (n >= 0 && n < 360) ? n : ((n % 360) + 360) % 360; });
+        // a bearing is 0-360, as the server checks it: 400 is a typo, not 40 (a stored
+        // 77.511131365 comes back unchanged; 360 is north)
+        if (nums.some(function (n) { return n < 0 || n > 360; })) { bad[name] = S.err_direction; return; }
+        s.params.direction_deg = nums.map(function (n) { return n === 360 ? 0 : n; });
       } else if (raw === '') {
         s.params[name] = i.validity && i.validity.badInput ? s.params[name] : null;
         if (i.validity && i.validity.badInput) { bad[name] = S.err_number; }
