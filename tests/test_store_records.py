@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from geo_antt._errors import GeoAnttError
 from geo_antt.layers import load_layer_specs
 from geo_antt.store._records import check_record, normalize_record, record_diff
 
@@ -25,7 +27,7 @@ records = st.fixed_dictionaries(
         "kind": st.sampled_from(sorted(SPECS)),
         "name": text,
         "status": st.sampled_from(["active", "inactive", "proposed", None]),
-        "direction_deg": st.one_of(st.none(), st.lists(st.floats(-720, 720, allow_nan=False), max_size=3).map(tuple)),
+        "direction_deg": st.one_of(st.none(), st.lists(st.floats(0, 360, allow_nan=False), max_size=3).map(tuple)),
         "fov_deg": st.one_of(st.none(), st.floats(1.0, 360.0)),
         "range_m": maybe_nan,
         "radius_m": maybe_nan,
@@ -45,6 +47,13 @@ def test_normalising_is_idempotent_and_stable(raw):
     assert all(v is None or not (isinstance(v, float) and math.isnan(v)) for v in once.values())
     assert all(0.0 <= d < 360.0 for d in once["direction_deg"])
     assert check_record(once, SPECS) == []  # everything generated is valid
+
+
+@settings(max_examples=100, deadline=None)
+@given(records, st.one_of(st.floats(-1e12, -1e-9), st.floats(360.000001, 1e12)))
+def test_a_bearing_outside_0_360_is_refused(raw, bad):
+    with pytest.raises(GeoAnttError, match="direction_deg"):
+        normalize_record({**raw, "direction_deg": (*(raw["direction_deg"] or ()), bad)})
 
 
 @settings(max_examples=100, deadline=None)
