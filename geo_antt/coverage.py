@@ -169,12 +169,21 @@ def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_
 
     A multipolygon of a group's overlapping members is made and buffered by 0, which GEOS
     resolves into their union in one vectorised call (faster than a union_all per group). The
-    result is checked: its area must lie between the largest member's and the sum of the
-    members'; a group that fails is unioned with union_all instead.
+    result is checked (:func:`_checked_unions`).
     """
     parts, src = shapely.get_parts(geoms[order], return_index=True)  # members may be multipolygons
     mp = shapely.multipolygons(parts, indices=group_of[src])
     out = _threaded(shapely.buffer, mp, np.zeros(len(mp)), min_chunk=64)
+    return _checked_unions(out, geoms, order, group_of, n_groups)
+
+
+def _checked_unions(
+    out: np.ndarray, geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """``out`` (the union of each group of ``geoms[order]``, groups ``group_of``), checked: its
+    area must lie between the largest member's and the sum of the members' and it must be
+    valid; a group that fails is unioned with union_all instead (in place).
+    """
     area = shapely.area(geoms[order])
     hi = np.bincount(group_of, weights=area, minlength=n_groups)
     lo = np.zeros(n_groups)
@@ -183,7 +192,7 @@ def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_
     bad = np.flatnonzero(
         (ua < lo * (1 - 1e-9)) | (ua > hi * (1 + 1e-9)) | ~_threaded(shapely.is_valid, out, min_chunk=64)
     )
-    for gi in bad:  # pragma: no cover - a safety net, not seen on real data
+    for gi in bad:  # pragma: no cover - a safety net (buffer(0) of walls along edges may add slivers)
         out[gi] = shapely.union_all(geoms[order[group_of == gi]])
     return out
 
@@ -897,7 +906,8 @@ def compute_coverage(
     if with_gaps and bpieces is not None and len(bpieces):
         # gaps are open area only: the buildings join the pieces they touch (a visible footprint
         # ends on the walls) into disjoint blocked pieces, most of them then simple holes
-        raw_gaps = unit_gaps(ug, _blocked_pieces(all_pieces, bpieces))
+        blocked, blocked_pairs = _blocked_pieces(ug, all_pieces, pairs, bpieces)
+        raw_gaps = unit_gaps(ug, blocked, pairs=blocked_pairs)
     elif with_gaps:
         raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs)
     lap("gaps")
@@ -984,16 +994,69 @@ def compute_coverage(
 _POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
 
 
-def _blocked_pieces(pieces: np.ndarray, bpieces: np.ndarray) -> np.ndarray:
-    """The disjoint union of disjoint footprint pieces and disjoint buildings: each building is
-    merged with the pieces it touches (a visible footprint ends on the walls it sees), found by
-    one STRtree query of the pieces against the buildings.
+def _blocked_pieces(
+    unit_geoms: np.ndarray, pieces: np.ndarray, piece_pairs: _Pairs, bpieces: np.ndarray
+) -> tuple[np.ndarray, _Pairs]:
+    """The disjoint union of disjoint footprint pieces and disjoint buildings, and its pairs
+    with the units: ``(blocked pieces, pairs)`` for :func:`unit_gaps`.
+
+    Each building is merged with the pieces it touches (a visible footprint ends on the walls
+    it sees), found by one STRtree query of the pieces against the buildings. A piece or a
+    building that touches nothing (most buildings: they meet no footprint) is a blocked piece
+    as it is. A touching group is the union of two valid multipolygons, its disjoint pieces
+    and its disjoint buildings: one vectorised binary overlay, cheaper than resolving one
+    invalid multipolygon of them all with ``buffer(0)`` (which also adds slivers of area
+    between walls and the visible edges along them).
+
+    The pairs need no geometry test for the pieces (``piece_pairs``, those of the coverage) nor
+    for the groups: a group meets a unit where one of its members does, and lies in the unit's
+    interior where all of them do (a union of subsets of an open set stays in it); only the
+    buildings are paired (:func:`_unit_piece_pairs`).
     """
+    n_p = len(pieces)
     both = np.concatenate([pieces, bpieces])
-    if len(pieces) == 0:
-        return both
+    if len(bpieces) == 0 or n_p == 0:
+        return both, _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces), n_p)
     p, b = shapely.STRtree(bpieces).query(pieces, predicate="intersects")
-    return _merge_pairs(both, p, len(pieces) + b)
+    n = len(both)
+    graph = coo_matrix((np.ones(len(p), dtype=np.int8), (p, n_p + b)), shape=(n, n))
+    ncomp, label = connected_components(graph, directed=False)
+    alone = np.bincount(label, minlength=ncomp)[label] == 1
+    lone = np.flatnonzero(alone)
+    multi = np.flatnonzero(~alone)
+    blocked_of = np.empty(n, dtype=np.int64)  # the blocked piece that holds each member
+    blocked_of[lone] = np.arange(len(lone))
+    out = [both[lone]]
+    if multi.size:
+        # every group holds at least one piece and one building (the graph is bipartite)
+        order = multi[np.argsort(label[multi], kind="stable")]
+        group_labels, group_of = np.unique(label[order], return_inverse=True)
+        n_groups = len(group_labels)
+        blocked_of[order] = len(lone) + group_of
+        is_piece = order < n_p
+
+        def multi_of(sel: np.ndarray) -> np.ndarray:
+            parts, src = shapely.get_parts(both[order[sel]], return_index=True)
+            return shapely.multipolygons(parts, indices=group_of[sel][src])
+
+        unions = _threaded(shapely.union, multi_of(is_piece), multi_of(~is_piece), min_chunk=64)
+        out.append(_checked_unions(unions, both, order, group_of, n_groups))
+    blocked = np.concatenate(out)
+    members = _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces), n_p)
+    unit, piece = members.unit, blocked_of[members.piece]
+    by = np.lexsort((piece, unit))
+    unit, piece, inside = unit[by], piece[by], members.inside[by]
+    first = np.flatnonzero(np.r_[True, (unit[1:] != unit[:-1]) | (piece[1:] != piece[:-1])])
+    return blocked, _Pairs(unit[first], piece[first], np.logical_and.reduceat(inside, first))
+
+
+def _concat_pairs(a: _Pairs, b: _Pairs, offset: int) -> _Pairs:
+    """The pairs of two arrays of pieces concatenated (``b``'s pieces start at ``offset``)."""
+    return _Pairs(
+        np.concatenate([a.unit, b.unit]),
+        np.concatenate([a.piece, offset + b.piece]),
+        np.concatenate([a.inside, b.inside]),
+    )
 
 
 def _building_polygons(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
