@@ -256,22 +256,85 @@ class _Pairs:
     inside: np.ndarray
 
 
-def _unit_piece_pairs(unit_geoms: np.ndarray, pieces: np.ndarray) -> _Pairs:
+@dataclass(frozen=True)
+class _UnitEdges:
+    """The boundary segments of some units (every ring of every part), in an STRtree."""
+
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    unit: np.ndarray  # the unit of each segment
+    tree: shapely.STRtree
+
+
+def _unit_edges(unit_geoms: np.ndarray) -> _UnitEdges:
+    parts, part_of = shapely.get_parts(unit_geoms, return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, vertex_of = shapely.get_coordinates(rings, return_index=True)
+    k = np.flatnonzero(vertex_of[:-1] == vertex_of[1:])  # consecutive vertices of one ring
+    a, b = coords[k], coords[k + 1]
+    tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
+    return _UnitEdges(a[:, 0], a[:, 1], b[:, 0], b[:, 1], part_of[ring_of[vertex_of[k]]], tree)
+
+
+def _near_border(u: np.ndarray, p: np.ndarray, pieces: np.ndarray, edges: _UnitEdges) -> np.ndarray:
+    """For each pair (unit ``u``, piece ``p``): may the piece meet the unit's boundary? False
+    only where every boundary segment of the unit whose box meets the piece's box leaves that
+    box strictly on one side of its line (with a margin far above the rounding of the cross
+    products), so the piece cannot meet the boundary; True (maybe) otherwise.
+    """
+    p_of, s = edges.tree.query(pieces)  # segment boxes meeting piece boxes
+    pb = shapely.bounds(pieces)[p_of]
+    x0, y0 = edges.x0[s], edges.y0[s]
+    dx, dy = edges.x1[s] - x0, edges.y1[s] - y0
+    side = np.empty((len(s), 4))
+    for c, (ix, iy) in enumerate(((0, 1), (2, 1), (2, 3), (0, 3))):  # the four corners of the box
+        side[:, c] = dx * (pb[:, iy] - y0) - dy * (pb[:, ix] - x0)
+    reach = np.abs(pb - np.column_stack([x0, y0, x0, y0])).max(axis=1) + np.abs(dx) + np.abs(dy)
+    tol = 1e-9 * (np.abs(dx) + np.abs(dy)) * reach
+    apart = (side > tol[:, None]).all(axis=1) | (side < -tol[:, None]).all(axis=1)
+    n = np.int64(len(pieces))
+    near = np.unique(edges.unit[s[~apart]].astype(np.int64) * n + p_of[~apart])
+    return np.isin(u.astype(np.int64) * n + p, near)
+
+
+def _unit_piece_pairs(unit_geoms: np.ndarray, pieces: np.ndarray, *, edges: _UnitEdges | None = None) -> _Pairs:
+    """Every (unit, piece) pair that intersects, and whether the piece lies in the unit's
+    interior (``contains_properly``).
+
+    A polygon piece that cannot meet the unit's boundary (:func:`_near_border`: most pieces,
+    far from any border) is wholly inside or wholly outside the unit, as one of its vertices
+    is: one point-in-polygon test (``intersects_xy``, prepared unit) decides both. The other
+    pairs (near a border, multipolygon pieces) take ``contains_properly`` and ``intersects``.
+    ``edges``: :func:`_unit_edges` of ``unit_geoms``, when the caller pairs them more than once.
+    """
     if len(pieces) == 0 or len(unit_geoms) == 0:
         e = np.array([], dtype=np.int64)
         return _Pairs(e, e, np.array([], dtype=bool))
-    shapely.prepare(unit_geoms)
     u, p = shapely.STRtree(pieces).query(unit_geoms)
-    # only a piece whose box lies inside the unit's box can lie inside the unit
-    ub, pb = shapely.bounds(unit_geoms), shapely.bounds(pieces)
-    boxed = (pb[p, 0] > ub[u, 0]) & (pb[p, 1] > ub[u, 1]) & (pb[p, 2] < ub[u, 2]) & (pb[p, 3] < ub[u, 3])
+    edges = edges if edges is not None else _unit_edges(unit_geoms)
+    fast = (shapely.get_type_id(pieces) == 3)[p] & ~_near_border(u, p, pieces, edges)
+    coords, owner = shapely.get_coordinates(pieces, return_index=True)
+    first = np.minimum(np.searchsorted(owner, np.arange(len(pieces))), max(len(coords) - 1, 0))
     inside = np.zeros(len(u), dtype=bool)
-    cand = np.flatnonzero(boxed)
-    inside[cand] = _threaded(shapely.contains_properly, unit_geoms[u[cand]], pieces[p[cand]], keys=u[cand])
-    rest = np.flatnonzero(~inside)
-    hit = np.ones(len(u), dtype=bool)
-    hit[rest] = _threaded(shapely.intersects, unit_geoms[u[rest]], pieces[p[rest]], keys=u[rest])
-    shapely.destroy_prepared(unit_geoms)
+    hit = np.zeros(len(u), dtype=bool)
+    shapely.prepare(unit_geoms)
+    try:
+        f = np.flatnonzero(fast)
+        at = coords[first[p[f]]]
+        inside[f] = hit[f] = _threaded(shapely.intersects_xy, unit_geoms[u[f]], at[:, 0], at[:, 1], keys=u[f])
+        slow = np.flatnonzero(~fast)
+        # only a piece whose box lies inside the unit's box can lie inside the unit
+        ub, pb = shapely.bounds(unit_geoms[u[slow]]), shapely.bounds(pieces[p[slow]])
+        boxed = (pb[:, 0] > ub[:, 0]) & (pb[:, 1] > ub[:, 1]) & (pb[:, 2] < ub[:, 2]) & (pb[:, 3] < ub[:, 3])
+        cand = slow[boxed]
+        inside[cand] = _threaded(shapely.contains_properly, unit_geoms[u[cand]], pieces[p[cand]], keys=u[cand])
+        rest = slow[~inside[slow]]
+        hit[slow] = inside[slow]
+        hit[rest] = _threaded(shapely.intersects, unit_geoms[u[rest]], pieces[p[rest]], keys=u[rest])
+    finally:
+        shapely.destroy_prepared(unit_geoms)
     return _Pairs(u[hit], p[hit], inside[hit])
 
 
@@ -897,7 +960,8 @@ def compute_coverage(
     all_pieces, piece_of = dissolve_overlaps(fpg, return_index=True)
     kind_pieces = {kind: _kind_pieces(fpg, fkind, piece_of, all_pieces, kind) for kind in kinds_sp}
     lap("dissolve")
-    pairs = _unit_piece_pairs(ug, all_pieces)
+    edges = _unit_edges(ug)  # pairs the units with the footprint pieces, then with the buildings
+    pairs = _unit_piece_pairs(ug, all_pieces, edges=edges)
     for kind in kinds_sp:  # each kind's pieces lie inside the all-kinds pieces: reuse their pairs
         sub, sub_piece = kind_pieces[kind]
         fig[f"covered_m2_{kind}"] = _covered_area_of_subpieces(ug, sub, sub_piece, pairs, len(all_pieces))
@@ -906,7 +970,7 @@ def compute_coverage(
     if with_gaps and bpieces is not None and len(bpieces):
         # gaps are open area only: the buildings join the pieces they touch (a visible footprint
         # ends on the walls) into disjoint blocked pieces, most of them then simple holes
-        blocked, blocked_pairs = _blocked_pieces(ug, all_pieces, pairs, bpieces)
+        blocked, blocked_pairs = _blocked_pieces(ug, all_pieces, pairs, bpieces, edges=edges)
         raw_gaps = unit_gaps(ug, blocked, pairs=blocked_pairs)
     elif with_gaps:
         raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs)
@@ -995,7 +1059,12 @@ _POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
 
 
 def _blocked_pieces(
-    unit_geoms: np.ndarray, pieces: np.ndarray, piece_pairs: _Pairs, bpieces: np.ndarray
+    unit_geoms: np.ndarray,
+    pieces: np.ndarray,
+    piece_pairs: _Pairs,
+    bpieces: np.ndarray,
+    *,
+    edges: _UnitEdges | None = None,
 ) -> tuple[np.ndarray, _Pairs]:
     """The disjoint union of disjoint footprint pieces and disjoint buildings, and its pairs
     with the units: ``(blocked pieces, pairs)`` for :func:`unit_gaps`.
@@ -1011,12 +1080,12 @@ def _blocked_pieces(
     The pairs need no geometry test for the pieces (``piece_pairs``, those of the coverage) nor
     for the groups: a group meets a unit where one of its members does, and lies in the unit's
     interior where all of them do (a union of subsets of an open set stays in it); only the
-    buildings are paired (:func:`_unit_piece_pairs`).
+    buildings are paired (:func:`_unit_piece_pairs`, with the units' ``edges`` if given).
     """
     n_p = len(pieces)
     both = np.concatenate([pieces, bpieces])
     if len(bpieces) == 0 or n_p == 0:
-        return both, _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces), n_p)
+        return both, _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces, edges=edges), n_p)
     p, b = shapely.STRtree(bpieces).query(pieces, predicate="intersects")
     n = len(both)
     graph = coo_matrix((np.ones(len(p), dtype=np.int8), (p, n_p + b)), shape=(n, n))
@@ -1042,7 +1111,7 @@ def _blocked_pieces(
         unions = _threaded(shapely.union, multi_of(is_piece), multi_of(~is_piece), min_chunk=64)
         out.append(_checked_unions(unions, both, order, group_of, n_groups))
     blocked = np.concatenate(out)
-    members = _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces), n_p)
+    members = _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces, edges=edges), n_p)
     unit, piece = members.unit, blocked_of[members.piece]
     by = np.lexsort((piece, unit))
     unit, piece, inside = unit[by], piece[by], members.inside[by]
