@@ -94,6 +94,20 @@ def test_a_camera_facing_a_square_building_loses_the_shadow_behind_it() -> None:
     assert not vis.geoms[0].contains(Point(0, 30)) and vis.geoms[0].contains(Point(20, 30))
 
 
+def test_one_convex_building_alone_hides_what_it_hides_among_others() -> None:
+    # a footprint with one convex building takes its hull as the hidden region as it is; with
+    # two (here: one overlapping shadow, one apart) the hulls go through the union: what is seen
+    # with both is what is seen with each alone
+    fp = sector_polygons(np.array([0.0]), np.array([0.0]), np.array([0.0]), np.array([120.0]), np.array([60.0]))
+    xy = np.array([0.0]), np.array([0.0])
+    a, b, c = box(-5, 10, 5, 20), box(2, 30, 12, 36), shapely.affinity.rotate(box(-40, 20, -30, 28), 20.0)
+    alone = [visible_footprints(fp, *xy, np.array([g])).geoms[0] for g in (a, b, c)]
+    both = visible_footprints(fp, *xy, np.array([a, b, c])).geoms[0]
+    seen = shapely.intersection_all(alone)
+    assert shapely.symmetric_difference(both, seen).area < 1e-9 * fp[0].area
+    assert all(g.area < fp[0].area - 50.0 for g in alone)
+
+
 def test_a_lamp_with_one_wall_lights_its_own_side_only() -> None:
     d = disc_polygons(np.array([0.0]), np.array([0.0]), np.array([20.0]))
     vis = visible_footprints(d, np.array([0.0]), np.array([0.0]), np.array([box(-100, 5, 100, 6)]))
