@@ -299,7 +299,13 @@ def _near_border(u: np.ndarray, p: np.ndarray, pieces: np.ndarray, edges: _UnitE
     return np.isin(u.astype(np.int64) * n + p, near)
 
 
-def _unit_piece_pairs(unit_geoms: np.ndarray, pieces: np.ndarray, *, edges: _UnitEdges | None = None) -> _Pairs:
+def _unit_piece_pairs(
+    unit_geoms: np.ndarray,
+    pieces: np.ndarray,
+    *,
+    edges: _UnitEdges | None = None,
+    tree: shapely.STRtree | None = None,
+) -> _Pairs:
     """Every (unit, piece) pair that intersects, and whether the piece lies in the unit's
     interior (``contains_properly``).
 
@@ -307,12 +313,13 @@ def _unit_piece_pairs(unit_geoms: np.ndarray, pieces: np.ndarray, *, edges: _Uni
     far from any border) is wholly inside or wholly outside the unit, as one of its vertices
     is: one point-in-polygon test (``intersects_xy``, prepared unit) decides both. The other
     pairs (near a border, multipolygon pieces) take ``contains_properly`` and ``intersects``.
-    ``edges``: :func:`_unit_edges` of ``unit_geoms``, when the caller pairs them more than once.
+    ``edges``: :func:`_unit_edges` of ``unit_geoms``, when the caller pairs them more than once;
+    ``tree``: an STRtree of ``pieces`` the caller has.
     """
     if len(pieces) == 0 or len(unit_geoms) == 0:
         e = np.array([], dtype=np.int64)
         return _Pairs(e, e, np.array([], dtype=bool))
-    u, p = shapely.STRtree(pieces).query(unit_geoms)
+    u, p = (tree if tree is not None else shapely.STRtree(pieces)).query(unit_geoms)
     edges = edges if edges is not None else _unit_edges(unit_geoms)
     fast = (shapely.get_type_id(pieces) == 3)[p] & ~_near_border(u, p, pieces, edges)
     coords, owner = shapely.get_coordinates(pieces, return_index=True)
@@ -434,7 +441,8 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     if len(pr.unit) == 0:
         return gaps
     pg = pieces[pr.piece]
-    simple = (shapely.get_type_id(pg) == 3) & (shapely.get_num_interior_rings(pg) == 0)
+    # simple: a polygon without holes (each piece once, whatever the units it meets)
+    simple = ((shapely.get_type_id(pieces) == 3) & (shapely.get_num_interior_rings(pieces) == 0))[pr.piece]
     as_hole = pr.inside & simple
     _subtract(gaps, pr.unit[~as_hole], pg[~as_hole])
     if not as_hole.any():
@@ -1086,7 +1094,8 @@ def _blocked_pieces(
     both = np.concatenate([pieces, bpieces])
     if len(bpieces) == 0 or n_p == 0:
         return both, _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces, edges=edges), n_p)
-    p, b = shapely.STRtree(bpieces).query(pieces, predicate="intersects")
+    btree = shapely.STRtree(bpieces)
+    p, b = btree.query(pieces, predicate="intersects")
     n = len(both)
     graph = coo_matrix((np.ones(len(p), dtype=np.int8), (p, n_p + b)), shape=(n, n))
     ncomp, label = connected_components(graph, directed=False)
@@ -1111,7 +1120,7 @@ def _blocked_pieces(
         unions = _threaded(shapely.union, multi_of(is_piece), multi_of(~is_piece), min_chunk=64)
         out.append(_checked_unions(unions, both, order, group_of, n_groups))
     blocked = np.concatenate(out)
-    members = _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces, edges=edges), n_p)
+    members = _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces, edges=edges, tree=btree), n_p)
     unit, piece = members.unit, blocked_of[members.piece]
     by = np.lexsort((piece, unit))
     unit, piece, inside = unit[by], piece[by], members.inside[by]
