@@ -169,12 +169,21 @@ def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_
 
     A multipolygon of a group's overlapping members is made and buffered by 0, which GEOS
     resolves into their union in one vectorised call (faster than a union_all per group). The
-    result is checked: its area must lie between the largest member's and the sum of the
-    members'; a group that fails is unioned with union_all instead.
+    result is checked (:func:`_checked_unions`).
     """
     parts, src = shapely.get_parts(geoms[order], return_index=True)  # members may be multipolygons
     mp = shapely.multipolygons(parts, indices=group_of[src])
     out = _threaded(shapely.buffer, mp, np.zeros(len(mp)), min_chunk=64)
+    return _checked_unions(out, geoms, order, group_of, n_groups)
+
+
+def _checked_unions(
+    out: np.ndarray, geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """``out`` (the union of each group of ``geoms[order]``, groups ``group_of``), checked: its
+    area must lie between the largest member's and the sum of the members' and it must be
+    valid; a group that fails is unioned with union_all instead (in place).
+    """
     area = shapely.area(geoms[order])
     hi = np.bincount(group_of, weights=area, minlength=n_groups)
     lo = np.zeros(n_groups)
@@ -183,7 +192,7 @@ def _union_groups(geoms: np.ndarray, order: np.ndarray, group_of: np.ndarray, n_
     bad = np.flatnonzero(
         (ua < lo * (1 - 1e-9)) | (ua > hi * (1 + 1e-9)) | ~_threaded(shapely.is_valid, out, min_chunk=64)
     )
-    for gi in bad:  # pragma: no cover - a safety net, not seen on real data
+    for gi in bad:  # pragma: no cover - a safety net (buffer(0) of walls along edges may add slivers)
         out[gi] = shapely.union_all(geoms[order[group_of == gi]])
     return out
 
@@ -247,22 +256,92 @@ class _Pairs:
     inside: np.ndarray
 
 
-def _unit_piece_pairs(unit_geoms: np.ndarray, pieces: np.ndarray) -> _Pairs:
+@dataclass(frozen=True)
+class _UnitEdges:
+    """The boundary segments of some units (every ring of every part), in an STRtree."""
+
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    unit: np.ndarray  # the unit of each segment
+    tree: shapely.STRtree
+
+
+def _unit_edges(unit_geoms: np.ndarray) -> _UnitEdges:
+    parts, part_of = shapely.get_parts(unit_geoms, return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, vertex_of = shapely.get_coordinates(rings, return_index=True)
+    k = np.flatnonzero(vertex_of[:-1] == vertex_of[1:])  # consecutive vertices of one ring
+    a, b = coords[k], coords[k + 1]
+    tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
+    return _UnitEdges(a[:, 0], a[:, 1], b[:, 0], b[:, 1], part_of[ring_of[vertex_of[k]]], tree)
+
+
+def _near_border(u: np.ndarray, p: np.ndarray, pieces: np.ndarray, edges: _UnitEdges) -> np.ndarray:
+    """For each pair (unit ``u``, piece ``p``): may the piece meet the unit's boundary? False
+    only where every boundary segment of the unit whose box meets the piece's box leaves that
+    box strictly on one side of its line (with a margin far above the rounding of the cross
+    products), so the piece cannot meet the boundary; True (maybe) otherwise.
+    """
+    p_of, s = edges.tree.query(pieces)  # segment boxes meeting piece boxes
+    pb = shapely.bounds(pieces)[p_of]
+    x0, y0 = edges.x0[s], edges.y0[s]
+    dx, dy = edges.x1[s] - x0, edges.y1[s] - y0
+    side = np.empty((len(s), 4))
+    for c, (ix, iy) in enumerate(((0, 1), (2, 1), (2, 3), (0, 3))):  # the four corners of the box
+        side[:, c] = dx * (pb[:, iy] - y0) - dy * (pb[:, ix] - x0)
+    reach = np.abs(pb - np.column_stack([x0, y0, x0, y0])).max(axis=1) + np.abs(dx) + np.abs(dy)
+    tol = 1e-9 * (np.abs(dx) + np.abs(dy)) * reach
+    apart = (side > tol[:, None]).all(axis=1) | (side < -tol[:, None]).all(axis=1)
+    n = np.int64(len(pieces))
+    near = np.unique(edges.unit[s[~apart]].astype(np.int64) * n + p_of[~apart])
+    return np.isin(u.astype(np.int64) * n + p, near)
+
+
+def _unit_piece_pairs(
+    unit_geoms: np.ndarray,
+    pieces: np.ndarray,
+    *,
+    edges: _UnitEdges | None = None,
+    tree: shapely.STRtree | None = None,
+) -> _Pairs:
+    """Every (unit, piece) pair that intersects, and whether the piece lies in the unit's
+    interior (``contains_properly``).
+
+    A polygon piece that cannot meet the unit's boundary (:func:`_near_border`: most pieces,
+    far from any border) is wholly inside or wholly outside the unit, as one of its vertices
+    is: one point-in-polygon test (``intersects_xy``, prepared unit) decides both. The other
+    pairs (near a border, multipolygon pieces) take ``contains_properly`` and ``intersects``.
+    ``edges``: :func:`_unit_edges` of ``unit_geoms``, when the caller pairs them more than once;
+    ``tree``: an STRtree of ``pieces`` the caller has.
+    """
     if len(pieces) == 0 or len(unit_geoms) == 0:
         e = np.array([], dtype=np.int64)
         return _Pairs(e, e, np.array([], dtype=bool))
-    shapely.prepare(unit_geoms)
-    u, p = shapely.STRtree(pieces).query(unit_geoms)
-    # only a piece whose box lies inside the unit's box can lie inside the unit
-    ub, pb = shapely.bounds(unit_geoms), shapely.bounds(pieces)
-    boxed = (pb[p, 0] > ub[u, 0]) & (pb[p, 1] > ub[u, 1]) & (pb[p, 2] < ub[u, 2]) & (pb[p, 3] < ub[u, 3])
+    u, p = (tree if tree is not None else shapely.STRtree(pieces)).query(unit_geoms)
+    edges = edges if edges is not None else _unit_edges(unit_geoms)
+    fast = (shapely.get_type_id(pieces) == 3)[p] & ~_near_border(u, p, pieces, edges)
+    coords, owner = shapely.get_coordinates(pieces, return_index=True)
+    first = np.minimum(np.searchsorted(owner, np.arange(len(pieces))), max(len(coords) - 1, 0))
     inside = np.zeros(len(u), dtype=bool)
-    cand = np.flatnonzero(boxed)
-    inside[cand] = _threaded(shapely.contains_properly, unit_geoms[u[cand]], pieces[p[cand]], keys=u[cand])
-    rest = np.flatnonzero(~inside)
-    hit = np.ones(len(u), dtype=bool)
-    hit[rest] = _threaded(shapely.intersects, unit_geoms[u[rest]], pieces[p[rest]], keys=u[rest])
-    shapely.destroy_prepared(unit_geoms)
+    hit = np.zeros(len(u), dtype=bool)
+    shapely.prepare(unit_geoms)
+    try:
+        f = np.flatnonzero(fast)
+        at = coords[first[p[f]]]
+        inside[f] = hit[f] = _threaded(shapely.intersects_xy, unit_geoms[u[f]], at[:, 0], at[:, 1], keys=u[f])
+        slow = np.flatnonzero(~fast)
+        # only a piece whose box lies inside the unit's box can lie inside the unit
+        ub, pb = shapely.bounds(unit_geoms[u[slow]]), shapely.bounds(pieces[p[slow]])
+        boxed = (pb[:, 0] > ub[:, 0]) & (pb[:, 1] > ub[:, 1]) & (pb[:, 2] < ub[:, 2]) & (pb[:, 3] < ub[:, 3])
+        cand = slow[boxed]
+        inside[cand] = _threaded(shapely.contains_properly, unit_geoms[u[cand]], pieces[p[cand]], keys=u[cand])
+        rest = slow[~inside[slow]]
+        hit[slow] = inside[slow]
+        hit[rest] = _threaded(shapely.intersects, unit_geoms[u[rest]], pieces[p[rest]], keys=u[rest])
+    finally:
+        shapely.destroy_prepared(unit_geoms)
     return _Pairs(u[hit], p[hit], inside[hit])
 
 
@@ -362,7 +441,8 @@ def unit_gaps(unit_geoms: np.ndarray, pieces: np.ndarray, *, pairs: _Pairs | Non
     if len(pr.unit) == 0:
         return gaps
     pg = pieces[pr.piece]
-    simple = (shapely.get_type_id(pg) == 3) & (shapely.get_num_interior_rings(pg) == 0)
+    # simple: a polygon without holes (each piece once, whatever the units it meets)
+    simple = ((shapely.get_type_id(pieces) == 3) & (shapely.get_num_interior_rings(pieces) == 0))[pr.piece]
     as_hole = pr.inside & simple
     _subtract(gaps, pr.unit[~as_hole], pg[~as_hole])
     if not as_hole.any():
@@ -888,7 +968,8 @@ def compute_coverage(
     all_pieces, piece_of = dissolve_overlaps(fpg, return_index=True)
     kind_pieces = {kind: _kind_pieces(fpg, fkind, piece_of, all_pieces, kind) for kind in kinds_sp}
     lap("dissolve")
-    pairs = _unit_piece_pairs(ug, all_pieces)
+    edges = _unit_edges(ug)  # pairs the units with the footprint pieces, then with the buildings
+    pairs = _unit_piece_pairs(ug, all_pieces, edges=edges)
     for kind in kinds_sp:  # each kind's pieces lie inside the all-kinds pieces: reuse their pairs
         sub, sub_piece = kind_pieces[kind]
         fig[f"covered_m2_{kind}"] = _covered_area_of_subpieces(ug, sub, sub_piece, pairs, len(all_pieces))
@@ -897,7 +978,8 @@ def compute_coverage(
     if with_gaps and bpieces is not None and len(bpieces):
         # gaps are open area only: the buildings join the pieces they touch (a visible footprint
         # ends on the walls) into disjoint blocked pieces, most of them then simple holes
-        raw_gaps = unit_gaps(ug, _blocked_pieces(all_pieces, bpieces))
+        blocked, blocked_pairs = _blocked_pieces(ug, all_pieces, pairs, bpieces, edges=edges)
+        raw_gaps = unit_gaps(ug, blocked, pairs=blocked_pairs)
     elif with_gaps:
         raw_gaps = unit_gaps(ug, all_pieces, pairs=pairs)
     lap("gaps")
@@ -984,16 +1066,75 @@ def compute_coverage(
 _POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
 
 
-def _blocked_pieces(pieces: np.ndarray, bpieces: np.ndarray) -> np.ndarray:
-    """The disjoint union of disjoint footprint pieces and disjoint buildings: each building is
-    merged with the pieces it touches (a visible footprint ends on the walls it sees), found by
-    one STRtree query of the pieces against the buildings.
+def _blocked_pieces(
+    unit_geoms: np.ndarray,
+    pieces: np.ndarray,
+    piece_pairs: _Pairs,
+    bpieces: np.ndarray,
+    *,
+    edges: _UnitEdges | None = None,
+) -> tuple[np.ndarray, _Pairs]:
+    """The disjoint union of disjoint footprint pieces and disjoint buildings, and its pairs
+    with the units: ``(blocked pieces, pairs)`` for :func:`unit_gaps`.
+
+    Each building is merged with the pieces it touches (a visible footprint ends on the walls
+    it sees), found by one STRtree query of the pieces against the buildings. A piece or a
+    building that touches nothing (most buildings: they meet no footprint) is a blocked piece
+    as it is. A touching group is the union of two valid multipolygons, its disjoint pieces
+    and its disjoint buildings: one vectorised binary overlay, cheaper than resolving one
+    invalid multipolygon of them all with ``buffer(0)`` (which also adds slivers of area
+    between walls and the visible edges along them).
+
+    The pairs need no geometry test for the pieces (``piece_pairs``, those of the coverage) nor
+    for the groups: a group meets a unit where one of its members does, and lies in the unit's
+    interior where all of them do (a union of subsets of an open set stays in it); only the
+    buildings are paired (:func:`_unit_piece_pairs`, with the units' ``edges`` if given).
     """
+    n_p = len(pieces)
     both = np.concatenate([pieces, bpieces])
-    if len(pieces) == 0:
-        return both
-    p, b = shapely.STRtree(bpieces).query(pieces, predicate="intersects")
-    return _merge_pairs(both, p, len(pieces) + b)
+    if len(bpieces) == 0 or n_p == 0:
+        return both, _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces, edges=edges), n_p)
+    btree = shapely.STRtree(bpieces)
+    p, b = btree.query(pieces, predicate="intersects")
+    n = len(both)
+    graph = coo_matrix((np.ones(len(p), dtype=np.int8), (p, n_p + b)), shape=(n, n))
+    ncomp, label = connected_components(graph, directed=False)
+    alone = np.bincount(label, minlength=ncomp)[label] == 1
+    lone = np.flatnonzero(alone)
+    multi = np.flatnonzero(~alone)
+    blocked_of = np.empty(n, dtype=np.int64)  # the blocked piece that holds each member
+    blocked_of[lone] = np.arange(len(lone))
+    out = [both[lone]]
+    if multi.size:
+        # every group holds at least one piece and one building (the graph is bipartite)
+        order = multi[np.argsort(label[multi], kind="stable")]
+        group_labels, group_of = np.unique(label[order], return_inverse=True)
+        n_groups = len(group_labels)
+        blocked_of[order] = len(lone) + group_of
+        is_piece = order < n_p
+
+        def multi_of(sel: np.ndarray) -> np.ndarray:
+            parts, src = shapely.get_parts(both[order[sel]], return_index=True)
+            return shapely.multipolygons(parts, indices=group_of[sel][src])
+
+        unions = _threaded(shapely.union, multi_of(is_piece), multi_of(~is_piece), min_chunk=64)
+        out.append(_checked_unions(unions, both, order, group_of, n_groups))
+    blocked = np.concatenate(out)
+    members = _concat_pairs(piece_pairs, _unit_piece_pairs(unit_geoms, bpieces, edges=edges, tree=btree), n_p)
+    unit, piece = members.unit, blocked_of[members.piece]
+    by = np.lexsort((piece, unit))
+    unit, piece, inside = unit[by], piece[by], members.inside[by]
+    first = np.flatnonzero(np.r_[True, (unit[1:] != unit[:-1]) | (piece[1:] != piece[:-1])])
+    return blocked, _Pairs(unit[first], piece[first], np.logical_and.reduceat(inside, first))
+
+
+def _concat_pairs(a: _Pairs, b: _Pairs, offset: int) -> _Pairs:
+    """The pairs of two arrays of pieces concatenated (``b``'s pieces start at ``offset``)."""
+    return _Pairs(
+        np.concatenate([a.unit, b.unit]),
+        np.concatenate([a.piece, offset + b.piece]),
+        np.concatenate([a.inside, b.inside]),
+    )
 
 
 def _building_polygons(buildings: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:

@@ -295,7 +295,19 @@ def visible_footprints(
         owner = np.concatenate([f[s][qpair], f[h], f[bp_pair]])
         srt = np.argsort(owner, kind="stable")
         groups, group = np.unique(owner[srt], return_inverse=True)
-        hidden = _union_groups(parts[srt], group, len(groups))
+        parts = parts[srt]
+        # a footprint hidden by one convex building alone (most) has its hull as the hidden
+        # region already: a valid convex polygon, no union to resolve
+        n_parts = np.bincount(group, minlength=len(groups))
+        is_hull = np.zeros(len(owner), dtype=bool)
+        is_hull[len(quads) : len(quads) + len(hulls)] = True
+        first = np.searchsorted(group, np.arange(len(groups)))
+        alone = (n_parts == 1) & is_hull[srt][first] & (shapely.get_type_id(parts[first]) == 3)
+        hidden = np.empty(len(groups), dtype=object)
+        hidden[alone] = parts[first[alone]]
+        mixed = ~alone[group]
+        if mixed.any():
+            hidden[~alone] = _union_groups(parts[mixed], np.cumsum(~alone)[group[mixed]] - 1, int((~alone).sum()))
         return groups, shapely.difference(fp[groups], hidden)
 
     for groups, vis in map_chunks(chunk, bounds):

@@ -337,3 +337,49 @@ def test_unit_of_points_first_unit_on_shared_borders() -> None:
     # and 2 to 0, (5, 10) between 0 and 2 to 0, (20, 0) on the edge of 1 alone to 1
     got = dict(zip(pi.tolist(), ui.tolist()))
     assert got[1] == 0 and got[3] == 0 and got[6] == 0 and got[8] == 1
+
+
+def test_unit_piece_pairs_match_the_plain_predicates() -> None:
+    """The pairing's fast path (a polygon piece far from every border is decided by one vertex)
+    gives the pairs and the ``contains_properly`` of testing every pair in full: pieces on,
+    across, along and near borders (a diagonal one among them), in a unit's hole, a multipolygon
+    piece across two units, overlapping units.
+    """
+    from geo_antt.coverage import _unit_piece_pairs
+
+    units = np.array(
+        [
+            box(0, 0, 100, 100).difference(box(40, 40, 60, 60)),  # with a hole
+            Polygon([(100, 0), (200, 0), (100, 100)]),  # a diagonal border
+            shapely.MultiPolygon([box(100, 100, 150, 150), box(160, 100, 200, 150)]),
+            box(50, 50, 150, 150),  # overlaps the others
+        ]
+    )
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(-10, 210, 3000), rng.uniform(-10, 160, 3000)
+    w, h = rng.uniform(0.5, 12, 3000), rng.uniform(0.5, 12, 3000)
+    turned = shapely.affinity.rotate(box(150, 20, 158, 26), 37.0)
+    pieces = np.concatenate(
+        [
+            shapely.box(x, y, x + w, y + h),
+            [
+                box(90, 10, 100, 20),  # along a border, inside
+                box(100, 10, 110, 20),  # along the same border, on the other side
+                box(45, 45, 55, 55),  # in the hole
+                box(40, 40, 60, 60),  # the hole exactly
+                Polygon([(150, 50), (160, 40), (170, 50)]),  # a vertex on the diagonal
+                box(150, 49.999999, 151, 50.5),  # across the diagonal by a hair
+                turned,
+                shapely.MultiPolygon([box(10, 10, 20, 20), box(120, 10, 125, 15)]),
+                box(150, 110, 160, 120),  # between the two parts of a unit, touching both
+            ],
+        ]
+    )
+    got = _unit_piece_pairs(units, pieces)
+    ui, pi = np.meshgrid(np.arange(len(units)), np.arange(len(pieces)), indexing="ij")
+    ui, pi = ui.ravel(), pi.ravel()
+    hit = shapely.intersects(units[ui], pieces[pi])
+    inside = shapely.contains_properly(units[ui], pieces[pi])
+    want = sorted(zip(ui[hit].tolist(), pi[hit].tolist(), inside[hit].tolist()))
+    assert sorted(zip(got.unit.tolist(), got.piece.tolist(), got.inside.tolist())) == want
+    assert 0 < inside.sum() < hit.sum()  # both kinds of pairs are there

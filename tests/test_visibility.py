@@ -94,6 +94,20 @@ def test_a_camera_facing_a_square_building_loses_the_shadow_behind_it() -> None:
     assert not vis.geoms[0].contains(Point(0, 30)) and vis.geoms[0].contains(Point(20, 30))
 
 
+def test_one_convex_building_alone_hides_what_it_hides_among_others() -> None:
+    # a footprint with one convex building takes its hull as the hidden region as it is; with
+    # two (here: one overlapping shadow, one apart) the hulls go through the union: what is seen
+    # with both is what is seen with each alone
+    fp = sector_polygons(np.array([0.0]), np.array([0.0]), np.array([0.0]), np.array([120.0]), np.array([60.0]))
+    xy = np.array([0.0]), np.array([0.0])
+    a, b, c = box(-5, 10, 5, 20), box(2, 30, 12, 36), shapely.affinity.rotate(box(-40, 20, -30, 28), 20.0)
+    alone = [visible_footprints(fp, *xy, np.array([g])).geoms[0] for g in (a, b, c)]
+    both = visible_footprints(fp, *xy, np.array([a, b, c])).geoms[0]
+    seen = shapely.intersection_all(alone)
+    assert shapely.symmetric_difference(both, seen).area < 1e-9 * fp[0].area
+    assert all(g.area < fp[0].area - 50.0 for g in alone)
+
+
 def test_a_lamp_with_one_wall_lights_its_own_side_only() -> None:
     d = disc_polygons(np.array([0.0]), np.array([0.0]), np.array([20.0]))
     vis = visible_footprints(d, np.array([0.0]), np.array([0.0]), np.array([box(-100, 5, 100, 6)]))
@@ -220,6 +234,57 @@ def test_a_building_out_of_range_changes_nothing(square_hamlet) -> None:
     for col in ("covered_m2", "covered_pct", "covered_m2_camera", "covered_m2_lighting", "covered_m2_checkpoint"):
         pd.testing.assert_series_equal(u[col], p[col], rtol=1e-9)
     assert shapely.equals(res.footprints_metric.geometry, plain.footprints_metric.geometry).all()
+
+
+def test_blocked_pieces_give_the_gaps_and_pairs_of_the_general_path() -> None:
+    """``_blocked_pieces`` (lone buildings as they are, a binary union per touching group, the
+    pairs derived from the members') against the plain way: the union of everything, paired
+    with the units by geometry and subtracted by overlay.
+    """
+    from geo_antt.coverage import _blocked_pieces, _unit_piece_pairs, unit_gaps
+
+    units = np.array([box(0, 0, 100, 100), box(100, 0, 200, 100), box(50, 50, 150, 150)])  # the last overlaps both
+    # pieces: disjoint footprints, some ending on a wall (the visible footprint of a camera)
+    wall_a, wall_b = box(20, 20, 30, 30), box(60, 10, 70, 20)
+    pieces = np.array(
+        [
+            box(5, 15, 40, 40).difference(wall_a),  # around wall_a: its hole ends on the four walls
+            box(70, 5, 80, 18),  # touches wall_b on its left
+            box(45, 5, 60, 25),  # touches wall_b on its right: wall_b joins two pieces
+            shapely.Polygon(
+                [(110, 60), (130, 60), (130, 80), (110, 80)], [[(115, 65), (125, 65), (125, 75), (115, 75)]]
+            ),
+            box(95, 40, 105, 45),  # crosses the border of the first two units
+            box(160, 10, 170, 20),  # alone
+        ]
+    )
+    buildings = np.array(
+        [
+            wall_a,
+            wall_b,
+            box(116, 66, 124, 74),  # inside the courtyard of the ring piece, touching nothing
+            box(117, 58, 122, 60),  # on the ring piece's outer wall
+            box(10, 80, 20, 90),  # alone in the first unit
+            box(195, 50, 205, 60),  # alone, across the outer border of the second unit
+            box(140, 140, 150, 150),  # alone, in a corner of the third unit only
+        ]
+    )
+    blocked, pairs = _blocked_pieces(units, pieces, _unit_piece_pairs(units, pieces), buildings)
+    # disjoint, and together exactly the pieces and the buildings
+    # two pieces and four buildings alone, then three touching groups (wall_a and its piece, wall_b and its
+    # two pieces, the ring and its wall)
+    assert len(blocked) == 6 + 3
+    assert shapely.is_valid(shapely.multipolygons(shapely.get_parts(blocked)))
+    every = shapely.union_all(np.concatenate([pieces, buildings]))
+    assert shapely.symmetric_difference(shapely.union_all(blocked), every).area < 1e-9
+    # the pairs are those a geometric pairing of the blocked pieces finds
+    ref = _unit_piece_pairs(units, blocked)
+    got = sorted(zip(pairs.unit.tolist(), pairs.piece.tolist(), pairs.inside.tolist()))
+    assert got == sorted(zip(ref.unit.tolist(), ref.piece.tolist(), ref.inside.tolist()))
+    gaps = unit_gaps(units, blocked, pairs=pairs)
+    for unit, gap in zip(units, gaps):
+        assert shapely.is_valid(gap)
+        assert shapely.symmetric_difference(gap, unit.difference(every)).area < 1e-9
 
 
 def test_non_occluded_kinds_are_not_shadowed(square_hamlet) -> None:
