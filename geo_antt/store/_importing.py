@@ -20,10 +20,11 @@ from ..i18n import msg
 from ..schema import MODEL_COLUMNS
 from . import _tables as T
 from ._accounts import AccountsMixin
-from ._base import _CHUNK, SYSTEM_USER, User, _chunks, _db_values, _id_taken, _isna, _now
+from ._base import _CHUNK, SYSTEM_USER, User, _chunks, _id_taken, _isna, _now
 from ._coverage_cache import CoverageCacheMixin
 from ._import import ImportPreview
 from ._records import check_record, normalize_record, record_diff, round_geometries, to_json_record
+from ._rows import json_records, model_values
 from ._types import SRID, Geometry
 
 __all__ = ["ImportingMixin", "IMPORT_PAUSE_ENV_VAR"]
@@ -336,7 +337,7 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                         raise ConflictError(
                             f"model {mid!r} was changed by someone else after the preview; preview again"
                         )
-            new_rows = [_db_values(r, version=1, now=now, who=actor.name, created=True) for r in preview.new]
+            new_rows = model_values(preview.new, versions=[1] * len(preview.new), now=now, who=actor.name, created=True)
             audit_rows: list[dict[str, Any]] = []
 
             def written(n: int) -> None:
@@ -349,7 +350,7 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                     pause_file = None
 
             _insert_rows(conn, T.models, new_rows, written=written)
-            for r in preview.new if audit_each else ():
+            for r, new_json in zip(preview.new, json_records(preview.new)) if audit_each else ():
                 audit_rows.append(
                     {
                         "at": now,
@@ -358,22 +359,19 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                         "model_id": r["id"],
                         "unit_code": r["unit_code"],
                         "old": None,
-                        "new": to_json_record(r),
+                        "new": new_json,
                         "detail": {"source": preview.source, "version": 1},
                     }
                 )
             if preview.updates:
                 upd_ids = list(preview.updates)
-                upd_rows = [
-                    _db_values(
-                        preview.update_records[mid],
-                        version=preview.base_versions[mid] + 1,
-                        now=now,
-                        who=actor.name,
-                        created=False,
-                    )
-                    for mid in upd_ids
-                ]
+                upd_rows = model_values(
+                    [preview.update_records[mid] for mid in upd_ids],
+                    versions=[preview.base_versions[mid] + 1 for mid in upd_ids],
+                    now=now,
+                    who=actor.name,
+                    created=False,
+                )
                 for mid in upd_ids if audit_each else ():
                     diff = preview.updates[mid]
                     audit_rows.append(
