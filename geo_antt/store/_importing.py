@@ -20,10 +20,11 @@ from ..i18n import msg
 from ..schema import MODEL_COLUMNS
 from . import _tables as T
 from ._accounts import AccountsMixin
-from ._base import _CHUNK, SYSTEM_USER, User, _chunks, _db_values, _id_taken, _isna, _now
+from ._base import _CHUNK, SYSTEM_USER, User, _chunks, _id_taken, _isna, _now
 from ._coverage_cache import CoverageCacheMixin
 from ._import import ImportPreview
 from ._records import check_record, normalize_record, record_diff, round_geometries, to_json_record
+from ._rows import json_records, model_values
 from ._types import SRID, Geometry
 
 __all__ = ["ImportingMixin", "IMPORT_PAUSE_ENV_VAR"]
@@ -336,7 +337,7 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                         raise ConflictError(
                             f"model {mid!r} was changed by someone else after the preview; preview again"
                         )
-            new_rows = [_db_values(r, version=1, now=now, who=actor.name, created=True) for r in preview.new]
+            new_rows = model_values(preview.new, versions=[1] * len(preview.new), now=now, who=actor.name, created=True)
             audit_rows: list[dict[str, Any]] = []
 
             def written(n: int) -> None:
@@ -349,7 +350,7 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                     pause_file = None
 
             _insert_rows(conn, T.models, new_rows, written=written)
-            for r in preview.new if audit_each else ():
+            for r, new_json in zip(preview.new, json_records(preview.new)) if audit_each else ():
                 audit_rows.append(
                     {
                         "at": now,
@@ -358,33 +359,21 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                         "model_id": r["id"],
                         "unit_code": r["unit_code"],
                         "old": None,
-                        "new": to_json_record(r),
+                        "new": new_json,
                         "detail": {"source": preview.source, "version": 1},
                     }
                 )
             if preview.updates:
                 upd_ids = list(preview.updates)
-                cols = list(
-                    _db_values(preview.update_records[upd_ids[0]], version=1, now=now, who=actor.name, created=False)
+                upd_rows = model_values(
+                    [preview.update_records[mid] for mid in upd_ids],
+                    versions=[preview.base_versions[mid] + 1 for mid in upd_ids],
+                    now=now,
+                    who=actor.name,
+                    created=False,
                 )
-                stmt = (
-                    T.models.update()
-                    .where(T.models.c.id == sa.bindparam("_id"))
-                    .values({c: sa.bindparam(c) for c in cols})
-                )
-                params = []
-                for mid in upd_ids:
-                    v = _db_values(
-                        preview.update_records[mid],
-                        version=preview.base_versions[mid] + 1,
-                        now=now,
-                        who=actor.name,
-                        created=False,
-                    )
-                    params.append({**v, "_id": mid})
+                for mid in upd_ids if audit_each else ():
                     diff = preview.updates[mid]
-                    if not audit_each:
-                        continue
                     audit_rows.append(
                         {
                             "at": now,
@@ -397,15 +386,7 @@ class ImportingMixin(CoverageCacheMixin, AccountsMixin):
                             "detail": {"source": preview.source, "version": preview.base_versions[mid] + 1},
                         }
                     )
-                for i in range(0, len(params), _CHUNK):
-                    part = params[i : i + _CHUNK]
-                    conn.execute(stmt, part)
-                    done += len(part)
-                    if progress is not None:
-                        progress(done, total)
-                    if pause_file and done >= half:
-                        maybe_pause()
-                        pause_file = None
+                _update_rows(conn, T.models, upd_ids, upd_rows, written=written)
             _insert_rows(conn, T.audit_log, audit_rows)
             counts = {
                 "new": len(preview.new),
@@ -456,6 +437,96 @@ def _insert_rows(
                 written(len(part))
         return
     names = list(rows[0])
+    prep = conn.dialect.identifier_preparer
+    sql = f"COPY {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) FROM STDIN"
+    _copy(conn, sql, _copy_columns(conn, table, names, rows), len(rows), written)
+
+
+def _update_rows(
+    conn: sa.Connection,
+    table: sa.Table,
+    ids: Sequence[Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    written: Callable[[int], Any] | None = None,
+) -> None:
+    """Set the columns of ``rows[i]`` (dicts with the same keys: values as ``table.update()``
+    takes them) on the row of ``table`` whose primary key is ``ids[i]`` (unique), in the
+    caller's transaction; ``written(n)`` after every ``n`` rows sent.
+
+    SQLite: ``executemany`` of one ``UPDATE ... WHERE id = ?`` in batches of ``_CHUNK``
+    (:func:`_update_rows_executemany`). PostgreSQL: the values go by one ``COPY`` (converted as
+    :func:`_insert_rows` converts them, so both paths store the same values) into a temporary
+    table of the same column types, dropped at commit, and one ``UPDATE ... FROM`` it sets them;
+    the last ``written`` comes after that ``UPDATE``.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        _update_rows_executemany(conn, table, ids, rows, written=written)
+        return
+    (key,) = table.primary_key.columns
+    names = list(rows[0])
+    prep = conn.dialect.identifier_preparer
+    tmp = prep.quote(f"_geo_antt_update_{table.name}")
+    cols = [prep.quote(c) for c in [key.name, *names]]
+    conn.execute(
+        sa.text(
+            f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {', '.join(cols)}"
+            f" FROM {prep.format_table(table)} WITH NO DATA"
+        )
+    )
+    key_proc = key.type._cached_bind_processor(conn.dialect)
+    columns = [list(ids) if key_proc is None else [key_proc(v) for v in ids], *_copy_columns(conn, table, names, rows)]
+    sent = 0
+
+    def copied(n: int) -> None:  # the last batch counts once the UPDATE has run
+        nonlocal sent
+        sent += n
+        if written is not None and sent < len(rows):
+            written(n)
+
+    _copy(conn, f"COPY {tmp} ({', '.join(cols)}) FROM STDIN", columns, len(rows), copied)
+    conn.execute(sa.text(f"ANALYZE {tmp}"))  # row count and key statistics for the join's plan
+    k = prep.quote(key.name)
+    conn.execute(
+        sa.text(
+            f"UPDATE {prep.format_table(table)} AS t SET {', '.join(f'{c} = u.{c}' for c in cols[1:])}"
+            f" FROM {tmp} AS u WHERE t.{k} = u.{k}"
+        )
+    )
+    if written is not None:
+        written(len(rows) - (len(rows) - 1) // _CHUNK * _CHUNK)
+
+
+def _update_rows_executemany(
+    conn: sa.Connection,
+    table: sa.Table,
+    ids: Sequence[Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    written: Callable[[int], Any] | None = None,
+) -> None:
+    """:func:`_update_rows` as SQLite runs it (and PostgreSQL did before ``COPY``):
+    ``executemany`` of ``UPDATE ... WHERE <primary key> = :_id`` in batches of ``_CHUNK``.
+    """
+    if not rows:
+        return
+    (key,) = table.primary_key.columns
+    stmt = table.update().where(key == sa.bindparam("_id")).values({c: sa.bindparam(c) for c in rows[0]})
+    for i in range(0, len(rows), _CHUNK):
+        part = [{**r, "_id": mid} for mid, r in zip(ids[i : i + _CHUNK], rows[i : i + _CHUNK])]
+        conn.execute(stmt, part)
+        if written is not None:
+            written(len(part))
+
+
+def _copy_columns(
+    conn: sa.Connection, table: sa.Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[Sequence[Any]]:
+    """The values of ``rows`` as ``COPY`` takes them, column by column: each through its
+    column's bind processor (what ``executemany`` sends), geometries as hex EWKB (SRID 4326).
+    """
     columns: list[Sequence[Any]] = []
     for n in names:
         col = table.c[n]
@@ -465,17 +536,24 @@ def _insert_rows(
             continue
         proc = col.type._cached_bind_processor(conn.dialect)
         columns.append(values if proc is None else [proc(v) for v in values])  # None too: JSON null
-    prep = conn.dialect.identifier_preparer
-    sql = f"COPY {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) FROM STDIN"
+    return columns
+
+
+def _copy(
+    conn: sa.Connection, sql: str, columns: Sequence[Sequence[Any]], n: int, written: Callable[[int], Any] | None
+) -> None:
+    """Run ``COPY ... FROM STDIN`` (``sql``) with the ``n`` rows of ``columns`` on the psycopg
+    connection of the caller's transaction; ``written(k)`` after every ``k`` rows sent.
+    """
     pg = conn.connection.driver_connection  # the psycopg connection of this transaction
     assert pg is not None  # a live connection
     try:
         with pg.cursor() as cur, cur.copy(sql) as copy:
-            for i in range(0, len(rows), _CHUNK):
+            for i in range(0, n, _CHUNK):
                 for row in zip(*(c[i : i + _CHUNK] for c in columns)):
                     copy.write_row(row)
                 if written is not None:
-                    written(min(_CHUNK, len(rows) - i))
+                    written(min(_CHUNK, n - i))
     except conn.dialect.loaded_dbapi.Error as exc:  # the exception executemany would raise
         raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
 
